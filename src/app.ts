@@ -1,0 +1,140 @@
+/**
+ * The Hono app: global middleware, THE list of mounts, and the one error renderer.
+ * @module
+ */
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { secureHeaders } from "hono/secure-headers";
+import { bodyLimit } from "hono/body-limit";
+import { ZodError } from "zod";
+import type { AppEnv, Deps } from "./deps.ts";
+import { AppError } from "./errors.ts";
+import { redactUrl } from "./util/log.ts";
+import { randomString } from "./util/ids.ts";
+import { VERSION } from "./version.ts";
+import { setupRoutes } from "./pages/setup.tsx";
+
+/** Body-size limits by path: uploads and relay results are larger than ordinary JSON. */
+export const BODY_LIMITS = {
+  default: 2 * 1024 * 1024,
+  fileUpload: 64 * 1024 * 1024,
+  relayResults: 16 * 1024 * 1024,
+} as const;
+
+function bodyLimitFor(path: string): number {
+  if (/^\/api\/v1\/w\/[^/]+\/files\/[^/]+$/.test(path)) return BODY_LIMITS.fileUpload;
+  if (/^\/api\/v1\/w\/[^/]+\/mcp\/results$/.test(path)) return BODY_LIMITS.relayResults;
+  return BODY_LIMITS.default;
+}
+
+/** Render a Zod error as one readable line naming the fields and reasons. */
+export function describeZodError(e: ZodError): string {
+  return e.issues.slice(0, 5).map((i) => {
+    const path = i.path.length ? i.path.join(".") : "body";
+    return `${path}: ${i.message}`;
+  }).join("; ");
+}
+
+export function createApp(deps: Deps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+
+  app.use("*", async (c, next) => {
+    const incoming = c.req.header("x-request-id");
+    const requestId = incoming && /^[\w-]{1,64}$/.test(incoming) ? incoming : randomString(16);
+    c.set("requestId", requestId);
+    c.set("deps", deps);
+    const started = performance.now();
+    await next();
+    c.header("X-Request-Id", requestId);
+    deps.log.info("request", {
+      requestId,
+      method: c.req.method,
+      path: redactUrl(new URL(c.req.url)),
+      status: c.res.status,
+      ms: Math.round((performance.now() - started) * 10) / 10,
+    });
+  });
+
+  app.use(
+    "*",
+    secureHeaders({
+      xFrameOptions: "DENY",
+      referrerPolicy: "no-referrer",
+      crossOriginResourcePolicy: false,
+      crossOriginOpenerPolicy: false,
+    }),
+  );
+
+  app.use("*", async (c, next) => {
+    const limit = bodyLimitFor(c.req.path);
+    return await bodyLimit({
+      maxSize: limit,
+      onError: () => {
+        throw new AppError(
+          413,
+          "payload_too_large",
+          `Request body is larger than ${limit} bytes.`,
+        );
+      },
+    })(c, next);
+  });
+
+  app.get("/healthz", (c) => {
+    deps.db.prepare("SELECT 1").get();
+    return c.json({ status: "ok", region: deps.config.regionId, version: VERSION });
+  });
+
+  app.route("/", setupRoutes());
+
+  app.notFound((c) =>
+    c.json(
+      { error: { type: "not_found", message: `No route for ${c.req.method} ${c.req.path}.` } },
+      404,
+    )
+  );
+
+  app.onError((err, c) => renderError(err, c.get("requestId"), deps));
+
+  return app;
+}
+
+/** The one place that turns a thrown error into a REST response. */
+export function renderError(err: unknown, requestId: string | undefined, deps: Deps): Response {
+  const headers = new Headers({ "Content-Type": "application/json; charset=UTF-8" });
+  if (requestId) headers.set("X-Request-Id", requestId);
+  if (err instanceof AppError) {
+    const retry = err.extra?.retryAfter;
+    if (typeof retry === "number") headers.set("Retry-After", String(Math.ceil(retry)));
+    return new Response(JSON.stringify(err.toJSON()), { status: err.status, headers });
+  }
+  if (err instanceof ZodError) {
+    const body = { error: { type: "invalid_request_error", message: describeZodError(err) } };
+    return new Response(JSON.stringify(body), { status: 400, headers });
+  }
+  if (err instanceof HTTPException) {
+    const res = err.getResponse();
+    const www = res.headers.get("WWW-Authenticate");
+    if (www) headers.set("WWW-Authenticate", www);
+    const type = err.status === 401
+      ? "not_authenticated"
+      : err.status === 413
+      ? "payload_too_large"
+      : "invalid_request_error";
+    return new Response(
+      JSON.stringify({ error: { type, message: err.message || "Request refused." } }),
+      { status: err.status, headers },
+    );
+  }
+  deps.log.error("unhandled error", {
+    requestId,
+    error: err instanceof Error ? err.message : String(err),
+    stack: err instanceof Error ? err.stack : undefined,
+  });
+  const body = {
+    error: {
+      type: "internal_server_error",
+      message: `Internal server error (request id ${requestId ?? "unknown"}).`,
+    },
+  };
+  return new Response(JSON.stringify(body), { status: 500, headers });
+}

@@ -1,0 +1,65 @@
+/**
+ * Who is calling: the one type every surface (REST, MCP, pages, relay) hands to `core/`.
+ * A user acts in exactly one workspace; an API key acts as its workspace, with no user.
+ * @module
+ */
+
+export type Role = "admin" | "builder" | "user";
+/** OAuth / token scopes. `write` implies `read` (scope hierarchy, MCP A26 §11.1.2). */
+export type Scope = "read" | "write";
+export const ALL_SCOPES: readonly Scope[] = ["read", "write"];
+
+export interface WorkspaceRef {
+  id: number;
+  sId: string;
+  name: string;
+}
+
+export interface UserRef {
+  id: number;
+  sId: string;
+  email: string;
+  username: string;
+  firstName: string;
+  lastName: string | null;
+  imageUrl: string | null;
+}
+
+export type CredentialKind = "session" | "oauth" | "mcp_token" | "personal_token" | "api_key";
+
+export interface Credential {
+  kind: CredentialKind;
+  /** Public id of the credential (grant, token or key sId) for audit; never the secret. */
+  id: string;
+  /** The OAuth client, for OAuth access tokens. */
+  clientId?: string;
+  /** The OAuth grant row id, for OAuth access tokens (revocation checks). */
+  grantId?: number;
+}
+
+export interface UserActor {
+  kind: "user";
+  user: UserRef;
+  workspace: WorkspaceRef;
+  role: Role;
+  scopes: ReadonlySet<Scope>;
+  credential: Credential;
+}
+
+export interface ApiKeyActor {
+  kind: "api_key";
+  workspace: WorkspaceRef;
+  credential: Credential;
+}
+
+export type Actor = UserActor | ApiKeyActor;
+
+export function hasScope(actor: Actor, scope: Scope): boolean {
+  if (actor.kind === "api_key") return true;
+  if (actor.scopes.has(scope)) return true;
+  return scope === "read" && actor.scopes.has("write");
+}
+
+export function fullName(u: Pick<UserRef, "firstName" | "lastName">): string {
+  return [u.firstName, u.lastName].filter(Boolean).join(" ");
+}

@@ -1,0 +1,123 @@
+/**
+ * User access tokens: JWTs (RFC 9068 style) signed with the instance's Ed25519 key, bound to
+ * one workspace (`wid`) and one audience (`aud`: the MCP or the REST resource URL). Verified
+ * tokens are memoised until they expire, so a busy client costs one signature check an hour;
+ * revocation is still honoured because callers check the grant on every request.
+ * @module
+ */
+import * as jose from "jose";
+import type { KeyRing } from "../core/signing_keys.ts";
+import type { Scope } from "./actor.ts";
+import { randomString } from "../util/ids.ts";
+
+export interface AccessClaims {
+  iss: string;
+  sub: string;
+  aud: string;
+  wid: string;
+  scope: string;
+  client_id: string;
+  /** OAuth grant sId, or absent for tokens minted outside OAuth. */
+  gid?: string;
+  jti: string;
+  iat: number;
+  exp: number;
+  region: string;
+}
+
+export interface IssueInput {
+  issuer: string;
+  userSId: string;
+  workspaceSId: string;
+  audience: string;
+  scopes: readonly Scope[];
+  clientId: string;
+  grantSId?: string;
+  region: string;
+  ttlSeconds: number;
+}
+
+export async function issueAccessToken(keys: KeyRing, input: IssueInput): Promise<string> {
+  const jwt = new jose.SignJWT({
+    wid: input.workspaceSId,
+    scope: input.scopes.join(" "),
+    client_id: input.clientId,
+    region: input.region,
+    ...(input.grantSId ? { gid: input.grantSId } : {}),
+  })
+    .setProtectedHeader({ alg: "EdDSA", kid: keys.current.kid, typ: "at+jwt" })
+    .setIssuer(input.issuer)
+    .setSubject(input.userSId)
+    .setAudience(input.audience)
+    .setIssuedAt()
+    .setJti(randomString(16))
+    .setExpirationTime(`${input.ttlSeconds}s`);
+  return await jwt.sign(keys.current.privateKey);
+}
+
+/** A bounded memo of verified tokens, each dropped at its `exp`. */
+export class VerifiedTokenCache {
+  #map = new Map<string, AccessClaims>();
+  constructor(readonly max = 10_000) {}
+
+  get(token: string, nowSeconds: number): AccessClaims | undefined {
+    const c = this.#map.get(token);
+    if (!c) return undefined;
+    if (c.exp <= nowSeconds) {
+      this.#map.delete(token);
+      return undefined;
+    }
+    return c;
+  }
+
+  set(token: string, claims: AccessClaims): void {
+    if (this.#map.size >= this.max) {
+      const oldest = this.#map.keys().next().value;
+      if (oldest !== undefined) this.#map.delete(oldest);
+    }
+    this.#map.set(token, claims);
+  }
+
+  clear(): void {
+    this.#map.clear();
+  }
+}
+
+/** Quick shape check: three base64url segments (so API keys and MCP tokens are told apart). */
+export function looksLikeJwt(token: string): boolean {
+  return /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token);
+}
+
+/**
+ * Verify signature, issuer, audience and expiry. Returns null for any invalid token (the
+ * caller answers 401 in its surface's shape).
+ */
+export async function verifyAccessToken(
+  keys: KeyRing,
+  cache: VerifiedTokenCache,
+  token: string,
+  expected: { issuer: string; audience: string },
+): Promise<AccessClaims | null> {
+  const nowS = Math.floor(Date.now() / 1000);
+  const hit = cache.get(token, nowS);
+  if (hit) return hit.aud === expected.audience && hit.iss === expected.issuer ? hit : null;
+  if (!looksLikeJwt(token)) return null;
+  try {
+    const { payload, protectedHeader } = await jose.jwtVerify(token, (header) => {
+      const key = keys.all.find((k) => k.kid === header.kid);
+      if (!key) throw new Error("unknown kid");
+      return key.publicKey;
+    }, { algorithms: ["EdDSA"], clockTolerance: 5 });
+    if (protectedHeader.typ !== "at+jwt") return null;
+    const claims = payload as unknown as AccessClaims;
+    if (
+      typeof claims.sub !== "string" || typeof claims.wid !== "string" ||
+      typeof claims.aud !== "string" || typeof claims.exp !== "number" ||
+      typeof claims.iss !== "string" || typeof claims.scope !== "string"
+    ) return null;
+    cache.set(token, claims);
+    return claims.aud === expected.audience && claims.iss === expected.issuer ? claims : null;
+  } catch {
+    return null;
+  }
+}

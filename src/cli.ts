@@ -1,0 +1,257 @@
+/**
+ * The command line: `serve` (the default) and the operator commands that work on the data
+ * directory. Operator commands open the same SQLite database (WAL + busy timeout), so they are
+ * safe while the server runs. Bad flags exit 2 with a one-line reason.
+ * @module
+ */
+import { parseArgs } from "node:util";
+import {
+  type Config,
+  ConfigError,
+  readEnv,
+  resolveConfig,
+  settingOptions,
+  settingsHelp,
+} from "./config.ts";
+import { VERSION } from "./version.ts";
+import { openDataDir, startServer } from "./server.ts";
+import { AppError } from "./errors.ts";
+import type { Db } from "./db/sqlite.ts";
+import { migrate } from "./db/migrate.ts";
+import { createUser, findUserByEmail } from "./core/users.ts";
+import { addMember, createWorkspace, parseRole, requireWorkspace } from "./core/workspaces.ts";
+
+/** Where command output goes (tests capture it). */
+export interface Io {
+  out(line: string): void;
+  err(line: string): void;
+  /** Read all of standard input (for passwords). */
+  readStdin(): Promise<string>;
+}
+
+export const stdIo: Io = {
+  out: (l) => console.log(l),
+  err: (l) => console.error(l),
+  readStdin: async () => await new Response(Deno.stdin.readable).text(),
+};
+
+type Flags = Record<string, string | boolean | undefined>;
+
+export interface Command {
+  /** Words after the program name, e.g. `["users", "create"]`. */
+  words: string[];
+  summary: string;
+  /** Command-specific string flags: name → help. Every flag is required unless in `optional`. */
+  flags: Record<string, string>;
+  optional?: string[];
+  run(ctx: { config: Config; flags: Flags; io: Io; db: () => Promise<Db> }): Promise<number>;
+}
+
+/** Exit code 2 with a one-line reason. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+async function readPassword(io: Io): Promise<string> {
+  const raw = await io.readStdin();
+  const password = raw.replace(/\r?\n$/, "");
+  if (!password) throw new UsageError("a password is required on standard input");
+  return password;
+}
+
+/** The operator commands; later modules add theirs to this list. */
+export const COMMANDS: Command[] = [
+  {
+    words: ["migrate"],
+    summary: "Apply pending database migrations and exit",
+    flags: {},
+    run: async ({ config, io }) => {
+      const db = await openDataDir(config.dataDir);
+      const applied = migrate(db);
+      db.close();
+      io.out(
+        applied.length ? `applied migrations: ${applied.join(", ")}` : "database is up to date",
+      );
+      return 0;
+    },
+  },
+  {
+    words: ["version"],
+    summary: "Print the version",
+    flags: {},
+    run: ({ io }) => {
+      io.out(`dust-mcp ${VERSION}`);
+      return Promise.resolve(0);
+    },
+  },
+  {
+    words: ["users", "create"],
+    summary: "Create a user (password read from standard input)",
+    flags: { email: "Email address", name: "Full name" },
+    run: async ({ flags, io, db }) => {
+      const password = await readPassword(io);
+      const d = await db();
+      const user = await createUser(d, {
+        email: String(flags.email),
+        name: String(flags.name),
+        password,
+      });
+      io.out(user.sId);
+      return 0;
+    },
+  },
+  {
+    words: ["workspaces", "create"],
+    summary: "Create a workspace with an admin; prints the workspace id",
+    flags: { name: "Workspace name", admin: "Email of an existing user who becomes admin" },
+    run: async ({ flags, io, db }) => {
+      const d = await db();
+      const admin = findUserByEmail(d, String(flags.admin));
+      if (!admin) throw new UsageError(`no user with email ${flags.admin}`);
+      const ws = createWorkspace(d, { name: String(flags.name), adminUserId: admin.id });
+      io.out(ws.sId);
+      return 0;
+    },
+  },
+  {
+    words: ["members", "add"],
+    summary: "Add a user to a workspace (or change their role)",
+    flags: {
+      workspace: "Workspace id",
+      email: "Email of an existing user",
+      role: "admin, builder or user",
+    },
+    run: async ({ flags, io, db }) => {
+      const d = await db();
+      const role = parseRole(String(flags.role));
+      const ws = requireWorkspace(d, String(flags.workspace));
+      const user = findUserByEmail(d, String(flags.email));
+      if (!user) throw new UsageError(`no user with email ${flags.email}`);
+      addMember(d, { workspaceId: ws.id, userId: user.id, role });
+      io.out(`${user.email} is ${role} of ${ws.sId}`);
+      return 0;
+    },
+  },
+];
+
+function helpText(): string {
+  const cmds = COMMANDS.map((c) => {
+    const flags = Object.keys(c.flags).map((f) =>
+      c.optional?.includes(f) ? `[--${f} <${f}>]` : `--${f} <${f}>`
+    ).join(" ");
+    return `  ${[...c.words, flags].filter(Boolean).join(" ").padEnd(64)} ${c.summary}`;
+  });
+  return [
+    `dust-mcp ${VERSION} — a team workspace served to AI clients as a remote MCP server`,
+    "",
+    "Usage: dust-mcp [serve] [options]        start the server (default command)",
+    "       dust-mcp <command> [options]",
+    "",
+    "Commands:",
+    `  ${"serve".padEnd(64)} Start the server`,
+    ...cmds,
+    "",
+    "Options (every command):",
+    settingsHelp(),
+    `  ${"--help".padEnd(26)}Show this help`,
+  ].join("\n");
+}
+
+function findCommand(positionals: string[]): { command: Command | "serve"; rest: string[] } {
+  if (positionals.length === 0 || positionals[0] === "serve") {
+    return { command: "serve", rest: positionals.slice(positionals[0] === "serve" ? 1 : 0) };
+  }
+  for (const c of COMMANDS) {
+    if (c.words.every((w, i) => positionals[i] === w)) {
+      return { command: c, rest: positionals.slice(c.words.length) };
+    }
+  }
+  throw new UsageError(`unknown command "${positionals.join(" ")}" (see --help)`);
+}
+
+/** Parse and run; returns the process exit code. */
+export async function runCli(args: string[], io: Io = stdIo, env = readEnv()): Promise<number> {
+  try {
+    const commandFlags = new Set(COMMANDS.flatMap((c) => Object.keys(c.flags)));
+    const options: Record<string, { type: "string" | "boolean" }> = {
+      ...settingOptions(),
+      help: { type: "boolean" },
+    };
+    for (const f of commandFlags) options[f] = { type: "string" };
+    let parsed;
+    try {
+      parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
+    } catch (e) {
+      const msg = (e as Error).message;
+      const unknown = /^Unknown option '([^']+)'/.exec(msg);
+      throw new UsageError(
+        unknown ? `unknown option ${unknown[1]} (see --help)` : msg.split(/\.\s|\n/)[0],
+      );
+    }
+    const { values, positionals } = parsed;
+    if (values.help) {
+      io.out(helpText());
+      return 0;
+    }
+    const { command, rest } = findCommand(positionals);
+    if (rest.length) throw new UsageError(`unexpected argument "${rest[0]}"`);
+    const config = resolveConfig(values as Record<string, string | undefined>, env);
+    if (command === "serve") {
+      for (const f of commandFlags) {
+        if (values[f] !== undefined) throw new UsageError(`--${f} is not an option of serve`);
+      }
+      return await serve(config, io);
+    }
+    for (const f of commandFlags) {
+      const own = f in command.flags;
+      if (!own && values[f] !== undefined) {
+        throw new UsageError(`--${f} is not an option of ${command.words.join(" ")}`);
+      }
+      if (own && values[f] === undefined && !command.optional?.includes(f)) {
+        throw new UsageError(`${command.words.join(" ")} needs --${f}`);
+      }
+    }
+    let db: Db | null = null;
+    try {
+      return await command.run({
+        config,
+        flags: values as Flags,
+        io,
+        db: async () => (db ??= await openDataDir(config.dataDir)),
+      });
+    } finally {
+      (db as Db | null)?.close();
+    }
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof ConfigError) {
+      io.err(`dust-mcp: ${e.message}`);
+      return 2;
+    }
+    if (e instanceof AppError) {
+      io.err(`dust-mcp: ${e.message}`);
+      return 1;
+    }
+    throw e;
+  }
+}
+
+async function serve(config: Config, io: Io): Promise<number> {
+  const handle = await startServer(config);
+  io.err(`dust-mcp ${VERSION} serving region ${config.regionId} on ${handle.url}`);
+  io.err(`  public URL: ${config.publicUrl}   MCP endpoint: ${config.publicUrl}/mcp`);
+  io.err(`  data directory: ${config.dataDir}`);
+  if (handle.setupUrl) {
+    io.err("");
+    io.err("  No account exists yet. Open this one-time link to create the first admin:");
+    io.err(`  ${handle.setupUrl}`);
+    io.err("");
+  }
+  const stop = async () => {
+    await handle.stop();
+    Deno.exit(0);
+  };
+  Deno.addSignalListener("SIGINT", stop);
+  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", stop);
+  await handle.finished;
+  return 0;
+}

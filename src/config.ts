@@ -1,0 +1,251 @@
+/**
+ * Boot configuration, read in one place: flag > environment variable > default.
+ *
+ * Each row of {@link SETTINGS} is one setting. The same table generates `--help` and the
+ * README's configuration table, so the three never drift apart.
+ * @module
+ */
+
+export type RegionKey = "us" | "eu";
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+export const REGIONS = {
+  us: { id: "us-central1", defaultPort: 4310 },
+  eu: { id: "europe-west1", defaultPort: 4320 },
+} as const;
+
+export type RegionId = (typeof REGIONS)[RegionKey]["id"];
+
+/** The frozen configuration every module receives through `deps.config`. */
+export interface Config {
+  region: RegionKey;
+  regionId: RegionId;
+  port: number;
+  host: string;
+  dataDir: string;
+  /** Public origin, no path, no trailing slash: the OAuth issuer and the base of every URL. */
+  publicUrl: string;
+  logLevel: LogLevel;
+  /** The other region's public origin, when this instance knows its peer. */
+  peerUrl: string | null;
+  modelBaseUrl: string | null;
+  modelApiKey: string | null;
+  model: string | null;
+}
+
+type Raw = Record<string, string | undefined>;
+
+interface Setting {
+  key: keyof Config;
+  flag: string;
+  env: string;
+  help: string;
+  /** Default shown in `--help` (the real default may depend on the region). */
+  shownDefault: string;
+  /** Parse a raw string; throw `ConfigError` on a bad value. */
+  parse: (value: string, partial: Partial<Config>) => unknown;
+  /** Default computed from the settings already resolved. */
+  fallback: (partial: Partial<Config>) => unknown;
+  secret?: boolean;
+}
+
+/** A bad flag, environment variable or value: the CLI prints the message and exits 2. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+function parsePort(value: string, source: string): number {
+  if (!/^\d{1,5}$/.test(value)) throw new ConfigError(`${source}: "${value}" is not a port number`);
+  const n = Number(value);
+  if (n > 65535) throw new ConfigError(`${source}: ${n} is not a port number (0-65535)`);
+  return n;
+}
+
+/** Normalise an origin: lowercase scheme and host, no default port, no path, no trailing slash. */
+export function normaliseOrigin(value: string, source: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(`${source}: "${value}" is not an absolute URL`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new ConfigError(`${source}: "${value}" must be an http or https URL`);
+  }
+  if (url.pathname !== "/" || url.search || url.hash || url.username || url.password) {
+    throw new ConfigError(`${source}: "${value}" must be an origin with no path, query or user`);
+  }
+  return url.origin;
+}
+
+function nonEmpty(value: string, source: string): string {
+  if (value.trim() === "") throw new ConfigError(`${source}: must not be empty`);
+  return value;
+}
+
+export const SETTINGS: readonly Setting[] = [
+  {
+    key: "region",
+    flag: "region",
+    env: "DUST_MCP_REGION",
+    help: "Region this instance serves: us (us-central1) or eu (europe-west1)",
+    shownDefault: "us",
+    parse: (v) => {
+      if (v !== "us" && v !== "eu") throw new ConfigError(`--region: "${v}" is not us or eu`);
+      return v;
+    },
+    fallback: () => "us",
+  },
+  {
+    key: "port",
+    flag: "port",
+    env: "DUST_MCP_PORT",
+    help: "TCP port to listen on (0 picks a free port)",
+    shownDefault: "4310 (us), 4320 (eu)",
+    parse: (v) => parsePort(v, "--port"),
+    fallback: (p) => REGIONS[p.region ?? "us"].defaultPort,
+  },
+  {
+    key: "host",
+    flag: "host",
+    env: "DUST_MCP_HOST",
+    help: "Interface to listen on (0.0.0.0 for every interface)",
+    shownDefault: "127.0.0.1",
+    parse: (v) => nonEmpty(v, "--host"),
+    fallback: () => "127.0.0.1",
+  },
+  {
+    key: "dataDir",
+    flag: "data-dir",
+    env: "DUST_MCP_DATA_DIR",
+    help: "Directory holding the database and the files",
+    shownDefault: "./dust-mcp-data/<region id>",
+    parse: (v) => nonEmpty(v, "--data-dir"),
+    fallback: (p) => `./dust-mcp-data/${REGIONS[p.region ?? "us"].id}`,
+  },
+  {
+    key: "publicUrl",
+    flag: "public-url",
+    env: "DUST_MCP_PUBLIC_URL",
+    help: "Public origin clients use (OAuth issuer, MCP resource); no path",
+    shownDefault: "http://localhost:<port>",
+    parse: (v) => normaliseOrigin(v, "--public-url"),
+    fallback: (p) => `http://localhost:${p.port}`,
+  },
+  {
+    key: "logLevel",
+    flag: "log-level",
+    env: "DUST_MCP_LOG_LEVEL",
+    help: "Log level: debug, info, warn or error",
+    shownDefault: "info",
+    parse: (v) => {
+      if (!["debug", "info", "warn", "error"].includes(v)) {
+        throw new ConfigError(`--log-level: "${v}" is not debug, info, warn or error`);
+      }
+      return v;
+    },
+    fallback: () => "info",
+  },
+  {
+    key: "peerUrl",
+    flag: "peer-url",
+    env: "DUST_MCP_PEER_URL",
+    help: "Public origin of the other region's instance (enables region routing)",
+    shownDefault: "(none)",
+    parse: (v) => normaliseOrigin(v, "--peer-url"),
+    fallback: () => null,
+  },
+  {
+    key: "modelBaseUrl",
+    flag: "model-base-url",
+    env: "DUST_MCP_MODEL_BASE_URL",
+    help: "OpenAI-compatible chat-completions base URL used by agents",
+    shownDefault: "(none)",
+    parse: (v) => {
+      try {
+        return new URL(v).href.replace(/\/$/, "");
+      } catch {
+        throw new ConfigError(`--model-base-url: "${v}" is not an absolute URL`);
+      }
+    },
+    fallback: () => null,
+  },
+  {
+    key: "modelApiKey",
+    flag: "model-api-key",
+    env: "DUST_MCP_MODEL_API_KEY",
+    help: "API key for the model endpoint",
+    shownDefault: "(none)",
+    parse: (v) => v,
+    fallback: () => null,
+    secret: true,
+  },
+  {
+    key: "model",
+    flag: "model",
+    env: "DUST_MCP_MODEL",
+    help: "Model name sent to the model endpoint",
+    shownDefault: "(none)",
+    parse: (v) => nonEmpty(v, "--model"),
+    fallback: () => null,
+  },
+];
+
+/** parseArgs option table for every setting (all take a string value). */
+export function settingOptions(): Record<string, { type: "string" }> {
+  return Object.fromEntries(SETTINGS.map((s) => [s.flag, { type: "string" as const }]));
+}
+
+/**
+ * Resolve the configuration from parsed flags and an environment snapshot.
+ * Settings resolve in table order so later defaults can depend on earlier values.
+ */
+export function resolveConfig(flags: Raw, env: Raw): Config {
+  const partial: Partial<Config> = {};
+  for (const s of SETTINGS) {
+    const fromFlag = flags[s.flag];
+    const fromEnv = env[s.env];
+    let value: unknown;
+    if (fromFlag !== undefined) value = s.parse(fromFlag, partial);
+    else if (fromEnv !== undefined && fromEnv !== "") {
+      try {
+        value = s.parse(fromEnv, partial);
+      } catch (e) {
+        throw new ConfigError(`${s.env}: ${(e as Error).message.replace(/^--[\w-]+: /, "")}`);
+      }
+    } else value = s.fallback(partial);
+    (partial as Record<string, unknown>)[s.key] = value;
+  }
+  const region = partial.region as RegionKey;
+  return Object.freeze({ ...partial, regionId: REGIONS[region].id } as Config);
+}
+
+/** The environment variables this program reads (so the caller reads nothing else). */
+export function readEnv(): Raw {
+  const out: Raw = {};
+  for (const s of SETTINGS) out[s.env] = Deno.env.get(s.env);
+  return out;
+}
+
+/** `--help` lines for the settings. */
+export function settingsHelp(): string {
+  const rows = SETTINGS.map((s) => {
+    const left = `  --${s.flag} <value>`.padEnd(28);
+    return `${left}${s.help}\n${"".padEnd(28)}env ${s.env}, default ${s.shownDefault}`;
+  });
+  return rows.join("\n");
+}
+
+/** The README's configuration table, generated from the same rows. */
+export function settingsMarkdown(): string {
+  const head = "| flag | environment variable | default | meaning |\n| --- | --- | --- | --- |";
+  const rows = SETTINGS.map((s) =>
+    `| \`--${s.flag}\` | \`${s.env}\` | ${s.shownDefault} | ${s.help} |`
+  );
+  return [head, ...rows].join("\n");
+}
+
+/** The canonical MCP resource URL of this instance (the audience of its MCP tokens). */
+export function mcpResourceUrl(config: Config): string {
+  return `${config.publicUrl}/mcp`;
+}

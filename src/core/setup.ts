@@ -1,0 +1,76 @@
+/**
+ * First start: with no user in the database the server prints a one-time setup link. The
+ * setup page creates the first admin and workspace, then the link stops working.
+ * @module
+ */
+import type { Db } from "../db/sqlite.ts";
+import { now, tx } from "../db/sqlite.ts";
+import { AppError } from "../errors.ts";
+import { newSecret } from "../util/ids.ts";
+import { hashSecret } from "../auth/hash.ts";
+import { safeEqual } from "../auth/passwords.ts";
+import { countUsers, createUser, type UserRow } from "./users.ts";
+import { createWorkspace, type WorkspaceRow } from "./workspaces.ts";
+
+const KEY = "setup_token_hash";
+
+/** When no user exists, (re)issue a setup token and return it; otherwise null. */
+export function issueSetupToken(db: Db): string | null {
+  if (countUsers(db) > 0) return null;
+  const token = newSecret();
+  db.prepare(
+    `INSERT INTO instance_settings (key, value, updated_at) VALUES (?, ?, ?)
+     ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+  ).run(KEY, JSON.stringify(hashSecret(token)), now());
+  return token;
+}
+
+export function isSetupTokenValid(db: Db, token: string): boolean {
+  if (countUsers(db) > 0) return false;
+  const row = db.prepare("SELECT value FROM instance_settings WHERE key = ?").get(KEY) as
+    | { value: string }
+    | undefined;
+  if (!row) return false;
+  return safeEqual(JSON.parse(row.value), hashSecret(token));
+}
+
+export interface SetupInput {
+  token: string;
+  email: string;
+  name: string;
+  password: string;
+  workspaceName: string;
+}
+
+/** Create the first admin and workspace; the token is consumed in the same transaction. */
+export async function completeSetup(
+  db: Db,
+  input: SetupInput,
+): Promise<{ user: UserRow; workspace: WorkspaceRow }> {
+  if (!isSetupTokenValid(db, input.token)) {
+    throw new AppError(
+      403,
+      "invalid_request_error",
+      "This setup link has already been used or is not valid.",
+    );
+  }
+  // Hash the password first (async), then do every write in one transaction.
+  const user = await createUser(db, {
+    email: input.email,
+    name: input.name,
+    password: input.password,
+    isInstanceAdmin: true,
+  }).catch((e) => {
+    throw e;
+  });
+  try {
+    const workspace = tx(db, () => {
+      db.prepare("DELETE FROM instance_settings WHERE key = ?").run(KEY);
+      return createWorkspace(db, { name: input.workspaceName, adminUserId: user.id });
+    });
+    return { user, workspace };
+  } catch (e) {
+    db.prepare("DELETE FROM users WHERE id = ?").run(user.id);
+    throw e;
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * Forward-only migrations, recorded in `_migrations`, each applied in its own transaction.
+ * A new schema change is a new numbered module added to {@link MIGRATIONS}.
+ * @module
+ */
+import { type Db, now, tx } from "./sqlite.ts";
+import * as m0001 from "./migrations/0001_init.ts";
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: m0001.name, sql: m0001.sql },
+];
+
+/** Apply every pending migration; returns the versions applied (empty when up to date). */
+export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS): number[] {
+  db.exec(`CREATE TABLE IF NOT EXISTS _migrations (
+    version INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at INTEGER NOT NULL
+  ) STRICT`);
+  const applied = new Set(
+    (db.prepare("SELECT version FROM _migrations").all() as { version: number }[]).map((r) =>
+      r.version
+    ),
+  );
+  const done: number[] = [];
+  for (const m of migrations) {
+    if (applied.has(m.version)) continue;
+    tx(db, () => {
+      // Another process may have applied it while we waited for the write lock.
+      const again = db.prepare("SELECT 1 FROM _migrations WHERE version = ?").get(m.version);
+      if (again) return;
+      db.exec(m.sql);
+      db.prepare("INSERT INTO _migrations (version, name, applied_at) VALUES (?, ?, ?)").run(
+        m.version,
+        m.name,
+        now(),
+      );
+      done.push(m.version);
+    });
+  }
+  return done;
+}

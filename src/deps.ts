@@ -1,0 +1,34 @@
+/**
+ * The dependencies every handler and core function receives: a plain object built once by
+ * `startServer()` (or by an operator command), no container, no globals.
+ * @module
+ */
+import type { Config } from "./config.ts";
+import type { Db } from "./db/sqlite.ts";
+import type { LocalFiles } from "./storage/local_files.ts";
+import type { Logger } from "./util/log.ts";
+import type { EventBus } from "./events/bus.ts";
+import type { KeyRing } from "./core/signing_keys.ts";
+import type { VerifiedTokenCache } from "./auth/jwt.ts";
+import type { Actor } from "./auth/actor.ts";
+
+export interface Deps {
+  config: Config;
+  db: Db;
+  files: LocalFiles;
+  log: Logger;
+  events: EventBus;
+  keys: KeyRing;
+  tokenCache: VerifiedTokenCache;
+  /** Aborted when the server stops: open streams end, background work stops. */
+  shutdown: AbortSignal;
+}
+
+/** Hono environment: per-request variables. */
+export interface AppEnv {
+  Variables: {
+    requestId: string;
+    deps: Deps;
+    actor: Actor;
+  };
+}

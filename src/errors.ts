@@ -1,0 +1,84 @@
+/**
+ * The one error type of the core. Core code throws; each surface renders it once:
+ * REST in Dust's envelope `{"error":{"type","message"}}` (`app.onError`), OAuth in RFC 6749
+ * shape (`oauth/errors.ts`), MCP tools as `isError` results.
+ * @module
+ */
+
+/** Dust's error types (`APIErrorTypeSchema`), plus the few this server adds. */
+export type ErrorType =
+  | "invalid_request_error"
+  | "not_authenticated"
+  | "workspace_not_found"
+  | "workspace_auth_error"
+  | "workspace_in_different_region"
+  | "user_not_found"
+  | "app_auth_error"
+  | "method_not_supported_error"
+  | "rate_limit_error"
+  | "internal_server_error"
+  | "service_unavailable"
+  | "conversation_not_found"
+  | "message_not_found"
+  | "agent_configuration_not_found"
+  | "space_not_found"
+  | "data_source_not_found"
+  | "data_source_document_not_found"
+  | "data_source_auth_error"
+  | "file_not_found"
+  | "file_too_large"
+  | "file_type_not_supported"
+  | "file_processing_error"
+  | "plan_message_limit_exceeded"
+  | "mcp_auth_error"
+  | "mcp_server_connection_not_found"
+  | "mcp_server_view_not_found"
+  | "api_key_not_found"
+  | "task_not_found"
+  | "not_found"
+  | "payload_too_large"
+  | "unsupported_media_type"
+  | "conflict";
+
+export class AppError extends Error {
+  override name = "AppError";
+  constructor(
+    readonly status: number,
+    readonly type: ErrorType,
+    message: string,
+    /** Extra public fields merged into the error object (e.g. a region `redirect`). */
+    readonly extra?: Record<string, unknown>,
+  ) {
+    super(message);
+  }
+
+  toJSON(): { error: Record<string, unknown> } {
+    return { error: { type: this.type, message: this.message, ...this.extra } };
+  }
+}
+
+export function invalid(message: string): AppError {
+  return new AppError(400, "invalid_request_error", message);
+}
+
+export function notFound(type: ErrorType, message: string): AppError {
+  return new AppError(404, type, message);
+}
+
+export function forbidden(type: ErrorType, message: string): AppError {
+  return new AppError(403, type, message);
+}
+
+export function unauthenticated(
+  message = "The request does not have valid authentication credentials.",
+): AppError {
+  return new AppError(401, "not_authenticated", message);
+}
+
+export function rateLimited(message: string, retryAfterSeconds: number): AppError {
+  return new AppError(429, "rate_limit_error", message, { retryAfter: retryAfterSeconds });
+}
+
+export function tooLarge(type: ErrorType, message: string): AppError {
+  return new AppError(413, type, message);
+}

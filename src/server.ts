@@ -1,0 +1,110 @@
+/**
+ * `startServer(config)`: opens the database, migrates, loads keys, builds the app and serves
+ * it. The returned handle stops everything cleanly (stop accepting, end open streams, close
+ * the database) and is `AsyncDisposable` for tests.
+ * @module
+ */
+import { join, resolve } from "node:path";
+import type { Config } from "./config.ts";
+import { type Db, openDb } from "./db/sqlite.ts";
+import { migrate } from "./db/migrate.ts";
+import { LocalFiles } from "./storage/local_files.ts";
+import { createLogger, type Logger, type LogSink } from "./util/log.ts";
+import { createEventBus } from "./events/bus.ts";
+import { loadKeyRing } from "./core/signing_keys.ts";
+import { VerifiedTokenCache } from "./auth/jwt.ts";
+import { issueSetupToken } from "./core/setup.ts";
+import { createApp } from "./app.ts";
+import type { Deps } from "./deps.ts";
+
+export interface ServerHandle extends AsyncDisposable {
+  /** Base URL the server listens on (http://host:port). */
+  url: string;
+  port: number;
+  deps: Deps;
+  /** The one-time setup link printed at start, when no user existed. */
+  setupUrl: string | null;
+  stop(): Promise<void>;
+  /** Resolves when the server has stopped. */
+  finished: Promise<void>;
+}
+
+export interface StartOptions {
+  logSink?: LogSink;
+  /** Called once the port is known (the CLI prints the banner here). */
+  onListen?: (handle: { url: string; port: number }) => void;
+}
+
+/** Paths inside the data directory. */
+export function dataPaths(dataDir: string) {
+  const root = resolve(dataDir);
+  return { root, db: join(root, "dust-mcp.db"), files: join(root, "files") };
+}
+
+/** Open and migrate the database (used by the server and by operator commands). */
+export async function openDataDir(dataDir: string): Promise<Db> {
+  const paths = dataPaths(dataDir);
+  await Deno.mkdir(paths.root, { recursive: true });
+  const db = openDb(paths.db);
+  migrate(db);
+  return db;
+}
+
+export async function startServer(
+  config: Config,
+  options: StartOptions = {},
+): Promise<ServerHandle> {
+  const log: Logger = createLogger(config.logLevel, options.logSink);
+  const db = await openDataDir(config.dataDir);
+  const files = new LocalFiles(config.dataDir);
+  await files.init();
+  const lifecycle = new AbortController();
+  const deps: Deps = {
+    config,
+    db,
+    files,
+    log,
+    events: createEventBus((e) => log.error("event listener failed", { error: String(e) })),
+    keys: await loadKeyRing(db),
+    tokenCache: new VerifiedTokenCache(),
+    shutdown: lifecycle.signal,
+  };
+  const app = createApp(deps);
+
+  let resolveListening!: (v: { port: number }) => void;
+  const listening = new Promise<{ port: number }>((r) => (resolveListening = r));
+  const server = Deno.serve({
+    port: config.port,
+    hostname: config.host,
+    onListen: (addr) => resolveListening({ port: (addr as Deno.NetAddr).port }),
+  }, app.fetch);
+  const { port } = await listening;
+  const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+  const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
+
+  const setupToken = issueSetupToken(db);
+  const setupUrl = setupToken ? `${config.publicUrl}/setup?token=${setupToken}` : null;
+  log.info("listening", { url, publicUrl: config.publicUrl, region: config.regionId });
+  options.onListen?.({ url, port });
+
+  let stopping: Promise<void> | null = null;
+  const stop = () => {
+    stopping ??= (async () => {
+      lifecycle.abort();
+      await server.shutdown();
+      db.close();
+      log.info("stopped");
+    })();
+    return stopping;
+  };
+
+  return {
+    url,
+    port,
+    deps,
+    setupUrl,
+    stop,
+    finished: server.finished,
+    [Symbol.asyncDispose]: stop,
+  };
+}

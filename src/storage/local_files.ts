@@ -1,0 +1,84 @@
+/**
+ * File bytes on local disk under `<dataDir>/files`. Keys are generated here, never taken from
+ * a client's file name; every write goes to a temp file in the same directory, is fsynced and
+ * renamed into place, so a reader never sees half a file and a crash leaves none behind.
+ * @module
+ */
+import { join, resolve, sep } from "node:path";
+import { randomString } from "../util/ids.ts";
+
+export class LocalFiles {
+  readonly root: string;
+
+  constructor(dataDir: string) {
+    this.root = resolve(dataDir, "files");
+  }
+
+  /** Create the directory and remove temp files a crash may have left. */
+  async init(): Promise<void> {
+    await Deno.mkdir(join(this.root, "tmp"), { recursive: true });
+    for await (const entry of Deno.readDir(join(this.root, "tmp"))) {
+      await Deno.remove(join(this.root, "tmp", entry.name)).catch(() => {});
+    }
+  }
+
+  /** A fresh storage key: two-level fan-out plus a random name. */
+  newKey(): string {
+    const name = randomString(24);
+    return `${name.slice(0, 2)}/${name}`;
+  }
+
+  /** Resolve a key to an absolute path, refusing anything outside the files directory. */
+  pathOf(key: string): string {
+    if (!/^[A-Za-z0-9]{2}\/[A-Za-z0-9]{24}$/.test(key)) {
+      throw new Error(`storage key refused: ${JSON.stringify(key)}`);
+    }
+    const full = resolve(this.root, key);
+    if (!full.startsWith(this.root + sep)) throw new Error("storage path outside files directory");
+    return full;
+  }
+
+  /** Write bytes atomically (temp + fsync + rename) under `key`. */
+  async write(key: string, bytes: Uint8Array | ReadableStream<Uint8Array>): Promise<number> {
+    const target = this.pathOf(key);
+    await Deno.mkdir(resolve(target, ".."), { recursive: true });
+    const temp = join(this.root, "tmp", `${randomString(16)}.part`);
+    let size = 0;
+    const file = await Deno.open(temp, { write: true, createNew: true });
+    try {
+      if (bytes instanceof Uint8Array) {
+        let off = 0;
+        while (off < bytes.length) off += await file.write(bytes.subarray(off));
+        size = bytes.length;
+      } else {
+        for await (const chunk of bytes) {
+          let off = 0;
+          while (off < chunk.length) off += await file.write(chunk.subarray(off));
+          size += chunk.length;
+        }
+      }
+      await file.sync();
+    } catch (e) {
+      file.close();
+      await Deno.remove(temp).catch(() => {});
+      throw e;
+    }
+    file.close();
+    await Deno.rename(temp, target);
+    return size;
+  }
+
+  async read(key: string): Promise<Uint8Array> {
+    return await Deno.readFile(this.pathOf(key));
+  }
+
+  async open(key: string): Promise<Deno.FsFile> {
+    return await Deno.open(this.pathOf(key), { read: true });
+  }
+
+  async remove(key: string): Promise<void> {
+    await Deno.remove(this.pathOf(key)).catch((e) => {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    });
+  }
+}
