@@ -249,3 +249,8 @@ export function settingsMarkdown(): string {
 export function mcpResourceUrl(config: Config): string {
   return `${config.publicUrl}/mcp`;
 }
+
+/** The REST API resource URL (the audience of OAuth tokens issued for `/api/v1`). */
+export function apiResourceUrl(config: Config): string {
+  return `${config.publicUrl}/api/v1`;
+}

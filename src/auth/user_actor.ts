@@ -1,0 +1,57 @@
+/**
+ * Build a user {@link Actor} from verified token claims: the user must exist and still be a
+ * member of the token's workspace, and an OAuth token's grant must still be active.
+ * Used by REST (API audience) and `/mcp` (MCP audience) alike.
+ * @module
+ */
+import type { Deps } from "../deps.ts";
+import type { Credential, Scope, UserActor } from "./actor.ts";
+import { ALL_SCOPES } from "./actor.ts";
+import type { AccessClaims } from "./jwt.ts";
+import { findUserBySId, toUserRef } from "../core/users.ts";
+import { findWorkspaceBySId, getRole, toWorkspaceRef } from "../core/workspaces.ts";
+import { isGrantActive } from "../core/oauth_grants.ts";
+
+export function parseScopes(scope: string): Set<Scope> {
+  const out = new Set<Scope>();
+  for (const s of scope.split(" ")) {
+    if ((ALL_SCOPES as readonly string[]).includes(s)) out.add(s as Scope);
+  }
+  return out;
+}
+
+/** Resolve a user actor; null when the user, workspace, membership or grant is gone. */
+export function resolveUserActor(
+  deps: Deps,
+  input: {
+    userSId: string;
+    workspaceSId: string;
+    scopes: ReadonlySet<Scope>;
+    credential: Credential;
+  },
+): UserActor | null {
+  const user = findUserBySId(deps.db, input.userSId);
+  const ws = findWorkspaceBySId(deps.db, input.workspaceSId);
+  if (!user || !ws) return null;
+  const role = getRole(deps.db, ws.id, user.id);
+  if (!role) return null;
+  return {
+    kind: "user",
+    user: toUserRef(user),
+    workspace: toWorkspaceRef(ws),
+    role,
+    scopes: input.scopes,
+    credential: input.credential,
+  };
+}
+
+/** Actor for verified OAuth access-token claims (checks the grant is still active). */
+export function actorFromAccessClaims(deps: Deps, claims: AccessClaims): UserActor | null {
+  if (claims.gid && !isGrantActive(deps.db, claims.gid)) return null;
+  return resolveUserActor(deps, {
+    userSId: claims.sub,
+    workspaceSId: claims.wid,
+    scopes: parseScopes(claims.scope),
+    credential: { kind: "oauth", id: claims.gid ?? claims.jti, clientId: claims.client_id },
+  });
+}
