@@ -1,0 +1,160 @@
+/**
+ * Per-workspace MCP controls (Dust's `dustMcpServer*` settings, dust.md §2.6): the MCP server
+ * on/off, the redirect-URI policy ("all" or an allowlist of Dust's patterns) and whether an MCP
+ * token may travel in the URL. `/mcp` calls {@link checkClientAllowed} on every request.
+ * @module
+ */
+import type { Db } from "../db/sqlite.ts";
+import { now } from "../db/sqlite.ts";
+import { AppError, invalid } from "../errors.ts";
+import type { UserActor } from "../auth/actor.ts";
+import { findWorkspaceById, type WorkspaceRow } from "./workspaces.ts";
+
+export const DEFAULT_ALLOWED_REDIRECT_URIS = ["http://localhost:*", "http://127.0.0.1:*"];
+export const MCP_DISABLED_MESSAGE = "MCP server is disabled for this workspace";
+export const REDIRECT_NOT_ALLOWED_MESSAGE =
+  "Connect application redirect URIs are not allowed for this workspace";
+
+const PORT_WILDCARD = /^([a-z][a-z0-9+.-]*):\/\/([^/:?#]+):\*(\/[^?#]*)?$/i;
+
+interface ParsedUri {
+  scheme: string;
+  host: string;
+  port: string;
+  rest: string;
+}
+
+/** Split without `new URL` normalisation quirks for private-use schemes (`cursor://...`). */
+function splitUri(uri: string): ParsedUri | null {
+  const m = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)(.*)$/i.exec(uri);
+  if (!m) return null;
+  const authority = m[2];
+  const hostPort = /^(\[[^\]]*\]|[^:]*)(?::(\d*))?$/.exec(authority);
+  if (!hostPort) return null;
+  return {
+    scheme: m[1].toLowerCase(),
+    host: hostPort[1].toLowerCase(),
+    port: hostPort[2] ?? "",
+    rest: m[3] || "/",
+  };
+}
+
+/**
+ * Dust's allowlist matcher: `*` matches anything; `scheme://host:*[/path]` matches any port
+ * (or none) of that scheme and host (case-insensitive) and, when given, exactly that path;
+ * anything else matches the exact string or an equal scheme, host, port and path+query.
+ */
+export function matchesRedirectPattern(pattern: string, uri: string): boolean {
+  if (pattern === "*") return true;
+  if (pattern === uri) return true;
+  const target = splitUri(uri);
+  if (!target) return false;
+  const wild = PORT_WILDCARD.exec(pattern);
+  if (wild) {
+    if (wild[1].toLowerCase() !== target.scheme || wild[2].toLowerCase() !== target.host) {
+      return false;
+    }
+    return wild[3] === undefined || wild[3] === target.rest.replace(/[?#].*$/, "");
+  }
+  const p = splitUri(pattern);
+  return !!p && p.scheme === target.scheme && p.host === target.host && p.port === target.port &&
+    p.rest === target.rest;
+}
+
+/** True when every one of the client's redirect URIs matches some allowlist pattern. */
+export function redirectUrisAllowed(patterns: readonly string[], uris: readonly string[]) {
+  return uris.length > 0 && uris.every((u) => patterns.some((p) => matchesRedirectPattern(p, u)));
+}
+
+export type ClientCheck =
+  | { allowed: true }
+  | { allowed: false; error: "forbidden"; description: string };
+
+/**
+ * May this client (OAuth client_id, or null for an MCP API token) use `/mcp` in this workspace?
+ * Refused when the MCP server is off, or in allowlist mode when any of the client's registered
+ * redirect URIs matches no pattern (an unknown client is refused too).
+ */
+export function checkClientAllowed(
+  db: Db,
+  workspace: { id: number },
+  clientId: string | null,
+): ClientCheck {
+  const ws = findWorkspaceById(db, workspace.id);
+  if (!ws || !ws.mcpEnabled) {
+    return { allowed: false, error: "forbidden", description: MCP_DISABLED_MESSAGE };
+  }
+  if (ws.redirectPolicy === "all" || clientId === null) return { allowed: true };
+  const row = db.prepare("SELECT redirect_uris FROM oauth_clients WHERE client_id = ?").get(
+    clientId,
+  ) as { redirect_uris: string } | undefined;
+  const uris = row ? JSON.parse(row.redirect_uris) as string[] : [];
+  return redirectUrisAllowed(ws.allowedRedirectUris, uris)
+    ? { allowed: true }
+    : { allowed: false, error: "forbidden", description: REDIRECT_NOT_ALLOWED_MESSAGE };
+}
+
+/** Validate an allowlist: non-empty entries with a `scheme://` prefix (or `*`), no duplicates. */
+export function validateAllowlist(entries: readonly string[]): string[] {
+  const out: string[] = [];
+  if (entries.length > 100) throw invalid("allowedRedirectUris: at most 100 entries");
+  for (const raw of entries) {
+    const e = raw.trim();
+    if (e === "") throw invalid("allowedRedirectUris: entries must not be empty");
+    if (e.length > 2048) throw invalid("allowedRedirectUris: an entry is too long");
+    if (e !== "*" && !/^[a-z][a-z0-9+.-]*:\/\/\S/i.test(e)) {
+      throw invalid(`allowedRedirectUris: "${e}" must start with a scheme such as https://`);
+    }
+    if (out.includes(e)) throw invalid(`allowedRedirectUris: "${e}" is listed twice`);
+    out.push(e);
+  }
+  return out;
+}
+
+export interface McpSettingsInput {
+  mcpEnabled: boolean;
+  redirectPolicy: "all" | "allowlist";
+  allowedRedirectUris: readonly string[];
+  allowTokenInUrl: boolean;
+}
+
+/** Save the MCP settings of the actor's workspace (admins only). */
+export function updateMcpSettings(
+  db: Db,
+  actor: UserActor,
+  input: McpSettingsInput,
+): WorkspaceRow {
+  if (actor.role !== "admin") {
+    throw new AppError(
+      403,
+      "workspace_auth_error",
+      "Only workspace admins can change MCP settings.",
+    );
+  }
+  if (input.redirectPolicy !== "all" && input.redirectPolicy !== "allowlist") {
+    throw invalid('redirectPolicy: must be "all" or "allowlist"');
+  }
+  const list = validateAllowlist(input.allowedRedirectUris);
+  if (input.redirectPolicy === "allowlist" && list.length === 0) {
+    throw invalid("allowedRedirectUris: the allowlist needs at least one entry");
+  }
+  db.prepare(
+    `UPDATE workspaces SET mcp_enabled = ?, redirect_policy = ?, allowed_redirect_uris = ?,
+       allow_token_in_url = ?, updated_at = ? WHERE id = ?`,
+  ).run(
+    input.mcpEnabled ? 1 : 0,
+    input.redirectPolicy,
+    JSON.stringify(list),
+    input.allowTokenInUrl ? 1 : 0,
+    now(),
+    actor.workspace.id,
+  );
+  return findWorkspaceById(db, actor.workspace.id)!;
+}
+
+/** The current settings of a workspace (for pages and `/mcp`). */
+export function getMcpSettings(db: Db, workspaceId: number): WorkspaceRow {
+  const ws = findWorkspaceById(db, workspaceId);
+  if (!ws) throw new AppError(404, "workspace_not_found", "The workspace was not found.");
+  return ws;
+}
