@@ -66,7 +66,7 @@ export const COMMANDS: Command[] = [
     summary: "Apply pending database migrations and exit",
     flags: {},
     run: async ({ config, io }) => {
-      const db = await openDataDir(config.dataDir);
+      const db = await openDataDir(config.dataDir, { migrate: false });
       const applied = migrate(db);
       db.close();
       io.out(

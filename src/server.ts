@@ -35,18 +35,39 @@ export interface StartOptions {
   onListen?: (handle: { url: string; port: number }) => void;
 }
 
+/** How long stop() waits for in-flight responses before closing the database anyway. */
+export const SHUTDOWN_GRACE_MS = 10_000;
+
+/**
+ * `server.shutdown()` waits for every open response. Event streams end on `deps.shutdown`;
+ * this bound keeps a stuck response (a client that stopped reading) from blocking exit.
+ */
+async function shutdownWithin(server: Deno.HttpServer, ms: number, log: Logger): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timedOut = new Promise<boolean>((r) => (timer = setTimeout(() => r(true), ms)));
+  const gaveUp = await Promise.race([server.shutdown().then(() => false), timedOut]);
+  clearTimeout(timer);
+  if (gaveUp) log.warn("shutdown grace period over; open responses abandoned", { ms });
+}
+
 /** Paths inside the data directory. */
 export function dataPaths(dataDir: string) {
   const root = resolve(dataDir);
   return { root, db: join(root, "dust-mcp.db"), files: join(root, "files") };
 }
 
-/** Open and migrate the database (used by the server and by operator commands). */
-export async function openDataDir(dataDir: string): Promise<Db> {
+/**
+ * Open the database of a data directory (used by the server and by operator commands) and,
+ * unless told not to (the `migrate` command reports what it applies), migrate it.
+ */
+export async function openDataDir(
+  dataDir: string,
+  options: { migrate?: boolean } = {},
+): Promise<Db> {
   const paths = dataPaths(dataDir);
   await Deno.mkdir(paths.root, { recursive: true });
   const db = openDb(paths.db);
-  migrate(db);
+  if (options.migrate ?? true) migrate(db);
   return db;
 }
 
@@ -91,7 +112,7 @@ export async function startServer(
   const stop = () => {
     stopping ??= (async () => {
       lifecycle.abort();
-      await server.shutdown();
+      await shutdownWithin(server, SHUTDOWN_GRACE_MS, log);
       db.close();
       log.info("stopped");
     })();

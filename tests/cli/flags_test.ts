@@ -1,0 +1,152 @@
+import assert from "node:assert/strict";
+import { runCli } from "../../src/cli.ts";
+import { REGIONS, resolveConfig, SETTINGS } from "../../src/config.ts";
+import { COMMANDS } from "../../src/cli.ts";
+import { captureIo } from "./capture_io.ts";
+
+/** Run the CLI with no environment; a bad flag must stop before anything starts. */
+async function refused(args: string[], env: Record<string, string> = {}) {
+  const io = captureIo();
+  const code = await runCli(args, io, env);
+  return { code, io };
+}
+
+function assertOneLine(lines: string[], pattern: RegExp) {
+  assert.equal(lines.length, 1, `expected one line, got ${JSON.stringify(lines)}`);
+  assert.ok(!lines[0].includes("\n"), "the reason is a single line");
+  assert.match(lines[0], pattern);
+}
+
+Deno.test("[cli] an unknown flag exits 2 with a one-line reason", async () => {
+  const { code, io } = await refused(["--colour", "red"]);
+  assert.equal(code, 2);
+  assertOneLine(io.stderr, /^dust-mcp: unknown option --colour/);
+  assert.deepEqual(io.stdout, []);
+});
+
+Deno.test("[cli] an unknown command exits 2", async () => {
+  const { code, io } = await refused(["frobnicate"]);
+  assert.equal(code, 2);
+  assertOneLine(io.stderr, /unknown command "frobnicate"/);
+});
+
+Deno.test("[cli] a bad --region exits 2", async () => {
+  const { code, io } = await refused(["--region", "asia"]);
+  assert.equal(code, 2);
+  assertOneLine(io.stderr, /--region: "asia" is not us or eu/);
+});
+
+Deno.test("[cli] a bad --port exits 2 (not a number, out of range)", async () => {
+  for (const port of ["http", "-1", "65536", "80.5"]) {
+    const { code, io } = await refused([`--port=${port}`]);
+    assert.equal(code, 2, `--port ${port}`);
+    assertOneLine(io.stderr, /--port: .* is not a port number/);
+  }
+});
+
+Deno.test("[cli] a flag given without its value exits 2", async () => {
+  const { code, io } = await refused(["--port"]);
+  assert.equal(code, 2);
+  assertOneLine(io.stderr, /port/);
+});
+
+Deno.test("[cli] a bad --log-level exits 2", async () => {
+  const { code, io } = await refused(["--log-level", "loud"]);
+  assert.equal(code, 2);
+  assertOneLine(io.stderr, /--log-level: "loud" is not debug, info, warn or error/);
+});
+
+Deno.test("[cli] a bad --public-url exits 2 (not a URL, a path, another scheme)", async () => {
+  const cases: [string, RegExp][] = [
+    ["localhost:4310", /is not an absolute URL|must be an http or https URL/],
+    ["not a url", /is not an absolute URL/],
+    ["https://example.com/mcp", /must be an origin with no path/],
+    ["ftp://example.com", /must be an http or https URL/],
+  ];
+  for (const [value, reason] of cases) {
+    const { code, io } = await refused(["--public-url", value]);
+    assert.equal(code, 2, `--public-url ${value}`);
+    assertOneLine(io.stderr, reason);
+  }
+});
+
+Deno.test("[cli] a bad environment variable exits 2 and names the variable", async () => {
+  const { code, io } = await refused(["version"], { DUST_MCP_PORT: "many" });
+  assert.equal(code, 2);
+  assertOneLine(io.stderr, /^dust-mcp: DUST_MCP_PORT: "many" is not a port number/);
+});
+
+Deno.test("[cli] a command's flag on another command exits 2", async () => {
+  const served = await refused(["--email", "a@example.com"]);
+  assert.equal(served.code, 2);
+  assertOneLine(served.io.stderr, /--email is not an option of serve/);
+  const other = await refused(["version", "--role", "admin"]);
+  assert.equal(other.code, 2);
+  assertOneLine(other.io.stderr, /--role is not an option of version/);
+});
+
+Deno.test("[cli] an extra positional argument exits 2", async () => {
+  const { code, io } = await refused(["version", "now"]);
+  assert.equal(code, 2);
+  assertOneLine(io.stderr, /unexpected argument "now"/);
+});
+
+Deno.test("[cli] a flag beats its environment variable, which beats the default", () => {
+  const env = {
+    DUST_MCP_PORT: "5000",
+    DUST_MCP_HOST: "0.0.0.0",
+    DUST_MCP_LOG_LEVEL: "warn",
+  };
+  const config = resolveConfig({ port: "6000" }, env);
+  assert.equal(config.port, 6000, "flag beats env");
+  assert.equal(config.host, "0.0.0.0", "env beats default");
+  assert.equal(config.logLevel, "warn");
+  const defaults = resolveConfig({}, {});
+  assert.equal(defaults.host, "127.0.0.1");
+  assert.equal(defaults.logLevel, "info");
+  assert.equal(resolveConfig({}, { DUST_MCP_PORT: "" }).port, 4310, "empty env means unset");
+});
+
+Deno.test("[cli] us defaults to port 4310 and ./dust-mcp-data/us-central1", () => {
+  const config = resolveConfig({}, {});
+  assert.equal(config.region, "us");
+  assert.equal(config.regionId, "us-central1");
+  assert.equal(config.port, 4310);
+  assert.equal(config.dataDir, "./dust-mcp-data/us-central1");
+  assert.equal(config.publicUrl, "http://localhost:4310");
+});
+
+Deno.test("[cli] eu defaults to port 4320 and ./dust-mcp-data/europe-west1", () => {
+  for (
+    const config of [
+      resolveConfig({ region: "eu" }, {}),
+      resolveConfig({}, { DUST_MCP_REGION: "eu" }),
+    ]
+  ) {
+    assert.equal(config.regionId, "europe-west1");
+    assert.equal(config.port, 4320);
+    assert.equal(config.dataDir, "./dust-mcp-data/europe-west1");
+    assert.equal(config.publicUrl, "http://localhost:4320");
+  }
+  assert.notEqual(REGIONS.us.defaultPort, REGIONS.eu.defaultPort, "both regions run side by side");
+});
+
+Deno.test("[cli] the public URL is normalised to an origin and follows the port", () => {
+  assert.equal(
+    resolveConfig({ "public-url": "HTTPS://MCP.Example.com:443/" }, {}).publicUrl,
+    "https://mcp.example.com",
+  );
+  assert.equal(resolveConfig({ port: "9999" }, {}).publicUrl, "http://localhost:9999");
+});
+
+Deno.test("[cli] --help lists every setting, its variable and every command", async () => {
+  const io = captureIo();
+  assert.equal(await runCli(["--help"], io, {}), 0);
+  const help = io.stdout.join("\n");
+  for (const s of SETTINGS) {
+    assert.ok(help.includes(`--${s.flag} `), `--${s.flag} in help`);
+    assert.ok(help.includes(s.env), `${s.env} in help`);
+  }
+  for (const c of COMMANDS) assert.ok(help.includes(c.words.join(" ")), c.words.join(" "));
+  assert.match(help, /\bserve\b/);
+});
