@@ -13,6 +13,8 @@ import { redactUrl } from "./util/log.ts";
 import { randomString } from "./util/ids.ts";
 import { VERSION } from "./version.ts";
 import { setupRoutes } from "./pages/setup.tsx";
+import { requireAuth } from "./auth/bearer.ts";
+import { endStreamsOnShutdown } from "./events/end_on_shutdown.ts";
 
 /** Body-size limits by path: uploads and relay results are larger than ordinary JSON. */
 export const BODY_LIMITS = {
@@ -79,10 +81,16 @@ export function createApp(deps: Deps): Hono<AppEnv> {
     })(c, next);
   });
 
+  // Event streams end when the server stops, so shutdown never waits on an open SSE client.
+  app.use("*", endStreamsOnShutdown(deps.shutdown));
+
   app.get("/healthz", (c) => {
     deps.db.prepare("SELECT 1").get();
     return c.json({ status: "ok", region: deps.config.regionId, version: VERSION });
   });
+
+  // Every workspace route of the REST API authenticates the same way (src/auth/bearer.ts).
+  app.use("/api/v1/w/:wId/*", requireAuth());
 
   app.route("/", setupRoutes());
 

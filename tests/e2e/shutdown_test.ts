@@ -1,0 +1,135 @@
+import assert from "node:assert/strict";
+import { Hono } from "hono";
+import { startTestServer } from "../helpers/server.ts";
+import { endOnShutdown, endStreamsOnShutdown } from "../../src/events/end_on_shutdown.ts";
+
+const encoder = new TextEncoder();
+
+/** Resolves to "timeout" after `ms` unless `p` settles first; the timer never leaks. */
+async function within<T>(p: Promise<T>, ms: number): Promise<T | "timeout"> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const t = new Promise<"timeout">((r) => (timer = setTimeout(() => r("timeout"), ms)));
+  try {
+    return await Promise.race([p, t]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** An SSE body that sends one event and then stays open until cancelled. */
+function neverEndingEvents(onCancel: () => void): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    start(c) {
+      c.enqueue(encoder.encode("event: ping\ndata: {}\n\n"));
+    },
+    cancel: onCancel,
+  });
+}
+
+Deno.test("[server] shutdown waits on an open event stream until the shutdown signal ends it", async () => {
+  const lifecycle = new AbortController();
+  let sourceCancelled = false;
+  const app = new Hono();
+  app.use("*", endStreamsOnShutdown(lifecycle.signal));
+  app.get("/events", () =>
+    new Response(neverEndingEvents(() => (sourceCancelled = true)), {
+      headers: { "content-type": "text/event-stream" },
+    }));
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, app.fetch);
+  const res = await fetch(`http://127.0.0.1:${server.addr.port}/events`);
+  const reader = res.body!.getReader();
+  const first = await reader.read();
+  assert.match(new TextDecoder().decode(first.value), /event: ping/);
+
+  const shutdown = server.shutdown();
+  assert.equal(await within(shutdown, 200), "timeout", "Deno.serve waits for the open stream");
+  lifecycle.abort();
+  assert.notEqual(await within(shutdown, 5000), "timeout", "shutdown completes once aborted");
+  assert.deepEqual(
+    await reader.read(),
+    { done: true, value: undefined },
+    "the client sees the end",
+  );
+  assert.ok(sourceCancelled, "the SSE source is cancelled so its cleanup runs");
+});
+
+Deno.test("[server] endOnShutdown passes a finite stream through unchanged", async () => {
+  const lifecycle = new AbortController();
+  const parts = ["a", "b", "c"].map((s) => encoder.encode(s));
+  const source = new ReadableStream<Uint8Array>({
+    start(c) {
+      for (const p of parts) c.enqueue(p);
+      c.close();
+    },
+  });
+  const text = await new Response(endOnShutdown(source, lifecycle.signal)).text();
+  assert.equal(text, "abc");
+  lifecycle.abort(); // after the end: nothing left to close, nothing throws
+});
+
+Deno.test("[server] a stream opened after shutdown began ends at once", async () => {
+  const lifecycle = new AbortController();
+  lifecycle.abort();
+  let cancelled = false;
+  const wrapped = endOnShutdown(neverEndingEvents(() => (cancelled = true)), lifecycle.signal);
+  assert.equal(await new Response(wrapped).text(), "");
+  assert.ok(cancelled);
+});
+
+Deno.test("[server] the app ends its event-stream responses when the server stops", async () => {
+  const lifecycle = new AbortController();
+  const app = new Hono();
+  app.use("*", endStreamsOnShutdown(lifecycle.signal));
+  app.get("/ndjson", () =>
+    new Response(neverEndingEvents(() => {}), {
+      headers: { "content-type": "application/x-ndjson" },
+    }));
+  app.get("/json", (c) => c.json({ ok: true }));
+  const res = await app.request("/json");
+  assert.deepEqual(await res.json(), { ok: true }, "ordinary responses are untouched");
+  const stream = await app.request("/ndjson");
+  const reader = stream.body!.getReader();
+  await reader.read();
+  lifecycle.abort();
+  assert.deepEqual(await reader.read(), { done: true, value: undefined });
+});
+
+Deno.test("[server] stop() aborts deps.shutdown, closes the database and frees the port", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "dust-mcp-stop-" });
+  try {
+    const server = await startTestServer({ dataDir });
+    const res = await fetch(`${server.url}/healthz`);
+    await res.body?.cancel();
+    assert.equal(res.status, 200);
+    await server.stop();
+    assert.ok(server.deps.shutdown.aborted);
+    assert.throws(() => server.deps.db.prepare("SELECT 1"), /not open/i);
+    await server.stop(); // idempotent
+    const freed = Deno.listen({ hostname: "127.0.0.1", port: server.port });
+    freed.close();
+
+    await using again = await startTestServer({ dataDir });
+    const after = await fetch(`${again.url}/healthz`);
+    assert.equal((await after.json()).status, "ok", "the same data directory opens again");
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("[server] /healthz checks the database: a closed database answers 500", async () => {
+  await using server = await startTestServer();
+  server.deps.db.close();
+  try {
+    const res = await fetch(`${server.url}/healthz`, { headers: { "x-request-id": "hz-1" } });
+    assert.equal(res.status, 500);
+    const body = await res.json();
+    assert.equal(body.error.type, "internal_server_error");
+    assert.equal(body.error.message, "Internal server error (request id hz-1).");
+    const line = server.logs.map((l) => JSON.parse(l)).find((l) => l.msg === "unhandled error");
+    assert.ok(line, "the unexpected error is logged");
+    assert.equal(line.requestId, "hz-1");
+    assert.match(line.stack, /\n\s+at /, "with its stack");
+  } finally {
+    server.deps.db.open(); // so stop() can close it
+  }
+});
