@@ -38,7 +38,10 @@ export type ErrorType =
   | "not_found"
   | "payload_too_large"
   | "unsupported_media_type"
-  | "conflict";
+  | "conflict"
+  | "invalid_api_key_error"
+  | "workspace_user_not_found"
+  | "assistant_saving_error";
 
 export class AppError extends Error {
   override name = "AppError";

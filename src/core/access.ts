@@ -1,0 +1,242 @@
+/**
+ * THE access rules: who may read, write or administer what. Every permission decision of the
+ * core goes through a function here, so each rule has one home and one named test
+ * (tests/core/access_test.ts). Other aggregates (conversations, files, documents) add their
+ * rules below, built on the space rules.
+ *
+ * Rules, following Dust:
+ * - Workspace isolation: a thing of another workspace does not exist for the caller; lookups
+ *   answer "not found" and reveal nothing (same status and message as a missing id).
+ * - Roles: `admin` ⊃ `builder` ⊃ `user`. An API key acts as its workspace with no user: it
+ *   may do what a builder may do on open content, and nothing that needs a user.
+ * - Spaces (`canReadSpace`):
+ *   - `global` (Company Data): every member and every API key.
+ *   - `regular`, open: every member and every API key.
+ *   - `regular`, restricted: its members (`space_members`) and the members of a group granted
+ *     the space (`space_groups`); API keys only when the workspace group is granted.
+ *     Workspace admins administer it (members, name) but do not read it unless members —
+ *     Dust gives the admin role only the `admin` permission on restricted spaces.
+ *   - `project` (Pod): its members and editors only, open or restricted alike; admins get no
+ *     bypass and API keys never read Pods. An open Pod only means any member may join it.
+ *   - `system`: workspace admins only.
+ *   - `conversations`: every member and API key (it holds workspace-level conversations).
+ * - Writing content into a space (`canWriteSpace`): whoever reads a Pod or a restricted
+ *   regular space; builders, admins and API keys for global and open regular spaces; admins
+ *   for the system space; everyone for the conversations space.
+ * - Administering a space (`canAdministerSpace`): Pod editors for a Pod; workspace admins for
+ *   global, regular and system spaces; nobody for the conversations space.
+ * @module
+ */
+import type { Db } from "../db/sqlite.ts";
+import type { Actor, Role, Scope, UserActor } from "../auth/actor.ts";
+import { hasScope } from "../auth/actor.ts";
+import { AppError, type ErrorType } from "../errors.ts";
+import {
+  findSpaceInWorkspace,
+  getSpaceMemberRole,
+  groupGrantedSpaceIds,
+  isGrantedThroughGroup,
+  isGrantedToWorkspaceGroup,
+  listWorkspaceSpaces,
+  memberSpaceIds,
+  type SpaceRow,
+} from "./space_rows.ts";
+
+/** The message Dust's Pod tools answer for a missing or unreadable Pod. */
+export const POD_NOT_FOUND_MESSAGE = "Pod not found or you do not have access.";
+
+// ---------------------------------------------------------------------------------------------
+// Workspace-level rules
+// ---------------------------------------------------------------------------------------------
+
+/** Rule: user-only operations refuse API keys (Dust answers 401 `user_not_found`). */
+export function requireUser(
+  actor: Actor,
+  message = "This endpoint requires a user token; API keys act as the workspace, not a user.",
+  type: ErrorType = "user_not_found",
+): UserActor {
+  if (actor.kind !== "user") throw new AppError(401, type, message);
+  return actor;
+}
+
+/** Rule: the actor is a user whose workspace role is one of `roles` (403 otherwise). */
+export function requireWorkspaceRole(
+  actor: Actor,
+  roles: readonly Role[],
+  message = "You do not have the role this action requires.",
+): UserActor {
+  if (actor.kind !== "user" || !roles.includes(actor.role)) {
+    throw new AppError(403, "workspace_auth_error", message);
+  }
+  return actor;
+}
+
+/** Rule: builders and admins (and API keys, which act at builder level) build things. */
+export function isBuilder(actor: Actor): boolean {
+  return actor.kind === "api_key" || actor.role === "admin" || actor.role === "builder";
+}
+
+/** Rule: a workspace admin (never an API key). */
+export function isAdmin(actor: Actor): boolean {
+  return actor.kind === "user" && actor.role === "admin";
+}
+
+/** Rule: write operations need the token's `write` scope (OAuth tokens may be read-only). */
+export function requireScope(actor: Actor, scope: Scope): void {
+  if (!hasScope(actor, scope)) {
+    throw new AppError(
+      403,
+      "workspace_auth_error",
+      `This token does not have the "${scope}" scope this action needs.`,
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Space rules
+// ---------------------------------------------------------------------------------------------
+
+/** Rule: who reads a space (see the module comment for the table). */
+export function canReadSpace(db: Db, actor: Actor, space: SpaceRow): boolean {
+  if (space.workspaceId !== actor.workspace.id) return false;
+  if (actor.kind === "api_key") {
+    if (space.kind === "global" || space.kind === "conversations") return true;
+    if (space.kind !== "regular") return false;
+    return !space.isRestricted || isGrantedToWorkspaceGroup(db, space.id);
+  }
+  switch (space.kind) {
+    case "global":
+    case "conversations":
+      return true;
+    case "system":
+      return actor.role === "admin";
+    case "project":
+      return getSpaceMemberRole(db, space.id, actor.user.id) !== null;
+    case "regular":
+      return !space.isRestricted || getSpaceMemberRole(db, space.id, actor.user.id) !== null ||
+        isGrantedThroughGroup(db, space.id, actor.user.id);
+  }
+}
+
+/** Rule: who writes content (documents, files, tasks) into a space. */
+export function canWriteSpace(db: Db, actor: Actor, space: SpaceRow): boolean {
+  if (!canReadSpace(db, actor, space)) return false;
+  switch (space.kind) {
+    case "conversations":
+    case "project":
+      return true;
+    case "system":
+      return isAdmin(actor);
+    case "global":
+      return isBuilder(actor);
+    case "regular":
+      return space.isRestricted || isBuilder(actor);
+  }
+}
+
+/** Rule: who administers a space (name, members, archive). */
+export function canAdministerSpace(db: Db, actor: Actor, space: SpaceRow): boolean {
+  if (space.workspaceId !== actor.workspace.id || actor.kind !== "user") return false;
+  if (space.kind === "project") {
+    return getSpaceMemberRole(db, space.id, actor.user.id) === "editor";
+  }
+  if (space.kind === "conversations") return false;
+  return actor.role === "admin";
+}
+
+function spaceNotFound(message: string): AppError {
+  return new AppError(404, "space_not_found", message);
+}
+
+/** Load a space the actor can read, or 404 `space_not_found` (same answer as a missing id). */
+export function requireReadableSpace(
+  db: Db,
+  actor: Actor,
+  spaceSId: string,
+  notFoundMessage = "Space not found.",
+): SpaceRow {
+  const space = findSpaceInWorkspace(db, actor.workspace.id, spaceSId);
+  if (!space || !canReadSpace(db, actor, space)) throw spaceNotFound(notFoundMessage);
+  return space;
+}
+
+/** Load a space the actor can write into: 404 when unreadable, 403 when read-only. */
+export function requireWritableSpace(db: Db, actor: Actor, spaceSId: string): SpaceRow {
+  const space = requireReadableSpace(db, actor, spaceSId);
+  if (!canWriteSpace(db, actor, space)) {
+    throw new AppError(403, "workspace_auth_error", "You cannot write into this space.");
+  }
+  return space;
+}
+
+/** Load a space the actor administers: 404 when they cannot see it, 403 when they only read. */
+export function requireAdministrableSpace(db: Db, actor: Actor, spaceSId: string): SpaceRow {
+  const space = findSpaceInWorkspace(db, actor.workspace.id, spaceSId);
+  if (!space) throw spaceNotFound("Space not found.");
+  if (canAdministerSpace(db, actor, space)) return space;
+  if (!canReadSpace(db, actor, space)) throw spaceNotFound("Space not found.");
+  throw new AppError(403, "workspace_auth_error", "You cannot administer this space.");
+}
+
+/**
+ * Rule: a Pod is a readable space of kind `project`; `activeOnly` also hides archived Pods
+ * (what the MCP Pod tools see). Anything else is "Pod not found or you do not have access."
+ */
+export function requireReadablePod(
+  db: Db,
+  actor: Actor,
+  podSId: string,
+  options: { activeOnly?: boolean } = {},
+): SpaceRow {
+  const space = findSpaceInWorkspace(db, actor.workspace.id, podSId);
+  if (
+    !space || space.kind !== "project" || !canReadSpace(db, actor, space) ||
+    (options.activeOnly && space.archivedAt !== null)
+  ) {
+    throw spaceNotFound(POD_NOT_FOUND_MESSAGE);
+  }
+  return space;
+}
+
+/**
+ * Row ids of every space the actor reads, computed with three queries rather than one per
+ * space (search and listings call this on every request).
+ */
+export function readableSpaceIds(db: Db, actor: Actor): Set<number> {
+  const spaces = listWorkspaceSpaces(db, actor.workspace.id);
+  const userId = actor.kind === "user" ? actor.user.id : null;
+  const members = userId === null
+    ? new Set<number>()
+    : memberSpaceIds(db, actor.workspace.id, userId);
+  const granted = groupGrantedSpaceIds(db, actor.workspace.id, userId);
+  const out = new Set<number>();
+  for (const s of spaces) {
+    if (isReadableWith(actor, s, members, granted)) out.add(s.id);
+  }
+  return out;
+}
+
+/** {@link canReadSpace} on preloaded membership sets (keep the two in step). */
+function isReadableWith(
+  actor: Actor,
+  s: SpaceRow,
+  members: Set<number>,
+  granted: Set<number>,
+): boolean {
+  if (actor.kind === "api_key") {
+    if (s.kind === "global" || s.kind === "conversations") return true;
+    // For API keys `granted` holds the workspace-group grants only (no user groups).
+    return s.kind === "regular" && (!s.isRestricted || granted.has(s.id));
+  }
+  switch (s.kind) {
+    case "global":
+    case "conversations":
+      return true;
+    case "system":
+      return actor.role === "admin";
+    case "project":
+      return members.has(s.id);
+    case "regular":
+      return !s.isRestricted || members.has(s.id) || granted.has(s.id);
+  }
+}

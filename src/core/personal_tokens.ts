@@ -1,0 +1,135 @@
+/**
+ * Personal access tokens (`pat_…`): for scripts and headless apps. A token acts as its user in
+ * one workspace, on the REST API only (never on `/mcp`). Named, optional expiry, shown once,
+ * stored as a SHA-256 hash, revocable.
+ * @module
+ */
+import type { Db } from "../db/sqlite.ts";
+import { now } from "../db/sqlite.ts";
+import { hashSecret } from "../auth/hash.ts";
+import { AppError, invalid } from "../errors.ts";
+import { newResourceId, newSecret } from "../util/ids.ts";
+import { touchLastUsed } from "./api_keys.ts";
+
+/** Every personal access token starts with this, so the bearer layer can route it. */
+export const PERSONAL_TOKEN_PREFIX = "pat_";
+/** Longest allowed lifetime when an expiry is given (10 years). */
+export const MAX_EXPIRY_DAYS = 3650;
+
+export interface PersonalTokenView {
+  sId: string;
+  name: string;
+  prefix: string;
+  expiresAt: number | null;
+  createdAt: number;
+  lastUsedAt: number | null;
+  revokedAt: number | null;
+}
+
+/** What the bearer middleware needs to build a user actor. */
+export interface PersonalTokenAuth {
+  sId: string;
+  workspaceId: number;
+  userId: number;
+}
+
+// deno-lint-ignore no-explicit-any
+function toView(r: any): PersonalTokenView {
+  return {
+    sId: r.s_id,
+    name: r.name,
+    prefix: r.token_prefix,
+    expiresAt: r.expires_at,
+    createdAt: r.created_at,
+    lastUsedAt: r.last_used_at,
+    revokedAt: r.revoked_at,
+  };
+}
+
+/**
+ * Issue a token for a member of a workspace; the secret is returned once. Callers (operator
+ * command, settings page) have already established who may do this.
+ */
+export function issuePersonalToken(
+  db: Db,
+  input: { workspaceId: number; userId: number; name: string; expiresInDays?: number | null },
+): { token: PersonalTokenView; secret: string } {
+  const name = input.name.trim();
+  if (name.length === 0 || name.length > 255) throw invalid("name: must be 1 to 255 characters");
+  const days = input.expiresInDays ?? null;
+  if (days !== null && (!Number.isInteger(days) || days < 1 || days > MAX_EXPIRY_DAYS)) {
+    throw invalid(`expires-days: must be a whole number from 1 to ${MAX_EXPIRY_DAYS}`);
+  }
+  const member = db.prepare("SELECT 1 FROM memberships WHERE workspace_id = ? AND user_id = ?")
+    .get(input.workspaceId, input.userId);
+  if (!member) {
+    throw new AppError(
+      404,
+      "workspace_user_not_found",
+      "The user is not a member of the workspace.",
+    );
+  }
+  const t = now();
+  const secret = newSecret(PERSONAL_TOKEN_PREFIX);
+  const row = db.prepare(
+    `INSERT INTO personal_tokens (s_id, workspace_id, user_id, name, token_hash, token_prefix, expires_at, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+  ).get(
+    newResourceId("pat"),
+    input.workspaceId,
+    input.userId,
+    name,
+    hashSecret(secret),
+    secret.slice(0, PERSONAL_TOKEN_PREFIX.length + 6),
+    days === null ? null : t + days * 86_400_000,
+    t,
+  );
+  return { token: toView(row), secret };
+}
+
+/** Resolve a presented secret to an active, unexpired token (null otherwise). */
+export function findActivePersonalToken(
+  db: Db,
+  secret: string,
+  at = now(),
+): PersonalTokenAuth | null {
+  const row = db.prepare(
+    `SELECT id, s_id, workspace_id, user_id, expires_at, last_used_at FROM personal_tokens
+     WHERE token_hash = ? AND revoked_at IS NULL`,
+  ).get(hashSecret(secret)) as
+    | {
+      id: number;
+      s_id: string;
+      workspace_id: number;
+      user_id: number;
+      expires_at: number | null;
+      last_used_at: number | null;
+    }
+    | undefined;
+  if (!row || (row.expires_at !== null && row.expires_at <= at)) return null;
+  touchLastUsed(db, "personal_tokens", row.id, row.last_used_at);
+  return { sId: row.s_id, workspaceId: row.workspace_id, userId: row.user_id };
+}
+
+/** A user's own tokens in a workspace, newest first (for the settings page). */
+export function listPersonalTokens(
+  db: Db,
+  input: { workspaceId: number; userId: number; limit: number },
+): PersonalTokenView[] {
+  return db.prepare(
+    `SELECT * FROM personal_tokens WHERE workspace_id = ? AND user_id = ? ORDER BY id DESC LIMIT ?`,
+  ).all(input.workspaceId, input.userId, input.limit).map(toView);
+}
+
+/** Revoke one of the user's tokens (idempotent); another user's token answers not found. */
+export function revokePersonalToken(
+  db: Db,
+  input: { workspaceId: number; userId: number; tokenId: string },
+): PersonalTokenView {
+  const row = db.prepare(
+    `UPDATE personal_tokens SET revoked_at = coalesce(revoked_at, ?)
+     WHERE s_id = ? AND workspace_id = ? AND user_id = ? RETURNING *`,
+  ).get(now(), input.tokenId, input.workspaceId, input.userId);
+  if (!row) throw new AppError(404, "not_found", "The token was not found.");
+  return toView(row);
+}
