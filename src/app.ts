@@ -14,7 +14,6 @@ import { randomString } from "./util/ids.ts";
 import { VERSION } from "./version.ts";
 import { setupRoutes } from "./pages/setup.tsx";
 import { requireAuth } from "./auth/bearer.ts";
-import { requireAuth } from "./auth/bearer.ts";
 import { endStreamsOnShutdown } from "./events/end_on_shutdown.ts";
 
 /** Body-size limits by path: uploads and relay results are larger than ordinary JSON. */
@@ -89,9 +88,6 @@ export function createApp(deps: Deps): Hono<AppEnv> {
     deps.db.prepare("SELECT 1").get();
     return c.json({ status: "ok", region: deps.config.regionId, version: VERSION });
   });
-
-  // Every workspace route of the REST API authenticates the same way (src/auth/bearer.ts).
-  app.use("/api/v1/w/:wId/*", requireAuth());
 
   // Every workspace route of the REST API authenticates the same way (src/auth/bearer.ts).
   app.use("/api/v1/w/:wId/*", requireAuth());
