@@ -1,0 +1,148 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { type Db, openDb, tx } from "../../src/db/sqlite.ts";
+import { migrate, type Migration, MIGRATIONS } from "../../src/db/migrate.ts";
+
+/** A fresh database file in a temp directory, closed and removed by `await using`. */
+async function freshDb(): Promise<{ db: Db; path: string } & AsyncDisposable> {
+  const dir = await Deno.makeTempDir({ prefix: "dust-mcp-db-" });
+  const path = join(dir, "dust-mcp.db");
+  const db = openDb(path);
+  return {
+    db,
+    path,
+    [Symbol.asyncDispose]: async () => {
+      if (db.isOpen) db.close();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+function tables(db: Db): string[] {
+  return (db.prepare(
+    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+  ).all() as { name: string }[]).map((r) => r.name);
+}
+
+Deno.test("[db] migrating a fresh database applies every migration and records each", async () => {
+  await using t = await freshDb();
+  const applied = migrate(t.db);
+  assert.deepEqual(applied, MIGRATIONS.map((m) => m.version));
+  const rows = t.db.prepare("SELECT version, name, applied_at FROM _migrations ORDER BY version")
+    .all() as { version: number; name: string; applied_at: number }[];
+  assert.deepEqual(
+    rows.map((r) => [r.version, r.name]),
+    MIGRATIONS.map((m) => [m.version, m.name]),
+  );
+  for (const r of rows) assert.ok(r.applied_at > 0);
+  const names = tables(t.db);
+  for (const table of ["users", "workspaces", "memberships", "spaces", "files", "audit_log"]) {
+    assert.ok(names.includes(table), `table ${table}`);
+  }
+});
+
+Deno.test("[db] versions are unique and ascending", () => {
+  const versions = MIGRATIONS.map((m) => m.version);
+  assert.deepEqual(versions, [...versions].sort((a, b) => a - b));
+  assert.equal(new Set(versions).size, versions.length);
+  assert.equal(versions[0], 1);
+});
+
+Deno.test("[db] re-running migrate is a no-op", async () => {
+  await using t = await freshDb();
+  migrate(t.db);
+  const schema =
+    () => (t.db.prepare("SELECT type, name, sql FROM sqlite_master ORDER BY name").all());
+  const before = JSON.stringify(schema());
+  assert.deepEqual(migrate(t.db), []);
+  assert.equal(JSON.stringify(schema()), before);
+  const count = t.db.prepare("SELECT count(*) AS n FROM _migrations").get() as { n: number };
+  assert.equal(count.n, MIGRATIONS.length);
+});
+
+Deno.test("[db] a second connection (an operator command) sees the migrations as applied", async () => {
+  await using t = await freshDb();
+  migrate(t.db);
+  const other = openDb(t.path);
+  try {
+    assert.deepEqual(migrate(other), []);
+  } finally {
+    other.close();
+  }
+});
+
+Deno.test("[db] the migrated schema passes foreign_key_check and integrity_check", async () => {
+  await using t = await freshDb();
+  migrate(t.db);
+  assert.deepEqual(t.db.prepare("PRAGMA foreign_key_check").all(), []);
+  const integrity = t.db.prepare("PRAGMA integrity_check").all() as Record<string, string>[];
+  assert.deepEqual(integrity.map((r) => Object.values(r)[0]), ["ok"]);
+});
+
+Deno.test("[db] every foreign key points at an existing table and column", async () => {
+  await using t = await freshDb();
+  migrate(t.db);
+  const names = new Set(tables(t.db));
+  for (const table of names) {
+    const fks = t.db.prepare("SELECT * FROM pragma_foreign_key_list(?)").all(table) as {
+      table: string;
+      to: string | null;
+    }[];
+    for (const fk of fks) {
+      assert.ok(names.has(fk.table), `${table} references missing table ${fk.table}`);
+      if (fk.to) {
+        const cols = (t.db.prepare("SELECT name FROM pragma_table_info(?)").all(fk.table) as {
+          name: string;
+        }[]).map((c) => c.name);
+        assert.ok(cols.includes(fk.to), `${table} references missing ${fk.table}.${fk.to}`);
+      }
+    }
+  }
+});
+
+Deno.test("[db] the connection uses WAL, a busy timeout and enforced foreign keys", async () => {
+  await using t = await freshDb();
+  const pragma = (name: string) => Object.values(t.db.prepare(`PRAGMA ${name}`).get()!)[0];
+  assert.equal(pragma("journal_mode"), "wal");
+  assert.equal(pragma("foreign_keys"), 1);
+  assert.equal(pragma("busy_timeout"), 5000);
+  assert.equal(pragma("synchronous"), 1, "NORMAL");
+  migrate(t.db);
+  assert.throws(
+    () =>
+      t.db.prepare(
+        "INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES (999, 999, 'user', 0)",
+      ).run(),
+    /FOREIGN KEY constraint failed/,
+  );
+});
+
+Deno.test("[db] a failing migration rolls back entirely and is not recorded", async () => {
+  await using t = await freshDb();
+  migrate(t.db);
+  const broken: Migration = {
+    version: 9999,
+    name: "broken",
+    sql: "CREATE TABLE half_done (id INTEGER); INSERT INTO no_such_table VALUES (1);",
+  };
+  assert.throws(() => migrate(t.db, [...MIGRATIONS, broken]), /no such table/);
+  assert.ok(!tables(t.db).includes("half_done"), "the first statement was rolled back");
+  const rec = t.db.prepare("SELECT 1 FROM _migrations WHERE version = 9999").get();
+  assert.equal(rec, undefined);
+});
+
+Deno.test("[db] tx() rolls back on error and refuses an async callback", async () => {
+  await using t = await freshDb();
+  migrate(t.db);
+  const put = t.db.prepare(
+    "INSERT INTO instance_settings (key, value, updated_at) VALUES (?, '1', 0)",
+  );
+  assert.throws(() =>
+    tx(t.db, () => {
+      put.run("a");
+      throw new Error("boom");
+    }), /boom/);
+  assert.throws(() => tx(t.db, () => Promise.resolve(put.run("b"))), /must be synchronous/);
+  const n = t.db.prepare("SELECT count(*) AS n FROM instance_settings").get() as { n: number };
+  assert.equal(n.n, 0);
+});
