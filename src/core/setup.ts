@@ -65,7 +65,12 @@ export async function completeSetup(
   });
   try {
     const workspace = tx(db, () => {
-      db.prepare("DELETE FROM instance_settings WHERE key = ?").run(KEY);
+      // Consuming the token here, not at the check above, makes two simultaneous submissions
+      // (both past the check while hashing) end with one admin: the second finds it gone.
+      const consumed = db.prepare("DELETE FROM instance_settings WHERE key = ?").run(KEY);
+      if (consumed.changes !== 1) {
+        throw new AppError(409, "conflict", "This setup link has already been used.");
+      }
       return createWorkspace(db, { name: input.workspaceName, adminUserId: user.id });
     });
     return { user, workspace };
