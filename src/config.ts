@@ -31,6 +31,10 @@ export interface Config {
   modelBaseUrl: string | null;
   modelApiKey: string | null;
   model: string | null;
+  /** `/mcp` rate limits (per minute): tool calls per user, per client; requests per token. */
+  mcpRateUser: number;
+  mcpRateClient: number;
+  mcpRateRequests: number;
 }
 
 type Raw = Record<string, string | undefined>;
@@ -76,6 +80,13 @@ export function normaliseOrigin(value: string, source: string): string {
     throw new ConfigError(`${source}: "${value}" must be an origin with no path, query or user`);
   }
   return url.origin;
+}
+
+function parsePositiveInt(value: string, source: string): number {
+  if (!/^\d{1,9}$/.test(value) || Number(value) < 1) {
+    throw new ConfigError(`${source}: "${value}" is not a positive integer`);
+  }
+  return Number(value);
 }
 
 function nonEmpty(value: string, source: string): string {
@@ -188,6 +199,33 @@ export const SETTINGS: readonly Setting[] = [
     shownDefault: "(none)",
     parse: (v) => nonEmpty(v, "--model"),
     fallback: () => null,
+  },
+  {
+    key: "mcpRateUser",
+    flag: "mcp-rate-user",
+    env: "DUST_MCP_RATE_USER",
+    help: "MCP tool calls allowed per user per minute",
+    shownDefault: "120",
+    parse: (v) => parsePositiveInt(v, "--mcp-rate-user"),
+    fallback: () => 120,
+  },
+  {
+    key: "mcpRateClient",
+    flag: "mcp-rate-client",
+    env: "DUST_MCP_RATE_CLIENT",
+    help: "MCP tool calls allowed per OAuth client (or MCP token) per minute",
+    shownDefault: "600",
+    parse: (v) => parsePositiveInt(v, "--mcp-rate-client"),
+    fallback: () => 600,
+  },
+  {
+    key: "mcpRateRequests",
+    flag: "mcp-rate-requests",
+    env: "DUST_MCP_RATE_REQUESTS",
+    help: "HTTP requests to /mcp allowed per token or grant per minute",
+    shownDefault: "1200",
+    parse: (v) => parsePositiveInt(v, "--mcp-rate-requests"),
+    fallback: () => 1200,
   },
 ];
 

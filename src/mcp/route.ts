@@ -1,0 +1,150 @@
+/**
+ * `/mcp`: the remote MCP server over Streamable HTTP (POST / GET / DELETE), serving the
+ * 2026-07-28 revision and the 2025-11-25 / 2025-06-18 / 2025-03-26 revisions on one path
+ * through the SDK's `createMcpHandler` (stateless; legacy requests take its stateless
+ * fallback). `/mcp/` is served too — no redirect (mcp-auth.md K4).
+ *
+ * Order of checks on every request: CORS preflight → Host/Origin (DNS rebinding, A13) →
+ * authentication (401/403, A1–A9) → per-credential request budget (429 + Retry-After) →
+ * the MCP layer (per-tool write-scope challenge, per-user/per-client tool budget, audit).
+ * @module
+ */
+import { Hono } from "hono";
+import type { Context } from "hono";
+import {
+  createMcpHandler,
+  hostHeaderValidationResponse,
+  localhostAllowedHostnames,
+  type McpHttpHandler,
+  originValidationResponse,
+} from "@modelcontextprotocol/server";
+import type { AppEnv, Deps } from "../deps.ts";
+import { hasScope } from "../auth/actor.ts";
+import { AppError } from "../errors.ts";
+import { consumeRequestBudget, type RateBudgets, RateLimiter } from "../core/rate_limits.ts";
+import { pruneAuditLog } from "../core/audit.ts";
+import { authenticateMcpRequest, resourceMetadataUrl } from "./auth.ts";
+import { createServerPool, ICON_PATHS } from "./server.ts";
+import type { McpCaller, ToolRuntime } from "./tool_kit.ts";
+
+const CORS_ALLOW_HEADERS =
+  "Authorization, Content-Type, Accept, Mcp-Session-Id, MCP-Protocol-Version, Mcp-Method, Mcp-Name, Last-Event-ID";
+const CORS_EXPOSE_HEADERS = "WWW-Authenticate, Mcp-Session-Id, Retry-After, MCP-Protocol-Version";
+const PRUNE_EVERY_MS = 3600_000;
+
+/** Hostnames allowed in `Host` and `Origin`: the public host, and loopback when bound locally. */
+export function allowedHostnames(deps: Deps): string[] {
+  const hosts = new Set<string>([new URL(deps.config.publicUrl).hostname]);
+  const bind = deps.config.host;
+  if (bind === "127.0.0.1" || bind === "localhost" || bind === "::1" || bind === "[::1]") {
+    for (const h of localhostAllowedHostnames()) hosts.add(h);
+  }
+  return [...hosts];
+}
+
+function budgetsOf(deps: Deps): RateBudgets {
+  return {
+    toolCallsPerUser: deps.config.mcpRateUser,
+    toolCallsPerClient: deps.config.mcpRateClient,
+    requestsPerCredential: deps.config.mcpRateRequests,
+  };
+}
+
+function setCors(headers: Headers, origin: string | undefined): void {
+  headers.set("Access-Control-Allow-Origin", origin ?? "*");
+  if (origin) headers.append("Vary", "Origin");
+  headers.set("Access-Control-Expose-Headers", CORS_EXPOSE_HEADERS);
+}
+
+/** The MCP endpoint and its icon. Mounted at the root by `createApp`. */
+export function mcpRoutes(deps: Deps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const rt: ToolRuntime = { deps, limiter: new RateLimiter(), budgets: budgetsOf(deps) };
+  const pool = createServerPool(rt);
+  const handler: McpHttpHandler = createMcpHandler(pool.factory, {
+    onerror: (e) => deps.log.debug("mcp exchange rejected", { error: e.message }),
+  });
+  deps.shutdown.addEventListener("abort", () => void handler.close(), { once: true });
+  const hosts = allowedHostnames(deps);
+  let lastPrune = 0;
+
+  const serve = async (c: Context<AppEnv>): Promise<Response> => {
+    const req = c.req.raw;
+    const origin = c.req.header("origin") || undefined;
+    const rejected = hostHeaderValidationResponse(req, hosts) ??
+      originValidationResponse(req, hosts);
+    if (rejected) return rejected;
+    if (req.method === "OPTIONS") return preflight(origin);
+    const res = await authorizeAndServe(c, req);
+    // Responses from the SDK may have immutable headers: copy only when CORS must be added.
+    if (!origin) return res;
+    const out = new Response(res.body, res);
+    setCors(out.headers, origin);
+    return out;
+  };
+
+  const authorizeAndServe = async (c: Context<AppEnv>, req: Request): Promise<Response> => {
+    const auth = await authenticateMcpRequest(deps, req);
+    if (!auth.ok) return auth.response;
+    const { actor, clientId } = auth;
+    try {
+      consumeRequestBudget(rt.limiter, rt.budgets, {
+        userSId: actor.user.sId,
+        credentialId: actor.credential.id,
+        clientId,
+      });
+    } catch (e) {
+      if (e instanceof AppError && e.status === 429) return tooManyRequests(e);
+      throw e;
+    }
+    const now = Date.now();
+    if (now - lastPrune > PRUNE_EVERY_MS) {
+      lastPrune = now;
+      pruneAuditLog(deps.db, now);
+    }
+    const caller: McpCaller = { actor, clientId, requestId: c.get("requestId") };
+    return await handler.fetch(req, {
+      authInfo: {
+        token: auth.token,
+        clientId,
+        scopes: hasScope(actor, "write") ? ["read", "write"] : ["read"],
+        resourceMetadataUrl: resourceMetadataUrl(deps),
+        extra: { caller },
+      },
+    });
+  };
+
+  app.all("/mcp", serve);
+  app.all("/mcp/", serve);
+  app.get(ICON_PATHS.svg, () =>
+    new Response(DUST_SVG, {
+      headers: {
+        "Content-Type": "image/svg+xml",
+        "Cache-Control": "public, max-age=86400",
+        "Access-Control-Allow-Origin": "*",
+      },
+    }));
+  return app;
+}
+
+function preflight(origin: string | undefined): Response {
+  const headers = new Headers({
+    "Access-Control-Allow-Methods": "GET, POST, DELETE, OPTIONS",
+    "Access-Control-Allow-Headers": CORS_ALLOW_HEADERS,
+    "Access-Control-Max-Age": "86400",
+  });
+  setCors(headers, origin);
+  return new Response(null, { status: 204, headers });
+}
+
+function tooManyRequests(e: AppError): Response {
+  const retry = Number(e.extra?.retryAfter ?? 60);
+  return Response.json({ error: "rate_limited", error_description: e.message }, {
+    status: 429,
+    headers: { "Retry-After": String(Math.ceil(retry)), "Cache-Control": "no-store" },
+  });
+}
+
+/** The server icon (a plain mark; served from this instance, dust.md §1.2). */
+const DUST_SVG =
+  `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 48 48" width="48" height="48"><rect width="48" height="48" rx="10" fill="#1C222D"/><circle cx="17" cy="24" r="7" fill="#418B5C"/><rect x="27" y="17" width="12" height="14" rx="3" fill="#E2F78C"/></svg>`;

@@ -1,0 +1,86 @@
+/**
+ * The MCP server instances behind `/mcp`: identity (dust.md §1.2), the `instructions` text,
+ * every tool group registered in Dust's order, and a pool so that tools are registered once
+ * per instance instead of once per request.
+ *
+ * Why a pool: `createMcpHandler` needs an unconnected instance per HTTP exchange and closes
+ * it afterwards; building an McpServer and registering ~17 tools costs more than the call
+ * itself (perf.md: ~5 µs per tool per request, plus a schema validator). A closed instance
+ * can be connected again, so instances are checked out exclusively and returned when the SDK
+ * closes them. Pools are per protocol era because an instance is bound to the era it first
+ * served. Per-request data (the caller) never lives on an instance: it travels in
+ * `authInfo.extra` and reaches each handler through its context.
+ * @module
+ */
+import { McpServer } from "@modelcontextprotocol/server";
+import type { McpRequestContext } from "@modelcontextprotocol/server";
+import { VERSION } from "../version.ts";
+import { registerTool, type ToolDef, type ToolRuntime } from "./tool_kit.ts";
+import { IDENTITY_TOOLS } from "./tools/identity.ts";
+
+/** Tool groups in Dust's registration order (identity, agents, conversations, pods, search, files). */
+export const TOOL_GROUPS: ToolDef[][] = [IDENTITY_TOOLS];
+
+/** Paths (under the public URL) of the server icons served by the route. */
+export const ICON_PATHS = { svg: "/static/mcp/dust.svg" } as const;
+
+export const MCP_INSTRUCTIONS =
+  `This server exposes a Dust workspace. Every call runs as the authenticated user, in the one workspace the token was issued for, and sees only what that user may see.
+
+Vocabulary:
+- Workspace: the Dust organisation the user signed into (see the \`identity\` tool).
+- Agent: an assistant of the workspace (\`list_agents\`); mention one by name when posting a message.
+- Conversation: a chat thread between people and agents. It lives at workspace level or inside a Pod. Posting a message that mentions an agent starts the agent; poll \`get_conversation_messages\` for its answer.
+- Pod: a project space with shared context: a description, tasks, linked company data, conversations and files (\`list_pods\`, \`get_pod\`, \`get_pod_tasks\`).
+- File system: each conversation and each Pod has its own files. File tools take a scope, either {"type":"conversation","conversation_id":"…"} or {"type":"pod","pod_id":"…"}, and paths are scoped: "conversation-<id>/…" or "pod-<id>/…".
+- Search: full-text search over the company data in the spaces the user can read (\`search\`), then \`fetch\` one result by its id.
+
+Lists return at most 25 items with \`hasMore\` and \`lastValue\`; pass \`lastValue\` back to get the next page.`;
+
+/** Build one fully registered server instance. */
+export function buildMcpServer(rt: ToolRuntime): McpServer {
+  const base = rt.deps.config.publicUrl;
+  const server = new McpServer({
+    name: "Dust",
+    title: "Dust",
+    version: VERSION,
+    description: "Your Dust workspace: agents, conversations, Pods, files and company search.",
+    websiteUrl: base,
+    icons: [{ src: `${base}${ICON_PATHS.svg}`, mimeType: "image/svg+xml", sizes: ["any"] }],
+  }, { instructions: MCP_INSTRUCTIONS });
+  for (const group of TOOL_GROUPS) for (const def of group) registerTool(server, rt, def);
+  return server;
+}
+
+export interface ServerPool {
+  factory: (ctx: McpRequestContext) => McpServer;
+  stats(): { created: number; idle: number };
+}
+
+/** A bounded pool of instances per era; bursts build extra instances that are then dropped. */
+export function createServerPool(rt: ToolRuntime, maxIdle = 64): ServerPool {
+  const idle: Record<"modern" | "legacy", McpServer[]> = { modern: [], legacy: [] };
+  let created = 0;
+  const factory = (ctx: McpRequestContext): McpServer => {
+    const pool = idle[ctx.era];
+    let inst = pool.pop();
+    if (!inst) {
+      inst = buildMcpServer(rt);
+      created++;
+    }
+    const checkedOut = inst;
+    let released = false;
+    checkedOut.server.onclose = () => {
+      if (released) return;
+      released = true;
+      // Defer so the SDK finishes its own close bookkeeping before the instance is reused.
+      queueMicrotask(() => {
+        if (checkedOut.server.transport === undefined && pool.length < maxIdle) {
+          pool.push(checkedOut);
+        }
+      });
+    };
+    return checkedOut;
+  };
+  return { factory, stats: () => ({ created, idle: idle.modern.length + idle.legacy.length }) };
+}
