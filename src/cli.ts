@@ -246,12 +246,15 @@ async function serve(config: Config, io: Io): Promise<number> {
     io.err(`  ${handle.setupUrl}`);
     io.err("");
   }
-  const stop = async () => {
-    await handle.stop();
-    Deno.exit(0);
-  };
-  Deno.addSignalListener("SIGINT", stop);
-  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", stop);
-  await handle.finished;
+  // Wait for a signal, then for the whole stop (streams ended, database closed). Waiting on
+  // `handle.finished` instead let main exit between the HTTP shutdown and the database close.
+  let onSignal!: () => void;
+  const signalled = new Promise<void>((r) => (onSignal = r));
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  for (const s of signals) Deno.addSignalListener(s, onSignal);
+  await signalled;
+  io.err("dust-mcp: stopping");
+  await handle.stop();
+  for (const s of signals) Deno.removeSignalListener(s, onSignal);
   return 0;
 }

@@ -1,0 +1,152 @@
+/**
+ * The real program as a child process: `deno run main.ts ...`, as the README starts it.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { openDb } from "../../src/db/sqlite.ts";
+import { VERSION } from "../../src/version.ts";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const PERMISSIONS = [
+  "--allow-net",
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--allow-sys",
+];
+
+function program(args: string[], stdin: "null" | "piped" = "null"): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", ...PERMISSIONS, join(ROOT, "main.ts"), ...args],
+    cwd: ROOT,
+    env: { NO_COLOR: "1" },
+    clearEnv: false,
+    stdin,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+/** Collects a child's stderr and lets a test wait (bounded) for a line matching a pattern. */
+class Output {
+  text = "";
+  readonly done: Promise<void>;
+  constructor(stream: ReadableStream<Uint8Array>) {
+    this.done = (async () => {
+      for await (const chunk of stream.pipeThrough(new TextDecoderStream())) this.text += chunk;
+    })();
+  }
+  async waitFor(pattern: RegExp, ms = 20_000): Promise<RegExpMatchArray> {
+    const deadline = Date.now() + ms;
+    while (Date.now() < deadline) {
+      const m = this.text.match(pattern);
+      if (m) return m;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new Error(`no ${pattern} within ${ms} ms; output so far:\n${this.text}`);
+  }
+}
+
+/** Start `serve` on a free port, wait for the banner, return the child and its URL. */
+async function serve(dataDir: string) {
+  const child = program(["serve", "--port", "0", "--data-dir", dataDir, "--log-level", "warn"]);
+  const stderr = new Output(child.stderr);
+  const stdout = new Output(child.stdout);
+  const [, url] = await stderr.waitFor(/serving region us-central1 on (http:\/\/\S+)/);
+  return { child, url, stderr, stdout };
+}
+
+async function stopWith(
+  running: Awaited<ReturnType<typeof serve>>,
+  signal: Deno.Signal,
+): Promise<number> {
+  running.child.kill(signal);
+  const status = await running.child.status;
+  await Promise.all([running.stderr.done, running.stdout.done]);
+  return status.code;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return await Deno.stat(path).then(() => true, () => false);
+}
+
+Deno.test("[cli] the real program prints its version and exits 0", async () => {
+  const child = program(["version"]);
+  const { code, stdout, stderr } = await child.output();
+  assert.equal(code, 0, new TextDecoder().decode(stderr));
+  assert.equal(new TextDecoder().decode(stdout).trim(), `dust-mcp ${VERSION}`);
+});
+
+Deno.test("[cli] the real program exits 2 on a bad flag with one line on stderr", async () => {
+  const { code, stdout, stderr } = await program(["--region", "mars"]).output();
+  assert.equal(code, 2);
+  assert.equal(new TextDecoder().decode(stdout), "");
+  assert.equal(new TextDecoder().decode(stderr), 'dust-mcp: --region: "mars" is not us or eu\n');
+});
+
+Deno.test("[cli] users create reads the password from a real stdin pipe", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "dust-mcp-proc-" });
+  try {
+    const child = program(
+      ["users", "create", "--email", "pipe@example.com", "--name", "Pipe", "--data-dir", dataDir],
+      "piped",
+    );
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode("piped password\n"));
+    await writer.close();
+    const { code, stdout } = await child.output();
+    assert.equal(code, 0);
+    assert.match(new TextDecoder().decode(stdout).trim(), /^[A-Za-z0-9]{10}$/);
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("[cli] serve prints the setup link, stops on SIGTERM and SIGINT with exit 0, and restarts", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "dust-mcp-proc-" });
+  try {
+    const first = await serve(dataDir);
+    await first.stderr.waitFor(/\/setup\?token=\S{32,}/);
+    const health = await fetch(`${first.url}/healthz`);
+    assert.equal((await health.json()).status, "ok");
+    assert.equal(await stopWith(first, "SIGTERM"), 0, first.stderr.text);
+    assert.equal(
+      await exists(join(dataDir, "dust-mcp.db-wal")),
+      false,
+      "the database was closed (its WAL checkpointed and removed)",
+    );
+
+    const second = await serve(dataDir);
+    const again = await fetch(`${second.url}/healthz`);
+    assert.equal(again.status, 200);
+    await again.body?.cancel();
+    assert.equal(await stopWith(second, "SIGINT"), 0, second.stderr.text);
+    assert.equal(await exists(join(dataDir, "dust-mcp.db-wal")), false);
+
+    const db = openDb(join(dataDir, "dust-mcp.db"));
+    try {
+      const [row] = db.prepare("PRAGMA integrity_check").all() as Record<string, string>[];
+      assert.equal(Object.values(row)[0], "ok");
+    } finally {
+      db.close();
+    }
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("[cli] a second serve on a port in use fails instead of hanging", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "dust-mcp-proc-" });
+  const busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const port = String((busy.addr as Deno.NetAddr).port);
+    const child = program(["--port", port, "--data-dir", dataDir]);
+    const { code, stderr } = await child.output();
+    assert.notEqual(code, 0);
+    assert.match(new TextDecoder().decode(stderr), /AddrInUse|address already in use/i);
+  } finally {
+    busy.close();
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
