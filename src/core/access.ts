@@ -240,3 +240,107 @@ function isReadableWith(
       return !s.isRestricted || members.has(s.id) || granted.has(s.id);
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Conversation rules
+// ---------------------------------------------------------------------------------------------
+
+/** The facts a conversation rule decides on (loaded by `conversations.ts`). */
+export interface ConversationFacts {
+  workspaceId: number;
+  /** The space (Pod) the conversation lives in, or null for a workspace-level one. */
+  space: SpaceRow | null;
+  visibility: "unlisted" | "workspace" | "deleted" | "test";
+  /** The actor is a participant (always false for API keys). */
+  isParticipant: boolean;
+}
+
+/**
+ * Rule: who reads (and therefore posts in, marks read, cancels in) a conversation.
+ * - Another workspace's or a deleted conversation: nobody.
+ * - In a space (Pod): exactly the readers of that space (participation alone is not enough
+ *   once a user left the Pod; API keys follow the space rule, so never a Pod).
+ * - Workspace level: its participants; every member when its visibility is `workspace`;
+ *   API keys, which act as the workspace (Dust lets a key read the conversations it creates).
+ */
+export function canReadConversation(db: Db, actor: Actor, c: ConversationFacts): boolean {
+  if (c.workspaceId !== actor.workspace.id || c.visibility === "deleted") return false;
+  if (c.space) return canReadSpace(db, actor, c.space);
+  if (actor.kind === "api_key") return true;
+  return c.isParticipant || c.visibility === "workspace";
+}
+
+/** The facts an agent rule decides on. */
+export interface AgentFacts {
+  workspaceId: number;
+  scope: string;
+  status: string;
+  authorUserId: number | null;
+}
+
+/**
+ * Rule: who may mention (run) an agent configuration: an active agent of the workspace;
+ * `private` agents only by their author (never by an API key).
+ */
+export function canUseAgent(actor: Actor, a: AgentFacts): boolean {
+  if (a.workspaceId !== actor.workspace.id || a.status !== "active") return false;
+  if (a.scope !== "private") return true;
+  return actor.kind === "user" && a.authorUserId === actor.user.id;
+}
+
+// ---------------------------------------------------------------------------------------------
+// File rules
+// ---------------------------------------------------------------------------------------------
+
+/** The facts a file-scope rule decides on (loaded by `files.ts`). */
+export type FileScopeFacts =
+  | { type: "conversation"; conversationReadable: boolean }
+  | { type: "pod"; space: SpaceRow | null };
+
+/**
+ * Rule: files follow their scope (Dust: conversation files need the conversation, Pod files
+ * need the project space).
+ * - Conversation scope: whoever reads the conversation reads its files and adds files to it.
+ * - Pod scope: the space must be a Pod (`project`); its readers read the files, its writers
+ *   (`canWriteSpace`) create, overwrite and delete them.
+ * The token's `write` scope is checked separately (`requireScope`), so a read-only token gets
+ * 403, not "not found".
+ */
+export function canAccessFileScope(
+  db: Db,
+  actor: Actor,
+  facts: FileScopeFacts,
+  mode: "read" | "write",
+): boolean {
+  if (facts.type === "conversation") return facts.conversationReadable;
+  const s = facts.space;
+  if (!s || s.kind !== "project" || s.workspaceId !== actor.workspace.id) return false;
+  return mode === "read" ? canReadSpace(db, actor, s) : canWriteSpace(db, actor, s);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Data source and document rules
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Rule: data sources and their documents live in a space and follow it: readers of the space
+ * read and search them, writers of the space upsert and delete documents. The conversations
+ * space holds no data sources (Dust answers 404 `space_not_found` for it).
+ */
+export function canReadDataSourceIn(db: Db, actor: Actor, space: SpaceRow): boolean {
+  return space.kind !== "conversations" && canReadSpace(db, actor, space);
+}
+
+/** Rule: writers of the space write documents (upsert, delete). */
+export function canWriteDocumentsIn(db: Db, actor: Actor, space: SpaceRow): boolean {
+  return space.kind !== "conversations" && canWriteSpace(db, actor, space);
+}
+
+/**
+ * Rule: creating a data source is a builder action (builders, admins, API keys) in a space the
+ * actor writes into; never in the conversations or system space.
+ */
+export function canCreateDataSourceIn(db: Db, actor: Actor, space: SpaceRow): boolean {
+  return isBuilder(actor) && space.kind !== "conversations" && space.kind !== "system" &&
+    canWriteSpace(db, actor, space);
+}

@@ -1,0 +1,141 @@
+/**
+ * The durable event log behind Dust's conversation and message event streams: every event is a
+ * row of `stream_events` (stream `conversation:<sId>` or `message:<sId>`) and is then published
+ * on `deps.events` under the same channel name, so an SSE reader replays history after a
+ * `lastEventId` and then follows live events without a gap. Event ids are opaque strings to
+ * clients (the row id). Events expire after {@link EVENT_TTL_MS}, like Dust's Redis streams.
+ * @module
+ */
+import type { Deps } from "../deps.ts";
+import type { Db } from "../db/sqlite.ts";
+import { now, tx } from "../db/sqlite.ts";
+import { invalid } from "../errors.ts";
+
+/** Events older than this are pruned (Dust expires its event streams after 10 minutes). */
+export const EVENT_TTL_MS = 10 * 60 * 1000;
+/** Prune at most this often, and at most this many rows per batch, so appends stay cheap. */
+const PRUNE_INTERVAL_MS = 30_000;
+const PRUNE_BATCH = 2_000;
+const PRUNE_MAX_BATCHES = 50;
+
+/** An event as clients see it inside an SSE frame: `{"eventId", "data"}`. */
+export interface StreamEvent {
+  eventId: string;
+  data: Record<string, unknown>;
+}
+
+/** Terminal events of a message stream: after one of them the message stream ends. */
+export const TERMINAL_MESSAGE_EVENTS: ReadonlySet<string> = new Set([
+  "agent_message_success",
+  "agent_message_gracefully_stopped",
+  "agent_error",
+  "agent_generation_cancelled",
+]);
+
+/** Stream name of a conversation's event stream. */
+export function conversationStream(conversationSId: string): string {
+  return `conversation:${conversationSId}`;
+}
+
+/** Stream name of an agent message's event stream. */
+export function messageStream(messageSId: string): string {
+  return `message:${messageSId}`;
+}
+
+/** Parse a client's `lastEventId` (absent or empty = from the start of the stream). */
+export function parseLastEventId(raw: string | undefined | null): number {
+  if (raw === undefined || raw === null || raw === "") return 0;
+  if (!/^\d{1,15}$/.test(raw)) throw invalid("lastEventId: not an event id of this stream");
+  return Number(raw);
+}
+
+/**
+ * Insert events into the log. Synchronous, so it can join the caller's transaction; the caller
+ * publishes the returned events with {@link publishEvents} once that transaction committed.
+ */
+export function insertEvents(
+  db: Db,
+  events: { stream: string; data: Record<string, unknown> }[],
+): { stream: string; event: StreamEvent }[] {
+  const insert = db.prepare(
+    "INSERT INTO stream_events (stream, payload, created_at) VALUES (?, ?, ?) RETURNING id",
+  );
+  const t = now();
+  return events.map(({ stream, data }) => {
+    const row = insert.get(stream, JSON.stringify(data), t) as { id: number };
+    return { stream, event: { eventId: String(row.id), data } };
+  });
+}
+
+/** Publish committed events to live readers (channel = stream name). */
+export function publishEvents(deps: Deps, stored: { stream: string; event: StreamEvent }[]): void {
+  for (const s of stored) deps.events.publish(s.stream, s.event);
+  pruneIfDue(deps);
+}
+
+/** Append one event to a stream and publish it. */
+export function appendEvent(
+  deps: Deps,
+  stream: string,
+  data: Record<string, unknown>,
+): StreamEvent {
+  const stored = tx(deps.db, () => insertEvents(deps.db, [{ stream, data }]));
+  publishEvents(deps, stored);
+  return stored[0].event;
+}
+
+/** Events of `stream` strictly after `afterId`, oldest first, at most `limit`. */
+export function readEventsAfter(
+  deps: Deps,
+  stream: string,
+  afterId: number,
+  limit: number,
+): StreamEvent[] {
+  const rows = deps.db.prepare(
+    "SELECT id, payload FROM stream_events WHERE stream = ? AND id > ? ORDER BY id LIMIT ?",
+  ).all(stream, afterId, limit) as { id: number; payload: string }[];
+  return rows.map((r) => ({ eventId: String(r.id), data: JSON.parse(r.payload) }));
+}
+
+/** True when the stream still holds a terminal event (see {@link TERMINAL_MESSAGE_EVENTS}). */
+export function hasTerminalEvent(deps: Deps, stream: string): boolean {
+  const types = [...TERMINAL_MESSAGE_EVENTS];
+  return !!deps.db.prepare(
+    `SELECT 1 FROM stream_events WHERE stream = ?
+     AND json_extract(payload, '$.type') IN (${types.map(() => "?").join(", ")}) LIMIT 1`,
+  ).get(stream, ...types);
+}
+
+const lastPrune = new WeakMap<Db, number>();
+
+/**
+ * Delete expired events. Rows are appended in time order, so the oldest rows by id are the
+ * expired ones: each batch looks only at the first rows by id and stops at the first batch
+ * that deletes less than a full batch.
+ */
+export function pruneExpiredEvents(deps: Deps, at = now()): number {
+  const cutoff = at - EVENT_TTL_MS;
+  const del = deps.db.prepare(
+    `DELETE FROM stream_events WHERE id IN
+       (SELECT id FROM stream_events ORDER BY id LIMIT ?) AND created_at < ?`,
+  );
+  let total = 0;
+  for (let i = 0; i < PRUNE_MAX_BATCHES; i++) {
+    const n = Number(del.run(PRUNE_BATCH, cutoff).changes);
+    total += n;
+    if (n < PRUNE_BATCH) break;
+  }
+  lastPrune.set(deps.db, at);
+  return total;
+}
+
+function pruneIfDue(deps: Deps): void {
+  const t = now();
+  if (t - (lastPrune.get(deps.db) ?? 0) < PRUNE_INTERVAL_MS) return;
+  try {
+    pruneExpiredEvents(deps, t);
+  } catch (e) {
+    // Pruning is housekeeping: a busy database must not fail the write that triggered it.
+    deps.log.warn("event pruning failed", { error: String(e) });
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * MCP `get_conversation_messages`: a page of 25 messages (most recent first, older pages by
+ * message rank) rendered as ONE plain-text string in chronological order, following Dust's
+ * `render_as_text.ts` with timestamps, user emails and unread markers:
+ *
+ * ```
+ * >> User (<full name>, <email>) [<ISO time>] (unread):
+ * <content>
+ *
+ * >> Agent (<agent name>) [<ISO time>]:
+ * <content>
+ *
+ * >> Content Fragment [<ISO time>]:
+ * ID: … / Content-Type: … / Title: … / Version: … / Source URL: …
+ * ```
+ * Deleted messages show `[Deleted message]`; only the last version of each message is shown.
+ * @module
+ */
+import type { Deps } from "../deps.ts";
+import type { Actor } from "../auth/actor.ts";
+import { invalid } from "../errors.ts";
+import {
+  getParticipantState,
+  loadMessages,
+  type MessageRecord,
+  requireReadableConversation,
+} from "./conversation_views.ts";
+
+export const MESSAGES_PAGE_SIZE = 25;
+
+function header(kind: string, m: MessageRecord, lastReadMs: number | null): string {
+  const unread = lastReadMs === null || m.created > lastReadMs ? " (unread)" : "";
+  return `>> ${kind} [${new Date(m.created).toISOString()}]${unread}:`;
+}
+
+/** One message as text (header, content, blank line), Dust's rules. */
+export function renderMessageAsText(m: MessageRecord, lastReadMs: number | null): string {
+  const j = m.json;
+  if (m.type === "content_fragment") {
+    return `${header("Content Fragment", m, lastReadMs)}\nID: ${j.contentFragmentId}\n` +
+      `Content-Type: ${j.contentType}\nTitle: ${j.title}\nVersion: ${j.version}\n` +
+      `Source URL: ${j.sourceUrl}\n`;
+  }
+  const who = m.type === "user_message"
+    ? `User (${j.user?.fullName || j.user?.username || "User"}, ${j.user?.email ?? "Unknown"})`
+    : `Agent (${m.agentName ?? "Agent"})`;
+  const content = m.visibility === "deleted" ? "[Deleted message]" : (j.content ?? "");
+  return `${header(who, m, lastReadMs)}\n${content}\n`;
+}
+
+/** Render messages (chronological, last version per rank) as Dust's text transcript. */
+export function renderMessagesAsText(records: MessageRecord[], lastReadMs: number | null): string {
+  const latest = new Map<number, MessageRecord>();
+  for (const r of records) latest.set(r.rank, r);
+  return [...latest.values()].sort((a, b) => a.rank - b.rank)
+    .map((m) => renderMessageAsText(m, lastReadMs)).join("\n");
+}
+
+/**
+ * MCP `get_conversation_messages`: `lastValue` is the lowest rank of the previous page; the
+ * next page holds the 25 ranks below it.
+ */
+export function getConversationMessages(
+  deps: Deps,
+  actor: Actor,
+  input: { conversationId: string; lastValue?: number },
+) {
+  if (
+    input.lastValue !== undefined && (!Number.isInteger(input.lastValue) || input.lastValue < 0)
+  ) {
+    throw invalid("lastValue: must be a message rank (a non-negative integer)");
+  }
+  const c = requireReadableConversation(deps, actor, input.conversationId);
+  const below = input.lastValue ?? Number.MAX_SAFE_INTEGER;
+  const ranks = deps.db.prepare(
+    `SELECT DISTINCT rank FROM messages WHERE conversation_id = ? AND rank < ?
+     ORDER BY rank DESC LIMIT ?`,
+  ).all(c.id, below, MESSAGES_PAGE_SIZE + 1) as { rank: number }[];
+  const hasMore = ranks.length > MESSAGES_PAGE_SIZE;
+  const page = ranks.slice(0, MESSAGES_PAGE_SIZE);
+  const records = page.length === 0 ? [] : loadMessages(deps, actor.workspace.sId, c.id, {
+    fromRank: page[page.length - 1].rank,
+    toRank: page[0].rank,
+  });
+  const state = getParticipantState(deps, actor, c.id);
+  return {
+    conversationId: c.sId,
+    title: c.title,
+    messages: renderMessagesAsText(records, state?.lastReadAt ?? null),
+    hasMore,
+    lastValue: hasMore ? page[page.length - 1].rank : null,
+  };
+}

@@ -1,0 +1,475 @@
+/**
+ * Read side of conversations: loads messages (all versions, by rank) and renders them in the
+ * JSON shapes of Dust's public API that `@dust-tt/client` 1.2.8 parses (see
+ * notes/dust-sdk.md §3): user messages, agent messages with their light agent configuration
+ * and actions, content fragments, and the conversation with `content` as version arrays.
+ * @module
+ */
+import type { Deps } from "../deps.ts";
+import type { Actor } from "../auth/actor.ts";
+import { AppError } from "../errors.ts";
+import { canReadConversation } from "./access.ts";
+import { findSpaceById, type SpaceRow } from "./space_rows.ts";
+
+/** A conversation row (internal; ids are row ids). */
+export interface ConversationRow {
+  id: number;
+  sId: string;
+  workspaceId: number;
+  spaceId: number | null;
+  spaceSId: string | null;
+  title: string | null;
+  visibility: "unlisted" | "workspace" | "deleted" | "test";
+  depth: number;
+  createdByUserId: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export const CONVERSATION_SELECT =
+  `SELECT c.id, c.s_id, c.workspace_id, c.space_id, s.s_id AS space_s_id, c.title, c.visibility,
+     c.depth, c.created_by_user_id, c.created_at, c.updated_at
+   FROM conversations c LEFT JOIN spaces s ON s.id = c.space_id`;
+
+// deno-lint-ignore no-explicit-any
+export function conversationFromRow(r: any): ConversationRow {
+  return {
+    id: r.id,
+    sId: r.s_id,
+    workspaceId: r.workspace_id,
+    spaceId: r.space_id,
+    spaceSId: r.space_s_id ?? null,
+    title: r.title,
+    visibility: r.visibility,
+    depth: r.depth,
+    createdByUserId: r.created_by_user_id,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+function conversationNotFound(): AppError {
+  return new AppError(404, "conversation_not_found", "Conversation not found.");
+}
+
+let lastStamp = 0;
+/**
+ * A strictly increasing epoch-ms timestamp for `conversations.updated_at`, so the list
+ * cursor (the last item's `updatedAt` as a string, as Dust's) never skips a tie.
+ */
+export function conversationStamp(): number {
+  lastStamp = Math.max(Date.now(), lastStamp + 1);
+  return lastStamp;
+}
+
+function isParticipant(deps: Deps, actor: Actor, conversationId: number): boolean {
+  if (actor.kind !== "user") return false;
+  return !!deps.db.prepare(
+    "SELECT 1 FROM conversation_participants WHERE conversation_id = ? AND user_id = ?",
+  ).get(conversationId, actor.user.id);
+}
+
+function spaceOf(deps: Deps, c: ConversationRow): SpaceRow | null {
+  return c.spaceId === null ? null : findSpaceById(deps.db, c.workspaceId, c.spaceId);
+}
+
+/** The conversation if the actor may read it, else null (no difference with a missing id). */
+export function findReadableConversation(
+  deps: Deps,
+  actor: Actor,
+  sId: string,
+): ConversationRow | null {
+  const r = deps.db.prepare(`${CONVERSATION_SELECT} WHERE c.s_id = ? AND c.workspace_id = ?`)
+    .get(sId, actor.workspace.id);
+  if (!r) return null;
+  const c = conversationFromRow(r);
+  const ok = canReadConversation(deps.db, actor, {
+    workspaceId: c.workspaceId,
+    space: spaceOf(deps, c),
+    visibility: c.visibility,
+    isParticipant: isParticipant(deps, actor, c.id),
+  });
+  return ok ? c : null;
+}
+
+/** The conversation the actor may read, or 404 `conversation_not_found`. */
+export function requireReadableConversation(
+  deps: Deps,
+  actor: Actor,
+  sId: string,
+): ConversationRow {
+  const c = findReadableConversation(deps, actor, sId);
+  if (!c) throw conversationNotFound();
+  return c;
+}
+
+/** The per-user state of a conversation (null for API keys and non-participants). */
+export interface ParticipantState {
+  lastReadAt: number | null;
+  actionRequired: boolean;
+}
+
+/** The caller's participant row, or null. */
+export function getParticipantState(
+  deps: Deps,
+  actor: Actor,
+  conversationId: number,
+): ParticipantState | null {
+  if (actor.kind !== "user") return null;
+  const r = deps.db.prepare(
+    "SELECT last_read_at, action_required FROM conversation_participants WHERE conversation_id = ? AND user_id = ?",
+  ).get(conversationId, actor.user.id) as
+    | { last_read_at: number | null; action_required: number }
+    | undefined;
+  return r ? { lastReadAt: r.last_read_at, actionRequired: r.action_required === 1 } : null;
+}
+
+/** Dust's Workspace JSON for `owner`; API keys act at builder level. */
+export function workspaceJson(actor: Actor) {
+  return {
+    id: actor.workspace.id,
+    sId: actor.workspace.sId,
+    name: actor.workspace.name,
+    role: actor.kind === "user" ? actor.role : "builder",
+    segmentation: null,
+    whiteListedProviders: null,
+    defaultEmbeddingProvider: null,
+  };
+}
+
+/** The URL of a conversation: its REST resource (this server has no conversation web page). */
+export function conversationUrl(deps: Deps, workspaceSId: string, conversationSId: string): string {
+  return `${deps.config.publicUrl}/api/v1/w/${workspaceSId}/assistant/conversations/${conversationSId}`;
+}
+
+/** A conversation without content (Dust's `ConversationWithoutContent`, plus `spaceId`). */
+export function conversationListItem(
+  actor: Actor,
+  c: ConversationRow,
+  state: ParticipantState | null,
+) {
+  return {
+    id: c.id,
+    sId: c.sId,
+    created: c.createdAt,
+    updated: c.updatedAt,
+    unread: state ? state.lastReadAt === null || state.lastReadAt < c.updatedAt : false,
+    actionRequired: state?.actionRequired ?? false,
+    owner: workspaceJson(actor),
+    title: c.title,
+    visibility: c.visibility,
+    spaceId: c.spaceSId,
+    groupIds: [] as string[],
+    requestedGroupIds: [] as string[][],
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Messages
+
+// deno-lint-ignore no-explicit-any
+type Json = Record<string, any>;
+
+/** One message version as stored, with what rendering needs. */
+export interface MessageRecord {
+  id: number;
+  sId: string;
+  rank: number;
+  version: number;
+  type: "user_message" | "agent_message" | "content_fragment";
+  visibility: "visible" | "deleted";
+  created: number;
+  json: Json;
+  /** For text rendering and the agent loop. */
+  agentName: string | null;
+  agentStatus: string | null;
+}
+
+const MESSAGE_SELECT = `
+  SELECT m.id, m.s_id, m.rank, m.version, m.type, m.visibility, m.created_at,
+    um.content AS u_content, um.mentions, um.context,
+    u.id AS u_id, u.s_id AS u_s_id, u.email, u.username, u.first_name, u.last_name,
+    u.image_url, u.created_at AS u_created_at,
+    am.agent_configuration_id, am.agent_s_id, am.status, am.content AS a_content,
+    am.chain_of_thought, am.error_code, am.error_message, am.error_metadata,
+    pm.s_id AS parent_s_id,
+    cf.title AS cf_title, cf.content_type AS cf_content_type, cf.source_url, cf.text_bytes,
+    cf.context AS cf_context, f.s_id AS file_s_id, f.status AS file_status
+  FROM messages m
+  LEFT JOIN user_messages um ON um.message_id = m.id
+  LEFT JOIN users u ON u.id = um.user_id
+  LEFT JOIN agent_messages am ON am.message_id = m.id
+  LEFT JOIN messages pm ON pm.id = am.parent_message_id
+  LEFT JOIN content_fragments cf ON cf.message_id = m.id
+  LEFT JOIN files f ON f.id = cf.file_id`;
+
+/**
+ * Every version of the conversation's messages with `fromRank <= rank <= toRank`, ordered by
+ * rank then version (callers bound the range: a page, or one rank).
+ */
+export function loadMessages(
+  deps: Deps,
+  workspaceSId: string,
+  conversationId: number,
+  range: { fromRank: number; toRank: number },
+): MessageRecord[] {
+  const rows = deps.db.prepare(
+    `${MESSAGE_SELECT} WHERE m.conversation_id = ? AND m.rank BETWEEN ? AND ?
+     ORDER BY m.rank, m.version`,
+  ).all(conversationId, range.fromRank, range.toRank) as Json[];
+  return renderRows(deps, workspaceSId, rows);
+}
+
+/** Messages by sId within one conversation (for responses right after a write). */
+export function loadMessagesBySId(
+  deps: Deps,
+  workspaceSId: string,
+  conversationId: number,
+  sIds: string[],
+): MessageRecord[] {
+  const rows = deps.db.prepare(
+    `${MESSAGE_SELECT} WHERE m.conversation_id = ? AND m.s_id IN (SELECT value FROM json_each(?))
+     ORDER BY m.rank, m.version`,
+  ).all(conversationId, JSON.stringify(sIds)) as Json[];
+  return renderRows(deps, workspaceSId, rows);
+}
+
+function renderRows(deps: Deps, workspaceSId: string, rows: Json[]): MessageRecord[] {
+  const agentIds = [...new Set(rows.filter((r) => r.type === "agent_message").map((r) => r.id))];
+  const actions = loadActions(deps, agentIds);
+  const configs = loadAgentConfigs(
+    deps,
+    rows.map((r) => r.agent_configuration_id).filter((x) => x !== null && x !== undefined),
+  );
+  return rows.map((r) => {
+    const base = {
+      id: r.id as number,
+      sId: r.s_id as string,
+      rank: r.rank as number,
+      version: r.version as number,
+      type: r.type,
+      visibility: r.visibility,
+      created: r.created_at as number,
+    };
+    if (r.type === "user_message") {
+      return { ...base, json: userMessageJson(r), agentName: null, agentStatus: null };
+    }
+    if (r.type === "agent_message") {
+      const cfg = configs.get(r.agent_configuration_id) ?? missingAgentConfig(r.agent_s_id);
+      return {
+        ...base,
+        json: agentMessageJson(r, cfg, actions.get(r.id) ?? []),
+        agentName: cfg.name as string,
+        agentStatus: r.status as string,
+      };
+    }
+    return {
+      ...base,
+      json: contentFragmentJson(deps, workspaceSId, r),
+      agentName: null,
+      agentStatus: null,
+    };
+  });
+}
+
+/** Dust's User JSON. */
+export function userJson(r: Json) {
+  return {
+    sId: r.u_s_id,
+    id: r.u_id,
+    createdAt: r.u_created_at,
+    provider: null,
+    username: r.username,
+    email: r.email,
+    firstName: r.first_name,
+    lastName: r.last_name,
+    fullName: [r.first_name, r.last_name].filter(Boolean).join(" "),
+    image: r.image_url,
+  };
+}
+
+function userMessageJson(r: Json): Json {
+  return {
+    id: r.id,
+    created: r.created_at,
+    type: "user_message",
+    sId: r.s_id,
+    visibility: r.visibility,
+    version: r.version,
+    user: r.u_id ? userJson(r) : null,
+    mentions: JSON.parse(r.mentions),
+    content: r.u_content,
+    context: JSON.parse(r.context),
+  };
+}
+
+function agentMessageJson(r: Json, configuration: Json, actions: Json[]): Json {
+  return {
+    id: r.id,
+    agentMessageId: r.id,
+    created: r.created_at,
+    type: "agent_message",
+    sId: r.s_id,
+    visibility: r.visibility,
+    version: r.version,
+    parentMessageId: r.parent_s_id ?? null,
+    parentAgentMessageId: null,
+    configuration,
+    status: r.status,
+    actions,
+    content: r.a_content,
+    chainOfThought: r.chain_of_thought,
+    // Per-step raw model outputs are not stored; the final content is in `content`.
+    rawContents: [],
+    error: r.error_code
+      ? {
+        code: r.error_code,
+        message: r.error_message ?? "",
+        metadata: r.error_metadata ? JSON.parse(r.error_metadata) : null,
+      }
+      : null,
+  };
+}
+
+function contentFragmentJson(deps: Deps, workspaceSId: string, r: Json): Json {
+  const fileGone = !r.file_s_id;
+  return {
+    type: "content_fragment",
+    id: r.id,
+    sId: r.s_id,
+    created: r.created_at,
+    visibility: r.visibility,
+    version: r.version,
+    sourceUrl: r.source_url ?? null,
+    title: r.cf_title,
+    contentType: r.cf_content_type,
+    context: JSON.parse(r.cf_context ?? "{}"),
+    contentFragmentId: r.s_id,
+    contentFragmentVersion: "latest",
+    contentFragmentType: "file",
+    expiredReason: fileGone ? "file_deleted" : null,
+    fileId: fileGone ? null : r.file_s_id,
+    snippet: null,
+    generatedTables: [],
+    textUrl: fileGone
+      ? null
+      : `${deps.config.publicUrl}/api/v1/w/${workspaceSId}/files/${r.file_s_id}?action=view`,
+    textBytes: fileGone ? null : r.text_bytes,
+    sourceProvider: null,
+    sourceIcon: null,
+  };
+}
+
+function loadActions(deps: Deps, agentMessageIds: number[]): Map<number, Json[]> {
+  const out = new Map<number, Json[]>();
+  if (agentMessageIds.length === 0) return out;
+  const rows = deps.db.prepare(
+    `SELECT id, s_id, agent_message_id, step, function_call_name, function_call_id, mcp_server_id,
+       params, output, status, created_at, updated_at
+     FROM agent_actions WHERE agent_message_id IN (SELECT value FROM json_each(?))
+     ORDER BY agent_message_id, step, id`,
+  ).all(JSON.stringify(agentMessageIds)) as Json[];
+  for (const r of rows) {
+    const list = out.get(r.agent_message_id) ?? [];
+    list.push(agentActionJson(r));
+    out.set(r.agent_message_id, list);
+  }
+  return out;
+}
+
+/** Dust's AgentAction JSON from an `agent_actions` row. */
+export function agentActionJson(r: Json): Json {
+  const name: string = r.function_call_name;
+  return {
+    id: r.id,
+    sId: r.s_id,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    mcpServerId: r.mcp_server_id ?? null,
+    internalMCPServerName: null,
+    // Function names are `<server>__<tool>` when the tool came from an MCP server.
+    toolName: name.includes("__") ? name.slice(name.lastIndexOf("__") + 2) : name,
+    agentMessageId: r.agent_message_id,
+    functionCallName: name,
+    functionCallId: r.function_call_id,
+    status: r.status,
+    params: JSON.parse(r.params),
+    step: r.step,
+    executionDurationMs: r.status === "running" ? null : r.updated_at - r.created_at,
+    citationsAllocated: 0,
+    output: r.output ? JSON.parse(r.output) : null,
+    generatedFiles: [],
+    displayLabels: null,
+  };
+}
+
+function loadAgentConfigs(deps: Deps, ids: number[]): Map<number, Json> {
+  const out = new Map<number, Json>();
+  if (ids.length === 0) return out;
+  const rows = deps.db.prepare(
+    `SELECT id, s_id, version, name, description, instructions, picture_url, provider_id, model_id,
+       temperature, scope, status, max_steps_per_run, author_user_id, updated_at
+     FROM agent_configurations WHERE id IN (SELECT value FROM json_each(?))`,
+  ).all(JSON.stringify([...new Set(ids)])) as Json[];
+  for (const r of rows) out.set(r.id, lightAgentConfigurationJson(r));
+  return out;
+}
+
+/** Dust's LightAgentConfiguration JSON from an `agent_configurations` row. */
+export function lightAgentConfigurationJson(r: Json): Json {
+  return {
+    id: r.id,
+    sId: r.s_id,
+    version: r.version,
+    versionCreatedAt: new Date(r.updated_at).toISOString(),
+    versionAuthorId: r.author_user_id ?? null,
+    name: r.name,
+    description: r.description,
+    instructions: r.instructions ?? null,
+    pictureUrl: r.picture_url,
+    status: r.status,
+    scope: r.scope,
+    userFavorite: false,
+    model: { providerId: r.provider_id, modelId: r.model_id, temperature: r.temperature },
+    maxStepsPerRun: r.max_steps_per_run,
+    visualizationEnabled: false,
+    templateId: null,
+    groupIds: [],
+    requestedGroupIds: [],
+  };
+}
+
+/** The configuration shown for an agent message whose agent was deleted since. */
+function missingAgentConfig(sId: string): Json {
+  return lightAgentConfigurationJson({
+    id: 0,
+    s_id: sId,
+    version: 0,
+    name: sId,
+    description: "",
+    instructions: null,
+    picture_url: "",
+    provider_id: "noop",
+    model_id: "noop",
+    temperature: 0,
+    scope: "hidden",
+    status: "archived",
+    max_steps_per_run: 0,
+    author_user_id: null,
+    updated_at: 0,
+  });
+}
+
+/** Group message versions by rank: Dust's `content` (last element = current version). */
+export function groupByRank(records: MessageRecord[]): Json[][] {
+  const out: Json[][] = [];
+  let rank: number | null = null;
+  for (const m of records) {
+    if (m.rank !== rank) {
+      out.push([]);
+      rank = m.rank;
+    }
+    out[out.length - 1].push(m.json);
+  }
+  return out;
+}

@@ -1,0 +1,257 @@
+/**
+ * Conversations: create (optionally in a space/Pod, with a first message and content
+ * fragments), list, get, mark read. Access is `canReadConversation` (access.ts); a
+ * conversation the caller may not read answers exactly like a missing one (404
+ * `conversation_not_found`). The MCP tools' shapes (`createConversation`,
+ * `listConversations`, `markConversationRead`) are thin adapters over the same functions the
+ * REST handlers call.
+ * @module
+ */
+import type { Deps } from "../deps.ts";
+import type { Actor } from "../auth/actor.ts";
+import { invalid } from "../errors.ts";
+import { tx } from "../db/sqlite.ts";
+import { newSId } from "../util/ids.ts";
+import type { SpaceRow } from "./space_rows.ts";
+import { requireReadablePod, requireReadableSpace, requireScope, requireUser } from "./access.ts";
+import {
+  CONVERSATION_SELECT,
+  conversationFromRow,
+  conversationListItem,
+  type ConversationRow,
+  conversationStamp,
+  conversationUrl,
+  getParticipantState,
+  groupByRank,
+  loadMessages,
+  requireReadableConversation,
+} from "./conversation_views.ts";
+import {
+  defaultMessageContext,
+  discardPrepared,
+  finishPost,
+  type InsertedPost,
+  insertPost,
+  mentionsForAgentName,
+  type PostInput,
+  type PostResult,
+  type PreparedPost,
+  preparePost,
+} from "./messages.ts";
+
+export const CONVERSATION_PAGE_SIZE = 25;
+
+/** Input of {@link postConversation} (Dust's `PublicPostConversationsRequestBody`). */
+export interface PostConversationInput {
+  title: string | null;
+  visibility: "unlisted" | "workspace" | "test";
+  depth?: number;
+  spaceId?: string | null;
+  /** First message and/or content fragments (fragments come first, as in Dust). */
+  post?: PostInput | null;
+  blocking?: boolean;
+}
+
+/** Dust's max sub-agent chain depth. */
+export const MAX_CONVERSATION_DEPTH = 4;
+
+/**
+ * Create a conversation, with an optional first message and content fragments, in one
+ * transaction. With `spaceId` the space must be readable (a Pod: its members) else 404
+ * `space_not_found`. The creating user becomes a participant.
+ */
+export async function postConversation(
+  deps: Deps,
+  actor: Actor,
+  input: PostConversationInput,
+): Promise<{ conversation: ConversationRow } & PostResult> {
+  requireScope(actor, "write");
+  if ((input.depth ?? 0) >= MAX_CONVERSATION_DEPTH) {
+    throw invalid(`depth: must be below ${MAX_CONVERSATION_DEPTH}`);
+  }
+  const space = input.spaceId ? requireReadableSpace(deps.db, actor, input.spaceId) : null;
+  const sId = newSId();
+  const prepared = input.post ? await preparePost(deps, actor, input.post) : null;
+  let created: { conversation: ConversationRow; inserted: InsertedPost | null };
+  try {
+    created = tx(
+      deps.db,
+      () => insertConversation(deps, actor, { ...input, sId, space }, prepared),
+    );
+  } catch (e) {
+    await discardPrepared(deps, prepared);
+    throw e;
+  }
+  const { conversation, inserted } = created;
+  const result = await finishPost(deps, actor, conversation, inserted, input.blocking ?? false);
+  return { conversation: requireReadableConversation(deps, actor, conversation.sId), ...result };
+}
+
+function insertConversation(
+  deps: Deps,
+  actor: Actor,
+  input: PostConversationInput & { sId: string; space: SpaceRow | null },
+  prepared: PreparedPost | null,
+): { conversation: ConversationRow; inserted: InsertedPost | null } {
+  const t = conversationStamp();
+  const row = deps.db.prepare(
+    `INSERT INTO conversations (s_id, workspace_id, space_id, title, visibility, depth,
+       created_by_user_id, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+  ).get(
+    input.sId,
+    actor.workspace.id,
+    input.space?.id ?? null,
+    input.title,
+    input.visibility,
+    input.depth ?? 0,
+    actor.kind === "user" ? actor.user.id : null,
+    t,
+    t,
+  ) as { id: number };
+  if (actor.kind === "user") {
+    deps.db.prepare(
+      `INSERT INTO conversation_participants (conversation_id, user_id, action, last_read_at,
+         created_at, updated_at) VALUES (?, ?, 'subscribed', ?, ?, ?)`,
+    ).run(row.id, actor.user.id, t, t, t);
+  }
+  const conversation = requireReadableConversation(deps, actor, input.sId);
+  const inserted = prepared ? insertPost(deps, actor, conversation, prepared) : null;
+  return { conversation, inserted };
+}
+
+/** Dust's full Conversation JSON (content = every message's versions, by rank). */
+export function conversationJson(deps: Deps, actor: Actor, c: ConversationRow) {
+  const messages = loadMessages(deps, actor.workspace.sId, c.id, {
+    fromRank: 0,
+    toRank: Number.MAX_SAFE_INTEGER,
+  });
+  return {
+    ...conversationListItem(actor, c, getParticipantState(deps, actor, c.id)),
+    url: conversationUrl(deps, actor.workspace.sId, c.sId),
+    content: groupByRank(messages),
+  };
+}
+
+/** `GET /assistant/conversations/{cId}`. */
+export function getConversation(deps: Deps, actor: Actor, input: { conversationId: string }) {
+  return conversationJson(
+    deps,
+    actor,
+    requireReadableConversation(deps, actor, input.conversationId),
+  );
+}
+
+/** Input of {@link listConversations}. */
+export interface ListConversationsInput {
+  podId?: string;
+  lastValue?: string;
+  orderDirection?: "asc" | "desc";
+  limit?: number;
+}
+
+function parseCursor(lastValue: string | undefined): number | null {
+  if (lastValue === undefined || lastValue === "") return null;
+  if (!/^\d{1,15}$/.test(lastValue)) throw invalid("lastValue: not a cursor from a previous page");
+  return Number(lastValue);
+}
+
+/**
+ * The caller's conversations, `limit` (default 25) per page ordered by last update; the
+ * cursor is the last item's `updatedAt` in ms as a string. Without `podId`: the user's
+ * private conversations (participant, `unlisted`, not in a space) — users only, as in Dust
+ * (401 `user_not_found` for API keys). With `podId`: the Pod's conversations (test ones
+ * excluded); the Pod must be readable, else "Pod not found or you do not have access.".
+ */
+export function listConversations(deps: Deps, actor: Actor, input: ListConversationsInput) {
+  const desc = (input.orderDirection ?? "desc") === "desc";
+  const limit = Math.min(Math.max(input.limit ?? CONVERSATION_PAGE_SIZE, 1), 1000);
+  const cursor = parseCursor(input.lastValue) ?? (desc ? Number.MAX_SAFE_INTEGER : -1);
+  const order = desc ? "DESC" : "ASC";
+  const cmp = desc ? "<" : ">";
+  let rows: unknown[];
+  if (input.podId) {
+    const pod = requireReadablePod(deps.db, actor, input.podId);
+    rows = deps.db.prepare(
+      `${CONVERSATION_SELECT} WHERE c.workspace_id = ? AND c.space_id = ?
+       AND c.visibility NOT IN ('deleted', 'test') AND c.updated_at ${cmp} ?
+       ORDER BY c.updated_at ${order} LIMIT ?`,
+    ).all(actor.workspace.id, pod.id, cursor, limit + 1);
+  } else {
+    const user = requireUser(actor);
+    rows = deps.db.prepare(
+      `${CONVERSATION_SELECT} JOIN conversation_participants p ON p.conversation_id = c.id
+       WHERE p.user_id = ? AND c.workspace_id = ? AND c.space_id IS NULL
+       AND c.visibility = 'unlisted' AND c.updated_at ${cmp} ?
+       ORDER BY c.updated_at ${order} LIMIT ?`,
+    ).all(user.user.id, actor.workspace.id, cursor, limit + 1);
+  }
+  const hasMore = rows.length > limit;
+  const page = rows.slice(0, limit).map(conversationFromRow);
+  return {
+    conversations: page.map((c) =>
+      conversationListItem(actor, c, getParticipantState(deps, actor, c.id))
+    ),
+    hasMore,
+    lastValue: hasMore ? String(page[page.length - 1].updatedAt) : null,
+  };
+}
+
+/**
+ * Mark a conversation read or unread for the caller only (a user). Marking read also clears
+ * the participant's "action required" flag. API keys have no read state: 401 `user_not_found`.
+ */
+export function markConversationRead(
+  deps: Deps,
+  actor: Actor,
+  input: { conversationId: string; read: boolean },
+): { success: true; conversationId: string; read: boolean } {
+  requireScope(actor, "write");
+  const user = requireUser(actor);
+  const c = requireReadableConversation(deps, actor, input.conversationId);
+  const t = Date.now();
+  deps.db.prepare(
+    `INSERT INTO conversation_participants (conversation_id, user_id, action, last_read_at,
+       action_required, created_at, updated_at) VALUES (?, ?, 'subscribed', ?, 0, ?, ?)
+     ON CONFLICT (conversation_id, user_id) DO UPDATE SET last_read_at = excluded.last_read_at,
+       action_required = CASE WHEN ? THEN 0 ELSE action_required END, updated_at = excluded.updated_at`,
+  ).run(c.id, user.user.id, input.read ? Math.max(t, c.updatedAt) : null, t, t, input.read ? 1 : 0);
+  return { success: true, conversationId: c.sId, read: input.read };
+}
+
+// ---------------------------------------------------------------------------------------------
+// MCP tool shapes (Dust's hosted MCP server, dust.md §1.3)
+
+/** MCP `create_conversation`: an `unlisted` conversation, optionally in a Pod the user is in. */
+export async function createConversation(
+  deps: Deps,
+  actor: Actor,
+  input: { title: string; podId?: string; message?: string; agentName?: string | null },
+) {
+  const pod = input.podId
+    ? requireReadablePod(deps.db, actor, input.podId, { activeOnly: true })
+    : null;
+  const post: PostInput | null = input.message
+    ? {
+      content: input.message,
+      mentions: mentionsForAgentName(deps, actor, input.agentName),
+      context: defaultMessageContext(actor),
+      contentFragments: [],
+    }
+    : null;
+  const r = await postConversation(deps, actor, {
+    title: input.title,
+    visibility: "unlisted",
+    spaceId: pod?.sId ?? null,
+    post,
+  });
+  return {
+    conversationId: r.conversation.sId,
+    title: r.conversation.title,
+    podId: pod?.sId ?? null,
+    podName: pod?.name ?? null,
+    conversationUrl: conversationUrl(deps, actor.workspace.sId, r.conversation.sId),
+    userMessageId: r.userMessage?.sId ?? null,
+    agentMessageIds: r.agentMessages.map((m) => m.sId as string),
+  };
+}

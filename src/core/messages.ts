@@ -1,0 +1,555 @@
+/**
+ * Posting into a conversation: content fragments (inline text stored as a conversation file,
+ * or an existing file by id), the user message with its mentions and context (Dust's
+ * `UserMessageContextSchema` rules), and one agent message in status `created` per mentioned
+ * agent. A post happens in three steps so that it can join a conversation's creation:
+ * {@link preparePost} (validation and file bytes, async), {@link insertPost} (rows and events,
+ * inside the caller's transaction), {@link finishPost} (publish, announce, optionally wait).
+ * @module
+ */
+import type { Deps } from "../deps.ts";
+import type { Actor } from "../auth/actor.ts";
+import { fullName } from "../auth/actor.ts";
+import { tx } from "../db/sqlite.ts";
+import { AppError, invalid } from "../errors.ts";
+import { newResourceId, newSId } from "../util/ids.ts";
+import { canUseAgent, requireScope, requireUser } from "./access.ts";
+import { assertUploadable, fileNameToSegment, stripMimeParameters } from "./file_types.ts";
+import { type FileRow, requireReadableFile } from "./files.ts";
+import { conversationStream, insertEvents, publishEvents } from "./conversation_events.ts";
+import {
+  type ConversationRow,
+  conversationStamp,
+  conversationUrl,
+  loadMessagesBySId,
+  requireReadableConversation,
+} from "./conversation_views.ts";
+import {
+  AGENT_MESSAGE_CREATED_CHANNEL,
+  type AgentMessageCreated,
+  waitForAgentMessages,
+} from "./agent_messages.ts";
+
+export type MentionInput = { configurationId: string } | { type: "user"; userId: string };
+
+/** Dust's `UserMessageContextSchema` (validated by {@link validateContext}). */
+export interface MessageContext {
+  username: string;
+  timezone: string;
+  fullName?: string | null;
+  email?: string | null;
+  profilePictureUrl?: string | null;
+  origin?: string | null;
+  clientSideMCPServerIds?: string[] | null;
+  selectedMCPServerViewIds?: string[] | null;
+  lastTriggerRunAt?: number | null;
+}
+
+export type FragmentInput =
+  | {
+    title: string;
+    content: string;
+    contentType: string;
+    url?: string | null;
+    context?: object | null;
+  }
+  | { title: string; fileId: string; url?: string | null; context?: object | null };
+
+/** A post: optional content fragments, then an optional user message. */
+export interface PostInput {
+  /** The user message text; null posts only the fragments. */
+  content: string | null;
+  mentions: MentionInput[];
+  context: MessageContext | null;
+  contentFragments: FragmentInput[];
+}
+
+/** Dust's inline content fragment limit (512 KB). */
+export const MAX_INLINE_FRAGMENT_BYTES = 512 * 1024;
+const MAX_CONTEXT_FIELD = 255;
+
+/** True when `tz` is an IANA time zone name the runtime knows. */
+export function isValidTimezone(tz: string): boolean {
+  if (tz.length === 0 || tz.length >= MAX_CONTEXT_FIELD) return false;
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Validate and normalise a message context as Dust does (400 naming the field). */
+export function validateContext(ctx: MessageContext): MessageContext {
+  if (!ctx.username) throw invalid("context.username: required");
+  for (const f of ["username", "timezone", "fullName", "email"] as const) {
+    const v = ctx[f];
+    if (typeof v === "string" && v.length >= MAX_CONTEXT_FIELD) {
+      throw invalid(`context.${f}: must be less than ${MAX_CONTEXT_FIELD} characters`);
+    }
+  }
+  if (!isValidTimezone(ctx.timezone)) {
+    throw invalid(`context.timezone: "${ctx.timezone}" is not a valid IANA time zone name`);
+  }
+  return {
+    username: ctx.username,
+    timezone: ctx.timezone,
+    fullName: ctx.fullName ?? null,
+    email: ctx.email?.toLowerCase() ?? null,
+    profilePictureUrl: ctx.profilePictureUrl ?? null,
+    origin: ctx.origin ?? "api",
+    clientSideMCPServerIds: ctx.clientSideMCPServerIds ?? [],
+    selectedMCPServerViewIds: ctx.selectedMCPServerViewIds ?? [],
+    lastTriggerRunAt: ctx.lastTriggerRunAt ?? null,
+  };
+}
+
+function serverTimezone(): string {
+  const tz = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  return tz && isValidTimezone(tz) ? tz : "UTC";
+}
+
+/** The context Dust's MCP tools post with: the user's identity, the server's time zone. */
+export function defaultMessageContext(actor: Actor): MessageContext {
+  const { user } = requireUser(actor);
+  return {
+    username: user.username,
+    timezone: serverTimezone(),
+    fullName: fullName(user),
+    email: user.email,
+    profilePictureUrl: user.imageUrl,
+    origin: "api",
+    clientSideMCPServerIds: [],
+    selectedMCPServerViewIds: [],
+    lastTriggerRunAt: null,
+  };
+}
+
+interface AgentRef {
+  id: number;
+  sId: string;
+  version: number;
+  name: string;
+}
+
+const AGENT_SELECT =
+  "SELECT id, s_id, version, name, scope, status, author_user_id, workspace_id FROM agent_configurations";
+
+// deno-lint-ignore no-explicit-any
+function usableAgent(actor: Actor, r: any): AgentRef | null {
+  if (!r) return null;
+  const ok = canUseAgent(actor, {
+    workspaceId: r.workspace_id,
+    scope: r.scope,
+    status: r.status,
+    authorUserId: r.author_user_id,
+  });
+  return ok ? { id: r.id, sId: r.s_id, version: r.version, name: r.name } : null;
+}
+
+/** The agent the actor may use with this name (case-insensitive), global agents first. */
+export function resolveAgentByName(deps: Deps, actor: Actor, name: string): AgentRef | null {
+  const rows = deps.db.prepare(
+    `${AGENT_SELECT} WHERE workspace_id = ? AND name = ? COLLATE NOCASE
+     ORDER BY scope = 'global' DESC, id LIMIT 20`,
+  ).all(actor.workspace.id, name.trim());
+  for (const r of rows) {
+    const a = usableAgent(actor, r);
+    if (a) return a;
+  }
+  return null;
+}
+
+function resolveAgentBySId(deps: Deps, actor: Actor, sId: string): AgentRef {
+  const r = deps.db.prepare(`${AGENT_SELECT} WHERE workspace_id = ? AND s_id = ?`)
+    .get(actor.workspace.id, sId);
+  const a = usableAgent(actor, r);
+  if (!a) {
+    throw new AppError(
+      404,
+      "agent_configuration_not_found",
+      `The agent configuration "${sId}" was not found.`,
+    );
+  }
+  return a;
+}
+
+type PreparedFragment =
+  | {
+    kind: "inline";
+    title: string;
+    contentType: string;
+    url: string | null;
+    context: object;
+    key: string;
+    size: number;
+  }
+  | { kind: "file"; title: string; url: string | null; context: object; file: FileRow };
+
+/** A validated post whose inline fragment bytes are already stored. */
+export interface PreparedPost {
+  content: string | null;
+  mentions: MentionInput[];
+  context: MessageContext | null;
+  agents: AgentRef[];
+  fragments: PreparedFragment[];
+}
+
+function validateUserMentions(deps: Deps, actor: Actor, mentions: MentionInput[]): void {
+  const member = deps.db.prepare(
+    `SELECT 1 FROM users u JOIN memberships m ON m.user_id = u.id
+     WHERE u.s_id = ? AND m.workspace_id = ?`,
+  );
+  mentions.forEach((m, i) => {
+    if ("type" in m && !member.get(m.userId, actor.workspace.id)) {
+      throw invalid(`mentions.${i}.userId: no member of this workspace has id "${m.userId}"`);
+    }
+  });
+}
+
+/** Validate a post and store its inline fragments' bytes (removed again on failure). */
+export async function preparePost(
+  deps: Deps,
+  actor: Actor,
+  input: PostInput,
+): Promise<PreparedPost> {
+  if (input.content !== null && input.content.length === 0) {
+    throw invalid("content: must not be empty");
+  }
+  const context = input.content !== null
+    ? validateContext(
+      input.context ?? (() => {
+        throw invalid("context: required");
+      })(),
+    )
+    : null;
+  validateUserMentions(deps, actor, input.mentions);
+  const seen = new Set<string>();
+  const agents: AgentRef[] = [];
+  for (const m of input.mentions) {
+    if ("type" in m || seen.has(m.configurationId)) continue;
+    seen.add(m.configurationId);
+    agents.push(resolveAgentBySId(deps, actor, m.configurationId));
+  }
+  const fragments: PreparedFragment[] = [];
+  try {
+    for (const f of input.contentFragments) fragments.push(await prepareFragment(deps, actor, f));
+  } catch (e) {
+    await discardPrepared(deps, { content: null, mentions: [], context: null, agents, fragments });
+    throw e;
+  }
+  return { content: input.content, mentions: input.mentions, context, agents, fragments };
+}
+
+async function prepareFragment(
+  deps: Deps,
+  actor: Actor,
+  f: FragmentInput,
+): Promise<PreparedFragment> {
+  const common = { title: f.title, url: f.url ?? null, context: f.context ?? {} };
+  if ("fileId" in f) {
+    const file = requireReadableFile(deps, actor, f.fileId);
+    if (file.status !== "ready") throw invalid(`fileId: the file "${f.fileId}" has no content yet`);
+    return { kind: "file", ...common, file };
+  }
+  const bytes = new TextEncoder().encode(f.content);
+  if (bytes.length === 0 || bytes.length > MAX_INLINE_FRAGMENT_BYTES) {
+    throw invalid(
+      `content: a content fragment must be 1 byte to ${MAX_INLINE_FRAGMENT_BYTES} bytes`,
+    );
+  }
+  assertUploadable(f.contentType, f.title, bytes.length);
+  const key = deps.files.newKey();
+  await deps.files.write(key, bytes);
+  return {
+    kind: "inline",
+    ...common,
+    contentType: stripMimeParameters(f.contentType),
+    key,
+    size: bytes.length,
+  };
+}
+
+/** Remove the stored bytes of a prepared post that was not inserted. */
+export async function discardPrepared(deps: Deps, p: PreparedPost | null): Promise<void> {
+  for (const f of p?.fragments ?? []) {
+    if (f.kind === "inline") await deps.files.remove(f.key).catch(() => {});
+  }
+}
+
+/** What a post created (sIds), for {@link finishPost}. */
+export interface InsertedPost {
+  fragmentSIds: string[];
+  userMessageSId: string | null;
+  agentMessages: { sId: string; agentSId: string }[];
+  events: ReturnType<typeof insertEvents>;
+}
+
+/** Insert a prepared post into `c` (call inside a transaction). */
+export function insertPost(
+  deps: Deps,
+  actor: Actor,
+  c: ConversationRow,
+  p: PreparedPost,
+): InsertedPost {
+  const db = deps.db;
+  const t = conversationStamp();
+  let rank =
+    (db.prepare("SELECT COALESCE(MAX(rank), -1) + 1 AS r FROM messages WHERE conversation_id = ?")
+      .get(c.id) as { r: number }).r;
+  const insertMessage = db.prepare(
+    `INSERT INTO messages (s_id, workspace_id, conversation_id, rank, type, created_at)
+     VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
+  );
+  const addMessage = (type: string) => {
+    const sId = newSId();
+    const { id } = insertMessage.get(sId, c.workspaceId, c.id, rank++, type, t) as { id: number };
+    return { id, sId };
+  };
+  const fragmentSIds = p.fragments.map((f) => {
+    const m = addMessage("content_fragment");
+    const file = f.kind === "inline"
+      ? insertFragmentFile(deps, actor, c, f, t)
+      : attachFile(deps, c, f.file, t);
+    db.prepare(
+      `INSERT INTO content_fragments (message_id, title, content_type, file_id, source_url, text_bytes, context)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ).run(m.id, f.title, file.contentType, file.id, f.url, file.size, JSON.stringify(f.context));
+    return m.sId;
+  });
+  let userMessageSId: string | null = null;
+  const agentMessages: { sId: string; agentSId: string }[] = [];
+  if (p.content !== null) {
+    const um = addMessage("user_message");
+    userMessageSId = um.sId;
+    db.prepare(
+      "INSERT INTO user_messages (message_id, user_id, content, mentions, context) VALUES (?, ?, ?, ?, ?)",
+    ).run(
+      um.id,
+      actor.kind === "user" ? actor.user.id : null,
+      p.content,
+      JSON.stringify(p.mentions),
+      JSON.stringify(p.context),
+    );
+    for (const a of p.agents) {
+      const am = addMessage("agent_message");
+      db.prepare(
+        `INSERT INTO agent_messages (message_id, agent_configuration_id, agent_s_id, agent_version,
+           status, parent_message_id) VALUES (?, ?, ?, ?, 'created', ?)`,
+      ).run(am.id, a.id, a.sId, a.version, um.id);
+      agentMessages.push({ sId: am.sId, agentSId: a.sId });
+    }
+  }
+  touchConversation(deps, actor, c, t);
+  return {
+    fragmentSIds,
+    userMessageSId,
+    agentMessages,
+    events: insertPostEvents(deps, actor, c, userMessageSId, agentMessages, t),
+  };
+}
+
+function touchConversation(deps: Deps, actor: Actor, c: ConversationRow, t: number): void {
+  deps.db.prepare("UPDATE conversations SET updated_at = ? WHERE id = ?").run(t, c.id);
+  if (actor.kind !== "user") return;
+  deps.db.prepare(
+    `INSERT INTO conversation_participants (conversation_id, user_id, action, last_read_at, created_at, updated_at)
+     VALUES (?, ?, 'posted', ?, ?, ?)
+     ON CONFLICT (conversation_id, user_id) DO UPDATE SET action = 'posted',
+       last_read_at = excluded.last_read_at, updated_at = excluded.updated_at`,
+  ).run(c.id, actor.user.id, t, t, t);
+}
+
+function insertPostEvents(
+  deps: Deps,
+  actor: Actor,
+  c: ConversationRow,
+  userMessageSId: string | null,
+  agents: { sId: string; agentSId: string }[],
+  t: number,
+) {
+  if (!userMessageSId) return [];
+  const records = loadMessagesBySId(deps, actor.workspace.sId, c.id, [
+    userMessageSId,
+    ...agents.map((a) => a.sId),
+  ]);
+  const stream = conversationStream(c.sId);
+  return insertEvents(
+    deps.db,
+    records.map((r) => ({
+      stream,
+      data: r.type === "user_message"
+        ? {
+          type: "user_message_new",
+          created: t,
+          messageId: r.sId,
+          message: { ...r.json, rank: r.rank },
+        }
+        : {
+          type: "agent_message_new",
+          created: t,
+          configurationId: r.json.configuration.sId,
+          messageId: r.sId,
+          message: { ...r.json, rank: r.rank },
+        },
+    })),
+  );
+}
+
+/** Store an inline fragment's file row in the conversation's file scope. */
+function insertFragmentFile(
+  deps: Deps,
+  actor: Actor,
+  c: ConversationRow,
+  f: Extract<PreparedFragment, { kind: "inline" }>,
+  t: number,
+): { id: number; contentType: string; size: number } {
+  const r = deps.db.prepare(
+    `INSERT INTO files (s_id, workspace_id, user_id, content_type, file_name, file_size, status,
+       use_case, use_case_metadata, scope_type, scope_s_id, path, storage_key, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?, 'ready', 'conversation', ?, 'conversation', ?, ?, ?, ?, ?) RETURNING id`,
+  ).get(
+    newResourceId("fil"),
+    c.workspaceId,
+    actor.kind === "user" ? actor.user.id : null,
+    f.contentType,
+    f.title,
+    f.size,
+    JSON.stringify({ conversationId: c.sId }),
+    c.sId,
+    freePath(deps, c, f.title),
+    f.key,
+    t,
+    t,
+  ) as { id: number };
+  return { id: r.id, contentType: f.contentType, size: f.size };
+}
+
+/** A file attached by id joins the conversation's file scope when it had none. */
+function attachFile(deps: Deps, c: ConversationRow, file: FileRow, t: number) {
+  if (file.scopeType === null) {
+    deps.db.prepare(
+      `UPDATE files SET scope_type = 'conversation', scope_s_id = ?, path = ?, use_case_metadata = ?,
+         updated_at = ? WHERE id = ?`,
+    ).run(
+      c.sId,
+      freePath(deps, c, file.fileName),
+      JSON.stringify({ conversationId: c.sId }),
+      t,
+      file.id,
+    );
+  }
+  return { id: file.id, contentType: file.contentType, size: file.fileSize };
+}
+
+/** The file name as a path in the conversation's scope, suffixed when already taken. */
+function freePath(deps: Deps, c: ConversationRow, name: string): string {
+  const taken = deps.db.prepare(
+    `SELECT 1 FROM files WHERE workspace_id = ? AND scope_type = 'conversation' AND scope_s_id = ?
+     AND path = ? AND status != 'failed'`,
+  );
+  const base = fileNameToSegment(name);
+  if (!taken.get(c.workspaceId, c.sId, base)) return base;
+  return `${newSId()}-${base}`.slice(0, 255);
+}
+
+/** The JSON a post returns. */
+export interface PostResult {
+  userMessage: Record<string, unknown> | null;
+  agentMessages: Record<string, unknown>[];
+  contentFragments: Record<string, unknown>[];
+}
+
+/** Publish a committed post, announce its agent messages, optionally wait, then render it. */
+export async function finishPost(
+  deps: Deps,
+  actor: Actor,
+  c: ConversationRow,
+  ins: InsertedPost | null,
+  blocking: boolean,
+): Promise<PostResult> {
+  if (!ins) return { userMessage: null, agentMessages: [], contentFragments: [] };
+  publishEvents(deps, ins.events);
+  for (const a of ins.agentMessages) {
+    const payload: AgentMessageCreated = {
+      workspaceId: c.workspaceId,
+      workspaceSId: actor.workspace.sId,
+      conversationSId: c.sId,
+      messageSId: a.sId,
+      agentSId: a.agentSId,
+      userId: actor.kind === "user" ? actor.user.id : null,
+    };
+    deps.events.publish(AGENT_MESSAGE_CREATED_CHANNEL, payload);
+  }
+  if (blocking) await waitForAgentMessages(deps, ins.agentMessages.map((a) => a.sId));
+  const sIds = [
+    ...ins.fragmentSIds,
+    ...(ins.userMessageSId ? [ins.userMessageSId] : []),
+    ...ins.agentMessages.map((a) => a.sId),
+  ];
+  const records = loadMessagesBySId(deps, actor.workspace.sId, c.id, sIds);
+  return {
+    userMessage: records.find((r) => r.type === "user_message")?.json ?? null,
+    agentMessages: records.filter((r) => r.type === "agent_message").map((r) => r.json),
+    contentFragments: records.filter((r) => r.type === "content_fragment").map((r) => r.json),
+  };
+}
+
+/** Post into an existing conversation (REST `POST .../messages` and `.../content_fragments`). */
+export async function postToConversation(
+  deps: Deps,
+  actor: Actor,
+  input: { conversationId: string; post: PostInput; blocking?: boolean },
+): Promise<PostResult> {
+  requireScope(actor, "write");
+  const c = requireReadableConversation(deps, actor, input.conversationId);
+  const prepared = await preparePost(deps, actor, input.post);
+  let ins: InsertedPost;
+  try {
+    ins = tx(deps.db, () => insertPost(deps, actor, c, prepared));
+  } catch (e) {
+    await discardPrepared(deps, prepared);
+    throw e;
+  }
+  return await finishPost(deps, actor, c, ins, input.blocking ?? false);
+}
+
+/**
+ * The mentions for an MCP tool's `agentName`: default "Dust", null = no agent; an unknown
+ * name is `No agent found matching name: "<name>"`.
+ */
+export function mentionsForAgentName(
+  deps: Deps,
+  actor: Actor,
+  agentName: string | null | undefined,
+): MentionInput[] {
+  const name = agentName === undefined ? "Dust" : agentName;
+  if (name === null) return [];
+  const agent = resolveAgentByName(deps, actor, name);
+  if (!agent) throw invalid(`No agent found matching name: "${name}"`);
+  return [{ configurationId: agent.sId }];
+}
+
+/** MCP `create_conversation_message`: post `message` mentioning `agentName` (default "Dust"). */
+export async function createConversationMessage(
+  deps: Deps,
+  actor: Actor,
+  input: { conversationId: string; message: string; agentName?: string | null },
+) {
+  const c = requireReadableConversation(deps, actor, input.conversationId);
+  const r = await postToConversation(deps, actor, {
+    conversationId: c.sId,
+    post: {
+      content: input.message,
+      mentions: mentionsForAgentName(deps, actor, input.agentName),
+      context: defaultMessageContext(actor),
+      contentFragments: [],
+    },
+  });
+  return {
+    conversationId: c.sId,
+    conversationUrl: conversationUrl(deps, actor.workspace.sId, c.sId),
+    userMessageId: (r.userMessage?.sId ?? null) as string | null,
+    agentMessageIds: r.agentMessages.map((m) => m.sId as string),
+  };
+}
