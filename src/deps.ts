@@ -11,6 +11,7 @@ import type { EventBus } from "./events/bus.ts";
 import type { KeyRing } from "./core/signing_keys.ts";
 import type { VerifiedTokenCache } from "./auth/jwt.ts";
 import type { Actor } from "./auth/actor.ts";
+import type { RelayHub } from "./relay/hub.ts";
 
 export interface Deps {
   config: Config;
@@ -20,6 +21,8 @@ export interface Deps {
   events: EventBus;
   keys: KeyRing;
   tokenCache: VerifiedTokenCache;
+  /** Client-side MCP relay state: open request streams, register rate limit, timings. */
+  relay: RelayHub;
   /** Aborted when the server stops: open streams end, background work stops. */
   shutdown: AbortSignal;
 }

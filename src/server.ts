@@ -16,6 +16,7 @@ import { VerifiedTokenCache } from "./auth/jwt.ts";
 import { issueSetupToken } from "./core/setup.ts";
 import { createApp } from "./app.ts";
 import type { Deps } from "./deps.ts";
+import { RelayHub } from "./relay/hub.ts";
 
 export interface ServerHandle extends AsyncDisposable {
   /** Base URL the server listens on (http://host:port). */
@@ -88,6 +89,7 @@ export async function startServer(
     events: createEventBus((e) => log.error("event listener failed", { error: String(e) })),
     keys: await loadKeyRing(db),
     tokenCache: new VerifiedTokenCache(),
+    relay: new RelayHub(lifecycle.signal),
     shutdown: lifecycle.signal,
   };
   const app = createApp(deps);

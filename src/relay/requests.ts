@@ -1,0 +1,133 @@
+/**
+ * The relay's request log and result routing (`../reference/dust.md` §3.5–3.8). Every JSON-RPC
+ * message the server side sends to a client-side server is written to `relay_requests` (so a
+ * reconnecting stream can replay it, for 10 minutes) and published live on
+ * `relay:<serverId>`; the client's answers, posted to `mcp/results`, are published on
+ * `relay-results:<serverId>` where the waiting {@link RelayClientTransport} picks its own by
+ * rewritten id. Answered requests leave the log so they are never replayed.
+ * @module
+ */
+import type { Deps } from "../deps.ts";
+import type { Actor } from "../auth/actor.ts";
+import { now, tx } from "../db/sqlite.ts";
+import { invalid } from "../errors.ts";
+import { requireOwnedRegistration } from "./registry.ts";
+
+/** A JSON-RPC message as relayed (requests, responses and notifications). */
+export type JsonRpcMessage =
+  & { jsonrpc?: string; id?: string | number; method?: string }
+  & Record<
+    string,
+    unknown
+  >;
+
+/** One frame of the request stream: `data: {"eventId", "data"}`. */
+export interface RelayEvent {
+  eventId: string;
+  data: JsonRpcMessage;
+}
+
+/** Live channel of the requests for a server. */
+export function requestChannel(serverId: string): string {
+  return `relay:${serverId}`;
+}
+
+/** Live channel of the results posted by a server. */
+export function resultChannel(serverId: string): string {
+  return `relay-results:${serverId}`;
+}
+
+/**
+ * Dust's id rewriting: `mcp_req_<conversationId>_<messageId>_<epochMs>_<originalId>`, so the
+ * MCP clients of concurrent runs sharing one server never confuse their answers.
+ */
+export function rewriteRequestId(
+  scope: { conversationId: string; messageId: string },
+  originalId: string | number,
+  at = Date.now(),
+): string {
+  return `mcp_req_${scope.conversationId}_${scope.messageId}_${at}_${originalId}`;
+}
+
+/** Append a message to the server's log and deliver it live; returns its event. */
+export function publishRelayRequest(
+  deps: Deps,
+  serverId: string,
+  message: JsonRpcMessage,
+): RelayEvent {
+  const t = now();
+  const requestId = message.id === undefined ? null : String(message.id);
+  const row = tx(deps.db, () => {
+    deps.db.prepare("DELETE FROM relay_requests WHERE server_id = ? AND expires_at <= ?").run(
+      serverId,
+      t,
+    );
+    return deps.db.prepare(
+      `INSERT INTO relay_requests (server_id, request_id, payload, created_at, expires_at)
+       VALUES (?, ?, ?, ?, ?) RETURNING id`,
+    ).get(
+      serverId,
+      requestId,
+      JSON.stringify(message),
+      t,
+      t + deps.relay.timings.requestTtlMs,
+    ) as { id: number };
+  });
+  const event = { eventId: String(row.id), data: message };
+  deps.events.publish(requestChannel(serverId), event);
+  return event;
+}
+
+/** Parse a `lastEventId` cursor: absent/empty → 0 (from the start of the log). */
+export function parseEventCursor(lastEventId: string | undefined | null): number {
+  if (lastEventId === undefined || lastEventId === null || lastEventId === "") return 0;
+  if (!/^\d{1,15}$/.test(lastEventId)) {
+    throw invalid("lastEventId: must be an event id received on this stream");
+  }
+  return Number(lastEventId);
+}
+
+/** Unanswered, unexpired requests of a server after the cursor (oldest first, bounded). */
+export function listReplayRequests(
+  deps: Deps,
+  serverId: string,
+  after: number,
+  limit = 100,
+): RelayEvent[] {
+  const rows = deps.db.prepare(
+    `SELECT id, payload FROM relay_requests
+     WHERE server_id = ? AND id > ? AND expires_at > ? ORDER BY id LIMIT ?`,
+  ).all(serverId, after, now(), limit) as { id: number; payload: string }[];
+  return rows.map((r) => ({ eventId: String(r.id), data: JSON.parse(r.payload) }));
+}
+
+/**
+ * Accept a client's JSON-RPC answer for one of its servers: route it to the waiting call and
+ * drop the answered request (and relayed notifications) from the replay log. A late answer
+ * nobody waits for is accepted and ignored, as in Dust.
+ */
+export function postRelayResult(
+  deps: Deps,
+  actor: Actor,
+  input: { serverId: string; result: unknown },
+): { success: true } {
+  const reg = requireOwnedRegistration(deps, actor, input.serverId);
+  const result = input.result;
+  if (result === null || typeof result !== "object" || Array.isArray(result)) {
+    throw invalid("result: must be a JSON-RPC message object");
+  }
+  const id = (result as JsonRpcMessage).id;
+  tx(deps.db, () => {
+    if (typeof id === "string" || typeof id === "number") {
+      deps.db.prepare("DELETE FROM relay_requests WHERE server_id = ? AND request_id = ?").run(
+        reg.serverId,
+        String(id),
+      );
+    }
+    deps.db.prepare("DELETE FROM relay_requests WHERE server_id = ? AND request_id IS NULL").run(
+      reg.serverId,
+    );
+  });
+  deps.events.publish(resultChannel(reg.serverId), { result });
+  return { success: true };
+}

@@ -1,0 +1,107 @@
+/**
+ * The server side's MCP client transport to a client-side server through the relay (Dust's
+ * `ClientSideRedisMCPTransport`, dust.md §3.8): `send` rewrites the JSON-RPC id, logs and
+ * publishes the message on the server's request stream; answers posted to `mcp/results` come
+ * back on the results channel and are handed to the MCP SDK `Client` with their original id.
+ * Answers for other runs sharing the same server are ignored.
+ * @module
+ */
+import { Client } from "@modelcontextprotocol/sdk/client";
+import type { Transport } from "@modelcontextprotocol/sdk/shared/transport";
+import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types";
+import type { Deps } from "../deps.ts";
+import { VERSION } from "../version.ts";
+import {
+  type JsonRpcMessage,
+  publishRelayRequest,
+  resultChannel,
+  rewriteRequestId,
+} from "./requests.ts";
+
+/** `initialize` over the relay: near-instant when the client is connected (Dust: 5 s). */
+export const RELAY_CONNECT_TIMEOUT_MS = 5_000;
+/** One tool call (Dust's `DEFAULT_MCP_REQUEST_TIMEOUT_MS`: 3 minutes). */
+export const RELAY_CALL_TIMEOUT_MS = 3 * 60_000;
+
+/** Which server, and which agent message the traffic belongs to (for id rewriting). */
+export interface RelayTarget {
+  serverId: string;
+  conversationId: string;
+  messageId: string;
+}
+
+/** MCP SDK transport over the relay. */
+export class RelayClientTransport implements Transport {
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  onmessage?: <T extends JSONRPCMessage>(message: T) => void;
+  /** Rewritten id → original id, for the requests still waiting for an answer. */
+  readonly #pending = new Map<string, string | number>();
+  #unsubscribe: (() => void) | null = null;
+  #closed = false;
+
+  constructor(private readonly deps: Deps, readonly target: RelayTarget) {}
+
+  start(): Promise<void> {
+    this.#unsubscribe = this.deps.events.subscribe(
+      resultChannel(this.target.serverId),
+      (payload) => this.#receive((payload as { result: JsonRpcMessage }).result),
+    );
+    return Promise.resolve();
+  }
+
+  send(message: JSONRPCMessage): Promise<void> {
+    if (this.#closed) return Promise.reject(new Error("relay transport is closed"));
+    const out = { ...message } as JsonRpcMessage;
+    if (out.id !== undefined && out.id !== null) {
+      const rewritten = rewriteRequestId(this.target, out.id);
+      this.#pending.set(rewritten, out.id);
+      out.id = rewritten;
+    }
+    publishRelayRequest(this.deps, this.target.serverId, out);
+    return Promise.resolve();
+  }
+
+  #receive(result: JsonRpcMessage): void {
+    if (this.#closed || !result || typeof result !== "object") return;
+    if (result.id === undefined || result.id === null) {
+      // Notifications (progress, logging) are not addressed; the SDK client drops the ones
+      // whose progress token is not its own.
+      if (typeof result.method === "string") this.onmessage?.(result as JSONRPCMessage);
+      return;
+    }
+    const original = this.#pending.get(String(result.id));
+    if (original === undefined) return;
+    this.#pending.delete(String(result.id));
+    this.onmessage?.({ ...result, id: original } as JSONRPCMessage);
+  }
+
+  close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#closed = true;
+    this.#unsubscribe?.();
+    this.#pending.clear();
+    this.onclose?.();
+    return Promise.resolve();
+  }
+}
+
+/**
+ * An MCP SDK `Client` connected to a client-side server through the relay, `initialize`
+ * bounded by {@link RELAY_CONNECT_TIMEOUT_MS}. The caller closes it.
+ */
+export async function connectRelayClient(
+  deps: Deps,
+  target: RelayTarget,
+  signal?: AbortSignal,
+): Promise<Client> {
+  const client = new Client({ name: "dust-mcp-client", version: VERSION });
+  const transport = new RelayClientTransport(deps, target);
+  try {
+    await client.connect(transport, { timeout: RELAY_CONNECT_TIMEOUT_MS, signal });
+  } catch (e) {
+    await client.close().catch(() => {});
+    throw e;
+  }
+  return client;
+}
