@@ -11,6 +11,7 @@ import type { EventBus } from "./events/bus.ts";
 import type { KeyRing } from "./core/signing_keys.ts";
 import type { VerifiedTokenCache } from "./auth/jwt.ts";
 import type { Actor } from "./auth/actor.ts";
+import type { SearchWorkerPool } from "./core/search_worker.ts";
 import type { RelayHub } from "./relay/hub.ts";
 
 export interface Deps {
@@ -23,6 +24,8 @@ export interface Deps {
   tokenCache: VerifiedTokenCache;
   /** Client-side MCP relay state: open request streams, register rate limit, timings. */
   relay: RelayHub;
+  /** FTS5 searches and regex greps off the main event loop (terminated on stop). */
+  searchWorkers: SearchWorkerPool;
   /** Aborted when the server stops: open streams end, background work stops. */
   shutdown: AbortSignal;
 }

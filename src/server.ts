@@ -16,6 +16,7 @@ import { VerifiedTokenCache } from "./auth/jwt.ts";
 import { issueSetupToken } from "./core/setup.ts";
 import { createApp } from "./app.ts";
 import type { Deps } from "./deps.ts";
+import { SearchWorkerPool } from "./core/search_worker.ts";
 import { RelayHub } from "./relay/hub.ts";
 
 export interface ServerHandle extends AsyncDisposable {
@@ -90,6 +91,7 @@ export async function startServer(
     keys: await loadKeyRing(db),
     tokenCache: new VerifiedTokenCache(),
     relay: new RelayHub(lifecycle.signal),
+    searchWorkers: new SearchWorkerPool({ dbPath: dataPaths(config.dataDir).db, log }),
     shutdown: lifecycle.signal,
   };
   const app = createApp(deps);
@@ -115,6 +117,7 @@ export async function startServer(
     stopping ??= (async () => {
       lifecycle.abort();
       await shutdownWithin(server, SHUTDOWN_GRACE_MS, log);
+      deps.searchWorkers.close();
       db.close();
       log.info("stopped");
     })();

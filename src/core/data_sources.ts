@@ -1,0 +1,192 @@
+/**
+ * Data sources: named document collections in a space (`dts_` sId, with the `dsv_` sId of its
+ * one default view). They follow their space (rules in access.ts): readers of the space list
+ * and search them, builders create them. A data source addressed through another space than
+ * its own answers 404 `data_source_not_found`, as in Dust.
+ * @module
+ */
+import type { Deps } from "../deps.ts";
+import type { Actor } from "../auth/actor.ts";
+import { now } from "../db/sqlite.ts";
+import { AppError, invalid } from "../errors.ts";
+import { newResourceId } from "../util/ids.ts";
+import {
+  canCreateDataSourceIn,
+  canReadDataSourceIn,
+  canWriteDocumentsIn,
+  readableSpaceIds,
+  requireScope,
+} from "./access.ts";
+import { findSpaceInWorkspace, listWorkspaceSpaces, type SpaceRow } from "./space_rows.ts";
+
+export interface DataSourceRow {
+  id: number;
+  sId: string;
+  viewSId: string;
+  workspaceId: number;
+  spaceId: number;
+  name: string;
+  description: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+const COLUMNS =
+  "id, s_id, view_s_id, workspace_id, space_id, name, description, created_at, updated_at";
+
+// deno-lint-ignore no-explicit-any
+function fromRow(r: any): DataSourceRow {
+  return {
+    id: r.id,
+    sId: r.s_id,
+    viewSId: r.view_s_id,
+    workspaceId: r.workspace_id,
+    spaceId: r.space_id,
+    name: r.name,
+    description: r.description,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+/** Dust's `DataSource` JSON (a folder data source: no connector), plus its space and view. */
+export function toDataSourceJSON(ds: DataSourceRow, space: Pick<SpaceRow, "sId">) {
+  return {
+    id: ds.id,
+    sId: ds.sId,
+    createdAt: ds.createdAt,
+    name: ds.name,
+    description: ds.description,
+    assistantDefaultSelected: true,
+    dustAPIProjectId: String(ds.workspaceId),
+    dustAPIDataSourceId: ds.sId,
+    connectorId: null,
+    connectorProvider: null,
+    editedByUser: null,
+    spaceId: space.sId,
+    dataSourceViewId: ds.viewSId,
+  };
+}
+
+function spaceNotFound(): AppError {
+  return new AppError(404, "space_not_found", "Space not found.");
+}
+
+function dataSourceNotFound(): AppError {
+  return new AppError(404, "data_source_not_found", "The data source you requested was not found.");
+}
+
+/** A space whose data sources the actor reads, or 404 `space_not_found`. */
+export function requireDataSourceSpace(deps: Deps, actor: Actor, spaceSId: string): SpaceRow {
+  const space = findSpaceInWorkspace(deps.db, actor.workspace.id, spaceSId);
+  if (!space || !canReadDataSourceIn(deps.db, actor, space)) throw spaceNotFound();
+  return space;
+}
+
+/**
+ * A data source of `spaceSId` the actor reads (`mode` "write": writes documents into, 403
+ * otherwise). The space is checked first, then the data source must belong to it.
+ */
+export function requireDataSource(
+  deps: Deps,
+  actor: Actor,
+  input: { spaceId: string; dataSourceId: string },
+  mode: "read" | "write" = "read",
+): { space: SpaceRow; dataSource: DataSourceRow } {
+  const space = requireDataSourceSpace(deps, actor, input.spaceId);
+  const r = deps.db.prepare(
+    `SELECT ${COLUMNS} FROM data_sources WHERE s_id = ? AND workspace_id = ? AND space_id = ?`,
+  ).get(input.dataSourceId, actor.workspace.id, space.id);
+  if (!r) throw dataSourceNotFound();
+  if (mode === "write") {
+    requireScope(actor, "write");
+    if (!canWriteDocumentsIn(deps.db, actor, space)) {
+      throw new AppError(403, "data_source_auth_error", "You cannot write into this data source.");
+    }
+  }
+  return { space, dataSource: fromRow(r) };
+}
+
+/** `GET /spaces/{spaceId}/data_sources` → `{ data_sources }`. */
+export function listDataSources(deps: Deps, actor: Actor, input: { spaceId: string }) {
+  const space = requireDataSourceSpace(deps, actor, input.spaceId);
+  const rows = deps.db.prepare(
+    `SELECT ${COLUMNS} FROM data_sources WHERE workspace_id = ? AND space_id = ?
+     ORDER BY name COLLATE NOCASE LIMIT 1000`,
+  ).all(actor.workspace.id, space.id).map(fromRow);
+  return { data_sources: rows.map((ds) => toDataSourceJSON(ds, space)) };
+}
+
+/** Input of {@link createDataSource} (our own shape: Dust creates folders in its UI). */
+export interface CreateDataSourceInput {
+  spaceId: string;
+  name: string;
+  description?: string | null;
+}
+
+/** `POST /spaces/{spaceId}/data_sources`: builders create a folder data source in a space. */
+export function createDataSource(deps: Deps, actor: Actor, input: CreateDataSourceInput) {
+  requireScope(actor, "write");
+  const space = requireDataSourceSpace(deps, actor, input.spaceId);
+  if (!canCreateDataSourceIn(deps.db, actor, space)) {
+    throw new AppError(
+      403,
+      "workspace_auth_error",
+      "Only builders and admins can create data sources in this space.",
+    );
+  }
+  const name = input.name.trim();
+  if (!/^[\p{L}\p{N} _.\-]{1,100}$/u.test(name)) {
+    throw invalid("name: 1 to 100 letters, digits, spaces, '_', '.' or '-'");
+  }
+  const taken = deps.db.prepare(
+    "SELECT 1 FROM data_sources WHERE workspace_id = ? AND name = ?",
+  ).get(actor.workspace.id, name);
+  if (taken) throw new AppError(409, "conflict", `A data source named "${name}" already exists.`);
+  const t = now();
+  const r = deps.db.prepare(
+    `INSERT INTO data_sources (s_id, view_s_id, workspace_id, space_id, name, description,
+       created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING ${COLUMNS}`,
+  ).get(
+    newResourceId("dts"),
+    newResourceId("dsv"),
+    actor.workspace.id,
+    space.id,
+    name,
+    input.description ?? null,
+    t,
+    t,
+  );
+  const ds = fromRow(r);
+  return { data_source: toDataSourceJSON(ds, space) };
+}
+
+/** A data source the search may use, with the sId of its space. */
+export interface SearchableDataSource extends DataSourceRow {
+  spaceSId: string;
+}
+
+/**
+ * Every data source in a space the actor reads, optionally restricted to `spaceSIds` (an
+ * unknown or unreadable space id simply contributes nothing).
+ */
+export function listSearchableDataSources(
+  deps: Deps,
+  actor: Actor,
+  spaceSIds?: readonly string[] | null,
+): SearchableDataSource[] {
+  const readable = readableSpaceIds(deps.db, actor);
+  const wanted = spaceSIds && spaceSIds.length > 0 ? new Set(spaceSIds) : null;
+  const spaces = new Map<number, SpaceRow>();
+  for (const s of listWorkspaceSpaces(deps.db, actor.workspace.id)) {
+    if (!readable.has(s.id) || !canReadDataSourceIn(deps.db, actor, s)) continue;
+    if (wanted && !wanted.has(s.sId)) continue;
+    spaces.set(s.id, s);
+  }
+  if (spaces.size === 0) return [];
+  const rows = deps.db.prepare(
+    `SELECT ${COLUMNS} FROM data_sources WHERE workspace_id = ?
+     AND space_id IN (SELECT value FROM json_each(?)) ORDER BY id`,
+  ).all(actor.workspace.id, JSON.stringify([...spaces.keys()])).map(fromRow);
+  return rows.map((ds) => ({ ...ds, spaceSId: spaces.get(ds.spaceId)!.sId }));
+}

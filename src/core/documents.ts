@@ -1,0 +1,325 @@
+/**
+ * Documents of a data source: upsert (chunked for full-text search), get, list, delete, in
+ * Dust's `CoreAPIDocument` shape. Chunks are ~512 tokens (≈ 2,000 characters) with a
+ * 200-character overlap, cut at whitespace when possible; they live in `document_chunks`,
+ * whose FTS5 index (`document_chunks_fts`) the schema's triggers keep in step.
+ * @module
+ */
+import { createHash } from "node:crypto";
+import type { Deps } from "../deps.ts";
+import type { Actor } from "../auth/actor.ts";
+import { now, tx } from "../db/sqlite.ts";
+import { AppError, invalid } from "../errors.ts";
+import { type DataSourceRow, requireDataSource, toDataSourceJSON } from "./data_sources.ts";
+
+export const CHUNK_CHARS = 2000;
+export const CHUNK_OVERLAP = 200;
+export const DOCUMENT_TEXT_MAX_CHARS = 1_500_000;
+export const DOCUMENT_LIST_DEFAULT = 10;
+export const DOCUMENT_LIST_MAX = 100;
+const TAGS_MAX = 64;
+
+export interface Chunk {
+  index: number;
+  offset: number;
+  text: string;
+  hash: string;
+}
+
+function sha256(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}
+
+/** Split text into overlapping chunks, preferring to cut at whitespace near the window end. */
+export function chunkText(text: string): Chunk[] {
+  const chunks: Chunk[] = [];
+  if (text.length === 0) return chunks;
+  let start = 0;
+  // Each step advances by at least CHUNK_CHARS - CHUNK_OVERLAP - 20 % of the window.
+  while (start < text.length) {
+    let end = Math.min(start + CHUNK_CHARS, text.length);
+    if (end < text.length) {
+      // Cut after the last whitespace of the window's final 20 %, if there is one.
+      const floor = start + Math.floor(CHUNK_CHARS * 0.8);
+      for (let i = end - 1; i >= floor; i--) {
+        if (/\s/.test(text[i])) {
+          end = i + 1;
+          break;
+        }
+      }
+    }
+    const piece = text.slice(start, end);
+    chunks.push({ index: chunks.length, offset: start, text: piece, hash: sha256(piece) });
+    if (end >= text.length) break;
+    start = Math.max(end - CHUNK_OVERLAP, start + 1);
+  }
+  return chunks;
+}
+
+export interface DocumentRow {
+  id: number;
+  dataSourceId: number;
+  documentId: string;
+  title: string | null;
+  mimeType: string;
+  text: string;
+  sourceUrl: string | null;
+  tags: string[];
+  parentId: string | null;
+  parents: string[];
+  timestamp: number;
+  hash: string;
+  textSize: number;
+  chunkCount: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export const DOCUMENT_COLUMNS =
+  "id, data_source_id, document_id, title, mime_type, text, source_url, tags, parent_id, parents, timestamp, hash, text_size, chunk_count, created_at, updated_at";
+
+// deno-lint-ignore no-explicit-any
+export function documentFromRow(r: any): DocumentRow {
+  return {
+    id: r.id,
+    dataSourceId: r.data_source_id,
+    documentId: r.document_id,
+    title: r.title,
+    mimeType: r.mime_type,
+    text: r.text,
+    sourceUrl: r.source_url,
+    tags: JSON.parse(r.tags),
+    parentId: r.parent_id,
+    parents: JSON.parse(r.parents),
+    timestamp: r.timestamp,
+    hash: r.hash,
+    textSize: r.text_size,
+    chunkCount: r.chunk_count,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+/** Dust's `CoreAPIDocument`; `chunks` and `text` only when asked for. */
+export function toDocumentJSON(
+  d: DocumentRow,
+  ds: Pick<DataSourceRow, "sId">,
+  options: {
+    text?: boolean;
+    chunks?: { text: string; hash: string; offset: number; score: number | null }[];
+  } = {},
+) {
+  return {
+    data_source_id: ds.sId,
+    created: d.createdAt,
+    document_id: d.documentId,
+    title: d.title,
+    mime_type: d.mimeType,
+    timestamp: d.timestamp,
+    parent_id: d.parentId,
+    parents: d.parents,
+    tags: d.tags,
+    source_url: d.sourceUrl,
+    hash: d.hash,
+    text_size: d.textSize,
+    chunk_count: d.chunkCount,
+    chunks: options.chunks ?? [],
+    text: options.text ? d.text : null,
+  };
+}
+
+export interface UpsertDocumentInput {
+  spaceId: string;
+  dataSourceId: string;
+  documentId: string;
+  text: string;
+  title?: string | null;
+  source_url?: string | null;
+  tags?: string[] | null;
+  timestamp?: number | null;
+  parents?: string[] | null;
+  parent_id?: string | null;
+  mime_type?: string | null;
+}
+
+function validateUpsert(input: UpsertDocumentInput): void {
+  if (input.documentId.length === 0 || input.documentId.length > 512) {
+    throw invalid("documentId: must be 1 to 512 characters");
+  }
+  // deno-lint-ignore no-control-regex
+  if (/[\u0000-\u001f]/.test(input.documentId)) {
+    throw invalid("documentId: control characters are not allowed");
+  }
+  if (input.text.length > DOCUMENT_TEXT_MAX_CHARS) {
+    throw invalid(`text: must be at most ${DOCUMENT_TEXT_MAX_CHARS} characters`);
+  }
+  const tags = input.tags ?? [];
+  if (tags.length > TAGS_MAX) throw invalid(`tags: at most ${TAGS_MAX} tags`);
+  if (tags.some((t) => t.length === 0 || t.length > 256)) {
+    throw invalid("tags: each tag must be 1 to 256 characters");
+  }
+}
+
+/** Replace a document's chunks and tags (inside the caller's transaction). */
+function writeChunksAndTags(deps: Deps, docRowId: number, chunks: Chunk[], tags: string[]): void {
+  deps.db.prepare("DELETE FROM document_chunks WHERE document_row_id = ?").run(docRowId);
+  deps.db.prepare("DELETE FROM document_tags WHERE document_row_id = ?").run(docRowId);
+  const insertChunk = deps.db.prepare(
+    `INSERT INTO document_chunks (document_row_id, chunk_index, "offset", text, hash)
+     VALUES (?, ?, ?, ?, ?)`,
+  );
+  for (const c of chunks) insertChunk.run(docRowId, c.index, c.offset, c.text, c.hash);
+  const insertTag = deps.db.prepare(
+    "INSERT OR IGNORE INTO document_tags (document_row_id, tag) VALUES (?, ?)",
+  );
+  for (const t of tags) insertTag.run(docRowId, t);
+}
+
+/** `POST .../documents/{documentId}`: create or replace a document and re-index it. */
+export function upsertDocument(deps: Deps, actor: Actor, input: UpsertDocumentInput) {
+  validateUpsert(input);
+  const { space, dataSource } = requireDataSource(deps, actor, input, "write");
+  const tags = [...new Set(input.tags ?? [])];
+  const parents = input.parents ?? [input.documentId];
+  const parentId = input.parent_id ?? parents[1] ?? null;
+  const chunks = chunkText(input.text);
+  const t = now();
+  const row = tx(deps.db, () => {
+    const r = deps.db.prepare(
+      `INSERT INTO documents (workspace_id, data_source_id, document_id, title, mime_type, text,
+         source_url, tags, parent_id, parents, timestamp, hash, text_size, chunk_count,
+         created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (data_source_id, document_id) DO UPDATE SET title = excluded.title,
+         mime_type = excluded.mime_type, text = excluded.text, source_url = excluded.source_url,
+         tags = excluded.tags, parent_id = excluded.parent_id, parents = excluded.parents,
+         timestamp = excluded.timestamp, hash = excluded.hash, text_size = excluded.text_size,
+         chunk_count = excluded.chunk_count, updated_at = excluded.updated_at
+       RETURNING ${DOCUMENT_COLUMNS}`,
+    ).get(
+      actor.workspace.id,
+      dataSource.id,
+      input.documentId,
+      input.title ?? null,
+      input.mime_type ?? "text/plain",
+      input.text,
+      input.source_url ?? null,
+      JSON.stringify(tags),
+      parentId,
+      JSON.stringify(parents),
+      input.timestamp ?? t,
+      sha256(input.text),
+      new TextEncoder().encode(input.text).byteLength,
+      chunks.length,
+      t,
+      t,
+    );
+    const doc = documentFromRow(r);
+    writeChunksAndTags(deps, doc.id, chunks, tags);
+    deps.db.prepare("UPDATE data_sources SET updated_at = ? WHERE id = ?").run(t, dataSource.id);
+    return doc;
+  });
+  const chunkJson = chunks.map((c) => ({
+    text: c.text,
+    hash: c.hash,
+    offset: c.index,
+    score: null,
+  }));
+  return {
+    document: toDocumentJSON(row, dataSource, { text: true, chunks: chunkJson }),
+    data_source: toDataSourceJSON(dataSource, space),
+  };
+}
+
+function documentNotFound(): AppError {
+  return new AppError(
+    404,
+    "data_source_document_not_found",
+    "The document you requested was not found.",
+  );
+}
+
+function findDocument(deps: Deps, dataSourceId: number, documentId: string): DocumentRow | null {
+  const r = deps.db.prepare(
+    `SELECT ${DOCUMENT_COLUMNS} FROM documents WHERE data_source_id = ? AND document_id = ?`,
+  ).get(dataSourceId, documentId);
+  return r ? documentFromRow(r) : null;
+}
+
+/** `GET .../documents/{documentId}` → `{ document }` with its text. */
+export function getDocument(
+  deps: Deps,
+  actor: Actor,
+  input: { spaceId: string; dataSourceId: string; documentId: string },
+) {
+  const { dataSource } = requireDataSource(deps, actor, input);
+  const doc = findDocument(deps, dataSource.id, input.documentId);
+  if (!doc) throw documentNotFound();
+  return { document: toDocumentJSON(doc, dataSource, { text: true }) };
+}
+
+/** `DELETE .../documents/{documentId}` → `{ document: { document_id } }`. */
+export function deleteDocument(
+  deps: Deps,
+  actor: Actor,
+  input: { spaceId: string; dataSourceId: string; documentId: string },
+) {
+  const { dataSource } = requireDataSource(deps, actor, input, "write");
+  tx(deps.db, () => {
+    const doc = findDocument(deps, dataSource.id, input.documentId);
+    if (!doc) throw documentNotFound();
+    // Chunks first, explicitly, so their FTS delete trigger runs with the rows at hand.
+    deps.db.prepare("DELETE FROM document_chunks WHERE document_row_id = ?").run(doc.id);
+    deps.db.prepare("DELETE FROM documents WHERE id = ?").run(doc.id);
+  });
+  return { document: { document_id: input.documentId } };
+}
+
+/** Keyset cursor of the document list: `<timestamp>.<row id>` of the last row returned. */
+function parseCursor(cursor: string): [number, number] {
+  const m = /^(\d{1,16})\.(\d{1,16})$/.exec(cursor);
+  if (!m) throw invalid("cursor: not a cursor returned by this endpoint");
+  return [Number(m[1]), Number(m[2])];
+}
+
+/**
+ * `GET .../documents?limit=&offset=|cursor=` → `{ documents, total, nextCursor }`, newest
+ * first, without text. `offset` is Dust's paging; `cursor` (from `nextCursor`) is stable
+ * under concurrent upserts.
+ */
+export function listDocuments(
+  deps: Deps,
+  actor: Actor,
+  input: {
+    spaceId: string;
+    dataSourceId: string;
+    limit?: number;
+    offset?: number;
+    cursor?: string;
+  },
+) {
+  const limit = input.limit ?? DOCUMENT_LIST_DEFAULT;
+  const offset = input.offset ?? 0;
+  if (!Number.isInteger(limit) || limit < 1 || limit > DOCUMENT_LIST_MAX) {
+    throw invalid(`limit: must be an integer between 1 and ${DOCUMENT_LIST_MAX}`);
+  }
+  if (!Number.isInteger(offset) || offset < 0) {
+    throw invalid("offset: must be a non-negative integer");
+  }
+  const [ts, id] = input.cursor ? parseCursor(input.cursor) : [Number.MAX_SAFE_INTEGER, 0];
+  const { dataSource } = requireDataSource(deps, actor, input);
+  const rows = deps.db.prepare(
+    `SELECT ${DOCUMENT_COLUMNS} FROM documents WHERE data_source_id = ?
+     AND (? = 0 OR timestamp < ? OR (timestamp = ? AND id < ?))
+     ORDER BY timestamp DESC, id DESC LIMIT ? OFFSET ?`,
+  ).all(dataSource.id, input.cursor ? 1 : 0, ts, ts, id, limit + 1, offset).map(documentFromRow);
+  const total = (deps.db.prepare("SELECT count(*) AS n FROM documents WHERE data_source_id = ?")
+    .get(dataSource.id) as { n: number }).n;
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  return {
+    documents: page.map((d) => toDocumentJSON(d, dataSource)),
+    total,
+    nextCursor: rows.length > limit && last ? `${last.timestamp}.${last.id}` : null,
+  };
+}

@@ -1,0 +1,430 @@
+/**
+ * Files: `fil_` sIds, content type and size rules, status `created` → `ready`, use cases
+ * `conversation` (Dust's public API) and `project_context` (Pod files), scoped paths
+ * `conversation-<sId>/<path>` / `pod-<sId>/<path>`, bytes in `deps.files` under generated keys.
+ *
+ * Access (rules in access.ts): a scoped file follows its scope (conversation or Pod); an
+ * unscoped upload is visible to its uploader only. Every miss is 404 `file_not_found`, the
+ * same answer as a missing id, so nothing leaks across workspaces or scopes.
+ * @module
+ */
+import type { Deps } from "../deps.ts";
+import type { Actor } from "../auth/actor.ts";
+import { now, tx } from "../db/sqlite.ts";
+import { AppError, invalid } from "../errors.ts";
+import { newResourceId } from "../util/ids.ts";
+import { canAccessFileScope, requireScope } from "./access.ts";
+import { findReadableConversation } from "./conversation_views.ts";
+import { findSpaceInWorkspace } from "./space_rows.ts";
+import {
+  assertUploadable,
+  fileNameToSegment,
+  type FileScope,
+  scopeColumns,
+  stripMimeParameters,
+  toScopedPath,
+} from "./file_types.ts";
+
+export type FileStatus = "created" | "ready" | "failed";
+export type FileUseCase = "conversation" | "project_context";
+
+export interface FileRow {
+  id: number;
+  sId: string;
+  workspaceId: number;
+  userId: number | null;
+  contentType: string;
+  fileName: string;
+  fileSize: number;
+  status: FileStatus;
+  useCase: string;
+  useCaseMetadata: Record<string, unknown>;
+  scopeType: "conversation" | "pod" | null;
+  scopeSId: string | null;
+  path: string | null;
+  storageKey: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export const FILE_COLUMNS =
+  "id, s_id, workspace_id, user_id, content_type, file_name, file_size, status, use_case, use_case_metadata, scope_type, scope_s_id, path, storage_key, created_at, updated_at";
+
+// deno-lint-ignore no-explicit-any
+export function fileFromRow(r: any): FileRow {
+  return {
+    id: r.id,
+    sId: r.s_id,
+    workspaceId: r.workspace_id,
+    userId: r.user_id,
+    contentType: r.content_type,
+    fileName: r.file_name,
+    fileSize: r.file_size,
+    status: r.status,
+    useCase: r.use_case,
+    useCaseMetadata: JSON.parse(r.use_case_metadata),
+    scopeType: r.scope_type,
+    scopeSId: r.scope_s_id,
+    path: r.path,
+    storageKey: r.storage_key,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+/** The scope a stored file lives in, or null for an unscoped upload. */
+export function scopeOfFile(f: FileRow): FileScope | null {
+  if (f.scopeType === "conversation") return { type: "conversation", conversation_id: f.scopeSId! };
+  if (f.scopeType === "pod") return { type: "pod", pod_id: f.scopeSId! };
+  return null;
+}
+
+/** Dust's `FileType` JSON (`id` is the sId string, as in the SDK schema). */
+export function toFileJSON(deps: Deps, workspaceSId: string, f: FileRow) {
+  const base = `${deps.config.publicUrl}/api/v1/w/${workspaceSId}/files/${f.sId}`;
+  return {
+    id: f.sId,
+    sId: f.sId,
+    contentType: f.contentType,
+    fileName: f.fileName,
+    fileSize: f.fileSize,
+    status: f.status,
+    useCase: f.useCase,
+    useCaseMetadata: f.useCaseMetadata,
+    createdAt: f.createdAt,
+    updatedAt: f.updatedAt,
+    path: f.scopeType && f.path ? toScopedPath(f.scopeType, f.scopeSId!, f.path) : null,
+    uploadUrl: base,
+    ...(f.status === "ready" ? { downloadUrl: `${base}?action=download` } : {}),
+  };
+}
+
+/** Whether the actor may read (or write into) a file scope: facts loaded here, rule in access.ts. */
+export function checkFileScope(
+  deps: Deps,
+  actor: Actor,
+  scope: FileScope,
+  mode: "read" | "write",
+): boolean {
+  if (scope.type === "conversation") {
+    const readable = findReadableConversation(deps, actor, scope.conversation_id) !== null;
+    return canAccessFileScope(deps.db, actor, {
+      type: "conversation",
+      conversationReadable: readable,
+    }, mode);
+  }
+  const space = findSpaceInWorkspace(deps.db, actor.workspace.id, scope.pod_id);
+  return canAccessFileScope(deps.db, actor, { type: "pod", space }, mode);
+}
+
+/**
+ * Require access to a scope, answering with Dust's file-tool texts: "Conversation not found
+ * or not accessible: <id>" / "Pod not found or you do not have access: <id>" (404). Writes
+ * also need the token's `write` scope (403).
+ */
+export function requireFileScope(
+  deps: Deps,
+  actor: Actor,
+  scope: FileScope,
+  mode: "read" | "write",
+): void {
+  if (mode === "write") requireScope(actor, "write");
+  if (checkFileScope(deps, actor, scope, mode)) return;
+  if (scope.type === "conversation") {
+    throw new AppError(
+      404,
+      "conversation_not_found",
+      `Conversation not found or not accessible: ${scope.conversation_id}`,
+    );
+  }
+  if (mode === "write" && checkFileScope(deps, actor, scope, "read")) {
+    throw new AppError(403, "workspace_auth_error", `You cannot write into Pod ${scope.pod_id}.`);
+  }
+  throw new AppError(
+    404,
+    "space_not_found",
+    `Pod not found or you do not have access: ${scope.pod_id}`,
+  );
+}
+
+function fileNotFound(): AppError {
+  return new AppError(404, "file_not_found", "File not found.");
+}
+
+/** Rule for unscoped uploads: the uploading user, or API keys for key uploads. */
+function isUploader(actor: Actor, f: FileRow): boolean {
+  return actor.kind === "user" ? f.userId === actor.user.id : f.userId === null;
+}
+
+/** Load a file the actor may read (scoped: the scope's read rule; unscoped: the uploader). */
+export function requireReadableFile(deps: Deps, actor: Actor, fileSId: string): FileRow {
+  const r = deps.db.prepare(`SELECT ${FILE_COLUMNS} FROM files WHERE s_id = ? AND workspace_id = ?`)
+    .get(fileSId, actor.workspace.id);
+  if (!r) throw fileNotFound();
+  const f = fileFromRow(r);
+  const scope = scopeOfFile(f);
+  const ok = scope ? checkFileScope(deps, actor, scope, "read") : isUploader(actor, f);
+  if (!ok) throw fileNotFound();
+  return f;
+}
+
+export interface CreateFileInput {
+  contentType: string;
+  fileName: string;
+  fileSize: number;
+  useCase: string;
+  useCaseMetadata?: { conversationId?: string; spaceId?: string } | null;
+}
+
+/** Where a new upload goes: the scope its use case names (checked), or nowhere. */
+function resolveUploadScope(deps: Deps, actor: Actor, input: CreateFileInput): FileScope | null {
+  const meta = input.useCaseMetadata ?? {};
+  if (input.useCase === "conversation") {
+    if (!meta.conversationId) return null;
+    const scope: FileScope = { type: "conversation", conversation_id: meta.conversationId };
+    requireFileScope(deps, actor, scope, "write");
+    return scope;
+  }
+  if (input.useCase === "project_context") {
+    if (!meta.spaceId) throw invalid("useCaseMetadata.spaceId: required for project_context");
+    const scope: FileScope = { type: "pod", pod_id: meta.spaceId };
+    requireFileScope(deps, actor, scope, "write");
+    return scope;
+  }
+  throw invalid(`useCase: "${input.useCase}" is not supported (conversation, project_context)`);
+}
+
+/** A free path for an upload's file name in its scope: `name`, `name (2).ext`, ... */
+function freeUploadPath(deps: Deps, workspaceId: number, scope: FileScope, fileName: string) {
+  const { type, sId } = scopeColumns(scope);
+  const taken = deps.db.prepare(
+    `SELECT 1 FROM files WHERE workspace_id = ? AND scope_type = ? AND scope_s_id = ? AND path = ?
+     AND status != 'failed'`,
+  );
+  const name = fileNameToSegment(fileName);
+  const dot = name.lastIndexOf(".");
+  const [stem, ext] = dot > 0 ? [name.slice(0, dot), name.slice(dot)] : [name, ""];
+  for (let i = 1; i <= 100; i++) {
+    const candidate = i === 1 ? name : `${stem} (${i})${ext}`;
+    if (!taken.get(workspaceId, type, sId, candidate)) return candidate;
+  }
+  return `${newResourceId("fil")}-${name}`.slice(0, 255);
+}
+
+/** `POST /files`: validate type, size and use case, then record a file awaiting its bytes. */
+export function createFile(deps: Deps, actor: Actor, input: CreateFileInput): FileRow {
+  requireScope(actor, "write");
+  assertUploadable(input.contentType, input.fileName, input.fileSize);
+  const scope = resolveUploadScope(deps, actor, input);
+  const cols = scope ? scopeColumns(scope) : null;
+  const metadata = scope
+    ? (scope.type === "conversation"
+      ? { conversationId: scope.conversation_id }
+      : { spaceId: scope.pod_id })
+    : {};
+  return tx(deps.db, () => {
+    const path = scope ? freeUploadPath(deps, actor.workspace.id, scope, input.fileName) : null;
+    const t = now();
+    const r = deps.db.prepare(
+      `INSERT INTO files (s_id, workspace_id, user_id, content_type, file_name, file_size, status,
+         use_case, use_case_metadata, scope_type, scope_s_id, path, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, 'created', ?, ?, ?, ?, ?, ?, ?) RETURNING ${FILE_COLUMNS}`,
+    ).get(
+      newResourceId("fil"),
+      actor.workspace.id,
+      actor.kind === "user" ? actor.user.id : null,
+      stripMimeParameters(input.contentType),
+      input.fileName,
+      input.fileSize,
+      input.useCase,
+      JSON.stringify(metadata),
+      cols?.type ?? null,
+      cols?.sId ?? null,
+      path,
+      t,
+      t,
+    );
+    return fileFromRow(r);
+  });
+}
+
+/** A stream that passes bytes through and fails as soon as more than `max` have gone by. */
+function limitBytes(max: number, onTooLarge: () => Error): TransformStream<Uint8Array, Uint8Array> {
+  let seen = 0;
+  return new TransformStream({
+    transform(chunk, controller) {
+      seen += chunk.byteLength;
+      if (seen > max) controller.error(onTooLarge());
+      else controller.enqueue(chunk);
+    },
+  });
+}
+
+/**
+ * `POST /files/:fileId`: store the bytes (streamed to disk, atomically) and mark the file
+ * ready. The byte count must equal the declared `fileSize`; more is refused as soon as it
+ * passes the declared size, so a lying client cannot fill the disk.
+ */
+export async function uploadFileContent(
+  deps: Deps,
+  actor: Actor,
+  input: { fileId: string; body: ReadableStream<Uint8Array> },
+): Promise<FileRow> {
+  requireScope(actor, "write");
+  const f = requireReadableFile(deps, actor, input.fileId);
+  const scope = scopeOfFile(f);
+  if (!isUploader(actor, f) || (scope && !checkFileScope(deps, actor, scope, "write"))) {
+    throw fileNotFound();
+  }
+  if (f.status !== "created") throw invalid("The file has already been uploaded.");
+  const key = deps.files.newKey();
+  const tooLarge = () =>
+    new AppError(
+      400,
+      "file_too_large",
+      `File "${f.fileName}" is larger than its declared size (${f.fileSize} bytes).`,
+    );
+  let size: number;
+  try {
+    size = await deps.files.write(key, input.body.pipeThrough(limitBytes(f.fileSize, tooLarge)));
+  } catch (e) {
+    await deps.files.remove(key);
+    if (e instanceof AppError) throw e;
+    throw new AppError(400, "file_processing_error", "The upload was interrupted.");
+  }
+  if (size !== f.fileSize) {
+    await deps.files.remove(key);
+    throw invalid(`The uploaded file has ${size} bytes but ${f.fileSize} were declared.`);
+  }
+  const updated = deps.db.prepare(
+    `UPDATE files SET status = 'ready', storage_key = ?, updated_at = ? WHERE id = ? AND status = 'created'
+     RETURNING ${FILE_COLUMNS}`,
+  ).get(key, now(), f.id);
+  if (!updated) {
+    await deps.files.remove(key);
+    throw invalid("The file has already been uploaded.");
+  }
+  return fileFromRow(updated);
+}
+
+/** The bytes of a ready file the actor may read. */
+export async function openFileContent(
+  deps: Deps,
+  actor: Actor,
+  fileSId: string,
+): Promise<{ file: FileRow; body: ReadableStream<Uint8Array> }> {
+  const file = requireReadableFile(deps, actor, fileSId);
+  if (file.status !== "ready" || !file.storageKey) {
+    throw invalid("The file has not been uploaded yet.");
+  }
+  const handle = await deps.files.open(file.storageKey);
+  return { file, body: handle.readable };
+}
+
+/** `DELETE /files/:fileId`: the row first (one statement), then the bytes. */
+export async function deleteFile(deps: Deps, actor: Actor, fileSId: string): Promise<void> {
+  requireScope(actor, "write");
+  const f = requireReadableFile(deps, actor, fileSId);
+  const scope = scopeOfFile(f);
+  if (scope ? !checkFileScope(deps, actor, scope, "write") : !isUploader(actor, f)) {
+    throw new AppError(403, "workspace_auth_error", "You cannot delete this file.");
+  }
+  deps.db.prepare("DELETE FROM files WHERE id = ?").run(f.id);
+  if (f.storageKey) await deps.files.remove(f.storageKey);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scoped files (the file-system tools build on these; access is checked by the caller)
+
+/** Ready files of a scope by path, at most `limit` of them. */
+export function listScopeFiles(
+  deps: Deps,
+  workspaceId: number,
+  scope: FileScope,
+  limit: number,
+): FileRow[] {
+  const { type, sId } = scopeColumns(scope);
+  return deps.db.prepare(
+    `SELECT ${FILE_COLUMNS} FROM files WHERE workspace_id = ? AND scope_type = ? AND scope_s_id = ?
+     AND status = 'ready' AND path IS NOT NULL ORDER BY path LIMIT ?`,
+  ).all(workspaceId, type, sId, limit).map(fileFromRow);
+}
+
+/** The ready file at a relative path of a scope, or null. */
+export function findScopeFile(
+  deps: Deps,
+  workspaceId: number,
+  scope: FileScope,
+  rel: string,
+): FileRow | null {
+  const { type, sId } = scopeColumns(scope);
+  const r = deps.db.prepare(
+    `SELECT ${FILE_COLUMNS} FROM files WHERE workspace_id = ? AND scope_type = ? AND scope_s_id = ?
+     AND path = ? AND status = 'ready'`,
+  ).get(workspaceId, type, sId, rel);
+  return r ? fileFromRow(r) : null;
+}
+
+/**
+ * Create or overwrite the file at `rel` in a scope. The new bytes go to a fresh key first,
+ * the row is switched to it in one transaction, then the old bytes are removed: a reader sees
+ * the old file or the new one, never a mix, and a crash leaves at most an orphan blob.
+ */
+export async function writeScopeFile(
+  deps: Deps,
+  actor: Actor,
+  input: { scope: FileScope; rel: string; bytes: Uint8Array; contentType: string },
+): Promise<{ file: FileRow; created: boolean }> {
+  const key = deps.files.newKey();
+  await deps.files.write(key, input.bytes);
+  const { type, sId } = scopeColumns(input.scope);
+  const useCase: FileUseCase = type === "conversation" ? "conversation" : "project_context";
+  const metadata = type === "conversation" ? { conversationId: sId } : { spaceId: sId };
+  const name = input.rel.slice(input.rel.lastIndexOf("/") + 1);
+  const contentType = stripMimeParameters(input.contentType);
+  const { file, oldKey, created } = tx(deps.db, () => {
+    const existing = deps.db.prepare(
+      `SELECT ${FILE_COLUMNS} FROM files WHERE workspace_id = ? AND scope_type = ? AND scope_s_id = ?
+       AND path = ? AND status != 'failed'`,
+    ).get(actor.workspace.id, type, sId, input.rel);
+    const t = now();
+    if (existing) {
+      const old = fileFromRow(existing);
+      const r = deps.db.prepare(
+        `UPDATE files SET content_type = ?, file_size = ?, status = 'ready', storage_key = ?,
+           updated_at = ? WHERE id = ? RETURNING ${FILE_COLUMNS}`,
+      ).get(contentType, input.bytes.byteLength, key, t, old.id);
+      return { file: fileFromRow(r), oldKey: old.storageKey, created: false };
+    }
+    const r = deps.db.prepare(
+      `INSERT INTO files (s_id, workspace_id, user_id, content_type, file_name, file_size, status,
+         use_case, use_case_metadata, scope_type, scope_s_id, path, storage_key, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, 'ready', ?, ?, ?, ?, ?, ?, ?, ?) RETURNING ${FILE_COLUMNS}`,
+    ).get(
+      newResourceId("fil"),
+      actor.workspace.id,
+      actor.kind === "user" ? actor.user.id : null,
+      contentType,
+      name,
+      input.bytes.byteLength,
+      useCase,
+      JSON.stringify(metadata),
+      type,
+      sId,
+      input.rel,
+      key,
+      t,
+      t,
+    );
+    return { file: fileFromRow(r), oldKey: null as string | null, created: true };
+  });
+  if (oldKey) await deps.files.remove(oldKey);
+  return { file, created };
+}
+
+/** A file of the workspace by sId, with no access check (the caller checks its scope). */
+export function findFileInWorkspace(deps: Deps, workspaceId: number, fileSId: string) {
+  const r = deps.db.prepare(`SELECT ${FILE_COLUMNS} FROM files WHERE s_id = ? AND workspace_id = ?`)
+    .get(fileSId, workspaceId);
+  return r ? fileFromRow(r) : null;
+}

@@ -1,0 +1,37 @@
+/**
+ * Entry point of a search worker (a Web Worker): its own read-only SQLite connection, opened
+ * on the first search, so FTS5 ranking runs off the main event loop. Messages:
+ * `{id, kind: "init", dbPath}`, `{id, kind: "search", request}`, `{id, kind: "grep", request}`;
+ * every message but `init` is answered `{id, ok, result | error}`.
+ * @module
+ */
+/// <reference lib="deno.worker" />
+import { type Db, openDb } from "../db/sqlite.ts";
+import { type GrepRequest, runGrep, runSearchQuery, type SearchRequest } from "./search_query.ts";
+
+let dbPath: string | null = null;
+let db: Db | null = null;
+
+type Message =
+  | { id: number; kind: "init"; dbPath: string }
+  | { id: number; kind: "search"; request: SearchRequest }
+  | { id: number; kind: "grep"; request: GrepRequest };
+
+self.onmessage = (event: MessageEvent<Message>) => {
+  const msg = event.data;
+  if (msg.kind === "init") {
+    dbPath = msg.dbPath;
+    return;
+  }
+  try {
+    if (msg.kind === "search") {
+      if (!dbPath) throw new Error("search worker used before init");
+      db ??= openDb(dbPath, { readOnly: true });
+      self.postMessage({ id: msg.id, ok: true, result: runSearchQuery(db, msg.request) });
+    } else {
+      self.postMessage({ id: msg.id, ok: true, result: runGrep(msg.request) });
+    }
+  } catch (e) {
+    self.postMessage({ id: msg.id, ok: false, error: e instanceof Error ? e.message : String(e) });
+  }
+};
