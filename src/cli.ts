@@ -180,7 +180,9 @@ export async function runCli(args: string[], io: Io = stdIo, env = readEnv()): P
     for (const f of commandFlags) options[f] = { type: "string" };
     let parsed;
     try {
-      parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
+      // `deno task start -- --region eu` passes the `--` through: a leading one is a separator.
+      const argv = args[0] === "--" ? args.slice(1) : args;
+      parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
     } catch (e) {
       const msg = (e as Error).message;
       const unknown = /^Unknown option '([^']+)'/.exec(msg);

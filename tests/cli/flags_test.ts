@@ -150,3 +150,11 @@ Deno.test("[cli] --help lists every setting, its variable and every command", as
   for (const c of COMMANDS) assert.ok(help.includes(c.words.join(" ")), c.words.join(" "));
   assert.match(help, /\bserve\b/);
 });
+
+Deno.test("[cli] a leading -- (from `deno task start -- --region eu`) is a separator", async () => {
+  const io = captureIo();
+  assert.equal(await runCli(["--", "--region", "eu", "version"], io, {}), 0, io.stderr.join());
+  assert.match(io.stdout[0], /^dust-mcp /);
+  const late = await refused(["version", "--", "--region", "eu"]);
+  assert.equal(late.code, 2, "only a leading -- is dropped");
+});

@@ -150,3 +150,15 @@ Deno.test("[cli] a second serve on a port in use fails instead of hanging", asyn
     await Deno.remove(dataDir, { recursive: true });
   }
 });
+
+Deno.test("[cli] the README's start command passes flags through deno task", async () => {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "start", "--", "--region", "eu", "version"],
+    cwd: ROOT,
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(code, 0, new TextDecoder().decode(stderr));
+  assert.equal(new TextDecoder().decode(stdout).trim(), `dust-mcp ${VERSION}`);
+});

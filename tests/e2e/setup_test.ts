@@ -85,7 +85,9 @@ Deno.test("[setup] bad input shows a clear error, keeps the answers and the link
     assert.match(res.html, message);
     assert.match(res.html, /role="alert"/);
     assert.ok(res.html.includes(`name="token" value="${token}"`), "the form keeps the link");
-    if (!("workspace" in bad)) assert.ok(res.html.includes(`value="${VALID.workspace}"`), "keeps input");
+    if (!("workspace" in bad)) {
+      assert.ok(res.html.includes(`value="${VALID.workspace}"`), "keeps input");
+    }
     assert.equal(count(server, "SELECT count(*) AS n FROM users"), 0, "nothing half-created");
     assert.equal(count(server, "SELECT count(*) AS n FROM workspaces"), 0);
   }
