@@ -10,7 +10,7 @@
 import type { Deps } from "../deps.ts";
 import type { Actor } from "../auth/actor.ts";
 import { now, tx } from "../db/sqlite.ts";
-import { invalid } from "../errors.ts";
+import { invalid, notFound } from "../errors.ts";
 import { requireOwnedRegistration } from "./registry.ts";
 
 /** A JSON-RPC message as relayed (requests, responses and notifications). */
@@ -47,6 +47,26 @@ export function rewriteRequestId(
   at = Date.now(),
 ): string {
   return `mcp_req_${scope.conversationId}_${scope.messageId}_${at}_${originalId}`;
+}
+
+/** A rewritten id: conversation and message sIds have no `_`; the original id may. */
+const REWRITTEN_ID = /^mcp_req_([A-Za-z0-9]+)_([A-Za-z0-9]+)_(\d+)_(.*)$/s;
+
+/**
+ * Seed 001's 404 for results: an answer whose rewritten id names a conversation or message
+ * that no longer exists in the server's workspace (Dust's older `requestId` contract).
+ * Ids that are not rewritten ones are accepted and routed (nobody waits for them).
+ */
+function requireResultTarget(deps: Deps, workspaceId: number, id: string): void {
+  const m = REWRITTEN_ID.exec(id);
+  if (!m) return;
+  const row = deps.db.prepare(
+    `SELECT m.id AS message_id FROM conversations c
+     LEFT JOIN messages m ON m.conversation_id = c.id AND m.s_id = ?
+     WHERE c.s_id = ? AND c.workspace_id = ?`,
+  ).get(m[2], m[1], workspaceId) as { message_id: number | null } | undefined;
+  if (!row) throw notFound("conversation_not_found", "Conversation not found.");
+  if (row.message_id === null) throw notFound("message_not_found", "Message not found.");
 }
 
 /** Append a message to the server's log and deliver it live; returns its event. */
@@ -117,6 +137,7 @@ export function postRelayResult(
     throw invalid("result: must be a JSON-RPC message object");
   }
   const id = (result as JsonRpcMessage).id;
+  if (typeof id === "string") requireResultTarget(deps, reg.workspaceId, id);
   tx(deps.db, () => {
     if (typeof id === "string" || typeof id === "number") {
       deps.db.prepare("DELETE FROM relay_requests WHERE server_id = ? AND request_id = ?").run(
