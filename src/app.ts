@@ -13,6 +13,7 @@ import { redactUrl } from "./util/log.ts";
 import { randomString } from "./util/ids.ts";
 import { VERSION } from "./version.ts";
 import { setupRoutes } from "./pages/setup.tsx";
+import { oauthRoutes } from "./oauth/router.ts";
 import { mcpRoutes } from "./mcp/route.ts";
 import { requireAuth } from "./auth/bearer.ts";
 import { endStreamsOnShutdown } from "./events/end_on_shutdown.ts";
@@ -94,6 +95,7 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   app.use("/api/v1/w/:wId/*", requireAuth());
 
   app.route("/", setupRoutes());
+  app.route("/", oauthRoutes(deps));
   app.route("/", mcpRoutes(deps));
 
   app.notFound((c) =>

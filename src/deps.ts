@@ -13,6 +13,7 @@ import type { VerifiedTokenCache } from "./auth/jwt.ts";
 import type { Actor } from "./auth/actor.ts";
 import type { SearchWorkerPool } from "./core/search_worker.ts";
 import type { RelayHub } from "./relay/hub.ts";
+import type { CimdHooks } from "./oauth/cimd.ts";
 
 export interface Deps {
   config: Config;
@@ -28,6 +29,8 @@ export interface Deps {
   searchWorkers: SearchWorkerPool;
   /** Aborted when the server stops: open streams end, background work stops. */
   shutdown: AbortSignal;
+  /** TEST HOOK ONLY (StartOptions.cimdFetch): CIMD name resolution + HTTP replacement. */
+  cimdHooks?: CimdHooks;
 }
 
 /** Hono environment: per-request variables. */

@@ -16,6 +16,7 @@ import { VerifiedTokenCache } from "./auth/jwt.ts";
 import { issueSetupToken } from "./core/setup.ts";
 import { createApp } from "./app.ts";
 import type { Deps } from "./deps.ts";
+import type { CimdHooks } from "./oauth/cimd.ts";
 import { SearchWorkerPool } from "./core/search_worker.ts";
 import { RelayHub } from "./relay/hub.ts";
 
@@ -35,6 +36,12 @@ export interface StartOptions {
   logSink?: LogSink;
   /** Called once the port is known (the CLI prints the banner here). */
   onListen?: (handle: { url: string; port: number }) => void;
+  /**
+   * TEST HOOK: replace DNS resolution and the HTTP call of CIMD document fetches, so tests can
+   * serve metadata documents from 127.0.0.1 under a public name. The SSRF address check still
+   * runs on the addresses `resolveHost` returns. Never set in production (the CLI cannot).
+   */
+  cimdFetch?: CimdHooks;
 }
 
 /** How long stop() waits for in-flight responses before closing the database anyway. */
@@ -93,6 +100,7 @@ export async function startServer(
     relay: new RelayHub(lifecycle.signal),
     searchWorkers: new SearchWorkerPool({ dbPath: dataPaths(config.dataDir).db, log }),
     shutdown: lifecycle.signal,
+    cimdHooks: options.cimdFetch,
   };
   const app = createApp(deps);
 

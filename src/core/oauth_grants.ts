@@ -1,9 +1,23 @@
 /**
- * OAuth grants: one per (client, user, workspace, redirect URI) consent. Every access and
+ * OAuth grants: one per consent (client, user, workspace, redirect URI). Every access and
  * refresh token carries its grant, so revoking the grant revokes everything issued under it.
+ *
+ * Refresh tokens rotate on every use. A refresh token that was already used is "reuse": the
+ * whole grant is revoked at once, with NO grace window (a client that lost the response must
+ * re-authorize; RFC 9700 §4.14.2, panva's default). Refresh tokens share the grant's absolute
+ * expiry: one year after consent.
  * @module
  */
 import type { Db } from "../db/sqlite.ts";
+import { now, tx } from "../db/sqlite.ts";
+import { AppError } from "../errors.ts";
+import { newResourceId, newSecret } from "../util/ids.ts";
+import { hashSecret } from "../auth/hash.ts";
+import type { Scope, UserActor } from "../auth/actor.ts";
+import { OAuthError } from "./oauth_error.ts";
+
+export const GRANT_TTL_MS = 365 * 24 * 3600 * 1000;
+export const REFRESH_TOKEN_PREFIX = "drt_";
 
 /** True when the grant exists, is not revoked and has not expired. */
 export function isGrantActive(db: Db, grantSId: string, at = Date.now()): boolean {
@@ -11,4 +25,264 @@ export function isGrantActive(db: Db, grantSId: string, at = Date.now()): boolea
     grantSId,
   ) as { revoked_at: number | null; expires_at: number } | undefined;
   return !!row && row.revoked_at === null && row.expires_at > at;
+}
+
+export interface GrantTokens {
+  grantSId: string;
+  userSId: string;
+  workspaceSId: string;
+  clientId: string;
+  /** Scopes of the access token to mint (possibly narrowed). */
+  scopes: Scope[];
+  resource: string;
+  refreshToken: string;
+}
+
+/** Insert a refresh token for a grant (inside the caller's transaction). */
+export function insertRefreshToken(
+  db: Db,
+  grantId: number,
+  scope: string,
+  expiresAt: number,
+  at: number,
+): string {
+  const token = newSecret(REFRESH_TOKEN_PREFIX);
+  db.prepare(
+    "INSERT INTO oauth_refresh_tokens (token_hash, grant_id, scope, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+  ).run(hashSecret(token), grantId, scope, at, expiresAt);
+  return token;
+}
+
+/** Create a grant (inside the caller's transaction); returns its row id and sId. */
+export function insertGrant(
+  db: Db,
+  input: {
+    clientId: string;
+    userId: number;
+    workspaceId: number;
+    scope: string;
+    resource: string;
+    redirectUri: string;
+  },
+  at: number,
+): { id: number; sId: string; expiresAt: number } {
+  const sId = newResourceId("gnt");
+  const expiresAt = at + GRANT_TTL_MS;
+  const row = db.prepare(
+    `INSERT INTO oauth_grants (s_id, client_id, user_id, workspace_id, scope, resource, redirect_uri,
+       created_at, last_used_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+  ).get(
+    sId,
+    input.clientId,
+    input.userId,
+    input.workspaceId,
+    input.scope,
+    input.resource,
+    input.redirectUri,
+    at,
+    at,
+    expiresAt,
+  ) as { id: number };
+  return { id: row.id, sId, expiresAt };
+}
+
+/** Revoke a grant by row id (idempotent). */
+export function revokeGrantById(db: Db, grantId: number, reason: string, at = now()): void {
+  tx(db, () => {
+    db.prepare(
+      "UPDATE oauth_grants SET revoked_at = ?, revoked_reason = ? WHERE id = ? AND revoked_at IS NULL",
+    ).run(at, reason, grantId);
+    db.prepare(
+      "UPDATE oauth_refresh_tokens SET revoked_at = ? WHERE grant_id = ? AND revoked_at IS NULL",
+    ).run(at, grantId);
+  });
+}
+
+function parseScope(scope: string): Scope[] {
+  return scope.split(" ").filter((s): s is Scope => s === "read" || s === "write");
+}
+
+interface RefreshRow {
+  grant_id: number;
+  scope: string;
+  expires_at: number;
+  used_at: number | null;
+  revoked_at: number | null;
+  client_id: string;
+  grant_revoked: number | null;
+  grant_expires: number;
+  resource: string;
+  g_s_id: string;
+  user_s_id: string;
+  workspace_s_id: string;
+}
+
+/**
+ * The refresh_token grant (checklist H2, H3, G7): rotate, detect reuse, narrow never widen,
+ * keep `resource` inside the grant. Every check happens before any state change, except reuse,
+ * which revokes the grant by design.
+ */
+export function refreshGrant(
+  db: Db,
+  clientId: string,
+  input: { refreshToken: string; scopes: Scope[] | null; resource: string | null },
+  at = now(),
+): GrantTokens {
+  const hash = hashSecret(input.refreshToken);
+  const row = db.prepare(
+    `SELECT r.grant_id, r.scope, r.expires_at, r.used_at, r.revoked_at, g.client_id,
+            g.revoked_at AS grant_revoked, g.expires_at AS grant_expires, g.resource, g.s_id AS g_s_id,
+            u.s_id AS user_s_id, w.s_id AS workspace_s_id
+     FROM oauth_refresh_tokens r JOIN oauth_grants g ON g.id = r.grant_id
+       JOIN users u ON u.id = g.user_id JOIN workspaces w ON w.id = g.workspace_id
+     WHERE r.token_hash = ?`,
+  ).get(hash) as RefreshRow | undefined;
+  const invalid = (why: string) => new OAuthError("invalid_grant", why);
+  if (!row || row.client_id !== clientId) throw invalid("The refresh token is not valid.");
+  if (row.used_at !== null) {
+    revokeGrantById(db, row.grant_id, "refresh_token_reuse", at);
+    throw invalid("The refresh token was already used; the grant has been revoked.");
+  }
+  if (row.revoked_at !== null || row.grant_revoked !== null) {
+    throw invalid("The refresh token has been revoked.");
+  }
+  if (row.expires_at <= at || row.grant_expires <= at) {
+    throw invalid("The refresh token has expired.");
+  }
+  if (input.resource !== null && input.resource !== row.resource) {
+    throw new OAuthError("invalid_target", "resource is not the resource of this grant.");
+  }
+  const held = parseScope(row.scope);
+  let scopes = held;
+  if (input.scopes !== null) {
+    const wider = input.scopes.filter((s) => !held.includes(s));
+    if (wider.length) {
+      throw new OAuthError("invalid_scope", `The grant does not include: ${wider.join(" ")}.`);
+    }
+    scopes = input.scopes.length ? input.scopes : held;
+  }
+  const refreshToken = tx(db, () => {
+    const used = db.prepare(
+      "UPDATE oauth_refresh_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL",
+    ).run(at, hash);
+    // A concurrent request used it first: treat as reuse.
+    if (Number(used.changes) !== 1) return null;
+    db.prepare("UPDATE oauth_grants SET last_used_at = ? WHERE id = ?").run(at, row.grant_id);
+    // RFC 6749 §6: the new refresh token keeps the scope of the one presented.
+    return insertRefreshToken(db, row.grant_id, row.scope, row.expires_at, at);
+  });
+  if (refreshToken === null) {
+    revokeGrantById(db, row.grant_id, "refresh_token_reuse", at);
+    throw invalid("The refresh token was already used; the grant has been revoked.");
+  }
+  return {
+    grantSId: row.g_s_id,
+    userSId: row.user_s_id,
+    workspaceSId: row.workspace_s_id,
+    clientId,
+    scopes,
+    resource: row.resource,
+    refreshToken,
+  };
+}
+
+/**
+ * RFC 7009 for refresh tokens: revoke the grant of a refresh token if it belongs to the
+ * client. Unknown tokens and other clients' tokens are ignored (the endpoint answers 200).
+ */
+export function revokeRefreshTokenForClient(db: Db, clientId: string, token: string): boolean {
+  const row = db.prepare(
+    `SELECT g.id, g.client_id FROM oauth_refresh_tokens r JOIN oauth_grants g ON g.id = r.grant_id
+     WHERE r.token_hash = ?`,
+  ).get(hashSecret(token)) as { id: number; client_id: string } | undefined;
+  if (!row || row.client_id !== clientId) return false;
+  revokeGrantById(db, row.id, "revoked_by_client");
+  return true;
+}
+
+/** RFC 7009 for access tokens: revoke the grant named by a verified token's `gid`. */
+export function revokeGrantForClient(db: Db, clientId: string, grantSId: string): boolean {
+  const row = db.prepare("SELECT id, client_id FROM oauth_grants WHERE s_id = ?").get(grantSId) as
+    | { id: number; client_id: string }
+    | undefined;
+  if (!row || row.client_id !== clientId) return false;
+  revokeGrantById(db, row.id, "revoked_by_client");
+  return true;
+}
+
+/** Revoke every grant of a user (password change). Returns how many were revoked. */
+export function revokeUserGrants(db: Db, userId: number, reason: string, at = now()): number {
+  return tx(db, () => {
+    const ids = db.prepare(
+      "SELECT id FROM oauth_grants WHERE user_id = ? AND revoked_at IS NULL",
+    ).all(userId) as { id: number }[];
+    for (const { id } of ids) revokeGrantById(db, id, reason, at);
+    return ids.length;
+  });
+}
+
+export interface GrantView {
+  sId: string;
+  clientId: string;
+  clientName: string | null;
+  userSId: string;
+  userEmail: string;
+  scope: string;
+  resource: string;
+  redirectUri: string;
+  createdAt: number;
+  lastUsedAt: number | null;
+  expiresAt: number;
+}
+
+/** Active grants of the actor's workspace: all of them for admins, the user's own otherwise. */
+export function listGrants(
+  db: Db,
+  actor: UserActor,
+  page: { limit: number; cursor?: number } = { limit: 200 },
+): GrantView[] {
+  const rows = db.prepare(
+    `SELECT g.s_id, g.client_id, c.client_name, u.s_id AS user_s_id, u.email, g.scope,
+            g.resource, g.redirect_uri, g.created_at, g.last_used_at, g.expires_at
+     FROM oauth_grants g JOIN users u ON u.id = g.user_id
+       LEFT JOIN oauth_clients c ON c.client_id = g.client_id
+     WHERE g.workspace_id = ? AND g.revoked_at IS NULL AND g.expires_at > ?
+       AND (? = 1 OR g.user_id = ?) AND g.created_at < ?
+     ORDER BY g.created_at DESC LIMIT ?`,
+  ).all(
+    actor.workspace.id,
+    now(),
+    actor.role === "admin" ? 1 : 0,
+    actor.user.id,
+    page.cursor ?? Number.MAX_SAFE_INTEGER,
+    Math.min(Math.max(page.limit, 1), 500),
+  ) as Array<Record<string, unknown>>;
+  return rows.map((r) => ({
+    sId: r.s_id as string,
+    clientId: r.client_id as string,
+    clientName: r.client_name as string | null,
+    userSId: r.user_s_id as string,
+    userEmail: r.email as string,
+    scope: r.scope as string,
+    resource: r.resource as string,
+    redirectUri: r.redirect_uri as string,
+    createdAt: r.created_at as number,
+    lastUsedAt: r.last_used_at as number | null,
+    expiresAt: r.expires_at as number,
+  }));
+}
+
+/** Revoke one grant from the connected-access page: its user, or an admin of its workspace. */
+export function revokeGrant(db: Db, actor: UserActor, grantSId: string): void {
+  const row = db.prepare(
+    "SELECT id, user_id, workspace_id FROM oauth_grants WHERE s_id = ? AND revoked_at IS NULL",
+  ).get(grantSId) as { id: number; user_id: number; workspace_id: number } | undefined;
+  const may = row && row.workspace_id === actor.workspace.id &&
+    (row.user_id === actor.user.id || actor.role === "admin");
+  if (!row || !may) throw new AppError(404, "not_found", "No such active grant in this workspace.");
+  revokeGrantById(
+    db,
+    row.id,
+    row.user_id === actor.user.id ? "revoked_by_user" : "revoked_by_admin",
+  );
 }

@@ -3,7 +3,7 @@
  * in memory (`logs`), disposable with `await using`.
  */
 import { type Config, resolveConfig } from "../../src/config.ts";
-import { type ServerHandle, startServer } from "../../src/server.ts";
+import { type ServerHandle, type StartOptions, startServer } from "../../src/server.ts";
 
 export interface TestServer extends ServerHandle {
   dataDir: string;
@@ -19,6 +19,8 @@ export interface TestServerOptions {
   dataDir?: string;
   /** Public URL; defaults to the listening URL so that metadata and tokens match. */
   publicUrl?: string;
+  /** CIMD test hook (see StartOptions.cimdFetch). */
+  cimdFetch?: StartOptions["cimdFetch"];
 }
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
@@ -37,7 +39,10 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     "log-level": "debug",
     ...options.flags,
   }, {});
-  const handle = await startServer(config, { logSink: (l) => logs.push(l) });
+  const handle = await startServer(config, {
+    logSink: (l) => logs.push(l),
+    cimdFetch: options.cimdFetch,
+  });
   const stop = async () => {
     await handle.stop();
     if (ownsDir) await Deno.remove(dataDir, { recursive: true }).catch(() => {});

@@ -1,0 +1,293 @@
+/** @jsxImportSource hono/jsx */
+/**
+ * The authorization endpoint and consent (checklist F1–F10, C5, C7–C9, J1).
+ *
+ * `GET /authorize` validates client_id and redirect_uri first (an HTML error page, never a
+ * redirect, when either is bad), then the rest; a valid request is stored server-side and the
+ * browser goes to `/authorize/consent?request=…` (sign in → pick workspace → approve/deny).
+ * Errors after the redirect URI is validated go back to the client with `error`, `state` and
+ * `iss` — automatically for admin-created static clients, and behind a user click for
+ * self-registered clients (DCR, CIMD), so the server is never an open redirector (F9).
+ * No CORS here (F8).
+ * @module
+ */
+import { Hono } from "hono";
+import type { Context } from "hono";
+import type { AppEnv } from "../deps.ts";
+import type { Scope } from "../auth/actor.ts";
+import { OAuthError } from "../core/oauth_error.ts";
+import { findClient, type OAuthClient, redirectUriMatches } from "../core/oauth_clients.ts";
+import {
+  type AuthRequestParams,
+  completeAuthRequest,
+  createAuthRequest,
+  findAuthRequest,
+} from "../core/oauth_requests.ts";
+import { issueCode } from "../core/oauth_codes.ts";
+import { mcpResourceUrl } from "../config.ts";
+import { findWorkspaceBySId, getRole, listUserWorkspaces } from "../core/workspaces.ts";
+import { checkClientAllowed } from "../core/workspace_settings.ts";
+import { securePage } from "../pages/page_security.ts";
+import { currentSession, originCheck, readCsrfForm } from "../pages/page_auth.ts";
+import {
+  AuthorizeErrorPage,
+  ConsentPage,
+  displayHost,
+  ExpiredRequestPage,
+  SignInToContinuePage,
+} from "../pages/consent.tsx";
+import { MessagePage } from "../pages/layout.tsx";
+import type { CimdResolver } from "./cimd.ts";
+import { resolveClient } from "./client_auth.ts";
+import { parseResourceParam } from "./resource.ts";
+
+/** Narrow requested scopes to ours (F5): unknown ones and offline_access are dropped. */
+export function narrowScopes(raw: string | undefined): Scope[] {
+  const words = (raw ?? "").split(" ").filter(Boolean);
+  const ours = (["read", "write"] as Scope[]).filter((s) => words.includes(s));
+  return ours.length ? ours : ["read", "write"];
+}
+
+/** The client's redirect with `params` set exactly once each, plus `iss` (F6, F7). */
+export function clientRedirect(
+  redirectUri: string,
+  issuer: string,
+  params: Record<string, string | null>,
+): string {
+  const u = new URL(redirectUri);
+  for (const [k, v] of Object.entries(params)) if (v !== null) u.searchParams.set(k, v);
+  u.searchParams.set("iss", issuer);
+  return u.href;
+}
+
+function errorPage(c: Context<AppEnv>, title: string, message: string, status = 400) {
+  return c.html(
+    <AuthorizeErrorPage title={title}>
+      <p>{message}</p>
+      <p class="muted">Start again from your client (the AI application you were connecting).</p>
+    </AuthorizeErrorPage>,
+    status as 400,
+  );
+}
+
+/** Send an error back to a validated redirect URI (directly for static clients, F9). */
+function redirectError(
+  c: Context<AppEnv>,
+  client: OAuthClient,
+  redirectUri: string,
+  state: string | null,
+  err: OAuthError,
+) {
+  const target = clientRedirect(redirectUri, c.get("deps").config.publicUrl, {
+    error: err.code,
+    error_description: err.description,
+    state,
+  });
+  if (client.kind === "static") return c.redirect(target, 302);
+  return c.html(
+    <AuthorizeErrorPage title="The application's request was refused">
+      <p>{err.description}</p>
+      <p>
+        <a class="button" href={target}>Return to {displayHost(redirectUri)}</a>
+      </p>
+    </AuthorizeErrorPage>,
+    400,
+  );
+}
+
+/** Parameters other than the client and redirect URI (F1, F4, F5). */
+function checkRequest(c: Context<AppEnv>, q: Record<string, string>): Omit<
+  AuthRequestParams,
+  "clientId" | "redirectUri" | "redirectUriSent" | "state"
+> {
+  if (q.response_type !== "code") {
+    throw new OAuthError("unsupported_response_type", "response_type must be code.");
+  }
+  if (!q.code_challenge) {
+    throw new OAuthError("invalid_request", "PKCE is required: send code_challenge (S256).");
+  }
+  if (q.code_challenge_method !== "S256") {
+    throw new OAuthError("invalid_request", "code_challenge_method must be S256.");
+  }
+  if (!/^[A-Za-z0-9_-]{43}$/.test(q.code_challenge)) {
+    throw new OAuthError("invalid_request", "code_challenge is not a valid S256 challenge.");
+  }
+  const config = c.get("deps").config;
+  const resource = parseResourceParam(config, q.resource) ?? mcpResourceUrl(config);
+  return { codeChallenge: q.code_challenge, scopes: narrowScopes(q.scope), resource };
+}
+
+export function authorizeRoutes(cimd: CimdResolver): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.use("/authorize", securePage);
+  app.use("/authorize/*", securePage);
+  app.use("/authorize/consent", originCheck);
+
+  app.get("/authorize", async (c) => {
+    const deps = c.get("deps");
+    const url = new URL(c.req.url);
+    const q: Record<string, string> = {};
+    for (const [k, v] of url.searchParams) {
+      if (k in q) return errorPage(c, "Invalid request", `The parameter ${k} is repeated.`);
+      q[k] = v;
+    }
+    if (!q.client_id) return errorPage(c, "Invalid request", "client_id is missing.");
+    let client: OAuthClient | null;
+    try {
+      client = await resolveClient(deps.db, cimd, q.client_id);
+    } catch (e) {
+      if (!(e instanceof OAuthError)) throw e;
+      return errorPage(c, "Unknown application", e.description);
+    }
+    if (!client) {
+      return errorPage(c, "Unknown application", "This client_id is not registered here.");
+    }
+    let redirectUri = q.redirect_uri;
+    const sent = redirectUri !== undefined;
+    if (!sent) {
+      if (client.redirectUris.length !== 1) {
+        return errorPage(c, "Invalid request", "redirect_uri is required for this client.");
+      }
+      redirectUri = client.redirectUris[0];
+    }
+    if (!redirectUriMatches(client.redirectUris, redirectUri!)) {
+      return errorPage(
+        c,
+        "Invalid redirect URI",
+        "redirect_uri is not registered for this client.",
+      );
+    }
+    const state = q.state ?? null;
+    let checked;
+    try {
+      checked = checkRequest(c, q);
+    } catch (e) {
+      if (!(e instanceof OAuthError)) throw e;
+      return redirectError(c, client, redirectUri!, state, e);
+    }
+    const id = createAuthRequest(deps.db, {
+      clientId: client.clientId,
+      redirectUri: redirectUri!,
+      redirectUriSent: sent,
+      state,
+      ...checked,
+    });
+    return c.redirect(`/authorize/consent?request=${encodeURIComponent(id)}`, 303);
+  });
+
+  app.get("/authorize/consent", (c) => renderConsent(c, c.req.query("request") ?? ""));
+
+  app.post("/authorize/consent", async (c) => {
+    const deps = c.get("deps");
+    const session = currentSession(c);
+    if (!session) return errorPage(c, "Sign in to continue", "Your session has ended.", 401);
+    const form = await readCsrfForm(c, session);
+    if (!form) {
+      return errorPage(c, "Form expired", "The form's security token is missing or wrong.", 403);
+    }
+    const lookup = findAuthRequest(deps.db, form.request ?? "");
+    if (lookup.status === "expired") return c.html(<ExpiredRequestPage />, 410);
+    if (lookup.status !== "ok") {
+      return errorPage(c, "Request already answered", "This request is no longer pending.");
+    }
+    const p = lookup.params;
+    const client = await resolveClient(deps.db, cimd, p.clientId).catch(() => null);
+    if (!client) return errorPage(c, "Unknown application", "The client is no longer valid.");
+    if (form.decision !== "approve") {
+      completeAuthRequest(deps.db, form.request, { userId: session.user.id, workspaceId: null });
+      const denied = new OAuthError("access_denied", "The user denied the request.");
+      return c.redirect(
+        clientRedirect(p.redirectUri, deps.config.publicUrl, {
+          error: denied.code,
+          error_description: denied.description,
+          state: p.state,
+        }),
+        303,
+      );
+    }
+    const ws = findWorkspaceBySId(deps.db, form.workspace ?? "");
+    if (!ws || !getRole(deps.db, ws.id, session.user.id)) {
+      return renderConsent(c, form.request, "Pick one of your workspaces.");
+    }
+    if (client.workspaceId !== null && client.workspaceId !== ws.id) {
+      return renderConsent(
+        c,
+        form.request,
+        "This application is registered for another workspace.",
+      );
+    }
+    if (p.resource === mcpResourceUrl(deps.config)) {
+      const allowed = checkClientAllowed(deps.db, ws, client.clientId);
+      if (!allowed.allowed) return errorPage(c, "Not allowed", allowed.description, 403);
+    }
+    const scopes: Scope[] = form.read_only === "1" ? ["read"] : p.scopes;
+    if (
+      !completeAuthRequest(deps.db, form.request, { userId: session.user.id, workspaceId: ws.id })
+    ) {
+      return errorPage(c, "Request already answered", "This request is no longer pending.");
+    }
+    const code = issueCode(deps.db, {
+      clientId: client.clientId,
+      userId: session.user.id,
+      workspaceId: ws.id,
+      redirectUri: p.redirectUri,
+      redirectUriSent: p.redirectUriSent,
+      codeChallenge: p.codeChallenge,
+      scopes,
+      resource: p.resource,
+    });
+    // 303 so the browser turns the POST into a GET (RFC 9700 §4.12).
+    return c.redirect(
+      clientRedirect(p.redirectUri, deps.config.publicUrl, { code, state: p.state }),
+      303,
+    );
+  });
+  return app;
+}
+
+function renderConsent(c: Context<AppEnv>, requestId: string, error?: string) {
+  const deps = c.get("deps");
+  const lookup = findAuthRequest(deps.db, requestId);
+  if (lookup.status === "expired") return c.html(<ExpiredRequestPage />, 410);
+  if (lookup.status !== "ok") {
+    return errorPage(c, "Request not found", "This authorization request is not pending.");
+  }
+  const session = currentSession(c);
+  if (!session) {
+    const back = `/authorize/consent?request=${encodeURIComponent(requestId)}`;
+    return c.html(
+      <SignInToContinuePage loginUrl={`/login?next=${encodeURIComponent(back)}`} />,
+      401,
+    );
+  }
+  const p = lookup.params;
+  const client = findClient(deps.db, p.clientId);
+  if (!client) return errorPage(c, "Unknown application", "The client is no longer registered.");
+  const workspaces = listUserWorkspaces(deps.db, session.user.id)
+    .filter((m) => client.workspaceId === null || m.workspace.id === client.workspaceId)
+    .map((m) => ({ sId: m.workspace.sId, name: m.workspace.name }));
+  if (workspaces.length === 0) {
+    return c.html(
+      <MessagePage title="No workspace">
+        <p>Your account is not a member of a workspace this application can use.</p>
+      </MessagePage>,
+      403,
+    );
+  }
+  return c.html(
+    <ConsentPage
+      requestId={requestId}
+      csrf={session.session.csrf}
+      clientName={client.name}
+      clientId={p.clientId}
+      clientKind={client.kind}
+      redirectUri={p.redirectUri}
+      scopes={p.scopes}
+      resource={p.resource}
+      workspaces={workspaces}
+      userEmail={session.user.email}
+      error={error}
+    />,
+    error ? 400 : 200,
+  );
+}

@@ -1,0 +1,27 @@
+/**
+ * The authorization server, assembled: discovery, registration, authorize + consent, token,
+ * revocation, and the sign-in pages. One CIMD resolver (with its cache) per app instance.
+ * @module
+ */
+import { Hono } from "hono";
+import type { AppEnv, Deps } from "../deps.ts";
+import { CimdResolver } from "./cimd.ts";
+import { metadataRoutes } from "./metadata.ts";
+import { registerRoutes } from "./register.ts";
+import { tokenRoutes } from "./token.ts";
+import { revokeRoutes } from "./revoke.ts";
+import { authorizeRoutes } from "./authorize.tsx";
+import { loginRoutes } from "../pages/login.tsx";
+
+/** Every OAuth and sign-in route, mounted at the origin root. */
+export function oauthRoutes(deps: Deps): Hono<AppEnv> {
+  const cimd = new CimdResolver(deps.db, deps.cimdHooks ?? {});
+  const app = new Hono<AppEnv>();
+  app.route("/", metadataRoutes());
+  app.route("/", registerRoutes());
+  app.route("/", tokenRoutes(cimd));
+  app.route("/", revokeRoutes(cimd));
+  app.route("/", authorizeRoutes(cimd));
+  app.route("/", loginRoutes());
+  return app;
+}

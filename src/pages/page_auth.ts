@@ -1,0 +1,55 @@
+/**
+ * Shared plumbing of the signed-in pages: the origin check (hono `csrf()` against the public
+ * origin) plus the per-session CSRF token on every POST, and the page actor (a user acting in
+ * one workspace through their browser session).
+ * @module
+ */
+import type { Context, MiddlewareHandler } from "hono";
+import { csrf } from "hono/csrf";
+import type { AppEnv } from "../deps.ts";
+import type { UserActor } from "../auth/actor.ts";
+import { csrfMatches, currentSession, type PageSession } from "../auth/sessions.ts";
+import { findWorkspaceBySId, getRole, toWorkspaceRef } from "../core/workspaces.ts";
+import { toUserRef } from "../core/users.ts";
+
+/** Origin check for page POSTs: the request must come from this server's public origin. */
+export const originCheck: MiddlewareHandler<AppEnv> = (c, next) =>
+  csrf({ origin: c.get("deps").config.publicUrl })(c, next);
+
+/** Read a form and verify its CSRF token against the session; null when it does not match. */
+export async function readCsrfForm(
+  c: Context<AppEnv>,
+  session: PageSession,
+): Promise<Record<string, string> | null> {
+  const body = await c.req.parseBody();
+  const form: Record<string, string> = {};
+  for (const [k, v] of Object.entries(body)) if (typeof v === "string") form[k] = v;
+  return csrfMatches(session.session, form.csrf) ? form : null;
+}
+
+/** The session user acting in workspace `wId`, or null when not a member. */
+export function pageActor(c: Context<AppEnv>, session: PageSession, wId: string): UserActor | null {
+  const db = c.get("deps").db;
+  const ws = findWorkspaceBySId(db, wId);
+  if (!ws) return null;
+  const role = getRole(db, ws.id, session.user.id);
+  if (!role) return null;
+  return {
+    kind: "user",
+    user: toUserRef(session.user),
+    workspace: toWorkspaceRef(ws),
+    role,
+    scopes: new Set(["read", "write"]),
+    credential: { kind: "session", id: session.session.idHash.slice(0, 12) },
+  };
+}
+
+/** A local path safe to redirect to after sign-in (no open redirector: L 2.1). */
+export function safeNextPath(next: string | undefined): string {
+  if (!next || !next.startsWith("/") || next.startsWith("//") || next.includes("\\")) {
+    return "/account";
+  }
+  return next;
+}
+
+export { currentSession };
