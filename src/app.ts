@@ -14,6 +14,12 @@ import { randomString } from "./util/ids.ts";
 import { VERSION } from "./version.ts";
 import { setupRoutes } from "./pages/setup.tsx";
 import { oauthRoutes } from "./oauth/router.ts";
+import { meRoutes } from "./api/me.ts";
+import { referenceRoutes } from "./api/reference.tsx";
+import { agentsRoutes } from "./api/agents.ts";
+import { spacesRoutes } from "./api/spaces.ts";
+import { podsRoutes } from "./api/pods.ts";
+import { apiKeysRoutes } from "./api/api_keys.ts";
 import { mcpRoutes } from "./mcp/route.ts";
 import { requireAuth } from "./auth/bearer.ts";
 import { endStreamsOnShutdown } from "./events/end_on_shutdown.ts";
@@ -96,6 +102,12 @@ export function createApp(deps: Deps): Hono<AppEnv> {
 
   app.route("/", setupRoutes());
   app.route("/", oauthRoutes(deps));
+  app.route("/", meRoutes());
+  app.route("/", referenceRoutes());
+  app.route("/api/v1/w/:wId", agentsRoutes());
+  app.route("/api/v1/w/:wId", spacesRoutes());
+  app.route("/api/v1/w/:wId", podsRoutes());
+  app.route("/api/v1/w/:wId", apiKeysRoutes());
   app.route("/", mcpRoutes(deps));
 
   app.notFound((c) =>

@@ -41,7 +41,9 @@ export type ErrorType =
   | "conflict"
   | "invalid_api_key_error"
   | "workspace_user_not_found"
-  | "assistant_saving_error";
+  | "assistant_saving_error"
+  | "group_not_found"
+  | "space_already_exists";
 
 export class AppError extends Error {
   override name = "AppError";

@@ -11,7 +11,7 @@ import type { Actor } from "../auth/actor.ts";
 import { hashSecret } from "../auth/hash.ts";
 import { AppError, invalid } from "../errors.ts";
 import { newResourceId, newSecret } from "../util/ids.ts";
-import { requireWorkspaceRole } from "./access.ts";
+import { requireScope, requireWorkspaceRole } from "./access.ts";
 
 /** Every workspace API key starts with this (Dust's keys do too). */
 export const API_KEY_PREFIX = "sk-";
@@ -84,6 +84,7 @@ export function createApiKey(
   actor: Actor,
   input: { name: string },
 ): { key: ApiKeyView; secret: string } {
+  requireScope(actor, "write");
   const user = requireWorkspaceRole(actor, ["admin"], "Only workspace admins can manage API keys.");
   return insertApiKey(deps.db, {
     workspaceId: actor.workspace.id,
@@ -116,6 +117,7 @@ export function listApiKeys(
 
 /** Admins revoke a key; a key of another workspace answers not found. Idempotent. */
 export function revokeApiKey(deps: Deps, actor: Actor, input: { keyId: string }): ApiKeyView {
+  requireScope(actor, "write");
   requireWorkspaceRole(actor, ["admin"], "Only workspace admins can manage API keys.");
   const row = deps.db.prepare(
     `UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE s_id = ? AND workspace_id = ?

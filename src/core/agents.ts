@@ -1,0 +1,374 @@
+/**
+ * Agent configurations: the global `dust` agent every workspace has, and workspace agents that
+ * builders create. One row per agent (the version counter moves in place). Public JSON is the
+ * SDK's `LightAgentConfiguration`.
+ *
+ * Views (`GET assistant/agent_configurations?view=`), following Dust (dust.md §4.6):
+ * - `all` (API keys' default): every active agent except private ones;
+ * - `list` (users' default; users only): global, workspace and published agents, and the
+ *   caller's own private agents;
+ * - `workspace` (scope workspace/visible), `published` (published/hidden), `global`;
+ * - `all_unrestricted`: every active agent including others' private ones — admins only,
+ *   403 `app_auth_error` for anyone else.
+ * `favorites` is not served: this server stores no favourites (400 for users, 401 for keys).
+ * Reading one agent: a private agent exists only for its author.
+ * @module
+ */
+import type { Deps } from "../deps.ts";
+import type { Db } from "../db/sqlite.ts";
+import { now, tx } from "../db/sqlite.ts";
+import type { Actor } from "../auth/actor.ts";
+import { AppError, invalid } from "../errors.ts";
+import { newSId } from "../util/ids.ts";
+import { requireScope, requireUser, requireWorkspaceRole } from "./access.ts";
+
+export const AGENT_VIEWS = [
+  "all",
+  "list",
+  "workspace",
+  "published",
+  "global",
+  "favorites",
+  "all_unrestricted",
+] as const;
+export type AgentView = (typeof AGENT_VIEWS)[number];
+
+export type AgentScope = "global" | "workspace" | "published" | "private" | "hidden" | "visible";
+
+export interface AgentRow {
+  id: number;
+  sId: string;
+  version: number;
+  name: string;
+  description: string;
+  instructions: string | null;
+  pictureUrl: string;
+  providerId: string;
+  modelId: string;
+  temperature: number;
+  scope: AgentScope;
+  status: string;
+  maxStepsPerRun: number;
+  tools: string[];
+  authorUserId: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** The SDK's `LightAgentConfiguration`. */
+export interface LightAgentConfiguration {
+  id: number;
+  sId: string;
+  version: number;
+  versionCreatedAt: string | null;
+  versionAuthorId: number | null;
+  name: string;
+  description: string;
+  instructions: string | null;
+  pictureUrl: string;
+  status: string;
+  scope: AgentScope;
+  userFavorite: boolean;
+  model: { providerId: string; modelId: string; temperature: number };
+  maxStepsPerRun: number;
+  visualizationEnabled: boolean;
+  templateId: string | null;
+  groupIds: string[];
+  requestedGroupIds: string[][];
+  requestedSpaceIds: string[];
+}
+
+// deno-lint-ignore no-explicit-any
+function fromRow(r: any): AgentRow {
+  return {
+    id: r.id,
+    sId: r.s_id,
+    version: r.version,
+    name: r.name,
+    description: r.description,
+    instructions: r.instructions,
+    pictureUrl: r.picture_url,
+    providerId: r.provider_id,
+    modelId: r.model_id,
+    temperature: r.temperature,
+    scope: r.scope,
+    status: r.status,
+    maxStepsPerRun: r.max_steps_per_run,
+    tools: JSON.parse(r.tools),
+    authorUserId: r.author_user_id,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+/** Shape an agent row as Dust's light configuration. */
+export function toLightAgentConfiguration(a: AgentRow): LightAgentConfiguration {
+  return {
+    id: a.id,
+    sId: a.sId,
+    version: a.version,
+    versionCreatedAt: new Date(a.updatedAt).toISOString(),
+    versionAuthorId: a.authorUserId,
+    name: a.name,
+    description: a.description,
+    instructions: a.instructions,
+    pictureUrl: a.pictureUrl,
+    status: a.status,
+    scope: a.scope,
+    userFavorite: false,
+    model: { providerId: a.providerId, modelId: a.modelId, temperature: a.temperature },
+    maxStepsPerRun: a.maxStepsPerRun,
+    visualizationEnabled: false,
+    templateId: null,
+    groupIds: [],
+    requestedGroupIds: [],
+    requestedSpaceIds: [],
+  };
+}
+
+/** Rule: a private agent exists only for its author; every other scope for the workspace. */
+export function canReadAgent(actor: Actor, a: AgentRow): boolean {
+  if (a.scope !== "private") return true;
+  return actor.kind === "user" && a.authorUserId === actor.user.id;
+}
+
+/** An agent of the workspace by sId, whatever its status (null when absent). */
+export function findAgentBySId(db: Db, workspaceId: number, sId: string): AgentRow | null {
+  const r = db.prepare("SELECT * FROM agent_configurations WHERE workspace_id = ? AND s_id = ?")
+    .get(workspaceId, sId);
+  return r ? fromRow(r) : null;
+}
+
+/** Dust's ordering: the global `dust` agent first, then global agents, then by name. */
+function compareAgents(a: AgentRow, b: AgentRow): number {
+  const rank = (x: AgentRow) => (x.sId === "dust" ? 0 : x.scope === "global" ? 1 : 2);
+  return rank(a) - rank(b) || a.name.localeCompare(b.name, "en", { sensitivity: "base" }) ||
+    a.id - b.id;
+}
+
+function viewFilter(actor: Actor, view: AgentView): (a: AgentRow) => boolean {
+  const mine = (a: AgentRow) => actor.kind === "user" && a.authorUserId === actor.user.id;
+  switch (view) {
+    case "all":
+      return (a) => a.scope !== "private";
+    case "list":
+      return (a) => a.scope !== "hidden" && (a.scope !== "private" || mine(a));
+    case "workspace":
+      return (a) => a.scope === "workspace" || a.scope === "visible";
+    case "published":
+      return (a) => a.scope === "published" || a.scope === "hidden";
+    case "global":
+      return (a) => a.scope === "global";
+    case "all_unrestricted":
+      return () => true;
+    case "favorites":
+      throw invalid("view: favorites is not supported by this server (it stores no favourites)");
+  }
+}
+
+/** Check who may use a view (Dust's statuses) and return its default when none is given. */
+function resolveView(actor: Actor, view: AgentView | undefined): AgentView {
+  const v = view ?? (actor.kind === "user" ? "list" : "all");
+  if ((v === "list" || v === "favorites") && actor.kind !== "user") {
+    throw new AppError(
+      401,
+      "invalid_request_error",
+      `The "${v}" view needs a user; API keys act as the workspace (use view=all).`,
+    );
+  }
+  if (v === "all_unrestricted" && !(actor.kind === "user" && actor.role === "admin")) {
+    throw new AppError(
+      403,
+      "app_auth_error",
+      'Only workspace admins can use view "all_unrestricted".',
+    );
+  }
+  return v;
+}
+
+/** The active agents of a view, in Dust's order (workspaces hold at most a few hundred). */
+export function listAgentConfigurations(
+  deps: Deps,
+  actor: Actor,
+  input: { view?: AgentView },
+): AgentRow[] {
+  const view = resolveView(actor, input.view);
+  const keep = viewFilter(actor, view);
+  return deps.db.prepare(
+    "SELECT * FROM agent_configurations WHERE workspace_id = ? AND status = 'active' LIMIT 5000",
+  ).all(actor.workspace.id).map(fromRow).filter(keep).sort(compareAgents);
+}
+
+/** One agent by sId; unknown, another workspace's, or someone else's private → 404. */
+export function getAgentConfiguration(
+  deps: Deps,
+  actor: Actor,
+  input: { agentId: string },
+): AgentRow {
+  const a = findAgentBySId(deps.db, actor.workspace.id, input.agentId);
+  if (!a || !canReadAgent(actor, a)) {
+    throw new AppError(
+      404,
+      "agent_configuration_not_found",
+      "The agent configuration was not found.",
+    );
+  }
+  return a;
+}
+
+/**
+ * Fuzzy rank of `name` against `query` (lower is better), or null when it does not match:
+ * exact, then prefix, then substring, then subsequence (characters in order).
+ */
+export function fuzzyRank(name: string, query: string): number | null {
+  const n = name.toLowerCase();
+  const q = query.trim().toLowerCase();
+  if (q === "") return 0;
+  if (n === q) return 0;
+  if (n.startsWith(q)) return 1;
+  if (n.includes(q)) return 2 + n.indexOf(q) / 1000;
+  let i = 0;
+  for (const ch of n) if (ch === q[i]) i++;
+  return i === q.length ? 3 + (n.length - q.length) / 1000 : null;
+}
+
+/** Page size of MCP `list_agents`. */
+export const AGENTS_PAGE_SIZE = 25;
+
+/**
+ * MCP `list_agents`: the `list` view, optionally fuzzy-filtered and ranked by `name`, 25 per
+ * page; `lastValue` is the sId of the previous page's last agent (unknown → empty page).
+ */
+export function listAgents(
+  deps: Deps,
+  actor: Actor,
+  input: { name?: string; lastValue?: string },
+) {
+  let agents = listAgentConfigurations(deps, actor, { view: "list" });
+  if (input.name && input.name.trim() !== "") {
+    const ranked = agents.map((a) => ({ a, r: fuzzyRank(a.name, input.name!) }))
+      .filter((x) => x.r !== null) as { a: AgentRow; r: number }[];
+    agents = ranked.sort((x, y) => x.r - y.r || compareAgents(x.a, y.a)).map((x) => x.a);
+  }
+  let start = 0;
+  if (input.lastValue) {
+    const i = agents.findIndex((a) => a.sId === input.lastValue);
+    start = i < 0 ? agents.length : i + 1; // an unknown cursor yields an empty page, as Dust
+  }
+  const page = agents.slice(start, start + AGENTS_PAGE_SIZE);
+  const hasMore = start + AGENTS_PAGE_SIZE < agents.length;
+  return {
+    agents: page.map((a) => ({
+      id: a.sId,
+      name: a.name,
+      description: a.description,
+      pictureUrl: a.pictureUrl,
+      scope: a.scope,
+    })),
+    hasMore,
+    lastValue: hasMore ? page[page.length - 1].sId : null,
+  };
+}
+
+/**
+ * The agent a user can mention by name (case-insensitive exact match in the `list` view;
+ * API keys search the `all` view). Error text as Dust's MCP tools.
+ */
+export function findAgentByName(deps: Deps, actor: Actor, input: { name: string }): AgentRow {
+  const view: AgentView = actor.kind === "user" ? "list" : "all";
+  const wanted = input.name.trim().toLowerCase();
+  const hit = listAgentConfigurations(deps, actor, { view }).find((a) =>
+    a.name.toLowerCase() === wanted
+  );
+  if (!hit) {
+    throw new AppError(
+      404,
+      "agent_configuration_not_found",
+      `No agent found matching name: "${input.name}"`,
+    );
+  }
+  return hit;
+}
+
+export interface CreateAgentInput {
+  name: string;
+  description: string;
+  instructions: string;
+  model?: { providerId: string; modelId: string; temperature?: number };
+  scope?: "workspace" | "published" | "private";
+  pictureUrl?: string;
+  maxStepsPerRun?: number;
+}
+
+/** Agent names: letters, digits, `_`, `-`, `.` (so `@name` mentions stay unambiguous). */
+export const AGENT_NAME = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** Builders and admins create a workspace agent (our own route; Dust builds agents in its UI). */
+export function createAgent(deps: Deps, actor: Actor, input: CreateAgentInput): AgentRow {
+  requireUser(actor, "Creating agents needs a user token.");
+  requireScope(actor, "write");
+  const user = requireWorkspaceRole(
+    actor,
+    ["admin", "builder"],
+    "Only builders can create agents.",
+  );
+  if (!AGENT_NAME.test(input.name)) {
+    throw invalid("name: 1 to 64 letters, digits, '_', '-' or '.' (no spaces)");
+  }
+  return tx(deps.db, () => {
+    const taken = deps.db.prepare(
+      `SELECT 1 FROM agent_configurations WHERE workspace_id = ? AND name = ? COLLATE NOCASE
+       AND status = 'active'`,
+    ).get(actor.workspace.id, input.name);
+    if (taken) {
+      throw new AppError(
+        400,
+        "assistant_saving_error",
+        `An agent named "${input.name}" already exists.`,
+      );
+    }
+    const t = now();
+    const r = deps.db.prepare(
+      `INSERT INTO agent_configurations (s_id, workspace_id, version, name, description, instructions,
+         picture_url, provider_id, model_id, temperature, scope, status, max_steps_per_run, tools,
+         author_user_id, created_at, updated_at)
+       VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, '["search","files"]', ?, ?, ?) RETURNING *`,
+    ).get(
+      newSId(),
+      actor.workspace.id,
+      input.name,
+      input.description,
+      input.instructions,
+      input.pictureUrl ?? "",
+      input.model?.providerId ?? "openai",
+      input.model?.modelId ?? "gpt-4o",
+      input.model?.temperature ?? 0.7,
+      input.scope ?? "workspace",
+      input.maxStepsPerRun ?? 8,
+      user.user.id,
+      t,
+      t,
+    );
+    return fromRow(r);
+  });
+}
+
+/**
+ * Light configurations for a response; with `withAuthors`, `lastAuthors` names the agent's
+ * author (global agents have none).
+ */
+export function withLastAuthors(
+  deps: Deps,
+  rows: AgentRow[],
+  withAuthors: boolean,
+): (LightAgentConfiguration & { lastAuthors?: string[] })[] {
+  if (!withAuthors) return rows.map(toLightAgentConfiguration);
+  const nameOf = deps.db.prepare("SELECT first_name, last_name FROM users WHERE id = ?");
+  return rows.map((a) => {
+    const u = a.authorUserId === null
+      ? undefined
+      : nameOf.get(a.authorUserId) as { first_name: string; last_name: string | null } | undefined;
+    const lastAuthors = u ? [[u.first_name, u.last_name].filter(Boolean).join(" ")] : [];
+    return { ...toLightAgentConfiguration(a), lastAuthors };
+  });
+}

@@ -1,0 +1,189 @@
+/**
+ * Pods: spaces of kind `project` with a metadata record (`pmd_…`: description, pinned frame
+ * path, frame tabs, tab order), members and editors. MCP `list_pods` / `get_pod` and the REST
+ * `project_metadata` route all read through here.
+ *
+ * URLs: this server has no web app, so a Pod's `url` is the stable string
+ * `${publicUrl}/w/${wId}/pods/${podId}` (it identifies the Pod; it is not a page).
+ * @module
+ */
+import type { Deps } from "../deps.ts";
+import type { Db } from "../db/sqlite.ts";
+import { now, tx } from "../db/sqlite.ts";
+import type { Actor } from "../auth/actor.ts";
+import { AppError, invalid } from "../errors.ts";
+import { newResourceId } from "../util/ids.ts";
+import {
+  canWriteSpace,
+  readableSpaceIds,
+  requireReadablePod,
+  requireReadableSpace,
+  requireScope,
+} from "./access.ts";
+import { listWorkspaceSpaces, type SpaceRow } from "./space_rows.ts";
+
+/** The identifying URL of a Pod (see the module comment). */
+export function podUrl(deps: Pick<Deps, "config">, actor: Actor, podSId: string): string {
+  return `${deps.config.publicUrl}/w/${actor.workspace.sId}/pods/${podSId}`;
+}
+
+interface MetadataRow {
+  sId: string;
+  description: string;
+  pinnedFramePath: string | null;
+  frameTabs: unknown[];
+  tabsOrder: unknown[];
+  updatedAt: number;
+}
+
+/** The Pod's metadata record, created on first use for Pods that predate it. */
+function loadMetadata(db: Db, space: SpaceRow): MetadataRow {
+  let r = db.prepare("SELECT * FROM pod_metadata WHERE space_id = ?").get(space.id) as
+    | Record<string, unknown>
+    | undefined;
+  if (!r) {
+    r = db.prepare(
+      "INSERT INTO pod_metadata (space_id, s_id, updated_at) VALUES (?, ?, ?) RETURNING *",
+    ).get(space.id, newResourceId("pmd"), space.createdAt) as Record<string, unknown>;
+  }
+  return {
+    sId: r.s_id as string,
+    description: r.description as string,
+    pinnedFramePath: r.pinned_frame_path as string | null,
+    frameTabs: JSON.parse(r.frame_tabs as string),
+    tabsOrder: JSON.parse(r.tabs_order as string),
+    updatedAt: r.updated_at as number,
+  };
+}
+
+export interface PodListItem {
+  id: string;
+  name: string;
+  url: string;
+}
+
+/** MCP `list_pods`: the non-archived Pods the actor is a member of, by name (case-insensitive). */
+export function listPods(deps: Deps, actor: Actor): { count: number; pods: PodListItem[] } {
+  const readable = readableSpaceIds(deps.db, actor);
+  const pods = listWorkspaceSpaces(deps.db, actor.workspace.id)
+    .filter((s) => s.kind === "project" && s.archivedAt === null && readable.has(s.id))
+    .map((s) => ({ id: s.sId, name: s.name, url: podUrl(deps, actor, s.sId) }));
+  return { count: pods.length, pods };
+}
+
+/** Number of ready files in the Pod's file system (`files` scoped to the Pod). */
+export function countPodFiles(db: Db, workspaceId: number, podSId: string): number {
+  return (db.prepare(
+    `SELECT count(*) AS n FROM files WHERE workspace_id = ? AND scope_type = 'pod' AND scope_s_id = ?
+     AND status = 'ready'`,
+  ).get(workspaceId, podSId) as { n: number }).n;
+}
+
+/**
+ * MCP `get_pod` (dust.md §1.3). `contentNodes` is always empty: this server has no way to
+ * attach company-data nodes to a Pod's context yet.
+ */
+export function getPod(deps: Deps, actor: Actor, input: { podId: string }) {
+  const space = requireReadablePod(deps.db, actor, input.podId, { activeOnly: true });
+  const meta = loadMetadata(deps.db, space);
+  return {
+    pod: {
+      id: space.sId,
+      name: space.name,
+      url: podUrl(deps, actor, space.sId),
+      description: meta.description,
+      pinnedFramePath: meta.pinnedFramePath,
+      fileTabs: meta.frameTabs,
+      tabsOrder: meta.tabsOrder,
+      contentNodes: [] as { name: string; nodeId: string; dataSourceViewId: string }[],
+      fileCount: countPodFiles(deps.db, actor.workspace.id, space.sId),
+    },
+  };
+}
+
+/** Dust's `ProjectMetadataType` (+ `pinnedFramePath`, `fileTabs`, `tabsOrder`). */
+export interface PodMetadataJson {
+  sId: string;
+  createdAt: number;
+  updatedAt: number;
+  spaceId: string;
+  description: string | null;
+  archivedAt: number | null;
+  members: string[];
+  pinnedFramePath: string | null;
+  fileTabs: unknown[];
+  tabsOrder: unknown[];
+}
+
+function toMetadataJson(db: Db, space: SpaceRow, meta: MetadataRow): PodMetadataJson {
+  const members = (db.prepare(
+    `SELECT u.s_id FROM space_members sm JOIN users u ON u.id = sm.user_id
+     WHERE sm.space_id = ? ORDER BY sm.created_at, u.id LIMIT 10000`,
+  ).all(space.id) as { s_id: string }[]).map((r) => r.s_id);
+  return {
+    sId: meta.sId,
+    createdAt: space.createdAt,
+    updatedAt: meta.updatedAt,
+    spaceId: space.sId,
+    description: meta.description,
+    archivedAt: space.archivedAt,
+    members,
+    pinnedFramePath: meta.pinnedFramePath,
+    fileTabs: meta.frameTabs,
+    tabsOrder: meta.tabsOrder,
+  };
+}
+
+/**
+ * `GET spaces/{spaceId}/project_metadata`: `{metadata}` for a Pod the actor reads; a readable
+ * space that is not a Pod has no metadata (`null`, as the SDK's nullable schema allows).
+ */
+export function getPodMetadata(
+  deps: Deps,
+  actor: Actor,
+  input: { spaceId: string },
+): { metadata: PodMetadataJson | null } {
+  const space = requireReadableSpace(deps.db, actor, input.spaceId);
+  if (space.kind !== "project") return { metadata: null };
+  return { metadata: toMetadataJson(deps.db, space, loadMetadata(deps.db, space)) };
+}
+
+export interface PatchPodMetadataInput {
+  spaceId: string;
+  description?: string;
+  /** A Pod file path (`pod-<podId>/…`) or null to clear it. */
+  pinnedFramePath?: string | null;
+}
+
+/** Members and editors of a Pod update its description and pinned frame. */
+export function patchPodMetadata(
+  deps: Deps,
+  actor: Actor,
+  input: PatchPodMetadataInput,
+): { metadata: PodMetadataJson } {
+  requireScope(actor, "write");
+  const space = requireReadablePod(deps.db, actor, input.spaceId);
+  if (!canWriteSpace(deps.db, actor, space)) {
+    throw new AppError(403, "workspace_auth_error", "You cannot edit this Pod.");
+  }
+  const prefix = `pod-${space.sId}/`;
+  const pinned = input.pinnedFramePath;
+  if (
+    typeof pinned === "string" && (!pinned.startsWith(prefix) || pinned.length <= prefix.length)
+  ) {
+    throw invalid(`pinnedFramePath: must be a file path starting with "${prefix}"`);
+  }
+  return tx(deps.db, () => {
+    const meta = loadMetadata(deps.db, space);
+    const t = now();
+    deps.db.prepare(
+      "UPDATE pod_metadata SET description = ?, pinned_frame_path = ?, updated_at = ? WHERE space_id = ?",
+    ).run(
+      input.description ?? meta.description,
+      pinned === undefined ? meta.pinnedFramePath : pinned,
+      t,
+      space.id,
+    );
+    return { metadata: toMetadataJson(deps.db, space, loadMetadata(deps.db, space)) };
+  });
+}
