@@ -277,8 +277,10 @@ export function settingsHelp(): string {
 /** The README's configuration table, generated from the same rows. */
 export function settingsMarkdown(): string {
   const head = "| flag | environment variable | default | meaning |\n| --- | --- | --- | --- |";
+  // Defaults like `./dust-mcp-data/<region id>` would render as HTML tags outside code spans.
+  const shown = (d: string) => (d === "(none)" ? d : `\`${d}\``);
   const rows = SETTINGS.map((s) =>
-    `| \`--${s.flag}\` | \`${s.env}\` | ${s.shownDefault} | ${s.help} |`
+    `| \`--${s.flag}\` | \`${s.env}\` | ${shown(s.shownDefault)} | ${s.help} |`
   );
   return [head, ...rows].join("\n");
 }

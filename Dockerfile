@@ -1,0 +1,33 @@
+# dust-mcp container image: the single binary from `deno task compile` on a small glibc base.
+#
+#   docker build -t dust-mcp .
+#   docker run -p 4310:4310 -v dust-mcp-data:/data \
+#     -e DUST_MCP_PUBLIC_URL=https://mcp.example.com dust-mcp
+#
+# Configuration is the same as on the command line (see README.md): every setting has a
+# DUST_MCP_* environment variable, and arguments after the image name are appended to the
+# command, e.g. `docker run ... dust-mcp --region eu` (then publish port 4320).
+# DUST_MCP_PUBLIC_URL must be the origin clients use: it is the OAuth issuer and the base of
+# the MCP resource URL, so set it whenever the server sits behind a proxy or another host name.
+
+# --- build: compile with the same Deno as development and CI -----------------------------
+FROM denoland/deno:2.9.6 AS build
+WORKDIR /app
+COPY deno.json deno.lock ./
+COPY main.ts ./
+COPY src ./src
+# The task compiles with explicit permissions (never -A) and writes ./dust-mcp.
+RUN deno task compile
+# An empty directory to become /data, owned by the runtime user (distroless has no shell).
+RUN mkdir -p /empty-data
+
+# --- runtime: glibc + libgcc only, no shell, no package manager -----------------------------
+FROM gcr.io/distroless/cc-debian12:nonroot
+COPY --from=build /app/dust-mcp /usr/local/bin/dust-mcp
+COPY --from=build --chown=65532:65532 /empty-data /data
+# 65532 is distroless's "nonroot" user; the server never needs root.
+USER 65532:65532
+VOLUME /data
+# 4310 is the us region's default port, 4320 the eu region's.
+EXPOSE 4310 4320
+ENTRYPOINT ["/usr/local/bin/dust-mcp", "serve", "--data-dir", "/data", "--host", "0.0.0.0"]
