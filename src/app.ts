@@ -23,6 +23,7 @@ import { apiKeysRoutes } from "./api/api_keys.ts";
 import { mcpRoutes } from "./mcp/route.ts";
 import { requireAuth } from "./auth/bearer.ts";
 import { endStreamsOnShutdown } from "./events/end_on_shutdown.ts";
+import { conversationRoutes } from "./api/conversations.ts";
 
 /** Body-size limits by path: uploads and relay results are larger than ordinary JSON. */
 export const BODY_LIMITS = {
@@ -109,6 +110,7 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   app.route("/api/v1/w/:wId", podsRoutes());
   app.route("/api/v1/w/:wId", apiKeysRoutes());
   app.route("/", mcpRoutes(deps));
+  app.route("/", conversationRoutes());
 
   app.notFound((c) =>
     c.json(

@@ -270,24 +270,6 @@ export function canReadConversation(db: Db, actor: Actor, c: ConversationFacts):
   return c.isParticipant || c.visibility === "workspace";
 }
 
-/** The facts an agent rule decides on. */
-export interface AgentFacts {
-  workspaceId: number;
-  scope: string;
-  status: string;
-  authorUserId: number | null;
-}
-
-/**
- * Rule: who may mention (run) an agent configuration: an active agent of the workspace;
- * `private` agents only by their author (never by an API key).
- */
-export function canUseAgent(actor: Actor, a: AgentFacts): boolean {
-  if (a.workspaceId !== actor.workspace.id || a.status !== "active") return false;
-  if (a.scope !== "private") return true;
-  return actor.kind === "user" && a.authorUserId === actor.user.id;
-}
-
 // ---------------------------------------------------------------------------------------------
 // File rules
 // ---------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import type { Actor } from "../auth/actor.ts";
 import { AppError } from "../errors.ts";
 import { canReadConversation } from "./access.ts";
 import { findSpaceById, type SpaceRow } from "./space_rows.ts";
+import { type AgentRow, findAgentBySId, toLightAgentConfiguration } from "./agents.ts";
 
 /** A conversation row (internal; ids are row ids). */
 export interface ConversationRow {
@@ -186,7 +187,7 @@ export interface MessageRecord {
 }
 
 const MESSAGE_SELECT = `
-  SELECT m.id, m.s_id, m.rank, m.version, m.type, m.visibility, m.created_at,
+  SELECT m.id, m.s_id, m.workspace_id, m.rank, m.version, m.type, m.visibility, m.created_at,
     um.content AS u_content, um.mentions, um.context,
     u.id AS u_id, u.s_id AS u_s_id, u.email, u.username, u.first_name, u.last_name,
     u.image_url, u.created_at AS u_created_at,
@@ -239,7 +240,8 @@ function renderRows(deps: Deps, workspaceSId: string, rows: Json[]): MessageReco
   const actions = loadActions(deps, agentIds);
   const configs = loadAgentConfigs(
     deps,
-    rows.map((r) => r.agent_configuration_id).filter((x) => x !== null && x !== undefined),
+    rows[0]?.workspace_id ?? 0,
+    rows.filter((r) => r.type === "agent_message").map((r) => r.agent_s_id),
   );
   return rows.map((r) => {
     const base = {
@@ -255,7 +257,7 @@ function renderRows(deps: Deps, workspaceSId: string, rows: Json[]): MessageReco
       return { ...base, json: userMessageJson(r), agentName: null, agentStatus: null };
     }
     if (r.type === "agent_message") {
-      const cfg = configs.get(r.agent_configuration_id) ?? missingAgentConfig(r.agent_s_id);
+      const cfg = configs.get(r.agent_s_id)!;
       return {
         ...base,
         json: agentMessageJson(r, cfg, actions.get(r.id) ?? []),
@@ -403,61 +405,37 @@ export function agentActionJson(r: Json): Json {
   };
 }
 
-function loadAgentConfigs(deps: Deps, ids: number[]): Map<number, Json> {
-  const out = new Map<number, Json>();
-  if (ids.length === 0) return out;
-  const rows = deps.db.prepare(
-    `SELECT id, s_id, version, name, description, instructions, picture_url, provider_id, model_id,
-       temperature, scope, status, max_steps_per_run, author_user_id, updated_at
-     FROM agent_configurations WHERE id IN (SELECT value FROM json_each(?))`,
-  ).all(JSON.stringify([...new Set(ids)])) as Json[];
-  for (const r of rows) out.set(r.id, lightAgentConfigurationJson(r));
+/** Light configurations of the agents of these messages, by agent sId. */
+function loadAgentConfigs(deps: Deps, workspaceId: number, sIds: string[]): Map<string, Json> {
+  const out = new Map<string, Json>();
+  for (const sId of new Set(sIds)) {
+    const a = findAgentBySId(deps.db, workspaceId, sId);
+    out.set(sId, toLightAgentConfiguration(a ?? missingAgent(sId)));
+  }
   return out;
 }
 
-/** Dust's LightAgentConfiguration JSON from an `agent_configurations` row. */
-export function lightAgentConfigurationJson(r: Json): Json {
+/** What an agent message shows when its agent was deleted since. */
+function missingAgent(sId: string): AgentRow {
   return {
-    id: r.id,
-    sId: r.s_id,
-    version: r.version,
-    versionCreatedAt: new Date(r.updated_at).toISOString(),
-    versionAuthorId: r.author_user_id ?? null,
-    name: r.name,
-    description: r.description,
-    instructions: r.instructions ?? null,
-    pictureUrl: r.picture_url,
-    status: r.status,
-    scope: r.scope,
-    userFavorite: false,
-    model: { providerId: r.provider_id, modelId: r.model_id, temperature: r.temperature },
-    maxStepsPerRun: r.max_steps_per_run,
-    visualizationEnabled: false,
-    templateId: null,
-    groupIds: [],
-    requestedGroupIds: [],
-  };
-}
-
-/** The configuration shown for an agent message whose agent was deleted since. */
-function missingAgentConfig(sId: string): Json {
-  return lightAgentConfigurationJson({
     id: 0,
-    s_id: sId,
+    sId,
     version: 0,
     name: sId,
     description: "",
     instructions: null,
-    picture_url: "",
-    provider_id: "noop",
-    model_id: "noop",
+    pictureUrl: "",
+    providerId: "noop",
+    modelId: "noop",
     temperature: 0,
     scope: "hidden",
     status: "archived",
-    max_steps_per_run: 0,
-    author_user_id: null,
-    updated_at: 0,
-  });
+    maxStepsPerRun: 0,
+    tools: [],
+    authorUserId: null,
+    createdAt: 0,
+    updatedAt: 0,
+  };
 }
 
 /** Group message versions by rank: Dust's `content` (last element = current version). */

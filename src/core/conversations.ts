@@ -64,7 +64,7 @@ export async function postConversation(
   deps: Deps,
   actor: Actor,
   input: PostConversationInput,
-): Promise<{ conversation: ConversationRow } & PostResult> {
+): Promise<{ conversation: ConversationRow; json: ConversationJson } & PostResult> {
   requireScope(actor, "write");
   if ((input.depth ?? 0) >= MAX_CONVERSATION_DEPTH) {
     throw invalid(`depth: must be below ${MAX_CONVERSATION_DEPTH}`);
@@ -84,7 +84,8 @@ export async function postConversation(
   }
   const { conversation, inserted } = created;
   const result = await finishPost(deps, actor, conversation, inserted, input.blocking ?? false);
-  return { conversation: requireReadableConversation(deps, actor, conversation.sId), ...result };
+  const fresh = requireReadableConversation(deps, actor, conversation.sId);
+  return { conversation: fresh, json: conversationJson(deps, actor, fresh), ...result };
 }
 
 function insertConversation(
@@ -119,6 +120,9 @@ function insertConversation(
   const inserted = prepared ? insertPost(deps, actor, conversation, prepared) : null;
   return { conversation, inserted };
 }
+
+/** Dust's full Conversation JSON (content = every message's versions, by rank). */
+export type ConversationJson = ReturnType<typeof conversationJson>;
 
 /** Dust's full Conversation JSON (content = every message's versions, by rank). */
 export function conversationJson(deps: Deps, actor: Actor, c: ConversationRow) {

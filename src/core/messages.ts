@@ -13,7 +13,8 @@ import { fullName } from "../auth/actor.ts";
 import { tx } from "../db/sqlite.ts";
 import { AppError, invalid } from "../errors.ts";
 import { newResourceId, newSId } from "../util/ids.ts";
-import { canUseAgent, requireScope, requireUser } from "./access.ts";
+import { requireScope, requireUser } from "./access.ts";
+import { type AgentRow, findAgentByName, getAgentConfiguration } from "./agents.ts";
 import { assertUploadable, fileNameToSegment, stripMimeParameters } from "./file_types.ts";
 import { type FileRow, requireReadableFile } from "./files.ts";
 import { conversationStream, insertEvents, publishEvents } from "./conversation_events.ts";
@@ -125,50 +126,16 @@ export function defaultMessageContext(actor: Actor): MessageContext {
   };
 }
 
-interface AgentRef {
-  id: number;
-  sId: string;
-  version: number;
-  name: string;
-}
+type AgentRef = Pick<AgentRow, "id" | "sId" | "version" | "name">;
 
-const AGENT_SELECT =
-  "SELECT id, s_id, version, name, scope, status, author_user_id, workspace_id FROM agent_configurations";
-
-// deno-lint-ignore no-explicit-any
-function usableAgent(actor: Actor, r: any): AgentRef | null {
-  if (!r) return null;
-  const ok = canUseAgent(actor, {
-    workspaceId: r.workspace_id,
-    scope: r.scope,
-    status: r.status,
-    authorUserId: r.author_user_id,
-  });
-  return ok ? { id: r.id, sId: r.s_id, version: r.version, name: r.name } : null;
-}
-
-/** The agent the actor may use with this name (case-insensitive), global agents first. */
-export function resolveAgentByName(deps: Deps, actor: Actor, name: string): AgentRef | null {
-  const rows = deps.db.prepare(
-    `${AGENT_SELECT} WHERE workspace_id = ? AND name = ? COLLATE NOCASE
-     ORDER BY scope = 'global' DESC, id LIMIT 20`,
-  ).all(actor.workspace.id, name.trim());
-  for (const r of rows) {
-    const a = usableAgent(actor, r);
-    if (a) return a;
-  }
-  return null;
-}
-
-function resolveAgentBySId(deps: Deps, actor: Actor, sId: string): AgentRef {
-  const r = deps.db.prepare(`${AGENT_SELECT} WHERE workspace_id = ? AND s_id = ?`)
-    .get(actor.workspace.id, sId);
-  const a = usableAgent(actor, r);
-  if (!a) {
+/** A mentioned agent: readable by the actor and active, else 404 `agent_configuration_not_found`. */
+function resolveMentionedAgent(deps: Deps, actor: Actor, sId: string): AgentRef {
+  const a = getAgentConfiguration(deps, actor, { agentId: sId });
+  if (a.status !== "active") {
     throw new AppError(
       404,
       "agent_configuration_not_found",
-      `The agent configuration "${sId}" was not found.`,
+      `The agent configuration "${sId}" is not active.`,
     );
   }
   return a;
@@ -229,7 +196,7 @@ export async function preparePost(
   for (const m of input.mentions) {
     if ("type" in m || seen.has(m.configurationId)) continue;
     seen.add(m.configurationId);
-    agents.push(resolveAgentBySId(deps, actor, m.configurationId));
+    agents.push(resolveMentionedAgent(deps, actor, m.configurationId));
   }
   const fragments: PreparedFragment[] = [];
   try {
@@ -525,9 +492,7 @@ export function mentionsForAgentName(
 ): MentionInput[] {
   const name = agentName === undefined ? "Dust" : agentName;
   if (name === null) return [];
-  const agent = resolveAgentByName(deps, actor, name);
-  if (!agent) throw invalid(`No agent found matching name: "${name}"`);
-  return [{ configurationId: agent.sId }];
+  return [{ configurationId: findAgentByName(deps, actor, { name }).sId }];
 }
 
 /** MCP `create_conversation_message`: post `message` mentioning `agentName` (default "Dust"). */

@@ -1,0 +1,220 @@
+import assert from "node:assert/strict";
+import { startTestServer } from "../helpers/server.ts";
+import { apiJson, createUserWithToken } from "../helpers/fixtures.ts";
+import { eventsOf, messageBody, parseSse, readSse } from "../helpers/conversations.ts";
+import { appendMessageEvent, updateAgentMessage } from "../../src/core/agent_messages.ts";
+import { conversationStreamTimings } from "../../src/core/conversation_streams.ts";
+
+async function setup() {
+  const server = await startTestServer();
+  const alice = await createUserWithToken(server, { email: "alice@example.com", role: "admin" });
+  const url = `/api/v1/w/${alice.workspace.sId}/assistant/conversations`;
+  const created = await apiJson(server, alice.token, url, {
+    method: "POST",
+    body: { title: "events", message: messageBody("hello") },
+  });
+  const conv = created.body.conversation;
+  return {
+    server,
+    alice,
+    url,
+    cId: conv.sId as string,
+    userSId: conv.content[0][0].sId as string,
+    agentSId: conv.content[1][0].sId as string,
+  };
+}
+
+Deno.test("[conversation events] the conversation stream uses Dust's SSE framing", async () => {
+  const { server, alice, url, cId, userSId, agentSId } = await setup();
+  await using _ = server;
+  const r = await readSse(
+    `${server.url}${url}/${cId}/events`,
+    alice.token,
+    (t) => t.includes("agent_message_new"),
+  );
+  assert.equal(r.status, 200);
+  assert.match(r.contentType ?? "", /^text\/event-stream/);
+  assert.ok(r.text.startsWith("event: dust-handshake\ndata: {}\n\n"));
+  const events = eventsOf(parseSse(r.text));
+  assert.deepEqual(events.map((e) => e.data.type), ["user_message_new", "agent_message_new"]);
+  assert.equal(typeof events[0].eventId, "string");
+  assert.equal(events[0].data.messageId, userSId);
+  assert.equal(events[0].data.message.rank, 0);
+  assert.equal(events[1].data.messageId, agentSId);
+  assert.equal(events[1].data.configurationId, "dust");
+  assert.equal(events[1].data.message.rank, 1);
+});
+
+Deno.test("[conversation events] resuming with lastEventId delivers each later event exactly once", async () => {
+  const { server, alice, url, cId } = await setup();
+  await using _ = server;
+  const first = await readSse(
+    `${server.url}${url}/${cId}/events`,
+    alice.token,
+    (t) => t.includes("agent_message_new"),
+  );
+  const firstEvents = eventsOf(parseSse(first.text));
+  await apiJson(server, alice.token, `${url}/${cId}/messages`, {
+    method: "POST",
+    body: messageBody("second", []),
+  });
+  const resumed = await readSse(
+    `${server.url}${url}/${cId}/events?lastEventId=${firstEvents[0].eventId}`,
+    alice.token,
+    (t) => eventsOf(parseSse(t)).length >= 2,
+  );
+  const ids = eventsOf(parseSse(resumed.text)).map((e) => e.eventId);
+  assert.deepEqual(ids.length, 2);
+  assert.equal(ids[0], firstEvents[1].eventId);
+  assert.ok(Number(ids[1]) > Number(ids[0]));
+  assert.equal(new Set(ids).size, ids.length);
+});
+
+Deno.test("[conversation events] live events arrive after the replay without duplicates", async () => {
+  const { server, alice, url, cId } = await setup();
+  await using _ = server;
+  const reading = readSse(
+    `${server.url}${url}/${cId}/events`,
+    alice.token,
+    (t) => t.includes('"content":"live"'),
+  );
+  await new Promise((r) => setTimeout(r, 100));
+  await apiJson(server, alice.token, `${url}/${cId}/messages`, {
+    method: "POST",
+    body: messageBody("live", []),
+  });
+  const r = await reading;
+  const ids = eventsOf(parseSse(r.text)).map((e) => e.eventId);
+  assert.equal(ids.length, 3);
+  assert.equal(new Set(ids).size, 3);
+});
+
+Deno.test("[conversation events] a bad lastEventId answers 400 before any SSE byte", async () => {
+  const { server, alice, url, cId } = await setup();
+  await using _ = server;
+  const r = await apiJson(server, alice.token, `${url}/${cId}/events?lastEventId=abc`);
+  assert.equal(r.status, 400);
+  assert.match(r.body.error.message, /lastEventId/);
+});
+
+Deno.test("[conversation events] the message stream ends with data: done after the terminal event", async () => {
+  const { server, alice, url, cId, agentSId } = await setup();
+  await using _ = server;
+  appendMessageEvent(server.deps, agentSId, {
+    type: "generation_tokens",
+    configurationId: "dust",
+    messageId: agentSId,
+    text: "Hel",
+    classification: "tokens",
+  });
+  const reading = readSse(
+    `${server.url}${url}/${cId}/messages/${agentSId}/events`,
+    alice.token,
+    () => false,
+  );
+  await new Promise((r) => setTimeout(r, 100));
+  const message = updateAgentMessage(server.deps, {
+    messageId: agentSId,
+    status: "succeeded",
+    content: "Hello",
+  });
+  appendMessageEvent(server.deps, agentSId, {
+    type: "agent_message_success",
+    configurationId: "dust",
+    messageId: agentSId,
+    message,
+    runIds: [],
+  });
+  const r = await reading;
+  assert.equal(r.ended, true);
+  const frames = parseSse(r.text);
+  assert.deepEqual(eventsOf(frames).map((e) => e.data.type), [
+    "generation_tokens",
+    "agent_message_success",
+  ]);
+  assert.equal(frames[frames.length - 1].data, "done");
+});
+
+Deno.test("[conversation events] a finished message whose events expired still gets its terminal event", async () => {
+  const { server, alice, url, cId, agentSId } = await setup();
+  await using _ = server;
+  updateAgentMessage(server.deps, {
+    messageId: agentSId,
+    status: "failed",
+    error: { code: "model_not_configured", message: "No model is configured." },
+  });
+  const r = await readSse(
+    `${server.url}${url}/${cId}/messages/${agentSId}/events`,
+    alice.token,
+    () => false,
+  );
+  assert.equal(r.ended, true);
+  const events = eventsOf(parseSse(r.text));
+  assert.equal(events.length, 1);
+  assert.equal(events[0].data.type, "agent_error");
+  assert.equal(events[0].data.error.code, "model_not_configured");
+});
+
+Deno.test("[conversation events] a user message id on the message stream answers 404 message_not_found", async () => {
+  const { server, alice, url, cId, userSId } = await setup();
+  await using _ = server;
+  const r = await apiJson(server, alice.token, `${url}/${cId}/messages/${userSId}/events`);
+  assert.equal(r.status, 404);
+  assert.equal(r.body.error.type, "message_not_found");
+});
+
+Deno.test("[conversation events] a stream sends comment keep-alives while idle", async () => {
+  const { server, alice, url, cId } = await setup();
+  await using _ = server;
+  const saved = { ...conversationStreamTimings };
+  conversationStreamTimings.keepAliveMs = 30;
+  try {
+    const r = await readSse(
+      `${server.url}${url}/${cId}/events`,
+      alice.token,
+      (t) => t.includes(": keep-alive"),
+    );
+    assert.ok(r.text.includes(": keep-alive\n\n"));
+  } finally {
+    Object.assign(conversationStreamTimings, saved);
+  }
+});
+
+Deno.test("[conversation events] an idle stream ends with data: done after the idle limit", async () => {
+  const { server, alice, url, cId } = await setup();
+  await using _ = server;
+  const saved = { ...conversationStreamTimings };
+  conversationStreamTimings.keepAliveMs = 20;
+  conversationStreamTimings.idleMs = 60;
+  try {
+    const r = await readSse(`${server.url}${url}/${cId}/events`, alice.token, () => false);
+    assert.equal(r.ended, true);
+    assert.ok(r.text.endsWith("data: done\n\n"));
+  } finally {
+    Object.assign(conversationStreamTimings, saved);
+  }
+});
+
+Deno.test("[conversation events] open streams end when the server stops", async () => {
+  const { server, alice, url, cId } = await setup();
+  const reading = readSse(`${server.url}${url}/${cId}/events`, alice.token, () => false, 8000);
+  await new Promise((r) => setTimeout(r, 100));
+  const started = Date.now();
+  await server.stop();
+  const r = await reading;
+  assert.equal(r.ended, true);
+  assert.ok(Date.now() - started < 5000);
+});
+
+Deno.test("[conversation events] a non-participant cannot open the stream", async () => {
+  const { server, alice, url, cId } = await setup();
+  await using _ = server;
+  const bob = await createUserWithToken(server, {
+    email: "bob@example.com",
+    role: "user",
+    workspace: alice.workspace,
+  });
+  const r = await apiJson(server, bob.token, `${url}/${cId}/events`);
+  assert.equal(r.status, 404);
+  assert.equal(r.body.error.type, "conversation_not_found");
+});
