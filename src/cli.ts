@@ -20,6 +20,8 @@ import type { Db } from "./db/sqlite.ts";
 import { migrate } from "./db/migrate.ts";
 import { createUser, findUserByEmail } from "./core/users.ts";
 import { addMember, createWorkspace, parseRole, requireWorkspace } from "./core/workspaces.ts";
+import { insertApiKey } from "./core/api_keys.ts";
+import { issuePersonalToken } from "./core/personal_tokens.ts";
 
 /** Where command output goes (tests capture it). */
 export interface Io {
@@ -129,6 +131,51 @@ export const COMMANDS: Command[] = [
       if (!user) throw new UsageError(`no user with email ${flags.email}`);
       addMember(d, { workspaceId: ws.id, userId: user.id, role });
       io.out(`${user.email} is ${role} of ${ws.sId}`);
+      return 0;
+    },
+  },
+  {
+    words: ["api-keys", "create"],
+    summary: "Create a workspace API key; prints the key once",
+    flags: { workspace: "Workspace id", name: "Key name" },
+    run: async ({ flags, io, db }) => {
+      const d = await db();
+      const ws = requireWorkspace(d, String(flags.workspace));
+      const { secret } = insertApiKey(d, {
+        workspaceId: ws.id,
+        name: String(flags.name),
+        createdByUserId: null,
+      });
+      io.out(secret);
+      return 0;
+    },
+  },
+  {
+    words: ["personal-tokens", "create"],
+    summary: "Create a personal access token for a member (REST only); prints it once",
+    flags: {
+      workspace: "Workspace id",
+      email: "Email of a member of the workspace",
+      name: "Token name",
+      "expires-days": "Days until the token expires (default: never)",
+    },
+    optional: ["expires-days"],
+    run: async ({ flags, io, db }) => {
+      const d = await db();
+      const ws = requireWorkspace(d, String(flags.workspace));
+      const user = findUserByEmail(d, String(flags.email));
+      if (!user) throw new UsageError(`no user with email ${flags.email}`);
+      const days = flags["expires-days"];
+      if (days !== undefined && !/^\d{1,5}$/.test(String(days))) {
+        throw new UsageError(`--expires-days: "${days}" is not a whole number of days`);
+      }
+      const { secret } = issuePersonalToken(d, {
+        workspaceId: ws.id,
+        userId: user.id,
+        name: String(flags.name),
+        expiresInDays: days === undefined ? null : Number(days),
+      });
+      io.out(secret);
       return 0;
     },
   },
