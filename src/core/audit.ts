@@ -6,6 +6,7 @@
  * @module
  */
 import type { Db } from "../db/sqlite.ts";
+import { tx } from "../db/sqlite.ts";
 import type { Actor, CredentialKind } from "../auth/actor.ts";
 import { AppError, invalid } from "../errors.ts";
 import { findUserBySId } from "./users.ts";
@@ -66,28 +67,60 @@ const INSERT_SQL =
   `INSERT INTO audit_log (created_at, workspace_id, user_id, credential_kind, credential_id,
      client_id, tool, arguments, outcome, error, latency_ms, bytes_returned, request_id)
    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
-// One prepared statement per database: preparing costs several times the insert itself.
-const inserts = new WeakMap<Db, ReturnType<Db["prepare"]>>();
 
-/** Append one entry (arguments are redacted here, so callers cannot forget). */
+/** Entries are written in batches: at most this many, or after this delay. */
+const BATCH_MAX = 256;
+const BATCH_DELAY_MS = 20;
+
+interface Pending {
+  rows: AuditEntryInput[];
+  timer: ReturnType<typeof setTimeout> | undefined;
+  stmt: ReturnType<Db["prepare"]>;
+}
+const pending = new WeakMap<Db, Pending>();
+
+/**
+ * Append one entry (arguments are redacted here, so callers cannot forget). Entries are
+ * buffered and written in one transaction per batch: a separate commit per tool call would
+ * cost more than most tool calls themselves. Readers call {@link flushAuditLog} first, and
+ * the server flushes on shutdown; a crash loses at most the last {@link BATCH_DELAY_MS} ms.
+ */
 export function recordToolCall(db: Db, e: AuditEntryInput): void {
-  let stmt = inserts.get(db);
-  if (!stmt) inserts.set(db, stmt = db.prepare(INSERT_SQL));
-  stmt.run(
-    e.at,
-    e.workspaceId,
-    e.userId,
-    e.credentialKind,
-    e.credentialId,
-    e.clientId,
-    e.tool,
-    JSON.stringify(redactArguments(e.arguments ?? {})),
-    e.outcome,
-    e.error === null ? null : e.error.slice(0, 500),
-    Math.round(e.latencyMs * 1000) / 1000,
-    e.bytesReturned,
-    e.requestId,
-  );
+  let p = pending.get(db);
+  if (!p) pending.set(db, p = { rows: [], timer: undefined, stmt: db.prepare(INSERT_SQL) });
+  p.rows.push({ ...e, arguments: redactArguments(e.arguments ?? {}) });
+  if (p.rows.length >= BATCH_MAX) flushAuditLog(db);
+  else if (p.timer === undefined) p.timer = setTimeout(() => flushAuditLog(db), BATCH_DELAY_MS);
+}
+
+/** Write every buffered entry now (before reads, and on shutdown). */
+export function flushAuditLog(db: Db): void {
+  const p = pending.get(db);
+  if (!p) return;
+  if (p.timer !== undefined) clearTimeout(p.timer);
+  p.timer = undefined;
+  if (p.rows.length === 0) return;
+  const rows = p.rows;
+  p.rows = [];
+  tx(db, () => {
+    for (const e of rows) {
+      p.stmt.run(
+        e.at,
+        e.workspaceId,
+        e.userId,
+        e.credentialKind,
+        e.credentialId,
+        e.clientId,
+        e.tool,
+        JSON.stringify(e.arguments),
+        e.outcome,
+        e.error === null ? null : e.error.slice(0, 500),
+        Math.round(e.latencyMs * 1000) / 1000,
+        e.bytesReturned,
+        e.requestId,
+      );
+    }
+  });
 }
 
 export interface AuditFilter {
@@ -145,6 +178,7 @@ export function listAuditEntries(db: Db, actor: Actor, filter: AuditFilter): Aud
 
 /** The query behind {@link listAuditEntries}; also used by the operator CLI (no actor). */
 export function queryAuditPage(db: Db, workspaceId: number, filter: AuditFilter): AuditPage {
+  flushAuditLog(db);
   const limit = Math.min(Math.max(filter.limit ?? 100, 1), 1000);
   let userId = -1;
   if (filter.userSId) {
@@ -220,6 +254,7 @@ export function* exportAuditJsonl(
 
 /** Delete entries older than each workspace's retention. Returns the number deleted. */
 export function pruneAuditLog(db: Db, at = Date.now()): number {
+  flushAuditLog(db);
   const r = db.prepare(
     `DELETE FROM audit_log WHERE id IN (
        SELECT a.id FROM audit_log a JOIN workspaces w ON w.id = a.workspace_id

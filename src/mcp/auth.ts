@@ -19,7 +19,7 @@ import { ALL_SCOPES } from "../auth/actor.ts";
 import { looksLikeJwt, verifyAccessToken } from "../auth/jwt.ts";
 import { actorFromAccessClaims, resolveUserActor } from "../auth/user_actor.ts";
 import { looksLikeMcpToken, verifyMcpToken } from "../core/mcp_tokens.ts";
-import { findWorkspaceById } from "../core/workspaces.ts";
+import { checkCredentialState, type CredentialRef } from "../core/mcp_credentials.ts";
 import { mcpResourceUrl } from "../config.ts";
 
 /** The scopes a client should ask for (PRM `scopes_supported`, the 401 challenge). */
@@ -83,55 +83,127 @@ function extractToken(
   return null;
 }
 
+/** How long a verified credential's actor is reused (it is re-checked on every request). */
+const MEMO_TTL_MS = 60_000;
+
+interface MemoEntry {
+  actor: UserActor;
+  clientId: string;
+  ref: CredentialRef;
+  until: number;
+}
+
+/**
+ * Memo of verified credentials → actor, bounded (oldest evicted first). It saves the token
+ * hash / JWT signature and the actor lookups; {@link checkCredentialState} still runs on
+ * every request, so revocation and membership changes apply immediately.
+ */
+export class McpAuthMemo {
+  #map = new Map<string, MemoEntry>();
+  constructor(readonly max = 10_000) {}
+  get(token: string, at: number): MemoEntry | undefined {
+    const e = this.#map.get(token);
+    if (e && e.until <= at) this.#map.delete(token);
+    return e && e.until > at ? e : undefined;
+  }
+  set(token: string, e: MemoEntry): void {
+    if (this.#map.size >= this.max) {
+      const oldest = this.#map.keys().next().value;
+      if (oldest !== undefined) this.#map.delete(oldest);
+    }
+    this.#map.set(token, e);
+  }
+  delete(token: string): void {
+    this.#map.delete(token);
+  }
+}
+
 /** Authenticate one `/mcp` request: the actor, or the ready-made refusal. */
-export async function authenticateMcpRequest(deps: Deps, req: Request): Promise<McpAuthResult> {
+export async function authenticateMcpRequest(
+  deps: Deps,
+  req: Request,
+  memo: McpAuthMemo,
+): Promise<McpAuthResult> {
   const found = extractToken(req);
   if (found === null) return fail401(deps, "Authorization needed");
   if ("error" in found) return fail401(deps, found.error);
   const { token, fromUrl } = found;
   if (token.startsWith("sk-")) return fail401(deps, WRONG_KIND);
-
-  let actor: UserActor | null = null;
-  let clientId: string;
-  if (looksLikeMcpToken(token)) {
-    const check = verifyMcpToken(deps.db, token);
-    if (!check.ok) return fail401(deps, INVALID_API_TOKEN);
-    actor = resolveUserActor(deps, {
-      userSId: check.userSId,
-      workspaceSId: check.workspaceSId,
-      scopes: new Set(ALL_SCOPES),
-      credential: { kind: "mcp_token", id: check.tokenSId },
-    });
-    if (!actor) return fail401(deps, INVALID_API_TOKEN);
-    // A token client has no OAuth client id: the token itself is the client for limits/audit.
-    clientId = `mcp_token:${check.tokenSId}`;
-  } else if (looksLikeJwt(token)) {
-    if (fromUrl) {
-      return fail401(deps, "Access tokens are accepted only in the Authorization header");
-    }
-    const claims = await verifyAccessToken(deps.keys, deps.tokenCache, token, {
-      issuer: deps.config.publicUrl,
-      audience: mcpResourceUrl(deps.config),
-    });
-    if (!claims) return fail401(deps, "Access token validation failed");
-    actor = actorFromAccessClaims(deps, claims);
-    if (!actor) return fail401(deps, "Access token is no longer valid for this workspace");
-    clientId = claims.client_id;
-  } else {
-    return fail401(deps, INVALID_API_TOKEN);
+  if (fromUrl && !looksLikeMcpToken(token)) {
+    return fail401(
+      deps,
+      "Only MCP API tokens may be sent in the URL; send access tokens in the Authorization header",
+    );
   }
-
-  const ws = findWorkspaceById(deps.db, actor.workspace.id);
-  if (!ws || !ws.mcpEnabled) {
+  const at = Date.now();
+  let entry = memo.get(token, at);
+  if (!entry) {
+    const verified = await verifyCredential(deps, token, at);
+    if ("error" in verified) return fail401(deps, verified.error);
+    entry = verified;
+    if (entry.until > at) memo.set(token, entry);
+  }
+  const state = checkCredentialState(deps.db, entry.ref, at);
+  // A grant-less access token has no row to re-check; it was fully verified just now.
+  const active = entry.ref.sId === "" ? true : state.active;
+  if (!active || !state.role) {
+    memo.delete(token);
+    return fail401(deps, entry.ref.kind === "mcp_token" ? INVALID_API_TOKEN : REVOKED_ACCESS);
+  }
+  if (!state.mcpEnabled) {
     return { ok: false, response: forbiddenResponse("MCP server is disabled for this workspace") };
   }
-  if (fromUrl && !ws.allowTokenInUrl) {
+  if (fromUrl && !state.allowTokenInUrl) {
     return fail401(
       deps,
       "This workspace does not accept tokens in the URL; send it in the Authorization header",
     );
   }
-  return { ok: true, actor, clientId, token };
+  const actor = state.role === entry.actor.role
+    ? entry.actor
+    : { ...entry.actor, role: state.role };
+  return { ok: true, actor, clientId: entry.clientId, token };
+}
+
+const REVOKED_ACCESS = "Access token is no longer valid for this workspace";
+
+/** The full (uncached) verification of an MCP token or an OAuth access token. */
+async function verifyCredential(
+  deps: Deps,
+  token: string,
+  at: number,
+): Promise<MemoEntry | { error: string }> {
+  if (looksLikeMcpToken(token)) {
+    const check = verifyMcpToken(deps.db, token, at);
+    if (!check.ok) return { error: INVALID_API_TOKEN };
+    const actor = resolveUserActor(deps, {
+      userSId: check.userSId,
+      workspaceSId: check.workspaceSId,
+      scopes: new Set(ALL_SCOPES),
+      credential: { kind: "mcp_token", id: check.tokenSId },
+    });
+    if (!actor) return { error: INVALID_API_TOKEN };
+    // A token client has no OAuth client id: the token itself is the client for limits/audit.
+    const clientId = `mcp_token:${check.tokenSId}`;
+    const ref = refOf(actor, "mcp_token", check.tokenSId);
+    return { actor, clientId, ref, until: at + MEMO_TTL_MS };
+  }
+  if (!looksLikeJwt(token)) return { error: INVALID_API_TOKEN };
+  const claims = await verifyAccessToken(deps.keys, deps.tokenCache, token, {
+    issuer: deps.config.publicUrl,
+    audience: mcpResourceUrl(deps.config),
+  });
+  if (!claims) return { error: "Access token validation failed" };
+  const actor = actorFromAccessClaims(deps, claims);
+  if (!actor) return { error: REVOKED_ACCESS };
+  // Tokens without a grant cannot be re-checked cheaply: never memoised (until = now).
+  const until = claims.gid ? Math.min(at + MEMO_TTL_MS, claims.exp * 1000) : at;
+  const ref = refOf(actor, "oauth", claims.gid ?? "");
+  return { actor, clientId: claims.client_id, ref, until };
+}
+
+function refOf(actor: UserActor, kind: CredentialRef["kind"], sId: string): CredentialRef {
+  return { kind, sId, userId: actor.user.id, workspaceId: actor.workspace.id };
 }
 
 function fail401(deps: Deps, description: string): McpAuthResult {

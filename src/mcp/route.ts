@@ -22,10 +22,11 @@ import type { AppEnv, Deps } from "../deps.ts";
 import { hasScope } from "../auth/actor.ts";
 import { AppError } from "../errors.ts";
 import { consumeRequestBudget, type RateBudgets, RateLimiter } from "../core/rate_limits.ts";
-import { pruneAuditLog } from "../core/audit.ts";
-import { authenticateMcpRequest, resourceMetadataUrl } from "./auth.ts";
-import { createServerPool, ICON_PATHS } from "./server.ts";
-import type { McpCaller, ToolRuntime } from "./tool_kit.ts";
+import { flushAuditLog, pruneAuditLog } from "../core/audit.ts";
+import { authenticateMcpRequest, McpAuthMemo, resourceMetadataUrl } from "./auth.ts";
+import { createServerPool, ICON_PATHS, TOOL_GROUPS } from "./server.ts";
+import type { McpCaller, ToolDef, ToolRuntime } from "./tool_kit.ts";
+import { fastPathHeadersOk, tryFastToolCall } from "./fast_path.ts";
 
 const CORS_ALLOW_HEADERS =
   "Authorization, Content-Type, Accept, Mcp-Session-Id, MCP-Protocol-Version, Mcp-Method, Mcp-Name, Last-Event-ID";
@@ -64,7 +65,12 @@ export function mcpRoutes(deps: Deps): Hono<AppEnv> {
   const handler: McpHttpHandler = createMcpHandler(pool.factory, {
     onerror: (e) => deps.log.debug("mcp exchange rejected", { error: e.message }),
   });
-  deps.shutdown.addEventListener("abort", () => void handler.close(), { once: true });
+  deps.shutdown.addEventListener("abort", () => {
+    flushAuditLog(deps.db);
+    void handler.close();
+  }, { once: true });
+  const memo = new McpAuthMemo();
+  const tools = new Map<string, ToolDef>(TOOL_GROUPS.flat().map((d) => [d.name, d]));
   const hosts = allowedHostnames(deps);
   let lastPrune = 0;
 
@@ -84,7 +90,7 @@ export function mcpRoutes(deps: Deps): Hono<AppEnv> {
   };
 
   const authorizeAndServe = async (c: Context<AppEnv>, req: Request): Promise<Response> => {
-    const auth = await authenticateMcpRequest(deps, req);
+    const auth = await authenticateMcpRequest(deps, req, memo);
     if (!auth.ok) return auth.response;
     const { actor, clientId } = auth;
     try {
@@ -103,15 +109,28 @@ export function mcpRoutes(deps: Deps): Hono<AppEnv> {
       pruneAuditLog(deps.db, now);
     }
     const caller: McpCaller = { actor, clientId, requestId: c.get("requestId") };
-    return await handler.fetch(req, {
-      authInfo: {
-        token: auth.token,
-        clientId,
-        scopes: hasScope(actor, "write") ? ["read", "write"] : ["read"],
-        resourceMetadataUrl: resourceMetadataUrl(deps),
-        extra: { caller },
-      },
-    });
+    const authInfo = {
+      token: auth.token,
+      clientId,
+      scopes: hasScope(actor, "write") ? ["read", "write"] : ["read"],
+      resourceMetadataUrl: resourceMetadataUrl(deps),
+      extra: { caller },
+    };
+    if (!fastPathHeadersOk(req)) return await handler.fetch(req, { authInfo });
+    const text = await req.text();
+    let parsed: unknown = undefined;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // Malformed JSON: the SDK answers it with its own parse error below.
+    }
+    const fast = await tryFastToolCall(rt, tools, parsed, caller);
+    if (fast) return fast;
+    const replay = new Request(req.url, { method: "POST", headers: req.headers, body: text });
+    return await handler.fetch(
+      replay,
+      parsed === undefined ? { authInfo } : { authInfo, parsedBody: parsed },
+    );
   };
 
   app.all("/mcp", serve);

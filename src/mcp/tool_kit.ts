@@ -121,47 +121,58 @@ export function registerTool(server: McpServer, rt: ToolRuntime, def: ToolDef): 
       }
       : {}),
   }, async (args: unknown, ctx) => {
-    const started = performance.now();
     const caller = callerOf(ctx.http?.authInfo?.extra);
     if (!caller) return textResult("Internal error (no authenticated caller).", true);
-    let text: string;
-    let outcome: AuditOutcome = "success";
-    let result: CallToolResult;
-    try {
-      consumeToolCallBudget(rt.limiter, rt.budgets, {
-        userSId: caller.actor.user.sId,
-        credentialId: caller.actor.credential.id,
-        clientId: caller.clientId,
-      });
-      const payload = await def.run(
-        { deps: rt.deps, actor: caller.actor, caller },
-        args as Record<string, unknown>,
-      );
-      text = JSON.stringify(payload);
-      result = textResult(text, false, def.output ? payload : undefined);
-    } catch (e) {
-      const f = describeFailure(rt, e, def.name, caller.requestId);
-      text = f.text;
-      outcome = f.outcome;
-      result = textResult(text, true);
-    }
-    recordToolCall(rt.deps.db, {
-      at: Date.now(),
-      workspaceId: caller.actor.workspace.id,
-      userId: caller.actor.user.id,
-      credentialKind: caller.actor.credential.kind,
+    return await executeTool(rt, def, args as Record<string, unknown>, caller);
+  });
+}
+
+/**
+ * Run one validated tool call as `caller`: budget, the core call, the result convention and
+ * the audit entry. Both dispatch paths (the SDK's and the route's fast path) end here, so
+ * they cannot answer differently.
+ */
+export async function executeTool(
+  rt: ToolRuntime,
+  def: ToolDef,
+  args: Record<string, unknown>,
+  caller: McpCaller,
+): Promise<CallToolResult> {
+  const started = performance.now();
+  let text: string;
+  let outcome: AuditOutcome = "success";
+  let result: CallToolResult;
+  try {
+    consumeToolCallBudget(rt.limiter, rt.budgets, {
+      userSId: caller.actor.user.sId,
       credentialId: caller.actor.credential.id,
       clientId: caller.clientId,
-      tool: def.name,
-      arguments: args,
-      outcome,
-      error: outcome === "success" ? null : text,
-      latencyMs: performance.now() - started,
-      bytesReturned: outcome === "success" ? text.length : 0,
-      requestId: caller.requestId,
     });
-    return result;
+    const payload = await def.run({ deps: rt.deps, actor: caller.actor, caller }, args);
+    text = JSON.stringify(payload);
+    result = textResult(text, false, def.output ? payload : undefined);
+  } catch (e) {
+    const f = describeFailure(rt, e, def.name, caller.requestId);
+    text = f.text;
+    outcome = f.outcome;
+    result = textResult(text, true);
+  }
+  recordToolCall(rt.deps.db, {
+    at: Date.now(),
+    workspaceId: caller.actor.workspace.id,
+    userId: caller.actor.user.id,
+    credentialKind: caller.actor.credential.kind,
+    credentialId: caller.actor.credential.id,
+    clientId: caller.clientId,
+    tool: def.name,
+    arguments: args,
+    outcome,
+    error: outcome === "success" ? null : text,
+    latencyMs: performance.now() - started,
+    bytesReturned: outcome === "success" ? text.length : 0,
+    requestId: caller.requestId,
   });
+  return result;
 }
 
 function auditDenied(rt: ToolRuntime, tool: string, caller: McpCaller): void {

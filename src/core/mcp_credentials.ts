@@ -1,0 +1,72 @@
+/**
+ * The per-request re-check of an already-verified `/mcp` credential. `/mcp` memoises the
+ * expensive part of authentication (token hashing, JWT signature, building the actor) for a
+ * short while; this one indexed query runs on EVERY request so that revocation, expiry,
+ * membership removal, a role change and the workspace's MCP switches still take effect on
+ * the very next request (mcp-auth.md A8).
+ * @module
+ */
+import type { Db } from "../db/sqlite.ts";
+import type { Role } from "../auth/actor.ts";
+
+/** Which stored credential backs a memoised actor. */
+export interface CredentialRef {
+  kind: "mcp_token" | "oauth";
+  /** The MCP token sId or the OAuth grant sId. */
+  sId: string;
+  userId: number;
+  workspaceId: number;
+}
+
+export interface CredentialState {
+  /** Token / grant exists, is not revoked and has not expired. */
+  active: boolean;
+  /** The user's current role, or null when no longer a member. */
+  role: Role | null;
+  mcpEnabled: boolean;
+  allowTokenInUrl: boolean;
+}
+
+const TABLE = { mcp_token: "mcp_tokens", oauth: "oauth_grants" } as const;
+
+// Prepared once per database and kind: preparing costs several times the query itself.
+const statements = new WeakMap<Db, Map<string, ReturnType<Db["prepare"]>>>();
+
+function statementFor(db: Db, kind: CredentialRef["kind"]): ReturnType<Db["prepare"]> {
+  let byKind = statements.get(db);
+  if (!byKind) statements.set(db, byKind = new Map());
+  let stmt = byKind.get(kind);
+  if (!stmt) {
+    stmt = db.prepare(
+      `SELECT (t.revoked_at IS NULL AND t.expires_at > ? AND t.user_id = ?) AS active,
+              m.role AS role, w.mcp_enabled AS mcp_enabled,
+              w.allow_token_in_url AS allow_token_in_url
+       FROM workspaces w
+       LEFT JOIN ${TABLE[kind]} t ON t.s_id = ? AND t.workspace_id = w.id
+       LEFT JOIN memberships m ON m.workspace_id = w.id AND m.user_id = ?
+       WHERE w.id = ?`,
+    );
+    byKind.set(kind, stmt);
+  }
+  return stmt;
+}
+
+/** The current state of a credential, its user's membership and its workspace's switches. */
+export function checkCredentialState(db: Db, ref: CredentialRef, at = Date.now()): CredentialState {
+  const row = statementFor(db, ref.kind).get(
+    at,
+    ref.userId,
+    ref.sId,
+    ref.userId,
+    ref.workspaceId,
+  ) as
+    | { active: number | null; role: Role | null; mcp_enabled: number; allow_token_in_url: number }
+    | undefined;
+  if (!row) return { active: false, role: null, mcpEnabled: false, allowTokenInUrl: false };
+  return {
+    active: row.active === 1,
+    role: row.role,
+    mcpEnabled: row.mcp_enabled === 1,
+    allowTokenInUrl: row.allow_token_in_url === 1,
+  };
+}
