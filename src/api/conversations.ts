@@ -18,7 +18,9 @@ import {
   markConversationRead,
   postConversation,
 } from "../core/conversations.ts";
-import { type FragmentInput, isValidTimezone, postToConversation } from "../core/messages.ts";
+import { postToConversation } from "../core/messages.ts";
+import type { FragmentInput } from "../core/content_fragments.ts";
+import { isValidTimezone } from "../core/message_context.ts";
 import { cancelMessageGeneration } from "../core/agent_messages.ts";
 import { openConversationEvents, openMessageEvents } from "../core/conversation_streams.ts";
 

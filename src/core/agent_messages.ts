@@ -25,13 +25,13 @@ import {
   type StreamEvent,
 } from "./conversation_events.ts";
 import {
-  agentActionJson,
   type ConversationRow,
   loadMessages,
   loadMessagesBySId,
   type MessageRecord,
   requireReadableConversation,
 } from "./conversation_views.ts";
+import { agentActionJson } from "./message_json.ts";
 
 /** Channel announcing created agent messages to the agent runner. */
 export const AGENT_MESSAGE_CREATED_CHANNEL = "agent_messages:created";

@@ -10,7 +10,14 @@ import type { Actor } from "../auth/actor.ts";
 import { AppError } from "../errors.ts";
 import { canReadConversation } from "./access.ts";
 import { findSpaceById, type SpaceRow } from "./space_rows.ts";
-import { type AgentRow, findAgentBySId, toLightAgentConfiguration } from "./agents.ts";
+import {
+  agentMessageJson,
+  contentFragmentJson,
+  type Json,
+  loadActions,
+  loadAgentConfigs,
+  userMessageJson,
+} from "./message_json.ts";
 
 /** A conversation row (internal; ids are row ids). */
 export interface ConversationRow {
@@ -168,9 +175,6 @@ export function conversationListItem(
 // ---------------------------------------------------------------------------------------------
 // Messages
 
-// deno-lint-ignore no-explicit-any
-type Json = Record<string, any>;
-
 /** One message version as stored, with what rendering needs. */
 export interface MessageRecord {
   id: number;
@@ -272,170 +276,6 @@ function renderRows(deps: Deps, workspaceSId: string, rows: Json[]): MessageReco
       agentStatus: null,
     };
   });
-}
-
-/** Dust's User JSON. */
-export function userJson(r: Json) {
-  return {
-    sId: r.u_s_id,
-    id: r.u_id,
-    createdAt: r.u_created_at,
-    provider: null,
-    username: r.username,
-    email: r.email,
-    firstName: r.first_name,
-    lastName: r.last_name,
-    fullName: [r.first_name, r.last_name].filter(Boolean).join(" "),
-    image: r.image_url,
-  };
-}
-
-function userMessageJson(r: Json): Json {
-  return {
-    id: r.id,
-    created: r.created_at,
-    type: "user_message",
-    sId: r.s_id,
-    visibility: r.visibility,
-    version: r.version,
-    user: r.u_id ? userJson(r) : null,
-    mentions: JSON.parse(r.mentions),
-    content: r.u_content,
-    context: JSON.parse(r.context),
-  };
-}
-
-function agentMessageJson(r: Json, configuration: Json, actions: Json[]): Json {
-  return {
-    id: r.id,
-    agentMessageId: r.id,
-    created: r.created_at,
-    type: "agent_message",
-    sId: r.s_id,
-    visibility: r.visibility,
-    version: r.version,
-    parentMessageId: r.parent_s_id ?? null,
-    parentAgentMessageId: null,
-    configuration,
-    status: r.status,
-    actions,
-    content: r.a_content,
-    chainOfThought: r.chain_of_thought,
-    // Per-step raw model outputs are not stored; the final content is in `content`.
-    rawContents: [],
-    error: r.error_code
-      ? {
-        code: r.error_code,
-        message: r.error_message ?? "",
-        metadata: r.error_metadata ? JSON.parse(r.error_metadata) : null,
-      }
-      : null,
-  };
-}
-
-function contentFragmentJson(deps: Deps, workspaceSId: string, r: Json): Json {
-  const fileGone = !r.file_s_id;
-  return {
-    type: "content_fragment",
-    id: r.id,
-    sId: r.s_id,
-    created: r.created_at,
-    visibility: r.visibility,
-    version: r.version,
-    sourceUrl: r.source_url ?? null,
-    title: r.cf_title,
-    contentType: r.cf_content_type,
-    context: JSON.parse(r.cf_context ?? "{}"),
-    contentFragmentId: r.s_id,
-    contentFragmentVersion: "latest",
-    contentFragmentType: "file",
-    expiredReason: fileGone ? "file_deleted" : null,
-    fileId: fileGone ? null : r.file_s_id,
-    snippet: null,
-    generatedTables: [],
-    textUrl: fileGone
-      ? null
-      : `${deps.config.publicUrl}/api/v1/w/${workspaceSId}/files/${r.file_s_id}?action=view`,
-    textBytes: fileGone ? null : r.text_bytes,
-    sourceProvider: null,
-    sourceIcon: null,
-  };
-}
-
-function loadActions(deps: Deps, agentMessageIds: number[]): Map<number, Json[]> {
-  const out = new Map<number, Json[]>();
-  if (agentMessageIds.length === 0) return out;
-  const rows = deps.db.prepare(
-    `SELECT id, s_id, agent_message_id, step, function_call_name, function_call_id, mcp_server_id,
-       params, output, status, created_at, updated_at
-     FROM agent_actions WHERE agent_message_id IN (SELECT value FROM json_each(?))
-     ORDER BY agent_message_id, step, id`,
-  ).all(JSON.stringify(agentMessageIds)) as Json[];
-  for (const r of rows) {
-    const list = out.get(r.agent_message_id) ?? [];
-    list.push(agentActionJson(r));
-    out.set(r.agent_message_id, list);
-  }
-  return out;
-}
-
-/** Dust's AgentAction JSON from an `agent_actions` row. */
-export function agentActionJson(r: Json): Json {
-  const name: string = r.function_call_name;
-  return {
-    id: r.id,
-    sId: r.s_id,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-    mcpServerId: r.mcp_server_id ?? null,
-    internalMCPServerName: null,
-    // Function names are `<server>__<tool>` when the tool came from an MCP server.
-    toolName: name.includes("__") ? name.slice(name.lastIndexOf("__") + 2) : name,
-    agentMessageId: r.agent_message_id,
-    functionCallName: name,
-    functionCallId: r.function_call_id,
-    status: r.status,
-    params: JSON.parse(r.params),
-    step: r.step,
-    executionDurationMs: r.status === "running" ? null : r.updated_at - r.created_at,
-    citationsAllocated: 0,
-    output: r.output ? JSON.parse(r.output) : null,
-    generatedFiles: [],
-    displayLabels: null,
-  };
-}
-
-/** Light configurations of the agents of these messages, by agent sId. */
-function loadAgentConfigs(deps: Deps, workspaceId: number, sIds: string[]): Map<string, Json> {
-  const out = new Map<string, Json>();
-  for (const sId of new Set(sIds)) {
-    const a = findAgentBySId(deps.db, workspaceId, sId);
-    out.set(sId, toLightAgentConfiguration(a ?? missingAgent(sId)));
-  }
-  return out;
-}
-
-/** What an agent message shows when its agent was deleted since. */
-function missingAgent(sId: string): AgentRow {
-  return {
-    id: 0,
-    sId,
-    version: 0,
-    name: sId,
-    description: "",
-    instructions: null,
-    pictureUrl: "",
-    providerId: "noop",
-    modelId: "noop",
-    temperature: 0,
-    scope: "hidden",
-    status: "archived",
-    maxStepsPerRun: 0,
-    tools: [],
-    authorUserId: null,
-    createdAt: 0,
-    updatedAt: 0,
-  };
 }
 
 /** Group message versions by rank: Dust's `content` (last element = current version). */

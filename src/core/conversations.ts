@@ -27,7 +27,6 @@ import {
   requireReadableConversation,
 } from "./conversation_views.ts";
 import {
-  defaultMessageContext,
   discardPrepared,
   finishPost,
   type InsertedPost,
@@ -38,6 +37,7 @@ import {
   type PreparedPost,
   preparePost,
 } from "./messages.ts";
+import { defaultMessageContext } from "./message_context.ts";
 
 export const CONVERSATION_PAGE_SIZE = 25;
 

@@ -9,14 +9,20 @@
  */
 import type { Deps } from "../deps.ts";
 import type { Actor } from "../auth/actor.ts";
-import { fullName } from "../auth/actor.ts";
 import { tx } from "../db/sqlite.ts";
 import { AppError, invalid } from "../errors.ts";
-import { newResourceId, newSId } from "../util/ids.ts";
-import { requireScope, requireUser } from "./access.ts";
+import { newSId } from "../util/ids.ts";
+import { requireScope } from "./access.ts";
 import { type AgentRow, findAgentByName, getAgentConfiguration } from "./agents.ts";
-import { assertUploadable, fileNameToSegment, stripMimeParameters } from "./file_types.ts";
-import { type FileRow, requireReadableFile } from "./files.ts";
+import {
+  attachFile,
+  discardFragments,
+  type FragmentInput,
+  insertFragmentFile,
+  type PreparedFragment,
+  prepareFragment,
+} from "./content_fragments.ts";
+import { defaultMessageContext, type MessageContext, validateContext } from "./message_context.ts";
 import { conversationStream, insertEvents, publishEvents } from "./conversation_events.ts";
 import {
   type ConversationRow,
@@ -33,29 +39,6 @@ import {
 
 export type MentionInput = { configurationId: string } | { type: "user"; userId: string };
 
-/** Dust's `UserMessageContextSchema` (validated by {@link validateContext}). */
-export interface MessageContext {
-  username: string;
-  timezone: string;
-  fullName?: string | null;
-  email?: string | null;
-  profilePictureUrl?: string | null;
-  origin?: string | null;
-  clientSideMCPServerIds?: string[] | null;
-  selectedMCPServerViewIds?: string[] | null;
-  lastTriggerRunAt?: number | null;
-}
-
-export type FragmentInput =
-  | {
-    title: string;
-    content: string;
-    contentType: string;
-    url?: string | null;
-    context?: object | null;
-  }
-  | { title: string; fileId: string; url?: string | null; context?: object | null };
-
 /** A post: optional content fragments, then an optional user message. */
 export interface PostInput {
   /** The user message text; null posts only the fragments. */
@@ -63,67 +46,6 @@ export interface PostInput {
   mentions: MentionInput[];
   context: MessageContext | null;
   contentFragments: FragmentInput[];
-}
-
-/** Dust's inline content fragment limit (512 KB). */
-export const MAX_INLINE_FRAGMENT_BYTES = 512 * 1024;
-const MAX_CONTEXT_FIELD = 255;
-
-/** True when `tz` is an IANA time zone name the runtime knows. */
-export function isValidTimezone(tz: string): boolean {
-  if (tz.length === 0 || tz.length >= MAX_CONTEXT_FIELD) return false;
-  try {
-    new Intl.DateTimeFormat("en-US", { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Validate and normalise a message context as Dust does (400 naming the field). */
-export function validateContext(ctx: MessageContext): MessageContext {
-  if (!ctx.username) throw invalid("context.username: required");
-  for (const f of ["username", "timezone", "fullName", "email"] as const) {
-    const v = ctx[f];
-    if (typeof v === "string" && v.length >= MAX_CONTEXT_FIELD) {
-      throw invalid(`context.${f}: must be less than ${MAX_CONTEXT_FIELD} characters`);
-    }
-  }
-  if (!isValidTimezone(ctx.timezone)) {
-    throw invalid(`context.timezone: "${ctx.timezone}" is not a valid IANA time zone name`);
-  }
-  return {
-    username: ctx.username,
-    timezone: ctx.timezone,
-    fullName: ctx.fullName ?? null,
-    email: ctx.email?.toLowerCase() ?? null,
-    profilePictureUrl: ctx.profilePictureUrl ?? null,
-    origin: ctx.origin ?? "api",
-    clientSideMCPServerIds: ctx.clientSideMCPServerIds ?? [],
-    selectedMCPServerViewIds: ctx.selectedMCPServerViewIds ?? [],
-    lastTriggerRunAt: ctx.lastTriggerRunAt ?? null,
-  };
-}
-
-function serverTimezone(): string {
-  const tz = Intl.DateTimeFormat().resolvedOptions().timeZone;
-  return tz && isValidTimezone(tz) ? tz : "UTC";
-}
-
-/** The context Dust's MCP tools post with: the user's identity, the server's time zone. */
-export function defaultMessageContext(actor: Actor): MessageContext {
-  const { user } = requireUser(actor);
-  return {
-    username: user.username,
-    timezone: serverTimezone(),
-    fullName: fullName(user),
-    email: user.email,
-    profilePictureUrl: user.imageUrl,
-    origin: "api",
-    clientSideMCPServerIds: [],
-    selectedMCPServerViewIds: [],
-    lastTriggerRunAt: null,
-  };
 }
 
 type AgentRef = Pick<AgentRow, "id" | "sId" | "version" | "name">;
@@ -140,18 +62,6 @@ function resolveMentionedAgent(deps: Deps, actor: Actor, sId: string): AgentRef 
   }
   return a;
 }
-
-type PreparedFragment =
-  | {
-    kind: "inline";
-    title: string;
-    contentType: string;
-    url: string | null;
-    context: object;
-    key: string;
-    size: number;
-  }
-  | { kind: "file"; title: string; url: string | null; context: object; file: FileRow };
 
 /** A validated post whose inline fragment bytes are already stored. */
 export interface PreparedPost {
@@ -175,6 +85,11 @@ function validateUserMentions(deps: Deps, actor: Actor, mentions: MentionInput[]
 }
 
 /** Validate a post and store its inline fragments' bytes (removed again on failure). */
+/** Remove the stored bytes of a prepared post that was not inserted. */
+export async function discardPrepared(deps: Deps, p: PreparedPost | null): Promise<void> {
+  await discardFragments(deps, p?.fragments ?? []);
+}
+
 export async function preparePost(
   deps: Deps,
   actor: Actor,
@@ -206,42 +121,6 @@ export async function preparePost(
     throw e;
   }
   return { content: input.content, mentions: input.mentions, context, agents, fragments };
-}
-
-async function prepareFragment(
-  deps: Deps,
-  actor: Actor,
-  f: FragmentInput,
-): Promise<PreparedFragment> {
-  const common = { title: f.title, url: f.url ?? null, context: f.context ?? {} };
-  if ("fileId" in f) {
-    const file = requireReadableFile(deps, actor, f.fileId);
-    if (file.status !== "ready") throw invalid(`fileId: the file "${f.fileId}" has no content yet`);
-    return { kind: "file", ...common, file };
-  }
-  const bytes = new TextEncoder().encode(f.content);
-  if (bytes.length === 0 || bytes.length > MAX_INLINE_FRAGMENT_BYTES) {
-    throw invalid(
-      `content: a content fragment must be 1 byte to ${MAX_INLINE_FRAGMENT_BYTES} bytes`,
-    );
-  }
-  assertUploadable(f.contentType, f.title, bytes.length);
-  const key = deps.files.newKey();
-  await deps.files.write(key, bytes);
-  return {
-    kind: "inline",
-    ...common,
-    contentType: stripMimeParameters(f.contentType),
-    key,
-    size: bytes.length,
-  };
-}
-
-/** Remove the stored bytes of a prepared post that was not inserted. */
-export async function discardPrepared(deps: Deps, p: PreparedPost | null): Promise<void> {
-  for (const f of p?.fragments ?? []) {
-    if (f.kind === "inline") await deps.files.remove(f.key).catch(() => {});
-  }
 }
 
 /** What a post created (sIds), for {@link finishPost}. */
@@ -361,63 +240,6 @@ function insertPostEvents(
         },
     })),
   );
-}
-
-/** Store an inline fragment's file row in the conversation's file scope. */
-function insertFragmentFile(
-  deps: Deps,
-  actor: Actor,
-  c: ConversationRow,
-  f: Extract<PreparedFragment, { kind: "inline" }>,
-  t: number,
-): { id: number; contentType: string; size: number } {
-  const r = deps.db.prepare(
-    `INSERT INTO files (s_id, workspace_id, user_id, content_type, file_name, file_size, status,
-       use_case, use_case_metadata, scope_type, scope_s_id, path, storage_key, created_at, updated_at)
-     VALUES (?, ?, ?, ?, ?, ?, 'ready', 'conversation', ?, 'conversation', ?, ?, ?, ?, ?) RETURNING id`,
-  ).get(
-    newResourceId("fil"),
-    c.workspaceId,
-    actor.kind === "user" ? actor.user.id : null,
-    f.contentType,
-    f.title,
-    f.size,
-    JSON.stringify({ conversationId: c.sId }),
-    c.sId,
-    freePath(deps, c, f.title),
-    f.key,
-    t,
-    t,
-  ) as { id: number };
-  return { id: r.id, contentType: f.contentType, size: f.size };
-}
-
-/** A file attached by id joins the conversation's file scope when it had none. */
-function attachFile(deps: Deps, c: ConversationRow, file: FileRow, t: number) {
-  if (file.scopeType === null) {
-    deps.db.prepare(
-      `UPDATE files SET scope_type = 'conversation', scope_s_id = ?, path = ?, use_case_metadata = ?,
-         updated_at = ? WHERE id = ?`,
-    ).run(
-      c.sId,
-      freePath(deps, c, file.fileName),
-      JSON.stringify({ conversationId: c.sId }),
-      t,
-      file.id,
-    );
-  }
-  return { id: file.id, contentType: file.contentType, size: file.fileSize };
-}
-
-/** The file name as a path in the conversation's scope, suffixed when already taken. */
-function freePath(deps: Deps, c: ConversationRow, name: string): string {
-  const taken = deps.db.prepare(
-    `SELECT 1 FROM files WHERE workspace_id = ? AND scope_type = 'conversation' AND scope_s_id = ?
-     AND path = ? AND status != 'failed'`,
-  );
-  const base = fileNameToSegment(name);
-  if (!taken.get(c.workspaceId, c.sId, base)) return base;
-  return `${newSId()}-${base}`.slice(0, 255);
 }
 
 /** The JSON a post returns. */
