@@ -25,6 +25,8 @@ export interface CredentialState {
   role: Role | null;
   mcpEnabled: boolean;
   allowTokenInUrl: boolean;
+  /** "allowlist" means OAuth clients must pass the redirect-URI allowlist on every request. */
+  redirectPolicy: "all" | "allowlist";
 }
 
 const TABLE = { mcp_token: "mcp_tokens", oauth: "oauth_grants" } as const;
@@ -40,7 +42,7 @@ function statementFor(db: Db, kind: CredentialRef["kind"]): ReturnType<Db["prepa
     stmt = db.prepare(
       `SELECT (t.revoked_at IS NULL AND t.expires_at > ? AND t.user_id = ?) AS active,
               m.role AS role, w.mcp_enabled AS mcp_enabled,
-              w.allow_token_in_url AS allow_token_in_url
+              w.allow_token_in_url AS allow_token_in_url, w.redirect_policy AS redirect_policy
        FROM workspaces w
        LEFT JOIN ${TABLE[kind]} t ON t.s_id = ? AND t.workspace_id = w.id
        LEFT JOIN memberships m ON m.workspace_id = w.id AND m.user_id = ?
@@ -60,13 +62,28 @@ export function checkCredentialState(db: Db, ref: CredentialRef, at = Date.now()
     ref.userId,
     ref.workspaceId,
   ) as
-    | { active: number | null; role: Role | null; mcp_enabled: number; allow_token_in_url: number }
+    | {
+      active: number | null;
+      role: Role | null;
+      mcp_enabled: number;
+      allow_token_in_url: number;
+      redirect_policy: "all" | "allowlist";
+    }
     | undefined;
-  if (!row) return { active: false, role: null, mcpEnabled: false, allowTokenInUrl: false };
+  if (!row) {
+    return {
+      active: false,
+      role: null,
+      mcpEnabled: false,
+      allowTokenInUrl: false,
+      redirectPolicy: "all",
+    };
+  }
   return {
     active: row.active === 1,
     role: row.role,
     mcpEnabled: row.mcp_enabled === 1,
     allowTokenInUrl: row.allow_token_in_url === 1,
+    redirectPolicy: row.redirect_policy,
   };
 }

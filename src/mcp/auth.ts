@@ -20,6 +20,7 @@ import { looksLikeJwt, verifyAccessToken } from "../auth/jwt.ts";
 import { actorFromAccessClaims, resolveUserActor } from "../auth/user_actor.ts";
 import { looksLikeMcpToken, verifyMcpToken } from "../core/mcp_tokens.ts";
 import { checkCredentialState, type CredentialRef } from "../core/mcp_credentials.ts";
+import { checkClientAllowed, MCP_DISABLED_MESSAGE } from "../core/workspace_settings.ts";
 import { mcpResourceUrl } from "../config.ts";
 
 /** The scopes a client should ask for (PRM `scopes_supported`, the 401 challenge). */
@@ -150,8 +151,11 @@ export async function authenticateMcpRequest(
     memo.delete(token);
     return fail401(deps, entry.ref.kind === "mcp_token" ? INVALID_API_TOKEN : REVOKED_ACCESS);
   }
-  if (!state.mcpEnabled) {
-    return { ok: false, response: forbiddenResponse("MCP server is disabled for this workspace") };
+  if (!state.mcpEnabled) return { ok: false, response: forbiddenResponse(MCP_DISABLED_MESSAGE) };
+  if (state.redirectPolicy === "allowlist" && entry.ref.kind === "oauth") {
+    // Checked on every request so that tightening the allowlist cuts existing clients off.
+    const check = checkClientAllowed(deps.db, { id: entry.ref.workspaceId }, entry.clientId);
+    if (!check.allowed) return { ok: false, response: forbiddenResponse(check.description) };
   }
   if (fromUrl && !state.allowTokenInUrl) {
     return fail401(

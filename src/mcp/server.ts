@@ -17,9 +17,21 @@ import type { McpRequestContext } from "@modelcontextprotocol/server";
 import { VERSION } from "../version.ts";
 import { registerTool, type ToolDef, type ToolRuntime } from "./tool_kit.ts";
 import { IDENTITY_TOOLS } from "./tools/identity.ts";
+import { AGENT_TOOLS } from "./tools/agents.ts";
+import { CONVERSATION_TOOLS } from "./tools/conversations.ts";
+import { POD_TOOLS } from "./tools/pods.ts";
+import { SEARCH_TOOLS } from "./tools/search.ts";
+import { FILE_TOOLS } from "./tools/files.ts";
 
 /** Tool groups in Dust's registration order (identity, agents, conversations, pods, search, files). */
-export const TOOL_GROUPS: ToolDef[][] = [IDENTITY_TOOLS];
+export const TOOL_GROUPS: ToolDef[][] = [
+  IDENTITY_TOOLS,
+  AGENT_TOOLS,
+  CONVERSATION_TOOLS,
+  POD_TOOLS,
+  SEARCH_TOOLS,
+  FILE_TOOLS,
+];
 
 /** Paths (under the public URL) of the server icons served by the route. */
 export const ICON_PATHS = { svg: "/static/mcp/dust.svg" } as const;

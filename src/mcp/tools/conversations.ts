@@ -1,0 +1,92 @@
+/**
+ * Conversation tools (dust.md §1.3): `list_conversations`, `create_conversation`,
+ * `create_conversation_message`, `get_conversation_messages` (messages rendered as text the
+ * way Dust renders them) and `mark_conversation_read`. Each calls one conversations-core
+ * function, the same the REST API uses.
+ * @module
+ */
+import * as z from "zod";
+import {
+  createConversation,
+  listConversations,
+  markConversationRead,
+} from "../../core/conversations.ts";
+import { getConversationMessages } from "../../core/conversation_text.ts";
+import { createConversationMessage } from "../../core/messages.ts";
+import { defineTool, type ToolDef } from "../tool_kit.ts";
+
+const id = (what: string) => z.string().min(1).max(128).describe(what);
+const agentName = z.string().max(256).nullable().optional().describe(
+  'Name of the agent to mention (default "Dust"); null posts without mentioning any agent',
+);
+
+/** The conversations tool group. */
+export const CONVERSATION_TOOLS: ToolDef[] = [
+  defineTool({
+    name: "list_conversations",
+    title: "List conversations",
+    description:
+      "List the user's private conversations, or the conversations of a Pod when podId is given, 25 per page ordered by last update. Pass the returned lastValue to get the next page.",
+    input: z.object({
+      podId: id("List the conversations of this Pod").optional(),
+      lastValue: z.string().max(32).optional().describe("Cursor from the previous page"),
+      orderDirection: z.enum(["asc", "desc"]).optional().describe(
+        "Order by last update (default desc)",
+      ),
+    }),
+    write: false,
+    run: ({ deps, actor }, args) => listConversations(deps, actor, args),
+  }),
+  defineTool({
+    name: "create_conversation",
+    title: "Create conversation",
+    description:
+      "Create a conversation (at workspace level, or in a Pod the user is a member of), optionally posting a first message to an agent. The agent answers asynchronously: poll get_conversation_messages.",
+    input: z.object({
+      title: z.string().min(1).max(512).describe("Conversation title"),
+      podId: id("Create the conversation in this Pod").optional(),
+      message: z.string().min(1).max(100_000).optional().describe("First user message"),
+      agentName,
+    }),
+    write: true,
+    run: ({ deps, actor }, args) => createConversation(deps, actor, args),
+  }),
+  defineTool({
+    name: "create_conversation_message",
+    title: "Post message",
+    description:
+      "Post a user message in a conversation, mentioning an agent (default Dust). The agent answers asynchronously: poll get_conversation_messages.",
+    input: z.object({
+      conversationId: id("The conversation id"),
+      message: z.string().min(1).max(100_000).describe("The message text"),
+      agentName,
+    }),
+    write: true,
+    run: ({ deps, actor }, args) => createConversationMessage(deps, actor, args),
+  }),
+  defineTool({
+    name: "get_conversation_messages",
+    title: "Read conversation",
+    description:
+      "Read a conversation's messages as plain text (25 messages per page, most recent page first; pass lastValue to read older messages).",
+    input: z.object({
+      conversationId: id("The conversation id"),
+      lastValue: z.number().int().min(0).optional().describe(
+        "Cursor: the lastValue of the previous page (a message rank)",
+      ),
+    }),
+    write: false,
+    run: ({ deps, actor }, args) => getConversationMessages(deps, actor, args),
+  }),
+  defineTool({
+    name: "mark_conversation_read",
+    title: "Mark conversation read",
+    description: "Mark a conversation as read (or unread) for the current user only.",
+    input: z.object({
+      conversationId: id("The conversation id"),
+      read: z.boolean().describe("true to mark read, false to mark unread"),
+    }),
+    write: true,
+    run: ({ deps, actor }, args) => markConversationRead(deps, actor, args),
+  }),
+];
