@@ -20,6 +20,9 @@ import { agentsRoutes } from "./api/agents.ts";
 import { spacesRoutes } from "./api/spaces.ts";
 import { podsRoutes } from "./api/pods.ts";
 import { apiKeysRoutes } from "./api/api_keys.ts";
+import { filesRoutes } from "./api/files.ts";
+import { dataSourcesRoutes } from "./api/data_sources.ts";
+import { searchRoutes } from "./api/search.ts";
 import { mcpRoutes } from "./mcp/route.ts";
 import { requireAuth } from "./auth/bearer.ts";
 import { endStreamsOnShutdown } from "./events/end_on_shutdown.ts";
@@ -109,6 +112,9 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   app.route("/api/v1/w/:wId", spacesRoutes());
   app.route("/api/v1/w/:wId", podsRoutes());
   app.route("/api/v1/w/:wId", apiKeysRoutes());
+  app.route("/api/v1/w/:wId", filesRoutes());
+  app.route("/api/v1/w/:wId", dataSourcesRoutes());
+  app.route("/api/v1/w/:wId", searchRoutes());
   app.route("/", mcpRoutes(deps));
   app.route("/", conversationRoutes());
 
