@@ -26,6 +26,7 @@ import { searchRoutes } from "./api/search.ts";
 import { mcpRoutes } from "./mcp/route.ts";
 import { requireAuth } from "./auth/bearer.ts";
 import { endStreamsOnShutdown } from "./events/end_on_shutdown.ts";
+import { relayRoutes } from "./api/relay.ts";
 import { conversationRoutes } from "./api/conversations.ts";
 
 /** Body-size limits by path: uploads and relay results are larger than ordinary JSON. */
@@ -116,6 +117,7 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   app.route("/api/v1/w/:wId", dataSourcesRoutes());
   app.route("/api/v1/w/:wId", searchRoutes());
   app.route("/", mcpRoutes(deps));
+  app.route("/", relayRoutes());
   app.route("/", conversationRoutes());
 
   app.notFound((c) =>

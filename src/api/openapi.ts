@@ -48,6 +48,20 @@ export interface RouteDoc {
 }
 
 const registry = new Map<string, RouteDoc>();
+/** Named components that ready-made operations reference (e.g. seed 001's `MCPServerView`). */
+const extraComponents = {
+  schemas: {} as Record<string, unknown>,
+  securitySchemes: {} as Record<string, unknown>,
+};
+
+/** Register named component schemas / security schemes (idempotent, last one wins). */
+export function documentComponents(c: {
+  schemas?: Record<string, unknown>;
+  securitySchemes?: Record<string, unknown>;
+}): void {
+  Object.assign(extraComponents.schemas, c.schemas ?? {});
+  Object.assign(extraComponents.securitySchemes, c.securitySchemes ?? {});
+}
 
 /** The OpenAPI form of a path: `:name` → `{name}`. */
 export function openApiPath(path: string): string {
@@ -170,8 +184,9 @@ export function buildOpenApiDocument(config: Config): Record<string, unknown> {
           scheme: "bearer",
           description: "Workspace API key, personal access token or OAuth access token.",
         },
+        ...extraComponents.securitySchemes,
       },
-      schemas: { Error: toSchema(ErrorBodySchema, "output") },
+      schemas: { Error: toSchema(ErrorBodySchema, "output"), ...extraComponents.schemas },
       responses: {
         Error: {
           description: "Error in Dust's envelope",

@@ -18,6 +18,10 @@ export interface RelayTimings {
   keepAliveMs: number;
   /** Register calls allowed per user per minute. */
   registerPerMinute: number;
+  /** `initialize` over the relay: near-instant when the client is connected (Dust: 5 s). */
+  connectTimeoutMs: number;
+  /** One tool call on a client-side server (Dust's `DEFAULT_MCP_REQUEST_TIMEOUT_MS`). */
+  callTimeoutMs: number;
 }
 
 export const DEFAULT_RELAY_TIMINGS: RelayTimings = {
@@ -26,6 +30,8 @@ export const DEFAULT_RELAY_TIMINGS: RelayTimings = {
   streamIdleMs: 5 * 60_000,
   keepAliveMs: 25_000,
   registerPerMinute: 100,
+  connectTimeoutMs: 5_000,
+  callTimeoutMs: 3 * 60_000,
 };
 
 /** One open request stream, as the shared ticker sees it. */

@@ -18,11 +18,6 @@ import {
   rewriteRequestId,
 } from "./requests.ts";
 
-/** `initialize` over the relay: near-instant when the client is connected (Dust: 5 s). */
-export const RELAY_CONNECT_TIMEOUT_MS = 5_000;
-/** One tool call (Dust's `DEFAULT_MCP_REQUEST_TIMEOUT_MS`: 3 minutes). */
-export const RELAY_CALL_TIMEOUT_MS = 3 * 60_000;
-
 /** Which server, and which agent message the traffic belongs to (for id rewriting). */
 export interface RelayTarget {
   serverId: string;
@@ -88,7 +83,7 @@ export class RelayClientTransport implements Transport {
 
 /**
  * An MCP SDK `Client` connected to a client-side server through the relay, `initialize`
- * bounded by {@link RELAY_CONNECT_TIMEOUT_MS}. The caller closes it.
+ * bounded by `deps.relay.timings.connectTimeoutMs` (5 s). The caller closes it.
  */
 export async function connectRelayClient(
   deps: Deps,
@@ -98,7 +93,7 @@ export async function connectRelayClient(
   const client = new Client({ name: "dust-mcp-client", version: VERSION });
   const transport = new RelayClientTransport(deps, target);
   try {
-    await client.connect(transport, { timeout: RELAY_CONNECT_TIMEOUT_MS, signal });
+    await client.connect(transport, { timeout: deps.relay.timings.connectTimeoutMs, signal });
   } catch (e) {
     await client.close().catch(() => {});
     throw e;

@@ -1,0 +1,98 @@
+/**
+ * Workspace search: `GET /api/v1/w/{wId}/search?query=…`, this server's JSON shape mirroring
+ * the MCP `search` tool's output (`{count, results:[{ref, title, uri, id, provider,
+ * dataSourceId, dataSourceViewId, spaceId, tags, score, snippet, chunks}]}`) over every space
+ * the caller reads. (Dust serves a different thing at this path: an SSE title/node search for
+ * its UI, which this server does not implement.) And `GET /api/v1/w/{wId}/fetch?id=…`: the
+ * full text of one search result (ChatGPT's search + fetch pair).
+ * @module
+ */
+import { Hono } from "hono";
+import { z } from "zod";
+import type { AppEnv } from "../deps.ts";
+import { getActor } from "../auth/bearer.ts";
+import { fetchDocument, searchWorkspace, TOP_K_MAX } from "../core/search.ts";
+import { documentRoute } from "./openapi.ts";
+import { parseQuery } from "./validate.ts";
+
+const W = "/api/v1/w/:wId";
+
+const many = z.union([z.string(), z.array(z.string())]).optional()
+  .transform((v) => (v === undefined ? undefined : Array.isArray(v) ? v : [v]));
+
+const SearchQuery = z.object({
+  query: z.string().min(1).max(2048),
+  topK: z.coerce.number().int().min(1).max(TOP_K_MAX).optional().describe(
+    "Chunks to return (1–64, default 10), grouped per document",
+  ),
+  spaceIds: z.string().optional()
+    .transform((s) => s?.split(",").map((x) => x.trim()).filter(Boolean))
+    .describe("Comma-separated space sIds to search in (default: every readable space)"),
+  tagsIn: many.describe("Repeat to give several tags; a document needs one of them"),
+  tagsNot: many.describe("Repeat to give several tags; documents with any are excluded"),
+  relativeTimeFrame: z.string().regex(/^(all|\d+[hdwmy])$/).optional().describe(
+    "all or <k>h|d|w|m|y, e.g. 7d",
+  ),
+  nodeIds: many.describe("Document ids or parent (folder) ids to restrict to"),
+});
+
+const ResultSchema = z.object({
+  ref: z.string(),
+  title: z.string(),
+  uri: z.string(),
+  id: z.string(),
+  provider: z.string().nullable(),
+  dataSourceId: z.string(),
+  dataSourceViewId: z.string(),
+  spaceId: z.string(),
+  tags: z.array(z.string()),
+  score: z.number(),
+  snippet: z.string(),
+  chunks: z.array(z.string()),
+});
+
+const FetchQuery = z.object({
+  id: z.string().min(1).max(1024).describe("A search result id, or <dataSourceId>/<documentId>"),
+  dataSourceId: z.string().optional(),
+});
+
+/** Mounted at `/api/v1/w/:wId`. */
+export function searchRoutes(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+
+  documentRoute({
+    method: "get",
+    path: `${W}/search`,
+    summary: "Full-text search across every space the caller reads (MCP search tool's shape)",
+    description:
+      "This server's own shape (not Dust's SSE node search). Ranked by bm25; `topK` counts chunks; one result per document with its matched chunks and a snippet.",
+    tags: ["Search"],
+    query: SearchQuery,
+    response: z.object({ count: z.number(), results: z.array(ResultSchema) }),
+  });
+  app.get("/search", async (c) => {
+    const q = parseQuery(c, SearchQuery);
+    return c.json(await searchWorkspace(c.var.deps, getActor(c), q));
+  });
+
+  documentRoute({
+    method: "get",
+    path: `${W}/fetch`,
+    summary: "Full text and metadata of one document by search result id",
+    tags: ["Search"],
+    query: FetchQuery,
+    response: z.object({
+      id: z.string(),
+      title: z.string(),
+      text: z.string(),
+      url: z.string(),
+      metadata: z.record(z.string(), z.unknown()),
+    }),
+  });
+  app.get("/fetch", (c) => {
+    const q = parseQuery(c, FetchQuery);
+    return c.json(fetchDocument(c.var.deps, getActor(c), q));
+  });
+
+  return app;
+}
