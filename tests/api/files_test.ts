@@ -7,7 +7,7 @@ async function upload(
   server: TestServer,
   token: string,
   url: string,
-  bytes: Uint8Array,
+  bytes: Uint8Array<ArrayBuffer>,
   name = "f.txt",
 ) {
   const form = new FormData();
