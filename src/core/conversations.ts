@@ -9,7 +9,8 @@
  */
 import type { Deps } from "../deps.ts";
 import type { Actor } from "../auth/actor.ts";
-import { invalid } from "../errors.ts";
+import { AppError, invalid } from "../errors.ts";
+import { appendEvent, conversationStream } from "./conversation_events.ts";
 import { tx } from "../db/sqlite.ts";
 import { newSId } from "../util/ids.ts";
 import type { SpaceRow } from "./space_rows.ts";
@@ -221,6 +222,26 @@ export function markConversationRead(
        action_required = CASE WHEN ? THEN 0 ELSE action_required END, updated_at = excluded.updated_at`,
   ).run(c.id, user.user.id, input.read ? Math.max(t, c.updatedAt) : null, t, t, input.read ? 1 : 0);
   return { success: true, conversationId: c.sId, read: input.read };
+}
+
+/**
+ * Set a conversation's title (runner API, e.g. an automatic title after the first answer; no
+ * actor: the caller already holds the conversation) and emit `conversation_title`.
+ */
+export function setConversationTitle(
+  deps: Deps,
+  input: { conversationId: string; title: string },
+): void {
+  const title = input.title.trim().slice(0, 1024);
+  if (title === "") throw invalid("title: must not be empty");
+  const r = deps.db.prepare("UPDATE conversations SET title = ? WHERE s_id = ? RETURNING s_id")
+    .get(title, input.conversationId);
+  if (!r) throw new AppError(404, "conversation_not_found", "Conversation not found.");
+  appendEvent(deps, conversationStream(input.conversationId), {
+    type: "conversation_title",
+    created: Date.now(),
+    title,
+  });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ import { apiJson, createUserWithToken } from "../helpers/fixtures.ts";
 import { eventsOf, messageBody, parseSse, readSse } from "../helpers/conversations.ts";
 import { appendMessageEvent, updateAgentMessage } from "../../src/core/agent_messages.ts";
 import { conversationStreamTimings } from "../../src/core/conversation_streams.ts";
+import { setConversationTitle } from "../../src/core/conversations.ts";
 
 async function setup() {
   const server = await startTestServer();
@@ -217,4 +218,44 @@ Deno.test("[conversation events] a non-participant cannot open the stream", asyn
   const r = await apiJson(server, bob.token, `${url}/${cId}/events`);
   assert.equal(r.status, 404);
   assert.equal(r.body.error.type, "conversation_not_found");
+});
+
+Deno.test("[conversation events] a title change reaches the conversation stream as conversation_title", async () => {
+  const { server, alice, url, cId } = await setup();
+  await using _ = server;
+  setConversationTitle(server.deps, { conversationId: cId, title: "Renamed" });
+  const r = await readSse(
+    `${server.url}${url}/${cId}/events`,
+    alice.token,
+    (t) => t.includes("conversation_title"),
+  );
+  const last = eventsOf(parseSse(r.text)).at(-1)!;
+  assert.equal(last.data.type, "conversation_title");
+  assert.equal(last.data.title, "Renamed");
+  const got = await apiJson(server, alice.token, `${url}/${cId}`);
+  assert.equal(got.body.conversation.title, "Renamed");
+});
+
+Deno.test("[conversation events] cancelling publishes agent_generation_cancelled on both streams", async () => {
+  const { server, alice, url, cId, agentSId } = await setup();
+  await using _ = server;
+  await apiJson(server, alice.token, `${url}/${cId}/cancel`, {
+    method: "POST",
+    body: { messageIds: [agentSId] },
+  });
+  const msg = await readSse(
+    `${server.url}${url}/${cId}/messages/${agentSId}/events`,
+    alice.token,
+    () => false,
+  );
+  assert.equal(msg.ended, true);
+  assert.deepEqual(eventsOf(parseSse(msg.text)).map((e) => e.data.type), [
+    "agent_generation_cancelled",
+  ]);
+  const conv = await readSse(
+    `${server.url}${url}/${cId}/events`,
+    alice.token,
+    (t) => t.includes("cancelled"),
+  );
+  assert.equal(eventsOf(parseSse(conv.text)).at(-1)!.data.type, "agent_generation_cancelled");
 });

@@ -453,3 +453,20 @@ Deno.test("[conversations] cancel without messageIds answers 400 naming messageI
   assert.equal(r.status, 400);
   assert.match(r.body.error.message, /messageIds/);
 });
+
+Deno.test("[conversations] every conversation route is in the OpenAPI document", async () => {
+  const { server } = await setup();
+  await using _ = server;
+  const r = await apiJson(server, null, "/api/v1/openapi.json");
+  assert.equal(r.status, 200);
+  const p = "/api/v1/w/{wId}/assistant/conversations";
+  const paths = r.body.paths;
+  assert.ok(paths[p].post && paths[p].get);
+  assert.ok(paths[`${p}/{cId}`].get && paths[`${p}/{cId}`].patch);
+  for (const sub of ["messages", "content_fragments", "cancel"]) {
+    assert.ok(paths[`${p}/{cId}/${sub}`].post);
+  }
+  assert.ok(paths[`${p}/{cId}/events`].get);
+  assert.ok(paths[`${p}/{cId}/messages/{mId}/events`].get);
+  assert.ok(JSON.stringify(paths[p].post.requestBody).includes("timezone"));
+});
