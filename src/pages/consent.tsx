@@ -84,14 +84,14 @@ export function ConsentPage(p: ConsentProps) {
         </table>
         <h2>It will be able to</h2>
         <ul>
-          {p.scopes.map((s) => <li data-scope={s}>{SCOPE_DESCRIPTIONS[s]}</li>)}
+          {p.scopes.map((s) => <li key={s} data-scope={s}>{SCOPE_DESCRIPTIONS[s]}</li>)}
         </ul>
         <form method="post" action="/authorize/consent">
           <input type="hidden" name="request" value={p.requestId} />
           <input type="hidden" name="csrf" value={p.csrf} />
           <label for="workspace">Workspace</label>
           <select id="workspace" name="workspace">
-            {p.workspaces.map((w) => <option value={w.sId}>{w.name} ({w.sId})</option>)}
+            {p.workspaces.map((w) => <option key={w.sId} value={w.sId}>{w.name} ({w.sId})</option>)}
           </select>
           {p.scopes.includes("write")
             ? (

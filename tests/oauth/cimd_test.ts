@@ -1,0 +1,281 @@
+import assert from "node:assert/strict";
+import { startTestServer } from "../helpers/server.ts";
+import { createPasswordUser, pkcePair } from "../helpers/oauth_client.ts";
+import { BrowserHttp } from "../helpers/browser_http.ts";
+import { authorizeUrl, connect, postForm, register } from "../helpers/oauth_flow.ts";
+import { cimdDoc, PRIVATE_HOST, PUBLIC_HOST, startCimdFixture } from "../helpers/cimd_fixture.ts";
+import {
+  cacheLifetimeMs,
+  CimdResolver,
+  fetchMetadataDocument,
+  isPublicAddress,
+} from "../../src/oauth/cimd.ts";
+
+const ID = (path: string) => `https://${PUBLIC_HOST}${path}`;
+
+async function setup() {
+  const fixture = startCimdFixture();
+  const server = await startTestServer({ cimdFetch: fixture.hooks });
+  const alice = await createPasswordUser(server, { email: "alice@example.com" });
+  const browser = new BrowserHttp(server.url);
+  await browser.signIn(alice.email, alice.password);
+  return { fixture, server, alice, browser };
+}
+
+async function refused(p: Promise<unknown>, pattern: RegExp) {
+  await assert.rejects(p, (e: Error) => {
+    assert.match(e.message, pattern);
+    return true;
+  });
+}
+
+Deno.test("[oauth] C1 malformed CIMD client_ids get an error page; DCR ids are never https", async () => {
+  const { fixture, server, browser } = await setup();
+  await using _f = fixture;
+  await using _s = server;
+  const { challenge } = pkcePair();
+  for (
+    const clientId of [
+      "https://client.example.com/a/../x",
+      "https://user:pw@client.example.com/x",
+      "https://client.example.com/x#frag",
+      "https://client.example.com/",
+      "https://client.example.com/%2e%2e/x",
+    ]
+  ) {
+    const r = await browser.get(authorizeUrl(server.url, { clientId, challenge }));
+    assert.equal(r.status, 400, clientId);
+    assert.equal(r.location, null);
+  }
+  const dcr = await register(server.url, {
+    client_name: "x",
+    redirect_uris: ["http://127.0.0.1:1/cb"],
+    token_endpoint_auth_method: "none",
+  });
+  assert.ok(!dcr.body.client_id.startsWith("https://"));
+});
+
+Deno.test("[oauth] C2 SSRF guard refuses loopback, private, link-local and special-use addresses", async () => {
+  for (
+    const ip of [
+      "127.0.0.1",
+      "10.1.2.3",
+      "172.16.0.1",
+      "192.168.1.1",
+      "169.254.169.254",
+      "0.0.0.0",
+      "100.64.0.1",
+      "224.0.0.1",
+      "::1",
+      "fe80::1",
+      "fc00::1",
+      "::ffff:127.0.0.1",
+      "::ffff:10.0.0.1",
+      "64:ff9b::a00:1",
+      "2001:db8::1",
+      "::",
+    ]
+  ) {
+    assert.equal(isPublicAddress(ip), false, ip);
+  }
+  for (const ip of ["93.184.216.34", "8.8.8.8", "2606:4700::1111"]) {
+    assert.equal(isPublicAddress(ip), true, ip);
+  }
+  // A real local HTTP server on loopback: the unhooked (production) guard refuses it.
+  await using fixture = startCimdFixture();
+  fixture.serveJson("/doc.json", cimdDoc("/doc.json"));
+  const port = new URL(fixture.base).port;
+  await refused(fetchMetadataDocument(`https://127.0.0.1:${port}/doc.json`), /non-public/);
+  await refused(fetchMetadataDocument(`https://[::1]:${port}/doc.json`), /non-public/);
+  await refused(
+    fetchMetadataDocument(`https://${PRIVATE_HOST}/doc.json`, fixture.hooks),
+    /non-public address \(10\.0\.0\.5\)/,
+  );
+  assert.equal(fixture.hits.get("/doc.json") ?? 0, 0, "nothing was fetched");
+});
+
+Deno.test("[oauth] C2 SSRF guard refuses redirects, oversize bodies, non-JSON and non-200", async () => {
+  await using fixture = startCimdFixture();
+  fixture.routes.set(
+    "/redirect",
+    () => new Response(null, { status: 302, headers: { location: "http://169.254.169.254/" } }),
+  );
+  fixture.routes.set(
+    "/big",
+    () =>
+      new Response("x".repeat(10 * 1024 * 1024), {
+        headers: { "content-type": "application/json" },
+      }),
+  );
+  fixture.routes.set("/big-stream", () => {
+    let n = 0;
+    const body = new ReadableStream({
+      pull(ctl) {
+        if (n++ > 2000) ctl.close();
+        else ctl.enqueue(new TextEncoder().encode(" ".repeat(1024)));
+      },
+    });
+    return new Response(body, { headers: { "content-type": "application/json" } });
+  });
+  fixture.routes.set(
+    "/html",
+    () => new Response("<html></html>", { headers: { "content-type": "text/html" } }),
+  );
+  fixture.routes.set("/500", () => new Response("{}", { status: 500 }));
+  await refused(fetchMetadataDocument(ID("/redirect"), fixture.hooks), /redirect/);
+  await refused(fetchMetadataDocument(ID("/big"), fixture.hooks), /larger than 5120/);
+  await refused(fetchMetadataDocument(ID("/big-stream"), fixture.hooks), /larger than 5120/);
+  await refused(fetchMetadataDocument(ID("/html"), fixture.hooks), /not JSON/);
+  await refused(fetchMetadataDocument(ID("/500"), fixture.hooks), /HTTP 500/);
+});
+
+Deno.test("[oauth] C3 the document must name its own URL, a client_name and redirect_uris, no secret", async () => {
+  const { fixture, server, browser } = await setup();
+  await using _f = fixture;
+  await using _s = server;
+  fixture.serveJson("/mismatch.json", cimdDoc("/other.json"));
+  fixture.serveJson("/secret.json", cimdDoc("/secret.json", { client_secret: "s" }));
+  fixture.serveJson("/noname.json", cimdDoc("/noname.json", { client_name: undefined }));
+  fixture.serveJson("/noredirect.json", cimdDoc("/noredirect.json", { redirect_uris: [] }));
+  fixture.serveJson(
+    "/basic.json",
+    cimdDoc("/basic.json", { token_endpoint_auth_method: "client_secret_basic" }),
+  );
+  const { challenge } = pkcePair();
+  const expect = [
+    ["/mismatch.json", /client_id is not the URL/],
+    ["/secret.json", /client secret/],
+    ["/noname.json", /client_name/],
+    ["/noredirect.json", /redirect_uris/],
+    ["/basic.json", /needs none/],
+  ] as const;
+  for (const [path, why] of expect) {
+    const r = await browser.get(authorizeUrl(server.url, { clientId: ID(path), challenge }));
+    assert.equal(r.status, 400, path);
+    assert.match(r.text, why, path);
+  }
+});
+
+Deno.test("[oauth] C4 a ChatGPT-shaped document negotiates none and completes a public flow", async () => {
+  const { fixture, server, alice, browser } = await setup();
+  await using _f = fixture;
+  await using _s = server;
+  fixture.serveJson(
+    "/oauth/abc/client.json",
+    cimdDoc("/oauth/abc/client.json", {
+      client_name: "ChatGPT",
+      redirect_uris: ["https://chatgpt.com/connector/oauth/cb123"],
+      token_endpoint_auth_method: "private_key_jwt",
+      token_endpoint_auth_methods_supported: ["none", "private_key_jwt"],
+      jwks_uri: "https://chatgpt.com/oauth/jwks.json",
+      scope: "read write offline_access",
+    }),
+  );
+  const c = await connect(server.url, alice, {
+    browser,
+    clientId: ID("/oauth/abc/client.json"),
+    redirectUri: "https://chatgpt.com/connector/oauth/cb123",
+    resource: `${server.config.publicUrl}/mcp`,
+  });
+  assert.ok(c.tokens.access_token);
+  const refreshed = await postForm(`${server.url}/token`, {
+    grant_type: "refresh_token",
+    refresh_token: c.tokens.refresh_token,
+    client_id: ID("/oauth/abc/client.json"),
+  });
+  assert.equal(refreshed.status, 200);
+});
+
+Deno.test("[oauth] C5 a port-less loopback redirect in the document matches any port", async () => {
+  const { fixture, server, browser } = await setup();
+  await using _f = fixture;
+  await using _s = server;
+  fixture.serveJson(
+    "/claude-code.json",
+    cimdDoc("/claude-code.json", {
+      client_name: "Claude Code",
+      redirect_uris: ["http://localhost/callback", "http://127.0.0.1/callback"],
+    }),
+  );
+  const { challenge } = pkcePair();
+  const ok = await browser.get(authorizeUrl(server.url, {
+    clientId: ID("/claude-code.json"),
+    redirectUri: "http://localhost:53211/callback",
+    challenge,
+  }));
+  assert.equal(ok.status, 303);
+  const bad = await browser.get(authorizeUrl(server.url, {
+    clientId: ID("/claude-code.json"),
+    redirectUri: "http://localhost:53211/other",
+    challenge,
+  }));
+  assert.equal(bad.status, 400);
+});
+
+Deno.test("[oauth] C6 documents are cached by max-age (clamped), errors are not cached, fetches coalesce", async () => {
+  assert.equal(cacheLifetimeMs("max-age=1"), 30_000);
+  assert.equal(cacheLifetimeMs("public, max-age=60"), 60_000);
+  assert.equal(cacheLifetimeMs("max-age=99999999"), 24 * 3600 * 1000);
+  const { fixture, server } = await setup();
+  await using _f = fixture;
+  await using _s = server;
+  const resolver = new CimdResolver(server.deps.db, fixture.hooks);
+  let fail = true;
+  fixture.routes.set(
+    "/flaky.json",
+    () =>
+      fail
+        ? new Response("oops", { status: 503 })
+        : new Response(JSON.stringify(cimdDoc("/flaky.json")), {
+          headers: { "content-type": "application/json", "cache-control": "max-age=60" },
+        }),
+  );
+  await assert.rejects(resolver.resolve(ID("/flaky.json")));
+  fail = false;
+  const [a, b] = await Promise.all([
+    resolver.resolve(ID("/flaky.json")),
+    resolver.resolve(ID("/flaky.json")),
+  ]);
+  assert.equal(a.name, "Fixture Client");
+  assert.equal(b.name, "Fixture Client");
+  assert.equal(fixture.hits.get("/flaky.json"), 2, "one failed fetch, then one shared fetch");
+  await resolver.resolve(ID("/flaky.json"));
+  assert.equal(fixture.hits.get("/flaky.json"), 2, "served from cache");
+  await resolver.resolve(ID("/flaky.json"), Date.now() + 61_000);
+  assert.equal(fixture.hits.get("/flaky.json"), 3, "re-fetched after max-age");
+});
+
+Deno.test("[oauth] C7 consent shows the client_id host and the redirect host", async () => {
+  const { fixture, server, browser } = await setup();
+  await using _f = fixture;
+  await using _s = server;
+  fixture.serveJson("/c7.json", cimdDoc("/c7.json", { client_name: "Totally Claude" }));
+  const { challenge } = pkcePair();
+  const { page } = await browser.openConsent(
+    authorizeUrl(server.url, { clientId: ID("/c7.json"), challenge }),
+  );
+  assert.equal(page.status, 200);
+  assert.match(page.text, /client hosted at client\.example\.com/);
+  assert.match(page.text, /127\.0\.0\.1:53682/);
+  assert.match(page.text, /an application on this computer/);
+});
+
+Deno.test("[oauth] C8 a failing document gives an error page at /authorize and invalid_client at /token", async () => {
+  const { fixture, server, browser } = await setup();
+  await using _f = fixture;
+  await using _s = server;
+  fixture.routes.set("/down.json", () => new Response("down", { status: 500 }));
+  const { challenge } = pkcePair();
+  const r = await browser.get(authorizeUrl(server.url, { clientId: ID("/down.json"), challenge }));
+  assert.equal(r.status, 400);
+  assert.equal(r.location, null);
+  assert.match(r.text, /HTTP 500/);
+  const t = await postForm(`${server.url}/token`, {
+    grant_type: "authorization_code",
+    code: "x",
+    code_verifier: "y".repeat(43),
+    client_id: ID("/down.json"),
+  });
+  assert.equal(t.status, 401);
+  assert.equal(t.body.error, "invalid_client");
+});
