@@ -1,0 +1,160 @@
+/**
+ * MCP test helpers: users with MCP tokens and OAuth access tokens minted through the core,
+ * and connected v1 / v2 SDK clients (closed with `await using`).
+ */
+import { Client as V1Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport as V1Transport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import {
+  Client as V2Client,
+  StreamableHTTPClientTransport as V2Transport,
+} from "@modelcontextprotocol/client";
+import type { Role, Scope } from "../../src/auth/actor.ts";
+import { issueMcpToken } from "../../src/core/mcp_tokens.ts";
+import { insertGrant } from "../../src/core/oauth_grants.ts";
+import { issueAccessToken } from "../../src/auth/jwt.ts";
+import { mcpResourceUrl } from "../../src/config.ts";
+import type { WorkspaceRow } from "../../src/core/workspaces.ts";
+import type { TestServer } from "../helpers/server.ts";
+import { createUserWithToken, type UserWithToken } from "../helpers/fixtures.ts";
+
+export interface McpUser extends UserWithToken {
+  /** An MCP API token (`dmcp_…`). */
+  mcpToken: string;
+  mcpTokenSId: string;
+}
+
+/** A user (new workspace unless given) with an MCP token. */
+export async function createMcpUser(
+  server: TestServer,
+  options: { email: string; role: Role; workspace?: WorkspaceRow; name?: string },
+): Promise<McpUser> {
+  const u = await createUserWithToken(server, options);
+  const t = issueMcpToken(server.deps.db, { userId: u.user.id, workspaceId: u.workspace.id });
+  return { ...u, mcpToken: t.token, mcpTokenSId: t.sId };
+}
+
+/** An OAuth access token for `/mcp` backed by a real grant row. */
+export async function mintOAuthToken(
+  server: TestServer,
+  who: Pick<McpUser, "user" | "workspace">,
+  options: { scopes?: Scope[]; audience?: string; clientId?: string; ttlSeconds?: number } = {},
+): Promise<{ token: string; grantSId: string; grantId: number }> {
+  const scopes = options.scopes ?? ["read", "write"];
+  const clientId = options.clientId ?? "https://client.example/metadata.json";
+  const grant = insertGrant(server.deps.db, {
+    clientId,
+    userId: who.user.id,
+    workspaceId: who.workspace.id,
+    scope: scopes.join(" "),
+    resource: mcpResourceUrl(server.config),
+    redirectUri: "http://127.0.0.1:9/callback",
+  }, Date.now());
+  const token = await issueAccessToken(server.deps.keys, {
+    issuer: server.config.publicUrl,
+    userSId: who.user.sId,
+    workspaceSId: who.workspace.sId,
+    audience: options.audience ?? mcpResourceUrl(server.config),
+    scopes,
+    clientId,
+    grantSId: grant.sId,
+    region: server.config.regionId,
+    ttlSeconds: options.ttlSeconds ?? 3600,
+  });
+  return { token, grantSId: grant.sId, grantId: grant.id };
+}
+
+/** A connected client of either SDK generation, closed on dispose. */
+export interface AnyClient extends AsyncDisposable {
+  listTools(): Promise<
+    { tools: Array<{ name: string; annotations?: { readOnlyHint?: boolean } }> }
+  >;
+  callTool(params: { name: string; arguments?: Record<string, unknown> }): Promise<CallResult>;
+  serverInfo(): { name: string; version: string } | undefined;
+  instructions(): string | undefined;
+}
+
+export interface CallResult {
+  content: Array<{ type: string; text?: string }>;
+  isError?: boolean;
+  structuredContent?: unknown;
+}
+
+/** Connect the v1 SDK client (`@modelcontextprotocol/sdk` 1.32.2) with a bearer header. */
+export async function connectV1(server: TestServer, token: string): Promise<AnyClient> {
+  const client = new V1Client({ name: "v1-test", version: "1.0.0" });
+  const transport = new V1Transport(new URL(`${server.url}/mcp`), {
+    requestInit: { headers: { Authorization: `Bearer ${token}` } },
+  });
+  await client.connect(transport);
+  return wrap(client, () => client.close());
+}
+
+/** Connect the v2 SDK client (`@modelcontextprotocol/client` 2.4.0) with a bearer header. */
+export async function connectV2(server: TestServer, token: string): Promise<AnyClient> {
+  const client = new V2Client({ name: "v2-test", version: "2.0.0" });
+  const transport = new V2Transport(new URL(`${server.url}/mcp`), {
+    requestInit: { headers: { Authorization: `Bearer ${token}` } },
+  });
+  await client.connect(transport);
+  return wrap(client, () => client.close());
+}
+
+// deno-lint-ignore no-explicit-any
+function wrap(client: any, close: () => Promise<void>): AnyClient {
+  return {
+    listTools: () => client.listTools(),
+    callTool: (p) => client.callTool(p) as Promise<CallResult>,
+    serverInfo: () => client.getServerVersion(),
+    instructions: () => client.getInstructions(),
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+/** Parse the JSON text content of a successful tool result. */
+export function payloadOf<T = Record<string, unknown>>(r: CallResult): T {
+  if (r.isError) throw new Error(`tool failed: ${r.content[0]?.text}`);
+  return JSON.parse(r.content[0].text ?? "null") as T;
+}
+
+/** The text of an `isError` result (throws when the call succeeded). */
+export function errorOf(r: CallResult): string {
+  if (!r.isError) throw new Error(`expected a tool error, got ${r.content[0]?.text}`);
+  return r.content[0]?.text ?? "";
+}
+
+/** POST a raw JSON-RPC body to `/mcp` (2025-06-18 unless `headers` override); body consumed. */
+export async function rawMcp(
+  server: TestServer,
+  body: unknown,
+  headers: Record<string, string> = {},
+  path = "/mcp",
+): Promise<{ status: number; headers: Headers; text: string }> {
+  const res = await fetch(`${server.url}${path}`, {
+    method: "POST",
+    headers: {
+      "Content-Type": "application/json",
+      Accept: "application/json, text/event-stream",
+      "MCP-Protocol-Version": "2025-06-18",
+      ...headers,
+    },
+    body: JSON.stringify(body),
+    redirect: "manual",
+  });
+  return { status: res.status, headers: res.headers, text: await res.text() };
+}
+
+/** The JSON-RPC message of a JSON or single-event SSE body. */
+export function rpcOf(text: string): Record<string, unknown> {
+  const t = text.trim();
+  if (t.startsWith("{")) return JSON.parse(t);
+  const line = t.split("\n").find((l) => l.startsWith("data: "));
+  if (!line) throw new Error(`no JSON-RPC message in ${text.slice(0, 200)}`);
+  return JSON.parse(line.slice(6));
+}
+
+export const TOOLS_CALL = (name: string, args: Record<string, unknown> = {}, id = 1) => ({
+  jsonrpc: "2.0",
+  id,
+  method: "tools/call",
+  params: { name, arguments: args },
+});
