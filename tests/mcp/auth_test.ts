@@ -31,7 +31,7 @@ async function withUser(fn: (s: TestServer, u: McpUser) => Promise<void>): Promi
   await fn(server, u);
 }
 
-function settings(u: McpUser, patch: Record<string, unknown>) {
+function settings(patch: Record<string, unknown>) {
   return {
     mcpEnabled: true,
     redirectPolicy: "all" as "all" | "allowlist",
@@ -145,7 +145,7 @@ Deno.test("[mcp auth] MCP token in the URL works when the workspace allows it", 
 
 Deno.test("[mcp auth] MCP token in the URL is refused when the workspace turned it off", async () => {
   await withUser(async (s, u) => {
-    updateMcpSettings(s.deps.db, actorOf(u), settings(u, { allowTokenInUrl: false }));
+    updateMcpSettings(s.deps.db, actorOf(u), settings({ allowTokenInUrl: false }));
     const r = await rawMcp(s, TOOLS_CALL("identity"), {}, `/mcp?token=${u.mcpToken}`);
     assert.equal(r.status, 401);
     assert.match(JSON.parse(r.text).error_description, /does not accept tokens in the URL/);
@@ -214,7 +214,7 @@ Deno.test("[mcp auth] A9 write tool with a read-only token: 403 insufficient_sco
 
 Deno.test("[mcp auth] MCP disabled for the workspace: 403 forbidden with a description", async () => {
   await withUser(async (s, u) => {
-    updateMcpSettings(s.deps.db, actorOf(u), settings(u, { mcpEnabled: false }));
+    updateMcpSettings(s.deps.db, actorOf(u), settings({ mcpEnabled: false }));
     const r = await rawMcp(s, TOOLS_CALL("identity"), auth(u.mcpToken));
     assert.equal(r.status, 403);
     assert.deepEqual(JSON.parse(r.text), {
@@ -233,7 +233,7 @@ Deno.test("[mcp auth] client refused by the redirect-URI allowlist: 403 forbidde
     });
     const { token } = await mintOAuthToken(s, u, { clientId: client.client.clientId });
     assert.equal((await rawMcp(s, TOOLS_CALL("identity"), auth(token))).status, 200);
-    updateMcpSettings(s.deps.db, actorOf(u), settings(u, { redirectPolicy: "allowlist" }));
+    updateMcpSettings(s.deps.db, actorOf(u), settings({ redirectPolicy: "allowlist" }));
     const r = await rawMcp(s, TOOLS_CALL("identity"), auth(token));
     assert.equal(r.status, 403);
     assert.equal(JSON.parse(r.text).error, "forbidden");
