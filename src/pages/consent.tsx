@@ -45,6 +45,14 @@ function isLoopbackOnly(uri: string): boolean {
   return /^http:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?\//.test(uri);
 }
 
+function scopeItem(s: Scope) {
+  return <li data-scope={s}>{SCOPE_DESCRIPTIONS[s]}</li>;
+}
+
+function workspaceOption(w: { sId: string; name: string }) {
+  return <option value={w.sId}>{w.name} ({w.sId})</option>;
+}
+
 export function ConsentPage(p: ConsentProps) {
   const clientHost = p.clientKind === "cimd" ? displayHost(p.clientId) : null;
   return (
@@ -84,14 +92,14 @@ export function ConsentPage(p: ConsentProps) {
         </table>
         <h2>It will be able to</h2>
         <ul>
-          {p.scopes.map((s) => <li key={s} data-scope={s}>{SCOPE_DESCRIPTIONS[s]}</li>)}
+          {p.scopes.map(scopeItem)}
         </ul>
         <form method="post" action="/authorize/consent">
           <input type="hidden" name="request" value={p.requestId} />
           <input type="hidden" name="csrf" value={p.csrf} />
           <label for="workspace">Workspace</label>
           <select id="workspace" name="workspace">
-            {p.workspaces.map((w) => <option key={w.sId} value={w.sId}>{w.name} ({w.sId})</option>)}
+            {p.workspaces.map(workspaceOption)}
           </select>
           {p.scopes.includes("write")
             ? (

@@ -1,0 +1,274 @@
+import assert from "node:assert/strict";
+import { startTestServer, type TestServer } from "../helpers/server.ts";
+import { createPasswordUser, type PasswordUser, pkcePair } from "../helpers/oauth_client.ts";
+import { BrowserHttp } from "../helpers/browser_http.ts";
+import { authorizeUrl, connect, obtainCode, postForm, register } from "../helpers/oauth_flow.ts";
+import { REGISTRATION_LIMIT } from "../../src/oauth/register.ts";
+import { type AuthMethod, createStaticClient } from "../../src/core/oauth_clients.ts";
+import type { UserActor } from "../../src/auth/actor.ts";
+
+function adminActor(u: PasswordUser): UserActor {
+  return {
+    kind: "user",
+    user: {
+      id: u.user.id,
+      sId: u.user.sId,
+      email: u.email,
+      username: "u",
+      firstName: "U",
+      lastName: null,
+      imageUrl: null,
+    },
+    workspace: { id: u.workspace.id, sId: u.workspace.sId, name: u.workspace.name },
+    role: "admin",
+    scopes: new Set(["read", "write"]),
+    credential: { kind: "session", id: "t" },
+  };
+}
+
+const CURSOR = [
+  "cursor://anysphere.cursor-mcp/oauth/callback",
+  "https://www.cursor.com/agents/mcp/oauth/callback",
+  "http://localhost:8787/callback",
+];
+const VSCODE = [
+  "https://insiders.vscode.dev/redirect",
+  "https://vscode.dev/redirect",
+  "http://127.0.0.1/",
+  "http://127.0.0.1:33418/",
+];
+
+Deno.test("[oauth] D1 registration returns 201 with client_id, issued_at and echoed metadata", async () => {
+  await using server = await startTestServer();
+  const r = await register(server.url, {
+    client_name: "MCP CLI Client",
+    redirect_uris: ["http://localhost:3334/oauth/callback"],
+    token_endpoint_auth_method: "none",
+    grant_types: ["authorization_code", "refresh_token"],
+    software_id: "2e6dc280-f3c3-4e01-99a7-8181dbd1d23d",
+  });
+  assert.equal(r.status, 201);
+  assert.ok(r.body.client_id);
+  assert.equal(typeof r.body.client_id_issued_at, "number");
+  assert.equal(r.body.client_name, "MCP CLI Client");
+  assert.deepEqual(r.body.redirect_uris, ["http://localhost:3334/oauth/callback"]);
+  assert.equal(r.body.client_secret, undefined, "public clients get no secret");
+  assert.equal(r.body.software_id, "2e6dc280-f3c3-4e01-99a7-8181dbd1d23d");
+  const bad = await register(server.url, { redirect_uris: "nope" });
+  assert.equal(bad.status, 400);
+  assert.equal(bad.body.error, "invalid_redirect_uri");
+  const badMeta = await register(server.url, {
+    redirect_uris: ["http://127.0.0.1/cb"],
+    token_endpoint_auth_method: "private_key_jwt",
+  });
+  assert.equal(badMeta.body.error, "invalid_client_metadata");
+});
+
+Deno.test("[oauth] D2 an omitted auth method gets a secret usable with Basic and with post", async () => {
+  await using server = await startTestServer();
+  const alice = await createPasswordUser(server, { email: "alice@example.com" });
+  const r = await register(server.url, {
+    client_name: "legacy",
+    redirect_uris: ["http://127.0.0.1:53682/callback"],
+  });
+  assert.equal(r.body.token_endpoint_auth_method, "client_secret_basic");
+  assert.ok(r.body.client_secret);
+  assert.equal(r.body.client_secret_expires_at, 0);
+  for (const via of ["basic", "post"]) {
+    const c = await obtainCode(server.url, alice, { clientId: r.body.client_id });
+    const fields: Record<string, string> = {
+      grant_type: "authorization_code",
+      code: c.code,
+      redirect_uri: c.redirectUri,
+      code_verifier: c.verifier,
+    };
+    const headers: Record<string, string> = {};
+    if (via === "basic") {
+      headers.authorization = `Basic ${btoa(`${r.body.client_id}:${r.body.client_secret}`)}`;
+    } else {Object.assign(fields, {
+        client_id: r.body.client_id,
+        client_secret: r.body.client_secret,
+      });}
+    const t = await postForm(`${server.url}/token`, fields, headers);
+    assert.equal(t.status, 200, via);
+  }
+});
+
+Deno.test("[oauth] D3 Cursor's and VS Code's redirect sets pass; javascript:, data:, file: are refused", async () => {
+  await using server = await startTestServer();
+  for (const uris of [CURSOR, VSCODE, ["windsurf://codeium.windsurf/oauth/callback"]]) {
+    const r = await register(server.url, {
+      client_name: "c",
+      redirect_uris: uris,
+      token_endpoint_auth_method: "none",
+    });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    assert.deepEqual(r.body.redirect_uris, uris);
+  }
+  for (
+    const bad of [
+      "javascript:alert(1)",
+      "JavaScript://x/%0aalert(1)",
+      "data:text/html,x",
+      "vbscript:x",
+      "file:///etc/passwd",
+      "blob:https://x/y",
+      "http://evil.example.com/cb",
+      "https://x.example.com/cb#frag",
+    ]
+  ) {
+    const r = await register(server.url, {
+      client_name: "c",
+      redirect_uris: ["http://127.0.0.1/cb", bad],
+      token_endpoint_auth_method: "none",
+    });
+    assert.equal(r.status, 400, bad);
+    assert.equal(r.body.error, "invalid_redirect_uri", bad);
+  }
+});
+
+Deno.test("[oauth] D4 application_type web with a loopback redirect is accepted", async () => {
+  await using server = await startTestServer();
+  for (const t of ["web", "native"]) {
+    const r = await register(server.url, {
+      client_name: "c",
+      application_type: t,
+      redirect_uris: ["http://127.0.0.1:6274/oauth/callback"],
+      token_endpoint_auth_method: "none",
+    });
+    assert.equal(r.status, 201);
+    assert.equal(r.body.application_type, t);
+  }
+});
+
+Deno.test("[oauth] D5 every URI /register accepted is accepted by /authorize", async () => {
+  await using server = await startTestServer();
+  const alice = await createPasswordUser(server, { email: "alice@example.com" });
+  const browser = new BrowserHttp(server.url);
+  await browser.signIn(alice.email, alice.password);
+  const r = await register(server.url, {
+    client_name: "Cursor",
+    redirect_uris: CURSOR,
+    token_endpoint_auth_method: "none",
+  });
+  const { challenge } = pkcePair();
+  for (const redirectUri of CURSOR) {
+    const res = await browser.get(
+      authorizeUrl(server.url, { clientId: r.body.client_id, redirectUri, challenge }),
+    );
+    assert.equal(res.status, 303, redirectUri);
+  }
+  const cb = await browser.approve(
+    authorizeUrl(server.url, { clientId: r.body.client_id, redirectUri: CURSOR[0], challenge }),
+  );
+  assert.equal(cb.protocol, "cursor:");
+  assert.ok(cb.searchParams.get("code"));
+});
+
+Deno.test("[oauth] D6 registrations are rate-limited per IP; unused DCR clients expire", async () => {
+  await using server = await startTestServer();
+  const body = {
+    client_name: "c",
+    redirect_uris: ["http://127.0.0.1/cb"],
+    token_endpoint_auth_method: "none",
+  };
+  let last;
+  for (let i = 0; i <= REGISTRATION_LIMIT.count; i++) last = await register(server.url, body);
+  assert.equal(last!.status, 429);
+  assert.ok(Number(last!.headers.get("retry-after")) > 0);
+  const row = server.deps.db.prepare(
+    "SELECT expires_at - created_at AS ttl FROM oauth_clients WHERE kind = 'dcr' LIMIT 1",
+  ).get() as { ttl: number };
+  assert.equal(row.ttl, 30 * 24 * 3600 * 1000);
+});
+
+Deno.test("[oauth] D7 a deleted or expired client gets 401 invalid_client at /token", async () => {
+  await using server = await startTestServer();
+  const alice = await createPasswordUser(server, { email: "alice@example.com" });
+  const c = await connect(server.url, alice);
+  server.deps.db.prepare("UPDATE oauth_clients SET expires_at = 1 WHERE client_id = ?").run(
+    c.clientId,
+  );
+  const r = await postForm(`${server.url}/token`, {
+    grant_type: "refresh_token",
+    refresh_token: c.tokens.refresh_token,
+    client_id: c.clientId,
+  });
+  assert.equal(r.status, 401);
+  assert.equal(r.body.error, "invalid_client");
+  const gone = server.deps.db.prepare("SELECT 1 FROM oauth_clients WHERE client_id = ?").get(
+    c.clientId,
+  );
+  assert.equal(gone, undefined, "expired client deleted lazily");
+});
+
+async function staticFlow(server: TestServer, alice: PasswordUser, method: AuthMethod) {
+  const { client, secret } = createStaticClient(server.deps.db, adminActor(alice), {
+    name: `static ${method}`,
+    redirectUris: ["http://127.0.0.1:53682/callback"],
+    authMethod: method,
+  });
+  const c = await obtainCode(server.url, alice, { clientId: client.clientId });
+  const base = {
+    grant_type: "authorization_code",
+    code: c.code,
+    redirect_uri: c.redirectUri,
+    code_verifier: c.verifier,
+  };
+  return { client, secret, base };
+}
+
+Deno.test("[oauth] E1 an admin-created static client (with a secret) completes the flow over Basic", async () => {
+  await using server = await startTestServer();
+  const alice = await createPasswordUser(server, { email: "alice@example.com" });
+  const { client, secret, base } = await staticFlow(server, alice, "client_secret_basic");
+  assert.ok(secret?.startsWith("dcs_"));
+  const wrong = await postForm(`${server.url}/token`, base, {
+    authorization: `Basic ${btoa(`${client.clientId}:nope`)}`,
+  });
+  assert.equal(wrong.status, 401);
+  const ok = await postForm(`${server.url}/token`, base, {
+    authorization: `Basic ${btoa(`${client.clientId}:${secret}`)}`,
+  });
+  assert.equal(ok.status, 200);
+  const stored = server.deps.db.prepare("SELECT secret_hash FROM oauth_clients WHERE client_id = ?")
+    .get(client.clientId) as { secret_hash: string };
+  assert.notEqual(stored.secret_hash, secret, "stored hashed");
+});
+
+Deno.test("[oauth] E2 the registered method is enforced exactly (none, basic, post)", async () => {
+  await using server = await startTestServer();
+  const alice = await createPasswordUser(server, { email: "alice@example.com" });
+  const post = await staticFlow(server, alice, "client_secret_post");
+  const viaBasic = await postForm(`${server.url}/token`, post.base, {
+    authorization: `Basic ${btoa(`${post.client.clientId}:${post.secret}`)}`,
+  });
+  assert.equal(viaBasic.status, 401, "post client may not use Basic");
+  const viaPost = await postForm(`${server.url}/token`, {
+    ...post.base,
+    client_id: post.client.clientId,
+    client_secret: post.secret!,
+  });
+  assert.equal(viaPost.status, 200);
+
+  const basic = await staticFlow(server, alice, "client_secret_basic");
+  const basicViaPost = await postForm(`${server.url}/token`, {
+    ...basic.base,
+    client_id: basic.client.clientId,
+    client_secret: basic.secret!,
+  });
+  assert.equal(basicViaPost.status, 401, "basic client may not use post");
+
+  const none = await staticFlow(server, alice, "none");
+  const noneWithSecret = await postForm(`${server.url}/token`, {
+    ...none.base,
+    client_id: none.client.clientId,
+    client_secret: "invented",
+  });
+  assert.equal(noneWithSecret.status, 401);
+  const noneOk = await postForm(`${server.url}/token`, {
+    ...none.base,
+    client_id: none.client.clientId,
+  });
+  assert.equal(noneOk.status, 200);
+});
