@@ -71,6 +71,8 @@ export interface AnyClient extends AsyncDisposable {
   callTool(params: { name: string; arguments?: Record<string, unknown> }): Promise<CallResult>;
   serverInfo(): { name: string; version: string } | undefined;
   instructions(): string | undefined;
+  /** The negotiated revision (v2 client only). */
+  protocolVersion(): string | undefined;
 }
 
 export interface CallResult {
@@ -90,8 +92,14 @@ export async function connectV1(server: TestServer, token: string): Promise<AnyC
 }
 
 /** Connect the v2 SDK client (`@modelcontextprotocol/client` 2.4.0) with a bearer header. */
-export async function connectV2(server: TestServer, token: string): Promise<AnyClient> {
-  const client = new V2Client({ name: "v2-test", version: "2.0.0" });
+export async function connectV2(
+  server: TestServer,
+  token: string,
+  mode: "legacy" | "auto" = "legacy",
+): Promise<AnyClient> {
+  const client = new V2Client({ name: "v2-test", version: "2.0.0" }, {
+    versionNegotiation: { mode },
+  });
   const transport = new V2Transport(new URL(`${server.url}/mcp`), {
     requestInit: { headers: { Authorization: `Bearer ${token}` } },
   });
@@ -106,6 +114,7 @@ function wrap(client: any, close: () => Promise<void>): AnyClient {
     callTool: (p) => client.callTool(p) as Promise<CallResult>,
     serverInfo: () => client.getServerVersion(),
     instructions: () => client.getInstructions(),
+    protocolVersion: () => client.getNegotiatedProtocolVersion?.(),
     [Symbol.asyncDispose]: close,
   };
 }
