@@ -85,13 +85,15 @@ export function referenceRoutes(): Hono<AppEnv> {
             {docs.length} routes. Machine-readable: <a href="/api/v1/openapi.json">openapi.json</a>
           </p>
           <nav>
-            {tags.map((t) => <a href={`#tag-${t}`}>{t}</a>)}
+            {tags.map((t) => <a key={t} href={`#tag-${t}`}>{t}</a>)}
           </nav>
         </div>
         {tags.map((t) => (
-          <section id={`tag-${t}`}>
+          <section key={t} id={`tag-${t}`}>
             <h1>{t}</h1>
-            {docs.filter((d) => d.tags[0] === t).map((d) => <RouteCard doc={d} />)}
+            {docs.filter((d) => d.tags[0] === t).map((d) => (
+              <RouteCard key={`${d.method} ${d.path}`} doc={d} />
+            ))}
           </section>
         ))}
       </Layout>,
