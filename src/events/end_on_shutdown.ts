@@ -66,7 +66,8 @@ export function endStreamsOnShutdown(signal: AbortSignal): MiddlewareHandler {
   return async (c, next) => {
     await next();
     const res = c.res;
-    if (!res.body || !STREAMING_TYPES.test(res.headers.get("content-type") ?? "")) return;
+    // Content type first: reading `body` turns a fixed body into a stream (slower to serve).
+    if (!STREAMING_TYPES.test(res.headers.get("content-type") ?? "") || !res.body) return;
     c.res = new Response(endOnShutdown(res.body, signal), {
       status: res.status,
       statusText: res.statusText,

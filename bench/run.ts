@@ -1,0 +1,59 @@
+/**
+ * `deno task bench [name...]`: runs every benchmark module in bench/ (a file exporting
+ * `run(): Promise<BenchResult>`), or only the named ones, prints each one's figures and its
+ * ratio against the baseline it measured in the same run, and writes bench/.out/<name>.json.
+ * A new benchmark is a new file; nothing to register here.
+ * @module
+ */
+import type { BenchResult } from "./result.ts";
+
+type BenchModule = { run: () => Promise<BenchResult> };
+
+/** Every bench module in this directory, by file name without `.ts`. */
+async function discover(): Promise<Map<string, URL>> {
+  const dir = new URL("./", import.meta.url);
+  const found = new Map<string, URL>();
+  const helpers = new Set(["run.ts", "load.ts", "load_worker.ts", "raw_http.ts", "result.ts"]);
+  for await (const entry of Deno.readDir(dir)) {
+    if (!entry.isFile || !entry.name.endsWith(".ts") || helpers.has(entry.name)) continue;
+    found.set(entry.name.slice(0, -3), new URL(entry.name, dir));
+  }
+  return new Map([...found].sort(([a], [b]) => a.localeCompare(b)));
+}
+
+async function runOne(name: string, url: URL): Promise<BenchResult> {
+  const mod = await import(url.href) as Partial<BenchModule>;
+  if (typeof mod.run !== "function") throw new Error(`bench/${name}.ts does not export run()`);
+  console.log(`\n== ${name}`);
+  const result = await mod.run();
+  for (const line of result.lines) console.log(`  ${line}`);
+  console.log(`  ratio: ${result.ratio.toFixed(3)}  (${result.ratioLabel})`);
+  const out = new URL("./.out/", import.meta.url);
+  await Deno.mkdir(out, { recursive: true });
+  await Deno.writeTextFile(
+    new URL(`${name}.json`, out),
+    JSON.stringify({ ...result, at: new Date().toISOString() }, null, 2) + "\n",
+  );
+  return result;
+}
+
+if (import.meta.main) {
+  const all = await discover();
+  const wanted = Deno.args.length ? Deno.args : [...all.keys()];
+  const unknown = wanted.filter((n) => !all.has(n));
+  if (unknown.length) {
+    console.error(
+      `unknown benchmark ${unknown.join(", ")}; available: ${[...all.keys()].join(", ")}`,
+    );
+    Deno.exit(2);
+  }
+  console.log(
+    `deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} CPUs, ${Deno.build.target}`,
+  );
+  const results: BenchResult[] = [];
+  for (const name of wanted) results.push(await runOne(name, all.get(name)!));
+  console.log("\nsummary");
+  for (const r of results) {
+    console.log(`  ${r.name.padEnd(24)} ratio ${r.ratio.toFixed(3)}  ${r.ratioLabel}`);
+  }
+}
