@@ -8,8 +8,9 @@
  * stop a runaway regex or query) and replaced on demand. Workers start lazily, so a server
  * that never searches never spawns one; `close()` terminates them all (called on server stop).
  *
- * `deno compile`: the worker module is referenced statically
- * (`new URL("./search_worker_main.ts", import.meta.url)`), which the compiler follows and embeds.
+ * `deno compile`: Deno's docs say worker code is not embedded by default; the `compile` task
+ * passes `--include src/core/search_worker_main.ts`, and the module is referenced statically
+ * (`new URL("./search_worker_main.ts", import.meta.url)`) so the embedded copy resolves.
  * @module
  */
 import { AppError } from "../errors.ts";
