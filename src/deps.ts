@@ -13,6 +13,7 @@ import type { VerifiedTokenCache } from "./auth/jwt.ts";
 import type { Actor } from "./auth/actor.ts";
 import type { SearchWorkerPool } from "./core/search_worker.ts";
 import type { RelayHub } from "./relay/hub.ts";
+import type { AgentRunner } from "./agents/runner.ts";
 import type { CimdHooks } from "./oauth/cimd.ts";
 
 export interface Deps {
@@ -25,6 +26,8 @@ export interface Deps {
   tokenCache: VerifiedTokenCache;
   /** Client-side MCP relay state: open request streams, register rate limit, timings. */
   relay: RelayHub;
+  /** Runs agent messages (started by `startServer`); `cancel(messageSId)` stops one. */
+  agents: AgentRunner;
   /** FTS5 searches and regex greps off the main event loop (terminated on stop). */
   searchWorkers: SearchWorkerPool;
   /** Aborted when the server stops: open streams end, background work stops. */

@@ -19,6 +19,7 @@ import type { Deps } from "./deps.ts";
 import type { CimdHooks } from "./oauth/cimd.ts";
 import { SearchWorkerPool } from "./core/search_worker.ts";
 import { RelayHub } from "./relay/hub.ts";
+import { AgentRunner } from "./agents/runner.ts";
 
 export interface ServerHandle extends AsyncDisposable {
   /** Base URL the server listens on (http://host:port). */
@@ -98,11 +99,13 @@ export async function startServer(
     keys: await loadKeyRing(db),
     tokenCache: new VerifiedTokenCache(),
     relay: new RelayHub(lifecycle.signal),
+    agents: new AgentRunner(),
     searchWorkers: new SearchWorkerPool({ dbPath: dataPaths(config.dataDir).db, log }),
     shutdown: lifecycle.signal,
     cimdHooks: options.cimdFetch,
   };
   const app = createApp(deps);
+  deps.agents.start(deps);
 
   let resolveListening!: (v: { port: number }) => void;
   const listening = new Promise<{ port: number }>((r) => (resolveListening = r));

@@ -27,6 +27,8 @@ export interface LocalMcpOptions {
   /** Text the `get_secret` tool answers (prefixed with the label it was asked for). */
   secret: string;
   serverName?: string;
+  /** Also offer `slow_tool`, which answers only after this many milliseconds. */
+  slowMs?: number;
 }
 
 /** A quiet logger for `DustAPI` (its errors are expected in failure tests). */
@@ -69,6 +71,22 @@ export async function startLocalMcpServer(
     calls.push({ label });
     return { content: [{ type: "text", text: `${label}: ${options.secret}` }] };
   });
+  const pending = new Set<ReturnType<typeof setTimeout>>();
+  if (options.slowMs !== undefined) {
+    const ms = options.slowMs;
+    mcp.registerTool(
+      "slow_tool",
+      { description: "Takes its time." },
+      () =>
+        new Promise((resolve) => {
+          const t = setTimeout(() => {
+            pending.delete(t);
+            resolve({ content: [{ type: "text", text: "slow answer" }] });
+          }, ms);
+          pending.add(t);
+        }),
+    );
+  }
   let serverId = "";
   const transport = new DustMcpServerTransport(
     dustApiFor(server, who.token, who.workspace.sId),
@@ -85,6 +103,7 @@ export async function startLocalMcpServer(
   const close = async () => {
     if (closed) return;
     closed = true;
+    for (const t of pending) clearTimeout(t);
     await mcp.close();
   };
   return { serverId, calls, close, [Symbol.asyncDispose]: close };

@@ -1,0 +1,299 @@
+/**
+ * One agent run: the agent's instructions + the conversation + its tools → the model →
+ * streamed tokens → tool calls → … → the final answer, at most `maxStepsPerRun` model turns
+ * (the last turn gets no tools, so it must answer). Every step is persisted (agent actions
+ * with params, output, status) and published as Dust's message events; the end is
+ * `agent_message_success` or `agent_error`, plus `agent_message_done` on the conversation.
+ * A cancelled run (the user's cancel or server shutdown) stops at once and writes nothing
+ * more than the cancellation of its running action.
+ * @module
+ */
+import type { Deps } from "../deps.ts";
+import type { Actor } from "../auth/actor.ts";
+import { ALL_SCOPES } from "../auth/actor.ts";
+import { resolveUserActor } from "../auth/user_actor.ts";
+import {
+  type AgentMessageCreated,
+  appendConversationEvent,
+  appendMessageEvent,
+  type ConversationForAgent,
+  createAgentAction,
+  getConversationForAgent,
+  updateAgentAction,
+  updateAgentMessage,
+} from "../core/agent_messages.ts";
+import { type AgentRow, findAgentBySId } from "../core/agents.ts";
+import {
+  getModelSettings,
+  isModelConfigured,
+  MODEL_NOT_CONFIGURED_MESSAGE,
+} from "../core/model_settings.ts";
+import { findPodSId, findUserSId } from "../core/agent_runs.ts";
+import { findWorkspaceById, toWorkspaceRef } from "../core/workspaces.ts";
+import {
+  type ChatMessage,
+  type ChatToolCall,
+  createModelClient,
+  ModelError,
+  runModelTurn,
+} from "./provider.ts";
+import { type AgentToolset, type McpContent, prepareAgentTools } from "./tools.ts";
+
+/** Why a run stopped early: the user cancelled, or the server is stopping. */
+export type AbortReason = "cancelled" | "shutdown";
+
+/** An agent error as Dust shapes it. */
+export interface AgentErrorInfo {
+  code: string;
+  message: string;
+}
+
+/** The message the loop writes when the server stops mid-run (and the runner at startup). */
+export const INTERRUPTED_MESSAGE =
+  "The server stopped while this message was being generated. Retry the message.";
+
+/** Publishes the run's message events with Dust's common fields. */
+class RunEvents {
+  constructor(private readonly deps: Deps, private readonly job: AgentMessageCreated) {}
+  message(type: string, fields: Record<string, unknown> = {}): void {
+    appendMessageEvent(this.deps, this.job.messageSId, {
+      type,
+      configurationId: this.job.agentSId,
+      messageId: this.job.messageSId,
+      ...fields,
+    });
+  }
+  done(status: string): void {
+    appendConversationEvent(this.deps, this.job.conversationSId, {
+      type: "agent_message_done",
+      conversationId: this.job.conversationSId,
+      configurationId: this.job.agentSId,
+      messageId: this.job.messageSId,
+      status,
+    });
+  }
+}
+
+/** Mark the message failed (unless already terminal) and publish `agent_error`. */
+export function failAgentMessage(
+  deps: Deps,
+  job: AgentMessageCreated,
+  error: AgentErrorInfo,
+): void {
+  const updated = updateAgentMessage(deps, {
+    messageId: job.messageSId,
+    status: "failed",
+    error: { ...error, metadata: null },
+  });
+  if (!updated) return;
+  const events = new RunEvents(deps, job);
+  events.message("agent_error", { error: { ...error, metadata: null }, runIds: [] });
+  events.done("failed");
+}
+
+/** Who the run acts as: the poster (a user), or the workspace (an API key post). */
+function actorForRun(deps: Deps, job: AgentMessageCreated): Actor | null {
+  if (job.userId === null) {
+    const ws = findWorkspaceById(deps.db, job.workspaceId);
+    return ws
+      ? {
+        kind: "api_key",
+        workspace: toWorkspaceRef(ws),
+        credential: { kind: "api_key", id: "agent_run" },
+      }
+      : null;
+  }
+  const userSId = findUserSId(deps, job.userId);
+  if (!userSId) return null;
+  return resolveUserActor(deps, {
+    userSId,
+    workspaceSId: job.workspaceSId,
+    scopes: new Set(ALL_SCOPES),
+    credential: { kind: "session", id: `agent_run:${job.messageSId}` },
+  });
+}
+
+/** Run one agent message to its end. Never throws: failures end the message `failed`. */
+export async function runAgentMessage(
+  deps: Deps,
+  job: AgentMessageCreated,
+  signal: AbortSignal,
+): Promise<void> {
+  try {
+    await runSteps(deps, job, signal);
+  } catch (e) {
+    if (signal.aborted) {
+      if (signal.reason === "shutdown") {
+        failAgentMessage(deps, job, { code: "agent_interrupted", message: INTERRUPTED_MESSAGE });
+      }
+      return;
+    }
+    const message = e instanceof ModelError ? e.message : `The agent failed: ${String(e)}`;
+    if (!(e instanceof ModelError)) deps.log.error("agent run failed", { error: String(e) });
+    failAgentMessage(deps, job, {
+      code: e instanceof ModelError ? "model_error" : "unexpected_error",
+      message,
+    });
+  }
+}
+
+async function runSteps(deps: Deps, job: AgentMessageCreated, signal: AbortSignal) {
+  const settings = getModelSettings(deps);
+  if (!isModelConfigured(settings)) {
+    return failAgentMessage(deps, job, {
+      code: "model_not_configured",
+      message: MODEL_NOT_CONFIGURED_MESSAGE,
+    });
+  }
+  const agent = findAgentBySId(deps.db, job.workspaceId, job.agentSId);
+  const actor = actorForRun(deps, job);
+  if (!agent || !actor) {
+    return failAgentMessage(deps, job, {
+      code: "agent_unavailable",
+      message: !agent
+        ? "The agent no longer exists."
+        : "The user who posted the message is no longer a member of the workspace.",
+    });
+  }
+  const convo = getConversationForAgent(deps, { messageId: job.messageSId });
+  const toolset = await prepareAgentTools(deps, {
+    actor,
+    agentTools: agent.tools,
+    conversationSId: job.conversationSId,
+    podSId: findPodSId(deps, convo.conversation.spaceId),
+    agentMessageSId: job.messageSId,
+    clientSideServerIds: clientSideServerIdsOf(convo),
+  }, signal);
+  const events = new RunEvents(deps, job);
+  const client = createModelClient(settings);
+  const messages = buildPrompt(agent, convo, toolset.notes);
+  let content = "";
+  const maxSteps = Math.max(1, agent.maxStepsPerRun);
+  for (let step = 0; step < maxSteps; step++) {
+    const lastStep = step === maxSteps - 1;
+    const turn = await runModelTurn(client, settings, {
+      messages,
+      tools: lastStep ? [] : toolset.definitions,
+      temperature: agent.temperature,
+      signal,
+      onToken: (text) => events.message("generation_tokens", { text, classification: "tokens" }),
+    });
+    content += turn.content;
+    if (turn.toolCalls.length === 0 || lastStep) break;
+    messages.push({ role: "assistant", content: turn.content || null, tool_calls: turn.toolCalls });
+    for (const [i, call] of turn.toolCalls.entries()) {
+      const output = await runToolCall(deps, job, toolset, events, { call, step, i }, signal);
+      messages.push({ role: "tool", tool_call_id: call.id, content: output });
+    }
+  }
+  signal.throwIfAborted();
+  const message = updateAgentMessage(deps, {
+    messageId: job.messageSId,
+    status: "succeeded",
+    content,
+  });
+  if (!message) return; // cancelled meanwhile
+  events.message("agent_message_success", { message, runIds: [] });
+  events.done("succeeded");
+}
+
+function clientSideServerIdsOf(convo: ConversationForAgent): string[] {
+  const ctx = convo.userMessage?.json.context as { clientSideMCPServerIds?: unknown } | undefined;
+  const ids = ctx?.clientSideMCPServerIds;
+  return Array.isArray(ids) ? ids.filter((x): x is string => typeof x === "string") : [];
+}
+
+/** Instructions, the run's notes, then the conversation so far. */
+function buildPrompt(agent: AgentRow, convo: ConversationForAgent, notes: string[]): ChatMessage[] {
+  const system = [
+    agent.instructions ?? `You are ${agent.name}, a helpful assistant.`,
+    `You are "${agent.name}" in a conversation of a team workspace. Current date: ${
+      new Date().toISOString().slice(0, 10)
+    }. Conversation id: ${convo.conversation.sId}.`,
+    ...notes,
+  ].join("\n\n");
+  const out: ChatMessage[] = [{ role: "system", content: system }];
+  for (const r of convo.history) {
+    const j = r.json as Record<string, unknown>;
+    if (r.type === "user_message") {
+      const ctx = j.context as { username?: string; fullName?: string | null } | undefined;
+      const who = ctx?.fullName || ctx?.username || "user";
+      out.push({ role: "user", content: `${who}: ${String(j.content ?? "")}` });
+    } else if (r.type === "agent_message") {
+      if (typeof j.content === "string" && j.content !== "") {
+        out.push({ role: "assistant", content: j.content });
+      }
+    } else {
+      out.push({
+        role: "user",
+        content: `[Attached: ${String(j.title)} (${String(j.contentType)})]`,
+      });
+    }
+  }
+  return out;
+}
+
+/** The text a tool result gives the model. */
+function outputText(content: McpContent[]): string {
+  return content.map((c) => (c.type === "text" ? String(c.text ?? "") : `[${c.type} content]`))
+    .join("\n");
+}
+
+/** Persist and publish one tool call; returns what the model gets back. */
+async function runToolCall(
+  deps: Deps,
+  job: AgentMessageCreated,
+  toolset: AgentToolset,
+  events: RunEvents,
+  at: { call: ChatToolCall; step: number; i: number },
+  signal: AbortSignal,
+): Promise<string> {
+  const name = at.call.function.name;
+  let args: Record<string, unknown> = {};
+  let parseError: string | null = null;
+  try {
+    const parsed = JSON.parse(at.call.function.arguments || "{}");
+    if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) args = parsed;
+    else parseError = "The tool arguments must be a JSON object.";
+  } catch {
+    parseError = "The tool arguments are not valid JSON.";
+  }
+  at.call.id ||= `call_${at.step}_${at.i}`;
+  const action = createAgentAction(deps, {
+    messageId: job.messageSId,
+    step: at.step,
+    functionCallName: name,
+    functionCallId: at.call.id,
+    mcpServerId: toolset.serverOf(name),
+    params: args,
+  });
+  events.message("tool_params", { action });
+  const outcome = parseError
+    ? { ok: false, content: [{ type: "text", text: parseError }] }
+    : await toolset.call(name, args, {
+      signal,
+      onProgress: (p) =>
+        events.message("tool_notification", {
+          action,
+          notification: {
+            progress: p.progress,
+            total: p.total ?? null,
+            _meta: { data: { label: p.message ?? `Running ${name}`, output: null } },
+          },
+        }),
+    });
+  const status = signal.aborted ? "cancelled" : outcome.ok ? "succeeded" : "errored";
+  const done = updateAgentAction(deps, {
+    actionId: action.sId as string,
+    status,
+    output: outcome.content,
+  });
+  signal.throwIfAborted();
+  if (outcome.ok) events.message("agent_action_success", { action: done });
+  else {
+    events.message("tool_error", {
+      error: { code: "tool_error", message: outputText(outcome.content), metadata: null },
+    });
+  }
+  return outputText(outcome.content);
+}
