@@ -98,4 +98,12 @@ export class MemoryOAuthProvider {
   codeVerifier(): string {
     return this.verifier;
   }
+  /** SDK v2 binds the callback leg to the discovered authorization server (SEP-2352). */
+  discovery: unknown;
+  saveDiscoveryState(state: unknown): void {
+    this.discovery = state;
+  }
+  discoveryState(): unknown {
+    return this.discovery;
+  }
 }
