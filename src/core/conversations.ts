@@ -16,7 +16,6 @@ import { newSId } from "../util/ids.ts";
 import type { SpaceRow } from "./space_rows.ts";
 import { requireReadablePod, requireReadableSpace, requireScope, requireUser } from "./access.ts";
 import {
-  CONVERSATION_SELECT,
   conversationFromRow,
   conversationListItem,
   type ConversationRow,
@@ -147,6 +146,13 @@ export function getConversation(deps: Deps, actor: Actor, input: { conversationI
   );
 }
 
+/** Conversation columns plus the caller's participant row `p` (joined by each query). */
+const LIST_SELECT =
+  `SELECT c.id, c.s_id, c.workspace_id, c.space_id, s.s_id AS space_s_id, c.title, c.visibility,
+     c.depth, c.created_by_user_id, c.created_at, c.updated_at, p.user_id AS p_user_id,
+     p.last_read_at AS p_last_read_at, p.action_required AS p_action_required
+   FROM conversations c LEFT JOIN spaces s ON s.id = c.space_id`;
+
 /** Input of {@link listConversations}. */
 export interface ListConversationsInput {
   podId?: string;
@@ -174,31 +180,36 @@ export function listConversations(deps: Deps, actor: Actor, input: ListConversat
   const cursor = parseCursor(input.lastValue) ?? (desc ? Number.MAX_SAFE_INTEGER : -1);
   const order = desc ? "DESC" : "ASC";
   const cmp = desc ? "<" : ">";
-  let rows: unknown[];
+  const userId = actor.kind === "user" ? actor.user.id : -1;
+  let rows: Record<string, unknown>[];
   if (input.podId) {
     const pod = requireReadablePod(deps.db, actor, input.podId);
     rows = deps.db.prepare(
-      `${CONVERSATION_SELECT} WHERE c.workspace_id = ? AND c.space_id = ?
-       AND c.visibility NOT IN ('deleted', 'test') AND c.updated_at ${cmp} ?
-       ORDER BY c.updated_at ${order} LIMIT ?`,
-    ).all(actor.workspace.id, pod.id, cursor, limit + 1);
+      `${LIST_SELECT} LEFT JOIN conversation_participants p ON p.conversation_id = c.id
+         AND p.user_id = ?
+       WHERE c.workspace_id = ? AND c.space_id = ? AND c.visibility NOT IN ('deleted', 'test')
+       AND c.updated_at ${cmp} ? ORDER BY c.updated_at ${order} LIMIT ?`,
+    ).all(userId, actor.workspace.id, pod.id, cursor, limit + 1);
   } else {
-    const user = requireUser(actor);
+    requireUser(actor);
     rows = deps.db.prepare(
-      `${CONVERSATION_SELECT} JOIN conversation_participants p ON p.conversation_id = c.id
-       WHERE p.user_id = ? AND c.workspace_id = ? AND c.space_id IS NULL
-       AND c.visibility = 'unlisted' AND c.updated_at ${cmp} ?
-       ORDER BY c.updated_at ${order} LIMIT ?`,
-    ).all(user.user.id, actor.workspace.id, cursor, limit + 1);
+      `${LIST_SELECT} JOIN conversation_participants p ON p.conversation_id = c.id AND p.user_id = ?
+       WHERE c.workspace_id = ? AND c.space_id IS NULL AND c.visibility = 'unlisted'
+       AND c.updated_at ${cmp} ? ORDER BY c.updated_at ${order} LIMIT ?`,
+    ).all(userId, actor.workspace.id, cursor, limit + 1);
   }
   const hasMore = rows.length > limit;
-  const page = rows.slice(0, limit).map(conversationFromRow);
+  const page = rows.slice(0, limit).map((r) => ({
+    c: conversationFromRow(r),
+    state: r.p_user_id == null ? null : {
+      lastReadAt: r.p_last_read_at as number | null,
+      actionRequired: r.p_action_required === 1,
+    },
+  }));
   return {
-    conversations: page.map((c) =>
-      conversationListItem(actor, c, getParticipantState(deps, actor, c.id))
-    ),
+    conversations: page.map(({ c, state }) => conversationListItem(actor, c, state)),
     hasMore,
-    lastValue: hasMore ? String(page[page.length - 1].updatedAt) : null,
+    lastValue: hasMore ? String(page[page.length - 1].c.updatedAt) : null,
   };
 }
 

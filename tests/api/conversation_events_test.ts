@@ -1,13 +1,20 @@
 import assert from "node:assert/strict";
 import { startTestServer } from "../helpers/server.ts";
 import { apiJson, createUserWithToken } from "../helpers/fixtures.ts";
-import { eventsOf, messageBody, parseSse, readSse } from "../helpers/conversations.ts";
+import {
+  eventsOf,
+  holdAgentRuns,
+  messageBody,
+  parseSse,
+  readSse,
+} from "../helpers/conversations.ts";
 import { appendMessageEvent, updateAgentMessage } from "../../src/core/agent_messages.ts";
 import { conversationStreamTimings } from "../../src/core/conversation_streams.ts";
 import { setConversationTitle } from "../../src/core/conversations.ts";
 
 async function setup() {
   const server = await startTestServer();
+  holdAgentRuns(server);
   const alice = await createUserWithToken(server, { email: "alice@example.com", role: "admin" });
   const url = `/api/v1/w/${alice.workspace.sId}/assistant/conversations`;
   const created = await apiJson(server, alice.token, url, {

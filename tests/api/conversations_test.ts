@@ -1,13 +1,20 @@
 import assert from "node:assert/strict";
 import { startTestServer } from "../helpers/server.ts";
 import { apiJson, createApiKey, createUserWithToken } from "../helpers/fixtures.ts";
-import { createPodFixture, messageBody } from "../helpers/conversations.ts";
-import { onAgentMessageCreated, updateAgentMessage } from "../../src/core/agent_messages.ts";
+import { createPodFixture, holdAgentRuns, messageBody } from "../helpers/conversations.ts";
+import {
+  type AgentMessageCreated,
+  appendMessageEvent,
+  updateAgentMessage,
+} from "../../src/core/agent_messages.ts";
+import type { Deps } from "../../src/deps.ts";
 
 const base = (wId: string) => `/api/v1/w/${wId}/assistant/conversations`;
 
-async function setup() {
+/** A server whose agent messages go to `runner` (default: nobody, they stay `created`). */
+async function setup(runner?: (m: AgentMessageCreated) => void) {
   const server = await startTestServer();
+  holdAgentRuns(server, runner);
   const alice = await createUserWithToken(server, { email: "alice@example.com", role: "admin" });
   const bob = await createUserWithToken(server, {
     email: "bob@example.com",
@@ -290,30 +297,27 @@ Deno.test("[conversations] POST content_fragments adds a fragment by content", a
 });
 
 Deno.test("[conversations] blocking:true returns the agent message once a runner finished it", async () => {
-  const { server, alice, url } = await setup();
-  await using _ = server;
-  const stop = onAgentMessageCreated(server.deps, (m) => {
+  let deps: Deps | null = null;
+  const { server, alice, url } = await setup((m) => {
     setTimeout(() => {
-      updateAgentMessage(server.deps, {
+      updateAgentMessage(deps!, { messageId: m.messageSId, status: "succeeded", content: "Done." });
+      appendMessageEvent(deps!, m.messageSId, {
+        type: "agent_message_success",
+        configurationId: m.agentSId,
         messageId: m.messageSId,
-        status: "succeeded",
-        content: "Done.",
       });
-      server.deps.events.publish(`message:${m.messageSId}`, { eventId: "0", data: {} });
     }, 20);
   });
-  try {
-    const created = await apiJson(server, alice.token, url, {
-      method: "POST",
-      body: { title: "b", blocking: true, message: messageBody("answer") },
-    });
-    assert.equal(created.status, 200);
-    const agent = created.body.conversation.content[1][0];
-    assert.equal(agent.status, "succeeded");
-    assert.equal(agent.content, "Done.");
-  } finally {
-    stop();
-  }
+  await using _ = server;
+  deps = server.deps;
+  const created = await apiJson(server, alice.token, url, {
+    method: "POST",
+    body: { title: "b", blocking: true, message: messageBody("answer") },
+  });
+  assert.equal(created.status, 200);
+  const agent = created.body.conversation.content[1][0];
+  assert.equal(agent.status, "succeeded");
+  assert.equal(agent.content, "Done.");
 });
 
 // ---------------------------------------------------------------------------------------------

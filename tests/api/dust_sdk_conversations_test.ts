@@ -6,9 +6,10 @@ import assert from "node:assert/strict";
 import { DustAPI } from "@dust-tt/client";
 import { startTestServer } from "../helpers/server.ts";
 import { createApiKey, createUserWithToken } from "../helpers/fixtures.ts";
+import { holdAgentRuns } from "../helpers/conversations.ts";
 import {
+  type AgentMessageCreated,
   appendMessageEvent,
-  onAgentMessageCreated,
   updateAgentMessage,
 } from "../../src/core/agent_messages.ts";
 import type { Deps } from "../../src/deps.ts";
@@ -23,8 +24,8 @@ const context = {
 };
 
 /** A stand-in agent runner: streams two tokens, then succeeds (the agents area runs real ones). */
-function startFakeRunner(deps: Deps): () => void {
-  return onAgentMessageCreated(deps, (m) => {
+function fakeRunner(deps: Deps): (m: AgentMessageCreated) => void {
+  return (m) => {
     setTimeout(() => {
       const base = { configurationId: m.agentSId, messageId: m.messageSId };
       appendMessageEvent(deps, m.messageSId, {
@@ -51,11 +52,13 @@ function startFakeRunner(deps: Deps): () => void {
         runIds: [],
       });
     }, 30);
-  });
+  };
 }
 
-async function setup() {
+/** A server whose agent messages go to the stand-in runner (or stay `created`). */
+async function setup(withRunner = false) {
   const server = await startTestServer();
+  holdAgentRuns(server, withRunner ? fakeRunner(server.deps) : undefined);
   const alice = await createUserWithToken(server, { email: "alice@example.com", role: "admin" });
   const api = new DustAPI({ url: server.url }, {
     apiKey: alice.token,
@@ -140,34 +143,29 @@ Deno.test("[sdk conversations] cancelMessageGeneration parses", async () => {
 });
 
 Deno.test("[sdk conversations] streamAgentAnswerEvents yields tokens and ends on agent_message_success", async () => {
-  const { server, api } = await setup();
+  const { server, api } = await setup(true);
   await using _ = server;
-  const stop = startFakeRunner(server.deps);
-  try {
-    const created = await api.createConversation({
-      title: "stream",
-      visibility: "unlisted",
-      message: { content: "Say hello", mentions: [{ configurationId: "dust" }], context },
-      contentFragment: undefined,
-    });
-    assert.ok(created.isOk());
-    const { conversation, message } = created.value;
-    const streamed = await api.streamAgentAnswerEvents({
-      conversation,
-      userMessageId: message!.sId,
-    });
-    assert.ok(streamed.isOk(), JSON.stringify(streamed.isErr() && streamed.error));
-    const types: string[] = [];
-    let text = "";
-    for await (const e of streamed.value.eventStream) {
-      types.push(e.type);
-      if (e.type === "generation_tokens") text += e.text;
-    }
-    assert.deepEqual(types, ["generation_tokens", "generation_tokens", "agent_message_success"]);
-    assert.equal(text, "Hello");
-  } finally {
-    stop();
+  const created = await api.createConversation({
+    title: "stream",
+    visibility: "unlisted",
+    message: { content: "Say hello", mentions: [{ configurationId: "dust" }], context },
+    contentFragment: undefined,
+  });
+  assert.ok(created.isOk());
+  const { conversation, message } = created.value;
+  const streamed = await api.streamAgentAnswerEvents({
+    conversation,
+    userMessageId: message!.sId,
+  });
+  assert.ok(streamed.isOk(), JSON.stringify(streamed.isErr() && streamed.error));
+  const types: string[] = [];
+  let text = "";
+  for await (const e of streamed.value.eventStream) {
+    types.push(e.type);
+    if (e.type === "generation_tokens") text += e.text;
   }
+  assert.deepEqual(types, ["generation_tokens", "generation_tokens", "agent_message_success"]);
+  assert.equal(text, "Hello");
 });
 
 Deno.test("[sdk conversations] streamConversationEvents yields user_message_new and agent_message_new", async () => {

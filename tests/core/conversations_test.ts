@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { startTestServer } from "../helpers/server.ts";
 import { createApiKey, createUserWithToken } from "../helpers/fixtures.ts";
-import { createPodFixture, userActor } from "../helpers/conversations.ts";
+import { createPodFixture, holdAgentRuns, userActor } from "../helpers/conversations.ts";
 import {
   createConversation,
   getConversation,
@@ -25,6 +25,7 @@ import { toWorkspaceRef } from "../../src/core/workspaces.ts";
 
 async function setup() {
   const server = await startTestServer();
+  holdAgentRuns(server);
   const alice = await createUserWithToken(server, {
     email: "alice@example.com",
     role: "admin",

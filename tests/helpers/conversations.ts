@@ -9,6 +9,10 @@ import { toWorkspaceRef } from "../../src/core/workspaces.ts";
 import type { ServerHandle } from "../../src/server.ts";
 import type { UserWithToken } from "./fixtures.ts";
 import { newResourceId } from "../../src/util/ids.ts";
+import {
+  AGENT_MESSAGE_CREATED_CHANNEL,
+  type AgentMessageCreated,
+} from "../../src/core/agent_messages.ts";
 
 /** The actor a fixture user's token resolves to. */
 export function userActor(u: UserWithToken, role: Role = u.role): UserActor {
@@ -120,4 +124,21 @@ export async function readSse(
     await reader.cancel().catch(() => {});
   }
   return { status: res.status, contentType: res.headers.get("content-type"), text, ended };
+}
+
+/**
+ * Keep the server's agent runner out of a conversations test: announcements of created agent
+ * messages go to `listener` (a scripted stand-in, or nobody) instead of the runner, so agent
+ * messages stay `created` until the test moves them. The agents area tests real runs.
+ */
+export function holdAgentRuns(
+  server: Pick<ServerHandle, "deps">,
+  listener: (m: AgentMessageCreated) => void = () => {},
+): void {
+  const bus = server.deps.events;
+  const publish = bus.publish.bind(bus);
+  bus.publish = (channel, payload) => {
+    if (channel === AGENT_MESSAGE_CREATED_CHANNEL) listener(payload as AgentMessageCreated);
+    else publish(channel, payload);
+  };
 }
