@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { startTestServer } from "../helpers/server.ts";
+import { apiJson, createUserWithToken } from "../helpers/fixtures.ts";
+import { messageBody } from "../helpers/conversations.ts";
 import { endOnShutdown, endStreamsOnShutdown } from "../../src/events/end_on_shutdown.ts";
 
 const encoder = new TextEncoder();
@@ -131,5 +133,40 @@ Deno.test("[server] /healthz checks the database: a closed database answers 500"
     assert.match(line.stack, /\n\s+at /, "with its stack");
   } finally {
     server.deps.db.open(); // so stop() can close it
+  }
+});
+
+Deno.test("[server] stop() ends an open conversation event stream instead of hanging", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "dust-mcp-stop-" });
+  try {
+    const server = await startTestServer({ dataDir });
+    const alice = await createUserWithToken(server, { email: "alice@example.com", role: "admin" });
+    const url = `/api/v1/w/${alice.workspace.sId}/assistant/conversations`;
+    const created = await apiJson(server, alice.token, url, {
+      method: "POST",
+      body: { title: "open stream", message: messageBody("hello") },
+    });
+    assert.equal(created.status, 200, JSON.stringify(created.body));
+    const res = await fetch(`${server.url}${url}/${created.body.conversation.sId}/events`, {
+      headers: { Authorization: `Bearer ${alice.token}` },
+    });
+    assert.match(res.headers.get("content-type") ?? "", /^text\/event-stream/);
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    while (!text.includes("agent_message_new")) {
+      const chunk = await within(reader.read(), 5000);
+      assert.ok(chunk !== "timeout" && !chunk.done, "the stream delivers its events");
+      text += chunk.value;
+    }
+    assert.notEqual(await within(server.stop(), 5000), "timeout", "stop() completes");
+    let ended = false;
+    while (!ended) {
+      const chunk = await within(reader.read(), 5000);
+      assert.notEqual(chunk, "timeout", "the client sees the stream end");
+      ended = chunk !== "timeout" && chunk.done;
+    }
+    assert.throws(() => server.deps.db.prepare("SELECT 1"), /not open/i);
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
   }
 });
