@@ -56,6 +56,29 @@ Deno.test("[docs] deno.json has every task the README names; compile never uses 
   assert.match(tasks.ok, /deno fmt --check|deno task check/);
 });
 
+Deno.test("[docs] deno task compile includes every Worker module (compile cannot see them)", async () => {
+  const { tasks } = JSON.parse(await read("deno.json")) as { tasks: Record<string, string> };
+  const workers: string[] = [];
+  const walk = async (dir: string) => {
+    for await (const e of Deno.readDir(new URL(dir, root))) {
+      const path = `${dir}${e.name}`;
+      if (e.isDirectory) await walk(`${path}/`);
+      else if (e.name.endsWith(".ts")) {
+        const text = await read(path);
+        for (
+          const m of text.matchAll(
+            /new Worker\(\s*new URL\("(\.{1,2}\/[^"]+)", import\.meta\.url\)/g,
+          )
+        ) {
+          workers.push(new URL(m[1], new URL(path, root)).pathname.slice(root.pathname.length));
+        }
+      }
+    }
+  };
+  await walk("src/");
+  for (const w of workers) assert.ok(tasks.compile.includes(`--include ${w}`), `--include ${w}`);
+});
+
 Deno.test("[docs] the Dockerfile compiles in a build stage and runs as non-root on /data", async () => {
   const lines = (await read("Dockerfile")).split("\n").map((l) => l.trim())
     .filter((l) => l && !l.startsWith("#"));
