@@ -124,7 +124,13 @@ function runStream(
   const buffered: StreamEvent[] = [];
   const write = (bytes: Uint8Array) => {
     if (closed) return;
-    controller.enqueue(bytes);
+    try {
+      controller.enqueue(bytes);
+    } catch {
+      // The client went away between two events: nothing more to write.
+      cleanup();
+      return;
+    }
     if ((controller.desiredSize ?? 0) < -MAX_QUEUED_BYTES) end(false);
   };
   const send = (e: StreamEvent) => {
@@ -143,7 +149,7 @@ function runStream(
   };
   const end = (sayDone: boolean) => {
     if (closed) return;
-    if (sayDone) controller.enqueue(DONE);
+    if (sayDone) write(DONE);
     cleanup();
     try {
       controller.close();
