@@ -16,7 +16,7 @@ import {
   uploadFileContent,
 } from "../core/files.ts";
 import { isSafeToDisplay } from "../core/file_types.ts";
-import { invalid } from "../errors.ts";
+import { streamMultipartField } from "./multipart.ts";
 import { documentRoute } from "./openapi.ts";
 import { parseJson, parseQuery } from "./validate.ts";
 
@@ -93,22 +93,19 @@ export function filesRoutes(): Hono<AppEnv> {
     response: FileResponse,
   });
   app.post("/files/:fileId", async (c) => {
-    const type = c.req.header("content-type") ?? "";
-    if (!type.toLowerCase().startsWith("multipart/form-data")) {
-      throw invalid("body: expected multipart/form-data with a `file` field");
-    }
-    let form: FormData;
-    try {
-      form = await c.req.raw.formData();
-    } catch {
-      throw invalid("body: malformed multipart/form-data");
-    }
-    const part = form.get("file");
-    if (!(part instanceof File)) throw invalid("file: a file field is required");
+    // Streamed: the bytes go to disk as they arrive (never buffered whole in memory).
+    const { stream } = await streamMultipartField(
+      c.req.raw.body,
+      c.req.header("content-type"),
+      "file",
+    );
     const actor = getActor(c);
     const file = await uploadFileContent(c.var.deps, actor, {
       fileId: c.req.param("fileId"),
-      body: part.stream(),
+      body: stream,
+    }).catch(async (e) => {
+      await stream.cancel().catch(() => {}); // refused before reading: drop the rest
+      throw e;
     });
     return c.json({ file: toFileJSON(c.var.deps, actor.workspace.sId, file) });
   });
