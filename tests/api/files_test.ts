@@ -4,7 +4,7 @@ import { apiJson, bearer, createApiKey, createUserWithToken } from "../helpers/f
 import { actorOf, createEmptyConversation } from "../helpers/knowledge.ts";
 
 async function upload(
-  server: TestServer,
+  _server: TestServer,
   token: string,
   url: string,
   bytes: Uint8Array<ArrayBuffer>,
