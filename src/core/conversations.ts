@@ -52,6 +52,9 @@ export interface PostConversationInput {
   blocking?: boolean;
 }
 
+/** Longest accepted conversation title. */
+export const MAX_TITLE_LENGTH = 1024;
+
 /** Dust's max sub-agent chain depth. */
 export const MAX_CONVERSATION_DEPTH = 4;
 
@@ -66,6 +69,9 @@ export async function postConversation(
   input: PostConversationInput,
 ): Promise<{ conversation: ConversationRow; json: ConversationJson } & PostResult> {
   requireScope(actor, "write");
+  if (input.title && input.title.length > MAX_TITLE_LENGTH) {
+    throw invalid(`title: must be at most ${MAX_TITLE_LENGTH} characters`);
+  }
   if ((input.depth ?? 0) >= MAX_CONVERSATION_DEPTH) {
     throw invalid(`depth: must be below ${MAX_CONVERSATION_DEPTH}`);
   }

@@ -353,3 +353,12 @@ Deno.test("[conversations core] agent actions appear on the agent message in Dus
   assert.deepEqual(act.output, [{ type: "text", text: "found" }]);
   assert.equal(act.functionCallId, "call_1");
 });
+
+Deno.test("[conversations core] a title over 1024 characters is refused naming title", async () => {
+  const { server, deps, a } = await setup();
+  await using _ = server;
+  await assert.rejects(
+    createConversation(deps, a, { title: "t".repeat(1025) }),
+    (e: unknown) => e instanceof AppError && e.status === 400 && /^title:/.test(e.message),
+  );
+});
