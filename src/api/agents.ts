@@ -12,6 +12,7 @@ import {
   createAgent,
   getAgentConfiguration,
   listAgentConfigurations,
+  setAgentFavorite,
   withLastAuthors,
 } from "../core/agents.ts";
 import { documentRoute } from "./openapi.ts";
@@ -22,7 +23,7 @@ const W = "/api/v1/w/:wId";
 
 const ListQuery = z.object({
   view: z.enum(AGENT_VIEWS).optional().describe(
-    "all (API keys' default), list (users' default), workspace, published, global, all_unrestricted (admins)",
+    "all (API keys' default), list (users' default), workspace, published, global, favorites, all_unrestricted (admins)",
   ),
   withAuthors: z.enum(["true", "false"]).optional().describe("true adds lastAuthors"),
 });
@@ -41,6 +42,8 @@ const CreateBody = z.object({
   maxStepsPerRun: z.number().int().min(1).max(32).optional(),
 });
 
+const PatchBody = z.object({ userFavorite: z.boolean() });
+
 const One = z.object({ agentConfiguration: LightAgentConfigurationSchema });
 
 /** Mounted at `/api/v1/w/:wId`. */
@@ -52,7 +55,7 @@ export function agentsRoutes(): Hono<AppEnv> {
     path: `${W}/assistant/agent_configurations`,
     summary: "List agent configurations of a view",
     description:
-      "list needs a user (401 for API keys); all_unrestricted needs an admin (403 app_auth_error); favorites is not served.",
+      "list and favorites need a user (401 for API keys); all_unrestricted needs an admin (403 app_auth_error).",
     tags: ["Agents"],
     query: ListQuery,
     response: z.object({ agentConfigurations: z.array(LightAgentConfigurationSchema) }),
@@ -61,7 +64,9 @@ export function agentsRoutes(): Hono<AppEnv> {
     const q = parseQuery(c, ListQuery);
     const deps = c.var.deps;
     const rows = listAgentConfigurations(deps, getActor(c), { view: q.view });
-    return c.json({ agentConfigurations: withLastAuthors(deps, rows, q.withAuthors === "true") });
+    return c.json({
+      agentConfigurations: withLastAuthors(deps, getActor(c), rows, q.withAuthors === "true"),
+    });
   });
 
   documentRoute({
@@ -74,7 +79,25 @@ export function agentsRoutes(): Hono<AppEnv> {
   app.get("/assistant/agent_configurations/:sId", (c) => {
     const deps = c.var.deps;
     const row = getAgentConfiguration(deps, getActor(c), { agentId: c.req.param("sId") });
-    return c.json({ agentConfiguration: withLastAuthors(deps, [row], false)[0] });
+    return c.json({ agentConfiguration: withLastAuthors(deps, getActor(c), [row], false)[0] });
+  });
+
+  documentRoute({
+    method: "patch",
+    path: `${W}/assistant/agent_configurations/:sId`,
+    summary: "Mark an agent as a favourite of the caller (users only)",
+    tags: ["Agents"],
+    body: PatchBody,
+    response: One,
+  });
+  app.patch("/assistant/agent_configurations/:sId", async (c) => {
+    const b = await parseJson(c, PatchBody);
+    const actor = getActor(c);
+    const row = setAgentFavorite(c.var.deps, actor, {
+      agentId: c.req.param("sId"),
+      userFavorite: b.userFavorite,
+    });
+    return c.json({ agentConfiguration: withLastAuthors(c.var.deps, actor, [row], false)[0] });
   });
 
   documentRoute({
@@ -88,7 +111,9 @@ export function agentsRoutes(): Hono<AppEnv> {
   app.post("/assistant/agent_configurations", async (c) => {
     const body = await parseJson(c, CreateBody);
     const row = createAgent(c.var.deps, getActor(c), body);
-    return c.json({ agentConfiguration: withLastAuthors(c.var.deps, [row], false)[0] });
+    return c.json({
+      agentConfiguration: withLastAuthors(c.var.deps, getActor(c), [row], false)[0],
+    });
   });
 
   return app;

@@ -5,12 +5,12 @@
  *
  * Views (`GET assistant/agent_configurations?view=`), following Dust (dust.md §4.6):
  * - `all` (API keys' default): every active agent except private ones;
- * - `list` (users' default; users only): global, workspace and published agents, and the
- *   caller's own private agents;
+ * - `list` (users' default; users only): global, workspace and published agents, the
+ *   caller's own private agents, and hidden agents they favourited;
  * - `workspace` (scope workspace/visible), `published` (published/hidden), `global`;
  * - `all_unrestricted`: every active agent including others' private ones — admins only,
  *   403 `app_auth_error` for anyone else.
- * `favorites` is not served: this server stores no favourites (400 for users, 401 for keys).
+ * - `favorites`: the caller's favourites (users only; set with `setAgentFavorite`).
  * Reading one agent: a private agent exists only for its author.
  * @module
  */
@@ -101,8 +101,11 @@ function fromRow(r: any): AgentRow {
   };
 }
 
-/** Shape an agent row as Dust's light configuration. */
-export function toLightAgentConfiguration(a: AgentRow): LightAgentConfiguration {
+/** Shape an agent row as Dust's light configuration (`userFavorite` for the caller). */
+export function toLightAgentConfiguration(
+  a: AgentRow,
+  userFavorite = false,
+): LightAgentConfiguration {
   return {
     id: a.id,
     sId: a.sId,
@@ -115,7 +118,7 @@ export function toLightAgentConfiguration(a: AgentRow): LightAgentConfiguration 
     pictureUrl: a.pictureUrl,
     status: a.status,
     scope: a.scope,
-    userFavorite: false,
+    userFavorite,
     model: { providerId: a.providerId, modelId: a.modelId, temperature: a.temperature },
     maxStepsPerRun: a.maxStepsPerRun,
     visualizationEnabled: false,
@@ -146,24 +149,40 @@ function compareAgents(a: AgentRow, b: AgentRow): number {
     a.id - b.id;
 }
 
-function viewFilter(actor: Actor, view: AgentView): (a: AgentRow) => boolean {
+function viewFilter(
+  actor: Actor,
+  view: AgentView,
+  favorites: ReadonlySet<number>,
+): (a: AgentRow) => boolean {
   const mine = (a: AgentRow) => actor.kind === "user" && a.authorUserId === actor.user.id;
   switch (view) {
     case "all":
       return (a) => a.scope !== "private";
     case "list":
-      return (a) => a.scope !== "hidden" && (a.scope !== "private" || mine(a));
+      return (a) =>
+        canReadAgent(actor, a) && (a.scope !== "hidden" || favorites.has(a.id) || mine(a));
     case "workspace":
       return (a) => a.scope === "workspace" || a.scope === "visible";
     case "published":
       return (a) => a.scope === "published" || a.scope === "hidden";
     case "global":
       return (a) => a.scope === "global";
+    case "favorites":
+      return (a) => favorites.has(a.id) && canReadAgent(actor, a);
     case "all_unrestricted":
       return () => true;
-    case "favorites":
-      throw invalid("view: favorites is not supported by this server (it stores no favourites)");
   }
+}
+
+/** Row ids of the caller's favourite agents (empty for API keys). */
+export function favoriteAgentIds(db: Db, actor: Actor): Set<number> {
+  if (actor.kind !== "user") return new Set();
+  const rows = db.prepare(
+    `SELECT f.agent_configuration_id AS id FROM agent_favorites f
+     JOIN agent_configurations a ON a.id = f.agent_configuration_id
+     WHERE f.user_id = ? AND a.workspace_id = ?`,
+  ).all(actor.user.id, actor.workspace.id) as { id: number }[];
+  return new Set(rows.map((r) => r.id));
 }
 
 /** Check who may use a view (Dust's statuses) and return its default when none is given. */
@@ -193,7 +212,7 @@ export function listAgentConfigurations(
   input: { view?: AgentView },
 ): AgentRow[] {
   const view = resolveView(actor, input.view);
-  const keep = viewFilter(actor, view);
+  const keep = viewFilter(actor, view, favoriteAgentIds(deps.db, actor));
   return deps.db.prepare(
     "SELECT * FROM agent_configurations WHERE workspace_id = ? AND status = 'active' LIMIT 5000",
   ).all(actor.workspace.id).map(fromRow).filter(keep).sort(compareAgents);
@@ -359,16 +378,39 @@ export function createAgent(deps: Deps, actor: Actor, input: CreateAgentInput): 
  */
 export function withLastAuthors(
   deps: Deps,
+  actor: Actor,
   rows: AgentRow[],
   withAuthors: boolean,
 ): (LightAgentConfiguration & { lastAuthors?: string[] })[] {
-  if (!withAuthors) return rows.map(toLightAgentConfiguration);
+  const favorites = favoriteAgentIds(deps.db, actor);
+  const light = (a: AgentRow) => toLightAgentConfiguration(a, favorites.has(a.id));
+  if (!withAuthors) return rows.map(light);
   const nameOf = deps.db.prepare("SELECT first_name, last_name FROM users WHERE id = ?");
   return rows.map((a) => {
     const u = a.authorUserId === null
       ? undefined
       : nameOf.get(a.authorUserId) as { first_name: string; last_name: string | null } | undefined;
     const lastAuthors = u ? [[u.first_name, u.last_name].filter(Boolean).join(" ")] : [];
-    return { ...toLightAgentConfiguration(a), lastAuthors };
+    return { ...light(a), lastAuthors };
   });
+}
+
+/** A user marks an agent they can read as a favourite (or not); Dust's PATCH `{userFavorite}`. */
+export function setAgentFavorite(
+  deps: Deps,
+  actor: Actor,
+  input: { agentId: string; userFavorite: boolean },
+): AgentRow {
+  const user = requireUser(actor, "Favourites belong to a user; API keys have none.");
+  requireScope(actor, "write");
+  const a = getAgentConfiguration(deps, actor, { agentId: input.agentId });
+  if (input.userFavorite) {
+    deps.db.prepare(
+      "INSERT OR IGNORE INTO agent_favorites (user_id, agent_configuration_id, created_at) VALUES (?, ?, ?)",
+    ).run(user.user.id, a.id, now());
+  } else {
+    deps.db.prepare("DELETE FROM agent_favorites WHERE user_id = ? AND agent_configuration_id = ?")
+      .run(user.user.id, a.id);
+  }
+  return a;
 }

@@ -192,3 +192,52 @@ Deno.test("[api/agents] withAuthors=true adds lastAuthors", async () => {
   const dust = r.body.agentConfigurations.find((a: { sId: string }) => a.sId === "dust");
   assert.deepEqual(dust.lastAuthors, []);
 });
+
+Deno.test("[api/agents] PATCH userFavorite marks a favourite for the caller only; view=favorites lists them", async () => {
+  const { server, builder, user, base } = await setup();
+  await using _ = server;
+  const fav = await apiJson(server, user.token, `${base}/dust`, {
+    method: "PATCH",
+    body: { userFavorite: true },
+  });
+  assert.equal(fav.status, 200);
+  assert.equal(fav.body.agentConfiguration.userFavorite, true);
+  const mine = await apiJson(server, user.token, `${base}?view=favorites`);
+  assert.deepEqual(names(mine.body), ["Dust"]);
+  assert.equal(mine.body.agentConfigurations[0].userFavorite, true);
+  const theirs = await apiJson(server, builder.token, `${base}?view=favorites`);
+  assert.deepEqual(theirs.body.agentConfigurations, []);
+  const list = await apiJson(server, builder.token, base);
+  assert.equal(list.body.agentConfigurations[0].userFavorite, false);
+  await apiJson(server, user.token, `${base}/dust`, {
+    method: "PATCH",
+    body: { userFavorite: false },
+  });
+  assert.deepEqual(
+    (await apiJson(server, user.token, `${base}?view=favorites`)).body.agentConfigurations,
+    [],
+  );
+});
+
+Deno.test("[api/agents] PATCH with a bad body or an API key is refused", async () => {
+  const { server, admin, user, base } = await setup();
+  await using _ = server;
+  const bad = await apiJson(server, user.token, `${base}/dust`, {
+    method: "PATCH",
+    body: { userFavorite: "yes" },
+  });
+  assert.equal(bad.status, 400);
+  assert.match(bad.body.error.message, /^userFavorite:/);
+  const key = createApiKey(server, admin.workspace);
+  const byKey = await apiJson(server, key, `${base}/dust`, {
+    method: "PATCH",
+    body: { userFavorite: true },
+  });
+  assert.equal(byKey.status, 401);
+  assert.equal(byKey.body.error.type, "user_not_found");
+  const missing = await apiJson(server, user.token, `${base}/nope`, {
+    method: "PATCH",
+    body: { userFavorite: true },
+  });
+  assert.equal(missing.status, 404);
+});
