@@ -131,21 +131,28 @@ export function errorOf(r: CallResult): string {
   return r.content[0]?.text ?? "";
 }
 
-/** POST a raw JSON-RPC body to `/mcp` (2025-06-18 unless `headers` override); body consumed. */
+/**
+ * POST a raw JSON-RPC body to `/mcp` (2025-06-18 unless `headers` override; a null value
+ * removes a default header); the body is always consumed.
+ */
 export async function rawMcp(
   server: TestServer,
   body: unknown,
-  headers: Record<string, string> = {},
+  headers: Record<string, string | null> = {},
   path = "/mcp",
 ): Promise<{ status: number; headers: Headers; text: string }> {
+  const all: Record<string, string | null> = {
+    "Content-Type": "application/json",
+    Accept: "application/json, text/event-stream",
+    "MCP-Protocol-Version": "2025-06-18",
+    ...headers,
+  };
+  const sent = Object.fromEntries(
+    Object.entries(all).filter((e): e is [string, string] => e[1] !== null),
+  );
   const res = await fetch(`${server.url}${path}`, {
     method: "POST",
-    headers: {
-      "Content-Type": "application/json",
-      Accept: "application/json, text/event-stream",
-      "MCP-Protocol-Version": "2025-06-18",
-      ...headers,
-    },
+    headers: sent,
     body: JSON.stringify(body),
     redirect: "manual",
   });
