@@ -19,9 +19,16 @@ import { AppError } from "./errors.ts";
 import type { Db } from "./db/sqlite.ts";
 import { migrate } from "./db/migrate.ts";
 import { createUser, findUserByEmail } from "./core/users.ts";
-import { addMember, createWorkspace, parseRole, requireWorkspace } from "./core/workspaces.ts";
+import {
+  addMember,
+  createWorkspace,
+  getRole,
+  parseRole,
+  requireWorkspace,
+} from "./core/workspaces.ts";
 import { insertApiKey } from "./core/api_keys.ts";
 import { issuePersonalToken } from "./core/personal_tokens.ts";
+import { issueMcpToken } from "./core/mcp_tokens.ts";
 
 /** Where command output goes (tests capture it). */
 export interface Io {
@@ -147,6 +154,22 @@ export const COMMANDS: Command[] = [
         createdByUserId: null,
       });
       io.out(secret);
+      return 0;
+    },
+  },
+  {
+    words: ["mcp-tokens", "create"],
+    summary: "Create an MCP token for a member (revokes their previous one); prints it once",
+    flags: { workspace: "Workspace id", email: "Email of a member of the workspace" },
+    run: async ({ flags, io, db }) => {
+      const d = await db();
+      const ws = requireWorkspace(d, String(flags.workspace));
+      const user = findUserByEmail(d, String(flags.email));
+      if (!user) throw new UsageError(`no user with email ${flags.email}`);
+      if (!getRole(d, ws.id, user.id)) {
+        throw new UsageError(`${user.email} is not a member of ${ws.sId}`);
+      }
+      io.out(issueMcpToken(d, { userId: user.id, workspaceId: ws.id }).token);
       return 0;
     },
   },

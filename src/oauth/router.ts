@@ -12,8 +12,12 @@ import { tokenRoutes } from "./token.ts";
 import { revokeRoutes } from "./revoke.ts";
 import { authorizeRoutes } from "./authorize.tsx";
 import { loginRoutes } from "../pages/login.tsx";
+import { accountRoutes } from "../pages/account.tsx";
+import { integrationsRoutes } from "../pages/integrations.tsx";
+import { workspaceSettingsRoutes } from "../pages/workspace_settings.tsx";
+import { connectedAccessRoutes } from "../pages/connected_access.tsx";
 
-/** Every OAuth and sign-in route, mounted at the origin root. */
+/** Every OAuth route and every signed-in page, mounted at the origin root. */
 export function oauthRoutes(deps: Deps): Hono<AppEnv> {
   const cimd = new CimdResolver(deps.db, deps.cimdHooks ?? {});
   const app = new Hono<AppEnv>();
@@ -23,5 +27,9 @@ export function oauthRoutes(deps: Deps): Hono<AppEnv> {
   app.route("/", revokeRoutes(cimd));
   app.route("/", authorizeRoutes(cimd));
   app.route("/", loginRoutes());
+  app.route("/", accountRoutes());
+  app.route("/", integrationsRoutes());
+  app.route("/", workspaceSettingsRoutes());
+  app.route("/", connectedAccessRoutes());
   return app;
 }

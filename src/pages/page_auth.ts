@@ -53,3 +53,26 @@ export function safeNextPath(next: string | undefined): string {
 }
 
 export { currentSession };
+
+/** Redirect to sign-in (coming back here afterwards). */
+export function toLogin(c: Context<AppEnv>): Response {
+  const url = new URL(c.req.url);
+  return c.redirect(`/login?next=${encodeURIComponent(url.pathname + url.search)}`, 303);
+}
+
+/** The signed-in session, or a redirect to the sign-in page. */
+export function requireSession(c: Context<AppEnv>): PageSession | Response {
+  return currentSession(c) ?? toLogin(c);
+}
+
+/** The session and the page actor in workspace `wId`, or the response to send instead. */
+export function requireWorkspacePage(
+  c: Context<AppEnv>,
+  wId: string,
+): { session: PageSession; actor: UserActor } | Response {
+  const session = currentSession(c);
+  if (!session) return toLogin(c);
+  const actor = pageActor(c, session, wId);
+  if (!actor) return c.html("<h1>Workspace not found</h1>", 404);
+  return { session, actor };
+}

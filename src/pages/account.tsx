@@ -1,0 +1,146 @@
+/** @jsxImportSource hono/jsx */
+/**
+ * The account page: who is signed in, their workspaces with links to each workspace's
+ * Integrations, connected access and (admins) MCP settings, the password change (which revokes
+ * every OAuth grant and MCP token of the user) and sign-out.
+ * @module
+ */
+import { Hono } from "hono";
+import type { AppEnv } from "../deps.ts";
+import { Layout, MessagePage } from "./layout.tsx";
+import { securePage } from "./page_security.ts";
+import { originCheck, readCsrfForm, requireSession } from "./page_auth.ts";
+import { listUserWorkspaces, type MembershipView } from "../core/workspaces.ts";
+import { changePassword } from "../core/account.ts";
+import { AppError } from "../errors.ts";
+import type { PageSession } from "../auth/sessions.ts";
+
+/** Links shared by the workspace pages. */
+export function WorkspaceNav(props: { wId: string; admin: boolean }) {
+  const base = `/w/${props.wId}`;
+  return (
+    <nav>
+      <a href="/account">Account</a>
+      <a href={`${base}/integrations`}>Integrations</a>
+      <a href={`${base}/connected`}>Connected access</a>
+      {props.admin ? <a href={`${base}/settings`}>MCP settings</a> : null}
+    </nav>
+  );
+}
+
+function workspaceRow(m: MembershipView) {
+  const base = `/w/${m.workspace.sId}`;
+  return (
+    <tr>
+      <td>
+        {m.workspace.name} <code>{m.workspace.sId}</code>
+      </td>
+      <td>{m.role}</td>
+      <td>
+        <a href={`${base}/integrations`}>Integrations</a> ·{" "}
+        <a href={`${base}/connected`}>Connected access</a>
+        {m.role === "admin"
+          ? (
+            <>
+              {" "}· <a href={`${base}/settings`}>MCP settings</a>
+            </>
+          )
+          : null}
+      </td>
+    </tr>
+  );
+}
+
+function AccountPage(
+  props: { s: PageSession; workspaces: MembershipView[]; message?: string; error?: string },
+) {
+  return (
+    <Layout title="Account">
+      <div class="card">
+        <h1>Signed in as {props.s.user.email}</h1>
+        {props.message ? <p class="ok" role="status">{props.message}</p> : null}
+        {props.error ? <p class="error" role="alert">{props.error}</p> : null}
+        <h2>Workspaces</h2>
+        <table>{props.workspaces.map(workspaceRow)}</table>
+        <form method="post" action="/logout">
+          <input type="hidden" name="csrf" value={props.s.session.csrf} />
+          <button type="submit" class="secondary">Sign out</button>
+        </form>
+      </div>
+      <div class="card">
+        <h2>Change password</h2>
+        <p class="muted">
+          Changing your password disconnects every AI client: all your OAuth grants and MCP tokens
+          are revoked, and your other browser sessions end.
+        </p>
+        <form method="post" action="/account/password">
+          <input type="hidden" name="csrf" value={props.s.session.csrf} />
+          <label for="current">Current password</label>
+          <input
+            id="current"
+            type="password"
+            name="current"
+            required
+            autocomplete="current-password"
+          />
+          <label for="next">New password (at least 8 characters)</label>
+          <input
+            id="next"
+            type="password"
+            name="next"
+            required
+            minlength={8}
+            autocomplete="new-password"
+          />
+          <button type="submit">Change password</button>
+        </form>
+      </div>
+    </Layout>
+  );
+}
+
+export function accountRoutes(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.use("/account", securePage);
+  app.use("/account/*", securePage);
+  app.use("/account/*", originCheck);
+
+  app.get("/account", (c) => {
+    const s = requireSession(c);
+    if (s instanceof Response) return s;
+    return c.html(
+      <AccountPage s={s} workspaces={listUserWorkspaces(c.get("deps").db, s.user.id)} />,
+    );
+  });
+
+  app.post("/account/password", async (c) => {
+    const s = requireSession(c);
+    if (s instanceof Response) return s;
+    const form = await readCsrfForm(c, s);
+    const db = c.get("deps").db;
+    if (!form) {
+      return c.html(
+        <MessagePage title="Form expired">
+          <p>The security token is missing or wrong.</p>
+        </MessagePage>,
+        403,
+      );
+    }
+    const workspaces = listUserWorkspaces(db, s.user.id);
+    try {
+      const r = await changePassword(db, {
+        userId: s.user.id,
+        current: form.current ?? "",
+        next: form.next ?? "",
+        keepSessionIdHash: s.session.idHash,
+      });
+      const message =
+        `Password changed. ${r.grantsRevoked} OAuth grant(s) and ${r.tokensRevoked} MCP token(s) revoked.`;
+      return c.html(<AccountPage s={s} workspaces={workspaces} message={message} />);
+    } catch (e) {
+      if (!(e instanceof AppError) || e.status >= 500) throw e;
+      return c.html(<AccountPage s={s} workspaces={workspaces} error={e.message} />, 400);
+    }
+  });
+  return app;
+}

@@ -1,0 +1,183 @@
+/** @jsxImportSource hono/jsx */
+/**
+ * Connected access: OAuth grants (client, user, scopes, created, last used), registered
+ * clients and MCP tokens of a workspace, each with revoke. Admins see and revoke everything in
+ * the workspace; a user sees and revokes their own.
+ * @module
+ */
+import { Hono } from "hono";
+import type { Context } from "hono";
+import type { AppEnv } from "../deps.ts";
+import { Layout } from "./layout.tsx";
+import { securePage } from "./page_security.ts";
+import { originCheck, readCsrfForm, requireWorkspacePage } from "./page_auth.ts";
+import { WorkspaceNav } from "./account.tsx";
+import { type GrantView, listGrants, revokeGrant } from "../core/oauth_grants.ts";
+import { listMcpTokens, type McpTokenView, revokeMcpToken } from "../core/mcp_tokens.ts";
+import { type ClientView, listClients } from "../core/oauth_clients.ts";
+import type { UserActor } from "../auth/actor.ts";
+import { AppError } from "../errors.ts";
+
+const when = (
+  t: number | null,
+) => (t ? new Date(t).toISOString().replace(/\.\d+Z$/, "Z") : "never");
+
+function RevokeButton(p: { wId: string; csrf: string; kind: "grant" | "token"; id: string }) {
+  return (
+    <form method="post" action={`/w/${p.wId}/connected/revoke`}>
+      <input type="hidden" name="csrf" value={p.csrf} />
+      <input type="hidden" name="kind" value={p.kind} />
+      <input type="hidden" name="id" value={p.id} />
+      <button type="submit" class="danger">Revoke</button>
+    </form>
+  );
+}
+
+interface Props {
+  actor: UserActor;
+  csrf: string;
+  grants: GrantView[];
+  tokens: McpTokenView[];
+  clients: ClientView[];
+  message?: string;
+  error?: string;
+}
+
+function ConnectedPage(p: Props) {
+  const wId = p.actor.workspace.sId;
+  const grantRow = (g: GrantView) => (
+    <tr data-grant={g.sId}>
+      <td>{g.clientName ?? g.clientId}</td>
+      <td>{g.userEmail}</td>
+      <td>{g.scope}</td>
+      <td>{when(g.createdAt)}</td>
+      <td>{when(g.lastUsedAt)}</td>
+      <td>
+        <RevokeButton wId={wId} csrf={p.csrf} kind="grant" id={g.sId} />
+      </td>
+    </tr>
+  );
+  const tokenRow = (t: McpTokenView) => (
+    <tr data-token={t.sId}>
+      <td>
+        <code>{t.prefix}…</code>
+      </td>
+      <td>{t.userEmail}</td>
+      <td>{when(t.createdAt)}</td>
+      <td>{when(t.expiresAt)}</td>
+      <td>{when(t.lastUsedAt)}</td>
+      <td>
+        <RevokeButton wId={wId} csrf={p.csrf} kind="token" id={t.sId} />
+      </td>
+    </tr>
+  );
+  const clientRow = (c: ClientView) => (
+    <tr>
+      <td>{c.name}</td>
+      <td>{c.kind}</td>
+      <td>
+        <code>{c.clientId}</code>
+      </td>
+      <td>{c.activeGrants}</td>
+      <td>{when(c.lastUsedAt)}</td>
+    </tr>
+  );
+  return (
+    <Layout
+      title="Connected access"
+      nav={<WorkspaceNav wId={wId} admin={p.actor.role === "admin"} />}
+    >
+      <div class="card">
+        <h1>Connected access · {p.actor.workspace.name}</h1>
+        <p class="muted">
+          {p.actor.role === "admin"
+            ? "Everyone's access to this workspace."
+            : "Your access to this workspace."}
+        </p>
+        {p.message ? <p class="ok" role="status">{p.message}</p> : null}
+        {p.error ? <p class="error" role="alert">{p.error}</p> : null}
+        <h2>OAuth grants</h2>
+        <table>
+          <tr>
+            <th>Client</th>
+            <th>User</th>
+            <th>Scopes</th>
+            <th>Created</th>
+            <th>Last used</th>
+            <th></th>
+          </tr>
+          {p.grants.map(grantRow)}
+        </table>
+        <h2>MCP tokens</h2>
+        <table>
+          <tr>
+            <th>Token</th>
+            <th>User</th>
+            <th>Created</th>
+            <th>Expires</th>
+            <th>Last used</th>
+            <th></th>
+          </tr>
+          {p.tokens.map(tokenRow)}
+        </table>
+        <h2>Registered clients</h2>
+        <table>
+          <tr>
+            <th>Name</th>
+            <th>Kind</th>
+            <th>Client id</th>
+            <th>Active grants</th>
+            <th>Last used</th>
+          </tr>
+          {p.clients.map(clientRow)}
+        </table>
+      </div>
+    </Layout>
+  );
+}
+
+function render(c: Context<AppEnv>, actor: UserActor, csrf: string, extra: Partial<Props> = {}) {
+  const db = c.get("deps").db;
+  return c.html(
+    <ConnectedPage
+      actor={actor}
+      csrf={csrf}
+      grants={listGrants(db, actor)}
+      tokens={listMcpTokens(db, actor)}
+      clients={listClients(db, actor)}
+      {...extra}
+    />,
+    extra.error ? 404 : 200,
+  );
+}
+
+export function connectedAccessRoutes(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.use("/w/:wId/connected", securePage);
+  app.use("/w/:wId/connected/*", securePage, originCheck);
+
+  app.get("/w/:wId/connected", (c) => {
+    const page = requireWorkspacePage(c, c.req.param("wId"));
+    if (page instanceof Response) return page;
+    return render(c, page.actor, page.session.session.csrf);
+  });
+
+  app.post("/w/:wId/connected/revoke", async (c) => {
+    const page = requireWorkspacePage(c, c.req.param("wId"));
+    if (page instanceof Response) return page;
+    const form = await readCsrfForm(c, page.session);
+    if (!form) {
+      return c.html("<h1>Form expired</h1><p>The security token is missing or wrong.</p>", 403);
+    }
+    const db = c.get("deps").db;
+    try {
+      if (form.kind === "grant") revokeGrant(db, page.actor, form.id ?? "");
+      else revokeMcpToken(db, page.actor, form.id ?? "");
+      return render(c, page.actor, page.session.session.csrf, { message: "Revoked." });
+    } catch (e) {
+      if (!(e instanceof AppError) || e.status >= 500) throw e;
+      return render(c, page.actor, page.session.session.csrf, { error: e.message });
+    }
+  });
+  return app;
+}

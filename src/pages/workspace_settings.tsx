@@ -1,0 +1,227 @@
+/** @jsxImportSource hono/jsx */
+/**
+ * Workspace admin MCP settings (dust.md §2.6): MCP server on/off, redirect-URI policy ("accept
+ * all" or an allowlist of Dust's patterns), allow token in URL, and static OAuth clients
+ * (create with or without a secret, delete). Admins only.
+ * @module
+ */
+import { Hono } from "hono";
+import type { Context } from "hono";
+import type { AppEnv } from "../deps.ts";
+import { Layout } from "./layout.tsx";
+import { securePage } from "./page_security.ts";
+import { originCheck, readCsrfForm, requireWorkspacePage } from "./page_auth.ts";
+import { WorkspaceNav } from "./account.tsx";
+import { getMcpSettings, updateMcpSettings } from "../core/workspace_settings.ts";
+import {
+  type AuthMethod,
+  type ClientView,
+  createStaticClient,
+  deleteStaticClient,
+  listClients,
+} from "../core/oauth_clients.ts";
+import type { WorkspaceRow } from "../core/workspaces.ts";
+import { AppError } from "../errors.ts";
+import type { UserActor } from "../auth/actor.ts";
+
+interface Props {
+  ws: WorkspaceRow;
+  csrf: string;
+  statics: ClientView[];
+  message?: string;
+  error?: string;
+  created?: { clientId: string; secret: string | null };
+}
+
+function StaticRow(props: { c: ClientView; wId: string; csrf: string }) {
+  return (
+    <tr>
+      <td>{props.c.name}</td>
+      <td>
+        <code>{props.c.clientId}</code>
+      </td>
+      <td>{props.c.authMethod}</td>
+      <td>{props.c.redirectUris.join(" ")}</td>
+      <td>
+        <form method="post" action={`/w/${props.wId}/settings/clients/delete`}>
+          <input type="hidden" name="csrf" value={props.csrf} />
+          <input type="hidden" name="client_id" value={props.c.clientId} />
+          <button type="submit" class="danger">Delete</button>
+        </form>
+      </td>
+    </tr>
+  );
+}
+
+function SettingsPage(p: Props) {
+  const row = (c: ClientView) => <StaticRow c={c} wId={p.ws.sId} csrf={p.csrf} />;
+  return (
+    <Layout title="MCP settings" nav={<WorkspaceNav wId={p.ws.sId} admin />}>
+      <div class="card">
+        <h1>MCP settings · {p.ws.name}</h1>
+        {p.message ? <p class="ok" role="status">{p.message}</p> : null}
+        {p.error ? <p class="error" role="alert">{p.error}</p> : null}
+        <form method="post" action={`/w/${p.ws.sId}/settings`}>
+          <input type="hidden" name="csrf" value={p.csrf} />
+          <label>
+            <input type="checkbox" name="mcp_enabled" value="1" checked={p.ws.mcpEnabled} />{" "}
+            MCP server enabled for this workspace
+          </label>
+          <label>
+            <input
+              type="checkbox"
+              name="allow_token_in_url"
+              value="1"
+              checked={p.ws.allowTokenInUrl}
+            />{" "}
+            Allow MCP tokens in the URL (<code>?token=</code>)
+          </label>
+          <label for="policy">Redirect URIs of OAuth clients</label>
+          <select id="policy" name="redirect_policy">
+            <option value="all" selected={p.ws.redirectPolicy === "all"}>Accept all</option>
+            <option value="allowlist" selected={p.ws.redirectPolicy === "allowlist"}>
+              Allowlist only
+            </option>
+          </select>
+          <label for="allowlist">
+            Allowlist (one per line: <code>*</code>, <code>scheme://host:*[/path]</code>, or exact)
+          </label>
+          <textarea id="allowlist" name="allowed_redirect_uris" rows={5}>
+            {p.ws.allowedRedirectUris.join("\n")}
+          </textarea>
+          <button type="submit">Save settings</button>
+        </form>
+      </div>
+      <div class="card">
+        <h2>Static OAuth clients</h2>
+        {p.created
+          ? (
+            <div>
+              <p class="ok">
+                Client created: <code id="new-client-id">{p.created.clientId}</code>
+              </p>
+              {p.created.secret
+                ? (
+                  <p>
+                    Secret (shown once): <code id="new-client-secret">{p.created.secret}</code>
+                  </p>
+                )
+                : null}
+            </div>
+          )
+          : null}
+        <table>{p.statics.map(row)}</table>
+        <form method="post" action={`/w/${p.ws.sId}/settings/clients`}>
+          <input type="hidden" name="csrf" value={p.csrf} />
+          <label for="name">Name</label>
+          <input id="name" type="text" name="name" required maxlength={200} />
+          <label for="redirects">Redirect URIs (one per line)</label>
+          <textarea id="redirects" name="redirect_uris" rows={3} required></textarea>
+          <label for="method">Token endpoint authentication</label>
+          <select id="method" name="auth_method">
+            <option value="none">none (public client, PKCE only)</option>
+            <option value="client_secret_basic">client_secret_basic</option>
+            <option value="client_secret_post">client_secret_post</option>
+          </select>
+          <button type="submit">Create client</button>
+        </form>
+      </div>
+    </Layout>
+  );
+}
+
+function adminPage(c: Context<AppEnv>): { actor: UserActor; csrf: string } | Response {
+  const page = requireWorkspacePage(c, c.req.param("wId") ?? "");
+  if (page instanceof Response) return page;
+  if (page.actor.role !== "admin") {
+    return c.html("<h1>Admins only</h1><p>Only workspace admins can change MCP settings.</p>", 403);
+  }
+  return { actor: page.actor, csrf: page.session.session.csrf };
+}
+
+function render(
+  c: Context<AppEnv>,
+  a: { actor: UserActor; csrf: string },
+  extra: Partial<Props> = {},
+) {
+  const db = c.get("deps").db;
+  const statics = listClients(db, a.actor).filter((x) => x.kind === "static");
+  const ws = getMcpSettings(db, a.actor.workspace.id);
+  return c.html(
+    <SettingsPage ws={ws} csrf={a.csrf} statics={statics} {...extra} />,
+    extra.error ? 400 : 200,
+  );
+}
+
+const lines = (s: string | undefined) =>
+  (s ?? "").split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+
+export function workspaceSettingsRoutes(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.use("/w/:wId/settings", securePage, originCheck);
+  app.use("/w/:wId/settings/*", securePage, originCheck);
+
+  app.get("/w/:wId/settings", (c) => {
+    const a = adminPage(c);
+    return a instanceof Response ? a : render(c, a);
+  });
+
+  /** Run a form action; AppErrors become the page's error message. */
+  const action = (
+    fn: (
+      c: Context<AppEnv>,
+      a: { actor: UserActor; csrf: string },
+      form: Record<string, string>,
+    ) => Partial<Props>,
+  ) =>
+  async (c: Context<AppEnv>) => {
+    const a = adminPage(c);
+    if (a instanceof Response) return a;
+    const page = requireWorkspacePage(c, c.req.param("wId") ?? "");
+    if (page instanceof Response) return page;
+    const form = await readCsrfForm(c, page.session);
+    if (!form) {
+      return c.html("<h1>Form expired</h1><p>The security token is missing or wrong.</p>", 403);
+    }
+    try {
+      return render(c, a, fn(c, a, form));
+    } catch (e) {
+      if (!(e instanceof AppError) || e.status >= 500) throw e;
+      return render(c, a, { error: e.message });
+    }
+  };
+
+  app.post(
+    "/w/:wId/settings",
+    action((c, a, form) => {
+      updateMcpSettings(c.get("deps").db, a.actor, {
+        mcpEnabled: form.mcp_enabled === "1",
+        allowTokenInUrl: form.allow_token_in_url === "1",
+        redirectPolicy: form.redirect_policy as "all" | "allowlist",
+        allowedRedirectUris: lines(form.allowed_redirect_uris),
+      });
+      return { message: "Settings saved." };
+    }),
+  );
+
+  app.post(
+    "/w/:wId/settings/clients",
+    action((c, a, form) => {
+      const { client, secret } = createStaticClient(c.get("deps").db, a.actor, {
+        name: form.name ?? "",
+        redirectUris: lines(form.redirect_uris),
+        authMethod: (form.auth_method ?? "none") as AuthMethod,
+      });
+      return { created: { clientId: client.clientId, secret } };
+    }),
+  );
+
+  app.post(
+    "/w/:wId/settings/clients/delete",
+    action((c, a, form) => {
+      deleteStaticClient(c.get("deps").db, a.actor, form.client_id ?? "");
+      return { message: "Client deleted; its grants are revoked." };
+    }),
+  );
+  return app;
+}
