@@ -208,7 +208,7 @@ Deno.test("[search] isolation: restricted spaces and Pods are searched only by t
   await using server = await startTestServer();
   const { alice, a, b, where } = await setup(server);
   putDocument(server, a, where, "public", "walrus public note");
-  const restricted = createRestrictedSpace(server, a, "Legal");
+  const restricted = createRestrictedSpace(server, a, "Legal", [alice.user.sId]);
   const legal = {
     spaceId: restricted,
     dataSourceId: createFolder(server, a, restricted, "Contracts"),
