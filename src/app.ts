@@ -27,6 +27,7 @@ import { mcpRoutes } from "./mcp/route.ts";
 import { requireAuth } from "./auth/bearer.ts";
 import { endStreamsOnShutdown } from "./events/end_on_shutdown.ts";
 import { relayRoutes } from "./api/relay.ts";
+import { modelSettingsRoutes } from "./pages/model_settings.tsx";
 import { conversationRoutes } from "./api/conversations.ts";
 
 /** Body-size limits by path: uploads and relay results are larger than ordinary JSON. */
@@ -121,6 +122,7 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   app.route("/api/v1/w/:wId", searchRoutes());
   app.route("/", mcpRoutes(deps));
   app.route("/", relayRoutes());
+  app.route("/", modelSettingsRoutes());
   app.route("/", conversationRoutes());
 
   app.notFound((c) =>
