@@ -61,7 +61,7 @@ function ModelPage(p: Props) {
   );
 }
 
-function forbiddenPage(c: Context<AppEnv>): Response {
+function forbiddenPage(c: Context<AppEnv>) {
   return c.html(
     <MessagePage title="Not allowed">
       <p>Only an instance admin can change the model.</p>
