@@ -82,8 +82,8 @@ export interface CreateSpaceInput {
 
 /**
  * Create a regular space (workspace admins) or a Pod (builders and admins). The creator joins
- * a Pod as its editor; an admin creating a restricted regular space administers it without
- * joining it (list yourself in `memberIds` to read it). A Pod gets its metadata record.
+ * a Pod as its editor and a restricted regular space as a member (an admin who leaves it
+ * still administers it, without reading it). A Pod gets its metadata record (`pmd_…`).
  */
 export function createSpace(deps: Deps, actor: Actor, input: CreateSpaceInput): SpaceJson {
   requireScope(actor, "write");
@@ -119,7 +119,7 @@ export function createSpace(deps: Deps, actor: Actor, input: CreateSpaceInput): 
       add.run(space.id, user.user.id, "editor", t);
       deps.db.prepare("INSERT INTO pod_metadata (space_id, s_id, updated_at) VALUES (?, ?, ?)")
         .run(space.id, newResourceId("pmd"), t);
-    }
+    } else if (restricted) add.run(space.id, user.user.id, "member", t);
     for (const m of members) add.run(space.id, m, "member", t);
     return toSpaceJson(deps.db, space);
   });

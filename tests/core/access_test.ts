@@ -15,7 +15,7 @@ import {
   requireUser,
   requireWorkspaceRole,
 } from "../../src/core/access.ts";
-import { createSpace } from "../../src/core/spaces.ts";
+import { createSpace, removeSpaceMember } from "../../src/core/spaces.ts";
 import { createGroup, grantGroupToSpace } from "../../src/core/groups.ts";
 import {
   findSpaceInWorkspace,
@@ -66,6 +66,10 @@ async function world() {
     memberIds: [b.user.sId],
   });
   const viaGroup = mk(admin, { kind: "regular", name: "Via group", restricted: true });
+  // The creating admin joins restricted spaces; leaving shows admins administer without reading.
+  for (const sp of [restricted, viaGroup]) {
+    removeSpaceMember(deps, admin, { spaceId: sp.sId, userId: a.user.sId });
+  }
   const group = createGroup(deps, admin, { name: "Readers", memberIds: [g.user.sId] });
   grantGroupToSpace(deps, admin, { spaceId: viaGroup.sId, groupId: group.sId });
   const pod = mk(builder, { kind: "project", name: "Pod", memberIds: [u.user.sId] });
