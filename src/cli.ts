@@ -29,6 +29,7 @@ import {
 import { insertApiKey } from "./core/api_keys.ts";
 import { issuePersonalToken } from "./core/personal_tokens.ts";
 import { issueMcpToken } from "./core/mcp_tokens.ts";
+import { exportAuditJsonl } from "./core/audit.ts";
 
 /** Where command output goes (tests capture it). */
 export interface Io {
@@ -170,6 +171,35 @@ export const COMMANDS: Command[] = [
         throw new UsageError(`${user.email} is not a member of ${ws.sId}`);
       }
       io.out(issueMcpToken(d, { userId: user.id, workspaceId: ws.id }).token);
+      return 0;
+    },
+  },
+  {
+    words: ["audit", "export"],
+    summary: "Print a workspace's MCP audit log as JSON lines (newest first)",
+    flags: {
+      workspace: "Workspace id",
+      since: "Only entries at or after this ISO date-time or epoch ms",
+      until: "Only entries before this ISO date-time or epoch ms",
+      tool: "Only calls of this tool",
+    },
+    optional: ["since", "until", "tool"],
+    run: async ({ flags, io, db }) => {
+      const d = await db();
+      const ws = requireWorkspace(d, String(flags.workspace));
+      const when = (name: string): number | undefined => {
+        const v = flags[name];
+        if (v === undefined) return undefined;
+        const ms = /^\d{1,15}$/.test(String(v)) ? Number(v) : Date.parse(String(v));
+        if (Number.isNaN(ms)) throw new UsageError(`--${name}: "${v}" is not a date-time`);
+        return ms;
+      };
+      const filter = {
+        since: when("since"),
+        until: when("until"),
+        tool: flags.tool === undefined ? undefined : String(flags.tool),
+      };
+      for (const line of exportAuditJsonl(d, ws.id, filter)) io.out(line);
       return 0;
     },
   },

@@ -1,0 +1,92 @@
+/**
+ * The MCP audit log over REST (admins only): `GET /api/v1/w/{wId}/audit` with filters and a
+ * cursor, or `?format=jsonl` for a JSON-lines export of every matching entry.
+ * @module
+ */
+import { Hono } from "hono";
+import { z } from "zod";
+import type { AppEnv } from "../deps.ts";
+import { getActor } from "../auth/bearer.ts";
+import {
+  assertAuditReader,
+  AUDIT_OUTCOMES,
+  exportAuditJsonl,
+  listAuditEntries,
+} from "../core/audit.ts";
+import { documentRoute } from "./openapi.ts";
+import { parseQuery } from "./validate.ts";
+
+const W = "/api/v1/w/:wId";
+
+/** ISO 8601 date-time or epoch milliseconds → epoch ms. */
+const instant = z.string().max(40).transform((v, ctx) => {
+  const ms = /^\d{1,15}$/.test(v) ? Number(v) : Date.parse(v);
+  if (Number.isNaN(ms)) {
+    ctx.addIssue({ code: "custom", message: "must be an ISO date-time or epoch milliseconds" });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+export const AuditQuery = z.object({
+  user: z.string().max(64).optional().describe("User sId"),
+  tool: z.string().max(64).optional().describe("Tool name, e.g. search"),
+  outcome: z.enum(AUDIT_OUTCOMES as [string, ...string[]]).optional(),
+  since: instant.optional().describe("Inclusive lower bound (ISO date-time or epoch ms)"),
+  until: instant.optional().describe("Exclusive upper bound (ISO date-time or epoch ms)"),
+  limit: z.coerce.number().int().min(1).max(1000).optional().describe("Page size (default 100)"),
+  cursor: z.coerce.number().int().min(1).optional().describe("nextCursor of the previous page"),
+  format: z.enum(["json", "jsonl"]).optional().describe("jsonl exports every match"),
+});
+
+/** Mounted at `/api/v1/w/:wId`. */
+export function auditRoutes(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  documentRoute({
+    method: "get",
+    path: `${W}/audit`,
+    summary: "MCP audit log (workspace admins): filter, page, or export as JSON lines",
+    tags: ["Audit"],
+    query: AuditQuery,
+  });
+  app.get("/audit", (c) => {
+    const q = parseQuery(c, AuditQuery);
+    const actor = getActor(c);
+    const filter = {
+      userSId: q.user,
+      tool: q.tool,
+      outcome: q.outcome as (typeof AUDIT_OUTCOMES)[number] | undefined,
+      since: q.since,
+      until: q.until,
+    };
+    if (q.format !== "jsonl") {
+      return c.json(
+        listAuditEntries(c.var.deps.db, actor, { ...filter, limit: q.limit, cursor: q.cursor }),
+      );
+    }
+    assertAuditReader(actor);
+    return jsonlResponse(
+      exportAuditJsonl(c.var.deps.db, actor.workspace.id, filter),
+      `audit-${actor.workspace.sId}.jsonl`,
+    );
+  });
+  return app;
+}
+
+/** Stream JSON lines from a generator (one page of rows read at a time) as a download. */
+export function jsonlResponse(lines: Iterator<string>, filename: string): Response {
+  const encoder = new TextEncoder();
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      const next = lines.next();
+      if (next.done) controller.close();
+      else controller.enqueue(encoder.encode(next.value + "\n"));
+    },
+  });
+  return new Response(body, {
+    headers: {
+      "Content-Type": "application/x-ndjson; charset=utf-8",
+      "Content-Disposition": `attachment; filename="${filename}"`,
+    },
+  });
+}

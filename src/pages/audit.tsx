@@ -1,0 +1,184 @@
+/** @jsxImportSource hono/jsx */
+/**
+ * Admin page `/w/{wId}/audit`: the workspace's MCP audit log, filtered by user, tool, outcome
+ * and time, newest first with a "next page" link, and `/w/{wId}/audit/export.jsonl` for the
+ * same filter as JSON lines. Read-only GETs on the browser session (no form posts), workspace
+ * admins only; the same core functions back `GET /api/v1/w/{wId}/audit` and the CLI.
+ * @module
+ */
+import { Hono } from "hono";
+import type { Context } from "hono";
+import type { AppEnv } from "../deps.ts";
+import { Layout } from "./layout.tsx";
+import { securePage } from "./page_security.ts";
+import { requireWorkspacePage } from "./page_auth.ts";
+import {
+  assertAuditReader,
+  AUDIT_OUTCOMES,
+  type AuditEntryView,
+  type AuditFilter,
+  type AuditOutcome,
+  exportAuditJsonl,
+  listAuditEntries,
+} from "../core/audit.ts";
+import { AppError } from "../errors.ts";
+import { jsonlResponse } from "../api/audit.ts";
+
+const PAGE_SIZE = 50;
+
+/** The filter from the query string; invalid values are ignored (it is a browsing page). */
+function filterOf(c: Context<AppEnv>): AuditFilter & { raw: Record<string, string> } {
+  const q = (k: string) => (c.req.query(k) ?? "").trim().slice(0, 64);
+  const raw = {
+    user: q("user"),
+    tool: q("tool"),
+    outcome: q("outcome"),
+    since: q("since"),
+    until: q("until"),
+  };
+  const ms = (v: string) => {
+    if (!v) return undefined;
+    const n = /^\d{1,15}$/.test(v) ? Number(v) : Date.parse(v);
+    return Number.isNaN(n) ? undefined : n;
+  };
+  const cursor = Number(c.req.query("cursor"));
+  return {
+    raw,
+    userSId: raw.user || undefined,
+    tool: raw.tool || undefined,
+    outcome: (AUDIT_OUTCOMES as readonly string[]).includes(raw.outcome)
+      ? raw.outcome as AuditOutcome
+      : undefined,
+    since: ms(raw.since),
+    until: ms(raw.until),
+    cursor: Number.isInteger(cursor) && cursor > 0 ? cursor : undefined,
+  };
+}
+
+function query(params: Record<string, string | number | null | undefined>): string {
+  const u = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (v !== undefined && v !== null && v !== "") u.set(k, String(v));
+  }
+  const s = u.toString();
+  return s ? `?${s}` : "";
+}
+
+function Row(p: { e: AuditEntryView }) {
+  const e = p.e;
+  return (
+    <tr>
+      <td>{e.createdAt}</td>
+      <td>{e.user?.email ?? "—"}</td>
+      <td>{e.clientId ?? e.credentialKind}</td>
+      <td>{e.tool}</td>
+      <td class={e.outcome === "success" ? "ok" : "error"}>{e.outcome}</td>
+      <td>{e.latencyMs.toFixed(1)} ms</td>
+      <td>{e.bytesReturned}</td>
+      <td>
+        <code>{JSON.stringify(e.arguments).slice(0, 300)}</code>
+        {e.error ? <div>{e.error}</div> : null}
+      </td>
+    </tr>
+  );
+}
+
+function AuditPage(
+  p: { wId: string; raw: Record<string, string>; entries: AuditEntryView[]; next: number | null },
+) {
+  const base = `/w/${p.wId}/audit`;
+  return (
+    <Layout title="MCP audit log">
+      <div class="card">
+        <h1>MCP audit log</h1>
+        <p>Every MCP tool call in this workspace: who, which client, which tool, the outcome.</p>
+        <form method="get" action={base}>
+          <label for="user">User id</label>
+          <input id="user" name="user" value={p.raw.user} />
+          <label for="tool">Tool</label>
+          <input id="tool" name="tool" value={p.raw.tool} />
+          <label for="outcome">Outcome</label>
+          <select id="outcome" name="outcome">
+            <option value="">any</option>
+            {AUDIT_OUTCOMES.map((o) => (
+              <option key={o} value={o} selected={p.raw.outcome === o}>{o}</option>
+            ))}
+          </select>
+          <label for="since">Since (ISO date-time)</label>
+          <input id="since" name="since" value={p.raw.since} />
+          <label for="until">Until (ISO date-time)</label>
+          <input id="until" name="until" value={p.raw.until} />
+          <button type="submit">Filter</button>
+        </form>
+        <p>
+          <a href={`${base}/export.jsonl${query(p.raw)}`}>Export these entries as JSON lines</a>
+        </p>
+        <table>
+          <thead>
+            <tr>
+              <th>Time</th>
+              <th>User</th>
+              <th>Client</th>
+              <th>Tool</th>
+              <th>Outcome</th>
+              <th>Latency</th>
+              <th>Bytes</th>
+              <th>Arguments</th>
+            </tr>
+          </thead>
+          <tbody>{p.entries.map((e) => <Row key={e.id} e={e} />)}</tbody>
+        </table>
+        {p.entries.length === 0 ? <p>No entries.</p> : null}
+        {p.next
+          ? (
+            <p>
+              <a href={`${base}${query({ ...p.raw, cursor: p.next })}`}>Older entries</a>
+            </p>
+          )
+          : null}
+      </div>
+    </Layout>
+  );
+}
+
+/** The audit pages (mounted at the root). */
+export function auditPageRoutes(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.use("/w/:wId/audit", securePage);
+  app.use("/w/:wId/audit/*", securePage);
+  app.get("/w/:wId/audit", (c) => {
+    const page = requireWorkspacePage(c, c.req.param("wId"));
+    if (page instanceof Response) return page;
+    const f = filterOf(c);
+    try {
+      const r = listAuditEntries(c.var.deps.db, page.actor, { ...f, limit: PAGE_SIZE });
+      return c.html(
+        <AuditPage
+          wId={page.actor.workspace.sId}
+          raw={f.raw}
+          entries={r.entries}
+          next={r.nextCursor}
+        />,
+      );
+    } catch (e) {
+      if (e instanceof AppError && e.status === 403) return c.html(<h1>{e.message}</h1>, 403);
+      throw e;
+    }
+  });
+  app.get("/w/:wId/audit/export.jsonl", (c) => {
+    const page = requireWorkspacePage(c, c.req.param("wId"));
+    if (page instanceof Response) return page;
+    try {
+      assertAuditReader(page.actor);
+    } catch (e) {
+      if (e instanceof AppError) return c.text(e.message, 403);
+      throw e;
+    }
+    const { raw: _raw, cursor: _cursor, ...filter } = filterOf(c);
+    return jsonlResponse(
+      exportAuditJsonl(c.var.deps.db, page.actor.workspace.id, filter),
+      `audit-${page.actor.workspace.sId}.jsonl`,
+    );
+  });
+  return app;
+}
