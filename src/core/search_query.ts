@@ -36,15 +36,21 @@ export interface SearchHit {
   snippet: string;
 }
 
-const SEARCH_SQL = `
-SELECT c.id AS chunk_id, c.document_row_id, c.chunk_index, c."offset" AS char_offset, c.text, c.hash,
-  bm25(document_chunks_fts) AS rank,
-  snippet(document_chunks_fts, 0, '', '', '…', 32) AS snippet
-FROM document_chunks_fts
-JOIN document_chunks c ON c.id = document_chunks_fts.rowid
-JOIN documents d ON d.id = c.document_row_id
-WHERE document_chunks_fts MATCH :match
-  AND d.workspace_id = :ws
+/**
+ * Why three statements: a MATCH on a common term yields tens of thousands of rows, and every
+ * row that must be joined to its chunk and document before `LIMIT` costs two row lookups
+ * (measured 120 ms for 25k matches against 19 ms for ranking alone). So: (1) rank on the bare
+ * index and take the best `n` candidates; (2) keep the candidates the filters allow, looked up
+ * by id; widen `n` while too few survive; past `FULL_SCAN_AT` candidates, run the filtered
+ * query over every match instead. (3) Text and snippet only for the final top-k.
+ * `CROSS JOIN` fixes the join order: left to itself, the planner drives from `documents`.
+ */
+const RANK_SQL = `
+SELECT rowid AS id, bm25(document_chunks_fts) AS bm FROM document_chunks_fts
+WHERE document_chunks_fts MATCH :match ORDER BY bm LIMIT :n`;
+
+const FILTERS = `
+  d.workspace_id = :ws
   AND d.data_source_id IN (SELECT value FROM json_each(:ds))
   AND (:tgt IS NULL OR d.timestamp > :tgt)
   AND (:tlt IS NULL OR d.timestamp < :tlt)
@@ -54,16 +60,37 @@ WHERE document_chunks_fts MATCH :match
        WHERE t.document_row_id = d.id AND t.tag IN (SELECT value FROM json_each(:tnot))))
   AND (:nodes IS NULL OR d.document_id IN (SELECT value FROM json_each(:nodes))
        OR EXISTS (SELECT 1 FROM json_each(d.parents) p
-                  WHERE p.value IN (SELECT value FROM json_each(:nodes))))
-ORDER BY bm25(document_chunks_fts)
-LIMIT :limit`;
+                  WHERE p.value IN (SELECT value FROM json_each(:nodes))))`;
 
-/** Run one search on `db` (prepared once per connection). */
-export function runSearchQuery(db: Db, req: SearchRequest): SearchHit[] {
-  if (req.dataSourceIds.length === 0 || req.match === "") return [];
+const KEEP_SQL = `
+SELECT c.id AS id FROM json_each(:ids) j
+CROSS JOIN document_chunks c ON c.id = j.value
+CROSS JOIN documents d ON d.id = c.document_row_id
+WHERE ${FILTERS}`;
+
+const FULL_SQL = `
+SELECT c.id AS id, bm25(document_chunks_fts) AS bm FROM document_chunks_fts
+CROSS JOIN document_chunks c ON c.id = document_chunks_fts.rowid
+CROSS JOIN documents d ON d.id = c.document_row_id
+WHERE document_chunks_fts MATCH :match AND ${FILTERS}
+ORDER BY bm LIMIT :limit`;
+
+const DETAIL_SQL = `
+SELECT c.id AS chunk_id, c.document_row_id, c.chunk_index, c."offset" AS char_offset, c.text,
+  c.hash, snippet(document_chunks_fts, 0, '', '', '…', 32) AS snippet
+FROM json_each(:ids) j
+CROSS JOIN document_chunks_fts ON document_chunks_fts.rowid = j.value
+CROSS JOIN document_chunks c ON c.id = j.value
+WHERE document_chunks_fts MATCH :match`;
+
+/** Candidates ranked on the bare index before the filtered full query takes over. */
+export const FULL_SCAN_AT = 4096;
+
+type Ranked = { id: number; bm: number };
+
+function filterParams(req: SearchRequest) {
   const json = (v: string[] | null) => (v === null ? null : JSON.stringify(v));
-  const rows = prepared(db).all({
-    match: req.match,
+  return {
     ws: req.workspaceId,
     ds: JSON.stringify(req.dataSourceIds),
     tgt: req.timestampGt,
@@ -71,28 +98,59 @@ export function runSearchQuery(db: Db, req: SearchRequest): SearchHit[] {
     tin: json(req.tagsIn),
     tnot: json(req.tagsNot),
     nodes: json(req.nodeIds),
-    limit: req.limit,
-  }) as Record<string, unknown>[];
-  return rows.map((r) => ({
-    chunkId: r.chunk_id as number,
-    documentRowId: r.document_row_id as number,
-    chunkIndex: r.chunk_index as number,
-    offset: r.char_offset as number,
-    text: r.text as string,
-    hash: r.hash as string,
-    score: -(r.rank as number),
-    snippet: r.snippet as string,
-  }));
+  };
 }
 
-const statements = new WeakMap<Db, ReturnType<Db["prepare"]>>();
-
-function prepared(db: Db) {
-  let s = statements.get(db);
-  if (!s) {
-    s = db.prepare(SEARCH_SQL);
-    statements.set(db, s);
+/** The best `limit` chunks the filters allow, as ids with their bm25 rank. */
+function rankFiltered(db: Db, req: SearchRequest): Ranked[] {
+  const filters = filterParams(req);
+  for (let n = Math.max(64, req.limit * 8); n <= FULL_SCAN_AT; n *= 8) {
+    const candidates = prepared(db, RANK_SQL).all({ match: req.match, n }) as Ranked[];
+    if (candidates.length === 0) return [];
+    const ids = JSON.stringify(candidates.map((c) => c.id));
+    const kept = new Set(
+      (prepared(db, KEEP_SQL).all({ ids, ...filters }) as { id: number }[]).map((r) => r.id),
+    );
+    const best = candidates.filter((c) => kept.has(c.id)).slice(0, req.limit);
+    // Enough survivors, or every match was a candidate: the answer is exact.
+    if (best.length >= req.limit || candidates.length < n) return best;
   }
+  return prepared(db, FULL_SQL).all({ match: req.match, limit: req.limit, ...filters }) as Ranked[];
+}
+
+/** Run one search on `db` (statements prepared once per connection). */
+export function runSearchQuery(db: Db, req: SearchRequest): SearchHit[] {
+  if (req.dataSourceIds.length === 0 || req.match === "") return [];
+  const ranked = rankFiltered(db, req);
+  if (ranked.length === 0) return [];
+  const rows = prepared(db, DETAIL_SQL).all({
+    match: req.match,
+    ids: JSON.stringify(ranked.map((r) => r.id)),
+  }) as Record<string, unknown>[];
+  const byId = new Map(rows.map((r) => [r.chunk_id as number, r]));
+  return ranked.flatMap(({ id, bm }) => {
+    const r = byId.get(id);
+    if (!r) return [];
+    return [{
+      chunkId: id,
+      documentRowId: r.document_row_id as number,
+      chunkIndex: r.chunk_index as number,
+      offset: r.char_offset as number,
+      text: r.text as string,
+      hash: r.hash as string,
+      score: -bm,
+      snippet: r.snippet as string,
+    }];
+  });
+}
+
+const statements = new WeakMap<Db, Map<string, ReturnType<Db["prepare"]>>>();
+
+function prepared(db: Db, sql: string) {
+  let m = statements.get(db);
+  if (!m) statements.set(db, m = new Map());
+  let s = m.get(sql);
+  if (!s) m.set(sql, s = db.prepare(sql));
   return s;
 }
 

@@ -306,3 +306,22 @@ Deno.test("[search] re-upserting a document replaces its index (old words are go
   assert.equal((await searchWorkspace(server.deps, a, { query: "alpaca" })).count, 1);
   assert.ok(server.deps.searchWorkers.workerCount >= 1, "searches ran on a worker");
 });
+
+Deno.test("[search] isolation holds when another workspace's matches outrank ours (widening, then full scan)", async () => {
+  await using server = await startTestServer();
+  const { a, where } = await setup(server);
+  putDocument(server, a, where, "ours", "one zebra among " + "many other words ".repeat(40));
+  const eve = await createUserWithToken(server, { email: "eve@example.com", role: "admin" });
+  const e = actorOf(eve);
+  const eveWhere = { spaceId: globalSpaceSId(server, eve.workspace), dataSourceId: "" };
+  eveWhere.dataSourceId = createFolder(server, e, eveWhere.spaceId, "Eve");
+  // 100 stronger matches: found by widening the candidate set once.
+  for (let i = 0; i < 100; i++) putDocument(server, e, eveWhere, `z${i}`, "zebra zebra zebra");
+  let r = await searchWorkspace(server.deps, a, { query: "zebra" });
+  assert.deepEqual(r.results.map((x) => x.id), ["ours"]);
+  // 700 stronger matches: more than the widened candidate sets hold, so the full query runs.
+  for (let i = 100; i < 700; i++) putDocument(server, e, eveWhere, `z${i}`, "zebra zebra zebra");
+  r = await searchWorkspace(server.deps, a, { query: "zebra" });
+  assert.deepEqual(r.results.map((x) => x.id), ["ours"]);
+  assert.equal((await searchWorkspace(server.deps, e, { query: "zebra", topK: 64 })).count, 64);
+});
