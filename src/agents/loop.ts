@@ -156,17 +156,18 @@ async function runSteps(deps: Deps, job: AgentMessageCreated, signal: AbortSigna
     });
   }
   const convo = getConversationForAgent(deps, { messageId: job.messageSId });
+  const podSId = findPodSId(deps, convo.conversation.spaceId);
   const toolset = await prepareAgentTools(deps, {
     actor,
     agentTools: agent.tools,
     conversationSId: job.conversationSId,
-    podSId: findPodSId(deps, convo.conversation.spaceId),
+    podSId,
     agentMessageSId: job.messageSId,
     clientSideServerIds: clientSideServerIdsOf(convo),
   }, signal);
   const events = new RunEvents(deps, job);
   const client = createModelClient(settings);
-  const messages = buildPrompt(agent, convo, toolset.notes);
+  const messages = buildPrompt(agent, convo, toolset.notes, podSId);
   let content = "";
   const maxSteps = Math.max(1, agent.maxStepsPerRun);
   for (let step = 0; step < maxSteps; step++) {
@@ -204,12 +205,19 @@ function clientSideServerIdsOf(convo: ConversationForAgent): string[] {
 }
 
 /** Instructions, the run's notes, then the conversation so far. */
-function buildPrompt(agent: AgentRow, convo: ConversationForAgent, notes: string[]): ChatMessage[] {
+function buildPrompt(
+  agent: AgentRow,
+  convo: ConversationForAgent,
+  notes: string[],
+  podSId: string | null,
+): ChatMessage[] {
+  const files = `Files of this conversation live under conversation-${convo.conversation.sId}/` +
+    (podSId ? ` and files of its Pod under pod-${podSId}/.` : ".");
   const system = [
     agent.instructions ?? `You are ${agent.name}, a helpful assistant.`,
     `You are "${agent.name}" in a conversation of a team workspace. Current date: ${
       new Date().toISOString().slice(0, 10)
-    }. Conversation id: ${convo.conversation.sId}.`,
+    }. ${files}`,
     ...notes,
   ].join("\n\n");
   const out: ChatMessage[] = [{ role: "system", content: system }];

@@ -172,8 +172,19 @@ function entry(
   };
 }
 
+/** A path as the model may give it: relative paths are taken inside the call's scope. */
+function scopedPath(scope: FileScope, raw: unknown): string {
+  const path = str(raw, "path");
+  if (path.startsWith("conversation-") || path.startsWith("pod-")) return path;
+  const prefix = scope.type === "conversation"
+    ? `conversation-${scope.conversation_id}/`
+    : `pod-${scope.pod_id}/`;
+  return prefix + path.replace(/^\/+/, "");
+}
+
 function fileTools(deps: Deps, ctx: ToolRunContext): ToolEntry[] {
   const scope = (a: Record<string, unknown>) => scopeFor(ctx, a.scope);
+  const path = (a: Record<string, unknown>) => scopedPath(scope(a), a.path);
   return [
     entry(
       "files",
@@ -184,7 +195,7 @@ function fileTools(deps: Deps, ctx: ToolRunContext): ToolEntry[] {
       text(
         (await filesCat(deps, ctx.actor, {
           scope: scope(a),
-          path: str(a.path, "path"),
+          path: path(a),
           offset: optNum(a.offset),
           limit: optNum(a.limit),
         })).text,
@@ -193,7 +204,7 @@ function fileTools(deps: Deps, ctx: ToolRunContext): ToolEntry[] {
       json(
         await filesCreate(deps, ctx.actor, {
           scope: scope(a),
-          path: str(a.path, "path"),
+          path: path(a),
           content: str(a.content, "content"),
           content_type: typeof a.content_type === "string" ? a.content_type : "text/plain",
         }),
@@ -202,7 +213,7 @@ function fileTools(deps: Deps, ctx: ToolRunContext): ToolEntry[] {
       text(
         (await filesGrep(deps, ctx.actor, {
           scope: scope(a),
-          path: str(a.path, "path"),
+          path: path(a),
           pattern: str(a.pattern, "pattern"),
         })).text,
       )),

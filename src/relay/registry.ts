@@ -90,7 +90,9 @@ export function registerRelayServer(
   }
   const t = now();
   const expiresAt = t + deps.relay.timings.registrationTtlMs;
+  // Housekeeping on a rare write: expired registrations and request-log rows of dead servers.
   deps.db.prepare("DELETE FROM relay_registrations WHERE expires_at <= ?").run(t);
+  deps.db.prepare("DELETE FROM relay_requests WHERE expires_at <= ?").run(t);
   const insert = deps.db.prepare(
     `INSERT INTO relay_registrations
        (server_id, workspace_id, user_id, server_name, registered_at, last_heartbeat_at, expires_at)
@@ -209,6 +211,16 @@ export function checkClientSideServers(
     regs.push(refreshRegistration(deps, reg, false));
   }
   return regs;
+}
+
+/** Ids of the caller's live registrations in their workspace (newest first, at most 32). */
+export function listOwnedServerIds(deps: Deps, actor: Actor): string[] {
+  if (actor.kind !== "user") return [];
+  const rows = deps.db.prepare(
+    `SELECT server_id FROM relay_registrations
+     WHERE workspace_id = ? AND user_id = ? AND expires_at > ? ORDER BY registered_at DESC LIMIT 32`,
+  ).all(actor.workspace.id, actor.user.id, now()) as { server_id: string }[];
+  return rows.map((r) => r.server_id);
 }
 
 /**
