@@ -109,11 +109,21 @@ export async function startServer(
 
   let resolveListening!: (v: { port: number }) => void;
   const listening = new Promise<{ port: number }>((r) => (resolveListening = r));
-  const server = Deno.serve({
-    port: config.port,
-    hostname: config.host,
-    onListen: (addr) => resolveListening({ port: (addr as Deno.NetAddr).port }),
-  }, app.fetch);
+  let server: Deno.HttpServer;
+  try {
+    server = Deno.serve({
+      port: config.port,
+      hostname: config.host,
+      onListen: (addr) => resolveListening({ port: (addr as Deno.NetAddr).port }),
+    }, app.fetch);
+  } catch (e) {
+    // Listening failed (port in use, bad host): release what was started so a caller that
+    // reports or retries leaks neither the database nor timers and workers.
+    lifecycle.abort();
+    deps.searchWorkers.close();
+    db.close();
+    throw e;
+  }
   const { port } = await listening;
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
   const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;

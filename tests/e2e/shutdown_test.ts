@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { startTestServer } from "../helpers/server.ts";
+import { resolveConfig } from "../../src/config.ts";
+import { startServer } from "../../src/server.ts";
 import { apiJson, createUserWithToken } from "../helpers/fixtures.ts";
 import { messageBody } from "../helpers/conversations.ts";
 import { endOnShutdown, endStreamsOnShutdown } from "../../src/events/end_on_shutdown.ts";
@@ -167,6 +169,25 @@ Deno.test("[server] stop() ends an open conversation event stream instead of han
     }
     assert.throws(() => server.deps.db.prepare("SELECT 1"), /not open/i);
   } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("[server] a port in use fails startServer and releases what it opened", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "dust-mcp-busy-" });
+  const busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const port = String((busy.addr as Deno.NetAddr).port);
+    const config = resolveConfig(
+      { port, host: "127.0.0.1", "data-dir": dataDir, "log-level": "error" },
+      {},
+    );
+    await assert.rejects(startServer(config, { logSink: () => {} }), Deno.errors.AddrInUse);
+    // The database was closed (SQLite removes the WAL on the last close); the test's leak
+    // sanitizers catch any timer or worker left running.
+    await assert.rejects(Deno.stat(`${dataDir}/dust-mcp.db-wal`), Deno.errors.NotFound);
+  } finally {
+    busy.close();
     await Deno.remove(dataDir, { recursive: true });
   }
 });

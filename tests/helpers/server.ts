@@ -27,25 +27,44 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "dust-mcp-test-" });
   const ownsDir = !options.dataDir;
   const logs: string[] = [];
-  // Bind first to learn a free port, so the public URL can name it.
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (probe.addr as Deno.NetAddr).port;
-  probe.close();
-  const config = resolveConfig({
-    port: String(port),
-    host: "127.0.0.1",
-    "data-dir": dataDir,
-    "public-url": options.publicUrl ?? `http://127.0.0.1:${port}`,
-    "log-level": "debug",
-    ...options.flags,
-  }, {});
-  const handle = await startServer(config, {
-    logSink: (l) => logs.push(l),
-    cimdFetch: options.cimdFetch,
-  });
+  const { handle, config } = await startOnFreePort(options, dataDir, (l) => logs.push(l))
+    .catch(async (e) => {
+      if (ownsDir) await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+      throw e;
+    });
   const stop = async () => {
     await handle.stop();
     if (ownsDir) await Deno.remove(dataDir, { recursive: true }).catch(() => {});
   };
   return { ...handle, dataDir, config, logs, stop, [Symbol.asyncDispose]: stop };
+}
+
+/**
+ * Bind first to learn a free port, so the public URL can name it. Another test may take the
+ * port between the probe and the real bind: then try another one (at most 5 times).
+ */
+async function startOnFreePort(
+  options: TestServerOptions,
+  dataDir: string,
+  logSink: (line: string) => void,
+): Promise<{ handle: ServerHandle; config: Config }> {
+  for (let attempt = 1;; attempt++) {
+    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (probe.addr as Deno.NetAddr).port;
+    probe.close();
+    const config = resolveConfig({
+      port: String(port),
+      host: "127.0.0.1",
+      "data-dir": dataDir,
+      "public-url": options.publicUrl ?? `http://127.0.0.1:${port}`,
+      "log-level": "debug",
+      ...options.flags,
+    }, {});
+    try {
+      const handle = await startServer(config, { logSink, cimdFetch: options.cimdFetch });
+      return { handle, config };
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AddrInUse) || attempt >= 5) throw e;
+    }
+  }
 }
