@@ -27,6 +27,7 @@ import {
   getModelSettings,
   isModelConfigured,
   MODEL_NOT_CONFIGURED_MESSAGE,
+  type ModelSettings,
 } from "../core/model_settings.ts";
 import { findPodSId, findUserSId } from "../core/agent_runs.ts";
 import { findWorkspaceById, toWorkspaceRef } from "../core/workspaces.ts";
@@ -137,23 +138,37 @@ export async function runAgentMessage(
   }
 }
 
-async function runSteps(deps: Deps, job: AgentMessageCreated, signal: AbortSignal) {
+/** Everything a run needs, or null when the message was failed instead (no model, …). */
+interface PreparedRun {
+  settings: ModelSettings & { baseUrl: string; model: string };
+  agent: AgentRow;
+  toolset: AgentToolset;
+  messages: ChatMessage[];
+}
+
+async function prepareRun(
+  deps: Deps,
+  job: AgentMessageCreated,
+  signal: AbortSignal,
+): Promise<PreparedRun | null> {
   const settings = getModelSettings(deps);
   if (!isModelConfigured(settings)) {
-    return failAgentMessage(deps, job, {
+    failAgentMessage(deps, job, {
       code: "model_not_configured",
       message: MODEL_NOT_CONFIGURED_MESSAGE,
     });
+    return null;
   }
   const agent = findAgentBySId(deps.db, job.workspaceId, job.agentSId);
   const actor = actorForRun(deps, job);
   if (!agent || !actor) {
-    return failAgentMessage(deps, job, {
+    failAgentMessage(deps, job, {
       code: "agent_unavailable",
       message: !agent
         ? "The agent no longer exists."
         : "The user who posted the message is no longer a member of the workspace.",
     });
+    return null;
   }
   const convo = getConversationForAgent(deps, { messageId: job.messageSId });
   const podSId = findPodSId(deps, convo.conversation.spaceId);
@@ -165,9 +180,15 @@ async function runSteps(deps: Deps, job: AgentMessageCreated, signal: AbortSigna
     agentMessageSId: job.messageSId,
     clientSideServerIds: clientSideServerIdsOf(convo),
   }, signal);
+  return { settings, agent, toolset, messages: buildPrompt(agent, convo, toolset.notes, podSId) };
+}
+
+async function runSteps(deps: Deps, job: AgentMessageCreated, signal: AbortSignal) {
+  const run = await prepareRun(deps, job, signal);
+  if (!run) return;
+  const { settings, agent, toolset, messages } = run;
   const events = new RunEvents(deps, job);
   const client = createModelClient(settings);
-  const messages = buildPrompt(agent, convo, toolset.notes, podSId);
   let content = "";
   const maxSteps = Math.max(1, agent.maxStepsPerRun);
   for (let step = 0; step < maxSteps; step++) {

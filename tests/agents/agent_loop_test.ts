@@ -179,3 +179,21 @@ Deno.test("[agents] the run stops after maxStepsPerRun with a last turn that off
   assert.equal(agentMessage.actions.length, 7);
   assert.equal(agentMessage.actions[0].output[0].text, "No files available.");
 });
+
+Deno.test("[agents] progress notifications of a local tool are published as tool_notification", async () => {
+  await using model = await startFakeModel([
+    { toolCalls: [{ name: "local_tools__progress_tool", arguments: {} }] },
+    (req) => ({ content: lastToolResult(req) }),
+  ]);
+  await using server = await startTestServer({ flags: model.flags });
+  const alice = await createUserWithToken(server, { email: "alice@example.com", role: "user" });
+  await using local = await startLocalMcpServer(server, alice, { secret: "x" });
+  const { agentMessage } = await askDust(server, alice, "Go", { serverIds: [local.serverId] });
+  assert.equal(agentMessage.content, "progress done");
+  const note = messageEvents(server, agentMessage.sId).find((e) => e.type === "tool_notification");
+  assert.ok(note, "a tool_notification event");
+  assert.equal(note.notification.progress, 1);
+  assert.equal(note.notification.total, 2);
+  assert.equal(note.notification._meta.data.label, "half way");
+  assert.equal(note.action.functionCallName, "local_tools__progress_tool");
+});

@@ -87,6 +87,18 @@ export async function startLocalMcpServer(
         }),
     );
   }
+  mcp.registerTool("progress_tool", { description: "Reports progress, then answers." }, async (
+    extra,
+  ) => {
+    const token = extra._meta?.progressToken;
+    if (token !== undefined) {
+      await extra.sendNotification({
+        method: "notifications/progress",
+        params: { progressToken: token, progress: 1, total: 2, message: "half way" },
+      });
+    }
+    return { content: [{ type: "text", text: "progress done" }] };
+  });
   let serverId = "";
   const transport = new DustMcpServerTransport(
     dustApiFor(server, who.token, who.workspace.sId),
