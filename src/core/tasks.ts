@@ -15,6 +15,7 @@ import { AppError, invalid } from "../errors.ts";
 import { newResourceId } from "../util/ids.ts";
 import { requireReadablePod, requireScope, requireUser } from "./access.ts";
 import type { SpaceRow } from "./space_rows.ts";
+import { requireReadableConversation } from "./conversation_views.ts";
 
 export type TaskStatus = "todo" | "in_progress" | "done";
 export const TASK_STATUSES: readonly TaskStatus[] = ["todo", "in_progress", "done"];
@@ -106,15 +107,6 @@ function requirePodMember(db: Db, space: SpaceRow, userSId: string): number {
   return r.id;
 }
 
-function requireConversationInWorkspace(db: Db, actor: Actor, sId: string): number {
-  const r = db.prepare("SELECT id FROM conversations WHERE s_id = ? AND workspace_id = ?").get(
-    sId,
-    actor.workspace.id,
-  ) as { id: number } | undefined;
-  if (!r) throw new AppError(404, "conversation_not_found", "Conversation not found.");
-  return r.id;
-}
-
 export interface CreateTaskInput {
   podId: string;
   text: string;
@@ -191,7 +183,7 @@ export function updateTask(deps: Deps, actor: Actor, input: UpdateTaskInput): Po
     ? undefined
     : input.conversationId === null
     ? null
-    : requireConversationInWorkspace(deps.db, actor, input.conversationId);
+    : requireReadableConversation(deps, actor, input.conversationId).id;
   const status = input.status ?? current.status;
   const becameDone = status === "done" && current.status !== "done";
   const leftDone = status !== "done" && current.status === "done";

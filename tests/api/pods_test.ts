@@ -254,3 +254,52 @@ Deno.test("[core/pods] getPodTasks: open, done within daysAgo, mine", async () =
   assert.equal(all.count, 3);
   assert.throws(() => getPodTasks(server.deps, m, { podId, daysAgo: 91 }), /daysAgo/);
 });
+
+Deno.test("[api/pods] a task links only a conversation the caller can read", async () => {
+  const { server, editor, member, outsider, base, podId } = await setup();
+  await using _ = server;
+  const conv = async (token: string) =>
+    (await apiJson(server, token, `${base}/assistant/conversations`, {
+      method: "POST",
+      body: { title: "t", visibility: "unlisted" },
+    })).body.conversation.sId as string;
+  const mine = await conv(member.token);
+  const private_ = await conv(outsider.token);
+  const tasks = `${base}/spaces/${podId}/tasks`;
+  const t = (await apiJson(server, member.token, tasks, { method: "POST", body: { text: "x" } }))
+    .body.task;
+  const linked = await apiJson(server, member.token, `${tasks}/${t.sId}`, {
+    method: "PATCH",
+    body: { conversationId: mine },
+  });
+  assert.equal(linked.status, 200);
+  assert.equal(linked.body.task.conversationId, mine);
+  const refused = await apiJson(server, editor.token, `${tasks}/${t.sId}`, {
+    method: "PATCH",
+    body: { conversationId: private_ },
+  });
+  assert.equal(refused.status, 404);
+  assert.equal(refused.body.error.type, "conversation_not_found");
+});
+
+Deno.test("[api/pods] another workspace's Pod id answers exactly like a missing one", async () => {
+  const { server, member, base } = await setup();
+  await using _ = server;
+  const other = await createUserWithToken(server, { email: "o@example.com", role: "admin" });
+  const theirs = await apiJson(server, other.token, `/api/v1/w/${other.workspace.sId}/spaces`, {
+    method: "POST",
+    body: { kind: "project", name: "Theirs" },
+  });
+  const foreign = await apiJson(
+    server,
+    member.token,
+    `${base}/spaces/${theirs.body.space.sId}/project_metadata`,
+  );
+  const missing = await apiJson(
+    server,
+    member.token,
+    `${base}/spaces/vlt_missing/project_metadata`,
+  );
+  assert.equal(foreign.status, 404);
+  assert.deepEqual(foreign.body, missing.body);
+});
