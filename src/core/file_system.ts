@@ -23,16 +23,13 @@ import {
   stripMimeParameters,
   toScopedPath,
 } from "./file_types.ts";
+import { checkFileScope, type FileRow, requireFileScope, scopeOfFile } from "./files.ts";
 import {
-  checkFileScope,
-  type FileRow,
   findFileInWorkspace,
   findScopeFile,
   listScopeFiles,
-  requireFileScope,
-  scopeOfFile,
   writeScopeFile,
-} from "./files.ts";
+} from "./scoped_files.ts";
 
 /** Dust's constants (`files/metadata.ts`, `action_output_limits.ts`, `grep_regex.ts`). */
 export const CAT_LINES_DEFAULT = 200;

@@ -11,7 +11,8 @@ import {
   filesResolve,
   GREP_PATTERN_MAX_CHARS,
 } from "../../src/core/file_system.ts";
-import { createFile, uploadFileContent, writeScopeFile } from "../../src/core/files.ts";
+import { createFile, uploadFileContent } from "../../src/core/files.ts";
+import { writeScopeFile } from "../../src/core/scoped_files.ts";
 import type { FileScope } from "../../src/core/file_types.ts";
 import { AppError } from "../../src/errors.ts";
 import type { TestServer } from "../helpers/server.ts";

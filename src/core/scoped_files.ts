@@ -1,0 +1,105 @@
+/**
+ * Files at scoped paths (`conversation-<sId>/<path>`, `pod-<sId>/<path>`): list, find, and
+ * create-or-overwrite, the storage side of the file-system tools (`file_system.ts`). Access is
+ * checked by the caller (`requireFileScope` in files.ts).
+ * @module
+ */
+import type { Deps } from "../deps.ts";
+import type { Actor } from "../auth/actor.ts";
+import { now, tx } from "../db/sqlite.ts";
+import { newResourceId } from "../util/ids.ts";
+import { type FileScope, scopeColumns, stripMimeParameters } from "./file_types.ts";
+import { FILE_COLUMNS, fileFromRow, type FileRow, type FileUseCase } from "./files.ts";
+
+/** Ready files of a scope by path, at most `limit` of them. */
+export function listScopeFiles(
+  deps: Deps,
+  workspaceId: number,
+  scope: FileScope,
+  limit: number,
+): FileRow[] {
+  const { type, sId } = scopeColumns(scope);
+  return deps.db.prepare(
+    `SELECT ${FILE_COLUMNS} FROM files WHERE workspace_id = ? AND scope_type = ? AND scope_s_id = ?
+     AND status = 'ready' AND path IS NOT NULL ORDER BY path LIMIT ?`,
+  ).all(workspaceId, type, sId, limit).map(fileFromRow);
+}
+
+/** The ready file at a relative path of a scope, or null. */
+export function findScopeFile(
+  deps: Deps,
+  workspaceId: number,
+  scope: FileScope,
+  rel: string,
+): FileRow | null {
+  const { type, sId } = scopeColumns(scope);
+  const r = deps.db.prepare(
+    `SELECT ${FILE_COLUMNS} FROM files WHERE workspace_id = ? AND scope_type = ? AND scope_s_id = ?
+     AND path = ? AND status = 'ready'`,
+  ).get(workspaceId, type, sId, rel);
+  return r ? fileFromRow(r) : null;
+}
+
+/**
+ * Create or overwrite the file at `rel` in a scope. The new bytes go to a fresh key first,
+ * the row is switched to it in one transaction, then the old bytes are removed: a reader sees
+ * the old file or the new one, never a mix, and a crash leaves at most an orphan blob.
+ */
+export async function writeScopeFile(
+  deps: Deps,
+  actor: Actor,
+  input: { scope: FileScope; rel: string; bytes: Uint8Array; contentType: string },
+): Promise<{ file: FileRow; created: boolean }> {
+  const key = deps.files.newKey();
+  await deps.files.write(key, input.bytes);
+  const { type, sId } = scopeColumns(input.scope);
+  const useCase: FileUseCase = type === "conversation" ? "conversation" : "project_context";
+  const metadata = type === "conversation" ? { conversationId: sId } : { spaceId: sId };
+  const name = input.rel.slice(input.rel.lastIndexOf("/") + 1);
+  const contentType = stripMimeParameters(input.contentType);
+  const { file, oldKey, created } = tx(deps.db, () => {
+    const existing = deps.db.prepare(
+      `SELECT ${FILE_COLUMNS} FROM files WHERE workspace_id = ? AND scope_type = ? AND scope_s_id = ?
+       AND path = ? AND status != 'failed'`,
+    ).get(actor.workspace.id, type, sId, input.rel);
+    const t = now();
+    if (existing) {
+      const old = fileFromRow(existing);
+      const r = deps.db.prepare(
+        `UPDATE files SET content_type = ?, file_size = ?, status = 'ready', storage_key = ?,
+           updated_at = ? WHERE id = ? RETURNING ${FILE_COLUMNS}`,
+      ).get(contentType, input.bytes.byteLength, key, t, old.id);
+      return { file: fileFromRow(r), oldKey: old.storageKey, created: false };
+    }
+    const r = deps.db.prepare(
+      `INSERT INTO files (s_id, workspace_id, user_id, content_type, file_name, file_size, status,
+         use_case, use_case_metadata, scope_type, scope_s_id, path, storage_key, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, 'ready', ?, ?, ?, ?, ?, ?, ?, ?) RETURNING ${FILE_COLUMNS}`,
+    ).get(
+      newResourceId("fil"),
+      actor.workspace.id,
+      actor.kind === "user" ? actor.user.id : null,
+      contentType,
+      name,
+      input.bytes.byteLength,
+      useCase,
+      JSON.stringify(metadata),
+      type,
+      sId,
+      input.rel,
+      key,
+      t,
+      t,
+    );
+    return { file: fileFromRow(r), oldKey: null as string | null, created: true };
+  });
+  if (oldKey) await deps.files.remove(oldKey);
+  return { file, created };
+}
+
+/** A file of the workspace by sId, with no access check (the caller checks its scope). */
+export function findFileInWorkspace(deps: Deps, workspaceId: number, fileSId: string) {
+  const r = deps.db.prepare(`SELECT ${FILE_COLUMNS} FROM files WHERE s_id = ? AND workspace_id = ?`)
+    .get(fileSId, workspaceId);
+  return r ? fileFromRow(r) : null;
+}
