@@ -11,7 +11,9 @@ import {
   createUserWithToken,
   type UserWithToken,
 } from "../helpers/fixtures.ts";
-import { createConversationWithMessage } from "../helpers/actors.ts";
+import { createConversationWithMessage, userActorOf } from "../helpers/actors.ts";
+import { checkClientSideServers, findOwnedRegistration } from "../../src/relay/registry.ts";
+import type { AppError } from "../../src/errors.ts";
 
 function mcpPath(u: UserWithToken, what: string): string {
   return `/api/v1/w/${u.workspace.sId}/mcp/${what}`;
@@ -324,4 +326,50 @@ Deno.test("[relay] opening the stream and posting results refresh the registrati
     body: { serverId },
   });
   assert.equal(hb.status, 200, "the result post kept it alive");
+});
+
+Deno.test("[relay] checkClientSideServers answers Dust's 401/403 messages and refreshes owned servers", async () => {
+  const { server, alice, bob } = await setup();
+  await using _ = server;
+  server.deps.relay.timings.registrationTtlMs = 60_000;
+  const { serverId } = await register(server, alice);
+  const aliceActor = userActorOf(server, alice);
+  const keyActor = {
+    kind: "api_key" as const,
+    workspace: { id: alice.workspace.id, sId: alice.workspace.sId, name: alice.workspace.name },
+    credential: { kind: "api_key" as const, id: "k" },
+  };
+  const expect = (fn: () => unknown, status: number, message: string) =>
+    assert.throws(
+      fn,
+      (e: AppError) =>
+        e.status === status && e.type === "invalid_request_error" && e.message === message,
+    );
+  expect(
+    () => checkClientSideServers(server.deps, keyActor, [serverId], "conversation"),
+    401,
+    "Local MCP servers are only available to authenticated users.",
+  );
+  expect(
+    () => checkClientSideServers(server.deps, userActorOf(server, bob), [serverId], "conversation"),
+    403,
+    "User does not have access to the local MCP servers.",
+  );
+  expect(
+    () => checkClientSideServers(server.deps, userActorOf(server, bob), [serverId], "message"),
+    403,
+    "User does not have access to the client-side MCP servers.",
+  );
+  assert.deepEqual(checkClientSideServers(server.deps, keyActor, [], "message"), []);
+  const before = findOwnedRegistration(server.deps, aliceActor, serverId)!.expiresAt;
+  await new Promise((r) => setTimeout(r, 20));
+  const [reg] = checkClientSideServers(server.deps, aliceActor, [serverId, serverId], "message");
+  assert.equal(reg.serverId, serverId);
+  assert.ok(reg.expiresAt > before, "the TTL was refreshed");
+  server.deps.db.prepare("UPDATE relay_registrations SET expires_at = 0").run();
+  expect(
+    () => checkClientSideServers(server.deps, aliceActor, [serverId], "message"),
+    403,
+    "User does not have access to the client-side MCP servers.",
+  );
 });
