@@ -52,7 +52,11 @@ export const SHUTDOWN_GRACE_MS = 10_000;
  * `server.shutdown()` waits for every open response. Event streams end on `deps.shutdown`;
  * this bound keeps a stuck response (a client that stopped reading) from blocking exit.
  */
-async function shutdownWithin(server: Deno.HttpServer, ms: number, log: Logger): Promise<void> {
+export async function shutdownWithin(
+  server: Deno.HttpServer,
+  ms: number,
+  log: Logger,
+): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timedOut = new Promise<boolean>((r) => (timer = setTimeout(() => r(true), ms)));
   const gaveUp = await Promise.race([server.shutdown().then(() => false), timedOut]);

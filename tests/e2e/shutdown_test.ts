@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { startTestServer } from "../helpers/server.ts";
 import { resolveConfig } from "../../src/config.ts";
-import { startServer } from "../../src/server.ts";
+import { shutdownWithin, startServer } from "../../src/server.ts";
+import { createLogger } from "../../src/util/log.ts";
 import { apiJson, createUserWithToken } from "../helpers/fixtures.ts";
 import { messageBody } from "../helpers/conversations.ts";
 import { endOnShutdown, endStreamsOnShutdown } from "../../src/events/end_on_shutdown.ts";
@@ -190,4 +191,31 @@ Deno.test("[server] a port in use fails startServer and releases what it opened"
     busy.close();
     await Deno.remove(dataDir, { recursive: true });
   }
+});
+
+Deno.test("[server] a response that never ends delays shutdown only for the grace period", async () => {
+  const lines: string[] = [];
+  const log = createLogger("warn", (l) => lines.push(l));
+  let release!: ReadableStreamDefaultController<Uint8Array>;
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () =>
+    new Response(
+      new ReadableStream<Uint8Array>({
+        start(c) {
+          release = c;
+          c.enqueue(encoder.encode("partial"));
+        },
+      }),
+      { headers: { "content-type": "application/octet-stream" } },
+    ));
+  const res = await fetch(`http://127.0.0.1:${server.addr.port}/`);
+  const reader = res.body!.getReader();
+  await reader.read();
+  const started = performance.now();
+  await shutdownWithin(server, 300, log);
+  const waited = performance.now() - started;
+  assert.ok(waited >= 250 && waited < 3000, `gave up after the grace period (${waited} ms)`);
+  assert.match(lines.join("\n"), /shutdown grace period over/);
+  release.close(); // let the abandoned response finish so the test leaks nothing
+  await reader.cancel();
+  await server.finished;
 });
