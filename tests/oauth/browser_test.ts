@@ -1,10 +1,10 @@
 /**
- * The OAuth flow with a real browser: Debian's chromium driven by playwright-core signs in,
+ * The OAuth flow with a real browser: Debian's chromium driven by playwright-core (in a
+ * subprocess, see tests/helpers/chromium_consent.ts) signs in,
  * reads the consent page and approves; the MCP SDK v1 client does discovery, registration,
  * the code exchange and then lists tools on /mcp.
  */
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
 import { startTestServer } from "../helpers/server.ts";
 import { createPasswordUser, MemoryOAuthProvider } from "../helpers/oauth_client.ts";
 import {
@@ -13,18 +13,6 @@ import {
   type OAuthClientProvider,
   StreamableHTTPClientTransport,
 } from "../helpers/sdk_v1.ts";
-
-const CHROMIUM = "/usr/bin/chromium";
-const ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 
 /** A loopback listener standing in for the client's redirect URI. */
 function startCallbackListener() {
@@ -51,29 +39,27 @@ Deno.test("[oauth] real browser (chromium): sign in, consent, SDK v1 exchange, t
   const serverUrl = `${server.url}/mcp`;
   assert.equal(await auth(p, { serverUrl }), "REDIRECT");
 
-  const profile = await Deno.makeTempDir({ prefix: "dust-mcp-chromium-" });
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    args: ARGS,
-    headless: true,
+  const driver = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("../helpers/chromium_consent.ts", import.meta.url).pathname,
+      provider.authorizationUrl!.href,
+      alice.email,
+      alice.password,
+      callback.url,
+    ],
+    cwd: new URL("../../", import.meta.url).pathname,
+    stdout: "piped",
+    stderr: "piped",
   });
-  try {
-    const page = context.pages()[0] ?? await context.newPage();
-    await page.goto(provider.authorizationUrl!.href);
-    assert.equal(await page.locator("h1").textContent(), "Sign in to continue");
-    await page.click("text=Open dust-mcp sign-in");
-    await page.fill("#email", alice.email);
-    await page.fill("#password", alice.password);
-    await page.click("button[type=submit]");
-    await page.waitForSelector("text=Allow “Browser test client”");
-    const scopes = await page.locator("li[data-scope]").allTextContents();
-    assert.equal(scopes.length, 2);
-    await page.click("button[value=approve]");
-    await page.waitForURL((u) => u.href.startsWith(callback.url));
-  } finally {
-    await context.close();
-    await Deno.remove(profile, { recursive: true }).catch(() => {});
-  }
+  const out = await driver.output();
+  const stdout = new TextDecoder().decode(out.stdout);
+  assert.equal(out.code, 0, `${stdout}\n${new TextDecoder().decode(out.stderr)}`);
+  const seen = JSON.parse(stdout.trim().split("\n").pop()!);
+  assert.equal(seen.heading, "Sign in to continue");
+  assert.equal(seen.title, "Allow “Browser test client” to access your workspace?");
+  assert.deepEqual(seen.scopes, ["read", "write"]);
   const cb = callback.seen.find((u) => u.searchParams.has("code"))!;
   assert.equal(cb.searchParams.get("iss"), server.config.publicUrl);
   assert.equal(
