@@ -29,6 +29,7 @@ const PatchMetadataBody = z.object({
   pinnedFramePath: z.string().max(1024).nullable().optional().describe(
     "A Pod file path (pod-<spaceId>/…), or null to unpin",
   ),
+  archived: z.boolean().optional().describe("Archive (true) or restore (false): editors only"),
 });
 
 const ListTasksQuery = z.object({
@@ -68,7 +69,7 @@ export function podsRoutes(): Hono<AppEnv> {
   documentRoute({
     method: "patch",
     path: `${W}/spaces/:spaceId/project_metadata`,
-    summary: "Update a Pod's description or pinned frame (Pod members)",
+    summary: "Update a Pod's description or pinned frame (members), or archive it (editors)",
     tags: ["Pods"],
     body: PatchMetadataBody,
     response: z.object({ metadata: PodMetadataSchema }),

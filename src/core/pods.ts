@@ -14,6 +14,7 @@ import type { Actor } from "../auth/actor.ts";
 import { AppError, invalid } from "../errors.ts";
 import { newResourceId } from "../util/ids.ts";
 import {
+  canAdministerSpace,
   canWriteSpace,
   readableSpaceIds,
   requireReadablePod,
@@ -153,9 +154,15 @@ export interface PatchPodMetadataInput {
   description?: string;
   /** A Pod file path (`pod-<podId>/…`) or null to clear it. */
   pinnedFramePath?: string | null;
+  /** Archive (true) or restore (false) the Pod: its editors only. */
+  archived?: boolean;
 }
 
-/** Members and editors of a Pod update its description and pinned frame. */
+/**
+ * Members and editors of a Pod update its description and pinned frame; editors archive or
+ * restore it (archived Pods leave `list_pods`, `get_pod` and space listings but stay readable
+ * here, so they can be restored).
+ */
 export function patchPodMetadata(
   deps: Deps,
   actor: Actor,
@@ -165,6 +172,9 @@ export function patchPodMetadata(
   const space = requireReadablePod(deps.db, actor, input.spaceId);
   if (!canWriteSpace(deps.db, actor, space)) {
     throw new AppError(403, "workspace_auth_error", "You cannot edit this Pod.");
+  }
+  if (input.archived !== undefined && !canAdministerSpace(deps.db, actor, space)) {
+    throw new AppError(403, "workspace_auth_error", "Only the Pod's editors can archive it.");
   }
   const prefix = `pod-${space.sId}/`;
   const pinned = input.pinnedFramePath;
@@ -184,6 +194,14 @@ export function patchPodMetadata(
       t,
       space.id,
     );
-    return { metadata: toMetadataJson(deps.db, space, loadMetadata(deps.db, space)) };
+    if (input.archived !== undefined) {
+      deps.db.prepare("UPDATE spaces SET archived_at = ?, updated_at = ? WHERE id = ?").run(
+        input.archived ? (space.archivedAt ?? t) : null,
+        t,
+        space.id,
+      );
+    }
+    const fresh = requireReadablePod(deps.db, actor, space.sId);
+    return { metadata: toMetadataJson(deps.db, fresh, loadMetadata(deps.db, fresh)) };
   });
 }

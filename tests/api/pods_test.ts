@@ -303,3 +303,31 @@ Deno.test("[api/pods] another workspace's Pod id answers exactly like a missing 
   assert.equal(foreign.status, 404);
   assert.deepEqual(foreign.body, missing.body);
 });
+
+Deno.test("[api/pods] editors archive a Pod: it leaves listings and MCP views, and can be restored", async () => {
+  const { server, editor, member, base, podId } = await setup();
+  await using _ = server;
+  const url = `${base}/spaces/${podId}/project_metadata`;
+  const byMember = await apiJson(server, member.token, url, {
+    method: "PATCH",
+    body: { archived: true },
+  });
+  assert.equal(byMember.status, 403);
+  const archived = await apiJson(server, editor.token, url, {
+    method: "PATCH",
+    body: { archived: true },
+  });
+  assert.equal(archived.status, 200);
+  assert.equal(typeof archived.body.metadata.archivedAt, "number");
+  const listed = await apiJson(server, member.token, `${base}/spaces?kinds=project`);
+  assert.deepEqual(listed.body.spaces, []);
+  const m = await actorOf(server, member);
+  assert.equal(listPods(server.deps, m).count, 0);
+  assert.throws(() => getPod(server.deps, m, { podId }), /Pod not found/);
+  const restored = await apiJson(server, editor.token, url, {
+    method: "PATCH",
+    body: { archived: false },
+  });
+  assert.equal(restored.body.metadata.archivedAt, null);
+  assert.equal(listPods(server.deps, m).count, 1);
+});
