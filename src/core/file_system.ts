@@ -227,13 +227,20 @@ export function compileGrepPattern(pattern: string): { source: string; flags: st
   }
   const insensitive = pattern.startsWith("(?i)");
   const source = insensitive ? pattern.slice(4) : pattern;
-  const flags = insensitive ? "iu" : "u";
+  // Unicode mode first (as Dust's RE2); patterns only unicode mode rejects, such as `a\-b`
+  // (an identity escape RE2 accepts), fall back to the legacy syntax.
+  let flags = insensitive ? "iu" : "u";
   try {
     new RegExp(source, flags);
   } catch (e) {
-    throw toolError(
-      `Unsupported or invalid regular expression. Error: ${e instanceof Error ? e.message : e}`,
-    );
+    flags = flags.replace("u", "");
+    try {
+      new RegExp(source, flags);
+    } catch {
+      throw toolError(
+        `Unsupported or invalid regular expression. Error: ${e instanceof Error ? e.message : e}`,
+      );
+    }
   }
   return { source, flags };
 }

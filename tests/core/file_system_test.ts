@@ -220,6 +220,10 @@ Deno.test("[file_system] files_grep: matches, (?i), no-match text, invalid and o
     (await filesGrep(server.deps, a, { scope, path, pattern: "delta" })).text,
     `No lines matched the pattern in \`${path}\`.`,
   );
+  assert.equal(
+    (await filesGrep(server.deps, a, { scope, path, pattern: "ALPHA\\ beta" })).text,
+    "3: ALPHA beta\n\n[1 match found]",
+  );
   await rejectsWithMessage(
     filesGrep(server.deps, a, { scope, path, pattern: "(" }),
     /^Unsupported or invalid regular expression\. Error: /,
