@@ -10,6 +10,7 @@ import type { Deps } from "../deps.ts";
 import type { Actor, UserActor } from "../auth/actor.ts";
 import { now } from "../db/sqlite.ts";
 import { AppError, forbidden, invalid, notFound, rateLimited } from "../errors.ts";
+import { isAdmin, requireUser as requireUserActor } from "../core/access.ts";
 
 /** A live registration. */
 export interface Registration {
@@ -235,4 +236,64 @@ export function findRegistrationForRun(
     "SELECT * FROM relay_registrations WHERE server_id = ? AND workspace_id = ? AND user_id = ?",
   ).get(target.serverId, target.workspaceId, target.userId);
   return r ? fromRow(r) : null;
+}
+
+/** Channel telling a server's open request streams to end (revoked registration). */
+export function relayControlChannel(serverId: string): string {
+  return `relay-control:${serverId}`;
+}
+
+/** A live registration as the connected-access page shows it. */
+export interface RegistrationView {
+  serverId: string;
+  serverName: string;
+  userSId: string;
+  userEmail: string;
+  registeredAt: number;
+  lastHeartbeatAt: number;
+  expiresAt: number;
+  /** A request stream of this server is open on this instance. */
+  connected: boolean;
+}
+
+/**
+ * Live registrations of the workspace: an admin sees everyone's, a user their own (bounded
+ * to 500, newest first). API keys have no registrations (401 `user_not_found`).
+ */
+export function listRelayRegistrations(deps: Deps, actor: Actor): RegistrationView[] {
+  const user = requireUserActor(actor);
+  const rows = deps.db.prepare(
+    `SELECT r.*, u.s_id AS user_s_id, u.email FROM relay_registrations r
+     JOIN users u ON u.id = r.user_id
+     WHERE r.workspace_id = ? AND r.expires_at > ? AND (? OR r.user_id = ?)
+     ORDER BY r.registered_at DESC LIMIT 500`,
+  ).all(user.workspace.id, now(), isAdmin(user) ? 1 : 0, user.user.id) as Record<string, never>[];
+  return rows.map((r) => ({
+    ...fromRow(r),
+    userSId: r.user_s_id,
+    userEmail: r.email,
+    connected: deps.events.listenerCount(`relay:${r.server_id}`) > 0,
+  })).map(({ workspaceId: _w, userId: _u, ...view }) => view);
+}
+
+/**
+ * Revoke a registration (its owner, or a workspace admin): the row goes, its open request
+ * streams end, and the client's next heartbeat gets 404 (the SDK then re-registers).
+ * 404 `mcp_server_connection_not_found` for an id the caller cannot see.
+ */
+export function revokeRelayRegistration(
+  deps: Deps,
+  actor: Actor,
+  input: { serverId: string },
+): { success: true } {
+  const user = requireUserActor(actor);
+  const res = deps.db.prepare(
+    `DELETE FROM relay_registrations
+     WHERE server_id = ? AND workspace_id = ? AND (? OR user_id = ?)`,
+  ).run(input.serverId, user.workspace.id, isAdmin(user) ? 1 : 0, user.user.id);
+  if (res.changes === 0) {
+    throw notFound("mcp_server_connection_not_found", "MCP server not registered or expired");
+  }
+  deps.events.publish(relayControlChannel(input.serverId), { type: "revoked" });
+  return { success: true };
 }

@@ -11,7 +11,7 @@
  */
 import type { Deps } from "../deps.ts";
 import type { Actor } from "../auth/actor.ts";
-import { requireOwnedRegistration } from "./registry.ts";
+import { relayControlChannel, requireOwnedRegistration } from "./registry.ts";
 import {
   listReplayRequests,
   parseEventCursor,
@@ -81,6 +81,7 @@ function pumpRelayEvents(
     if (closed) return;
     closed = true;
     unsubscribe();
+    unsubscribeControl();
     untrack();
   };
   const handle = {
@@ -100,6 +101,11 @@ function pumpRelayEvents(
     if (replaying) buffered.push(payload as RelayEvent);
     else send(payload as RelayEvent);
   });
+  // A revoked registration ends its streams at once.
+  const unsubscribeControl = deps.events.subscribe(
+    relayControlChannel(serverId),
+    () => handle.end(),
+  );
   untrack = deps.relay.track(handle);
   write(HANDSHAKE);
   for (let page = 0; page < REPLAY_MAX_PAGES && !closed; page++) {

@@ -20,7 +20,7 @@ Deno.test("[relay] an MCP SDK client lists and calls a tool of a DustMcpServerTr
   const client = await connectRelayClient(server.deps, { serverId: local.serverId, ...target });
   try {
     const tools = await client.listTools();
-    assert.deepEqual(tools.tools.map((t) => t.name), ["get_secret"]);
+    assert.deepEqual(tools.tools.map((t) => t.name), ["get_secret", "progress_tool"]);
     const res = await client.callTool({ name: "get_secret", arguments: { label: "door" } });
     assert.deepEqual(res.content, [{ type: "text", text: "door: s3cr3t" }]);
     assert.deepEqual(local.calls, [{ label: "door" }]);

@@ -6,6 +6,8 @@ import assert from "node:assert/strict";
 import { startTestServer, type TestServer } from "../helpers/server.ts";
 import { apiJson, bearer, createUserWithToken, type UserWithToken } from "../helpers/fixtures.ts";
 import { publishRelayRequest } from "../../src/relay/requests.ts";
+import { listRelayRegistrations, revokeRelayRegistration } from "../../src/relay/registry.ts";
+import { userActorOf } from "../helpers/actors.ts";
 
 /** Reads SSE frames (the text between blank lines) from a response, with a deadline. */
 class FrameReader {
@@ -170,4 +172,41 @@ Deno.test("[relay] open request streams end when the server stops", async () => 
   assert.equal(stream.ended, true);
   await stopped;
   assert.equal(server.deps.relay.openStreams, 0);
+});
+
+Deno.test("[relay] live registrations: users list and revoke their own, admins everyone's; revoke ends the stream", async () => {
+  await using server = await startTestServer();
+  const admin = await createUserWithToken(server, { email: "admin@example.com", role: "admin" });
+  const bob = await createUserWithToken(server, {
+    email: "bob@example.com",
+    role: "user",
+    workspace: admin.workspace,
+  });
+  const carol = await createUserWithToken(server, {
+    email: "carol@example.com",
+    role: "user",
+    workspace: admin.workspace,
+  });
+  const b = await registerAndOpen(server, bob);
+  const c = await registerAndOpen(server, carol);
+  const ids = (u: UserWithToken) =>
+    listRelayRegistrations(server.deps, userActorOf(server, u)).map((r) => r.serverId).sort();
+  assert.deepEqual(ids(bob), [b.serverId]);
+  assert.deepEqual(ids(admin), [b.serverId, c.serverId].sort());
+  const view = listRelayRegistrations(server.deps, userActorOf(server, bob))[0];
+  assert.equal(view.userEmail, "bob@example.com");
+  assert.equal(view.connected, true);
+
+  assert.throws(
+    () => revokeRelayRegistration(server.deps, userActorOf(server, bob), { serverId: c.serverId }),
+    /not registered/,
+  );
+  revokeRelayRegistration(server.deps, userActorOf(server, admin), { serverId: c.serverId });
+  let last: string | null = "";
+  for (let f = await c.stream.next(); f !== null; f = await c.stream.next()) last = f;
+  assert.equal(last, "data: done");
+  assert.equal(c.stream.ended, true);
+  revokeRelayRegistration(server.deps, userActorOf(server, bob), { serverId: b.serverId });
+  assert.deepEqual(ids(admin), []);
+  await b.stream.cancel();
 });
