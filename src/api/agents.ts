@@ -12,6 +12,7 @@ import {
   createAgent,
   getAgentConfiguration,
   listAgentConfigurations,
+  searchAgentConfigurations,
   setAgentFavorite,
   withLastAuthors,
 } from "../core/agents.ts";
@@ -42,6 +43,8 @@ const CreateBody = z.object({
   maxStepsPerRun: z.number().int().min(1).max(32).optional(),
 });
 
+const SearchQuery = z.object({ q: z.string().trim().min(1).max(255) });
+
 const PatchBody = z.object({ userFavorite: z.boolean() });
 
 const One = z.object({ agentConfiguration: LightAgentConfigurationSchema });
@@ -67,6 +70,22 @@ export function agentsRoutes(): Hono<AppEnv> {
     return c.json({
       agentConfigurations: withLastAuthors(deps, getActor(c), rows, q.withAuthors === "true"),
     });
+  });
+
+  documentRoute({
+    method: "get",
+    path: `${W}/assistant/agent_configurations/search`,
+    summary: "Search the caller's agents by name (fuzzy, best first)",
+    tags: ["Agents"],
+    query: SearchQuery,
+    response: z.object({ agentConfigurations: z.array(LightAgentConfigurationSchema) }),
+  });
+  // Registered before `/:sId` so that "search" is never taken for an agent id.
+  app.get("/assistant/agent_configurations/search", (c) => {
+    const q = parseQuery(c, SearchQuery);
+    const actor = getActor(c);
+    const rows = searchAgentConfigurations(c.var.deps, actor, q);
+    return c.json({ agentConfigurations: withLastAuthors(c.var.deps, actor, rows, false) });
   });
 
   documentRoute({

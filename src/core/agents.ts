@@ -251,6 +251,26 @@ export function fuzzyRank(name: string, query: string): number | null {
   return i === q.length ? 3 + (n.length - q.length) / 1000 : null;
 }
 
+/**
+ * Dust's `GET assistant/agent_configurations/search?q=`: the agents of the caller's default
+ * view (`list` for users, `all` for API keys) whose name matches `q`, best matches first.
+ */
+export function searchAgentConfigurations(
+  deps: Deps,
+  actor: Actor,
+  input: { q: string },
+): AgentRow[] {
+  return rankByName(listAgentConfigurations(deps, actor, {}), input.q);
+}
+
+/** Agents whose name matches `query`, best first (ties in Dust's order). */
+function rankByName(agents: AgentRow[], query: string): AgentRow[] {
+  return agents.map((a) => ({ a, r: fuzzyRank(a.name, query) }))
+    .filter((x): x is { a: AgentRow; r: number } => x.r !== null)
+    .sort((x, y) => x.r - y.r || compareAgents(x.a, y.a))
+    .map((x) => x.a);
+}
+
 /** Page size of MCP `list_agents`. */
 export const AGENTS_PAGE_SIZE = 25;
 
@@ -265,9 +285,7 @@ export function listAgents(
 ) {
   let agents = listAgentConfigurations(deps, actor, { view: "list" });
   if (input.name && input.name.trim() !== "") {
-    const ranked = agents.map((a) => ({ a, r: fuzzyRank(a.name, input.name!) }))
-      .filter((x) => x.r !== null) as { a: AgentRow; r: number }[];
-    agents = ranked.sort((x, y) => x.r - y.r || compareAgents(x.a, y.a)).map((x) => x.a);
+    agents = rankByName(agents, input.name);
   }
   let start = 0;
   if (input.lastValue) {

@@ -241,3 +241,27 @@ Deno.test("[api/agents] PATCH with a bad body or an API key is refused", async (
   });
   assert.equal(missing.status, 404);
 });
+
+Deno.test("[api/agents] search?q= ranks the caller's agents by name; q is required", async () => {
+  const { server, builder, user, base } = await setup();
+  await using _ = server;
+  for (
+    const [name, scope] of [["writer", "workspace"], ["ghostwriter", "workspace"], [
+      "writer-private",
+      "private",
+    ]]
+  ) {
+    await apiJson(server, builder.token, base, {
+      method: "POST",
+      body: { name, description: "", instructions: "x", scope },
+    });
+  }
+  const r = await apiJson(server, user.token, `${base}/search?q=writer`);
+  assert.equal(r.status, 200);
+  assert.deepEqual(names(r.body), ["writer", "ghostwriter"]);
+  const own = await apiJson(server, builder.token, `${base}/search?q=writer`);
+  assert.deepEqual(names(own.body), ["writer", "writer-private", "ghostwriter"]);
+  const none = await apiJson(server, user.token, `${base}/search`);
+  assert.equal(none.status, 400);
+  assert.match(none.body.error.message, /^q:/);
+});
