@@ -8,7 +8,12 @@ import { Hono } from "hono";
 import { z } from "zod";
 import type { AppEnv } from "../deps.ts";
 import { getActor } from "../auth/bearer.ts";
-import { createDataSource, listDataSources } from "../core/data_sources.ts";
+import {
+  createDataSource,
+  listDataSources,
+  listDataSourceViews,
+  listReadableDataSources,
+} from "../core/data_sources.ts";
 import {
   deleteDocument,
   DOCUMENT_LIST_MAX,
@@ -36,6 +41,18 @@ const DataSourceSchema = z.object({
   connectorProvider: z.string().nullable(),
   spaceId: z.string(),
   dataSourceViewId: z.string(),
+});
+
+const DataSourceViewSchema = z.object({
+  id: z.number(),
+  sId: z.string(),
+  category: z.string(),
+  kind: z.string(),
+  parentsIn: z.array(z.string()).nullable(),
+  createdAt: z.number(),
+  updatedAt: z.number(),
+  spaceId: z.string(),
+  dataSource: DataSourceSchema,
 });
 
 const ChunkSchema = z.object({
@@ -149,6 +166,28 @@ export function dataSourcesRoutes(): Hono<AppEnv> {
   app.get(
     base,
     (c) => c.json(listDataSources(c.var.deps, getActor(c), { spaceId: c.req.param("spaceId") })),
+  );
+
+  documentRoute({
+    method: "get",
+    path: "/api/v1/w/:wId/data_sources",
+    summary: "List every data source the caller can read (Dust's legacy route)",
+    tags: ["Data sources"],
+    response: z.object({ data_sources: z.array(DataSourceSchema) }),
+  });
+  app.get("/data_sources", (c) => c.json(listReadableDataSources(c.var.deps, getActor(c))));
+
+  documentRoute({
+    method: "get",
+    path: "/api/v1/w/:wId/spaces/:spaceId/data_source_views",
+    summary: "List the data source views of a space (one default view per data source)",
+    tags: ["Data sources"],
+    response: z.object({ data_source_views: z.array(DataSourceViewSchema) }),
+  });
+  app.get(
+    "/spaces/:spaceId/data_source_views",
+    (c) =>
+      c.json(listDataSourceViews(c.var.deps, getActor(c), { spaceId: c.req.param("spaceId") })),
   );
 
   documentRoute({

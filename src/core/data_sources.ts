@@ -117,6 +117,38 @@ export function listDataSources(deps: Deps, actor: Actor, input: { spaceId: stri
   return { data_sources: rows.map((ds) => toDataSourceJSON(ds, space)) };
 }
 
+/** Dust's `DataSourceView` JSON: this server has one default view per data source. */
+export function toDataSourceViewJSON(ds: DataSourceRow, space: Pick<SpaceRow, "sId">) {
+  return {
+    id: ds.id,
+    sId: ds.viewSId,
+    category: "folder",
+    kind: "default",
+    parentsIn: null,
+    createdAt: ds.createdAt,
+    updatedAt: ds.updatedAt,
+    spaceId: space.sId,
+    editedByUser: null,
+    dataSource: toDataSourceJSON(ds, space),
+  };
+}
+
+/** `GET /spaces/{spaceId}/data_source_views` → `{ data_source_views }`. */
+export function listDataSourceViews(deps: Deps, actor: Actor, input: { spaceId: string }) {
+  const space = requireDataSourceSpace(deps, actor, input.spaceId);
+  const rows = deps.db.prepare(
+    `SELECT ${COLUMNS} FROM data_sources WHERE workspace_id = ? AND space_id = ?
+     ORDER BY name COLLATE NOCASE LIMIT 1000`,
+  ).all(actor.workspace.id, space.id).map(fromRow);
+  return { data_source_views: rows.map((ds) => toDataSourceViewJSON(ds, space)) };
+}
+
+/** Legacy `GET /data_sources` → `{ data_sources }`: every data source the actor reads. */
+export function listReadableDataSources(deps: Deps, actor: Actor) {
+  const rows = listSearchableDataSources(deps, actor);
+  return { data_sources: rows.map((ds) => toDataSourceJSON(ds, { sId: ds.spaceSId })) };
+}
+
 /** Input of {@link createDataSource} (our own shape: Dust creates folders in its UI). */
 export interface CreateDataSourceInput {
   spaceId: string;

@@ -298,3 +298,16 @@ Deno.test("[api/search] workspace search mirrors the MCP output; fetch returns t
   const missing = await apiJson(server, user.token, `/api/v1/w/${w}/fetch?id=nope`);
   assert.equal(missing.status, 404);
 });
+
+Deno.test("[api/documents] data_source_views of a space: one default folder view per data source", async () => {
+  await using server = await startTestServer();
+  const { user, w, spaceId, dsId } = await setup(server);
+  const r = await apiJson(server, user.token, `/api/v1/w/${w}/spaces/${spaceId}/data_source_views`);
+  assert.equal(r.status, 200);
+  const [view] = r.body.data_source_views;
+  assert.match(view.sId, /^dsv_/);
+  assert.equal(view.kind, "default");
+  assert.equal(view.category, "folder");
+  assert.equal(view.spaceId, spaceId);
+  assert.equal(view.dataSource.sId, dsId);
+});

@@ -7,7 +7,13 @@ import assert from "node:assert/strict";
 import { DustAPI } from "@dust-tt/client";
 import { startTestServer } from "../helpers/server.ts";
 import { createApiKey, createUserWithToken } from "../helpers/fixtures.ts";
-import { actorOf, createEmptyConversation } from "../helpers/knowledge.ts";
+import {
+  actorOf,
+  createEmptyConversation,
+  createFolder,
+  createPod,
+  globalSpaceSId,
+} from "../helpers/knowledge.ts";
 
 const quiet = { error() {}, info() {}, trace() {}, warn() {} };
 
@@ -97,4 +103,24 @@ Deno.test("[sdk/files] the high-level files API uploads and deletes with an API 
   await api.files.delete(info.id);
   const row = server.deps.db.prepare("SELECT 1 FROM files WHERE s_id = ?").get(info.id);
   assert.equal(row, undefined);
+});
+
+Deno.test("[sdk/data_sources] getDataSources parses and lists only readable data sources", async () => {
+  await using server = await startTestServer();
+  const alice = await createUserWithToken(server, { email: "alice@example.com", role: "admin" });
+  const bob = await createUserWithToken(server, {
+    email: "bob@example.com",
+    role: "user",
+    workspace: alice.workspace,
+  });
+  const a = actorOf(alice);
+  createFolder(server, a, globalSpaceSId(server, alice.workspace), "Handbook");
+  const pod = createPod(server, a, "Private");
+  createFolder(server, a, pod, "Pod notes");
+  const mine = await sdkFor(server.url, alice.token, alice.workspace.sId).getDataSources();
+  assert.ok(mine.isOk(), mine.isErr() ? JSON.stringify(mine.error) : "");
+  assert.deepEqual(mine.value.map((d) => d.name).sort(), ["Handbook", "Pod notes"]);
+  const his = await sdkFor(server.url, bob.token, alice.workspace.sId).getDataSources();
+  assert.ok(his.isOk());
+  assert.deepEqual(his.value.map((d) => d.name), ["Handbook"]);
 });
