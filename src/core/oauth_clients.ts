@@ -244,7 +244,8 @@ export function registerDynamicClient(db: Db, input: ClientMetadataInput): Regis
   const method = (rawMethod ?? "client_secret_basic") as AuthMethod;
   const name = (optionalString(input.client_name, "client_name", 200) ?? "").trim() ||
     "Unnamed client";
-  sweepExpiredClients(db);
+  const at = now();
+  sweepExpiredClients(db, at);
   return insertClient(db, {
     clientId: `dcr_${randomString(24)}`,
     kind: "dcr",
@@ -258,8 +259,8 @@ export function registerDynamicClient(db: Db, input: ClientMetadataInput): Regis
     methodDefaulted: rawMethod === undefined,
     applicationType: appType,
     createdByUserId: null,
-    expiresAt: now() + DCR_UNUSED_TTL_MS,
-  });
+    expiresAt: at + DCR_UNUSED_TTL_MS,
+  }, at);
 }
 
 interface InsertInput {
@@ -278,7 +279,7 @@ interface InsertInput {
   expiresAt: number | null;
 }
 
-function insertClient(db: Db, i: InsertInput): RegisteredClient {
+function insertClient(db: Db, i: InsertInput, at = now()): RegisteredClient {
   const secret = i.method === "none" ? null : newSecret("dcs_");
   const row = db.prepare(
     `INSERT INTO oauth_clients (client_id, kind, workspace_id, client_name, client_uri, logo_uri,
@@ -299,7 +300,7 @@ function insertClient(db: Db, i: InsertInput): RegisteredClient {
     i.applicationType,
     JSON.stringify({ methodDefaulted: i.methodDefaulted }),
     i.createdByUserId,
-    now(),
+    at,
     i.expiresAt,
   );
   return { client: fromRow(row), secret };
