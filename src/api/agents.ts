@@ -9,13 +9,12 @@ import type { AppEnv } from "../deps.ts";
 import { getActor } from "../auth/bearer.ts";
 import {
   AGENT_VIEWS,
-  createAgent,
   getAgentConfiguration,
   listAgentConfigurations,
   searchAgentConfigurations,
-  setAgentFavorite,
   withLastAuthors,
 } from "../core/agents.ts";
+import { createAgent, setAgentFavorite } from "../core/agent_editing.ts";
 import { documentRoute } from "./openapi.ts";
 import { parseJson, parseQuery } from "./validate.ts";
 import { LightAgentConfigurationSchema } from "./dust_schemas.ts";

@@ -16,11 +16,8 @@
  */
 import type { Deps } from "../deps.ts";
 import type { Db } from "../db/sqlite.ts";
-import { now, tx } from "../db/sqlite.ts";
 import type { Actor } from "../auth/actor.ts";
-import { AppError, invalid } from "../errors.ts";
-import { newSId } from "../util/ids.ts";
-import { requireScope, requireUser, requireWorkspaceRole } from "./access.ts";
+import { AppError } from "../errors.ts";
 
 export const AGENT_VIEWS = [
   "all",
@@ -327,69 +324,6 @@ export function findAgentByName(deps: Deps, actor: Actor, input: { name: string 
   return hit;
 }
 
-export interface CreateAgentInput {
-  name: string;
-  description: string;
-  instructions: string;
-  model?: { providerId: string; modelId: string; temperature?: number };
-  scope?: "workspace" | "published" | "private";
-  pictureUrl?: string;
-  maxStepsPerRun?: number;
-}
-
-/** Agent names: letters, digits, `_`, `-`, `.` (so `@name` mentions stay unambiguous). */
-export const AGENT_NAME = /^[A-Za-z0-9._-]{1,64}$/;
-
-/** Builders and admins create a workspace agent (our own route; Dust builds agents in its UI). */
-export function createAgent(deps: Deps, actor: Actor, input: CreateAgentInput): AgentRow {
-  requireUser(actor, "Creating agents needs a user token.");
-  requireScope(actor, "write");
-  const user = requireWorkspaceRole(
-    actor,
-    ["admin", "builder"],
-    "Only builders can create agents.",
-  );
-  if (!AGENT_NAME.test(input.name)) {
-    throw invalid("name: 1 to 64 letters, digits, '_', '-' or '.' (no spaces)");
-  }
-  return tx(deps.db, () => {
-    const taken = deps.db.prepare(
-      `SELECT 1 FROM agent_configurations WHERE workspace_id = ? AND name = ? COLLATE NOCASE
-       AND status = 'active'`,
-    ).get(actor.workspace.id, input.name);
-    if (taken) {
-      throw new AppError(
-        400,
-        "assistant_saving_error",
-        `An agent named "${input.name}" already exists.`,
-      );
-    }
-    const t = now();
-    const r = deps.db.prepare(
-      `INSERT INTO agent_configurations (s_id, workspace_id, version, name, description, instructions,
-         picture_url, provider_id, model_id, temperature, scope, status, max_steps_per_run, tools,
-         author_user_id, created_at, updated_at)
-       VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, '["search","files"]', ?, ?, ?) RETURNING *`,
-    ).get(
-      newSId(),
-      actor.workspace.id,
-      input.name,
-      input.description,
-      input.instructions,
-      input.pictureUrl ?? "",
-      input.model?.providerId ?? "openai",
-      input.model?.modelId ?? "gpt-4o",
-      input.model?.temperature ?? 0.7,
-      input.scope ?? "workspace",
-      input.maxStepsPerRun ?? 8,
-      user.user.id,
-      t,
-      t,
-    );
-    return fromRow(r);
-  });
-}
-
 /**
  * Light configurations for a response; with `withAuthors`, `lastAuthors` names the agent's
  * author (global agents have none).
@@ -411,24 +345,4 @@ export function withLastAuthors(
     const lastAuthors = u ? [[u.first_name, u.last_name].filter(Boolean).join(" ")] : [];
     return { ...light(a), lastAuthors };
   });
-}
-
-/** A user marks an agent they can read as a favourite (or not); Dust's PATCH `{userFavorite}`. */
-export function setAgentFavorite(
-  deps: Deps,
-  actor: Actor,
-  input: { agentId: string; userFavorite: boolean },
-): AgentRow {
-  const user = requireUser(actor, "Favourites belong to a user; API keys have none.");
-  requireScope(actor, "write");
-  const a = getAgentConfiguration(deps, actor, { agentId: input.agentId });
-  if (input.userFavorite) {
-    deps.db.prepare(
-      "INSERT OR IGNORE INTO agent_favorites (user_id, agent_configuration_id, created_at) VALUES (?, ?, ?)",
-    ).run(user.user.id, a.id, now());
-  } else {
-    deps.db.prepare("DELETE FROM agent_favorites WHERE user_id = ? AND agent_configuration_id = ?")
-      .run(user.user.id, a.id);
-  }
-  return a;
 }

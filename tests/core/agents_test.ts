@@ -3,13 +3,8 @@ import { startTestServer, type TestServer } from "../helpers/server.ts";
 import { createApiKey, createUserWithToken } from "../helpers/fixtures.ts";
 import { authenticateWorkspaceRequest } from "../../src/auth/bearer.ts";
 import type { Actor } from "../../src/auth/actor.ts";
-import {
-  AGENTS_PAGE_SIZE,
-  createAgent,
-  findAgentByName,
-  fuzzyRank,
-  listAgents,
-} from "../../src/core/agents.ts";
+import { createAgent } from "../../src/core/agent_editing.ts";
+import { AGENTS_PAGE_SIZE, findAgentByName, fuzzyRank, listAgents } from "../../src/core/agents.ts";
 import { AppError } from "../../src/errors.ts";
 
 async function setup() {
