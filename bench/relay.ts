@@ -6,7 +6,7 @@
  *    open request stream → the client POSTs the answer to `mcp/results` (bearer auth, log
  *    delete, publish) → the waiting transport receives it. Sequential, p50/p99. Baseline: one
  *    `fetch` POST round trip to a bare `Deno.serve` echo on the same loopback.
- * 2. Memory: resident memory (VmRSS) of a dust-mcp server process holding 1,000 open relay
+ * 2. Memory: resident memory (RSS, from `ps`) of a dust-mcp server process holding 1,000 open relay
  *    request streams (1,000 registered servers of 20 users), per stream, against a bare
  *    `Deno.serve` process holding 1,000 idle SSE streams (one comment frame each).
  *
@@ -164,10 +164,12 @@ async function measureEchoRoundTrips(): Promise<number[]> {
   return samples;
 }
 
-/** VmRSS of a process, in KiB (Linux). */
+/** Resident set size of a process, in KiB (`ps`: reading /proc needs --allow-all in Deno). */
 async function rssKiB(pid: number): Promise<number> {
-  const status = await Deno.readTextFile(`/proc/${pid}/status`);
-  return Number(/VmRSS:\s+(\d+)/.exec(status)![1]);
+  const out = await new Deno.Command("ps", { args: ["-o", "rss=", "-p", String(pid)] }).output();
+  const kib = Number(new TextDecoder().decode(out.stdout).trim());
+  if (!out.success || !Number.isFinite(kib)) throw new Error(`ps failed for pid ${pid}`);
+  return kib;
 }
 
 async function waitHttp(url: string): Promise<void> {

@@ -24,6 +24,8 @@ import { groupsRoutes } from "./api/groups.ts";
 import { filesRoutes } from "./api/files.ts";
 import { dataSourcesRoutes } from "./api/data_sources.ts";
 import { searchRoutes } from "./api/search.ts";
+import { auditRoutes } from "./api/audit.ts";
+import { auditPageRoutes } from "./pages/audit.tsx";
 import { mcpRoutes } from "./mcp/route.ts";
 import { requireAuth } from "./auth/bearer.ts";
 import { endStreamsOnShutdown } from "./events/end_on_shutdown.ts";
@@ -122,6 +124,8 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   app.route("/api/v1/w/:wId", filesRoutes());
   app.route("/api/v1/w/:wId", dataSourcesRoutes());
   app.route("/api/v1/w/:wId", searchRoutes());
+  app.route("/api/v1/w/:wId", auditRoutes());
+  app.route("/", auditPageRoutes());
   app.route("/", mcpRoutes(deps));
   app.route("/", relayRoutes());
   app.route("/", modelSettingsRoutes());

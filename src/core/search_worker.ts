@@ -26,6 +26,11 @@ export interface SearchWorkerPoolOptions {
   log?: Logger;
 }
 
+/** A job ran past its time limit (its worker was terminated). */
+class JobTimeout extends Error {
+  override name = "JobTimeout";
+}
+
 type Job =
   | { kind: "search"; request: SearchRequest }
   | { kind: "grep"; request: GrepRequest };
@@ -68,8 +73,17 @@ export class SearchWorkerPool {
   }
 
   /** Run an FTS query on a worker; 503 when it exceeds `timeoutMs` or the pool is saturated. */
-  search(request: SearchRequest, timeoutMs = 10_000): Promise<SearchHit[]> {
-    return this.#submit({ kind: "search", request }, timeoutMs) as Promise<SearchHit[]>;
+  async search(request: SearchRequest, timeoutMs = 10_000): Promise<SearchHit[]> {
+    try {
+      return await this.#submit({ kind: "search", request }, timeoutMs) as SearchHit[];
+    } catch (e) {
+      if (!(e instanceof JobTimeout)) throw e;
+      throw new AppError(
+        503,
+        "service_unavailable",
+        `The search took longer than ${timeoutMs} ms and was stopped. Try a more specific query.`,
+      );
+    }
   }
 
   /** Run a grep on a worker; a timeout answers `{error}` (the pattern is at fault, not us). */
@@ -77,16 +91,14 @@ export class SearchWorkerPool {
     try {
       return await this.#submit({ kind: "grep", request }, timeoutMs) as GrepResult;
     } catch (e) {
-      if (e instanceof AppError && e.status === 503 && !this.#closed) {
-        return {
-          matches: [],
-          capped: false,
-          error: `The pattern took longer than ${
-            timeoutMs / 1000
-          } s to evaluate and was stopped. Simplify the regular expression.`,
-        };
-      }
-      throw e;
+      if (!(e instanceof JobTimeout)) throw e;
+      return {
+        matches: [],
+        capped: false,
+        error: `The pattern took longer than ${
+          timeoutMs / 1000
+        } s to evaluate and was stopped. Simplify the regular expression.`,
+      };
     }
   }
 
@@ -148,14 +160,7 @@ export class SearchWorkerPool {
     slot.busy = p;
     slot.timer = setTimeout(() => {
       this.#log?.warn("search worker job timed out", { kind: p.job.kind, ms: p.timeoutMs });
-      this.#retire(
-        slot,
-        new AppError(
-          503,
-          "service_unavailable",
-          `The ${p.job.kind} took longer than ${p.timeoutMs} ms and was stopped.`,
-        ),
-      );
+      this.#retire(slot, new JobTimeout(`${p.job.kind} over ${p.timeoutMs} ms`));
     }, p.timeoutMs);
     slot.worker.postMessage({ id: p.id, kind: p.job.kind, request: p.job.request });
   }
@@ -174,7 +179,7 @@ export class SearchWorkerPool {
   }
 
   /** Kill a worker (timeout or crash), fail its job, and let the next job spawn a fresh one. */
-  #retire(slot: Slot, error: AppError): void {
+  #retire(slot: Slot, error: Error): void {
     clearTimeout(slot.timer);
     slot.worker.terminate();
     const i = this.#slots.indexOf(slot);
