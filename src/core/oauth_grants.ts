@@ -15,6 +15,7 @@ import { newResourceId, newSecret } from "../util/ids.ts";
 import { hashSecret } from "../auth/hash.ts";
 import type { Scope, UserActor } from "../auth/actor.ts";
 import { OAuthError } from "./oauth_error.ts";
+import { touchClient } from "./oauth_clients.ts";
 
 export const GRANT_TTL_MS = 365 * 24 * 3600 * 1000;
 export const REFRESH_TOKEN_PREFIX = "drt_";
@@ -168,6 +169,8 @@ export function refreshGrant(
     // A concurrent request used it first: treat as reuse.
     if (Number(used.changes) !== 1) return null;
     db.prepare("UPDATE oauth_grants SET last_used_at = ? WHERE id = ?").run(at, row.grant_id);
+    // A refresh is a use: a DCR client that only refreshes must not expire as "unused".
+    touchClient(db, clientId, at);
     // RFC 6749 §6: the new refresh token keeps the scope of the one presented.
     return insertRefreshToken(db, row.grant_id, row.scope, row.expires_at, at);
   });

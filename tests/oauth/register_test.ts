@@ -182,6 +182,50 @@ Deno.test("[oauth] D6 registrations are rate-limited per IP; unused DCR clients 
   assert.equal(row.ttl, 30 * 24 * 3600 * 1000);
 });
 
+Deno.test("[oauth] D6 a DCR client in use stays registered: refreshing extends its 30-day expiry", async () => {
+  await using server = await startTestServer();
+  const alice = await createPasswordUser(server, { email: "alice@example.com" });
+  const c = await connect(server.url, alice);
+  const db = server.deps.db;
+  // About to expire: the last code exchange was almost 30 days ago.
+  db.prepare("UPDATE oauth_clients SET expires_at = ? WHERE client_id = ?").run(
+    Date.now() + 60_000,
+    c.clientId,
+  );
+  const r = await postForm(`${server.url}/token`, {
+    grant_type: "refresh_token",
+    refresh_token: c.tokens.refresh_token,
+    client_id: c.clientId,
+  });
+  assert.equal(r.status, 200);
+  const row = db.prepare("SELECT expires_at FROM oauth_clients WHERE client_id = ?").get(
+    c.clientId,
+  ) as { expires_at: number };
+  assert.ok(row.expires_at > Date.now() + 29 * 24 * 3600 * 1000, "a refresh counts as a use");
+});
+
+Deno.test("[oauth] D6 expired unused DCR clients are swept when others register", async () => {
+  await using server = await startTestServer();
+  const stale = await register(server.url, {
+    client_name: "stale",
+    redirect_uris: ["http://127.0.0.1/cb"],
+    token_endpoint_auth_method: "none",
+  });
+  const db = server.deps.db;
+  db.prepare("UPDATE oauth_clients SET expires_at = 1 WHERE client_id = ?").run(
+    stale.body.client_id,
+  );
+  await register(server.url, {
+    client_name: "fresh",
+    redirect_uris: ["http://127.0.0.1/cb"],
+    token_endpoint_auth_method: "none",
+  });
+  const gone = db.prepare("SELECT 1 FROM oauth_clients WHERE client_id = ?").get(
+    stale.body.client_id,
+  );
+  assert.equal(gone, undefined);
+});
+
 Deno.test("[oauth] D7 a deleted or expired client gets 401 invalid_client at /token", async () => {
   await using server = await startTestServer();
   const alice = await createPasswordUser(server, { email: "alice@example.com" });
