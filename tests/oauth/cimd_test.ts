@@ -6,6 +6,7 @@ import { authorizeUrl, connect, postForm, register } from "../helpers/oauth_flow
 import { cimdDoc, PRIVATE_HOST, PUBLIC_HOST, startCimdFixture } from "../helpers/cimd_fixture.ts";
 import {
   cacheLifetimeMs,
+  CIMD_TIMEOUT_MS,
   CimdResolver,
   fetchMetadataDocument,
   isPublicAddress,
@@ -129,6 +130,25 @@ Deno.test("[oauth] C2 SSRF guard refuses redirects, oversize bodies, non-JSON an
   await refused(fetchMetadataDocument(ID("/500"), fixture.hooks), /HTTP 500/);
 });
 
+Deno.test("[oauth] C2 a host that never answers is given up after the 5 s timeout", async () => {
+  await using fixture = startCimdFixture();
+  fixture.routes.set("/slow.json", (req) =>
+    new Promise<Response>((resolve) => {
+      // Answer only once the fetcher gave up (or after 15 s, so the test cannot hang).
+      const done = () =>
+        resolve(new Response("{}", { headers: { "content-type": "application/json" } }));
+      const safety = setTimeout(done, 15_000);
+      req.signal.addEventListener("abort", () => {
+        clearTimeout(safety);
+        done();
+      });
+    }));
+  const started = Date.now();
+  await refused(fetchMetadataDocument(ID("/slow.json"), fixture.hooks), /timeout/);
+  const took = Date.now() - started;
+  assert.ok(took >= CIMD_TIMEOUT_MS - 100 && took < CIMD_TIMEOUT_MS + 3_000, `${took} ms`);
+});
+
 Deno.test("[oauth] C3 the document must name its own URL, a client_name and redirect_uris, no secret", async () => {
   const { fixture, server, browser } = await setup();
   await using _f = fixture;
@@ -221,12 +241,13 @@ Deno.test("[oauth] C6 documents are cached by max-age (clamped), errors are not 
   await using _s = server;
   const resolver = new CimdResolver(server.deps.db, fixture.hooks);
   let fail = true;
+  let name = "Fixture Client";
   fixture.routes.set(
     "/flaky.json",
     () =>
       fail
         ? new Response("oops", { status: 503 })
-        : new Response(JSON.stringify(cimdDoc("/flaky.json")), {
+        : new Response(JSON.stringify(cimdDoc("/flaky.json", { client_name: name })), {
           headers: { "content-type": "application/json", "cache-control": "max-age=60" },
         }),
   );
@@ -239,10 +260,25 @@ Deno.test("[oauth] C6 documents are cached by max-age (clamped), errors are not 
   assert.equal(a.name, "Fixture Client");
   assert.equal(b.name, "Fixture Client");
   assert.equal(fixture.hits.get("/flaky.json"), 2, "one failed fetch, then one shared fetch");
-  await resolver.resolve(ID("/flaky.json"));
+  name = "Renamed Client";
+  assert.equal((await resolver.resolve(ID("/flaky.json"))).name, "Fixture Client", "cached");
   assert.equal(fixture.hits.get("/flaky.json"), 2, "served from cache");
-  await resolver.resolve(ID("/flaky.json"), Date.now() + 61_000);
+  const later = await resolver.resolve(ID("/flaky.json"), Date.now() + 61_000);
   assert.equal(fixture.hits.get("/flaky.json"), 3, "re-fetched after max-age");
+  assert.equal(later.name, "Renamed Client", "the changed document is picked up");
+});
+
+Deno.test("[oauth] C6 an invalid document is not cached: once fixed it is fetched again at once", async () => {
+  const { fixture, server } = await setup();
+  await using _f = fixture;
+  await using _s = server;
+  const resolver = new CimdResolver(server.deps.db, fixture.hooks);
+  fixture.serveJson("/fixme.json", cimdDoc("/elsewhere.json"), { "cache-control": "max-age=600" });
+  await assert.rejects(resolver.resolve(ID("/fixme.json")), /client_id is not the URL/);
+  fixture.serveJson("/fixme.json", cimdDoc("/fixme.json"), { "cache-control": "max-age=600" });
+  const ok = await resolver.resolve(ID("/fixme.json"));
+  assert.equal(ok.clientId, ID("/fixme.json"));
+  assert.equal(fixture.hits.get("/fixme.json"), 2);
 });
 
 Deno.test("[oauth] C7 consent shows the client_id host and the redirect host", async () => {
