@@ -1,0 +1,160 @@
+/**
+ * The durability suite's bookkeeping: a seeded PRNG, an HTTP call that always consumes its
+ * body, and the ledger of writes — each either ACKNOWLEDGED (a 2xx arrived, so it must survive
+ * any crash) or IN FLIGHT when the server was killed (it must be all there or absent).
+ */
+import { createHash } from "node:crypto";
+
+/** mulberry32: a small seeded PRNG, so a failing run is replayed with its printed seed. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** An integer in [min, max]. */
+export function randomInt(rng: () => number, min: number, max: number): number {
+  return min + Math.floor(rng() * (max - min + 1));
+}
+
+const WORDS = [
+  "alpha",
+  "bravo",
+  "crash",
+  "delta",
+  "fsync",
+  "grant",
+  "kilo",
+  "ledger",
+  "rename",
+  "wal",
+];
+
+/** Text of about `size` characters (words, newlines and a little unicode). */
+export function randomText(rng: () => number, size: number, tag: string): string {
+  const parts: string[] = [`${tag} `];
+  let n = tag.length + 1;
+  while (n < size) {
+    const w = rng() < 0.02 ? "é✓漢" : WORDS[Math.floor(rng() * WORDS.length)];
+    const sep = rng() < 0.05 ? "\n" : " ";
+    parts.push(w + sep);
+    n += w.length + 1;
+  }
+  return parts.join("");
+}
+
+/** Bytes from the PRNG (binary, every value 0..255). */
+export function randomBytes(rng: () => number, size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  for (let i = 0; i < size; i++) out[i] = Math.floor(rng() * 256);
+  return out;
+}
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/** A response read whole. */
+export interface Reply {
+  status: number;
+  // deno-lint-ignore no-explicit-any
+  body: any;
+  bytes: Uint8Array;
+}
+
+/** One request; the body is always read to its end (JSON-decoded when it parses). */
+export async function call(
+  base: string,
+  path: string,
+  init: { method?: string; token?: string; json?: unknown; form?: FormData } = {},
+): Promise<Reply> {
+  const headers: Record<string, string> = {};
+  if (init.token) headers.authorization = `Bearer ${init.token}`;
+  let body: BodyInit | undefined = init.form;
+  if (init.json !== undefined) {
+    headers["content-type"] = "application/json";
+    body = JSON.stringify(init.json);
+  }
+  const res = await fetch(`${base}${path}`, { method: init.method ?? "GET", headers, body });
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  let parsed: unknown = null;
+  try {
+    parsed = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    // Not JSON (file bytes): `bytes` has them.
+  }
+  return { status: res.status, body: parsed, bytes };
+}
+
+/** A conversation written by one writer: the user messages in rank order. */
+export interface ConversationEntry {
+  title: string;
+  token: string;
+  /** Null while its creation was in flight at the kill (then found by title). */
+  sId: string | null;
+  /** Contents of the acknowledged user messages, in the order they were acknowledged. */
+  acked: string[];
+  /** A message (or the create with its first message) sent but not answered. */
+  pending: string | null;
+}
+
+export interface FileEntry {
+  sId: string;
+  token: string;
+  size: number;
+  sha256: string;
+  /** True once the upload was acknowledged; false while the upload was in flight. */
+  uploaded: boolean;
+}
+
+export interface DocumentEntry {
+  id: string;
+  /** Text of the last acknowledged upsert (null: none acknowledged yet). */
+  acked: string | null;
+  /** Text of an upsert in flight at the kill. */
+  pending: string | null;
+}
+
+export interface GrantEntry {
+  clientId: string;
+  /** The newest refresh token the client received. */
+  refreshToken: string;
+  /** A refresh with `refreshToken` was in flight at the kill (its rotation may have landed). */
+  pending: boolean;
+}
+
+/** Every write of the run, across rounds (verification is cumulative). */
+export class Ledger {
+  conversations: ConversationEntry[] = [];
+  files: FileEntry[] = [];
+  documents = new Map<string, DocumentEntry>();
+  grants: GrantEntry[] = [];
+  /** Outcomes of in-flight writes checked after restarts: kind → present / absent counts. */
+  readonly inFlight = new Map<string, { present: number; absent: number }>();
+  /** Uploads in flight at some kill: each may leave at most one orphan blob. */
+  uploadsInFlightAtKill = 0;
+
+  /** Count an in-flight write's outcome once it was checked. */
+  settle(kind: string, present: boolean): void {
+    const c = this.inFlight.get(kind) ?? { present: 0, absent: 0 };
+    if (present) c.present++;
+    else c.absent++;
+    this.inFlight.set(kind, c);
+  }
+
+  /** Acknowledged writes in the ledger, by kind. */
+  counts(): Record<string, number> {
+    return {
+      conversations: this.conversations.filter((c) => c.sId).length,
+      messages: this.conversations.reduce((n, c) => n + c.acked.length, 0),
+      files: this.files.filter((f) => f.uploaded).length,
+      documents: [...this.documents.values()].filter((d) => d.acked !== null).length,
+      grants: this.grants.length,
+    };
+  }
+}

@@ -1,0 +1,280 @@
+/**
+ * The durability suite's server: the real program as a child process (`deno run main.ts`, the
+ * permissions of `deno task start`) on a fixed port and data directory, so it can be killed
+ * with SIGKILL and restarted on the same data with the same public URL (tokens name it).
+ * Plus the operator CLI setup of a data directory and the post-mortem disk checks.
+ */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { DatabaseSync } from "node:sqlite";
+import { runCli } from "../../src/cli.ts";
+import { captureIo } from "../cli/capture_io.ts";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+/** The permissions of `deno task start`. */
+const PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write", "--allow-env", "--allow-sys"];
+
+/** A port free right now on 127.0.0.1 (the server binds it a moment later). */
+export function freePort(): number {
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  return port;
+}
+
+/** One running server process; `kill()` is SIGKILL, `stop()` SIGTERM (clean stop). */
+export class ServerProcess {
+  #stderr = "";
+  #drained: Promise<void>;
+  private constructor(readonly child: Deno.ChildProcess, readonly url: string) {
+    this.#drained = Promise.resolve();
+  }
+
+  /**
+   * Start `main.ts serve` and wait (bounded) for its banner. A port still held by the killed
+   * predecessor's sockets is retried a few times.
+   */
+  static async start(dataDir: string, port: number, timeoutMs = 30_000): Promise<ServerProcess> {
+    let lastOutput = "";
+    for (let attempt = 1; attempt <= 5; attempt++) {
+      const child = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          ...PERMISSIONS,
+          join(ROOT, "main.ts"),
+          "--data-dir",
+          dataDir,
+          "--port",
+          String(port),
+          "--host",
+          "127.0.0.1",
+          "--public-url",
+          `http://127.0.0.1:${port}`,
+          "--region",
+          "us",
+          "--log-level",
+          "error",
+        ],
+        cwd: ROOT,
+        env: { NO_COLOR: "1" },
+        stdin: "null",
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+      const proc = new ServerProcess(child, `http://127.0.0.1:${port}`);
+      const outcome = await proc.#waitForBanner(timeoutMs);
+      if (outcome === "up") return proc;
+      lastOutput = proc.#stderr;
+      await proc.kill();
+      if (!/AddrInUse|address already in use/i.test(lastOutput)) break;
+      await new Promise((r) => setTimeout(r, 200 * attempt));
+    }
+    throw new Error(`server did not start on port ${port}:\n${lastOutput}`);
+  }
+
+  /** Read stderr to its end in the background; resolve once the banner shows or it ends. */
+  #waitForBanner(timeoutMs: number): Promise<"up" | "exited"> {
+    let seen!: (v: "up" | "exited") => void;
+    const result = new Promise<"up" | "exited">((r) => (seen = r));
+    this.#drained = (async () => {
+      for await (const chunk of this.child.stderr.pipeThrough(new TextDecoderStream())) {
+        this.#stderr += chunk;
+        if (/serving region us-central1 on /.test(this.#stderr)) seen("up");
+      }
+      seen("exited");
+    })();
+    let timer: ReturnType<typeof setTimeout>;
+    const timeout = new Promise<"exited">((
+      r,
+    ) => (timer = setTimeout(() => r("exited"), timeoutMs)));
+    return Promise.race([result, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  /** What the process wrote on stderr (its banner and any error). */
+  get stderr(): string {
+    return this.#stderr;
+  }
+
+  /** SIGKILL: no shutdown code runs, exactly as a crash or an OOM kill. */
+  async kill(): Promise<void> {
+    try {
+      this.child.kill("SIGKILL");
+    } catch {
+      // Already exited.
+    }
+    await this.child.status;
+    await this.#drained;
+  }
+
+  /** SIGTERM: the clean stop; returns the exit code. */
+  async stop(): Promise<number> {
+    this.child.kill("SIGTERM");
+    const { code } = await this.child.status;
+    await this.#drained;
+    return code;
+  }
+}
+
+/** Credentials of a data directory prepared with the operator CLI. */
+export interface DurabilitySetup {
+  workspaceSId: string;
+  adminEmail: string;
+  adminPassword: string;
+  /** Personal access tokens (REST) of the admin and of a plain member. */
+  adminToken: string;
+  memberToken: string;
+  apiKey: string;
+  mcpToken: string;
+}
+
+async function cli(args: string[], stdin = ""): Promise<string> {
+  const io = captureIo(stdin);
+  const code = await runCli(args, io, {});
+  assert.equal(code, 0, `${args.join(" ")}: ${io.stderr.join("\n")}`);
+  return io.stdout.join("\n").trim();
+}
+
+/** Users, a workspace, a member, an API key, personal tokens and an MCP token, via the CLI. */
+export async function prepareDataDir(dataDir: string): Promise<DurabilitySetup> {
+  const d = ["--data-dir", dataDir];
+  const adminEmail = "admin@durability.test";
+  const adminPassword = "durable horse battery staple";
+  await cli(["users", "create", "--email", adminEmail, "--name", "Admin", ...d], adminPassword);
+  await cli(["users", "create", "--email", "member@durability.test", "--name", "M", ...d], "member password 1");
+  const workspaceSId = await cli([
+    "workspaces",
+    "create",
+    "--name",
+    "Durable",
+    "--admin",
+    adminEmail,
+    ...d,
+  ]);
+  await cli([
+    "members",
+    "add",
+    "--workspace",
+    workspaceSId,
+    "--email",
+    "member@durability.test",
+    "--role",
+    "user",
+    ...d,
+  ]);
+  const token = (email: string) =>
+    cli([
+      "personal-tokens",
+      "create",
+      "--workspace",
+      workspaceSId,
+      "--email",
+      email,
+      "--name",
+      "load",
+      ...d,
+    ]);
+  return {
+    workspaceSId,
+    adminEmail,
+    adminPassword,
+    adminToken: await token(adminEmail),
+    memberToken: await token("member@durability.test"),
+    apiKey: await cli(["api-keys", "create", "--workspace", workspaceSId, "--name", "load", ...d]),
+    mcpToken: await cli([
+      "mcp-tokens",
+      "create",
+      "--workspace",
+      workspaceSId,
+      "--email",
+      adminEmail,
+      ...d,
+    ]),
+  };
+}
+
+/** What the post-mortem look at a data directory found. */
+export interface DiskReport {
+  integrity: string[];
+  foreignKeyViolations: number;
+  readyFiles: number;
+  /** Ready rows whose blob is missing or of another size than the row says. */
+  badBlobs: string[];
+  /** Blobs no row points to (a crash between the rename and the row update leaves one). */
+  orphanBlobs: string[];
+  /** Leftover `files/tmp` entries (a restart must clear them). */
+  tempFiles: string[];
+  /** sha256 (hex) of each ready file's blob, by file sId. */
+  blobHashes: Map<string, string>;
+}
+
+async function listBlobs(filesDir: string): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const fan of Deno.readDir(filesDir)) {
+    if (!fan.isDirectory || fan.name === "tmp") continue;
+    for await (const f of Deno.readDir(join(filesDir, fan.name))) {
+      keys.push(`${fan.name}/${f.name}`);
+    }
+  }
+  return keys;
+}
+
+async function listTemp(filesDir: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const e of Deno.readDir(join(filesDir, "tmp"))) names.push(e.name);
+  return names;
+}
+
+/**
+ * Open the database read-only (the server is down: killed or stopped) and check it and the
+ * files directory: `integrity_check`, `foreign_key_check`, every ready row's blob present with
+ * the row's size, orphans and temp files listed.
+ */
+export async function inspectDataDir(dataDir: string): Promise<DiskReport> {
+  const db = new DatabaseSync(join(dataDir, "dust-mcp.db"), { readOnly: true });
+  let rows: { s_id: string; storage_key: string; file_size: number }[];
+  let integrity: string[];
+  let fk: unknown[];
+  try {
+    integrity = (db.prepare("PRAGMA integrity_check").all() as { integrity_check: string }[])
+      .map((r) => r.integrity_check);
+    fk = db.prepare("PRAGMA foreign_key_check").all();
+    rows = db.prepare(
+      "SELECT s_id, storage_key, file_size FROM files WHERE status = 'ready' AND storage_key IS NOT NULL",
+    ).all() as typeof rows;
+  } finally {
+    db.close();
+  }
+  const filesDir = join(dataDir, "files");
+  const blobs = new Set(await listBlobs(filesDir));
+  const badBlobs: string[] = [];
+  const blobHashes = new Map<string, string>();
+  for (const r of rows) {
+    const bytes = await Deno.readFile(join(filesDir, r.storage_key)).catch(() => null);
+    if (!bytes || bytes.length !== r.file_size) {
+      badBlobs.push(
+        `${r.s_id}: ${
+          bytes ? `${bytes.length} bytes on disk` : "no blob"
+        }, row says ${r.file_size}`,
+      );
+      continue;
+    }
+    blobHashes.set(r.s_id, createHash("sha256").update(bytes).digest("hex"));
+    blobs.delete(r.storage_key);
+  }
+  return {
+    integrity,
+    foreignKeyViolations: fk.length,
+    readyFiles: rows.length,
+    badBlobs,
+    orphanBlobs: [...blobs],
+    tempFiles: await listTemp(filesDir),
+    blobHashes,
+  };
+}
+
+/** The temp entries of a data directory's files dir (checked right after a restart). */
+export function tempFilesOf(dataDir: string): Promise<string[]> {
+  return listTemp(join(dataDir, "files"));
+}
