@@ -77,7 +77,7 @@ export async function postConversation(
   }
   const space = input.spaceId ? requireReadableSpace(deps.db, actor, input.spaceId) : null;
   const sId = newSId();
-  const prepared = input.post ? await preparePost(deps, actor, input.post) : null;
+  const prepared = input.post ? await preparePost(deps, actor, input.post, "conversation") : null;
   let created: { conversation: ConversationRow; inserted: InsertedPost | null };
   try {
     created = tx(

@@ -31,6 +31,7 @@ import {
   loadMessagesBySId,
   requireReadableConversation,
 } from "./conversation_views.ts";
+import { checkClientSideServers } from "../relay/registry.ts";
 import {
   AGENT_MESSAGE_CREATED_CHANNEL,
   type AgentMessageCreated,
@@ -94,6 +95,7 @@ export async function preparePost(
   deps: Deps,
   actor: Actor,
   input: PostInput,
+  origin: "conversation" | "message" = "message",
 ): Promise<PreparedPost> {
   if (input.content !== null && input.content.length === 0) {
     throw invalid("content: must not be empty");
@@ -105,6 +107,9 @@ export async function preparePost(
       })(),
     )
     : null;
+  // Dust refuses a post naming client-side servers the caller does not own (401/403, dust.md
+  // §3.9) before anything is written; owned ones get their TTL refreshed.
+  checkClientSideServers(deps, actor, context?.clientSideMCPServerIds, origin);
   validateUserMentions(deps, actor, input.mentions);
   const seen = new Set<string>();
   const agents: AgentRef[] = [];

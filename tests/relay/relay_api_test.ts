@@ -373,3 +373,54 @@ Deno.test("[relay] checkClientSideServers answers Dust's 401/403 messages and re
     "User does not have access to the client-side MCP servers.",
   );
 });
+
+Deno.test("[relay] posting a message over REST checks clientSideMCPServerIds with Dust's 401/403", async () => {
+  const { server, alice, bob } = await setup();
+  await using _ = server;
+  const { serverId } = await register(server, alice);
+  const conversations = `/api/v1/w/${alice.workspace.sId}/assistant/conversations`;
+  const post = (ids: string[]) => ({
+    method: "POST",
+    body: {
+      title: null,
+      visibility: "unlisted",
+      message: {
+        content: "use my tools",
+        mentions: [],
+        context: { username: "someone", timezone: "UTC", clientSideMCPServerIds: ids },
+      },
+    },
+  });
+  const countConversations = () =>
+    (server.deps.db.prepare("SELECT COUNT(*) AS n FROM conversations").get() as { n: number }).n;
+  const key = createApiKey(server, alice.workspace);
+  const byKey = await apiJson(server, key, conversations, post([serverId]));
+  assert.equal(byKey.status, 401);
+  assert.deepEqual(byKey.body.error, {
+    type: "invalid_request_error",
+    message: "Local MCP servers are only available to authenticated users.",
+  });
+  const byBob = await apiJson(server, bob.token, conversations, post([serverId]));
+  assert.equal(byBob.status, 403);
+  assert.equal(byBob.body.error.message, "User does not have access to the local MCP servers.");
+  assert.equal(countConversations(), 0, "a refused post writes nothing");
+
+  const ok = await apiJson(server, alice.token, conversations, post([serverId]));
+  assert.equal(ok.status, 200, JSON.stringify(ok.body));
+  const messages = `${conversations}/${ok.body.conversation.sId}/messages`;
+  const msg = (ids: string[]) => ({
+    method: "POST",
+    body: {
+      content: "again",
+      mentions: [],
+      context: { username: "alice", timezone: "UTC", clientSideMCPServerIds: ids },
+    },
+  });
+  const gone = await apiJson(server, alice.token, messages, msg(["mcp-client-side:gone.0"]));
+  assert.equal(gone.status, 403);
+  assert.deepEqual(gone.body.error, {
+    type: "invalid_request_error",
+    message: "User does not have access to the client-side MCP servers.",
+  });
+  assert.equal((await apiJson(server, alice.token, messages, msg([serverId]))).status, 200);
+});
