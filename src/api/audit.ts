@@ -10,11 +10,15 @@ import { getActor } from "../auth/bearer.ts";
 import {
   assertAuditReader,
   AUDIT_OUTCOMES,
+  AUDIT_RETENTION_MAX_DAYS,
+  AUDIT_RETENTION_MIN_DAYS,
   exportAuditJsonl,
+  getAuditSettings,
   listAuditEntries,
+  setAuditRetention,
 } from "../core/audit.ts";
 import { documentRoute } from "./openapi.ts";
-import { parseQuery } from "./validate.ts";
+import { parseJson, parseQuery } from "./validate.ts";
 
 const W = "/api/v1/w/:wId";
 
@@ -38,6 +42,12 @@ export const AuditQuery = z.object({
   cursor: z.coerce.number().int().min(1).optional().describe("nextCursor of the previous page"),
   format: z.enum(["json", "jsonl"]).optional().describe("jsonl exports every match"),
 });
+
+export const AuditSettingsBody = z.object({
+  retentionDays: z.number().int().min(AUDIT_RETENTION_MIN_DAYS).max(AUDIT_RETENTION_MAX_DAYS)
+    .describe("Days audit entries are kept before they are pruned (default 90)"),
+});
+const AuditSettings = z.object({ retentionDays: z.number().int() });
 
 /** Mounted at `/api/v1/w/:wId`. */
 export function auditRoutes(): Hono<AppEnv> {
@@ -69,6 +79,26 @@ export function auditRoutes(): Hono<AppEnv> {
       exportAuditJsonl(c.var.deps.db, actor.workspace.id, filter),
       `audit-${actor.workspace.sId}.jsonl`,
     );
+  });
+  documentRoute({
+    method: "get",
+    path: `${W}/audit/settings`,
+    summary: "Audit log settings (workspace admins): the retention in days",
+    tags: ["Audit"],
+    response: AuditSettings,
+  });
+  app.get("/audit/settings", (c) => c.json(getAuditSettings(c.var.deps.db, getActor(c))));
+  documentRoute({
+    method: "patch",
+    path: `${W}/audit/settings`,
+    summary: "Set the audit retention (workspace admins); older entries are pruned at once",
+    tags: ["Audit"],
+    body: AuditSettingsBody,
+    response: AuditSettings,
+  });
+  app.patch("/audit/settings", async (c) => {
+    const body = await parseJson(c, AuditSettingsBody);
+    return c.json(setAuditRetention(c.var.deps.db, getActor(c), body));
   });
   return app;
 }

@@ -10,6 +10,7 @@ import { tx } from "../db/sqlite.ts";
 import type { Actor, CredentialKind } from "../auth/actor.ts";
 import { AppError, invalid } from "../errors.ts";
 import { findUserBySId } from "./users.ts";
+import { requireScope } from "./access.ts";
 
 export type AuditOutcome = "success" | "error" | "denied" | "rate_limited";
 export const AUDIT_OUTCOMES: readonly AuditOutcome[] = [
@@ -261,4 +262,45 @@ export function pruneAuditLog(db: Db, at = Date.now()): number {
        WHERE a.created_at < ? - w.audit_retention_days * 86400000)`,
   ).run(at);
   return Number(r.changes);
+}
+
+/** Bounds of the audit retention setting, in days. */
+export const AUDIT_RETENTION_MIN_DAYS = 1;
+export const AUDIT_RETENTION_MAX_DAYS = 3650;
+
+/** The workspace's audit settings (admins only, like the log itself). */
+export function getAuditSettings(db: Db, actor: Actor): { retentionDays: number } {
+  assertAuditReader(actor);
+  const r = db.prepare("SELECT audit_retention_days FROM workspaces WHERE id = ?").get(
+    actor.workspace.id,
+  ) as { audit_retention_days: number };
+  return { retentionDays: r.audit_retention_days };
+}
+
+/**
+ * Set how many days audit entries are kept (admins, or the workspace's API key). Entries past
+ * the new retention are pruned at once, so shortening it takes effect immediately.
+ */
+export function setAuditRetention(
+  db: Db,
+  actor: Actor,
+  input: { retentionDays: number },
+): { retentionDays: number } {
+  assertAuditReader(actor);
+  requireScope(actor, "write");
+  const days = input.retentionDays;
+  if (
+    !Number.isInteger(days) || days < AUDIT_RETENTION_MIN_DAYS || days > AUDIT_RETENTION_MAX_DAYS
+  ) {
+    throw invalid(
+      `retentionDays: must be a whole number of days between ${AUDIT_RETENTION_MIN_DAYS} and ${AUDIT_RETENTION_MAX_DAYS}`,
+    );
+  }
+  db.prepare("UPDATE workspaces SET audit_retention_days = ?, updated_at = ? WHERE id = ?").run(
+    days,
+    Date.now(),
+    actor.workspace.id,
+  );
+  pruneAuditLog(db);
+  return { retentionDays: days };
 }

@@ -2,8 +2,9 @@
 /**
  * Admin page `/w/{wId}/audit`: the workspace's MCP audit log, filtered by user, tool, outcome
  * and time, newest first with a "next page" link, and `/w/{wId}/audit/export.jsonl` for the
- * same filter as JSON lines. Read-only GETs on the browser session (no form posts), workspace
- * admins only; the same core functions back `GET /api/v1/w/{wId}/audit` and the CLI.
+ * same filter as JSON lines, and a retention form (`POST /w/{wId}/audit/retention`, CSRF- and
+ * origin-checked). Workspace admins only; the same core functions back
+ * `GET /api/v1/w/{wId}/audit`, `PATCH /api/v1/w/{wId}/audit/settings` and the CLI.
  * @module
  */
 import { Hono } from "hono";
@@ -11,20 +12,26 @@ import type { Context } from "hono";
 import type { AppEnv } from "../deps.ts";
 import { Layout } from "./layout.tsx";
 import { securePage } from "./page_security.ts";
-import { requireWorkspacePage } from "./page_auth.ts";
+import { originCheck, readCsrfForm, requireWorkspacePage } from "./page_auth.ts";
 import {
   assertAuditReader,
   AUDIT_OUTCOMES,
+  AUDIT_RETENTION_MAX_DAYS,
+  AUDIT_RETENTION_MIN_DAYS,
   type AuditEntryView,
   type AuditFilter,
   type AuditOutcome,
   exportAuditJsonl,
+  getAuditSettings,
   listAuditEntries,
+  setAuditRetention,
 } from "../core/audit.ts";
 import { AppError } from "../errors.ts";
 import { jsonlResponse } from "../api/audit.ts";
 
 const PAGE_SIZE = 50;
+
+type WorkspacePage = Exclude<ReturnType<typeof requireWorkspacePage>, Response>;
 
 /** The filter from the query string; invalid values are ignored (it is a browsing page). */
 function filterOf(c: Context<AppEnv>): AuditFilter & { raw: Record<string, string> } {
@@ -83,15 +90,43 @@ function Row(p: { e: AuditEntryView }) {
   );
 }
 
-function AuditPage(
-  p: { wId: string; raw: Record<string, string>; entries: AuditEntryView[]; next: number | null },
-) {
+interface AuditPageProps {
+  wId: string;
+  raw: Record<string, string>;
+  entries: AuditEntryView[];
+  next: number | null;
+  csrf: string;
+  retentionDays: number;
+  message?: string;
+}
+
+function RetentionForm(p: { wId: string; csrf: string; days: number; message?: string }) {
+  return (
+    <form method="post" action={`/w/${p.wId}/audit/retention`}>
+      <input type="hidden" name="csrf" value={p.csrf} />
+      <label for="retentionDays">Keep entries for (days)</label>
+      <input
+        id="retentionDays"
+        name="retentionDays"
+        type="number"
+        min={AUDIT_RETENTION_MIN_DAYS}
+        max={AUDIT_RETENTION_MAX_DAYS}
+        value={String(p.days)}
+      />
+      <button type="submit">Save retention</button>
+      {p.message ? <p role="status">{p.message}</p> : null}
+    </form>
+  );
+}
+
+function AuditPage(p: AuditPageProps) {
   const base = `/w/${p.wId}/audit`;
   return (
     <Layout title="MCP audit log">
       <div class="card">
         <h1>MCP audit log</h1>
         <p>Every MCP tool call in this workspace: who, which client, which tool, the outcome.</p>
+        <RetentionForm wId={p.wId} csrf={p.csrf} days={p.retentionDays} message={p.message} />
         <form method="get" action={base}>
           <label for="user">User id</label>
           <input id="user" name="user" value={p.raw.user} />
@@ -146,23 +181,49 @@ export function auditPageRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use("/w/:wId/audit", securePage);
   app.use("/w/:wId/audit/*", securePage);
-  app.get("/w/:wId/audit", (c) => {
-    const page = requireWorkspacePage(c, c.req.param("wId"));
-    if (page instanceof Response) return page;
+  app.use("/w/:wId/audit/retention", originCheck);
+  const render = (c: Context<AppEnv>, page: WorkspacePage, message?: string, status = 200) => {
     const f = filterOf(c);
     try {
       const r = listAuditEntries(c.var.deps.db, page.actor, { ...f, limit: PAGE_SIZE });
+      const { retentionDays } = getAuditSettings(c.var.deps.db, page.actor);
       return c.html(
         <AuditPage
           wId={page.actor.workspace.sId}
           raw={f.raw}
           entries={r.entries}
           next={r.nextCursor}
+          csrf={page.session.session.csrf}
+          retentionDays={retentionDays}
+          message={message}
         />,
+        status as 200,
       );
     } catch (e) {
       if (e instanceof AppError && e.status === 403) return c.html(<h1>{e.message}</h1>, 403);
       throw e;
+    }
+  };
+  app.get("/w/:wId/audit", (c) => {
+    const page = requireWorkspacePage(c, c.req.param("wId"));
+    if (page instanceof Response) return page;
+    return render(c, page);
+  });
+  app.post("/w/:wId/audit/retention", async (c) => {
+    const page = requireWorkspacePage(c, c.req.param("wId"));
+    if (page instanceof Response) return page;
+    const form = await readCsrfForm(c, page.session);
+    if (!form) {
+      return c.html("<h1>Form expired</h1><p>The security token is missing or wrong.</p>", 403);
+    }
+    try {
+      const days = Number(form.retentionDays);
+      setAuditRetention(c.var.deps.db, page.actor, { retentionDays: days });
+      return render(c, page, `Entries are kept for ${days} days.`);
+    } catch (e) {
+      if (!(e instanceof AppError) || e.status >= 500) throw e;
+      if (e.status === 403) return c.html(<h1>{e.message}</h1>, 403);
+      return render(c, page, e.message, 400);
     }
   });
   app.get("/w/:wId/audit/export.jsonl", (c) => {

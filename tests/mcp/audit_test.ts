@@ -256,3 +256,79 @@ Deno.test("[mcp audit] entries older than the workspace retention are pruned", a
   const { body } = await auditPage(s, u);
   assert.deepEqual(body.entries.map((e: Entry) => e.tool), ["recent"]);
 });
+
+Deno.test("[mcp audit] admins set the retention over REST and older entries go at once; members get 403", async () => {
+  await using s = await startTestServer();
+  const u = await createMcpUser(s, { email: "alice@example.com", role: "admin" });
+  const member = await createUserWithToken(s, {
+    email: "m@example.com",
+    role: "user",
+    workspace: u.workspace,
+  });
+  const path = `/api/v1/w/${u.workspace.sId}/audit/settings`;
+  assert.deepEqual((await apiJson(s, u.token, path)).body, { retentionDays: 90 });
+  recordToolCall(s.deps.db, {
+    at: Date.now() - 3 * 86_400_000,
+    workspaceId: u.workspace.id,
+    userId: u.user.id,
+    credentialKind: "mcp_token",
+    credentialId: u.mcpTokenSId,
+    clientId: null,
+    tool: "three_days_old",
+    arguments: {},
+    outcome: "success",
+    error: null,
+    latencyMs: 1,
+    bytesReturned: 1,
+    requestId: null,
+  });
+  await callTool(s, u.mcpToken, "identity");
+  const set = await apiJson(s, u.token, path, { method: "PATCH", body: { retentionDays: 2 } });
+  assert.equal(set.status, 200);
+  assert.deepEqual(set.body, { retentionDays: 2 });
+  assert.deepEqual((await auditPage(s, u)).body.entries.map((e: Entry) => e.tool), ["identity"]);
+  for (const bad of [0, 3651, 1.5, "7"]) {
+    const r = await apiJson(s, u.token, path, { method: "PATCH", body: { retentionDays: bad } });
+    assert.equal(r.status, 400, `retentionDays ${bad}`);
+    assert.equal(r.body.error.type, "invalid_request_error");
+  }
+  const byMember = await apiJson(s, member.token, path, {
+    method: "PATCH",
+    body: { retentionDays: 1 },
+  });
+  assert.equal(byMember.status, 403);
+  assert.equal((await apiJson(s, member.token, path)).status, 403);
+  assert.deepEqual((await apiJson(s, u.token, path)).body, { retentionDays: 2 });
+});
+
+Deno.test("[mcp audit] the admin page's retention form saves with the CSRF token, refuses without it", async () => {
+  await using s = await startTestServer();
+  const u = await createMcpUser(s, { email: "alice@example.com", role: "admin" });
+  const session = createSession(s.deps.db, u.user.id);
+  const headers = {
+    Cookie: `${sessionCookieName(s.config)}=${session.id}`,
+    Origin: s.config.publicUrl,
+    "Content-Type": "application/x-www-form-urlencoded",
+  };
+  const post = async (body: string) => {
+    const r = await fetch(`${s.url}/w/${u.workspace.sId}/audit/retention`, {
+      method: "POST",
+      headers,
+      body,
+    });
+    return { status: r.status, html: await r.text() };
+  };
+  const page = await fetch(`${s.url}/w/${u.workspace.sId}/audit`, { headers });
+  assert.match(await page.text(), /name="retentionDays"[^>]*value="90"/);
+  const forged = await post("retentionDays=1");
+  assert.equal(forged.status, 403);
+  const ok = await post(`csrf=${encodeURIComponent(session.csrf)}&retentionDays=30`);
+  assert.equal(ok.status, 200);
+  assert.match(ok.html, /Entries are kept for 30 days/);
+  const row = s.deps.db.prepare("SELECT audit_retention_days AS d FROM workspaces WHERE id = ?")
+    .get(u.workspace.id) as { d: number };
+  assert.equal(row.d, 30);
+  const bad = await post(`csrf=${encodeURIComponent(session.csrf)}&retentionDays=0`);
+  assert.equal(bad.status, 400);
+  assert.match(bad.html, /between 1 and 3650/);
+});
