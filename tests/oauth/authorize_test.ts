@@ -244,6 +244,12 @@ Deno.test("[oauth] F8 consent is CSRF-protected, not frameable, no-referrer, 303
   });
   await preflight.body?.cancel();
   assert.equal(preflight.headers.get("access-control-allow-origin"), null);
+  const crossOriginGet = await fetch(authorizeUrl(server.url, { clientId, challenge }), {
+    headers: { origin: "http://localhost:6274" },
+    redirect: "manual",
+  });
+  await crossOriginGet.body?.cancel();
+  assert.equal(crossOriginGet.headers.get("access-control-allow-origin"), null);
 });
 
 Deno.test("[oauth] F9 errors for self-registered clients need a user click, no automatic redirect", async () => {
@@ -440,6 +446,23 @@ Deno.test("[oauth] sign-in: a wrong password says so; failures are rate-limited 
   assert.ok(limited.headers.get("retry-after"));
   const other = await b.post("/login", { email: "bob@example.com", password: "whatever1" });
   assert.equal(other.status, 401, "another email is not limited");
+});
+
+Deno.test("[oauth] sign-in and sign-out refuse cross-site form posts (login CSRF)", async () => {
+  const { server, alice } = await signedIn();
+  await using _ = server;
+  const fields = { email: alice.email, password: alice.password };
+  for (const origin of ["https://evil.example.com", null]) {
+    const b = new BrowserHttp(server.url);
+    const r = await b.post("/login", fields, origin);
+    assert.equal(r.status, 403, String(origin));
+    assert.equal(b.cookies.size, 0, "no session was started");
+  }
+  const b = new BrowserHttp(server.url);
+  await b.signIn(alice.email, alice.password);
+  const out = await b.post("/logout", {}, "https://evil.example.com");
+  assert.equal(out.status, 403);
+  assert.equal((await b.get("/account")).status, 200, "still signed in");
 });
 
 Deno.test("[oauth] regions: an email unknown here is sent to the peer region's sign-in", async () => {

@@ -115,6 +115,17 @@ Deno.test("[oauth] G3 code replay is invalid_grant and revokes the grant of the 
     client_id: c.clientId,
   });
   assert.equal(r.body.error, "invalid_grant", "the refresh token died with the grant");
+  const mcp = await fetch(`${server.url}/mcp`, {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${first.body.access_token}`,
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+    },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list", params: {} }),
+  });
+  await mcp.body?.cancel();
+  assert.equal(mcp.status, 401, "the first access token no longer works at /mcp");
 });
 
 Deno.test("[oauth] G4 wrong Basic secret is 401 invalid_client with a Basic challenge; code kept", async () => {
