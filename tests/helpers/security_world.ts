@@ -1,0 +1,278 @@
+/**
+ * The security suite's world: two workspaces built through the REST API as their users would.
+ *
+ * Workspace A: alice (admin) owns a restricted space ("vault") with a document, a Pod with a
+ * task and a file, a private conversation with a file and an agent message, a workspace agent,
+ * a group, an API key and a live relay registration; the global space holds a document every
+ * member may read. bob is a plain member of A who can read only the global space. Workspace B:
+ * carol (admin) and B's API key. Every secret text carries a marker word, so a response can be
+ * scanned for leaks; `digestWorkspace` fingerprints A's rows so a refused write can be proven to
+ * have changed nothing.
+ */
+import assert from "node:assert/strict";
+import type { TestServer } from "./server.ts";
+import {
+  apiJson,
+  bearer,
+  createApiKey,
+  createUserWithToken,
+  type UserWithToken,
+} from "./fixtures.ts";
+import { holdAgentRuns, messageBody } from "./conversations.ts";
+import { issueMcpToken } from "../../src/core/mcp_tokens.ts";
+import { hashSecret } from "../../src/auth/hash.ts";
+
+/** Words only A's restricted content contains (bob must never see them). */
+export const PRIVATE_MARKERS = ["zebrasecret", "lynxpod", "owlprivate"] as const;
+/** Words of A's content every member of A may see (carol must never see them). */
+export const MEMBER_MARKERS = ["heronpublic", "quokkagroup", "quokka_agent"] as const;
+
+export interface SecurityUser extends UserWithToken {
+  /** An MCP token (`dmcp_…`) for the user's workspace. */
+  mcpToken: string;
+}
+
+/** Ids of A's resources, by the OpenAPI path-parameter name they fill. */
+export type WorldIds = Record<string, string[]> & {
+  spaceId: string[];
+  dsId: string[];
+  documentId: string[];
+  cId: string[];
+  mId: string[];
+  fileId: string[];
+  taskId: string[];
+  keyId: string[];
+  userId: string[];
+  sId: string[];
+  serverId: string[];
+  groupId: string[];
+};
+
+export interface SecurityWorld {
+  alice: SecurityUser;
+  bob: SecurityUser;
+  carol: SecurityUser;
+  keyA: string;
+  keyB: string;
+  /** Ids of A's resources (first entries are the ones bob cannot read, where it matters). */
+  ids: WorldIds;
+  /** Ids bob (a member of A) must not be able to use: restricted, Pod and private ones. */
+  hiddenFromBob: Set<string>;
+  vault: string;
+  pod: string;
+  globalA: string;
+  conv: string;
+  convFile: string;
+  podFile: string;
+}
+
+function mcpUser(server: TestServer, u: UserWithToken): SecurityUser {
+  const t = issueMcpToken(server.deps.db, { userId: u.user.id, workspaceId: u.workspace.id });
+  return { ...u, mcpToken: t.token };
+}
+
+async function ok(
+  server: TestServer,
+  token: string,
+  path: string,
+  body?: unknown,
+  method = body === undefined ? "GET" : "POST",
+  // deno-lint-ignore no-explicit-any
+): Promise<any> {
+  const r = await apiJson(server, token, path, { method, body });
+  assert.ok(r.status >= 200 && r.status < 300, `${method} ${path}: ${JSON.stringify(r.body)}`);
+  return r.body;
+}
+
+/** Create a file, upload its bytes; returns its sId. */
+async function uploadFile(
+  server: TestServer,
+  u: UserWithToken,
+  text: string,
+  useCase: string,
+  meta: Record<string, string>,
+): Promise<string> {
+  const bytes = new TextEncoder().encode(text);
+  const w = `/api/v1/w/${u.workspace.sId}`;
+  const created = await ok(server, u.token, `${w}/files`, {
+    contentType: "text/plain",
+    fileName: `${text.split(" ")[0]}.txt`,
+    fileSize: bytes.length,
+    useCase,
+    useCaseMetadata: meta,
+  });
+  const form = new FormData();
+  form.append("file", new File([bytes], "f.txt"));
+  const res = await fetch(created.file.uploadUrl.replace(server.config.publicUrl, server.url), {
+    method: "POST",
+    headers: bearer(u.token),
+    body: form,
+  });
+  assert.equal(res.status, 200, await res.text());
+  return created.file.sId;
+}
+
+async function knowledge(server: TestServer, alice: UserWithToken, w: string) {
+  const spaces = await ok(server, alice.token, `${w}/spaces`);
+  const globalA = spaces.spaces.find((s: { kind: string }) => s.kind === "global").sId;
+  const vault = (await ok(server, alice.token, `${w}/spaces`, {
+    kind: "regular",
+    name: "Vault zebrasecret",
+    restricted: true,
+  })).space.sId;
+  const pod = (await ok(server, alice.token, `${w}/spaces`, {
+    kind: "project",
+    name: "Pod lynxpod",
+  })).space.sId;
+  const folder = async (space: string, name: string, doc: string, text: string) => {
+    const ds = (await ok(server, alice.token, `${w}/spaces/${space}/data_sources`, { name }))
+      .data_source.sId;
+    await ok(server, alice.token, `${w}/spaces/${space}/data_sources/${ds}/documents/${doc}`, {
+      text,
+      title: text,
+    });
+    return ds;
+  };
+  const vaultDs = await folder(vault, "ledger_zebrasecret", "ledger", "zebrasecret salaries");
+  const globalDs = await folder(globalA, "handbook", "welcome", "heronpublic welcome");
+  return { globalA, vault, pod, vaultDs, globalDs };
+}
+
+async function conversation(server: TestServer, alice: UserWithToken, w: string) {
+  const created = await ok(server, alice.token, `${w}/assistant/conversations`, {
+    title: "owlprivate plans",
+    message: messageBody("owlprivate hello"),
+  });
+  const conv = created.conversation;
+  return {
+    conv: conv.sId as string,
+    userMsg: conv.content[0][0].sId as string,
+    agentMsg: conv.content[1][0].sId as string,
+  };
+}
+
+/** Build the world (agent runs are held so message states never move under a test). */
+export async function buildSecurityWorld(server: TestServer): Promise<SecurityWorld> {
+  holdAgentRuns(server);
+  const alice = mcpUser(
+    server,
+    await createUserWithToken(server, { email: "alice@a.example", role: "admin" }),
+  );
+  const bob = mcpUser(
+    server,
+    await createUserWithToken(server, {
+      email: "bob@a.example",
+      role: "user",
+      workspace: alice.workspace,
+    }),
+  );
+  const carol = mcpUser(
+    server,
+    await createUserWithToken(server, { email: "carol@b.example", role: "admin" }),
+  );
+  const w = `/api/v1/w/${alice.workspace.sId}`;
+  const k = await knowledge(server, alice, w);
+  const task = (await ok(server, alice.token, `${w}/spaces/${k.pod}/tasks`, {
+    text: "lynxpod task",
+  })).task.sId;
+  const podFile = await uploadFile(server, alice, "lynxpod plan", "project_context", {
+    spaceId: k.pod,
+  });
+  const c = await conversation(server, alice, w);
+  const convFile = await uploadFile(server, alice, "owlprivate notes", "conversation", {
+    conversationId: c.conv,
+  });
+  const agent = (await ok(server, alice.token, `${w}/assistant/agent_configurations`, {
+    name: "quokka_agent",
+    description: "quokka_agent",
+    instructions: "quokka_agent instructions",
+  })).agentConfiguration.sId;
+  const group = (await ok(server, alice.token, `${w}/groups`, { name: "quokkagroup" })).group.sId;
+  const keyA = createApiKey(server, alice.workspace, "quokka key");
+  const keyId = (server.deps.db.prepare("SELECT s_id FROM api_keys WHERE key_hash = ?")
+    .get(hashSecret(keyA)) as { s_id: string }).s_id;
+  const serverId = (await ok(server, alice.token, `${w}/mcp/register`, {
+    serverName: "Alice owlprivate",
+  })).serverId;
+  const ids: WorldIds = {
+    spaceId: [k.vault, k.globalA, k.pod],
+    dsId: [k.vaultDs, k.globalDs],
+    documentId: ["ledger", "welcome"],
+    cId: [c.conv],
+    mId: [c.agentMsg, c.userMsg],
+    fileId: [convFile, podFile],
+    taskId: [task],
+    keyId: [keyId],
+    userId: [alice.user.sId],
+    sId: [agent],
+    serverId: [serverId],
+    groupId: [group],
+  };
+  const hiddenFromBob = new Set([
+    k.vault,
+    k.pod,
+    k.vaultDs,
+    "ledger",
+    c.conv,
+    c.agentMsg,
+    c.userMsg,
+    convFile,
+    podFile,
+    task,
+    serverId,
+  ]);
+  return {
+    alice,
+    bob,
+    carol,
+    keyA,
+    keyB: createApiKey(server, carol.workspace),
+    ids,
+    hiddenFromBob,
+    vault: k.vault,
+    pod: k.pod,
+    globalA: k.globalA,
+    conv: c.conv,
+    convFile,
+    podFile,
+  };
+}
+
+/** Rows of workspace `wsId` (and the rows that hang off them), for a before/after compare. */
+const DIGEST_QUERIES = [
+  "SELECT * FROM workspaces WHERE id = :ws",
+  "SELECT * FROM memberships WHERE workspace_id = :ws ORDER BY id",
+  "SELECT * FROM groups WHERE workspace_id = :ws ORDER BY id",
+  "SELECT gm.* FROM group_members gm JOIN groups g ON g.id = gm.group_id WHERE g.workspace_id = :ws ORDER BY 1, 2",
+  "SELECT * FROM spaces WHERE workspace_id = :ws ORDER BY id",
+  "SELECT m.* FROM space_members m JOIN spaces s ON s.id = m.space_id WHERE s.workspace_id = :ws ORDER BY 1, 2",
+  "SELECT g.* FROM space_groups g JOIN spaces s ON s.id = g.space_id WHERE s.workspace_id = :ws ORDER BY 1, 2",
+  "SELECT p.* FROM pod_metadata p JOIN spaces s ON s.id = p.space_id WHERE s.workspace_id = :ws ORDER BY 1",
+  "SELECT * FROM agent_configurations WHERE workspace_id = :ws ORDER BY id",
+  "SELECT * FROM conversations WHERE workspace_id = :ws ORDER BY id",
+  "SELECT p.* FROM conversation_participants p JOIN conversations c ON c.id = p.conversation_id WHERE c.workspace_id = :ws ORDER BY 1, 2",
+  "SELECT * FROM messages WHERE workspace_id = :ws ORDER BY id",
+  "SELECT u.* FROM user_messages u JOIN messages m ON m.id = u.message_id WHERE m.workspace_id = :ws ORDER BY 1",
+  "SELECT a.* FROM agent_messages a JOIN messages m ON m.id = a.message_id WHERE m.workspace_id = :ws ORDER BY 1",
+  "SELECT f.* FROM content_fragments f JOIN messages m ON m.id = f.message_id WHERE m.workspace_id = :ws ORDER BY 1",
+  "SELECT * FROM files WHERE workspace_id = :ws ORDER BY id",
+  "SELECT * FROM pod_tasks WHERE workspace_id = :ws ORDER BY id",
+  "SELECT * FROM data_sources WHERE workspace_id = :ws ORDER BY id",
+  "SELECT * FROM documents WHERE workspace_id = :ws ORDER BY id",
+  "SELECT * FROM mcp_server_views WHERE workspace_id = :ws ORDER BY id",
+  "SELECT id, s_id, workspace_id, name, revoked_at FROM api_keys WHERE workspace_id = :ws ORDER BY id",
+  "SELECT id, s_id, revoked_at FROM mcp_tokens WHERE workspace_id = :ws ORDER BY id",
+  "SELECT id, s_id, revoked_at FROM personal_tokens WHERE workspace_id = :ws ORDER BY id",
+  "SELECT * FROM relay_registrations WHERE workspace_id = :ws ORDER BY server_id",
+  "SELECT f.* FROM agent_favorites f JOIN agent_configurations a ON a.id = f.agent_configuration_id WHERE a.workspace_id = :ws ORDER BY 1, 2",
+];
+
+/** A fingerprint of workspace `wsId`'s rows: equal before and after means nothing changed. */
+export function digestWorkspace(server: TestServer, wsId: number): string {
+  return DIGEST_QUERIES.map((q) =>
+    JSON.stringify(
+      server.deps.db.prepare(q).all({ ws: wsId }),
+      (_k, v) => typeof v === "bigint" ? String(v) : v,
+    )
+  ).join("\n");
+}

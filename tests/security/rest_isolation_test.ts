@@ -1,0 +1,166 @@
+/**
+ * Cross-workspace and cross-user isolation through every REST route of the OpenAPI document
+ * (relay, files, search and event streams included). Each request carries another tenant's
+ * real ids in its path, query and body, and is compared with its twin carrying fabricated ids
+ * of the same shape: the answers must be identical (same status, same error type), so a
+ * response never tells whether a foreign id exists. No answer may contain the foreign
+ * tenant's content or ids, and the foreign workspace's rows must be unchanged afterwards.
+ */
+import assert from "node:assert/strict";
+import { startTestServer, type TestServer } from "../helpers/server.ts";
+import {
+  buildSecurityWorld,
+  digestWorkspace,
+  MEMBER_MARKERS,
+  PRIVATE_MARKERS,
+  type SecurityWorld,
+} from "../helpers/security_world.ts";
+import {
+  listOperations,
+  type Operation,
+  type Probe,
+  probesOf,
+  sendProbe,
+  twinOf,
+  withoutEchoes,
+} from "../helpers/security_probe.ts";
+
+/** Variants of a probe: files are also read inline and as a download. */
+function variants(p: Probe): Probe[] {
+  if (p.method === "GET" && p.template.endsWith("/files/{fileId}")) {
+    return [p, { ...p, path: `${p.path}?action=view` }, {
+      ...p,
+      path: `${p.path}?action=download`,
+    }];
+  }
+  return [p];
+}
+
+/** Search-like probes are repeated with each marker word as the query text. */
+function withQueries(p: Probe, words: readonly string[]): Probe[] {
+  if (!p.path.includes("zebrasecret")) return [p];
+  return words.map((w) => ({ ...p, path: p.path.replace("zebrasecret", w) }));
+}
+
+function allIds(world: SecurityWorld): string[] {
+  return Object.values(world.ids).flat().filter((id) => id.length >= 8);
+}
+
+function sentStrings(p: Probe): string[] {
+  const out = [...p.ids];
+  JSON.stringify(p.body ?? null, (_k, v) => (typeof v === "string" && out.push(v), v));
+  return out;
+}
+
+function assertNoLeak(
+  label: string,
+  text: string,
+  p: Probe,
+  markers: readonly string[],
+  ids: string[],
+) {
+  const clean = withoutEchoes(text, sentStrings(p)).toLowerCase();
+  for (const m of markers) assert.ok(!clean.includes(m), `${label} leaks "${m}": ${clean}`);
+  for (const id of ids) {
+    assert.ok(!clean.includes(id.toLowerCase()), `${label} leaks id ${id}: ${clean}`);
+  }
+}
+
+async function setup() {
+  const server = await startTestServer();
+  const world = await buildSecurityWorld(server);
+  const ops = (await listOperations(server)).filter((o) => o.template.includes("{wId}"));
+  return { server, world, ops };
+}
+
+/** Alice reaches every GET route with her own ids (the ids the sweeps use are real). */
+async function assertOwnerReachesEveryRead(s: TestServer, w: SecurityWorld, ops: Operation[]) {
+  for (const op of ops.filter((o) => o.method === "GET")) {
+    const statuses: number[] = [];
+    for (const p of probesOf(op, w.alice.workspace.sId, w.ids)) {
+      statuses.push((await sendProbe(s, w.alice.token, p)).status);
+    }
+    assert.ok(statuses.includes(200), `owner: GET ${op.template} answered ${statuses}`);
+  }
+}
+
+Deno.test("[security] REST: every route answers another workspace's ids exactly like ids that name nothing", async () => {
+  const { server, world, ops } = await setup();
+  await using _ = server;
+  await assertOwnerReachesEveryRead(server, world, ops);
+  const aId = world.alice.workspace.id;
+  const before = digestWorkspace(server, aId);
+  const foreign = allIds(world);
+  let compared = 0;
+  for (const [who, token] of [["carol", world.carol.token], ["B's API key", world.keyB]]) {
+    for (const op of ops) {
+      for (const base of probesOf(op, world.carol.workspace.sId, world.ids)) {
+        for (const p of variants(base).flatMap((v) => withQueries(v, MEMBER_MARKERS))) {
+          const label = `${who}: ${p.method} ${p.path}`;
+          const real = await sendProbe(server, token, p);
+          assertNoLeak(label, real.text, p, [...PRIVATE_MARKERS, ...MEMBER_MARKERS], foreign);
+          if (p.ids.length === 0) continue;
+          const twin = await sendProbe(server, token, twinOf(p));
+          assert.deepEqual(
+            [real.status, real.type],
+            [twin.status, twin.type],
+            `${label}: real ids answer ${real.text} but fabricated ones ${twin.text}`,
+          );
+          if (p.method === "GET") assert.ok(real.status >= 400, `${label}: ${real.status}`);
+          compared++;
+          if (Deno.env.get("SEC_DEBUG")) console.error("DBG", label, real.status, real.type);
+        }
+      }
+    }
+  }
+  assert.ok(compared > 80, `only ${compared} comparisons`);
+  assert.equal(digestWorkspace(server, aId), before, "workspace A's rows changed");
+});
+
+Deno.test("[security] REST: a member never reaches restricted spaces, Pods, others' conversations, files or relay servers", async () => {
+  const { server, world, ops } = await setup();
+  await using _ = server;
+  const aId = world.alice.workspace.id;
+  const before = digestWorkspace(server, aId);
+  const hidden = [...world.hiddenFromBob].filter((id) => id.length >= 8);
+  let compared = 0;
+  for (const op of ops) {
+    for (const base of probesOf(op, world.alice.workspace.sId, world.ids)) {
+      for (const p of variants(base).flatMap((v) => withQueries(v, PRIVATE_MARKERS))) {
+        const label = `bob: ${p.method} ${p.path}`;
+        const touchesHidden = p.ids.some((id) => world.hiddenFromBob.has(id));
+        // Id-less writes are bob's own legitimate actions in A; only reads are scanned.
+        if (!touchesHidden && p.method !== "GET") continue;
+        const real = await sendProbe(server, world.bob.token, p);
+        assertNoLeak(label, real.text, p, PRIVATE_MARKERS, hidden);
+        if (!touchesHidden) continue;
+        const twin = await sendProbe(server, world.bob.token, twinOf(p, world.hiddenFromBob));
+        assert.deepEqual(
+          [real.status, real.type],
+          [twin.status, twin.type],
+          `${label}: real ids answer ${real.text} but fabricated ones ${twin.text}`,
+        );
+        if (p.method === "GET") assert.ok(real.status >= 400, `${label}: ${real.status}`);
+        compared++;
+      }
+    }
+  }
+  assert.ok(compared > 40, `only ${compared} comparisons`);
+  assert.equal(digestWorkspace(server, aId), before, "workspace A's rows changed");
+});
+
+Deno.test("[security] REST: a workspace id in the path other than the credential's is refused on every route", async () => {
+  const { server, world, ops } = await setup();
+  await using _ = server;
+  const before = digestWorkspace(server, world.alice.workspace.id);
+  for (const [who, token] of [["carol", world.carol.token], ["B's API key", world.keyB]]) {
+    for (const op of ops) {
+      const [p] = probesOf(op, world.alice.workspace.sId, world.ids);
+      const r = await sendProbe(server, token, p);
+      assert.equal(r.status, 401, `${who}: ${p.method} ${p.path} → ${r.status} ${r.text}`);
+      assert.equal(r.type, "workspace_auth_error", `${who}: ${p.method} ${p.path}`);
+      assertNoLeak(`${who}: ${p.path}`, r.text, p, [...PRIVATE_MARKERS, ...MEMBER_MARKERS], []);
+    }
+  }
+  assert.equal(digestWorkspace(server, world.alice.workspace.id), before);
+});
