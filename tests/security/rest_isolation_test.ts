@@ -108,7 +108,6 @@ Deno.test("[security] REST: every route answers another workspace's ids exactly 
           );
           if (p.method === "GET") assert.ok(real.status >= 400, `${label}: ${real.status}`);
           compared++;
-          if (Deno.env.get("SEC_DEBUG")) console.error("DBG", label, real.status, real.type);
         }
       }
     }
