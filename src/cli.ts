@@ -18,13 +18,14 @@ import { openDataDir, startServer } from "./server.ts";
 import { AppError } from "./errors.ts";
 import type { Db } from "./db/sqlite.ts";
 import { migrate } from "./db/migrate.ts";
-import { createUser, findUserByEmail } from "./core/users.ts";
+import { createUser, findUserByEmail, type UserRow } from "./core/users.ts";
 import {
   addMember,
   createWorkspace,
+  findWorkspaceBySId,
   getRole,
   parseRole,
-  requireWorkspace,
+  type WorkspaceRow,
 } from "./core/workspaces.ts";
 import { insertApiKey } from "./core/api_keys.ts";
 import { issuePersonalToken } from "./core/personal_tokens.ts";
@@ -60,6 +61,20 @@ export interface Command {
 /** Exit code 2 with a one-line reason. */
 export class UsageError extends Error {
   override name = "UsageError";
+}
+
+/** The workspace `--workspace` names; a value naming no workspace is a usage error (exit 2). */
+function workspaceFlag(db: Db, flags: Flags): WorkspaceRow {
+  const ws = findWorkspaceBySId(db, String(flags.workspace));
+  if (!ws) throw new UsageError(`--workspace: no workspace with id ${flags.workspace}`);
+  return ws;
+}
+
+/** The user a flag (`--email`, `--admin`) names; naming no user is a usage error (exit 2). */
+function userFlag(db: Db, flags: Flags, flag = "email"): UserRow {
+  const user = findUserByEmail(db, String(flags[flag]));
+  if (!user) throw new UsageError(`no user with email ${flags[flag]}`);
+  return user;
 }
 
 async function readPassword(io: Io): Promise<string> {
@@ -116,8 +131,7 @@ export const COMMANDS: Command[] = [
     flags: { name: "Workspace name", admin: "Email of an existing user who becomes admin" },
     run: async ({ flags, io, db }) => {
       const d = await db();
-      const admin = findUserByEmail(d, String(flags.admin));
-      if (!admin) throw new UsageError(`no user with email ${flags.admin}`);
+      const admin = userFlag(d, flags, "admin");
       const ws = createWorkspace(d, { name: String(flags.name), adminUserId: admin.id });
       io.out(ws.sId);
       return 0;
@@ -134,9 +148,8 @@ export const COMMANDS: Command[] = [
     run: async ({ flags, io, db }) => {
       const d = await db();
       const role = parseRole(String(flags.role));
-      const ws = requireWorkspace(d, String(flags.workspace));
-      const user = findUserByEmail(d, String(flags.email));
-      if (!user) throw new UsageError(`no user with email ${flags.email}`);
+      const ws = workspaceFlag(d, flags);
+      const user = userFlag(d, flags);
       addMember(d, { workspaceId: ws.id, userId: user.id, role });
       io.out(`${user.email} is ${role} of ${ws.sId}`);
       return 0;
@@ -148,7 +161,7 @@ export const COMMANDS: Command[] = [
     flags: { workspace: "Workspace id", name: "Key name" },
     run: async ({ flags, io, db }) => {
       const d = await db();
-      const ws = requireWorkspace(d, String(flags.workspace));
+      const ws = workspaceFlag(d, flags);
       const { secret } = insertApiKey(d, {
         workspaceId: ws.id,
         name: String(flags.name),
@@ -164,9 +177,8 @@ export const COMMANDS: Command[] = [
     flags: { workspace: "Workspace id", email: "Email of a member of the workspace" },
     run: async ({ flags, io, db }) => {
       const d = await db();
-      const ws = requireWorkspace(d, String(flags.workspace));
-      const user = findUserByEmail(d, String(flags.email));
-      if (!user) throw new UsageError(`no user with email ${flags.email}`);
+      const ws = workspaceFlag(d, flags);
+      const user = userFlag(d, flags);
       if (!getRole(d, ws.id, user.id)) {
         throw new UsageError(`${user.email} is not a member of ${ws.sId}`);
       }
@@ -186,7 +198,7 @@ export const COMMANDS: Command[] = [
     optional: ["since", "until", "tool"],
     run: async ({ flags, io, db }) => {
       const d = await db();
-      const ws = requireWorkspace(d, String(flags.workspace));
+      const ws = workspaceFlag(d, flags);
       const when = (name: string): number | undefined => {
         const v = flags[name];
         if (v === undefined) return undefined;
@@ -215,9 +227,8 @@ export const COMMANDS: Command[] = [
     optional: ["expires-days"],
     run: async ({ flags, io, db }) => {
       const d = await db();
-      const ws = requireWorkspace(d, String(flags.workspace));
-      const user = findUserByEmail(d, String(flags.email));
-      if (!user) throw new UsageError(`no user with email ${flags.email}`);
+      const ws = workspaceFlag(d, flags);
+      const user = userFlag(d, flags);
       const days = flags["expires-days"];
       if (days !== undefined && !/^\d{1,5}$/.test(String(days))) {
         throw new UsageError(`--expires-days: "${days}" is not a whole number of days`);
@@ -330,15 +341,42 @@ export async function runCli(args: string[], io: Io = stdIo, env = readEnv()): P
       return 2;
     }
     if (e instanceof AppError) {
-      io.err(`dust-mcp: ${e.message}`);
+      // A value the core rejects (400) or that names nothing (404) is a bad command line;
+      // anything else (a duplicate, a conflict) is an operation refused on valid input.
+      io.err(`dust-mcp: ${oneLine(e.message)}`);
+      return e.status === 400 || e.status === 404 ? 2 : 1;
+    }
+    if (isOsError(e)) {
+      // The operating system refused (port in use, unwritable data directory): one line, not
+      // a stack trace; programming errors still surface with their stack.
+      io.err(`dust-mcp: ${oneLine((e as Error).message)}`);
       return 1;
     }
     throw e;
   }
 }
 
+function oneLine(message: string): string {
+  return message.replace(/\s*\n\s*/g, " ");
+}
+
+/** An error raised by the runtime for an OS-level failure (`Deno.errors.*`). */
+function isOsError(e: unknown): boolean {
+  return Object.values(Deno.errors).some((cls) => e instanceof cls);
+}
+
 async function serve(config: Config, io: Io): Promise<number> {
-  const handle = await startServer(config);
+  let handle: Awaited<ReturnType<typeof startServer>>;
+  try {
+    handle = await startServer(config);
+  } catch (e) {
+    if (e instanceof Deno.errors.AddrInUse || e instanceof Deno.errors.AddrNotAvailable) {
+      (e as Error).message = `cannot listen on ${config.host}:${config.port}: ${
+        (e as Error).message
+      }`;
+    }
+    throw e;
+  }
   io.err(`dust-mcp ${VERSION} serving region ${config.regionId} on ${handle.url}`);
   io.err(`  public URL: ${config.publicUrl}   MCP endpoint: ${config.publicUrl}/mcp`);
   io.err(`  data directory: ${config.dataDir}`);

@@ -73,26 +73,26 @@ Deno.test("[cli] users create without a password on stdin exits 2", async () => 
   assert.deepEqual(r.err, ["dust-mcp: a password is required on standard input"]);
 });
 
-Deno.test("[cli] users create with a short password or bad email fails clearly", async () => {
+Deno.test("[cli] users create with a short password or bad email exits 2 naming the value", async () => {
   await using dir = await tempDataDir();
   const short = await cli(
     dir.path,
     ["users", "create", "--email", "a@example.com", "--name", "A"],
     "short\n",
   );
-  assert.equal(short.code, 1);
-  assert.match(short.err[0], /password: must be at least 8 characters/);
+  assert.equal(short.code, 2);
+  assert.deepEqual(short.err, ["dust-mcp: password: must be at least 8 characters"]);
   const bad = await cli(
     dir.path,
     ["users", "create", "--email", "not-an-email", "--name", "A"],
     "long enough password",
   );
-  assert.equal(bad.code, 1);
-  assert.match(bad.err[0], /is not a valid email address/);
+  assert.equal(bad.code, 2);
+  assert.deepEqual(bad.err, ['dust-mcp: email: "not-an-email" is not a valid email address']);
   assert.equal(query(dir.path, "SELECT id FROM users").length, 0, "nothing written");
 });
 
-Deno.test("[cli] users create refuses a duplicate email", async () => {
+Deno.test("[cli] users create refuses a duplicate email with exit 1 (valid input, refused)", async () => {
   await using dir = await tempDataDir();
   await createAda(dir.path);
   const r = await cli(
@@ -138,7 +138,7 @@ Deno.test("[cli] workspaces create prints the id and makes the user its admin", 
   ]);
 });
 
-Deno.test("[cli] workspaces create with an unknown admin says so and exits non-zero", async () => {
+Deno.test("[cli] workspaces create with an unknown admin says so and exits 2", async () => {
   await using dir = await tempDataDir();
   const r = await cli(dir.path, [
     "workspaces",
@@ -148,7 +148,7 @@ Deno.test("[cli] workspaces create with an unknown admin says so and exits non-z
     "--admin",
     "nobody@example.com",
   ]);
-  assert.notEqual(r.code, 0);
+  assert.equal(r.code, 2);
   assert.deepEqual(r.err, ["dust-mcp: no user with email nobody@example.com"]);
   assert.equal(query(dir.path, "SELECT id FROM workspaces").length, 0);
 });
@@ -184,7 +184,7 @@ Deno.test("[cli] members add adds a member and then changes the role", async () 
   assert.deepEqual(roles.map((x) => x.role), ["user"]);
 });
 
-Deno.test("[cli] members add refuses an unknown user, workspace or role", async () => {
+Deno.test("[cli] members add refuses an unknown user, workspace or role with exit 2", async () => {
   await using dir = await tempDataDir();
   await createAda(dir.path);
   const wId = (await cli(dir.path, [
@@ -205,7 +205,7 @@ Deno.test("[cli] members add refuses an unknown user, workspace or role", async 
     "--role",
     "user",
   ]);
-  assert.notEqual(user.code, 0);
+  assert.equal(user.code, 2);
   assert.deepEqual(user.err, ["dust-mcp: no user with email ghost@example.com"]);
   const ws = await cli(dir.path, [
     "members",
@@ -217,8 +217,8 @@ Deno.test("[cli] members add refuses an unknown user, workspace or role", async 
     "--role",
     "user",
   ]);
-  assert.equal(ws.code, 1);
-  assert.deepEqual(ws.err, ["dust-mcp: The workspace was not found."]);
+  assert.equal(ws.code, 2);
+  assert.deepEqual(ws.err, ["dust-mcp: --workspace: no workspace with id nope"]);
   const role = await cli(dir.path, [
     "members",
     "add",
@@ -229,6 +229,18 @@ Deno.test("[cli] members add refuses an unknown user, workspace or role", async 
     "--role",
     "owner",
   ]);
-  assert.equal(role.code, 1);
-  assert.match(role.err[0], /role: "owner" is not one of admin, builder, user/);
+  assert.equal(role.code, 2);
+  assert.deepEqual(role.err, ['dust-mcp: role: "owner" is not one of admin, builder, user']);
+});
+
+Deno.test("[cli] an unusable data directory exits 1 with one line, not a stack trace", async () => {
+  await using dir = await tempDataDir();
+  const file = `${dir.path}/not-a-directory`;
+  await Deno.writeTextFile(file, "");
+  const io = captureIo();
+  const code = await runCli(["migrate", "--data-dir", `${file}/data`], io, {});
+  assert.equal(code, 1);
+  assert.equal(io.stderr.length, 1);
+  assert.match(io.stderr[0], /^dust-mcp: .*not-a-directory/);
+  assert.ok(!io.stderr[0].includes("\n    at "), "no stack trace");
 });

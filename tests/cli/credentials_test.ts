@@ -77,17 +77,17 @@ Deno.test("[cli] personal-tokens create refuses a bad --expires-days and an unkn
   assert.equal(bad.code, 2);
   assert.match(bad.err[0], /expires-days/);
   const zero = await cli(dir.path, [...base, "--email", "ops@example.com", "--expires-days", "0"]);
-  assert.equal(zero.code, 1);
+  assert.equal(zero.code, 2, "a value the core refuses is a bad value too");
   assert.match(zero.err[0], /expires-days/);
   const nobody = await cli(dir.path, [...base, "--email", "nobody@example.com"]);
   assert.equal(nobody.code, 2);
   assert.match(nobody.err[0], /no user/);
 });
 
-Deno.test("[cli] api-keys create for an unknown workspace fails with workspace not found", async () => {
+Deno.test("[cli] api-keys create for an unknown workspace exits 2 naming --workspace", async () => {
   await using dir = await tempDataDir();
   await seed(dir.path);
   const r = await cli(dir.path, ["api-keys", "create", "--workspace", "nope", "--name", "ci"]);
-  assert.equal(r.code, 1);
-  assert.match(r.err[0], /workspace was not found/);
+  assert.equal(r.code, 2);
+  assert.deepEqual(r.err, ["dust-mcp: --workspace: no workspace with id nope"]);
 });

@@ -136,15 +136,23 @@ Deno.test("[cli] serve prints the setup link, stops on SIGTERM and SIGINT with e
   }
 });
 
-Deno.test("[cli] a second serve on a port in use fails instead of hanging", async () => {
+Deno.test("[cli] a second serve on a port in use exits 1 with one line naming the address", async () => {
   const dataDir = await Deno.makeTempDir({ prefix: "dust-mcp-proc-" });
   const busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   try {
     const port = String((busy.addr as Deno.NetAddr).port);
     const child = program(["--port", port, "--data-dir", dataDir]);
     const { code, stderr } = await child.output();
-    assert.notEqual(code, 0);
-    assert.match(new TextDecoder().decode(stderr), /AddrInUse|address already in use/i);
+    assert.equal(code, 1);
+    const text = new TextDecoder().decode(stderr);
+    assert.equal(text.trimEnd().split("\n").length, 1, `one line, no stack trace: ${text}`);
+    assert.match(
+      text,
+      new RegExp(
+        `^dust-mcp: cannot listen on 127\\.0\\.0\\.1:${port}: .*address already in use`,
+        "i",
+      ),
+    );
   } finally {
     busy.close();
     await Deno.remove(dataDir, { recursive: true });
