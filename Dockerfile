@@ -5,8 +5,9 @@
 #     -e DUST_MCP_PUBLIC_URL=https://mcp.example.com dust-mcp
 #
 # Configuration is the same as on the command line (see README.md): every setting has a
-# DUST_MCP_* environment variable, and arguments after the image name are appended to the
-# command, e.g. `docker run ... dust-mcp --region eu` (then publish port 4320).
+# DUST_MCP_* environment variable, and arguments after the image name replace the default
+# `serve`, e.g. `docker run ... dust-mcp --region eu` (then publish port 4320), or run an
+# operator command on the same /data: `docker exec <container> dust-mcp api-keys create ...`.
 # DUST_MCP_PUBLIC_URL must be the origin clients use: it is the OAuth issuer and the base of
 # the MCP resource URL, so set it whenever the server sits behind a proxy or another host name.
 
@@ -28,6 +29,10 @@ COPY --from=build --chown=65532:65532 /empty-data /data
 # 65532 is distroless's "nonroot" user; the server never needs root.
 USER 65532:65532
 VOLUME /data
+# Defaults as environment variables (not flags), so every command, `docker exec` included,
+# uses /data, and `-e` can still override them.
+ENV DUST_MCP_DATA_DIR=/data DUST_MCP_HOST=0.0.0.0
 # 4310 is the us region's default port, 4320 the eu region's.
 EXPOSE 4310 4320
-ENTRYPOINT ["/usr/local/bin/dust-mcp", "serve", "--data-dir", "/data", "--host", "0.0.0.0"]
+ENTRYPOINT ["/usr/local/bin/dust-mcp"]
+CMD ["serve"]

@@ -3,7 +3,8 @@
  * engine, no network for `deno compile`), so these tests pin the lines they depend on.
  */
 import assert from "node:assert/strict";
-import { settingsMarkdown } from "../../src/config.ts";
+import { SETTINGS, settingsMarkdown } from "../../src/config.ts";
+import { COMMANDS } from "../../src/cli.ts";
 import { normaliseTable, readTable, renderReadme } from "../../scripts/readme.ts";
 
 const root = new URL("../../", import.meta.url);
@@ -94,17 +95,21 @@ Deno.test("[docs] the Dockerfile compiles in a build stage and runs as non-root 
   assert.match(lines.find((l) => l.startsWith("EXPOSE "))!, /\b4310\b/);
   const entry = lines.find((l) => l.startsWith("ENTRYPOINT "))!;
   const argv = JSON.parse(entry.slice("ENTRYPOINT ".length)) as string[];
-  assert.equal(argv[1], "serve");
-  assert.deepEqual(argv.slice(argv.indexOf("--host"), argv.indexOf("--host") + 2), [
-    "--host",
-    "0.0.0.0",
-  ]);
-  assert.deepEqual(argv.slice(argv.indexOf("--data-dir"), argv.indexOf("--data-dir") + 2), [
-    "--data-dir",
-    "/data",
-  ]);
+  const cmd = JSON.parse(lines.find((l) => l.startsWith("CMD "))!.slice("CMD ".length));
+  assert.deepEqual(cmd, ["serve"], "the default command serves; other commands replace it");
+  const env = Object.fromEntries(
+    lines.filter((l) => l.startsWith("ENV ")).flatMap((l) =>
+      l.slice(4).trim().split(/\s+/).map((kv) => kv.split("=") as [string, string])
+    ),
+  );
+  assert.equal(env.DUST_MCP_HOST, "0.0.0.0", "listens on every interface");
+  assert.equal(env.DUST_MCP_DATA_DIR, "/data", "every command uses the /data volume");
   const copied = lines.find((l) => l.includes("/app/dust-mcp"))!;
-  assert.ok(argv[0] === copied.split(/\s+/).at(-1), "the entrypoint is the copied binary");
+  assert.deepEqual(argv, [copied.split(/\s+/).at(-1)], "the entrypoint is the copied binary");
+  // The image's defaults must be real settings of config.ts, or they would be ignored.
+  for (const name of Object.keys(env)) {
+    assert.ok(SETTINGS.some((s) => s.env === name), `${name} is a setting`);
+  }
 });
 
 Deno.test("[docs] .dockerignore keeps data directories and the repo's extras out", async () => {
@@ -121,4 +126,41 @@ Deno.test("[docs] CI, Docker and the README pin the same Deno version", async ()
   assert.ok(ci);
   assert.equal(docker, ci);
   assert.equal(readme, ci);
+});
+
+Deno.test("[docs] the README shows every operator command with its required flags", async () => {
+  const readme = await read("README.md");
+  for (const c of COMMANDS) {
+    const line = readme.split("\n").find((l) =>
+      `${l} `.includes(`deno task start ${c.words.join(" ")} `)
+    );
+    assert.ok(line, `README shows \`deno task start ${c.words.join(" ")}\``);
+    for (const f of Object.keys(c.flags)) {
+      if (!c.optional?.includes(f)) assert.ok(line.includes(`--${f} `), `${line} gives --${f}`);
+    }
+  }
+});
+
+Deno.test("[docs] src/ reads no source file at run time (the compiled binary has none)", async () => {
+  // `deno compile` embeds modules, not files: reading a sibling file through import.meta or a
+  // relative path works under `deno run` and breaks only in the binary. Worker entry points
+  // are the one allowed use (pinned with --include in the compile task, tested above).
+  const offenders: string[] = [];
+  const walk = async (dir: string) => {
+    for await (const e of Deno.readDir(new URL(dir, root))) {
+      const path = `${dir}${e.name}`;
+      if (e.isDirectory) await walk(`${path}/`);
+      else if (/\.tsx?$/.test(e.name)) {
+        const lines = (await read(path)).split("\n");
+        lines.forEach((l, i) => {
+          if (/^\s*(\/\/|\*)/.test(l)) return;
+          const sourceRead = /import\.meta\.(dirname|filename)|fromFileUrl|Deno\.readTextFile/
+            .test(l) || (/import\.meta\.url/.test(l) && !/new Worker\(/.test(l));
+          if (sourceRead) offenders.push(`${path}:${i + 1}: ${l.trim()}`);
+        });
+      }
+    }
+  };
+  await walk("src/");
+  assert.deepEqual(offenders, []);
 });
