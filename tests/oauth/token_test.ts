@@ -173,6 +173,24 @@ Deno.test("[oauth] G5 /token, /register and /revoke answer CORS preflights with 
   }
 });
 
+Deno.test("[oauth] G6 the token endpoint answers far inside Claude's 10 s step budget", async () => {
+  const { server, alice } = await setup();
+  await using _ = server;
+  const c = await connect(server.url, alice);
+  let token = c.tokens.refresh_token;
+  const times: number[] = [];
+  for (let i = 0; i < 30; i++) {
+    const t0 = performance.now();
+    const r = await refresh(server, c.clientId, token);
+    times.push(performance.now() - t0);
+    assert.equal(r.status, 200);
+    token = r.body.refresh_token;
+  }
+  // 1 s per call leaves a wide margin for a loaded shared machine; a slow upstream call or a
+  // deliberately slow hash in this path would exceed it.
+  assert.ok(Math.max(...times) < 1_000, `slowest ${Math.max(...times).toFixed(0)} ms`);
+});
+
 Deno.test("[oauth] G7 a revoked refresh token is invalid_grant (an RFC 6749 code)", async () => {
   const { server, alice } = await setup();
   await using _ = server;
