@@ -361,3 +361,32 @@ Deno.test("[mcp auth] tool-call budget per user: a readable isError result, audi
   };
   assert.equal(row.outcome, "rate_limited");
 });
+
+Deno.test("[mcp auth] tool-call budget per client: every user of one OAuth client shares it; other clients do not", async () => {
+  await using s = await startTestServer({ flags: { "mcp-rate-client": "3" } });
+  const alice = await createMcpUser(s, { email: "alice@example.com", role: "admin" });
+  const bob = await createMcpUser(s, {
+    email: "bob@example.com",
+    role: "user",
+    workspace: alice.workspace,
+  });
+  const claude = "https://claude.example/metadata.json";
+  const aliceClaude = (await mintOAuthToken(s, alice, { clientId: claude })).token;
+  const bobClaude = (await mintOAuthToken(s, bob, { clientId: claude })).token;
+  const bobCursor = (await mintOAuthToken(s, bob, { clientId: "https://cursor.example/c.json" }))
+    .token;
+  const call = async (token: string) =>
+    rpcOf((await rawMcp(s, TOOLS_CALL("identity"), auth(token))).text).result as {
+      isError?: boolean;
+      content: { type: string; text: string }[];
+    };
+  for (const token of [aliceClaude, bobClaude, aliceClaude]) {
+    assert.equal((await call(token)).isError, undefined);
+  }
+  assert.match(
+    errorOf(await call(bobClaude)),
+    /Rate limit exceeded: at most 3 tool calls per minute per client\. Retry in \d+ seconds\./,
+  );
+  assert.equal((await call(bobCursor)).isError, undefined, "keyed by client, not by user or IP");
+  assert.equal((await call(bob.mcpToken)).isError, undefined, "an MCP token is its own client");
+});
