@@ -4,7 +4,8 @@
  * through the SDK's `createMcpHandler` (stateless; legacy requests take its stateless
  * fallback). `/mcp/` is served too — no redirect (mcp-auth.md K4).
  *
- * Order of checks on every request: CORS preflight → Host/Origin (DNS rebinding, A13) →
+ * Order of checks on every request: Host/Origin (DNS rebinding, A13: the
+ * `@modelcontextprotocol/hono` middleware) → CORS preflight →
  * authentication (401/403, A1–A9) → per-credential request budget (429 + Retry-After) →
  * the MCP layer (per-tool write-scope challenge, per-user/per-client tool budget, audit).
  * @module
@@ -13,11 +14,10 @@ import { Hono } from "hono";
 import type { Context } from "hono";
 import {
   createMcpHandler,
-  hostHeaderValidationResponse,
   localhostAllowedHostnames,
   type McpHttpHandler,
-  originValidationResponse,
 } from "@modelcontextprotocol/server";
+import { hostHeaderValidation, originValidation } from "@modelcontextprotocol/hono";
 import type { AppEnv, Deps } from "../deps.ts";
 import { hasScope } from "../auth/actor.ts";
 import { AppError } from "../errors.ts";
@@ -77,9 +77,6 @@ export function mcpRoutes(deps: Deps): Hono<AppEnv> {
   const serve = async (c: Context<AppEnv>): Promise<Response> => {
     const req = c.req.raw;
     const origin = c.req.header("origin") || undefined;
-    const rejected = hostHeaderValidationResponse(req, hosts) ??
-      originValidationResponse(req, hosts);
-    if (rejected) return rejected;
     if (req.method === "OPTIONS") return preflight(origin);
     const res = await authorizeAndServe(c, req);
     // Responses from the SDK may have immutable headers: copy only when CORS must be added.
@@ -133,8 +130,10 @@ export function mcpRoutes(deps: Deps): Hono<AppEnv> {
     );
   };
 
-  app.all("/mcp", serve);
-  app.all("/mcp/", serve);
+  for (const path of ["/mcp", "/mcp/"]) {
+    app.use(path, hostHeaderValidation(hosts), originValidation(hosts));
+    app.all(path, serve);
+  }
   app.get(ICON_PATHS.svg, () =>
     new Response(DUST_SVG, {
       headers: {
