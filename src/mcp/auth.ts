@@ -19,6 +19,7 @@ import { ALL_SCOPES } from "../auth/actor.ts";
 import { looksLikeJwt, verifyAccessToken } from "../auth/jwt.ts";
 import { actorFromAccessClaims, resolveUserActor } from "../auth/user_actor.ts";
 import { looksLikeMcpToken, verifyMcpToken } from "../core/mcp_tokens.ts";
+import { PERSONAL_TOKEN_PREFIX } from "../core/personal_tokens.ts";
 import { checkCredentialState, type CredentialRef } from "../core/mcp_credentials.ts";
 import { checkClientAllowed, MCP_DISABLED_MESSAGE } from "../core/workspace_settings.ts";
 import { mcpResourceUrl } from "../config.ts";
@@ -129,7 +130,10 @@ export async function authenticateMcpRequest(
   if (found === null) return fail401(deps, "Authorization needed");
   if ("error" in found) return fail401(deps, found.error);
   const { token, fromUrl } = found;
-  if (token.startsWith("sk-")) return fail401(deps, WRONG_KIND);
+  // API keys and personal access tokens are REST credentials: name the wrong kind clearly.
+  if (token.startsWith("sk-") || token.startsWith(PERSONAL_TOKEN_PREFIX)) {
+    return fail401(deps, WRONG_KIND);
+  }
   if (fromUrl && !looksLikeMcpToken(token)) {
     return fail401(
       deps,
