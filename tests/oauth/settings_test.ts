@@ -283,3 +283,39 @@ Deno.test("[account] changing the password revokes every grant and MCP token and
   assert.equal((await other.get("/account")).status, 303, "the other session ended");
   assert.equal((await browser.get("/account")).status, 200, "this session stays");
 });
+
+Deno.test("[settings] a new workspace: MCP on, accept all, allowlist prefilled with Dust's loopback defaults, token in URL allowed", async () => {
+  const { server, alice, browser } = await admin();
+  await using _ = server;
+  const page = await browser.get(`/w/${alice.workspace.sId}/settings`);
+  assert.equal(page.status, 200);
+  assert.match(page.text, /name="mcp_enabled" value="1" checked/);
+  assert.match(page.text, /name="allow_token_in_url" value="1" checked/);
+  assert.match(page.text, /<option value="all" selected/);
+  const allowlist = /<textarea id="allowlist"[^>]*>([^<]*)<\/textarea>/.exec(page.text)![1];
+  assert.deepEqual(allowlist.trim().split("\n"), ["http://localhost:*", "http://127.0.0.1:*"]);
+  assert.equal(page.headers.get("x-frame-options"), "DENY");
+});
+
+Deno.test("[connected] the page lists each grant's client, user, scopes, created and last used, MCP tokens and registered clients", async () => {
+  const { server, alice, browser } = await admin();
+  await using _ = server;
+  const c = await connect(server.url, alice, { browser, readOnly: true });
+  const token = issueMcpToken(server.deps.db, {
+    userId: alice.user.id,
+    workspaceId: alice.workspace.id,
+  });
+  const page = await browser.get(`/w/${alice.workspace.sId}/connected`);
+  assert.equal(page.status, 200);
+  const grantRow = /<tr data-grant="[^"]+">([\s\S]*?)<\/tr>/.exec(page.text)![1];
+  const cells = [...grantRow.matchAll(/<td>([^<]*)<\/td>/g)].map((m) => m[1]);
+  assert.equal(cells[0], "Test client");
+  assert.equal(cells[1], alice.email);
+  assert.equal(cells[2], "read");
+  assert.match(cells[3], /^\d{4}-\d\d-\d\dT/, "created");
+  assert.match(cells[4], /^\d{4}-\d\d-\d\dT/, "last used");
+  assert.match(page.text, new RegExp(`data-token="${token.sId}"`));
+  assert.ok(!page.text.includes(token.token), "never the token itself");
+  assert.match(page.text, /<h2>Registered clients<\/h2>/);
+  assert.ok(page.text.includes(c.clientId), "the DCR client is listed");
+});
