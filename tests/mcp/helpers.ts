@@ -16,6 +16,12 @@ import { mcpResourceUrl } from "../../src/config.ts";
 import type { WorkspaceRow } from "../../src/core/workspaces.ts";
 import type { TestServer } from "../helpers/server.ts";
 import { createUserWithToken, type UserWithToken } from "../helpers/fixtures.ts";
+import { MemoryOAuthProvider } from "../helpers/oauth_client.ts";
+import { BrowserHttp } from "../helpers/browser_http.ts";
+import { auth as authV1 } from "../helpers/sdk_v1.ts";
+import { auth as authV2 } from "@modelcontextprotocol/client";
+import { createSession } from "../../src/core/sessions.ts";
+import { sessionCookieName } from "../../src/auth/sessions.ts";
 
 export interface McpUser extends UserWithToken {
   /** An MCP API token (`dmcp_…`). */
@@ -174,3 +180,80 @@ export const TOOLS_CALL = (name: string, args: Record<string, unknown> = {}, id 
   method: "tools/call",
   params: { name, arguments: args },
 });
+
+/** How a popular client registers (its real registration body), for {@link oauthTokenByFlow}. */
+export interface ClientStyle {
+  label: string;
+  clientName: string;
+  redirectUri: string;
+  /** A Client ID Metadata Document URL (CIMD) instead of Dynamic Client Registration. */
+  clientMetadataUrl?: string;
+}
+
+/** Claude (DCR, its hosted callback), Cursor (DCR, custom scheme), ChatGPT (CIMD). */
+export const CLIENT_STYLES = {
+  claude: {
+    label: "Claude-style DCR",
+    clientName: "Claude",
+    redirectUri: "https://claude.ai/api/mcp/auth_callback",
+  },
+  cursor: {
+    label: "Cursor-style DCR",
+    clientName: "Cursor",
+    redirectUri: "cursor://anysphere.cursor-mcp/oauth/callback",
+  },
+  chatgpt: {
+    label: "ChatGPT-style CIMD",
+    clientName: "ChatGPT",
+    redirectUri: "https://chatgpt.com/connector/oauth/cb123",
+    clientMetadataUrl: "https://client.example.com/oauth/chatgpt/client.json",
+  },
+} satisfies Record<string, ClientStyle>;
+
+/**
+ * An access token for `/mcp` obtained the way a real client gets one: the SDK's own `auth()`
+ * (v1 or v2) discovers the server, registers with the client's body (DCR or CIMD), the user
+ * approves the consent page over HTTP (signed in by a browser session), and the SDK exchanges
+ * the code. For CIMD the server must run with the fixture's `cimdFetch` hooks and `serveCimd`
+ * must publish the document.
+ */
+export async function oauthTokenByFlow(
+  server: TestServer,
+  who: Pick<McpUser, "user">,
+  style: ClientStyle,
+  sdk: "v1" | "v2",
+  serveCimd?: (path: string, doc: Record<string, unknown>) => void,
+): Promise<string> {
+  const browser = new BrowserHttp(server.url);
+  const session = createSession(server.deps.db, who.user.id);
+  browser.cookies.set(sessionCookieName(server.config), session.id);
+  const provider = new MemoryOAuthProvider(style.redirectUri, {
+    clientName: style.clientName,
+    clientMetadataUrl: style.clientMetadataUrl,
+  });
+  if (style.clientMetadataUrl) {
+    if (!serveCimd) throw new Error("a CIMD client needs serveCimd");
+    serveCimd(new URL(style.clientMetadataUrl).pathname, {
+      client_id: style.clientMetadataUrl,
+      ...provider.clientMetadata,
+    });
+  }
+  // deno-lint-ignore no-explicit-any
+  const auth = (sdk === "v1" ? authV1 : authV2) as (p: any, o: any) => Promise<string>;
+  const serverUrl = `${server.url}/mcp`;
+  if (await auth(provider, { serverUrl }) !== "REDIRECT") throw new Error("expected a redirect");
+  const cb = await browser.approve(provider.authorizationUrl!.href);
+  if (!cb.href.startsWith(style.redirectUri)) throw new Error(`redirected to ${cb.href}`);
+  const done = await auth(provider, {
+    serverUrl,
+    authorizationCode: cb.searchParams.get("code")!,
+    iss: cb.searchParams.get("iss")!,
+  });
+  if (done !== "AUTHORIZED") throw new Error(`auth() ended ${done}`);
+  const clientId = provider.clientInformation()?.client_id;
+  const cimd = style.clientMetadataUrl;
+  if (cimd ? clientId !== cimd : typeof clientId !== "string" || clientId.startsWith("https:")) {
+    throw new Error(`registered as ${clientId}, expected ${cimd ? "the CIMD URL" : "a DCR id"}`);
+  }
+  return provider.savedTokens!.access_token;
+}

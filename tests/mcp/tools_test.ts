@@ -2,7 +2,9 @@
  * Every tool through real clients: the v1 SDK client (`@modelcontextprotocol/sdk` 1.32.2,
  * 2025 handshake) and the v2 client (`@modelcontextprotocol/client` 2.4.0, both its default
  * legacy mode and its `auto` mode that speaks 2026-07-28), each with an MCP token and with an
- * OAuth access token. Results are checked against the data created through the core.
+ * OAuth access token the SDK's own `auth()` obtained with a real client's registration body
+ * (Claude-style DCR, Cursor-style DCR, ChatGPT-style CIMD). Results are checked against the
+ * data created through the core.
  */
 import assert from "node:assert/strict";
 import { startTestServer, type TestServer } from "../helpers/server.ts";
@@ -21,9 +23,11 @@ import {
   createMcpUser,
   errorOf,
   type McpUser,
-  mintOAuthToken,
+  oauthTokenByFlow,
   payloadOf,
 } from "./helpers.ts";
+import { CLIENT_STYLES } from "./helpers.ts";
+import { startCimdFixture } from "../helpers/cimd_fixture.ts";
 
 const ALL_TOOLS = [
   "identity",
@@ -207,10 +211,15 @@ async function exerciseEveryTool(server: TestServer, c: AnyClient, f: Fixture, t
 }
 
 for (
-  const [label, connect] of [
-    ["v1 client", connectV1],
-    ["v2 client", (s: TestServer, t: string) => connectV2(s, t)],
-    ["v2 client (auto: 2026-07-28)", (s: TestServer, t: string) => connectV2(s, t, "auto")],
+  const [label, connect, sdk, style] of [
+    ["v1 client", connectV1, "v1", CLIENT_STYLES.claude],
+    ["v2 client", (s: TestServer, t: string) => connectV2(s, t), "v2", CLIENT_STYLES.cursor],
+    [
+      "v2 client (auto: 2026-07-28)",
+      (s: TestServer, t: string) => connectV2(s, t, "auto"),
+      "v2",
+      CLIENT_STYLES.chatgpt,
+    ],
   ] as const
 ) {
   Deno.test(`[mcp tools] every tool through the ${label} with an MCP token`, async () => {
@@ -220,10 +229,11 @@ for (
     await exerciseEveryTool(server, c, f, "mcptoken");
   });
 
-  Deno.test(`[mcp tools] every tool through the ${label} with an OAuth access token`, async () => {
-    await using server = await startTestServer();
+  Deno.test(`[mcp tools] every tool through the ${label} with OAuth (${style.label}, consent over HTTP)`, async () => {
+    await using fixture = startCimdFixture();
+    await using server = await startTestServer({ cimdFetch: fixture.hooks });
     const f = await setup(server);
-    const { token } = await mintOAuthToken(server, f.alice);
+    const token = await oauthTokenByFlow(server, f.alice, style, sdk, fixture.serveJson);
     await using c = await connect(server, token);
     await exerciseEveryTool(server, c, f, "oauth");
   });
