@@ -39,6 +39,8 @@ export class RawHttpClient {
   #conn: Deno.TcpConn | null = null;
   #buf = new Uint8Array(64 * 1024);
   readonly #request: Uint8Array;
+  #bodyStart = 0;
+  #bodyEnd = 0;
   readonly #hostname: string;
   readonly #port: number;
 
@@ -50,12 +52,15 @@ export class RawHttpClient {
     this.#port = Number(url.port || 80);
   }
 
-  /** Send the request once and read the whole response; returns its status. */
-  async send(): Promise<number> {
+  /**
+   * Send a request once (the target's, or another prebuilt one for the same host: see
+   * {@link encodeRequest}) and read the whole response; returns its status.
+   */
+  async send(request: Uint8Array = this.#request): Promise<number> {
     this.#conn ??= await Deno.connect({ hostname: this.#hostname, port: this.#port });
     const conn = this.#conn;
-    for (let off = 0; off < this.#request.length;) {
-      off += await conn.write(this.#request.subarray(off));
+    for (let off = 0; off < request.length;) {
+      off += await conn.write(request.subarray(off));
     }
     let have = 0;
     let total = -1;
@@ -79,9 +84,16 @@ export class RawHttpClient {
           throw new Error("response has no Content-Length");
         }
         total = end + 4 + Number(length[1]);
+        this.#bodyStart = end + 4;
+        this.#bodyEnd = total;
       }
     }
     return status;
+  }
+
+  /** The body of the last response, decoded as UTF-8. */
+  lastBody(): string {
+    return decoder.decode(this.#buf.subarray(this.#bodyStart, this.#bodyEnd));
   }
 
   #grow(): void {

@@ -7,6 +7,11 @@ export interface BenchResult {
   ratioLabel: string;
   /** Printed lines (one per measurement). */
   lines: string[];
+  /**
+   * What went wrong when the bench has a pass bar (e.g. "errors must be 0"); any entry makes
+   * `deno task bench` exit 1 after printing every result.
+   */
+  failures?: string[];
   /** Raw figures, written to bench/.out/<name>.json. */
   figures: Record<string, unknown>;
 }

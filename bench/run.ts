@@ -13,9 +13,10 @@ type BenchModule = { run: () => Promise<BenchResult> };
 async function discover(): Promise<Map<string, URL>> {
   const dir = new URL("./", import.meta.url);
   const found = new Map<string, URL>();
-  const helpers = new Set(["run.ts", "load.ts", "load_worker.ts", "raw_http.ts", "result.ts"]);
+  const helpers = new Set(["run.ts", "load.ts", "raw_http.ts", "result.ts", "load_mixed_seed.ts"]);
   for await (const entry of Deno.readDir(dir)) {
     if (!entry.isFile || !entry.name.endsWith(".ts") || helpers.has(entry.name)) continue;
+    if (entry.name.endsWith("_worker.ts")) continue;
     found.set(entry.name.slice(0, -3), new URL(entry.name, dir));
   }
   return new Map([...found].sort(([a], [b]) => a.localeCompare(b)));
@@ -28,6 +29,7 @@ async function runOne(name: string, url: URL): Promise<BenchResult> {
   const result = await mod.run();
   for (const line of result.lines) console.log(`  ${line}`);
   console.log(`  ratio: ${result.ratio.toFixed(3)}  (${result.ratioLabel})`);
+  for (const f of result.failures ?? []) console.log(`  FAILED: ${f}`);
   const out = new URL("./.out/", import.meta.url);
   await Deno.mkdir(out, { recursive: true });
   await Deno.writeTextFile(
@@ -54,6 +56,8 @@ if (import.meta.main) {
   for (const name of wanted) results.push(await runOne(name, all.get(name)!));
   console.log("\nsummary");
   for (const r of results) {
-    console.log(`  ${r.name.padEnd(24)} ratio ${r.ratio.toFixed(3)}  ${r.ratioLabel}`);
+    const failed = r.failures?.length ? `  FAILED (${r.failures.length})` : "";
+    console.log(`  ${r.name.padEnd(24)} ratio ${r.ratio.toFixed(3)}  ${r.ratioLabel}${failed}`);
   }
+  if (results.some((r) => r.failures?.length)) Deno.exit(1);
 }

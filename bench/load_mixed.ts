@@ -1,0 +1,338 @@
+/**
+ * Mixed load on one real server (a `deno run main.ts` subprocess on loopback), issue 7 item 4.
+ * For a fixed duration, at the same time:
+ * - 32 MCP clients (one MCP token each, keep-alive, closed loop) calling `identity`, `search`
+ *   and `list_conversations` in turn over `/mcp`;
+ * - 1,000 open SSE streams: relay request streams (`GET mcp/requests`) and conversation event
+ *   streams (`GET conversations/{cId}/events`), read to the end;
+ * - steady REST writes at a fixed rate: conversation messages (each fans out as an event to
+ *   that conversation's open streams) and document upserts (chunked and FTS-indexed).
+ * Baseline, in the same run against the same server: the same MCP clients alone. The ratio is
+ * MCP tool calls/s under the mixed load ÷ alone. Reported: throughput and p50/p99 per kind,
+ * write → SSE delivery latency, errors (must be 0: any error marks the run failed, and
+ * `deno task bench` then exits 1) and the server's RSS (idle, peaks; `ps`, sampled).
+ *
+ * Load generators run in three Workers (MCP clients; streams; writes), so no single client
+ * event loop drives everything. The machine has 2 cores shared with the server: figures are
+ * for the whole box, and ratios are what compare.
+ *
+ * Knobs: BENCH_MIXED_WORKSPACES (1: a team; the 32 users are spread over them),
+ * BENCH_MIXED_DOCS (3000 per workspace), BENCH_MIXED_SECONDS (20), BENCH_MIXED_BASE_SECONDS (10), BENCH_MIXED_CLIENTS (32),
+ * BENCH_MIXED_STREAMS (1000, half relay, half events), BENCH_MIXED_MSG_RATE (50/s),
+ * BENCH_MIXED_DOC_RATE (25/s).
+ * Run: `deno task bench load_mixed`.
+ * @module
+ */
+import type { BenchResult } from "./result.ts";
+import type { Job, KindStats, Req, WorkerReply } from "./load_mixed_worker.ts";
+import {
+  benchDocumentText,
+  rssKiB,
+  sampleRss,
+  seedDataDir,
+  type SeededUser,
+  spawnServer,
+} from "./load_mixed_seed.ts";
+
+function envNumber(name: string, fallback: number): number {
+  const v = Number(Deno.env.get(name) ?? fallback);
+  return Number.isFinite(v) && v > 0 ? v : fallback;
+}
+
+const SECONDS = envNumber("BENCH_MIXED_SECONDS", 20);
+const BASE_SECONDS = envNumber("BENCH_MIXED_BASE_SECONDS", 10);
+const CLIENTS = Math.floor(envNumber("BENCH_MIXED_CLIENTS", 32));
+const STREAMS = Math.floor(envNumber("BENCH_MIXED_STREAMS", 1000));
+const MSG_RATE = envNumber("BENCH_MIXED_MSG_RATE", 50);
+const DOC_RATE = envNumber("BENCH_MIXED_DOC_RATE", 25);
+const WORKSPACES = Math.floor(envNumber("BENCH_MIXED_WORKSPACES", 1));
+const DOCS_PER_WORKSPACE = Math.floor(envNumber("BENCH_MIXED_DOCS", 3000));
+const CONVERSATIONS_PER_USER = 4;
+const WARMUP_MS = 2000;
+
+const MCP_HEADERS = {
+  "Content-Type": "application/json",
+  Accept: "application/json, text/event-stream",
+  "MCP-Protocol-Version": "2025-06-18",
+};
+
+/** Start a Worker on a job; resolves each reply in order. */
+function startWorker(job: Job) {
+  const w = new Worker(new URL("./load_mixed_worker.ts", import.meta.url), { type: "module" });
+  const queue: WorkerReply[] = [];
+  const waiting: ((r: WorkerReply) => void)[] = [];
+  let failure: Error | null = null;
+  w.onmessage = (e: MessageEvent<WorkerReply>) => {
+    const next = waiting.shift();
+    if (next) next(e.data);
+    else queue.push(e.data);
+  };
+  w.onerror = (e) => {
+    e.preventDefault();
+    failure = new Error(`load worker (${job.role}) failed: ${e.message}`);
+    for (const f of waiting.splice(0)) f({ type: "ready", opened: 0, errors: [], openMs: 0 });
+  };
+  w.postMessage(job);
+  return {
+    async next(): Promise<WorkerReply> {
+      const r = queue.shift() ?? await new Promise<WorkerReply>((res) => waiting.push(res));
+      if (failure) throw failure;
+      return r;
+    },
+    send: (m: unknown) => w.postMessage(m),
+    terminate: () => w.terminate(),
+  };
+}
+
+function mcpCall(url: string, token: string, kind: string, args: Record<string, unknown>): Req {
+  return {
+    kind,
+    url: `${url}/mcp`,
+    method: "POST",
+    headers: { ...MCP_HEADERS, Authorization: `Bearer ${token}` },
+    body: JSON.stringify({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "tools/call",
+      params: { name: kind, arguments: args },
+    }),
+  };
+}
+
+/** Client i cycles through the three tools, starting at a different one than its neighbour. */
+function mcpClients(url: string, users: SeededUser[]): Req[][] {
+  return Array.from({ length: CLIENTS }, (_, i) => {
+    const t = users[i % users.length].mcpToken;
+    const calls = [
+      mcpCall(url, t, "identity", {}),
+      mcpCall(url, t, "search", { query: "zeppelin policy", topK: 10 }),
+      mcpCall(url, t, "list_conversations", {}),
+    ];
+    return [...calls.slice(i % 3), ...calls.slice(0, i % 3)];
+  });
+}
+
+function streamRequests(url: string, users: SeededUser[]) {
+  const out: (Req & { kind: "relay" | "events" })[] = [];
+  const relay = users.flatMap((u) => u.relayServerIds.map((s) => ({ u, s })));
+  const convs = users.flatMap((u) => u.conversationIds.map((c) => ({ u, c })));
+  for (let i = 0; i < STREAMS; i++) {
+    const auth = (u: SeededUser) => ({ Authorization: `Bearer ${u.restToken}` });
+    if (i % 2 === 0) {
+      const { u, s } = relay[(i / 2) % relay.length];
+      out.push({
+        kind: "relay",
+        url: `${url}/api/v1/w/${u.wId}/mcp/requests?serverId=${encodeURIComponent(s)}`,
+        headers: auth(u),
+      });
+    } else {
+      const { u, c } = convs[((i - 1) / 2) % convs.length];
+      out.push({
+        kind: "events",
+        url: `${url}/api/v1/w/${u.wId}/assistant/conversations/${c}/events`,
+        headers: auth(u),
+      });
+    }
+  }
+  return out;
+}
+
+function writeKinds(url: string, users: SeededUser[]) {
+  const json = (u: SeededUser) => ({
+    Authorization: `Bearer ${u.restToken}`,
+    "Content-Type": "application/json",
+  });
+  const messages: Req[] = users.flatMap((u) =>
+    u.conversationIds.map((c) => ({
+      kind: "post_message",
+      url: `${url}/api/v1/w/${u.wId}/assistant/conversations/${c}/messages`,
+      headers: json(u),
+      body: JSON.stringify({
+        content: "bench-sent:{{t}} hello from the mixed load",
+        mentions: [],
+        context: { username: "bench", timezone: "UTC" },
+      }),
+    }))
+  );
+  const docs: Req[] = [];
+  for (let d = 0; d < 50; d++) {
+    for (const [i, u] of users.entries()) {
+      docs.push({
+        kind: "upsert_document",
+        url: `${url}/api/v1/w/${u.wId}/spaces/${u.spaceId}/data_sources/${u.dataSourceId}` +
+          `/documents/live-${i}-${d}`,
+        headers: json(u),
+        body: JSON.stringify({ text: benchDocumentText(d), title: `Live ${d}` }),
+      });
+    }
+  }
+  return [
+    { kind: "post_message", ratePerSec: MSG_RATE, requests: messages },
+    { kind: "upsert_document", ratePerSec: DOC_RATE, requests: docs },
+  ];
+}
+
+type Phase = Extract<WorkerReply, { type: "mcp" }>;
+
+function fmtKinds(label: string, kinds: Record<string, KindStats>): string[] {
+  return Object.entries(kinds).map(([k, s]) =>
+    `${label} ${k.padEnd(18)} ${s.perSec.toFixed(0).padStart(6)}/s  p50 ${
+      s.p50Ms.toFixed(2)
+    } ms  p99 ${s.p99Ms.toFixed(2)} ms  errors ${s.errors}/${s.ok + s.errors}`
+  );
+}
+
+const total = (p: { kinds: Record<string, KindStats> }) =>
+  Object.values(p.kinds).reduce((a, s) => a + s.perSec, 0);
+const errorsOf = (p: { kinds: Record<string, KindStats> }) =>
+  Object.values(p.kinds).reduce((a, s) => a + s.errors, 0);
+
+export async function run(): Promise<BenchResult> {
+  const dataDir = await Deno.makeTempDir({ prefix: "dust-mcp-bench-mixed-" });
+  try {
+    const users = Math.max(1, CLIENTS);
+    const relayStreams = Math.ceil(STREAMS / 2);
+    const seedStart = performance.now();
+    const seeded = await seedDataDir(dataDir, {
+      workspaces: Math.min(WORKSPACES, users),
+      users,
+      docsPerWorkspace: DOCS_PER_WORKSPACE,
+      conversationsPerUser: CONVERSATIONS_PER_USER,
+      relayServersPerUser: Math.ceil(relayStreams / users),
+    });
+    const seedSeconds = (performance.now() - seedStart) / 1000;
+    const server = await spawnServer(dataDir);
+    try {
+      return await measure(server.url, server.pid, seeded, seedSeconds);
+    } finally {
+      await server.stop();
+    }
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+}
+
+async function measure(
+  url: string,
+  pid: number,
+  users: SeededUser[],
+  seedSeconds: number,
+): Promise<BenchResult> {
+  await new Promise((r) => setTimeout(r, 1000));
+  const idleKiB = await rssKiB(pid);
+  const clients = mcpClients(url, users);
+
+  // Baseline: the same MCP clients, nothing else open.
+  const baseRss = sampleRss(pid);
+  const baseWorker = startWorker({
+    role: "mcp",
+    clients,
+    durationMs: BASE_SECONDS * 1000,
+    warmupMs: WARMUP_MS,
+  });
+  const base = await baseWorker.next() as Phase;
+  const baseMem = await baseRss.stop();
+
+  // Mixed: open the streams, then MCP clients and writes together.
+  const mixedRss = sampleRss(pid);
+  const streams = startWorker({ role: "streams", streams: streamRequests(url, users) });
+  const ready = await streams.next() as Extract<WorkerReply, { type: "ready" }>;
+  await new Promise((r) => setTimeout(r, 500));
+  const streamsKiB = await rssKiB(pid);
+  const writes = startWorker({
+    role: "writes",
+    kinds: writeKinds(url, users),
+    durationMs: SECONDS * 1000 + WARMUP_MS,
+  });
+  const mcp = startWorker({
+    role: "mcp",
+    clients,
+    durationMs: SECONDS * 1000,
+    warmupMs: WARMUP_MS,
+  });
+  const [mixed, written] = await Promise.all([mcp.next(), writes.next()]) as [
+    Phase,
+    Extract<WorkerReply, { type: "writes" }>,
+  ];
+  await new Promise((r) => setTimeout(r, 1000)); // let the last events arrive
+  streams.send("stop");
+  const streamed = await streams.next() as Extract<WorkerReply, { type: "streams" }>;
+  const mixedMem = await mixedRss.stop();
+
+  const failures = [
+    ...base.errors.map((e) => `baseline MCP: ${e}`),
+    ...mixed.errors.map((e) => `mixed MCP: ${e}`),
+    ...written.errors.map((e) => `REST write: ${e}`),
+    ...ready.errors.map((e) => `stream open: ${e}`),
+    ...streamed.errors.map((e) => `stream: ${e}`),
+  ];
+  const errorCount = errorsOf(base) + errorsOf(mixed) + errorsOf(written) +
+    streamed.endedEarly + (STREAMS - ready.opened);
+  if (errorCount > 0 && failures.length === 0) failures.push(`${errorCount} errors`);
+  const messagesWritten = written.kinds.post_message?.ok ?? 0;
+  const streamsPerConversation = Math.ceil(STREAMS / 2) / (users.length * CONVERSATIONS_PER_USER);
+  const ratio = total(mixed) / total(base);
+  const mb = (kib: number) => `${(kib / 1024).toFixed(1)} MB`;
+  const lines = [
+    `seeded ${users.length} users (an MCP token each) in ${WORKSPACES} workspace(s) of ` +
+    `${DOCS_PER_WORKSPACE} documents, ${users.length * CONVERSATIONS_PER_USER} conversations, ` +
+    `in ${seedSeconds.toFixed(1)} s`,
+    `baseline: ${clients.length} MCP clients alone, ${BASE_SECONDS} s: ${
+      total(base).toFixed(0)
+    } calls/s`,
+    ...fmtKinds("  alone", base.kinds),
+    `mixed, ${SECONDS} s: ${clients.length} MCP clients + ${ready.opened}/${STREAMS} SSE streams ` +
+    `(opened in ${ready.openMs.toFixed(0)} ms) + writes (${MSG_RATE} messages/s, ${DOC_RATE} ` +
+    `upserts/s): ${total(mixed).toFixed(0)} calls/s = ${ratio.toFixed(3)} × alone`,
+    ...fmtKinds("  mixed", mixed.kinds),
+    ...fmtKinds("  write", written.kinds),
+    `  SSE: ${streamed.frames} frames, ${streamed.events} events (≈ ${
+      streamsPerConversation.toFixed(1)
+    } streams per conversation × ${messagesWritten} messages), ended early ${streamed.endedEarly}`,
+    `  write → SSE delivery: p50 ${streamed.delivery.p50Ms.toFixed(2)} ms, p99 ${
+      streamed.delivery.p99Ms.toFixed(2)
+    } ms (n=${streamed.delivery.n})`,
+    `server RSS: idle ${mb(idleKiB)}, peak with MCP alone ${mb(baseMem.peakKiB)}, ` +
+    `with ${ready.opened} streams open ${mb(streamsKiB)}, peak mixed ${mb(mixedMem.peakKiB)} ` +
+    `(${mixedMem.samples} samples)`,
+    `errors: ${errorCount}${errorCount ? " — FAILED" : " (required 0)"}`,
+  ];
+  return {
+    name: "load_mixed",
+    ratio,
+    ratioLabel: "MCP tool calls/s with 1,000 SSE streams + REST writes ÷ the same clients alone",
+    lines,
+    failures,
+    figures: {
+      settings: {
+        SECONDS,
+        BASE_SECONDS,
+        CLIENTS,
+        STREAMS,
+        MSG_RATE,
+        DOC_RATE,
+        WORKSPACES,
+        DOCS_PER_WORKSPACE,
+      },
+      base,
+      mixed,
+      written,
+      ready,
+      streamed,
+      rssKiB: {
+        idle: idleKiB,
+        basePeak: baseMem.peakKiB,
+        streams: streamsKiB,
+        mixedPeak: mixedMem.peakKiB,
+      },
+      errorCount,
+    },
+  };
+}
+
+if (import.meta.main) {
+  const r = await run();
+  for (const l of r.lines) console.log(l);
+  console.log(`ratio ${r.ratio.toFixed(3)} (${r.ratioLabel})`);
+  if (r.failures?.length) Deno.exit(1);
+}
