@@ -24,9 +24,9 @@ const SEED = Number(
   Deno.env.get("DURABILITY_SEED") ?? crypto.getRandomValues(new Uint32Array(1))[0],
 );
 /** The kill lands between these bounds after the load starts (the load lasts longer). */
-const KILL_MIN_MS = 250;
-const KILL_SPAN_MS = 1_500;
-const LOAD_MS = 4_000;
+const KILL_MIN_MS = 300;
+const KILL_SPAN_MS = 2_200;
+const LOAD_MS = 5_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -49,6 +49,7 @@ async function createDataSource(base: string, setup: DurabilitySetup): Promise<s
 function assertDiskSound(disk: DiskReport, ledger: Ledger, when: string): void {
   assert.deepEqual(disk.integrity, ["ok"], `${when}: PRAGMA integrity_check`);
   assert.equal(disk.foreignKeyViolations, 0, `${when}: PRAGMA foreign_key_check`);
+  assert.equal(disk.searchIndex, "ok", `${when}: FTS5 integrity-check of the search index`);
   assert.deepEqual(disk.badBlobs, [], `${when}: ready files whose bytes are missing or cut`);
   for (const f of ledger.files.filter((f) => f.uploaded)) {
     assert.equal(disk.blobHashes.get(f.sId), f.sha256, `${when}: acknowledged file ${f.sId}`);

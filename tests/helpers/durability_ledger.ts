@@ -95,6 +95,8 @@ export async function call(
 export interface ConversationEntry {
   title: string;
   token: string;
+  /** Its messages mention the `dust` agent: each must have its agent message, finished. */
+  mentions: boolean;
   /** Null while its creation was in flight at the kill (then found by title). */
   sId: string | null;
   /** Contents of the acknowledged user messages, in the order they were acknowledged. */

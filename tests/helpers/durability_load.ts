@@ -70,12 +70,26 @@ async function writeConversations(ctx: LoadContext, w: number, rng: () => number
     const title = `r${ctx.round}-w${w}-c${i}`;
     const token = w % 2 ? ctx.setup.memberToken : ctx.setup.adminToken;
     const first = randomText(rng, randomInt(rng, 100, 30_000), `${title} m0`);
-    const entry: ConversationEntry = { title, token, sId: null, acked: [], pending: first };
+    // The member's messages mention `dust`: the agent message is written with the user
+    // message, and (no model configured) its run fails fast; a kill may interrupt it.
+    const mentions = w % 2 === 1;
+    const entry: ConversationEntry = {
+      title,
+      token,
+      mentions,
+      sId: null,
+      acked: [],
+      pending: first,
+    };
     ctx.ledger.conversations.push(entry);
     const r = await call(ctx.base, path, {
       method: "POST",
       token,
-      json: { title, visibility: "unlisted", message: messageBody(first, []) },
+      json: {
+        title,
+        visibility: "unlisted",
+        message: messageBody(first, mentions ? ["dust"] : []),
+      },
     });
     expectOk(r, "create conversation");
     entry.sId = r.body.conversation.sId;
@@ -88,7 +102,7 @@ async function writeConversations(ctx: LoadContext, w: number, rng: () => number
       const p = await call(ctx.base, `${path}/${entry.sId}/messages`, {
         method: "POST",
         token,
-        json: messageBody(content, []),
+        json: messageBody(content, mentions ? ["dust"] : []),
       });
       expectOk(p, "post message");
       entry.acked.push(content);

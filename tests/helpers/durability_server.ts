@@ -142,7 +142,10 @@ export async function prepareDataDir(dataDir: string): Promise<DurabilitySetup> 
   const adminEmail = "admin@durability.test";
   const adminPassword = "durable horse battery staple";
   await cli(["users", "create", "--email", adminEmail, "--name", "Admin", ...d], adminPassword);
-  await cli(["users", "create", "--email", "member@durability.test", "--name", "M", ...d], "member password 1");
+  await cli(
+    ["users", "create", "--email", "member@durability.test", "--name", "M", ...d],
+    "member password 1",
+  );
   const workspaceSId = await cli([
     "workspaces",
     "create",
@@ -198,6 +201,8 @@ export async function prepareDataDir(dataDir: string): Promise<DurabilitySetup> 
 export interface DiskReport {
   integrity: string[];
   foreignKeyViolations: number;
+  /** FTS5 `integrity-check` of the search index against its content table: "ok" or the error. */
+  searchIndex: string;
   readyFiles: number;
   /** Ready rows whose blob is missing or of another size than the row says. */
   badBlobs: string[];
@@ -266,12 +271,43 @@ export async function inspectDataDir(dataDir: string): Promise<DiskReport> {
   return {
     integrity,
     foreignKeyViolations: fk.length,
+    searchIndex: await checkSearchIndex(dataDir),
     readyFiles: rows.length,
     badBlobs,
     orphanBlobs: [...blobs],
     tempFiles: await listTemp(filesDir),
     blobHashes,
   };
+}
+
+/**
+ * FTS5's own integrity check (rank 1: the index against `document_chunks`, so a chunk written
+ * without its index entries or the reverse shows). It needs a writable connection, so it runs
+ * on a copy of the database and its WAL: the original stays as the crash left it.
+ */
+async function checkSearchIndex(dataDir: string): Promise<string> {
+  const copy = await Deno.makeTempDir({ prefix: "dust-mcp-durability-copy-" });
+  try {
+    for (const suffix of ["", "-wal"]) {
+      await Deno.copyFile(join(dataDir, `dust-mcp.db${suffix}`), join(copy, `dust-mcp.db${suffix}`))
+        .catch((e) => {
+          if (!(suffix && e instanceof Deno.errors.NotFound)) throw e;
+        });
+    }
+    const db = new DatabaseSync(join(copy, "dust-mcp.db"));
+    try {
+      db.exec(
+        "INSERT INTO document_chunks_fts(document_chunks_fts, rank) VALUES ('integrity-check', 1)",
+      );
+      return "ok";
+    } catch (e) {
+      return String(e);
+    } finally {
+      db.close();
+    }
+  } finally {
+    await Deno.remove(copy, { recursive: true });
+  }
 }
 
 /** The temp entries of a data directory's files dir (checked right after a restart). */

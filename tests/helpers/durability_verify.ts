@@ -41,6 +41,30 @@ function userMessages(conversation: any): string[] {
     .filter((m) => m.type === "user_message").map((m) => m.content as string);
 }
 
+/**
+ * Problems with a conversation's agent messages: each user message that mentioned `dust` has
+ * its agent message (written in the same transaction), and after a restart none is left
+ * unfinished (the runner fails what a kill interrupted).
+ */
+// deno-lint-ignore no-explicit-any
+function agentProblems(conversation: any, mentions: boolean): string[] {
+  // deno-lint-ignore no-explicit-any
+  const last = (conversation.content as any[][]).map((versions) => versions[versions.length - 1]);
+  const users = last.filter((m) => m.type === "user_message");
+  const agents = last.filter((m) => m.type === "agent_message");
+  const problems: string[] = [];
+  if (mentions) {
+    const answered = new Set(agents.map((a) => a.parentMessageId));
+    const orphans = users.filter((u) => !answered.has(u.sId)).length;
+    if (orphans) problems.push(`${orphans} user messages mention dust but have no agent message`);
+  } else if (agents.length) problems.push(`${agents.length} agent messages without a mention`);
+  const unfinished = agents.filter((a) => !["succeeded", "failed", "cancelled"].includes(a.status));
+  if (unfinished.length) {
+    problems.push(`agent messages left ${unfinished.map((a) => a.status).join(", ")}`);
+  }
+  return problems;
+}
+
 function sameList(a: string[], b: string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
@@ -75,6 +99,9 @@ async function verifyConversation(
     return true;
   }
   const got = userMessages(r.body.conversation);
+  for (const p of agentProblems(r.body.conversation, c.mentions)) {
+    v.failures.push(`conversation ${c.title} (${c.sId}): ${p}`);
+  }
   if (c.pending !== null) {
     const landed = sameList(got, [...c.acked, c.pending]);
     if (landed || sameList(got, c.acked)) {

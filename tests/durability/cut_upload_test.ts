@@ -1,0 +1,137 @@
+/**
+ * Durability of one write caught mid-flight, deterministically: an upload whose body is still
+ * arriving (half of it on disk in a temp file) when the server is SIGKILLed must leave no
+ * file behind — the row still awaits its bytes, no blob, the temp file gone after a restart —
+ * and the same file id must then take a full upload intact.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import {
+  freePort,
+  inspectDataDir,
+  prepareDataDir,
+  ServerProcess,
+  tempFilesOf,
+} from "../helpers/durability_server.ts";
+import { call, randomBytes, seededRandom, sha256Hex } from "../helpers/durability_ledger.ts";
+
+const SIZE = 4 * 1024 * 1024;
+const BOUNDARY = "durability-boundary-7f3a";
+
+/** The multipart head of a `file` field (the body the SDK's uploadFile sends, streamed). */
+function multipartHead(fileName: string): Uint8Array {
+  return new TextEncoder().encode(
+    `--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="${fileName}"\r\n` +
+      "Content-Type: application/octet-stream\r\n\r\n",
+  );
+}
+
+/** Wait (bounded) until a temp file in files/tmp holds at least `min` bytes. */
+async function waitForPartialTemp(dataDir: string, min: number, ms = 15_000): Promise<number> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    for (const name of await tempFilesOf(dataDir)) {
+      const st = await Deno.stat(join(dataDir, "files", "tmp", name)).catch(() => null);
+      if (st && st.size >= min) return st.size;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`no temp file of ${min} bytes within ${ms} ms`);
+}
+
+function fileRow(dataDir: string, sId: string) {
+  const db = new DatabaseSync(join(dataDir, "dust-mcp.db"), { readOnly: true });
+  try {
+    const r = db.prepare("SELECT status, storage_key FROM files WHERE s_id = ?").get(sId);
+    return r ? { status: r.status, storage_key: r.storage_key } : undefined;
+  } finally {
+    db.close();
+  }
+}
+
+Deno.test("[durability] an upload cut by SIGKILL mid-body leaves no file: the row awaits its bytes, no blob, no temp file after restart, and a full retry is intact", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "dust-mcp-durability-" });
+  const port = freePort();
+  let server: ServerProcess | null = null;
+  try {
+    const setup = await prepareDataDir(dataDir);
+    server = await ServerProcess.start(dataDir, port);
+    const bytes = randomBytes(seededRandom(7), SIZE);
+    const files = `/api/v1/w/${setup.workspaceSId}/files`;
+    const created = await call(server.url, files, {
+      method: "POST",
+      token: setup.adminToken,
+      json: {
+        contentType: "application/octet-stream",
+        fileName: "cut.bin",
+        fileSize: SIZE,
+        useCase: "conversation",
+      },
+    });
+    assert.equal(created.status, 200, JSON.stringify(created.body));
+    const sId: string = created.body.file.sId;
+
+    // Raw HTTP with the full Content-Length declared (so the server streams the body to disk
+    // as it arrives; a chunked body is buffered by the body-limit middleware first), then
+    // only half of the bytes: the request is still in flight when the server dies.
+    const head = multipartHead("cut.bin");
+    const tail = new TextEncoder().encode(`\r\n--${BOUNDARY}--\r\n`);
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    const request = new TextEncoder().encode(
+      `POST ${files}/${sId} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n` +
+        `Authorization: Bearer ${setup.adminToken}\r\n` +
+        `Content-Type: multipart/form-data; boundary=${BOUNDARY}\r\n` +
+        `Content-Length: ${head.length + SIZE + tail.length}\r\n\r\n`,
+    );
+    for (const part of [request, head, bytes.subarray(0, SIZE / 2)]) {
+      let off = 0;
+      while (off < part.length) off += await conn.write(part.subarray(off));
+    }
+    const onDisk = await waitForPartialTemp(dataDir, 64 * 1024);
+    await server.kill();
+    server = null;
+    const answer = await conn.read(new Uint8Array(1024)).catch(() => null);
+    conn.close();
+    assert.equal(answer, null, "the upload got no answer");
+    assert.ok(onDisk < SIZE, `the kill landed mid-write (${onDisk} of ${SIZE} bytes in tmp)`);
+
+    const disk = await inspectDataDir(dataDir);
+    assert.deepEqual(disk.integrity, ["ok"]);
+    assert.equal(disk.foreignKeyViolations, 0);
+    assert.deepEqual(fileRow(dataDir, sId), { status: "created", storage_key: null });
+    assert.deepEqual(disk.orphanBlobs, [], "no blob was renamed into place");
+    assert.ok(disk.tempFiles.length >= 1, "the crash left its partial temp file");
+
+    server = await ServerProcess.start(dataDir, port);
+    assert.deepEqual(await tempFilesOf(dataDir), [], "the restart removed the partial temp file");
+    const early = await call(server.url, `${files}/${sId}?action=download`, {
+      token: setup.adminToken,
+    });
+    assert.equal(early.status, 400, "the cut upload is not served");
+
+    const form = new FormData();
+    form.append("file", new Blob([bytes as Uint8Array<ArrayBuffer>]), "cut.bin");
+    const retry = await call(server.url, `${files}/${sId}`, {
+      method: "POST",
+      token: setup.adminToken,
+      form,
+    });
+    assert.equal(retry.status, 200, JSON.stringify(retry.body));
+    const got = await call(server.url, `${files}/${sId}?action=download`, {
+      token: setup.adminToken,
+    });
+    assert.equal(got.status, 200);
+    assert.equal(sha256Hex(got.bytes), sha256Hex(bytes));
+    assert.equal(await server.stop(), 0);
+    server = null;
+    const after = await inspectDataDir(dataDir);
+    assert.deepEqual(after.integrity, ["ok"]);
+    assert.deepEqual(after.badBlobs, []);
+    assert.equal(after.blobHashes.get(sId), sha256Hex(bytes));
+    assert.deepEqual(after.orphanBlobs, []);
+  } finally {
+    if (server) await server.kill();
+    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+  }
+});
