@@ -2,17 +2,16 @@
  * The whole user story through Dust's own SDK (`@dust-tt/client` 1.2.8), unchanged: the user's
  * app registers a local MCP server with `DustMcpServerTransport`, posts a message naming it in
  * `clientSideMCPServerIds`, and streams the agent's events while the agent uses the local tool.
- * Also the MCP-tool path: the core `createConversationMessage` the `/mcp` tool calls.
+ * Also the MCP-tool path: a real MCP client on `/mcp` posts with `create_conversation_message`
+ * and reads the agent's answer with `get_conversation_messages` (like Dust's hosted tools, it
+ * posts without client-side servers: local tools are named by the REST/SDK caller).
  */
 import assert from "node:assert/strict";
 import { startTestServer } from "../helpers/server.ts";
 import { createUserWithToken } from "../helpers/fixtures.ts";
 import { dustApiFor, startLocalMcpServer } from "../helpers/local_mcp.ts";
 import { lastToolResult, startFakeModel } from "../helpers/fake_model.ts";
-import { createConversationWithMessage, userActorOf } from "../helpers/actors.ts";
-import { createConversationMessage } from "../../src/core/messages.ts";
-import { waitForAgentMessages } from "../../src/core/agent_messages.ts";
-import { getConversation } from "../../src/core/conversations.ts";
+import { connectV2, createMcpUser, payloadOf } from "../mcp/helpers.ts";
 
 const script = [
   { toolCalls: [{ name: "local_tools__get_secret", arguments: { label: "vault" } }] },
@@ -58,21 +57,30 @@ Deno.test("[agents] through @dust-tt/client: register a local server, post, stre
   assert.equal(final?.content, "Found vault: 42");
 });
 
-Deno.test("[agents] the MCP tool path (createConversationMessage) runs the agent to an answer", async () => {
+Deno.test("[agents] through /mcp: create_conversation_message mentions Dust and the answer shows in get_conversation_messages", async () => {
   await using model = await startFakeModel([{ content: "Answer via MCP." }]);
   await using server = await startTestServer({ flags: model.flags });
-  const alice = await createUserWithToken(server, { email: "alice@example.com", role: "user" });
-  const actor = userActorOf(server, alice);
-  const { conversationId } = await createConversationWithMessage(server, alice);
-  const posted = await createConversationMessage(server.deps, actor, {
-    conversationId,
-    message: "Hello Dust",
-  });
-  assert.equal(posted.agentMessageIds.length, 1);
-  await waitForAgentMessages(server.deps, posted.agentMessageIds, 10_000);
-  const convo = getConversation(server.deps, actor, { conversationId });
-  const agent = JSON.parse(JSON.stringify(convo)).content.flat()
-    .find((m: { sId: string }) => m.sId === posted.agentMessageIds[0]);
-  assert.equal(agent.status, "succeeded");
-  assert.equal(agent.content, "Answer via MCP.");
+  const alice = await createMcpUser(server, { email: "alice@example.com", role: "user" });
+  await using c = await connectV2(server, alice.mcpToken);
+  const { conversationId } = payloadOf<{ conversationId: string }>(
+    await c.callTool({ name: "create_conversation", arguments: { title: "Via MCP" } }),
+  );
+  const posted = payloadOf<{ agentMessageIds: string[] }>(
+    await c.callTool({
+      name: "create_conversation_message",
+      arguments: { conversationId, message: "Hello Dust" },
+    }),
+  );
+  assert.equal(posted.agentMessageIds.length, 1, "the default agent Dust is mentioned");
+  // The tool does not wait for the answer (as in Dust): the caller polls, bounded here.
+  let text = "";
+  for (let i = 0; i < 200 && !text.includes("Answer via MCP."); i++) {
+    await new Promise((r) => setTimeout(r, 25));
+    text = payloadOf<{ messages: string }>(
+      await c.callTool({ name: "get_conversation_messages", arguments: { conversationId } }),
+    ).messages;
+  }
+  assert.match(text, />> User \(alice, alice@example\.com\) .*\n+Hello Dust/);
+  assert.match(text, />> Agent \(Dust\) .*\n+Answer via MCP\./);
+  assert.equal(model.requests.length, 1);
 });
