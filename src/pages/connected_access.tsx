@@ -1,7 +1,8 @@
 /** @jsxImportSource hono/jsx */
 /**
  * Connected access: OAuth grants (client, user, scopes, created, last used), registered
- * clients and MCP tokens of a workspace, each with revoke. Admins see and revoke everything in
+ * clients, MCP tokens and live client-side MCP server registrations (the relay) of a
+ * workspace, grants, tokens and registrations each with revoke. Admins see and revoke everything in
  * the workspace; a user sees and revokes their own.
  * @module
  */
@@ -16,13 +17,20 @@ import { type GrantView, listGrants, revokeGrant } from "../core/oauth_grants.ts
 import { listMcpTokens, type McpTokenView, revokeMcpToken } from "../core/mcp_tokens.ts";
 import { type ClientView, listClients } from "../core/oauth_clients.ts";
 import type { UserActor } from "../auth/actor.ts";
+import {
+  listRelayRegistrations,
+  type RegistrationView,
+  revokeRelayRegistration,
+} from "../relay/registry.ts";
 import { AppError } from "../errors.ts";
 
 const when = (
   t: number | null,
 ) => (t ? new Date(t).toISOString().replace(/\.\d+Z$/, "Z") : "never");
 
-function RevokeButton(p: { wId: string; csrf: string; kind: "grant" | "token"; id: string }) {
+function RevokeButton(
+  p: { wId: string; csrf: string; kind: "grant" | "token" | "relay"; id: string },
+) {
   return (
     <form method="post" action={`/w/${p.wId}/connected/revoke`}>
       <input type="hidden" name="csrf" value={p.csrf} />
@@ -39,6 +47,7 @@ interface Props {
   grants: GrantView[];
   tokens: McpTokenView[];
   clients: ClientView[];
+  relays: RegistrationView[];
   message?: string;
   error?: string;
 }
@@ -80,6 +89,18 @@ function ConnectedPage(p: Props) {
       </td>
       <td>{c.activeGrants}</td>
       <td>{when(c.lastUsedAt)}</td>
+    </tr>
+  );
+  const relayRow = (r: RegistrationView) => (
+    <tr data-relay={r.serverId}>
+      <td>{r.serverName}</td>
+      <td>{r.userEmail}</td>
+      <td>{when(r.registeredAt)}</td>
+      <td>{when(r.lastHeartbeatAt)}</td>
+      <td>{r.connected ? "connected" : "registered"}</td>
+      <td>
+        <RevokeButton wId={wId} csrf={p.csrf} kind="relay" id={r.serverId} />
+      </td>
     </tr>
   );
   return (
@@ -131,13 +152,26 @@ function ConnectedPage(p: Props) {
           </tr>
           {p.clients.map(clientRow)}
         </table>
+        <h2>Client-side MCP servers</h2>
+        <table>
+          <tr>
+            <th>Server</th>
+            <th>User</th>
+            <th>Registered</th>
+            <th>Last heartbeat</th>
+            <th>Stream</th>
+            <th></th>
+          </tr>
+          {p.relays.map(relayRow)}
+        </table>
       </div>
     </Layout>
   );
 }
 
 function render(c: Context<AppEnv>, actor: UserActor, csrf: string, extra: Partial<Props> = {}) {
-  const db = c.get("deps").db;
+  const deps = c.get("deps");
+  const db = deps.db;
   return c.html(
     <ConnectedPage
       actor={actor}
@@ -145,6 +179,7 @@ function render(c: Context<AppEnv>, actor: UserActor, csrf: string, extra: Parti
       grants={listGrants(db, actor)}
       tokens={listMcpTokens(db, actor)}
       clients={listClients(db, actor)}
+      relays={listRelayRegistrations(deps, actor)}
       {...extra}
     />,
     extra.error ? 404 : 200,
@@ -169,10 +204,12 @@ export function connectedAccessRoutes(): Hono<AppEnv> {
     if (!form) {
       return c.html("<h1>Form expired</h1><p>The security token is missing or wrong.</p>", 403);
     }
-    const db = c.get("deps").db;
+    const deps = c.get("deps");
     try {
-      if (form.kind === "grant") revokeGrant(db, page.actor, form.id ?? "");
-      else revokeMcpToken(db, page.actor, form.id ?? "");
+      if (form.kind === "grant") revokeGrant(deps.db, page.actor, form.id ?? "");
+      else if (form.kind === "relay") {
+        revokeRelayRegistration(deps, page.actor, { serverId: form.id ?? "" });
+      } else revokeMcpToken(deps.db, page.actor, form.id ?? "");
       return render(c, page.actor, page.session.session.csrf, { message: "Revoked." });
     } catch (e) {
       if (!(e instanceof AppError) || e.status >= 500) throw e;

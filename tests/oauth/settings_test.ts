@@ -12,6 +12,8 @@ import { isGrantActive } from "../../src/core/oauth_grants.ts";
 import { issueMcpToken, verifyMcpToken } from "../../src/core/mcp_tokens.ts";
 import { verifyAccessToken } from "../../src/auth/jwt.ts";
 import type { TestServer } from "../helpers/server.ts";
+import type { UserActor } from "../../src/auth/actor.ts";
+import { registerRelayServer } from "../../src/relay/registry.ts";
 
 Deno.test("[settings] Dust's redirect patterns: *, scheme://host:*[/path], exact", () => {
   const yes: [string, string][] = [
@@ -318,4 +320,61 @@ Deno.test("[connected] the page lists each grant's client, user, scopes, created
   assert.ok(!page.text.includes(token.token), "never the token itself");
   assert.match(page.text, /<h2>Registered clients<\/h2>/);
   assert.ok(page.text.includes(c.clientId), "the DCR client is listed");
+});
+
+Deno.test("[connected] client-side MCP server registrations: listed, revocable by their user or an admin only", async () => {
+  const { server, alice, browser } = await admin();
+  await using _ = server;
+  const bob = await createPasswordUser(server, {
+    email: "bob@example.com",
+    role: "user",
+    workspace: alice.workspace,
+  });
+  const actorOf = (u: typeof alice, role: "admin" | "user"): UserActor => ({
+    kind: "user",
+    user: {
+      id: u.user.id,
+      sId: u.user.sId,
+      email: u.email,
+      username: "u",
+      firstName: "U",
+      lastName: null,
+      imageUrl: null,
+    },
+    workspace: { id: u.workspace.id, sId: u.workspace.sId, name: u.workspace.name },
+    role,
+    scopes: new Set(["read", "write"]),
+    credential: { kind: "session", id: "t" },
+  });
+  const mine = registerRelayServer(server.deps, actorOf(alice, "admin"), {
+    serverName: "Alice Tools",
+  });
+  const bobs = registerRelayServer(server.deps, actorOf(bob, "user"), {
+    serverName: "Bob Tools",
+  });
+  const path = `/w/${alice.workspace.sId}/connected`;
+  const bobBrowser = new BrowserHttp(server.url);
+  await bobBrowser.signIn(bob.email, bob.password);
+  const bobView = await bobBrowser.get(path);
+  assert.ok(bobView.text.includes(`data-relay="${bobs.serverId}"`));
+  assert.ok(!bobView.text.includes(mine.serverId), "a user sees only their own servers");
+  const steal = await bobBrowser.post(`${path}/revoke`, {
+    csrf: formValue(bobView.text, "csrf")!,
+    kind: "relay",
+    id: mine.serverId,
+  });
+  assert.equal(steal.status, 404);
+  const adminView = await browser.get(path);
+  assert.ok(adminView.text.includes(mine.serverId) && adminView.text.includes(bobs.serverId));
+  const r = await browser.post(`${path}/revoke`, {
+    csrf: formValue(adminView.text, "csrf")!,
+    kind: "relay",
+    id: bobs.serverId,
+  });
+  assert.equal(r.status, 200);
+  assert.ok(!r.text.includes(bobs.serverId), "gone from the list");
+  const left = server.deps.db.prepare("SELECT server_id FROM relay_registrations").all() as {
+    server_id: string;
+  }[];
+  assert.deepEqual(left.map((x) => x.server_id), [mine.serverId]);
 });
