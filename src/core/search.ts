@@ -151,6 +151,8 @@ export async function searchWorkspace(deps: Deps, actor: Actor, input: SearchInp
       ref: citationRef(results.length),
       title: d.title ?? d.documentId,
       uri: documentUri(deps, actor, ds, d),
+      // ChatGPT's search + fetch contract reads `url` for citations (Dust's field is `uri`).
+      url: documentUri(deps, actor, ds, d),
       id: d.documentId,
       provider: null,
       dataSourceId: ds.sId,

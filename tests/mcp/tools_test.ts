@@ -168,14 +168,20 @@ async function exerciseEveryTool(server: TestServer, c: AnyClient, f: Fixture, t
   );
   assert.deepEqual(tasks.tasks.map((t) => t.text), [f.taskText]);
 
-  const found = payloadOf<{ count: number; results: { id: string; title: string }[] }>(
+  const found = payloadOf<
+    { count: number; results: { id: string; title: string; url: string; uri: string }[] }
+  >(
     await c.callTool({ name: "search", arguments: { query: "zeppelin" } }),
   );
   assert.equal(found.results[0]?.title, "Onboarding");
-  const doc = payloadOf<{ text: string }>(
+  assert.ok(found.results[0].url && found.results[0].url === found.results[0].uri);
+  // ChatGPT's pair: search gives {id, title, url}; fetch(id) gives {id, title, text, url, metadata}.
+  const doc = payloadOf<{ id: string; title: string; text: string; url: string }>(
     await c.callTool({ name: "fetch", arguments: { id: found.results[0].id } }),
   );
   assert.match(doc.text, /zeppelin policy/);
+  assert.equal(doc.url, found.results[0].url);
+  assert.equal(doc.id, found.results[0].id);
 
   const scope = { type: "pod", pod_id: f.podId };
   const path = `pod-${f.podId}/notes/${tag}.md`;
