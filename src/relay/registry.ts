@@ -10,7 +10,7 @@ import type { Deps } from "../deps.ts";
 import type { Actor, UserActor } from "../auth/actor.ts";
 import { now } from "../db/sqlite.ts";
 import { AppError, forbidden, invalid, notFound, rateLimited } from "../errors.ts";
-import { isAdmin, requireUser as requireUserActor } from "../core/access.ts";
+import { isAdmin, requireScope, requireUser as requireUserActor } from "../core/access.ts";
 
 /** A live registration. */
 export interface Registration {
@@ -84,6 +84,8 @@ export function registerRelayServer(
   input: { serverName: string },
 ): { serverId: string; expiresAt: string } {
   const user = requireUser(actor);
+  // Registering lets the token answer the user's agents' tool calls: a write, not a read.
+  requireScope(actor, "write");
   const serverName = validateServerName(input.serverName);
   const wait = deps.relay.takeRegisterSlot(user.user.id);
   if (wait > 0) {
@@ -139,6 +141,7 @@ export function heartbeatRelayServer(
   actor: Actor,
   input: { serverId: string },
 ): { success: true; expiresAt: string } {
+  requireScope(actor, "write");
   const reg = findOwnedRegistration(deps, actor, input.serverId);
   if (!reg) {
     throw notFound("mcp_server_connection_not_found", "MCP server not registered or expired");
@@ -153,6 +156,7 @@ export function deregisterRelayServer(
   actor: Actor,
   input: { serverId: string },
 ): { success: true } {
+  requireScope(actor, "write");
   if (actor.kind === "user") {
     deps.db.prepare(
       "DELETE FROM relay_registrations WHERE server_id = ? AND workspace_id = ? AND user_id = ?",

@@ -12,6 +12,7 @@ import type { Actor } from "../auth/actor.ts";
 import { now, tx } from "../db/sqlite.ts";
 import { invalid, notFound } from "../errors.ts";
 import { requireOwnedRegistration } from "./registry.ts";
+import { requireScope } from "../core/access.ts";
 
 /** A JSON-RPC message as relayed (requests, responses and notifications). */
 export type JsonRpcMessage =
@@ -131,6 +132,8 @@ export function postRelayResult(
   actor: Actor,
   input: { serverId: string; result: unknown },
 ): { success: true } {
+  // A result becomes tool output inside the user's conversation: a write.
+  requireScope(actor, "write");
   const reg = requireOwnedRegistration(deps, actor, input.serverId);
   const result = input.result;
   if (result === null || typeof result !== "object" || Array.isArray(result)) {
