@@ -27,17 +27,25 @@ function multipartHead(fileName: string): Uint8Array {
   );
 }
 
-/** Wait (bounded) until a temp file in files/tmp holds at least `min` bytes. */
-async function waitForPartialTemp(dataDir: string, min: number, ms = 15_000): Promise<number> {
+/** Sizes of every file under `files/` (temp files and blobs). */
+async function sizesUnder(dir: string, out: number[] = []): Promise<number[]> {
+  for await (const e of Deno.readDir(dir)) {
+    const path = join(dir, e.name);
+    if (e.isDirectory) await sizesUnder(path, out);
+    else out.push((await Deno.stat(path).catch(() => ({ size: 0 }))).size);
+  }
+  return out;
+}
+
+/** Wait (bounded) until some file under files/ holds at least `min` bytes of the upload. */
+async function waitForPartialBytes(dataDir: string, min: number, ms = 15_000): Promise<number> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
-    for (const name of await tempFilesOf(dataDir)) {
-      const st = await Deno.stat(join(dataDir, "files", "tmp", name)).catch(() => null);
-      if (st && st.size >= min) return st.size;
-    }
+    const biggest = Math.max(0, ...await sizesUnder(join(dataDir, "files")));
+    if (biggest >= min) return biggest;
     await new Promise((r) => setTimeout(r, 20));
   }
-  throw new Error(`no temp file of ${min} bytes within ${ms} ms`);
+  throw new Error(`no file of ${min} bytes under files/ within ${ms} ms`);
 }
 
 function fileRow(dataDir: string, sId: string) {
@@ -88,7 +96,7 @@ Deno.test("[durability] an upload cut by SIGKILL mid-body leaves no file: the ro
       let off = 0;
       while (off < part.length) off += await conn.write(part.subarray(off));
     }
-    const onDisk = await waitForPartialTemp(dataDir, 64 * 1024);
+    const onDisk = await waitForPartialBytes(dataDir, 64 * 1024);
     await server.kill();
     server = null;
     const answer = await conn.read(new Uint8Array(1024)).catch(() => null);

@@ -50,6 +50,7 @@ function assertDiskSound(disk: DiskReport, ledger: Ledger, when: string): void {
   assert.deepEqual(disk.integrity, ["ok"], `${when}: PRAGMA integrity_check`);
   assert.equal(disk.foreignKeyViolations, 0, `${when}: PRAGMA foreign_key_check`);
   assert.equal(disk.searchIndex, "ok", `${when}: FTS5 integrity-check of the search index`);
+  assert.equal(disk.activeMcpTokens, 1, `${when}: exactly one active MCP token for the admin`);
   assert.deepEqual(disk.badBlobs, [], `${when}: ready files whose bytes are missing or cut`);
   for (const f of ledger.files.filter((f) => f.uploaded)) {
     assert.equal(disk.blobHashes.get(f.sId), f.sha256, `${when}: acknowledged file ${f.sId}`);
@@ -71,6 +72,7 @@ Deno.test("[durability] acknowledged writes survive SIGKILL at random moments; i
   let server: ServerProcess | null = null;
   try {
     const setup = await prepareDataDir(dataDir);
+    ledger.mcpToken.current = setup.mcpToken;
     server = await ServerProcess.start(dataDir, port);
     const dataSourcePath = await createDataSource(server.url, setup);
     for (let round = 1; round <= ROUNDS; round++) {
@@ -123,7 +125,7 @@ Deno.test("[durability] acknowledged writes survive SIGKILL at random moments; i
       checked > 0,
       "some write was in flight at a kill (else the all-or-nothing check is idle)",
     );
-    for (const kind of ["conversations", "messages", "files", "documents", "grants"]) {
+    for (const kind of ["conversations", "messages", "files", "documents", "grants", "mcpTokens"]) {
       assert.ok(ledger.counts()[kind] > 0, `the load acknowledged some ${kind}`);
     }
   } finally {

@@ -59,6 +59,30 @@ export function sha256Hex(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
 
+/** Whether `/mcp` accepts a bearer token: 200 to `initialize`, 401 when it is not valid. */
+export async function mcpStatus(base: string, token: string): Promise<number> {
+  const res = await fetch(`${base}/mcp`, {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${token}`,
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+    },
+    body: JSON.stringify({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "initialize",
+      params: {
+        protocolVersion: "2025-06-18",
+        capabilities: {},
+        clientInfo: { name: "durability", version: "1.0.0" },
+      },
+    }),
+  });
+  await res.arrayBuffer();
+  return res.status;
+}
+
 /** A response read whole. */
 export interface Reply {
   status: number;
@@ -130,12 +154,23 @@ export interface GrantEntry {
   pending: boolean;
 }
 
+/** The admin's MCP token: one active per user and workspace, each new one replacing the last. */
+export interface McpTokenEntry {
+  /** The newest token acknowledged (null once a replacement landed without its answer). */
+  current: string | null;
+  /** Tokens it replaced (newest last): their revocation was acknowledged with it. */
+  replaced: string[];
+  /** A replacement was in flight at the kill. */
+  pending: boolean;
+}
+
 /** Every write of the run, across rounds (verification is cumulative). */
 export class Ledger {
   conversations: ConversationEntry[] = [];
   files: FileEntry[] = [];
   documents = new Map<string, DocumentEntry>();
   grants: GrantEntry[] = [];
+  mcpToken: McpTokenEntry = { current: null, replaced: [], pending: false };
   /** Outcomes of in-flight writes checked after restarts: kind → present / absent counts. */
   readonly inFlight = new Map<string, { present: number; absent: number }>();
   /** Uploads in flight at some kill: each may leave at most one orphan blob. */
@@ -157,6 +192,7 @@ export class Ledger {
       files: this.files.filter((f) => f.uploaded).length,
       documents: [...this.documents.values()].filter((d) => d.acked !== null).length,
       grants: this.grants.length,
+      mcpTokens: this.mcpToken.replaced.length + (this.mcpToken.current ? 1 : 0),
     };
   }
 }

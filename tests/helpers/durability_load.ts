@@ -4,7 +4,7 @@
  * the {@link Ledger} as in flight before sending it and as acknowledged once a 2xx arrives.
  * Every loop is bounded in count and by the round's deadline; writers stop at the kill.
  */
-import { BrowserHttp } from "./browser_http.ts";
+import { BrowserHttp, formValue } from "./browser_http.ts";
 import { authorizeUrl, exchange, postForm, registerPublicClient } from "./oauth_flow.ts";
 import { pkcePair } from "./oauth_client.ts";
 import { messageBody } from "./conversations.ts";
@@ -207,6 +207,27 @@ async function writeGrants(ctx: LoadContext) {
   }
 }
 
+/** New MCP tokens from the Integrations page (each replaces the previous one). */
+async function writeMcpTokens(ctx: LoadContext) {
+  const browser = new BrowserHttp(ctx.base);
+  await browser.signIn(ctx.setup.adminEmail, ctx.setup.adminPassword);
+  const path = `/w/${ctx.setup.workspaceSId}/integrations`;
+  const page = await browser.get(path);
+  if (page.status !== 200) throw new UnexpectedReply(`integrations page: ${page.status}`);
+  let csrf = formValue(page.text, "csrf") ?? "";
+  const entry = ctx.ledger.mcpToken;
+  for (let i = 0; live(ctx) && i < MAX_OPS; i++) {
+    entry.pending = true;
+    const r = await browser.post(`${path}/token`, { csrf });
+    const token = /<pre id="new-token">([^<]+)<\/pre>/.exec(r.text)?.[1];
+    if (r.status !== 200 || !token) throw new UnexpectedReply(`new MCP token: ${r.status}`);
+    if (entry.current) entry.replaced.push(entry.current);
+    entry.current = token;
+    entry.pending = false;
+    csrf = formValue(r.text, "csrf") ?? csrf;
+  }
+}
+
 /** Run a writer; network errors after the kill are the point, anything else is an error. */
 async function guarded(ctx: LoadContext, name: string, run: () => Promise<void>): Promise<void> {
   try {
@@ -227,5 +248,6 @@ export function runWriters(ctx: LoadContext): Promise<void> {
     guarded(ctx, "documents#4", () => writeDocuments(ctx, 4, rng(4))),
     guarded(ctx, "documents#5", () => writeDocuments(ctx, 5, rng(5))),
     guarded(ctx, "grants#6", () => writeGrants(ctx)),
+    guarded(ctx, "mcp-tokens#7", () => writeMcpTokens(ctx)),
   ]).then(() => {});
 }

@@ -204,6 +204,8 @@ export interface DiskReport {
   /** FTS5 `integrity-check` of the search index against its content table: "ok" or the error. */
   searchIndex: string;
   readyFiles: number;
+  /** MCP tokens not revoked (one per user and workspace at most). */
+  activeMcpTokens: number;
   /** Ready rows whose blob is missing or of another size than the row says. */
   badBlobs: string[];
   /** Blobs no row points to (a crash between the rename and the row update leaves one). */
@@ -241,6 +243,7 @@ export async function inspectDataDir(dataDir: string): Promise<DiskReport> {
   let rows: { s_id: string; storage_key: string; file_size: number }[];
   let integrity: string[];
   let fk: unknown[];
+  let activeMcpTokens: number;
   try {
     integrity = (db.prepare("PRAGMA integrity_check").all() as { integrity_check: string }[])
       .map((r) => r.integrity_check);
@@ -248,6 +251,11 @@ export async function inspectDataDir(dataDir: string): Promise<DiskReport> {
     rows = db.prepare(
       "SELECT s_id, storage_key, file_size FROM files WHERE status = 'ready' AND storage_key IS NOT NULL",
     ).all() as typeof rows;
+    activeMcpTokens = Number(
+      (db.prepare("SELECT count(*) AS n FROM mcp_tokens WHERE revoked_at IS NULL").get() as {
+        n: number;
+      }).n,
+    );
   } finally {
     db.close();
   }
@@ -273,6 +281,7 @@ export async function inspectDataDir(dataDir: string): Promise<DiskReport> {
     foreignKeyViolations: fk.length,
     searchIndex: await checkSearchIndex(dataDir),
     readyFiles: rows.length,
+    activeMcpTokens,
     badBlobs,
     orphanBlobs: [...blobs],
     tempFiles: await listTemp(filesDir),

@@ -11,6 +11,7 @@ import {
   type FileEntry,
   type GrantEntry,
   type Ledger,
+  mcpStatus,
   sha256Hex,
 } from "./durability_ledger.ts";
 import { postForm } from "./oauth_flow.ts";
@@ -193,6 +194,32 @@ async function verifyGrant(v: VerifyContext, g: GrantEntry): Promise<boolean> {
   return true;
 }
 
+/**
+ * The newest acknowledged MCP token works and the ones it replaced stay refused (a revocation
+ * is a write too). A replacement in flight at the kill: the old token works (it did not land)
+ * or is refused (it did: the new token is lost with its answer; the disk check counts exactly
+ * one active token either way).
+ */
+async function verifyMcpTokens(v: VerifyContext): Promise<void> {
+  const t = v.ledger.mcpToken;
+  if (t.current) {
+    const status = await mcpStatus(v.base, t.current);
+    if (t.pending) {
+      v.ledger.settle("mcp token replacement", status === 401);
+      if (status === 401) {
+        t.replaced.push(t.current);
+        t.current = null;
+      }
+    }
+    if (t.current && status !== 200) v.failures.push(`current MCP token: /mcp answered ${status}`);
+  }
+  t.pending = false;
+  for (const old of t.replaced.slice(-5)) {
+    const status = await mcpStatus(v.base, old);
+    if (status !== 401) v.failures.push(`replaced MCP token: /mcp answered ${status}, not 401`);
+  }
+}
+
 /** Run `check` on every item, a few at a time; keep the items it says still exist. */
 async function eachKept<T>(items: T[], check: (item: T) => Promise<boolean>): Promise<T[]> {
   const kept: T[] = [];
@@ -224,7 +251,8 @@ export async function verifyLedger(
   ledger.files = await eachKept(ledger.files, (f) => verifyFile(v, f));
   const docs = await eachKept([...ledger.documents.values()], (d) => verifyDocument(v, d));
   ledger.documents = new Map(docs.map((d) => [d.id, d]));
-  // Grants one at a time: each refresh rotates, and the order of rotations must not matter.
+  // Each grant rotates once more here; the client keeps the new token for the next round.
   ledger.grants = await eachKept(ledger.grants, (g) => verifyGrant(v, g));
+  await verifyMcpTokens(v);
   return v.failures;
 }
