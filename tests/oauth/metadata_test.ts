@@ -4,6 +4,7 @@ import { createPasswordUser } from "../helpers/oauth_client.ts";
 import { connect } from "../helpers/oauth_flow.ts";
 import { verifyAccessToken } from "../../src/auth/jwt.ts";
 import { hasScope, type UserActor } from "../../src/auth/actor.ts";
+import { canonicaliseResource } from "../../src/oauth/resource.ts";
 
 async function getJson(url: string, headers: Record<string, string> = {}) {
   const res = await fetch(url, { headers });
@@ -193,4 +194,30 @@ Deno.test("[oauth] A10 the write scope satisfies read (scope hierarchy)", () => 
   assert.equal(hasScope(actor, "read"), true);
   const readOnly = { kind: "user", scopes: new Set(["read"]) } as unknown as UserActor;
   assert.equal(hasScope(readOnly, "write"), false);
+});
+
+Deno.test("[oauth] A14 host case, the default port and a trailing slash are canonicalised", async () => {
+  await using server = await startTestServer({ publicUrl: "https://mcp.example.com" });
+  const mcp = "https://mcp.example.com/mcp";
+  for (
+    const raw of [
+      "HTTPS://MCP.EXAMPLE.COM/mcp",
+      "https://Mcp.Example.Com:443/mcp/",
+      "https://mcp.example.com/",
+      "https://mcp.example.com",
+    ]
+  ) {
+    assert.equal(canonicaliseResource(server.config, raw), mcp, raw);
+  }
+  for (
+    const raw of [
+      "https://mcp.example.com/MCP",
+      "https://mcp.example.com:8443/mcp",
+      "http://mcp.example.com/mcp",
+      "https://mcp.example.com/mcp?x=1",
+      "https://mcp.example.com.evil.net/mcp",
+    ]
+  ) {
+    assert.equal(canonicaliseResource(server.config, raw), null, raw);
+  }
 });
