@@ -15,6 +15,7 @@ import {
 } from "../../src/core/model_settings.ts";
 import { startFakeModel } from "../helpers/fake_model.ts";
 import { apiJson } from "../helpers/fixtures.ts";
+import { resolveConfig } from "../../src/config.ts";
 
 function makeInstanceAdmin(
   server: { deps: { db: import("../../src/db/sqlite.ts").Db } },
@@ -140,4 +141,27 @@ Deno.test("[agents] the model page refuses a signed-in user who is not an instan
   assert.equal((await b.get("/admin/model")).status, 403);
   const anon = await new BrowserHttp(server.url).get("/admin/model");
   assert.equal(anon.status, 303);
+});
+
+Deno.test("[agents] model settings: DUST_MCP_MODEL_* environment variables configure the model; flags win", () => {
+  const env = {
+    DUST_MCP_MODEL_BASE_URL: "http://127.0.0.1:11434/v1/",
+    DUST_MCP_MODEL_API_KEY: "sk-env",
+    DUST_MCP_MODEL: "llama3",
+  };
+  const fromEnv = resolveConfig({}, env);
+  assert.equal(fromEnv.modelBaseUrl, "http://127.0.0.1:11434/v1");
+  assert.equal(fromEnv.modelApiKey, "sk-env");
+  assert.equal(fromEnv.model, "llama3");
+  const flagged = resolveConfig(
+    { model: "qwen", "model-base-url": "http://127.0.0.1:8000/v1" },
+    env,
+  );
+  assert.equal(flagged.model, "qwen");
+  assert.equal(flagged.modelBaseUrl, "http://127.0.0.1:8000/v1");
+  assert.equal(flagged.modelApiKey, "sk-env", "an unset flag falls back to its variable");
+  assert.throws(
+    () => resolveConfig({}, { DUST_MCP_MODEL_BASE_URL: "not a url" }),
+    /DUST_MCP_MODEL_BASE_URL: "not a url" is not an absolute URL/,
+  );
 });

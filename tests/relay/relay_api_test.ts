@@ -424,3 +424,27 @@ Deno.test("[relay] posting a message over REST checks clientSideMCPServerIds wit
   });
   assert.equal((await apiJson(server, alice.token, messages, msg([serverId]))).status, 200);
 });
+
+Deno.test("[relay] a server runs with Dust's relay timings: 10 min TTL, 5 min idle stream, 5 s connect, 3 min call, 100 registers/min", async () => {
+  await using server = await startTestServer();
+  assert.deepEqual(
+    {
+      ttl: server.deps.relay.timings.registrationTtlMs,
+      requestTtl: server.deps.relay.timings.requestTtlMs,
+      idle: server.deps.relay.timings.streamIdleMs,
+      connect: server.deps.relay.timings.connectTimeoutMs,
+      call: server.deps.relay.timings.callTimeoutMs,
+      registers: server.deps.relay.timings.registerPerMinute,
+    },
+    {
+      ttl: 600_000,
+      requestTtl: 600_000,
+      idle: 300_000,
+      connect: 5_000,
+      call: 180_000,
+      registers: 100,
+    },
+  );
+  // The SDK's EventSource gives up after 45 s of silence: keep-alives come well before that.
+  assert.ok(server.deps.relay.timings.keepAliveMs < 45_000);
+});
