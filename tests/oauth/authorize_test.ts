@@ -483,4 +483,18 @@ Deno.test("[oauth] regions: an email unknown here is sent to the peer region's s
     from_peer: "1",
   });
   assert.equal(back.status, 401, "no ping-pong");
+  // A member of a workspace in the EU region signs in there after the hand-off.
+  const eve = await createPasswordUser(eu, { email: "eve@example.com" });
+  const handedOff = await b.post("/login", { email: eve.email, password: "anything" });
+  assert.equal(new URL(handedOff.location!).origin, eu.config.publicUrl);
+  const euBrowser = new BrowserHttp(eu.url);
+  const form = await euBrowser.get(handedOff.location!);
+  assert.match(form.text, /Your account lives in this region/);
+  const signedIn = await euBrowser.post("/login", {
+    email: eve.email,
+    password: eve.password,
+    from_peer: "1",
+  });
+  assert.equal(signedIn.status, 303);
+  assert.equal((await euBrowser.get("/account")).status, 200, "signed in in the EU region");
 });
