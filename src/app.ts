@@ -10,6 +10,8 @@ import { ZodError } from "zod";
 import type { AppEnv, Deps } from "./deps.ts";
 import { AppError } from "./errors.ts";
 import { redactUrl } from "./util/log.ts";
+import { OAuthError } from "./core/oauth_error.ts";
+import { oauthErrorResponse } from "./oauth/errors.ts";
 import { randomString } from "./util/ids.ts";
 import { VERSION } from "./version.ts";
 import { setupRoutes } from "./pages/setup.tsx";
@@ -47,6 +49,22 @@ function bodyLimitFor(path: string): number {
 }
 
 /** Render a Zod error as one readable line naming the fields and reasons. */
+/**
+ * 413 in the shape of the surface the request went to: MCP clients parse JSON-RPC and OAuth
+ * clients RFC 6749 errors, so a REST envelope would be unreadable to them.
+ */
+function payloadTooLarge(path: string, limit: number, requestId: string): Response {
+  const message = `Request body is larger than ${limit} bytes.`;
+  if (path === "/mcp" || path === "/mcp/") {
+    const rpc = { jsonrpc: "2.0", id: null, error: { code: -32600, message } };
+    return Response.json(rpc, { status: 413, headers: { "X-Request-Id": requestId } });
+  }
+  if (path === "/token" || path === "/register" || path === "/revoke") {
+    return oauthErrorResponse(new OAuthError("invalid_request", message, 413), requestId);
+  }
+  throw new AppError(413, "payload_too_large", message);
+}
+
 export function describeZodError(e: ZodError): string {
   return e.issues.slice(0, 5).map((i) => {
     const path = i.path.length ? i.path.join(".") : "body";
@@ -90,13 +108,7 @@ export function createApp(deps: Deps): Hono<AppEnv> {
     const limit = bodyLimitFor(c.req.path);
     return await bodyLimit({
       maxSize: limit,
-      onError: () => {
-        throw new AppError(
-          413,
-          "payload_too_large",
-          `Request body is larger than ${limit} bytes.`,
-        );
-      },
+      onError: (c) => payloadTooLarge(c.req.path, limit, c.get("requestId")),
     })(c, next);
   });
 

@@ -204,3 +204,29 @@ Deno.test("[fuzz/rest] a streamed body without Content-Length is cut at the limi
   checkResponse(world, req, res, "rest");
   assert.equal(res.status, 413);
 });
+
+Deno.test("[fuzz/rest] oversized bodies on /mcp and the OAuth JSON endpoints answer 413 in their own shape", async () => {
+  await using world = await startFuzzWorld();
+  const big = "x".repeat(BODY_LIMITS.default + 1);
+  const cases: Array<[string, Record<string, string>, "mcp" | "oauth_json"]> = [
+    [
+      "/mcp",
+      { Authorization: `Bearer ${world.a.mcpToken}`, "Content-Type": "application/json" },
+      "mcp",
+    ],
+    ["/token", { "Content-Type": "application/x-www-form-urlencoded" }, "oauth_json"],
+    ["/register", { "Content-Type": "application/json" }, "oauth_json"],
+    ["/revoke", { "Content-Type": "application/x-www-form-urlencoded" }, "oauth_json"],
+  ];
+  for (const [path, headers, surface] of cases) {
+    for (const body of [big, streamedBody(BODY_LIMITS.default + 1)]) {
+      const req: FuzzRequest = { method: "POST", path, headers, body, as: world.a };
+      const res = await send(world, req);
+      checkResponse(world, req, res, surface);
+      assert.equal(res.status, 413, `${path}: ${res.status}`);
+      const json = JSON.parse(res.text);
+      if (surface === "mcp") assert.equal(json.error.code, -32600);
+      else assert.equal(json.error, "invalid_request");
+    }
+  }
+});
