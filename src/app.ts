@@ -48,7 +48,6 @@ function bodyLimitFor(path: string): number {
   return BODY_LIMITS.default;
 }
 
-/** Render a Zod error as one readable line naming the fields and reasons. */
 /**
  * 413 in the shape of the surface the request went to: MCP clients parse JSON-RPC and OAuth
  * clients RFC 6749 errors, so a REST envelope would be unreadable to them.
@@ -65,6 +64,7 @@ function payloadTooLarge(path: string, limit: number, requestId: string): Respon
   throw new AppError(413, "payload_too_large", message);
 }
 
+/** Render a Zod error as one readable line naming the fields and reasons. */
 export function describeZodError(e: ZodError): string {
   return e.issues.slice(0, 5).map((i) => {
     const path = i.path.length ? i.path.join(".") : "body";
