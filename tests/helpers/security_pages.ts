@@ -1,0 +1,48 @@
+/**
+ * Page helpers for the security suite: the app's route table (to prove a list of pages is
+ * complete), a fingerprint of every durable row (to prove a refused form changed nothing),
+ * and the clickjacking / referrer headers every page must carry.
+ */
+import assert from "node:assert/strict";
+import type { TestServer } from "./server.ts";
+import { createApp } from "../../src/app.ts";
+
+/** `METHOD path` of every route the app serves (middleware entries left out). */
+export function routeTable(server: TestServer): string[] {
+  const seen = new Set<string>();
+  for (const r of createApp(server.deps).routes) {
+    if (r.method === "GET" || r.method === "POST") seen.add(`${r.method} ${r.path}`);
+  }
+  return [...seen];
+}
+
+/** Routes that are not pages: the JSON API, OAuth endpoints, metadata, MCP, static assets. */
+export function isPageRoute(route: string): boolean {
+  const path = route.slice(route.indexOf(" ") + 1);
+  return !(/^\/api\/v1\/(w\/|me$|openapi\.json$)/.test(path) ||
+    /^\/(\.well-known|mcp|static)\//.test(path) ||
+    ["/healthz", "/register", "/token", "/revoke", "/mcp"].includes(path));
+}
+
+const VOLATILE_TABLES = new Set(["audit_log", "stream_events", "sqlite_sequence", "_migrations"]);
+
+/** A fingerprint of every durable row (browser sessions by id and user only). */
+export function digestDatabase(server: TestServer): string {
+  const db = server.deps.db;
+  const tables = (db.prepare(
+    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '%fts%' ORDER BY name",
+  ).all() as { name: string }[]).map((t) => t.name).filter((t) => !VOLATILE_TABLES.has(t));
+  return tables.map((t) => {
+    const cols = t === "browser_sessions" ? "id_hash, user_id" : "*";
+    const rows = db.prepare(`SELECT ${cols} FROM "${t}" ORDER BY 1`).all();
+    return `${t}:${JSON.stringify(rows, (_k, v) => typeof v === "bigint" ? String(v) : v)}`;
+  }).join("\n");
+}
+
+/** The page may not be framed and sends no referrer (CSP, X-Frame-Options, Referrer-Policy). */
+export function assertUnframeable(label: string, headers: Headers): void {
+  const csp = headers.get("content-security-policy") ?? "";
+  assert.match(csp, /(^|;)\s*frame-ancestors 'none'/, `${label}: CSP ${csp}`);
+  assert.equal(headers.get("x-frame-options"), "DENY", `${label}: X-Frame-Options`);
+  assert.equal(headers.get("referrer-policy"), "no-referrer", `${label}: Referrer-Policy`);
+}

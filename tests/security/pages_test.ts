@@ -1,0 +1,274 @@
+/**
+ * CSRF and clickjacking on every page. The app's route table is the list: every page route
+ * must appear below, so a new page cannot ship without these checks. Every page answer —
+ * signed out, signed in, refused, not found — forbids framing and referrers. Every form POST
+ * is refused, with nothing changed in the database, when its CSRF token is missing, wrong or
+ * another session's, and when it comes from another origin; the same POST done right changes
+ * something (so the refusals are not vacuous).
+ */
+import assert from "node:assert/strict";
+import { startTestServer, type TestServer } from "../helpers/server.ts";
+import { BrowserHttp, formValue } from "../helpers/browser_http.ts";
+import { createPasswordUser, type PasswordUser, pkcePair } from "../helpers/oauth_client.ts";
+import { authorizeUrl, registerPublicClient } from "../helpers/oauth_flow.ts";
+import { mintOAuthToken } from "../mcp/helpers.ts";
+import { createStaticClient } from "../../src/core/oauth_clients.ts";
+import { userActor } from "../helpers/conversations.ts";
+import {
+  assertUnframeable,
+  digestDatabase,
+  isPageRoute,
+  routeTable,
+} from "../helpers/security_pages.ts";
+
+interface World {
+  s: TestServer;
+  alice: PasswordUser;
+  bob: PasswordUser;
+  carol: PasswordUser;
+  a: string;
+  b: string;
+}
+
+async function world(s: TestServer): Promise<World> {
+  const alice = await createPasswordUser(s, { email: "alice@a.example", role: "admin" });
+  s.deps.db.prepare("UPDATE users SET is_instance_admin = 1 WHERE id = ?").run(alice.user.id);
+  const bob = await createPasswordUser(s, {
+    email: "bob@a.example",
+    role: "user",
+    workspace: alice.workspace,
+  });
+  const carol = await createPasswordUser(s, { email: "carol@b.example", role: "admin" });
+  return { s, alice, bob, carol, a: alice.workspace.sId, b: carol.workspace.sId };
+}
+
+async function consentRequest(w: World, browser: BrowserHttp): Promise<string> {
+  const clientId = await registerPublicClient(w.s.url);
+  const { page } = await browser.openConsent(
+    authorizeUrl(w.s.url, { clientId, challenge: pkcePair().challenge }),
+  );
+  return formValue(page.text, "request")!;
+}
+
+/** Every page route, with the URLs that exercise it (found and refused variants). */
+function pageUrls(w: World, authorize: string): Record<string, string[]> {
+  const ws = (p: string) => [`/w/${w.a}/${p}`, `/w/${w.b}/${p}`, `/w/nope/${p}`];
+  return {
+    "GET /setup": ["/setup", "/setup?token=wrong"],
+    "GET /login": ["/login", "/login?next=%2F%2Fevil.example&email=x%40y.z"],
+    "GET /authorize": [authorize, "/authorize?client_id=nope"],
+    "GET /authorize/consent": ["/authorize/consent?request=bogus"],
+    "GET /account": ["/account"],
+    "GET /w/:wId/integrations": ws("integrations"),
+    "GET /w/:wId/settings": ws("settings"),
+    "GET /w/:wId/connected": ws("connected"),
+    "GET /w/:wId/audit": ws("audit"),
+    "GET /w/:wId/audit/export.jsonl": ws("audit/export.jsonl"),
+    "GET /admin/model": ["/admin/model"],
+    "GET /api/v1/reference": ["/api/v1/reference"],
+  };
+}
+
+Deno.test("[security] pages: every page forbids framing and referrers, signed in, signed out and refused", async () => {
+  await using s = await startTestServer();
+  // The setup form itself exists only before the first user.
+  const setup = await fetch(s.setupUrl!.replace(s.config.publicUrl, s.url));
+  assert.equal(setup.status, 200);
+  await setup.body?.cancel();
+  assertUnframeable("setup form", setup.headers);
+  const w = await world(s);
+  const clientId = await registerPublicClient(s.url);
+  const authorize = authorizeUrl(s.url, { clientId, challenge: pkcePair().challenge });
+  const pages = pageUrls(w, authorize);
+  const routes = routeTable(s).filter((r) => r.startsWith("GET ") && isPageRoute(r));
+  assert.deepEqual(routes.filter((r) => !(r in pages)), [], "pages without a security check");
+  const anonymous = new BrowserHttp(s.url);
+  const browsers: [string, BrowserHttp][] = [["signed out", anonymous]];
+  for (const u of [w.alice, w.bob]) {
+    const b = new BrowserHttp(s.url);
+    await b.signIn(u.email, u.password);
+    browsers.push([u.email, b]);
+  }
+  let served = 0;
+  for (const [who, b] of browsers) {
+    const consent = who === "signed out"
+      ? []
+      : [`/authorize/consent?request=${encodeURIComponent(await consentRequest(w, b))}`];
+    for (const url of [...Object.values(pages).flat(), ...consent]) {
+      const r = await b.get(url);
+      assertUnframeable(`${who} GET ${url} (${r.status})`, r.headers);
+      if (r.status === 200) served++;
+    }
+  }
+  assert.ok(served >= 15, `only ${served} pages answered 200`);
+});
+
+interface Form {
+  /** Fields of a valid submission (prepared with the signed-in browser). */
+  fields(w: World, b: BrowserHttp): Promise<Record<string, string>>;
+  path(w: World): string;
+  /** The form carries the session's CSRF token (sign-in relies on the origin check only). */
+  csrf: boolean;
+  /** Bookkeeping after the successful submission. */
+  after?(w: World): void;
+}
+
+const FORMS: Record<string, Form> = {
+  "POST /login": {
+    path: () => "/login",
+    csrf: false,
+    fields: (w) => Promise.resolve({ email: w.alice.email, password: w.alice.password }),
+  },
+  "POST /logout": { path: () => "/logout", csrf: true, fields: () => Promise.resolve({}) },
+  "POST /account/password": {
+    path: () => "/account/password",
+    csrf: true,
+    fields: (w) => Promise.resolve({ current: w.alice.password, next: "a brand new passphrase" }),
+    after: (w) => (w.alice.password = "a brand new passphrase"),
+  },
+  "POST /authorize/consent": {
+    path: () => "/authorize/consent",
+    csrf: true,
+    fields: async (w, b) => ({
+      request: await consentRequest(w, b),
+      workspace: w.a,
+      decision: "approve",
+    }),
+  },
+  "POST /w/:wId/integrations/token": {
+    path: (w) => `/w/${w.a}/integrations/token`,
+    csrf: true,
+    fields: () => Promise.resolve({}),
+  },
+  "POST /w/:wId/settings": {
+    path: (w) => `/w/${w.a}/settings`,
+    csrf: true,
+    fields: () => Promise.resolve({ redirect_policy: "all", allowed_redirect_uris: "" }),
+  },
+  "POST /w/:wId/settings/clients": {
+    path: (w) => `/w/${w.a}/settings/clients`,
+    csrf: true,
+    fields: () =>
+      Promise.resolve({
+        name: "Static",
+        redirect_uris: "http://127.0.0.1:9/cb",
+        auth_method: "none",
+      }),
+  },
+  "POST /w/:wId/settings/clients/delete": {
+    path: (w) => `/w/${w.a}/settings/clients/delete`,
+    csrf: true,
+    fields: (w) => {
+      const c = createStaticClient(
+        w.s.deps.db,
+        userActor({ ...w.alice, role: "admin", token: "" }),
+        {
+          name: "Doomed",
+          redirectUris: ["http://127.0.0.1:9/cb"],
+          authMethod: "none",
+        },
+      );
+      return Promise.resolve({ client_id: c.client.clientId });
+    },
+  },
+  "POST /w/:wId/connected/revoke": {
+    path: (w) => `/w/${w.a}/connected/revoke`,
+    csrf: true,
+    fields: async (w) => ({
+      kind: "grant",
+      id: (await mintOAuthToken(w.s, w.alice)).grantSId,
+    }),
+  },
+  "POST /w/:wId/audit/retention": {
+    path: (w) => `/w/${w.a}/audit/retention`,
+    csrf: true,
+    fields: () => Promise.resolve({ retentionDays: "7" }),
+  },
+  "POST /admin/model": {
+    path: () => "/admin/model",
+    csrf: true,
+    fields: () => Promise.resolve({ base_url: "http://127.0.0.1:9/v1", model: "m" }),
+  },
+};
+
+/** A form POST with explicit Origin / Sec-Fetch-Site headers. */
+function postRaw(b: BrowserHttp, path: string, fields: Record<string, string>, h: HeadersInit) {
+  return b.request(path, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", ...h },
+    body: new URLSearchParams(fields),
+  });
+}
+
+async function csrfOf(b: BrowserHttp): Promise<string> {
+  const token = formValue((await b.get("/account")).text, "csrf");
+  assert.ok(token, "the account page carries the session's CSRF token");
+  return token;
+}
+
+async function checkForm(w: World, route: string, form: Form) {
+  const b = new BrowserHttp(w.s.url);
+  if (route !== "POST /login") await b.signIn(w.alice.email, w.alice.password);
+  const other = new BrowserHttp(w.s.url);
+  await other.signIn(w.bob.email, w.bob.password);
+  const mine: Record<string, string> = form.csrf ? { csrf: await csrfOf(b) } : {};
+  const fields = await form.fields(w, b);
+  const path = form.path(w);
+  const before = digestDatabase(w.s);
+  const attempts: [string, () => ReturnType<BrowserHttp["request"]>][] = [
+    ["another origin", () => b.post(path, { ...fields, ...mine }, "https://evil.example")],
+    ["an opaque origin", () => b.post(path, { ...fields, ...mine }, "null")],
+    [
+      "a cross-site fetch",
+      () => postRaw(b, path, { ...fields, ...mine }, { "sec-fetch-site": "cross-site" }),
+    ],
+  ];
+  if (form.csrf) {
+    const bobs = await csrfOf(other);
+    attempts.push(
+      ["no CSRF token", () => b.post(path, fields)],
+      ["a wrong CSRF token", () => b.post(path, { ...fields, csrf: "A".repeat(43) })],
+      ["another session's CSRF token", () => b.post(path, { ...fields, csrf: bobs })],
+    );
+  }
+  for (const [why, attempt] of attempts) {
+    const r = await attempt();
+    assertUnframeable(`${route} with ${why}`, r.headers);
+    assert.ok(r.status !== 200 || !form.csrf, `${route} with ${why} answered 200`);
+    assert.equal(digestDatabase(w.s), before, `${route} with ${why} changed the database`);
+  }
+  const done = await b.post(path, { ...fields, ...mine });
+  assert.ok(done.status < 400, `${route} done right: ${done.status} ${done.text.slice(0, 200)}`);
+  assert.notEqual(digestDatabase(w.s), before, `${route} done right changed nothing`);
+  form.after?.(w);
+}
+
+Deno.test("[security] pages: every form POST refuses missing, wrong and foreign CSRF tokens and other origins", async () => {
+  await using s = await startTestServer();
+  const w = await world(s);
+  const posts = routeTable(s).filter((r) => r.startsWith("POST ") && isPageRoute(r));
+  const unchecked = posts.filter((r) => !(r in FORMS) && r !== "POST /setup");
+  assert.deepEqual(unchecked, [], "forms without a CSRF check");
+  for (const [route, form] of Object.entries(FORMS)) await checkForm(w, route, form);
+});
+
+Deno.test("[security] pages: the setup form changes nothing without its one-time token, from any origin", async () => {
+  await using s = await startTestServer();
+  const token = new URL(s.setupUrl!).searchParams.get("token")!;
+  const fields = {
+    name: "Eve",
+    email: "eve@evil.example",
+    password: "eve's passphrase",
+    workspace: "Evil",
+  };
+  const b = new BrowserHttp(s.url);
+  const before = digestDatabase(s);
+  for (const t of [undefined, "", "A".repeat(43), token.slice(0, -1)]) {
+    const r = await b.post("/setup", t === undefined ? fields : { ...fields, token: t });
+    assertUnframeable("setup POST", r.headers);
+    assert.equal(r.status, 410);
+    assert.equal(digestDatabase(s), before);
+  }
+  const ok = await b.post("/setup", { ...fields, token });
+  assert.equal(ok.status, 201, "control: the link works");
+});
