@@ -34,6 +34,7 @@ export type ErrorType =
   | "mcp_server_connection_not_found"
   | "mcp_server_view_not_found"
   | "api_key_not_found"
+  | "key_not_found"
   | "task_not_found"
   | "not_found"
   | "payload_too_large"

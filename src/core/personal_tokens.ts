@@ -6,6 +6,9 @@
  */
 import type { Db } from "../db/sqlite.ts";
 import { now } from "../db/sqlite.ts";
+import type { Deps } from "../deps.ts";
+import type { Actor } from "../auth/actor.ts";
+import { requireScope, requireUser } from "./access.ts";
 import { hashSecret } from "../auth/hash.ts";
 import { AppError, invalid } from "../errors.ts";
 import { newResourceId, newSecret } from "../util/ids.ts";
@@ -111,14 +114,29 @@ export function findActivePersonalToken(
   return { sId: row.s_id, workspaceId: row.workspace_id, userId: row.user_id };
 }
 
-/** A user's own tokens in a workspace, newest first (for the settings page). */
+/**
+ * A user's own tokens in a workspace (active, expired and revoked), newest first, paged by an
+ * sId cursor. Never the secrets.
+ */
 export function listPersonalTokens(
   db: Db,
-  input: { workspaceId: number; userId: number; limit: number },
-): PersonalTokenView[] {
-  return db.prepare(
-    `SELECT * FROM personal_tokens WHERE workspace_id = ? AND user_id = ? ORDER BY id DESC LIMIT ?`,
-  ).all(input.workspaceId, input.userId, input.limit).map(toView);
+  input: { workspaceId: number; userId: number; limit: number; cursor?: string },
+): { tokens: PersonalTokenView[]; nextCursor: string | null } {
+  const after = input.cursor
+    ? db.prepare(
+      "SELECT id FROM personal_tokens WHERE s_id = ? AND workspace_id = ? AND user_id = ?",
+    ).get(input.cursor, input.workspaceId, input.userId) as { id: number } | undefined
+    : undefined;
+  if (input.cursor && !after) throw invalid("cursor: unknown cursor");
+  const rows = db.prepare(
+    `SELECT * FROM personal_tokens WHERE workspace_id = ? AND user_id = ? AND id < ?
+     ORDER BY id DESC LIMIT ?`,
+  ).all(input.workspaceId, input.userId, after?.id ?? Number.MAX_SAFE_INTEGER, input.limit + 1);
+  const tokens = rows.slice(0, input.limit).map(toView);
+  return {
+    tokens,
+    nextCursor: rows.length > input.limit ? tokens[tokens.length - 1].sId : null,
+  };
 }
 
 /** Revoke one of the user's tokens (idempotent); another user's token answers not found. */
@@ -130,6 +148,53 @@ export function revokePersonalToken(
     `UPDATE personal_tokens SET revoked_at = coalesce(revoked_at, ?)
      WHERE s_id = ? AND workspace_id = ? AND user_id = ? RETURNING *`,
   ).get(now(), input.tokenId, input.workspaceId, input.userId);
-  if (!row) throw new AppError(404, "not_found", "The token was not found.");
+  if (!row) throw new AppError(404, "key_not_found", "The personal access token was not found.");
   return toView(row);
+}
+
+const USER_ONLY = "Personal access tokens belong to a user; API keys have none.";
+
+/** The caller creates a personal access token for themselves; the secret is returned once. */
+export function createOwnPersonalToken(
+  deps: Deps,
+  actor: Actor,
+  input: { name: string; expiresInDays?: number | null },
+): { token: PersonalTokenView; secret: string } {
+  const user = requireUser(actor, USER_ONLY);
+  requireScope(actor, "write");
+  return issuePersonalToken(deps.db, {
+    workspaceId: user.workspace.id,
+    userId: user.user.id,
+    name: input.name,
+    expiresInDays: input.expiresInDays,
+  });
+}
+
+/** The caller's own personal access tokens in this workspace (no secrets). */
+export function listOwnPersonalTokens(
+  deps: Deps,
+  actor: Actor,
+  input: { limit: number; cursor?: string },
+): { tokens: PersonalTokenView[]; nextCursor: string | null } {
+  const user = requireUser(actor, USER_ONLY);
+  return listPersonalTokens(deps.db, {
+    workspaceId: user.workspace.id,
+    userId: user.user.id,
+    ...input,
+  });
+}
+
+/** The caller revokes one of their tokens (idempotent); anyone else's answers not found. */
+export function revokeOwnPersonalToken(
+  deps: Deps,
+  actor: Actor,
+  input: { tokenId: string },
+): PersonalTokenView {
+  const user = requireUser(actor, USER_ONLY);
+  requireScope(actor, "write");
+  return revokePersonalToken(deps.db, {
+    workspaceId: user.workspace.id,
+    userId: user.user.id,
+    tokenId: input.tokenId,
+  });
 }
