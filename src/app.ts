@@ -23,6 +23,7 @@ import { spacesRoutes } from "./api/spaces.ts";
 import { podsRoutes } from "./api/pods.ts";
 import { apiKeysRoutes } from "./api/api_keys.ts";
 import { personalTokensRoutes } from "./api/personal_tokens.ts";
+import { workspaceExistsRoutes } from "./api/workspace_exists.ts";
 import { groupsRoutes } from "./api/groups.ts";
 import { filesRoutes } from "./api/files.ts";
 import { dataSourcesRoutes } from "./api/data_sources.ts";
@@ -134,6 +135,7 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   app.route("/api/v1/w/:wId", podsRoutes());
   app.route("/api/v1/w/:wId", apiKeysRoutes());
   app.route("/api/v1/w/:wId", personalTokensRoutes());
+  app.route("/api/v1/w/:wId", workspaceExistsRoutes());
   app.route("/api/v1/w/:wId", groupsRoutes());
   app.route("/api/v1/w/:wId", filesRoutes());
   app.route("/api/v1/w/:wId", dataSourcesRoutes());

@@ -152,6 +152,7 @@ Deno.test("[api/credentials] every workspace route answers an API key as the wor
     // [method, path, body, expected for the API key, expected for the member]
     const table: [string, string, unknown, Expect, Expect][] = [
       ["GET", "/api/v1/me", undefined, USER_ONLY, 200],
+      ["GET", `${w}/exists`, undefined, 200, 200],
       ["GET", `${w}/assistant/agent_configurations`, undefined, 200, 200],
       ["GET", `${w}/assistant/agent_configurations/dust`, undefined, 200, 200],
       ["GET", `${w}/assistant/agent_configurations/search?q=du`, undefined, 200, 200],

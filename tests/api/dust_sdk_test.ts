@@ -129,3 +129,24 @@ Deno.test("[sdk] getSpaceMetadata() parses a Pod's metadata and null for other s
   assert.ok(missing.isErr());
   assert.equal(missing.error.type, "space_not_found");
 });
+
+Deno.test("[sdk] exists() is Ok(true) for a member and an API key; Dust's errors otherwise", async () => {
+  const { server, alice, sdk } = await setup();
+  await using _ = server;
+  for (const token of [alice.token, createApiKey(server, alice.workspace)]) {
+    const r = await sdk(token).exists();
+    assert.ok(r.isOk(), r.isErr() ? JSON.stringify(r.error) : "");
+    assert.equal(r.value, true);
+  }
+  const nowhere = new DustAPI(
+    { url: server.url },
+    { apiKey: alice.token, workspaceId: "nosuchwork" },
+    quiet,
+  );
+  const missing = await nowhere.exists();
+  assert.ok(missing.isErr());
+  assert.equal(missing.error.type, "workspace_not_found");
+  const bad = await sdk("sk-not-a-key").exists();
+  assert.ok(bad.isErr());
+  assert.equal(bad.error.type, "invalid_api_key_error");
+});
