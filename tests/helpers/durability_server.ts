@@ -27,9 +27,49 @@ export function freePort(): number {
 /** One running server process; `kill()` is SIGKILL, `stop()` SIGTERM (clean stop). */
 export class ServerProcess {
   #stderr = "";
-  #drained: Promise<void>;
+  readonly #drained: Promise<void>;
+  /** Resolves "up" once the banner shows, "exited" if stderr ends first. */
+  readonly #banner: Promise<"up" | "exited">;
+
   private constructor(readonly child: Deno.ChildProcess, readonly url: string) {
-    this.#drained = Promise.resolve();
+    let seen!: (v: "up" | "exited") => void;
+    this.#banner = new Promise((r) => (seen = r));
+    this.#drained = (async () => {
+      for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
+        this.#stderr += chunk;
+        if (/serving region us-central1 on /.test(this.#stderr)) seen("up");
+      }
+      seen("exited");
+    })();
+  }
+
+  /** Spawn `main.ts serve` without waiting for it (stderr is read in the background). */
+  static spawn(dataDir: string, port: number): ServerProcess {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        ...PERMISSIONS,
+        join(ROOT, "main.ts"),
+        "--data-dir",
+        dataDir,
+        "--port",
+        String(port),
+        "--host",
+        "127.0.0.1",
+        "--public-url",
+        `http://127.0.0.1:${port}`,
+        "--region",
+        "us",
+        "--log-level",
+        "error",
+      ],
+      cwd: ROOT,
+      env: { NO_COLOR: "1" },
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    return new ServerProcess(child, `http://127.0.0.1:${port}`);
   }
 
   /**
@@ -39,33 +79,8 @@ export class ServerProcess {
   static async start(dataDir: string, port: number, timeoutMs = 30_000): Promise<ServerProcess> {
     let lastOutput = "";
     for (let attempt = 1; attempt <= 5; attempt++) {
-      const child = new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          ...PERMISSIONS,
-          join(ROOT, "main.ts"),
-          "--data-dir",
-          dataDir,
-          "--port",
-          String(port),
-          "--host",
-          "127.0.0.1",
-          "--public-url",
-          `http://127.0.0.1:${port}`,
-          "--region",
-          "us",
-          "--log-level",
-          "error",
-        ],
-        cwd: ROOT,
-        env: { NO_COLOR: "1" },
-        stdin: "null",
-        stdout: "null",
-        stderr: "piped",
-      }).spawn();
-      const proc = new ServerProcess(child, `http://127.0.0.1:${port}`);
-      const outcome = await proc.#waitForBanner(timeoutMs);
-      if (outcome === "up") return proc;
+      const proc = ServerProcess.spawn(dataDir, port);
+      if (await proc.waitUntilUp(timeoutMs)) return proc;
       lastOutput = proc.#stderr;
       await proc.kill();
       if (!/AddrInUse|address already in use/i.test(lastOutput)) break;
@@ -74,22 +89,15 @@ export class ServerProcess {
     throw new Error(`server did not start on port ${port}:\n${lastOutput}`);
   }
 
-  /** Read stderr to its end in the background; resolve once the banner shows or it ends. */
-  #waitForBanner(timeoutMs: number): Promise<"up" | "exited"> {
-    let seen!: (v: "up" | "exited") => void;
-    const result = new Promise<"up" | "exited">((r) => (seen = r));
-    this.#drained = (async () => {
-      for await (const chunk of this.child.stderr.pipeThrough(new TextDecoderStream())) {
-        this.#stderr += chunk;
-        if (/serving region us-central1 on /.test(this.#stderr)) seen("up");
-      }
-      seen("exited");
-    })();
-    let timer: ReturnType<typeof setTimeout>;
-    const timeout = new Promise<"exited">((
+  /** True once the banner shows; false if the process ends or `timeoutMs` passes first. */
+  async waitUntilUp(timeoutMs: number): Promise<boolean> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<"timeout">((
       r,
-    ) => (timer = setTimeout(() => r("exited"), timeoutMs)));
-    return Promise.race([result, timeout]).finally(() => clearTimeout(timer));
+    ) => (timer = setTimeout(() => r("timeout"), timeoutMs)));
+    const outcome = await Promise.race([this.#banner, timeout]);
+    clearTimeout(timer);
+    return outcome === "up";
   }
 
   /** What the process wrote on stderr (its banner and any error). */
@@ -234,20 +242,35 @@ async function listTemp(filesDir: string): Promise<string[]> {
 }
 
 /**
+ * `PRAGMA integrity_check` (its lines; ["ok"] when sound) and the number of
+ * `PRAGMA foreign_key_check` violations, on a read-only connection (the server is down).
+ */
+export function checkDatabase(dataDir: string): {
+  integrity: string[];
+  foreignKeyViolations: number;
+} {
+  const db = new DatabaseSync(join(dataDir, "dust-mcp.db"), { readOnly: true });
+  try {
+    const integrity = (db.prepare("PRAGMA integrity_check").all() as {
+      integrity_check: string;
+    }[]).map((r) => r.integrity_check);
+    return { integrity, foreignKeyViolations: db.prepare("PRAGMA foreign_key_check").all().length };
+  } finally {
+    db.close();
+  }
+}
+
+/**
  * Open the database read-only (the server is down: killed or stopped) and check it and the
  * files directory: `integrity_check`, `foreign_key_check`, every ready row's blob present with
  * the row's size, orphans and temp files listed.
  */
 export async function inspectDataDir(dataDir: string): Promise<DiskReport> {
+  const { integrity, foreignKeyViolations } = checkDatabase(dataDir);
   const db = new DatabaseSync(join(dataDir, "dust-mcp.db"), { readOnly: true });
   let rows: { s_id: string; storage_key: string; file_size: number }[];
-  let integrity: string[];
-  let fk: unknown[];
   let activeMcpTokens: number;
   try {
-    integrity = (db.prepare("PRAGMA integrity_check").all() as { integrity_check: string }[])
-      .map((r) => r.integrity_check);
-    fk = db.prepare("PRAGMA foreign_key_check").all();
     rows = db.prepare(
       "SELECT s_id, storage_key, file_size FROM files WHERE status = 'ready' AND storage_key IS NOT NULL",
     ).all() as typeof rows;
@@ -278,7 +301,7 @@ export async function inspectDataDir(dataDir: string): Promise<DiskReport> {
   }
   return {
     integrity,
-    foreignKeyViolations: fk.length,
+    foreignKeyViolations,
     searchIndex: await checkSearchIndex(dataDir),
     readyFiles: rows.length,
     activeMcpTokens,
