@@ -83,6 +83,7 @@ Deno.test("[agents] the files tools write and read the conversation's files, and
         arguments: { path: "notes.md", content: "alpha\nbeta\n" },
       }],
     },
+    { toolCalls: [{ name: "files_cat", arguments: { path: "notes.md" } }] },
     { toolCalls: [{ name: "files_grep", arguments: { path: "notes.md", pattern: "bet" } }] },
     (req) => ({ content: `grep: ${lastToolResult(req)}` }),
     {
@@ -99,7 +100,17 @@ Deno.test("[agents] the files tools write and read the conversation's files, and
   const { agent } = await ask(server, alice, "Take notes");
   assert.equal(agent.status, "succeeded", JSON.stringify(agent.error));
   assert.match(agent.content, /^grep: .*beta/s);
-  assert.deepEqual(agent.actions.map((a: Json) => a.status), ["succeeded", "succeeded"]);
+  assert.deepEqual(agent.actions.map((a: Json) => a.functionCallName), [
+    "files_create",
+    "files_cat",
+    "files_grep",
+  ]);
+  assert.deepEqual(agent.actions.map((a: Json) => a.status), [
+    "succeeded",
+    "succeeded",
+    "succeeded",
+  ]);
+  assert.match(agent.actions[1].output[0].text, /^1: alpha\n2: beta/);
 
   const pod = createPod(server, actorOf(alice), "Launch");
   const inPod = await ask(server, alice, "Plan in the Pod", pod);
