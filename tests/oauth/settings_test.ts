@@ -378,3 +378,38 @@ Deno.test("[connected] client-side MCP server registrations: listed, revocable b
   }[];
   assert.deepEqual(left.map((x) => x.server_id), [mine.serverId]);
 });
+
+Deno.test("[settings] every settings and account form refuses a POST with a missing or wrong CSRF token", async () => {
+  const { server, alice, browser } = await admin();
+  await using _ = server;
+  const ws = `/w/${alice.workspace.sId}`;
+  const posts: [string, Record<string, string>][] = [
+    [`${ws}/settings`, { redirect_policy: "all", allowed_redirect_uris: "http://localhost:*" }],
+    [`${ws}/settings/clients`, {
+      name: "x",
+      redirect_uris: "http://127.0.0.1:1/cb",
+      auth_method: "none",
+    }],
+    [`${ws}/settings/clients/delete`, { client_id: "x" }],
+    ["/account/password", { current: alice.password, next: "new password 1" }],
+  ];
+  for (const [path, fields] of posts) {
+    for (const csrf of [{}, { csrf: "x".repeat(43) }]) {
+      const r = await browser.post(path, { ...fields, ...csrf });
+      assert.equal(r.status, 403, `${path} ${JSON.stringify(csrf)}`);
+    }
+  }
+  const settings = server.deps.db.prepare(
+    "SELECT mcp_enabled FROM workspaces WHERE id = ?",
+  ).get(alice.workspace.id) as { mcp_enabled: number };
+  assert.equal(settings.mcp_enabled, 1, "MCP was not turned off");
+  const statics = server.deps.db.prepare("SELECT count(*) AS n FROM oauth_clients").get() as {
+    n: number;
+  };
+  assert.equal(statics.n, 0, "no client was created");
+  await browser.post("/logout", { csrf: "x".repeat(43) });
+  assert.equal((await browser.get("/account")).status, 200, "a forged logout does nothing");
+  const other = new BrowserHttp(server.url);
+  await other.signIn(alice.email, alice.password);
+  assert.equal((await other.get("/account")).status, 200, "the password did not change");
+});
