@@ -16,12 +16,33 @@ const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 /** The permissions of `deno task start`. */
 const PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write", "--allow-env", "--allow-sys"];
 
-/** A port free right now on 127.0.0.1 (the server binds it a moment later). */
+/** The low end of the kernel's ephemeral port range (port-0 binds and client sockets). */
+function ephemeralLow(): number {
+  try {
+    const range = Deno.readTextFileSync("/proc/sys/net/ipv4/ip_local_port_range");
+    return Number(range.trim().split(/\s+/)[0]) || 32768;
+  } catch {
+    return 32768;
+  }
+}
+
+/**
+ * A port free right now on 127.0.0.1, BELOW the ephemeral range: the server is restarted on
+ * the same port after each kill, and a port the kernel never hands out for port-0 binds
+ * (other tests' servers, running in parallel) or client sockets cannot be taken meanwhile.
+ */
 export function freePort(): number {
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (probe.addr as Deno.NetAddr).port;
-  probe.close();
-  return port;
+  const high = Math.min(ephemeralLow(), 65536) - 1;
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * Math.max(1, high - 20_000));
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+      return port;
+    } catch {
+      // Taken: try another.
+    }
+  }
+  throw new Error("no free port below the ephemeral range");
 }
 
 /** One running server process; `kill()` is SIGKILL, `stop()` SIGTERM (clean stop). */
