@@ -394,7 +394,7 @@ Deno.test("[settings] every settings and account form refuses a POST with a miss
     ["/account/password", { current: alice.password, next: "new password 1" }],
   ];
   for (const [path, fields] of posts) {
-    for (const csrf of [{}, { csrf: "x".repeat(43) }]) {
+    for (const csrf of [{}, { csrf: "x".repeat(43) }] as Record<string, string>[]) {
       const r = await browser.post(path, { ...fields, ...csrf });
       assert.equal(r.status, 403, `${path} ${JSON.stringify(csrf)}`);
     }
