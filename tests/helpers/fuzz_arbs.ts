@@ -5,7 +5,7 @@
  * a JSON Schema (the OpenAPI document's or a tool's input schema) with mutations.
  */
 import fc from "fast-check";
-import type { FuzzWorld, Tenant } from "./fuzz_world.ts";
+import { fileName, type FuzzWorld, type Tenant } from "./fuzz_world.ts";
 
 /** Fixed nasty strings that random generation rarely finds. */
 export const NASTY_STRINGS: string[] = [
@@ -104,6 +104,15 @@ export function hostileJson(depth = 2): fc.Arbitrary<unknown> {
     { weight: 4, arbitrary: leaf },
     { weight: 1, arbitrary: fc.array(hostileJson(depth - 1), { maxLength: 4 }) },
     { weight: 1, arbitrary: fc.dictionary(key, hostileJson(depth - 1), { maxKeys: 4 }) },
+  );
+}
+
+/** `arb` with probability `p`, else null. */
+export function sometimes<T>(arb: fc.Arbitrary<T>, p: number): fc.Arbitrary<T | null> {
+  const w = Math.round(p * 100);
+  return fc.oneof(
+    { weight: w, arbitrary: arb },
+    { weight: 100 - w, arbitrary: fc.constant(null) },
   );
 }
 
@@ -281,7 +290,7 @@ function stringFor(mode: SchemaMode, s: Schema, name: string): fc.Arbitrary<stri
     maxLength: Math.max(min, Math.min(s.maxLength ?? 24, 24)),
   });
   if (n.includes("path") || n === "pattern" || n === "name" || n === "filename") {
-    const names = fc.constantFrom(`${mode.world.a.marker}.txt`, "x.txt", "dir/y.md", "fuzz");
+    const names = fc.constantFrom(fileName("A"), "x.txt", "dir/y.md", "fuzz");
     return mode.hostile ? fc.oneof(hostileString(), names) : fc.oneof(names, benign);
   }
   if (/id$|ids$|^id/.test(n)) {
@@ -307,9 +316,9 @@ function objectFromSchema(
       }),
     )
   );
-  const extra = fc.option(
+  const extra = sometimes(
     fc.tuple(fc.constantFrom("__proto__", "extra", "$where"), hostileJson(1)),
-    { freq: mode.hostile ? 3 : 20 },
+    mode.hostile ? 0.3 : 0.05,
   );
   return fc.tuple(fc.tuple(...entries), extra).map(([kvs, more]) => {
     const o: Record<string, unknown> = {};

@@ -49,15 +49,19 @@ export const STATUS_COUNTS = new Map<string, number>();
 const STATS = Deno.env.get("FUZZ_STATS") === "1";
 
 function countStatus(req: FuzzRequest, status: number): void {
-  if (!STATS) return;
   const route = req.path.split("?")[0].replace(/\/w\/[^/]+/, "/w/:w").slice(0, 60);
-  const key = `${req.method} ${route.split("/").slice(0, 6).join("/")} ${status}`;
-  STATUS_COUNTS.set(key, (STATUS_COUNTS.get(key) ?? 0) + 1);
+  tally(`${req.method} ${route.split("/").slice(0, 6).join("/")} ${status}`);
+}
+
+/** Count one outcome under `key` (only with `FUZZ_STATS=1`). */
+export function tally(key: string): void {
+  if (STATS) STATUS_COUNTS.set(key, (STATUS_COUNTS.get(key) ?? 0) + 1);
 }
 
 /** Print the status counts when `FUZZ_STATS=1`. */
-export function printStats(): void {
-  if (!STATS) return;
+export function printStats(label = ""): void {
+  if (!STATS || !STATUS_COUNTS.size) return;
+  if (label) console.log(`-- ${label}`);
   const rows = [...STATUS_COUNTS].sort(([a], [b]) => a.localeCompare(b));
   console.log(rows.map(([k, n]) => `${n}\t${k}`).join("\n"));
   STATUS_COUNTS.clear();

@@ -5,7 +5,7 @@
  */
 import fc from "fast-check";
 import type { FuzzWorld } from "./fuzz_world.ts";
-import { assertServerHealthy } from "./fuzz_check.ts";
+import { assertServerHealthy, printStats } from "./fuzz_check.ts";
 
 const fromEnv = Deno.env.get("FUZZ_SEED");
 /** The seed of this run: `FUZZ_SEED` or a fresh one. */
@@ -52,6 +52,7 @@ export async function checkProperty<T>(
     );
   }
   await assertServerHealthy(world, logFrom);
+  printStats(label);
 }
 
 /** A short, secret-free description of a generated value (tenants by label only). */

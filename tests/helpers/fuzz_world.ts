@@ -184,14 +184,28 @@ async function seedTenant(server: TestServer, label: "A" | "B", marker: string):
     instructions: `${marker} instructions`,
   });
   const relay = await api("/mcp/register", { serverName: `${marker}-local` });
-  const fileId = await uploadFile(server, admin.token, wId, {
-    useCase: "conversation",
-    useCaseMetadata: { conversationId: conv.conversation.sId },
-  }, marker);
-  const podFileId = await uploadFile(server, admin.token, wId, {
-    useCase: "project_context",
-    useCaseMetadata: { spaceId: podId },
-  }, marker);
+  const fileId = await uploadFile(
+    server,
+    admin.token,
+    wId,
+    {
+      useCase: "conversation",
+      useCaseMetadata: { conversationId: conv.conversation.sId },
+    },
+    marker,
+    fileName(label),
+  );
+  const podFileId = await uploadFile(
+    server,
+    admin.token,
+    wId,
+    {
+      useCase: "project_context",
+      useCaseMetadata: { spaceId: podId },
+    },
+    marker,
+    fileName(label),
+  );
   const apiKey = createApiKey(server, admin.workspace, `${marker} key`);
   createApiKey(server, admin.workspace, `${marker} spare`);
   const keys = await api("/api_keys");
@@ -235,6 +249,11 @@ async function seedTenant(server: TestServer, label: "A" | "B", marker: string):
   };
 }
 
+/** The seeded files' name (the marker is in their bytes only, so paths can name them). */
+export function fileName(label: "A" | "B"): string {
+  return `notes-${label.toLowerCase()}.txt`;
+}
+
 /** Create a text file through REST (`useCase` chooses the scope) and upload its marker bytes. */
 async function uploadFile(
   server: TestServer,
@@ -242,20 +261,21 @@ async function uploadFile(
   wId: string,
   useCase: Record<string, unknown>,
   marker: string,
+  name: string,
 ): Promise<string> {
   const bytes = new TextEncoder().encode(`${marker} file line\nsecond line\n`);
   const created = await apiJson(server, token, `/api/v1/w/${wId}/files`, {
     method: "POST",
     body: {
       contentType: "text/plain",
-      fileName: `${marker}.txt`,
+      fileName: name,
       fileSize: bytes.length,
       ...useCase,
     },
   });
   assert.equal(created.status, 200, JSON.stringify(created.body));
   const form = new FormData();
-  form.append("file", new File([bytes], `${marker}.txt`));
+  form.append("file", new File([bytes], name));
   const res = await fetch(created.body.file.uploadUrl, {
     method: "POST",
     headers: bearer(token),
