@@ -36,6 +36,7 @@ import { endStreamsOnShutdown } from "./events/end_on_shutdown.ts";
 import { relayRoutes } from "./api/relay.ts";
 import { modelSettingsRoutes } from "./pages/model_settings.tsx";
 import { conversationRoutes } from "./api/conversations.ts";
+import { allowedMethodsLookup } from "./api/allowed_methods.ts";
 
 /** Body-size limits by path: uploads and relay results are larger than ordinary JSON. */
 export const BODY_LIMITS = {
@@ -147,12 +148,21 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   app.route("/", modelSettingsRoutes());
   app.route("/", conversationRoutes());
 
-  app.notFound((c) =>
-    c.json(
+  const allowedMethods = allowedMethodsLookup(() => app.routes);
+  app.notFound((c) => {
+    const allowed = allowedMethods(c.req.path);
+    if (allowed.length > 0) {
+      c.header("Allow", allowed.join(", "));
+      const message = `The method ${c.req.method} is not supported on ${c.req.path} (${
+        allowed.join(", ")
+      }).`;
+      return c.json({ error: { type: "method_not_supported_error", message } }, 405);
+    }
+    return c.json(
       { error: { type: "not_found", message: `No route for ${c.req.method} ${c.req.path}.` } },
       404,
-    )
-  );
+    );
+  });
 
   app.onError((err, c) => renderError(err, c.get("requestId"), deps));
 
