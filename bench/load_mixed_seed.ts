@@ -165,15 +165,20 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
-/** Spawn `deno run -A main.ts` on `dataDir` (rate limits lifted) and wait for /healthz. */
+/**
+ * Spawn `deno run -A main.ts` on `dataDir` (rate limits lifted) and wait for /healthz.
+ * `BENCH_CPU_PROF=<dir>` profiles the server (`--cpu-prof`, written when it stops).
+ */
 export async function spawnServer(dataDir: string): Promise<ServerProcess> {
   const port = freePort();
   const url = `http://127.0.0.1:${port}`;
   const big = "100000000";
+  const profDir = Deno.env.get("BENCH_CPU_PROF");
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "-A",
+      ...(profDir ? ["--cpu-prof", `--cpu-prof-dir=${profDir}`] : []),
       new URL("../main.ts", import.meta.url).pathname,
       ...["--data-dir", dataDir, "--port", String(port), "--host", "127.0.0.1"],
       ...["--log-level", "error", "--mcp-rate-user", big, "--mcp-rate-client", big],
