@@ -218,16 +218,6 @@ export function checkClientSideServers(
   return regs;
 }
 
-/** Ids of the caller's live registrations in their workspace (newest first, at most 32). */
-export function listOwnedServerIds(deps: Deps, actor: Actor): string[] {
-  if (actor.kind !== "user") return [];
-  const rows = deps.db.prepare(
-    `SELECT server_id FROM relay_registrations
-     WHERE workspace_id = ? AND user_id = ? AND expires_at > ? ORDER BY registered_at DESC LIMIT 32`,
-  ).all(actor.workspace.id, actor.user.id, now()) as { server_id: string }[];
-  return rows.map((r) => r.server_id);
-}
-
 /**
  * Registration of `serverId` owned by (workspace, user), live or not, for the agent loop,
  * which runs after the request that named the server and needs its name even when it died.
