@@ -48,14 +48,26 @@ const SECRET_PARAMS = new Set([
   "state",
   "csrf",
   "setup",
+  // The consent page's request id: an opaque bearer of a pending authorization (stored hashed).
+  "request",
 ]);
 
+function redactValue(key: string, value: string, depth: number): string {
+  if (SECRET_PARAMS.has(key.toLowerCase())) return "REDACTED";
+  // A local URL inside a parameter (sign-in's `next=/authorize/consent?request=…`) carries
+  // its own query string: redact that too (one level deep; deeper nesting is dropped whole).
+  if (value.startsWith("/") && value.includes("?")) {
+    return depth > 0 ? "REDACTED" : redactUrl(new URL(value, "http://local"), depth + 1);
+  }
+  return value;
+}
+
 /** A path + query with the values of secret-bearing query parameters replaced by `REDACTED`. */
-export function redactUrl(url: URL): string {
+export function redactUrl(url: URL, depth = 0): string {
   if (!url.search) return url.pathname;
   const parts: string[] = [];
   for (const [k, v] of url.searchParams) {
-    parts.push(`${k}=${SECRET_PARAMS.has(k.toLowerCase()) ? "REDACTED" : v}`);
+    parts.push(`${k}=${redactValue(k, v, depth)}`);
   }
   return `${url.pathname}?${parts.join("&")}`;
 }
