@@ -18,6 +18,7 @@ import {
 import { call, Ledger, seededRandom } from "../helpers/durability_ledger.ts";
 import { type LoadContext, runWriters } from "../helpers/durability_load.ts";
 import { verifyLedger } from "../helpers/durability_verify.ts";
+import { startFakeModel } from "../helpers/fake_model.ts";
 
 const ROUNDS = Number(Deno.env.get("DURABILITY_ROUNDS") ?? "5");
 const SEED = Number(
@@ -69,11 +70,17 @@ Deno.test("[durability] acknowledged writes survive SIGKILL at random moments; i
   const dataDir = await Deno.makeTempDir({ prefix: "dust-mcp-durability-" });
   const port = freePort();
   const ledger = new Ledger();
+  // Agent runs (the member's posts mention dust): every other model call never answers, so
+  // some runs are mid-flight at each kill and the restart must finish them (as failed).
+  let modelCalls = 0;
+  await using model = await startFakeModel([
+    () => (modelCalls++ % 2 ? { hang: true } : { content: `answer ${modelCalls}` }),
+  ]);
   let server: ServerProcess | null = null;
   try {
     const setup = await prepareDataDir(dataDir);
     ledger.mcpToken.current = setup.mcpToken;
-    server = await ServerProcess.start(dataDir, port);
+    server = await ServerProcess.start(dataDir, port, model.flags);
     const dataSourcePath = await createDataSource(server.url, setup);
     for (let round = 1; round <= ROUNDS; round++) {
       const ctx: LoadContext = {
@@ -100,7 +107,7 @@ Deno.test("[durability] acknowledged writes survive SIGKILL at random moments; i
       assertDiskSound(await inspectDataDir(dataDir), ledger, `round ${round} after SIGKILL`);
 
       const restartAt = Date.now();
-      server = await ServerProcess.start(dataDir, port);
+      server = await ServerProcess.start(dataDir, port, model.flags);
       const restartMs = Date.now() - restartAt;
       assert.deepEqual(await tempFilesOf(dataDir), [], "a restart removes crash leftovers in tmp");
       const failures = await verifyLedger(server.url, setup, dataSourcePath, ledger);
@@ -119,6 +126,7 @@ Deno.test("[durability] acknowledged writes survive SIGKILL at random moments; i
     console.log(
       `[durability] ${ROUNDS} rounds in ${Date.now() - started} ms; in-flight writes at kills ` +
         `(present/absent after restart): ${JSON.stringify(inFlight)}; ` +
+        `agent runs interrupted and failed by a restart ${ledger.interruptedRuns}; ` +
         `orphan blobs ${final.orphanBlobs.length}`,
     );
     assert.ok(

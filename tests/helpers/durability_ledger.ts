@@ -171,6 +171,10 @@ export class Ledger {
   documents = new Map<string, DocumentEntry>();
   grants: GrantEntry[] = [];
   mcpToken: McpTokenEntry = { current: null, replaced: [], pending: false };
+  /** Finished agent messages seen after a restart (sId → status + content): they must not change. */
+  readonly finishedAgentMessages = new Map<string, string>();
+  /** Agent runs a kill interrupted (found failed with `agent_interrupted` after a restart). */
+  interruptedRuns = 0;
   /** Outcomes of in-flight writes checked after restarts: kind → present / absent counts. */
   readonly inFlight = new Map<string, { present: number; absent: number }>();
   /** Uploads in flight at some kill: each may leave at most one orphan blob. */
@@ -193,6 +197,7 @@ export class Ledger {
       documents: [...this.documents.values()].filter((d) => d.acked !== null).length,
       grants: this.grants.length,
       mcpTokens: this.mcpToken.replaced.length + (this.mcpToken.current ? 1 : 0),
+      agentMessages: this.finishedAgentMessages.size,
     };
   }
 }

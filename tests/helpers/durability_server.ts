@@ -64,8 +64,11 @@ export class ServerProcess {
     })();
   }
 
-  /** Spawn `main.ts serve` without waiting for it (stderr is read in the background). */
-  static spawn(dataDir: string, port: number): ServerProcess {
+  /**
+   * Spawn `main.ts serve` without waiting for it (stderr is read in the background);
+   * `flags` adds command-line options (e.g. a model endpoint).
+   */
+  static spawn(dataDir: string, port: number, flags: Record<string, string> = {}): ServerProcess {
     const child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
@@ -83,6 +86,7 @@ export class ServerProcess {
         "us",
         "--log-level",
         "error",
+        ...Object.entries(flags).flatMap(([k, v]) => [`--${k}`, v]),
       ],
       cwd: ROOT,
       env: { NO_COLOR: "1" },
@@ -97,11 +101,15 @@ export class ServerProcess {
    * Start `main.ts serve` and wait (bounded) for its banner. A port still held by the killed
    * predecessor's sockets is retried a few times.
    */
-  static async start(dataDir: string, port: number, timeoutMs = 30_000): Promise<ServerProcess> {
+  static async start(
+    dataDir: string,
+    port: number,
+    flags: Record<string, string> = {},
+  ): Promise<ServerProcess> {
     let lastOutput = "";
     for (let attempt = 1; attempt <= 5; attempt++) {
-      const proc = ServerProcess.spawn(dataDir, port);
-      if (await proc.waitUntilUp(timeoutMs)) return proc;
+      const proc = ServerProcess.spawn(dataDir, port, flags);
+      if (await proc.waitUntilUp(30_000)) return proc;
       lastOutput = proc.#stderr;
       await proc.kill();
       if (!/AddrInUse|address already in use/i.test(lastOutput)) break;

@@ -44,11 +44,11 @@ function userMessages(conversation: any): string[] {
 
 /**
  * Problems with a conversation's agent messages: each user message that mentioned `dust` has
- * its agent message (written in the same transaction), and after a restart none is left
- * unfinished (the runner fails what a kill interrupted).
+ * its agent message (written in the same transaction); after a restart none is left
+ * unfinished (the runner fails what a kill interrupted); a finished one never changes again.
  */
 // deno-lint-ignore no-explicit-any
-function agentProblems(conversation: any, mentions: boolean): string[] {
+function agentProblems(v: VerifyContext, conversation: any, mentions: boolean): string[] {
   // deno-lint-ignore no-explicit-any
   const last = (conversation.content as any[][]).map((versions) => versions[versions.length - 1]);
   const users = last.filter((m) => m.type === "user_message");
@@ -59,9 +59,18 @@ function agentProblems(conversation: any, mentions: boolean): string[] {
     const orphans = users.filter((u) => !answered.has(u.sId)).length;
     if (orphans) problems.push(`${orphans} user messages mention dust but have no agent message`);
   } else if (agents.length) problems.push(`${agents.length} agent messages without a mention`);
-  const unfinished = agents.filter((a) => !["succeeded", "failed", "cancelled"].includes(a.status));
-  if (unfinished.length) {
-    problems.push(`agent messages left ${unfinished.map((a) => a.status).join(", ")}`);
+  for (const a of agents) {
+    if (!["succeeded", "failed", "cancelled"].includes(a.status)) {
+      problems.push(`agent message ${a.sId} left ${a.status} after a restart`);
+      continue;
+    }
+    const state = JSON.stringify({ status: a.status, content: a.content });
+    const before = v.ledger.finishedAgentMessages.get(a.sId);
+    if (before !== undefined && before !== state) {
+      problems.push(`finished agent message ${a.sId} changed: ${before} → ${state}`);
+    }
+    if (before === undefined && a.error?.code === "agent_interrupted") v.ledger.interruptedRuns++;
+    v.ledger.finishedAgentMessages.set(a.sId, state);
   }
   return problems;
 }
@@ -100,7 +109,7 @@ async function verifyConversation(
     return true;
   }
   const got = userMessages(r.body.conversation);
-  for (const p of agentProblems(r.body.conversation, c.mentions)) {
+  for (const p of agentProblems(v, r.body.conversation, c.mentions)) {
     v.failures.push(`conversation ${c.title} (${c.sId}): ${p}`);
   }
   if (c.pending !== null) {
