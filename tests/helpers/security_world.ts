@@ -20,6 +20,7 @@ import {
 } from "./fixtures.ts";
 import { holdAgentRuns, messageBody } from "./conversations.ts";
 import { issueMcpToken } from "../../src/core/mcp_tokens.ts";
+import { issuePersonalToken } from "../../src/core/personal_tokens.ts";
 import { hashSecret } from "../../src/auth/hash.ts";
 
 /** Words only A's restricted content contains (bob must never see them). */
@@ -42,6 +43,7 @@ export type WorldIds = Record<string, string[]> & {
   fileId: string[];
   taskId: string[];
   keyId: string[];
+  tokenId: string[];
   userId: string[];
   sId: string[];
   serverId: string[];
@@ -191,6 +193,14 @@ export async function buildSecurityWorld(server: TestServer): Promise<SecurityWo
   const keyA = createApiKey(server, alice.workspace, "quokka key");
   const keyId = (server.deps.db.prepare("SELECT s_id FROM api_keys WHERE key_hash = ?")
     .get(hashSecret(keyA)) as { s_id: string }).s_id;
+  // A spare personal token of alice (her working one stays usable whatever a sweep tries).
+  const spare = issuePersonalToken(server.deps.db, {
+    workspaceId: alice.workspace.id,
+    userId: alice.user.id,
+    name: "spare",
+  });
+  const tokenId = (server.deps.db.prepare("SELECT s_id FROM personal_tokens WHERE token_hash = ?")
+    .get(hashSecret(spare.secret)) as { s_id: string }).s_id;
   const serverId = (await ok(server, alice.token, `${w}/mcp/register`, {
     serverName: "Alice owlprivate",
   })).serverId;
@@ -203,6 +213,7 @@ export async function buildSecurityWorld(server: TestServer): Promise<SecurityWo
     fileId: [convFile, podFile],
     taskId: [task],
     keyId: [keyId],
+    tokenId: [tokenId],
     userId: [alice.user.sId],
     sId: [agent],
     serverId: [serverId],
@@ -220,6 +231,7 @@ export async function buildSecurityWorld(server: TestServer): Promise<SecurityWo
     podFile,
     task,
     serverId,
+    tokenId,
   ]);
   return {
     alice,

@@ -80,7 +80,7 @@ async function listedTools(s: TestServer, token: string): Promise<string[]> {
   const r = await rawMcp(s, { jsonrpc: "2.0", id: 1, method: "tools/list" }, {
     Authorization: `Bearer ${token}`,
   });
-  return ((rpcOf(r.text).result as { tools: { name: string }[] }).tools).map((t) => t.name);
+  return (rpcOf(r.text).result as { tools: { name: string }[] }).tools.map((t) => t.name);
 }
 
 function realIds(w: SecurityWorld, doc: string): Ids {
@@ -139,7 +139,10 @@ Deno.test("[security] MCP: every tool answers another workspace's ids like ids t
   await using s = await startTestServer();
   const w = await buildSecurityWorld(s);
   // Positive control: the owner reaches what the sweeps target.
-  assert.match((await call(s, w.alice.mcpToken, "search", { query: "zebrasecret" })).text, /ledger/);
+  assert.match(
+    (await call(s, w.alice.mcpToken, "search", { query: "zebrasecret" })).text,
+    /ledger/,
+  );
   assert.equal((await call(s, w.alice.mcpToken, "get_pod", { podId: w.pod })).isError, false);
   const before = digestWorkspace(s, w.alice.workspace.id);
   for (const doc of ["ledger", "welcome"]) {
