@@ -108,7 +108,8 @@ Deno.test("[server] stop() aborts deps.shutdown, closes the database and frees t
     assert.equal(res.status, 200);
     await server.stop();
     assert.ok(server.deps.shutdown.aborted);
-    assert.throws(() => server.deps.db.prepare("SELECT 1"), /not open/i);
+    // exec, not prepare: prepare() answers cached statements without touching the connection.
+    assert.throws(() => server.deps.db.exec("SELECT 1"), /not open/i);
     await server.stop(); // idempotent
     const freed = Deno.listen({ hostname: "127.0.0.1", port: server.port });
     freed.close();
@@ -168,7 +169,8 @@ Deno.test("[server] stop() ends an open conversation event stream instead of han
       assert.notEqual(chunk, "timeout", "the client sees the stream end");
       ended = chunk !== "timeout" && chunk.done;
     }
-    assert.throws(() => server.deps.db.prepare("SELECT 1"), /not open/i);
+    // exec, not prepare: prepare() answers cached statements without touching the connection.
+    assert.throws(() => server.deps.db.exec("SELECT 1"), /not open/i);
   } finally {
     await Deno.remove(dataDir, { recursive: true });
   }
