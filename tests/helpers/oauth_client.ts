@@ -11,7 +11,8 @@
  * ```
  */
 import { createHash, randomBytes } from "node:crypto";
-import type { Role } from "../../src/auth/actor.ts";
+import { ALL_SCOPES, type Role, type UserActor } from "../../src/auth/actor.ts";
+import { resolveUserActor } from "../../src/auth/user_actor.ts";
 import { createUser } from "../../src/core/users.ts";
 import { addMember, createWorkspace, type WorkspaceRow } from "../../src/core/workspaces.ts";
 import type { UserRow } from "../../src/core/users.ts";
@@ -42,6 +43,18 @@ export async function createPasswordUser(
     createWorkspace(db, { name: `${options.email}'s workspace`, adminUserId: user.id });
   addMember(db, { workspaceId: workspace.id, userId: user.id, role: options.role ?? "admin" });
   return { user, workspace, email: options.email, password };
+}
+
+/** The actor of `u` signed in on the pages (its real role), for calling core functions. */
+export function pageActorOf(server: Pick<ServerHandle, "deps">, u: PasswordUser): UserActor {
+  const actor = resolveUserActor(server.deps, {
+    userSId: u.user.sId,
+    workspaceSId: u.workspace.sId,
+    scopes: new Set(ALL_SCOPES),
+    credential: { kind: "session", id: "test" },
+  });
+  if (!actor) throw new Error(`${u.email} is not a member of its workspace`);
+  return actor;
 }
 
 // Structural copies of the SDK types, so this helper serves both SDK majors.

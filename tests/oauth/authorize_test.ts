@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { startTestServer } from "../helpers/server.ts";
-import { createPasswordUser, pkcePair } from "../helpers/oauth_client.ts";
+import { createPasswordUser, pageActorOf, pkcePair } from "../helpers/oauth_client.ts";
 import { BrowserHttp, formValue } from "../helpers/browser_http.ts";
 import {
   authorizeUrl,
@@ -28,23 +28,7 @@ function staticClient(
   server: Awaited<ReturnType<typeof signedIn>>["server"],
   alice: Awaited<ReturnType<typeof signedIn>>["alice"],
 ) {
-  const actor = {
-    kind: "user" as const,
-    user: {
-      id: alice.user.id,
-      sId: alice.user.sId,
-      email: alice.email,
-      username: "a",
-      firstName: "A",
-      lastName: null,
-      imageUrl: null,
-    },
-    workspace: { id: alice.workspace.id, sId: alice.workspace.sId, name: alice.workspace.name },
-    role: "admin" as const,
-    scopes: new Set(["read", "write"] as const),
-    credential: { kind: "session" as const, id: "t" },
-  };
-  return createStaticClient(server.deps.db, actor, {
+  return createStaticClient(server.deps.db, pageActorOf(server, alice), {
     name: "Static",
     redirectUris: [CB],
     authMethod: "none",

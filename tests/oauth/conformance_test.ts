@@ -6,10 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { startTestServer } from "../helpers/server.ts";
-import { createPasswordUser } from "../helpers/oauth_client.ts";
+import { createPasswordUser, pageActorOf } from "../helpers/oauth_client.ts";
 import { BrowserHttp } from "../helpers/browser_http.ts";
 import { type AuthMethod, createStaticClient } from "../../src/core/oauth_clients.ts";
-import type { UserActor } from "../../src/auth/actor.ts";
 
 const SUITE = "npm:@modelcontextprotocol/conformance@0.2.0-alpha.12";
 const MARKER = "Access the following URL";
@@ -25,22 +24,8 @@ async function runSuite(method: AuthMethod) {
   await using server = await startTestServer();
   const alice = await createPasswordUser(server, { email: "alice@example.com" });
   const port = freePort();
-  const actor: UserActor = {
-    kind: "user",
-    user: {
-      id: alice.user.id,
-      sId: alice.user.sId,
-      email: alice.email,
-      username: "alice",
-      firstName: "Alice",
-      lastName: null,
-      imageUrl: null,
-    },
-    workspace: { id: alice.workspace.id, sId: alice.workspace.sId, name: alice.workspace.name },
-    role: "admin",
-    scopes: new Set(["read", "write"]),
-    credential: { kind: "session", id: "test" },
-  };
+  const actor = pageActorOf(server, alice);
+
   const { client, secret } = createStaticClient(server.deps.db, actor, {
     name: "Conformance suite",
     redirectUris: [`http://127.0.0.1:${port}/callback`],

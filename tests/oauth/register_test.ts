@@ -1,30 +1,15 @@
 import assert from "node:assert/strict";
 import { startTestServer, type TestServer } from "../helpers/server.ts";
-import { createPasswordUser, type PasswordUser, pkcePair } from "../helpers/oauth_client.ts";
+import {
+  createPasswordUser,
+  pageActorOf,
+  type PasswordUser,
+  pkcePair,
+} from "../helpers/oauth_client.ts";
 import { BrowserHttp } from "../helpers/browser_http.ts";
 import { authorizeUrl, connect, obtainCode, postForm, register } from "../helpers/oauth_flow.ts";
 import { REGISTRATION_LIMIT } from "../../src/oauth/register.ts";
 import { type AuthMethod, createStaticClient } from "../../src/core/oauth_clients.ts";
-import type { UserActor } from "../../src/auth/actor.ts";
-
-function adminActor(u: PasswordUser): UserActor {
-  return {
-    kind: "user",
-    user: {
-      id: u.user.id,
-      sId: u.user.sId,
-      email: u.email,
-      username: "u",
-      firstName: "U",
-      lastName: null,
-      imageUrl: null,
-    },
-    workspace: { id: u.workspace.id, sId: u.workspace.sId, name: u.workspace.name },
-    role: "admin",
-    scopes: new Set(["read", "write"]),
-    credential: { kind: "session", id: "t" },
-  };
-}
 
 const CURSOR = [
   "cursor://anysphere.cursor-mcp/oauth/callback",
@@ -247,7 +232,7 @@ Deno.test("[oauth] D7 a deleted or expired client gets 401 invalid_client at /to
 });
 
 async function staticFlow(server: TestServer, alice: PasswordUser, method: AuthMethod) {
-  const { client, secret } = createStaticClient(server.deps.db, adminActor(alice), {
+  const { client, secret } = createStaticClient(server.deps.db, pageActorOf(server, alice), {
     name: `static ${method}`,
     redirectUris: ["http://127.0.0.1:53682/callback"],
     authMethod: method,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { startTestServer } from "../helpers/server.ts";
-import { createPasswordUser } from "../helpers/oauth_client.ts";
+import { createPasswordUser, pageActorOf } from "../helpers/oauth_client.ts";
 import { BrowserHttp, formValue } from "../helpers/browser_http.ts";
 import { connect, register } from "../helpers/oauth_flow.ts";
 import {
@@ -12,7 +12,6 @@ import { isGrantActive } from "../../src/core/oauth_grants.ts";
 import { issueMcpToken, verifyMcpToken } from "../../src/core/mcp_tokens.ts";
 import { verifyAccessToken } from "../../src/auth/jwt.ts";
 import type { TestServer } from "../helpers/server.ts";
-import type { UserActor } from "../../src/auth/actor.ts";
 import { registerRelayServer } from "../../src/relay/registry.ts";
 
 Deno.test("[settings] Dust's redirect patterns: *, scheme://host:*[/path], exact", () => {
@@ -330,26 +329,11 @@ Deno.test("[connected] client-side MCP server registrations: listed, revocable b
     role: "user",
     workspace: alice.workspace,
   });
-  const actorOf = (u: typeof alice, role: "admin" | "user"): UserActor => ({
-    kind: "user",
-    user: {
-      id: u.user.id,
-      sId: u.user.sId,
-      email: u.email,
-      username: "u",
-      firstName: "U",
-      lastName: null,
-      imageUrl: null,
-    },
-    workspace: { id: u.workspace.id, sId: u.workspace.sId, name: u.workspace.name },
-    role,
-    scopes: new Set(["read", "write"]),
-    credential: { kind: "session", id: "t" },
-  });
-  const mine = registerRelayServer(server.deps, actorOf(alice, "admin"), {
+
+  const mine = registerRelayServer(server.deps, pageActorOf(server, alice), {
     serverName: "Alice Tools",
   });
-  const bobs = registerRelayServer(server.deps, actorOf(bob, "user"), {
+  const bobs = registerRelayServer(server.deps, pageActorOf(server, bob), {
     serverName: "Bob Tools",
   });
   const path = `/w/${alice.workspace.sId}/connected`;
