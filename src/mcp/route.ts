@@ -24,7 +24,8 @@ import { AppError } from "../errors.ts";
 import { consumeRequestBudget, type RateBudgets, RateLimiter } from "../core/rate_limits.ts";
 import { flushAuditLog, pruneAuditLog } from "../core/audit.ts";
 import { authenticateMcpRequest, McpAuthMemo, resourceMetadataUrl } from "./auth.ts";
-import { createServerPool, ICON_PATHS, TOOL_GROUPS } from "./server.ts";
+import { createServerPool, TOOL_GROUPS } from "./server.ts";
+import { DUST_SVG, ICON_PATHS, iconPng } from "./icon.ts";
 import type { McpCaller, ToolDef, ToolRuntime } from "./tool_kit.ts";
 import { fastPathHeadersOk, tryFastToolCall } from "./fast_path.ts";
 
@@ -134,14 +135,16 @@ export function mcpRoutes(deps: Deps): Hono<AppEnv> {
     app.use(path, hostHeaderValidation(hosts), originValidation(hosts));
     app.all(path, serve);
   }
-  app.get(ICON_PATHS.svg, () =>
-    new Response(DUST_SVG, {
+  const icon = (body: BodyInit, type: string) =>
+    new Response(body, {
       headers: {
-        "Content-Type": "image/svg+xml",
+        "Content-Type": type,
         "Cache-Control": "public, max-age=86400",
         "Access-Control-Allow-Origin": "*",
       },
-    }));
+    });
+  app.get(ICON_PATHS.svg, () => icon(DUST_SVG, "image/svg+xml"));
+  app.get(ICON_PATHS.png, () => icon(iconPng(), "image/png"));
   return app;
 }
 
@@ -162,7 +165,3 @@ function tooManyRequests(e: AppError): Response {
     headers: { "Retry-After": String(Math.ceil(retry)), "Cache-Control": "no-store" },
   });
 }
-
-/** The server icon (a plain mark; served from this instance, dust.md §1.2). */
-const DUST_SVG =
-  `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 48 48" width="48" height="48"><rect width="48" height="48" rx="10" fill="#1C222D"/><circle cx="17" cy="24" r="7" fill="#418B5C"/><rect x="27" y="17" width="12" height="14" rx="3" fill="#E2F78C"/></svg>`;

@@ -16,6 +16,7 @@ import { McpServer } from "@modelcontextprotocol/server";
 import type { McpRequestContext } from "@modelcontextprotocol/server";
 import { VERSION } from "../version.ts";
 import { registerTool, type ToolDef, type ToolRuntime } from "./tool_kit.ts";
+import { ICON_PATHS } from "./icon.ts";
 import { IDENTITY_TOOLS } from "./tools/identity.ts";
 import { AGENT_TOOLS } from "./tools/agents.ts";
 import { CONVERSATION_TOOLS } from "./tools/conversations.ts";
@@ -32,9 +33,6 @@ export const TOOL_GROUPS: ToolDef[][] = [
   SEARCH_TOOLS,
   FILE_TOOLS,
 ];
-
-/** Paths (under the public URL) of the server icons served by the route. */
-export const ICON_PATHS = { svg: "/static/mcp/dust.svg" } as const;
 
 export const MCP_INSTRUCTIONS =
   `This server exposes a Dust workspace. Every call runs as the authenticated user, in the one workspace the token was issued for, and sees only what that user may see.
@@ -58,7 +56,10 @@ export function buildMcpServer(rt: ToolRuntime): McpServer {
     version: VERSION,
     description: "Your Dust workspace: agents, conversations, Pods, files and company search.",
     websiteUrl: base,
-    icons: [{ src: `${base}${ICON_PATHS.svg}`, mimeType: "image/svg+xml", sizes: ["any"] }],
+    icons: [
+      { src: `${base}${ICON_PATHS.svg}`, mimeType: "image/svg+xml", sizes: ["any"] },
+      { src: `${base}${ICON_PATHS.png}`, mimeType: "image/png", sizes: ["48x48"] },
+    ],
   }, { instructions: MCP_INSTRUCTIONS });
   for (const group of TOOL_GROUPS) for (const def of group) registerTool(server, rt, def);
   return server;

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { startTestServer, type TestServer } from "../helpers/server.ts";
 import { createMcpUser, rawMcp, rpcOf, TOOLS_CALL } from "./helpers.ts";
 import { MCP_INSTRUCTIONS } from "../../src/mcp/server.ts";
+import { crc32, inflateSync } from "node:zlib";
 
 const LEGACY = ["2025-11-25", "2025-06-18", "2025-03-26"] as const;
 const CURRENT = "2026-07-28";
@@ -19,7 +20,10 @@ function assertServerIdentity(s: TestServer, info: Json): void {
   assert.equal(info.name, "Dust");
   assert.equal(typeof info.version, "string");
   assert.match(info.description, /workspace/);
-  assert.equal(info.icons[0].src, `${s.config.publicUrl}/static/mcp/dust.svg`);
+  assert.deepEqual(info.icons, [
+    { src: `${s.config.publicUrl}/static/mcp/dust.svg`, mimeType: "image/svg+xml", sizes: ["any"] },
+    { src: `${s.config.publicUrl}/static/mcp/dust.png`, mimeType: "image/png", sizes: ["48x48"] },
+  ]);
 }
 
 function assertInstructions(text: string): void {
@@ -118,4 +122,39 @@ Deno.test(`[mcp protocol] ${CURRENT}: server/discover, tools/list and tools/call
     modern(u.mcpToken, "tools/call", { name: "identity", arguments: {} }, "identity"),
   );
   assertIdentityResult(call, u);
+});
+
+Deno.test("[mcp protocol] both listed icons are served: the SVG, and a valid 48x48 RGBA PNG", async () => {
+  await using s = await startTestServer();
+  const svg = await fetch(`${s.url}/static/mcp/dust.svg`);
+  assert.equal(svg.headers.get("content-type"), "image/svg+xml");
+  assert.match(await svg.text(), /^<svg /);
+  const res = await fetch(`${s.url}/static/mcp/dust.png`);
+  assert.equal(res.headers.get("content-type"), "image/png");
+  const png = new Uint8Array(await res.arrayBuffer());
+  assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  // Walk the chunks: lengths, types and CRCs (checked with zlib's own crc32).
+  const view = new DataView(png.buffer);
+  const chunks = new Map<string, Uint8Array>();
+  for (let at = 8; at < png.length;) {
+    const len = view.getUint32(at);
+    const type = new TextDecoder().decode(png.subarray(at + 4, at + 8));
+    const data = png.subarray(at + 8, at + 8 + len);
+    assert.equal(view.getUint32(at + 8 + len), crc32(png.subarray(at + 4, at + 8 + len)), type);
+    chunks.set(type, data);
+    at += 12 + len;
+  }
+  assert.deepEqual([...chunks.keys()], ["IHDR", "IDAT", "IEND"]);
+  const ihdr = new DataView(chunks.get("IHDR")!.slice().buffer);
+  assert.deepEqual([ihdr.getUint32(0), ihdr.getUint32(4), ihdr.getUint8(8), ihdr.getUint8(9)], [
+    48,
+    48,
+    8,
+    6,
+  ]);
+  const raw = new Uint8Array(inflateSync(chunks.get("IDAT")!));
+  assert.equal(raw.length, 48 * (1 + 48 * 4));
+  const at = (x: number, y: number) => [...raw.subarray(y * 193 + 1 + x * 4, y * 193 + 5 + x * 4)];
+  assert.deepEqual(at(17, 24), [0x41, 0x8b, 0x5c, 255], "the green dot");
+  assert.deepEqual(at(0, 0), [0, 0, 0, 0], "transparent outside the rounded corner");
 });
