@@ -146,15 +146,20 @@ function decode(chunks: Uint8Array[]): string {
 }
 
 /** What the request carried, as text: internals echoed from the request itself are not leaks. */
-function requestText(req: FuzzRequest): string {
+function requestText(req: FuzzRequest, withCredentials = true): string {
   const body = typeof req.body === "string" ? req.body : "";
+  const headers = Object.fromEntries(
+    Object.entries(req.headers ?? {}).filter(([k]) =>
+      withCredentials || !/^(authorization|cookie)$/i.test(k)
+    ),
+  );
   let path = req.path;
   try {
     path = decodeURIComponent(req.path);
   } catch {
     // Keep the raw path when it holds invalid escapes.
   }
-  return `${req.path}\n${path}\n${JSON.stringify(req.headers ?? {})}\n${body}`;
+  return `${req.path}\n${path}\n${JSON.stringify(headers)}\n${body}`;
 }
 
 /** Assert the bar on one response; `surface` picks the expected error shape. */
@@ -172,8 +177,10 @@ export function checkResponse(
   for (const p of INTERNALS) {
     assert.ok(!p.test(seen) || p.test(sent), `internals (${p}) in response: ${where}`);
   }
+  // The caller's own credential is no excuse: a response never echoes the bearer token.
+  const sentInBody = requestText(req, false);
   for (const s of world.secrets) {
-    assert.ok(!seen.includes(s) || sent.includes(s), `a secret in the response: ${where}`);
+    assert.ok(!seen.includes(s) || sentInBody.includes(s), `a secret in the response: ${where}`);
   }
   for (const t of [world.a, world.b]) {
     if (req.as === t) continue;
@@ -246,4 +253,8 @@ export async function assertServerHealthy(world: FuzzWorld, logFrom: number): Pr
   assert.equal(body.status, "ok");
   const errors = errorLogs(world, logFrom);
   assert.deepEqual(errors, [], `error log lines:\n${errors.slice(0, 5).join("\n")}`);
+  const logged = world.server.logs.slice(logFrom).join("\n");
+  for (const secret of world.secrets) {
+    assert.ok(!logged.includes(secret), "a token or password of the fuzz world in the server log");
+  }
 }
