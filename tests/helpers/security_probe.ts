@@ -17,8 +17,20 @@ export interface Operation {
   template: string;
   pathParams: string[];
   requiredQuery: string[];
+  /** Optional query parameters that name resources (filled as well). */
+  idQuery: string[];
   bodySchema: Json | null;
 }
+
+/** Optional query parameters that name resources → the id list they take values from. */
+const QUERY_IDS: Record<string, string> = {
+  spaceIds: "spaceId",
+  nodeIds: "documentId",
+  parents_in: "documentId",
+  dataSourceId: "dsId",
+  assigneeId: "userId",
+  user: "userId",
+};
 
 /** Every operation of the OpenAPI document. */
 export async function listOperations(server: TestServer): Promise<Operation[]> {
@@ -33,6 +45,8 @@ export async function listOperations(server: TestServer): Promise<Operation[]> {
         template,
         pathParams: params.filter((p) => p.in === "path" && p.name !== "wId").map((p) => p.name),
         requiredQuery: params.filter((p) => p.in === "query" && p.required).map((p) => p.name),
+        idQuery: params.filter((p) => p.in === "query" && !p.required && p.name in QUERY_IDS)
+          .map((p) => p.name),
         bodySchema: op.requestBody?.content?.["application/json"]?.schema ?? null,
       });
     }
@@ -102,7 +116,12 @@ export interface Probe {
 }
 
 /** Valid plain values, so that requests get past validation to the lookups. */
-const PLAIN_FIELDS = { timezone: "UTC", contentType: "text/plain", text: "probe text" };
+const PLAIN_FIELDS = {
+  timezone: "UTC",
+  contentType: "text/plain",
+  text: "probe text",
+  useCase: "conversation",
+};
 
 /** Query / body values that name resources, by field name, filled from the id map. */
 function idFields(ids: Record<string, string[]>, i: number): Record<string, unknown> {
@@ -113,7 +132,6 @@ function idFields(ids: Record<string, string[]>, i: number): Record<string, unkn
     fileId: pick("fileId"),
     groupId: pick("groupId"),
     userId: pick("userId"),
-    assigneeId: pick("userId"),
     conversationId: pick("cId"),
     spaceId: pick("spaceId"),
     useCaseMetadata: { conversationId: pick("cId"), spaceId: pick("spaceId") },
@@ -126,9 +144,15 @@ function idFields(ids: Record<string, string[]>, i: number): Record<string, unkn
 /**
  * The probes of one operation for workspace `wId`: one per index into the id lists (path
  * parameters zipped, shorter lists repeat their last entry), each carrying ids in the path,
- * in required query parameters and in body fields that name resources.
+ * and ids of `refIds` (default: the same) in query parameters and body fields that name
+ * resources.
  */
-export function probesOf(op: Operation, wId: string, ids: Record<string, string[]>): Probe[] {
+export function probesOf(
+  op: Operation,
+  wId: string,
+  ids: Record<string, string[]>,
+  refIds: Record<string, string[]> = ids,
+): Probe[] {
   const n = Math.max(1, ...op.pathParams.map((p) => ids[p]?.length ?? 1));
   const out: Probe[] = [];
   for (let i = 0; i < n; i++) {
@@ -140,12 +164,18 @@ export function probesOf(op: Operation, wId: string, ids: Record<string, string[
       used.push(v);
       path = path.replace(`{${p}}`, encodeURIComponent(v));
     }
-    const fields = idFields(ids, i);
+    const fields = idFields(refIds, i);
     const q = new URLSearchParams();
     for (const name of op.requiredQuery) {
       const v = fields[name];
       q.set(name, typeof v === "string" ? v : "zebrasecret");
       if (typeof v === "string") used.push(v);
+    }
+    for (const name of op.idQuery) {
+      const list = refIds[QUERY_IDS[name]];
+      const v = list[Math.min(i, list.length - 1)];
+      q.set(name, v);
+      used.push(v);
     }
     let body: unknown = undefined;
     if (op.bodySchema) {

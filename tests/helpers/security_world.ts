@@ -54,7 +54,6 @@ export interface SecurityWorld {
   alice: SecurityUser;
   bob: SecurityUser;
   carol: SecurityUser;
-  keyA: string;
   keyB: string;
   /** Ids of A's resources (first entries are the ones bob cannot read, where it matters). */
   ids: WorldIds;
@@ -114,42 +113,165 @@ async function uploadFile(
   return created.file.sId;
 }
 
-async function knowledge(server: TestServer, alice: UserWithToken, w: string) {
-  const spaces = await ok(server, alice.token, `${w}/spaces`);
-  const globalA = spaces.spaces.find((s: { kind: string }) => s.kind === "global").sId;
-  const vault = (await ok(server, alice.token, `${w}/spaces`, {
+/** The words a tenant's content is made of (A's are the markers scanned for leaks). */
+export interface TenantWords {
+  vault: string;
+  pod: string;
+  conv: string;
+  pub: string;
+  group: string;
+  agent: string;
+}
+
+const A_WORDS: TenantWords = {
+  vault: "zebrasecret",
+  pod: "lynxpod",
+  conv: "owlprivate",
+  pub: "heronpublic",
+  group: "quokkagroup",
+  agent: "quokka_agent",
+};
+
+/** Neutral words for a second tenant (never scanned for). */
+export const B_WORDS: TenantWords = {
+  vault: "bravovault",
+  pod: "bravopod",
+  conv: "bravoconv",
+  pub: "bravopub",
+  group: "bravogroup",
+  agent: "bravo_agent",
+};
+
+async function knowledge(server: TestServer, owner: UserWithToken, w: string, t: TenantWords) {
+  const spaces = await ok(server, owner.token, `${w}/spaces`);
+  const global = spaces.spaces.find((s: { kind: string }) => s.kind === "global").sId;
+  const vault = (await ok(server, owner.token, `${w}/spaces`, {
     kind: "regular",
-    name: "Vault zebrasecret",
+    name: `Vault ${t.vault}`,
     restricted: true,
   })).space.sId;
-  const pod = (await ok(server, alice.token, `${w}/spaces`, {
+  const pod = (await ok(server, owner.token, `${w}/spaces`, {
     kind: "project",
-    name: "Pod lynxpod",
+    name: `Pod ${t.pod}`,
   })).space.sId;
   const folder = async (space: string, name: string, doc: string, text: string) => {
-    const ds = (await ok(server, alice.token, `${w}/spaces/${space}/data_sources`, { name }))
+    const ds = (await ok(server, owner.token, `${w}/spaces/${space}/data_sources`, { name }))
       .data_source.sId;
-    await ok(server, alice.token, `${w}/spaces/${space}/data_sources/${ds}/documents/${doc}`, {
+    await ok(server, owner.token, `${w}/spaces/${space}/data_sources/${ds}/documents/${doc}`, {
       text,
       title: text,
     });
     return ds;
   };
-  const vaultDs = await folder(vault, "ledger_zebrasecret", "ledger", "zebrasecret salaries");
-  const globalDs = await folder(globalA, "handbook", "welcome", "heronpublic welcome");
-  return { globalA, vault, pod, vaultDs, globalDs };
+  const vaultDoc = `ledger_${t.vault}`;
+  const globalDoc = `welcome_${t.pub}`;
+  const vaultDs = await folder(vault, `ledger_${t.vault}`, vaultDoc, `${t.vault} salaries`);
+  const globalDs = await folder(global, "handbook", globalDoc, `${t.pub} welcome`);
+  return { global, vault, pod, vaultDs, globalDs, vaultDoc, globalDoc };
 }
 
-async function conversation(server: TestServer, alice: UserWithToken, w: string) {
-  const created = await ok(server, alice.token, `${w}/assistant/conversations`, {
-    title: "owlprivate plans",
-    message: messageBody("owlprivate hello"),
+async function conversation(server: TestServer, owner: UserWithToken, w: string, word: string) {
+  const created = await ok(server, owner.token, `${w}/assistant/conversations`, {
+    title: `${word} plans`,
+    message: messageBody(`${word} hello`),
   });
   const conv = created.conversation;
   return {
     conv: conv.sId as string,
     userMsg: conv.content[0][0].sId as string,
     agentMsg: conv.content[1][0].sId as string,
+  };
+}
+
+/** What `buildTenant` made in a workspace. */
+export interface Tenant {
+  ids: WorldIds;
+  /** Ids a plain member of the workspace cannot use (restricted, Pod, private ones). */
+  hidden: Set<string>;
+  vault: string;
+  pod: string;
+  global: string;
+  conv: string;
+  convFile: string;
+  podFile: string;
+}
+
+/** Everything an admin owns in a workspace, made through REST as that admin. */
+export async function buildTenant(
+  server: TestServer,
+  owner: UserWithToken,
+  t: TenantWords,
+): Promise<Tenant> {
+  const w = `/api/v1/w/${owner.workspace.sId}`;
+  const k = await knowledge(server, owner, w, t);
+  const task = (await ok(server, owner.token, `${w}/spaces/${k.pod}/tasks`, {
+    text: `${t.pod} task`,
+  })).task.sId;
+  const podFile = await uploadFile(server, owner, `${t.pod} plan`, "project_context", {
+    spaceId: k.pod,
+  });
+  const c = await conversation(server, owner, w, t.conv);
+  const convFile = await uploadFile(server, owner, `${t.conv} notes`, "conversation", {
+    conversationId: c.conv,
+  });
+  const agent = (await ok(server, owner.token, `${w}/assistant/agent_configurations`, {
+    name: t.agent,
+    description: t.agent,
+    instructions: `${t.agent} instructions`,
+  })).agentConfiguration.sId;
+  const group = (await ok(server, owner.token, `${w}/groups`, { name: t.group })).group.sId;
+  const key = createApiKey(server, owner.workspace, `${t.group} key`);
+  const keyId = (server.deps.db.prepare("SELECT s_id FROM api_keys WHERE key_hash = ?")
+    .get(hashSecret(key)) as { s_id: string }).s_id;
+  // A spare personal token (the owner's working one stays usable whatever a sweep tries).
+  const spare = issuePersonalToken(server.deps.db, {
+    workspaceId: owner.workspace.id,
+    userId: owner.user.id,
+    name: "spare",
+  });
+  const tokenId = (server.deps.db.prepare("SELECT s_id FROM personal_tokens WHERE token_hash = ?")
+    .get(hashSecret(spare.secret)) as { s_id: string }).s_id;
+  const serverId = (await ok(server, owner.token, `${w}/mcp/register`, {
+    serverName: `Tools ${t.conv}`.slice(0, 30),
+  })).serverId;
+  const ids: WorldIds = {
+    spaceId: [k.vault, k.global, k.pod],
+    dsId: [k.vaultDs, k.globalDs],
+    documentId: [k.vaultDoc, k.globalDoc],
+    cId: [c.conv],
+    mId: [c.agentMsg, c.userMsg],
+    fileId: [convFile, podFile],
+    taskId: [task],
+    keyId: [keyId],
+    tokenId: [tokenId],
+    userId: [owner.user.sId],
+    sId: [agent],
+    serverId: [serverId],
+    groupId: [group],
+  };
+  const hidden = new Set([
+    k.vault,
+    k.pod,
+    k.vaultDs,
+    k.vaultDoc,
+    c.conv,
+    c.agentMsg,
+    c.userMsg,
+    convFile,
+    podFile,
+    task,
+    serverId,
+    tokenId,
+  ]);
+  return {
+    ids,
+    hidden,
+    vault: k.vault,
+    pod: k.pod,
+    global: k.global,
+    conv: c.conv,
+    convFile,
+    podFile,
   };
 }
 
@@ -172,81 +294,20 @@ export async function buildSecurityWorld(server: TestServer): Promise<SecurityWo
     server,
     await createUserWithToken(server, { email: "carol@b.example", role: "admin" }),
   );
-  const w = `/api/v1/w/${alice.workspace.sId}`;
-  const k = await knowledge(server, alice, w);
-  const task = (await ok(server, alice.token, `${w}/spaces/${k.pod}/tasks`, {
-    text: "lynxpod task",
-  })).task.sId;
-  const podFile = await uploadFile(server, alice, "lynxpod plan", "project_context", {
-    spaceId: k.pod,
-  });
-  const c = await conversation(server, alice, w);
-  const convFile = await uploadFile(server, alice, "owlprivate notes", "conversation", {
-    conversationId: c.conv,
-  });
-  const agent = (await ok(server, alice.token, `${w}/assistant/agent_configurations`, {
-    name: "quokka_agent",
-    description: "quokka_agent",
-    instructions: "quokka_agent instructions",
-  })).agentConfiguration.sId;
-  const group = (await ok(server, alice.token, `${w}/groups`, { name: "quokkagroup" })).group.sId;
-  const keyA = createApiKey(server, alice.workspace, "quokka key");
-  const keyId = (server.deps.db.prepare("SELECT s_id FROM api_keys WHERE key_hash = ?")
-    .get(hashSecret(keyA)) as { s_id: string }).s_id;
-  // A spare personal token of alice (her working one stays usable whatever a sweep tries).
-  const spare = issuePersonalToken(server.deps.db, {
-    workspaceId: alice.workspace.id,
-    userId: alice.user.id,
-    name: "spare",
-  });
-  const tokenId = (server.deps.db.prepare("SELECT s_id FROM personal_tokens WHERE token_hash = ?")
-    .get(hashSecret(spare.secret)) as { s_id: string }).s_id;
-  const serverId = (await ok(server, alice.token, `${w}/mcp/register`, {
-    serverName: "Alice owlprivate",
-  })).serverId;
-  const ids: WorldIds = {
-    spaceId: [k.vault, k.globalA, k.pod],
-    dsId: [k.vaultDs, k.globalDs],
-    documentId: ["ledger", "welcome"],
-    cId: [c.conv],
-    mId: [c.agentMsg, c.userMsg],
-    fileId: [convFile, podFile],
-    taskId: [task],
-    keyId: [keyId],
-    tokenId: [tokenId],
-    userId: [alice.user.sId],
-    sId: [agent],
-    serverId: [serverId],
-    groupId: [group],
-  };
-  const hiddenFromBob = new Set([
-    k.vault,
-    k.pod,
-    k.vaultDs,
-    "ledger",
-    c.conv,
-    c.agentMsg,
-    c.userMsg,
-    convFile,
-    podFile,
-    task,
-    serverId,
-    tokenId,
-  ]);
+  const a = await buildTenant(server, alice, A_WORDS);
   return {
     alice,
     bob,
     carol,
-    keyA,
     keyB: createApiKey(server, carol.workspace),
-    ids,
-    hiddenFromBob,
-    vault: k.vault,
-    pod: k.pod,
-    globalA: k.globalA,
-    conv: c.conv,
-    convFile,
-    podFile,
+    ids: a.ids,
+    hiddenFromBob: a.hidden,
+    vault: a.vault,
+    pod: a.pod,
+    globalA: a.global,
+    conv: a.conv,
+    convFile: a.convFile,
+    podFile: a.podFile,
   };
 }
 

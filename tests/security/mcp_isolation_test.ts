@@ -141,11 +141,11 @@ Deno.test("[security] MCP: every tool answers another workspace's ids like ids t
   // Positive control: the owner reaches what the sweeps target.
   assert.match(
     (await call(s, w.alice.mcpToken, "search", { query: "zebrasecret" })).text,
-    /ledger/,
+    /ledger_zebrasecret/,
   );
   assert.equal((await call(s, w.alice.mcpToken, "get_pod", { podId: w.pod })).isError, false);
   const before = digestWorkspace(s, w.alice.workspace.id);
-  for (const doc of ["ledger", "welcome"]) {
+  for (const doc of w.ids.documentId) {
     const n = await sweep(s, w, w.carol.mcpToken, doc, [...PRIVATE_MARKERS, ...MEMBER_MARKERS]);
     assert.ok(n >= 20);
   }
@@ -156,8 +156,8 @@ Deno.test("[security] MCP: a member's tools never reach restricted spaces, Pods 
   await using s = await startTestServer();
   const w = await buildSecurityWorld(s);
   const heron = await call(s, w.bob.mcpToken, "search", { query: "heronpublic" });
-  assert.match(heron.text, /welcome/, "bob searches the global space");
+  assert.match(heron.text, /welcome_heronpublic/, "bob searches the global space");
   const before = digestWorkspace(s, w.alice.workspace.id);
-  await sweep(s, w, w.bob.mcpToken, "ledger", PRIVATE_MARKERS);
+  await sweep(s, w, w.bob.mcpToken, w.ids.documentId[0], PRIVATE_MARKERS);
   assert.equal(digestWorkspace(s, w.alice.workspace.id), before, "workspace A changed");
 });

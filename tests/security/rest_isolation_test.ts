@@ -9,7 +9,9 @@
 import assert from "node:assert/strict";
 import { startTestServer, type TestServer } from "../helpers/server.ts";
 import {
+  B_WORDS,
   buildSecurityWorld,
+  buildTenant,
   digestWorkspace,
   MEMBER_MARKERS,
   PRIVATE_MARKERS,
@@ -25,21 +27,28 @@ import {
   withoutEchoes,
 } from "../helpers/security_probe.ts";
 
-/** Variants of a probe: files are also read inline and as a download. */
+/** Variants of a probe: files are also read inline and as a download, and made for a Pod. */
 function variants(p: Probe): Probe[] {
   if (p.method === "GET" && p.template.endsWith("/files/{fileId}")) {
-    return [p, { ...p, path: `${p.path}?action=view` }, {
-      ...p,
-      path: `${p.path}?action=download`,
-    }];
+    const view = { ...p, path: `${p.path}?action=view` };
+    return [p, view, { ...p, path: `${p.path}?action=download` }];
+  }
+  if (p.method === "POST" && p.template.endsWith("/files")) {
+    return [p, { ...p, body: { ...(p.body as object), useCase: "project_context" } }];
   }
   return [p];
 }
 
 /** Search-like probes are repeated with each marker word as the query text. */
 function withQueries(p: Probe, words: readonly string[]): Probe[] {
-  if (!p.path.includes("zebrasecret")) return [p];
-  return words.map((w) => ({ ...p, path: p.path.replace("zebrasecret", w) }));
+  const text = /=zebrasecret(&|$)/;
+  if (!text.test(p.path)) return [p];
+  return words.map((w) => ({ ...p, path: p.path.replace(text, `=${w}$1`) }));
+}
+
+/** A GET whose path names a resource (a foreign one must be "not found"). */
+function readsById(p: Probe): boolean {
+  return p.method === "GET" && /\{(?!wId\})/.test(p.template);
 }
 
 function allIds(world: SecurityWorld): string[] {
@@ -106,7 +115,7 @@ Deno.test("[security] REST: every route answers another workspace's ids exactly 
             [twin.status, twin.type],
             `${label}: real ids answer ${real.text} but fabricated ones ${twin.text}`,
           );
-          if (p.method === "GET") assert.ok(real.status >= 400, `${label}: ${real.status}`);
+          if (readsById(p)) assert.ok(real.status >= 400, `${label}: ${real.status}`);
           compared++;
         }
       }
@@ -139,7 +148,7 @@ Deno.test("[security] REST: a member never reaches restricted spaces, Pods, othe
           [twin.status, twin.type],
           `${label}: real ids answer ${real.text} but fabricated ones ${twin.text}`,
         );
-        if (p.method === "GET") assert.ok(real.status >= 400, `${label}: ${real.status}`);
+        if (readsById(p)) assert.ok(real.status >= 400, `${label}: ${real.status}`);
         compared++;
       }
     }
@@ -162,4 +171,33 @@ Deno.test("[security] REST: a workspace id in the path other than the credential
     }
   }
   assert.equal(digestWorkspace(server, world.alice.workspace.id), before);
+});
+
+Deno.test("[security] REST: references to another workspace's resources from one's own are refused like fabricated ones", async () => {
+  const { server, world, ops } = await setup();
+  await using _ = server;
+  const own = await buildTenant(server, world.carol, B_WORDS);
+  const aIds = new Set(Object.values(world.ids).flat());
+  const before = digestWorkspace(server, world.alice.workspace.id);
+  const foreign = allIds(world);
+  let compared = 0;
+  for (const op of ops) {
+    const probes = probesOf(op, world.carol.workspace.sId, own.ids, world.ids);
+    for (const p of probes.flatMap(variants)) {
+      const label = `carol: ${p.method} ${p.path} ${JSON.stringify(p.body ?? "")}`;
+      const real = await sendProbe(server, world.carol.token, p);
+      assertNoLeak(label, real.text, p, [...PRIVATE_MARKERS, ...MEMBER_MARKERS], foreign);
+      if (!p.ids.some((id) => aIds.has(id))) continue;
+      // Carol's own ids stay; only the references to A's resources are fabricated.
+      const twin = await sendProbe(server, world.carol.token, twinOf(p, aIds));
+      assert.deepEqual(
+        [real.status, real.type],
+        [twin.status, twin.type],
+        `${label}: real ids answer ${real.text} but fabricated ones ${twin.text}`,
+      );
+      compared++;
+    }
+  }
+  assert.ok(compared > 20, `only ${compared} comparisons`);
+  assert.equal(digestWorkspace(server, world.alice.workspace.id), before, "workspace A changed");
 });
