@@ -1,0 +1,102 @@
+/**
+ * A member acting on their own resources must not pull in what they cannot read: another
+ * user's conversation file or a Pod file attached to their own conversation, another user's
+ * client-side MCP server named in their message, a file path of another conversation or Pod
+ * reached through their own file-system scope (also with `..`). Each attempt is answered like
+ * the same attempt with a fabricated id, and workspace A's rows stay as they were.
+ */
+import assert from "node:assert/strict";
+import { startTestServer } from "../helpers/server.ts";
+import { apiJson } from "../helpers/fixtures.ts";
+import { messageBody } from "../helpers/conversations.ts";
+import { buildSecurityWorld, digestWorkspace, PRIVATE_MARKERS } from "../helpers/security_world.ts";
+import { fabricate } from "../helpers/security_probe.ts";
+import { rawMcp, rpcOf, TOOLS_CALL } from "../mcp/helpers.ts";
+
+Deno.test("[security] cross-scope: a member's own conversation cannot attach others' files or name others' relay servers", async () => {
+  await using s = await startTestServer();
+  const w = await buildSecurityWorld(s);
+  const base = `/api/v1/w/${w.alice.workspace.sId}/assistant/conversations`;
+  const mine = await apiJson(s, w.bob.token, base, {
+    method: "POST",
+    body: { title: "bob's own", message: messageBody("hello", []) },
+  });
+  assert.equal(mine.status, 200, JSON.stringify(mine.body));
+  const own = `${base}/${mine.body.conversation.sId}`;
+  const before = digestWorkspace(s, w.alice.workspace.id);
+  const post = (path: string, body: unknown) =>
+    apiJson(s, w.bob.token, path, { method: "POST", body });
+  const same = async (label: string, path: string, body: (id: string) => unknown, id: string) => {
+    const real = await post(path, body(id));
+    const fake = await post(path, body(fabricate(id)));
+    assert.ok(real.status >= 400, `${label}: ${real.status} ${JSON.stringify(real.body)}`);
+    assert.deepEqual(
+      [real.status, real.body?.error?.type],
+      [fake.status, fake.body?.error?.type],
+      label,
+    );
+    const text = JSON.stringify(real.body).split(id).join("");
+    for (const m of PRIVATE_MARKERS) assert.ok(!text.includes(m), `${label} leaks ${m}`);
+  };
+  for (const fileId of [w.convFile, w.podFile]) {
+    await same("content fragment", `${own}/content_fragments`, (id) => ({
+      title: "stolen",
+      fileId: id,
+    }), fileId);
+  }
+  const serverId = w.ids.serverId[0];
+  const withServer = (id: string) => ({
+    ...messageBody("use alice's tools"),
+    context: { ...messageBody("x").context, clientSideMCPServerIds: [id] },
+  });
+  await same("message naming alice's relay server", `${own}/messages`, withServer, serverId);
+  await same("conversation naming alice's relay server", base, (id) => ({
+    title: "x",
+    message: withServer(id),
+  }), serverId);
+  assert.equal(digestWorkspace(s, w.alice.workspace.id), before, "workspace A changed");
+});
+
+Deno.test("[security] cross-scope: file tools confine paths to the scope named, dot segments included", async () => {
+  await using s = await startTestServer();
+  const w = await buildSecurityWorld(s);
+  const auth = { Authorization: `Bearer ${w.bob.mcpToken}` };
+  const created = await rawMcp(
+    s,
+    TOOLS_CALL("create_conversation", { title: "bob's own", agentName: null }),
+    auth,
+  );
+  const ownConv = JSON.parse(
+    (rpcOf(created.text).result as { content: { text: string }[] }).content[0].text,
+  ).conversationId as string;
+  const scope = { type: "conversation", conversation_id: ownConv };
+  const own = `conversation-${ownConv}`;
+  const targets = [
+    `conversation-${w.conv}/owlprivate.txt`,
+    `pod-${w.pod}/lynxpod.txt`,
+    `${own}/../conversation-${w.conv}/owlprivate.txt`,
+    `${own}/../pod-${w.pod}/lynxpod.txt`,
+    `${own}/%2e%2e/conversation-${w.conv}/owlprivate.txt`,
+    `/${own}/../../conversation-${w.conv}/owlprivate.txt`,
+  ];
+  const before = digestWorkspace(s, w.alice.workspace.id);
+  for (const path of targets) {
+    for (
+      const [tool, args] of [
+        ["files_cat", { scope, path }],
+        ["files_grep", { scope, path, pattern: "." }],
+        ["files_create", { scope, path, content: "overwrite" }],
+      ] as const
+    ) {
+      const r = rpcOf((await rawMcp(s, TOOLS_CALL(tool, args), auth)).text);
+      const result = r.result as { isError?: boolean; content: { text: string }[] } | undefined;
+      const text = JSON.stringify(r).split(path).join("");
+      assert.ok(!result || result.isError, `${tool} ${path} succeeded: ${text}`);
+      for (const m of PRIVATE_MARKERS) assert.ok(!text.includes(m), `${tool} ${path} leaks ${m}`);
+    }
+  }
+  assert.equal(digestWorkspace(s, w.alice.workspace.id), before, "workspace A changed");
+  const stray = s.deps.db.prepare("SELECT count(*) AS n FROM files WHERE user_id = ?")
+    .get(w.bob.user.id) as { n: number };
+  assert.equal(stray.n, 0, "no file was created anywhere for bob");
+});
