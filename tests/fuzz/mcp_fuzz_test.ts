@@ -131,6 +131,15 @@ function headerVariants(): fc.Arbitrary<Record<string, string>> {
     ),
     Origin: fc.constantFrom("", "http://evil.example", "null"),
     "Mcp-Session-Id": fc.constantFrom("", "abc", "../../x"),
+    Host: fc.constantFrom(
+      "",
+      "evil.example",
+      "127.0.0.1:1",
+      "localhost",
+      "[::1]:80",
+      "a".repeat(300),
+    ),
+    "Last-Event-ID": fc.constantFrom("", "0", "-1", "x"),
   }, { requiredKeys: [] }).map((h) =>
     Object.fromEntries(Object.entries(h).filter(([, v]) => v !== ""))
   );

@@ -288,13 +288,37 @@ Deno.test("[fuzz/oauth] /authorize, consent, sign-in and metadata survive hostil
     "/login",
     "/authorize/consent",
     "/setup",
+    "/account",
+    `/w/${world.a.ids.wId}/settings`,
+    `/w/${world.a.ids.wId}/integrations`,
+    `/w/${world.a.ids.wId}/connected`,
+    `/w/${world.a.ids.wId}/audit`,
+    `/w/${world.a.ids.wId}/audit/export.jsonl`,
+    `/w/${world.b.ids.wId}/settings`,
+    `/w/${world.b.ids.wId}/audit/export.jsonl`,
+    "/admin/model",
+    "/api/v1/reference",
   );
-  await checkProperty(world, "metadata + pages GET", fc.tuple(getPaths, str(), str()), async (
-    [p, k, v],
-  ) => {
+  // Forged, truncated and foreign session cookies next to hostile query strings.
+  const cookies = fc.constantFrom(
+    "",
+    cookie,
+    cookie.slice(0, -3),
+    cookie.replace(/=.*/, "=../../etc/passwd"),
+    cookie.replace(/=.*/, "=" + "A".repeat(4000)),
+    "session=; session=x",
+    "a=b; " + cookie,
+  );
+  const arb = fc.tuple(getPaths, str(), str(), cookies);
+  await checkProperty(world, "metadata + pages GET", arb, async ([p, k, v, jar]) => {
     const q = new URLSearchParams({ [k.toWellFormed()]: v.toWellFormed() });
     q.set("next", v.toWellFormed());
-    const req: FuzzRequest = { method: "GET", path: `${p}?${q}`.slice(0, 6000), as: null };
+    const req: FuzzRequest = {
+      method: "GET",
+      path: `${p}?${q}`.slice(0, 6000),
+      headers: jar ? { cookie: jar } : {},
+      as: jar === cookie ? world.a : null,
+    };
     const res = await send(world, req);
     checkResponse(world, req, res, "oauth_page");
     assertNoOffsiteRedirect(world, res.headers.get("location"), null);
