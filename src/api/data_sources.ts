@@ -28,7 +28,7 @@ import { parseJson, parseQuery } from "./validate.ts";
 
 const DS = "/api/v1/w/:wId/spaces/:spaceId/data_sources";
 
-const DataSourceSchema = z.object({
+export const DataSourceSchema = z.object({
   id: z.number(),
   sId: z.string(),
   createdAt: z.number(),
@@ -43,7 +43,7 @@ const DataSourceSchema = z.object({
   dataSourceViewId: z.string(),
 });
 
-const DataSourceViewSchema = z.object({
+export const DataSourceViewSchema = z.object({
   id: z.number(),
   sId: z.string(),
   category: z.string(),

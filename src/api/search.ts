@@ -3,7 +3,8 @@
  * the MCP `search` tool's output (`{count, results:[{ref, title, uri, id, provider,
  * dataSourceId, dataSourceViewId, spaceId, tags, score, snippet, chunks}]}`) over every space
  * the caller reads. (Dust serves a different thing at this path: an SSE title/node search for
- * its UI, which this server does not implement.) And `GET /api/v1/w/{wId}/fetch?id=…`: the
+ * its UI, which this server does not implement.) `POST /api/v1/w/{wId}/search`: Dust's node
+ * (title) search, `@dust-tt/client`'s `searchNodes`. And `GET /api/v1/w/{wId}/fetch?id=…`: the
  * full text of one search result (ChatGPT's search + fetch pair).
  * @module
  */
@@ -12,8 +13,10 @@ import { z } from "zod";
 import type { AppEnv } from "../deps.ts";
 import { getActor } from "../auth/bearer.ts";
 import { fetchDocument, searchWorkspace, TOP_K_MAX } from "../core/search.ts";
+import { searchNodes } from "../core/node_search.ts";
 import { documentRoute } from "./openapi.ts";
-import { parseQuery } from "./validate.ts";
+import { parseJson, parseQuery } from "./validate.ts";
+import { DataSourceSchema, DataSourceViewSchema } from "./data_sources.ts";
 
 const W = "/api/v1/w/:wId";
 
@@ -51,6 +54,37 @@ const ResultSchema = z.object({
   chunks: z.array(z.string()),
 });
 
+const NodeSearchBody = z.object({
+  query: z.string().min(1).max(2048).optional().describe("Title search (case-insensitive)"),
+  nodeIds: z.array(z.string().min(1).max(1024)).min(1).max(100).optional().describe(
+    "Document ids to return as nodes (instead of query)",
+  ),
+  viewType: z.enum(["all", "document", "table"]).default("all"),
+  spaceIds: z.array(z.string()).max(100).default([]).describe("Empty: every readable space"),
+  includeDataSources: z.boolean().default(false),
+  limit: z.number().int().min(1).max(100).default(25),
+  searchSourceUrls: z.boolean().optional().describe("Accepted; source URLs are not searched"),
+}).refine((b) => (b.query === undefined) !== (b.nodeIds === undefined), {
+  path: ["query"],
+  message: "give exactly one of query and nodeIds",
+});
+
+const ContentNodeSchema = z.object({
+  expandable: z.boolean(),
+  internalId: z.string(),
+  lastUpdatedAt: z.number().nullable(),
+  mimeType: z.string(),
+  parentInternalId: z.string().nullable(),
+  providerVisibility: z.null(),
+  sourceUrl: z.string().nullable(),
+  title: z.string(),
+  type: z.enum(["document", "folder"]),
+  parentsInternalIds: z.array(z.string()),
+  parentTitle: z.null(),
+  dataSource: DataSourceSchema,
+  dataSourceViews: z.array(DataSourceViewSchema),
+});
+
 const FetchQuery = z.object({
   id: z.string().min(1).max(1024).describe("A search result id, or <dataSourceId>/<documentId>"),
   dataSourceId: z.string().optional(),
@@ -73,6 +107,25 @@ export function searchRoutes(): Hono<AppEnv> {
   app.get("/search", async (c) => {
     const q = parseQuery(c, SearchQuery);
     return c.json(await searchWorkspace(c.var.deps, getActor(c), q));
+  });
+
+  documentRoute({
+    method: "post",
+    path: `${W}/search`,
+    summary: "Find documents (and data sources) by title or id, as Dust's content nodes",
+    description:
+      "Dust's node search (`@dust-tt/client` searchNodes): case-insensitive title match, titles starting with the query first; no tables on this server.",
+    tags: ["Search"],
+    body: NodeSearchBody,
+    response: z.object({
+      nodes: z.array(ContentNodeSchema),
+      warningCode: z.null(),
+      resultsCount: z.number(),
+    }),
+  });
+  app.post("/search", async (c) => {
+    const b = await parseJson(c, NodeSearchBody);
+    return c.json(await searchNodes(c.var.deps, getActor(c), b));
   });
 
   documentRoute({

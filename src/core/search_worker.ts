@@ -16,6 +16,7 @@
 import { AppError } from "../errors.ts";
 import type { Logger } from "../util/log.ts";
 import type { GrepRequest, GrepResult, SearchHit, SearchRequest } from "./search_query.ts";
+import type { DocumentHit, NodeQueryRequest } from "./node_query.ts";
 
 export interface SearchWorkerPoolOptions {
   dbPath: string;
@@ -33,7 +34,8 @@ class JobTimeout extends Error {
 
 type Job =
   | { kind: "search"; request: SearchRequest }
-  | { kind: "grep"; request: GrepRequest };
+  | { kind: "grep"; request: GrepRequest }
+  | { kind: "nodes"; request: NodeQueryRequest };
 
 interface Pending {
   id: number;
@@ -74,8 +76,18 @@ export class SearchWorkerPool {
 
   /** Run an FTS query on a worker; 503 when it exceeds `timeoutMs` or the pool is saturated. */
   async search(request: SearchRequest, timeoutMs = 10_000): Promise<SearchHit[]> {
+    return await this.#submitSearch({ kind: "search", request }, timeoutMs) as SearchHit[];
+  }
+
+  /** Run a node (title) search on a worker; 503 past `timeoutMs` or when saturated. */
+  async nodes(request: NodeQueryRequest, timeoutMs = 10_000): Promise<DocumentHit[]> {
+    return await this.#submitSearch({ kind: "nodes", request }, timeoutMs) as DocumentHit[];
+  }
+
+  /** A search-like job: a timeout is the server's limit, answered as 503 to the caller. */
+  async #submitSearch(job: Job, timeoutMs: number): Promise<unknown> {
     try {
-      return await this.#submit({ kind: "search", request }, timeoutMs) as SearchHit[];
+      return await this.#submit(job, timeoutMs);
     } catch (e) {
       if (!(e instanceof JobTimeout)) throw e;
       throw new AppError(

@@ -1,13 +1,14 @@
 /**
  * Entry point of a search worker (a Web Worker): its own read-only SQLite connection, opened
  * on the first search, so FTS5 ranking runs off the main event loop. Messages:
- * `{id, kind: "init", dbPath}`, `{id, kind: "search", request}`, `{id, kind: "grep", request}`;
+ * `{id, kind: "init", dbPath}`, `{id, kind: "search" | "nodes" | "grep", request}`;
  * every message but `init` is answered `{id, ok, result | error}`.
  * @module
  */
 /// <reference lib="deno.worker" />
 import { type Db, openDb } from "../db/sqlite.ts";
 import { type GrepRequest, runGrep, runSearchQuery, type SearchRequest } from "./search_query.ts";
+import { type NodeQueryRequest, runNodeQuery } from "./node_query.ts";
 
 let dbPath: string | null = null;
 let db: Db | null = null;
@@ -15,7 +16,8 @@ let db: Db | null = null;
 type Message =
   | { id: number; kind: "init"; dbPath: string }
   | { id: number; kind: "search"; request: SearchRequest }
-  | { id: number; kind: "grep"; request: GrepRequest };
+  | { id: number; kind: "grep"; request: GrepRequest }
+  | { id: number; kind: "nodes"; request: NodeQueryRequest };
 
 self.onmessage = (event: MessageEvent<Message>) => {
   const msg = event.data;
@@ -24,10 +26,13 @@ self.onmessage = (event: MessageEvent<Message>) => {
     return;
   }
   try {
-    if (msg.kind === "search") {
+    if (msg.kind === "search" || msg.kind === "nodes") {
       if (!dbPath) throw new Error("search worker used before init");
       db ??= openDb(dbPath, { readOnly: true });
-      self.postMessage({ id: msg.id, ok: true, result: runSearchQuery(db, msg.request) });
+      const result = msg.kind === "search"
+        ? runSearchQuery(db, msg.request)
+        : runNodeQuery(db, msg.request);
+      self.postMessage({ id: msg.id, ok: true, result });
     } else {
       self.postMessage({ id: msg.id, ok: true, result: runGrep(msg.request) });
     }

@@ -194,6 +194,13 @@ Deno.test("[api/credentials] every workspace route answers an API key as the wor
       ["GET", `${docs}/documents`, undefined, 200, 200],
       ["GET", `${docs}/search?query=hello`, undefined, 200, 200],
       ["GET", `${w}/search?query=hello`, undefined, 200, 200],
+      [
+        "POST",
+        `${w}/search`,
+        { query: "shared", viewType: "all", spaceIds: [], includeDataSources: false, limit: 5 },
+        200,
+        200,
+      ],
       ["GET", `${w}/spaces/${pod}/project_metadata`, undefined, [404, "space_not_found"], 200],
       ["PATCH", `${w}/spaces/${pod}/project_metadata`, { description: "d" }, [
         404,

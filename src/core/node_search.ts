@@ -1,0 +1,99 @@
+/**
+ * Dust's node search (`POST /api/v1/w/{wId}/search`, `@dust-tt/client`'s `searchNodes`): find
+ * documents (and, on request, data sources) by title or by id in every space the caller reads,
+ * as Dust's `DataSourceContentNode`s. This is title search, not the ranked full-text search of
+ * `search.ts` (the MCP `search` tool). This server has no tables, so `viewType: "table"` finds
+ * nothing.
+ * @module
+ */
+import type { Deps } from "../deps.ts";
+import type { Actor } from "../auth/actor.ts";
+import {
+  listSearchableDataSources,
+  type SearchableDataSource,
+  toDataSourceJSON,
+  toDataSourceViewJSON,
+} from "./data_sources.ts";
+import type { DocumentHit } from "./node_query.ts";
+
+/** Dust's mime type of a data source node (`@dust-tt/client` `DATA_SOURCE_MIME_TYPE`). */
+export const DATA_SOURCE_MIME_TYPE = "application/vnd.dust.datasource";
+
+export interface NodeSearchInput {
+  /** Title search (case-insensitive substring); exactly one of `query` and `nodeIds`. */
+  query?: string;
+  /** Document ids to fetch as nodes. */
+  nodeIds?: string[];
+  viewType: "all" | "document" | "table";
+  /** Restrict to these spaces; empty = every space the caller reads. */
+  spaceIds: string[];
+  /** Also return the data sources whose name matches `query`, as expandable nodes. */
+  includeDataSources: boolean;
+  limit: number;
+}
+
+function owners(ds: SearchableDataSource) {
+  const space = { sId: ds.spaceSId };
+  return {
+    dataSource: toDataSourceJSON(ds, space),
+    dataSourceViews: [toDataSourceViewJSON(ds, space)],
+  };
+}
+
+function documentNode(hit: DocumentHit, ds: SearchableDataSource) {
+  return {
+    expandable: false,
+    internalId: hit.document_id,
+    lastUpdatedAt: hit.timestamp,
+    mimeType: hit.mime_type,
+    parentInternalId: hit.parent_id,
+    providerVisibility: null,
+    sourceUrl: hit.source_url,
+    title: hit.title ?? hit.document_id,
+    type: "document" as const,
+    parentsInternalIds: JSON.parse(hit.parents) as string[],
+    parentTitle: null,
+    ...owners(ds),
+  };
+}
+
+function dataSourceNode(ds: SearchableDataSource) {
+  return {
+    expandable: true,
+    internalId: ds.sId,
+    lastUpdatedAt: ds.updatedAt,
+    mimeType: DATA_SOURCE_MIME_TYPE,
+    parentInternalId: null,
+    providerVisibility: null,
+    sourceUrl: null,
+    title: ds.name,
+    type: "folder" as const,
+    parentsInternalIds: [],
+    parentTitle: null,
+    ...owners(ds),
+  };
+}
+
+/** `POST /search` → `{ nodes, warningCode, resultsCount }` in Dust's shape. */
+export async function searchNodes(deps: Deps, actor: Actor, input: NodeSearchInput) {
+  const sources = listSearchableDataSources(deps, actor, input.spaceIds);
+  const byId = new Map(sources.map((s) => [s.id, s]));
+  const nodes: (ReturnType<typeof documentNode> | ReturnType<typeof dataSourceNode>)[] = [];
+  if (input.includeDataSources && input.query !== undefined) {
+    const q = input.query.toLowerCase();
+    for (const ds of sources) if (ds.name.toLowerCase().includes(q)) nodes.push(dataSourceNode(ds));
+  }
+  if (input.viewType !== "table" && sources.length > 0) {
+    const hits = await deps.searchWorkers.nodes({
+      dataSourceIds: sources.map((s) => s.id),
+      nodeIds: input.nodeIds ?? null,
+      query: input.nodeIds ? null : input.query ?? "",
+      limit: input.limit,
+    });
+    for (const hit of hits) {
+      nodes.push(documentNode(hit, byId.get(hit.data_source_id)!));
+    }
+  }
+  const page = nodes.slice(0, input.limit);
+  return { nodes: page, warningCode: null, resultsCount: page.length };
+}

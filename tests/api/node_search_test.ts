@@ -1,0 +1,124 @@
+/**
+ * Dust's node search, `POST /api/v1/w/{wId}/search` (`@dust-tt/client` `searchNodes`): title or
+ * id lookup over the documents of every readable space, as `DataSourceContentNode`s.
+ */
+import assert from "node:assert/strict";
+import { DustAPI } from "@dust-tt/client";
+import { startTestServer } from "../helpers/server.ts";
+import { apiJson, createApiKey, createUserWithToken } from "../helpers/fixtures.ts";
+import {
+  actorOf,
+  createFolder,
+  createRestrictedSpace,
+  globalSpaceSId,
+  putDocument,
+} from "../helpers/knowledge.ts";
+
+const quiet = { error() {}, info() {}, trace() {}, warn() {} };
+
+async function setup() {
+  const server = await startTestServer();
+  const admin = await createUserWithToken(server, { email: "admin@example.com", role: "admin" });
+  const member = await createUserWithToken(server, {
+    email: "member@example.com",
+    role: "user",
+    workspace: admin.workspace,
+  });
+  const gs = globalSpaceSId(server, admin.workspace);
+  const ds = createFolder(server, actorOf(admin), gs, "handbook");
+  const where = { spaceId: gs, dataSourceId: ds };
+  putDocument(server, actorOf(admin), where, "q3", "numbers", { title: "Quarterly report" });
+  putDocument(server, actorOf(admin), where, "arch", "old", { title: "Report archive" });
+  putDocument(server, actorOf(admin), where, "misc", "misc", { title: "Other notes" });
+  putDocument(server, actorOf(admin), where, "pct", "x", { title: "100% done" });
+  const secret = createRestrictedSpace(server, actorOf(admin), "Secret", [admin.user.sId]);
+  const sds = createFolder(server, actorOf(admin), secret, "vault");
+  putDocument(server, actorOf(admin), { spaceId: secret, dataSourceId: sds }, "s1", "x", {
+    title: "Secret report",
+  });
+  const outsider = await createUserWithToken(server, { email: "eve@example.com", role: "admin" });
+  const ogs = globalSpaceSId(server, outsider.workspace);
+  const ods = createFolder(server, actorOf(outsider), ogs, "theirs");
+  putDocument(server, actorOf(outsider), { spaceId: ogs, dataSourceId: ods }, "o1", "x", {
+    title: "Report of another workspace",
+  });
+  const sdk = (token: string) =>
+    new DustAPI({ url: server.url }, { apiKey: token, workspaceId: admin.workspace.sId }, quiet);
+  return { server, admin, member, gs, ds, secret, sdk };
+}
+
+const body = (extra: Record<string, unknown>) => ({
+  viewType: "all",
+  spaceIds: [],
+  includeDataSources: false,
+  limit: 25,
+  ...extra,
+});
+
+Deno.test("[sdk] searchNodes() parses: title matches in readable spaces only, titles starting with the query first", async () => {
+  const { server, member, gs, ds, sdk } = await setup();
+  await using _ = server;
+  const r = await sdk(member.token).searchNodes({
+    query: "REPORT",
+    viewType: "all",
+    spaceIds: [],
+    includeDataSources: false,
+    limit: 10,
+  });
+  assert.ok(r.isOk(), r.isErr() ? JSON.stringify(r.error) : "");
+  assert.deepEqual(r.value.map((n) => n.title), ["Report archive", "Quarterly report"]);
+  const [node] = r.value;
+  assert.equal(node.internalId, "arch");
+  assert.equal(node.type, "document");
+  assert.equal(node.expandable, false);
+  assert.equal(node.dataSource.sId, ds);
+  assert.deepEqual(node.dataSourceViews.map((v) => v.spaceId), [gs]);
+});
+
+Deno.test("[api/search] POST search: nodeIds, includeDataSources, viewType, spaceIds, limit, literal wildcards, on a worker", async () => {
+  const { server, admin, member, gs, ds, secret } = await setup();
+  await using _ = server;
+  const url = `/api/v1/w/${admin.workspace.sId}/search`;
+  const post = async (token: string, extra: Record<string, unknown>) => {
+    const r = await apiJson(server, token, url, { method: "POST", body: body(extra) });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    return r.body.nodes as { internalId: string; type: string; mimeType: string }[];
+  };
+  const ids = (nodes: { internalId: string }[]) => nodes.map((n) => n.internalId);
+  assert.deepEqual(ids(await post(member.token, { nodeIds: ["misc", "s1", "o1"] })), ["misc"]);
+  const withSources = await post(member.token, { query: "hand", includeDataSources: true });
+  assert.deepEqual(withSources.map((n) => [n.internalId, n.type, n.mimeType]), [
+    [ds, "folder", "application/vnd.dust.datasource"],
+  ]);
+  assert.deepEqual(await post(member.token, { query: "report", viewType: "table" }), []);
+  assert.deepEqual(await post(member.token, { query: "report", spaceIds: [secret] }), []);
+  assert.deepEqual(ids(await post(admin.token, { query: "report", spaceIds: [secret] })), ["s1"]);
+  assert.deepEqual(ids(await post(member.token, { query: "report", spaceIds: [gs], limit: 1 })), [
+    "arch",
+  ]);
+  assert.deepEqual(ids(await post(member.token, { query: "%" })), ["pct"], "% is literal");
+  const key = createApiKey(server, admin.workspace);
+  assert.deepEqual(ids(await post(key, { query: "report" })), ["arch", "q3"], "a key: global");
+  assert.ok(server.deps.searchWorkers.workerCount >= 1, "the title scan ran on a search worker");
+});
+
+Deno.test("[api/search] POST search: bad bodies answer 400 naming the field", async () => {
+  const { server, admin } = await setup();
+  await using _ = server;
+  const url = `/api/v1/w/${admin.workspace.sId}/search`;
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [body({}), /^query: give exactly one of query and nodeIds/],
+    [body({ query: "a", nodeIds: ["x"] }), /^query: give exactly one/],
+    [body({ query: "" }), /^query: /],
+    [body({ query: "a", limit: 0 }), /^limit: /],
+    [body({ query: "a", limit: 101 }), /^limit: /],
+    [body({ query: "a", viewType: "everything" }), /^viewType: /],
+    [body({ nodeIds: [] }), /^nodeIds: /],
+  ];
+  for (const [b, message] of cases) {
+    const r = await apiJson(server, admin.token, url, { method: "POST", body: b });
+    assert.equal(r.status, 400, JSON.stringify(b));
+    assert.equal(r.body.error.type, "invalid_request_error");
+    assert.match(r.body.error.message, message, JSON.stringify(b));
+  }
+});
