@@ -79,24 +79,31 @@ Deno.test("[security] cross-scope: file tools confine paths to the scope named, 
     `${own}/%2e%2e/conversation-${w.conv}/owlprivate.txt`,
     `/${own}/../../conversation-${w.conv}/owlprivate.txt`,
   ];
-  const before = digestWorkspace(s, w.alice.workspace.id);
+  const others = () =>
+    JSON.stringify(s.deps.db.prepare("SELECT * FROM files WHERE user_id != ?").all(w.bob.user.id));
+  const before = others();
   for (const path of targets) {
     for (
       const [tool, args] of [
         ["files_cat", { scope, path }],
         ["files_grep", { scope, path, pattern: "." }],
-        ["files_create", { scope, path, content: "overwrite" }],
+        ["files_create", { scope, path, content: "overwrite", content_type: "text/plain" }],
       ] as const
     ) {
       const r = rpcOf((await rawMcp(s, TOOLS_CALL(tool, args), auth)).text);
-      const result = r.result as { isError?: boolean; content: { text: string }[] } | undefined;
       const text = JSON.stringify(r).split(path).join("");
-      assert.ok(!result || result.isError, `${tool} ${path} succeeded: ${text}`);
       for (const m of PRIVATE_MARKERS) assert.ok(!text.includes(m), `${tool} ${path} leaks ${m}`);
     }
   }
-  assert.equal(digestWorkspace(s, w.alice.workspace.id), before, "workspace A changed");
-  const stray = s.deps.db.prepare("SELECT count(*) AS n FROM files WHERE user_id = ?")
-    .get(w.bob.user.id) as { n: number };
-  assert.equal(stray.n, 0, "no file was created anywhere for bob");
+  assert.equal(others(), before, "another user's file changed");
+  // Whatever bob created (a literal `%2e%2e` is just a name) stayed in his own scope.
+  const scopes = s.deps.db.prepare("SELECT DISTINCT scope_s_id FROM files WHERE user_id = ?")
+    .all(w.bob.user.id) as { scope_s_id: string }[];
+  assert.deepEqual(scopes.map((r) => r.scope_s_id).filter((x) => x !== ownConv), []);
+  // Control: the same tools work inside the scope.
+  const fine = { scope, path: `${own}/fine.txt`, content: "fine", content_type: "text/plain" };
+  const made = rpcOf((await rawMcp(s, TOOLS_CALL("files_create", fine), auth)).text);
+  assert.equal((made.result as { isError?: boolean }).isError, undefined, JSON.stringify(made));
+  const cat = rpcOf((await rawMcp(s, TOOLS_CALL("files_cat", fine), auth)).text);
+  assert.match(JSON.stringify(cat), /fine/);
 });

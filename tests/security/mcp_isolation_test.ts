@@ -61,8 +61,18 @@ function callsOf(i: Ids): Record<string, Args[]> {
       { scope: podScope, file_id: i.podFile },
     ],
     files_create: [
-      { scope: convScope, path: `conversation-${i.conv}/x.txt`, content: "intrusion" },
-      { scope: podScope, path: `pod-${i.pod}/x.txt`, content: "intrusion" },
+      {
+        scope: convScope,
+        path: `conversation-${i.conv}/x.txt`,
+        content: "intrusion",
+        content_type: "text/plain",
+      },
+      {
+        scope: podScope,
+        path: `pod-${i.pod}/x.txt`,
+        content: "intrusion",
+        content_type: "text/plain",
+      },
     ],
   };
 }
@@ -150,6 +160,13 @@ Deno.test("[security] MCP: every tool answers another workspace's ids like ids t
     assert.ok(n >= 20);
   }
   assert.equal(digestWorkspace(s, w.alice.workspace.id), before, "workspace A changed");
+  // Control: every call is well-formed — the owner's identical calls pass validation.
+  for (const [tool, list] of Object.entries(callsOf(realIds(w, w.ids.documentId[0])))) {
+    for (const args of list) {
+      const r = await call(s, w.alice.mcpToken, tool, args);
+      assert.ok(!/validation error/i.test(r.text), `${tool} ${JSON.stringify(args)}: ${r.text}`);
+    }
+  }
 });
 
 Deno.test("[security] MCP: a member's tools never reach restricted spaces, Pods or others' conversations", async () => {
