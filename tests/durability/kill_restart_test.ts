@@ -28,6 +28,12 @@ const SEED = Number(
 const KILL_MIN_MS = 300;
 const KILL_SPAN_MS = 2_200;
 const LOAD_MS = 5_000;
+/**
+ * Audit entries are batched (src/core/audit.ts: "a crash loses at most the last 20 ms"):
+ * a tool call answered longer than this before the kill must have its entry on disk. The
+ * margin covers event-loop stalls of a loaded 2-core machine, not a lost batch.
+ */
+const AUDIT_SLACK_MS = 1_500;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -46,12 +52,34 @@ async function createDataSource(base: string, setup: DurabilitySetup): Promise<s
   return `${w}/spaces/${global}/data_sources/${ds.body.data_source.sId}`;
 }
 
+/**
+ * Audit entries missing at a kill: this round's tool calls answered AUDIT_SLACK_MS before it,
+ * and any entry an earlier kill found on disk. Records what is on disk now.
+ */
+function missingAuditEntries(
+  disk: DiskReport,
+  ledger: Ledger,
+  round: number,
+  killedAt: number,
+): string[] {
+  const missing = [...ledger.auditProbes].filter(([id, p]) =>
+    p.round === round && p.at < killedAt - AUDIT_SLACK_MS && !disk.auditedPodIds.has(id)
+  ).map(([id, p]) => `${id} (answered ${killedAt - p.at} ms before the kill)`);
+  for (const id of ledger.audited) {
+    if (!disk.auditedPodIds.has(id)) missing.push(`${id} (on disk at an earlier kill)`);
+  }
+  for (const id of ledger.auditProbes.keys()) {
+    if (disk.auditedPodIds.has(id)) ledger.audited.add(id);
+  }
+  return missing;
+}
+
 /** The checks on the data directory of a dead server. */
 function assertDiskSound(disk: DiskReport, ledger: Ledger, when: string): void {
   assert.deepEqual(disk.integrity, ["ok"], `${when}: PRAGMA integrity_check`);
   assert.equal(disk.foreignKeyViolations, 0, `${when}: PRAGMA foreign_key_check`);
   assert.equal(disk.searchIndex, "ok", `${when}: FTS5 integrity-check of the search index`);
-  assert.equal(disk.activeMcpTokens, 1, `${when}: exactly one active MCP token for the admin`);
+  assert.deepEqual(disk.activeMcpTokens, [1, 1], `${when}: one active MCP token per user`);
   assert.deepEqual(disk.badBlobs, [], `${when}: ready files whose bytes are missing or cut`);
   for (const f of ledger.files.filter((f) => f.uploaded)) {
     assert.equal(disk.blobHashes.get(f.sId), f.sha256, `${when}: acknowledged file ${f.sId}`);
@@ -77,6 +105,7 @@ Deno.test("[durability] acknowledged writes survive SIGKILL at random moments; i
     () => (modelCalls++ % 2 ? { hang: true } : { content: `answer ${modelCalls}` }),
   ]);
   let server: ServerProcess | null = null;
+  let auditLost = 0;
   try {
     const setup = await prepareDataDir(dataDir);
     ledger.mcpToken.current = setup.mcpToken;
@@ -98,13 +127,22 @@ Deno.test("[durability] acknowledged writes survive SIGKILL at random moments; i
       const killAfter = KILL_MIN_MS + Math.floor(rng() * KILL_SPAN_MS);
       await sleep(killAfter);
       ctx.killed = true;
+      const killedAt = Date.now();
       ledger.uploadsInFlightAtKill += ledger.files.filter((f) => !f.uploaded).length;
       await server.kill();
       server = null;
       await writers;
       assert.deepEqual(ctx.errors, [], `round ${round} (seed ${SEED}): errors under load`);
 
-      assertDiskSound(await inspectDataDir(dataDir), ledger, `round ${round} after SIGKILL`);
+      const disk = await inspectDataDir(dataDir);
+      assertDiskSound(disk, ledger, `round ${round} after SIGKILL`);
+      assert.deepEqual(
+        missingAuditEntries(disk, ledger, round, killedAt),
+        [],
+        "tool calls lost from the audit log",
+      );
+      // Answered in the last moments before a kill and never audited (cumulative).
+      auditLost = ledger.auditProbes.size - ledger.audited.size;
 
       const restartAt = Date.now();
       server = await ServerProcess.start(dataDir, port, model.flags);
@@ -127,6 +165,8 @@ Deno.test("[durability] acknowledged writes survive SIGKILL at random moments; i
       `[durability] ${ROUNDS} rounds in ${Date.now() - started} ms; in-flight writes at kills ` +
         `(present/absent after restart): ${JSON.stringify(inFlight)}; ` +
         `agent runs interrupted and failed by a restart ${ledger.interruptedRuns}; ` +
+        `tool calls ${ledger.auditProbes.size}, answered just before a kill and not audited ` +
+        `${auditLost}; ` +
         `orphan blobs ${final.orphanBlobs.length}`,
     );
     assert.ok(

@@ -59,28 +59,34 @@ export function sha256Hex(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
 
-/** Whether `/mcp` accepts a bearer token: 200 to `initialize`, 401 when it is not valid. */
-export async function mcpStatus(base: string, token: string): Promise<number> {
+/** One JSON-RPC request to `/mcp` as a 2025-06-18 client sends it; the body is consumed. */
+export async function mcpRequest(
+  base: string,
+  token: string,
+  method: string,
+  params: Record<string, unknown>,
+): Promise<number> {
   const res = await fetch(`${base}/mcp`, {
     method: "POST",
     headers: {
       authorization: `Bearer ${token}`,
       "content-type": "application/json",
       accept: "application/json, text/event-stream",
+      "mcp-protocol-version": "2025-06-18",
     },
-    body: JSON.stringify({
-      jsonrpc: "2.0",
-      id: 1,
-      method: "initialize",
-      params: {
-        protocolVersion: "2025-06-18",
-        capabilities: {},
-        clientInfo: { name: "durability", version: "1.0.0" },
-      },
-    }),
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
   });
   await res.arrayBuffer();
   return res.status;
+}
+
+/** Whether `/mcp` accepts a bearer token: 200 to `initialize`, 401 when it is not valid. */
+export function mcpStatus(base: string, token: string): Promise<number> {
+  return mcpRequest(base, token, "initialize", {
+    protocolVersion: "2025-06-18",
+    capabilities: {},
+    clientInfo: { name: "durability", version: "1.0.0" },
+  });
 }
 
 /** A response read whole. */
@@ -173,6 +179,10 @@ export class Ledger {
   mcpToken: McpTokenEntry = { current: null, replaced: [], pending: false };
   /** Finished agent messages seen after a restart (sId → status + content): they must not change. */
   readonly finishedAgentMessages = new Map<string, string>();
+  /** Tool-call probes (`get_pod` with a unique podId) → their round and when the answer came. */
+  readonly auditProbes = new Map<string, { round: number; at: number }>();
+  /** Probes whose audit entry was on disk at some kill: it must stay there. */
+  readonly audited = new Set<string>();
   /** Agent runs a kill interrupted (found failed with `agent_interrupted` after a restart). */
   interruptedRuns = 0;
   /** Outcomes of in-flight writes checked after restarts: kind → present / absent counts. */

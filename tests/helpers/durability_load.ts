@@ -16,6 +16,7 @@ import {
   type FileEntry,
   type GrantEntry,
   type Ledger,
+  mcpRequest,
   randomBytes,
   randomInt,
   randomText,
@@ -228,6 +229,24 @@ async function writeMcpTokens(ctx: LoadContext) {
   }
 }
 
+/**
+ * MCP tool calls (each audited): `get_pod` of a unique id, answered with an `isError` result
+ * and written to the audit log with its arguments. Paced and capped below the per-user
+ * tool-call budget (120 a minute; the limiter restarts with the process).
+ */
+async function callTools(ctx: LoadContext) {
+  for (let i = 0; live(ctx) && i < 100; i++) {
+    const podId = `probe-r${ctx.round}-${i}`;
+    const status = await mcpRequest(ctx.base, ctx.setup.memberMcpToken, "tools/call", {
+      name: "get_pod",
+      arguments: { podId },
+    });
+    if (status !== 200) throw new UnexpectedReply(`tools/call get_pod: ${status}`);
+    ctx.ledger.auditProbes.set(podId, { round: ctx.round, at: Date.now() });
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 /** Run a writer; network errors after the kill are the point, anything else is an error. */
 async function guarded(ctx: LoadContext, name: string, run: () => Promise<void>): Promise<void> {
   try {
@@ -249,5 +268,6 @@ export function runWriters(ctx: LoadContext): Promise<void> {
     guarded(ctx, "documents#5", () => writeDocuments(ctx, 5, rng(5))),
     guarded(ctx, "grants#6", () => writeGrants(ctx)),
     guarded(ctx, "mcp-tokens#7", () => writeMcpTokens(ctx)),
+    guarded(ctx, "tool-calls#8", () => callTools(ctx)),
   ]).then(() => {});
 }

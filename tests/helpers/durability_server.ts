@@ -163,7 +163,9 @@ export interface DurabilitySetup {
   adminToken: string;
   memberToken: string;
   apiKey: string;
+  /** MCP tokens of the admin (replaced under load) and of the member (calls tools). */
   mcpToken: string;
+  memberMcpToken: string;
 }
 
 async function cli(args: string[], stdin = ""): Promise<string> {
@@ -215,6 +217,8 @@ export async function prepareDataDir(dataDir: string): Promise<DurabilitySetup> 
       "load",
       ...d,
     ]);
+  const mcpToken = (email: string) =>
+    cli(["mcp-tokens", "create", "--workspace", workspaceSId, "--email", email, ...d]);
   return {
     workspaceSId,
     adminEmail,
@@ -222,15 +226,8 @@ export async function prepareDataDir(dataDir: string): Promise<DurabilitySetup> 
     adminToken: await token(adminEmail),
     memberToken: await token("member@durability.test"),
     apiKey: await cli(["api-keys", "create", "--workspace", workspaceSId, "--name", "load", ...d]),
-    mcpToken: await cli([
-      "mcp-tokens",
-      "create",
-      "--workspace",
-      workspaceSId,
-      "--email",
-      adminEmail,
-      ...d,
-    ]),
+    mcpToken: await mcpToken(adminEmail),
+    memberMcpToken: await mcpToken("member@durability.test"),
   };
 }
 
@@ -241,8 +238,10 @@ export interface DiskReport {
   /** FTS5 `integrity-check` of the search index against its content table: "ok" or the error. */
   searchIndex: string;
   readyFiles: number;
-  /** MCP tokens not revoked (one per user and workspace at most). */
-  activeMcpTokens: number;
+  /** Active (not revoked) MCP tokens per user and workspace: one each, never more. */
+  activeMcpTokens: number[];
+  /** The `podId` argument of every audited `get_pod` call (the load's tool-call probes). */
+  auditedPodIds: Set<string>;
   /** Ready rows whose blob is missing or of another size than the row says. */
   badBlobs: string[];
   /** Blobs no row points to (a crash between the rename and the row update leaves one). */
@@ -298,15 +297,20 @@ export async function inspectDataDir(dataDir: string): Promise<DiskReport> {
   const { integrity, foreignKeyViolations } = checkDatabase(dataDir);
   const db = new DatabaseSync(join(dataDir, "dust-mcp.db"), { readOnly: true });
   let rows: { s_id: string; storage_key: string; file_size: number }[];
-  let activeMcpTokens: number;
+  let activeMcpTokens: number[];
+  let auditedPodIds: Set<string>;
   try {
     rows = db.prepare(
       "SELECT s_id, storage_key, file_size FROM files WHERE status = 'ready' AND storage_key IS NOT NULL",
     ).all() as typeof rows;
-    activeMcpTokens = Number(
-      (db.prepare("SELECT count(*) AS n FROM mcp_tokens WHERE revoked_at IS NULL").get() as {
-        n: number;
-      }).n,
+    activeMcpTokens = (db.prepare(
+      `SELECT count(*) AS n FROM mcp_tokens WHERE revoked_at IS NULL
+       GROUP BY user_id, workspace_id ORDER BY user_id`,
+    ).all() as { n: number }[]).map((r) => Number(r.n));
+    auditedPodIds = new Set(
+      (db.prepare("SELECT arguments FROM audit_log WHERE tool = 'get_pod'").all() as {
+        arguments: string;
+      }[]).map((r) => String(JSON.parse(r.arguments).podId)),
     );
   } finally {
     db.close();
@@ -334,6 +338,7 @@ export async function inspectDataDir(dataDir: string): Promise<DiskReport> {
     searchIndex: await checkSearchIndex(dataDir),
     readyFiles: rows.length,
     activeMcpTokens,
+    auditedPodIds,
     badBlobs,
     orphanBlobs: [...blobs],
     tempFiles: await listTemp(filesDir),
