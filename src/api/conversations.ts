@@ -93,11 +93,20 @@ export const EventsQuery = z.object({ lastEventId: z.string().optional() });
 const Json = z.record(z.string(), z.unknown());
 const ConversationResponse = z.object({ conversation: Json, message: Json.optional() });
 
-/** A fragment body → core input: inline content, or a file by id (content nodes refused). */
+/** A fragment body → core input: inline content, a file by id, or a content node. */
 function toFragment(f: z.output<typeof ContentFragmentBody>, field: string): FragmentInput {
   const common = { title: f.title, url: f.url ?? null, context: f.context ?? null };
   if (f.nodeId !== undefined || f.nodeDataSourceViewId !== undefined) {
-    throw invalid(`${field}.nodeId: content node fragments are not supported by this server`);
+    if (f.nodeId === undefined) {
+      throw invalid(`${field}.nodeId: required with nodeDataSourceViewId`);
+    }
+    if (f.nodeDataSourceViewId === undefined) {
+      throw invalid(`${field}.nodeDataSourceViewId: required with nodeId`);
+    }
+    if (f.fileId !== undefined || f.content !== undefined) {
+      throw invalid(`${field}: give one of content, fileId or nodeId`);
+    }
+    return { ...common, nodeId: f.nodeId, nodeDataSourceViewId: f.nodeDataSourceViewId };
   }
   if (f.fileId !== undefined) {
     if (f.content !== undefined) throw invalid(`${field}: give either fileId or content, not both`);

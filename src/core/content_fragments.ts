@@ -1,15 +1,23 @@
 /**
  * Content fragments of a post: inline text (1 byte to 512 KB, a supported content type) is
  * stored as a file in the conversation's file scope; a fragment by `fileId` attaches an
- * existing readable file (an unscoped upload joins the conversation's scope). Bytes are
- * written before the post's transaction and removed again if it fails.
+ * existing readable file (an unscoped upload joins the conversation's scope); a content node
+ * (`nodeId` + `nodeDataSourceViewId`: a document the caller reads) is stored as a copy of the
+ * document's text, so it answers as a file fragment. Bytes are written before the post's
+ * transaction and removed again if it fails.
  * @module
  */
 import type { Deps } from "../deps.ts";
 import type { Actor } from "../auth/actor.ts";
 import { invalid } from "../errors.ts";
 import { newResourceId, newSId } from "../util/ids.ts";
-import { assertUploadable, fileNameToSegment, stripMimeParameters } from "./file_types.ts";
+import {
+  assertUploadable,
+  fileCategory,
+  fileNameToSegment,
+  stripMimeParameters,
+} from "./file_types.ts";
+import { readNodeDocument } from "./documents.ts";
 import { type FileRow, requireReadableFile } from "./files.ts";
 import type { ConversationRow } from "./conversation_views.ts";
 
@@ -21,7 +29,14 @@ export type FragmentInput =
     url?: string | null;
     context?: object | null;
   }
-  | { title: string; fileId: string; url?: string | null; context?: object | null };
+  | { title: string; fileId: string; url?: string | null; context?: object | null }
+  | {
+    title: string;
+    nodeId: string;
+    nodeDataSourceViewId: string;
+    url?: string | null;
+    context?: object | null;
+  };
 
 /** Dust's inline content fragment limit (512 KB). */
 export const MAX_INLINE_FRAGMENT_BYTES = 512 * 1024;
@@ -48,19 +63,38 @@ export async function prepareFragment(
     if (file.status !== "ready") throw invalid(`fileId: the file "${f.fileId}" has no content yet`);
     return { kind: "file", ...common, file };
   }
+  if ("nodeId" in f) {
+    const doc = readNodeDocument(deps, actor, {
+      dataSourceViewId: f.nodeDataSourceViewId,
+      documentId: f.nodeId,
+    });
+    const bytes = new TextEncoder().encode(doc.text);
+    const contentType = fileCategory(doc.mimeType) ? doc.mimeType : "text/plain";
+    return await storeInline(deps, common, contentType, bytes);
+  }
   const bytes = new TextEncoder().encode(f.content);
   if (bytes.length === 0 || bytes.length > MAX_INLINE_FRAGMENT_BYTES) {
     throw invalid(
       `content: a content fragment must be 1 byte to ${MAX_INLINE_FRAGMENT_BYTES} bytes`,
     );
   }
-  assertUploadable(f.contentType, f.title, bytes.length);
+  return await storeInline(deps, common, f.contentType, bytes);
+}
+
+/** Check the type and size limits, then write the bytes under a fresh storage key. */
+async function storeInline(
+  deps: Deps,
+  common: { title: string; url: string | null; context: object },
+  contentType: string,
+  bytes: Uint8Array,
+): Promise<Extract<PreparedFragment, { kind: "inline" }>> {
+  assertUploadable(contentType, common.title, bytes.length);
   const key = deps.files.newKey();
   await deps.files.write(key, bytes);
   return {
     kind: "inline",
     ...common,
-    contentType: stripMimeParameters(f.contentType),
+    contentType: stripMimeParameters(contentType),
     key,
     size: bytes.length,
   };

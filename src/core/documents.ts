@@ -11,7 +11,12 @@ import type { Actor } from "../auth/actor.ts";
 import type { StatementSync } from "node:sqlite";
 import { type Db, now, tx } from "../db/sqlite.ts";
 import { AppError, invalid } from "../errors.ts";
-import { type DataSourceRow, requireDataSource, toDataSourceJSON } from "./data_sources.ts";
+import {
+  type DataSourceRow,
+  listSearchableDataSources,
+  requireDataSource,
+  toDataSourceJSON,
+} from "./data_sources.ts";
 
 /**
  * Prepared statements, once per connection: a bulk upsert runs five statements per document,
@@ -264,6 +269,29 @@ function findDocument(deps: Deps, dataSourceId: number, documentId: string): Doc
     `SELECT ${DOCUMENT_COLUMNS} FROM documents WHERE data_source_id = ? AND document_id = ?`,
   ).get(dataSourceId, documentId);
   return r ? documentFromRow(r) : null;
+}
+
+/**
+ * A document addressed as a Dust content node (`nodeId` + `nodeDataSourceViewId`, as in a
+ * content fragment), in a data source the actor reads; 404 otherwise, revealing nothing.
+ */
+export function readNodeDocument(
+  deps: Deps,
+  actor: Actor,
+  input: { dataSourceViewId: string; documentId: string },
+): DocumentRow {
+  const ds = listSearchableDataSources(deps, actor)
+    .find((d) => d.viewSId === input.dataSourceViewId);
+  if (!ds) {
+    throw new AppError(
+      404,
+      "data_source_not_found",
+      "The data source you requested was not found.",
+    );
+  }
+  const doc = findDocument(deps, ds.id, input.documentId);
+  if (!doc) throw documentNotFound();
+  return doc;
 }
 
 /** `GET .../documents/{documentId}` → `{ document }` with its text. */
