@@ -230,3 +230,39 @@ Deno.test("[fuzz/rest] oversized bodies on /mcp and the OAuth JSON endpoints ans
     }
   }
 });
+
+Deno.test("[fuzz/rest] wrong methods and mangled paths around every route answer 4xx in the envelope", async () => {
+  await using world = await startFuzzWorld();
+  const { ops } = await listApiOperations(world);
+  const auth = { Authorization: `Bearer ${world.a.token}`, "Content-Type": "application/json" };
+  const methods = ["GET", "POST", "PUT", "DELETE"];
+  const paths = new Set<string>();
+  for (const op of ops) {
+    const path = op.path.replace(/\{(\w+)\}/g, (_, name: string) => idsFor(world.a, name)[0]);
+    for (
+      const mangled of [`${path}/`, `${path}/extra`, `${path}%2F..`]
+    ) {
+      paths.add(mangled);
+    }
+    paths.add(path);
+  }
+  for (const path of paths) {
+    for (const method of methods) {
+      // Real routes with their own method were fuzzed above; here only the others.
+      if (ops.some((o) => o.method === method && path === fill(world, o.path))) continue;
+      const req: FuzzRequest = {
+        method,
+        path,
+        headers: auth,
+        body: method === "GET" ? null : "{}",
+        as: world.a,
+      };
+      const res = await send(world, req);
+      checkResponse(world, req, res, "rest");
+    }
+  }
+});
+
+function fill(world: FuzzWorld, template: string): string {
+  return template.replace(/\{(\w+)\}/g, (_, name: string) => idsFor(world.a, name)[0]);
+}
