@@ -121,6 +121,7 @@ const PLAIN_FIELDS = {
   contentType: "text/plain",
   text: "probe text",
   useCase: "conversation",
+  serverName: "Probe tools",
 };
 
 /** Query / body values that name resources, by field name, filled from the id map. */
@@ -138,6 +139,7 @@ function idFields(ids: Record<string, string[]>, i: number): Record<string, unkn
     id: pick("documentId"),
     dataSourceId: pick("dsId"),
     members: [pick("userId")],
+    nodeIds: [pick("documentId")],
   };
 }
 

@@ -93,6 +93,26 @@ async function assertOwnerReachesEveryRead(s: TestServer, w: SecurityWorld, ops:
   }
 }
 
+/**
+ * Control for the sweeps: the owner's identical requests get past validation on every route
+ * (a refusal that is only a 400 on the body's shape would prove nothing). Run last: it writes.
+ */
+async function assertOwnerPassesValidation(s: TestServer, w: SecurityWorld, ops: Operation[]) {
+  for (const op of ops.filter((o) => o.method !== "GET")) {
+    const answers: string[] = [];
+    for (const p of probesOf(op, w.alice.workspace.sId, w.ids).flatMap(variants)) {
+      const r = await sendProbe(s, w.alice.token, p);
+      answers.push(`${r.status} ${r.text.slice(0, 160)}`);
+    }
+    // Validation errors name the field: {"type":"invalid_request_error","message":"text: …"}.
+    const shapeOnly = /invalid_request_error","message":"[\w.]+: /;
+    assert.ok(
+      answers.some((a) => !shapeOnly.test(a)),
+      `owner: ${op.method} ${op.template} never passes validation: ${answers.join(" | ")}`,
+    );
+  }
+}
+
 Deno.test("[security] REST: every route answers another workspace's ids exactly like ids that name nothing", async () => {
   const { server, world, ops } = await setup();
   await using _ = server;
@@ -123,6 +143,7 @@ Deno.test("[security] REST: every route answers another workspace's ids exactly 
   }
   assert.ok(compared > 80, `only ${compared} comparisons`);
   assert.equal(digestWorkspace(server, aId), before, "workspace A's rows changed");
+  await assertOwnerPassesValidation(server, world, ops);
 });
 
 Deno.test("[security] REST: a member never reaches restricted spaces, Pods, others' conversations, files or relay servers", async () => {
