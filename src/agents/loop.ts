@@ -188,7 +188,7 @@ async function runSteps(deps: Deps, job: AgentMessageCreated, signal: AbortSigna
   if (!run) return;
   const { settings, agent, toolset, messages } = run;
   const events = new RunEvents(deps, job);
-  const client = createModelClient(settings);
+  const client = await createModelClient(settings);
   let content = "";
   const maxSteps = Math.max(1, agent.maxStepsPerRun);
   for (let step = 0; step < maxSteps; step++) {

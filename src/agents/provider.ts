@@ -4,7 +4,7 @@
  * and tool calls. One call = one model turn; the agent loop drives the turns.
  * @module
  */
-import OpenAI from "openai";
+import type OpenAI from "openai";
 import type { ModelSettings } from "../core/model_settings.ts";
 
 /** A message of the chat-completions protocol (the subset the loop uses). */
@@ -52,9 +52,18 @@ export class ModelError extends Error {
 /** Per-request limit: a model that stops answering must not hold a run forever. */
 const MODEL_REQUEST_TIMEOUT_MS = 5 * 60_000;
 
+/**
+ * The `openai` module, loaded on first use: importing it is ~15 % of the server's start-up
+ * (bench/startup.ts), and only agents with a configured model need it.
+ */
+let openai: typeof import("openai") | null = null;
+
 /** A client for the configured endpoint. */
-export function createModelClient(settings: { baseUrl: string; apiKey: string | null }): OpenAI {
-  return new OpenAI({
+export async function createModelClient(
+  settings: { baseUrl: string; apiKey: string | null },
+): Promise<OpenAI> {
+  openai ??= await import("openai");
+  return new openai.default({
     baseURL: settings.baseUrl,
     // Local servers (Ollama, llama.cpp) need no key; the client insists on one.
     apiKey: settings.apiKey ?? "not-needed",
@@ -136,7 +145,7 @@ export async function runModelTurn(
 }
 
 function describeModelFailure(e: unknown): string {
-  if (e instanceof OpenAI.APIError) {
+  if (openai && e instanceof openai.default.APIError) {
     const status = e.status ? ` (HTTP ${e.status})` : "";
     return `The model endpoint returned an error${status}: ${e.message}`;
   }

@@ -6,7 +6,7 @@
  * Answers for other runs sharing the same server are ignored.
  * @module
  */
-import { Client } from "@modelcontextprotocol/sdk/client";
+import type { Client } from "@modelcontextprotocol/sdk/client";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types";
 import type { Deps } from "../deps.ts";
@@ -90,6 +90,9 @@ export async function connectRelayClient(
   target: RelayTarget,
   signal?: AbortSignal,
 ): Promise<Client> {
+  // Loaded on first use: the v1 SDK client is ~15 % of the server's start-up (bench/startup.ts)
+  // and only agents calling a client-side server need it.
+  const { Client } = await import("@modelcontextprotocol/sdk/client");
   const client = new Client({ name: "dust-mcp-client", version: VERSION });
   const transport = new RelayClientTransport(deps, target);
   try {

@@ -137,7 +137,7 @@ Deno.test("[agents] provider: non-streaming mode returns the text and tool calls
   await using model = await startFakeModel([
     { content: "hi", toolCalls: [{ name: "t", arguments: { a: 1 }, id: "call_1" }] },
   ]);
-  const client = createModelClient({ baseUrl: model.baseUrl, apiKey: null });
+  const client = await createModelClient({ baseUrl: model.baseUrl, apiKey: null });
   const tokens: string[] = [];
   const turn = await runModelTurn(client, { model: "m" }, {
     messages: [{ role: "user", content: "x" }],
