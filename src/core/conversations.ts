@@ -264,12 +264,26 @@ export function setConversationTitle(
 // ---------------------------------------------------------------------------------------------
 // MCP tool shapes (Dust's hosted MCP server, dust.md §1.3)
 
-/** MCP `create_conversation`: an `unlisted` conversation, optionally in a Pod the user is in. */
+/**
+ * MCP `create_conversation`: an `unlisted` conversation, optionally in a Pod the user is in.
+ * `clientSideMCPServerIds` (the caller's local MCP servers, for the agent answering the first
+ * message) go into that message's context and through the same check as a REST post.
+ */
 export async function createConversation(
   deps: Deps,
   actor: Actor,
-  input: { title: string; podId?: string; message?: string; agentName?: string | null },
+  input: {
+    title: string;
+    podId?: string;
+    message?: string;
+    agentName?: string | null;
+    clientSideMCPServerIds?: string[];
+  },
 ) {
+  if (input.clientSideMCPServerIds?.length && !input.message) {
+    // Without a message no agent runs, so the servers would be silently unused.
+    throw invalid("clientSideMCPServerIds: only applies together with message");
+  }
   const pod = input.podId
     ? requireReadablePod(deps.db, actor, input.podId, { activeOnly: true })
     : null;
@@ -277,7 +291,7 @@ export async function createConversation(
     ? {
       content: input.message,
       mentions: mentionsForAgentName(deps, actor, input.agentName),
-      context: defaultMessageContext(actor),
+      context: defaultMessageContext(actor, input.clientSideMCPServerIds),
       contentFragments: [],
     }
     : null;

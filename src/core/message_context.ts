@@ -73,8 +73,14 @@ function serverTimezone(): string {
   return tz && isValidTimezone(tz) ? tz : "UTC";
 }
 
-/** The context Dust's MCP tools post with: the user's identity, the server's time zone. */
-export function defaultMessageContext(actor: Actor): MessageContext {
+/**
+ * The context Dust's MCP tools post with: the user's identity, the server's time zone, and the
+ * client-side MCP servers the caller named (none unless given; `preparePost` checks them).
+ */
+export function defaultMessageContext(
+  actor: Actor,
+  clientSideMCPServerIds: string[] = [],
+): MessageContext {
   const { user } = requireUser(actor);
   return {
     username: user.username,
@@ -83,7 +89,7 @@ export function defaultMessageContext(actor: Actor): MessageContext {
     email: user.email,
     profilePictureUrl: user.imageUrl,
     origin: "api",
-    clientSideMCPServerIds: [],
+    clientSideMCPServerIds,
     selectedMCPServerViewIds: [],
     lastTriggerRunAt: null,
   };

@@ -322,11 +322,20 @@ export function mentionsForAgentName(
   return [{ configurationId: findAgentByName(deps, actor, { name }).sId }];
 }
 
-/** MCP `create_conversation_message`: post `message` mentioning `agentName` (default "Dust"). */
+/**
+ * MCP `create_conversation_message`: post `message` mentioning `agentName` (default "Dust").
+ * `clientSideMCPServerIds` (the caller's local MCP servers) go into the message context and
+ * through {@link preparePost}'s check, exactly as in a REST post.
+ */
 export async function createConversationMessage(
   deps: Deps,
   actor: Actor,
-  input: { conversationId: string; message: string; agentName?: string | null },
+  input: {
+    conversationId: string;
+    message: string;
+    agentName?: string | null;
+    clientSideMCPServerIds?: string[];
+  },
 ) {
   const c = requireReadableConversation(deps, actor, input.conversationId);
   const r = await postToConversation(deps, actor, {
@@ -334,7 +343,7 @@ export async function createConversationMessage(
     post: {
       content: input.message,
       mentions: mentionsForAgentName(deps, actor, input.agentName),
-      context: defaultMessageContext(actor),
+      context: defaultMessageContext(actor, input.clientSideMCPServerIds),
       contentFragments: [],
     },
   });

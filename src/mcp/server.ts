@@ -44,6 +44,7 @@ Vocabulary:
 - Pod: a project space with shared context: a description, tasks, linked company data, conversations and files (\`list_pods\`, \`get_pod\`, \`get_pod_tasks\`).
 - File system: each conversation and each Pod has its own files. File tools take a scope, either {"type":"conversation","conversation_id":"…"} or {"type":"pod","pod_id":"…"}, and paths are scoped: "conversation-<id>/…" or "pod-<id>/…".
 - Search: full-text search over the company data in the spaces the user can read (\`search\`), then \`fetch\` one result by its id.
+- Local MCP servers: tools on the user's own machine, registered with Dust's client-side MCP relay (e.g. the SDK's DustMcpServerTransport). Pass their server ids in \`clientSideMCPServerIds\` to \`create_conversation\` or \`create_conversation_message\` and the mentioned agent can call their tools; ids the user does not own are refused.
 
 Lists return at most 25 items with \`hasMore\` and \`lastValue\`; pass \`lastValue\` back to get the next page.`;
 

@@ -3,8 +3,8 @@
  * app registers a local MCP server with `DustMcpServerTransport`, posts a message naming it in
  * `clientSideMCPServerIds`, and streams the agent's events while the agent uses the local tool.
  * Also the MCP-tool path: a real MCP client on `/mcp` posts with `create_conversation_message`
- * and reads the agent's answer with `get_conversation_messages` (like Dust's hosted tools, it
- * posts without client-side servers: local tools are named by the REST/SDK caller).
+ * and reads the agent's answer with `get_conversation_messages` (without client-side servers;
+ * naming them from an MCP client is tested in mcp_local_tools_test.ts).
  */
 import assert from "node:assert/strict";
 import { startTestServer } from "../helpers/server.ts";

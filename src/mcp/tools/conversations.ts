@@ -20,6 +20,11 @@ const agentName = z.string().max(256).nullable().optional().describe(
   'Name of the agent to mention (default "Dust"); null posts without mentioning any agent',
 );
 
+/** Dust's REST message-context field, for the user's local MCP servers (relay registrations). */
+const clientSideMCPServerIds = z.array(z.string().min(1).max(256)).max(10).optional().describe(
+  "Server ids of the user's own local MCP servers (from registering with Dust's client-side MCP relay, e.g. the SDK's DustMcpServerTransport) whose tools the mentioned agent may use; at most 10. Omit for none",
+);
+
 /** The conversations tool group. */
 export const CONVERSATION_TOOLS: ToolDef[] = [
   defineTool({
@@ -41,12 +46,13 @@ export const CONVERSATION_TOOLS: ToolDef[] = [
     name: "create_conversation",
     title: "Create conversation",
     description:
-      "Create a conversation (at workspace level, or in a Pod the user is a member of), optionally posting a first message to an agent. The agent answers asynchronously: poll get_conversation_messages.",
+      "Create a conversation (at workspace level, or in a Pod the user is a member of), optionally posting a first message to an agent. The agent answers asynchronously: poll get_conversation_messages. To let the agent use the user's local MCP servers, pass their ids in clientSideMCPServerIds (requires message).",
     input: z.object({
       title: z.string().min(1).max(512).describe("Conversation title"),
       podId: id("Create the conversation in this Pod").optional(),
       message: z.string().min(1).max(100_000).optional().describe("First user message"),
       agentName,
+      clientSideMCPServerIds,
     }),
     write: true,
     run: ({ deps, actor }, args) => createConversation(deps, actor, args),
@@ -55,11 +61,12 @@ export const CONVERSATION_TOOLS: ToolDef[] = [
     name: "create_conversation_message",
     title: "Post message",
     description:
-      "Post a user message in a conversation, mentioning an agent (default Dust). The agent answers asynchronously: poll get_conversation_messages.",
+      "Post a user message in a conversation, mentioning an agent (default Dust). The agent answers asynchronously: poll get_conversation_messages. To let the agent use the user's local MCP servers, pass their ids in clientSideMCPServerIds.",
     input: z.object({
       conversationId: id("The conversation id"),
       message: z.string().min(1).max(100_000).describe("The message text"),
       agentName,
+      clientSideMCPServerIds,
     }),
     write: true,
     run: ({ deps, actor }, args) => createConversationMessage(deps, actor, args),
