@@ -140,6 +140,7 @@ function idFields(ids: Record<string, string[]>, i: number): Record<string, unkn
     dataSourceId: pick("dsId"),
     members: [pick("userId")],
     nodeIds: [pick("documentId")],
+    mentions: [{ configurationId: pick("sId") }],
   };
 }
 

@@ -219,6 +219,12 @@ export async function buildTenant(
     description: t.agent,
     instructions: `${t.agent} instructions`,
   })).agentConfiguration.sId;
+  const privateAgent = (await ok(server, owner.token, `${w}/assistant/agent_configurations`, {
+    name: `${t.conv}_agent`,
+    description: `${t.conv} agent`,
+    instructions: `${t.conv} instructions`,
+    scope: "private",
+  })).agentConfiguration.sId;
   const group = (await ok(server, owner.token, `${w}/groups`, { name: t.group })).group.sId;
   const key = createApiKey(server, owner.workspace, `${t.group} key`);
   const keyId = (server.deps.db.prepare("SELECT s_id FROM api_keys WHERE key_hash = ?")
@@ -245,7 +251,7 @@ export async function buildTenant(
     keyId: [keyId],
     tokenId: [tokenId],
     userId: [owner.user.sId],
-    sId: [agent],
+    sId: [privateAgent, agent],
     serverId: [serverId],
     groupId: [group],
   };
@@ -262,6 +268,7 @@ export async function buildTenant(
     task,
     serverId,
     tokenId,
+    privateAgent,
   ]);
   return {
     ids,

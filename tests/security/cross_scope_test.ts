@@ -13,7 +13,7 @@ import { buildSecurityWorld, digestWorkspace, PRIVATE_MARKERS } from "../helpers
 import { fabricate } from "../helpers/security_probe.ts";
 import { rawMcp, rpcOf, TOOLS_CALL } from "../mcp/helpers.ts";
 
-Deno.test("[security] cross-scope: a member's own conversation cannot attach others' files or name others' relay servers", async () => {
+Deno.test("[security] cross-scope: a member's own conversation cannot attach others' files, name others' relay servers or mention others' private agents", async () => {
   await using s = await startTestServer();
   const w = await buildSecurityWorld(s);
   const base = `/api/v1/w/${w.alice.workspace.sId}/assistant/conversations`;
@@ -54,7 +54,31 @@ Deno.test("[security] cross-scope: a member's own conversation cannot attach oth
     title: "x",
     message: withServer(id),
   }), serverId);
+  const privateAgent = w.ids.sId[0];
+  await same("message mentioning alice's private agent", `${own}/messages`, (id) => ({
+    ...messageBody("run it", [id]),
+  }), privateAgent);
+  await same("conversation mentioning alice's private agent", base, (id) => ({
+    title: "x",
+    message: messageBody("run it", [id]),
+  }), privateAgent);
   assert.equal(digestWorkspace(s, w.alice.workspace.id), before, "workspace A changed");
+  const mcp = (agentName: string) =>
+    rawMcp(
+      s,
+      TOOLS_CALL("create_conversation_message", {
+        conversationId: mine.body.conversation.sId,
+        message: "run it",
+        agentName,
+      }),
+      { Authorization: `Bearer ${w.bob.mcpToken}` },
+    );
+  const real = rpcOf((await mcp("owlprivate_agent")).text).result as { isError?: boolean };
+  const fake = rpcOf((await mcp("owlprivatx_agent")).text).result as { isError?: boolean };
+  assert.equal(real.isError, true, "MCP: alice's private agent cannot be mentioned by bob");
+  assert.equal(fake.isError, true);
+  const shared = rpcOf((await mcp("quokka_agent")).text).result as { isError?: boolean };
+  assert.notEqual(shared.isError, true, "control: a workspace agent can be mentioned");
 });
 
 Deno.test("[security] cross-scope: file tools confine paths to the scope named, dot segments included", async () => {

@@ -35,7 +35,7 @@ function callsOf(i: Ids): Record<string, Args[]> {
   const podPath = `pod-${i.pod}/lynxpod.txt`;
   return {
     identity: [{}],
-    list_agents: [{}, { name: "quokka" }],
+    list_agents: [{}, { name: "quokka" }, { name: "owlprivate" }],
     list_pods: [{}],
     list_conversations: [{}, { podId: i.pod }],
     create_conversation: [{ title: "intrusion", podId: i.pod, agentName: null }],
