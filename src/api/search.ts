@@ -1,11 +1,12 @@
 /**
- * Workspace search: `GET /api/v1/w/{wId}/search?query=…`, this server's JSON shape mirroring
- * the MCP `search` tool's output (`{count, results:[{ref, title, uri, id, provider,
- * dataSourceId, dataSourceViewId, spaceId, tags, score, snippet, chunks}]}`) over every space
- * the caller reads. (Dust serves a different thing at this path: an SSE title/node search for
- * its UI, which this server does not implement.) `POST /api/v1/w/{wId}/search`: Dust's node
- * (title) search, `@dust-tt/client`'s `searchNodes`. And `GET /api/v1/w/{wId}/fetch?id=…`: the
- * full text of one search result (ChatGPT's search + fetch pair).
+ * Workspace search, three faces of one knowledge base:
+ * - `GET search?query=…` (JSON): this server's full-text search, the MCP `search` tool's shape
+ *   (`{count, results:[{ref, title, uri, id, …, score, snippet, chunks}]}`) over every space the
+ *   caller reads;
+ * - `GET search` with `Accept: text/event-stream`: Dust's unified search (`@dust-tt/client`
+ *   `searchUnified`), title matches as one SSE frame of content nodes;
+ * - `POST search`: Dust's node search (`searchNodes`);
+ * and `GET fetch?id=…`: the full text of one search result (ChatGPT's search + fetch pair).
  * @module
  */
 import { Hono } from "hono";
@@ -13,7 +14,7 @@ import { z } from "zod";
 import type { AppEnv } from "../deps.ts";
 import { getActor } from "../auth/bearer.ts";
 import { fetchDocument, searchWorkspace, TOP_K_MAX } from "../core/search.ts";
-import { searchNodes } from "../core/node_search.ts";
+import { searchNodes, searchNodesPage } from "../core/node_search.ts";
 import { documentRoute } from "./openapi.ts";
 import { parseJson, parseQuery } from "./validate.ts";
 import { DataSourceSchema, DataSourceViewSchema } from "./data_sources.ts";
@@ -85,6 +86,22 @@ const ContentNodeSchema = z.object({
   dataSourceViews: z.array(DataSourceViewSchema),
 });
 
+const bool = z.enum(["true", "false"]).transform((v) => v === "true");
+
+/** `@dust-tt/client` `searchUnified` (GET search with `Accept: text/event-stream`). */
+const UnifiedQuery = z.object({
+  query: z.string().min(1).max(2048),
+  limit: z.coerce.number().int().min(1).max(100).default(25),
+  cursor: z.string().regex(/^\d{1,7}$/, "not a cursor this server gave").optional(),
+  viewType: z.enum(["all", "documents", "tables", "document", "table"]).default("all")
+    .transform((v) => v === "documents" ? "document" : v === "tables" ? "table" : v),
+  spaceIds: z.string().optional()
+    .transform((s) => s?.split(",").map((x) => x.trim()).filter(Boolean) ?? []),
+  includeDataSources: bool.default(true),
+  searchSourceUrls: bool.optional(),
+  includeTools: bool.optional(),
+});
+
 const FetchQuery = z.object({
   id: z.string().min(1).max(1024).describe("A search result id, or <dataSourceId>/<documentId>"),
   dataSourceId: z.string().optional(),
@@ -99,12 +116,26 @@ export function searchRoutes(): Hono<AppEnv> {
     path: `${W}/search`,
     summary: "Full-text search across every space the caller reads (MCP search tool's shape)",
     description:
-      "This server's own shape (not Dust's SSE node search). Ranked by bm25; `topK` counts chunks; one result per document with its matched chunks and a snippet.",
+      "This server's own JSON shape: ranked by bm25; `topK` counts chunks; one result per document with its matched chunks and a snippet. With `Accept: text/event-stream` it is Dust's unified search instead (`@dust-tt/client` searchUnified: query, limit, cursor, viewType, spaceIds, includeDataSources): one SSE frame `{knowledgeResults:{nodes, warningCode, nextPageCursor, resultsCount}}` of title matches, then the stream ends; no tool results.",
     tags: ["Search"],
     query: SearchQuery,
     response: z.object({ count: z.number(), results: z.array(ResultSchema) }),
   });
   app.get("/search", async (c) => {
+    if (/\btext\/event-stream\b/.test(c.req.header("Accept") ?? "")) {
+      const q = parseQuery(c, UnifiedQuery);
+      const offset = q.cursor ? Number(q.cursor) : 0;
+      const page = await searchNodesPage(c.var.deps, getActor(c), { ...q, offset });
+      const knowledgeResults = {
+        nodes: page.nodes,
+        warningCode: null,
+        nextPageCursor: page.nextOffset === null ? null : String(page.nextOffset),
+        resultsCount: page.nodes.length,
+      };
+      return new Response(`data: ${JSON.stringify({ knowledgeResults })}\n\n`, {
+        headers: { "Content-Type": "text/event-stream", "Cache-Control": "no-cache" },
+      });
+    }
     const q = parseQuery(c, SearchQuery);
     return c.json(await searchWorkspace(c.var.deps, getActor(c), q));
   });

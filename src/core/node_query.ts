@@ -15,6 +15,8 @@ export interface NodeQueryRequest {
   /** Title search text (matched literally, case-insensitively), or null for an id lookup. */
   query: string | null;
   limit: number;
+  /** Matches to skip (paging of the unified search); 0 when absent. */
+  offset?: number;
 }
 
 export interface DocumentHit {
@@ -50,6 +52,12 @@ export function runNodeQuery(db: Db, req: NodeQueryRequest): DocumentHit[] {
     `SELECT ${COLUMNS} FROM documents WHERE data_source_id IN (SELECT value FROM json_each(?))
      AND lower(coalesce(title, document_id)) LIKE ? ESCAPE '\\'
      ORDER BY lower(coalesce(title, document_id)) LIKE ? ESCAPE '\\' DESC, timestamp DESC, id DESC
-     LIMIT ?`,
-  ).all(sources, `%${literal}%`, `${literal}%`, req.limit) as unknown as DocumentHit[];
+     LIMIT ? OFFSET ?`,
+  ).all(
+    sources,
+    `%${literal}%`,
+    `${literal}%`,
+    req.limit,
+    req.offset ?? 0,
+  ) as unknown as DocumentHit[];
 }

@@ -76,24 +76,40 @@ function dataSourceNode(ds: SearchableDataSource) {
 
 /** `POST /search` → `{ nodes, warningCode, resultsCount }` in Dust's shape. */
 export async function searchNodes(deps: Deps, actor: Actor, input: NodeSearchInput) {
+  const { nodes } = await searchNodesPage(deps, actor, { ...input, offset: 0 });
+  return { nodes, warningCode: null, resultsCount: nodes.length };
+}
+
+/**
+ * One page of the node search, for the unified (SSE) search's cursor: `nextOffset` is where
+ * the next page starts, or null on the last page. Data source nodes come on the first page.
+ */
+export async function searchNodesPage(
+  deps: Deps,
+  actor: Actor,
+  input: NodeSearchInput & { offset: number },
+) {
   const sources = listSearchableDataSources(deps, actor, input.spaceIds);
   const byId = new Map(sources.map((s) => [s.id, s]));
+  const wantDocuments = input.viewType !== "table" && sources.length > 0;
   const nodes: (ReturnType<typeof documentNode> | ReturnType<typeof dataSourceNode>)[] = [];
-  if (input.includeDataSources && input.query !== undefined) {
+  if (input.includeDataSources && input.query !== undefined && input.offset === 0) {
     const q = input.query.toLowerCase();
-    for (const ds of sources) if (ds.name.toLowerCase().includes(q)) nodes.push(dataSourceNode(ds));
-  }
-  if (input.viewType !== "table" && sources.length > 0) {
-    const hits = await deps.searchWorkers.nodes({
-      dataSourceIds: sources.map((s) => s.id),
-      nodeIds: input.nodeIds ?? null,
-      query: input.nodeIds ? null : input.query ?? "",
-      limit: input.limit,
-    });
-    for (const hit of hits) {
-      nodes.push(documentNode(hit, byId.get(hit.data_source_id)!));
+    // Leave room for at least one document, so a page is never data sources only.
+    const room = wantDocuments ? input.limit - 1 : input.limit;
+    for (const ds of sources) {
+      if (nodes.length < room && ds.name.toLowerCase().includes(q)) nodes.push(dataSourceNode(ds));
     }
   }
-  const page = nodes.slice(0, input.limit);
-  return { nodes: page, warningCode: null, resultsCount: page.length };
+  if (!wantDocuments) return { nodes, nextOffset: null };
+  const limit = input.limit - nodes.length;
+  const hits = await deps.searchWorkers.nodes({
+    dataSourceIds: sources.map((s) => s.id),
+    nodeIds: input.nodeIds ?? null,
+    query: input.nodeIds ? null : input.query ?? "",
+    limit,
+    offset: input.offset,
+  });
+  for (const hit of hits) nodes.push(documentNode(hit, byId.get(hit.data_source_id)!));
+  return { nodes, nextOffset: hits.length === limit ? input.offset + limit : null };
 }

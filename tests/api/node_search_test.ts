@@ -122,3 +122,50 @@ Deno.test("[api/search] POST search: bad bodies answer 400 naming the field", as
     assert.match(r.body.error.message, message, JSON.stringify(b));
   }
 });
+
+Deno.test("[sdk] searchUnified() streams Dust's knowledgeResults frame; the cursor pages; JSON search is unchanged", async () => {
+  const { server, admin, member, ds, sdk } = await setup();
+  await using _ = server;
+  type Chunk = {
+    knowledgeResults?: {
+      nodes: { title: string; type: string }[];
+      nextPageCursor: string | null;
+      resultsCount: number | null;
+    };
+  };
+  const collect = async (params: Parameters<ReturnType<typeof sdk>["searchUnified"]>[0]) => {
+    const r = await sdk(member.token).searchUnified(params);
+    assert.ok(r.isOk(), r.isErr() ? JSON.stringify(r.error) : "");
+    const chunks: Chunk[] = [];
+    for await (const chunk of r.value.eventStream) chunks.push(chunk as Chunk);
+    return chunks;
+  };
+  const first = await collect({ query: "report", limit: 1 });
+  assert.equal(first.length, 1, "one frame, then the stream ends");
+  const page1 = first[0].knowledgeResults!;
+  assert.deepEqual(page1.nodes.map((n) => n.title), ["Report archive"]);
+  assert.equal(page1.nextPageCursor, "1");
+  const [{ knowledgeResults: page2 }] = await collect({ query: "report", limit: 1, cursor: "1" });
+  assert.deepEqual(page2!.nodes.map((n) => n.title), ["Quarterly report"]);
+  const [{ knowledgeResults: last }] = await collect({ query: "report", limit: 5, cursor: "2" });
+  assert.deepEqual(last!.nodes, []);
+  assert.equal(last!.nextPageCursor, null);
+  const sources = await collect({ query: "hand", includeDataSources: true });
+  assert.deepEqual(sources[0].knowledgeResults!.nodes.map((n) => n.type), ["folder"]);
+  const tables = await collect({ query: "report", viewType: "tables", includeDataSources: false });
+  assert.deepEqual(tables[0].knowledgeResults!.nodes, []);
+
+  const json = await apiJson(
+    server,
+    admin.token,
+    `/api/v1/w/${admin.workspace.sId}/search?query=numbers`,
+  );
+  assert.equal(json.status, 200, "without Accept: text/event-stream, the JSON full-text search");
+  assert.deepEqual(json.body.results.map((r: { dataSourceId: string }) => r.dataSourceId), [ds]);
+  const bad = await fetch(`${server.url}/api/v1/w/${admin.workspace.sId}/search?query=a&cursor=x`, {
+    headers: { Authorization: `Bearer ${member.token}`, Accept: "text/event-stream" },
+  });
+  const body = await bad.json();
+  assert.equal(bad.status, 400, "bad parameters answer before any SSE byte");
+  assert.match(body.error.message, /^cursor: /);
+});
