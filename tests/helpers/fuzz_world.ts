@@ -124,7 +124,19 @@ export async function startFuzzWorld(): Promise<FuzzWorld> {
       t.oauth.access,
       t.oauth.refresh,
     ]);
-    return { server, a, b, secrets, [Symbol.asyncDispose]: () => server.stop() };
+    // Stopping also proves nothing failed late (agent runs, stream cleanup) after the last
+    // property's own log check.
+    const stop = async () => {
+      await new Promise((r) => setTimeout(r, 50));
+      const late = server.logs.filter((l) => l.includes('"level":"error"'));
+      await server.stop();
+      assert.deepEqual(
+        late,
+        [],
+        `error log lines during the fuzz run:\n${late.slice(0, 5).join("\n")}`,
+      );
+    };
+    return { server, a, b, secrets, [Symbol.asyncDispose]: stop };
   } catch (e) {
     await server.stop();
     throw e;
