@@ -13,6 +13,7 @@ import {
   listDataSources,
   listDataSourceViews,
   listReadableDataSources,
+  locateDataSource,
 } from "../core/data_sources.ts";
 import {
   deleteDocument,
@@ -141,7 +142,22 @@ const SearchQuery = z.object({
   tags_in: many,
   tags_not: many,
   parents_in: many,
+  parents_not: many.refine((v) => v === undefined, "not supported by this server"),
 });
+
+/** Dust's search query parameters → the core's input. */
+function searchInput(q: z.output<typeof SearchQuery>) {
+  return {
+    query: q.query,
+    topK: q.top_k,
+    fullText: q.full_text,
+    tagsIn: q.tags_in,
+    tagsNot: q.tags_not,
+    parentsIn: q.parents_in,
+    timestampGt: q.timestamp_gt,
+    timestampLt: q.timestamp_lt,
+  };
+}
 
 function docParams(c: { req: { param: (k: string) => string } }) {
   return {
@@ -297,16 +313,42 @@ export function dataSourcesRoutes(): Hono<AppEnv> {
       await searchDataSource(c.var.deps, getActor(c), {
         spaceId,
         dataSourceId,
-        query: q.query,
-        topK: q.top_k,
-        fullText: q.full_text,
-        tagsIn: q.tags_in,
-        tagsNot: q.tags_not,
-        parentsIn: q.parents_in,
-        timestampGt: q.timestamp_gt,
-        timestampLt: q.timestamp_lt,
+        ...searchInput(q),
       }),
     );
+  });
+
+  documentRoute({
+    method: "get",
+    path: "/api/v1/w/:wId/spaces/:spaceId/data_source_views/:dsvId/search",
+    summary: "Full-text search in a data source through its view (same as the data source search)",
+    tags: ["Data sources"],
+    query: SearchQuery,
+    response: z.object({ documents: z.array(DocumentSchema) }),
+  });
+  app.get("/spaces/:spaceId/data_source_views/:dsvId/search", async (c) => {
+    const q = parseQuery(c, SearchQuery);
+    const actor = getActor(c);
+    const where = locateDataSource(c.var.deps, actor, {
+      spaceId: c.req.param("spaceId"),
+      viewId: c.req.param("dsvId"),
+    });
+    return c.json(await searchDataSource(c.var.deps, actor, { ...where, ...searchInput(q) }));
+  });
+
+  documentRoute({
+    method: "get",
+    path: "/api/v1/w/:wId/data_sources/:dsId/search",
+    summary: "Full-text search in a data source by its id alone (Dust's legacy route)",
+    tags: ["Data sources"],
+    query: SearchQuery,
+    response: z.object({ documents: z.array(DocumentSchema) }),
+  });
+  app.get("/data_sources/:dsId/search", async (c) => {
+    const q = parseQuery(c, SearchQuery);
+    const actor = getActor(c);
+    const where = locateDataSource(c.var.deps, actor, { dataSourceId: c.req.param("dsId") });
+    return c.json(await searchDataSource(c.var.deps, actor, { ...where, ...searchInput(q) }));
   });
 
   return app;

@@ -222,3 +222,28 @@ export function listSearchableDataSources(
   ).all(actor.workspace.id, JSON.stringify([...spaces.keys()])).map(fromRow);
   return rows.map((ds) => ({ ...ds, spaceSId: spaces.get(ds.spaceId)!.sId }));
 }
+
+/**
+ * Where a data source addressed without its own path lives: by its sId (Dust's legacy
+ * space-less routes) or by its view's sId within a space (data source view routes). 404 when
+ * the caller does not read it, revealing nothing.
+ */
+export function locateDataSource(
+  deps: Deps,
+  actor: Actor,
+  by: { dataSourceId: string } | { spaceId: string; viewId: string },
+): { spaceId: string; dataSourceId: string } {
+  if ("dataSourceId" in by) {
+    const ds = listSearchableDataSources(deps, actor).find((d) => d.sId === by.dataSourceId);
+    if (!ds) throw dataSourceNotFound();
+    return { spaceId: ds.spaceSId, dataSourceId: ds.sId };
+  }
+  const space = requireDataSourceSpace(deps, actor, by.spaceId);
+  const ds = listSearchableDataSources(deps, actor, [space.sId]).find((d) =>
+    d.viewSId === by.viewId
+  );
+  if (!ds) {
+    throw new AppError(404, "data_source_view_not_found", "The data source view was not found.");
+  }
+  return { spaceId: space.sId, dataSourceId: ds.sId };
+}

@@ -141,6 +141,8 @@ Deno.test("[api/credentials] every workspace route answers an API key as the wor
   const ds = createFolder(server, actorOf(admin), gs, "docs");
   const pod = createPod(server, actorOf(admin), "Pod", [member.user.sId]);
   const docs = `${w}/spaces/${gs}/data_sources/${ds}`;
+  const dsView = (server.deps.db.prepare("SELECT view_s_id FROM data_sources WHERE s_id = ?")
+    .get(ds) as { view_s_id: string }).view_s_id;
   putDocument(server, actorOf(admin), { spaceId: gs, dataSourceId: ds }, "shared", "hello all");
   const USER_ONLY: Expect = [401, "user_not_found"];
   // Workspace admins only, or a Pod's editors only (the member is neither).
@@ -193,6 +195,14 @@ Deno.test("[api/credentials] every workspace route answers an API key as the wor
       ["GET", `${docs}/documents/shared`, undefined, 200, 200],
       ["GET", `${docs}/documents`, undefined, 200, 200],
       ["GET", `${docs}/search?query=hello`, undefined, 200, 200],
+      ["GET", `${w}/data_sources/${ds}/search?query=hello`, undefined, 200, 200],
+      [
+        "GET",
+        `${w}/spaces/${gs}/data_source_views/${dsView}/search?query=hello`,
+        undefined,
+        200,
+        200,
+      ],
       ["GET", `${w}/search?query=hello`, undefined, 200, 200],
       [
         "POST",
