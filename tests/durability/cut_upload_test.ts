@@ -7,13 +7,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import {
-  freePort,
-  inspectDataDir,
-  prepareDataDir,
-  ServerProcess,
-  tempFilesOf,
-} from "../helpers/durability_server.ts";
+import { freePort, prepareDataDir, ServerProcess } from "../helpers/durability_server.ts";
+import { inspectDataDir, tempFilesOf } from "../helpers/durability_disk.ts";
 import { call, randomBytes, seededRandom, sha256Hex } from "../helpers/durability_ledger.ts";
 
 const SIZE = 4 * 1024 * 1024;

@@ -7,17 +7,20 @@
  */
 import assert from "node:assert/strict";
 import {
-  type DiskReport,
   type DurabilitySetup,
   freePort,
-  inspectDataDir,
   prepareDataDir,
   ServerProcess,
-  tempFilesOf,
 } from "../helpers/durability_server.ts";
+import {
+  type DiskReport,
+  inspectDataDir,
+  readScopedFiles,
+  tempFilesOf,
+} from "../helpers/durability_disk.ts";
 import { call, Ledger, seededRandom } from "../helpers/durability_ledger.ts";
 import { type LoadContext, runWriters } from "../helpers/durability_load.ts";
-import { verifyLedger } from "../helpers/durability_verify.ts";
+import { verifyLedger, verifyScopedFilesOnDisk } from "../helpers/durability_verify.ts";
 import { startFakeModel } from "../helpers/fake_model.ts";
 
 const ROUNDS = Number(Deno.env.get("DURABILITY_ROUNDS") ?? "5");
@@ -74,6 +77,17 @@ function missingAuditEntries(
   return missing;
 }
 
+/** The member's conversation that `files_create` writes into. */
+async function createScopedHome(base: string, setup: DurabilitySetup): Promise<string> {
+  const r = await call(base, `/api/v1/w/${setup.workspaceSId}/assistant/conversations`, {
+    method: "POST",
+    token: setup.memberToken,
+    json: { title: "scoped files", visibility: "unlisted" },
+  });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  return r.body.conversation.sId;
+}
+
 /** The checks on the data directory of a dead server. */
 function assertDiskSound(disk: DiskReport, ledger: Ledger, when: string): void {
   assert.deepEqual(disk.integrity, ["ok"], `${when}: PRAGMA integrity_check`);
@@ -85,10 +99,125 @@ function assertDiskSound(disk: DiskReport, ledger: Ledger, when: string): void {
     assert.equal(disk.blobHashes.get(f.sId), f.sha256, `${when}: acknowledged file ${f.sId}`);
   }
   assert.ok(
-    disk.orphanBlobs.length <= ledger.uploadsInFlightAtKill,
+    disk.orphanBlobs.length <= ledger.blobWritesInFlightAtKill,
     `${when}: ${disk.orphanBlobs.length} orphan blobs but only ` +
-      `${ledger.uploadsInFlightAtKill} uploads were ever in flight at a kill`,
+      `${ledger.blobWritesInFlightAtKill} blob writes were ever in flight at a kill`,
   );
+}
+
+/** One run of the suite: its data directory, credentials, ledger and current server. */
+interface Run {
+  dataDir: string;
+  port: number;
+  /** Server flags (the fake model endpoint). */
+  flags: Record<string, string>;
+  setup: DurabilitySetup;
+  dataSourcePath: string;
+  ledger: Ledger;
+  server: ServerProcess | null;
+}
+
+/** CLI setup, first start, then the data source and the member's scoped-files conversation. */
+async function startRun(dataDir: string, flags: Record<string, string>): Promise<Run> {
+  const port = freePort();
+  const setup = await prepareDataDir(dataDir);
+  const ledger = new Ledger();
+  ledger.mcpToken.current = setup.mcpToken;
+  const run: Run = { dataDir, port, flags, setup, dataSourcePath: "", ledger, server: null };
+  run.server = await ServerProcess.start(dataDir, port, flags);
+  run.dataSourcePath = await createDataSource(run.server.url, setup);
+  ledger.scopedConversationSId = await createScopedHome(run.server.url, setup);
+  return run;
+}
+
+/** Whether every kind of write has been acknowledged at least once. */
+function everyKindAcknowledged(ledger: Ledger): boolean {
+  const counts = ledger.counts();
+  return Object.entries(counts).every(([kind, n]) => kind === "agentMessages" || n > 0) &&
+    ledger.mcpToken.replaced.length > 0 && ledger.auditProbes.size > 0;
+}
+
+/**
+ * Run the writers, SIGKILL the server after `killAfter` ms (round 1: once every kind of write
+ * was acknowledged, within the load's bound, so no kind goes unchecked), wait for the writers.
+ */
+async function loadAndKill(
+  run: Run,
+  round: number,
+  killAfter: number,
+): Promise<{ killedAt: number; afterMs: number }> {
+  const { ledger } = run;
+  const ctx: LoadContext = {
+    base: run.server!.url,
+    setup: run.setup,
+    dataSourcePath: run.dataSourcePath,
+    ledger,
+    seed: SEED,
+    round,
+    killed: false,
+    deadline: Date.now() + LOAD_MS,
+    errors: [],
+  };
+  const loadStart = Date.now();
+  const writers = runWriters(ctx);
+  await sleep(killAfter);
+  while (round === 1 && !everyKindAcknowledged(ledger) && Date.now() < ctx.deadline - 250) {
+    await sleep(25);
+  }
+  ctx.killed = true;
+  const killedAt = Date.now();
+  ledger.blobWritesInFlightAtKill += ledger.files.filter((f) => !f.uploaded).length +
+    [...ledger.scopedFiles.values()].filter((f) => f.pending !== null).length;
+  await run.server!.kill();
+  run.server = null;
+  await writers;
+  assert.deepEqual(ctx.errors, [], `round ${round} (seed ${SEED}): errors under load`);
+  return { killedAt, afterMs: killedAt - loadStart };
+}
+
+/** The dead server's data directory: database, files, audit entries, `files_create` files. */
+async function checkAfterKill(run: Run, round: number, killedAt: number): Promise<void> {
+  const disk = await inspectDataDir(run.dataDir);
+  assertDiskSound(disk, run.ledger, `round ${round} after SIGKILL`);
+  assert.deepEqual(
+    missingAuditEntries(disk, run.ledger, round, killedAt),
+    [],
+    "tool calls lost from the audit log",
+  );
+  const scoped = await readScopedFiles(run.dataDir, run.ledger.scopedConversationSId);
+  assert.deepEqual(
+    verifyScopedFilesOnDisk(run.ledger, scoped),
+    [],
+    `round ${round} (seed ${SEED}): files_create writes on disk`,
+  );
+}
+
+/** Restart on the same directory; no temp file left; every write checked over REST. */
+async function restartAndVerify(run: Run, round: number): Promise<number> {
+  const restartAt = Date.now();
+  run.server = await ServerProcess.start(run.dataDir, run.port, run.flags);
+  const restartMs = Date.now() - restartAt;
+  assert.deepEqual(await tempFilesOf(run.dataDir), [], "a restart removes crash leftovers in tmp");
+  const failures = await verifyLedger(run.server.url, run.setup, run.dataSourcePath, run.ledger);
+  assert.deepEqual(failures, [], `round ${round} (seed ${SEED}): lost or damaged writes`);
+  return restartMs;
+}
+
+/** The figures of a run, and proof that every kind of write and the in-flight checks ran. */
+function reportRun(ledger: Ledger, started: number, orphans: number): void {
+  const inFlight = Object.fromEntries(ledger.inFlight);
+  const checked = [...ledger.inFlight.values()].reduce((n, c) => n + c.present + c.absent, 0);
+  console.log(
+    `[durability] ${ROUNDS} rounds in ${Date.now() - started} ms; in-flight writes at kills ` +
+      `(present/absent after restart): ${JSON.stringify(inFlight)}; ` +
+      `agent runs interrupted and failed by a restart ${ledger.interruptedRuns}; ` +
+      `tool calls ${ledger.auditProbes.size}, answered just before a kill and not audited ` +
+      `${ledger.auditProbes.size - ledger.audited.size}; orphan blobs ${orphans}`,
+  );
+  assert.ok(checked > 0, "some write was in flight at a kill (else that check is idle)");
+  for (const [kind, n] of Object.entries(ledger.counts())) {
+    if (kind !== "agentMessages") assert.ok(n > 0, `the load acknowledged some ${kind}`);
+  }
 }
 
 Deno.test("[durability] acknowledged writes survive SIGKILL at random moments; in-flight writes are all there or absent", async () => {
@@ -96,88 +225,32 @@ Deno.test("[durability] acknowledged writes survive SIGKILL at random moments; i
   const started = Date.now();
   const rng = seededRandom(SEED);
   const dataDir = await Deno.makeTempDir({ prefix: "dust-mcp-durability-" });
-  const port = freePort();
-  const ledger = new Ledger();
   // Agent runs (the member's posts mention dust): every other model call never answers, so
   // some runs are mid-flight at each kill and the restart must finish them (as failed).
   let modelCalls = 0;
   await using model = await startFakeModel([
     () => (modelCalls++ % 2 ? { hang: true } : { content: `answer ${modelCalls}` }),
   ]);
-  let server: ServerProcess | null = null;
-  let auditLost = 0;
+  let run: Run | null = null;
   try {
-    const setup = await prepareDataDir(dataDir);
-    ledger.mcpToken.current = setup.mcpToken;
-    server = await ServerProcess.start(dataDir, port, model.flags);
-    const dataSourcePath = await createDataSource(server.url, setup);
+    run = await startRun(dataDir, model.flags);
     for (let round = 1; round <= ROUNDS; round++) {
-      const ctx: LoadContext = {
-        base: server.url,
-        setup,
-        dataSourcePath,
-        ledger,
-        seed: SEED,
-        round,
-        killed: false,
-        deadline: Date.now() + LOAD_MS,
-        errors: [],
-      };
-      const writers = runWriters(ctx);
       const killAfter = KILL_MIN_MS + Math.floor(rng() * KILL_SPAN_MS);
-      await sleep(killAfter);
-      ctx.killed = true;
-      const killedAt = Date.now();
-      ledger.uploadsInFlightAtKill += ledger.files.filter((f) => !f.uploaded).length;
-      await server.kill();
-      server = null;
-      await writers;
-      assert.deepEqual(ctx.errors, [], `round ${round} (seed ${SEED}): errors under load`);
-
-      const disk = await inspectDataDir(dataDir);
-      assertDiskSound(disk, ledger, `round ${round} after SIGKILL`);
-      assert.deepEqual(
-        missingAuditEntries(disk, ledger, round, killedAt),
-        [],
-        "tool calls lost from the audit log",
-      );
-      // Answered in the last moments before a kill and never audited (cumulative).
-      auditLost = ledger.auditProbes.size - ledger.audited.size;
-
-      const restartAt = Date.now();
-      server = await ServerProcess.start(dataDir, port, model.flags);
-      const restartMs = Date.now() - restartAt;
-      assert.deepEqual(await tempFilesOf(dataDir), [], "a restart removes crash leftovers in tmp");
-      const failures = await verifyLedger(server.url, setup, dataSourcePath, ledger);
-      assert.deepEqual(failures, [], `round ${round} (seed ${SEED}): lost or damaged writes`);
+      const { killedAt, afterMs } = await loadAndKill(run, round, killAfter);
+      await checkAfterKill(run, round, killedAt);
+      const restartMs = await restartAndVerify(run, round);
       console.log(
-        `[durability] round ${round}: killed after ${killAfter} ms, restart ${restartMs} ms, ` +
-          `acknowledged so far ${JSON.stringify(ledger.counts())}`,
+        `[durability] round ${round}: killed after ${afterMs} ms, restart ${restartMs} ms, ` +
+          `acknowledged so far ${JSON.stringify(run.ledger.counts())}`,
       );
     }
-    assert.equal(await server.stop(), 0, "clean stop after the last round");
-    server = null;
+    assert.equal(await run.server!.stop(), 0, "clean stop after the last round");
+    run.server = null;
     const final = await inspectDataDir(dataDir);
-    assertDiskSound(final, ledger, "after the final clean stop");
-    const inFlight = Object.fromEntries(ledger.inFlight);
-    const checked = [...ledger.inFlight.values()].reduce((n, c) => n + c.present + c.absent, 0);
-    console.log(
-      `[durability] ${ROUNDS} rounds in ${Date.now() - started} ms; in-flight writes at kills ` +
-        `(present/absent after restart): ${JSON.stringify(inFlight)}; ` +
-        `agent runs interrupted and failed by a restart ${ledger.interruptedRuns}; ` +
-        `tool calls ${ledger.auditProbes.size}, answered just before a kill and not audited ` +
-        `${auditLost}; ` +
-        `orphan blobs ${final.orphanBlobs.length}`,
-    );
-    assert.ok(
-      checked > 0,
-      "some write was in flight at a kill (else the all-or-nothing check is idle)",
-    );
-    for (const kind of ["conversations", "messages", "files", "documents", "grants", "mcpTokens"]) {
-      assert.ok(ledger.counts()[kind] > 0, `the load acknowledged some ${kind}`);
-    }
+    assertDiskSound(final, run.ledger, "after the final clean stop");
+    reportRun(run.ledger, started, final.orphanBlobs.length);
   } finally {
-    if (server) await server.kill();
+    await run?.server?.kill();
     await Deno.remove(dataDir, { recursive: true }).catch(() => {});
   }
 });

@@ -7,12 +7,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { MIGRATIONS } from "../../src/db/migrate.ts";
-import {
-  checkDatabase,
-  freePort,
-  inspectDataDir,
-  ServerProcess,
-} from "../helpers/durability_server.ts";
+import { freePort, ServerProcess } from "../helpers/durability_server.ts";
+import { checkDatabase, inspectDataDir } from "../helpers/durability_disk.ts";
 import { call, seededRandom } from "../helpers/durability_ledger.ts";
 
 const SEED = Number(

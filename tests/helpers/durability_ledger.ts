@@ -65,7 +65,8 @@ export async function mcpRequest(
   token: string,
   method: string,
   params: Record<string, unknown>,
-): Promise<number> {
+  // deno-lint-ignore no-explicit-any
+): Promise<{ status: number; body: any }> {
   const res = await fetch(`${base}/mcp`, {
     method: "POST",
     headers: {
@@ -76,17 +77,22 @@ export async function mcpRequest(
     },
     body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
   });
-  await res.arrayBuffer();
-  return res.status;
+  const text = await res.text();
+  try {
+    return { status: res.status, body: JSON.parse(text) };
+  } catch {
+    return { status: res.status, body: text };
+  }
 }
 
 /** Whether `/mcp` accepts a bearer token: 200 to `initialize`, 401 when it is not valid. */
-export function mcpStatus(base: string, token: string): Promise<number> {
-  return mcpRequest(base, token, "initialize", {
+export async function mcpStatus(base: string, token: string): Promise<number> {
+  const r = await mcpRequest(base, token, "initialize", {
     protocolVersion: "2025-06-18",
     capabilities: {},
     clientInfo: { name: "durability", version: "1.0.0" },
   });
+  return r.status;
 }
 
 /** A response read whole. */
@@ -160,6 +166,17 @@ export interface GrantEntry {
   pending: boolean;
 }
 
+/** A text file at a scoped path, written with the `files_create` tool (create or overwrite). */
+export interface ScopedFileEntry {
+  path: string;
+  /** Content of the last acknowledged write (null: none acknowledged yet). */
+  acked: string | null;
+  /** Content of a write in flight at the kill. */
+  pending: string | null;
+  /** The file's id, read from the database after a kill. */
+  sId?: string;
+}
+
 /** The admin's MCP token: one active per user and workspace, each new one replacing the last. */
 export interface McpTokenEntry {
   /** The newest token acknowledged (null once a replacement landed without its answer). */
@@ -176,6 +193,9 @@ export class Ledger {
   files: FileEntry[] = [];
   documents = new Map<string, DocumentEntry>();
   grants: GrantEntry[] = [];
+  /** `files_create` files of the member's "scoped files" conversation, by relative path. */
+  scopedFiles = new Map<string, ScopedFileEntry>();
+  scopedConversationSId = "";
   mcpToken: McpTokenEntry = { current: null, replaced: [], pending: false };
   /** Finished agent messages seen after a restart (sId → status + content): they must not change. */
   readonly finishedAgentMessages = new Map<string, string>();
@@ -187,8 +207,8 @@ export class Ledger {
   interruptedRuns = 0;
   /** Outcomes of in-flight writes checked after restarts: kind → present / absent counts. */
   readonly inFlight = new Map<string, { present: number; absent: number }>();
-  /** Uploads in flight at some kill: each may leave at most one orphan blob. */
-  uploadsInFlightAtKill = 0;
+  /** Uploads and `files_create` writes in flight at some kill: each may leave one orphan blob. */
+  blobWritesInFlightAtKill = 0;
 
   /** Count an in-flight write's outcome once it was checked. */
   settle(kind: string, present: boolean): void {
@@ -208,6 +228,7 @@ export class Ledger {
       grants: this.grants.length,
       mcpTokens: this.mcpToken.replaced.length + (this.mcpToken.current ? 1 : 0),
       agentMessages: this.finishedAgentMessages.size,
+      scopedFiles: [...this.scopedFiles.values()].filter((f) => f.acked !== null).length,
     };
   }
 }

@@ -231,19 +231,53 @@ async function writeMcpTokens(ctx: LoadContext) {
 
 /**
  * MCP tool calls (each audited): `get_pod` of a unique id, answered with an `isError` result
- * and written to the audit log with its arguments. Paced and capped below the per-user
- * tool-call budget (120 a minute; the limiter restarts with the process).
+ * and written to the audit log with its arguments. Paced, and capped so that with the
+ * `files_create` writer the member stays below 120 tool calls a minute (the limiter restarts
+ * with the process).
  */
 async function callTools(ctx: LoadContext) {
-  for (let i = 0; live(ctx) && i < 100; i++) {
+  for (let i = 0; live(ctx) && i < 60; i++) {
     const podId = `probe-r${ctx.round}-${i}`;
-    const status = await mcpRequest(ctx.base, ctx.setup.memberMcpToken, "tools/call", {
+    const r = await mcpRequest(ctx.base, ctx.setup.memberMcpToken, "tools/call", {
       name: "get_pod",
       arguments: { podId },
     });
-    if (status !== 200) throw new UnexpectedReply(`tools/call get_pod: ${status}`);
+    if (r.status !== 200) throw new UnexpectedReply(`tools/call get_pod: ${r.status}`);
     ctx.ledger.auditProbes.set(podId, { round: ctx.round, at: Date.now() });
     await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
+ * `files_create` through MCP into the member's conversation: new paths, and overwrites of
+ * earlier ones (new bytes under a fresh key, the row switched in one transaction).
+ */
+async function writeScopedFiles(ctx: LoadContext, rng: () => number) {
+  const scope = { type: "conversation", conversation_id: ctx.ledger.scopedConversationSId };
+  for (let i = 0; live(ctx) && i < 30; i++) {
+    const settled = [...ctx.ledger.scopedFiles.values()].filter((f) => f.pending === null);
+    const entry = settled.length && rng() < 0.4
+      ? settled[Math.floor(rng() * settled.length)]
+      : { path: `notes/r${ctx.round}-n${i}.md`, acked: null, pending: null };
+    ctx.ledger.scopedFiles.set(entry.path, entry);
+    const content = randomText(rng, randomInt(rng, 1, 30_000), `${entry.path} v${i}`);
+    entry.pending = content;
+    const r = await mcpRequest(ctx.base, ctx.setup.memberMcpToken, "tools/call", {
+      name: "files_create",
+      arguments: {
+        scope,
+        path: `conversation-${scope.conversation_id}/${entry.path}`,
+        content,
+        content_type: "text/markdown",
+      },
+    });
+    if (r.status !== 200 || !r.body?.result || r.body.result.isError) {
+      throw new UnexpectedReply(
+        `files_create: ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`,
+      );
+    }
+    entry.acked = content;
+    entry.pending = null;
   }
 }
 
@@ -269,5 +303,6 @@ export function runWriters(ctx: LoadContext): Promise<void> {
     guarded(ctx, "grants#6", () => writeGrants(ctx)),
     guarded(ctx, "mcp-tokens#7", () => writeMcpTokens(ctx)),
     guarded(ctx, "tool-calls#8", () => callTools(ctx)),
+    guarded(ctx, "files_create#9", () => writeScopedFiles(ctx, rng(9))),
   ]).then(() => {});
 }

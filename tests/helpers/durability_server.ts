@@ -2,13 +2,11 @@
  * The durability suite's server: the real program as a child process (`deno run main.ts`, the
  * permissions of `deno task start`) on a fixed port and data directory, so it can be killed
  * with SIGKILL and restarted on the same data with the same public URL (tokens name it).
- * Plus the operator CLI setup of a data directory and the post-mortem disk checks.
+ * Plus the operator CLI setup of a data directory (disk checks: durability_disk.ts).
  */
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { DatabaseSync } from "node:sqlite";
 import { runCli } from "../../src/cli.ts";
 import { captureIo } from "../cli/capture_io.ts";
 
@@ -229,154 +227,4 @@ export async function prepareDataDir(dataDir: string): Promise<DurabilitySetup> 
     mcpToken: await mcpToken(adminEmail),
     memberMcpToken: await mcpToken("member@durability.test"),
   };
-}
-
-/** What the post-mortem look at a data directory found. */
-export interface DiskReport {
-  integrity: string[];
-  foreignKeyViolations: number;
-  /** FTS5 `integrity-check` of the search index against its content table: "ok" or the error. */
-  searchIndex: string;
-  readyFiles: number;
-  /** Active (not revoked) MCP tokens per user and workspace: one each, never more. */
-  activeMcpTokens: number[];
-  /** The `podId` argument of every audited `get_pod` call (the load's tool-call probes). */
-  auditedPodIds: Set<string>;
-  /** Ready rows whose blob is missing or of another size than the row says. */
-  badBlobs: string[];
-  /** Blobs no row points to (a crash between the rename and the row update leaves one). */
-  orphanBlobs: string[];
-  /** Leftover `files/tmp` entries (a restart must clear them). */
-  tempFiles: string[];
-  /** sha256 (hex) of each ready file's blob, by file sId. */
-  blobHashes: Map<string, string>;
-}
-
-async function listBlobs(filesDir: string): Promise<string[]> {
-  const keys: string[] = [];
-  for await (const fan of Deno.readDir(filesDir)) {
-    if (!fan.isDirectory || fan.name === "tmp") continue;
-    for await (const f of Deno.readDir(join(filesDir, fan.name))) {
-      keys.push(`${fan.name}/${f.name}`);
-    }
-  }
-  return keys;
-}
-
-async function listTemp(filesDir: string): Promise<string[]> {
-  const names: string[] = [];
-  for await (const e of Deno.readDir(join(filesDir, "tmp"))) names.push(e.name);
-  return names;
-}
-
-/**
- * `PRAGMA integrity_check` (its lines; ["ok"] when sound) and the number of
- * `PRAGMA foreign_key_check` violations, on a read-only connection (the server is down).
- */
-export function checkDatabase(dataDir: string): {
-  integrity: string[];
-  foreignKeyViolations: number;
-} {
-  const db = new DatabaseSync(join(dataDir, "dust-mcp.db"), { readOnly: true });
-  try {
-    const integrity = (db.prepare("PRAGMA integrity_check").all() as {
-      integrity_check: string;
-    }[]).map((r) => r.integrity_check);
-    return { integrity, foreignKeyViolations: db.prepare("PRAGMA foreign_key_check").all().length };
-  } finally {
-    db.close();
-  }
-}
-
-/**
- * Open the database read-only (the server is down: killed or stopped) and check it and the
- * files directory: `integrity_check`, `foreign_key_check`, every ready row's blob present with
- * the row's size, orphans and temp files listed.
- */
-export async function inspectDataDir(dataDir: string): Promise<DiskReport> {
-  const { integrity, foreignKeyViolations } = checkDatabase(dataDir);
-  const db = new DatabaseSync(join(dataDir, "dust-mcp.db"), { readOnly: true });
-  let rows: { s_id: string; storage_key: string; file_size: number }[];
-  let activeMcpTokens: number[];
-  let auditedPodIds: Set<string>;
-  try {
-    rows = db.prepare(
-      "SELECT s_id, storage_key, file_size FROM files WHERE status = 'ready' AND storage_key IS NOT NULL",
-    ).all() as typeof rows;
-    activeMcpTokens = (db.prepare(
-      `SELECT count(*) AS n FROM mcp_tokens WHERE revoked_at IS NULL
-       GROUP BY user_id, workspace_id ORDER BY user_id`,
-    ).all() as { n: number }[]).map((r) => Number(r.n));
-    auditedPodIds = new Set(
-      (db.prepare("SELECT arguments FROM audit_log WHERE tool = 'get_pod'").all() as {
-        arguments: string;
-      }[]).map((r) => String(JSON.parse(r.arguments).podId)),
-    );
-  } finally {
-    db.close();
-  }
-  const filesDir = join(dataDir, "files");
-  const blobs = new Set(await listBlobs(filesDir));
-  const badBlobs: string[] = [];
-  const blobHashes = new Map<string, string>();
-  for (const r of rows) {
-    const bytes = await Deno.readFile(join(filesDir, r.storage_key)).catch(() => null);
-    if (!bytes || bytes.length !== r.file_size) {
-      badBlobs.push(
-        `${r.s_id}: ${
-          bytes ? `${bytes.length} bytes on disk` : "no blob"
-        }, row says ${r.file_size}`,
-      );
-      continue;
-    }
-    blobHashes.set(r.s_id, createHash("sha256").update(bytes).digest("hex"));
-    blobs.delete(r.storage_key);
-  }
-  return {
-    integrity,
-    foreignKeyViolations,
-    searchIndex: await checkSearchIndex(dataDir),
-    readyFiles: rows.length,
-    activeMcpTokens,
-    auditedPodIds,
-    badBlobs,
-    orphanBlobs: [...blobs],
-    tempFiles: await listTemp(filesDir),
-    blobHashes,
-  };
-}
-
-/**
- * FTS5's own integrity check (rank 1: the index against `document_chunks`, so a chunk written
- * without its index entries or the reverse shows). It needs a writable connection, so it runs
- * on a copy of the database and its WAL: the original stays as the crash left it.
- */
-async function checkSearchIndex(dataDir: string): Promise<string> {
-  const copy = await Deno.makeTempDir({ prefix: "dust-mcp-durability-copy-" });
-  try {
-    for (const suffix of ["", "-wal"]) {
-      await Deno.copyFile(join(dataDir, `dust-mcp.db${suffix}`), join(copy, `dust-mcp.db${suffix}`))
-        .catch((e) => {
-          if (!(suffix && e instanceof Deno.errors.NotFound)) throw e;
-        });
-    }
-    const db = new DatabaseSync(join(copy, "dust-mcp.db"));
-    try {
-      db.exec(
-        "INSERT INTO document_chunks_fts(document_chunks_fts, rank) VALUES ('integrity-check', 1)",
-      );
-      return "ok";
-    } catch (e) {
-      return String(e);
-    } finally {
-      db.close();
-    }
-  } finally {
-    await Deno.remove(copy, { recursive: true });
-  }
-}
-
-/** The temp entries of a data directory's files dir (checked right after a restart). */
-export function tempFilesOf(dataDir: string): Promise<string[]> {
-  return listTemp(join(dataDir, "files"));
 }

@@ -12,6 +12,7 @@ import {
   type GrantEntry,
   type Ledger,
   mcpStatus,
+  type ScopedFileEntry,
   sha256Hex,
 } from "./durability_ledger.ts";
 import { postForm } from "./oauth_flow.ts";
@@ -229,6 +230,52 @@ async function verifyMcpTokens(v: VerifyContext): Promise<void> {
   }
 }
 
+/**
+ * The `files_create` files on disk after a kill (the server is down): each acknowledged write
+ * is the content at its path; a write in flight left the old content or the new one, whole.
+ */
+export function verifyScopedFilesOnDisk(
+  ledger: Ledger,
+  onDisk: Map<string, { sId: string; text: string }>,
+): string[] {
+  const failures: string[] = [];
+  for (const f of [...ledger.scopedFiles.values()]) {
+    const found = onDisk.get(f.path);
+    if (f.pending !== null) {
+      const landed = found?.text === f.pending;
+      const before = f.acked === null ? found === undefined : found?.text === f.acked;
+      if (landed || before) {
+        ledger.settle("files_create", landed);
+        if (landed) f.acked = f.pending;
+        f.pending = null;
+        if (f.acked === null) ledger.scopedFiles.delete(f.path);
+      } else {
+        failures.push(`scoped file ${f.path} in flight: ${diff(f.pending, found?.text)}`);
+      }
+    } else if (found?.text !== f.acked) {
+      failures.push(`scoped file ${f.path}: ${diff(f.acked ?? "", found?.text)}`);
+    }
+    if (found) f.sId = found.sId;
+  }
+  return failures;
+}
+
+/** The acknowledged `files_create` files, downloaded over REST by the member. */
+async function verifyScopedFile(v: VerifyContext, f: ScopedFileEntry): Promise<boolean> {
+  if (!f.sId) {
+    v.failures.push(`scoped file ${f.path}: no file id found on disk`);
+    return true;
+  }
+  const r = await call(v.base, `/api/v1/w/${v.setup.workspaceSId}/files/${f.sId}?action=download`, {
+    token: v.setup.memberToken,
+  });
+  const text = new TextDecoder().decode(r.bytes);
+  if (r.status !== 200 || text !== f.acked) {
+    v.failures.push(`scoped file ${f.path} over REST: ${r.status}, ${diff(f.acked ?? "", text)}`);
+  }
+  return true;
+}
+
 /** Run `check` on every item, a few at a time; keep the items it says still exist. */
 async function eachKept<T>(items: T[], check: (item: T) => Promise<boolean>): Promise<T[]> {
   const kept: T[] = [];
@@ -263,5 +310,6 @@ export async function verifyLedger(
   // Each grant rotates once more here; the client keeps the new token for the next round.
   ledger.grants = await eachKept(ledger.grants, (g) => verifyGrant(v, g));
   await verifyMcpTokens(v);
+  await eachKept([...ledger.scopedFiles.values()], (f) => verifyScopedFile(v, f));
   return v.failures;
 }
