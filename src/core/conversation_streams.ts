@@ -7,7 +7,9 @@
  * A comment keep-alive goes out every 25 s (clients treat ~45 s of silence as a dead stream;
  * Dust itself sends none). A stream ends after 5 idle minutes, on server shutdown, when a
  * client stops reading (its queue passes a bound), and — for a message stream — right after
- * the message's terminal event. Access is checked before the first byte.
+ * the message's terminal event. Access is checked before the first byte and again before every
+ * live event: a reader who lost it (removed from the Pod, the space or the workspace; the
+ * conversation deleted) gets `data: done` instead of the event.
  * @module
  */
 import type { Deps } from "../deps.ts";
@@ -23,7 +25,12 @@ import {
   type StreamEvent,
   TERMINAL_MESSAGE_EVENTS,
 } from "./conversation_events.ts";
-import { loadMessagesBySId, requireReadableConversation } from "./conversation_views.ts";
+import {
+  findReadableConversation,
+  loadMessagesBySId,
+  requireReadableConversation,
+} from "./conversation_views.ts";
+import { getRole } from "./workspaces.ts";
 
 /** Stream timings; tests running the server in-process may shorten them. */
 export const conversationStreamTimings = {
@@ -49,7 +56,7 @@ export function openConversationEvents(
 ): ReadableStream<Uint8Array> {
   const after = parseLastEventId(input.lastEventId);
   const c = requireReadableConversation(deps, actor, input.conversationId);
-  return pumpStream(deps, conversationStream(c.sId), after, false);
+  return pumpStream(deps, conversationStream(c.sId), after, false, accessCheck(deps, actor, c.sId));
 }
 
 /**
@@ -70,7 +77,17 @@ export function openMessageEvents(
   const stream = messageStream(m.sId);
   const terminal = terminalEventFor(m.json);
   if (terminal && !hasTerminalEvent(deps, stream)) appendEvent(deps, stream, terminal);
-  return pumpStream(deps, stream, after, true);
+  return pumpStream(deps, stream, after, true, accessCheck(deps, actor, c.sId));
+}
+
+/** Whether the actor still reads the conversation (and, for a user, is still a member). */
+function accessCheck(deps: Deps, actor: Actor, conversationSId: string): () => boolean {
+  return () => {
+    if (actor.kind === "user" && getRole(deps.db, actor.workspace.id, actor.user.id) === null) {
+      return false;
+    }
+    return findReadableConversation(deps, actor, conversationSId) !== null;
+  };
 }
 
 // deno-lint-ignore no-explicit-any
@@ -97,11 +114,12 @@ function pumpStream(
   stream: string,
   after: number,
   endOnTerminal: boolean,
+  allowed: () => boolean,
 ): ReadableStream<Uint8Array> {
   let stop = () => {};
   return new ReadableStream<Uint8Array>({
     start(controller) {
-      stop = runStream(deps, stream, after, endOnTerminal, controller);
+      stop = runStream(deps, stream, after, endOnTerminal, allowed, controller);
     },
     cancel() {
       stop();
@@ -115,6 +133,7 @@ function runStream(
   stream: string,
   after: number,
   endOnTerminal: boolean,
+  allowed: () => boolean,
   controller: ReadableStreamDefaultController<Uint8Array>,
 ): () => void {
   let lastSent = after;
@@ -159,6 +178,7 @@ function runStream(
   // Subscribe before reading the log so that nothing published in between is lost.
   const unsubscribe = deps.events.subscribe(stream, (payload) => {
     if (replaying) buffered.push(payload as StreamEvent);
+    else if (!closed && !allowed()) end(true);
     else send(payload as StreamEvent);
   });
   const timer = setInterval(() => {
