@@ -1,0 +1,122 @@
+/**
+ * Long-lived event streams follow access, not just the check at open time: a reader removed
+ * from the Pod (or from the workspace) while a conversation or agent-message stream is open
+ * receives nothing published afterwards, and the stream ends.
+ */
+import assert from "node:assert/strict";
+import { startTestServer, type TestServer } from "../helpers/server.ts";
+import { apiJson, createUserWithToken, type UserWithToken } from "../helpers/fixtures.ts";
+import { holdAgentRuns, messageBody } from "../helpers/conversations.ts";
+import { appendMessageEvent } from "../../src/core/agent_messages.ts";
+
+/** An open SSE body, read in the background until it ends or is cancelled. */
+function follow(s: TestServer, token: string, path: string) {
+  let text = "";
+  let ended = false;
+  const opened = fetch(`${s.url}${path}`, { headers: { Authorization: `Bearer ${token}` } });
+  let reader: ReadableStreamDefaultReader<string> | undefined;
+  const pump = opened.then(async (res) => {
+    assert.equal(res.status, 200);
+    reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    while (true) {
+      const r = await reader.read();
+      if (r.done) break;
+      text += r.value;
+    }
+    ended = true;
+  });
+  return {
+    get text() {
+      return text;
+    },
+    get ended() {
+      return ended;
+    },
+    async close() {
+      await reader?.cancel().catch(() => {});
+      await pump.catch(() => {});
+    },
+  };
+}
+
+/** Wait (bounded) until `cond()` holds. */
+async function until(cond: () => boolean, ms = 3000) {
+  const deadline = Date.now() + ms;
+  while (!cond() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+}
+
+async function podConversation(s: TestServer) {
+  holdAgentRuns(s);
+  const alice = await createUserWithToken(s, { email: "alice@a.example", role: "admin" });
+  const bob = await createUserWithToken(s, {
+    email: "bob@a.example",
+    role: "user",
+    workspace: alice.workspace,
+  });
+  const w = `/api/v1/w/${alice.workspace.sId}`;
+  const pod = await apiJson(s, alice.token, `${w}/spaces`, {
+    method: "POST",
+    body: { kind: "project", name: "Pod", members: [bob.user.sId] },
+  });
+  const conv = await apiJson(s, alice.token, `${w}/assistant/conversations`, {
+    method: "POST",
+    body: { title: "t", spaceId: pod.body.space.sId, message: messageBody("first") },
+  });
+  assert.equal(conv.status, 200, JSON.stringify(conv.body));
+  const c = conv.body.conversation;
+  return {
+    alice,
+    bob,
+    w,
+    pod: pod.body.space.sId as string,
+    cId: c.sId as string,
+    agentMsg: c.content[1][0].sId as string,
+  };
+}
+
+async function post(s: TestServer, u: UserWithToken, path: string, content: string) {
+  const r = await apiJson(s, u.token, path, { method: "POST", body: messageBody(content, []) });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+}
+
+Deno.test("[security] events: a conversation stream stops delivering once its reader leaves the Pod", async () => {
+  await using s = await startTestServer();
+  const x = await podConversation(s);
+  const conv = `${x.w}/assistant/conversations/${x.cId}`;
+  const stream = follow(s, x.bob.token, `${conv}/events`);
+  try {
+    await post(s, x.alice, `${conv}/messages`, "beforeremoval");
+    await until(() => stream.text.includes("beforeremoval"));
+    assert.ok(stream.text.includes("beforeremoval"), "control: bob follows the conversation");
+    const rm = await apiJson(s, x.alice.token, `${x.w}/spaces/${x.pod}/members/${x.bob.user.sId}`, {
+      method: "DELETE",
+    });
+    assert.equal(rm.status, 200);
+    await post(s, x.alice, `${conv}/messages`, "afterremoval");
+    await until(() => stream.ended);
+    assert.ok(!stream.text.includes("afterremoval"), "a removed member still receives events");
+    assert.ok(stream.ended, "the stream ends");
+  } finally {
+    await stream.close();
+  }
+});
+
+Deno.test("[security] events: an agent-message stream stops delivering once its reader leaves the workspace", async () => {
+  await using s = await startTestServer();
+  const x = await podConversation(s);
+  const path = `${x.w}/assistant/conversations/${x.cId}/messages/${x.agentMsg}/events`;
+  const stream = follow(s, x.bob.token, path);
+  try {
+    const token = (t: string) => ({ type: "generation_tokens", text: t, messageId: x.agentMsg });
+    appendMessageEvent(s.deps, x.agentMsg, token("beforeremoval"));
+    await until(() => stream.text.includes("beforeremoval"));
+    assert.ok(stream.text.includes("beforeremoval"), "control: bob follows the message");
+    s.deps.db.prepare("DELETE FROM memberships WHERE user_id = ?").run(x.bob.user.id);
+    appendMessageEvent(s.deps, x.agentMsg, token("afterremoval"));
+    await until(() => stream.ended);
+    assert.ok(!stream.text.includes("afterremoval"), "a removed member still receives events");
+    assert.ok(stream.ended, "the stream ends");
+  } finally {
+    await stream.close();
+  }
+});
