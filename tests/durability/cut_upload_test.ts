@@ -57,6 +57,7 @@ Deno.test("[durability] an upload cut by SIGKILL mid-body leaves no file: the ro
   const dataDir = await Deno.makeTempDir({ prefix: "dust-mcp-durability-" });
   const port = freePort();
   let server: ServerProcess | null = null;
+  let conn: Deno.TcpConn | null = null;
   try {
     const setup = await prepareDataDir(dataDir);
     server = await ServerProcess.start(dataDir, port);
@@ -80,7 +81,7 @@ Deno.test("[durability] an upload cut by SIGKILL mid-body leaves no file: the ro
     // only half of the bytes: the request is still in flight when the server dies.
     const head = multipartHead("cut.bin");
     const tail = new TextEncoder().encode(`\r\n--${BOUNDARY}--\r\n`);
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    conn = await Deno.connect({ hostname: "127.0.0.1", port });
     const request = new TextEncoder().encode(
       `POST ${files}/${sId} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n` +
         `Authorization: Bearer ${setup.adminToken}\r\n` +
@@ -89,13 +90,14 @@ Deno.test("[durability] an upload cut by SIGKILL mid-body leaves no file: the ro
     );
     for (const part of [request, head, bytes.subarray(0, SIZE / 2)]) {
       let off = 0;
-      while (off < part.length) off += await conn.write(part.subarray(off));
+      while (off < part.length) off += await conn!.write(part.subarray(off));
     }
     const onDisk = await waitForPartialBytes(dataDir, 64 * 1024);
     await server.kill();
     server = null;
     const answer = await conn.read(new Uint8Array(1024)).catch(() => null);
     conn.close();
+    conn = null;
     assert.equal(answer, null, "the upload got no answer");
     assert.ok(onDisk < SIZE, `the kill landed mid-write (${onDisk} of ${SIZE} bytes in tmp)`);
 
@@ -134,6 +136,7 @@ Deno.test("[durability] an upload cut by SIGKILL mid-body leaves no file: the ro
     assert.equal(after.blobHashes.get(sId), sha256Hex(bytes));
     assert.deepEqual(after.orphanBlobs, []);
   } finally {
+    conn?.close();
     if (server) await server.kill();
     await Deno.remove(dataDir, { recursive: true }).catch(() => {});
   }
