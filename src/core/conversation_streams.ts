@@ -9,7 +9,7 @@
  * client stops reading (its queue passes a bound), and — for a message stream — right after
  * the message's terminal event. Access is checked before the first byte and again before every
  * live event: a reader who lost it (removed from the Pod, the space or the workspace; the
- * conversation deleted) gets `data: done` instead of the event.
+ * conversation deleted; the token revoked) gets `data: done` instead of the event.
  * @module
  */
 import type { Deps } from "../deps.ts";
@@ -31,6 +31,7 @@ import {
   requireReadableConversation,
 } from "./conversation_views.ts";
 import { getRole } from "./workspaces.ts";
+import { isCredentialActive } from "./credential_state.ts";
 
 /** Stream timings; tests running the server in-process may shorten them. */
 export const conversationStreamTimings = {
@@ -80,9 +81,13 @@ export function openMessageEvents(
   return pumpStream(deps, stream, after, true, accessCheck(deps, actor, c.sId));
 }
 
-/** Whether the actor still reads the conversation (and, for a user, is still a member). */
+/**
+ * Whether the actor still reads the conversation: its credential is still live and, for a
+ * user, still a member who reads it.
+ */
 function accessCheck(deps: Deps, actor: Actor, conversationSId: string): () => boolean {
   return () => {
+    if (!isCredentialActive(deps.db, actor.credential)) return false;
     if (actor.kind === "user" && getRole(deps.db, actor.workspace.id, actor.user.id) === null) {
       return false;
     }

@@ -1,0 +1,47 @@
+/**
+ * Whether the stored credential behind an already-authenticated actor is still live. A
+ * request is authenticated once, but a long-lived response (an event stream) outlives that
+ * moment: revoking the token it was opened with must still stop it.
+ * @module
+ */
+import type { Db } from "../db/sqlite.ts";
+import { now } from "../db/sqlite.ts";
+import type { Credential } from "../auth/actor.ts";
+import { isGrantActive } from "./oauth_grants.ts";
+
+type TokenRow = { revoked_at: number | null; expires_at?: number | null } | undefined;
+
+function live(row: TokenRow, at: number): boolean {
+  return !!row && row.revoked_at === null && (row.expires_at == null || row.expires_at > at);
+}
+
+/**
+ * True unless the credential was revoked or expired since it was verified. OAuth access
+ * tokens are judged by their grant (a token without one has nothing stored to revoke);
+ * browser sessions open no streams and count as live.
+ */
+export function isCredentialActive(db: Db, credential: Credential, at = now()): boolean {
+  switch (credential.kind) {
+    case "personal_token":
+      return live(
+        db.prepare("SELECT revoked_at, expires_at FROM personal_tokens WHERE s_id = ?")
+          .get(credential.id) as TokenRow,
+        at,
+      );
+    case "api_key":
+      return live(
+        db.prepare("SELECT revoked_at FROM api_keys WHERE s_id = ?").get(credential.id) as TokenRow,
+        at,
+      );
+    case "mcp_token":
+      return live(
+        db.prepare("SELECT revoked_at, expires_at FROM mcp_tokens WHERE s_id = ?")
+          .get(credential.id) as TokenRow,
+        at,
+      );
+    case "oauth":
+      return !credential.id.startsWith("gnt_") || isGrantActive(db, credential.id, at);
+    case "session":
+      return true;
+  }
+}
