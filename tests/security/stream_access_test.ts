@@ -1,13 +1,15 @@
 /**
  * Long-lived event streams follow access, not just the check at open time: a reader removed
- * from the Pod (or from the workspace) while a conversation or agent-message stream is open
- * receives nothing published afterwards, and the stream ends.
+ * from the Pod (or from the workspace), or whose token is revoked, while a conversation or
+ * agent-message stream is open receives nothing published afterwards, and the stream ends.
  */
 import assert from "node:assert/strict";
 import { startTestServer, type TestServer } from "../helpers/server.ts";
 import { apiJson, createUserWithToken, type UserWithToken } from "../helpers/fixtures.ts";
 import { holdAgentRuns, messageBody } from "../helpers/conversations.ts";
 import { appendMessageEvent } from "../../src/core/agent_messages.ts";
+import { apiResourceUrl } from "../../src/config.ts";
+import { mintOAuthToken } from "../mcp/helpers.ts";
 
 /** An open SSE body, read in the background until it ends or is cancelled. */
 function follow(s: TestServer, token: string, path: string) {
@@ -118,5 +120,41 @@ Deno.test("[security] events: an agent-message stream stops delivering once its 
     assert.ok(stream.ended, "the stream ends");
   } finally {
     await stream.close();
+  }
+});
+
+Deno.test("[security] events: a stream opened with a token stops delivering once that token is revoked", async () => {
+  await using s = await startTestServer();
+  const x = await podConversation(s);
+  const conv = `${x.w}/assistant/conversations/${x.cId}`;
+  const oauth = await mintOAuthToken(s, x.bob, { audience: apiResourceUrl(s.config) });
+  const patId = (s.deps.db.prepare(
+    "SELECT s_id FROM personal_tokens WHERE user_id = ? ORDER BY id DESC LIMIT 1",
+  ).get(x.bob.user.id) as { s_id: string }).s_id;
+  const revocations: [string, string, () => void][] = [
+    ["personal token", x.bob.token, () => {
+      const r = s.deps.db.prepare("UPDATE personal_tokens SET revoked_at = ? WHERE s_id = ?")
+        .run(Date.now(), patId);
+      assert.equal(r.changes, 1);
+    }],
+    ["OAuth grant", oauth.token, () => {
+      s.deps.db.prepare("UPDATE oauth_grants SET revoked_at = ? WHERE id = ?")
+        .run(Date.now(), oauth.grantId);
+    }],
+  ];
+  for (const [name, token, revoke] of revocations) {
+    const stream = follow(s, token, `${conv}/events`);
+    try {
+      await post(s, x.alice, `${conv}/messages`, `before${name}`);
+      await until(() => stream.text.includes(`before${name}`));
+      assert.ok(stream.text.includes(`before${name}`), `control: ${name} follows`);
+      revoke();
+      await post(s, x.alice, `${conv}/messages`, `after${name}`);
+      await until(() => stream.ended);
+      assert.ok(!stream.text.includes(`after${name}`), `a revoked ${name} still receives events`);
+      assert.ok(stream.ended, `the ${name} stream ends`);
+    } finally {
+      await stream.close();
+    }
   }
 });
