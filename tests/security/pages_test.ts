@@ -272,3 +272,34 @@ Deno.test("[security] pages: the setup form changes nothing without its one-time
   const ok = await b.post("/setup", { ...fields, token });
   assert.equal(ok.status, 201, "control: the link works");
 });
+
+Deno.test("[security] pages: a workspace's forms change nothing for a non-member or a non-admin", async () => {
+  await using s = await startTestServer();
+  const w = await world(s);
+  const owner = new BrowserHttp(s.url);
+  await owner.signIn(w.alice.email, w.alice.password);
+  const intruders: [PasswordUser, BrowserHttp, string][] = [];
+  for (const u of [w.bob, w.carol]) {
+    const b = new BrowserHttp(s.url);
+    await b.signIn(u.email, u.password);
+    intruders.push([u, b, await csrfOf(b)]);
+  }
+  // Sign-in, sign-out, one's own password and consent act on the caller only.
+  const own = new Set(["POST /login", "POST /logout", "POST /account/password"]);
+  own.add("POST /authorize/consent");
+  let tried = 0;
+  for (const [route, form] of Object.entries(FORMS)) {
+    if (own.has(route)) continue;
+    const fields = await form.fields(w, owner);
+    for (const [u, b, csrf] of intruders) {
+      // A member generating their own MCP token is the page's purpose.
+      if (u === w.bob && route === "POST /w/:wId/integrations/token") continue;
+      const before = digestDatabase(s);
+      const r = await b.post(form.path(w), { ...fields, csrf });
+      assertUnframeable(`${u.email} ${route}`, r.headers);
+      assert.equal(digestDatabase(s), before, `${u.email}: ${route} changed the database`);
+      tried++;
+    }
+  }
+  assert.ok(tried >= 12);
+});
