@@ -26,15 +26,18 @@ async function runOne(name: string, url: URL): Promise<BenchResult> {
   const mod = await import(url.href) as Partial<BenchModule>;
   if (typeof mod.run !== "function") throw new Error(`bench/${name}.ts does not export run()`);
   console.log(`\n== ${name}`);
+  const started = performance.now();
   const result = await mod.run();
+  const seconds = (performance.now() - started) / 1000;
   for (const line of result.lines) console.log(`  ${line}`);
+  console.log(`  took ${seconds.toFixed(1)} s`);
   console.log(`  ratio: ${result.ratio.toFixed(3)}  (${result.ratioLabel})`);
   for (const f of result.failures ?? []) console.log(`  FAILED: ${f}`);
   const out = new URL("./.out/", import.meta.url);
   await Deno.mkdir(out, { recursive: true });
   await Deno.writeTextFile(
     new URL(`${name}.json`, out),
-    JSON.stringify({ ...result, at: new Date().toISOString() }, null, 2) + "\n",
+    JSON.stringify({ ...result, seconds, at: new Date().toISOString() }, null, 2) + "\n",
   );
   return result;
 }
