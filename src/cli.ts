@@ -27,7 +27,7 @@ import {
   parseRole,
   type WorkspaceRow,
 } from "./core/workspaces.ts";
-import { insertApiKey } from "./core/api_keys.ts";
+import { insertApiKey, listWorkspaceApiKeys, revokeWorkspaceApiKey } from "./core/api_keys.ts";
 import { issuePersonalToken } from "./core/personal_tokens.ts";
 import { issueMcpToken } from "./core/mcp_tokens.ts";
 import { exportAuditJsonl } from "./core/audit.ts";
@@ -168,6 +168,30 @@ export const COMMANDS: Command[] = [
         createdByUserId: null,
       });
       io.out(secret);
+      return 0;
+    },
+  },
+  {
+    words: ["api-keys", "list"],
+    summary: "List a workspace's API keys as JSON lines (never the secrets)",
+    flags: { workspace: "Workspace id" },
+    run: async ({ flags, io, db }) => {
+      const d = await db();
+      const ws = workspaceFlag(d, flags);
+      const { keys } = listWorkspaceApiKeys(d, { workspaceId: ws.id, limit: 10_000 });
+      for (const key of keys) io.out(JSON.stringify(key));
+      return 0;
+    },
+  },
+  {
+    words: ["api-keys", "revoke"],
+    summary: "Revoke a workspace API key by its id (see api-keys list)",
+    flags: { workspace: "Workspace id", id: "Key id (key_…)" },
+    run: async ({ flags, io, db }) => {
+      const d = await db();
+      const ws = workspaceFlag(d, flags);
+      const key = revokeWorkspaceApiKey(d, { workspaceId: ws.id, keyId: String(flags.id) });
+      io.out(`revoked ${key.sId} (${key.name})`);
       return 0;
     },
   },

@@ -100,17 +100,25 @@ export function listApiKeys(
   input: { limit: number; cursor?: string },
 ): { keys: ApiKeyView[]; nextCursor: string | null } {
   requireWorkspaceRole(actor, ["admin"], "Only workspace admins can manage API keys.");
+  return listWorkspaceApiKeys(deps.db, { workspaceId: actor.workspace.id, ...input });
+}
+
+/** A workspace's keys, newest first (the admin route and the operator command). */
+export function listWorkspaceApiKeys(
+  db: Db,
+  input: { workspaceId: number; limit: number; cursor?: string },
+): { keys: ApiKeyView[]; nextCursor: string | null } {
   const after = input.cursor
-    ? deps.db.prepare("SELECT id FROM api_keys WHERE s_id = ? AND workspace_id = ?").get(
+    ? db.prepare("SELECT id FROM api_keys WHERE s_id = ? AND workspace_id = ?").get(
       input.cursor,
-      actor.workspace.id,
+      input.workspaceId,
     ) as { id: number } | undefined
     : undefined;
   if (input.cursor && !after) throw invalid("cursor: unknown cursor");
-  const rows = deps.db.prepare(
+  const rows = db.prepare(
     `SELECT k.*, u.email AS created_by FROM api_keys k LEFT JOIN users u ON u.id = k.created_by_user_id
      WHERE k.workspace_id = ? AND k.id < ? ORDER BY k.id DESC LIMIT ?`,
-  ).all(actor.workspace.id, after?.id ?? Number.MAX_SAFE_INTEGER, input.limit + 1);
+  ).all(input.workspaceId, after?.id ?? Number.MAX_SAFE_INTEGER, input.limit + 1);
   const keys = rows.slice(0, input.limit).map(toView);
   return { keys, nextCursor: rows.length > input.limit ? keys[keys.length - 1].sId : null };
 }
@@ -119,10 +127,18 @@ export function listApiKeys(
 export function revokeApiKey(deps: Deps, actor: Actor, input: { keyId: string }): ApiKeyView {
   requireScope(actor, "write");
   requireWorkspaceRole(actor, ["admin"], "Only workspace admins can manage API keys.");
-  const row = deps.db.prepare(
+  return revokeWorkspaceApiKey(deps.db, { workspaceId: actor.workspace.id, keyId: input.keyId });
+}
+
+/** Revoke a key of a workspace (idempotent); the admin route and the operator command. */
+export function revokeWorkspaceApiKey(
+  db: Db,
+  input: { workspaceId: number; keyId: string },
+): ApiKeyView {
+  const row = db.prepare(
     `UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE s_id = ? AND workspace_id = ?
      RETURNING *`,
-  ).get(now(), input.keyId, actor.workspace.id);
+  ).get(now(), input.keyId, input.workspaceId);
   if (!row) throw new AppError(404, "api_key_not_found", "The API key was not found.");
   return toView(row);
 }

@@ -91,3 +91,32 @@ Deno.test("[cli] api-keys create for an unknown workspace exits 2 naming --works
   assert.equal(r.code, 2);
   assert.deepEqual(r.err, ["dust-mcp: --workspace: no workspace with id nope"]);
 });
+
+Deno.test("[cli] api-keys list shows keys without secrets; api-keys revoke stops a key at once", async () => {
+  await using dir = await tempDataDir();
+  const wId = await seed(dir.path);
+  const created = await cli(dir.path, ["api-keys", "create", "--workspace", wId, "--name", "ci"]);
+  const secret = created.out[0];
+  const list = await cli(dir.path, ["api-keys", "list", "--workspace", wId]);
+  assert.equal(list.code, 0, list.err.join("\n"));
+  assert.equal(list.out.length, 1);
+  const key = JSON.parse(list.out[0]);
+  assert.equal(key.name, "ci");
+  assert.equal(key.revokedAt, null);
+  assert.ok(secret.startsWith(key.prefix) && !list.out[0].includes(secret), "never the secret");
+
+  await using server = await startTestServer({ dataDir: dir.path });
+  const url = `/api/v1/w/${wId}/spaces`;
+  assert.equal((await apiJson(server, secret, url)).status, 200);
+  const revoked = await cli(dir.path, ["api-keys", "revoke", "--workspace", wId, "--id", key.sId]);
+  assert.equal(revoked.code, 0, revoked.err.join("\n"));
+  assert.deepEqual(revoked.out, [`revoked ${key.sId} (ci)`]);
+  const after = await apiJson(server, secret, url);
+  assert.equal(after.status, 401, "the running server refuses the key at once");
+  assert.equal(after.body.error.type, "invalid_api_key_error");
+  const again = JSON.parse((await cli(dir.path, ["api-keys", "list", "--workspace", wId])).out[0]);
+  assert.equal(typeof again.revokedAt, "number");
+  const unknown = await cli(dir.path, ["api-keys", "revoke", "--workspace", wId, "--id", "key_x"]);
+  assert.equal(unknown.code, 2, "an id naming no key is a bad value");
+  assert.deepEqual(unknown.err, ["dust-mcp: The API key was not found."]);
+});
