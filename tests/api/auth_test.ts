@@ -149,6 +149,13 @@ Deno.test("[auth] a REST OAuth token is verified once, then cached; revoking its
   assert.ok(cached, "the verified claims are memoised");
   assert.equal(cached.aud, apiResourceUrl(server.config));
   assert.equal((await apiJson(server, tokens.access_token, url)).status, 200, "served from cache");
+  const posted = await apiJson(
+    server,
+    tokens.access_token,
+    `/api/v1/w/${alice.workspace.sId}/assistant/conversations`,
+    { method: "POST", body: { title: "from an OAuth app", visibility: "unlisted" } },
+  );
+  assert.equal(posted.status, 200, "a write with the token's write scope");
   const revoked = await postForm(`${server.url}/revoke`, {
     token: tokens.refresh_token,
     client_id: clientId,
