@@ -183,6 +183,12 @@ async function conversation(server: TestServer, owner: UserWithToken, w: string,
   };
 }
 
+/** The data source view sId of a data source. */
+function viewOf(server: TestServer, dsSId: string): string {
+  return (server.deps.db.prepare("SELECT view_s_id FROM data_sources WHERE s_id = ?")
+    .get(dsSId) as { view_s_id: string }).view_s_id;
+}
+
 /** What `buildTenant` made in a workspace. */
 export interface Tenant {
   ids: WorldIds;
@@ -243,6 +249,7 @@ export async function buildTenant(
   const ids: WorldIds = {
     spaceId: [k.vault, k.global, k.pod],
     dsId: [k.vaultDs, k.globalDs],
+    dsvId: [viewOf(server, k.vaultDs), viewOf(server, k.globalDs)],
     documentId: [k.vaultDoc, k.globalDoc],
     cId: [c.conv],
     mId: [c.agentMsg, c.userMsg],
@@ -259,6 +266,7 @@ export async function buildTenant(
     k.vault,
     k.pod,
     k.vaultDs,
+    viewOf(server, k.vaultDs),
     k.vaultDoc,
     c.conv,
     c.agentMsg,
