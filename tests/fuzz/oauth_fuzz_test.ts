@@ -6,24 +6,25 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { startFuzzWorld } from "../helpers/fuzz_world.ts";
-import { hostileString, idValue } from "../helpers/fuzz_arbs.ts";
 import { checkResponse, type FuzzRequest, send } from "../helpers/fuzz_check.ts";
 import { checkProperty } from "../helpers/fuzz_run.ts";
-import { BrowserHttp, formValue } from "../helpers/browser_http.ts";
+import { formValue } from "../helpers/browser_http.ts";
 import { authorizeUrl } from "../helpers/oauth_flow.ts";
 import { pkcePair } from "../helpers/oauth_client.ts";
 import {
   assertNoOffsiteRedirect,
-  clientId,
-  form,
+  authorizeQuery,
+  consentForm,
+  FRESH,
   freshRequest,
-  oneMutation,
+  loginForm,
+  origin,
+  pageGet,
   postReq,
-  REDIRECT,
   registerBody,
   revokeForm,
+  signedIn,
   tokenRequest,
-  uriValue,
 } from "../helpers/fuzz_oauth.ts";
 
 Deno.test("[fuzz/oauth] /token, /revoke and /register answer RFC 6749 errors to hostile input", async () => {
@@ -51,11 +52,9 @@ Deno.test("[fuzz/oauth] /token, /revoke and /register answer RFC 6749 errors to 
   }, 30);
 });
 
-Deno.test("[fuzz/oauth] /authorize, consent, sign-in and metadata survive hostile parameters", async () => {
+Deno.test("[fuzz/oauth] /authorize and the consent POST survive hostile parameters", async () => {
   await using world = await startFuzzWorld();
-  const browser = new BrowserHttp(world.server.url);
-  await browser.signIn(world.a.email, world.a.password);
-  const cookie = [...browser.cookies].map(([k, v]) => `${k}=${v}`).join("; ");
+  const { browser, cookie } = await signedIn(world);
   // A live consent request and the session's CSRF token, so consent POSTs get past the checks.
   const { challenge } = pkcePair();
   const start = await browser.get(
@@ -67,34 +66,8 @@ Deno.test("[fuzz/oauth] /authorize, consent, sign-in and metadata survive hostil
   const csrf = formValue(consent.text, "csrf")!;
   assert.ok(requestId && csrf);
 
-  const str = () => fc.oneof(hostileString(), fc.string({ maxLength: 20 }));
-  const authorizeFields = {
-    response_type: fc.oneof(fc.constantFrom("code", "token", "code id_token"), str()),
-    client_id: clientId(world),
-    redirect_uri: uriValue(world),
-    code_challenge: fc.oneof(fc.constant(challenge), str()),
-    code_challenge_method: fc.oneof(fc.constantFrom("S256", "plain"), str()),
-    state: str(),
-    resource: uriValue(world),
-    scope: fc.oneof(fc.constantFrom("read", "read write", "openid"), str()),
-    prompt: str(),
-    request_uri: uriValue(world),
-  };
-  const validAuthorize = {
-    response_type: "code",
-    client_id: world.a.oauth.clientId,
-    redirect_uri: REDIRECT,
-    code_challenge: challenge,
-    code_challenge_method: "S256",
-    state: "st",
-    resource: `${world.server.url}/mcp`,
-  };
-  const authorizeQuery = fc.oneof(
-    form(authorizeFields),
-    oneMutation(validAuthorize, authorizeFields),
-  );
-  const signedIn = fc.boolean();
-  await checkProperty(world, "/authorize", fc.tuple(authorizeQuery, signedIn), async ([q, s]) => {
+  const authorize = fc.tuple(authorizeQuery(world, challenge), fc.boolean());
+  await checkProperty(world, "/authorize", authorize, async ([q, s]) => {
     const req: FuzzRequest = {
       method: "GET",
       path: `/authorize?${new URLSearchParams(q)}`.slice(0, 6000),
@@ -106,22 +79,9 @@ Deno.test("[fuzz/oauth] /authorize, consent, sign-in and metadata survive hostil
     assertNoOffsiteRedirect(world, res.headers.get("location"), q.redirect_uri);
   }, 100);
 
-  // "$fresh" stands for a new pending request (an approved one cannot be approved again).
-  const consentFields = {
-    request: fc.oneof(fc.constant(requestId), str()),
-    csrf: fc.oneof(fc.constant(csrf), str()),
-    workspace: idValue(world, "wId"),
-    decision: fc.oneof(fc.constantFrom("approve", "deny"), str()),
-    read_only: fc.oneof(fc.constant("1"), str()),
-  };
-  const validConsent = { request: "$fresh", csrf, workspace: world.a.ids.wId, decision: "approve" };
-  const consentForm = fc.oneof(form(consentFields), oneMutation(validConsent, consentFields));
-  const origin = fc.oneof(
-    { weight: 4, arbitrary: fc.constant(world.server.url) },
-    { weight: 1, arbitrary: fc.constantFrom("http://evil.example", "null", "") },
-  );
-  await checkProperty(world, "consent", fc.tuple(consentForm, origin), async ([f, o]) => {
-    if (f.request === "$fresh") f = { ...f, request: await freshRequest(world, browser) };
+  const consentArb = fc.tuple(consentForm(world, requestId, csrf), origin(world));
+  await checkProperty(world, "consent", consentArb, async ([f, o]) => {
+    if (f.request === FRESH) f = { ...f, request: await freshRequest(world, browser) };
     const req = postReq("/authorize/consent", f, { cookie, ...(o ? { Origin: o } : {}) });
     const res = await send(world, { ...req, as: world.a });
     checkResponse(world, { ...req, as: world.a }, res, "oauth_page");
@@ -130,52 +90,23 @@ Deno.test("[fuzz/oauth] /authorize, consent, sign-in and metadata survive hostil
     // A code is only ever issued for a workspace A belongs to.
     if (location.includes("code=")) assert.equal(f.workspace, world.a.ids.wId, location);
   }, 60);
+});
 
-  const loginFields = { email: str(), password: str(), next: fc.oneof(uriValue(world), str()) };
-  const validLogin = { email: world.a.email, password: world.a.password, next: "/account" };
-  const loginForm = fc.oneof(form(loginFields), oneMutation(validLogin, loginFields));
-  await checkProperty(world, "login", fc.tuple(loginForm, origin), async ([f, o]) => {
+Deno.test("[fuzz/oauth] sign-in, metadata and signed-in pages with hostile queries and forged cookies", async () => {
+  await using world = await startFuzzWorld();
+  const { cookie } = await signedIn(world);
+  await checkProperty(world, "login", fc.tuple(loginForm(world), origin(world)), async ([f, o]) => {
     const req = postReq("/login", f, o ? { Origin: o } : {});
     const res = await send(world, req);
     checkResponse(world, req, res, "oauth_page");
     assertNoOffsiteRedirect(world, res.headers.get("location"), null);
   }, 60);
 
-  const getPaths = fc.constantFrom(
-    "/.well-known/oauth-authorization-server",
-    "/.well-known/oauth-protected-resource",
-    "/.well-known/oauth-protected-resource/mcp",
-    "/.well-known/oauth-protected-resource/api/v1",
-    "/.well-known/jwks.json",
-    "/.well-known/openid-configuration",
-    "/login",
-    "/authorize/consent",
-    "/setup",
-    "/account",
-    `/w/${world.a.ids.wId}/settings`,
-    `/w/${world.a.ids.wId}/integrations`,
-    `/w/${world.a.ids.wId}/connected`,
-    `/w/${world.a.ids.wId}/audit`,
-    `/w/${world.a.ids.wId}/audit/export.jsonl`,
-    `/w/${world.b.ids.wId}/settings`,
-    `/w/${world.b.ids.wId}/audit/export.jsonl`,
-    "/admin/model",
-    "/api/v1/reference",
-  );
-  // Forged, truncated and foreign session cookies next to hostile query strings.
-  const cookies = fc.constantFrom(
-    "",
-    cookie,
-    cookie.slice(0, -3),
-    cookie.replace(/=.*/, "=../../etc/passwd"),
-    cookie.replace(/=.*/, "=" + "A".repeat(4000)),
-    "session=; session=x",
-    "a=b; " + cookie,
-  );
-  const arb = fc.tuple(getPaths, str(), str(), cookies);
-  await checkProperty(world, "metadata + pages GET", arb, async ([p, k, v, jar]) => {
-    const q = new URLSearchParams({ [k.toWellFormed()]: v.toWellFormed() });
-    q.set("next", v.toWellFormed());
+  await checkProperty(world, "metadata + pages GET", pageGet(world, cookie), async (
+    [p, k, v, jar],
+  ) => {
+    const q = new URLSearchParams({ [k]: v });
+    q.set("next", v);
     const req: FuzzRequest = {
       method: "GET",
       path: `${p}?${q}`.slice(0, 6000),

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import type { FuzzWorld } from "./fuzz_world.ts";
-import { hostileJson, hostileString } from "./fuzz_arbs.ts";
+import { hostileJson, hostileString, idValue } from "./fuzz_arbs.ts";
 import type { FuzzRequest } from "./fuzz_check.ts";
 import { BrowserHttp, formValue } from "./browser_http.ts";
 import { authorizeUrl } from "./oauth_flow.ts";
@@ -192,4 +192,120 @@ export function registerBody(world: FuzzWorld): fc.Arbitrary<string> {
     { weight: 1, arbitrary: hostileJson(2).map((v) => JSON.stringify(v)) },
     { weight: 1, arbitrary: fc.constantFrom("{", "", "[]", "x".repeat(3 * 1024 * 1024)) },
   );
+}
+
+/** A browser signed in as A, and its cookie header. */
+export async function signedIn(
+  world: FuzzWorld,
+): Promise<{ browser: BrowserHttp; cookie: string }> {
+  const browser = new BrowserHttp(world.server.url);
+  await browser.signIn(world.a.email, world.a.password);
+  return { browser, cookie: [...browser.cookies].map(([k, v]) => `${k}=${v}`).join("; ") };
+}
+
+/** /authorize queries: all-hostile, or a valid request of A's client with one mutation. */
+export function authorizeQuery(
+  world: FuzzWorld,
+  challenge: string,
+): fc.Arbitrary<Record<string, string>> {
+  const fields = {
+    response_type: fc.oneof(fc.constantFrom("code", "token", "code id_token"), str()),
+    client_id: clientId(world),
+    redirect_uri: uriValue(world),
+    code_challenge: fc.oneof(fc.constant(challenge), str()),
+    code_challenge_method: fc.oneof(fc.constantFrom("S256", "plain"), str()),
+    state: str(),
+    resource: uriValue(world),
+    scope: fc.oneof(fc.constantFrom("read", "read write", "openid"), str()),
+    prompt: str(),
+    request_uri: uriValue(world),
+  };
+  const valid = {
+    response_type: "code",
+    client_id: world.a.oauth.clientId,
+    redirect_uri: REDIRECT,
+    code_challenge: challenge,
+    code_challenge_method: "S256",
+    state: "st",
+    resource: `${world.server.url}/mcp`,
+  };
+  return fc.oneof(form(fields), oneMutation(valid, fields));
+}
+
+/** Stands for a new pending request in a consent form (an approved one cannot be reused). */
+export const FRESH = "$fresh";
+
+/** Consent forms: all-hostile, or an approval of a fresh request with one mutation. */
+export function consentForm(
+  world: FuzzWorld,
+  requestId: string,
+  csrf: string,
+): fc.Arbitrary<Record<string, string>> {
+  const fields = {
+    request: fc.oneof(fc.constant(requestId), str()),
+    csrf: fc.oneof(fc.constant(csrf), str()),
+    workspace: idValue(world, "wId"),
+    decision: fc.oneof(fc.constantFrom("approve", "deny"), str()),
+    read_only: fc.oneof(fc.constant("1"), str()),
+  };
+  const valid = { request: FRESH, csrf, workspace: world.a.ids.wId, decision: "approve" };
+  return fc.oneof(form(fields), oneMutation(valid, fields));
+}
+
+/** Sign-in forms: all-hostile, or A's real credentials with one mutation. */
+export function loginForm(world: FuzzWorld): fc.Arbitrary<Record<string, string>> {
+  const fields = { email: str(), password: str(), next: fc.oneof(uriValue(world), str()) };
+  const valid = { email: world.a.email, password: world.a.password, next: "/account" };
+  return fc.oneof(form(fields), oneMutation(valid, fields));
+}
+
+/** The Origin of a form POST: mostly this server's, sometimes foreign or absent. */
+export function origin(world: FuzzWorld): fc.Arbitrary<string> {
+  return fc.oneof(
+    { weight: 4, arbitrary: fc.constant(world.server.url) },
+    { weight: 1, arbitrary: fc.constantFrom("http://evil.example", "null", "") },
+  );
+}
+
+/**
+ * A GET of a metadata document or page (A's and B's workspace pages among them) with a
+ * hostile query key/value and a session cookie jar: A's, forged, truncated or foreign.
+ */
+export function pageGet(
+  world: FuzzWorld,
+  cookie: string,
+): fc.Arbitrary<[string, string, string, string]> {
+  const a = world.a.ids.wId;
+  const paths = fc.constantFrom(
+    "/.well-known/oauth-authorization-server",
+    "/.well-known/oauth-protected-resource",
+    "/.well-known/oauth-protected-resource/mcp",
+    "/.well-known/oauth-protected-resource/api/v1",
+    "/.well-known/jwks.json",
+    "/.well-known/openid-configuration",
+    "/login",
+    "/authorize/consent",
+    "/setup",
+    "/account",
+    `/w/${a}/settings`,
+    `/w/${a}/integrations`,
+    `/w/${a}/connected`,
+    `/w/${a}/audit`,
+    `/w/${a}/audit/export.jsonl`,
+    `/w/${world.b.ids.wId}/settings`,
+    `/w/${world.b.ids.wId}/audit/export.jsonl`,
+    "/admin/model",
+    "/api/v1/reference",
+  );
+  const cookies = fc.constantFrom(
+    "",
+    cookie,
+    cookie.slice(0, -3),
+    cookie.replace(/=.*/, "=../../etc/passwd"),
+    cookie.replace(/=.*/, "=" + "A".repeat(4000)),
+    "session=; session=x",
+    "a=b; " + cookie,
+  );
+  const wellFormed = () => str().map((x) => x.toWellFormed());
+  return fc.tuple(paths, wellFormed(), wellFormed(), cookies);
 }
