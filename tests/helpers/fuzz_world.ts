@@ -8,7 +8,13 @@
  */
 import assert from "node:assert/strict";
 import { startTestServer, type TestServer } from "./server.ts";
-import { apiJson, bearer, createApiKey, createUserWithToken } from "./fixtures.ts";
+import {
+  apiJson,
+  bearer,
+  createApiKey,
+  createUserWithToken,
+  type UserWithToken,
+} from "./fixtures.ts";
 import { createPasswordUser } from "./oauth_client.ts";
 import { connect } from "./oauth_flow.ts";
 import {
@@ -16,6 +22,7 @@ import {
   createFolder,
   createPod,
   createRestrictedSpace,
+  globalSpaceSId,
   putDocument,
 } from "./knowledge.ts";
 import { issueMcpToken } from "../../src/core/mcp_tokens.ts";
@@ -47,8 +54,6 @@ export interface Tenant {
   /** Personal access token (REST). */
   token: string;
   apiKey: string;
-  /** API key whose id is handed to the fuzzer (it may be deleted). */
-  spareKeyId: string;
   mcpToken: string;
   oauth: { access: string; refresh: string; clientId: string };
   ids: TenantIds;
@@ -152,77 +157,8 @@ async function seedTenant(server: TestServer, label: "A" | "B", marker: string):
     role: "admin",
     workspace: pu.workspace,
   });
-  const actor = actorOf(admin);
-  const wId = admin.workspace.sId;
-  const api = async (path: string, body?: unknown) => {
-    const r = await apiJson(server, admin.token, `/api/v1/w/${wId}${path}`, {
-      method: body === undefined ? "GET" : "POST",
-      body,
-    });
-    assert.ok(r.status < 300, `${path}: ${r.status} ${JSON.stringify(r.body)}`);
-    return r.body;
-  };
-
-  const conv = await api("/assistant/conversations", {
-    title: `${marker} conversation`,
-    visibility: "unlisted",
-    message: {
-      content: `${marker} first message`,
-      mentions: [],
-      context: { username: "fuzzer", timezone: "UTC" },
-    },
-  });
-  const podId = createPod(server, actor, `${marker} pod`);
-  const restricted = createRestrictedSpace(server, actor, `${marker} restricted`);
-  const spaces = await api("/spaces");
-  const globalId = spaces.spaces.find((s: { kind: string }) => s.kind === "global").sId;
-  const dsId = createFolder(server, actor, globalId, `${marker}-folder`);
-  const documentId = `doc-${label.toLowerCase()}-${crypto.randomUUID().slice(0, 8)}`;
-  putDocument(
-    server,
-    actor,
-    { spaceId: globalId, dataSourceId: dsId },
-    documentId,
-    `${marker} alpha beta`,
-    {
-      title: `${marker} title`,
-      tags: [marker],
-    },
-  );
-  const task = await api(`/spaces/${podId}/tasks`, { text: `${marker} task` });
-  const agent = await api("/assistant/agent_configurations", {
-    name: `${marker}Agent`,
-    description: `${marker} agent`,
-    instructions: `${marker} instructions`,
-  });
-  const relay = await api("/mcp/register", { serverName: `${marker}-local` });
-  const fileId = await uploadFile(
-    server,
-    admin.token,
-    wId,
-    {
-      useCase: "conversation",
-      useCaseMetadata: { conversationId: conv.conversation.sId },
-    },
-    marker,
-    fileName(label),
-  );
-  const podFileId = await uploadFile(
-    server,
-    admin.token,
-    wId,
-    {
-      useCase: "project_context",
-      useCaseMetadata: { spaceId: podId },
-    },
-    marker,
-    fileName(label),
-  );
+  const content = await seedContent(server, admin, label, marker);
   const apiKey = createApiKey(server, admin.workspace, `${marker} key`);
-  createApiKey(server, admin.workspace, `${marker} spare`);
-  const keys = await api("/api_keys");
-  const spare = keys.api_keys?.find((k: { name: string }) => k.name === `${marker} spare`) ??
-    keys.keys?.find((k: { name: string }) => k.name === `${marker} spare`);
   const mcp = issueMcpToken(server.deps.db, {
     userId: admin.user.id,
     workspaceId: admin.workspace.id,
@@ -235,29 +171,80 @@ async function seedTenant(server: TestServer, label: "A" | "B", marker: string):
     password,
     token: admin.token,
     apiKey,
-    spareKeyId: spare?.sId ?? spare?.id ?? "key_missing",
     mcpToken: mcp.token,
     oauth: {
       access: oauth.tokens.access_token,
       refresh: oauth.tokens.refresh_token,
       clientId: oauth.clientId,
     },
-    ids: {
-      wId,
-      cId: conv.conversation.sId,
-      mId: conv.message?.sId ?? conv.conversation.content?.[0]?.[0]?.sId ?? "msg_missing",
-      fileId,
-      podFileId,
-      spaceId: [globalId, podId, restricted],
-      podId,
-      dsId,
-      documentId,
-      taskId: task.task.sId ?? task.task.id,
-      userId: admin.user.sId,
-      keyId: spare?.sId ?? spare?.id ?? "key_missing",
-      agentId: agent.agentConfiguration.sId,
-      serverId: relay.serverId,
+    ids: { wId: admin.workspace.sId, userId: admin.user.sId, ...content },
+  };
+}
+
+/** The admin's content, each piece carrying the marker; returns the ids. */
+async function seedContent(
+  server: TestServer,
+  admin: UserWithToken,
+  label: "A" | "B",
+  marker: string,
+): Promise<Omit<TenantIds, "wId" | "userId">> {
+  const actor = actorOf(admin);
+  const wId = admin.workspace.sId;
+  const api = async (path: string, body?: unknown) => {
+    const r = await apiJson(server, admin.token, `/api/v1/w/${wId}${path}`, {
+      method: body === undefined ? "GET" : "POST",
+      body,
+    });
+    assert.ok(r.status < 300, `${path}: ${r.status} ${JSON.stringify(r.body)}`);
+    return r.body;
+  };
+  const conv = await api("/assistant/conversations", {
+    title: `${marker} conversation`,
+    visibility: "unlisted",
+    message: {
+      content: `${marker} first message`,
+      mentions: [],
+      context: { username: "fuzzer", timezone: "UTC" },
     },
+  });
+  const podId = createPod(server, actor, `${marker} pod`);
+  const restricted = createRestrictedSpace(server, actor, `${marker} restricted`);
+  const globalId = globalSpaceSId(server, admin.workspace);
+  const dsId = createFolder(server, actor, globalId, `${marker}-folder`);
+  const documentId = `doc-${label.toLowerCase()}-${crypto.randomUUID().slice(0, 8)}`;
+  const where = { spaceId: globalId, dataSourceId: dsId };
+  putDocument(server, actor, where, documentId, `${marker} alpha beta`, {
+    title: `${marker} title`,
+    tags: [marker],
+  });
+  const task = await api(`/spaces/${podId}/tasks`, { text: `${marker} task` });
+  const agent = await api("/assistant/agent_configurations", {
+    name: `${marker}Agent`,
+    description: `${marker} agent`,
+    instructions: `${marker} instructions`,
+  });
+  const relay = await api("/mcp/register", { serverName: `${marker}-local` });
+  const cId = conv.conversation.sId;
+  const upload = (useCase: Record<string, unknown>) =>
+    uploadFile(server, admin.token, wId, useCase, marker, fileName(label));
+  // A key whose id the fuzzer may delete without losing the credential it sends.
+  createApiKey(server, admin.workspace, `${marker} spare`);
+  const keys = await api("/api_keys");
+  const spare = keys.keys.find((k: { name: string }) => k.name === `${marker} spare`);
+  assert.ok(conv.message?.sId && spare?.sId, "seed: message and spare key ids");
+  return {
+    cId,
+    mId: conv.message.sId,
+    fileId: await upload({ useCase: "conversation", useCaseMetadata: { conversationId: cId } }),
+    podFileId: await upload({ useCase: "project_context", useCaseMetadata: { spaceId: podId } }),
+    spaceId: [globalId, podId, restricted],
+    podId,
+    dsId,
+    documentId,
+    taskId: task.task.sId,
+    keyId: spare.sId,
+    agentId: agent.agentConfiguration.sId,
+    serverId: relay.serverId,
   };
 }
 
