@@ -49,6 +49,11 @@ export function safeNextPath(next: string | undefined): string {
   if (!next || !next.startsWith("/") || next.startsWith("//") || next.includes("\\")) {
     return "/account";
   }
+  // Browsers drop tabs and newlines while parsing a URL ("/\t/evil.example" becomes
+  // "//evil.example", another origin), and control characters cannot go in a Location header.
+  // deno-lint-ignore no-control-regex
+  if (/[\x00-\x1f\x7f]/.test(next)) return "/account";
+  if (new URL(next, "http://local.invalid").host !== "local.invalid") return "/account";
   return next;
 }
 
