@@ -303,3 +303,28 @@ Deno.test("[security] pages: a workspace's forms change nothing for a non-member
   }
   assert.ok(tried >= 12);
 });
+
+Deno.test("[security] pages: sign-in never redirects off-origin, whatever characters next hides", async () => {
+  await using s = await startTestServer();
+  const w = await world(s);
+  const tricks = [
+    "/\t/evil.example/x",
+    "/\n/evil.example",
+    "/\r\n/evil.example",
+    "/\t\t/evil.example",
+    "/\u0000/evil.example",
+    "/\\t/evil.example",
+    "\t//evil.example",
+    "/%09/evil.example",
+    "/ /evil.example",
+  ];
+  for (const next of tricks) {
+    const page = await new BrowserHttp(s.url).get(`/login?next=${encodeURIComponent(next)}`);
+    assert.equal(page.status, 200, JSON.stringify(next));
+    const b = new BrowserHttp(s.url);
+    const r = await b.post("/login", { email: w.alice.email, password: w.alice.password, next });
+    assert.equal(r.status, 303, `${JSON.stringify(next)}: ${r.status}`);
+    const target = new URL(r.location!, s.url);
+    assert.equal(target.origin, new URL(s.url).origin, `${JSON.stringify(next)} → ${target}`);
+  }
+});
