@@ -31,6 +31,8 @@ const SEED = Number(
 const KILL_MIN_MS = 300;
 const KILL_SPAN_MS = 2_200;
 const LOAD_MS = 5_000;
+/** Round 1 waits for every kind of write to be acknowledged once, at most this long. */
+const FIRST_ROUND_LOAD_MS = 15_000;
 /**
  * Audit entries are batched (src/core/audit.ts: "a crash loses at most the last 20 ms"):
  * a tool call answered longer than this before the kill must have its entry on disk. The
@@ -155,7 +157,7 @@ async function loadAndKill(
     seed: SEED,
     round,
     killed: false,
-    deadline: Date.now() + LOAD_MS,
+    deadline: Date.now() + (round === 1 ? FIRST_ROUND_LOAD_MS : LOAD_MS),
     errors: [],
   };
   const loadStart = Date.now();

@@ -5,10 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { DatabaseSync } from "node:sqlite";
 import { MIGRATIONS } from "../../src/db/migrate.ts";
 import { freePort, ServerProcess } from "../helpers/durability_server.ts";
-import { checkDatabase, inspectDataDir } from "../helpers/durability_disk.ts";
+import { checkDatabase, inspectDataDir, readDatabase } from "../helpers/durability_disk.ts";
 import { call, seededRandom } from "../helpers/durability_ledger.ts";
 
 const SEED = Number(
@@ -17,23 +16,20 @@ const SEED = Number(
 const ATTEMPTS = 4;
 
 /** Counts of applied migrations and active signing keys (0 when a table is missing yet). */
-function initState(dataDir: string): { migrations: number; keys: number } {
-  const db = new DatabaseSync(join(dataDir, "dust-mcp.db"), { readOnly: true });
-  const count = (sql: string) => {
-    try {
-      return Number((db.prepare(sql).get() as { n: number }).n);
-    } catch {
-      return 0;
-    }
-  };
-  try {
+function initState(dataDir: string): Promise<{ migrations: number; keys: number }> {
+  return readDatabase(dataDir, (db) => {
+    const count = (sql: string) => {
+      try {
+        return Number((db.prepare(sql).get() as { n: number }).n);
+      } catch {
+        return 0;
+      }
+    };
     return {
       migrations: count("SELECT count(*) AS n FROM _migrations"),
       keys: count("SELECT count(*) AS n FROM signing_keys WHERE retired_at IS NULL"),
     };
-  } finally {
-    db.close();
-  }
+  });
 }
 
 /** Wait (bounded) until the database file exists: the first start is opening it. */
@@ -60,18 +56,21 @@ Deno.test("[durability] SIGKILL during a first start (migrations, signing key) l
       await new Promise((r) => setTimeout(r, delay));
       await server.kill();
       server = null;
-      const atKill = initState(dataDir);
+      const atKill = await initState(dataDir);
       seen.push(
         `+${delay} ms: ${atKill.migrations}/${MIGRATIONS.length} migrations, ${atKill.keys} keys`,
       );
-      assert.deepEqual(checkDatabase(dataDir), { integrity: ["ok"], foreignKeyViolations: 0 });
+      assert.deepEqual(await checkDatabase(dataDir), {
+        integrity: ["ok"],
+        foreignKeyViolations: 0,
+      });
 
       server = await ServerProcess.start(dataDir, port);
       const health = await call(server.url, "/healthz");
       assert.equal(health.status, 200, server.stderr);
       assert.equal(await server.stop(), 0, server.stderr);
       server = null;
-      assert.deepEqual(initState(dataDir), { migrations: MIGRATIONS.length, keys: 1 });
+      assert.deepEqual(await initState(dataDir), { migrations: MIGRATIONS.length, keys: 1 });
       const after = await inspectDataDir(dataDir);
       assert.deepEqual(after.integrity, ["ok"]);
       assert.equal(after.foreignKeyViolations, 0);

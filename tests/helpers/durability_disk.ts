@@ -45,23 +45,60 @@ async function listTemp(filesDir: string): Promise<string[]> {
   return names;
 }
 
+/** Copy the database with its WAL and rollback journal (whichever exist) into a temp dir. */
+async function copyDatabase(dataDir: string): Promise<string> {
+  const copy = await Deno.makeTempDir({ prefix: "dust-mcp-durability-copy-" });
+  for (const suffix of ["", "-wal", "-journal"]) {
+    await Deno.copyFile(join(dataDir, `dust-mcp.db${suffix}`), join(copy, `dust-mcp.db${suffix}`))
+      .catch((e) => {
+        if (!(suffix && e instanceof Deno.errors.NotFound)) throw e;
+      });
+  }
+  return copy;
+}
+
+/**
+ * Run `read` on a read-only connection to the database. When SQLite must write to open it (a
+ * hot rollback journal left by a kill during the very first open), run it on a writable copy
+ * instead, which recovers the way the next start would; the original stays untouched.
+ */
+export async function readDatabase<T>(dataDir: string, read: (db: DatabaseSync) => T): Promise<T> {
+  try {
+    const db = new DatabaseSync(join(dataDir, "dust-mcp.db"), { readOnly: true });
+    try {
+      return read(db);
+    } finally {
+      db.close();
+    }
+  } catch (e) {
+    if (!/readonly/i.test(String(e))) throw e;
+  }
+  const copy = await copyDatabase(dataDir);
+  try {
+    const db = new DatabaseSync(join(copy, "dust-mcp.db"));
+    try {
+      return read(db);
+    } finally {
+      db.close();
+    }
+  } finally {
+    await Deno.remove(copy, { recursive: true });
+  }
+}
+
 /**
  * `PRAGMA integrity_check` (its lines; ["ok"] when sound) and the number of
- * `PRAGMA foreign_key_check` violations, on a read-only connection (the server is down).
+ * `PRAGMA foreign_key_check` violations (the server is down).
  */
-export function checkDatabase(dataDir: string): {
+export function checkDatabase(dataDir: string): Promise<{
   integrity: string[];
   foreignKeyViolations: number;
-} {
-  const db = new DatabaseSync(join(dataDir, "dust-mcp.db"), { readOnly: true });
-  try {
-    const integrity = (db.prepare("PRAGMA integrity_check").all() as {
-      integrity_check: string;
-    }[]).map((r) => r.integrity_check);
-    return { integrity, foreignKeyViolations: db.prepare("PRAGMA foreign_key_check").all().length };
-  } finally {
-    db.close();
-  }
+}> {
+  return readDatabase(dataDir, (db) => ({
+    integrity: (db.prepare("PRAGMA integrity_check").all() as { integrity_check: string }[])
+      .map((r) => r.integrity_check),
+    foreignKeyViolations: db.prepare("PRAGMA foreign_key_check").all().length,
+  }));
 }
 
 /**
@@ -70,7 +107,7 @@ export function checkDatabase(dataDir: string): {
  * the row's size, orphans and temp files listed.
  */
 export async function inspectDataDir(dataDir: string): Promise<DiskReport> {
-  const { integrity, foreignKeyViolations } = checkDatabase(dataDir);
+  const { integrity, foreignKeyViolations } = await checkDatabase(dataDir);
   const db = new DatabaseSync(join(dataDir, "dust-mcp.db"), { readOnly: true });
   let rows: { s_id: string; storage_key: string; file_size: number }[];
   let activeMcpTokens: number[];
@@ -151,14 +188,8 @@ export async function readScopedFiles(
  * on a copy of the database and its WAL: the original stays as the crash left it.
  */
 async function checkSearchIndex(dataDir: string): Promise<string> {
-  const copy = await Deno.makeTempDir({ prefix: "dust-mcp-durability-copy-" });
+  const copy = await copyDatabase(dataDir);
   try {
-    for (const suffix of ["", "-wal"]) {
-      await Deno.copyFile(join(dataDir, `dust-mcp.db${suffix}`), join(copy, `dust-mcp.db${suffix}`))
-        .catch((e) => {
-          if (!(suffix && e instanceof Deno.errors.NotFound)) throw e;
-        });
-    }
     const db = new DatabaseSync(join(copy, "dust-mcp.db"));
     try {
       db.exec(
