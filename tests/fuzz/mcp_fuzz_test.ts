@@ -265,3 +265,77 @@ function outcomeOf(text: string): string {
   if (m?.error) return `rpc ${m.error.code}`;
   return m?.result?.isError ? "isError" : "ok";
 }
+
+/** A 2026-07-28 stateless request: the `_meta` envelope, and Mcp-Method / Mcp-Name headers. */
+function modernRequest(world: FuzzWorld) {
+  const validMeta = {
+    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+    "io.modelcontextprotocol/clientInfo": { name: "fuzz", version: "0" },
+    "io.modelcontextprotocol/clientCapabilities": {},
+  };
+  const hostileMeta = fc.record({
+    "io.modelcontextprotocol/protocolVersion": fc.oneof(
+      fc.constantFrom("2026-07-28", "2025-06-18", "2099-01-01"),
+      hostileJson(0),
+    ),
+    "io.modelcontextprotocol/clientInfo": hostileJson(1),
+    "io.modelcontextprotocol/clientCapabilities": hostileJson(1),
+  }, { requiredKeys: [] });
+  const method = fc.constantFrom(
+    "server/discover",
+    "tools/list",
+    "tools/call",
+    "tools/call",
+    "initialize",
+    "ping",
+    "resources/list",
+  );
+  const tools = fc.constantFrom("search", "identity", "files_cat", "get_pod", "nope");
+  return fc.record({
+    method,
+    name: tools,
+    // Which part (if any) is wrong: the headers must echo the body in this revision.
+    broken: fc.constantFrom("none", "none", "none", "method", "name", "meta"),
+    junk: hostileString().map(headerSafe),
+    meta: hostileMeta,
+    args: fc.oneof(
+      fc.constant({ query: "alpha" }),
+      fc.constant({ podId: world.b.ids.podId }),
+      fc.constant({ scope: { type: "pod", pod_id: world.b.ids.podId }, path: "notes-b.txt" }),
+      hostileJson(1),
+    ),
+    creds: credential(world, ["a_mcp", "a_mcp", "a_oauth", "b_mcp", "none"]),
+  }).map((c) => ({ ...c, validMeta }));
+}
+
+/** Header values are ByteStrings: keep printable ASCII. */
+function headerSafe(s: string): string {
+  return s.replace(/[^\x20-\x7e]/g, "").slice(0, 500);
+}
+
+Deno.test("[fuzz/mcp] 2026-07-28 requests with hostile envelopes and mismatched Mcp-Method / Mcp-Name", async () => {
+  await using world = await startFuzzWorld();
+  await checkProperty(world, "/mcp 2026-07-28", modernRequest(world), async (c) => {
+    const meta = c.broken === "meta" ? c.meta : c.validMeta;
+    const params = c.method === "tools/call"
+      ? { name: c.name, arguments: c.args, _meta: meta }
+      : { _meta: meta };
+    const headers: Record<string, string> = {
+      ...MCP_HEADERS,
+      "MCP-Protocol-Version": "2026-07-28",
+      "Mcp-Method": c.broken === "method" ? c.junk : c.method,
+      ...c.creds.header,
+    };
+    if (c.method === "tools/call") headers["Mcp-Name"] = c.broken === "name" ? c.junk : c.name;
+    const req: FuzzRequest = {
+      method: "POST",
+      path: "/mcp",
+      headers,
+      body: JSON.stringify({ jsonrpc: "2.0", id: 3, method: c.method, params }),
+      as: c.creds.as,
+    };
+    const res = await send(world, req);
+    checkResponse(world, req, res, "mcp");
+    tally(`2026 ${c.method} ${c.broken} ${res.status}`);
+  }, 100);
+});
