@@ -131,3 +131,29 @@ Deno.test("[security] cross-scope: file tools confine paths to the scope named, 
   const cat = rpcOf((await rawMcp(s, TOOLS_CALL("files_cat", fine), auth)).text);
   assert.match(JSON.stringify(cat), /fine/);
 });
+
+Deno.test("[security] cross-scope: a member cannot add themselves to a restricted space or Pod", async () => {
+  await using s = await startTestServer();
+  const w = await buildSecurityWorld(s);
+  const base = `/api/v1/w/${w.alice.workspace.sId}/spaces`;
+  const before = digestWorkspace(s, w.alice.workspace.id);
+  for (const space of [w.vault, w.pod]) {
+    for (const role of [undefined, "member", "editor"]) {
+      const join = (id: string) =>
+        apiJson(s, w.bob.token, `${base}/${id}/members`, {
+          method: "POST",
+          body: { userId: w.bob.user.sId, role },
+        });
+      const real = await join(space);
+      const fake = await join(fabricate(space));
+      assert.equal(real.status, 404, JSON.stringify(real.body));
+      assert.deepEqual([real.status, real.body.error.type], [fake.status, fake.body.error.type]);
+    }
+  }
+  assert.equal(digestWorkspace(s, w.alice.workspace.id), before, "bob joined something");
+  const seen = await apiJson(s, w.bob.token, `${base}?kinds=global,regular,project`);
+  assert.equal(seen.status, 200, JSON.stringify(seen.body));
+  assert.ok(JSON.stringify(seen.body).includes(w.globalA), "control: bob lists the global space");
+  assert.ok(!JSON.stringify(seen.body).includes("zebrasecret"));
+  assert.ok(!JSON.stringify(seen.body).includes("lynxpod"));
+});
