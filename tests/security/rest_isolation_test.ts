@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { startTestServer, type TestServer } from "../helpers/server.ts";
+import { apiJson } from "../helpers/fixtures.ts";
 import {
   B_WORDS,
   buildSecurityWorld,
@@ -39,8 +40,11 @@ function variants(p: Probe): Probe[] {
   return [p];
 }
 
-/** Search-like probes are repeated with each marker word as the query text. */
+/** Search-like probes are repeated with each marker word as the query text (query or body). */
 function withQueries(p: Probe, words: readonly string[]): Probe[] {
+  if (p.method === "POST" && p.template.endsWith("/search")) {
+    return [p, ...words.map((query) => ({ ...p, body: { query }, ids: [] }))];
+  }
   const text = /=zebrasecret(&|$)/;
   if (!text.test(p.path)) return [p];
   return words.map((w) => ({ ...p, path: p.path.replace(text, `=${w}$1`) }));
@@ -55,10 +59,9 @@ function allIds(world: SecurityWorld): string[] {
   return Object.values(world.ids).flat().filter((id) => id.length >= 8);
 }
 
+/** The ids the caller sent (echoing them back reveals nothing; query words are not stripped). */
 function sentStrings(p: Probe): string[] {
-  const out = [...p.ids];
-  JSON.stringify(p.body ?? null, (_k, v) => (typeof v === "string" && out.push(v), v));
-  return out;
+  return [...p.ids];
 }
 
 function assertNoLeak(
@@ -91,6 +94,16 @@ async function assertOwnerReachesEveryRead(s: TestServer, w: SecurityWorld, ops:
     }
     assert.ok(statuses.includes(200), `owner: GET ${op.template} answered ${statuses}`);
   }
+  // The searches the sweeps run do find the owner's restricted document.
+  const w0 = `/api/v1/w/${w.alice.workspace.sId}`;
+  const found = [
+    await apiJson(s, w.alice.token, `${w0}/search?query=zebrasecret`),
+    await apiJson(s, w.alice.token, `${w0}/search`, {
+      method: "POST",
+      body: { query: "zebrasecret" },
+    }),
+  ];
+  for (const r of found) assert.match(JSON.stringify(r.body), /zebrasecret salaries/);
 }
 
 /**
