@@ -73,8 +73,11 @@ function missingAuditEntries(
   for (const id of ledger.audited) {
     if (!disk.auditedPodIds.has(id)) missing.push(`${id} (on disk at an earlier kill)`);
   }
-  for (const id of ledger.auditProbes.keys()) {
+  for (const [id, p] of ledger.auditProbes) {
     if (disk.auditedPodIds.has(id)) ledger.audited.add(id);
+    else if (p.round === round) {
+      ledger.unauditedMaxAgeMs = Math.max(ledger.unauditedMaxAgeMs, killedAt - p.at);
+    }
   }
   return missing;
 }
@@ -214,7 +217,9 @@ function reportRun(ledger: Ledger, started: number, orphans: number): void {
       `(present/absent after restart): ${JSON.stringify(inFlight)}; ` +
       `agent runs interrupted and failed by a restart ${ledger.interruptedRuns}; ` +
       `tool calls ${ledger.auditProbes.size}, answered just before a kill and not audited ` +
-      `${ledger.auditProbes.size - ledger.audited.size}; orphan blobs ${orphans}`,
+      `${ledger.auditProbes.size - ledger.audited.size} (answered at most ` +
+      `${Number.isFinite(ledger.unauditedMaxAgeMs) ? ledger.unauditedMaxAgeMs : "-"} ms before ` +
+      `it); orphan blobs ${orphans}`,
   );
   assert.ok(checked > 0, "some write was in flight at a kill (else that check is idle)");
   for (const [kind, n] of Object.entries(ledger.counts())) {

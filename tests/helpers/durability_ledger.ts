@@ -203,6 +203,8 @@ export class Ledger {
   readonly auditProbes = new Map<string, { round: number; at: number }>();
   /** Probes whose audit entry was on disk at some kill: it must stay there. */
   readonly audited = new Set<string>();
+  /** The oldest answer (ms before its kill) whose audit entry was not on disk at the kill. */
+  unauditedMaxAgeMs = Number.NEGATIVE_INFINITY;
   /** Agent runs a kill interrupted (found failed with `agent_interrupted` after a restart). */
   interruptedRuns = 0;
   /** Outcomes of in-flight writes checked after restarts: kind → present / absent counts. */
