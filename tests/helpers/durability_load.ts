@@ -1,7 +1,9 @@
 /**
- * The durability suite's write load: concurrent writers (conversations with messages, file
- * uploads, document upserts, OAuth grants with refresh-token rotation) that put each write in
- * the {@link Ledger} as in flight before sending it and as acknowledged once a 2xx arrives.
+ * The durability suite's write load: concurrent writers (conversations with messages, some
+ * mentioning the agent; file uploads; document upserts; OAuth grants with refresh-token
+ * rotation; MCP token replacements; audited MCP tool calls; `files_create` writes) that put
+ * each write in the {@link Ledger} as in flight before sending it and as acknowledged once a
+ * 2xx arrives.
  * Every loop is bounded in count and by the round's deadline; writers stop at the kill.
  */
 import { BrowserHttp, formValue } from "./browser_http.ts";
