@@ -1,9 +1,13 @@
 /**
  * Durability (issue 7, item 1): the real program as a child process under a concurrent write
- * load is killed with SIGKILL at a random moment (seeded: replay with DURABILITY_SEED=<seed>),
- * restarted on the same data directory, and checked: every acknowledged write is there and
- * intact, every write in flight at the kill is all there or absent, no file is half-written,
- * no temp file survives a restart, and SQLite passes integrity_check and foreign_key_check.
+ * load is killed with SIGKILL at a random moment (seeded: replay with DURABILITY_SEED=<seed>;
+ * DURABILITY_ROUNDS sets the rounds, default 5), restarted on the same data directory, and
+ * checked. After each kill, on disk: SQLite integrity_check and foreign_key_check, the FTS5
+ * index, every ready file's blob (size and hash), orphans bounded by the blob writes in
+ * flight, one active MCP token per user, audit entries of tool calls answered well before the
+ * kill, `files_create` contents. After each restart, over REST: no temp file left, every
+ * acknowledged write there and intact, every write in flight at the kill all there or absent,
+ * agent runs the kill interrupted finished as failed.
  */
 import assert from "node:assert/strict";
 import {
