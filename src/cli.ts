@@ -269,6 +269,22 @@ export const COMMANDS: Command[] = [
   },
 ];
 
+/** `dust-mcp <command> --help`: the command's own flags with what each means. */
+function commandHelp(c: Command): string {
+  const flags = Object.entries(c.flags).map(([f, help]) => {
+    const optional = c.optional?.includes(f) ? " (optional)" : "";
+    return `  ${`--${f} <${f}>`.padEnd(27)} ${help}${optional}`;
+  });
+  return [
+    `Usage: dust-mcp ${c.words.join(" ")} [options]`,
+    "",
+    c.summary,
+    ...(flags.length ? ["", "Options:", ...flags] : []),
+    "",
+    "Every command also takes the settings (--region, --data-dir, …): see dust-mcp --help.",
+  ].join("\n");
+}
+
 function helpText(): string {
   const cmds = COMMANDS.map((c) => {
     const flags = Object.keys(c.flags).map((f) =>
@@ -326,11 +342,11 @@ export async function runCli(args: string[], io: Io = stdIo, env = readEnv()): P
       );
     }
     const { values, positionals } = parsed;
+    const { command, rest } = findCommand(positionals);
     if (values.help) {
-      io.out(helpText());
+      io.out(command === "serve" ? helpText() : commandHelp(command));
       return 0;
     }
-    const { command, rest } = findCommand(positionals);
     if (rest.length) throw new UsageError(`unexpected argument "${rest[0]}"`);
     const config = resolveConfig(values as Record<string, string | undefined>, env);
     if (command === "serve") {

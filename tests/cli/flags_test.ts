@@ -158,3 +158,19 @@ Deno.test("[cli] a leading -- (from `deno task start -- --region eu`) is a separ
   const late = await refused(["version", "--", "--region", "eu"]);
   assert.equal(late.code, 2, "only a leading -- is dropped");
 });
+
+Deno.test("[cli] <command> --help shows that command's flags with their meaning", async () => {
+  for (const c of COMMANDS) {
+    const io = captureIo();
+    assert.equal(await runCli([...c.words, "--help"], io, {}), 0, c.words.join(" "));
+    const help = io.stdout.join("\n");
+    assert.match(help, new RegExp(`^Usage: dust-mcp ${c.words.join(" ")} `));
+    for (const [flag, meaning] of Object.entries(c.flags)) {
+      const line = help.split("\n").find((l) => l.includes(`--${flag} <`));
+      assert.ok(line?.includes(meaning), `${c.words.join(" ")}: --${flag} ${meaning}`);
+    }
+  }
+  const io = captureIo();
+  assert.equal(await runCli(["serve", "--help"], io, {}), 0);
+  assert.match(io.stdout.join("\n"), /--region <value>/, "serve --help is the full help");
+});
