@@ -212,29 +212,22 @@ export async function run(): Promise<BenchResult> {
   }
 }
 
-async function measure(
-  url: string,
-  pid: number,
-  users: SeededUser[],
-  seedSeconds: number,
-): Promise<BenchResult> {
-  await new Promise((r) => setTimeout(r, 1000));
-  const idleKiB = await rssKiB(pid);
-  const clients = mcpClients(url, users);
-
-  // Baseline: the same MCP clients, nothing else open.
-  const baseRss = sampleRss(pid);
-  const baseWorker = startWorker({
+/** The MCP clients alone for BASE_SECONDS (the baseline), with the server's peak RSS. */
+async function runBaseline(pid: number, clients: Req[][]) {
+  const rss = sampleRss(pid);
+  const worker = startWorker({
     role: "mcp",
     clients,
     durationMs: BASE_SECONDS * 1000,
     warmupMs: WARMUP_MS,
   });
-  const base = await baseWorker.next() as Phase;
-  const baseMem = await baseRss.stop();
+  const base = await worker.next() as Phase;
+  return { base, baseMem: await rss.stop() };
+}
 
-  // Mixed: open the streams, then MCP clients and writes together.
-  const mixedRss = sampleRss(pid);
+/** Open the streams, then run the MCP clients and the writes together for SECONDS. */
+async function runMixed(url: string, pid: number, users: SeededUser[], clients: Req[][]) {
+  const rss = sampleRss(pid);
   const streams = startWorker({ role: "streams", streams: streamRequests(url, users) });
   const ready = await streams.next() as Extract<WorkerReply, { type: "ready" }>;
   await new Promise((r) => setTimeout(r, 500));
@@ -257,73 +250,96 @@ async function measure(
   await new Promise((r) => setTimeout(r, 1000)); // let the last events arrive
   streams.send("stop");
   const streamed = await streams.next() as Extract<WorkerReply, { type: "streams" }>;
-  const mixedMem = await mixedRss.stop();
+  return { ready, streamsKiB, mixed, written, streamed, mixedMem: await rss.stop() };
+}
 
+type Measured =
+  & Awaited<ReturnType<typeof runBaseline>>
+  & Awaited<ReturnType<typeof runMixed>>
+  & { idleKiB: number; users: number; clients: number; seedSeconds: number };
+
+/** Every error sample, and the error count (must be 0). */
+function collectFailures(m: Measured): { failures: string[]; errorCount: number } {
   const failures = [
-    ...base.errors.map((e) => `baseline MCP: ${e}`),
-    ...mixed.errors.map((e) => `mixed MCP: ${e}`),
-    ...written.errors.map((e) => `REST write: ${e}`),
-    ...ready.errors.map((e) => `stream open: ${e}`),
-    ...streamed.errors.map((e) => `stream: ${e}`),
+    ...m.base.errors.map((e) => `baseline MCP: ${e}`),
+    ...m.mixed.errors.map((e) => `mixed MCP: ${e}`),
+    ...m.written.errors.map((e) => `REST write: ${e}`),
+    ...m.ready.errors.map((e) => `stream open: ${e}`),
+    ...m.streamed.errors.map((e) => `stream: ${e}`),
   ];
-  const errorCount = errorsOf(base) + errorsOf(mixed) + errorsOf(written) +
-    streamed.endedEarly + (STREAMS - ready.opened);
+  const errorCount = errorsOf(m.base) + errorsOf(m.mixed) + errorsOf(m.written) +
+    m.streamed.endedEarly + (STREAMS - m.ready.opened);
   if (errorCount > 0 && failures.length === 0) failures.push(`${errorCount} errors`);
-  const messagesWritten = written.kinds.post_message?.ok ?? 0;
-  const streamsPerConversation = Math.ceil(STREAMS / 2) / (users.length * CONVERSATIONS_PER_USER);
-  const ratio = total(mixed) / total(base);
+  return { failures, errorCount };
+}
+
+function reportLines(m: Measured, ratio: number, errorCount: number): string[] {
   const mb = (kib: number) => `${(kib / 1024).toFixed(1)} MB`;
-  const lines = [
-    `seeded ${users.length} users (an MCP token each) in ${WORKSPACES} workspace(s) of ` +
-    `${DOCS_PER_WORKSPACE} documents, ${users.length * CONVERSATIONS_PER_USER} conversations, ` +
-    `in ${seedSeconds.toFixed(1)} s`,
-    `baseline: ${clients.length} MCP clients alone, ${BASE_SECONDS} s: ${
-      total(base).toFixed(0)
+  const perConversation = Math.ceil(STREAMS / 2) / (m.users * CONVERSATIONS_PER_USER);
+  const { ready, streamed } = m;
+  return [
+    `seeded ${m.users} users (an MCP token each) in ${WORKSPACES} workspace(s) of ` +
+    `${DOCS_PER_WORKSPACE} documents, ${m.users * CONVERSATIONS_PER_USER} conversations, ` +
+    `in ${m.seedSeconds.toFixed(1)} s`,
+    `baseline: ${m.clients} MCP clients alone, ${BASE_SECONDS} s: ${
+      total(m.base).toFixed(0)
     } calls/s`,
-    ...fmtKinds("  alone", base.kinds),
-    `mixed, ${SECONDS} s: ${clients.length} MCP clients + ${ready.opened}/${STREAMS} SSE streams ` +
+    ...fmtKinds("  alone", m.base.kinds),
+    `mixed, ${SECONDS} s: ${m.clients} MCP clients + ${ready.opened}/${STREAMS} SSE streams ` +
     `(opened in ${ready.openMs.toFixed(0)} ms) + writes (${MSG_RATE} messages/s, ${DOC_RATE} ` +
-    `upserts/s): ${total(mixed).toFixed(0)} calls/s = ${ratio.toFixed(3)} × alone`,
-    ...fmtKinds("  mixed", mixed.kinds),
-    ...fmtKinds("  write", written.kinds),
+    `upserts/s): ${total(m.mixed).toFixed(0)} calls/s = ${ratio.toFixed(3)} × alone`,
+    ...fmtKinds("  mixed", m.mixed.kinds),
+    ...fmtKinds("  write", m.written.kinds),
     `  SSE: ${streamed.frames} frames, ${streamed.events} events (≈ ${
-      streamsPerConversation.toFixed(1)
-    } streams per conversation × ${messagesWritten} messages), ended early ${streamed.endedEarly}`,
+      perConversation.toFixed(1)
+    } streams per conversation × ${m.written.kinds.post_message?.ok ?? 0} messages), ` +
+    `ended early ${streamed.endedEarly}`,
     `  write → SSE delivery: p50 ${streamed.delivery.p50Ms.toFixed(2)} ms, p99 ${
       streamed.delivery.p99Ms.toFixed(2)
     } ms (n=${streamed.delivery.n})`,
-    `server RSS: idle ${mb(idleKiB)}, peak with MCP alone ${mb(baseMem.peakKiB)}, ` +
-    `with ${ready.opened} streams open ${mb(streamsKiB)}, peak mixed ${mb(mixedMem.peakKiB)} ` +
-    `(${mixedMem.samples} samples)`,
+    `server RSS: idle ${mb(m.idleKiB)}, peak with MCP alone ${mb(m.baseMem.peakKiB)}, ` +
+    `with ${ready.opened} streams open ${mb(m.streamsKiB)}, peak mixed ${
+      mb(m.mixedMem.peakKiB)
+    } (${m.mixedMem.samples} samples)`,
     `errors: ${errorCount}${errorCount ? " — FAILED" : " (required 0)"}`,
   ];
+}
+
+async function measure(
+  url: string,
+  pid: number,
+  users: SeededUser[],
+  seedSeconds: number,
+): Promise<BenchResult> {
+  await new Promise((r) => setTimeout(r, 1000));
+  const idleKiB = await rssKiB(pid);
+  const clients = mcpClients(url, users);
+  const m: Measured = {
+    ...await runBaseline(pid, clients),
+    ...await runMixed(url, pid, users, clients),
+    idleKiB,
+    users: users.length,
+    clients: clients.length,
+    seedSeconds,
+  };
+  const { failures, errorCount } = collectFailures(m);
+  const ratio = total(m.mixed) / total(m.base);
+  const settings = { SECONDS, BASE_SECONDS, CLIENTS, STREAMS, MSG_RATE, DOC_RATE, WORKSPACES };
   return {
     name: "load_mixed",
     ratio,
-    ratioLabel: "MCP tool calls/s with 1,000 SSE streams + REST writes ÷ the same clients alone",
-    lines,
+    ratioLabel:
+      `MCP tool calls/s with ${STREAMS} SSE streams + REST writes ÷ the same clients alone`,
+    lines: reportLines(m, ratio, errorCount),
     failures,
     figures: {
-      settings: {
-        SECONDS,
-        BASE_SECONDS,
-        CLIENTS,
-        STREAMS,
-        MSG_RATE,
-        DOC_RATE,
-        WORKSPACES,
-        DOCS_PER_WORKSPACE,
-      },
-      base,
-      mixed,
-      written,
-      ready,
-      streamed,
+      settings: { ...settings, DOCS_PER_WORKSPACE },
+      ...m,
       rssKiB: {
         idle: idleKiB,
-        basePeak: baseMem.peakKiB,
-        streams: streamsKiB,
-        mixedPeak: mixedMem.peakKiB,
+        basePeak: m.baseMem.peakKiB,
+        streams: m.streamsKiB,
+        mixedPeak: m.mixedMem.peakKiB,
       },
       errorCount,
     },
