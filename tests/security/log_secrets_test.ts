@@ -4,8 +4,9 @@
  * request id, OAuth client secrets (DCR and static), codes, PKCE verifiers, access and refresh
  * tokens (issued, refreshed, revoked, misused), API keys, personal tokens, MCP tokens (header,
  * `?token=` URL, the refused `?access_token=` form), the model provider key, uploaded bytes,
- * garbage bearer values — against a server whose JSON log lines are captured at debug level.
- * The whole log is then searched for every one of them, raw and URL-encoded.
+ * garbage bearer values, a file written through MCP — against a server whose JSON log lines are
+ * captured at debug level. The whole log is then searched for every one of them, raw and
+ * URL-encoded, and so are the bodies of the refusals along the way.
  */
 import assert from "node:assert/strict";
 import { startTestServer, type TestServer } from "../helpers/server.ts";
@@ -13,12 +14,17 @@ import { BrowserHttp, formValue } from "../helpers/browser_http.ts";
 import { pkcePair } from "../helpers/oauth_client.ts";
 import { authorizeUrl, postForm, register } from "../helpers/oauth_flow.ts";
 import { apiJson, bearer } from "../helpers/fixtures.ts";
-import { rawMcp, TOOLS_CALL } from "../mcp/helpers.ts";
+import { rawMcp, rpcOf, TOOLS_CALL } from "../mcp/helpers.ts";
 import { issuePersonalToken } from "../../src/core/personal_tokens.ts";
 import { findUserByEmail } from "../../src/core/users.ts";
 import { randomString } from "../../src/util/ids.ts";
 
 const secrets = new Map<string, string>();
+/** Bodies of refused requests: secrets are never echoed in errors either. */
+const refusals: string[] = [];
+function refused(body: unknown): void {
+  refusals.push(typeof body === "string" ? body : JSON.stringify(body));
+}
 function keep(label: string, value: string | null | undefined): string {
   assert.ok(value && value.length >= 8, `${label} was not captured: ${value}`);
   secrets.set(label, value);
@@ -48,7 +54,9 @@ async function setupAndSignIn(s: TestServer): Promise<Admin> {
   });
   assert.equal(done.status, 201);
   const wrong = keep("wrong password", `wrong passphrase ${randomString(12)}`);
-  assert.equal((await browser.post("/login", { email, password: wrong })).status, 401);
+  const failed = await browser.post("/login", { email, password: wrong });
+  assert.equal(failed.status, 401);
+  refused(failed.text);
   await browser.signIn(email, password);
   keep("session cookie", browser.cookies.get("dmcp_session"));
   const account = await browser.get("/account");
@@ -62,8 +70,28 @@ async function useMcpToken(s: TestServer, a: Admin): Promise<void> {
   const token = keep("MCP token", /id="new-token">([^<]+)</.exec(page.text)?.[1]);
   assert.equal((await rawMcp(s, TOOLS_CALL("identity"), bearer(token))).status, 200);
   assert.equal((await rawMcp(s, TOOLS_CALL("identity"), {}, `/mcp?token=${token}`)).status, 200);
-  const refused = await rawMcp(s, TOOLS_CALL("identity"), {}, `/mcp?access_token=${token}`);
-  assert.equal(refused.status, 401);
+  const inQuery = await rawMcp(s, TOOLS_CALL("identity"), {}, `/mcp?access_token=${token}`);
+  assert.equal(inQuery.status, 401);
+  refused(inQuery.text);
+  const conv = await rawMcp(
+    s,
+    TOOLS_CALL("create_conversation", { title: "files", agentName: null }),
+    bearer(token),
+  );
+  const result = rpcOf(conv.text).result as { content: { text: string }[] };
+  const cId = JSON.parse(result.content[0].text).conversationId;
+  const content = keep("file written through MCP", `mcp-content-${randomString(24)}`);
+  const made = await rawMcp(
+    s,
+    TOOLS_CALL("files_create", {
+      scope: { type: "conversation", conversation_id: cId },
+      path: `conversation-${cId}/notes.txt`,
+      content,
+      content_type: "text/plain",
+    }),
+    bearer(token),
+  );
+  assert.ok(!made.text.includes('"isError":true'), made.text);
 }
 
 async function oauthFlow(s: TestServer, a: Admin): Promise<void> {
@@ -102,6 +130,7 @@ async function oauthFlow(s: TestServer, a: Admin): Promise<void> {
     refresh_token: t.body.refresh_token,
   }, basic);
   assert.equal(reuse.status, 400, "refresh-token reuse is refused");
+  refused(reuse.body);
   const replay = await postForm(`${s.url}/token`, { ...exchange, code_verifier: verifier }, basic);
   assert.equal(replay.status, 400, "the replayed code is refused (and logged as such)");
   await postForm(`${s.url}/revoke`, { token: r.body.refresh_token }, basic);
@@ -140,9 +169,13 @@ async function restWithKeys(s: TestServer, a: Admin): Promise<void> {
   assert.equal(key.status, 200, JSON.stringify(key.body));
   const secret = keep("API key", key.body.secret);
   assert.equal((await apiJson(s, secret, `${w}/spaces`)).status, 200);
-  assert.equal((await rawMcp(s, TOOLS_CALL("identity"), bearer(secret))).status, 401);
+  const keyOnMcp = await rawMcp(s, TOOLS_CALL("identity"), bearer(secret));
+  assert.equal(keyOnMcp.status, 401);
+  refused(keyOnMcp.text);
   const garbage = keep("garbage bearer", `garbage${randomString(24)}`);
-  assert.equal((await apiJson(s, garbage, `${w}/spaces`)).status, 401);
+  const bad = await apiJson(s, garbage, `${w}/spaces`);
+  assert.equal(bad.status, 401);
+  refused(bad.body);
   await apiJson(s, pat, `${w}/mcp/register`, { method: "POST", body: { serverName: "Tools x" } });
   const content = keep("uploaded bytes", `upload-${randomString(24)}`);
   const bytes = new TextEncoder().encode(content);
@@ -162,6 +195,7 @@ async function restWithKeys(s: TestServer, a: Admin): Promise<void> {
 
 Deno.test("[security] logs: no token, code, secret, password or upload of a full run appears in the log", async () => {
   secrets.clear();
+  refusals.length = 0;
   await using s = await startTestServer();
   const a = await setupAndSignIn(s);
   await useMcpToken(s, a);
@@ -184,5 +218,10 @@ Deno.test("[security] logs: no token, code, secret, password or upload of a full
     for (const form of new Set([value, encodeURIComponent(value)])) {
       assert.ok(!log.includes(form), `the log contains the ${label}`);
     }
+  }
+  assert.ok(refusals.length >= 5);
+  const echoed = refusals.join("\n");
+  for (const [label, value] of secrets) {
+    assert.ok(!echoed.includes(value), `a refusal echoes the ${label}`);
   }
 });
