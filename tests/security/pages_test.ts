@@ -69,7 +69,7 @@ function pageUrls(w: World, authorize: string): Record<string, string[]> {
   };
 }
 
-Deno.test("[security] pages: every page forbids framing and referrers, signed in, signed out and refused", async () => {
+Deno.test("[security] pages: every page forbids framing, referrers and cross-origin reads, signed in, signed out and refused", async () => {
   await using s = await startTestServer();
   // The setup form itself exists only before the first user.
   const setup = await fetch(s.setupUrl!.replace(s.config.publicUrl, s.url));
@@ -95,8 +95,10 @@ Deno.test("[security] pages: every page forbids framing and referrers, signed in
       ? []
       : [`/authorize/consent?request=${encodeURIComponent(await consentRequest(w, b))}`];
     for (const url of [...Object.values(pages).flat(), ...consent]) {
-      const r = await b.get(url);
+      // Asked from another origin (as a page's fetch would), with the session cookie.
+      const r = await b.request(url, { headers: { origin: "https://evil.example" } });
       assertUnframeable(`${who} GET ${url} (${r.status})`, r.headers);
+      assert.equal(r.headers.get("access-control-allow-origin"), null, `${who} GET ${url}: CORS`);
       if (r.status === 200) served++;
     }
   }
