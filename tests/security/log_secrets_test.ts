@@ -18,6 +18,7 @@ import { rawMcp, rpcOf, TOOLS_CALL } from "../mcp/helpers.ts";
 import { issuePersonalToken } from "../../src/core/personal_tokens.ts";
 import { findUserByEmail } from "../../src/core/users.ts";
 import { randomString } from "../../src/util/ids.ts";
+import { flushAuditLog } from "../../src/core/audit.ts";
 
 const secrets = new Map<string, string>();
 /** Bodies of refused requests: secrets are never echoed in errors either. */
@@ -218,6 +219,14 @@ Deno.test("[security] logs: no token, code, secret, password or upload of a full
     for (const form of new Set([value, encodeURIComponent(value)])) {
       assert.ok(!log.includes(form), `the log contains the ${label}`);
     }
+  }
+  // The audit log keeps (short) tool arguments by design, never credentials.
+  flushAuditLog(s.deps.db);
+  const audit = JSON.stringify(s.deps.db.prepare("SELECT * FROM audit_log").all());
+  assert.ok(audit.includes("files_create"), "MCP calls were audited");
+  for (const [label, value] of secrets) {
+    if (label === "file written through MCP") continue;
+    assert.ok(!audit.includes(value), `the audit log contains the ${label}`);
   }
   assert.ok(refusals.length >= 5);
   const echoed = refusals.join("\n");
