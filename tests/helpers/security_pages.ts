@@ -39,10 +39,11 @@ export function digestDatabase(server: TestServer): string {
   }).join("\n");
 }
 
-/** The page may not be framed and sends no referrer (CSP, X-Frame-Options, Referrer-Policy). */
+/** The page may not be framed, sends no referrer and is never content-sniffed. */
 export function assertUnframeable(label: string, headers: Headers): void {
   const csp = headers.get("content-security-policy") ?? "";
   assert.match(csp, /(^|;)\s*frame-ancestors 'none'/, `${label}: CSP ${csp}`);
   assert.equal(headers.get("x-frame-options"), "DENY", `${label}: X-Frame-Options`);
   assert.equal(headers.get("referrer-policy"), "no-referrer", `${label}: Referrer-Policy`);
+  assert.equal(headers.get("x-content-type-options"), "nosniff", `${label}: nosniff`);
 }
