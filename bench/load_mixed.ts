@@ -256,7 +256,31 @@ async function runMixed(url: string, pid: number, users: SeededUser[], clients: 
 type Measured =
   & Awaited<ReturnType<typeof runBaseline>>
   & Awaited<ReturnType<typeof runMixed>>
-  & { idleKiB: number; users: number; clients: number; seedSeconds: number };
+  & {
+    idleKiB: number;
+    users: number;
+    clients: number;
+    seedSeconds: number;
+    expectedEvents: number;
+  };
+
+/**
+ * Events the conversation streams should have received: for each message posted, one per
+ * open stream of its conversation (the conversations had no events before the streams opened).
+ */
+function expectedEvents(m: Measured, streams: Req[]): number {
+  const perConversation = new Map<string, number>();
+  for (const s of streams) {
+    const c = /\/conversations\/([^/]+)\/events$/.exec(s.url)?.[1];
+    if (c) perConversation.set(c, (perConversation.get(c) ?? 0) + 1);
+  }
+  let expected = 0;
+  for (const [url, ok] of Object.entries(m.written.okByUrl)) {
+    const c = /\/conversations\/([^/]+)\/messages$/.exec(url)?.[1];
+    if (c) expected += ok * (perConversation.get(c) ?? 0);
+  }
+  return expected;
+}
 
 /** Every error sample, and the error count (must be 0). */
 function collectFailures(m: Measured): { failures: string[]; errorCount: number } {
@@ -267,8 +291,10 @@ function collectFailures(m: Measured): { failures: string[]; errorCount: number 
     ...m.ready.errors.map((e) => `stream open: ${e}`),
     ...m.streamed.errors.map((e) => `stream: ${e}`),
   ];
+  const lost = Math.max(0, m.expectedEvents - m.streamed.events);
+  if (lost > 0) failures.push(`${lost} of ${m.expectedEvents} conversation events not delivered`);
   const errorCount = errorsOf(m.base) + errorsOf(m.mixed) + errorsOf(m.written) +
-    m.streamed.endedEarly + (STREAMS - m.ready.opened);
+    m.streamed.endedEarly + (STREAMS - m.ready.opened) + lost;
   if (errorCount > 0 && failures.length === 0) failures.push(`${errorCount} errors`);
   return { failures, errorCount };
 }
@@ -290,10 +316,10 @@ function reportLines(m: Measured, ratio: number, errorCount: number): string[] {
     `upserts/s): ${total(m.mixed).toFixed(0)} calls/s = ${ratio.toFixed(3)} × alone`,
     ...fmtKinds("  mixed", m.mixed.kinds),
     ...fmtKinds("  write", m.written.kinds),
-    `  SSE: ${streamed.frames} frames, ${streamed.events} events (≈ ${
-      perConversation.toFixed(1)
-    } streams per conversation × ${m.written.kinds.post_message?.ok ?? 0} messages), ` +
-    `ended early ${streamed.endedEarly}`,
+    `  SSE: ${streamed.frames} frames, ${streamed.events} of ${m.expectedEvents} expected ` +
+    `events (≈ ${perConversation.toFixed(1)} streams per conversation × ${
+      m.written.kinds.post_message?.ok ?? 0
+    } messages), ended early ${streamed.endedEarly}`,
     `  write → SSE delivery: p50 ${streamed.delivery.p50Ms.toFixed(2)} ms, p99 ${
       streamed.delivery.p99Ms.toFixed(2)
     } ms (n=${streamed.delivery.n})`,
@@ -321,7 +347,9 @@ async function measure(
     users: users.length,
     clients: clients.length,
     seedSeconds,
+    expectedEvents: 0,
   };
+  m.expectedEvents = expectedEvents(m, streamRequests(url, users));
   const { failures, errorCount } = collectFailures(m);
   const ratio = total(m.mixed) / total(m.base);
   const settings = { SECONDS, BASE_SECONDS, CLIENTS, STREAMS, MSG_RATE, DOC_RATE, WORKSPACES };

@@ -44,7 +44,14 @@ export interface KindStats {
 export type WorkerReply =
   | { type: "ready"; opened: number; errors: string[]; openMs: number }
   | { type: "mcp"; kinds: Record<string, KindStats>; seconds: number; errors: string[] }
-  | { type: "writes"; kinds: Record<string, KindStats>; seconds: number; errors: string[] }
+  | {
+    type: "writes";
+    kinds: Record<string, KindStats>;
+    seconds: number;
+    errors: string[];
+    /** Successful writes per URL (to tell how many events each conversation should see). */
+    okByUrl: Record<string, number>;
+  }
   | {
     type: "streams";
     frames: number;
@@ -125,6 +132,7 @@ async function runMcp(job: Extract<Job, { role: "mcp" }>) {
 /** Open-loop writers: each kind fires at its rate; at most 64 requests in flight per kind. */
 async function runWrites(job: Extract<Job, { role: "writes" }>) {
   const rec = new Recorder();
+  const okByUrl: Record<string, number> = {};
   const t0 = performance.now();
   const inflight: Promise<void>[] = [];
   const one = async (r: Req) => {
@@ -137,7 +145,10 @@ async function runWrites(job: Extract<Job, { role: "writes" }>) {
       });
       const text = await res.text();
       if (res.status !== 200) rec.fail(r.kind, `HTTP ${res.status} ${text.slice(0, 200)}`);
-      else rec.ok(r.kind, performance.now() - started);
+      else {
+        rec.ok(r.kind, performance.now() - started);
+        okByUrl[r.url] = (okByUrl[r.url] ?? 0) + 1;
+      }
     } catch (e) {
       rec.fail(r.kind, String(e));
     }
@@ -163,6 +174,7 @@ async function runWrites(job: Extract<Job, { role: "writes" }>) {
     kinds: rec.summary(seconds, job.kinds.map((k) => k.kind)),
     seconds,
     errors: rec.samples,
+    okByUrl,
   };
 }
 
