@@ -11,9 +11,12 @@ import { isGrantActive } from "./oauth_grants.ts";
 
 type TokenRow = { revoked_at: number | null; expires_at?: number | null } | undefined;
 
-function live(row: TokenRow, at: number): boolean {
-  return !!row && row.revoked_at === null && (row.expires_at == null || row.expires_at > at);
-}
+/** The row that says whether a stored token is revoked or expired, by credential kind. */
+const STATE_SQL = {
+  personal_token: "SELECT revoked_at, expires_at FROM personal_tokens WHERE s_id = ?",
+  api_key: "SELECT revoked_at FROM api_keys WHERE s_id = ?",
+  mcp_token: "SELECT revoked_at, expires_at FROM mcp_tokens WHERE s_id = ?",
+} as const;
 
 /**
  * True unless the credential was revoked or expired since it was verified. OAuth access
@@ -21,27 +24,10 @@ function live(row: TokenRow, at: number): boolean {
  * browser sessions open no streams and count as live.
  */
 export function isCredentialActive(db: Db, credential: Credential, at = now()): boolean {
-  switch (credential.kind) {
-    case "personal_token":
-      return live(
-        db.prepare("SELECT revoked_at, expires_at FROM personal_tokens WHERE s_id = ?")
-          .get(credential.id) as TokenRow,
-        at,
-      );
-    case "api_key":
-      return live(
-        db.prepare("SELECT revoked_at FROM api_keys WHERE s_id = ?").get(credential.id) as TokenRow,
-        at,
-      );
-    case "mcp_token":
-      return live(
-        db.prepare("SELECT revoked_at, expires_at FROM mcp_tokens WHERE s_id = ?")
-          .get(credential.id) as TokenRow,
-        at,
-      );
-    case "oauth":
-      return !credential.id.startsWith("gnt_") || isGrantActive(db, credential.id, at);
-    case "session":
-      return true;
+  if (credential.kind === "session") return true;
+  if (credential.kind === "oauth") {
+    return !credential.id.startsWith("gnt_") || isGrantActive(db, credential.id, at);
   }
+  const row = db.prepare(STATE_SQL[credential.kind]).get(credential.id) as TokenRow;
+  return !!row && row.revoked_at === null && (row.expires_at == null || row.expires_at > at);
 }
