@@ -12,6 +12,8 @@
 import type { Deps } from "../deps.ts";
 import type { Actor } from "../auth/actor.ts";
 import { relayControlChannel, requireOwnedRegistration } from "./registry.ts";
+import { isCredentialActive } from "../core/credential_state.ts";
+import { getRole } from "../core/workspaces.ts";
 import {
   listReplayRequests,
   parseEventCursor,
@@ -38,10 +40,14 @@ export function openRelayRequestStream(
 ): ReadableStream<Uint8Array> {
   const cursor = parseEventCursor(input.lastEventId);
   const reg = requireOwnedRegistration(deps, actor, input.serverId);
+  // Re-checked before every live request: a revoked token or a removed member stops receiving.
+  const allowed = () =>
+    isCredentialActive(deps.db, actor.credential) &&
+    (actor.kind !== "user" || getRole(deps.db, actor.workspace.id, actor.user.id) !== null);
   let cleanup = () => {};
   return new ReadableStream<Uint8Array>({
     start(controller) {
-      cleanup = pumpRelayEvents(deps, reg.serverId, cursor, controller);
+      cleanup = pumpRelayEvents(deps, reg.serverId, cursor, allowed, controller);
     },
     cancel() {
       cleanup();
@@ -54,6 +60,7 @@ function pumpRelayEvents(
   deps: Deps,
   serverId: string,
   cursor: number,
+  allowed: () => boolean,
   controller: ReadableStreamDefaultController<Uint8Array>,
 ): () => void {
   let lastSent = cursor;
@@ -99,6 +106,7 @@ function pumpRelayEvents(
   // Subscribe before reading the log so nothing published in between is lost.
   const unsubscribe = deps.events.subscribe(requestChannel(serverId), (payload) => {
     if (replaying) buffered.push(payload as RelayEvent);
+    else if (!closed && !allowed()) handle.end();
     else send(payload as RelayEvent);
   });
   // A revoked registration ends its streams at once.
