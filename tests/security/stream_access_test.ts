@@ -1,13 +1,15 @@
 /**
  * Long-lived event streams follow access, not just the check at open time: a reader removed
- * from the Pod (or from the workspace), or whose token is revoked, while a conversation or
- * agent-message stream is open receives nothing published afterwards, and the stream ends.
+ * from the Pod (or from the workspace), or whose token is revoked, while a conversation,
+ * agent-message or relay request stream is open receives nothing published afterwards, and
+ * the stream ends.
  */
 import assert from "node:assert/strict";
 import { startTestServer, type TestServer } from "../helpers/server.ts";
 import { apiJson, createUserWithToken, type UserWithToken } from "../helpers/fixtures.ts";
 import { holdAgentRuns, messageBody } from "../helpers/conversations.ts";
 import { appendMessageEvent } from "../../src/core/agent_messages.ts";
+import { publishRelayRequest } from "../../src/relay/requests.ts";
 import { apiResourceUrl } from "../../src/config.ts";
 import { mintOAuthToken } from "../mcp/helpers.ts";
 
@@ -153,6 +155,53 @@ Deno.test("[security] events: a stream opened with a token stops delivering once
       await until(() => stream.ended);
       assert.ok(!stream.text.includes(`after${name}`), `a revoked ${name} still receives events`);
       assert.ok(stream.ended, `the ${name} stream ends`);
+    } finally {
+      await stream.close();
+    }
+  }
+});
+
+Deno.test("[security] events: a relay request stream stops delivering once its token is revoked or its user removed", async () => {
+  await using s = await startTestServer();
+  const x = await podConversation(s);
+  const register = async (u: UserWithToken) => {
+    const r = await apiJson(s, u.token, `${x.w}/mcp/register`, {
+      method: "POST",
+      body: { serverName: "Local tools" },
+    });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    return r.body.serverId as string;
+  };
+  const alice = await register(x.alice);
+  const bob = await register(x.bob);
+  const cases: [string, UserWithToken, string, () => void][] = [
+    ["revoked personal token", x.alice, alice, () => {
+      s.deps.db.prepare("UPDATE personal_tokens SET revoked_at = ? WHERE user_id = ?")
+        .run(Date.now(), x.alice.user.id);
+    }],
+    ["removed member", x.bob, bob, () => {
+      s.deps.db.prepare("DELETE FROM memberships WHERE user_id = ?").run(x.bob.user.id);
+    }],
+  ];
+  for (const [name, u, serverId, lose] of cases) {
+    const path = `${x.w}/mcp/requests?serverId=${encodeURIComponent(serverId)}`;
+    const stream = follow(s, u.token, path);
+    try {
+      const call = (id: string) =>
+        publishRelayRequest(s.deps, serverId, {
+          jsonrpc: "2.0",
+          id,
+          method: "tools/call",
+          params: { name: "t", arguments: { text: id } },
+        });
+      call(`before-${name}`);
+      await until(() => stream.text.includes(`before-${name}`));
+      assert.ok(stream.text.includes(`before-${name}`), `control: ${name} follows`);
+      lose();
+      call(`after-${name}`);
+      await until(() => stream.ended);
+      assert.ok(!stream.text.includes(`after-${name}`), `${name}: still receives requests`);
+      assert.ok(stream.ended, `${name}: the stream ends`);
     } finally {
       await stream.close();
     }
