@@ -221,36 +221,51 @@ async function runBaseline(pid: number, clients: Req[][]) {
     durationMs: BASE_SECONDS * 1000,
     warmupMs: WARMUP_MS,
   });
-  const base = await worker.next() as Phase;
-  return { base, baseMem: await rss.stop() };
+  try {
+    const base = await worker.next() as Phase;
+    return { base, baseMem: await rss.stop() };
+  } finally {
+    worker.terminate();
+    await rss.stop();
+  }
 }
 
 /** Open the streams, then run the MCP clients and the writes together for SECONDS. */
 async function runMixed(url: string, pid: number, users: SeededUser[], clients: Req[][]) {
   const rss = sampleRss(pid);
-  const streams = startWorker({ role: "streams", streams: streamRequests(url, users) });
-  const ready = await streams.next() as Extract<WorkerReply, { type: "ready" }>;
-  await new Promise((r) => setTimeout(r, 500));
-  const streamsKiB = await rssKiB(pid);
-  const writes = startWorker({
-    role: "writes",
-    kinds: writeKinds(url, users),
-    durationMs: SECONDS * 1000 + WARMUP_MS,
-  });
-  const mcp = startWorker({
-    role: "mcp",
-    clients,
-    durationMs: SECONDS * 1000,
-    warmupMs: WARMUP_MS,
-  });
-  const [mixed, written] = await Promise.all([mcp.next(), writes.next()]) as [
-    Phase,
-    Extract<WorkerReply, { type: "writes" }>,
-  ];
-  await new Promise((r) => setTimeout(r, 1000)); // let the last events arrive
-  streams.send("stop");
-  const streamed = await streams.next() as Extract<WorkerReply, { type: "streams" }>;
-  return { ready, streamsKiB, mixed, written, streamed, mixedMem: await rss.stop() };
+  const workers: ReturnType<typeof startWorker>[] = [];
+  // On any failure, end every Worker (the streams one waits for "stop") and the sampler, so a
+  // failed run exits instead of hanging.
+  try {
+    const streams = startWorker({ role: "streams", streams: streamRequests(url, users) });
+    workers.push(streams);
+    const ready = await streams.next() as Extract<WorkerReply, { type: "ready" }>;
+    await new Promise((r) => setTimeout(r, 500));
+    const streamsKiB = await rssKiB(pid);
+    const writes = startWorker({
+      role: "writes",
+      kinds: writeKinds(url, users),
+      durationMs: SECONDS * 1000 + WARMUP_MS,
+    });
+    const mcp = startWorker({
+      role: "mcp",
+      clients,
+      durationMs: SECONDS * 1000,
+      warmupMs: WARMUP_MS,
+    });
+    workers.push(writes, mcp);
+    const [mixed, written] = await Promise.all([mcp.next(), writes.next()]) as [
+      Phase,
+      Extract<WorkerReply, { type: "writes" }>,
+    ];
+    await new Promise((r) => setTimeout(r, 1000)); // let the last events arrive
+    streams.send("stop");
+    const streamed = await streams.next() as Extract<WorkerReply, { type: "streams" }>;
+    return { ready, streamsKiB, mixed, written, streamed, mixedMem: await rss.stop() };
+  } finally {
+    for (const w of workers) w.terminate();
+    await rss.stop();
+  }
 }
 
 type Measured =
