@@ -9,6 +9,7 @@ import type { Config } from "./config.ts";
 import { type Db, openDb } from "./db/sqlite.ts";
 import { migrate } from "./db/migrate.ts";
 import { LocalFiles } from "./storage/local_files.ts";
+import { removeOrphanBlobs } from "./core/blob_sweep.ts";
 import { createLogger, type Logger, type LogSink } from "./util/log.ts";
 import { createEventBus } from "./events/bus.ts";
 import { loadKeyRing } from "./core/signing_keys.ts";
@@ -93,6 +94,12 @@ export async function startServer(
   const db = await openDataDir(config.dataDir);
   const files = new LocalFiles(config.dataDir);
   await files.init();
+  // Before anything can write a blob (agent runs resume below, requests once listening).
+  // Housekeeping: a sweep that fails leaves orphans for the next start, it does not stop this one.
+  await removeOrphanBlobs(db, files).then(
+    (sweep) => log.info("orphan blobs swept", { ...sweep }),
+    (e) => log.warn("orphan blob sweep failed", { error: String(e) }),
+  );
   const lifecycle = new AbortController();
   const deps: Deps = {
     config,

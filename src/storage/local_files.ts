@@ -7,6 +7,12 @@
 import { join, resolve, sep } from "node:path";
 import { randomString } from "../util/ids.ts";
 
+/** The shape of a storage key: a two-character fan-out directory and a 24-character name. */
+const KEY_PATTERN = /^[A-Za-z0-9]{2}\/[A-Za-z0-9]{24}$/;
+const FAN_OUT_PATTERN = /^[A-Za-z0-9]{2}$/;
+/** The most blobs one listing returns: far above this server's scale, a bound on start time. */
+export const MAX_LISTED_KEYS = 5_000_000;
+
 export class LocalFiles {
   readonly root: string;
 
@@ -30,7 +36,7 @@ export class LocalFiles {
 
   /** Resolve a key to an absolute path, refusing anything outside the files directory. */
   pathOf(key: string): string {
-    if (!/^[A-Za-z0-9]{2}\/[A-Za-z0-9]{24}$/.test(key)) {
+    if (!KEY_PATTERN.test(key)) {
       throw new Error(`storage key refused: ${JSON.stringify(key)}`);
     }
     const full = resolve(this.root, key);
@@ -66,6 +72,25 @@ export class LocalFiles {
     file.close();
     await Deno.rename(temp, target);
     return size;
+  }
+
+  /**
+   * The keys of the blobs on disk (one walk of the fan-out directories, at most `max`; `tmp`
+   * and anything not shaped like a key are not ours to judge and are skipped). `complete` is
+   * false when the bound cut the walk short.
+   */
+  async listKeys(max = MAX_LISTED_KEYS): Promise<{ keys: string[]; complete: boolean }> {
+    const keys: string[] = [];
+    for await (const fan of Deno.readDir(this.root)) {
+      if (!fan.isDirectory || !FAN_OUT_PATTERN.test(fan.name)) continue;
+      for await (const blob of Deno.readDir(join(this.root, fan.name))) {
+        const key = `${fan.name}/${blob.name}`;
+        if (!blob.isFile || !KEY_PATTERN.test(key)) continue;
+        if (keys.length >= max) return { keys, complete: false };
+        keys.push(key);
+      }
+    }
+    return { keys, complete: true };
   }
 
   async read(key: string): Promise<Uint8Array> {

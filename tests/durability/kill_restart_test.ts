@@ -4,10 +4,11 @@
  * DURABILITY_ROUNDS sets the rounds, default 5), restarted on the same data directory, and
  * checked. After each kill, on disk: SQLite integrity_check and foreign_key_check, the FTS5
  * index, every ready file's blob (size and hash), orphans bounded by the blob writes in
- * flight, one active MCP token per user, audit entries of tool calls answered well before the
- * kill, `files_create` contents. After each restart, over REST: no temp file left, every
- * acknowledged write there and intact, every write in flight at the kill all there or absent,
- * agent runs the kill interrupted finished as failed.
+ * flight at that kill, one active MCP token per user, audit entries of tool calls answered
+ * well before the kill, `files_create` contents. After each restart: no temp file and no blob
+ * without a files row left; over REST, every acknowledged write there and intact, every
+ * write in flight at the kill all there or absent, agent runs the kill interrupted finished
+ * as failed.
  */
 import assert from "node:assert/strict";
 import {
@@ -21,6 +22,7 @@ import {
   inspectDataDir,
   readScopedFiles,
   tempFilesOf,
+  unreferencedBlobsOf,
 } from "../helpers/durability_disk.ts";
 import { call, Ledger, seededRandom } from "../helpers/durability_ledger.ts";
 import { type LoadContext, runWriters } from "../helpers/durability_load.ts";
@@ -110,7 +112,7 @@ function assertDiskSound(disk: DiskReport, ledger: Ledger, when: string): void {
   assert.ok(
     disk.orphanBlobs.length <= ledger.blobWritesInFlightAtKill,
     `${when}: ${disk.orphanBlobs.length} orphan blobs but only ` +
-      `${ledger.blobWritesInFlightAtKill} blob writes were ever in flight at a kill`,
+      `${ledger.blobWritesInFlightAtKill} blob writes were in flight at the last kill`,
   );
 }
 
@@ -175,7 +177,7 @@ async function loadAndKill(
   }
   ctx.killed = true;
   const killedAt = Date.now();
-  ledger.blobWritesInFlightAtKill += ledger.files.filter((f) => !f.uploaded).length +
+  ledger.blobWritesInFlightAtKill = ledger.files.filter((f) => !f.uploaded).length +
     [...ledger.scopedFiles.values()].filter((f) => f.pending !== null).length;
   await run.server!.kill();
   run.server = null;
@@ -207,6 +209,11 @@ async function restartAndVerify(run: Run, round: number): Promise<number> {
   run.server = await ServerProcess.start(run.dataDir, run.port, run.flags);
   const restartMs = Date.now() - restartAt;
   assert.deepEqual(await tempFilesOf(run.dataDir), [], "a restart removes crash leftovers in tmp");
+  assert.deepEqual(
+    await unreferencedBlobsOf(run.dataDir),
+    [],
+    "a restart removes the blobs no files row references",
+  );
   const failures = await verifyLedger(run.server.url, run.setup, run.dataSourcePath, run.ledger);
   assert.deepEqual(failures, [], `round ${round} (seed ${SEED}): lost or damaged writes`);
   return restartMs;
@@ -259,6 +266,7 @@ Deno.test("[durability] acknowledged writes survive SIGKILL at random moments; i
     run.server = null;
     const final = await inspectDataDir(dataDir);
     assertDiskSound(final, run.ledger, "after the final clean stop");
+    assert.deepEqual(final.orphanBlobs, [], "no orphan blob after the last restart and clean stop");
     reportRun(run.ledger, started, final.orphanBlobs.length);
   } finally {
     await run?.server?.kill();

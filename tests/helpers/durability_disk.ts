@@ -206,6 +206,26 @@ async function checkSearchIndex(dataDir: string): Promise<string> {
   }
 }
 
+/**
+ * Blobs no files row references (any status), read while the server runs (the database is in
+ * WAL mode, so a read-only connection sees the last commit): none right after a restart, whose
+ * startup sweep removes them.
+ */
+export async function unreferencedBlobsOf(dataDir: string): Promise<string[]> {
+  const blobs = new Set(await listBlobs(join(dataDir, "files")));
+  const db = new DatabaseSync(join(dataDir, "dust-mcp.db"), { readOnly: true });
+  try {
+    for (
+      const r of db.prepare("SELECT storage_key FROM files WHERE storage_key IS NOT NULL").iterate()
+    ) {
+      blobs.delete(String(r.storage_key));
+    }
+  } finally {
+    db.close();
+  }
+  return [...blobs];
+}
+
 /** The temp entries of a data directory's files dir (checked right after a restart). */
 export function tempFilesOf(dataDir: string): Promise<string[]> {
   return listTemp(join(dataDir, "files"));

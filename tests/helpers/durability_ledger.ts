@@ -209,7 +209,10 @@ export class Ledger {
   interruptedRuns = 0;
   /** Outcomes of in-flight writes checked after restarts: kind → present / absent counts. */
   readonly inFlight = new Map<string, { present: number; absent: number }>();
-  /** Uploads and `files_create` writes in flight at some kill: each may leave one orphan blob. */
+  /**
+   * Uploads and `files_create` writes in flight at the last kill: each may leave one orphan
+   * blob (the restart after it sweeps them, so earlier kills' orphans are gone).
+   */
   blobWritesInFlightAtKill = 0;
 
   /** Count an in-flight write's outcome once it was checked. */
