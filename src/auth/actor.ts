@@ -35,6 +35,8 @@ export interface Credential {
   clientId?: string;
   /** The OAuth grant row id, for OAuth access tokens (revocation checks). */
   grantId?: number;
+  /** When a self-contained credential (an OAuth access token) expires, epoch ms. */
+  expiresAt?: number;
 }
 
 export interface UserActor {

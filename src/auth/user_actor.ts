@@ -52,6 +52,11 @@ export function actorFromAccessClaims(deps: Deps, claims: AccessClaims): UserAct
     userSId: claims.sub,
     workspaceSId: claims.wid,
     scopes: parseScopes(claims.scope),
-    credential: { kind: "oauth", id: claims.gid ?? claims.jti, clientId: claims.client_id },
+    credential: {
+      kind: "oauth",
+      id: claims.gid ?? claims.jti,
+      clientId: claims.client_id,
+      expiresAt: claims.exp * 1000,
+    },
   });
 }

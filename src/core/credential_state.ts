@@ -20,10 +20,11 @@ const STATE_SQL = {
 
 /**
  * True unless the credential was revoked or expired since it was verified. OAuth access
- * tokens are judged by their grant (a token without one has nothing stored to revoke);
- * browser sessions open no streams and count as live.
+ * tokens are judged by their own expiry and their grant (a token without one has nothing
+ * stored to revoke); browser sessions open no streams and count as live.
  */
 export function isCredentialActive(db: Db, credential: Credential, at = now()): boolean {
+  if (credential.expiresAt !== undefined && credential.expiresAt <= at) return false;
   if (credential.kind === "session") return true;
   if (credential.kind === "oauth") {
     return !credential.id.startsWith("gnt_") || isGrantActive(db, credential.id, at);
