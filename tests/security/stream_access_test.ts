@@ -207,3 +207,26 @@ Deno.test("[security] events: a relay request stream stops delivering once its t
     }
   }
 });
+
+Deno.test("[security] events: a stream opened with an OAuth access token ends when the token expires", async () => {
+  await using s = await startTestServer();
+  const x = await podConversation(s);
+  const conv = `${x.w}/assistant/conversations/${x.cId}`;
+  const short = await mintOAuthToken(s, x.bob, {
+    audience: apiResourceUrl(s.config),
+    ttlSeconds: 2,
+  });
+  const stream = follow(s, short.token, `${conv}/events`);
+  try {
+    await post(s, x.alice, `${conv}/messages`, "beforeexpiry");
+    await until(() => stream.text.includes("beforeexpiry"));
+    assert.ok(stream.text.includes("beforeexpiry"), "control: the token follows");
+    await new Promise((r) => setTimeout(r, 2100)); // past the token's exp (whole seconds)
+    await post(s, x.alice, `${conv}/messages`, "afterexpiry");
+    await until(() => stream.ended);
+    assert.ok(!stream.text.includes("afterexpiry"), "an expired token still receives events");
+    assert.ok(stream.ended, "the stream ends");
+  } finally {
+    await stream.close();
+  }
+});
