@@ -16,10 +16,14 @@
  * event loop drives everything. The machine has 2 cores shared with the server: figures are
  * for the whole box, and ratios are what compare.
  *
+ * Every posted message must reach every open stream of its conversation: an event not
+ * delivered counts as an error.
+ *
  * Knobs: BENCH_MIXED_WORKSPACES (1: a team; the 32 users are spread over them),
- * BENCH_MIXED_DOCS (3000 per workspace), BENCH_MIXED_SECONDS (20), BENCH_MIXED_BASE_SECONDS (10), BENCH_MIXED_CLIENTS (32),
- * BENCH_MIXED_STREAMS (1000, half relay, half events), BENCH_MIXED_MSG_RATE (50/s),
- * BENCH_MIXED_DOC_RATE (25/s).
+ * BENCH_MIXED_DOCS (3000 per workspace), BENCH_MIXED_SECONDS (20),
+ * BENCH_MIXED_BASE_SECONDS (10), BENCH_MIXED_CLIENTS (32), BENCH_MIXED_STREAMS (1000, half
+ * relay, half events), BENCH_MIXED_MSG_RATE (50/s), BENCH_MIXED_DOC_RATE (25/s),
+ * BENCH_CPU_PROF (a directory: profile the server with --cpu-prof).
  * Run: `deno task bench load_mixed`.
  * @module
  */
