@@ -37,16 +37,22 @@ import { relayRoutes } from "./api/relay.ts";
 import { modelSettingsRoutes } from "./pages/model_settings.tsx";
 import { conversationRoutes } from "./api/conversations.ts";
 import { allowedMethodsLookup } from "./api/allowed_methods.ts";
+import { UPLOAD_BODY_MAX } from "./core/files.ts";
 
-/** Body-size limits by path: uploads and relay results are larger than ordinary JSON. */
+/**
+ * Body-size limits: uploads and relay results are larger than ordinary JSON. The upload cap
+ * is enforced while the body streams to disk (capUploadBody), not by bodyLimit.
+ */
 export const BODY_LIMITS = {
   default: 2 * 1024 * 1024,
-  fileUpload: 64 * 1024 * 1024,
+  fileUpload: UPLOAD_BODY_MAX,
   relayResults: 16 * 1024 * 1024,
 } as const;
 
+/** `POST` here is an upload; the other methods on the path carry no body. */
+const FILE_PATH = /^\/api\/v1\/w\/[^/]+\/files\/[^/]+$/;
+
 function bodyLimitFor(path: string): number {
-  if (/^\/api\/v1\/w\/[^/]+\/files\/[^/]+$/.test(path)) return BODY_LIMITS.fileUpload;
   if (/^\/api\/v1\/w\/[^/]+\/mcp\/results$/.test(path)) return BODY_LIMITS.relayResults;
   return BODY_LIMITS.default;
 }
@@ -108,6 +114,9 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   );
 
   app.use("*", async (c, next) => {
+    // An upload is capped while it streams to disk (capUploadBody, src/core/files.ts):
+    // bodyLimit would hold a body sent without Content-Length whole in memory first.
+    if (c.req.method === "POST" && FILE_PATH.test(c.req.path)) return await next();
     const limit = bodyLimitFor(c.req.path);
     return await bodyLimit({
       maxSize: limit,

@@ -9,6 +9,7 @@ import { z } from "zod";
 import type { AppEnv } from "../deps.ts";
 import { getActor } from "../auth/bearer.ts";
 import {
+  capUploadBody,
   createFile,
   deleteFile,
   openFileContent,
@@ -88,17 +89,21 @@ export function filesRoutes(): Hono<AppEnv> {
     method: "post",
     path: `${W}/files/:fileId`,
     summary: "Upload the bytes of a file (multipart/form-data, field `file`)",
-    description: "The byte count must equal the declared fileSize. The file becomes ready.",
+    description: "The byte count must equal the declared fileSize (more: 400 file_too_large). " +
+      "The whole request body may carry at most 64 MB (more: 413 file_too_large). " +
+      "The file becomes ready.",
     tags: ["Files"],
     response: FileResponse,
   });
   app.post("/files/:fileId", async (c) => {
-    // Streamed: the bytes go to disk as they arrive (never buffered whole in memory).
-    const { stream } = await streamMultipartField(
-      c.req.raw.body,
-      c.req.header("content-type"),
-      "file",
-    );
+    // Streamed: the bytes go to disk as they arrive (never buffered whole in memory), the
+    // body counted against its cap on the way (app.ts leaves this route to it).
+    const body = capUploadBody(c.req.raw.body, c.req.header("content-length"));
+    const { stream } = await streamMultipartField(body, c.req.header("content-type"), "file")
+      .catch(async (e) => {
+        await body?.cancel().catch(() => {}); // refused before the file field: drop the rest
+        throw e;
+      });
     const actor = getActor(c);
     const file = await uploadFileContent(c.var.deps, actor, {
       fileId: c.req.param("fileId"),

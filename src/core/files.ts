@@ -248,6 +248,25 @@ export function createFile(deps: Deps, actor: Actor, input: CreateFileInput): Fi
   });
 }
 
+/** The most bytes an upload request may carry, multipart framing included. */
+export const UPLOAD_BODY_MAX = 64 * 1024 * 1024;
+
+/**
+ * An upload's request body, capped while it streams (it is never buffered: the upload route
+ * skips the app's bodyLimit, which holds a body sent without Content-Length whole in memory).
+ * A declared Content-Length over the cap is refused before a byte is read; a body that sends
+ * more than the cap fails as soon as it passes it. Both answer 413 `file_too_large`.
+ */
+export function capUploadBody(
+  body: ReadableStream<Uint8Array> | null,
+  contentLength: string | undefined,
+): ReadableStream<Uint8Array> | null {
+  const tooLarge = () =>
+    new AppError(413, "file_too_large", `The upload is larger than ${UPLOAD_BODY_MAX} bytes.`);
+  if (contentLength && Number(contentLength) > UPLOAD_BODY_MAX) throw tooLarge();
+  return body?.pipeThrough(limitBytes(UPLOAD_BODY_MAX, tooLarge)) ?? null;
+}
+
 /** A stream that passes bytes through and fails as soon as more than `max` have gone by. */
 function limitBytes(max: number, onTooLarge: () => Error): TransformStream<Uint8Array, Uint8Array> {
   let seen = 0;
