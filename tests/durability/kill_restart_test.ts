@@ -186,8 +186,11 @@ async function loadAndKill(
   return { killedAt, afterMs: killedAt - loadStart };
 }
 
-/** The dead server's data directory: database, files, audit entries, `files_create` files. */
-async function checkAfterKill(run: Run, round: number, killedAt: number): Promise<void> {
+/**
+ * The dead server's data directory: database, files, audit entries, `files_create` files.
+ * Returns the orphan blobs found (the restart must sweep them).
+ */
+async function checkAfterKill(run: Run, round: number, killedAt: number): Promise<number> {
   const disk = await inspectDataDir(run.dataDir);
   assertDiskSound(disk, run.ledger, `round ${round} after SIGKILL`);
   assert.deepEqual(
@@ -201,6 +204,7 @@ async function checkAfterKill(run: Run, round: number, killedAt: number): Promis
     [],
     `round ${round} (seed ${SEED}): files_create writes on disk`,
   );
+  return disk.orphanBlobs.length;
 }
 
 /** Restart on the same directory; no temp file left; every write checked over REST. */
@@ -255,10 +259,11 @@ Deno.test("[durability] acknowledged writes survive SIGKILL at random moments; i
     for (let round = 1; round <= ROUNDS; round++) {
       const killAfter = KILL_MIN_MS + Math.floor(rng() * KILL_SPAN_MS);
       const { killedAt, afterMs } = await loadAndKill(run, round, killAfter);
-      await checkAfterKill(run, round, killedAt);
+      const orphans = await checkAfterKill(run, round, killedAt);
       const restartMs = await restartAndVerify(run, round);
       console.log(
-        `[durability] round ${round}: killed after ${afterMs} ms, restart ${restartMs} ms, ` +
+        `[durability] round ${round}: killed after ${afterMs} ms, orphan blobs ${orphans} ` +
+          `(swept by the restart), restart ${restartMs} ms, ` +
           `acknowledged so far ${JSON.stringify(run.ledger.counts())}`,
       );
     }
