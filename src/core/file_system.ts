@@ -5,11 +5,12 @@
  * scope (conversation readable / Pod readable) and throws AppError with Dust's message, which
  * the MCP layer returns as an `isError` result.
  *
- * `files_grep` runs the regular expression on a search worker with a time limit: JavaScript
- * regexes backtrack, and one pattern like `(a+)+$` could otherwise hold the event loop for
- * minutes (Dust uses RE2 for the same reason).
+ * `files_grep` matches with RE2 (as Dust), in linear time, on a search worker with a time
+ * limit: a backtracking JavaScript RegExp such as `(a+)+$` could run for ever, and a worker
+ * cannot be stopped while one runs.
  * @module
  */
+import { RE2JS } from "re2js";
 import type { Deps } from "../deps.ts";
 import type { Actor } from "../auth/actor.ts";
 import { AppError } from "../errors.ts";
@@ -219,30 +220,22 @@ export async function filesCreate(deps: Deps, actor: Actor, input: FilesCreateIn
 }
 
 /** Split Dust's `(?i)` prefix off a pattern: JavaScript has no inline flags. */
-export function compileGrepPattern(pattern: string): { source: string; flags: string } {
+export function compileGrepPattern(pattern: string): { source: string } {
   if (pattern.length > GREP_PATTERN_MAX_CHARS) {
     throw toolError(
       `Unsupported or invalid regular expression. Error: Regular expressions cannot exceed ${GREP_PATTERN_MAX_CHARS} characters.`,
     );
   }
-  const insensitive = pattern.startsWith("(?i)");
-  const source = insensitive ? pattern.slice(4) : pattern;
-  // Unicode mode first (as Dust's RE2); patterns only unicode mode rejects, such as `a\-b`
-  // (an identity escape RE2 accepts), fall back to the legacy syntax.
-  let flags = insensitive ? "iu" : "u";
+  // RE2 syntax, as Dust's grep (`(?i)` inline, identity escapes such as `a\-b`, no
+  // backreferences or lookarounds): matching is linear in the line length.
   try {
-    new RegExp(source, flags);
+    RE2JS.compile(pattern);
   } catch (e) {
-    flags = flags.replace("u", "");
-    try {
-      new RegExp(source, flags);
-    } catch {
-      throw toolError(
-        `Unsupported or invalid regular expression. Error: ${e instanceof Error ? e.message : e}`,
-      );
-    }
+    throw toolError(
+      `Unsupported or invalid regular expression. Error: ${e instanceof Error ? e.message : e}`,
+    );
   }
-  return { source, flags };
+  return { source: pattern };
 }
 
 /** `files_grep`: matching lines as `<n>: <line>`, at most 50, with Dust's trailing note. */
@@ -258,10 +251,10 @@ export async function filesGrep(
       text: `\`${input.path}\` is not a text file (${mime}) and cannot be searched with grep.`,
     };
   }
-  const { source, flags } = compileGrepPattern(input.pattern);
+  const { source } = compileGrepPattern(input.pattern);
   const { text, truncated } = await readText(deps, f, GREP_SCAN_MAX_BYTES);
   const result = await deps.searchWorkers.grep(
-    { text, source, flags, maxMatches: GREP_MATCHES_MAX, lineMaxChars: GREP_LINE_MAX_CHARS },
+    { text, source, maxMatches: GREP_MATCHES_MAX, lineMaxChars: GREP_LINE_MAX_CHARS },
     GREP_TIMEOUT_MS,
   );
   if (result.error) throw toolError(`Failed to search file \`${input.path}\`: ${result.error}`);

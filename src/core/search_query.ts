@@ -8,6 +8,7 @@
  * data-source row ids the caller may read, and the SQL never looks beyond them.
  * @module
  */
+import { RE2JS } from "re2js";
 import type { Db } from "../db/sqlite.ts";
 
 export interface SearchRequest {
@@ -156,8 +157,8 @@ function prepared(db: Db, sql: string) {
 
 export interface GrepRequest {
   text: string;
+  /** An RE2 pattern (validated by `compileGrepPattern`; `(?i)` and other RE2 flags inline). */
   source: string;
-  flags: string;
   maxMatches: number;
   lineMaxChars: number;
 }
@@ -168,11 +169,16 @@ export interface GrepResult {
   error?: string;
 }
 
-/** Match `source` line by line (1-based numbers), stopping at `maxMatches`. */
+/**
+ * Match `source` line by line (1-based numbers), stopping at `maxMatches`. RE2 (as Dust's
+ * grep) runs in linear time: a backtracking JavaScript RegExp such as `(a+)+$` can run for
+ * ever, and `Worker.terminate()` does not interrupt a running RegExp — the timed-out worker's
+ * thread went on burning a core until the process exited (and kept it from exiting).
+ */
 export function runGrep(req: GrepRequest): GrepResult {
-  let re: RegExp;
+  let re: RE2JS;
   try {
-    re = new RegExp(req.source, req.flags.replace(/[gy]/g, ""));
+    re = RE2JS.compile(req.source);
   } catch (e) {
     return { matches: [], capped: false, error: e instanceof Error ? e.message : String(e) };
   }
@@ -193,7 +199,7 @@ export function runGrep(req: GrepRequest): GrepResult {
         error: `Cannot search a line longer than ${req.lineMaxChars} characters.`,
       };
     }
-    if (re.test(line)) {
+    if (re.matcher(line).find()) {
       matches.push(`${n}: ${line}`);
       if (matches.length >= req.maxMatches) return { matches, capped: true };
     }

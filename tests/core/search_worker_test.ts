@@ -2,14 +2,15 @@ import assert from "node:assert/strict";
 import { SearchWorkerPool } from "../../src/core/search_worker.ts";
 import { AppError } from "../../src/errors.ts";
 
+// Grep is RE2 (linear time), so a slow job is a costly pattern over a large text (~4 s here):
+// long enough to outlive the short time limits below, and interruptible by terminate().
 const bomb = {
-  text: "a".repeat(40) + "!",
-  source: "^(a+)+$",
-  flags: "u",
+  text: ("ab".repeat(500) + "\n").repeat(20_000),
+  source: "(?i)(a|b|ab|ba)*(c|d)*x{1,100}",
   maxMatches: 50,
   lineMaxChars: 1e6,
 };
-const easy = { text: "x\ny\n", source: "y", flags: "u", maxMatches: 50, lineMaxChars: 1e6 };
+const easy = { text: "x\ny\n", source: "y", maxMatches: 50, lineMaxChars: 1e6 };
 
 Deno.test("[search_worker] a job past its timeout kills its worker; the next job gets a fresh one", async () => {
   const pool = new SearchWorkerPool({ dbPath: ":memory:", size: 1 });

@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
+import process from "node:process";
 import { fileName, type FuzzWorld, startFuzzWorld } from "../helpers/fuzz_world.ts";
 import {
   credential,
@@ -338,4 +339,50 @@ Deno.test("[fuzz/mcp] 2026-07-28 requests with hostile envelopes and mismatched 
     checkResponse(world, req, res, "mcp");
     tally(`2026 ${c.method} ${c.broken} ${res.status}`);
   }, 100);
+});
+
+/** CPU seconds this process has used (all threads). */
+function cpuSeconds(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
+Deno.test("[fuzz/mcp] catastrophic files_grep patterns answer fast and leave no thread spinning", async () => {
+  await using world = await startFuzzWorld();
+  const scope = { type: "pod", pod_id: world.a.ids.podId };
+  const path = `pod-${world.a.ids.podId}/bomb.txt`;
+  const call = async (name: string, args: Record<string, unknown>) => {
+    const req: FuzzRequest = {
+      method: "POST",
+      path: "/mcp",
+      headers: { ...MCP_HEADERS, Authorization: `Bearer ${world.a.mcpToken}` },
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 1,
+        method: "tools/call",
+        params: { name, arguments: args },
+      }),
+      as: world.a,
+    };
+    const res = await send(world, req);
+    checkResponse(world, req, res, "mcp");
+    return res;
+  };
+  const content = "a".repeat(40_000) + "!\n" + "ab".repeat(100) + "\n";
+  await call("files_create", { scope, path, content, content_type: "text/plain" });
+  // Before RE2, each of these ran on a worker until the 2 s limit, and terminate() did not stop
+  // the RegExp: every call left a thread burning a core for the life of the process.
+  for (const pattern of ["(a+)+$", "(a|a)*b", "(a*)*b", "^(a|aa)+$", "(?:a+){10}b", "(.*a){12}"]) {
+    const started = performance.now();
+    const res = await call("files_grep", { scope, path, pattern });
+    assert.equal(res.status, 200);
+    assert.ok(
+      performance.now() - started < 1500,
+      `${pattern} took ${performance.now() - started} ms`,
+    );
+  }
+  const before = cpuSeconds();
+  await new Promise((r) => setTimeout(r, 1000));
+  const used = cpuSeconds() - before;
+  assert.ok(used < 0.6, `the idle process used ${used.toFixed(2)} CPU-seconds in 1 s`);
 });
