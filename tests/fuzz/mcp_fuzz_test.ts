@@ -9,13 +9,14 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import process from "node:process";
-import { fileName, type FuzzWorld, startFuzzWorld } from "../helpers/fuzz_world.ts";
+import { type FuzzWorld, startFuzzWorld } from "../helpers/fuzz_world.ts";
 import {
   credential,
   fromSchema,
   hostileJson,
   hostileString,
   NASTY_STRINGS,
+  scopedPath,
 } from "../helpers/fuzz_arbs.ts";
 import { checkResponse, type FuzzRequest, send, tally } from "../helpers/fuzz_check.ts";
 import { checkProperty } from "../helpers/fuzz_run.ts";
@@ -195,6 +196,7 @@ async function listTools(
 /** Hostile strings tuned for tools: traversal, FTS5 syntax, SQL, regex bombs, ids. */
 function toolString(world: FuzzWorld): fc.Arbitrary<string> {
   return fc.oneof(
+    scopedPath(world, true),
     fc.constantFrom(...NASTY_STRINGS),
     fc.constantFrom(
       "(a+)+$",
@@ -203,9 +205,6 @@ function toolString(world: FuzzWorld): fc.Arbitrary<string> {
       "(?<x>a)\\k<y>",
       "a{1,99999}",
       ".*".repeat(50),
-      `pod-${world.b.ids.podId}/${fileName("B")}`,
-      `conversation-${world.b.ids.cId}/${fileName("B")}`,
-      `../pod-${world.b.ids.podId}/${fileName("B")}`,
       `../../conversation-${world.b.ids.cId}`,
       world.b.ids.documentId,
       world.b.ids.fileId,

@@ -243,7 +243,7 @@ export function fromSchema(
   mode: SchemaMode,
   schema: Schema,
   name = "",
-  depth = 3,
+  depth = 5,
 ): fc.Arbitrary<unknown> {
   const s = deref(schema, mode.root);
   const mutate = (valid: fc.Arbitrary<unknown>) =>
@@ -254,7 +254,7 @@ export function fromSchema(
   if (depth <= 0) return hostileJson(0);
   const variants = s.oneOf ?? s.anyOf;
   if (Array.isArray(variants) && variants.length) {
-    return fc.oneof(...variants.map((v: Schema) => fromSchema(mode, v, name, depth - 1)));
+    return fc.oneof(...variants.map((v: Schema) => fromSchema(mode, v, name, depth)));
   }
   if (s.const !== undefined) return mutate(fc.constant(s.const));
   if (Array.isArray(s.enum) && s.enum.length) return mutate(fc.constantFrom(...s.enum));
@@ -263,10 +263,12 @@ export function fromSchema(
     case "string":
       return mutate(stringFor(mode, s, name));
     case "integer":
-      return mutate(fc.oneof(
-        fc.integer({ min: s.minimum ?? 0, max: Math.min(s.maximum ?? 100, 100) }),
-        hostileNumber(),
-      ));
+      return mutate(
+        fc.integer({
+          min: Math.max(s.minimum ?? 0, -1e6),
+          max: Math.max(Math.min(s.maximum ?? 100, 100), Math.max(s.minimum ?? 0, -1e6)),
+        }),
+      );
     case "number":
       return mutate(hostileNumber());
     case "boolean":
@@ -282,6 +284,40 @@ export function fromSchema(
   }
 }
 
+/**
+ * Scoped file paths (`pod-<id>/…`, `conversation-<id>/…`): A's real files and new names, and
+ * with `hostile` traversal out of A's scope into B's, absolute paths and encoded dots.
+ */
+export function scopedPath(world: FuzzWorld, hostile: boolean): fc.Arbitrary<string> {
+  const pod = `pod-${world.a.ids.podId}`;
+  const conv = `conversation-${world.a.ids.cId}`;
+  const valid = fc.constantFrom(
+    `${pod}/${fileName("A")}`,
+    `${conv}/${fileName("A")}`,
+    `${pod}/new.md`,
+    `${pod}/dir/sub/new.txt`,
+  );
+  if (!hostile) return valid;
+  const b = world.b.ids;
+  return fc.oneof(
+    valid,
+    fc.constantFrom(
+      `${pod}/../pod-${b.podId}/${fileName("B")}`,
+      `${conv}/../conversation-${b.cId}/${fileName("B")}`,
+      `pod-${b.podId}/${fileName("B")}`,
+      `conversation-${b.cId}/${fileName("B")}`,
+      `${pod}/../../../../etc/passwd`,
+      `${pod}/%2e%2e/${fileName("A")}`,
+      `${pod}/./${fileName("A")}`,
+      `${pod}//${fileName("A")}`,
+      `${pod}/${fileName("A")}\u0000.txt`,
+      `/${pod}/${fileName("A")}`,
+      `${pod}/`,
+      `${pod}/${"d/".repeat(300)}x.txt`,
+    ),
+  );
+}
+
 function stringFor(mode: SchemaMode, s: Schema, name: string): fc.Arbitrary<string> {
   const n = name.toLowerCase();
   const min = Math.max(1, s.minLength ?? 0);
@@ -289,8 +325,13 @@ function stringFor(mode: SchemaMode, s: Schema, name: string): fc.Arbitrary<stri
     minLength: min,
     maxLength: Math.max(min, Math.min(s.maxLength ?? 24, 24)),
   });
-  if (n.includes("path") || n === "pattern" || n === "name" || n === "filename") {
-    const names = fc.constantFrom(fileName("A"), "x.txt", "dir/y.md", "fuzz");
+  if (n.includes("path")) {
+    return mode.hostile
+      ? fc.oneof(hostileString(), scopedPath(mode.world, true))
+      : scopedPath(mode.world, false);
+  }
+  if (n === "pattern" || n === "name" || n === "filename") {
+    const names = fc.constantFrom(fileName("A"), "x.txt", "dir/y.md", "fuzz", "(a+)+$", "^notes");
     return mode.hostile ? fc.oneof(hostileString(), names) : fc.oneof(names, benign);
   }
   if (/id$|ids$|^id/.test(n)) {
