@@ -191,6 +191,10 @@ export function checkResponse(
     assert.ok(!leaked, `workspace ${t.label}'s marker leaked: ${where}`);
   }
   if (res.status >= 400) checkErrorShape(res, surface, where);
+  // An error names the bad field; it does not echo a huge value back (JSON-RPC must echo ids).
+  if (res.status >= 400 && surface !== "mcp" && surface !== "any") {
+    assert.ok(res.text.length <= 16 * 1024, `a ${res.text.length}-byte error body: ${where}`);
+  }
 }
 
 // deno-lint-ignore no-explicit-any

@@ -1,7 +1,8 @@
 /**
- * Running the fuzzer's properties: one seed per process (`FUZZ_SEED` to replay, printed on
- * failure by fast-check and at start), fixed run counts (`FUZZ_SCALE` multiplies them), and
- * the routes of the server's own OpenAPI document.
+ * Running the fuzzer's properties: one seed per process (`FUZZ_SEED` to replay, printed at
+ * start and in every failure), fixed run counts (`FUZZ_SCALE` multiplies them), status counts
+ * per route after each property with `FUZZ_STATS=1` (how deep the fuzzer reaches), and the
+ * routes of the server's own OpenAPI document.
  */
 import fc from "fast-check";
 import type { FuzzWorld } from "./fuzz_world.ts";
