@@ -114,9 +114,12 @@ function cimdDocument(url: URL): Response {
   }
 }
 
-/** Start a server and seed workspaces A and B. */
-export async function startFuzzWorld(): Promise<FuzzWorld> {
-  const server = await startTestServer({ flags: FUZZ_FLAGS, cimdFetch: CIMD_HOOKS });
+/** Start a server (extra `flags`, e.g. a model) and seed workspaces A and B. */
+export async function startFuzzWorld(flags: Record<string, string> = {}): Promise<FuzzWorld> {
+  const server = await startTestServer({
+    flags: { ...FUZZ_FLAGS, ...flags },
+    cimdFetch: CIMD_HOOKS,
+  });
   try {
     const salt = crypto.randomUUID().replaceAll("-", "").slice(0, 10);
     const a = await seedTenant(server, "A", `QzxMarkA${salt}`);
