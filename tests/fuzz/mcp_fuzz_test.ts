@@ -8,7 +8,6 @@
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import process from "node:process";
 import { type FuzzWorld, startFuzzWorld } from "../helpers/fuzz_world.ts";
 import {
   credential,
@@ -340,13 +339,7 @@ Deno.test("[fuzz/mcp] 2026-07-28 requests with hostile envelopes and mismatched 
   }, 100);
 });
 
-/** CPU seconds this process has used (all threads). */
-function cpuSeconds(): number {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
-}
-
-Deno.test("[fuzz/mcp] catastrophic files_grep patterns answer fast and leave no thread spinning", async () => {
+Deno.test("[fuzz/mcp] catastrophic files_grep patterns are answered, never stopped at the grep time limit", async () => {
   await using world = await startFuzzWorld();
   const scope = { type: "pod", pod_id: world.a.ids.podId };
   const path = `pod-${world.a.ids.podId}/bomb.txt`;
@@ -370,18 +363,13 @@ Deno.test("[fuzz/mcp] catastrophic files_grep patterns answer fast and leave no 
   const content = "a".repeat(40_000) + "!\n" + "ab".repeat(100) + "\n";
   await call("files_create", { scope, path, content, content_type: "text/plain" });
   // Before RE2, each of these ran on a worker until the 2 s limit, and terminate() did not stop
-  // the RegExp: every call left a thread burning a core for the life of the process.
+  // the RegExp: every call left a thread burning a core for the life of the process. (The CPU
+  // itself is not measured here: `deno test --parallel` runs other modules in this process.)
   for (const pattern of ["(a+)+$", "(a|a)*b", "(a*)*b", "^(a|aa)+$", "(?:a+){10}b", "(.*a){12}"]) {
-    const started = performance.now();
     const res = await call("files_grep", { scope, path, pattern });
     assert.equal(res.status, 200);
-    assert.ok(
-      performance.now() - started < 1500,
-      `${pattern} took ${performance.now() - started} ms`,
-    );
+    // Deterministic, unlike a timing: the old engine answered the 2 s time-limit message.
+    assert.doesNotMatch(res.text, /took longer than/, `${pattern}: ${res.text.slice(0, 300)}`);
+    assert.doesNotMatch(res.text, /"isError":true/, `${pattern}: ${res.text.slice(0, 300)}`);
   }
-  const before = cpuSeconds();
-  await new Promise((r) => setTimeout(r, 1000));
-  const used = cpuSeconds() - before;
-  assert.ok(used < 0.6, `the idle process used ${used.toFixed(2)} CPU-seconds in 1 s`);
 });
