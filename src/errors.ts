@@ -47,6 +47,19 @@ export type ErrorType =
   | "group_not_found"
   | "space_already_exists";
 
+/** Longest error message ever sent back; messages quoting client input stay readable. */
+export const MAX_ERROR_MESSAGE = 1_000;
+
+/**
+ * Bounds an error message: many name the offending value (an id, a grant type, a user id),
+ * and a client may send a value of hundreds of kilobytes that must not come back whole.
+ */
+export function boundErrorMessage(message: string): string {
+  return message.length <= MAX_ERROR_MESSAGE
+    ? message
+    : `${message.slice(0, MAX_ERROR_MESSAGE)}… (truncated)`;
+}
+
 export class AppError extends Error {
   override name = "AppError";
   constructor(
@@ -56,7 +69,7 @@ export class AppError extends Error {
     /** Extra public fields merged into the error object (e.g. a region `redirect`). */
     readonly extra?: Record<string, unknown>,
   ) {
-    super(message);
+    super(boundErrorMessage(message));
   }
 
   toJSON(): { error: Record<string, unknown> } {

@@ -4,6 +4,7 @@
  * never reach the REST renderer.
  * @module
  */
+import { boundErrorMessage } from "../errors.ts";
 
 export type OAuthErrorCode =
   | "invalid_request"
@@ -24,14 +25,18 @@ export type OAuthErrorCode =
 
 export class OAuthError extends Error {
   override name = "OAuthError";
+  /** The `error_description`, bounded: some quote a client's (possibly huge) value. */
+  readonly description: string;
   constructor(
     readonly code: OAuthErrorCode,
-    readonly description: string,
+    description: string,
     readonly status = 400,
     /** Extra response headers (e.g. `WWW-Authenticate: Basic` on a failed Basic login). */
     readonly headers: Record<string, string> = {},
   ) {
-    super(description);
+    const bounded = boundErrorMessage(description);
+    super(bounded);
+    this.description = bounded;
   }
 
   toJSON(): { error: OAuthErrorCode; error_description: string } {

@@ -2,8 +2,10 @@ import assert from "node:assert/strict";
 import { z } from "zod";
 import { HTTPException } from "hono/http-exception";
 import { startTestServer } from "../helpers/server.ts";
+import { apiJson, createUserWithToken } from "../helpers/fixtures.ts";
 import { BODY_LIMITS, renderError } from "../../src/app.ts";
-import { AppError, rateLimited } from "../../src/errors.ts";
+import { AppError, MAX_ERROR_MESSAGE, rateLimited } from "../../src/errors.ts";
+import { OAuthError } from "../../src/core/oauth_error.ts";
 
 Deno.test("[errors] an unexpected error answers 500, generic, with the request id; the log has the stack", async () => {
   await using server = await startTestServer();
@@ -133,4 +135,31 @@ Deno.test("[server] responses carry secure headers and a request id", async () =
   );
   const logged = server.logs.map((l) => JSON.parse(l)).filter((l) => l.msg === "request");
   assert.ok(logged.some((l) => l.requestId === "abc-123" && l.status === 200));
+});
+
+Deno.test("[errors] a message quoting a huge client value is bounded (REST envelope and OAuth)", async () => {
+  const huge = "h".repeat(300_000);
+  const app = new AppError(404, "workspace_user_not_found", `User ${huge} not found.`);
+  assert.ok(app.message.length <= MAX_ERROR_MESSAGE + 20);
+  assert.match(app.message, /^User h+… \(truncated\)$/);
+  const oauth = new OAuthError("unsupported_grant_type", `grant_type ${huge} is not supported.`);
+  assert.ok(JSON.stringify(oauth.toJSON()).length < MAX_ERROR_MESSAGE + 100);
+  assert.equal(new AppError(400, "invalid_request_error", "short").message, "short");
+
+  // Over HTTP: a 300 kB user id in a space-member add comes back bounded.
+  await using server = await startTestServer();
+  const admin = await createUserWithToken(server, { email: "admin@bound.test", role: "admin" });
+  const w = `/api/v1/w/${admin.workspace.sId}`;
+  const space = await apiJson(server, admin.token, `${w}/spaces`, {
+    method: "POST",
+    body: { kind: "regular", name: "Bounded" },
+  });
+  assert.equal(space.status, 200, JSON.stringify(space.body));
+  const res = await apiJson(server, admin.token, `${w}/spaces/${space.body.space.sId}/members`, {
+    method: "POST",
+    body: { userId: huge, role: "member" },
+  });
+  assert.equal(res.status, 404);
+  assert.equal(res.body.error.type, "workspace_user_not_found");
+  assert.ok(res.body.error.message.length <= MAX_ERROR_MESSAGE + 20);
 });
