@@ -7,7 +7,7 @@
  */
 import { Hono } from "hono";
 import type { AppEnv } from "../deps.ts";
-import { Layout, MessagePage } from "./layout.tsx";
+import { formExpiredPage, Layout } from "./layout.tsx";
 import { securePage } from "./page_security.ts";
 import { originCheck, readCsrfForm, requireSession } from "./page_auth.ts";
 import { listUserWorkspaces, type MembershipView } from "../core/workspaces.ts";
@@ -119,12 +119,7 @@ export function accountRoutes(): Hono<AppEnv> {
     const form = await readCsrfForm(c, s);
     const db = c.get("deps").db;
     if (!form) {
-      return c.html(
-        <MessagePage title="Form expired">
-          <p>The security token is missing or wrong.</p>
-        </MessagePage>,
-        403,
-      );
+      return formExpiredPage(c);
     }
     const workspaces = listUserWorkspaces(db, s.user.id);
     try {

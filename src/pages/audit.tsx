@@ -10,7 +10,7 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import type { AppEnv } from "../deps.ts";
-import { Layout } from "./layout.tsx";
+import { formExpiredPage, Layout } from "./layout.tsx";
 import { securePage } from "./page_security.ts";
 import { originCheck, readCsrfForm, requireWorkspacePage } from "./page_auth.ts";
 import {
@@ -214,7 +214,7 @@ export function auditPageRoutes(): Hono<AppEnv> {
     if (page instanceof Response) return page;
     const form = await readCsrfForm(c, page.session);
     if (!form) {
-      return c.html("<h1>Form expired</h1><p>The security token is missing or wrong.</p>", 403);
+      return formExpiredPage(c);
     }
     try {
       const days = Number(form.retentionDays);

@@ -9,7 +9,7 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import type { AppEnv } from "../deps.ts";
-import { Layout } from "./layout.tsx";
+import { formExpiredPage, Layout } from "./layout.tsx";
 import { securePage } from "./page_security.ts";
 import { originCheck, readCsrfForm, requireWorkspacePage } from "./page_auth.ts";
 import { WorkspaceNav } from "./account.tsx";
@@ -202,7 +202,7 @@ export function connectedAccessRoutes(): Hono<AppEnv> {
     if (page instanceof Response) return page;
     const form = await readCsrfForm(c, page.session);
     if (!form) {
-      return c.html("<h1>Form expired</h1><p>The security token is missing or wrong.</p>", 403);
+      return formExpiredPage(c);
     }
     const deps = c.get("deps");
     try {

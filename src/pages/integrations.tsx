@@ -7,7 +7,7 @@
  */
 import { Hono } from "hono";
 import type { AppEnv } from "../deps.ts";
-import { Layout } from "./layout.tsx";
+import { formExpiredPage, Layout } from "./layout.tsx";
 import { securePage } from "./page_security.ts";
 import { originCheck, readCsrfForm, requireWorkspacePage } from "./page_auth.ts";
 import { WorkspaceNav } from "./account.tsx";
@@ -111,7 +111,7 @@ export function integrationsRoutes(): Hono<AppEnv> {
     const page = requireWorkspacePage(c, c.req.param("wId"));
     if (page instanceof Response) return page;
     if (!await readCsrfForm(c, page.session)) {
-      return c.html("<h1>Form expired</h1><p>The security token is missing or wrong.</p>", 403);
+      return formExpiredPage(c);
     }
     const created = createMcpToken(c.get("deps").db, page.actor);
     // Rendered directly (no redirect) so the token exists only in this one response.

@@ -3,6 +3,7 @@
  * The HTML shell of every page: escaped by default (hono/jsx), inline CSS, no scripts.
  * @module
  */
+import type { Context } from "hono";
 import type { Child } from "hono/jsx";
 
 const CSS = `
@@ -49,5 +50,15 @@ export function MessagePage(props: { title: string; children: Child }) {
         {props.children}
       </div>
     </Layout>
+  );
+}
+
+/** The answer to a form post whose CSRF token is missing or wrong: nothing was changed. */
+export function formExpiredPage(c: Context): Response | Promise<Response> {
+  return c.html(
+    <MessagePage title="Form expired">
+      <p>The security token is missing or wrong. Reload the page and try again.</p>
+    </MessagePage>,
+    403,
   );
 }

@@ -9,7 +9,7 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import type { AppEnv } from "../deps.ts";
-import { Layout, MessagePage } from "./layout.tsx";
+import { formExpiredPage, Layout, MessagePage } from "./layout.tsx";
 import { securePage } from "./page_security.ts";
 import { originCheck, pageActor, readCsrfForm, requireSession } from "./page_auth.ts";
 import type { PageSession } from "../auth/sessions.ts";
@@ -98,12 +98,7 @@ export function modelSettingsRoutes(): Hono<AppEnv> {
     if (!actor) return forbiddenPage(c);
     const form = await readCsrfForm(c, s);
     if (!form) {
-      return c.html(
-        <MessagePage title="Form expired">
-          <p>The security token is missing or wrong.</p>
-        </MessagePage>,
-        403,
-      );
+      return formExpiredPage(c);
     }
     const deps = c.get("deps");
     try {

@@ -8,7 +8,7 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import type { AppEnv } from "../deps.ts";
-import { Layout } from "./layout.tsx";
+import { formExpiredPage, Layout } from "./layout.tsx";
 import { securePage } from "./page_security.ts";
 import { originCheck, readCsrfForm, requireWorkspacePage } from "./page_auth.ts";
 import { WorkspaceNav } from "./account.tsx";
@@ -181,7 +181,7 @@ export function workspaceSettingsRoutes(): Hono<AppEnv> {
     if (page instanceof Response) return page;
     const form = await readCsrfForm(c, page.session);
     if (!form) {
-      return c.html("<h1>Form expired</h1><p>The security token is missing or wrong.</p>", 403);
+      return formExpiredPage(c);
     }
     try {
       return render(c, a, fn(c, a, form));
