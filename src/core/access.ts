@@ -99,22 +99,42 @@ export function requireScope(actor: Actor, scope: Scope): void {
 /** Rule: who reads a space (see the module comment for the table). */
 export function canReadSpace(db: Db, actor: Actor, space: SpaceRow): boolean {
   if (space.workspaceId !== actor.workspace.id) return false;
+  return spaceReadRule(
+    actor,
+    space,
+    (id) => actor.kind === "user" && getSpaceMemberRole(db, id, actor.user.id) !== null,
+    (id) =>
+      actor.kind === "api_key"
+        ? isGrantedToWorkspaceGroup(db, id)
+        : isGrantedThroughGroup(db, id, actor.user.id),
+  );
+}
+
+/**
+ * The space read rule itself, on two lookups: the actor's membership of a space, and a grant
+ * to a group the actor is in (for an API key, the workspace group only). `canReadSpace` asks
+ * the database lazily; `readableSpaceIds` answers from sets loaded once.
+ */
+function spaceReadRule(
+  actor: Actor,
+  s: SpaceRow,
+  isMember: (spaceId: number) => boolean,
+  isGranted: (spaceId: number) => boolean,
+): boolean {
   if (actor.kind === "api_key") {
-    if (space.kind === "global" || space.kind === "conversations") return true;
-    if (space.kind !== "regular") return false;
-    return !space.isRestricted || isGrantedToWorkspaceGroup(db, space.id);
+    if (s.kind === "global" || s.kind === "conversations") return true;
+    return s.kind === "regular" && (!s.isRestricted || isGranted(s.id));
   }
-  switch (space.kind) {
+  switch (s.kind) {
     case "global":
     case "conversations":
       return true;
     case "system":
       return actor.role === "admin";
     case "project":
-      return getSpaceMemberRole(db, space.id, actor.user.id) !== null;
+      return isMember(s.id);
     case "regular":
-      return !space.isRestricted || getSpaceMemberRole(db, space.id, actor.user.id) !== null ||
-        isGrantedThroughGroup(db, space.id, actor.user.id);
+      return !s.isRestricted || isMember(s.id) || isGranted(s.id);
   }
 }
 
@@ -211,34 +231,10 @@ export function readableSpaceIds(db: Db, actor: Actor): Set<number> {
   const granted = groupGrantedSpaceIds(db, actor.workspace.id, userId);
   const out = new Set<number>();
   for (const s of spaces) {
-    if (isReadableWith(actor, s, members, granted)) out.add(s.id);
+    const member = (id: number) => members.has(id);
+    if (spaceReadRule(actor, s, member, (id) => granted.has(id))) out.add(s.id);
   }
   return out;
-}
-
-/** {@link canReadSpace} on preloaded membership sets (keep the two in step). */
-function isReadableWith(
-  actor: Actor,
-  s: SpaceRow,
-  members: Set<number>,
-  granted: Set<number>,
-): boolean {
-  if (actor.kind === "api_key") {
-    if (s.kind === "global" || s.kind === "conversations") return true;
-    // For API keys `granted` holds the workspace-group grants only (no user groups).
-    return s.kind === "regular" && (!s.isRestricted || granted.has(s.id));
-  }
-  switch (s.kind) {
-    case "global":
-    case "conversations":
-      return true;
-    case "system":
-      return actor.role === "admin";
-    case "project":
-      return members.has(s.id);
-    case "regular":
-      return !s.isRestricted || members.has(s.id) || granted.has(s.id);
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
