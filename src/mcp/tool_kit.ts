@@ -15,7 +15,7 @@ import type { Deps } from "../deps.ts";
 import type { UserActor } from "../auth/actor.ts";
 import { hasScope } from "../auth/actor.ts";
 import { AppError } from "../errors.ts";
-import { type AuditOutcome, recordToolCall } from "../core/audit.ts";
+import { type AuditEntryInput, type AuditOutcome, recordToolCall } from "../core/audit.ts";
 import { consumeToolCallBudget, type RateBudgets, type RateLimiter } from "../core/rate_limits.ts";
 import { describeZodError } from "../app.ts";
 import { BASELINE_SCOPE } from "./auth.ts";
@@ -157,38 +157,45 @@ export async function executeTool(
     outcome = f.outcome;
     result = textResult(text, true);
   }
-  recordToolCall(rt.deps.db, {
-    at: Date.now(),
-    workspaceId: caller.actor.workspace.id,
-    userId: caller.actor.user.id,
-    credentialKind: caller.actor.credential.kind,
-    credentialId: caller.actor.credential.id,
-    clientId: caller.clientId,
+  auditCall(rt, caller, {
     tool: def.name,
     arguments: args,
     outcome,
     error: outcome === "success" ? null : text,
     latencyMs: performance.now() - started,
     bytesReturned: outcome === "success" ? text.length : 0,
-    requestId: caller.requestId,
   });
   return result;
 }
 
 function auditDenied(rt: ToolRuntime, tool: string, caller: McpCaller): void {
-  recordToolCall(rt.deps.db, {
-    at: Date.now(),
-    workspaceId: caller.actor.workspace.id,
-    userId: caller.actor.user.id,
-    credentialKind: caller.actor.credential.kind,
-    credentialId: caller.actor.credential.id,
-    clientId: caller.clientId,
+  auditCall(rt, caller, {
     tool,
     arguments: {},
     outcome: "denied",
     error: "insufficient_scope: write",
     latencyMs: 0,
     bytesReturned: 0,
+  });
+}
+
+/** One audit entry for a tool call by `caller` (who, with what credential and client). */
+function auditCall(
+  rt: ToolRuntime,
+  caller: McpCaller,
+  call: Pick<
+    AuditEntryInput,
+    "tool" | "arguments" | "outcome" | "error" | "latencyMs" | "bytesReturned"
+  >,
+): void {
+  recordToolCall(rt.deps.db, {
+    ...call,
+    at: Date.now(),
+    workspaceId: caller.actor.workspace.id,
+    userId: caller.actor.user.id,
+    credentialKind: caller.actor.credential.kind,
+    credentialId: caller.actor.credential.id,
+    clientId: caller.clientId,
     requestId: caller.requestId,
   });
 }
