@@ -78,9 +78,7 @@ export function tokenRoutes(cimd: CimdResolver): Hono<AppEnv> {
     if (grantType !== "authorization_code" && grantType !== "refresh_token") {
       throw new OAuthError(
         grantType ? "unsupported_grant_type" : "invalid_request",
-        grantType
-          ? `grant_type ${grantType.slice(0, 64)} is not supported.`
-          : "grant_type is required.",
+        grantType ? `grant_type ${grantType} is not supported.` : "grant_type is required.",
       );
     }
     const client = await authenticateClient(deps.db, cimd, c.req.header("authorization"), form);
