@@ -17,7 +17,7 @@ import { listWorkspaceSpaces } from "../src/core/space_rows.ts";
 import { createDataSource } from "../src/core/data_sources.ts";
 import { upsertDocument } from "../src/core/documents.ts";
 import { postConversation } from "../src/core/conversations.ts";
-import { registerRelayServer } from "../src/relay/registry.ts";
+import { registerRelayServer } from "../src/core/relay_registry.ts";
 import { resolveUserActor } from "../src/auth/user_actor.ts";
 import { ALL_SCOPES } from "../src/auth/actor.ts";
 import type { Deps } from "../src/deps.ts";

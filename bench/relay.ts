@@ -22,7 +22,7 @@ import { issuePersonalToken } from "../src/core/personal_tokens.ts";
 import { resolveUserActor } from "../src/auth/user_actor.ts";
 import { ALL_SCOPES } from "../src/auth/actor.ts";
 import { postConversation } from "../src/core/conversations.ts";
-import { registerRelayServer } from "../src/relay/registry.ts";
+import { registerRelayServer } from "../src/core/relay_registry.ts";
 import { RelayClientTransport } from "../src/relay/transport.ts";
 import type { Deps } from "../src/deps.ts";
 import type { BenchResult } from "./result.ts";

@@ -16,7 +16,7 @@ import { searchWorkspace } from "../core/search.ts";
 import { filesCat, filesCreate, filesGrep, filesList } from "../core/file_system.ts";
 import type { FileScope } from "../core/file_types.ts";
 import { findInternalTool } from "../core/mcp_server_views.ts";
-import { findRegistrationForRun, slugify } from "../relay/registry.ts";
+import { findRegistrationForRun, slugify } from "../core/relay_registry.ts";
 import { connectRelayClient } from "../relay/transport.ts";
 
 /** MCP content blocks, as stored in an action's `output`. */

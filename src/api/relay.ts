@@ -19,8 +19,8 @@ import {
   deregisterRelayServer,
   heartbeatRelayServer,
   registerRelayServer,
-} from "../relay/registry.ts";
-import { postRelayResult } from "../relay/requests.ts";
+} from "../core/relay_registry.ts";
+import { postRelayResult } from "../core/relay_requests.ts";
 import { openRelayRequestStream } from "../relay/stream.ts";
 
 export const RegisterBody = z.object({ serverName: z.string() });

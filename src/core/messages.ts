@@ -31,7 +31,7 @@ import {
   loadMessagesBySId,
   requireReadableConversation,
 } from "./conversation_views.ts";
-import { checkClientSideServers } from "../relay/registry.ts";
+import { checkClientSideServers } from "./relay_registry.ts";
 import {
   AGENT_MESSAGE_CREATED_CHANNEL,
   type AgentMessageCreated,

@@ -21,7 +21,7 @@ import {
   listRelayRegistrations,
   type RegistrationView,
   revokeRelayRegistration,
-} from "../relay/registry.ts";
+} from "../core/relay_registry.ts";
 import { AppError } from "../errors.ts";
 
 const when = (

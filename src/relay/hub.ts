@@ -2,7 +2,7 @@
  * The in-process state of the client-side MCP relay that is not in the database: the register
  * rate limiter, the open request streams and the one shared timer that writes their
  * keep-alives and ends them when idle. Durable state (registrations, the request log) lives in
- * SQLite (`registry.ts`, `requests.ts`); live delivery goes through `deps.events`.
+ * SQLite (`src/core/relay_registry.ts`, `src/core/relay_requests.ts`); live delivery goes through `deps.events`.
  * @module
  */
 

@@ -11,7 +11,7 @@
  */
 import type { Deps } from "../deps.ts";
 import type { Actor } from "../auth/actor.ts";
-import { relayControlChannel, requireOwnedRegistration } from "./registry.ts";
+import { relayControlChannel, requireOwnedRegistration } from "../core/relay_registry.ts";
 import { isCredentialActive } from "../core/credential_state.ts";
 import { getRole } from "../core/workspaces.ts";
 import {
@@ -19,7 +19,7 @@ import {
   parseEventCursor,
   type RelayEvent,
   requestChannel,
-} from "./requests.ts";
+} from "../core/relay_requests.ts";
 
 const encoder = new TextEncoder();
 const HANDSHAKE = encoder.encode("event: dust-handshake\ndata: {}\n\n");

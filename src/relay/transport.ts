@@ -16,7 +16,7 @@ import {
   publishRelayRequest,
   resultChannel,
   rewriteRequestId,
-} from "./requests.ts";
+} from "../core/relay_requests.ts";
 
 /** Which server, and which agent message the traffic belongs to (for id rewriting). */
 export interface RelayTarget {

@@ -11,7 +11,7 @@ import { type FuzzWorld, startFuzzWorld } from "../helpers/fuzz_world.ts";
 import { credential, encodeSegment, hostileString, idValue } from "../helpers/fuzz_arbs.ts";
 import { checkResponse, type FuzzRequest, send } from "../helpers/fuzz_check.ts";
 import { checkProperty } from "../helpers/fuzz_run.ts";
-import { publishRelayRequest } from "../../src/relay/requests.ts";
+import { publishRelayRequest } from "../../src/core/relay_requests.ts";
 
 /** Event ids: real-looking, huge, negative, garbage. */
 function lastEventId(): fc.Arbitrary<string> {

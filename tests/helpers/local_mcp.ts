@@ -14,7 +14,7 @@ import { DustAPI, DustMcpServerTransport } from "@dust-tt/client";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
 import type { ServerHandle } from "../../src/server.ts";
-import { requestChannel } from "../../src/relay/requests.ts";
+import { requestChannel } from "../../src/core/relay_requests.ts";
 
 export interface LocalMcpServer extends AsyncDisposable {
   serverId: string;

@@ -12,7 +12,7 @@ import { isGrantActive } from "../../src/core/oauth_grants.ts";
 import { issueMcpToken, verifyMcpToken } from "../../src/core/mcp_tokens.ts";
 import { verifyAccessToken } from "../../src/auth/jwt.ts";
 import type { TestServer } from "../helpers/server.ts";
-import { registerRelayServer } from "../../src/relay/registry.ts";
+import { registerRelayServer } from "../../src/core/relay_registry.ts";
 
 Deno.test("[settings] Dust's redirect patterns: *, scheme://host:*[/path], exact", () => {
   const yes: [string, string][] = [

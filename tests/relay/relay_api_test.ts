@@ -12,7 +12,7 @@ import {
   type UserWithToken,
 } from "../helpers/fixtures.ts";
 import { createConversationWithMessage, userActorOf } from "../helpers/actors.ts";
-import { checkClientSideServers, findOwnedRegistration } from "../../src/relay/registry.ts";
+import { checkClientSideServers, findOwnedRegistration } from "../../src/core/relay_registry.ts";
 import type { AppError } from "../../src/errors.ts";
 
 function mcpPath(u: UserWithToken, what: string): string {

@@ -5,8 +5,8 @@
 import assert from "node:assert/strict";
 import { startTestServer, type TestServer } from "../helpers/server.ts";
 import { apiJson, bearer, createUserWithToken, type UserWithToken } from "../helpers/fixtures.ts";
-import { publishRelayRequest } from "../../src/relay/requests.ts";
-import { listRelayRegistrations, revokeRelayRegistration } from "../../src/relay/registry.ts";
+import { publishRelayRequest } from "../../src/core/relay_requests.ts";
+import { listRelayRegistrations, revokeRelayRegistration } from "../../src/core/relay_registry.ts";
 import { userActorOf } from "../helpers/actors.ts";
 
 /** Reads SSE frames (the text between blank lines) from a response, with a deadline. */

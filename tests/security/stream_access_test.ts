@@ -9,7 +9,7 @@ import { startTestServer, type TestServer } from "../helpers/server.ts";
 import { apiJson, createUserWithToken, type UserWithToken } from "../helpers/fixtures.ts";
 import { holdAgentRuns, messageBody } from "../helpers/conversations.ts";
 import { appendMessageEvent } from "../../src/core/agent_messages.ts";
-import { publishRelayRequest } from "../../src/relay/requests.ts";
+import { publishRelayRequest } from "../../src/core/relay_requests.ts";
 import { apiResourceUrl } from "../../src/config.ts";
 import { mintOAuthToken } from "../mcp/helpers.ts";
 

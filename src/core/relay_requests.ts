@@ -11,8 +11,8 @@ import type { Deps } from "../deps.ts";
 import type { Actor } from "../auth/actor.ts";
 import { now, tx } from "../db/sqlite.ts";
 import { invalid, notFound } from "../errors.ts";
-import { requireOwnedRegistration } from "./registry.ts";
-import { requireScope } from "../core/access.ts";
+import { requireOwnedRegistration } from "./relay_registry.ts";
+import { requireScope } from "./access.ts";
 
 /** A JSON-RPC message as relayed (requests, responses and notifications). */
 export type JsonRpcMessage =

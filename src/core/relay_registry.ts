@@ -10,7 +10,7 @@ import type { Deps } from "../deps.ts";
 import type { Actor, UserActor } from "../auth/actor.ts";
 import { now } from "../db/sqlite.ts";
 import { AppError, forbidden, invalid, notFound, rateLimited } from "../errors.ts";
-import { isAdmin, requireScope, requireUser as requireUserActor } from "../core/access.ts";
+import { isAdmin, requireScope, requireUser as requireUserActor } from "./access.ts";
 
 /** A live registration. */
 export interface Registration {
