@@ -18,6 +18,7 @@ import type { Deps } from "../deps.ts";
 import type { Db } from "../db/sqlite.ts";
 import type { Actor } from "../auth/actor.ts";
 import { AppError } from "../errors.ts";
+import { isAdmin } from "./access.ts";
 
 export const AGENT_VIEWS = [
   "all",
@@ -192,7 +193,7 @@ function resolveView(actor: Actor, view: AgentView | undefined): AgentView {
       `The "${v}" view needs a user; API keys act as the workspace (use view=all).`,
     );
   }
-  if (v === "all_unrestricted" && !(actor.kind === "user" && actor.role === "admin")) {
+  if (v === "all_unrestricted" && !isAdmin(actor)) {
     throw new AppError(
       403,
       "app_auth_error",

@@ -10,7 +10,7 @@ import { tx } from "../db/sqlite.ts";
 import type { Actor, CredentialKind } from "../auth/actor.ts";
 import { AppError, invalid } from "../errors.ts";
 import { findUserBySId } from "./users.ts";
-import { requireScope } from "./access.ts";
+import { isAdmin, requireScope } from "./access.ts";
 
 export type AuditOutcome = "success" | "error" | "denied" | "rate_limited";
 export const AUDIT_OUTCOMES: readonly AuditOutcome[] = [
@@ -162,7 +162,7 @@ export interface AuditPage {
 
 /** Only a workspace admin (or the workspace's API key) reads the audit log. */
 export function assertAuditReader(actor: Actor): void {
-  if (actor.kind === "user" && actor.role !== "admin") {
+  if (actor.kind === "user" && !isAdmin(actor)) {
     throw new AppError(
       403,
       "workspace_auth_error",

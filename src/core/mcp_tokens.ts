@@ -11,6 +11,7 @@ import { AppError } from "../errors.ts";
 import { newResourceId, newSecret } from "../util/ids.ts";
 import { hashSecret } from "../auth/hash.ts";
 import type { UserActor } from "../auth/actor.ts";
+import { isAdmin } from "./access.ts";
 
 export const MCP_TOKEN_PREFIX = "dmcp_";
 export const MCP_TOKEN_TTL_MS = 365 * 24 * 3600 * 1000;
@@ -128,7 +129,7 @@ export function listMcpTokens(
   actor: UserActor,
   page: { limit: number; cursor?: number } = { limit: 100 },
 ): McpTokenView[] {
-  const all = actor.role === "admin" ? 1 : 0;
+  const all = isAdmin(actor) ? 1 : 0;
   const rows = db.prepare(
     `SELECT t.s_id, t.token_prefix, t.created_at, t.expires_at, t.last_used_at,
             u.s_id AS user_s_id, u.email
@@ -161,7 +162,7 @@ export function revokeMcpToken(db: Db, actor: UserActor, tokenSId: string): void
     "SELECT id, user_id, workspace_id FROM mcp_tokens WHERE s_id = ? AND revoked_at IS NULL",
   ).get(tokenSId) as { id: number; user_id: number; workspace_id: number } | undefined;
   const mayRevoke = row && row.workspace_id === actor.workspace.id &&
-    (row.user_id === actor.user.id || actor.role === "admin");
+    (row.user_id === actor.user.id || isAdmin(actor));
   if (!row || !mayRevoke) {
     throw new AppError(404, "not_found", "No such active MCP token in this workspace.");
   }

@@ -14,6 +14,7 @@ import { hashSecret } from "../auth/hash.ts";
 import { safeEqual } from "../auth/passwords.ts";
 import type { UserActor } from "../auth/actor.ts";
 import { OAuthError } from "./oauth_error.ts";
+import { isAdmin, requireWorkspaceRole } from "./access.ts";
 
 export type AuthMethod = "none" | "client_secret_basic" | "client_secret_post";
 export const AUTH_METHODS: readonly AuthMethod[] = [
@@ -307,9 +308,7 @@ function insertClient(db: Db, i: InsertInput, at = now()): RegisteredClient {
 }
 
 function requireAdmin(actor: UserActor): void {
-  if (actor.role !== "admin") {
-    throw new AppError(403, "workspace_auth_error", "Only workspace admins can manage clients.");
-  }
+  requireWorkspaceRole(actor, ["admin"], "Only workspace admins can manage clients.");
 }
 
 /** An admin creates a static client for the workspace (checklist E1). */
@@ -421,7 +420,7 @@ export interface ClientView {
  * holding a grant in it (admins), or the clients holding the user's own grants (users).
  */
 export function listClients(db: Db, actor: UserActor, limit = 200): ClientView[] {
-  const admin = actor.role === "admin" ? 1 : 0;
+  const admin = isAdmin(actor) ? 1 : 0;
   const rows = db.prepare(
     `SELECT c.client_id, c.kind, c.client_name, c.redirect_uris, c.token_endpoint_auth_method,
             c.created_at, c.last_used_at,

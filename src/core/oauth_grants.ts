@@ -16,6 +16,7 @@ import { hashSecret } from "../auth/hash.ts";
 import type { Scope, UserActor } from "../auth/actor.ts";
 import { OAuthError } from "./oauth_error.ts";
 import { touchClient } from "./oauth_clients.ts";
+import { isAdmin } from "./access.ts";
 
 export const GRANT_TTL_MS = 365 * 24 * 3600 * 1000;
 export const REFRESH_TOKEN_PREFIX = "drt_";
@@ -255,7 +256,7 @@ export function listGrants(
   ).all(
     actor.workspace.id,
     now(),
-    actor.role === "admin" ? 1 : 0,
+    isAdmin(actor) ? 1 : 0,
     actor.user.id,
     page.cursor ?? Number.MAX_SAFE_INTEGER,
     Math.min(Math.max(page.limit, 1), 500),
@@ -281,7 +282,7 @@ export function revokeGrant(db: Db, actor: UserActor, grantSId: string): void {
     "SELECT id, user_id, workspace_id FROM oauth_grants WHERE s_id = ? AND revoked_at IS NULL",
   ).get(grantSId) as { id: number; user_id: number; workspace_id: number } | undefined;
   const may = row && row.workspace_id === actor.workspace.id &&
-    (row.user_id === actor.user.id || actor.role === "admin");
+    (row.user_id === actor.user.id || isAdmin(actor));
   if (!row || !may) throw new AppError(404, "not_found", "No such active grant in this workspace.");
   revokeGrantById(
     db,

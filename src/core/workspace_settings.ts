@@ -9,6 +9,7 @@ import { now } from "../db/sqlite.ts";
 import { AppError, invalid } from "../errors.ts";
 import type { UserActor } from "../auth/actor.ts";
 import { findWorkspaceById, type WorkspaceRow } from "./workspaces.ts";
+import { requireWorkspaceRole } from "./access.ts";
 
 export const DEFAULT_ALLOWED_REDIRECT_URIS = ["http://localhost:*", "http://127.0.0.1:*"];
 export const MCP_DISABLED_MESSAGE = "MCP server is disabled for this workspace";
@@ -124,13 +125,7 @@ export function updateMcpSettings(
   actor: UserActor,
   input: McpSettingsInput,
 ): WorkspaceRow {
-  if (actor.role !== "admin") {
-    throw new AppError(
-      403,
-      "workspace_auth_error",
-      "Only workspace admins can change MCP settings.",
-    );
-  }
+  requireWorkspaceRole(actor, ["admin"], "Only workspace admins can change MCP settings.");
   if (input.redirectPolicy !== "all" && input.redirectPolicy !== "allowlist") {
     throw invalid('redirectPolicy: must be "all" or "allowlist"');
   }
