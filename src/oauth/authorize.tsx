@@ -26,7 +26,7 @@ import {
 import { issueCode } from "../core/oauth_codes.ts";
 import { mcpResourceUrl } from "../config.ts";
 import { findWorkspaceBySId, getRole, listUserWorkspaces } from "../core/workspaces.ts";
-import { checkClientAllowed } from "../core/workspace_settings.ts";
+import { oauthClientRefusal } from "../core/workspace_settings.ts";
 import { securePage } from "../pages/page_security.ts";
 import { currentSession, originCheck, readCsrfForm } from "../pages/page_auth.ts";
 import {
@@ -216,10 +216,9 @@ export function authorizeRoutes(cimd: CimdResolver): Hono<AppEnv> {
         "This application is registered for another workspace.",
       );
     }
-    if (p.resource === mcpResourceUrl(deps.config)) {
-      const allowed = checkClientAllowed(deps.db, ws, client.clientId);
-      if (!allowed.allowed) return errorPage(c, "Not allowed", allowed.description, 403);
-    }
+    // The workspace's OAuth settings govern every resource, /mcp and /api/v1 alike.
+    const refusal = oauthClientRefusal(deps.db, ws.id, client.clientId);
+    if (refusal) return errorPage(c, "Not allowed", `${refusal}.`, 403);
     const scopes: Scope[] = form.read_only === "1" ? ["read"] : p.scopes;
     if (
       !completeAuthRequest(deps.db, form.request, { userId: session.user.id, workspaceId: ws.id })
@@ -265,11 +264,29 @@ function renderConsent(c: Context<AppEnv>, requestId: string, error?: string) {
   if (!client) return errorPage(c, "Unknown application", "The client is no longer registered.");
   const workspaces = listUserWorkspaces(deps.db, session.user.id)
     .filter((m) => client.workspaceId === null || m.workspace.id === client.workspaceId)
-    .map((m) => ({ sId: m.workspace.sId, name: m.workspace.name }));
+    .map((m) => ({
+      sId: m.workspace.sId,
+      name: m.workspace.name,
+      refusal: oauthClientRefusal(deps.db, m.workspace.id, client.clientId),
+    }));
   if (workspaces.length === 0) {
     return c.html(
       <MessagePage title="No workspace">
         <p>Your account is not a member of a workspace this application can use.</p>
+      </MessagePage>,
+      403,
+    );
+  }
+  if (workspaces.every((w) => w.refusal !== null)) {
+    const reasons = [...new Set(workspaces.map((w) => w.refusal))];
+    return c.html(
+      <MessagePage title="Not allowed">
+        <p>
+          {workspaces.length === 1
+            ? "Your workspace does not allow this application."
+            : "None of your workspaces allows this application."} {reasons.join(". ")}.
+        </p>
+        <p class="muted">A workspace admin controls OAuth applications on the MCP settings page.</p>
       </MessagePage>,
       403,
     );
