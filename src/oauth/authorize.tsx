@@ -16,7 +16,12 @@ import type { Context } from "hono";
 import type { AppEnv } from "../deps.ts";
 import type { Scope } from "../auth/actor.ts";
 import { OAuthError } from "../core/oauth_error.ts";
-import { findClient, type OAuthClient, redirectUriMatches } from "../core/oauth_clients.ts";
+import {
+  findClient,
+  type OAuthClient,
+  redirectUriMatches,
+  redirectUriProblem,
+} from "../core/oauth_clients.ts";
 import {
   type AuthRequestParams,
   completeAuthRequest,
@@ -157,6 +162,9 @@ export function authorizeRoutes(cimd: CimdResolver): Hono<AppEnv> {
         "redirect_uri is not registered for this client.",
       );
     }
+    // Today's scheme policy also holds for clients registered before it was tightened.
+    const problem = redirectUriProblem(redirectUri!);
+    if (problem) return errorPage(c, "Invalid redirect URI", `redirect_uri: ${problem}.`);
     const state = q.state ?? null;
     let checked;
     try {

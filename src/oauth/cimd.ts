@@ -19,7 +19,12 @@
  */
 import type { Db } from "../db/sqlite.ts";
 import { OAuthError } from "../core/oauth_error.ts";
-import { type OAuthClient, redirectUriProblem, upsertCimdClient } from "../core/oauth_clients.ts";
+import {
+  httpsUriOrNull,
+  type OAuthClient,
+  redirectUriProblem,
+  upsertCimdClient,
+} from "../core/oauth_clients.ts";
 
 export const CIMD_MAX_BYTES = 5 * 1024;
 export const CIMD_TIMEOUT_MS = 5_000;
@@ -274,8 +279,8 @@ export function validateMetadataDocument(url: string, doc: Record<string, unknow
   return {
     clientId: url,
     name: name.trim(),
-    clientUri: str(doc.client_uri),
-    logoUri: str(doc.logo_uri),
+    clientUri: httpsUriOrNull(doc.client_uri),
+    logoUri: httpsUriOrNull(doc.logo_uri),
     redirectUris: uris as string[],
     grantTypes: ["authorization_code", "refresh_token"],
     applicationType: str(doc.application_type),

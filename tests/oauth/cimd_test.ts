@@ -176,6 +176,35 @@ Deno.test("[oauth] C3 the document must name its own URL, a client_name and redi
   }
 });
 
+Deno.test("[oauth] C3 a document's client_uri and logo_uri are kept only as https; about: and view-source: redirects are refused", async () => {
+  const { fixture, server } = await setup();
+  await using _f = fixture;
+  await using _s = server;
+  const resolver = new CimdResolver(server.deps.db, fixture.hooks);
+  fixture.serveJson(
+    "/js.json",
+    cimdDoc("/js.json", { client_uri: "javascript:alert(1)", logo_uri: "javascript:alert(2)" }),
+  );
+  const js = await resolver.resolve(ID("/js.json"));
+  assert.equal(js.clientUri, null);
+  assert.equal(js.logoUri, null);
+  fixture.serveJson(
+    "/ok-uris.json",
+    cimdDoc("/ok-uris.json", {
+      client_uri: "https://client.example.com/",
+      logo_uri: "https://client.example.com/logo.png",
+    }),
+  );
+  const ok = await resolver.resolve(ID("/ok-uris.json"));
+  assert.equal(ok.clientUri, "https://client.example.com/");
+  assert.equal(ok.logoUri, "https://client.example.com/logo.png");
+  for (const bad of ["about:blank", "view-source:https://client.example.com/"]) {
+    const path = `/bad-${bad.slice(0, 5)}.json`;
+    fixture.serveJson(path, cimdDoc(path, { redirect_uris: [bad] }));
+    await assert.rejects(resolver.resolve(ID(path)), /scheme is not allowed/, bad);
+  }
+});
+
 Deno.test("[oauth] C4 a ChatGPT-shaped document negotiates none and completes a public flow", async () => {
   const { fixture, server, alice, browser } = await setup();
   await using _f = fixture;
