@@ -44,6 +44,7 @@ import {
 import { MessagePage } from "../pages/layout.tsx";
 import type { CimdResolver } from "./cimd.ts";
 import { resolveClient } from "./client_auth.ts";
+import { remoteIp } from "../auth/rate_limit.ts";
 import { parseResourceParam } from "./resource.ts";
 
 /** Narrow requested scopes to ours (F5): unknown ones and offline_access are dropped. */
@@ -73,6 +74,13 @@ function errorPage(c: Context<AppEnv>, title: string, message: string, status = 
     </AuthorizeErrorPage>,
     status as 400,
   );
+}
+
+/** The page for a client that could not be resolved (a CIMD failure, or its fetch budget). */
+function unresolvedClientPage(c: Context<AppEnv>, e: OAuthError) {
+  if (e.status !== 429) return errorPage(c, "Unknown application", e.description);
+  for (const [k, v] of Object.entries(e.headers)) c.header(k, v);
+  return errorPage(c, "Try again later", e.description, 429);
 }
 
 /** Send an error back to a validated redirect URI (directly for static clients, F9). */
@@ -139,10 +147,10 @@ export function authorizeRoutes(cimd: CimdResolver): Hono<AppEnv> {
     if (!q.client_id) return errorPage(c, "Invalid request", "client_id is missing.");
     let client: OAuthClient | null;
     try {
-      client = await resolveClient(deps.db, cimd, q.client_id);
+      client = await resolveClient(deps.db, cimd, q.client_id, remoteIp(c.env));
     } catch (e) {
       if (!(e instanceof OAuthError)) throw e;
-      return errorPage(c, "Unknown application", e.description);
+      return unresolvedClientPage(c, e);
     }
     if (!client) {
       return errorPage(c, "Unknown application", "This client_id is not registered here.");
@@ -199,7 +207,13 @@ export function authorizeRoutes(cimd: CimdResolver): Hono<AppEnv> {
       return errorPage(c, "Request already answered", "This request is no longer pending.");
     }
     const p = lookup.params;
-    const client = await resolveClient(deps.db, cimd, p.clientId).catch(() => null);
+    let client: OAuthClient | null;
+    try {
+      client = await resolveClient(deps.db, cimd, p.clientId, remoteIp(c.env));
+    } catch (e) {
+      if (!(e instanceof OAuthError)) throw e;
+      return unresolvedClientPage(c, e);
+    }
     if (!client) return errorPage(c, "Unknown application", "The client is no longer valid.");
     if (form.decision !== "approve") {
       completeAuthRequest(deps.db, form.request, { userId: session.user.id, workspaceId: null });
