@@ -32,6 +32,7 @@ import { auditRoutes } from "./api/audit.ts";
 import { auditPageRoutes } from "./pages/audit.tsx";
 import { mcpRoutes } from "./mcp/route.ts";
 import { requireAuth } from "./auth/bearer.ts";
+import { requireAllowedOAuthClient } from "./api/oauth_access.ts";
 import { endStreamsOnShutdown } from "./events/end_on_shutdown.ts";
 import { relayRoutes } from "./api/relay.ts";
 import { modelSettingsRoutes } from "./pages/model_settings.tsx";
@@ -139,8 +140,9 @@ export function createApp(deps: Deps): Hono<AppEnv> {
     return c.json({ status: "ok", region: deps.config.regionId, version: VERSION });
   });
 
-  // Every workspace route of the REST API authenticates the same way (src/auth/bearer.ts).
-  app.use("/api/v1/w/:wId/*", requireAuth());
+  // Every workspace route of the REST API authenticates the same way (src/auth/bearer.ts), and
+  // OAuth access tokens obey the workspace's OAuth settings on every request.
+  app.use("/api/v1/w/:wId/*", requireAuth(), requireAllowedOAuthClient());
 
   app.route("/", setupRoutes());
   app.route("/", oauthRoutes(deps));

@@ -35,6 +35,9 @@ export interface Config {
   mcpRateUser: number;
   mcpRateClient: number;
   mcpRateRequests: number;
+  /** CIMD metadata fetches allowed per 10 minutes: per requesting address, and server-wide. */
+  cimdFetchesPerIp: number;
+  cimdFetchesTotal: number;
 }
 
 type Raw = Record<string, string | undefined>;
@@ -226,6 +229,24 @@ export const SETTINGS: readonly Setting[] = [
     shownDefault: "1200",
     parse: (v) => parsePositiveInt(v, "--mcp-rate-requests"),
     fallback: () => 1200,
+  },
+  {
+    key: "cimdFetchesPerIp",
+    flag: "cimd-fetches-per-ip",
+    env: "DUST_MCP_CIMD_FETCHES_PER_IP",
+    help: "CIMD fetches (cache misses) one requesting IP may cause per 10 min",
+    shownDefault: "30",
+    parse: (v) => parsePositiveInt(v, "--cimd-fetches-per-ip"),
+    fallback: () => 30,
+  },
+  {
+    key: "cimdFetchesTotal",
+    flag: "cimd-fetches-total",
+    env: "DUST_MCP_CIMD_FETCHES_TOTAL",
+    help: "CIMD fetches (cache misses) the whole server makes per 10 min",
+    shownDefault: "600",
+    parse: (v) => parsePositiveInt(v, "--cimd-fetches-total"),
+    fallback: () => 600,
   },
 ];
 

@@ -8,6 +8,7 @@ import type { AppEnv } from "../deps.ts";
 import { getActor, requireUserAuth } from "../auth/bearer.ts";
 import { getMe } from "../core/me.ts";
 import { documentRoute } from "./openapi.ts";
+import { requireAllowedOAuthClient } from "./oauth_access.ts";
 import { MeResponseSchema } from "./dust_schemas.ts";
 
 /** Mounted at the root (`app.route("/", meRoutes())`). */
@@ -23,6 +24,11 @@ export function meRoutes(): Hono<AppEnv> {
     auth: "user",
     response: MeResponseSchema,
   });
-  app.get("/api/v1/me", requireUserAuth(), (c) => c.json(getMe(c.var.deps, getActor(c))));
+  app.get(
+    "/api/v1/me",
+    requireUserAuth(),
+    requireAllowedOAuthClient(),
+    (c) => c.json(getMe(c.var.deps, getActor(c))),
+  );
   return app;
 }

@@ -7,7 +7,7 @@
 import type { Db } from "../db/sqlite.ts";
 import { now } from "../db/sqlite.ts";
 import type { Credential } from "../auth/actor.ts";
-import { isGrantActive } from "./oauth_grants.ts";
+import { isGrantUsable } from "./oauth_grants.ts";
 
 type TokenRow = { revoked_at: number | null; expires_at?: number | null } | undefined;
 
@@ -20,14 +20,15 @@ const STATE_SQL = {
 
 /**
  * True unless the credential was revoked or expired since it was verified. OAuth access
- * tokens are judged by their own expiry and their grant (a token without one has nothing
- * stored to revoke); browser sessions open no streams and count as live.
+ * tokens are judged by their own expiry and their grant, including whether the grant's workspace
+ * still lets its client in (a token without a grant has nothing stored to revoke); browser
+ * sessions open no streams and count as live.
  */
 export function isCredentialActive(db: Db, credential: Credential, at = now()): boolean {
   if (credential.expiresAt !== undefined && credential.expiresAt <= at) return false;
   if (credential.kind === "session") return true;
   if (credential.kind === "oauth") {
-    return !credential.id.startsWith("gnt_") || isGrantActive(db, credential.id, at);
+    return !credential.id.startsWith("gnt_") || isGrantUsable(db, credential.id, at);
   }
   const row = db.prepare(STATE_SQL[credential.kind]).get(credential.id) as TokenRow;
   return !!row && row.revoked_at === null && (row.expires_at == null || row.expires_at > at);

@@ -26,6 +26,21 @@ export type ClientKind = "cimd" | "dcr" | "static";
 export const DCR_UNUSED_TTL_MS = 30 * 24 * 3600 * 1000;
 const BLOCKED_SCHEMES = new Set(["javascript", "data", "vbscript", "file", "blob"]);
 const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
+/**
+ * Private-use schemes without a dot that real MCP clients register (mcp-auth.md §4, D3):
+ * Cursor `cursor://anysphere.cursor-mcp/oauth/callback`, VS Code `vscode://…` (and Insiders),
+ * Windsurf `windsurf://…`, the Claude desktop app `claude://…`. RFC 8252 §7.1 asks for
+ * reverse-domain schemes; these predate that and stay accepted by name.
+ */
+export const KNOWN_CLIENT_SCHEMES: ReadonlySet<string> = new Set([
+  "cursor",
+  "vscode",
+  "vscode-insiders",
+  "windsurf",
+  "claude",
+]);
+/** A reverse-domain private-use scheme (RFC 8252 §7.1), e.g. `com.example.app`. */
+const REVERSE_DOMAIN_SCHEME = /^[a-z][a-z0-9-]*(\.[a-z0-9-]+)+$/;
 
 export interface OAuthClient {
   clientId: string;
@@ -57,8 +72,8 @@ function fromRow(r: any): OAuthClient {
     kind: r.kind,
     workspaceId: r.workspace_id,
     name: r.client_name,
-    clientUri: r.client_uri,
-    logoUri: r.logo_uri,
+    clientUri: httpsUriOrNull(r.client_uri),
+    logoUri: httpsUriOrNull(r.logo_uri),
     redirectUris: JSON.parse(r.redirect_uris),
     grantTypes: JSON.parse(r.grant_types),
     authMethod: r.token_endpoint_auth_method,
@@ -106,9 +121,11 @@ function schemeOf(uri: string): string | null {
 }
 
 /**
- * Registration policy for one redirect URI (checklist D3): https anywhere, http only on
- * loopback, private-use schemes (`cursor://`, `vscode://`) allowed; script-capable and local
- * schemes refused; no fragment. Returns the reason it is refused, or null.
+ * Registration policy for one redirect URI (checklist D3; RFC 8252 §7.1, §7.3): https for any
+ * host; http only on loopback; a private-use scheme only in reverse-domain form
+ * (`com.example.app:/cb`) or one of {@link KNOWN_CLIENT_SCHEMES}. Everything else is refused
+ * (`javascript:`, `data:`, `about:`, `view-source:`, `feed:`, `ms-settings:`…: browser- or
+ * OS-internal schemes a redirect must never open); no fragment. Returns the reason, or null.
  */
 export function redirectUriProblem(uri: string): string | null {
   if (typeof uri !== "string" || uri.length === 0 || uri.length > 2048) {
@@ -132,8 +149,29 @@ export function redirectUriProblem(uri: string): string | null {
     }
     return null;
   }
+  if (!REVERSE_DOMAIN_SCHEME.test(scheme) && !KNOWN_CLIENT_SCHEMES.has(scheme)) {
+    return `the ${scheme}: scheme is not allowed: use https, http on a loopback host, or a ` +
+      "private-use scheme in reverse-domain form such as com.example.app:/callback";
+  }
   // Private-use scheme (RFC 8252 §7.1): something must follow the colon.
   return uri.length > scheme.length + 1 ? null : `"${uri}" is incomplete`;
+}
+
+/**
+ * `client_uri` / `logo_uri` (display only): kept when an https URL, otherwise dropped (RFC 7591
+ * §3.2.1 lets the server omit values). Dropping rather than refusing keeps a cosmetic field
+ * from failing a client's whole registration. Also applied when reading stored rows.
+ */
+export function httpsUriOrNull(value: unknown): string | null {
+  if (typeof value !== "string" || value.length > 2048 || !/^https:\/\//i.test(value)) {
+    return null;
+  }
+  try {
+    const u = new URL(value);
+    return u.protocol === "https:" && !u.username && !u.password ? value : null;
+  } catch {
+    return null;
+  }
 }
 
 function isLoopbackHttp(u: URL): boolean {
@@ -252,8 +290,8 @@ export function registerDynamicClient(db: Db, input: ClientMetadataInput): Regis
     kind: "dcr",
     workspaceId: null,
     name,
-    clientUri: optionalString(input.client_uri, "client_uri"),
-    logoUri: optionalString(input.logo_uri, "logo_uri"),
+    clientUri: httpsUriOrNull(input.client_uri),
+    logoUri: httpsUriOrNull(input.logo_uri),
     redirectUris,
     grantTypes,
     method,

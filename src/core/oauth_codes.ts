@@ -2,7 +2,9 @@
  * Authorization codes: 256-bit, stored hashed, single use, 5 minutes. Each code is bound to
  * the client, redirect URI, PKCE challenge, resource, scopes, user and workspace (F10).
  * Redeeming validates everything BEFORE the code is consumed (G2); a second redemption is
- * replay: `invalid_grant`, and the grant the first redemption created is revoked (G3).
+ * replay: `invalid_grant`, and the grant the first redemption created is revoked (G3). The
+ * workspace's OAuth settings are checked again at redemption (they may have changed since
+ * consent): a refusal is `invalid_grant` and leaves the code unconsumed.
  * @module
  */
 import { createHash } from "node:crypto";
@@ -20,6 +22,7 @@ import {
   revokeGrantById,
 } from "./oauth_grants.ts";
 import { touchClient } from "./oauth_clients.ts";
+import { oauthClientRefusal } from "./workspace_settings.ts";
 
 export const CODE_TTL_MS = 5 * 60 * 1000;
 
@@ -137,6 +140,8 @@ export function redeemAuthorizationCode(
   }
   checkCode(row, clientId, input, at);
   const out = tx(db, () => {
+    const refusal = oauthClientRefusal(db, row.workspace_id, clientId);
+    if (refusal) throw new OAuthError("invalid_grant", `${refusal}.`);
     const grant = insertGrant(db, {
       clientId,
       userId: row.user_id,

@@ -6,6 +6,10 @@
  * whole grant is revoked at once, with NO grace window (a client that lost the response must
  * re-authorize; RFC 9700 §4.14.2, panva's default). Refresh tokens share the grant's absolute
  * expiry: one year after consent.
+ *
+ * The workspace's OAuth settings (MCP switch, redirect allowlist) are checked on every refresh:
+ * a refusal is `invalid_grant` and changes nothing (the token is not rotated, the grant not
+ * revoked), so an admin who turns access back on does not force everyone to reconnect.
  * @module
  */
 import type { Db } from "../db/sqlite.ts";
@@ -17,6 +21,7 @@ import type { Scope, UserActor } from "../auth/actor.ts";
 import { OAuthError } from "./oauth_error.ts";
 import { touchClient } from "./oauth_clients.ts";
 import { isAdmin } from "./access.ts";
+import { oauthClientRefusal } from "./workspace_settings.ts";
 
 export const GRANT_TTL_MS = 365 * 24 * 3600 * 1000;
 export const REFRESH_TOKEN_PREFIX = "drt_";
@@ -27,6 +32,20 @@ export function isGrantActive(db: Db, grantSId: string, at = Date.now()): boolea
     grantSId,
   ) as { revoked_at: number | null; expires_at: number } | undefined;
   return !!row && row.revoked_at === null && row.expires_at > at;
+}
+
+/**
+ * True when the grant is active AND its workspace currently lets its client in (the re-check
+ * of open event streams: turning OAuth access off ends them too).
+ */
+export function isGrantUsable(db: Db, grantSId: string, at = Date.now()): boolean {
+  const row = db.prepare(
+    "SELECT revoked_at, expires_at, workspace_id, client_id FROM oauth_grants WHERE s_id = ?",
+  ).get(grantSId) as
+    | { revoked_at: number | null; expires_at: number; workspace_id: number; client_id: string }
+    | undefined;
+  return !!row && row.revoked_at === null && row.expires_at > at &&
+    oauthClientRefusal(db, row.workspace_id, row.client_id) === null;
 }
 
 export interface GrantTokens {
@@ -114,6 +133,7 @@ interface RefreshRow {
   grant_revoked: number | null;
   grant_expires: number;
   resource: string;
+  workspace_id: number;
   g_s_id: string;
   user_s_id: string;
   workspace_s_id: string;
@@ -133,7 +153,8 @@ export function refreshGrant(
   const hash = hashSecret(input.refreshToken);
   const row = db.prepare(
     `SELECT r.grant_id, r.scope, r.expires_at, r.used_at, r.revoked_at, g.client_id,
-            g.revoked_at AS grant_revoked, g.expires_at AS grant_expires, g.resource, g.s_id AS g_s_id,
+            g.revoked_at AS grant_revoked, g.expires_at AS grant_expires, g.resource, g.workspace_id,
+            g.s_id AS g_s_id,
             u.s_id AS user_s_id, w.s_id AS workspace_s_id
      FROM oauth_refresh_tokens r JOIN oauth_grants g ON g.id = r.grant_id
        JOIN users u ON u.id = g.user_id JOIN workspaces w ON w.id = g.workspace_id
@@ -164,6 +185,8 @@ export function refreshGrant(
     scopes = input.scopes.length ? input.scopes : held;
   }
   const refreshToken = tx(db, () => {
+    const refusal = oauthClientRefusal(db, row.workspace_id, clientId);
+    if (refusal) throw invalid(`${refusal}.`);
     const used = db.prepare(
       "UPDATE oauth_refresh_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL",
     ).run(at, hash);

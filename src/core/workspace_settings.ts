@@ -1,7 +1,20 @@
 /**
  * Per-workspace MCP controls (Dust's `dustMcpServer*` settings, dust.md §2.6): the MCP server
  * on/off, the redirect-URI policy ("all" or an allowlist of Dust's patterns) and whether an MCP
- * token may travel in the URL. `/mcp` calls {@link checkClientAllowed} on every request.
+ * token may travel in the URL.
+ *
+ * The switch and the allowlist govern EVERY third-party OAuth application, whatever resource it
+ * asked for: the MCP server (`/mcp`) and the REST API (`/api/v1`). Dust has no third-party OAuth
+ * on its REST API, so there "MCP server off" means "no outside application reaches the
+ * workspace"; a second switch for REST would default either to open (the bypass of issue 10
+ * finding 5, for every admin who never saw it) or to closed (breaking REST clients on upgrade).
+ * API keys, personal access tokens and MCP tokens are made in the console by the workspace's
+ * own people and are not governed by the allowlist (MCP tokens do follow the MCP switch).
+ *
+ * {@link checkClientAllowed} is the one rule. It runs when the user picks the workspace on the
+ * consent page, when a code is exchanged, on every refresh (a refusal is `invalid_grant` and
+ * changes nothing, so turning access back on restores the grant), on every `/mcp` and REST
+ * request an access token makes, and in the re-check of open event streams.
  * @module
  */
 import type { Db } from "../db/sqlite.ts";
@@ -93,6 +106,31 @@ export function checkClientAllowed(
   return redirectUrisAllowed(ws.allowedRedirectUris, uris)
     ? { allowed: true }
     : { allowed: false, error: "forbidden", description: REDIRECT_NOT_ALLOWED_MESSAGE };
+}
+
+/**
+ * Why this workspace refuses the OAuth client (the text shown to the user or client), or null
+ * when it lets it in. Every OAuth authorization, exchange, refresh and use goes through here.
+ */
+export function oauthClientRefusal(db: Db, workspaceId: number, clientId: string): string | null {
+  const check = checkClientAllowed(db, { id: workspaceId }, clientId);
+  return check.allowed ? null : check.description;
+}
+
+/** REST: 403 `workspace_auth_error` unless the workspace lets this OAuth client in. */
+export function requireOAuthClientAllowed(
+  db: Db,
+  workspace: { id: number },
+  clientId: string,
+): void {
+  const refusal = oauthClientRefusal(db, workspace.id, clientId);
+  if (refusal) {
+    throw new AppError(
+      403,
+      "workspace_auth_error",
+      `${refusal}: an admin controls OAuth applications (MCP and REST) on the workspace's MCP settings.`,
+    );
+  }
 }
 
 /** Validate an allowlist: non-empty entries with a `scheme://` prefix (or `*`), no duplicates. */

@@ -16,7 +16,12 @@ import type { Context } from "hono";
 import type { AppEnv } from "../deps.ts";
 import type { Scope } from "../auth/actor.ts";
 import { OAuthError } from "../core/oauth_error.ts";
-import { findClient, type OAuthClient, redirectUriMatches } from "../core/oauth_clients.ts";
+import {
+  findClient,
+  type OAuthClient,
+  redirectUriMatches,
+  redirectUriProblem,
+} from "../core/oauth_clients.ts";
 import {
   type AuthRequestParams,
   completeAuthRequest,
@@ -26,7 +31,7 @@ import {
 import { issueCode } from "../core/oauth_codes.ts";
 import { mcpResourceUrl } from "../config.ts";
 import { findWorkspaceBySId, getRole, listUserWorkspaces } from "../core/workspaces.ts";
-import { checkClientAllowed } from "../core/workspace_settings.ts";
+import { oauthClientRefusal } from "../core/workspace_settings.ts";
 import { securePage } from "../pages/page_security.ts";
 import { currentSession, originCheck, readCsrfForm } from "../pages/page_auth.ts";
 import {
@@ -39,6 +44,7 @@ import {
 import { MessagePage } from "../pages/layout.tsx";
 import type { CimdResolver } from "./cimd.ts";
 import { resolveClient } from "./client_auth.ts";
+import { remoteIp } from "../auth/rate_limit.ts";
 import { parseResourceParam } from "./resource.ts";
 
 /** Narrow requested scopes to ours (F5): unknown ones and offline_access are dropped. */
@@ -68,6 +74,13 @@ function errorPage(c: Context<AppEnv>, title: string, message: string, status = 
     </AuthorizeErrorPage>,
     status as 400,
   );
+}
+
+/** The page for a client that could not be resolved (a CIMD failure, or its fetch budget). */
+function unresolvedClientPage(c: Context<AppEnv>, e: OAuthError) {
+  if (e.status !== 429) return errorPage(c, "Unknown application", e.description);
+  for (const [k, v] of Object.entries(e.headers)) c.header(k, v);
+  return errorPage(c, "Try again later", e.description, 429);
 }
 
 /** Send an error back to a validated redirect URI (directly for static clients, F9). */
@@ -134,10 +147,10 @@ export function authorizeRoutes(cimd: CimdResolver): Hono<AppEnv> {
     if (!q.client_id) return errorPage(c, "Invalid request", "client_id is missing.");
     let client: OAuthClient | null;
     try {
-      client = await resolveClient(deps.db, cimd, q.client_id);
+      client = await resolveClient(deps.db, cimd, q.client_id, remoteIp(c.env));
     } catch (e) {
       if (!(e instanceof OAuthError)) throw e;
-      return errorPage(c, "Unknown application", e.description);
+      return unresolvedClientPage(c, e);
     }
     if (!client) {
       return errorPage(c, "Unknown application", "This client_id is not registered here.");
@@ -157,6 +170,9 @@ export function authorizeRoutes(cimd: CimdResolver): Hono<AppEnv> {
         "redirect_uri is not registered for this client.",
       );
     }
+    // Today's scheme policy also holds for clients registered before it was tightened.
+    const problem = redirectUriProblem(redirectUri!);
+    if (problem) return errorPage(c, "Invalid redirect URI", `redirect_uri: ${problem}.`);
     const state = q.state ?? null;
     let checked;
     try {
@@ -191,7 +207,13 @@ export function authorizeRoutes(cimd: CimdResolver): Hono<AppEnv> {
       return errorPage(c, "Request already answered", "This request is no longer pending.");
     }
     const p = lookup.params;
-    const client = await resolveClient(deps.db, cimd, p.clientId).catch(() => null);
+    let client: OAuthClient | null;
+    try {
+      client = await resolveClient(deps.db, cimd, p.clientId, remoteIp(c.env));
+    } catch (e) {
+      if (!(e instanceof OAuthError)) throw e;
+      return unresolvedClientPage(c, e);
+    }
     if (!client) return errorPage(c, "Unknown application", "The client is no longer valid.");
     if (form.decision !== "approve") {
       completeAuthRequest(deps.db, form.request, { userId: session.user.id, workspaceId: null });
@@ -216,10 +238,9 @@ export function authorizeRoutes(cimd: CimdResolver): Hono<AppEnv> {
         "This application is registered for another workspace.",
       );
     }
-    if (p.resource === mcpResourceUrl(deps.config)) {
-      const allowed = checkClientAllowed(deps.db, ws, client.clientId);
-      if (!allowed.allowed) return errorPage(c, "Not allowed", allowed.description, 403);
-    }
+    // The workspace's OAuth settings govern every resource, /mcp and /api/v1 alike.
+    const refusal = oauthClientRefusal(deps.db, ws.id, client.clientId);
+    if (refusal) return errorPage(c, "Not allowed", `${refusal}.`, 403);
     const scopes: Scope[] = form.read_only === "1" ? ["read"] : p.scopes;
     if (
       !completeAuthRequest(deps.db, form.request, { userId: session.user.id, workspaceId: ws.id })
@@ -265,11 +286,29 @@ function renderConsent(c: Context<AppEnv>, requestId: string, error?: string) {
   if (!client) return errorPage(c, "Unknown application", "The client is no longer registered.");
   const workspaces = listUserWorkspaces(deps.db, session.user.id)
     .filter((m) => client.workspaceId === null || m.workspace.id === client.workspaceId)
-    .map((m) => ({ sId: m.workspace.sId, name: m.workspace.name }));
+    .map((m) => ({
+      sId: m.workspace.sId,
+      name: m.workspace.name,
+      refusal: oauthClientRefusal(deps.db, m.workspace.id, client.clientId),
+    }));
   if (workspaces.length === 0) {
     return c.html(
       <MessagePage title="No workspace">
         <p>Your account is not a member of a workspace this application can use.</p>
+      </MessagePage>,
+      403,
+    );
+  }
+  if (workspaces.every((w) => w.refusal !== null)) {
+    const reasons = [...new Set(workspaces.map((w) => w.refusal))];
+    return c.html(
+      <MessagePage title="Not allowed">
+        <p>
+          {workspaces.length === 1
+            ? "Your workspace does not allow this application."
+            : "None of your workspaces allows this application."} {reasons.join(". ")}.
+        </p>
+        <p class="muted">A workspace admin controls OAuth applications on the MCP settings page.</p>
       </MessagePage>,
       403,
     );

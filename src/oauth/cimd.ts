@@ -2,9 +2,14 @@
  * Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document; checklist C1–C8).
  *
  * A `client_id` that is an https URL with a path names a JSON document the client hosts. The
- * fetch is an SSRF risk, so it is guarded: the host's addresses are resolved first and every
- * special-use, private, loopback and link-local address is refused; redirects are refused
- * (`redirect: "manual"`); 5 s timeout; the body is streamed with a 5 KB cap; JSON only.
+ * fetch is an SSRF risk, so it is guarded: only the https default port (443: no metadata
+ * document lives elsewhere, and any other port would let a client_id knock on any public
+ * service); the host's addresses are resolved first and every special-use, private, loopback
+ * and link-local address is refused; redirects are refused (`redirect: "manual"`); 5 s
+ * timeout; the body is streamed with a 5 KB cap; JSON only. Error messages never carry a
+ * resolved address, and "does not resolve" and "resolves inward" read the same, so the
+ * errors reveal nothing of this server's network view. Fetches are budgeted per requesting
+ * address and server-wide (src/oauth/cimd_budget.ts).
  * Residual risk: the fetch resolves the name again (Deno's fetch cannot pin an address), so a
  * DNS-rebinding server could answer differently within the TTL; the documents fetched carry no
  * secrets and only public fields are used, which bounds what such a server could learn.
@@ -19,7 +24,13 @@
  */
 import type { Db } from "../db/sqlite.ts";
 import { OAuthError } from "../core/oauth_error.ts";
-import { type OAuthClient, redirectUriProblem, upsertCimdClient } from "../core/oauth_clients.ts";
+import type { FetchBudget } from "./cimd_budget.ts";
+import {
+  httpsUriOrNull,
+  type OAuthClient,
+  redirectUriProblem,
+  upsertCimdClient,
+} from "../core/oauth_clients.ts";
 
 export const CIMD_MAX_BYTES = 5 * 1024;
 export const CIMD_TIMEOUT_MS = 5_000;
@@ -65,6 +76,7 @@ export function cimdUrlProblem(clientId: string): string | null {
     return "client_id is not a valid URL";
   }
   if (u.pathname === "/") return "a metadata document URL must have a path";
+  if (u.port !== "") return "a metadata document URL must use the https default port (443)";
   if (u.href !== clientId) return "client_id must be a normalised URL";
   return null;
 }
@@ -139,12 +151,23 @@ function isIpLiteral(host: string): boolean {
   return /^\d+\.\d+\.\d+\.\d+$/.test(host) || host.startsWith("[");
 }
 
-/** Refuse a host any of whose addresses is not public. */
-async function checkHostAddresses(host: string, hooks: CimdHooks): Promise<void> {
-  const addresses = isIpLiteral(host) ? [host] : await (hooks.resolveHost ?? resolveWithDns)(host);
-  if (addresses.length === 0) throw new CimdError(`the host ${host} does not resolve`);
-  const bad = addresses.find((a) => !isPublicAddress(a));
-  if (bad) throw new CimdError(`the host ${host} resolves to a non-public address (${bad})`);
+/**
+ * Refuse a host any of whose addresses is not public. One message for "no address" and "an
+ * inward address", never naming an address: the page must not tell what this server resolves.
+ * `admit` runs before the first network action (the DNS lookup, or the fetch for a literal).
+ */
+async function checkHostAddresses(
+  host: string,
+  hooks: CimdHooks,
+  admit: () => void,
+): Promise<void> {
+  const literal = isIpLiteral(host);
+  if (!literal) admit();
+  const addresses = literal ? [host] : await (hooks.resolveHost ?? resolveWithDns)(host);
+  if (addresses.length === 0 || !addresses.every(isPublicAddress)) {
+    throw new CimdError(`the host ${host} does not resolve to public addresses only`);
+  }
+  if (literal) admit();
 }
 
 /** Read at most `max` bytes of a body, cancelling the stream beyond it. */
@@ -184,13 +207,19 @@ export function cacheLifetimeMs(cacheControl: string | null): number {
   return Math.min(Math.max(wanted, CIMD_MIN_CACHE_MS), CIMD_MAX_CACHE_MS);
 }
 
-/** The guarded fetch (C2): returns the parsed JSON object and its cache lifetime. */
+/**
+ * The guarded fetch (C2): returns the parsed JSON object and its cache lifetime. `admit` is
+ * called once, before the first network action (the fetch budget); it may throw.
+ */
 export async function fetchMetadataDocument(
   url: string,
   hooks: CimdHooks = {},
+  admit: () => void = () => {},
 ): Promise<{ doc: Record<string, unknown>; maxAgeMs: number }> {
+  const problem = cimdUrlProblem(url);
+  if (problem) throw new CimdError(problem);
   const u = new URL(url);
-  await checkHostAddresses(u.hostname, hooks);
+  await checkHostAddresses(u.hostname, hooks, admit);
   let res: Response;
   try {
     res = await (hooks.fetch ?? fetch)(url, {
@@ -274,36 +303,48 @@ export function validateMetadataDocument(url: string, doc: Record<string, unknow
   return {
     clientId: url,
     name: name.trim(),
-    clientUri: str(doc.client_uri),
-    logoUri: str(doc.logo_uri),
+    clientUri: httpsUriOrNull(doc.client_uri),
+    logoUri: httpsUriOrNull(doc.logo_uri),
     redirectUris: uris as string[],
     grantTypes: ["authorization_code", "refresh_token"],
     applicationType: str(doc.application_type),
   };
 }
 
-/** Resolves CIMD client_ids to clients: cache, coalescing, guarded fetch, validation. */
+/**
+ * Resolves CIMD client_ids to clients: cache, coalescing, budgeted guarded fetch, validation.
+ * Cache hits and lookups joining a running fetch cost no budget.
+ */
 export class CimdResolver {
   #cache = new Map<string, { client: OAuthClient; expiresAt: number }>();
   #inflight = new Map<string, Promise<OAuthClient>>();
-  constructor(readonly db: Db, readonly hooks: CimdHooks = {}, readonly maxEntries = 1000) {}
+  constructor(
+    readonly db: Db,
+    readonly hooks: CimdHooks,
+    readonly budget: FetchBudget,
+    readonly maxEntries = 1000,
+  ) {}
 
-  /** The client for a CIMD client_id; throws OAuthError(invalid_client) on any failure. */
-  async resolve(clientId: string, at = Date.now()): Promise<OAuthClient> {
+  /**
+   * The client for a CIMD client_id, looked up for the peer address `requester`. Throws
+   * OAuthError(invalid_client) on any failure, or temporarily_unavailable (429) past a budget.
+   */
+  async resolve(clientId: string, requester: string, at = Date.now()): Promise<OAuthClient> {
     const problem = cimdUrlProblem(clientId);
     if (problem) throw new OAuthError("invalid_client", problem);
     const hit = this.#cache.get(clientId);
     if (hit && hit.expiresAt > at) return hit.client;
     const running = this.#inflight.get(clientId);
     if (running) return await running;
-    const p = this.#load(clientId).finally(() => this.#inflight.delete(clientId));
+    const p = this.#load(clientId, () => this.budget.take(requester, at))
+      .finally(() => this.#inflight.delete(clientId));
     this.#inflight.set(clientId, p);
     return await p;
   }
 
-  async #load(clientId: string): Promise<OAuthClient> {
+  async #load(clientId: string, admit: () => void): Promise<OAuthClient> {
     try {
-      const { doc, maxAgeMs } = await fetchMetadataDocument(clientId, this.hooks);
+      const { doc, maxAgeMs } = await fetchMetadataDocument(clientId, this.hooks, admit);
       const client = upsertCimdClient(this.db, validateMetadataDocument(clientId, doc));
       if (this.#cache.size >= this.maxEntries) {
         const oldest = this.#cache.keys().next().value;

@@ -10,13 +10,17 @@ import { OAuthError } from "../core/oauth_error.ts";
 import { clientSecretMatches, findClient, type OAuthClient } from "../core/oauth_clients.ts";
 import { type CimdResolver, isCimdClientId } from "./cimd.ts";
 
-/** Resolve any client_id: CIMD URLs through the resolver, others from the database. */
+/**
+ * Resolve any client_id: CIMD URLs through the resolver (fetches budgeted per `requester`, the
+ * peer address of the request), others from the database.
+ */
 export async function resolveClient(
   db: Db,
   cimd: CimdResolver,
   clientId: string,
+  requester: string,
 ): Promise<OAuthClient | null> {
-  if (isCimdClientId(clientId)) return await cimd.resolve(clientId);
+  if (isCimdClientId(clientId)) return await cimd.resolve(clientId, requester);
   if (clientId.length > 256) return null;
   return findClient(db, clientId);
 }
@@ -46,12 +50,16 @@ function parseBasic(header: string | undefined): { id: string; secret: string } 
 const field = (form: Record<string, unknown>, k: string): string | null =>
   typeof form[k] === "string" ? form[k] as string : null;
 
-/** Authenticate the calling client; throws OAuthError(invalid_client, 401) on failure. */
+/**
+ * Authenticate the calling client; throws OAuthError(invalid_client, 401) on failure, or the
+ * CIMD budget's 429 (not the client's fault: it must not make the client re-register).
+ */
 export async function authenticateClient(
   db: Db,
   cimd: CimdResolver,
   authorization: string | undefined,
   form: Record<string, unknown>,
+  requester: string,
 ): Promise<OAuthClient> {
   const basicAttempted = /^Basic\s/i.test(authorization ?? "");
   const challenge: Record<string, string> = basicAttempted
@@ -69,8 +77,9 @@ export async function authenticateClient(
   if (!clientId) throw fail("Client authentication is required (client_id).");
   let client: OAuthClient | null;
   try {
-    client = await resolveClient(db, cimd, clientId);
+    client = await resolveClient(db, cimd, clientId, requester);
   } catch (e) {
+    if (e instanceof OAuthError && e.status === 429) throw e;
     if (e instanceof OAuthError) throw fail(e.description);
     throw e;
   }

@@ -17,6 +17,7 @@ import { apiResourceUrl, mcpResourceUrl } from "../config.ts";
 import { oauthCors } from "./metadata.ts";
 import { onOAuthJsonError } from "./errors.ts";
 import { authenticateClient } from "./client_auth.ts";
+import { remoteIp } from "../auth/rate_limit.ts";
 import type { CimdResolver } from "./cimd.ts";
 
 export function revokeRoutes(cimd: CimdResolver): Hono<AppEnv> {
@@ -32,7 +33,13 @@ export function revokeRoutes(cimd: CimdResolver): Hono<AppEnv> {
       );
     }
     const form = Object.fromEntries(new URLSearchParams(await c.req.text()));
-    const client = await authenticateClient(deps.db, cimd, c.req.header("authorization"), form);
+    const client = await authenticateClient(
+      deps.db,
+      cimd,
+      c.req.header("authorization"),
+      form,
+      remoteIp(c.env),
+    );
     const token = form.token;
     if (!token) throw new OAuthError("invalid_request", "token is required.");
     if (token.startsWith(REFRESH_TOKEN_PREFIX)) {

@@ -6,6 +6,7 @@
 import { Hono } from "hono";
 import type { AppEnv, Deps } from "../deps.ts";
 import { CimdResolver } from "./cimd.ts";
+import { FetchBudget } from "./cimd_budget.ts";
 import { metadataRoutes } from "./metadata.ts";
 import { registerRoutes } from "./register.ts";
 import { tokenRoutes } from "./token.ts";
@@ -19,7 +20,14 @@ import { connectedAccessRoutes } from "../pages/connected_access.tsx";
 
 /** Every OAuth route and every signed-in page, mounted at the origin root. */
 export function oauthRoutes(deps: Deps): Hono<AppEnv> {
-  const cimd = new CimdResolver(deps.db, deps.cimdHooks ?? {});
+  const cimd = new CimdResolver(
+    deps.db,
+    deps.cimdHooks ?? {},
+    new FetchBudget({
+      perAddress: deps.config.cimdFetchesPerIp,
+      total: deps.config.cimdFetchesTotal,
+    }),
+  );
   const app = new Hono<AppEnv>();
   app.route("/", metadataRoutes());
   app.route("/", registerRoutes());

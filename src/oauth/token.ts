@@ -14,6 +14,7 @@ import type { Scope } from "../auth/actor.ts";
 import { oauthCors } from "./metadata.ts";
 import { onOAuthJsonError } from "./errors.ts";
 import { authenticateClient } from "./client_auth.ts";
+import { remoteIp } from "../auth/rate_limit.ts";
 import type { CimdResolver } from "./cimd.ts";
 import { parseResourceParam } from "./resource.ts";
 
@@ -81,7 +82,13 @@ export function tokenRoutes(cimd: CimdResolver): Hono<AppEnv> {
         grantType ? `grant_type ${grantType} is not supported.` : "grant_type is required.",
       );
     }
-    const client = await authenticateClient(deps.db, cimd, c.req.header("authorization"), form);
+    const client = await authenticateClient(
+      deps.db,
+      cimd,
+      c.req.header("authorization"),
+      form,
+      remoteIp(c.env),
+    );
     const resource = parseResourceParam(deps.config, form.resource);
     let tokens: GrantTokens;
     if (grantType === "authorization_code") {

@@ -36,7 +36,8 @@ export interface ConsentProps {
   redirectUri: string;
   scopes: Scope[];
   resource: string;
-  workspaces: { sId: string; name: string }[];
+  /** The user's workspaces; `refusal` says why one's OAuth settings refuse this client. */
+  workspaces: { sId: string; name: string; refusal: string | null }[];
   userEmail: string;
   error?: string;
 }
@@ -49,8 +50,12 @@ function scopeItem(s: Scope) {
   return <li data-scope={s}>{SCOPE_DESCRIPTIONS[s]}</li>;
 }
 
-function workspaceOption(w: { sId: string; name: string }) {
-  return <option value={w.sId}>{w.name} ({w.sId})</option>;
+function workspaceOption(w: { sId: string; name: string; refusal: string | null }) {
+  return (
+    <option value={w.sId} disabled={w.refusal !== null}>
+      {w.name} ({w.sId}){w.refusal ? ` — not allowed: ${w.refusal}` : ""}
+    </option>
+  );
 }
 
 export function ConsentPage(p: ConsentProps) {

@@ -2,7 +2,8 @@
 /**
  * Workspace admin MCP settings (dust.md §2.6): MCP server on/off, redirect-URI policy ("accept
  * all" or an allowlist of Dust's patterns), allow token in URL, and static OAuth clients
- * (create with or without a secret, delete). Admins only.
+ * (create with or without a secret, delete). Admins only. The switch and the policy govern
+ * every OAuth application, MCP and REST alike (src/core/workspace_settings.ts says why).
  * @module
  */
 import { Hono } from "hono";
@@ -67,6 +68,12 @@ function SettingsPage(p: Props) {
             <input type="checkbox" name="mcp_enabled" value="1" checked={p.ws.mcpEnabled} />{" "}
             MCP server enabled for this workspace
           </label>
+          <p class="muted" id="oauth-scope-note">
+            This switch and the redirect-URI policy below govern every OAuth application, for the
+            MCP server and for the REST API (<code>/api/v1</code>): at consent, at token exchange
+            and refresh, and on every request. Turning the switch off stops the MCP server, MCP
+            tokens and all OAuth applications; API keys and personal access tokens keep working.
+          </p>
           <label>
             <input
               type="checkbox"

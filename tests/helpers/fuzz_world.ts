@@ -67,11 +67,13 @@ export interface FuzzWorld extends AsyncDisposable {
   secrets: string[];
 }
 
-/** High `/mcp` budgets so the fuzzer exercises the tools instead of the rate limiter. */
+/** High `/mcp` and CIMD budgets so the fuzzer exercises the code instead of the limiters. */
 const FUZZ_FLAGS = {
   "mcp-rate-user": "100000",
   "mcp-rate-client": "100000",
   "mcp-rate-requests": "100000",
+  "cimd-fetches-per-ip": "100000",
+  "cimd-fetches-total": "100000",
   "log-level": "info",
 };
 

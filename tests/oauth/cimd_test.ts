@@ -1,9 +1,17 @@
 import assert from "node:assert/strict";
-import { startTestServer } from "../helpers/server.ts";
+import { startTestServer, type TestServer } from "../helpers/server.ts";
 import { createPasswordUser, pkcePair } from "../helpers/oauth_client.ts";
 import { BrowserHttp } from "../helpers/browser_http.ts";
 import { authorizeUrl, connect, postForm, register } from "../helpers/oauth_flow.ts";
-import { cimdDoc, PRIVATE_HOST, PUBLIC_HOST, startCimdFixture } from "../helpers/cimd_fixture.ts";
+import {
+  cimdDoc,
+  type CimdFixture,
+  PRIVATE_HOST,
+  PUBLIC_HOST,
+  startCimdFixture,
+} from "../helpers/cimd_fixture.ts";
+import { addressKey, FetchBudget, type FetchBudgetLimits } from "../../src/oauth/cimd_budget.ts";
+import type { OAuthError } from "../../src/core/oauth_error.ts";
 import {
   cacheLifetimeMs,
   CIMD_TIMEOUT_MS,
@@ -13,6 +21,17 @@ import {
 } from "../../src/oauth/cimd.ts";
 
 const ID = (path: string) => `https://${PUBLIC_HOST}${path}`;
+/** The requesting address the resolver tests fetch for. */
+const ME = "127.0.0.1";
+
+/** A resolver with its own budget (generous unless `limits` says otherwise). */
+function newResolver(
+  server: TestServer,
+  fixture: CimdFixture,
+  limits: FetchBudgetLimits = { perAddress: 1000, total: 1000 },
+) {
+  return new CimdResolver(server.deps.db, fixture.hooks, new FetchBudget(limits));
+}
 
 async function setup() {
   const fixture = startCimdFixture();
@@ -86,11 +105,12 @@ Deno.test("[oauth] C2 SSRF guard refuses loopback, private, link-local and speci
   await using fixture = startCimdFixture();
   fixture.serveJson("/doc.json", cimdDoc("/doc.json"));
   const port = new URL(fixture.base).port;
-  await refused(fetchMetadataDocument(`https://127.0.0.1:${port}/doc.json`), /non-public/);
-  await refused(fetchMetadataDocument(`https://[::1]:${port}/doc.json`), /non-public/);
+  await refused(fetchMetadataDocument(`https://127.0.0.1:${port}/doc.json`), /port \(443\)/);
+  await refused(fetchMetadataDocument("https://127.0.0.1/doc.json"), /public addresses only/);
+  await refused(fetchMetadataDocument("https://[::1]/doc.json"), /public addresses only/);
   await refused(
     fetchMetadataDocument(`https://${PRIVATE_HOST}/doc.json`, fixture.hooks),
-    /non-public address \(10\.0\.0\.5\)/,
+    /does not resolve to public addresses only/,
   );
   assert.equal(fixture.hits.get("/doc.json") ?? 0, 0, "nothing was fetched");
 });
@@ -176,6 +196,35 @@ Deno.test("[oauth] C3 the document must name its own URL, a client_name and redi
   }
 });
 
+Deno.test("[oauth] C3 a document's client_uri and logo_uri are kept only as https; about: and view-source: redirects are refused", async () => {
+  const { fixture, server } = await setup();
+  await using _f = fixture;
+  await using _s = server;
+  const resolver = newResolver(server, fixture);
+  fixture.serveJson(
+    "/js.json",
+    cimdDoc("/js.json", { client_uri: "javascript:alert(1)", logo_uri: "javascript:alert(2)" }),
+  );
+  const js = await resolver.resolve(ID("/js.json"), ME);
+  assert.equal(js.clientUri, null);
+  assert.equal(js.logoUri, null);
+  fixture.serveJson(
+    "/ok-uris.json",
+    cimdDoc("/ok-uris.json", {
+      client_uri: "https://client.example.com/",
+      logo_uri: "https://client.example.com/logo.png",
+    }),
+  );
+  const ok = await resolver.resolve(ID("/ok-uris.json"), ME);
+  assert.equal(ok.clientUri, "https://client.example.com/");
+  assert.equal(ok.logoUri, "https://client.example.com/logo.png");
+  for (const bad of ["about:blank", "view-source:https://client.example.com/"]) {
+    const path = `/bad-${bad.slice(0, 5)}.json`;
+    fixture.serveJson(path, cimdDoc(path, { redirect_uris: [bad] }));
+    await assert.rejects(resolver.resolve(ID(path), ME), /scheme is not allowed/, bad);
+  }
+});
+
 Deno.test("[oauth] C4 a ChatGPT-shaped document negotiates none and completes a public flow", async () => {
   const { fixture, server, alice, browser } = await setup();
   await using _f = fixture;
@@ -239,7 +288,7 @@ Deno.test("[oauth] C6 documents are cached by max-age (clamped), errors are not 
   const { fixture, server } = await setup();
   await using _f = fixture;
   await using _s = server;
-  const resolver = new CimdResolver(server.deps.db, fixture.hooks);
+  const resolver = newResolver(server, fixture);
   let fail = true;
   let name = "Fixture Client";
   fixture.routes.set(
@@ -251,19 +300,19 @@ Deno.test("[oauth] C6 documents are cached by max-age (clamped), errors are not 
           headers: { "content-type": "application/json", "cache-control": "max-age=60" },
         }),
   );
-  await assert.rejects(resolver.resolve(ID("/flaky.json")));
+  await assert.rejects(resolver.resolve(ID("/flaky.json"), ME));
   fail = false;
   const [a, b] = await Promise.all([
-    resolver.resolve(ID("/flaky.json")),
-    resolver.resolve(ID("/flaky.json")),
+    resolver.resolve(ID("/flaky.json"), ME),
+    resolver.resolve(ID("/flaky.json"), ME),
   ]);
   assert.equal(a.name, "Fixture Client");
   assert.equal(b.name, "Fixture Client");
   assert.equal(fixture.hits.get("/flaky.json"), 2, "one failed fetch, then one shared fetch");
   name = "Renamed Client";
-  assert.equal((await resolver.resolve(ID("/flaky.json"))).name, "Fixture Client", "cached");
+  assert.equal((await resolver.resolve(ID("/flaky.json"), ME)).name, "Fixture Client", "cached");
   assert.equal(fixture.hits.get("/flaky.json"), 2, "served from cache");
-  const later = await resolver.resolve(ID("/flaky.json"), Date.now() + 61_000);
+  const later = await resolver.resolve(ID("/flaky.json"), ME, Date.now() + 61_000);
   assert.equal(fixture.hits.get("/flaky.json"), 3, "re-fetched after max-age");
   assert.equal(later.name, "Renamed Client", "the changed document is picked up");
 });
@@ -272,11 +321,11 @@ Deno.test("[oauth] C6 an invalid document is not cached: once fixed it is fetche
   const { fixture, server } = await setup();
   await using _f = fixture;
   await using _s = server;
-  const resolver = new CimdResolver(server.deps.db, fixture.hooks);
+  const resolver = newResolver(server, fixture);
   fixture.serveJson("/fixme.json", cimdDoc("/elsewhere.json"), { "cache-control": "max-age=600" });
-  await assert.rejects(resolver.resolve(ID("/fixme.json")), /client_id is not the URL/);
+  await assert.rejects(resolver.resolve(ID("/fixme.json"), ME), /client_id is not the URL/);
   fixture.serveJson("/fixme.json", cimdDoc("/fixme.json"), { "cache-control": "max-age=600" });
-  const ok = await resolver.resolve(ID("/fixme.json"));
+  const ok = await resolver.resolve(ID("/fixme.json"), ME);
   assert.equal(ok.clientId, ID("/fixme.json"));
   assert.equal(fixture.hits.get("/fixme.json"), 2);
 });
@@ -314,4 +363,132 @@ Deno.test("[oauth] C8 a failing document gives an error page at /authorize and i
   });
   assert.equal(t.status, 401);
   assert.equal(t.body.error, "invalid_client");
+});
+
+Deno.test("[oauth] C2 finding 10: error pages never reveal a resolved address; no address and an inward one read the same", async () => {
+  const { fixture, server, browser } = await setup();
+  await using _f = fixture;
+  await using _s = server;
+  const { challenge } = pkcePair();
+  const texts: string[] = [];
+  for (const host of [PRIVATE_HOST, "nowhere.example.com"]) {
+    const r = await browser.get(
+      authorizeUrl(server.url, { clientId: `https://${host}/client.json`, challenge }),
+    );
+    assert.equal(r.status, 400, host);
+    assert.equal(r.location, null);
+    assert.doesNotMatch(r.text, /10\.0\.0\.5/, "the resolved address is not shown");
+    texts.push(r.text.replaceAll(host, "HOST"));
+  }
+  assert.equal(texts[0], texts[1], "private and unresolvable names give the same page");
+  const t = await postForm(`${server.url}/token`, {
+    grant_type: "authorization_code",
+    code: "x",
+    code_verifier: "y".repeat(43),
+    client_id: `https://${PRIVATE_HOST}/client.json`,
+  });
+  assert.equal(t.status, 401);
+  assert.doesNotMatch(JSON.stringify(t.body), /10\.0\.0\.5/);
+});
+
+Deno.test("[oauth] C2 finding 10: only the https default port; another port is refused before any lookup or connection", async () => {
+  await using fixture = startCimdFixture();
+  let lookups = 0;
+  const hooks = {
+    resolveHost: (host: string) => {
+      lookups++;
+      return fixture.hooks.resolveHost!(host);
+    },
+    fetch: fixture.hooks.fetch,
+  };
+  await using server = await startTestServer({ cimdFetch: hooks });
+  const alice = await createPasswordUser(server, { email: "alice@example.com" });
+  const browser = new BrowserHttp(server.url);
+  await browser.signIn(alice.email, alice.password);
+  fixture.serveJson("/x", cimdDoc("/x"));
+  const { challenge } = pkcePair();
+  for (
+    const clientId of [
+      `https://${PUBLIC_HOST}:6379/x`,
+      "https://93.184.216.34:6379/x",
+      `https://${PUBLIC_HOST}:8443/x`,
+    ]
+  ) {
+    const r = await browser.get(authorizeUrl(server.url, { clientId, challenge }));
+    assert.equal(r.status, 400, clientId);
+    assert.match(r.text, /https default port \(443\)/, clientId);
+    const t = await postForm(`${server.url}/token`, {
+      grant_type: "authorization_code",
+      code: "x",
+      code_verifier: "y".repeat(43),
+      client_id: clientId,
+    });
+    assert.equal(t.status, 401, clientId);
+    assert.equal(t.body.error, "invalid_client");
+  }
+  assert.equal(lookups, 0, "no name was resolved");
+  assert.equal(fixture.hits.get("/x") ?? 0, 0, "no connection was attempted");
+  // The same document on the default port is fetched (the control).
+  const ok = await browser.get(authorizeUrl(server.url, { clientId: ID("/x"), challenge }));
+  assert.equal(ok.status, 303);
+  assert.equal(fixture.hits.get("/x"), 1);
+});
+
+Deno.test("[oauth] C2 finding 10: fetches are budgeted per requesting address (429 + Retry-After); cached documents still resolve", async () => {
+  await using fixture = startCimdFixture();
+  await using server = await startTestServer({
+    cimdFetch: fixture.hooks,
+    flags: { "cimd-fetches-per-ip": "3", "cimd-fetches-total": "100" },
+  });
+  const alice = await createPasswordUser(server, { email: "alice@example.com" });
+  const browser = new BrowserHttp(server.url);
+  await browser.signIn(alice.email, alice.password);
+  fixture.serveJson("/ok.json", cimdDoc("/ok.json"));
+  const { challenge } = pkcePair();
+  const authorize = (path: string) =>
+    browser.get(authorizeUrl(server.url, { clientId: ID(path), challenge }));
+  assert.equal((await authorize("/ok.json")).status, 303, "fetch 1: a valid document");
+  // Failures are never cached: each costs a fetch.
+  assert.equal((await authorize("/down-1.json")).status, 400, "fetch 2");
+  assert.equal((await authorize("/down-2.json")).status, 400, "fetch 3");
+  const over = await authorize("/down-3.json");
+  assert.equal(over.status, 429);
+  assert.match(over.text, /Too many client metadata document fetches from your address/);
+  const wait = Number(over.headers.get("retry-after"));
+  assert.ok(wait > 0 && wait <= 600, `Retry-After ${wait}`);
+  assert.equal(fixture.hits.get("/down-3.json") ?? 0, 0, "no fetch past the budget");
+  const token = await postForm(`${server.url}/token`, {
+    grant_type: "authorization_code",
+    code: "x",
+    code_verifier: "y".repeat(43),
+    client_id: ID("/down-4.json"),
+  });
+  assert.equal(token.status, 429, JSON.stringify(token.body));
+  assert.equal(token.body.error, "temporarily_unavailable", "not invalid_client: no re-register");
+  assert.ok(token.headers.get("retry-after"));
+  assert.equal((await authorize("/ok.json")).status, 303, "a cached document costs nothing");
+  assert.equal(fixture.hits.get("/ok.json"), 1);
+});
+
+Deno.test("[oauth] C2 finding 10: a server-wide budget caps fetches across addresses; an IPv6 /64 is one address", async () => {
+  const { fixture, server } = await setup();
+  await using _f = fixture;
+  await using _s = server;
+  const wide = newResolver(server, fixture, { perAddress: 10, total: 3 });
+  for (const [i, ip] of ["198.51.100.1", "198.51.100.2", "2001:db8:1:2::1"].entries()) {
+    await assert.rejects(wide.resolve(ID(`/gone-${i}.json`), ip), /HTTP 404/);
+  }
+  await assert.rejects(wide.resolve(ID("/gone-3.json"), "198.51.100.4"), (e: OAuthError) => {
+    assert.equal(e.status, 429);
+    assert.match(e.description, /on this server/);
+    return true;
+  });
+  assert.equal(fixture.hits.get("/gone-3.json") ?? 0, 0);
+  const perHost = newResolver(server, fixture, { perAddress: 2, total: 100 });
+  await assert.rejects(perHost.resolve(ID("/v6-a.json"), "2001:db8:1:2::1"), /HTTP 404/);
+  await assert.rejects(perHost.resolve(ID("/v6-b.json"), "2001:db8:1:2:ffff::9"), /HTTP 404/);
+  await assert.rejects(perHost.resolve(ID("/v6-c.json"), "[2001:db8:1:2::abcd]"), /Too many/);
+  await assert.rejects(perHost.resolve(ID("/v6-d.json"), "2001:db8:1:3::1"), /HTTP 404/);
+  assert.equal(addressKey("2001:0db8:0001:0002:0:0:0:1"), "2001:db8:1:2::/64");
+  assert.equal(addressKey("::ffff:198.51.100.7"), "198.51.100.7");
 });

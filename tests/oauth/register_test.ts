@@ -9,7 +9,7 @@ import {
 import { BrowserHttp } from "../helpers/browser_http.ts";
 import { authorizeUrl, connect, obtainCode, postForm, register } from "../helpers/oauth_flow.ts";
 import { REGISTRATION_LIMIT } from "../../src/oauth/register.ts";
-import { type AuthMethod, createStaticClient } from "../../src/core/oauth_clients.ts";
+import { type AuthMethod, createStaticClient, findClient } from "../../src/core/oauth_clients.ts";
 
 const CURSOR = [
   "cursor://anysphere.cursor-mcp/oauth/callback",
@@ -110,6 +110,143 @@ Deno.test("[oauth] D3 Cursor's and VS Code's redirect sets pass; javascript:, da
     assert.equal(r.status, 400, bad);
     assert.equal(r.body.error, "invalid_redirect_uri", bad);
   }
+});
+
+/** The redirect URIs real clients use (mcp-auth.md §4), RFC 8252's example and IPv6 loopback. */
+const REAL_CLIENT_REDIRECTS = [
+  "https://claude.ai/api/mcp/auth_callback",
+  "https://claude.com/api/mcp/auth_callback",
+  "claude://claude.ai/api/mcp/auth_callback",
+  "http://localhost:53211/callback",
+  "http://127.0.0.1/callback",
+  "https://chatgpt.com/connector/oauth/cb123",
+  "https://chatgpt.com/connector_platform_oauth_redirect",
+  ...CURSOR,
+  "cursor://anysphere.cursor-retrieval/oauth/user-callback",
+  ...VSCODE,
+  "vscode://vscode.github-authentication/did-authenticate",
+  "vscode-insiders://vscode.github-authentication/did-authenticate",
+  "windsurf://codeium.windsurf/oauth/callback",
+  "http://localhost:3335/oauth/callback",
+  "http://localhost:6274/oauth/callback",
+  "http://localhost:6274/oauth/callback/debug",
+  "http://127.0.0.1:6276/oauth/callback",
+  "com.example.app:/oauth2redirect/example-provider",
+  "dev.opencode.app://oauth/callback",
+  "http://[::1]:8080/cb",
+];
+
+Deno.test("[oauth] D3 redirect schemes: https, loopback http, reverse-domain or known client schemes; about:, view-source:, feed: are refused", async () => {
+  await using server = await startTestServer();
+  const alice = await createPasswordUser(server, { email: "alice@example.com" });
+  const browser = new BrowserHttp(server.url);
+  await browser.signIn(alice.email, alice.password);
+  const { challenge } = pkcePair();
+  // Two registrations (at most 20 URIs each; registration is all-or-nothing), then each URI
+  // at /authorize (D5), within the per-IP registration budget.
+  for (const uris of [REAL_CLIENT_REDIRECTS.slice(0, 12), REAL_CLIENT_REDIRECTS.slice(12)]) {
+    const r = await register(server.url, {
+      client_name: "real",
+      redirect_uris: uris,
+      token_endpoint_auth_method: "none",
+    });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    for (const uri of uris) {
+      const page = await browser.get(
+        authorizeUrl(server.url, { clientId: r.body.client_id, redirectUri: uri, challenge }),
+      );
+      assert.equal(page.status, 303, `authorize ${uri}: ${page.text.slice(0, 200)}`);
+    }
+  }
+  for (
+    const bad of [
+      "about:blank",
+      "view-source:https://example.com/",
+      "feed:https://example.com/rss",
+      "feed://example.com/rss",
+      "ms-settings:privacy",
+      "chrome://settings/",
+      "mailto:a@example.com",
+      "ftp://example.com/cb",
+      "ws://127.0.0.1:1/cb",
+      "myapp:/callback",
+    ]
+  ) {
+    const r = await register(server.url, {
+      client_name: "c",
+      redirect_uris: ["http://127.0.0.1/cb", bad],
+      token_endpoint_auth_method: "none",
+    });
+    assert.equal(r.status, 400, bad);
+    assert.equal(r.body.error, "invalid_redirect_uri", bad);
+    assert.match(r.body.error_description, /scheme is not allowed/, bad);
+  }
+});
+
+Deno.test("[oauth] D3 a client registered before the scheme rule cannot be sent to a refused scheme at /authorize", async () => {
+  await using server = await startTestServer();
+  const alice = await createPasswordUser(server, { email: "alice@example.com" });
+  const browser = new BrowserHttp(server.url);
+  await browser.signIn(alice.email, alice.password);
+  const r = await register(server.url, {
+    client_name: "old",
+    redirect_uris: ["http://127.0.0.1/cb"],
+    token_endpoint_auth_method: "none",
+  });
+  // The row as an older server stored it, when view-source: and feed: still registered.
+  const legacy = ["view-source:https://example.com/", "feed://example.com/rss"];
+  server.deps.db.prepare("UPDATE oauth_clients SET redirect_uris = ? WHERE client_id = ?")
+    .run(JSON.stringify(legacy), r.body.client_id);
+  const { challenge } = pkcePair();
+  for (const redirectUri of legacy) {
+    const page = await browser.get(
+      authorizeUrl(server.url, { clientId: r.body.client_id, redirectUri, challenge }),
+    );
+    assert.equal(page.status, 400, redirectUri);
+    assert.equal(page.location, null);
+    assert.match(page.text, /scheme is not allowed/);
+  }
+});
+
+Deno.test("[oauth] D1 client_uri and logo_uri are kept only as https URLs (javascript: and http: are dropped)", async () => {
+  await using server = await startTestServer();
+  const base = {
+    client_name: "c",
+    redirect_uris: ["http://127.0.0.1/cb"],
+    token_endpoint_auth_method: "none",
+  };
+  const good = await register(server.url, {
+    ...base,
+    client_uri: "https://example.com/app",
+    logo_uri: "https://example.com/logo.png",
+  });
+  assert.equal(good.status, 201);
+  assert.equal(good.body.client_uri, "https://example.com/app");
+  assert.equal(good.body.logo_uri, "https://example.com/logo.png");
+  for (
+    const bad of [
+      "javascript:alert(document.cookie)",
+      "JAVASCRIPT:alert(1)",
+      "data:text/html,<script>alert(1)</script>",
+      "http://example.com/app",
+      "https://user:pw@example.com/",
+      "//example.com/x",
+    ]
+  ) {
+    const r = await register(server.url, { ...base, client_uri: bad, logo_uri: bad });
+    assert.equal(r.status, 201, bad);
+    assert.equal(r.body.client_uri, undefined, `client_uri ${bad}`);
+    assert.equal(r.body.logo_uri, undefined, `logo_uri ${bad}`);
+    assert.equal(findClient(server.deps.db, r.body.client_id)!.clientUri, null, bad);
+  }
+  // A row stored by an older server is cleaned when read.
+  server.deps.db.prepare(
+    "UPDATE oauth_clients SET client_uri = ?, logo_uri = ? WHERE client_id = ?",
+  )
+    .run("javascript:alert(1)", "javascript:alert(2)", good.body.client_id);
+  const read = findClient(server.deps.db, good.body.client_id)!;
+  assert.equal(read.clientUri, null);
+  assert.equal(read.logoUri, null);
 });
 
 Deno.test("[oauth] D4 application_type web with a loopback redirect is accepted", async () => {

@@ -54,6 +54,11 @@ function inwardIds(port: number): string[] {
     `https://127.1${p}/client.json`,
     `https://0.0.0.0${p}/client.json`,
     `https://[::]${p}/client.json`,
+    // With a port the URL is refused at once (https default port only); without one the
+    // address check refuses it, before any connection.
+    "https://127.0.0.1/client.json",
+    "https://[::1]/client.json",
+    "https://[::ffff:127.0.0.1]/client.json",
     "https://169.254.169.254/latest/meta-data/client.json",
     "https://[fd00:ec2::254]/latest/client.json",
     "https://10.0.0.1/client.json",
