@@ -9,6 +9,10 @@
  *   answer "not found" and reveal nothing (same status and message as a missing id).
  * - Roles: `admin` ⊃ `builder` ⊃ `user`. An API key acts as its workspace with no user: it
  *   may do what a builder may do on open content, and nothing that needs a user.
+ * - Workspace settings (`requireWorkspaceAdmin`): audit retention, the MCP switch and redirect
+ *   allowlist, groups, spaces, API keys, OAuth clients — workspace admins only, never an API
+ *   key (a key could otherwise erase the history of what it did, or widen its own reach).
+ *   The audit log itself is read by admins and by API keys (`canReadAuditLog`).
  * - Spaces (`canReadSpace`):
  *   - `global` (Company Data): every member and every API key.
  *   - `regular`, open: every member and every API key.
@@ -69,6 +73,22 @@ export function requireWorkspaceRole(
     throw new AppError(403, "workspace_auth_error", message);
   }
   return actor;
+}
+
+/**
+ * Rule: a workspace setting is changed by a workspace admin — a user with the `admin` role,
+ * never an API key (403 `workspace_auth_error` in the REST envelope).
+ */
+export function requireWorkspaceAdmin(
+  actor: Actor,
+  message = "Only workspace admins can change this setting.",
+): UserActor {
+  return requireWorkspaceRole(actor, ["admin"], message);
+}
+
+/** Rule: the audit log is read by workspace admins and by the workspace's API keys. */
+export function canReadAuditLog(actor: Actor): boolean {
+  return actor.kind === "api_key" || isAdmin(actor);
 }
 
 /** Rule: builders and admins (and API keys, which act at builder level) build things. */
