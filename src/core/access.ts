@@ -269,6 +269,8 @@ export interface ConversationFacts {
   visibility: "unlisted" | "workspace" | "deleted" | "test";
   /** The actor is a participant (always false for API keys). */
   isParticipant: boolean;
+  /** An API key created it (a user's conversation is never one). */
+  createdThroughApiKey: boolean;
 }
 
 /**
@@ -276,14 +278,17 @@ export interface ConversationFacts {
  * - Another workspace's or a deleted conversation: nobody.
  * - In a space (Pod): exactly the readers of that space (participation alone is not enough
  *   once a user left the Pod; API keys follow the space rule, so never a Pod).
- * - Workspace level: its participants; every member when its visibility is `workspace`;
- *   API keys, which act as the workspace (Dust lets a key read the conversations it creates).
+ * - Workspace level: its participants, and every member when its visibility is `workspace`.
+ *   API keys read the conversations API keys created and the `workspace`-visible ones, never
+ *   a member's private conversation: an admin can mint a key, and the key must not see what
+ *   the admin's own token cannot (issue 10). Any key of the workspace reads what another key
+ *   created, so rotating a key keeps an integration's conversations.
  */
 export function canReadConversation(db: Db, actor: Actor, c: ConversationFacts): boolean {
   if (c.workspaceId !== actor.workspace.id || c.visibility === "deleted") return false;
   if (c.space) return canReadSpace(db, actor, c.space);
-  if (actor.kind === "api_key") return true;
-  return c.isParticipant || c.visibility === "workspace";
+  if (c.visibility === "workspace") return true;
+  return actor.kind === "api_key" ? c.createdThroughApiKey : c.isParticipant;
 }
 
 // ---------------------------------------------------------------------------------------------
