@@ -235,7 +235,7 @@ export const SETTINGS: readonly Setting[] = [
     key: "mcpMaxBatch",
     flag: "mcp-max-batch",
     env: "DUST_MCP_MAX_BATCH",
-    help: "Most JSON-RPC messages in one /mcp batch (larger batches answer -32600)",
+    help: "Most JSON-RPC messages in one /mcp batch (more: error -32600)",
     shownDefault: "10",
     parse: (v) => parsePositiveInt(v, "--mcp-max-batch"),
     fallback: () => 10,
