@@ -93,7 +93,7 @@ export async function run(): Promise<BenchResult> {
       const probe = await fetch(target.url, target);
       const probeText = await probe.text();
       if (probe.status !== 200 || !probeText.includes('"result"')) {
-        throw new Error(`the flood batch is not served: ${probe.status} ${probeText.slice(0, 200)}`);
+        throw new Error(`flood batch not served: ${probe.status} ${probeText.slice(0, 200)}`);
       }
       const before = usedBytes(db);
       const rowsBefore = auditRows(db);
@@ -109,23 +109,25 @@ export async function run(): Promise<BenchResult> {
       const rowsAfter = auditRows(db);
       const grown = after - before;
       const served = load.requests - load.errors;
+      const kb = (bytes: number) => `${(bytes / 1024).toFixed(0)} KB`;
+      const rate = (load.requests / load.seconds).toFixed(0);
+      const rowsAdded = rowsAfter.rows - rowsBefore.rows;
+      const callsAdded = rowsAfter.calls - rowsBefore.calls;
       const lines = [
-        `${load.requests} requests in ${load.seconds.toFixed(1)} s (${
-          (load.requests / load.seconds).toFixed(0)
-        } req/s), ${served} served (batches of ${config.mcpMaxBatch} search calls, ` +
-        `${(target.body!.length / 1024).toFixed(0)} KB each), ${load.errors} refused (429 request budget)`,
-        `tool calls attempted ${served * config.mcpMaxBatch}; audit rows added ${
-          rowsAfter.rows - rowsBefore.rows
-        } standing for ${rowsAfter.calls - rowsBefore.calls} calls`,
-        `database pages in use: ${(before / 1024).toFixed(0)} KB → ${(after / 1024).toFixed(0)} KB, ` +
-        `grew ${(grown / 1024).toFixed(0)} KB in ${seconds()} s (target < ${
-          TARGET_BYTES / 1024 / 1024
-        } MB)`,
+        `${load.requests} requests in ${load.seconds.toFixed(1)} s (${rate} req/s), ${served} ` +
+        `served (batches of ${config.mcpMaxBatch} search calls, ${
+          kb(target.body!.length)
+        } each), ` +
+        `${load.errors} refused (429 request budget)`,
+        `tool calls attempted ${served * config.mcpMaxBatch}; ` +
+        `audit rows added ${rowsAdded} standing for ${callsAdded} calls`,
+        `database pages in use: ${kb(before)} → ${kb(after)}, grew ${kb(grown)} ` +
+        `in ${seconds()} s (target < 5 MB)`,
       ];
       return {
         name: "audit_flood",
         ratio: grown / TARGET_BYTES,
-        ratioLabel: `database growth in ${seconds()} s of one token's flood ÷ 5 MB (lower is better)`,
+        ratioLabel: `database growth in ${seconds()} s of one token's flood ÷ 5 MB (lower: better)`,
         lines,
         failures: grown < TARGET_BYTES
           ? []
@@ -136,8 +138,8 @@ export async function run(): Promise<BenchResult> {
           bytesBefore: before,
           bytesAfter: after,
           bytesGrown: grown,
-          auditRowsAdded: rowsAfter.rows - rowsBefore.rows,
-          auditCallsAdded: rowsAfter.calls - rowsBefore.calls,
+          auditRowsAdded: rowsAdded,
+          auditCallsAdded: callsAdded,
           maxBatch: config.mcpMaxBatch,
         },
       };
