@@ -30,7 +30,7 @@ import {
 import { insertApiKey, listWorkspaceApiKeys, revokeWorkspaceApiKey } from "./core/api_keys.ts";
 import { issuePersonalToken } from "./core/personal_tokens.ts";
 import { issueMcpToken } from "./core/mcp_tokens.ts";
-import { exportAuditJsonl } from "./core/audit.ts";
+import { exportAuditJsonl } from "./core/audit_views.ts";
 
 /** Where command output goes (tests capture it). */
 export interface Io {

@@ -38,6 +38,10 @@ export interface Config {
   /** CIMD metadata fetches allowed per 10 minutes: per requesting address, and server-wide. */
   cimdFetchesPerIp: number;
   cimdFetchesTotal: number;
+  /** Most JSON-RPC messages one `/mcp` POST may batch. */
+  mcpMaxBatch: number;
+  /** Most audit log rows kept per workspace (oldest removed first). */
+  auditMaxEntries: number;
 }
 
 type Raw = Record<string, string | undefined>;
@@ -247,6 +251,24 @@ export const SETTINGS: readonly Setting[] = [
     shownDefault: "600",
     parse: (v) => parsePositiveInt(v, "--cimd-fetches-total"),
     fallback: () => 600,
+  },
+  {
+    key: "mcpMaxBatch",
+    flag: "mcp-max-batch",
+    env: "DUST_MCP_MAX_BATCH",
+    help: "Most JSON-RPC messages in one /mcp batch (more: error -32600)",
+    shownDefault: "10",
+    parse: (v) => parsePositiveInt(v, "--mcp-max-batch"),
+    fallback: () => 10,
+  },
+  {
+    key: "auditMaxEntries",
+    flag: "audit-max-entries",
+    env: "DUST_MCP_AUDIT_MAX_ENTRIES",
+    help: "Most audit log entries kept per workspace; the oldest go first",
+    shownDefault: "1000000",
+    parse: (v) => parsePositiveInt(v, "--audit-max-entries"),
+    fallback: () => 1_000_000,
   },
 ];
 

@@ -7,16 +7,16 @@ import { Hono } from "hono";
 import { z } from "zod";
 import type { AppEnv } from "../deps.ts";
 import { getActor } from "../auth/bearer.ts";
+import { AUDIT_OUTCOMES } from "../core/audit.ts";
 import {
   assertAuditReader,
-  AUDIT_OUTCOMES,
   AUDIT_RETENTION_MAX_DAYS,
   AUDIT_RETENTION_MIN_DAYS,
   exportAuditJsonl,
   getAuditSettings,
   listAuditEntries,
   setAuditRetention,
-} from "../core/audit.ts";
+} from "../core/audit_views.ts";
 import { documentRoute } from "./openapi.ts";
 import { parseJson, parseQuery } from "./validate.ts";
 
@@ -47,7 +47,13 @@ export const AuditSettingsBody = z.object({
   retentionDays: z.number().int().min(AUDIT_RETENTION_MIN_DAYS).max(AUDIT_RETENTION_MAX_DAYS)
     .describe("Days audit entries are kept before they are pruned (default 90)"),
 });
-const AuditSettings = z.object({ retentionDays: z.number().int() });
+const AuditSettings = z.object({
+  retentionDays: z.number().int(),
+  entries: z.number().int().describe("Entries the workspace's audit log holds now"),
+  maxEntries: z.number().int().describe(
+    "Most entries kept (--audit-max-entries); past it the oldest are removed first",
+  ),
+});
 
 /** Mounted at `/api/v1/w/:wId`. */
 export function auditRoutes(): Hono<AppEnv> {
@@ -83,22 +89,24 @@ export function auditRoutes(): Hono<AppEnv> {
   documentRoute({
     method: "get",
     path: `${W}/audit/settings`,
-    summary: "Audit log settings (workspace admins): the retention in days",
+    summary:
+      "Audit log settings (workspace admins and API keys): the retention in days, entries stored and the cap",
     tags: ["Audit"],
     response: AuditSettings,
   });
-  app.get("/audit/settings", (c) => c.json(getAuditSettings(c.var.deps.db, getActor(c))));
+  app.get("/audit/settings", (c) => c.json(getAuditSettings(c.var.deps, getActor(c))));
   documentRoute({
     method: "patch",
     path: `${W}/audit/settings`,
-    summary: "Set the audit retention (workspace admins); older entries are pruned at once",
+    summary:
+      "Set the audit retention (workspace admins only, never an API key); older entries are pruned at once",
     tags: ["Audit"],
     body: AuditSettingsBody,
     response: AuditSettings,
   });
   app.patch("/audit/settings", async (c) => {
     const body = await parseJson(c, AuditSettingsBody);
-    return c.json(setAuditRetention(c.var.deps.db, getActor(c), body));
+    return c.json(setAuditRetention(c.var.deps, getActor(c), body));
   });
   return app;
 }

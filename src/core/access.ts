@@ -9,6 +9,10 @@
  *   answer "not found" and reveal nothing (same status and message as a missing id).
  * - Roles: `admin` ⊃ `builder` ⊃ `user`. An API key acts as its workspace with no user: it
  *   may do what a builder may do on open content, and nothing that needs a user.
+ * - Workspace settings (`requireWorkspaceAdmin`): audit retention, the MCP switch and redirect
+ *   allowlist, groups, spaces, API keys, OAuth clients — workspace admins only, never an API
+ *   key (a key could otherwise erase the history of what it did, or widen its own reach).
+ *   The audit log itself is read by admins and by API keys (`canReadAuditLog`).
  * - Spaces (`canReadSpace`):
  *   - `global` (Company Data): every member and every API key.
  *   - `regular`, open: every member and every API key.
@@ -69,6 +73,22 @@ export function requireWorkspaceRole(
     throw new AppError(403, "workspace_auth_error", message);
   }
   return actor;
+}
+
+/**
+ * Rule: a workspace setting is changed by a workspace admin — a user with the `admin` role,
+ * never an API key (403 `workspace_auth_error` in the REST envelope).
+ */
+export function requireWorkspaceAdmin(
+  actor: Actor,
+  message = "Only workspace admins can change this setting.",
+): UserActor {
+  return requireWorkspaceRole(actor, ["admin"], message);
+}
+
+/** Rule: the audit log is read by workspace admins and by the workspace's API keys. */
+export function canReadAuditLog(actor: Actor): boolean {
+  return actor.kind === "api_key" || isAdmin(actor);
 }
 
 /** Rule: builders and admins (and API keys, which act at builder level) build things. */
@@ -249,6 +269,8 @@ export interface ConversationFacts {
   visibility: "unlisted" | "workspace" | "deleted" | "test";
   /** The actor is a participant (always false for API keys). */
   isParticipant: boolean;
+  /** An API key created it (a user's conversation is never one). */
+  createdThroughApiKey: boolean;
 }
 
 /**
@@ -256,14 +278,17 @@ export interface ConversationFacts {
  * - Another workspace's or a deleted conversation: nobody.
  * - In a space (Pod): exactly the readers of that space (participation alone is not enough
  *   once a user left the Pod; API keys follow the space rule, so never a Pod).
- * - Workspace level: its participants; every member when its visibility is `workspace`;
- *   API keys, which act as the workspace (Dust lets a key read the conversations it creates).
+ * - Workspace level: its participants, and every member when its visibility is `workspace`.
+ *   API keys read the conversations API keys created and the `workspace`-visible ones, never
+ *   a member's private conversation: an admin can mint a key, and the key must not see what
+ *   the admin's own token cannot (issue 10). Any key of the workspace reads what another key
+ *   created, so rotating a key keeps an integration's conversations.
  */
 export function canReadConversation(db: Db, actor: Actor, c: ConversationFacts): boolean {
   if (c.workspaceId !== actor.workspace.id || c.visibility === "deleted") return false;
   if (c.space) return canReadSpace(db, actor, c.space);
-  if (actor.kind === "api_key") return true;
-  return c.isParticipant || c.visibility === "workspace";
+  if (c.visibility === "workspace") return true;
+  return actor.kind === "api_key" ? c.createdThroughApiKey : c.isParticipant;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,16 +1,19 @@
 /**
- * The audit log of MCP tool calls: who (workspace, user, credential, client) called which
- * tool with which arguments (secrets and long values redacted), the outcome, the latency
- * and the bytes returned. Admins list it with filters and a cursor, and export it as JSON
- * lines; rows older than the workspace's `audit_retention_days` are pruned.
+ * The audit log of MCP tool calls, write side: who (workspace, user, credential, client) called
+ * which tool with which arguments (secrets and long values redacted, the whole bounded), the
+ * outcome, the latency and the bytes returned. Reading, export and settings: audit_views.ts.
+ *
+ * The log cannot be flooded (issue 10): a call refused before it ran (over the rate budget,
+ * or a write without the `write` scope) is not stored one row each but counted in one row per
+ * credential, tool, outcome and {@link REFUSAL_WINDOW_MS} window; a row's arguments are at most
+ * {@link AUDIT_MAX_ARGUMENT_CHARS}; and each workspace keeps at most `--audit-max-entries`
+ * rows, the oldest removed first (`audit_usage` counts them, kept exact by triggers).
+ * Rows older than the workspace's `audit_retention_days` are pruned too.
  * @module
  */
 import type { Db } from "../db/sqlite.ts";
 import { tx } from "../db/sqlite.ts";
-import type { Actor, CredentialKind } from "../auth/actor.ts";
-import { AppError, invalid } from "../errors.ts";
-import { findUserBySId } from "./users.ts";
-import { isAdmin, requireScope } from "./access.ts";
+import type { CredentialKind } from "../auth/actor.ts";
 
 export type AuditOutcome = "success" | "error" | "denied" | "rate_limited";
 export const AUDIT_OUTCOMES: readonly AuditOutcome[] = [
@@ -34,14 +37,27 @@ export interface AuditEntryInput {
   latencyMs: number;
   bytesReturned: number;
   requestId: string | null;
+  /**
+   * The call was refused before the tool ran (rate budget, missing scope): it is counted in
+   * its credential's window row rather than stored on its own.
+   */
+  refused?: boolean;
 }
 
 /** Keys whose values are never stored, whatever their length. */
 const SECRET_KEY = /token|password|passwd|secret|authorization|api_?key|cookie|code_verifier/i;
 /** Strings longer than this are cut (file contents, long messages). */
 export const AUDIT_MAX_STRING = 200;
+/** The stored arguments (JSON) of one entry are at most this many characters. */
+export const AUDIT_MAX_ARGUMENT_CHARS = 2048;
+/** Error texts are cut to this many characters. */
+const MAX_ERROR_CHARS = 500;
 const MAX_DEPTH = 4;
 const MAX_ITEMS = 20;
+/** Refused calls of one credential, tool and outcome are counted per window this long. */
+export const REFUSAL_WINDOW_MS = 10 * 60_000;
+/** Default of `--audit-max-entries`: rows kept per workspace. */
+export const DEFAULT_AUDIT_MAX_ENTRIES = 1_000_000;
 
 /** Copy of `value` safe to store: secrets replaced, long strings cut, depth and size bounded. */
 export function redactArguments(value: unknown, depth = 0): unknown {
@@ -64,34 +80,100 @@ export function redactArguments(value: unknown, depth = 0): unknown {
   return out;
 }
 
+/**
+ * The JSON stored for a call's arguments: redacted, and at most
+ * {@link AUDIT_MAX_ARGUMENT_CHARS} characters. Past that, a marked preview of the redacted
+ * JSON replaces the object (`{"[truncated]": "<first characters>", "[chars]": <length>}`).
+ */
+export function storedArguments(value: unknown): string {
+  const json = JSON.stringify(redactArguments(value ?? {})) ?? "{}";
+  if (json.length <= AUDIT_MAX_ARGUMENT_CHARS) return json;
+  // The preview is re-escaped when stringified, so leave room for quotes and backslashes.
+  let cut = AUDIT_MAX_ARGUMENT_CHARS - 64;
+  let out = "";
+  do {
+    out = JSON.stringify({ "[truncated]": json.slice(0, cut), "[chars]": json.length });
+    cut = Math.floor(cut * 0.75);
+  } while (out.length > AUDIT_MAX_ARGUMENT_CHARS);
+  return out;
+}
+
 const INSERT_SQL =
   `INSERT INTO audit_log (created_at, workspace_id, user_id, credential_kind, credential_id,
      client_id, tool, arguments, outcome, error, latency_ms, bytes_returned, request_id)
    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
+/** One window row per credential, tool and outcome: a refusal adds to its count. */
+const COUNT_REFUSAL_SQL =
+  `INSERT INTO audit_log (created_at, workspace_id, user_id, credential_kind, credential_id,
+     client_id, tool, arguments, outcome, error, latency_ms, bytes_returned, request_id,
+     count, window_start, last_at)
+   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, ?)
+   ON CONFLICT (workspace_id, credential_id, tool, outcome, window_start)
+     WHERE window_start IS NOT NULL
+   DO UPDATE SET count = count + excluded.count, last_at = MAX(last_at, excluded.last_at)`;
+
 /** Entries are written in batches: at most this many, or after this delay. */
 const BATCH_MAX = 256;
 const BATCH_DELAY_MS = 20;
 
+/** A stored entry waiting for the next flush. */
+type StoredEntry = Omit<AuditEntryInput, "arguments" | "refused"> & { arguments: string };
+
+/** Refusals of one credential, tool, outcome and window, counted before the flush. */
+interface RefusalCount {
+  first: StoredEntry;
+  windowStart: number;
+  count: number;
+  lastAt: number;
+}
+
 interface Pending {
-  rows: AuditEntryInput[];
+  rows: StoredEntry[];
+  refusals: Map<string, RefusalCount>;
   timer: ReturnType<typeof setTimeout> | undefined;
-  stmt: ReturnType<Db["prepare"]>;
+  maxEntries: number;
 }
 const pending = new WeakMap<Db, Pending>();
 
 /**
- * Append one entry (arguments are redacted here, so callers cannot forget). Entries are
- * buffered and written in one transaction per batch: a separate commit per tool call would
- * cost more than most tool calls themselves. Readers call {@link flushAuditLog} first, and
- * the server flushes on shutdown; a crash loses at most the last {@link BATCH_DELAY_MS} ms.
+ * Append one entry (arguments are redacted and bounded here, so callers cannot forget).
+ * Entries are buffered and written in one transaction per batch: a separate commit per tool
+ * call would cost more than most tool calls themselves. Readers call {@link flushAuditLog}
+ * first, and the server flushes on shutdown; a crash loses at most the last
+ * {@link BATCH_DELAY_MS} ms. `maxEntries` is the per-workspace cap (`--audit-max-entries`).
  */
-export function recordToolCall(db: Db, e: AuditEntryInput): void {
+export function recordToolCall(
+  db: Db,
+  e: AuditEntryInput,
+  maxEntries = DEFAULT_AUDIT_MAX_ENTRIES,
+): void {
   let p = pending.get(db);
-  if (!p) pending.set(db, p = { rows: [], timer: undefined, stmt: db.prepare(INSERT_SQL) });
-  p.rows.push({ ...e, arguments: redactArguments(e.arguments ?? {}) });
-  if (p.rows.length >= BATCH_MAX) flushAuditLog(db);
+  if (!p) {
+    pending.set(db, p = { rows: [], refusals: new Map(), timer: undefined, maxEntries });
+  }
+  p.maxEntries = maxEntries;
+  const { refused, ...entry } = e;
+  const stored: StoredEntry = { ...entry, arguments: storedArguments(e.arguments) };
+  if (refused) countRefusal(p, stored);
+  else p.rows.push(stored);
+  if (p.rows.length + p.refusals.size >= BATCH_MAX) flushAuditLog(db);
   else if (p.timer === undefined) p.timer = setTimeout(() => flushAuditLog(db), BATCH_DELAY_MS);
+}
+
+function countRefusal(p: Pending, e: StoredEntry): void {
+  const windowStart = Math.floor(e.at / REFUSAL_WINDOW_MS) * REFUSAL_WINDOW_MS;
+  const key = JSON.stringify([e.workspaceId, refusalCredential(e), e.tool, e.outcome, windowStart]);
+  const seen = p.refusals.get(key);
+  if (seen) {
+    seen.count++;
+    seen.lastAt = Math.max(seen.lastAt, e.at);
+  } else p.refusals.set(key, { first: e, windowStart, count: 1, lastAt: e.at });
+}
+
+/** The credential a refusal is counted against (every `/mcp` caller has one). */
+function refusalCredential(e: StoredEntry): string {
+  return e.credentialId ?? `${e.credentialKind}:${e.userId ?? ""}`;
 }
 
 /** Write every buffered entry now (before reads, and on shutdown). */
@@ -100,207 +182,93 @@ export function flushAuditLog(db: Db): void {
   if (!p) return;
   if (p.timer !== undefined) clearTimeout(p.timer);
   p.timer = undefined;
-  if (p.rows.length === 0) return;
-  const rows = p.rows;
+  if (p.rows.length === 0 && p.refusals.size === 0) return;
+  const { rows, refusals } = p;
   p.rows = [];
+  p.refusals = new Map();
+  const touched = new Set<number>();
   tx(db, () => {
+    const insert = db.prepare(INSERT_SQL);
     for (const e of rows) {
-      p.stmt.run(
-        e.at,
-        e.workspaceId,
-        e.userId,
-        e.credentialKind,
-        e.credentialId,
-        e.clientId,
-        e.tool,
-        JSON.stringify(e.arguments),
-        e.outcome,
-        e.error === null ? null : e.error.slice(0, 500),
-        Math.round(e.latencyMs * 1000) / 1000,
-        e.bytesReturned,
-        e.requestId,
-      );
+      insert.run(...entryValues(e));
+      touched.add(e.workspaceId);
     }
+    const upsert = db.prepare(COUNT_REFUSAL_SQL);
+    for (const { first: f, count, windowStart, lastAt } of refusals.values()) {
+      const who = [f.at, f.workspaceId, f.userId, f.credentialKind, refusalCredential(f)];
+      const what = [f.clientId, f.tool, f.arguments, f.outcome, cutError(f.error), f.requestId];
+      upsert.run(...who, ...what, count, windowStart, lastAt);
+      touched.add(f.workspaceId);
+    }
+    for (const workspaceId of touched) enforceEntryCap(db, workspaceId, p.maxEntries);
   });
 }
 
-export interface AuditFilter {
-  userSId?: string;
-  tool?: string;
-  outcome?: AuditOutcome;
-  /** Epoch ms, inclusive. */
-  since?: number;
-  /** Epoch ms, exclusive. */
-  until?: number;
-  limit?: number;
-  /** The `id` of the last entry of the previous page (entries are newest first). */
-  cursor?: number;
+function cutError(error: string | null): string | null {
+  return error === null ? null : error.slice(0, MAX_ERROR_CHARS);
 }
 
-export interface AuditEntryView {
-  id: number;
-  createdAt: string;
-  workspaceId: string;
-  user: { sId: string; email: string } | null;
-  credentialKind: string;
-  credentialId: string | null;
-  clientId: string | null;
-  tool: string;
-  arguments: unknown;
-  outcome: AuditOutcome;
-  error: string | null;
-  latencyMs: number;
-  bytesReturned: number;
-  requestId: string | null;
+function entryValues(e: StoredEntry) {
+  return [
+    e.at,
+    e.workspaceId,
+    e.userId,
+    e.credentialKind,
+    e.credentialId,
+    e.clientId,
+    e.tool,
+    e.arguments,
+    e.outcome,
+    cutError(e.error),
+    Math.round(e.latencyMs * 1000) / 1000,
+    e.bytesReturned,
+    e.requestId,
+  ] as const;
 }
 
-export interface AuditPage {
-  entries: AuditEntryView[];
-  hasMore: boolean;
-  nextCursor: number | null;
-}
-
-/** Only a workspace admin (or the workspace's API key) reads the audit log. */
-export function assertAuditReader(actor: Actor): void {
-  if (actor.kind === "user" && !isAdmin(actor)) {
-    throw new AppError(
-      403,
-      "workspace_auth_error",
-      "Only workspace admins can read the audit log.",
-    );
-  }
-}
-
-/** A page of the actor's workspace audit log, newest first. */
-export function listAuditEntries(db: Db, actor: Actor, filter: AuditFilter): AuditPage {
-  assertAuditReader(actor);
-  return queryAuditPage(db, actor.workspace.id, filter);
-}
-
-/** The query behind {@link listAuditEntries}; also used by the operator CLI (no actor). */
-export function queryAuditPage(db: Db, workspaceId: number, filter: AuditFilter): AuditPage {
+/** Rows the workspace's audit log holds now (aggregated refusals count as one). */
+export function countAuditEntries(db: Db, workspaceId: number): number {
   flushAuditLog(db);
-  const limit = Math.min(Math.max(filter.limit ?? 100, 1), 1000);
-  let userId = -1;
-  if (filter.userSId) {
-    const u = findUserBySId(db, filter.userSId);
-    if (!u) return { entries: [], hasMore: false, nextCursor: null };
-    userId = u.id;
-  }
-  if (filter.outcome && !AUDIT_OUTCOMES.includes(filter.outcome)) {
-    throw invalid(`outcome: must be one of ${AUDIT_OUTCOMES.join(", ")}`);
-  }
-  const rows = db.prepare(
-    `SELECT a.*, w.s_id AS workspace_s_id, u.s_id AS user_s_id, u.email AS user_email
-     FROM audit_log a JOIN workspaces w ON w.id = a.workspace_id
-     LEFT JOIN users u ON u.id = a.user_id
-     WHERE a.workspace_id = ? AND a.id < ? AND (? = -1 OR a.user_id = ?)
-       AND (? IS NULL OR a.tool = ?) AND (? IS NULL OR a.outcome = ?)
-       AND a.created_at >= ? AND a.created_at < ?
-     ORDER BY a.id DESC LIMIT ?`,
-  ).all(
+  const r = db.prepare("SELECT entries FROM audit_usage WHERE workspace_id = ?").get(
     workspaceId,
-    filter.cursor ?? Number.MAX_SAFE_INTEGER,
-    userId,
-    userId,
-    filter.tool ?? null,
-    filter.tool ?? null,
-    filter.outcome ?? null,
-    filter.outcome ?? null,
-    filter.since ?? 0,
-    filter.until ?? Number.MAX_SAFE_INTEGER,
-    limit + 1,
-  ) as Array<Record<string, unknown>>;
-  const hasMore = rows.length > limit;
-  const entries = rows.slice(0, limit).map(toView);
-  return { entries, hasMore, nextCursor: hasMore ? entries[entries.length - 1].id : null };
+  ) as { entries: number } | undefined;
+  return r?.entries ?? 0;
 }
 
-function toView(r: Record<string, unknown>): AuditEntryView {
-  return {
-    id: r.id as number,
-    createdAt: new Date(r.created_at as number).toISOString(),
-    workspaceId: r.workspace_s_id as string,
-    user: r.user_s_id ? { sId: r.user_s_id as string, email: r.user_email as string } : null,
-    credentialKind: r.credential_kind as string,
-    credentialId: r.credential_id as string | null,
-    clientId: r.client_id as string | null,
-    tool: r.tool as string,
-    arguments: JSON.parse(r.arguments as string),
-    outcome: r.outcome as AuditOutcome,
-    error: r.error as string | null,
-    latencyMs: r.latency_ms as number,
-    bytesReturned: r.bytes_returned as number,
-    requestId: r.request_id as string | null,
-  };
+/** Remove the workspace's oldest rows past `maxEntries`; returns how many were removed. */
+function enforceEntryCap(db: Db, workspaceId: number, maxEntries: number): number {
+  const r = db.prepare("SELECT entries FROM audit_usage WHERE workspace_id = ?").get(
+    workspaceId,
+  ) as { entries: number } | undefined;
+  if (!r || r.entries <= maxEntries) return 0;
+  const deleted = db.prepare(
+    `DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE workspace_id = ?
+       ORDER BY created_at, id LIMIT ?)`,
+  ).run(workspaceId, r.entries - maxEntries);
+  return Number(deleted.changes);
 }
 
 /**
- * Every matching entry as JSON lines (newest first), read page by page so an export of a
- * large log never holds it all in memory.
+ * Delete entries older than each workspace's retention, then the oldest entries of any
+ * workspace past `maxEntries` rows. Returns the number deleted.
  */
-export function* exportAuditJsonl(
+export function pruneAuditLog(
   db: Db,
-  workspaceId: number,
-  filter: Omit<AuditFilter, "limit" | "cursor">,
-): Generator<string> {
-  let cursor: number | undefined;
-  for (;;) {
-    const page = queryAuditPage(db, workspaceId, { ...filter, limit: 500, cursor });
-    for (const e of page.entries) yield JSON.stringify(e);
-    if (!page.hasMore || page.nextCursor === null) return;
-    cursor = page.nextCursor;
-  }
-}
-
-/** Delete entries older than each workspace's retention. Returns the number deleted. */
-export function pruneAuditLog(db: Db, at = Date.now()): number {
+  at = Date.now(),
+  maxEntries = pending.get(db)?.maxEntries ?? DEFAULT_AUDIT_MAX_ENTRIES,
+): number {
   flushAuditLog(db);
-  const r = db.prepare(
-    `DELETE FROM audit_log WHERE id IN (
-       SELECT a.id FROM audit_log a JOIN workspaces w ON w.id = a.workspace_id
-       WHERE a.created_at < ? - w.audit_retention_days * 86400000)`,
-  ).run(at);
-  return Number(r.changes);
-}
-
-/** Bounds of the audit retention setting, in days. */
-export const AUDIT_RETENTION_MIN_DAYS = 1;
-export const AUDIT_RETENTION_MAX_DAYS = 3650;
-
-/** The workspace's audit settings (admins only, like the log itself). */
-export function getAuditSettings(db: Db, actor: Actor): { retentionDays: number } {
-  assertAuditReader(actor);
-  const r = db.prepare("SELECT audit_retention_days FROM workspaces WHERE id = ?").get(
-    actor.workspace.id,
-  ) as { audit_retention_days: number };
-  return { retentionDays: r.audit_retention_days };
-}
-
-/**
- * Set how many days audit entries are kept (admins, or the workspace's API key). Entries past
- * the new retention are pruned at once, so shortening it takes effect immediately.
- */
-export function setAuditRetention(
-  db: Db,
-  actor: Actor,
-  input: { retentionDays: number },
-): { retentionDays: number } {
-  assertAuditReader(actor);
-  requireScope(actor, "write");
-  const days = input.retentionDays;
-  if (
-    !Number.isInteger(days) || days < AUDIT_RETENTION_MIN_DAYS || days > AUDIT_RETENTION_MAX_DAYS
-  ) {
-    throw invalid(
-      `retentionDays: must be a whole number of days between ${AUDIT_RETENTION_MIN_DAYS} and ${AUDIT_RETENTION_MAX_DAYS}`,
-    );
-  }
-  db.prepare("UPDATE workspaces SET audit_retention_days = ?, updated_at = ? WHERE id = ?").run(
-    days,
-    Date.now(),
-    actor.workspace.id,
-  );
-  pruneAuditLog(db);
-  return { retentionDays: days };
+  return tx(db, () => {
+    const r = db.prepare(
+      `DELETE FROM audit_log WHERE id IN (
+         SELECT a.id FROM audit_log a JOIN workspaces w ON w.id = a.workspace_id
+         WHERE a.created_at < ? - w.audit_retention_days * 86400000)`,
+    ).run(at);
+    let deleted = Number(r.changes);
+    const over = db.prepare("SELECT workspace_id FROM audit_usage WHERE entries > ?").all(
+      maxEntries,
+    ) as { workspace_id: number }[];
+    for (const w of over) deleted += enforceEntryCap(db, w.workspace_id, maxEntries);
+    return deleted;
+  });
 }

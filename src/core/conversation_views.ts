@@ -30,13 +30,15 @@ export interface ConversationRow {
   visibility: "unlisted" | "workspace" | "deleted" | "test";
   depth: number;
   createdByUserId: number | null;
+  /** Created by an API key (no user): API keys read these (access.ts). */
+  createdThroughApiKey: boolean;
   createdAt: number;
   updatedAt: number;
 }
 
 export const CONVERSATION_SELECT =
   `SELECT c.id, c.s_id, c.workspace_id, c.space_id, s.s_id AS space_s_id, c.title, c.visibility,
-     c.depth, c.created_by_user_id, c.created_at, c.updated_at
+     c.depth, c.created_by_user_id, c.created_through_api_key, c.created_at, c.updated_at
    FROM conversations c LEFT JOIN spaces s ON s.id = c.space_id`;
 
 // deno-lint-ignore no-explicit-any
@@ -51,6 +53,7 @@ export function conversationFromRow(r: any): ConversationRow {
     visibility: r.visibility,
     depth: r.depth,
     createdByUserId: r.created_by_user_id,
+    createdThroughApiKey: r.created_through_api_key === 1,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
@@ -96,6 +99,7 @@ export function findReadableConversation(
     space: spaceOf(deps, c),
     visibility: c.visibility,
     isParticipant: isParticipant(deps, actor, c.id),
+    createdThroughApiKey: c.createdThroughApiKey,
   });
   return ok ? c : null;
 }

@@ -103,8 +103,8 @@ function insertConversation(
   const t = conversationStamp();
   const row = deps.db.prepare(
     `INSERT INTO conversations (s_id, workspace_id, space_id, title, visibility, depth,
-       created_by_user_id, created_at, updated_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+       created_by_user_id, created_through_api_key, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
   ).get(
     input.sId,
     actor.workspace.id,
@@ -113,6 +113,7 @@ function insertConversation(
     input.visibility,
     input.depth ?? 0,
     actor.kind === "user" ? actor.user.id : null,
+    actor.kind === "api_key" ? 1 : 0,
     t,
     t,
   ) as { id: number };
@@ -155,7 +156,8 @@ export function getConversation(deps: Deps, actor: Actor, input: { conversationI
 /** Conversation columns plus the caller's participant row `p` (joined by each query). */
 const LIST_SELECT =
   `SELECT c.id, c.s_id, c.workspace_id, c.space_id, s.s_id AS space_s_id, c.title, c.visibility,
-     c.depth, c.created_by_user_id, c.created_at, c.updated_at, p.user_id AS p_user_id,
+     c.depth, c.created_by_user_id, c.created_through_api_key, c.created_at, c.updated_at,
+     p.user_id AS p_user_id,
      p.last_read_at AS p_last_read_at, p.action_required AS p_action_required
    FROM conversations c LEFT JOIN spaces s ON s.id = c.space_id`;
 

@@ -7,7 +7,7 @@
  * Order of checks on every request: Host/Origin (DNS rebinding, A13: the
  * `@modelcontextprotocol/hono` middleware) → CORS preflight →
  * authentication (401/403, A1–A9) → per-credential request budget (429 + Retry-After) →
- * the MCP layer (per-tool write-scope challenge, per-user/per-client tool budget, audit).
+ * JSON-RPC batch size (400, -32600, past `--mcp-max-batch`) → the MCP layer (per-tool write-scope challenge, per-user/per-client tool budget, audit).
  * @module
  */
 import { Hono } from "hono";
@@ -104,7 +104,7 @@ export function mcpRoutes(deps: Deps): Hono<AppEnv> {
     const now = Date.now();
     if (now - lastPrune > PRUNE_EVERY_MS) {
       lastPrune = now;
-      pruneAuditLog(deps.db, now);
+      pruneAuditLog(deps.db, now, deps.config.auditMaxEntries);
     }
     const caller: McpCaller = { actor, clientId, requestId: c.get("requestId") };
     const authInfo = {
@@ -114,7 +114,7 @@ export function mcpRoutes(deps: Deps): Hono<AppEnv> {
       resourceMetadataUrl: resourceMetadataUrl(deps),
       extra: { caller },
     };
-    if (!fastPathHeadersOk(req)) return await handler.fetch(req, { authInfo });
+    if (req.method !== "POST") return await handler.fetch(req, { authInfo });
     const text = await req.text();
     let parsed: unknown = undefined;
     try {
@@ -122,9 +122,14 @@ export function mcpRoutes(deps: Deps): Hono<AppEnv> {
     } catch {
       // Malformed JSON: the SDK answers it with its own parse error below.
     }
+    if (Array.isArray(parsed) && parsed.length > deps.config.mcpMaxBatch) {
+      return batchTooLarge(deps.config.mcpMaxBatch);
+    }
+    const replay = new Request(req.url, { method: "POST", headers: req.headers, body: text });
+    // Off the fast path's headers the SDK reads and checks the body itself, as before.
+    if (!fastPathHeadersOk(req)) return await handler.fetch(replay, { authInfo });
     const fast = await tryFastToolCall(rt, tools, parsed, caller);
     if (fast) return fast;
-    const replay = new Request(req.url, { method: "POST", headers: req.headers, body: text });
     return await handler.fetch(
       replay,
       parsed === undefined ? { authInfo } : { authInfo, parsedBody: parsed },
@@ -156,6 +161,19 @@ function preflight(origin: string | undefined): Response {
   });
   setCors(headers, origin);
   return new Response(null, { status: 204, headers });
+}
+
+/**
+ * A JSON-RPC batch longer than `--mcp-max-batch`: refused whole, before any message runs, in
+ * the shape the SDK uses for its own (larger) bound. Each message of a batch is a tool call
+ * with its budget and audit entry, so the bound keeps one HTTP request from fanning out.
+ */
+function batchTooLarge(max: number): Response {
+  const error = { code: -32600, message: `Invalid Request: Batch must not exceed ${max} messages` };
+  return Response.json({ jsonrpc: "2.0", error, id: null }, {
+    status: 400,
+    headers: { "Cache-Control": "no-store" },
+  });
 }
 
 function tooManyRequests(e: AppError): Response {

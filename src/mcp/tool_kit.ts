@@ -139,15 +139,30 @@ export async function executeTool(
   caller: McpCaller,
 ): Promise<CallToolResult> {
   const started = performance.now();
-  let text: string;
-  let outcome: AuditOutcome = "success";
-  let result: CallToolResult;
   try {
     consumeToolCallBudget(rt.limiter, rt.budgets, {
       userSId: caller.actor.user.sId,
       credentialId: caller.actor.credential.id,
       clientId: caller.clientId,
     });
+  } catch (e) {
+    if (!(e instanceof AppError) || e.status !== 429) throw e;
+    // Refused before running: counted per credential and window, not stored one by one.
+    auditCall(rt, caller, {
+      tool: def.name,
+      arguments: args,
+      outcome: "rate_limited",
+      error: e.message,
+      latencyMs: performance.now() - started,
+      bytesReturned: 0,
+      refused: true,
+    });
+    return textResult(e.message, true);
+  }
+  let text: string;
+  let outcome: AuditOutcome = "success";
+  let result: CallToolResult;
+  try {
     const payload = await def.run({ deps: rt.deps, actor: caller.actor, caller }, args);
     text = JSON.stringify(payload);
     result = textResult(text, false, def.output ? payload : undefined);
@@ -168,6 +183,7 @@ export async function executeTool(
   return result;
 }
 
+/** A write refused for its missing scope: counted like a budget refusal. */
 function auditDenied(rt: ToolRuntime, tool: string, caller: McpCaller): void {
   auditCall(rt, caller, {
     tool,
@@ -176,6 +192,7 @@ function auditDenied(rt: ToolRuntime, tool: string, caller: McpCaller): void {
     error: "insufficient_scope: write",
     latencyMs: 0,
     bytesReturned: 0,
+    refused: true,
   });
 }
 
@@ -185,7 +202,7 @@ function auditCall(
   caller: McpCaller,
   call: Pick<
     AuditEntryInput,
-    "tool" | "arguments" | "outcome" | "error" | "latencyMs" | "bytesReturned"
+    "tool" | "arguments" | "outcome" | "error" | "latencyMs" | "bytesReturned" | "refused"
   >,
 ): void {
   recordToolCall(rt.deps.db, {
@@ -197,5 +214,5 @@ function auditCall(
     credentialId: caller.actor.credential.id,
     clientId: caller.clientId,
     requestId: caller.requestId,
-  });
+  }, rt.deps.config.auditMaxEntries);
 }

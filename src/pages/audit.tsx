@@ -13,19 +13,19 @@ import type { AppEnv } from "../deps.ts";
 import { formExpiredPage, Layout } from "./layout.tsx";
 import { securePage } from "./page_security.ts";
 import { originCheck, readCsrfForm, requireWorkspacePage } from "./page_auth.ts";
+import { AUDIT_OUTCOMES, type AuditOutcome, REFUSAL_WINDOW_MS } from "../core/audit.ts";
 import {
   assertAuditReader,
-  AUDIT_OUTCOMES,
   AUDIT_RETENTION_MAX_DAYS,
   AUDIT_RETENTION_MIN_DAYS,
   type AuditEntryView,
   type AuditFilter,
-  type AuditOutcome,
+  type AuditSettings,
   exportAuditJsonl,
   getAuditSettings,
   listAuditEntries,
   setAuditRetention,
-} from "../core/audit.ts";
+} from "../core/audit_views.ts";
 import { AppError } from "../errors.ts";
 import { jsonlResponse } from "../api/audit.ts";
 
@@ -79,7 +79,10 @@ function Row(p: { e: AuditEntryView }) {
       <td>{e.user?.email ?? "—"}</td>
       <td>{e.clientId ?? e.credentialKind}</td>
       <td>{e.tool}</td>
-      <td class={e.outcome === "success" ? "ok" : "error"}>{e.outcome}</td>
+      <td class={e.outcome === "success" ? "ok" : "error"}>
+        {e.outcome}
+        {e.count > 1 ? <div>{`× ${e.count} (until ${e.lastAt})`}</div> : null}
+      </td>
       <td>{e.latencyMs.toFixed(1)} ms</td>
       <td>{e.bytesReturned}</td>
       <td>
@@ -96,7 +99,7 @@ interface AuditPageProps {
   entries: AuditEntryView[];
   next: number | null;
   csrf: string;
-  retentionDays: number;
+  settings: AuditSettings;
   message?: string;
 }
 
@@ -125,8 +128,22 @@ function AuditPage(p: AuditPageProps) {
     <Layout title="MCP audit log">
       <div class="card">
         <h1>MCP audit log</h1>
-        <p>Every MCP tool call in this workspace: who, which client, which tool, the outcome.</p>
-        <RetentionForm wId={p.wId} csrf={p.csrf} days={p.retentionDays} message={p.message} />
+        <p>
+          Every MCP tool call in this workspace: who, which client, which tool, the outcome. Calls
+          refused for the rate budget or a missing scope are counted: one entry per token, tool and
+          {` ${REFUSAL_WINDOW_MS / 60_000} `}minutes, with the number of calls.
+        </p>
+        <p id="audit-usage">
+          {`${p.settings.entries.toLocaleString("en-US")} of at most ${
+            p.settings.maxEntries.toLocaleString("en-US")
+          } entries stored; past that, the oldest are removed first.`}
+        </p>
+        <RetentionForm
+          wId={p.wId}
+          csrf={p.csrf}
+          days={p.settings.retentionDays}
+          message={p.message}
+        />
         <form method="get" action={base}>
           <label for="user">User id</label>
           <input id="user" name="user" value={p.raw.user} />
@@ -186,7 +203,7 @@ export function auditPageRoutes(): Hono<AppEnv> {
     const f = filterOf(c);
     try {
       const r = listAuditEntries(c.var.deps.db, page.actor, { ...f, limit: PAGE_SIZE });
-      const { retentionDays } = getAuditSettings(c.var.deps.db, page.actor);
+      const settings = getAuditSettings(c.var.deps, page.actor);
       return c.html(
         <AuditPage
           wId={page.actor.workspace.sId}
@@ -194,7 +211,7 @@ export function auditPageRoutes(): Hono<AppEnv> {
           entries={r.entries}
           next={r.nextCursor}
           csrf={page.session.session.csrf}
-          retentionDays={retentionDays}
+          settings={settings}
           message={message}
         />,
         status as 200,
@@ -218,7 +235,7 @@ export function auditPageRoutes(): Hono<AppEnv> {
     }
     try {
       const days = Number(form.retentionDays);
-      setAuditRetention(c.var.deps.db, page.actor, { retentionDays: days });
+      setAuditRetention(c.var.deps, page.actor, { retentionDays: days });
       return render(c, page, `Entries are kept for ${days} days.`);
     } catch (e) {
       if (!(e instanceof AppError) || e.status >= 500) throw e;

@@ -29,7 +29,12 @@ async function setup() {
   return { server, alice, bob, key, ws: alice.workspace.id };
 }
 
-const base = { space: null, visibility: "unlisted" as const, isParticipant: false };
+const base = {
+  space: null,
+  visibility: "unlisted" as const,
+  isParticipant: false,
+  createdThroughApiKey: false,
+};
 
 Deno.test("[conversation access] a participant reads an unlisted conversation", async () => {
   const { server, alice, ws } = await setup();
@@ -83,10 +88,33 @@ Deno.test("[conversation access] another workspace's conversation is unreadable"
   assert.equal(canReadConversation(server.deps.db, key, facts), false);
 });
 
-Deno.test("[conversation access] an API key reads workspace-level conversations (it acts as the workspace)", async () => {
+Deno.test("[conversation access] an API key reads the conversations API keys created", async () => {
   const { server, key, ws } = await setup();
   await using _ = server;
-  assert.equal(canReadConversation(server.deps.db, key, { ...base, workspaceId: ws }), true);
+  const facts = { ...base, workspaceId: ws, createdThroughApiKey: true };
+  assert.equal(canReadConversation(server.deps.db, key, facts), true);
+});
+
+Deno.test("[conversation access] an API key never reads a member's private conversation", async () => {
+  const { server, key, ws } = await setup();
+  await using _ = server;
+  assert.equal(canReadConversation(server.deps.db, key, { ...base, workspaceId: ws }), false);
+  const test = { ...base, workspaceId: ws, visibility: "test" as const };
+  assert.equal(canReadConversation(server.deps.db, key, test), false);
+});
+
+Deno.test("[conversation access] an API key reads workspace-visible conversations", async () => {
+  const { server, key, ws } = await setup();
+  await using _ = server;
+  const facts = { ...base, workspaceId: ws, visibility: "workspace" as const };
+  assert.equal(canReadConversation(server.deps.db, key, facts), true);
+});
+
+Deno.test("[conversation access] a member does not read an API key's unlisted conversation", async () => {
+  const { server, alice, ws } = await setup();
+  await using _ = server;
+  const facts = { ...base, workspaceId: ws, createdThroughApiKey: true };
+  assert.equal(canReadConversation(server.deps.db, userActor(alice), facts), false);
 });
 
 Deno.test("[conversation access] a Pod conversation follows the Pod: members yes, others and API keys no", async () => {

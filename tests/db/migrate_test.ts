@@ -146,3 +146,50 @@ Deno.test("[db] tx() rolls back on error and refuses an async callback", async (
   const n = t.db.prepare("SELECT count(*) AS n FROM instance_settings").get() as { n: number };
   assert.equal(n.n, 0);
 });
+
+Deno.test("[db] 0004 counts existing audit rows per workspace and marks API-key conversations", async () => {
+  await using t = await freshDb();
+  migrate(t.db, MIGRATIONS.filter((m) => m.version < 4));
+  const run = (sql: string, ...args: (string | number | null)[]) => t.db.prepare(sql).run(...args);
+  run(
+    "INSERT INTO users (id, s_id, email, username, first_name, created_at, updated_at) VALUES (1, 'u1', 'a@x.example', 'a', 'A', 0, 0)",
+  );
+  for (const w of [1, 2]) {
+    run(
+      "INSERT INTO workspaces (id, s_id, name, created_at, updated_at) VALUES (?, ?, 'W', 0, 0)",
+      w,
+      `w${w}`,
+    );
+  }
+  const audit = (w: number) =>
+    run(
+      "INSERT INTO audit_log (created_at, workspace_id, credential_kind, tool, outcome, latency_ms) VALUES (0, ?, 'mcp_token', 'identity', 'success', 1)",
+      w,
+    );
+  for (const w of [1, 1, 1, 2]) audit(w);
+  const conv = (sId: string, userId: number | null) =>
+    run(
+      "INSERT INTO conversations (s_id, workspace_id, created_by_user_id, created_at, updated_at) VALUES (?, 1, ?, 0, 0)",
+      sId,
+      userId,
+    );
+  conv("by_user", 1);
+  conv("by_key", null);
+  assert.deepEqual(migrate(t.db), [
+    4,
+    ...MIGRATIONS.filter((m) => m.version > 4).map((m) => m.version),
+  ]);
+  const usage = () =>
+    t.db.prepare("SELECT workspace_id AS w, entries FROM audit_usage ORDER BY w").all()
+      .map((r) => ({ ...r }));
+  assert.deepEqual(usage(), [{ w: 1, entries: 3 }, { w: 2, entries: 1 }]);
+  // Triggers keep the figure exact whatever inserts or deletes rows.
+  audit(2);
+  run("DELETE FROM audit_log WHERE id = (SELECT min(id) FROM audit_log WHERE workspace_id = 1)");
+  assert.deepEqual(usage(), [{ w: 1, entries: 2 }, { w: 2, entries: 2 }]);
+  const marked = t.db.prepare(
+    "SELECT s_id, created_through_api_key AS k FROM conversations ORDER BY s_id",
+  ).all()
+    .map((r) => ({ ...r }));
+  assert.deepEqual(marked, [{ s_id: "by_key", k: 1 }, { s_id: "by_user", k: 0 }]);
+});

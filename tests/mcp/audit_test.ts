@@ -266,7 +266,12 @@ Deno.test("[mcp audit] admins set the retention over REST and older entries go a
     workspace: u.workspace,
   });
   const path = `/api/v1/w/${u.workspace.sId}/audit/settings`;
-  assert.deepEqual((await apiJson(s, u.token, path)).body, { retentionDays: 90 });
+  const cap = s.config.auditMaxEntries;
+  assert.deepEqual((await apiJson(s, u.token, path)).body, {
+    retentionDays: 90,
+    entries: 0,
+    maxEntries: cap,
+  });
   recordToolCall(s.deps.db, {
     at: Date.now() - 3 * 86_400_000,
     workspaceId: u.workspace.id,
@@ -285,7 +290,7 @@ Deno.test("[mcp audit] admins set the retention over REST and older entries go a
   await callTool(s, u.mcpToken, "identity");
   const set = await apiJson(s, u.token, path, { method: "PATCH", body: { retentionDays: 2 } });
   assert.equal(set.status, 200);
-  assert.deepEqual(set.body, { retentionDays: 2 });
+  assert.deepEqual(set.body, { retentionDays: 2, entries: 1, maxEntries: cap });
   assert.deepEqual((await auditPage(s, u)).body.entries.map((e: Entry) => e.tool), ["identity"]);
   for (const bad of [0, 3651, 1.5, "7"]) {
     const r = await apiJson(s, u.token, path, { method: "PATCH", body: { retentionDays: bad } });
@@ -298,7 +303,11 @@ Deno.test("[mcp audit] admins set the retention over REST and older entries go a
   });
   assert.equal(byMember.status, 403);
   assert.equal((await apiJson(s, member.token, path)).status, 403);
-  assert.deepEqual((await apiJson(s, u.token, path)).body, { retentionDays: 2 });
+  assert.deepEqual((await apiJson(s, u.token, path)).body, {
+    retentionDays: 2,
+    entries: 1,
+    maxEntries: cap,
+  });
 });
 
 Deno.test("[mcp audit] the admin page's retention form saves with the CSRF token, refuses without it", async () => {

@@ -88,7 +88,13 @@ async function setup(): Promise<Ctx> {
     s,
     alice.token,
     `/api/v1/w/${alice.workspace.sId}/assistant/conversations`,
-    { method: "POST", body: { title: "matrix", message: messageBody("hi", []) } },
+    // Visible to the workspace, so the content rule lets every credential read it and the
+    // matrix tests the credential rules alone (API keys never read a private conversation:
+    // tests/security/api_key_conversations_test.ts).
+    {
+      method: "POST",
+      body: { title: "matrix", visibility: "workspace", message: messageBody("hi", []) },
+    },
   );
   assert.equal(created.status, 200, JSON.stringify(created.body));
   return { s, alice, conv: created.body.conversation.sId };
