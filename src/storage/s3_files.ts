@@ -46,6 +46,9 @@ export interface S3FilesOptions {
   pageSize?: number;
   /** Wait for a response's headers, per attempt (default 120 s: one part's upload fits). */
   requestTimeoutMs?: number;
+  /** Sign each body's SHA-256 so the store verifies the bytes (default: over http only; over
+   * https TLS already guards them, and the hash is one more pass over every byte). */
+  signPayload?: boolean;
 }
 
 /** Bytes per multipart part, and the largest body sent in one PUT. */
@@ -79,14 +82,16 @@ export class S3Files implements BlobStore {
     }
     this.location = location;
     this.#pageSize = pageSize;
-    this.#requests = new S3Requester(
-      options.credentials,
-      location.region,
-      options.requestTimeoutMs ?? 120_000,
-    );
+    this.#requests = new S3Requester(options.credentials, {
+      region: location.region,
+      timeoutMs: options.requestTimeoutMs ?? 120_000,
+      signPayload: options.signPayload ?? location.endpoint.startsWith("http:"),
+    });
   }
 
-  /** Check the bucket answers a listing under the prefix with these credentials. */
+  /** Check the bucket answers a listing under the prefix with these credentials. Listing is
+   * required anyway: the orphan sweep needs it, and without it S3 answers a missing key with
+   * 403 AccessDenied instead of 404 NoSuchKey. */
   async init(): Promise<void> {
     const { bucket, endpoint } = this.location;
     try {
@@ -175,6 +180,22 @@ export class S3Files implements BlobStore {
     }));
   }
 
+  /**
+   * Abort the unfinished multipart uploads under the prefix started more than `olderThanMs`
+   * ago: what an instance that died mid-upload leaves (invisible, but stored and billed).
+   * Returns how many were aborted. The margin must exceed the slowest upload.
+   */
+  async abortStaleUploads(olderThanMs: number): Promise<number> {
+    const cutoff = Date.now() - olderThanMs;
+    let aborted = 0;
+    for (const upload of await this.listUploads()) {
+      if (!(upload.initiated.getTime() < cutoff) || !STORAGE_KEY_PATTERN.test(upload.key)) continue;
+      await this.#abortUpload(this.#objectUrl(upload.key), upload.uploadId);
+      aborted++;
+    }
+    return aborted;
+  }
+
   async close(): Promise<void> {
     this.#requests.close();
     await Promise.resolve();
@@ -207,12 +228,18 @@ export class S3Files implements BlobStore {
       await this.#completeUpload(url, uploadId, etags);
       return size;
     } catch (e) {
-      await this.#sendEmpty("AbortMultipartUpload", "DELETE", withQuery(url, { uploadId }), {
-        retry: "any",
-        accept: [404],
-      }).catch(() => {}); // best effort: the original failure is the one to report
+      // Best effort: the original failure is the one to report.
+      await this.#abortUpload(url, uploadId).catch(() => {});
       throw e;
     }
+  }
+
+  /** AbortMultipartUpload; an upload already gone (404 NoSuchUpload) is fine. */
+  async #abortUpload(url: URL, uploadId: string): Promise<void> {
+    await this.#sendEmpty("AbortMultipartUpload", "DELETE", withQuery(url, { uploadId }), {
+      retry: "any",
+      accept: [404],
+    });
   }
 
   /** CompleteMultipartUpload; S3 may answer 200 with an error body, retried when transient. */

@@ -1,6 +1,6 @@
 /**
- * One signed request to an S3-compatible store: SigV4 by `aws4fetch` (payload hash signed, so
- * the store checks the bytes it receives), a bounded number of attempts with jittered backoff,
+ * One signed request to an S3-compatible store: SigV4 by `aws4fetch` (with the payload's SHA-256
+ * when asked, so the store checks the bytes it receives), a bounded number of attempts with jittered backoff,
  * a time limit until the response headers, and S3's XML errors turned into `S3Error`s that carry
  * the S3 code and a short message, never credentials, headers or signatures.
  * @module
@@ -51,20 +51,26 @@ export class S3Requester {
   readonly #signer: AwsClient;
   readonly #http: Deno.HttpClient;
   readonly #timeoutMs: number;
+  readonly #signPayload: boolean;
 
   constructor(
     credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string },
-    region: string,
-    timeoutMs: number,
+    options: { region: string; timeoutMs: number; signPayload: boolean },
   ) {
+    const { region } = options;
     this.#signer = new AwsClient({ ...credentials, service: "s3", region, retries: 0 });
     this.#http = Deno.createHttpClient({});
-    this.#timeoutMs = timeoutMs;
+    this.#timeoutMs = options.timeoutMs;
+    this.#signPayload = options.signPayload;
   }
 
   /** Send `spec`; resolves to a 2xx (or accepted) response whose body the caller consumes. */
   async send(spec: S3RequestSpec): Promise<Response> {
-    const payloadHash = spec.body ? await sha256Hex(spec.body) : EMPTY_SHA256;
+    const payloadHash = !spec.body
+      ? EMPTY_SHA256
+      : this.#signPayload
+      ? await sha256Hex(spec.body)
+      : "UNSIGNED-PAYLOAD";
     for (let attempt = 1;; attempt++) {
       const request = await this.#signer.sign(spec.url.toString(), {
         method: spec.method,

@@ -179,6 +179,40 @@ Deno.test("[storage s3] an upload the store loses mid-way fails with its S3 code
   assert.deepEqual(await t.files.listUploads(), []);
 });
 
+Deno.test("[storage s3] bodies go signed or as UNSIGNED-PAYLOAD (the https default) alike", async () => {
+  await using s3 = await startS3Server();
+  const body = noise(PART_SIZE + 99, 21);
+  for (const signPayload of [true, false]) {
+    const files = new S3Files(parseS3Url(s3.url), { credentials: s3, signPayload });
+    try {
+      for (const bytes of [body, body.subarray(0, 1000)]) {
+        const key = files.newKey();
+        assert.equal(await files.write(key, bytes), bytes.length);
+        assert.equal(sha256(await files.read(key)), sha256(bytes));
+      }
+    } finally {
+      await files.close();
+    }
+  }
+});
+
+Deno.test("[storage s3] abortStaleUploads ends uploads a dead instance left, not recent ones", async () => {
+  await using t = await s3Store();
+  const raw = new AwsClient({ ...t.s3, service: "s3", region: "us-east-1" });
+  const key = t.store.newKey();
+  const created = await raw.fetch(`${t.s3.endpoint}/${t.s3.bucket}/files/${key}?uploads`, {
+    method: "POST",
+  });
+  assert.equal(created.status, 200, await created.text());
+  const [upload] = await t.files.listUploads();
+  assert.equal(upload.key, key);
+  assert.equal(await t.files.abortStaleUploads(3_600_000), 0, "a recent upload is left alone");
+  assert.equal((await t.files.listUploads()).length, 1);
+  await new Promise((r) => setTimeout(r, 10)); // so that "more than 0 ms ago" holds
+  assert.equal(await t.files.abortStaleUploads(0), 1);
+  assert.deepEqual(await t.files.listUploads(), []);
+});
+
 Deno.test("[storage s3] a stream is downloaded without waiting for the whole object", async () => {
   await using t = await s3Store();
   const key = t.store.newKey();
