@@ -6,14 +6,20 @@
  */
 import { join, resolve, sep } from "node:path";
 import { randomString } from "../util/ids.ts";
+import {
+  assertStorageKey,
+  type BlobStore,
+  MAX_LISTED_KEYS,
+  newStorageKey,
+  STORAGE_KEY_PATTERN,
+} from "./blob_store.ts";
 
-/** The shape of a storage key: a two-character fan-out directory and a 24-character name. */
-const KEY_PATTERN = /^[A-Za-z0-9]{2}\/[A-Za-z0-9]{24}$/;
+export { MAX_LISTED_KEYS };
+
 const FAN_OUT_PATTERN = /^[A-Za-z0-9]{2}$/;
-/** The most blobs one listing returns: far above this server's scale, a bound on start time. */
-export const MAX_LISTED_KEYS = 5_000_000;
 
-export class LocalFiles {
+export class LocalFiles implements BlobStore {
+  readonly kind = "local";
   readonly root: string;
 
   constructor(dataDir: string) {
@@ -30,15 +36,12 @@ export class LocalFiles {
 
   /** A fresh storage key: two-level fan-out plus a random name. */
   newKey(): string {
-    const name = randomString(24);
-    return `${name.slice(0, 2)}/${name}`;
+    return newStorageKey();
   }
 
   /** Resolve a key to an absolute path, refusing anything outside the files directory. */
   pathOf(key: string): string {
-    if (!KEY_PATTERN.test(key)) {
-      throw new Error(`storage key refused: ${JSON.stringify(key)}`);
-    }
+    assertStorageKey(key);
     const full = resolve(this.root, key);
     if (!full.startsWith(this.root + sep)) throw new Error("storage path outside files directory");
     return full;
@@ -77,20 +80,39 @@ export class LocalFiles {
   /**
    * The keys of the blobs on disk (one walk of the fan-out directories, at most `max`; `tmp`
    * and anything not shaped like a key are not ours to judge and are skipped). `complete` is
-   * false when the bound cut the walk short.
+   * false when the bound cut the walk short. `olderThanMs` keeps only blobs whose mtime is
+   * older than that (one stat each). A bare number is `max` (the older call shape).
    */
-  async listKeys(max = MAX_LISTED_KEYS): Promise<{ keys: string[]; complete: boolean }> {
+  async listKeys(
+    options: number | { max?: number; olderThanMs?: number } = {},
+  ): Promise<{ keys: string[]; complete: boolean }> {
+    const { max = MAX_LISTED_KEYS, olderThanMs } = typeof options === "number"
+      ? { max: options }
+      : options;
+    const cutoff = olderThanMs === undefined ? undefined : Date.now() - olderThanMs;
     const keys: string[] = [];
     for await (const fan of Deno.readDir(this.root)) {
       if (!fan.isDirectory || !FAN_OUT_PATTERN.test(fan.name)) continue;
       for await (const blob of Deno.readDir(join(this.root, fan.name))) {
         const key = `${fan.name}/${blob.name}`;
-        if (!blob.isFile || !KEY_PATTERN.test(key)) continue;
+        if (!blob.isFile || !STORAGE_KEY_PATTERN.test(key)) continue;
+        if (cutoff !== undefined && !(await this.#writtenBefore(key, cutoff))) continue;
         if (keys.length >= max) return { keys, complete: false };
         keys.push(key);
       }
     }
     return { keys, complete: true };
+  }
+
+  /** Whether the blob's mtime is before `cutoff` (a blob removed meanwhile is not listed). */
+  async #writtenBefore(key: string, cutoff: number): Promise<boolean> {
+    try {
+      const mtime = (await Deno.stat(join(this.root, key))).mtime;
+      return mtime !== null && mtime.getTime() < cutoff;
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return false;
+      throw e;
+    }
   }
 
   async read(key: string): Promise<Uint8Array> {
@@ -101,9 +123,19 @@ export class LocalFiles {
     return await Deno.open(this.pathOf(key), { read: true });
   }
 
+  /** The blob as a stream; the file closes when the stream ends or is cancelled. */
+  async readStream(key: string): Promise<ReadableStream<Uint8Array>> {
+    return (await this.open(key)).readable;
+  }
+
   async remove(key: string): Promise<void> {
     await Deno.remove(this.pathOf(key)).catch((e) => {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
     });
+  }
+
+  /** Nothing to release: every operation opens and closes its own files. */
+  close(): Promise<void> {
+    return Promise.resolve();
   }
 }
