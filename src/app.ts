@@ -29,6 +29,7 @@ import { filesRoutes } from "./api/files.ts";
 import { dataSourcesRoutes } from "./api/data_sources.ts";
 import { searchRoutes } from "./api/search.ts";
 import { auditRoutes } from "./api/audit.ts";
+import { storageRoutes } from "./api/storage.ts";
 import { auditPageRoutes } from "./pages/audit.tsx";
 import { mcpRoutes } from "./mcp/route.ts";
 import { requireAuth } from "./auth/bearer.ts";
@@ -159,6 +160,7 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   app.route("/api/v1/w/:wId", dataSourcesRoutes());
   app.route("/api/v1/w/:wId", searchRoutes());
   app.route("/api/v1/w/:wId", auditRoutes());
+  app.route("/api/v1/w/:wId", storageRoutes());
   app.route("/", auditPageRoutes());
   app.route("/", mcpRoutes(deps));
   app.route("/", relayRoutes());

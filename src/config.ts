@@ -42,6 +42,9 @@ export interface Config {
   mcpMaxBatch: number;
   /** Most audit log rows kept per workspace (oldest removed first). */
   auditMaxEntries: number;
+  /** Storage quotas in bytes (files + documents), null for none: per member, per workspace. */
+  storageQuotaMember: number | null;
+  storageQuotaWorkspace: number | null;
 }
 
 type Raw = Record<string, string | undefined>;
@@ -94,6 +97,33 @@ function parsePositiveInt(value: string, source: string): number {
     throw new ConfigError(`${source}: "${value}" is not a positive integer`);
   }
   return Number(value);
+}
+
+const BYTE_UNITS: Record<string, number> = {
+  "": 1,
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  tb: 1e12,
+  kib: 2 ** 10,
+  mib: 2 ** 20,
+  gib: 2 ** 30,
+  tib: 2 ** 40,
+};
+
+/** A byte size such as `1GiB`, `500MB` or `1048576`, or `unlimited` (null). */
+export function parseByteSize(value: string, source: string): number | null {
+  if (value.trim().toLowerCase() === "unlimited") return null;
+  const m = /^\s*(\d{1,15}(?:\.\d{1,6})?)\s*([a-z]{0,3})\s*$/i.exec(value);
+  const unit = m ? BYTE_UNITS[m[2].toLowerCase()] : undefined;
+  const bytes = m && unit ? Math.floor(Number(m[1]) * unit) : NaN;
+  if (!Number.isSafeInteger(bytes) || bytes < 1) {
+    throw new ConfigError(
+      `${source}: "${value}" is not a size (e.g. 1GiB, 500MB, 1048576) or unlimited`,
+    );
+  }
+  return bytes;
 }
 
 function nonEmpty(value: string, source: string): string {
@@ -269,6 +299,27 @@ export const SETTINGS: readonly Setting[] = [
     shownDefault: "1000000",
     parse: (v) => parsePositiveInt(v, "--audit-max-entries"),
     fallback: () => 1_000_000,
+  },
+  {
+  // Storage quotas (files and documents, README "Storage quotas"): past either, writes that
+  // add bytes answer 413. Sizes take B, KB, MB, GB, TB, KiB, MiB, GiB, TiB, or `unlimited`.
+  {
+    key: "storageQuotaMember",
+    flag: "storage-quota-member",
+    env: "DUST_MCP_STORAGE_QUOTA_MEMBER",
+    help: "Bytes of files and documents one member may store in a workspace (or unlimited)",
+    shownDefault: "1GiB",
+    parse: (v) => parseByteSize(v, "--storage-quota-member"),
+    fallback: () => 2 ** 30,
+  },
+  {
+    key: "storageQuotaWorkspace",
+    flag: "storage-quota-workspace",
+    env: "DUST_MCP_STORAGE_QUOTA_WORKSPACE",
+    help: "Bytes of files and documents one workspace may store (or unlimited)",
+    shownDefault: "10GiB",
+    parse: (v) => parseByteSize(v, "--storage-quota-workspace"),
+    fallback: () => 10 * 2 ** 30,
   },
 ];
 

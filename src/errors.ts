@@ -25,6 +25,7 @@ export type ErrorType =
   | "data_source_not_found"
   | "data_source_document_not_found"
   | "data_source_auth_error"
+  | "data_source_quota_error"
   | "data_source_view_not_found"
   | "file_not_found"
   | "file_too_large"

@@ -10,6 +10,7 @@ import { type Db, openDb } from "./db/sqlite.ts";
 import { migrate } from "./db/migrate.ts";
 import { LocalFiles } from "./storage/local_files.ts";
 import { removeOrphanBlobs } from "./core/blob_sweep.ts";
+import { clearReservations } from "./core/storage_quota.ts";
 import { createLogger, type Logger, type LogSink } from "./util/log.ts";
 import { createEventBus } from "./events/bus.ts";
 import { loadKeyRing } from "./core/signing_keys.ts";
@@ -100,6 +101,9 @@ export async function startServer(
     (sweep) => log.info("orphan blobs swept", { ...sweep }),
     (e) => log.warn("orphan blob sweep failed", { error: String(e) }),
   );
+  // Same moment: no upload is in flight, so a storage reservation left is a stopped upload's.
+  const released = clearReservations(db);
+  if (released > 0) log.info("storage reservations released", { released });
   const lifecycle = new AbortController();
   const deps: Deps = {
     config,

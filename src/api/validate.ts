@@ -1,12 +1,15 @@
 /**
  * Request validation for REST handlers: every body and query goes through one zod schema.
  * A bad one is a 400 `invalid_request_error` whose message names the field and the reason
- * (`name: Too big: expected string to have <=64 characters`); malformed JSON is a 400 too.
+ * (`name: Too big: expected string to have <=64 characters`); malformed JSON is a 400 too, and
+ * so is a body nested deeper than {@link MAX_JSON_DEPTH} levels (checked before any schema
+ * walks it: a recursive schema recurses once per level).
  * @module
  */
 import type { Context } from "hono";
 import type { z } from "zod";
 import { invalid } from "../errors.ts";
+import { jsonDepthExceeds, MAX_JSON_DEPTH } from "../util/json_depth.ts";
 
 /** One readable line naming each failing field (at most five) and why. */
 export function describeIssues(issues: readonly z.core.$ZodIssue[], where: string): string {
@@ -39,6 +42,9 @@ export async function parseJson<S extends z.ZodType>(c: Context, schema: S): Pro
       value = JSON.parse(text);
     } catch (e) {
       throw invalid(`body: malformed JSON (${(e as Error).message})`);
+    }
+    if (jsonDepthExceeds(value)) {
+      throw invalid(`body: nested deeper than ${MAX_JSON_DEPTH} levels`);
     }
   }
   return parseWith(schema, value, "body");

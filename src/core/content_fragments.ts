@@ -4,7 +4,8 @@
  * existing readable file (an unscoped upload joins the conversation's scope); a content node
  * (`nodeId` + `nodeDataSourceViewId`: a document the caller reads) is stored as a copy of the
  * document's text, so it answers as a file fragment. Bytes are written before the post's
- * transaction and removed again if it fails.
+ * transaction and removed again if it fails. Stored fragments count against the poster's
+ * storage quota: checked before the bytes are written, and again in the post's transaction.
  * @module
  */
 import type { Deps } from "../deps.ts";
@@ -20,6 +21,7 @@ import {
 import { readNodeDocument } from "./documents.ts";
 import { type FileRow, requireReadableFile } from "./files.ts";
 import type { ConversationRow } from "./conversation_views.ts";
+import { assertStorageFits, storageOwnerOf } from "./storage_quota.ts";
 
 export type FragmentInput =
   | {
@@ -70,7 +72,7 @@ export async function prepareFragment(
     });
     const bytes = new TextEncoder().encode(doc.text);
     const contentType = fileCategory(doc.mimeType) ? doc.mimeType : "text/plain";
-    return await storeInline(deps, common, contentType, bytes);
+    return await storeInline(deps, actor, common, contentType, bytes);
   }
   const bytes = new TextEncoder().encode(f.content);
   if (bytes.length === 0 || bytes.length > MAX_INLINE_FRAGMENT_BYTES) {
@@ -78,17 +80,25 @@ export async function prepareFragment(
       `content: a content fragment must be 1 byte to ${MAX_INLINE_FRAGMENT_BYTES} bytes`,
     );
   }
-  return await storeInline(deps, common, f.contentType, bytes);
+  return await storeInline(deps, actor, common, f.contentType, bytes);
 }
 
 /** Check the type and size limits, then write the bytes under a fresh storage key. */
 async function storeInline(
   deps: Deps,
+  actor: Actor,
   common: { title: string; url: string | null; context: object },
   contentType: string,
   bytes: Uint8Array,
 ): Promise<Extract<PreparedFragment, { kind: "inline" }>> {
   assertUploadable(contentType, common.title, bytes.length);
+  const size = bytes.length;
+  assertStorageFits(
+    deps,
+    storageOwnerOf(actor),
+    { memberBytes: size, workspaceBytes: size },
+    "file",
+  );
   const key = deps.files.newKey();
   await deps.files.write(key, bytes);
   return {
@@ -107,7 +117,7 @@ export async function discardFragments(deps: Deps, fragments: PreparedFragment[]
   }
 }
 
-/** Store an inline fragment's file row in the conversation's file scope. */
+/** Store an inline fragment's file row in the conversation's file scope (quota checked). */
 export function insertFragmentFile(
   deps: Deps,
   actor: Actor,
@@ -115,6 +125,13 @@ export function insertFragmentFile(
   f: Extract<PreparedFragment, { kind: "inline" }>,
   t: number,
 ): { id: number; contentType: string; size: number } {
+  const size = f.size;
+  assertStorageFits(
+    deps,
+    storageOwnerOf(actor),
+    { memberBytes: size, workspaceBytes: size },
+    "file",
+  );
   const r = deps.db.prepare(
     `INSERT INTO files (s_id, workspace_id, user_id, content_type, file_name, file_size, status,
        use_case, use_case_metadata, scope_type, scope_s_id, path, storage_key, created_at, updated_at)

@@ -17,6 +17,7 @@ import {
   requireDataSource,
   toDataSourceJSON,
 } from "./data_sources.ts";
+import { assertStorageFits, storageOwnerOf } from "./storage_quota.ts";
 
 /**
  * Prepared statements, once per connection: a bulk upsert runs five statements per document,
@@ -198,6 +199,30 @@ function writeChunksAndTags(deps: Deps, docRowId: number, chunks: Chunk[], tags:
   for (const t of tags) insertTag.run(docRowId, t);
 }
 
+/**
+ * Refuse (413 `data_source_quota_error`) an upsert whose text would take the writer or the
+ * workspace past its storage quota; a replaced document's bytes are freed (storage_quota.ts).
+ */
+function assertDocumentFits(
+  deps: Deps,
+  actor: Actor,
+  dataSourceId: number,
+  documentId: string,
+  size: number,
+): void {
+  const old = stmt(
+    deps.db,
+    "SELECT text_size, user_id FROM documents WHERE data_source_id = ? AND document_id = ?",
+  ).get(dataSourceId, documentId) as { text_size: number; user_id: number | null } | undefined;
+  const owner = storageOwnerOf(actor);
+  const freed = old?.text_size ?? 0;
+  const freedByWriter = old && (old.user_id ?? 0) === owner.userId ? freed : 0;
+  assertStorageFits(deps, owner, {
+    memberBytes: size - freedByWriter,
+    workspaceBytes: size - freed,
+  }, "document");
+}
+
 /** `POST .../documents/{documentId}`: create or replace a document and re-index it. */
 export function upsertDocument(deps: Deps, actor: Actor, input: UpsertDocumentInput) {
   validateUpsert(input);
@@ -207,18 +232,21 @@ export function upsertDocument(deps: Deps, actor: Actor, input: UpsertDocumentIn
   const parentId = input.parent_id ?? parents[1] ?? null;
   const chunks = chunkText(input.text);
   const t = now();
+  const textSize = new TextEncoder().encode(input.text).byteLength;
   const row = tx(deps.db, () => {
+    assertDocumentFits(deps, actor, dataSource.id, input.documentId, textSize);
     const r = stmt(
       deps.db,
       `INSERT INTO documents (workspace_id, data_source_id, document_id, title, mime_type, text,
          source_url, tags, parent_id, parents, timestamp, hash, text_size, chunk_count,
-         created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         created_at, updated_at, user_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (data_source_id, document_id) DO UPDATE SET title = excluded.title,
          mime_type = excluded.mime_type, text = excluded.text, source_url = excluded.source_url,
          tags = excluded.tags, parent_id = excluded.parent_id, parents = excluded.parents,
          timestamp = excluded.timestamp, hash = excluded.hash, text_size = excluded.text_size,
-         chunk_count = excluded.chunk_count, updated_at = excluded.updated_at
+         chunk_count = excluded.chunk_count, updated_at = excluded.updated_at,
+         user_id = excluded.user_id
        RETURNING ${DOCUMENT_COLUMNS}`,
     ).get(
       actor.workspace.id,
@@ -233,10 +261,11 @@ export function upsertDocument(deps: Deps, actor: Actor, input: UpsertDocumentIn
       JSON.stringify(parents),
       input.timestamp ?? t,
       sha256(input.text),
-      new TextEncoder().encode(input.text).byteLength,
+      textSize,
       chunks.length,
       t,
       t,
+      actor.kind === "user" ? actor.user.id : null,
     );
     const doc = documentFromRow(r);
     writeChunksAndTags(deps, doc.id, chunks, tags);

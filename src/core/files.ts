@@ -17,6 +17,12 @@ import { canAccessFileScope, requireScope } from "./access.ts";
 import { findReadableConversation } from "./conversation_views.ts";
 import { findSpaceInWorkspace } from "./space_rows.ts";
 import {
+  assertStorageFits,
+  releaseReservation,
+  reserveStorage,
+  storageOwnerOf,
+} from "./storage_quota.ts";
+import {
   assertUploadable,
   fileNameToSegment,
   type FileScope,
@@ -211,7 +217,11 @@ function freeUploadPath(deps: Deps, workspaceId: number, scope: FileScope, fileN
   return `${newResourceId("fil")}-${name}`.slice(0, 255);
 }
 
-/** `POST /files`: validate type, size and use case, then record a file awaiting its bytes. */
+/**
+ * `POST /files`: validate type, size and use case, then record a file awaiting its bytes. A
+ * declared size past the storage quota is refused here already (413), before any byte is
+ * sent; the upload reserves the bytes for real (uploadFileContent).
+ */
 export function createFile(deps: Deps, actor: Actor, input: CreateFileInput): FileRow {
   requireScope(actor, "write");
   assertUploadable(input.contentType, input.fileName, input.fileSize);
@@ -223,6 +233,13 @@ export function createFile(deps: Deps, actor: Actor, input: CreateFileInput): Fi
       : { spaceId: scope.pod_id })
     : {};
   return tx(deps.db, () => {
+    const size = input.fileSize;
+    assertStorageFits(
+      deps,
+      storageOwnerOf(actor),
+      { memberBytes: size, workspaceBytes: size },
+      "file",
+    );
     const path = scope ? freeUploadPath(deps, actor.workspace.id, scope, input.fileName) : null;
     const t = now();
     const r = deps.db.prepare(
@@ -282,7 +299,10 @@ function limitBytes(max: number, onTooLarge: () => Error): TransformStream<Uint8
 /**
  * `POST /files/:fileId`: store the bytes (streamed to disk, atomically) and mark the file
  * ready. The byte count must equal the declared `fileSize`; more is refused as soon as it
- * passes the declared size, so a lying client cannot fill the disk.
+ * passes the declared size, so a lying client cannot fill the disk. The declared size is
+ * reserved against the storage quotas before a byte is read (413 when it does not fit) and
+ * given back however the upload ends; the transaction that makes the file ready turns the
+ * reservation into stored bytes.
  */
 export async function uploadFileContent(
   deps: Deps,
@@ -296,6 +316,41 @@ export async function uploadFileContent(
     throw fileNotFound();
   }
   if (f.status !== "created") throw invalid("The file has already been uploaded.");
+  const owner = storageOwnerOf(actor);
+  const reservation = reserveStorage(deps, owner, f.fileSize, "file");
+  try {
+    const key = await streamToNewKey(deps, f, input.body);
+    let updated;
+    try {
+      updated = tx(deps.db, () => {
+        releaseReservation(deps.db, reservation);
+        const size = f.fileSize;
+        assertStorageFits(deps, owner, { memberBytes: size, workspaceBytes: size }, "file");
+        return deps.db.prepare(
+          `UPDATE files SET status = 'ready', storage_key = ?, updated_at = ?
+           WHERE id = ? AND status = 'created' RETURNING ${FILE_COLUMNS}`,
+        ).get(key, now(), f.id);
+      });
+    } catch (e) {
+      await deps.files.remove(key);
+      throw e;
+    }
+    if (!updated) {
+      await deps.files.remove(key);
+      throw invalid("The file has already been uploaded.");
+    }
+    return fileFromRow(updated);
+  } finally {
+    releaseReservation(deps.db, reservation);
+  }
+}
+
+/** Stream an upload's bytes under a fresh key; exactly the declared size, or nothing stored. */
+async function streamToNewKey(
+  deps: Deps,
+  f: FileRow,
+  body: ReadableStream<Uint8Array>,
+): Promise<string> {
   const key = deps.files.newKey();
   const tooLarge = () =>
     new AppError(
@@ -305,7 +360,7 @@ export async function uploadFileContent(
     );
   let size: number;
   try {
-    size = await deps.files.write(key, input.body.pipeThrough(limitBytes(f.fileSize, tooLarge)));
+    size = await deps.files.write(key, body.pipeThrough(limitBytes(f.fileSize, tooLarge)));
   } catch (e) {
     await deps.files.remove(key);
     if (e instanceof AppError) throw e;
@@ -315,15 +370,7 @@ export async function uploadFileContent(
     await deps.files.remove(key);
     throw invalid(`The uploaded file has ${size} bytes but ${f.fileSize} were declared.`);
   }
-  const updated = deps.db.prepare(
-    `UPDATE files SET status = 'ready', storage_key = ?, updated_at = ? WHERE id = ? AND status = 'created'
-     RETURNING ${FILE_COLUMNS}`,
-  ).get(key, now(), f.id);
-  if (!updated) {
-    await deps.files.remove(key);
-    throw invalid("The file has already been uploaded.");
-  }
-  return fileFromRow(updated);
+  return key;
 }
 
 /** The bytes of a ready file the actor may read. */

@@ -10,6 +10,7 @@ import { now, tx } from "../db/sqlite.ts";
 import { newResourceId } from "../util/ids.ts";
 import { type FileScope, scopeColumns, stripMimeParameters } from "./file_types.ts";
 import { FILE_COLUMNS, fileFromRow, type FileRow, type FileUseCase } from "./files.ts";
+import { assertStorageFits, storageOwnerOf } from "./storage_quota.ts";
 
 /** Ready files of a scope by path, at most `limit` of them. */
 export function listScopeFiles(
@@ -44,6 +45,8 @@ export function findScopeFile(
  * Create or overwrite the file at `rel` in a scope. The new bytes go to a fresh key first,
  * the row is switched to it in one transaction, then the old bytes are removed: a reader sees
  * the old file or the new one, never a mix, and a crash leaves at most an orphan blob.
+ * The bytes become the writer's (storage quotas): the check against the quotas runs in the
+ * same transaction, counting what an overwrite frees; a refused write removes its new bytes.
  */
 export async function writeScopeFile(
   deps: Deps,
@@ -57,42 +60,58 @@ export async function writeScopeFile(
   const metadata = type === "conversation" ? { conversationId: sId } : { spaceId: sId };
   const name = input.rel.slice(input.rel.lastIndexOf("/") + 1);
   const contentType = stripMimeParameters(input.contentType);
-  const { file, oldKey, created } = tx(deps.db, () => {
-    const existing = deps.db.prepare(
-      `SELECT ${FILE_COLUMNS} FROM files WHERE workspace_id = ? AND scope_type = ? AND scope_s_id = ?
-       AND path = ? AND status != 'failed'`,
-    ).get(actor.workspace.id, type, sId, input.rel);
-    const t = now();
-    if (existing) {
-      const old = fileFromRow(existing);
+  const owner = storageOwnerOf(actor);
+  const userId = actor.kind === "user" ? actor.user.id : null;
+  const size = input.bytes.byteLength;
+  let written;
+  try {
+    written = tx(deps.db, () => {
+      const existing = deps.db.prepare(
+        `SELECT ${FILE_COLUMNS} FROM files WHERE workspace_id = ? AND scope_type = ? AND scope_s_id = ?
+         AND path = ? AND status != 'failed'`,
+      ).get(actor.workspace.id, type, sId, input.rel);
+      const old = existing ? fileFromRow(existing) : null;
+      const freed = old?.status === "ready" ? old.fileSize : 0;
+      const freedByWriter = (old?.userId ?? null) === userId ? freed : 0;
+      assertStorageFits(deps, owner, {
+        memberBytes: size - freedByWriter,
+        workspaceBytes: size - freed,
+      }, "file");
+      const t = now();
+      if (old) {
+        const r = deps.db.prepare(
+          `UPDATE files SET content_type = ?, file_size = ?, status = 'ready', storage_key = ?,
+             user_id = ?, updated_at = ? WHERE id = ? RETURNING ${FILE_COLUMNS}`,
+        ).get(contentType, size, key, userId, t, old.id);
+        return { file: fileFromRow(r), oldKey: old.storageKey, created: false };
+      }
       const r = deps.db.prepare(
-        `UPDATE files SET content_type = ?, file_size = ?, status = 'ready', storage_key = ?,
-           updated_at = ? WHERE id = ? RETURNING ${FILE_COLUMNS}`,
-      ).get(contentType, input.bytes.byteLength, key, t, old.id);
-      return { file: fileFromRow(r), oldKey: old.storageKey, created: false };
-    }
-    const r = deps.db.prepare(
-      `INSERT INTO files (s_id, workspace_id, user_id, content_type, file_name, file_size, status,
-         use_case, use_case_metadata, scope_type, scope_s_id, path, storage_key, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, 'ready', ?, ?, ?, ?, ?, ?, ?, ?) RETURNING ${FILE_COLUMNS}`,
-    ).get(
-      newResourceId("fil"),
-      actor.workspace.id,
-      actor.kind === "user" ? actor.user.id : null,
-      contentType,
-      name,
-      input.bytes.byteLength,
-      useCase,
-      JSON.stringify(metadata),
-      type,
-      sId,
-      input.rel,
-      key,
-      t,
-      t,
-    );
-    return { file: fileFromRow(r), oldKey: null as string | null, created: true };
-  });
+        `INSERT INTO files (s_id, workspace_id, user_id, content_type, file_name, file_size, status,
+           use_case, use_case_metadata, scope_type, scope_s_id, path, storage_key, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, 'ready', ?, ?, ?, ?, ?, ?, ?, ?) RETURNING ${FILE_COLUMNS}`,
+      ).get(
+        newResourceId("fil"),
+        actor.workspace.id,
+        userId,
+        contentType,
+        name,
+        size,
+        useCase,
+        JSON.stringify(metadata),
+        type,
+        sId,
+        input.rel,
+        key,
+        t,
+        t,
+      );
+      return { file: fileFromRow(r), oldKey: null as string | null, created: true };
+    });
+  } catch (e) {
+    await deps.files.remove(key);
+    throw e;
+  }
+  const { file, oldKey, created } = written;
   if (oldKey) await deps.files.remove(oldKey);
   return { file, created };
 }

@@ -2,7 +2,8 @@
 /**
  * Workspace admin MCP settings (dust.md §2.6): MCP server on/off, redirect-URI policy ("accept
  * all" or an allowlist of Dust's patterns), allow token in URL, and static OAuth clients
- * (create with or without a secret, delete). Admins only. The switch and the policy govern
+ * (create with or without a secret, delete); and the workspace's storage usage against its
+ * quotas, with the members who store the most. Admins only. The switch and the policy govern
  * every OAuth application, MCP and REST alike (src/core/workspace_settings.ts says why).
  * @module
  */
@@ -24,9 +25,13 @@ import {
 import type { WorkspaceRow } from "../core/workspaces.ts";
 import { AppError } from "../errors.ts";
 import type { UserActor } from "../auth/actor.ts";
+import { formatBytes, getStorageUsage } from "../core/storage_quota.ts";
+
+type StorageUsage = ReturnType<typeof getStorageUsage>;
 
 interface Props {
   ws: WorkspaceRow;
+  storage: StorageUsage;
   csrf: string;
   statics: ClientView[];
   message?: string;
@@ -51,6 +56,40 @@ function StaticRow(props: { c: ClientView; wId: string; csrf: string }) {
         </form>
       </td>
     </tr>
+  );
+}
+
+const quotaText = (n: number | null) => (n === null ? "unlimited" : formatBytes(n));
+
+/** Usage against the quotas, and the members who store the most (storage_quota.ts). */
+function StorageCard(props: { s: StorageUsage }) {
+  const { quota, workspace: w, members } = props.s;
+  return (
+    <div class="card">
+      <h2>Storage</h2>
+      <p id="storage-used">
+        {formatBytes(w.usedBytes)} used of {quotaText(quota.workspaceBytes)} (files{" "}
+        {formatBytes(w.fileBytes)}, documents {formatBytes(w.documentBytes)}, uploads in progress
+        {" "}
+        {formatBytes(w.reservedBytes)}). Each member may store {quotaText(quota.memberBytes)}.
+      </p>
+      <table>
+        <tr>
+          <th scope="col">Member</th>
+          <th scope="col">Files</th>
+          <th scope="col">Documents</th>
+          <th scope="col">Total</th>
+        </tr>
+        {members.map((m) => (
+          <tr>
+            <td>{m.user ? `${m.user.fullName} (${m.user.email})` : "No member (API keys)"}</td>
+            <td>{formatBytes(m.fileBytes)}</td>
+            <td>{formatBytes(m.documentBytes)}</td>
+            <td>{formatBytes(m.usedBytes)}</td>
+          </tr>
+        ))}
+      </table>
+    </div>
   );
 }
 
@@ -133,6 +172,7 @@ function SettingsPage(p: Props) {
           <button type="submit">Create client</button>
         </form>
       </div>
+      <StorageCard s={p.storage} />
     </Layout>
   );
 }
@@ -154,8 +194,9 @@ function render(
   const db = c.get("deps").db;
   const statics = listClients(db, a.actor).filter((x) => x.kind === "static");
   const ws = getMcpSettings(db, a.actor.workspace.id);
+  const storage = getStorageUsage(c.get("deps"), a.actor, { limit: 20 });
   return c.html(
-    <SettingsPage ws={ws} csrf={a.csrf} statics={statics} {...extra} />,
+    <SettingsPage ws={ws} csrf={a.csrf} statics={statics} storage={storage} {...extra} />,
     extra.error ? 400 : 200,
   );
 }

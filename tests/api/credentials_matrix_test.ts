@@ -187,6 +187,7 @@ Deno.test("[api/credentials] every workspace route answers an API key as the wor
       ["GET", `${w}/spaces/${gs}/data_sources`, undefined, 200, 200],
       ["POST", `${w}/spaces/${gs}/data_sources`, { name: `d-${who}` }, 200, ADMIN_ONLY],
       ["GET", `${w}/data_sources`, undefined, 200, 200],
+      ["GET", `${w}/storage`, undefined, ADMIN_ONLY, ADMIN_ONLY],
       ["GET", `${w}/spaces/${gs}/data_source_views`, undefined, 200, 200],
       ["POST", `${docs}/documents/d-${who}`, { text: "hello world" }, 200, [
         403,
