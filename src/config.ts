@@ -300,7 +300,6 @@ export const SETTINGS: readonly Setting[] = [
     parse: (v) => parsePositiveInt(v, "--audit-max-entries"),
     fallback: () => 1_000_000,
   },
-  {
   // Storage quotas (files and documents, README "Storage quotas"): past either, writes that
   // add bytes answer 413. Sizes take B, KB, MB, GB, TB, KiB, MiB, GiB, TiB, or `unlimited`.
   {
