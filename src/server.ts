@@ -19,6 +19,7 @@ import { createApp } from "./app.ts";
 import type { Deps } from "./deps.ts";
 import type { CimdHooks } from "./oauth/cimd.ts";
 import { SearchWorkerPool } from "./core/search_worker.ts";
+import { syncSearchIndex } from "./core/search_index.ts";
 import { RelayHub } from "./relay/hub.ts";
 import { AgentRunner } from "./agents/runner.ts";
 
@@ -100,6 +101,12 @@ export async function startServer(
     (sweep) => log.info("orphan blobs swept", { ...sweep }),
     (e) => log.warn("orphan blob sweep failed", { error: String(e) }),
   );
+  // Before searches run: index content from before partitions (migration 0005) and anything a
+  // cascade or a space change left pending.
+  const indexWork = syncSearchIndex(db);
+  if (Object.values(indexWork).some((n) => n > 0)) {
+    log.info("search index updated", { ...indexWork });
+  }
   const lifecycle = new AbortController();
   const deps: Deps = {
     config,

@@ -5,8 +5,9 @@
  * Safety: user text never reaches FTS5's query language. `buildMatchQuery` keeps only word
  * tokens (letters and digits, as the `unicode61` tokenizer sees them) and quotes each one, so
  * `"`, `*`, `NEAR(`, `AND`, `-`, `:` and friends are plain words or nothing, never syntax.
- * Access is decided here, on the main thread (readable spaces → their data sources); the
- * ranking itself runs on a search worker.
+ * Access is decided here, on the main thread (readable spaces → their data sources and the
+ * index partitions holding them, `search_index.ts`); the ranking itself runs on a search
+ * worker.
  * @module
  */
 import type { Deps } from "../deps.ts";
@@ -24,6 +25,7 @@ import {
   toDocumentJSON,
 } from "./documents.ts";
 import type { SearchHit, SearchRequest } from "./search_query.ts";
+import { searchPartitionsFor } from "./search_index.ts";
 
 export const TOP_K_DEFAULT = 10;
 export const TOP_K_MAX = 64;
@@ -132,6 +134,7 @@ export async function searchWorkspace(deps: Deps, actor: Actor, input: SearchInp
   const hits = await deps.searchWorkers.search({
     match,
     workspaceId: actor.workspace.id,
+    partitions: searchPartitionsFor(deps.db, actor.workspace.id, sources.map((s) => s.spaceId)),
     dataSourceIds: sources.map((s) => s.id),
     timestampGt,
     timestampLt: null,
@@ -184,12 +187,13 @@ export interface DataSourceSearchInput {
 export async function searchDataSource(deps: Deps, actor: Actor, input: DataSourceSearchInput) {
   const topK = input.topK ?? TOP_K_DEFAULT;
   checkTopK(topK);
-  const { dataSource } = requireDataSource(deps, actor, input);
+  const { space, dataSource } = requireDataSource(deps, actor, input);
   const match = buildMatchQuery(input.query);
   if (match === "") return { documents: [] };
   const request: SearchRequest = {
     match,
     workspaceId: actor.workspace.id,
+    partitions: searchPartitionsFor(deps.db, actor.workspace.id, [space.id]),
     dataSourceIds: [dataSource.id],
     timestampGt: input.timestampGt ?? null,
     timestampLt: input.timestampLt ?? null,
