@@ -118,7 +118,14 @@ export async function startServer(
     tokenCache: new VerifiedTokenCache(),
     relay: new RelayHub(lifecycle.signal),
     agents: new AgentRunner(),
-    searchWorkers: new SearchWorkerPool({ dbPath: dataPaths(config.dataDir).db, log }),
+    searchWorkers: new SearchWorkerPool({
+      dbPath: dataPaths(config.dataDir).db,
+      size: config.searchWorkers,
+      memberConcurrency: config.searchMemberConcurrency,
+      memberQueue: config.searchMemberQueue,
+      refusalDelayMs: config.searchRefusalDelayMs,
+      log,
+    }),
     shutdown: lifecycle.signal,
     cimdHooks: options.cimdFetch,
   };

@@ -7,7 +7,7 @@
  * `"`, `*`, `NEAR(`, `AND`, `-`, `:` and friends are plain words or nothing, never syntax.
  * Access is decided here, on the main thread (readable spaces → their data sources and the
  * index partitions holding them, `search_index.ts`); the ranking itself runs on a search
- * worker.
+ * worker, within the caller's search budget (`search_worker.ts`).
  * @module
  */
 import type { Deps } from "../deps.ts";
@@ -26,6 +26,7 @@ import {
 } from "./documents.ts";
 import type { SearchHit, SearchRequest } from "./search_query.ts";
 import { searchPartitionsFor } from "./search_index.ts";
+import { searchOwnerOf } from "./search_worker.ts";
 
 export const TOP_K_DEFAULT = 10;
 export const TOP_K_MAX = 64;
@@ -142,7 +143,7 @@ export async function searchWorkspace(deps: Deps, actor: Actor, input: SearchInp
     tagsNot: input.tagsNot?.length ? input.tagsNot : null,
     nodeIds: input.nodeIds?.length ? input.nodeIds : null,
     limit: topK,
-  });
+  }, { owner: searchOwnerOf(actor) });
   const byId = new Map(sources.map((s) => [s.id, s]));
   const docs = loadDocuments(deps, [...new Set(hits.map((h) => h.documentRowId))]);
   const results = [];
@@ -202,7 +203,7 @@ export async function searchDataSource(deps: Deps, actor: Actor, input: DataSour
     nodeIds: input.parentsIn?.length ? input.parentsIn : null,
     limit: topK,
   };
-  const hits = await deps.searchWorkers.search(request);
+  const hits = await deps.searchWorkers.search(request, { owner: searchOwnerOf(actor) });
   const docs = loadDocuments(deps, [...new Set(hits.map((h) => h.documentRowId))]);
   const documents = [];
   for (const [docId, chunks] of groupHits(hits)) {
