@@ -155,10 +155,14 @@ function backgroundLoad(concurrency: number, load: () => Promise<unknown>) {
 
 export async function run(): Promise<BenchResult> {
   const dataDir = await Deno.makeTempDir({ prefix: "dust-mcp-bench-search-" });
-  const config = resolveConfig(
-    { port: "0", host: "127.0.0.1", "data-dir": dataDir, "log-level": "error" },
-    {},
-  );
+  // One member drives both workers in the /healthz phase: its search budget allows two at once.
+  const config = resolveConfig({
+    port: "0",
+    host: "127.0.0.1",
+    "data-dir": dataDir,
+    "log-level": "error",
+    "search-member-concurrency": "2",
+  }, {});
   const server = await startServer(config);
   try {
     return await measure(server.deps, server.url);
