@@ -36,8 +36,10 @@ const TOKENIZER = "unicode61 remove_diacritics 2";
 /** Chunks indexed per transaction when catching up (start after migration 0005). */
 const CATCH_UP_BATCH = 2000;
 
+/** The view of partition `id`'s chunks (its FTS5 table's external content). */
 function partitionView(id: number): string {
-  return `chunks_p${partitionTable(id).slice("chunks_fts_p".length)}`;
+  partitionTable(id); // validates the id
+  return `chunks_p${id}`;
 }
 
 /** A partition's scope in its workspace: null for the open spaces, else the space's row id. */
