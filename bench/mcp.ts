@@ -206,6 +206,10 @@ export async function run(): Promise<BenchResult> {
       "mcp-rate-user": "100000000",
       "mcp-rate-client": "100000000",
       "mcp-rate-requests": "100000000",
+      // One token stands for all 32 clients: its search budget is lifted like its rate limits
+      // (bench/search_fairness.ts measures the budget itself).
+      "search-member-concurrency": "64",
+      "search-member-queue": "64",
     }, {});
     const server = await startServer(config);
     try {

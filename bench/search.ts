@@ -29,6 +29,7 @@ import { createDataSource } from "../src/core/data_sources.ts";
 import { upsertDocument } from "../src/core/documents.ts";
 import { buildMatchQuery, searchWorkspace } from "../src/core/search.ts";
 import { runSearchQuery, type SearchRequest } from "../src/core/search_query.ts";
+import { searchPartitionsFor } from "../src/core/search_index.ts";
 import { listConversations, postConversation } from "../src/core/conversations.ts";
 import type { UserActor } from "../src/auth/actor.ts";
 import type { Deps } from "../src/deps.ts";
@@ -154,10 +155,14 @@ function backgroundLoad(concurrency: number, load: () => Promise<unknown>) {
 
 export async function run(): Promise<BenchResult> {
   const dataDir = await Deno.makeTempDir({ prefix: "dust-mcp-bench-search-" });
-  const config = resolveConfig(
-    { port: "0", host: "127.0.0.1", "data-dir": dataDir, "log-level": "error" },
-    {},
-  );
+  // One member drives both workers in the /healthz phase: its search budget allows two at once.
+  const config = resolveConfig({
+    port: "0",
+    host: "127.0.0.1",
+    "data-dir": dataDir,
+    "log-level": "error",
+    "search-member-concurrency": "2",
+  }, {});
   const server = await startServer(config);
   try {
     return await measure(server.deps, server.url);
@@ -176,6 +181,7 @@ interface Bench {
   token: string;
   where: { spaceId: string; dataSourceId: string };
   dsRowId: number;
+  spaceRowId: number;
 }
 
 async function setUp(deps: Deps): Promise<Bench> {
@@ -197,16 +203,24 @@ async function setUp(deps: Deps): Promise<Bench> {
     issuePersonalToken(deps.db, { workspaceId: ws.id, userId: user.id, name: "b" }).secret;
   const spaceId = listWorkspaceSpaces(deps.db, ws.id).find((s) => s.kind === "global")!.sId;
   const dataSourceId = createDataSource(deps, actor, { spaceId, name: "Corpus" }).data_source.sId;
-  const dsRow = deps.db.prepare("SELECT id FROM data_sources WHERE s_id = ?").get(dataSourceId) as {
-    id: number;
+  const dsRow = deps.db.prepare("SELECT id, space_id FROM data_sources WHERE s_id = ?")
+    .get(dataSourceId) as { id: number; space_id: number };
+  return {
+    deps,
+    actor,
+    ws,
+    token,
+    where: { spaceId, dataSourceId },
+    dsRowId: dsRow.id,
+    spaceRowId: dsRow.space_id,
   };
-  return { deps, actor, ws, token, where: { spaceId, dataSourceId }, dsRowId: dsRow.id };
 }
 
 function mainThreadRequest(b: Bench, term: string): SearchRequest {
   return {
     match: buildMatchQuery(term),
     workspaceId: b.ws.id,
+    partitions: searchPartitionsFor(b.deps.db, b.ws.id, [b.spaceRowId]),
     dataSourceIds: [b.dsRowId],
     timestampGt: null,
     timestampLt: null,

@@ -1,7 +1,7 @@
 /**
- * What other workspaces cost a search. Every workspace's chunks share one FTS5 index, and a
- * search ranks that index before it keeps the caller's candidates. So the same query over the
- * same documents can cost more when other tenants hold matching documents.
+ * What other workspaces cost a search. Each workspace's open spaces have their own FTS5 index
+ * partition (search_index.ts), so the same query over the same documents should cost the same
+ * whatever other tenants hold (with one shared index it cost 2.7× from the last of 32).
  *
  * Baseline: a server with one workspace of BENCH_TENANT_DOCS documents (default 300; every 20th
  * mentions "zeppelin policy"). Measured: a server with BENCH_TENANTS identical workspaces

@@ -45,6 +45,11 @@ export interface Config {
   /** Storage quotas in bytes (files + documents), null for none: per member, per workspace. */
   storageQuotaMember: number | null;
   storageQuotaWorkspace: number | null;
+  /** Search workers, and each member's share of them (running, then waiting; past: 429). */
+  searchWorkers: number;
+  searchMemberConcurrency: number;
+  searchMemberQueue: number;
+  searchRefusalDelayMs: number;
 }
 
 type Raw = Record<string, string | undefined>;
@@ -319,6 +324,44 @@ export const SETTINGS: readonly Setting[] = [
     shownDefault: "10GiB",
     parse: (v) => parseByteSize(v, "--storage-quota-workspace"),
     fallback: () => 10 * 2 ** 30,
+  },
+  {
+    key: "searchWorkers",
+    flag: "search-workers",
+    env: "DUST_MCP_SEARCH_WORKERS",
+    help: "Worker threads that run searches (full-text, title, grep) off the main loop",
+    shownDefault: "2",
+    parse: (v) => parsePositiveInt(v, "--search-workers"),
+    fallback: () => 2,
+  },
+  {
+    key: "searchMemberConcurrency",
+    flag: "search-member-concurrency",
+    env: "DUST_MCP_SEARCH_MEMBER_CONCURRENCY",
+    help:
+      "Searches one member (user or API key) runs at once; keep it below --search-workers so others always find a free worker",
+    shownDefault: "1",
+    parse: (v) => parsePositiveInt(v, "--search-member-concurrency"),
+    fallback: () => 1,
+  },
+  {
+    key: "searchMemberQueue",
+    flag: "search-member-queue",
+    env: "DUST_MCP_SEARCH_MEMBER_QUEUE",
+    help: "Searches one member may have waiting beyond those; past it, 429 rate_limit_error",
+    shownDefault: "8",
+    parse: (v) => parsePositiveInt(v, "--search-member-queue"),
+    fallback: () => 8,
+  },
+  {
+    key: "searchRefusalDelayMs",
+    flag: "search-refusal-delay-ms",
+    env: "DUST_MCP_SEARCH_REFUSAL_DELAY_MS",
+    help:
+      "Milliseconds a refused search (429) is held before it is answered, so retrying at once cannot turn refusals into a request flood (0: answer at once)",
+    shownDefault: "1000",
+    parse: (v) => (v === "0" ? 0 : parsePositiveInt(v, "--search-refusal-delay-ms")),
+    fallback: () => 1000,
   },
 ];
 

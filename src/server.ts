@@ -20,6 +20,7 @@ import { createApp } from "./app.ts";
 import type { Deps } from "./deps.ts";
 import type { CimdHooks } from "./oauth/cimd.ts";
 import { SearchWorkerPool } from "./core/search_worker.ts";
+import { syncSearchIndex } from "./core/search_index.ts";
 import { RelayHub } from "./relay/hub.ts";
 import { AgentRunner } from "./agents/runner.ts";
 
@@ -104,6 +105,12 @@ export async function startServer(
   // Same moment: no upload is in flight, so a storage reservation left is a stopped upload's.
   const released = clearReservations(db);
   if (released > 0) log.info("storage reservations released", { released });
+  // Before searches run: index content from before partitions (migration 0005) and anything a
+  // cascade or a space change left pending.
+  const indexWork = syncSearchIndex(db);
+  if (Object.values(indexWork).some((n) => n > 0)) {
+    log.info("search index updated", { ...indexWork });
+  }
   const lifecycle = new AbortController();
   const deps: Deps = {
     config,
@@ -115,7 +122,14 @@ export async function startServer(
     tokenCache: new VerifiedTokenCache(),
     relay: new RelayHub(lifecycle.signal),
     agents: new AgentRunner(),
-    searchWorkers: new SearchWorkerPool({ dbPath: dataPaths(config.dataDir).db, log }),
+    searchWorkers: new SearchWorkerPool({
+      dbPath: dataPaths(config.dataDir).db,
+      size: config.searchWorkers,
+      memberConcurrency: config.searchMemberConcurrency,
+      memberQueue: config.searchMemberQueue,
+      refusalDelayMs: config.searchRefusalDelayMs,
+      log,
+    }),
     shutdown: lifecycle.signal,
     cimdHooks: options.cimdFetch,
   };

@@ -141,10 +141,8 @@ function spaceReadRule(
   isMember: (spaceId: number) => boolean,
   isGranted: (spaceId: number) => boolean,
 ): boolean {
-  if (actor.kind === "api_key") {
-    if (s.kind === "global" || s.kind === "conversations") return true;
-    return s.kind === "regular" && (!s.isRestricted || isGranted(s.id));
-  }
+  if (isOpenToWorkspace(s)) return true;
+  if (actor.kind === "api_key") return s.kind === "regular" && isGranted(s.id);
   switch (s.kind) {
     case "global":
     case "conversations":
@@ -153,9 +151,21 @@ function spaceReadRule(
       return actor.role === "admin";
     case "project":
       return isMember(s.id);
-    case "regular":
-      return !s.isRestricted || isMember(s.id) || isGranted(s.id);
+    case "regular": // restricted: open ones answered above
+      return isMember(s.id) || isGranted(s.id);
   }
+}
+
+/**
+ * Rule: every actor of the workspace reads the space whatever its memberships and grants
+ * (`global`, `conversations`, open `regular`) — decided on the space's kind and restriction
+ * alone, never on grants. The search index keeps these spaces' documents in one partition and
+ * every other space's in its own (search_index.ts), so a ranking statistic never mixes content
+ * a reader may not read.
+ */
+export function isOpenToWorkspace(space: Pick<SpaceRow, "kind" | "isRestricted">): boolean {
+  return space.kind === "global" || space.kind === "conversations" ||
+    (space.kind === "regular" && !space.isRestricted);
 }
 
 /** Rule: who writes content (documents, files, tasks) into a space. */

@@ -2,7 +2,7 @@
  * Documents of a data source: upsert (chunked for full-text search), get, list, delete, in
  * Dust's `CoreAPIDocument` shape. Chunks are ~512 tokens (≈ 2,000 characters) with a
  * 200-character overlap, cut at whitespace when possible; they live in `document_chunks`,
- * whose FTS5 index (`document_chunks_fts`) the schema's triggers keep in step.
+ * written with their full-text index by `search_index.ts` (one index per partition).
  * @module
  */
 import { createHash } from "node:crypto";
@@ -18,6 +18,8 @@ import {
   toDataSourceJSON,
 } from "./data_sources.ts";
 import { assertStorageFits, storageOwnerOf } from "./storage_quota.ts";
+import { removeDocumentChunks, replaceDocumentChunks } from "./search_index.ts";
+import type { SpaceRow } from "./space_rows.ts";
 
 /**
  * Prepared statements, once per connection: a bulk upsert runs five statements per document,
@@ -183,15 +185,15 @@ function validateUpsert(input: UpsertDocumentInput): void {
 }
 
 /** Replace a document's chunks and tags (inside the caller's transaction). */
-function writeChunksAndTags(deps: Deps, docRowId: number, chunks: Chunk[], tags: string[]): void {
-  stmt(deps.db, "DELETE FROM document_chunks WHERE document_row_id = ?").run(docRowId);
+function writeChunksAndTags(
+  deps: Deps,
+  space: SpaceRow,
+  docRowId: number,
+  chunks: Chunk[],
+  tags: string[],
+): void {
+  replaceDocumentChunks(deps.db, space, docRowId, chunks);
   stmt(deps.db, "DELETE FROM document_tags WHERE document_row_id = ?").run(docRowId);
-  const insertChunk = stmt(
-    deps.db,
-    `INSERT INTO document_chunks (document_row_id, chunk_index, "offset", text, hash)
-     VALUES (?, ?, ?, ?, ?)`,
-  );
-  for (const c of chunks) insertChunk.run(docRowId, c.index, c.offset, c.text, c.hash);
   const insertTag = stmt(
     deps.db,
     "INSERT OR IGNORE INTO document_tags (document_row_id, tag) VALUES (?, ?)",
@@ -268,7 +270,7 @@ export function upsertDocument(deps: Deps, actor: Actor, input: UpsertDocumentIn
       actor.kind === "user" ? actor.user.id : null,
     );
     const doc = documentFromRow(r);
-    writeChunksAndTags(deps, doc.id, chunks, tags);
+    writeChunksAndTags(deps, space, doc.id, chunks, tags);
     stmt(deps.db, "UPDATE data_sources SET updated_at = ? WHERE id = ?").run(t, dataSource.id);
     return doc;
   });
@@ -345,8 +347,8 @@ export function deleteDocument(
   tx(deps.db, () => {
     const doc = findDocument(deps, dataSource.id, input.documentId);
     if (!doc) throw documentNotFound();
-    // Chunks first, explicitly, so their FTS delete trigger runs with the rows at hand.
-    stmt(deps.db, "DELETE FROM document_chunks WHERE document_row_id = ?").run(doc.id);
+    // Chunks first, with their index entries (a cascade would leave those to the trash queue).
+    removeDocumentChunks(deps.db, doc.id);
     stmt(deps.db, "DELETE FROM documents WHERE id = ?").run(doc.id);
   });
   return { document: { document_id: input.documentId } };

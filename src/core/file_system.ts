@@ -25,6 +25,7 @@ import {
   toScopedPath,
 } from "./file_types.ts";
 import { checkFileScope, type FileRow, requireFileScope, scopeOfFile } from "./files.ts";
+import { searchOwnerOf } from "./search_worker.ts";
 import {
   findFileInWorkspace,
   findScopeFile,
@@ -255,7 +256,7 @@ export async function filesGrep(
   const { text, truncated } = await readText(deps, f, GREP_SCAN_MAX_BYTES);
   const result = await deps.searchWorkers.grep(
     { text, source, maxMatches: GREP_MATCHES_MAX, lineMaxChars: GREP_LINE_MAX_CHARS },
-    GREP_TIMEOUT_MS,
+    { owner: searchOwnerOf(actor), timeoutMs: GREP_TIMEOUT_MS },
   );
   if (result.error) throw toolError(`Failed to search file \`${input.path}\`: ${result.error}`);
   const scanNote = truncated

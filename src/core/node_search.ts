@@ -15,6 +15,7 @@ import {
   toDataSourceViewJSON,
 } from "./data_sources.ts";
 import type { DocumentHit } from "./node_query.ts";
+import { searchOwnerOf } from "./search_worker.ts";
 
 /** Dust's mime type of a data source node (`@dust-tt/client` `DATA_SOURCE_MIME_TYPE`). */
 export const DATA_SOURCE_MIME_TYPE = "application/vnd.dust.datasource";
@@ -109,7 +110,7 @@ export async function searchNodesPage(
     query: input.nodeIds ? null : input.query ?? "",
     limit,
     offset: input.offset,
-  });
+  }, { owner: searchOwnerOf(actor) });
   for (const hit of hits) nodes.push(documentNode(hit, byId.get(hit.data_source_id)!));
   return { nodes, nextOffset: hits.length === limit ? input.offset + limit : null };
 }

@@ -5,8 +5,9 @@
  * Safety: user text never reaches FTS5's query language. `buildMatchQuery` keeps only word
  * tokens (letters and digits, as the `unicode61` tokenizer sees them) and quotes each one, so
  * `"`, `*`, `NEAR(`, `AND`, `-`, `:` and friends are plain words or nothing, never syntax.
- * Access is decided here, on the main thread (readable spaces → their data sources); the
- * ranking itself runs on a search worker.
+ * Access is decided here, on the main thread (readable spaces → their data sources and the
+ * index partitions holding them, `search_index.ts`); the ranking itself runs on a search
+ * worker, within the caller's search budget (`search_worker.ts`).
  * @module
  */
 import type { Deps } from "../deps.ts";
@@ -24,6 +25,8 @@ import {
   toDocumentJSON,
 } from "./documents.ts";
 import type { SearchHit, SearchRequest } from "./search_query.ts";
+import { searchPartitionsFor } from "./search_index.ts";
+import { searchOwnerOf } from "./search_worker.ts";
 
 export const TOP_K_DEFAULT = 10;
 export const TOP_K_MAX = 64;
@@ -132,6 +135,7 @@ export async function searchWorkspace(deps: Deps, actor: Actor, input: SearchInp
   const hits = await deps.searchWorkers.search({
     match,
     workspaceId: actor.workspace.id,
+    partitions: searchPartitionsFor(deps.db, actor.workspace.id, sources.map((s) => s.spaceId)),
     dataSourceIds: sources.map((s) => s.id),
     timestampGt,
     timestampLt: null,
@@ -139,7 +143,7 @@ export async function searchWorkspace(deps: Deps, actor: Actor, input: SearchInp
     tagsNot: input.tagsNot?.length ? input.tagsNot : null,
     nodeIds: input.nodeIds?.length ? input.nodeIds : null,
     limit: topK,
-  });
+  }, { owner: searchOwnerOf(actor) });
   const byId = new Map(sources.map((s) => [s.id, s]));
   const docs = loadDocuments(deps, [...new Set(hits.map((h) => h.documentRowId))]);
   const results = [];
@@ -184,12 +188,13 @@ export interface DataSourceSearchInput {
 export async function searchDataSource(deps: Deps, actor: Actor, input: DataSourceSearchInput) {
   const topK = input.topK ?? TOP_K_DEFAULT;
   checkTopK(topK);
-  const { dataSource } = requireDataSource(deps, actor, input);
+  const { space, dataSource } = requireDataSource(deps, actor, input);
   const match = buildMatchQuery(input.query);
   if (match === "") return { documents: [] };
   const request: SearchRequest = {
     match,
     workspaceId: actor.workspace.id,
+    partitions: searchPartitionsFor(deps.db, actor.workspace.id, [space.id]),
     dataSourceIds: [dataSource.id],
     timestampGt: input.timestampGt ?? null,
     timestampLt: input.timestampLt ?? null,
@@ -198,7 +203,7 @@ export async function searchDataSource(deps: Deps, actor: Actor, input: DataSour
     nodeIds: input.parentsIn?.length ? input.parentsIn : null,
     limit: topK,
   };
-  const hits = await deps.searchWorkers.search(request);
+  const hits = await deps.searchWorkers.search(request, { owner: searchOwnerOf(actor) });
   const docs = loadDocuments(deps, [...new Set(hits.map((h) => h.documentRowId))]);
   const documents = [];
   for (const [docId, chunks] of groupHits(hits)) {

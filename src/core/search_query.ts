@@ -4,8 +4,10 @@
  * loop. The worker (`search_worker_main.ts`) calls them on its own read-only connection; the
  * benchmark calls them on the main thread to show what the worker saves.
  *
- * Access is decided before a request is built: the request carries the workspace and the
- * data-source row ids the caller may read, and the SQL never looks beyond them.
+ * Access is decided before a request is built: the request carries the workspace, the
+ * data-source row ids the caller may read and the index partitions holding them
+ * (`search_index.ts`), and the SQL never looks beyond them. Each partition is ranked with its
+ * own statistics; the best chunks of all are merged by score.
  * @module
  */
 import { RE2JS } from "re2js";
@@ -15,6 +17,8 @@ export interface SearchRequest {
   /** An FTS5 MATCH string built by `buildMatchQuery` (quoted tokens only). */
   match: string;
   workspaceId: number;
+  /** Index partitions to rank (`searchPartitionsFor`). */
+  partitions: number[];
   dataSourceIds: number[];
   timestampGt: number | null;
   timestampLt: number | null;
@@ -23,6 +27,12 @@ export interface SearchRequest {
   /** Document ids, or parent ids (folders) the document lists in `parents`. */
   nodeIds: string[] | null;
   limit: number;
+}
+
+/** The FTS5 table of index partition `id` (created by `search_index.ts`). */
+export function partitionTable(id: number): string {
+  if (!Number.isSafeInteger(id) || id < 1) throw new Error(`not a search partition id: ${id}`);
+  return `chunks_fts_p${id}`;
 }
 
 export interface SearchHit {
@@ -45,10 +55,12 @@ export interface SearchHit {
  * by id; widen `n` while too few survive; past `FULL_SCAN_AT` candidates, run the filtered
  * query over every match instead. (3) Text and snippet only for the final top-k.
  * `CROSS JOIN` fixes the join order: left to itself, the planner drives from `documents`.
+ * Statements name the partition's table, so they are prepared through the connection's
+ * bounded statement cache (`openDb`).
  */
-const RANK_SQL = `
-SELECT rowid AS id, bm25(document_chunks_fts) AS bm FROM document_chunks_fts
-WHERE document_chunks_fts MATCH :match ORDER BY bm LIMIT :n`;
+const rankSql = (t: string) => `
+SELECT rowid AS id, bm25(${t}) AS bm FROM ${t}
+WHERE ${t} MATCH :match ORDER BY bm LIMIT :n`;
 
 const FILTERS = `
   d.workspace_id = :ws
@@ -69,20 +81,20 @@ CROSS JOIN document_chunks c ON c.id = j.value
 CROSS JOIN documents d ON d.id = c.document_row_id
 WHERE ${FILTERS}`;
 
-const FULL_SQL = `
-SELECT c.id AS id, bm25(document_chunks_fts) AS bm FROM document_chunks_fts
-CROSS JOIN document_chunks c ON c.id = document_chunks_fts.rowid
+const fullSql = (t: string) => `
+SELECT c.id AS id, bm25(${t}) AS bm FROM ${t}
+CROSS JOIN document_chunks c ON c.id = ${t}.rowid
 CROSS JOIN documents d ON d.id = c.document_row_id
-WHERE document_chunks_fts MATCH :match AND ${FILTERS}
+WHERE ${t} MATCH :match AND ${FILTERS}
 ORDER BY bm LIMIT :limit`;
 
-const DETAIL_SQL = `
+const detailSql = (t: string) => `
 SELECT c.id AS chunk_id, c.document_row_id, c.chunk_index, c."offset" AS char_offset, c.text,
-  c.hash, snippet(document_chunks_fts, 0, '', '', '…', 32) AS snippet
+  c.hash, snippet(${t}, 0, '', '', '…', 32) AS snippet
 FROM json_each(:ids) j
-CROSS JOIN document_chunks_fts ON document_chunks_fts.rowid = j.value
+CROSS JOIN ${t} ON ${t}.rowid = j.value
 CROSS JOIN document_chunks c ON c.id = j.value
-WHERE document_chunks_fts MATCH :match`;
+WHERE ${t} MATCH :match`;
 
 /** Candidates ranked on the bare index before the filtered full query takes over. */
 export const FULL_SCAN_AT = 4096;
@@ -102,33 +114,41 @@ function filterParams(req: SearchRequest) {
   };
 }
 
-/** The best `limit` chunks the filters allow, as ids with their bm25 rank. */
-function rankFiltered(db: Db, req: SearchRequest): Ranked[] {
+/** The best `limit` chunks of FTS5 table `t` the filters allow, as ids with their bm25. */
+function rankFiltered(db: Db, t: string, req: SearchRequest): Ranked[] {
   const filters = filterParams(req);
   for (let n = Math.max(64, req.limit * 8); n <= FULL_SCAN_AT; n *= 8) {
-    const candidates = prepared(db, RANK_SQL).all({ match: req.match, n }) as Ranked[];
+    const candidates = db.prepare(rankSql(t)).all({ match: req.match, n }) as Ranked[];
     if (candidates.length === 0) return [];
     const ids = JSON.stringify(candidates.map((c) => c.id));
     const kept = new Set(
-      (prepared(db, KEEP_SQL).all({ ids, ...filters }) as { id: number }[]).map((r) => r.id),
+      (db.prepare(KEEP_SQL).all({ ids, ...filters }) as { id: number }[]).map((r) => r.id),
     );
     const best = candidates.filter((c) => kept.has(c.id)).slice(0, req.limit);
     // Enough survivors, or every match was a candidate: the answer is exact.
     if (best.length >= req.limit || candidates.length < n) return best;
   }
-  return prepared(db, FULL_SQL).all({ match: req.match, limit: req.limit, ...filters }) as Ranked[];
+  return db.prepare(fullSql(t)).all({ match: req.match, limit: req.limit, ...filters }) as Ranked[];
 }
 
-/** Run one search on `db` (statements prepared once per connection). */
+/**
+ * Run one search on `db`: the best `limit` chunks of each partition, merged by score (a
+ * stable sort: one partition keeps FTS5's order), then text and snippet for the final ones.
+ */
 export function runSearchQuery(db: Db, req: SearchRequest): SearchHit[] {
   if (req.dataSourceIds.length === 0 || req.match === "") return [];
-  const ranked = rankFiltered(db, req);
+  const ranked = req.partitions.flatMap((p) =>
+    rankFiltered(db, partitionTable(p), req).map((r) => ({ ...r, p }))
+  ).sort((a, b) => a.bm - b.bm).slice(0, req.limit);
   if (ranked.length === 0) return [];
-  const rows = prepared(db, DETAIL_SQL).all({
-    match: req.match,
-    ids: JSON.stringify(ranked.map((r) => r.id)),
-  }) as Record<string, unknown>[];
-  const byId = new Map(rows.map((r) => [r.chunk_id as number, r]));
+  const byId = new Map<number, Record<string, unknown>>();
+  for (const [p, hits] of Map.groupBy(ranked, (r) => r.p)) {
+    const rows = db.prepare(detailSql(partitionTable(p))).all({
+      match: req.match,
+      ids: JSON.stringify(hits.map((r) => r.id)),
+    }) as Record<string, unknown>[];
+    for (const r of rows) byId.set(r.chunk_id as number, r);
+  }
   return ranked.flatMap(({ id, bm }) => {
     const r = byId.get(id);
     if (!r) return [];
@@ -143,16 +163,6 @@ export function runSearchQuery(db: Db, req: SearchRequest): SearchHit[] {
       snippet: r.snippet as string,
     }];
   });
-}
-
-const statements = new WeakMap<Db, Map<string, ReturnType<Db["prepare"]>>>();
-
-function prepared(db: Db, sql: string) {
-  let m = statements.get(db);
-  if (!m) statements.set(db, m = new Map());
-  let s = m.get(sql);
-  if (!s) m.set(sql, s = db.prepare(sql));
-  return s;
 }
 
 export interface GrepRequest {

@@ -8,6 +8,7 @@ import * as m0001 from "./migrations/0001_init.ts";
 import * as m0002 from "./migrations/0002_relay_and_tool_views.ts";
 import * as m0003 from "./migrations/0003_agent_favorites.ts";
 import * as m0004 from "./migrations/0004_audit_bounds_and_key_conversations.ts";
+import * as m0005 from "./migrations/0005_search_partitions.ts";
 import * as m0007 from "./migrations/0007_storage_quotas.ts";
 
 export interface Migration {
@@ -21,6 +22,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 2, name: m0002.name, sql: m0002.sql },
   { version: 3, name: m0003.name, sql: m0003.sql },
   { version: 4, name: m0004.name, sql: m0004.sql },
+  { version: 5, name: m0005.name, sql: m0005.sql },
   { version: 7, name: m0007.name, sql: m0007.sql },
 ];
 

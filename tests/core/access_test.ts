@@ -7,6 +7,7 @@ import {
   canAdministerSpace,
   canReadSpace,
   canWriteSpace,
+  isOpenToWorkspace,
   POD_NOT_FOUND_MESSAGE,
   readableSpaceIds,
   requireReadablePod,
@@ -287,4 +288,21 @@ Deno.test("[access] readableSpaceIds agrees with canReadSpace for every actor an
     const ids = readableSpaceIds(db, a);
     for (const s of spaces) assert.equal(ids.has(s.id), canReadSpace(db, a, s), `${s.name}`);
   }
+});
+
+Deno.test("[access] open to the workspace: global, conversations and open regular spaces only — every actor reads them", async () => {
+  const w = await world();
+  await using _ = w.server;
+  const db = w.server.deps.db;
+  const open = [w.global, w.conversations, w.open];
+  for (const s of listWorkspaceSpaces(db, w.ws.id)) {
+    const expected = open.some((o) => o.id === s.id);
+    assert.equal(isOpenToWorkspace(s), expected, s.name);
+    const everyone = [w.admin, w.builder, w.user, w.grouped, w.key]
+      .every((a) => canReadSpace(db, a, s));
+    // Open implies read by all; the converse may hold through grants, which the rule ignores.
+    if (expected) assert.ok(everyone, s.name);
+  }
+  // A Pod everyone happens to be in is still not open: membership can change.
+  assert.equal(isOpenToWorkspace(w.openPod), false);
 });

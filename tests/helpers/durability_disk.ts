@@ -6,6 +6,7 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
+import { checkSearchIndex as checkPartitions } from "../../src/core/search_index.ts";
 
 /** What the post-mortem look at a data directory found. */
 export interface DiskReport {
@@ -183,19 +184,17 @@ export async function readScopedFiles(
 }
 
 /**
- * FTS5's own integrity check (rank 1: the index against `document_chunks`, so a chunk written
- * without its index entries or the reverse shows). It needs a writable connection, so it runs
- * on a copy of the database and its WAL: the original stays as the crash left it.
+ * FTS5's own integrity check of every index partition (rank 1: each partition against its
+ * chunks, so a chunk written without its index entries or the reverse shows), and no chunk
+ * left without a partition (`checkSearchIndex`). It needs a writable connection, so it runs on
+ * a copy of the database and its WAL: the original stays as the crash left it.
  */
 async function checkSearchIndex(dataDir: string): Promise<string> {
   const copy = await copyDatabase(dataDir);
   try {
     const db = new DatabaseSync(join(copy, "dust-mcp.db"));
     try {
-      db.exec(
-        "INSERT INTO document_chunks_fts(document_chunks_fts, rank) VALUES ('integrity-check', 1)",
-      );
-      return "ok";
+      return checkPartitions(db);
     } catch (e) {
       return String(e);
     } finally {

@@ -1,0 +1,242 @@
+/**
+ * Finding 3 of issue 10 (a term oracle across tenants and spaces): no ranking figure a member
+ * sees may depend on content of another workspace, or of a space the member cannot read.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { startTestServer, type TestServer } from "../helpers/server.ts";
+import { createUserWithToken } from "../helpers/fixtures.ts";
+import {
+  actorOf,
+  createFolder,
+  createRestrictedSpace,
+  globalSpaceSId,
+  putDocument,
+} from "../helpers/knowledge.ts";
+import { searchDataSource, searchWorkspace } from "../../src/core/search.ts";
+import { checkSearchIndex } from "../../src/core/search_index.ts";
+import { deleteDocument } from "../../src/core/documents.ts";
+import { addSpaceMember, createSpace } from "../../src/core/spaces.ts";
+import type { UserActor } from "../../src/auth/actor.ts";
+import { openDb } from "../../src/db/sqlite.ts";
+import { migrate, MIGRATIONS } from "../../src/db/migrate.ts";
+import { createUser, toUserRef } from "../../src/core/users.ts";
+import { createWorkspace, toWorkspaceRef } from "../../src/core/workspaces.ts";
+import { listWorkspaceSpaces } from "../../src/core/space_rows.ts";
+
+/** Two workspaces; in the first, an admin, a plain member and a "Handbook" of 12 documents. */
+async function setup(server: TestServer) {
+  const alice = await createUserWithToken(server, { email: "alice@example.com", role: "admin" });
+  const bob = await createUserWithToken(server, {
+    email: "bob@example.com",
+    role: "user",
+    workspace: alice.workspace,
+  });
+  const a = actorOf(alice);
+  const handbook = { spaceId: globalSpaceSId(server, alice.workspace), dataSourceId: "" };
+  handbook.dataSourceId = createFolder(server, a, handbook.spaceId, "Handbook");
+  // Enough other documents that the probe word is rare (bm25's idf stays positive).
+  for (let i = 0; i < 11; i++) {
+    putDocument(server, a, handbook, `filler-${i}`, `filler text number ${i} about nothing`);
+  }
+  putDocument(server, a, handbook, "probe", "a quokka on the probe line");
+  const eve = await createUserWithToken(server, { email: "eve@example.com", role: "admin" });
+  const e = actorOf(eve);
+  const eveSpace = { spaceId: globalSpaceSId(server, eve.workspace), dataSourceId: "" };
+  eveSpace.dataSourceId = createFolder(server, e, eveSpace.spaceId, "Eve");
+  for (let i = 0; i < 11; i++) putDocument(server, e, eveSpace, `eve-${i}`, `eve notes ${i}`);
+  putDocument(server, e, eveSpace, "eve-probe", "a wombat on eve's probe line");
+  return { alice, a, b: actorOf(bob), handbook, e, eveSpace };
+}
+
+async function probeScore(server: TestServer, actor: UserActor, word: string, id: string) {
+  const r = await searchWorkspace(server.deps, actor, { query: word, topK: 64 });
+  const hit = r.results.find((x) => x.id === id);
+  assert.ok(hit, `${id} is found by ${word}`);
+  return hit.score;
+}
+
+Deno.test("[search] no statistic crosses a boundary: another workspace's documents leave a member's scores unchanged", async () => {
+  await using server = await startTestServer();
+  const { b, handbook, e, eveSpace } = await setup(server);
+  const before = await probeScore(server, b, "quokka", "probe");
+  const beforeDs = (await searchDataSource(server.deps, b, { ...handbook, query: "quokka" }))
+    .documents[0].chunks[0].score;
+  for (let i = 0; i < 8; i++) {
+    putDocument(server, e, eveSpace, `eve-q${i}`, `quokka quokka sightings ${i}`);
+  }
+  assert.equal(await probeScore(server, b, "quokka", "probe"), before);
+  const afterDs = (await searchDataSource(server.deps, b, { ...handbook, query: "quokka" }))
+    .documents[0].chunks[0].score;
+  assert.equal(afterDs, beforeDs);
+});
+
+Deno.test("[search] no statistic crosses a boundary: an unreadable restricted space leaves a member's scores unchanged, and other workspaces' too", async () => {
+  await using server = await startTestServer();
+  const { alice, a, b, e } = await setup(server);
+  const before = await probeScore(server, b, "quokka", "probe");
+  const eveBefore = await probeScore(server, e, "wombat", "eve-probe");
+  const legalId = createRestrictedSpace(server, a, "Legal", [alice.user.sId]);
+  const legal = { spaceId: legalId, dataSourceId: createFolder(server, a, legalId, "Contracts") };
+  for (let i = 0; i < 8; i++) {
+    putDocument(server, a, legal, `c${i}`, `quokka wombat clause ${i}`);
+  }
+  // Bob does not read Legal: his figures do not move. Eve (another workspace) neither.
+  assert.equal(await probeScore(server, b, "quokka", "probe"), before);
+  assert.equal(await probeScore(server, e, "wombat", "eve-probe"), eveBefore);
+  // Alice reads Legal: she finds its documents as well as the probe.
+  const ids = (await searchWorkspace(server.deps, a, { query: "quokka", topK: 64 })).results
+    .map((r) => r.id);
+  assert.ok(ids.includes("probe") && ids.includes("c0"));
+});
+
+Deno.test("[search] a space turned restricted takes its documents out of the open partition, and back", async () => {
+  await using server = await startTestServer();
+  const { alice, a, b, handbook } = await setup(server);
+  const before = await probeScore(server, b, "quokka", "probe");
+  const wikiId = createSpace(server.deps, a, { kind: "regular", name: "Wiki" }).sId;
+  const wiki = { spaceId: wikiId, dataSourceId: createFolder(server, a, wikiId, "Pages") };
+  addSpaceMember(server.deps, a, { spaceId: wikiId, userId: alice.user.sId });
+  for (let i = 0; i < 8; i++) putDocument(server, a, wiki, `w${i}`, `quokka wiki page ${i}`);
+  // Open: Bob reads the wiki, and its words count in his figures.
+  const open = await probeScore(server, b, "quokka", "probe");
+  assert.notEqual(open, before);
+  // No operation changes a space's restriction yet: a direct write stands in for the future one
+  // (the schema's trigger queues the space; the next search moves its documents first).
+  const restrict = (v: number) =>
+    server.deps.db.prepare("UPDATE spaces SET is_restricted = ? WHERE s_id = ?").run(v, wikiId);
+  restrict(1);
+  assert.equal(await probeScore(server, b, "quokka", "probe"), before);
+  const aliceIds = (await searchWorkspace(server.deps, a, { query: "quokka", topK: 64 })).results
+    .map((r) => r.id);
+  assert.ok(aliceIds.includes("w0") && aliceIds.includes("probe"), "Alice still finds both");
+  assert.equal(
+    (await searchDataSource(server.deps, a, { ...wiki, query: "quokka" })).documents.length,
+    8,
+  );
+  restrict(0);
+  assert.equal(await probeScore(server, b, "quokka", "probe"), open);
+  assert.equal(
+    (await searchDataSource(server.deps, b, { ...handbook, query: "quokka" })).documents.length,
+    1,
+  );
+  assert.equal(checkSearchIndex(server.deps.db), "ok");
+});
+
+Deno.test("[search] documents deleted by a cascade leave their partition's index (freed chunk ids reused safely)", async () => {
+  await using server = await startTestServer();
+  const { a, b, handbook } = await setup(server);
+  const before = await probeScore(server, b, "quokka", "probe");
+  const extra = {
+    spaceId: handbook.spaceId,
+    dataSourceId: createFolder(server, a, handbook.spaceId, "Extra"),
+  };
+  for (let i = 0; i < 8; i++) putDocument(server, a, extra, `x${i}`, `quokka extra ${i}`);
+  assert.notEqual(await probeScore(server, b, "quokka", "probe"), before);
+  // No operation deletes a data source yet: a direct delete cascades to its documents, whose
+  // chunk ids (the highest) the next upsert reuses.
+  server.deps.db.prepare("DELETE FROM data_sources WHERE s_id = ?").run(extra.dataSourceId);
+  putDocument(server, a, handbook, "late", "a quokka came late");
+  assert.equal(checkSearchIndex(server.deps.db), "ok");
+  const ids = (await searchWorkspace(server.deps, b, { query: "quokka", topK: 64 })).results
+    .map((r) => r.id).sort();
+  assert.deepEqual(ids, ["late", "probe"]);
+  deleteDocument(server.deps, a, { ...handbook, documentId: "late" });
+  assert.equal(await probeScore(server, b, "quokka", "probe"), before);
+  assert.equal(checkSearchIndex(server.deps.db), "ok");
+});
+
+/** A data directory at schema version 3 (one shared FTS5 table), with two workspaces' documents. */
+async function legacyDataDir() {
+  const dataDir = await Deno.makeTempDir({ prefix: "dust-mcp-test-" });
+  const db = openDb(join(dataDir, "dust-mcp.db"));
+  try {
+    migrate(db, MIGRATIONS.filter((m) => m.version <= 3));
+    const t = Date.now();
+    const seed = async (email: string, docs: [string, string, boolean][]) => {
+      const user = await createUser(db, { email, name: email, password: null });
+      const ws = createWorkspace(db, { name: email, adminUserId: user.id });
+      const global = listWorkspaceSpaces(db, ws.id).find((s) => s.kind === "global")!;
+      const restricted = db.prepare(
+        `INSERT INTO spaces (s_id, workspace_id, name, kind, is_restricted, created_at, updated_at)
+         VALUES (?, ?, 'Legal', 'regular', 1, ?, ?) RETURNING id`,
+      ).get(`vlt_legal${ws.id}`, ws.id, t, t) as { id: number };
+      for (const [docId, text, secret] of docs) {
+        const spaceId = secret ? restricted.id : global.id;
+        const ds = db.prepare(
+          `INSERT INTO data_sources (s_id, view_s_id, workspace_id, space_id, name, created_at,
+             updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+        ).get(`dts_${docId}`, `dsv_${docId}`, ws.id, spaceId, docId, t, t) as { id: number };
+        const doc = db.prepare(
+          `INSERT INTO documents (workspace_id, data_source_id, document_id, text, timestamp, hash,
+             text_size, chunk_count, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, 'h', ?, 1, ?, ?) RETURNING id`,
+        ).get(ws.id, ds.id, docId, text, t, text.length, t, t) as { id: number };
+        db.prepare(
+          `INSERT INTO document_chunks (document_row_id, chunk_index, "offset", text, hash)
+           VALUES (?, 0, 0, ?, 'h')`,
+        ).run(doc.id, text);
+      }
+      return { user, ws };
+    };
+    const first = await seed("old@example.com", [
+      ["probe", "a quokka on the probe line", false],
+      ["filler", "filler text about nothing", false],
+      ["secret", "quokka quokka secret", true],
+    ]);
+    await seed("other@example.com", [["theirs", "quokka elsewhere", false]]);
+    return { dataDir, ...first };
+  } finally {
+    db.close();
+  }
+}
+
+Deno.test("[search] content indexed before partitions is re-indexed into them at start", async () => {
+  const legacy = await legacyDataDir();
+  try {
+    await using server = await startTestServer({ dataDir: legacy.dataDir });
+    const db = server.deps.db;
+    assert.equal(
+      db.prepare("SELECT 1 FROM sqlite_schema WHERE name = 'document_chunks_fts'").get(),
+      undefined,
+    );
+    assert.equal(checkSearchIndex(db), "ok");
+    // Two workspaces' open spaces and one restricted space: three partitions.
+    const partitions = db.prepare("SELECT count(*) AS n FROM search_partitions").get() as {
+      n: number;
+    };
+    assert.equal(partitions.n, 3);
+    const admin: UserActor = {
+      kind: "user",
+      user: toUserRef(legacy.user),
+      workspace: toWorkspaceRef(legacy.ws),
+      role: "admin",
+      scopes: new Set(["read", "write"]),
+      credential: { kind: "personal_token", id: "pat_test" },
+    };
+    const ids = (await searchWorkspace(server.deps, admin, { query: "quokka" })).results
+      .map((r) => r.id);
+    assert.deepEqual(ids.sort(), ["probe"]); // not a member of Legal; never another workspace's
+  } finally {
+    await Deno.remove(legacy.dataDir, { recursive: true });
+  }
+});
+
+Deno.test("[search] filters stay exact when other data sources of the partition outrank ours (widening, then full scan)", async () => {
+  await using server = await startTestServer();
+  const { a, handbook } = await setup(server);
+  putDocument(server, a, handbook, "ours", "one zebra among " + "many other words ".repeat(40));
+  const loud = {
+    spaceId: handbook.spaceId,
+    dataSourceId: createFolder(server, a, handbook.spaceId, "Loud"),
+  };
+  const ours = async () =>
+    (await searchDataSource(server.deps, a, { ...handbook, query: "zebra" })).documents
+      .map((d) => d.document_id);
+  // 100 stronger matches in the same partition: found by widening the candidate set once.
+  for (let i = 0; i < 100; i++) putDocument(server, a, loud, `z${i}`, "zebra zebra zebra");
+  assert.deepEqual(await ours(), ["ours"]);
+  // 700: more than the widened candidate sets hold, so the filtered full query runs.
+  for (let i = 100; i < 700; i++) putDocument(server, a, loud, `z${i}`, "zebra zebra zebra");
+  assert.deepEqual(await ours(), ["ours"]);
+});
