@@ -35,6 +35,11 @@ export interface Config {
   mcpRateUser: number;
   mcpRateClient: number;
   mcpRateRequests: number;
+  /** Open event streams (conversation, message, relay): per user or API key, per instance. */
+  streamsPerUser: number;
+  streamsTotal: number;
+  /** Bytes one event stream may queue for its reader, in KiB. */
+  streamBufferKib: number;
 }
 
 type Raw = Record<string, string | undefined>;
@@ -226,6 +231,37 @@ export const SETTINGS: readonly Setting[] = [
     shownDefault: "1200",
     parse: (v) => parsePositiveInt(v, "--mcp-rate-requests"),
     fallback: () => 1200,
+  },
+  {
+    key: "streamsPerUser",
+    flag: "streams-per-user",
+    env: "DUST_MCP_STREAMS_USER",
+    help: "Open event streams per user or API key (then 429)",
+    shownDefault: "32",
+    parse: (v) => parsePositiveInt(v, "--streams-per-user"),
+    fallback: () => 32,
+  },
+  {
+    key: "streamsTotal",
+    flag: "streams-total",
+    env: "DUST_MCP_STREAMS_TOTAL",
+    help: "Open event streams on the instance (then 429)",
+    shownDefault: "1000",
+    parse: (v) => parsePositiveInt(v, "--streams-total"),
+    fallback: () => 1000,
+  },
+  {
+    key: "streamBufferKib",
+    flag: "stream-buffer-kib",
+    env: "DUST_MCP_STREAM_BUFFER",
+    help: "KiB an event stream may queue for a reader that is slow (min 64)",
+    shownDefault: "256",
+    parse: (v) => {
+      const n = parsePositiveInt(v, "--stream-buffer-kib");
+      if (n < 64) throw new ConfigError(`--stream-buffer-kib: ${n} is below the minimum of 64`);
+      return n;
+    },
+    fallback: () => 256,
   },
 ];
 
