@@ -246,22 +246,22 @@ export const SETTINGS: readonly Setting[] = [
     flag: "streams-total",
     env: "DUST_MCP_STREAMS_TOTAL",
     help: "Open event streams on the instance (then 429)",
-    shownDefault: "1000",
+    shownDefault: "500",
     parse: (v) => parsePositiveInt(v, "--streams-total"),
-    fallback: () => 1000,
+    fallback: () => 500,
   },
   {
     key: "streamBufferKib",
     flag: "stream-buffer-kib",
     env: "DUST_MCP_STREAM_BUFFER",
     help: "KiB an event stream may queue for a reader that is slow (min 64)",
-    shownDefault: "256",
+    shownDefault: "128",
     parse: (v) => {
       const n = parsePositiveInt(v, "--stream-buffer-kib");
       if (n < 64) throw new ConfigError(`--stream-buffer-kib: ${n} is below the minimum of 64`);
       return n;
     },
-    fallback: () => 256,
+    fallback: () => 128,
   },
 ];
 

@@ -33,7 +33,7 @@ export interface StreamTimings {
 const RETRY_AFTER_S = 10;
 /** Bytes of encoded frames kept for re-use, and the largest frame kept. */
 const FRAME_CACHE_BYTES = 32 * 1024 * 1024;
-const FRAME_CACHE_MAX_ENTRY = 8 * 1024 * 1024;
+const FRAME_CACHE_MAX_ENTRY = 16 * 1024 * 1024;
 
 /** The owner a stream counts against: the user behind any credential, or the API key. */
 export function streamOwnerOf(actor: Actor): string {

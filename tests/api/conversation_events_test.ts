@@ -290,3 +290,32 @@ Deno.test("[conversation events] ids keep growing after the whole log expired, s
   assert.deepEqual(events.map((e) => e.data.type), ["conversation_title"]);
   assert.ok(Number(events[0].eventId) > Number(before.eventId), "an event id was reused");
 });
+
+Deno.test("[conversation events] a message stream whose terminal event is larger than a stream piece still ends after it", async () => {
+  const { server, alice, url, cId, agentSId } = await setup();
+  await using _ = server;
+  const content = "word ".repeat(100_000);
+  const message = updateAgentMessage(server.deps, {
+    messageId: agentSId,
+    status: "succeeded",
+    content,
+  });
+  appendMessageEvent(server.deps, agentSId, {
+    type: "agent_message_success",
+    configurationId: "dust",
+    messageId: agentSId,
+    message,
+    runIds: [],
+  });
+  const r = await readSse(
+    `${server.url}${url}/${cId}/messages/${agentSId}/events`,
+    alice.token,
+    () => false,
+  );
+  assert.equal(r.ended, true);
+  const frames = parseSse(r.text);
+  const events = eventsOf(frames);
+  assert.deepEqual(events.map((e) => e.data.type), ["agent_message_success"]);
+  assert.equal(events[0].data.message.content, content);
+  assert.equal(frames[frames.length - 1].data, "done");
+});
