@@ -44,6 +44,8 @@ export interface LoadResult {
   rps: number;
   p50Ms: number;
   p99Ms: number;
+  /** The slowest request (a server stall shows here; it is too few samples to move p99). */
+  maxMs: number;
 }
 
 /** The q-quantile (0..1) of sorted values, nearest-rank. */
@@ -161,6 +163,7 @@ export async function measure(
     rps: latencies.length / seconds,
     p50Ms: quantile(latencies, 0.5),
     p99Ms: quantile(latencies, 0.99),
+    maxMs: latencies.at(-1) ?? NaN,
   };
 }
 

@@ -253,6 +253,11 @@ async function measureStreamMemory() {
       "127.0.0.1",
       "--log-level",
       "error",
+      // This measures memory per open stream, not the stream budget: let every stream open.
+      "--streams-per-user",
+      String(Math.ceil(STREAMS / users.length)),
+      "--streams-total",
+      String(STREAMS),
     ],
     stdout: "null",
     stderr: "null",

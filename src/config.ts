@@ -50,6 +50,11 @@ export interface Config {
   searchMemberConcurrency: number;
   searchMemberQueue: number;
   searchRefusalDelayMs: number;
+  /** Open event streams (conversation, message, relay): per user or API key, per instance. */
+  streamsPerUser: number;
+  streamsTotal: number;
+  /** Bytes one event stream may queue for its reader, in KiB. */
+  streamBufferKib: number;
 }
 
 type Raw = Record<string, string | undefined>;
@@ -362,6 +367,37 @@ export const SETTINGS: readonly Setting[] = [
     shownDefault: "1000",
     parse: (v) => (v === "0" ? 0 : parsePositiveInt(v, "--search-refusal-delay-ms")),
     fallback: () => 1000,
+  },
+  {
+    key: "streamsPerUser",
+    flag: "streams-per-user",
+    env: "DUST_MCP_STREAMS_USER",
+    help: "Open event streams per user or API key (then 429)",
+    shownDefault: "32",
+    parse: (v) => parsePositiveInt(v, "--streams-per-user"),
+    fallback: () => 32,
+  },
+  {
+    key: "streamsTotal",
+    flag: "streams-total",
+    env: "DUST_MCP_STREAMS_TOTAL",
+    help: "Open event streams on the instance (then 429)",
+    shownDefault: "500",
+    parse: (v) => parsePositiveInt(v, "--streams-total"),
+    fallback: () => 500,
+  },
+  {
+    key: "streamBufferKib",
+    flag: "stream-buffer-kib",
+    env: "DUST_MCP_STREAM_BUFFER",
+    help: "KiB an event stream may queue for a reader that is slow (min 64)",
+    shownDefault: "128",
+    parse: (v) => {
+      const n = parsePositiveInt(v, "--stream-buffer-kib");
+      if (n < 64) throw new ConfigError(`--stream-buffer-kib: ${n} is below the minimum of 64`);
+      return n;
+    },
+    fallback: () => 128,
   },
 ];
 

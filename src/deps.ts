@@ -13,6 +13,7 @@ import type { VerifiedTokenCache } from "./auth/jwt.ts";
 import type { Actor } from "./auth/actor.ts";
 import type { SearchWorkerPool } from "./core/search_worker.ts";
 import type { RelayHub } from "./relay/hub.ts";
+import type { StreamBudget } from "./events/stream_budget.ts";
 import type { AgentRunner } from "./agents/runner.ts";
 import type { CimdHooks } from "./oauth/cimd.ts";
 
@@ -26,6 +27,8 @@ export interface Deps {
   tokenCache: VerifiedTokenCache;
   /** Client-side MCP relay state: open request streams, register rate limit, timings. */
   relay: RelayHub;
+  /** Open event streams per owner and in total, per-stream buffer, large-frame cache. */
+  streams: StreamBudget;
   /** Runs agent messages (started by `startServer`); `cancel(messageSId)` stops one. */
   agents: AgentRunner;
   /** FTS5 searches and regex greps off the main event loop (terminated on stop). */

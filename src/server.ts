@@ -22,6 +22,8 @@ import type { CimdHooks } from "./oauth/cimd.ts";
 import { SearchWorkerPool } from "./core/search_worker.ts";
 import { syncSearchIndex } from "./core/search_index.ts";
 import { RelayHub } from "./relay/hub.ts";
+import { StreamBudget } from "./events/stream_budget.ts";
+import { SlowReaderCut } from "./events/log_stream.ts";
 import { AgentRunner } from "./agents/runner.ts";
 
 export interface ServerHandle extends AsyncDisposable {
@@ -65,6 +67,17 @@ export async function shutdownWithin(
   const gaveUp = await Promise.race([server.shutdown().then(() => false), timedOut]);
   clearTimeout(timer);
   if (gaveUp) log.warn("shutdown grace period over; open responses abandoned", { ms });
+}
+
+/**
+ * Errors reaching `Deno.serve` (the app renders its own, so these are response bodies that
+ * failed): a slow event-stream reader cut on purpose is routine; anything else is reported as
+ * Deno's default handler does.
+ */
+function onServeError(e: unknown, log: Logger): Response {
+  if (e instanceof SlowReaderCut) log.debug("event stream response aborted", { reason: e.message });
+  else console.error(e);
+  return new Response("Internal Server Error", { status: 500 });
 }
 
 /** Paths inside the data directory. */
@@ -121,6 +134,11 @@ export async function startServer(
     keys: await loadKeyRing(db),
     tokenCache: new VerifiedTokenCache(),
     relay: new RelayHub(lifecycle.signal),
+    streams: new StreamBudget({
+      perOwner: config.streamsPerUser,
+      total: config.streamsTotal,
+      bufferBytes: config.streamBufferKib * 1024,
+    }),
     agents: new AgentRunner(),
     searchWorkers: new SearchWorkerPool({
       dbPath: dataPaths(config.dataDir).db,
@@ -144,6 +162,7 @@ export async function startServer(
       port: config.port,
       hostname: config.host,
       onListen: (addr) => resolveListening({ port: (addr as Deno.NetAddr).port }),
+      onError: (e) => onServeError(e, log),
     }, app.fetch);
   } catch (e) {
     // Listening failed (port in use, bad host): release what was started so a caller that

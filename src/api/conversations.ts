@@ -23,6 +23,7 @@ import type { FragmentInput } from "../core/content_fragments.ts";
 import { isValidTimezone } from "../core/message_context.ts";
 import { cancelMessageGeneration } from "../core/agent_messages.ts";
 import { openConversationEvents, openMessageEvents } from "../core/conversation_streams.ts";
+import { connectionDone, sseResponse } from "./sse.ts";
 
 const shortString = z.string().max(254, "must be less than 255 characters");
 
@@ -116,13 +117,6 @@ function toFragment(f: z.output<typeof ContentFragmentBody>, field: string): Fra
   if (f.contentType === undefined) throw invalid(`${field}.contentType: required with content`);
   return { ...common, content: f.content, contentType: f.contentType };
 }
-
-const SSE_HEADERS = {
-  "Content-Type": "text/event-stream",
-  "Cache-Control": "no-cache",
-  "Connection": "keep-alive",
-  "X-Accel-Buffering": "no",
-};
 
 function documentRoutes(base: string): void {
   const tags = ["Conversations"];
@@ -304,8 +298,9 @@ export function conversationRoutes(): Hono<AppEnv> {
     const body = openConversationEvents(c.var.deps, getActor(c), {
       conversationId: c.req.param("cId"),
       lastEventId: q.lastEventId,
+      connection: connectionDone(c),
     });
-    return new Response(body, { status: 200, headers: SSE_HEADERS });
+    return sseResponse(body);
   });
 
   app.get(`${base}/:cId/messages/:mId/events`, (c) => {
@@ -314,8 +309,9 @@ export function conversationRoutes(): Hono<AppEnv> {
       conversationId: c.req.param("cId"),
       messageId: c.req.param("mId"),
       lastEventId: q.lastEventId,
+      connection: connectionDone(c),
     });
-    return new Response(body, { status: 200, headers: SSE_HEADERS });
+    return sseResponse(body);
   });
 
   return app;

@@ -22,6 +22,7 @@ import {
 } from "../core/relay_registry.ts";
 import { postRelayResult } from "../core/relay_requests.ts";
 import { openRelayRequestStream } from "../relay/stream.ts";
+import { connectionDone, sseResponse } from "./sse.ts";
 
 export const RegisterBody = z.object({ serverName: z.string() });
 export const ServerIdBody = z.object({ serverId: z.string().min(1) });
@@ -88,17 +89,11 @@ export function relayRoutes(): Hono<AppEnv> {
 
   app.get(`${base}/requests`, (c) => {
     const query = parseQuery(c, RequestsQuery);
-    const body = openRelayRequestStream(c.var.deps, getActor(c), query);
-    return new Response(body, {
-      status: 200,
-      headers: {
-        "Content-Type": "text/event-stream",
-        "Cache-Control": "no-cache",
-        "Connection": "keep-alive",
-        "X-Accel-Buffering": "no",
-        "Content-Encoding": "none",
-      },
+    const body = openRelayRequestStream(c.var.deps, getActor(c), {
+      ...query,
+      connection: connectionDone(c),
     });
+    return sseResponse(body, { "Content-Encoding": "none" });
   });
 
   const views = "/api/v1/w/:wId/spaces/:spaceId/mcp_server_views";

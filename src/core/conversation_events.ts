@@ -10,6 +10,7 @@ import type { Deps } from "../deps.ts";
 import type { Db } from "../db/sqlite.ts";
 import { now, tx } from "../db/sqlite.ts";
 import { invalid } from "../errors.ts";
+import type { LogRow } from "../events/log_stream.ts";
 
 /** Events older than this are pruned (Dust expires its event streams after 10 minutes). */
 export const EVENT_TTL_MS = 10 * 60 * 1000;
@@ -95,6 +96,34 @@ export function readEventsAfter(
     "SELECT id, payload FROM stream_events WHERE stream = ? AND id > ? ORDER BY id LIMIT ?",
   ).all(stream, afterId, limit) as { id: number; payload: string }[];
   return rows.map((r) => ({ eventId: String(r.id), data: JSON.parse(r.payload) }));
+}
+
+/**
+ * A page of the log for a stream body (`src/events/log_stream.ts`): ids and sizes, payloads
+ * inline only up to `inlineBytes` (a large payload is read alone, when it is written), and
+ * `data.type` when `withType` (message streams end after their terminal event).
+ */
+export function pageStreamLog(
+  deps: Deps,
+  stream: string,
+  afterId: number,
+  limit: number,
+  inlineBytes: number,
+  withType: boolean,
+): LogRow[] {
+  return deps.db.prepare(
+    `SELECT id, octet_length(payload) AS size,
+       CASE WHEN octet_length(payload) <= ? THEN payload END AS payload,
+       CASE WHEN ? THEN json_extract(payload, '$.type') END AS type
+     FROM stream_events WHERE stream = ? AND id > ? ORDER BY id LIMIT ?`,
+  ).all(inlineBytes, withType ? 1 : 0, stream, afterId, limit) as unknown as LogRow[];
+}
+
+/** The payload of one event of `stream`, or null once it expired. */
+export function readStreamPayload(deps: Deps, stream: string, id: number): string | null {
+  const row = deps.db.prepare("SELECT payload FROM stream_events WHERE id = ? AND stream = ?")
+    .get(id, stream) as { payload: string } | undefined;
+  return row?.payload ?? null;
 }
 
 /** True when the stream still holds a terminal event (see {@link TERMINAL_MESSAGE_EVENTS}). */

@@ -1,15 +1,15 @@
 /**
  * The conversation and agent-message event streams (`GET .../events`,
- * `GET .../messages/{mId}/events`) in Dust's SSE framing: `event: dust-handshake` +
- * `data: {}` first, one unnamed `data: {"eventId","data"}` frame per event, `data: done` at the
- * end. Replay of the log strictly after `lastEventId` comes first; live events published
- * meanwhile are buffered and deduplicated by id, so each event is delivered exactly once.
- * A comment keep-alive goes out every 25 s (clients treat ~45 s of silence as a dead stream;
- * Dust itself sends none). A stream ends after 5 idle minutes, on server shutdown, when a
- * client stops reading (its queue passes a bound), and — for a message stream — right after
- * the message's terminal event. Access is checked before the first byte and again before every
- * live event: a reader who lost it (removed from the Pod, the space or the workspace; the
- * conversation deleted; the token revoked) gets `data: done` instead of the event.
+ * `GET .../messages/{mId}/events`) in Dust's SSE framing (`src/events/log_stream.ts`): replay of
+ * the log strictly after `lastEventId`, read lazily as the reader drains, then live events, each
+ * delivered exactly once. A comment keep-alive goes out every 25 s (clients treat ~45 s of
+ * silence as a dead stream; Dust itself sends none). A stream ends after 5 idle minutes, on
+ * server shutdown, and — for a message stream — right after the message's terminal event; a
+ * reader that takes nothing while its buffer is full is cut (it resumes with `lastEventId`).
+ * Opening one takes a slot of the caller's stream budget (429 past it). Access is checked
+ * before the first byte and again before every live event: a reader who lost it (removed from
+ * the Pod, the space or the workspace; the conversation deleted; the token revoked) gets
+ * `data: done` instead of the event.
  * @module
  */
 import type { Deps } from "../deps.ts";
@@ -20,9 +20,9 @@ import {
   conversationStream,
   hasTerminalEvent,
   messageStream,
+  pageStreamLog,
   parseLastEventId,
-  readEventsAfter,
-  type StreamEvent,
+  readStreamPayload,
   TERMINAL_MESSAGE_EVENTS,
 } from "./conversation_events.ts";
 import {
@@ -32,6 +32,8 @@ import {
 } from "./conversation_views.ts";
 import { getRole } from "./workspaces.ts";
 import { isCredentialActive } from "./credential_state.ts";
+import { type LogStreamHandle, openLogStream } from "../events/log_stream.ts";
+import { streamOwnerOf } from "../events/stream_budget.ts";
 
 /** Stream timings; tests running the server in-process may shorten them. */
 export const conversationStreamTimings = {
@@ -39,25 +41,25 @@ export const conversationStreamTimings = {
   idleMs: 5 * 60_000,
 };
 
-/** A reader that stops reading is cut off once this many bytes wait in its queue. */
-const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
-const REPLAY_PAGE = 500;
-const REPLAY_MAX_PAGES = 200;
-
-const encoder = new TextEncoder();
-const HANDSHAKE = encoder.encode("event: dust-handshake\ndata: {}\n\n");
-const KEEP_ALIVE = encoder.encode(": keep-alive\n\n");
-const DONE = encoder.encode("data: done\n\n");
+/** What a stream opener gets besides its ids. */
+export interface StreamInput {
+  lastEventId?: string | null;
+  /**
+   * Settles when the HTTP response is over (Deno's `info.completed`): the stream's slot is
+   * held until then too, so a reader who stopped reading keeps counting until it disconnects.
+   */
+  connection?: Promise<unknown>;
+}
 
 /** Open a conversation's event stream (never ends on its own event; idle/shutdown end it). */
 export function openConversationEvents(
   deps: Deps,
   actor: Actor,
-  input: { conversationId: string; lastEventId?: string | null },
+  input: StreamInput & { conversationId: string },
 ): ReadableStream<Uint8Array> {
   const after = parseLastEventId(input.lastEventId);
   const c = requireReadableConversation(deps, actor, input.conversationId);
-  return pumpStream(deps, conversationStream(c.sId), after, false, accessCheck(deps, actor, c.sId));
+  return openEventLog(deps, actor, input, conversationStream(c.sId), after, c.sId, false);
 }
 
 /**
@@ -67,7 +69,7 @@ export function openConversationEvents(
 export function openMessageEvents(
   deps: Deps,
   actor: Actor,
-  input: { conversationId: string; messageId: string; lastEventId?: string | null },
+  input: StreamInput & { conversationId: string; messageId: string },
 ): ReadableStream<Uint8Array> {
   const after = parseLastEventId(input.lastEventId);
   const c = requireReadableConversation(deps, actor, input.conversationId);
@@ -78,7 +80,7 @@ export function openMessageEvents(
   const stream = messageStream(m.sId);
   const terminal = terminalEventFor(m.json);
   if (terminal && !hasTerminalEvent(deps, stream)) appendEvent(deps, stream, terminal);
-  return pumpStream(deps, stream, after, true, accessCheck(deps, actor, c.sId));
+  return openEventLog(deps, actor, input, stream, after, c.sId, true);
 }
 
 /**
@@ -114,92 +116,37 @@ function terminalEventFor(msg: Record<string, any>): Record<string, unknown> | n
   }
 }
 
-function pumpStream(
+/** Take a slot of the caller's budget (429 past it) and open the body over `stream`. */
+function openEventLog(
   deps: Deps,
+  actor: Actor,
+  input: StreamInput,
   stream: string,
   after: number,
+  conversationSId: string,
   endOnTerminal: boolean,
-  allowed: () => boolean,
 ): ReadableStream<Uint8Array> {
-  let stop = () => {};
-  return new ReadableStream<Uint8Array>({
-    start(controller) {
-      stop = runStream(deps, stream, after, endOnTerminal, allowed, controller);
-    },
-    cancel() {
-      stop();
-    },
-  }, new ByteLengthQueuingStrategy({ highWaterMark: 64 * 1024 }));
+  const lease = deps.streams.acquire(streamOwnerOf(actor));
+  lease.holdUntil(input.connection);
+  const source = {
+    log: "events",
+    channel: stream,
+    page: (afterId: number, limit: number, inline: number) =>
+      pageStreamLog(deps, stream, afterId, limit, inline, endOnTerminal),
+    payload: (id: number) => readStreamPayload(deps, stream, id),
+    allowed: accessCheck(deps, actor, conversationSId),
+    endsAfter: endOnTerminal
+      ? (type: string | null) => type !== null && TERMINAL_MESSAGE_EVENTS.has(type)
+      : undefined,
+  };
+  return openLogStream(deps, lease, source, after, keepAliveAndIdle);
 }
 
-/** Wire one stream: subscribe, replay, then live. Returns the cleanup. */
-function runStream(
-  deps: Deps,
-  stream: string,
-  after: number,
-  endOnTerminal: boolean,
-  allowed: () => boolean,
-  controller: ReadableStreamDefaultController<Uint8Array>,
-): () => void {
-  let lastSent = after;
-  let replaying = true;
-  let closed = false;
-  let lastActivity = Date.now();
-  const buffered: StreamEvent[] = [];
-  const write = (bytes: Uint8Array) => {
-    if (closed) return;
-    try {
-      controller.enqueue(bytes);
-    } catch {
-      // The client went away between two events: nothing more to write.
-      cleanup();
-      return;
-    }
-    if ((controller.desiredSize ?? 0) < -MAX_QUEUED_BYTES) end(false);
-  };
-  const send = (e: StreamEvent) => {
-    const id = Number(e.eventId);
-    if (closed || id <= lastSent) return;
-    lastSent = id;
-    lastActivity = Date.now();
-    write(encoder.encode(`data: ${JSON.stringify(e)}\n\n`));
-    if (endOnTerminal && TERMINAL_MESSAGE_EVENTS.has(String(e.data.type))) end(true);
-  };
-  const cleanup = () => {
-    closed = true;
-    unsubscribe();
-    clearInterval(timer);
-    deps.shutdown.removeEventListener("abort", onShutdown);
-  };
-  const end = (sayDone: boolean) => {
-    if (closed) return;
-    if (sayDone) write(DONE);
-    cleanup();
-    try {
-      controller.close();
-    } catch { /* the client already went away */ }
-  };
-  const onShutdown = () => end(true);
-  // Subscribe before reading the log so that nothing published in between is lost.
-  const unsubscribe = deps.events.subscribe(stream, (payload) => {
-    if (replaying) buffered.push(payload as StreamEvent);
-    else if (!closed && !allowed()) end(true);
-    else send(payload as StreamEvent);
-  });
+/** One timer per stream: a keep-alive every period, the end after the idle limit. */
+function keepAliveAndIdle(handle: LogStreamHandle): () => void {
   const timer = setInterval(() => {
-    if (Date.now() - lastActivity >= conversationStreamTimings.idleMs) end(true);
-    else write(KEEP_ALIVE);
+    if (Date.now() - handle.lastEventAt >= conversationStreamTimings.idleMs) handle.end();
+    else handle.keepAlive();
   }, conversationStreamTimings.keepAliveMs);
-  deps.shutdown.addEventListener("abort", onShutdown);
-  write(HANDSHAKE);
-  for (let page = 0; page < REPLAY_MAX_PAGES && !closed; page++) {
-    const events = readEventsAfter(deps, stream, lastSent, REPLAY_PAGE);
-    events.forEach(send);
-    if (events.length < REPLAY_PAGE) break;
-  }
-  replaying = false;
-  buffered.sort((a, b) => Number(a.eventId) - Number(b.eventId)).forEach(send);
-  buffered.length = 0;
-  if (deps.shutdown.aborted) end(true);
-  return cleanup;
+  return () => clearInterval(timer);
 }

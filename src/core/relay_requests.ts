@@ -13,6 +13,7 @@ import { now, tx } from "../db/sqlite.ts";
 import { invalid, notFound } from "../errors.ts";
 import { requireOwnedRegistration } from "./relay_registry.ts";
 import { requireScope } from "./access.ts";
+import type { LogRow } from "../events/log_stream.ts";
 
 /** A JSON-RPC message as relayed (requests, responses and notifications). */
 export type JsonRpcMessage =
@@ -108,18 +109,30 @@ export function parseEventCursor(lastEventId: string | undefined | null): number
   return Number(lastEventId);
 }
 
-/** Unanswered, unexpired requests of a server after the cursor (oldest first, bounded). */
-export function listReplayRequests(
+/**
+ * A page of a server's unanswered, unexpired requests for its stream body
+ * (`src/events/log_stream.ts`): ids and sizes, payloads inline only up to `inlineBytes`.
+ */
+export function pageRelayLog(
   deps: Deps,
   serverId: string,
   after: number,
-  limit = 100,
-): RelayEvent[] {
-  const rows = deps.db.prepare(
-    `SELECT id, payload FROM relay_requests
-     WHERE server_id = ? AND id > ? AND expires_at > ? ORDER BY id LIMIT ?`,
-  ).all(serverId, after, now(), limit) as { id: number; payload: string }[];
-  return rows.map((r) => ({ eventId: String(r.id), data: JSON.parse(r.payload) }));
+  limit: number,
+  inlineBytes: number,
+): LogRow[] {
+  return deps.db.prepare(
+    `SELECT id, octet_length(payload) AS size,
+       CASE WHEN octet_length(payload) <= ? THEN payload END AS payload
+     FROM relay_requests WHERE server_id = ? AND id > ? AND expires_at > ? ORDER BY id LIMIT ?`,
+  ).all(inlineBytes, serverId, after, now(), limit) as unknown as LogRow[];
+}
+
+/** One request's payload, or null once it was answered or expired. */
+export function readRelayPayload(deps: Deps, serverId: string, id: number): string | null {
+  const row = deps.db.prepare(
+    "SELECT payload FROM relay_requests WHERE id = ? AND server_id = ? AND expires_at > ?",
+  ).get(id, serverId, now()) as { payload: string } | undefined;
+  return row?.payload ?? null;
 }
 
 /**

@@ -10,6 +10,7 @@ import * as m0003 from "./migrations/0003_agent_favorites.ts";
 import * as m0004 from "./migrations/0004_audit_bounds_and_key_conversations.ts";
 import * as m0005 from "./migrations/0005_search_partitions.ts";
 import * as m0007 from "./migrations/0007_storage_quotas.ts";
+import * as m0009 from "./migrations/0009_stream_events_autoincrement.ts";
 
 export interface Migration {
   version: number;
@@ -24,6 +25,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 4, name: m0004.name, sql: m0004.sql },
   { version: 5, name: m0005.name, sql: m0005.sql },
   { version: 7, name: m0007.name, sql: m0007.sql },
+  { version: 9, name: m0009.name, sql: m0009.sql },
 ];
 
 /** Apply every pending migration; returns the versions applied (empty when up to date). */

@@ -11,6 +11,12 @@ import {
 import { appendMessageEvent, updateAgentMessage } from "../../src/core/agent_messages.ts";
 import { conversationStreamTimings } from "../../src/core/conversation_streams.ts";
 import { setConversationTitle } from "../../src/core/conversations.ts";
+import {
+  appendEvent,
+  EVENT_TTL_MS,
+  pruneExpiredEvents,
+  readEventsAfter,
+} from "../../src/core/conversation_events.ts";
 
 async function setup() {
   const server = await startTestServer();
@@ -265,4 +271,51 @@ Deno.test("[conversation events] cancelling publishes agent_generation_cancelled
     (t) => t.includes("cancelled"),
   );
   assert.equal(eventsOf(parseSse(conv.text)).at(-1)!.data.type, "agent_generation_cancelled");
+});
+
+Deno.test("[conversation events] ids keep growing after the whole log expired, so an old lastEventId still resumes", async () => {
+  const { server, alice, url, cId } = await setup();
+  await using _ = server;
+  const before = appendEvent(server.deps, `conversation:${cId}`, { type: "marker", n: 1 });
+  // Every event expires: the log is empty, as on an instance quiet for ten minutes.
+  pruneExpiredEvents(server.deps, Date.now() + EVENT_TTL_MS + 60_000);
+  assert.deepEqual(readEventsAfter(server.deps, `conversation:${cId}`, 0, 10), []);
+  setConversationTitle(server.deps, { conversationId: cId, title: "After expiry" });
+  const r = await readSse(
+    `${server.url}${url}/${cId}/events?lastEventId=${before.eventId}`,
+    alice.token,
+    (t) => t.includes("After expiry"),
+  );
+  const events = eventsOf(parseSse(r.text));
+  assert.deepEqual(events.map((e) => e.data.type), ["conversation_title"]);
+  assert.ok(Number(events[0].eventId) > Number(before.eventId), "an event id was reused");
+});
+
+Deno.test("[conversation events] a message stream whose terminal event is larger than a stream piece still ends after it", async () => {
+  const { server, alice, url, cId, agentSId } = await setup();
+  await using _ = server;
+  const content = "word ".repeat(100_000);
+  const message = updateAgentMessage(server.deps, {
+    messageId: agentSId,
+    status: "succeeded",
+    content,
+  });
+  appendMessageEvent(server.deps, agentSId, {
+    type: "agent_message_success",
+    configurationId: "dust",
+    messageId: agentSId,
+    message,
+    runIds: [],
+  });
+  const r = await readSse(
+    `${server.url}${url}/${cId}/messages/${agentSId}/events`,
+    alice.token,
+    () => false,
+  );
+  assert.equal(r.ended, true);
+  const frames = parseSse(r.text);
+  const events = eventsOf(frames);
+  assert.deepEqual(events.map((e) => e.data.type), ["agent_message_success"]);
+  assert.equal(events[0].data.message.content, content);
+  assert.equal(frames[frames.length - 1].data, "done");
 });

@@ -210,3 +210,24 @@ Deno.test("[relay] live registrations: users list and revoke their own, admins e
   assert.deepEqual(ids(admin), []);
   await b.stream.cancel();
 });
+
+Deno.test("[relay] requests larger than one stream piece arrive whole, live and replayed, in order", async () => {
+  await using server = await startTestServer();
+  const alice = await createUserWithToken(server, { email: "alice@example.com", role: "user" });
+  const big = (id: string, n: number) => ({
+    ...call(id),
+    params: { name: "t", arguments: { text: "é".repeat(n) } },
+  });
+  const { serverId, stream } = await registerAndOpen(server, alice);
+  publishRelayRequest(server.deps, serverId, big("live-big", 300_000));
+  publishRelayRequest(server.deps, serverId, call("live-small"));
+  const live = [await stream.nextEvent(), await stream.nextEvent()];
+  assert.deepEqual(live.map((e) => e?.data.id), ["live-big", "live-small"]);
+  await stream.cancel();
+  publishRelayRequest(server.deps, serverId, big("replayed-big", 500_000));
+  const again = await open(server, alice, serverId, live[1]!.eventId);
+  const e = await again.nextEvent(5000) as { data: ReturnType<typeof big> } | null;
+  assert.equal(e?.data.id, "replayed-big");
+  assert.equal(e?.data.params.arguments.text, "é".repeat(500_000));
+  await again.cancel();
+});

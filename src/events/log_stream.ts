@@ -1,0 +1,332 @@
+/**
+ * One SSE body over a durable log (conversation and message events, relay requests), in Dust's
+ * framing: `event: dust-handshake` + `data: {}` first, one `data: {"eventId","data"}` frame per
+ * log row, `data: done` when the stream ends. The stream is a cursor over the log, not a copy of
+ * it:
+ *
+ * - **Bounded queue.** Bytes are produced only while the queue holds less than the stream's
+ *   buffer (`deps.streams.limits.bufferBytes`), in pieces of at most {@link CHUNK_BYTES}; a frame
+ *   larger than a piece is written piece by piece, and between two refills only its id and
+ *   offset are kept (its bytes come back from the shared frame cache or the log).
+ * - **Lazy replay.** The log is read a page at a time, small payloads inline, only when the
+ *   reader has taken half the buffer; nothing of the log is held beyond one refill.
+ * - **Live events** are written from the published payload when the stream is caught up and
+ *   the frame fits; otherwise the stream marks itself behind and catches up from the log, so a
+ *   burst never piles up in memory. Ids below the cursor are dropped: each event exactly once.
+ * - **Slow readers are cut.** A stream with more to send whose queue stays full for
+ *   `deps.streams.timings.stallMs` without the reader taking a byte is ended abruptly (the
+ *   response is aborted, the queue dropped); the client resumes with the `eventId` of the last
+ *   complete frame it read and loses nothing the log still holds.
+ * - **Cleanup** (end, cut, client gone, shutdown) removes the subscription, timers and
+ *   listeners and releases the stream's slot.
+ * @module
+ */
+import type { Deps } from "../deps.ts";
+import type { StreamLease } from "./stream_budget.ts";
+
+/** One row of a log page: `payload` is inline when at most the inline bound, else null. */
+export interface LogRow {
+  id: number;
+  /** Payload size in bytes (UTF-8). */
+  size: number;
+  payload: string | null;
+  /** `data.type` when the source asked for it (see {@link LogSource.endsAfter}). */
+  type?: string | null;
+}
+
+/** What a log stream reads and follows. */
+export interface LogSource {
+  /** Cache namespace of the log's ids (`events`, `relay`). */
+  log: string;
+  /** Live channel: published payloads are `{ eventId, data }`. */
+  channel: string;
+  /** Rows after `after`, oldest first, at most `limit`; payloads inline up to `inlineBytes`. */
+  page(after: number, limit: number, inlineBytes: number): LogRow[];
+  /** The payload of one row of this log, or null once it is gone (expired, answered). */
+  payload(id: number): string | null;
+  /** Re-checked before each live event: false ends the stream with `data: done`. */
+  allowed(): boolean;
+  /** Whether the stream ends right after an event of this `data.type` (message streams). */
+  endsAfter?(type: string | null): boolean;
+}
+
+/** The handle a stream's keep-alive and idle timer (or the relay's shared ticker) drives. */
+export interface LogStreamHandle {
+  /** Time of the last event written (or of the open). */
+  lastEventAt: number;
+  /** Write a keep-alive comment when it fits between frames; false once the stream is gone. */
+  keepAlive(): boolean;
+  /** End with `data: done` (or without it, mid-frame). */
+  end(): void;
+}
+
+/** The error a cut stream's response is aborted with (logged at debug level, not as a fault). */
+export class SlowReaderCut extends Error {
+  override name = "SlowReaderCut";
+  constructor() {
+    super("event stream reader took nothing while its buffer was full; stream cut");
+  }
+}
+
+/** Largest piece enqueued at once. */
+export const CHUNK_BYTES = 16 * 1024;
+/** Payloads up to this size come inline with a page and are written as one piece. */
+const INLINE_BYTES = CHUNK_BYTES - 64;
+const PAGE_ROWS = 32;
+
+const encoder = new TextEncoder();
+const HANDSHAKE = encoder.encode("event: dust-handshake\ndata: {}\n\n");
+const KEEP_ALIVE = encoder.encode(": keep-alive\n\n");
+const DONE = encoder.encode("data: done\n\n");
+
+/** The SSE frame of one log row; identical to `data: ${JSON.stringify({eventId, data})}`. */
+function encodeFrame(id: number, payload: string): Uint8Array {
+  return encoder.encode(`data: {"eventId":"${id}","data":${payload}}\n\n`);
+}
+
+/**
+ * Open the SSE body of `source` after the cursor `after`. `lease` is released when the stream
+ * ends; `attach` wires the stream's timers (returns their cleanup).
+ */
+export function openLogStream(
+  deps: Pick<Deps, "events" | "streams" | "shutdown" | "log">,
+  lease: StreamLease,
+  source: LogSource,
+  after: number,
+  attach: (handle: LogStreamHandle) => () => void,
+): ReadableStream<Uint8Array> {
+  let pump: LogPump | null = null;
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      pump = new LogPump(deps, lease, source, after, controller);
+      pump.start(attach);
+    },
+    pull() {
+      pump?.pull();
+    },
+    cancel() {
+      pump?.cleanup();
+      pump = null;
+    },
+  }, new ByteLengthQueuingStrategy({ highWaterMark: deps.streams.limits.bufferBytes }));
+}
+
+/** A frame being written piece by piece: only its id and offset outlive a refill. */
+interface Partial {
+  id: number;
+  offset: number;
+  type: string | null;
+}
+
+class LogPump implements LogStreamHandle {
+  lastEventAt = Date.now();
+  #lastSent: number;
+  /** More rows may wait in the log after the cursor. */
+  #behind = true;
+  #partial: Partial | null = null;
+  /** The bytes of the partial frame, only during one refill. */
+  #frame: Uint8Array | null = null;
+  #closed = false;
+  #filling = false;
+  #stall: ReturnType<typeof setTimeout> | undefined;
+  #detach = () => {};
+  #unsubscribe = () => {};
+  readonly #onShutdown = () => this.end();
+  readonly #bufferBytes: number;
+
+  constructor(
+    readonly deps: Pick<Deps, "events" | "streams" | "shutdown" | "log">,
+    readonly lease: StreamLease,
+    readonly source: LogSource,
+    after: number,
+    readonly controller: ReadableStreamDefaultController<Uint8Array>,
+  ) {
+    this.#lastSent = after;
+    this.#bufferBytes = deps.streams.limits.bufferBytes;
+  }
+
+  start(attach: (handle: LogStreamHandle) => () => void): void {
+    // Subscribe before the first page is read, so nothing published in between is lost.
+    this.#unsubscribe = this.deps.events.subscribe(
+      this.source.channel,
+      (payload) => this.#onLive(payload as { eventId: string; data: Record<string, unknown> }),
+    );
+    this.#enqueue(HANDSHAKE);
+    const detach = attach(this);
+    // attach may end the stream at once (e.g. during shutdown): then undo it here.
+    if (this.#closed) return detach();
+    this.#detach = detach;
+    this.deps.shutdown.addEventListener("abort", this.#onShutdown);
+    if (this.deps.shutdown.aborted) this.end();
+  }
+
+  /** The reader took bytes: refill once half the buffer is free. */
+  pull(): void {
+    if (this.#closed) return;
+    clearTimeout(this.#stall);
+    this.#stall = undefined;
+    if (this.#room() >= this.#bufferBytes / 2) this.#fill();
+    else if (this.#pending()) this.#armStall();
+  }
+
+  keepAlive(): boolean {
+    if (this.#closed) return false;
+    // Never between two pieces of a frame, and never past the buffer.
+    if (this.#partial === null && this.#room() > 0) this.#enqueue(KEEP_ALIVE);
+    return !this.#closed;
+  }
+
+  /** End with `data: done`; mid-frame the stream closes without it (the client drops the rest). */
+  end(): void {
+    if (this.#closed) return;
+    if (this.#partial === null) this.#enqueue(DONE);
+    this.cleanup();
+    try {
+      this.controller.close();
+    } catch { /* the client already went away */ }
+  }
+
+  /** Release everything the stream holds; idempotent. */
+  cleanup(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#unsubscribe();
+    this.#detach();
+    clearTimeout(this.#stall);
+    this.deps.shutdown.removeEventListener("abort", this.#onShutdown);
+    this.#partial = null;
+    this.#frame = null;
+    this.lease.release();
+  }
+
+  #cut(): void {
+    if (this.#closed) return;
+    this.deps.log.debug("slow event stream reader cut", { channel: this.source.channel });
+    this.cleanup();
+    this.controller.error(new SlowReaderCut());
+  }
+
+  #room(): number {
+    return this.controller.desiredSize ?? 0;
+  }
+
+  #pending(): boolean {
+    return this.#behind || this.#partial !== null;
+  }
+
+  #armStall(): void {
+    if (this.#stall === undefined && !this.#closed) {
+      this.#stall = setTimeout(() => this.#cut(), this.deps.streams.timings.stallMs);
+    }
+  }
+
+  #enqueue(bytes: Uint8Array): void {
+    if (this.#closed) return;
+    try {
+      this.controller.enqueue(bytes);
+    } catch {
+      // The client went away between two writes.
+      this.cleanup();
+    }
+  }
+
+  #onLive(e: { eventId: string; data: Record<string, unknown> }): void {
+    const id = Number(e.eventId);
+    if (this.#closed || id <= this.#lastSent) return;
+    if (!this.source.allowed()) return this.end();
+    if (!this.#pending()) {
+      const frame = encodeFrame(id, JSON.stringify(e.data));
+      if (frame.length <= CHUNK_BYTES && this.#room() > 0) {
+        this.#enqueue(frame);
+        return this.#delivered(id, typeof e.data.type === "string" ? e.data.type : null);
+      }
+      // Too large to write at once: the log has it; keep the bytes for the refill.
+      if (frame.length > CHUNK_BYTES) this.deps.streams.frames.set(this.#key(id), frame);
+      this.#behind = true;
+    }
+    if (this.#room() > 0) this.#fill();
+    else this.#armStall();
+  }
+
+  #delivered(id: number, type: string | null): void {
+    this.#lastSent = id;
+    this.lastEventAt = Date.now();
+    if (this.source.endsAfter?.(type)) this.end();
+  }
+
+  #key(id: number): string {
+    return `${this.source.log}:${id}`;
+  }
+
+  /** Write from the log while the queue has room. */
+  #fill(): void {
+    if (this.#filling || this.#closed) return;
+    this.#filling = true;
+    try {
+      while (!this.#closed && this.#room() > 0) {
+        if (this.#partial !== null) this.#writePiece(this.#partial);
+        else if (!this.#behind || !this.#writePage()) break;
+      }
+    } catch (e) {
+      this.deps.log.error("event stream failed", {
+        channel: this.source.channel,
+        error: String(e),
+      });
+      this.cleanup();
+      this.controller.error(e);
+    } finally {
+      this.#frame = null;
+      this.#filling = false;
+    }
+    if (!this.#closed && this.#pending() && this.#room() <= 0) this.#armStall();
+  }
+
+  /** Write one page of small rows (stops at the first large one); false when caught up. */
+  #writePage(): boolean {
+    const rows = this.source.page(this.#lastSent, PAGE_ROWS, INLINE_BYTES);
+    let i = 0;
+    for (; i < rows.length && !this.#closed && this.#room() > 0; i++) {
+      const row = rows[i];
+      if (row.payload === null) {
+        this.#partial = { id: row.id, offset: 0, type: row.type ?? null };
+        return true;
+      }
+      this.#enqueue(encodeFrame(row.id, row.payload));
+      this.#delivered(row.id, row.type ?? null);
+    }
+    if (i === rows.length && rows.length < PAGE_ROWS) this.#behind = false;
+    return !this.#closed && this.#behind;
+  }
+
+  /** Write the next piece of a large frame. */
+  #writePiece(p: Partial): void {
+    this.#frame ??= this.#loadFrame(p.id);
+    const frame = this.#frame;
+    if (frame === null) {
+      // The row left the log (expired, or a relay request answered meanwhile).
+      this.#partial = null;
+      if (p.offset > 0) return this.#cut();
+      this.#lastSent = p.id;
+      return;
+    }
+    const end = Math.min(frame.length, p.offset + CHUNK_BYTES);
+    // A copy: the queue must not pin the cached frame.
+    this.#enqueue(frame.slice(p.offset, end));
+    p.offset = end;
+    if (end < frame.length) return;
+    this.#partial = null;
+    this.#frame = null;
+    this.#delivered(p.id, p.type);
+  }
+
+  #loadFrame(id: number): Uint8Array | null {
+    const key = this.#key(id);
+    const cached = this.deps.streams.frames.get(key);
+    if (cached) return cached;
+    const payload = this.source.payload(id);
+    if (payload === null) return null;
+    const frame = encodeFrame(id, payload);
+    this.deps.streams.frames.set(key, frame);
+    return frame;
+  }
+}
