@@ -7,6 +7,7 @@ import { type Db, now, tx } from "./sqlite.ts";
 import * as m0001 from "./migrations/0001_init.ts";
 import * as m0002 from "./migrations/0002_relay_and_tool_views.ts";
 import * as m0003 from "./migrations/0003_agent_favorites.ts";
+import * as m0006 from "./migrations/0006_sign_in_limits.ts";
 
 export interface Migration {
   version: number;
@@ -18,6 +19,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: m0001.name, sql: m0001.sql },
   { version: 2, name: m0002.name, sql: m0002.sql },
   { version: 3, name: m0003.name, sql: m0003.sql },
+  { version: 6, name: m0006.name, sql: m0006.sql },
 ];
 
 /** Apply every pending migration; returns the versions applied (empty when up to date). */
