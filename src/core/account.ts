@@ -1,7 +1,10 @@
 /**
- * The signed-in user's own account: changing the password revokes every OAuth grant and MCP
- * token of the user and ends their other browser sessions (seed 002: "You can revoke OAuth
- * access anytime by changing your password, which invalidates all sessions").
+ * The signed-in user's own account: changing the password revokes every credential of the
+ * user that a thief could hold — OAuth grants, MCP tokens, personal access tokens — removes
+ * their client-side MCP server registrations, and ends their other browser sessions (seed
+ * 002: "You can revoke OAuth access anytime by changing your password, which invalidates all
+ * sessions"). Event streams opened with those credentials end (`credential_state.ts`), and
+ * relay request streams of the removed registrations end at once.
  * @module
  */
 import type { Deps } from "../deps.ts";
@@ -10,12 +13,16 @@ import { AppError } from "../errors.ts";
 import { findUserById, setPasswordHash, validatePassword } from "./users.ts";
 import { revokeUserGrants } from "./oauth_grants.ts";
 import { revokeUserMcpTokens } from "./mcp_tokens.ts";
+import { revokeUserPersonalTokens } from "./personal_tokens.ts";
+import { removeUserRelayRegistrations } from "./relay_registry.ts";
 import { deleteUserSessions } from "./sessions.ts";
 import { checkPassword } from "./sign_in.ts";
 
 export interface PasswordChange {
   grantsRevoked: number;
   tokensRevoked: number;
+  personalTokensRevoked: number;
+  relayRegistrationsRemoved: number;
   sessionsEnded: number;
 }
 
@@ -52,6 +59,8 @@ export async function changePassword(
   return tx(db, () => ({
     grantsRevoked: revokeUserGrants(db, user.id, "password_changed"),
     tokensRevoked: revokeUserMcpTokens(db, user.id, "password_changed"),
+    personalTokensRevoked: revokeUserPersonalTokens(db, user.id),
+    relayRegistrationsRemoved: removeUserRelayRegistrations(deps, user.id),
     sessionsEnded: deleteUserSessions(db, user.id, input.keepSessionIdHash),
   }));
 }

@@ -133,8 +133,9 @@ export function accountRoutes(): Hono<AppEnv> {
         address: clientAddress(c),
         device: readDeviceCookie(c),
       });
-      const message =
-        `Password changed. ${r.grantsRevoked} OAuth grant(s) and ${r.tokensRevoked} MCP token(s) revoked.`;
+      const message = `Password changed. ${r.grantsRevoked} OAuth grant(s), ${r.tokensRevoked} ` +
+        `MCP token(s) and ${r.personalTokensRevoked} personal access token(s) revoked; ` +
+        `${r.relayRegistrationsRemoved} client-side MCP server registration(s) removed.`;
       return c.html(<AccountPage s={s} workspaces={workspaces} message={message} />);
     } catch (e) {
       if (!(e instanceof AppError) || e.status >= 500) throw e;
