@@ -55,6 +55,8 @@ export interface Config {
   streamsTotal: number;
   /** Bytes one event stream may queue for its reader, in KiB. */
   streamBufferKib: number;
+  /** Header naming the client address set by a trusted reverse proxy (sign-in limits), or null. */
+  clientIpHeader: string | null;
 }
 
 type Raw = Record<string, string | undefined>;
@@ -398,6 +400,20 @@ export const SETTINGS: readonly Setting[] = [
       return n;
     },
     fallback: () => 128,
+  },
+  {
+    key: "clientIpHeader",
+    flag: "client-ip-header",
+    env: "DUST_MCP_CLIENT_IP_HEADER",
+    help: "Header a trusted proxy sets to the client address (last value used)",
+    shownDefault: "(none: peer address)",
+    parse: (v) => {
+      if (!/^[A-Za-z0-9-]{1,64}$/.test(v)) {
+        throw new ConfigError(`--client-ip-header: "${v}" is not an HTTP header name`);
+      }
+      return v.toLowerCase();
+    },
+    fallback: () => null,
   },
 ];
 

@@ -1,7 +1,9 @@
 /**
  * Browser-session cookies for the pages. On an https public URL the cookie is
  * `__Host-dmcp_session` (Secure, host-only, path /); on plain http (local use) it is
- * `dmcp_session`. Always HttpOnly and SameSite=Lax. Every POST from a page carries the
+ * `dmcp_session`. Always HttpOnly and SameSite=Lax. The known-browser cookie
+ * (`dmcp_device`, same naming rule) outlives sessions: it marks a browser that signed in to
+ * an account before, for the sign-in limits. Every POST from a page carries the
  * session's CSRF token, compared in constant time ({@link csrfMatches}).
  * @module
  */
@@ -17,6 +19,7 @@ import {
   SESSION_TTL_MS,
 } from "../core/sessions.ts";
 import { findUserById, type UserRow } from "../core/users.ts";
+import { DEVICE_TTL_MS } from "../core/sign_in_devices.ts";
 import { safeEqual } from "./passwords.ts";
 
 export function sessionCookieName(config: Config): string {
@@ -59,6 +62,28 @@ export function endSession(c: Context<AppEnv>): void {
   const id = getCookie(c, name);
   if (id) deleteSession(deps.db, id);
   deleteCookie(c, name, { path: "/", secure: deps.config.publicUrl.startsWith("https:") });
+}
+
+/** The known-browser cookie (`core/sign_in_devices.ts`), named like the session cookie. */
+export function deviceCookieName(config: Config): string {
+  return config.publicUrl.startsWith("https:") ? "__Host-dmcp_device" : "dmcp_device";
+}
+
+/** The device token this browser sent, if any. */
+export function readDeviceCookie(c: Context<AppEnv>): string | null {
+  return getCookie(c, deviceCookieName(c.get("deps").config)) ?? null;
+}
+
+/** Set (or refresh) the device cookie after a successful sign-in. */
+export function setDeviceCookie(c: Context<AppEnv>, token: string): void {
+  const config = c.get("deps").config;
+  setCookie(c, deviceCookieName(config), token, {
+    path: "/",
+    httpOnly: true,
+    sameSite: "Lax",
+    secure: config.publicUrl.startsWith("https:"),
+    maxAge: Math.floor(DEVICE_TTL_MS / 1000),
+  });
 }
 
 /** Constant-time check of a submitted CSRF token against the session's. */

@@ -152,6 +152,17 @@ export function revokePersonalToken(
   return toView(row);
 }
 
+/**
+ * Revoke every live token of a user, in every workspace (password change: a stolen token
+ * must stop with the password). Streams opened with them end (`credential_state.ts`).
+ */
+export function revokeUserPersonalTokens(db: Db, userId: number, at = now()): number {
+  const r = db.prepare(
+    "UPDATE personal_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
+  ).run(at, userId);
+  return Number(r.changes);
+}
+
 const USER_ONLY = "Personal access tokens belong to a user; API keys have none.";
 
 /** The caller creates a personal access token for themselves; the secret is returned once. */

@@ -237,6 +237,24 @@ export function relayControlChannel(serverId: string): string {
   return `relay-control:${serverId}`;
 }
 
+/** Tell a server's open request streams (on every instance) that it was revoked. */
+function announceRevoked(deps: Deps, serverId: string): void {
+  deps.events.publish(relayControlChannel(serverId), { type: "revoked" });
+}
+
+/**
+ * Remove every registration of a user, in every workspace, and end their request streams
+ * (password change: a registration made with a stolen credential must not outlive it).
+ * Returns how many were removed.
+ */
+export function removeUserRelayRegistrations(deps: Deps, userId: number): number {
+  const rows = deps.db.prepare(
+    "DELETE FROM relay_registrations WHERE user_id = ? RETURNING server_id",
+  ).all(userId) as { server_id: string }[];
+  for (const r of rows) announceRevoked(deps, r.server_id);
+  return rows.length;
+}
+
 /** A live registration as the connected-access page shows it. */
 export interface RegistrationView {
   serverId: string;
@@ -288,6 +306,6 @@ export function revokeRelayRegistration(
   if (res.changes === 0) {
     throw notFound("mcp_server_connection_not_found", "MCP server not registered or expired");
   }
-  deps.events.publish(relayControlChannel(input.serverId), { type: "revoked" });
+  announceRevoked(deps, input.serverId);
   return { success: true };
 }

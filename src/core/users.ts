@@ -144,6 +144,21 @@ export function countUsers(db: Db): number {
   return (db.prepare("SELECT count(*) AS n FROM users").get() as { n: number }).n;
 }
 
+/**
+ * Store a stronger hash of the same password (sign-in, when {@link needsRehash} says the
+ * stored one is below the current cost). Not a password change: nothing is revoked and
+ * `password_changed_at` stays. Only replaces `oldHash`, so a password changed meanwhile wins.
+ */
+export async function upgradePasswordHash(
+  db: Db,
+  input: { userId: number; oldHash: string; password: string },
+): Promise<boolean> {
+  const hash = await hashPassword(input.password);
+  const r = db.prepare("UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?")
+    .run(hash, input.userId, input.oldHash);
+  return r.changes === 1;
+}
+
 /** Replace a user's password hash (callers revoke the user's grants and tokens alongside). */
 export async function setPasswordHash(db: Db, userId: number, password: string): Promise<void> {
   validatePassword(password);

@@ -9,8 +9,9 @@ import * as m0002 from "./migrations/0002_relay_and_tool_views.ts";
 import * as m0003 from "./migrations/0003_agent_favorites.ts";
 import * as m0004 from "./migrations/0004_audit_bounds_and_key_conversations.ts";
 import * as m0005 from "./migrations/0005_search_partitions.ts";
+import * as m0006 from "./migrations/0006_sign_in_limits.ts";
 import * as m0007 from "./migrations/0007_storage_quotas.ts";
-import * as m0009 from "./migrations/0009_stream_events_autoincrement.ts";
+import * as m0008 from "./migrations/0008_stream_events_autoincrement.ts";
 
 export interface Migration {
   version: number;
@@ -24,8 +25,9 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 3, name: m0003.name, sql: m0003.sql },
   { version: 4, name: m0004.name, sql: m0004.sql },
   { version: 5, name: m0005.name, sql: m0005.sql },
+  { version: 6, name: m0006.name, sql: m0006.sql },
   { version: 7, name: m0007.name, sql: m0007.sql },
-  { version: 9, name: m0009.name, sql: m0009.sql },
+  { version: 8, name: m0008.name, sql: m0008.sql },
 ];
 
 /** Apply every pending migration; returns the versions applied (empty when up to date). */

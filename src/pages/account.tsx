@@ -2,7 +2,7 @@
 /**
  * The account page: who is signed in, their workspaces with links to each workspace's
  * Integrations, connected access and (admins) MCP settings, the password change (which revokes
- * every OAuth grant and MCP token of the user) and sign-out.
+ * every credential of the user: `core/account.ts`) and sign-out.
  * @module
  */
 import { Hono } from "hono";
@@ -13,7 +13,8 @@ import { originCheck, readCsrfForm, requireSession } from "./page_auth.ts";
 import { listUserWorkspaces, type MembershipView } from "../core/workspaces.ts";
 import { changePassword } from "../core/account.ts";
 import { AppError } from "../errors.ts";
-import type { PageSession } from "../auth/sessions.ts";
+import { type PageSession, readDeviceCookie } from "../auth/sessions.ts";
+import { clientAddress } from "../auth/rate_limit.ts";
 
 /** Links shared by the workspace pages. */
 export function WorkspaceNav(props: { wId: string; admin: boolean }) {
@@ -70,8 +71,9 @@ function AccountPage(
       <div class="card">
         <h2>Change password</h2>
         <p class="muted">
-          Changing your password disconnects every AI client: all your OAuth grants and MCP tokens
-          are revoked, and your other browser sessions end.
+          Changing your password disconnects every AI client and script: all your OAuth grants, MCP
+          tokens and personal access tokens are revoked, your client-side MCP server registrations
+          are removed, and your other browser sessions end.
         </p>
         <form method="post" action="/account/password">
           <input type="hidden" name="csrf" value={props.s.session.csrf} />
@@ -123,18 +125,23 @@ export function accountRoutes(): Hono<AppEnv> {
     }
     const workspaces = listUserWorkspaces(db, s.user.id);
     try {
-      const r = await changePassword(db, {
+      const r = await changePassword(c.get("deps"), {
         userId: s.user.id,
         current: form.current ?? "",
         next: form.next ?? "",
         keepSessionIdHash: s.session.idHash,
+        address: clientAddress(c),
+        device: readDeviceCookie(c),
       });
-      const message =
-        `Password changed. ${r.grantsRevoked} OAuth grant(s) and ${r.tokensRevoked} MCP token(s) revoked.`;
+      const message = `Password changed. ${r.grantsRevoked} OAuth grant(s), ${r.tokensRevoked} ` +
+        `MCP token(s) and ${r.personalTokensRevoked} personal access token(s) revoked; ` +
+        `${r.relayRegistrationsRemoved} client-side MCP server registration(s) removed.`;
       return c.html(<AccountPage s={s} workspaces={workspaces} message={message} />);
     } catch (e) {
       if (!(e instanceof AppError) || e.status >= 500) throw e;
-      return c.html(<AccountPage s={s} workspaces={workspaces} error={e.message} />, 400);
+      if (e.status === 429) c.header("Retry-After", String(e.extra?.retryAfter ?? 60));
+      const status = e.status === 429 ? 429 : 400;
+      return c.html(<AccountPage s={s} workspaces={workspaces} error={e.message} />, status);
     }
   });
   return app;

@@ -1,7 +1,8 @@
 /** @jsxImportSource hono/jsx */
 /**
- * Sign-in (email + password) and sign-out. Failed attempts are limited per email and IP
- * (5 per 15 minutes, bounded memory). A wrong password says so plainly.
+ * Sign-in (email + password) and sign-out. The password check, its failure limits and the
+ * known-browser cookie are `core/sign_in.ts` (one path for every password check). A wrong
+ * password says so plainly; an unknown email gets the same answer after the same work.
  *
  * Regions: with `--peer-url`, an email unknown in this region sends the browser to the peer's
  * sign-in page with the email prefilled (`?email=…&from_peer=1`); the password is never
@@ -13,13 +14,19 @@ import { Hono } from "hono";
 import type { AppEnv } from "../deps.ts";
 import { Layout } from "./layout.tsx";
 import { securePage } from "./page_security.ts";
-import { currentSession, endSession, startSession } from "../auth/sessions.ts";
+import {
+  currentSession,
+  endSession,
+  readDeviceCookie,
+  setDeviceCookie,
+  startSession,
+} from "../auth/sessions.ts";
 import { originCheck, readCsrfForm, safeNextPath } from "./page_auth.ts";
 import { findUserByEmail } from "../core/users.ts";
-import { verifyPassword } from "../auth/passwords.ts";
-import { remoteIp, WindowLimiter } from "../auth/rate_limit.ts";
-
-export const LOGIN_FAILURE_LIMIT = { count: 5, windowMs: 15 * 60_000 };
+import { clientAddress } from "../auth/rate_limit.ts";
+import { checkPassword } from "../core/sign_in.ts";
+import { rememberDevice } from "../core/sign_in_devices.ts";
+import { AppError } from "../errors.ts";
 
 function LoginForm(
   props: { next: string; email?: string; error?: string; note?: string; fromPeer?: boolean },
@@ -59,7 +66,6 @@ function LoginForm(
 
 export function loginRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  const failures = new WindowLimiter(LOGIN_FAILURE_LIMIT.count, LOGIN_FAILURE_LIMIT.windowMs);
   app.use("/login", securePage);
   app.use("/logout", securePage);
   app.use("/login", originCheck);
@@ -85,30 +91,29 @@ export function loginRoutes(): Hono<AppEnv> {
     const str = (k: string) => (typeof form[k] === "string" ? (form[k] as string) : "");
     const email = str("email").trim().toLowerCase().slice(0, 320);
     const next = safeNextPath(str("next"));
-    const key = `${email}|${remoteIp(c.env)}`;
-    const wait = failures.retryAfter(key);
-    if (wait > 0) {
-      c.header("Retry-After", String(wait));
-      return c.html(
-        <LoginForm
-          next={next}
-          email={email}
-          error={`Too many failed sign-in attempts. Try again in ${
-            Math.ceil(wait / 60)
-          } minute(s).`}
-        />,
-        429,
-      );
-    }
-    const user = findUserByEmail(deps.db, email);
-    if (!user && deps.config.peerUrl && str("from_peer") !== "1") {
+    if (deps.config.peerUrl && str("from_peer") !== "1" && !findUserByEmail(deps.db, email)) {
       const target = new URL("/login", deps.config.peerUrl);
       target.searchParams.set("email", email);
       target.searchParams.set("from_peer", "1");
       return c.redirect(target.href, 303);
     }
-    if (!user || !(await verifyPassword(str("password"), user.passwordHash))) {
-      failures.hit(key);
+    const device = readDeviceCookie(c);
+    let user;
+    try {
+      user = await checkPassword(deps, {
+        email,
+        password: str("password"),
+        address: clientAddress(c),
+        device,
+      });
+    } catch (e) {
+      // Over a sign-in limit (429) or too many sign-ins being checked at once (503).
+      if (!(e instanceof AppError) || (e.status !== 429 && e.status !== 503)) throw e;
+      c.header("Retry-After", String(e.extra?.retryAfter ?? 60));
+      const status = e.status === 429 ? 429 : 503;
+      return c.html(<LoginForm next={next} email={email} error={e.message} />, status);
+    }
+    if (!user) {
       return c.html(
         <LoginForm
           next={next}
@@ -118,7 +123,7 @@ export function loginRoutes(): Hono<AppEnv> {
         401,
       );
     }
-    failures.reset(key);
+    setDeviceCookie(c, rememberDevice(deps.db, user.id, device));
     startSession(c, user.id);
     return c.redirect(next, 303);
   });

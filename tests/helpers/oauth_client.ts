@@ -13,7 +13,8 @@
 import { createHash, randomBytes } from "node:crypto";
 import { ALL_SCOPES, type Role, type UserActor } from "../../src/auth/actor.ts";
 import { resolveUserActor } from "../../src/auth/user_actor.ts";
-import { createUser } from "../../src/core/users.ts";
+import { createUser, validatePassword } from "../../src/core/users.ts";
+import { hashPassword } from "../../src/auth/passwords.ts";
 import { addMember, createWorkspace, type WorkspaceRow } from "../../src/core/workspaces.ts";
 import type { UserRow } from "../../src/core/users.ts";
 import type { ServerHandle } from "../../src/server.ts";
@@ -31,6 +32,19 @@ export interface PasswordUser {
   password: string;
 }
 
+/**
+ * Hashes at the production cost (about 0.4 s each), one per distinct password per test
+ * process: test users share a few passwords, so each is hashed once, not once per user. Each
+ * user still gets a real, verifiable hash (with a salt shared among those users).
+ */
+const hashes = new Map<string, Promise<string>>();
+
+function passwordHashFor(password: string): Promise<string> {
+  let h = hashes.get(password);
+  if (!h) hashes.set(password, h = hashPassword(password));
+  return h;
+}
+
 /** A user with a password, member (`role`) of `workspace` or of a new workspace. */
 export async function createPasswordUser(
   server: Pick<ServerHandle, "deps">,
@@ -38,7 +52,12 @@ export async function createPasswordUser(
 ): Promise<PasswordUser> {
   const password = options.password ?? "correct horse battery";
   const db = server.deps.db;
-  const user = await createUser(db, { email: options.email, name: "Test User", password });
+  validatePassword(password);
+  const created = await createUser(db, { email: options.email, name: "Test User", password: null });
+  const passwordHash = await passwordHashFor(password);
+  db.prepare("UPDATE users SET password_hash = ?, password_changed_at = ? WHERE id = ?")
+    .run(passwordHash, Date.now(), created.id);
+  const user = { ...created, passwordHash };
   const workspace = options.workspace ??
     createWorkspace(db, { name: `${options.email}'s workspace`, adminUserId: user.id });
   addMember(db, { workspaceId: workspace.id, userId: user.id, role: options.role ?? "admin" });

@@ -269,7 +269,10 @@ Deno.test("[account] changing the password revokes every grant and MCP token and
     next: "new password 1",
   });
   assert.equal(r.status, 200);
-  assert.match(r.text, /1 OAuth grant\(s\) and 1 MCP token\(s\) revoked/);
+  assert.match(
+    r.text,
+    /1 OAuth grant\(s\), 1 MCP token\(s\) and 0 personal access token\(s\) revoked/,
+  );
   const claims = await verifyAccessToken(
     server.deps.keys,
     server.deps.tokenCache,

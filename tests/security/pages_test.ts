@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { startTestServer, type TestServer } from "../helpers/server.ts";
-import { BrowserHttp, formValue } from "../helpers/browser_http.ts";
+import { BrowserHttp, formValue, startSessionFor } from "../helpers/browser_http.ts";
 import { createPasswordUser, type PasswordUser, pkcePair } from "../helpers/oauth_client.ts";
 import { authorizeUrl, registerPublicClient } from "../helpers/oauth_flow.ts";
 import { mintOAuthToken } from "../mcp/helpers.ts";
@@ -210,9 +210,10 @@ async function csrfOf(b: BrowserHttp): Promise<string> {
 
 async function checkForm(w: World, route: string, form: Form) {
   const b = new BrowserHttp(w.s.url);
-  if (route !== "POST /login") await b.signIn(w.alice.email, w.alice.password);
+  // Sessions made directly: the subject here is the forms (sign-in has its own tests).
+  if (route !== "POST /login") startSessionFor(w.s, b, w.alice.user.id);
   const other = new BrowserHttp(w.s.url);
-  await other.signIn(w.bob.email, w.bob.password);
+  startSessionFor(w.s, other, w.bob.user.id);
   const mine: Record<string, string> = form.csrf ? { csrf: await csrfOf(b) } : {};
   const fields = await form.fields(w, b);
   const path = form.path(w);
