@@ -1,0 +1,186 @@
+/**
+ * The PostgreSQL engine of {@link Db}, through `postgres` (porsager's driver: pure TypeScript,
+ * a pool, prepared statements, `LISTEN/NOTIFY`). The core's SQL is translated here, once per
+ * text: `?` and `:name` parameters become `$n`, and a list parameter
+ * (`IN (SELECT value FROM json_each(?))`) becomes `= ANY($n)` bound to an array.
+ *
+ * Transactions run `SERIALIZABLE`: the core was written against SQLite's single writer ("one
+ * active token per user", unique sends, counters), and serializable isolation keeps those rules
+ * without a lock per rule. A serialization failure or deadlock retries the whole transaction
+ * (the callback must only touch the database, which the Db contract already asks). As on SQLite,
+ * statements issued from inside the callback's async context join the transaction.
+ * @module
+ */
+import postgres from "postgres";
+import { AsyncLocalStorage } from "node:async_hooks";
+import { type Db, isNamedParams, type Row, type RunResult, type SqlParams } from "./db.ts";
+
+type Sql = postgres.Sql;
+type TxSql = postgres.TransactionSql;
+
+/** Serialization failures and deadlocks: the transaction is retried. */
+const RETRY_CODES = new Set(["40001", "40P01"]);
+const TX_ATTEMPTS = 10;
+
+interface Translated {
+  text: string;
+  /** For `:name` parameters: the name bound to each `$n`, in order. */
+  names: string[] | null;
+}
+
+const LIST_PHRASE =
+  /\bIN\s*\(\s*SELECT\s+value\s+FROM\s+json_each\(\s*(\?|:[A-Za-z_]\w*)\s*\)\s*\)/gi;
+
+/**
+ * Translate the shared dialect to PostgreSQL's: parameters to `$n` (outside string literals,
+ * quoted identifiers and `::` casts), list phrases to `= ANY(…)`.
+ */
+export function translateSql(sql: string): Translated {
+  const listed = sql.replace(LIST_PHRASE, (_m, p: string) => `= ANY(${p})`);
+  let out = "";
+  let n = 0;
+  const names: string[] = [];
+  const seen = new Map<string, number>();
+  let named = false;
+  for (let i = 0; i < listed.length; i++) {
+    const c = listed[i];
+    if (c === "'" || c === '"') {
+      const end = listed.indexOf(c, i + 1);
+      const stop = end < 0 ? listed.length : end;
+      out += listed.slice(i, stop + 1);
+      i = stop;
+    } else if (c === "-" && listed[i + 1] === "-") {
+      const end = listed.indexOf("\n", i);
+      const stop = end < 0 ? listed.length : end;
+      out += listed.slice(i, stop);
+      i = stop - 1;
+    } else if (c === "?") {
+      out += `$${++n}`;
+    } else if (c === ":" && listed[i + 1] === ":") {
+      out += "::";
+      i++;
+    } else if (
+      c === ":" && /[A-Za-z_]/.test(listed[i + 1] ?? "") && !/\w/.test(listed[i - 1] ?? "")
+    ) {
+      const m = /^[A-Za-z_]\w*/.exec(listed.slice(i + 1))!;
+      named = true;
+      let idx = seen.get(m[0]);
+      if (idx === undefined) {
+        names.push(m[0]);
+        idx = names.length;
+        seen.set(m[0], idx);
+      }
+      out += `$${idx}`;
+      i += m[0].length;
+    } else out += c;
+  }
+  return { text: out, names: named ? names : null };
+}
+
+function bindValue(v: unknown): unknown {
+  if (typeof v === "boolean") return v ? 1 : 0;
+  if (v === undefined) return null;
+  return v;
+}
+
+export interface PostgresOptions {
+  /** Pool size (default 10). */
+  max?: number;
+}
+
+export class PostgresDb implements Db {
+  readonly engine = "postgres" as const;
+  readonly sql: Sql;
+  readonly #context = new AsyncLocalStorage<TxSql>();
+  readonly #translations = new Map<string, Translated>();
+
+  constructor(readonly url: string, options: PostgresOptions = {}) {
+    this.sql = postgres(url, {
+      max: options.max ?? 10,
+      onnotice: () => {},
+      // Numbers stay numbers: int8 (epoch milliseconds, counts) and numeric (sums) arrive as
+      // strings by default; every such value here is far below 2^53.
+      types: {
+        int8: {
+          to: 20,
+          from: [20],
+          serialize: (x: number | bigint) => String(x),
+          parse: (x: string) => Number(x),
+        },
+        numeric: {
+          to: 1700,
+          from: [1700],
+          serialize: (x: number) => String(x),
+          parse: (x: string) => Number(x),
+        },
+      },
+      connection: { application_name: "dust-mcp" },
+    });
+  }
+
+  inTx(): boolean {
+    return this.#context.getStore() !== undefined;
+  }
+
+  #translate(sql: string): Translated {
+    let t = this.#translations.get(sql);
+    if (!t) {
+      t = translateSql(sql);
+      if (this.#translations.size > 2048) this.#translations.clear();
+      this.#translations.set(sql, t);
+    }
+    return t;
+  }
+
+  #query(sql: string, params: SqlParams): postgres.PendingQuery<postgres.Row[]> {
+    const t = this.#translate(sql);
+    let values: unknown[];
+    if (t.names) {
+      const obj = isNamedParams(params) ? params[0] : {};
+      values = t.names.map((name) => bindValue(obj[name]));
+    } else values = (params as unknown[]).map(bindValue);
+    const conn: Sql = this.#context.getStore() ?? this.sql;
+    // deno-lint-ignore no-explicit-any
+    return conn.unsafe(t.text, values as any[], { prepare: true });
+  }
+
+  async get<T = Row>(sql: string, ...params: SqlParams): Promise<T | undefined> {
+    const rows = await this.#query(sql, params);
+    return rows[0] as T | undefined;
+  }
+
+  async all<T = Row>(sql: string, ...params: SqlParams): Promise<T[]> {
+    const rows = await this.#query(sql, params);
+    return [...rows] as T[];
+  }
+
+  async run(sql: string, ...params: SqlParams): Promise<RunResult> {
+    const rows = await this.#query(sql, params);
+    return { changes: rows.count ?? 0 };
+  }
+
+  async exec(sql: string): Promise<void> {
+    const conn: Sql = this.#context.getStore() ?? this.sql;
+    await conn.unsafe(sql);
+  }
+
+  async tx<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.inTx()) return await fn();
+    for (let attempt = 1;; attempt++) {
+      try {
+        return await this.sql.begin(
+          "isolation level serializable",
+          (t) => this.#context.run(t, fn),
+        ) as T;
+      } catch (e) {
+        const code = (e as { code?: string }).code;
+        if (!code || !RETRY_CODES.has(code) || attempt >= TX_ATTEMPTS) throw e;
+        await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.sql.end({ timeout: 5 });
+  }
+}

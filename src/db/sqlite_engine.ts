@@ -1,0 +1,174 @@
+/**
+ * The SQLite engine of {@link Db}: one `node:sqlite` connection (WAL), pragmas in PocketBase's
+ * order (busy timeout first — it must precede WAL —, then WAL, `synchronous=NORMAL`, foreign
+ * keys) and a cache of prepared statements.
+ *
+ * `node:sqlite` is synchronous and SQLite has one writer, but `tx(fn)` awaits `fn`. While a
+ * transaction is open the connection belongs to it: an `AsyncLocalStorage` marks the
+ * transaction's async context, statements from that context run at once, and statements from
+ * any other context wait (in order) until the transaction commits or rolls back. So another
+ * request's statement never runs inside an open transaction, never sees its uncommitted rows and
+ * is never committed or rolled back with it. Statements outside a transaction need no lock: each
+ * runs to completion synchronously.
+ * @module
+ */
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { AsyncLocalStorage } from "node:async_hooks";
+import { type Db, isNamedParams, type Row, type RunResult, type SqlParams } from "./db.ts";
+
+/** Distinct SQL texts kept prepared per connection (the oldest is dropped past this). */
+const STATEMENT_CACHE_MAX = 512;
+
+/** A statement waiting this long for another context's transaction is refused (a deadlock). */
+export const TX_WAIT_LIMIT_MS = 60_000;
+
+/**
+ * A connection whose `prepare()` returns a cached statement for SQL it has seen. Preparing costs
+ * several times a point lookup (perf.md: 13–19 µs against 3 µs) and was 12 % of the server's
+ * main-thread CPU under bench/load_mixed.ts. Reuse is safe: `node:sqlite` statements are
+ * synchronous, reset after each call and clear their bindings.
+ */
+class CachingDatabase extends DatabaseSync {
+  readonly #statements = new Map<string, StatementSync>();
+
+  override prepare(sql: string): StatementSync {
+    const cached = this.#statements.get(sql);
+    if (cached) return cached;
+    const fresh = super.prepare(sql);
+    if (this.#statements.size >= STATEMENT_CACHE_MAX) {
+      this.#statements.delete(this.#statements.keys().next().value!);
+    }
+    this.#statements.set(sql, fresh);
+    return fresh;
+  }
+}
+
+export interface OpenOptions {
+  readOnly?: boolean;
+}
+
+/** A raw synchronous connection (search workers read through one of their own). */
+export function openSqliteConnection(path: string, options: OpenOptions = {}): DatabaseSync {
+  const db = new CachingDatabase(path, { readOnly: options.readOnly ?? false });
+  db.exec("PRAGMA busy_timeout = 5000");
+  if (!options.readOnly) db.exec("PRAGMA journal_mode = WAL");
+  db.exec("PRAGMA synchronous = NORMAL");
+  db.exec("PRAGMA foreign_keys = ON");
+  db.exec("PRAGMA temp_store = MEMORY");
+  return db;
+}
+
+type Bindable = string | number | bigint | null | Uint8Array;
+
+/** Arrays become JSON text (read with `json_each`), booleans 0/1. */
+function bindValue(v: unknown): Bindable {
+  if (Array.isArray(v)) return JSON.stringify(v);
+  if (typeof v === "boolean") return v ? 1 : 0;
+  if (v === undefined) return null;
+  return v as Bindable;
+}
+
+function bind(params: SqlParams): Bindable[] | [Record<string, Bindable>] {
+  if (isNamedParams(params)) {
+    const out: Record<string, Bindable> = {};
+    for (const [k, v] of Object.entries(params[0])) out[k] = bindValue(v);
+    return [out];
+  }
+  return (params as unknown[]).map(bindValue);
+}
+
+export class SqliteDb implements Db {
+  readonly engine = "sqlite" as const;
+  /** The synchronous connection (operator commands and tests that inspect the file). */
+  readonly conn: DatabaseSync;
+  readonly #context = new AsyncLocalStorage<object>();
+  /** The context token of the transaction holding the connection, if any. */
+  #owner: object | null = null;
+  #waiters: (() => void)[] = [];
+
+  constructor(readonly path: string, options: OpenOptions = {}) {
+    this.conn = openSqliteConnection(path, options);
+  }
+
+  inTx(): boolean {
+    return this.#owner !== null && this.#context.getStore() === this.#owner;
+  }
+
+  /** Wait until no transaction of another context holds the connection. */
+  async #acquire(): Promise<void> {
+    const started = Date.now();
+    while (this.#owner !== null && !this.inTx()) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const woken = new Promise<boolean>((resolve) => {
+        this.#waiters.push(() => resolve(true));
+        timer = setTimeout(() => resolve(false), TX_WAIT_LIMIT_MS);
+      });
+      const ok = await woken;
+      clearTimeout(timer);
+      if (!ok && Date.now() - started >= TX_WAIT_LIMIT_MS) {
+        throw new Error("database busy: a transaction held the connection too long");
+      }
+    }
+  }
+
+  #release(): void {
+    this.#owner = null;
+    const waiting = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiting) wake();
+  }
+
+  async get<T = Row>(sql: string, ...params: SqlParams): Promise<T | undefined> {
+    if (this.#owner !== null) await this.#acquire();
+    // deno-lint-ignore no-explicit-any
+    return this.conn.prepare(sql).get(...(bind(params) as any[])) as T | undefined;
+  }
+
+  async all<T = Row>(sql: string, ...params: SqlParams): Promise<T[]> {
+    if (this.#owner !== null) await this.#acquire();
+    // deno-lint-ignore no-explicit-any
+    return this.conn.prepare(sql).all(...(bind(params) as any[])) as T[];
+  }
+
+  async run(sql: string, ...params: SqlParams): Promise<RunResult> {
+    if (this.#owner !== null) await this.#acquire();
+    // deno-lint-ignore no-explicit-any
+    const r = this.conn.prepare(sql).run(...(bind(params) as any[]));
+    return { changes: Number(r.changes) };
+  }
+
+  async exec(sql: string): Promise<void> {
+    if (this.#owner !== null) await this.#acquire();
+    this.conn.exec(sql);
+  }
+
+  async tx<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.inTx()) return await fn();
+    await this.#acquire();
+    const token = {};
+    this.#owner = token;
+    try {
+      // BEGIN IMMEDIATE: writers of other processes (operator commands) queue on the busy
+      // timeout instead of failing on the read-to-write upgrade.
+      this.conn.exec("BEGIN IMMEDIATE");
+    } catch (e) {
+      this.#release();
+      throw e;
+    }
+    try {
+      const out = await this.#context.run(token, fn);
+      this.conn.exec("COMMIT");
+      return out;
+    } catch (e) {
+      if (this.conn.isTransaction) this.conn.exec("ROLLBACK");
+      throw e;
+    } finally {
+      this.#release();
+    }
+  }
+
+  close(): Promise<void> {
+    if (this.conn.isOpen) this.conn.close();
+    return Promise.resolve();
+  }
+}
