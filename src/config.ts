@@ -23,6 +23,8 @@ export interface Config {
   port: number;
   host: string;
   dataDir: string;
+  /** PostgreSQL URL, or null for SQLite in the data directory. */
+  databaseUrl: string | null;
   /** Public origin, no path, no trailing slash: the OAuth issuer and the base of every URL. */
   publicUrl: string;
   logLevel: LogLevel;
@@ -104,6 +106,25 @@ export function normaliseOrigin(value: string, source: string): string {
   return url.origin;
 }
 
+/** A PostgreSQL connection URL (`postgres://` or `postgresql://`), never echoed (a password). */
+function parseDatabaseUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError("--database-url: not a URL (expected postgres://user:pass@host:port/db)");
+  }
+  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
+    throw new ConfigError(
+      `--database-url: "${url.protocol}" is not postgres: or postgresql: (unset it for SQLite)`,
+    );
+  }
+  if (!url.hostname && !url.searchParams.get("host")) {
+    throw new ConfigError("--database-url: no host (expected postgres://user:pass@host:port/db)");
+  }
+  return value;
+}
+
 function parsePositiveInt(value: string, source: string): number {
   if (!/^\d{1,9}$/.test(value) || Number(value) < 1) {
     throw new ConfigError(`${source}: "${value}" is not a positive integer`);
@@ -182,6 +203,16 @@ export const SETTINGS: readonly Setting[] = [
     shownDefault: "./dust-mcp-data/<region id>",
     parse: (v) => nonEmpty(v, "--data-dir"),
     fallback: (p) => `./dust-mcp-data/${REGIONS[p.region ?? "us"].id}`,
+  },
+  {
+    key: "databaseUrl",
+    flag: "database-url",
+    env: "DUST_MCP_DATABASE_URL",
+    help: "PostgreSQL URL (postgres://user:pass@host:port/db); unset: SQLite in the data directory",
+    shownDefault: "(none)",
+    parse: (v) => parseDatabaseUrl(v),
+    fallback: () => null,
+    secret: true,
   },
   {
     key: "publicUrl",

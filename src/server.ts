@@ -6,9 +6,8 @@
  */
 import { join, resolve } from "node:path";
 import type { Config } from "./config.ts";
-import { openDb } from "./db/sqlite.ts";
+import { openDatabase } from "./db/open.ts";
 import type { Db } from "./db/db.ts";
-import { migrate } from "./db/migrate.ts";
 import { LocalFiles } from "./storage/local_files.ts";
 import { removeOrphanBlobs } from "./core/blob_sweep.ts";
 import { clearReservations } from "./core/storage_quota.ts";
@@ -22,6 +21,7 @@ import { flushAuditLog } from "./core/audit.ts";
 import type { Deps } from "./deps.ts";
 import type { CimdHooks } from "./oauth/cimd.ts";
 import { SearchWorkerPool } from "./core/search_worker.ts";
+import { runFullTextJob } from "./db/fulltext_postgres.ts";
 import { syncSearchIndex } from "./core/search_index.ts";
 import { RelayHub } from "./relay/hub.ts";
 import { StreamBudget } from "./events/stream_budget.ts";
@@ -89,18 +89,19 @@ export function dataPaths(dataDir: string) {
 }
 
 /**
- * Open the database of a data directory (used by the server and by operator commands) and,
- * unless told not to (the `migrate` command reports what it applies), migrate it.
+ * Open the configured database — SQLite in the data directory, or `--database-url` — (used by
+ * the server and by operator commands) and, unless told not to (the `migrate` command reports
+ * what it applies), migrate it.
  */
-export async function openDataDir(
-  dataDir: string,
+export async function openConfiguredDatabase(
+  config: Pick<Config, "dataDir" | "databaseUrl">,
   options: { migrate?: boolean } = {},
 ): Promise<Db> {
-  const paths = dataPaths(dataDir);
-  await Deno.mkdir(paths.root, { recursive: true });
-  const db = openDb(paths.db);
-  if (options.migrate ?? true) await migrate(db);
-  return db;
+  return await openDatabase({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    migrate: options.migrate,
+  });
 }
 
 export async function startServer(
@@ -108,7 +109,7 @@ export async function startServer(
   options: StartOptions = {},
 ): Promise<ServerHandle> {
   const log: Logger = createLogger(config.logLevel, options.logSink);
-  const db = await openDataDir(config.dataDir);
+  const db = await openConfiguredDatabase(config);
   const files = new LocalFiles(config.dataDir);
   await files.init();
   // Before anything can write a blob (agent runs resume below, requests once listening).
@@ -143,7 +144,8 @@ export async function startServer(
     }),
     agents: new AgentRunner(),
     searchWorkers: new SearchWorkerPool({
-      dbPath: dataPaths(config.dataDir).db,
+      dbPath: db.engine === "sqlite" ? dataPaths(config.dataDir).db : null,
+      direct: db.engine === "postgres" ? (job) => runFullTextJob(db, job) : undefined,
       size: config.searchWorkers,
       memberConcurrency: config.searchMemberConcurrency,
       memberQueue: config.searchMemberQueue,

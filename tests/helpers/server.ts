@@ -4,6 +4,8 @@
  */
 import { type Config, resolveConfig } from "../../src/config.ts";
 import { type ServerHandle, type StartOptions, startServer } from "../../src/server.ts";
+import { join } from "node:path";
+import { createPgTestDatabase, type PgTestDatabase, testDatabaseUrl } from "./pg_test_db.ts";
 
 export interface TestServer extends ServerHandle {
   dataDir: string;
@@ -23,20 +25,84 @@ export interface TestServerOptions {
   cimdFetch?: StartOptions["cimdFetch"];
 }
 
+/** The engine the suite runs on: `DUST_MCP_TEST_DATABASE=postgres` (set by `deno task test`). */
+export function testEngine(): "sqlite" | "postgres" {
+  return Deno.env.get("DUST_MCP_TEST_DATABASE") === "postgres" ? "postgres" : "sqlite";
+}
+
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "dust-mcp-test-" });
   const ownsDir = !options.dataDir;
   const logs: string[] = [];
-  const { handle, config } = await startOnFreePort(options, dataDir, (l) => logs.push(l))
+  // On PostgreSQL a fresh database per server; a restart on the same data directory reuses it.
+  const database = testEngine() === "postgres" && !options.flags?.["database-url"]
+    ? await databaseFor(dataDir, ownsDir)
+    : null;
+  const flags = database ? { ...options.flags, "database-url": database.url } : options.flags;
+  const { handle, config } = await startOnFreePort(
+    { ...options, flags },
+    dataDir,
+    (l) => logs.push(l),
+  )
     .catch(async (e) => {
-      if (ownsDir) await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+      if (ownsDir) {
+        await database?.drop().catch(() => {});
+        await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+      }
       throw e;
     });
   const stop = async () => {
     await handle.stop();
-    if (ownsDir) await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    if (ownsDir) {
+      await database?.drop().catch(() => {});
+      await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    }
   };
   return { ...handle, dataDir, config, logs, stop, [Symbol.asyncDispose]: stop };
+}
+
+/**
+ * The environment that points an operator command or a server process at the database of a
+ * test data directory: nothing on SQLite (the file is in the directory), the directory's own
+ * PostgreSQL database otherwise (created on first use, as `startTestServer` does).
+ */
+export async function engineEnv(
+  dataDir: string,
+  options: { empty?: boolean } = {},
+): Promise<Record<string, string>> {
+  if (testEngine() !== "postgres") return {};
+  const db = await databaseFor(dataDir, false, options.empty);
+  return { DUST_MCP_DATABASE_URL: db.url };
+}
+
+/**
+ * The PostgreSQL database of a test data directory: created on first use and recorded in the
+ * directory (`pg-database`), so a test that restarts a server on the same directory finds the
+ * same data, as it would its SQLite file.
+ */
+async function databaseFor(
+  dataDir: string,
+  owned: boolean,
+  empty = false,
+): Promise<PgTestDatabase> {
+  const marker = join(dataDir, "pg-database");
+  const existing = await Deno.readTextFile(marker).catch(() => null);
+  if (existing) {
+    return {
+      name: existing,
+      url: testDatabaseUrl(existing),
+      drop: () => Promise.resolve(), // the test that created the directory drops it
+      [Symbol.asyncDispose]: () => Promise.resolve(),
+    };
+  }
+  const db = await createPgTestDatabase({ empty });
+  await Deno.mkdir(dataDir, { recursive: true });
+  await Deno.writeTextFile(marker, db.name);
+  if (!owned) {
+    // A directory the test manages: drop the database when the test process ends.
+    addEventListener("unload", () => void db.drop());
+  }
+  return db;
 }
 
 /**
