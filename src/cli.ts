@@ -12,6 +12,7 @@ import {
   resolveConfig,
   settingOptions,
   settingsHelp,
+  StartError,
 } from "./config.ts";
 import { VERSION } from "./version.ts";
 import { openDataDir, startServer } from "./server.ts";
@@ -385,6 +386,11 @@ export async function runCli(args: string[], io: Io = stdIo, env = readEnv()): P
       // anything else (a duplicate, a conflict) is an operation refused on valid input.
       io.err(`dust-mcp: ${oneLine(e.message)}`);
       return e.status === 400 || e.status === 404 ? 2 : 1;
+    }
+    if (e instanceof StartError) {
+      // A configured service unusable at start (the files store): one line naming the setting.
+      io.err(`dust-mcp: ${oneLine(e.message)}`);
+      return 1;
     }
     if (isOsError(e)) {
       // The operating system refused (port in use, unwritable data directory): one line, not
