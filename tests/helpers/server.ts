@@ -1,9 +1,11 @@
 /**
  * `startTestServer()`: the real `startServer` on port 0 with a temp data directory, logs kept
- * in memory (`logs`), disposable with `await using`.
+ * in memory (`logs`), disposable with `await using`. File bytes go to the data directory, or
+ * to an S3 bucket when `DUST_MCP_TEST_FILES_URL` names one (tests/helpers/test_files.ts).
  */
 import { type Config, resolveConfig } from "../../src/config.ts";
 import { type ServerHandle, type StartOptions, startServer } from "../../src/server.ts";
+import { clearTestFiles, testFilesSettings } from "./test_files.ts";
 
 export interface TestServer extends ServerHandle {
   dataDir: string;
@@ -21,6 +23,11 @@ export interface TestServerOptions {
   publicUrl?: string;
   /** CIMD test hook (see StartOptions.cimdFetch). */
   cimdFetch?: StartOptions["cimdFetch"];
+  /** Environment variables the config reads (e.g. AWS_* credentials for a `files-url` flag). */
+  env?: Record<string, string>;
+  /** "local": bytes in the data directory even when DUST_MCP_TEST_FILES_URL is set (tests
+   * that look inside that directory). */
+  files?: "local";
 }
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
@@ -34,7 +41,10 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     });
   const stop = async () => {
     await handle.stop();
-    if (ownsDir) await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    if (ownsDir) {
+      await clearTestFiles(config);
+      await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    }
   };
   return { ...handle, dataDir, config, logs, stop, [Symbol.asyncDispose]: stop };
 }
@@ -52,14 +62,16 @@ async function startOnFreePort(
     const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const port = (probe.addr as Deno.NetAddr).port;
     probe.close();
+    const files = testFilesSettings(dataDir, options.files);
     const config = resolveConfig({
       port: String(port),
       host: "127.0.0.1",
       "data-dir": dataDir,
       "public-url": options.publicUrl ?? `http://127.0.0.1:${port}`,
       "log-level": "debug",
+      ...files.flags,
       ...options.flags,
-    }, {});
+    }, { ...files.env, ...options.env });
     try {
       const handle = await startServer(config, { logSink, cimdFetch: options.cimdFetch });
       return { handle, config };
