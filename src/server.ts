@@ -11,7 +11,6 @@ import type { Db } from "./db/db.ts";
 import { migrate } from "./db/migrate.ts";
 import type { BlobStore } from "./storage/blob_store.ts";
 import { LocalFiles } from "./storage/local_files.ts";
-import { S3Files } from "./storage/s3_files.ts";
 import { startPeriodicBlobSweep, sweepOrphanBlobs } from "./core/blob_sweep.ts";
 import { clearReservations } from "./core/storage_quota.ts";
 import { createLogger, type Logger, type LogSink } from "./util/log.ts";
@@ -116,6 +115,8 @@ export async function openBlobStore(config: Config): Promise<BlobStore> {
     await local.init();
     return local;
   }
+  // Loaded only when configured: local files pay nothing for the S3 client at start.
+  const { S3Files } = await import("./storage/s3_files.ts");
   const store = new S3Files(config.filesUrl, {
     credentials: {
       accessKeyId: config.awsAccessKeyId ?? "",
