@@ -426,6 +426,10 @@ async function serve(config: Config, io: Io): Promise<number> {
   io.err(`dust-mcp ${VERSION} serving region ${config.regionId} on ${handle.url}`);
   io.err(`  public URL: ${config.publicUrl}   MCP endpoint: ${config.publicUrl}/mcp`);
   io.err(`  data directory: ${config.dataDir}`);
+  if (config.filesUrl) {
+    const { bucket, prefix, endpoint } = config.filesUrl;
+    io.err(`  files: bucket ${bucket}${prefix ? `, prefix ${prefix}` : ""} at ${endpoint}`);
+  }
   if (handle.setupUrl) {
     io.err("");
     io.err("  No account exists yet. Open this one-time link to create the first admin:");
