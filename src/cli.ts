@@ -12,10 +12,10 @@ import {
   resolveConfig,
   settingOptions,
   settingsHelp,
+  StartError,
 } from "./config.ts";
 import { VERSION } from "./version.ts";
 import { openConfiguredDatabase, startServer } from "./server.ts";
-import { DatabaseOpenError } from "./db/open.ts";
 import { AppError } from "./errors.ts";
 import type { Db } from "./db/db.ts";
 import { migrate } from "./db/migrate.ts";
@@ -387,7 +387,8 @@ export async function runCli(args: string[], io: Io = stdIo, env = readEnv()): P
       io.err(`dust-mcp: ${oneLine(e.message)}`);
       return e.status === 400 || e.status === 404 ? 2 : 1;
     }
-    if (e instanceof DatabaseOpenError) {
+    if (e instanceof StartError) {
+      // A configured service unusable at start (the files store): one line naming the setting.
       io.err(`dust-mcp: ${oneLine(e.message)}`);
       return 1;
     }
@@ -425,6 +426,10 @@ async function serve(config: Config, io: Io): Promise<number> {
   io.err(`dust-mcp ${VERSION} serving region ${config.regionId} on ${handle.url}`);
   io.err(`  public URL: ${config.publicUrl}   MCP endpoint: ${config.publicUrl}/mcp`);
   io.err(`  data directory: ${config.dataDir}`);
+  if (config.filesUrl) {
+    const { bucket, prefix, endpoint } = config.filesUrl;
+    io.err(`  files: bucket ${bucket}${prefix ? `, prefix ${prefix}` : ""} at ${endpoint}`);
+  }
   if (handle.setupUrl) {
     io.err("");
     io.err("  No account exists yet. Open this one-time link to create the first admin:");

@@ -6,13 +6,9 @@
  */
 import { join, resolve } from "node:path";
 import type { Db } from "./db.ts";
+import { StartError } from "../config.ts";
 import { migrate } from "./migrate.ts";
 import { openDb } from "./sqlite.ts";
-
-/** A database that cannot be opened: the CLI prints the one line and exits 1. */
-export class DatabaseOpenError extends Error {
-  override name = "DatabaseOpenError";
-}
 
 export interface OpenDatabaseOptions {
   /** `postgres://…`, or null for SQLite in `dataDir`. */
@@ -41,7 +37,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Db> {
       await pg.get("SELECT 1 AS ok");
     } catch (e) {
       await pg.close().catch(() => {});
-      throw new DatabaseOpenError(`--database-url: cannot connect: ${describe(e)}`);
+      throw new StartError(`--database-url: cannot connect: ${describe(e)}`);
     }
     db = pg;
   }

@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { openDb } from "../../src/db/sqlite.ts";
 import { VERSION } from "../../src/version.ts";
 import { engineEnv, testEngine } from "../helpers/server.ts";
+import { startS3Server } from "../helpers/s3_server.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const PERMISSIONS = [
@@ -184,4 +185,41 @@ Deno.test("[cli] the README's start command passes flags through deno task", asy
   }).output();
   assert.equal(code, 0, new TextDecoder().decode(stderr));
   assert.equal(new TextDecoder().decode(stdout).trim(), `dust-mcp ${VERSION}`);
+});
+
+Deno.test("[cli] serve exits 1 with one line naming --files-url when the store is unreachable, the bucket missing or the key wrong", async () => {
+  await using s3 = await startS3Server();
+  const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const closedPort = (closed.addr as Deno.NetAddr).port;
+  closed.close();
+  const keys = { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey };
+  const cases: [string, Record<string, string>, RegExp][] = [
+    [
+      `s3://dust-files?endpoint=http://127.0.0.1:${closedPort}&force_path_style=true`,
+      keys,
+      /NetworkError/,
+    ],
+    [`s3://no-such-bucket?endpoint=${s3.endpoint}&force_path_style=true`, keys, /NoSuchBucket/],
+    [s3.url, { ...keys, AWS_SECRET_ACCESS_KEY: "not-the-secret" }, /SignatureDoesNotMatch/],
+  ];
+  for (const [url, env, reason] of cases) {
+    const dataDir = await Deno.makeTempDir({ prefix: "dust-mcp-proc-" });
+    try {
+      const child = program(
+        ["--port", "0", "--data-dir", dataDir, "--files-url", url],
+        "null",
+        env,
+      );
+      const { code, stderr } = await child.output();
+      const text = new TextDecoder().decode(stderr);
+      assert.equal(code, 1, text);
+      assert.equal(text.trimEnd().split("\n").length, 1, `one line, no stack trace: ${text}`);
+      assert.match(text, /^dust-mcp: --files-url: bucket "[a-z-]+" at http:\/\/127\.0\.0\.1:\d+ /);
+      assert.match(text, reason);
+      assert.ok(!text.includes("not-the-secret"), "the secret is never printed");
+      assert.equal(await exists(join(dataDir, "dust-mcp.db")), false, "nothing was started");
+    } finally {
+      await Deno.remove(dataDir, { recursive: true });
+    }
+  }
 });

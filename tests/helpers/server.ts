@@ -1,11 +1,13 @@
 /**
  * `startTestServer()`: the real `startServer` on port 0 with a temp data directory, logs kept
- * in memory (`logs`), disposable with `await using`.
+ * in memory (`logs`), disposable with `await using`. File bytes go to the data directory, or
+ * to an S3 bucket when `DUST_MCP_TEST_FILES_URL` names one (tests/helpers/test_files.ts).
  */
 import { type Config, resolveConfig } from "../../src/config.ts";
 import { type ServerHandle, type StartOptions, startServer } from "../../src/server.ts";
 import { join } from "node:path";
 import { createPgTestDatabase, type PgTestDatabase, testDatabaseUrl } from "./pg_test_db.ts";
+import { awsEnv, clearTestFiles, filesUrlFor, testFilesSettings } from "./test_files.ts";
 
 export interface TestServer extends ServerHandle {
   dataDir: string;
@@ -23,6 +25,11 @@ export interface TestServerOptions {
   publicUrl?: string;
   /** CIMD test hook (see StartOptions.cimdFetch). */
   cimdFetch?: StartOptions["cimdFetch"];
+  /** Environment variables the config reads (e.g. AWS_* credentials for a `files-url` flag). */
+  env?: Record<string, string>;
+  /** "local": bytes in the data directory even when DUST_MCP_TEST_FILES_URL is set (tests
+   * that look inside that directory). */
+  files?: "local";
 }
 
 /** The engine the suite runs on: `DUST_MCP_TEST_DATABASE=postgres` (set by `deno task test`). */
@@ -55,6 +62,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     await handle.stop();
     if (ownsDir) {
       await database?.drop().catch(() => {});
+      await clearTestFiles(config);
       await Deno.remove(dataDir, { recursive: true }).catch(() => {});
     }
   };
@@ -62,17 +70,21 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
 }
 
 /**
- * The environment that points an operator command or a server process at the database of a
- * test data directory: nothing on SQLite (the file is in the directory), the directory's own
- * PostgreSQL database otherwise (created on first use, as `startTestServer` does).
+ * The environment that points an operator command or a server process at the stores of a
+ * test data directory: nothing on SQLite with local files (both are in the directory); the
+ * directory's own PostgreSQL database (created on first use, as `startTestServer` does) and S3
+ * prefix otherwise.
  */
 export async function engineEnv(
   dataDir: string,
   options: { empty?: boolean } = {},
 ): Promise<Record<string, string>> {
-  if (testEngine() !== "postgres") return {};
+  const env: Record<string, string> = {};
+  const files = filesUrlFor(dataDir);
+  if (files) Object.assign(env, { DUST_MCP_FILES_URL: files }, awsEnv());
+  if (testEngine() !== "postgres") return env;
   const db = await databaseFor(dataDir, false, options.empty);
-  return { DUST_MCP_DATABASE_URL: db.url };
+  return { ...env, DUST_MCP_DATABASE_URL: db.url };
 }
 
 /**
@@ -118,14 +130,16 @@ async function startOnFreePort(
     const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const port = (probe.addr as Deno.NetAddr).port;
     probe.close();
+    const files = testFilesSettings(dataDir, options.files);
     const config = resolveConfig({
       port: String(port),
       host: "127.0.0.1",
       "data-dir": dataDir,
       "public-url": options.publicUrl ?? `http://127.0.0.1:${port}`,
       "log-level": "debug",
+      ...files.flags,
       ...options.flags,
-    }, {});
+    }, { ...files.env, ...options.env });
     try {
       const handle = await startServer(config, { logSink, cimdFetch: options.cimdFetch });
       return { handle, config };
