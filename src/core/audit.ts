@@ -156,7 +156,13 @@ export async function recordToolCall(
   if (!p) {
     pending.set(
       db,
-      p = { rows: [], refusals: new Map(), timer: undefined, maxEntries, writing: Promise.resolve() },
+      p = {
+        rows: [],
+        refusals: new Map(),
+        timer: undefined,
+        maxEntries,
+        writing: Promise.resolve(),
+      },
     );
   }
   p.maxEntries = maxEntries;
