@@ -38,7 +38,11 @@ import { endStreamsOnShutdown } from "./events/end_on_shutdown.ts";
 import { relayRoutes } from "./api/relay.ts";
 import { modelSettingsRoutes } from "./pages/model_settings.tsx";
 import { conversationRoutes } from "./api/conversations.ts";
-import { allowedMethodsLookup } from "./api/allowed_methods.ts";
+import {
+  allowedMethodsLookup,
+  enforceAllowedMethods,
+  methodNotAllowed,
+} from "./api/allowed_methods.ts";
 import { UPLOAD_BODY_MAX } from "./core/files.ts";
 
 /**
@@ -144,6 +148,9 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   // Every workspace route of the REST API authenticates the same way (src/auth/bearer.ts), and
   // OAuth access tokens obey the workspace's OAuth settings on every request.
   app.use("/api/v1/w/:wId/*", requireAuth(), requireAllowedOAuthClient());
+  // Then, on every REST path: OPTIONS and methods the path does not serve, from the route table.
+  const allowedMethods = allowedMethodsLookup(() => app.routes);
+  app.use("/api/v1/*", enforceAllowedMethods(allowedMethods));
 
   app.route("/", setupRoutes());
   app.route("/", oauthRoutes(deps));
@@ -167,16 +174,9 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   app.route("/", modelSettingsRoutes());
   app.route("/", conversationRoutes());
 
-  const allowedMethods = allowedMethodsLookup(() => app.routes);
   app.notFound((c) => {
     const allowed = allowedMethods(c.req.path);
-    if (allowed.length > 0) {
-      c.header("Allow", allowed.join(", "));
-      const message = `The method ${c.req.method} is not supported on ${c.req.path} (${
-        allowed.join(", ")
-      }).`;
-      return c.json({ error: { type: "method_not_supported_error", message } }, 405);
-    }
+    if (allowed?.length) return methodNotAllowed(c, allowed);
     return c.json(
       { error: { type: "not_found", message: `No route for ${c.req.method} ${c.req.path}.` } },
       404,

@@ -7,6 +7,7 @@
  */
 import type { TestServer } from "./server.ts";
 import { bearer } from "./fixtures.ts";
+import { withBranch } from "./openapi_contract.ts";
 
 // deno-lint-ignore no-explicit-any
 type Json = any;
@@ -60,7 +61,10 @@ export function sampleOf(schema: Json, overrides: Record<string, unknown>, depth
   if (schema.const !== undefined) return schema.const;
   if (schema.enum) return schema.enum[0];
   const alt = schema.anyOf ?? schema.oneOf;
-  if (alt) return sampleOf(alt.find((s: Json) => s.type !== "null") ?? alt[0], overrides, depth);
+  if (alt) {
+    const branch = alt.find((s: Json) => s.type !== "null") ?? alt[0];
+    return sampleOf(withBranch(schema, branch), overrides, depth);
+  }
   const type = Array.isArray(schema.type)
     ? schema.type.find((t: string) => t !== "null")
     : schema.type;
