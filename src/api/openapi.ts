@@ -39,7 +39,7 @@ export interface RouteDoc {
   body?: z.ZodType;
   /** The success body (JSON). */
   response?: z.ZodType;
-  /** Success status (default 200). */
+  /** Success status (default 200); a 4xx here means the route always refuses. */
   status?: number;
   /**
    * Non-JSON success content (e.g. `text/event-stream`, `*\/*` for bytes of any type); with
@@ -237,7 +237,8 @@ export function buildOperation(doc: RouteDoc, sink?: SchemaSink): Record<string,
       }
       : {}),
     responses: {
-      [status]: successResponse(doc, sink),
+      // A route that always refuses (Dust Apps) documents its refusal as its only answer.
+      [status]: Number(status) >= 400 ? error : successResponse(doc, sink),
       ...Object.fromEntries(errors.map((e) => [String(e), error])),
     },
     security: auth === "none" ? [] : [{ bearer: [] }],
