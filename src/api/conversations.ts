@@ -112,7 +112,11 @@ export const EventsQuery = z.object({
 });
 
 const Json = z.record(z.string(), z.unknown());
-const ConversationResponse = z.object({ conversation: Json, message: Json.optional() });
+const ConversationResponse = z.object({
+  conversation: Json,
+  message: Json.optional().describe("The first user message, when one was posted"),
+  contentFragment: Json.optional().describe("The first content fragment, when some were posted"),
+});
 
 /** A fragment body → core input: inline content, a file by id, or a content node. */
 function toFragment(f: z.output<typeof ContentFragmentBody>, field: string): FragmentInput {

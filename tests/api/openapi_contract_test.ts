@@ -190,6 +190,12 @@ Deno.test("[api/openapi] what the document calls valid input is accepted, what i
     [`${W}/search`, `${w}/search`, { nodeIds: ["d1"] }],
     [`${W}/assistant/conversations`, `${w}/assistant/conversations`, message("")],
     [`${W}/assistant/conversations`, `${w}/assistant/conversations`, message("Europe/Paris")],
+    [`${W}/assistant/conversations`, `${w}/assistant/conversations`, {
+      contentFragment: { title: "notes", content: "x", contentType: "text/plain" },
+    }],
+    [`${W}/assistant/conversations`, `${w}/assistant/conversations`, {
+      contentFragment: { title: "notes", content: "x", contentType: "text/plain", fileId: "f" },
+    }],
     [`${W}/spaces`, `${w}/spaces`, { kind: "regular", name: "   " }],
     [`${W}/spaces/{spaceId}/data_sources`, `${w}/spaces/${gs}/data_sources`, { name: " ! " }],
     [`${W}/groups`, `${w}/groups`, { name: "  " }],

@@ -21,6 +21,8 @@ export interface Operation {
   /** Optional query parameters that name resources (filled as well). */
   idQuery: string[];
   bodySchema: Json | null;
+  /** The document gives the operation no 2xx answer (it always refuses, e.g. Dust Apps). */
+  alwaysRefuses: boolean;
 }
 
 /** Optional query parameters that name resources → the id list they take values from. */
@@ -49,6 +51,7 @@ export async function listOperations(server: TestServer): Promise<Operation[]> {
         idQuery: params.filter((p) => p.in === "query" && !p.required && p.name in QUERY_IDS)
           .map((p) => p.name),
         bodySchema: op.requestBody?.content?.["application/json"]?.schema ?? null,
+        alwaysRefuses: !Object.keys(op.responses ?? {}).some((status) => status.startsWith("2")),
       });
     }
   }
