@@ -153,7 +153,9 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   app.use("/api/v1/w/:wId/*", requireAuth(), requireAllowedOAuthClient());
   // Then, on every REST path: OPTIONS and methods the path does not serve, from the route table.
   const allowedMethods = allowedMethodsLookup(() => app.routes);
-  app.use("/api/v1/*", enforceAllowedMethods(allowedMethods));
+  const restRoutes = () =>
+    app.routes.filter((r) => r.path.startsWith("/api/v1/") || r.path === "*");
+  app.use("/api/v1/*", enforceAllowedMethods(allowedMethodsLookup(restRoutes)));
 
   app.route("/", setupRoutes());
   app.route("/", oauthRoutes(deps));

@@ -45,25 +45,55 @@ function compareRanks(a: number[], b: number[]): number {
 }
 
 /**
+ * Routes bucketed by segment count and fifth segment (`/api/v1/w/:wId/<here>`), so a lookup
+ * tests a handful of patterns, not all of them (~1 µs instead of ~8 per request); routes with
+ * a wildcard or a parameter there are tested for every path.
+ */
+interface Table {
+  buckets: Map<string, Entry[]>;
+  loose: Entry[];
+}
+
+const KEY_SEGMENT = 5;
+
+function bucketKey(segments: string[]): string {
+  return `${segments.length}/${segments[KEY_SEGMENT] ?? ""}`;
+}
+
+function buildTable(routes: readonly RouteLike[]): Table {
+  const table: Table = { buckets: new Map(), loose: [] };
+  for (const r of routes) {
+    const entry = { pattern: pathPattern(r.path), method: r.method, rank: rankOf(r.path) };
+    const segments = r.path.split("/");
+    const at = segments[KEY_SEGMENT];
+    if (r.path.includes("*") || r.path.includes("{") || at?.startsWith(":")) {
+      table.loose.push(entry);
+      continue;
+    }
+    const key = bucketKey(segments);
+    table.buckets.set(key, [...(table.buckets.get(key) ?? []), entry]);
+  }
+  return table;
+}
+
+/**
  * Build a lookup from the app's routes (read once: the route table is fixed after
  * `createApp`). It answers the methods of the most specific patterns matching a path, `[]`
  * when none matches, or `null` when one of them takes any method (`app.all`, or middleware
  * registered on that exact path), where this module has nothing to say.
  */
 export function allowedMethodsLookup(routes: () => readonly RouteLike[]) {
-  let table: Entry[] | null = null;
+  let table: Table | null = null;
   return (path: string): string[] | null => {
-    table ??= routes().map((r) => ({
-      pattern: pathPattern(r.path),
-      method: r.method,
-      rank: rankOf(r.path),
-    }));
+    table ??= buildTable(routes());
     let best: Entry[] = [];
-    for (const e of table) {
-      if (!e.pattern.test(path)) continue;
-      const d = best.length ? compareRanks(e.rank, best[0].rank) : 1;
-      if (d > 0) best = [e];
-      else if (d === 0) best.push(e);
+    for (const list of [table.buckets.get(bucketKey(path.split("/"))), table.loose]) {
+      for (const e of list ?? []) {
+        if (!e.pattern.test(path)) continue;
+        const d = best.length ? compareRanks(e.rank, best[0].rank) : 1;
+        if (d > 0) best = [e];
+        else if (d === 0) best.push(e);
+      }
     }
     const any = best.filter((e) => e.method === "ALL").length;
     // Only wildcard middleware (`*`, `/api/v1/w/:wId/*`) matches: no route here.
