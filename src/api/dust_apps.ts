@@ -28,8 +28,8 @@ export function dustAppsRoutes(): Hono<AppEnv> {
       tags: ["Dust Apps"],
       status: 404,
     });
-    app.on(method.toUpperCase(), path, (c) => {
-      refuseDustApps(c.var.deps, getActor(c), { spaceId: c.req.param("spaceId") ?? "" });
+    app.on(method.toUpperCase(), path, async (c) => {
+      await refuseDustApps(c.var.deps, getActor(c), { spaceId: c.req.param("spaceId") ?? "" });
     });
   }
   return app;

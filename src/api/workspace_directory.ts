@@ -40,9 +40,9 @@ export function workspaceDirectoryRoutes(): Hono<AppEnv> {
     query: EmailsQuery,
     response: z.object({ emails: z.array(z.string()) }),
   });
-  app.get("/members/emails", (c) => {
+  app.get("/members/emails", async (c) => {
     parseQuery(c, EmailsQuery);
-    return c.json(listActiveMemberEmails(c.var.deps, getActor(c)));
+    return c.json(await listActiveMemberEmails(c.var.deps, getActor(c)));
   });
 
   documentRoute({

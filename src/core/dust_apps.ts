@@ -15,7 +15,11 @@ export const NO_DUST_APPS_MESSAGE =
   "serve. Use agents and their tools instead.";
 
 /** Always throws: 404 `space_not_found` for a space the actor cannot read, else `app_not_found`. */
-export function refuseDustApps(deps: Deps, actor: Actor, input: { spaceId: string }): never {
-  requireReadableSpace(deps.db, actor, input.spaceId);
+export async function refuseDustApps(
+  deps: Deps,
+  actor: Actor,
+  input: { spaceId: string },
+): Promise<never> {
+  await requireReadableSpace(deps.db, actor, input.spaceId);
   throw new AppError(404, "app_not_found", NO_DUST_APPS_MESSAGE);
 }

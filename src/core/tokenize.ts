@@ -40,7 +40,7 @@ export async function tokenizeForDataSource(
   actor: Actor,
   input: { dataSourceId: string; text: string },
 ): Promise<{ tokens: [number, string][]; tokenizer: string }> {
-  locateDataSource(deps, actor, { dataSourceId: input.dataSourceId });
+  await locateDataSource(deps, actor, { dataSourceId: input.dataSourceId });
   if (input.text.length > TOKENIZE_MAX_CHARS) {
     throw invalid(`text: must be at most ${TOKENIZE_MAX_CHARS} characters`);
   }

@@ -24,12 +24,17 @@ function requireDirectoryReader(actor: Actor): void {
 }
 
 /** `GET members/emails` → `{ emails }`: every member's email (all memberships are active). */
-export function listActiveMemberEmails(deps: Deps, actor: Actor): { emails: string[] } {
+export async function listActiveMemberEmails(
+  deps: Deps,
+  actor: Actor,
+): Promise<{ emails: string[] }> {
   requireDirectoryReader(actor);
-  const rows = deps.db.prepare(
+  const rows = await deps.db.all(
     `SELECT u.email AS email FROM memberships m JOIN users u ON u.id = m.user_id
      WHERE m.workspace_id = ? ORDER BY m.id LIMIT ?`,
-  ).all(actor.workspace.id, MEMBER_EMAILS_MAX) as { email: string }[];
+    actor.workspace.id,
+    MEMBER_EMAILS_MAX,
+  ) as { email: string }[];
   return { emails: rows.map((r) => r.email) };
 }
 

@@ -57,7 +57,7 @@ Deno.test("[sdk client] registerMCPServer, heartbeatMCPServer, getMCPRequestsCon
   assert.equal(posted.value.success, true);
   const foreign = await dustApiFor(
     server,
-    createApiKey(server, alice.workspace),
+    await createApiKey(server, alice.workspace),
     alice.workspace.sId,
   )
     .heartbeatMCPServer({ serverId });

@@ -25,7 +25,7 @@ async function setup() {
     workspace: admin.workspace,
   });
   const other = await createUserWithToken(server, { email: "other@example.com", role: "admin" });
-  const key = createApiKey(server, admin.workspace);
+  const key = await createApiKey(server, admin.workspace);
   const sdk = (token: string) => dustApiFor(server, token, admin.workspace.sId);
   return { server, admin, member, other, key, sdk };
 }
@@ -61,10 +61,10 @@ Deno.test("[sdk] getActiveMemberEmailsInWorkspace, getWorkspaceVerifiedDomains, 
 Deno.test("[sdk] tokenize cuts text with cl100k_base for a readable data source; others are data_source_not_found", async () => {
   const { server, admin, member, other, key, sdk } = await setup();
   await using _ = server;
-  const gs = globalSpaceSId(server, admin.workspace);
-  const ds = createFolder(server, actorOf(admin), gs, "handbook");
-  const secret = createRestrictedSpace(server, actorOf(admin), "Secret", [admin.user.sId]);
-  const hidden = createFolder(server, actorOf(admin), secret, "vault");
+  const gs = await globalSpaceSId(server, admin.workspace);
+  const ds = await createFolder(server, actorOf(admin), gs, "handbook");
+  const secret = await createRestrictedSpace(server, actorOf(admin), "Secret", [admin.user.sId]);
+  const hidden = await createFolder(server, actorOf(admin), secret, "vault");
   for (const token of [member.token, key]) {
     const r = await sdk(token).tokenize("Hello world", ds);
     assert.ok(r.isOk(), JSON.stringify(r.isErr() && r.error));
@@ -94,7 +94,7 @@ Deno.test("[sdk] tokenize cuts text with cl100k_base for a readable data source;
 Deno.test("[sdk] exportApps, checkApps, runApp and runAppStreamed say this server has no Dust Apps", async () => {
   const { server, admin, key, sdk } = await setup();
   await using _ = server;
-  const gs = globalSpaceSId(server, admin.workspace);
+  const gs = await globalSpaceSId(server, admin.workspace);
   const app = { workspaceId: admin.workspace.sId, appId: "app1", appHash: "h", appSpaceId: gs };
   const config = { model: { provider_id: "openai", model_id: "gpt-4o" } };
   for (const token of [admin.token, key]) {

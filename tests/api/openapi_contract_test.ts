@@ -68,7 +68,7 @@ Deno.test("[api/openapi] data-source objects match their schemas (editedByUser) 
   const admin = await createUserWithToken(server, { email: "admin@example.com", role: "admin" });
   const contract = await contractOf(server);
   const w = `/api/v1/w/${admin.workspace.sId}`;
-  const gs = globalSpaceSId(server, admin.workspace);
+  const gs = await globalSpaceSId(server, admin.workspace);
   const created = await call(
     server,
     contract,
@@ -145,9 +145,9 @@ Deno.test("[api/openapi] what the document calls valid input is accepted, what i
   const contract = await contractOf(server);
   const w = `/api/v1/w/${admin.workspace.sId}`;
   const W = "/api/v1/w/{wId}";
-  const gs = globalSpaceSId(server, admin.workspace);
-  const ds = createFolder(server, actorOf(admin), gs, "handbook");
-  putDocument(server, actorOf(admin), { spaceId: gs, dataSourceId: ds }, "d1", "alpha");
+  const gs = await globalSpaceSId(server, admin.workspace);
+  const ds = await createFolder(server, actorOf(admin), gs, "handbook");
+  await putDocument(server, actorOf(admin), { spaceId: gs, dataSourceId: ds }, "d1", "alpha");
 
   const queries: [string, string, string, string][] = [
     [
