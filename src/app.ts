@@ -30,6 +30,9 @@ import { dataSourcesRoutes } from "./api/data_sources.ts";
 import { searchRoutes } from "./api/search.ts";
 import { auditRoutes } from "./api/audit.ts";
 import { storageRoutes } from "./api/storage.ts";
+import { workspaceDirectoryRoutes } from "./api/workspace_directory.ts";
+import { tokenizeRoutes } from "./api/tokenize.ts";
+import { dustAppsRoutes } from "./api/dust_apps.ts";
 import { auditPageRoutes } from "./pages/audit.tsx";
 import { mcpRoutes } from "./mcp/route.ts";
 import { requireAuth } from "./auth/bearer.ts";
@@ -38,7 +41,11 @@ import { endStreamsOnShutdown } from "./events/end_on_shutdown.ts";
 import { relayRoutes } from "./api/relay.ts";
 import { modelSettingsRoutes } from "./pages/model_settings.tsx";
 import { conversationRoutes } from "./api/conversations.ts";
-import { allowedMethodsLookup } from "./api/allowed_methods.ts";
+import {
+  allowedMethodsLookup,
+  enforceAllowedMethods,
+  methodNotAllowed,
+} from "./api/allowed_methods.ts";
 import { UPLOAD_BODY_MAX } from "./core/files.ts";
 
 /**
@@ -144,6 +151,11 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   // Every workspace route of the REST API authenticates the same way (src/auth/bearer.ts), and
   // OAuth access tokens obey the workspace's OAuth settings on every request.
   app.use("/api/v1/w/:wId/*", requireAuth(), requireAllowedOAuthClient());
+  // Then, on every REST path: OPTIONS and methods the path does not serve, from the route table.
+  const allowedMethods = allowedMethodsLookup(() => app.routes);
+  const restRoutes = () =>
+    app.routes.filter((r) => r.path.startsWith("/api/v1/") || r.path === "*");
+  app.use("/api/v1/*", enforceAllowedMethods(allowedMethodsLookup(restRoutes)));
 
   app.route("/", setupRoutes());
   app.route("/", oauthRoutes(deps));
@@ -161,22 +173,18 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   app.route("/api/v1/w/:wId", searchRoutes());
   app.route("/api/v1/w/:wId", auditRoutes());
   app.route("/api/v1/w/:wId", storageRoutes());
+  app.route("/api/v1/w/:wId", workspaceDirectoryRoutes());
+  app.route("/api/v1/w/:wId", tokenizeRoutes());
+  app.route("/api/v1/w/:wId", dustAppsRoutes());
   app.route("/", auditPageRoutes());
   app.route("/", mcpRoutes(deps));
   app.route("/", relayRoutes());
   app.route("/", modelSettingsRoutes());
   app.route("/", conversationRoutes());
 
-  const allowedMethods = allowedMethodsLookup(() => app.routes);
   app.notFound((c) => {
     const allowed = allowedMethods(c.req.path);
-    if (allowed.length > 0) {
-      c.header("Allow", allowed.join(", "));
-      const message = `The method ${c.req.method} is not supported on ${c.req.path} (${
-        allowed.join(", ")
-      }).`;
-      return c.json({ error: { type: "method_not_supported_error", message } }, 405);
-    }
+    if (allowed?.length) return methodNotAllowed(c, allowed);
     return c.json(
       { error: { type: "not_found", message: `No route for ${c.req.method} ${c.req.path}.` } },
       404,

@@ -25,7 +25,7 @@ export const CHUNK_OVERLAP = 200;
 export const DOCUMENT_TEXT_MAX_CHARS = 1_500_000;
 export const DOCUMENT_LIST_DEFAULT = 10;
 export const DOCUMENT_LIST_MAX = 100;
-const TAGS_MAX = 64;
+export const TAGS_MAX = 64;
 
 export interface Chunk {
   index: number;
