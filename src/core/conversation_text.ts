@@ -44,8 +44,32 @@ export function renderMessageAsText(m: MessageRecord, lastReadMs: number | null)
   const who = m.type === "user_message"
     ? `User (${j.user?.fullName || j.user?.username || "User"}, ${j.user?.email ?? "Unknown"})`
     : `Agent (${m.agentName ?? "Agent"})`;
-  const content = m.visibility === "deleted" ? "[Deleted message]" : (j.content ?? "");
+  const content = m.visibility === "deleted"
+    ? "[Deleted message]"
+    : m.type === "agent_message"
+    ? agentContent(m)
+    : (j.content ?? "");
   return `${header(who, m, lastReadMs)}\n${content}\n`;
+}
+
+/**
+ * An agent message's text with its state when it is not a finished answer: still being
+ * written, failed (with the error) or cancelled, after whatever text was written.
+ */
+function agentContent(m: MessageRecord): string {
+  const text = (m.json.content as string | null) ?? "";
+  const error = m.json.error as { code: string; message: string } | null;
+  const note = m.agentStatus === "failed"
+    ? `[Agent message failed${error?.code ? ` (${error.code})` : ""}: ${
+      error?.message || "no error message"
+    }]`
+    : m.agentStatus === "cancelled"
+    ? "[Agent message cancelled]"
+    : m.agentStatus === "created"
+    ? "[Agent message in progress]"
+    : null;
+  if (note === null) return text;
+  return text === "" ? note : `${text}\n${note}`;
 }
 
 /** Render messages (chronological, last version per rank) as Dust's text transcript. */

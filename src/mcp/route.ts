@@ -2,7 +2,9 @@
  * `/mcp`: the remote MCP server over Streamable HTTP (POST / GET / DELETE), serving the
  * 2026-07-28 revision and the 2025-11-25 / 2025-06-18 / 2025-03-26 revisions on one path
  * through the SDK's `createMcpHandler` (stateless; legacy requests take its stateless
- * fallback). `/mcp/` is served too — no redirect (mcp-auth.md K4).
+ * fallback). `/mcp/` is served too — no redirect (mcp-auth.md K4) — and so are the narrowed
+ * endpoints `/mcp/x/<toolsets>`, `/mcp/readonly` and `/mcp/x/<toolsets>/readonly`
+ * (endpoint.ts), all one OAuth resource.
  *
  * Order of checks on every request: Host/Origin (DNS rebinding, A13: the
  * `@modelcontextprotocol/hono` middleware) → CORS preflight →
@@ -24,10 +26,11 @@ import { AppError } from "../errors.ts";
 import { consumeRequestBudget, type RateBudgets, RateLimiter } from "../core/rate_limits.ts";
 import { flushAuditLog, pruneAuditLog } from "../core/audit.ts";
 import { authenticateMcpRequest, McpAuthMemo, resourceMetadataUrl } from "./auth.ts";
-import { createServerPool, TOOL_GROUPS } from "./server.ts";
+import { ALL_TOOLS, createServerPool, type McpRuntime } from "./server.ts";
 import { DUST_SVG, ICON_PATHS, iconPng } from "./icon.ts";
-import type { McpCaller, ToolDef, ToolRuntime } from "./tool_kit.ts";
+import type { McpCaller, ToolDef } from "./tool_kit.ts";
 import { fastPathHeadersOk, tryFastToolCall } from "./fast_path.ts";
+import { type Endpoint, parseEndpoint } from "./endpoint.ts";
 
 const CORS_ALLOW_HEADERS =
   "Authorization, Content-Type, Accept, Mcp-Session-Id, MCP-Protocol-Version, Mcp-Method, Mcp-Name, Last-Event-ID";
@@ -61,7 +64,8 @@ function setCors(headers: Headers, origin: string | undefined): void {
 /** The MCP endpoint and its icon. Mounted at the root by `createApp`. */
 export function mcpRoutes(deps: Deps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  const rt: ToolRuntime = { deps, limiter: new RateLimiter(), budgets: budgetsOf(deps) };
+  const tools = new Map<string, ToolDef>(ALL_TOOLS.map((d) => [d.name, d]));
+  const rt: McpRuntime = { deps, limiter: new RateLimiter(), budgets: budgetsOf(deps), tools };
   const pool = createServerPool(rt);
   const handler: McpHttpHandler = createMcpHandler(pool.factory, {
     onerror: (e) => deps.log.debug("mcp exchange rejected", { error: e.message }),
@@ -71,7 +75,6 @@ export function mcpRoutes(deps: Deps): Hono<AppEnv> {
     void handler.close();
   }, { once: true });
   const memo = new McpAuthMemo();
-  const tools = new Map<string, ToolDef>(TOOL_GROUPS.flat().map((d) => [d.name, d]));
   const hosts = allowedHostnames(deps);
   let lastPrune = 0;
 
@@ -88,6 +91,8 @@ export function mcpRoutes(deps: Deps): Hono<AppEnv> {
   };
 
   const authorizeAndServe = async (c: Context<AppEnv>, req: Request): Promise<Response> => {
+    const endpoint = parseEndpoint(new URL(req.url));
+    if ("error" in endpoint) return badEndpoint(endpoint.error);
     const auth = await authenticateMcpRequest(deps, req, memo);
     if (!auth.ok) return auth.response;
     const { actor, clientId } = auth;
@@ -106,11 +111,11 @@ export function mcpRoutes(deps: Deps): Hono<AppEnv> {
       lastPrune = now;
       pruneAuditLog(deps.db, now, deps.config.auditMaxEntries);
     }
-    const caller: McpCaller = { actor, clientId, requestId: c.get("requestId") };
+    const caller: McpCaller = { actor, clientId, requestId: c.get("requestId"), endpoint };
     const authInfo = {
       token: auth.token,
       clientId,
-      scopes: hasScope(actor, "write") ? ["read", "write"] : ["read"],
+      scopes: scopesOf(caller, endpoint),
       resourceMetadataUrl: resourceMetadataUrl(deps),
       extra: { caller },
     };
@@ -136,7 +141,7 @@ export function mcpRoutes(deps: Deps): Hono<AppEnv> {
     );
   };
 
-  for (const path of ["/mcp", "/mcp/"]) {
+  for (const path of ["/mcp", "/mcp/*"]) {
     app.use(path, hostHeaderValidation(hosts), originValidation(hosts));
     app.all(path, serve);
   }
@@ -151,6 +156,20 @@ export function mcpRoutes(deps: Deps): Hono<AppEnv> {
   app.get(ICON_PATHS.svg, () => icon(DUST_SVG, "image/svg+xml"));
   app.get(ICON_PATHS.png, () => icon(iconPng(), "image/png"));
   return app;
+}
+
+/** The scopes the SDK sees: a read-only endpoint never has `write`, whatever the token has. */
+function scopesOf(caller: McpCaller, endpoint: Endpoint): string[] {
+  return hasScope(caller.actor, "write") && !endpoint.readOnly ? ["read", "write"] : ["read"];
+}
+
+/** A `/mcp/…` URL naming no endpoint (unknown path or toolset): 404, or 400 for a bad toolset. */
+function badEndpoint(message: string): Response {
+  const status = message === "Unknown MCP endpoint" ? 404 : 400;
+  return Response.json({ jsonrpc: "2.0", id: null, error: { code: -32600, message } }, {
+    status,
+    headers: { "Cache-Control": "no-store" },
+  });
 }
 
 function preflight(origin: string | undefined): Response {

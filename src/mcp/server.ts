@@ -1,21 +1,42 @@
 /**
  * The MCP server instances behind `/mcp`: identity (dust.md §1.2), the `instructions` text,
- * every tool group registered in Dust's order, and a pool so that tools are registered once
- * per instance instead of once per request.
+ * the capabilities each protocol era can honour, the request handlers (tools, resources,
+ * prompts, completion, logging, tasks) and a pool so that instances are built once instead of
+ * once per request.
+ *
+ * The handlers are registered on the low-level `Server` rather than through `McpServer`'s
+ * registries: what a request may see depends on the caller (agents, Pods and documents are
+ * per user) and on the endpoint its URL named (toolsets, read-only), and neither may live on a
+ * shared instance. `McpServer` stays the wrapper because the HTTP entry asks it for scope
+ * challenges, which {@link scopeChallengeFor} answers per request.
  *
  * Why a pool: `createMcpHandler` needs an unconnected instance per HTTP exchange and closes
- * it afterwards; building an McpServer and registering ~17 tools costs more than the call
- * itself (perf.md: ~5 µs per tool per request, plus a schema validator). A closed instance
- * can be connected again, so instances are checked out exclusively and returned when the SDK
- * closes them. Pools are per protocol era because an instance is bound to the era it first
- * served. Per-request data (the caller) never lives on an instance: it travels in
- * `authInfo.extra` and reaches each handler through its context.
+ * it afterwards; building one costs more than most calls (perf.md). A closed instance can be
+ * connected again, so instances are checked out exclusively and returned when the SDK closes
+ * them. Pools are per protocol era because an instance is bound to the era it first served.
+ * Per-request data (the caller) never lives on an instance: it travels in `authInfo.extra`
+ * and reaches each handler through its context.
  * @module
  */
 import { McpServer } from "@modelcontextprotocol/server";
-import type { McpRequestContext } from "@modelcontextprotocol/server";
+import type {
+  McpRequestContext,
+  ScopeChallenge,
+  ScopeChallengeHandler,
+  ServerCapabilities,
+} from "@modelcontextprotocol/server";
 import { VERSION } from "../version.ts";
-import { registerTool, type ToolDef, type ToolRuntime } from "./tool_kit.ts";
+import {
+  callerOf,
+  callTool,
+  describeTool,
+  type McpCaller,
+  type ToolDef,
+  type ToolRuntime,
+  toolsFor,
+  writeScopeRefusal,
+} from "./tool_kit.ts";
+import { BASELINE_SCOPE } from "./auth.ts";
 import { ICON_PATHS } from "./icon.ts";
 import { IDENTITY_TOOLS } from "./tools/identity.ts";
 import { AGENT_TOOLS } from "./tools/agents.ts";
@@ -34,6 +55,9 @@ export const TOOL_GROUPS: ToolDef[][] = [
   FILE_TOOLS,
 ];
 
+/** Every tool, in registration order. */
+export const ALL_TOOLS: readonly ToolDef[] = TOOL_GROUPS.flat();
+
 export const MCP_INSTRUCTIONS =
   `This server exposes a Dust workspace. Every call runs as the authenticated user, in the one workspace the token was issued for, and sees only what that user may see.
 
@@ -48,8 +72,62 @@ Vocabulary:
 
 Lists return at most 25 items with \`hasMore\` and \`lastValue\`; pass \`lastValue\` back to get the next page.`;
 
-/** Build one fully registered server instance. */
-export function buildMcpServer(rt: ToolRuntime): McpServer {
+/** What every handler shares: the tool runtime and the tools by name. */
+export interface McpRuntime extends ToolRuntime {
+  tools: ReadonlyMap<string, ToolDef>;
+}
+
+export type Era = McpRequestContext["era"];
+
+/**
+ * What each era can honour. Nothing changes the tool list of an endpoint, so no list is
+ * announced as changing. See the README ("MCP features per revision") for the whole table.
+ */
+export function capabilitiesFor(_era: Era): ServerCapabilities {
+  return {
+    tools: { listChanged: false },
+  };
+}
+
+/** The caller of a handler's request (the route always sets it). */
+export function requireCaller(ctx: { http?: { authInfo?: { extra?: Record<string, unknown> } } }) {
+  const caller = callerOf(ctx.http?.authInfo?.extra);
+  if (!caller) throw new Error("no authenticated caller");
+  return caller;
+}
+
+function registerToolHandlers(server: McpServer, rt: McpRuntime): void {
+  const s = server.server;
+  s.setRequestHandler("tools/list", (_req, ctx) => ({
+    tools: toolsFor(ALL_TOOLS, requireCaller(ctx).endpoint).map(describeTool),
+  }));
+  s.setRequestHandler("tools/call", (req, ctx) => {
+    const p = req.params;
+    return callTool(rt, rt.tools, { name: p.name, arguments: p.arguments }, requireCaller(ctx));
+  });
+}
+
+/**
+ * The HTTP 403 `insufficient_scope` challenge a request needs before it is dispatched (A9):
+ * a write tool called with a read-only token.
+ */
+export function scopeChallengeFor(rt: McpRuntime): ScopeChallengeHandler {
+  return ({ request, authInfo }): ScopeChallenge | undefined => {
+    const caller: McpCaller | undefined = callerOf(authInfo?.extra);
+    if (!caller || request.method !== "tools/call") return undefined;
+    const name = (request.params as { name?: unknown } | undefined)?.name;
+    const def = typeof name === "string" ? rt.tools.get(name) : undefined;
+    const refusal = writeScopeRefusal(rt, def, caller);
+    if (refusal === null) return undefined;
+    return {
+      scopes: BASELINE_SCOPE.split(" ") as [string, ...string[]],
+      errorDescription: refusal,
+    };
+  };
+}
+
+/** Build one fully registered server instance for `era`. */
+export function buildMcpServer(rt: McpRuntime, era: Era): McpServer {
   const base = rt.deps.config.publicUrl;
   const server = new McpServer({
     name: "Dust",
@@ -62,7 +140,9 @@ export function buildMcpServer(rt: ToolRuntime): McpServer {
       { src: `${base}${ICON_PATHS.png}`, mimeType: "image/png", sizes: ["48x48"] },
     ],
   }, { instructions: MCP_INSTRUCTIONS });
-  for (const group of TOOL_GROUPS) for (const def of group) registerTool(server, rt, def);
+  server.server.registerCapabilities(capabilitiesFor(era));
+  registerToolHandlers(server, rt);
+  server.resolveScopeChallenge = scopeChallengeFor(rt);
   return server;
 }
 
@@ -72,14 +152,14 @@ export interface ServerPool {
 }
 
 /** A bounded pool of instances per era; bursts build extra instances that are then dropped. */
-export function createServerPool(rt: ToolRuntime, maxIdle = 64): ServerPool {
-  const idle: Record<"modern" | "legacy", McpServer[]> = { modern: [], legacy: [] };
+export function createServerPool(rt: McpRuntime, maxIdle = 64): ServerPool {
+  const idle: Record<Era, McpServer[]> = { modern: [], legacy: [] };
   let created = 0;
   const factory = (ctx: McpRequestContext): McpServer => {
     const pool = idle[ctx.era];
     let inst = pool.pop();
     if (!inst) {
-      inst = buildMcpServer(rt);
+      inst = buildMcpServer(rt, ctx.era);
       created++;
     }
     const checkedOut = inst;
