@@ -20,6 +20,7 @@ import type { Deps } from "../deps.ts";
 import type { Actor } from "../auth/actor.ts";
 import { invalid } from "../errors.ts";
 import {
+  type ConversationRow,
   getParticipantState,
   loadMessages,
   type MessageRecord,
@@ -95,23 +96,64 @@ export function getConversationMessages(
     throw invalid("lastValue: must be a message rank (a non-negative integer)");
   }
   const c = requireReadableConversation(deps, actor, input.conversationId);
-  const below = input.lastValue ?? Number.MAX_SAFE_INTEGER;
+  const page = renderPage(deps, actor, c, input.lastValue, MESSAGES_PAGE_SIZE);
+  return {
+    conversationId: c.sId,
+    title: c.title,
+    messages: page.text,
+    hasMore: page.hasMore,
+    lastValue: page.lastValue,
+  };
+}
+
+/** The `size` latest ranks below `below` of a conversation, rendered as text. */
+function renderPage(
+  deps: Deps,
+  actor: Actor,
+  c: ConversationRow,
+  below: number | undefined,
+  size: number,
+): { text: string; hasMore: boolean; lastValue: number | null } {
   const ranks = deps.db.prepare(
     `SELECT DISTINCT rank FROM messages WHERE conversation_id = ? AND rank < ?
      ORDER BY rank DESC LIMIT ?`,
-  ).all(c.id, below, MESSAGES_PAGE_SIZE + 1) as { rank: number }[];
-  const hasMore = ranks.length > MESSAGES_PAGE_SIZE;
-  const page = ranks.slice(0, MESSAGES_PAGE_SIZE);
+  ).all(c.id, below ?? Number.MAX_SAFE_INTEGER, size + 1) as { rank: number }[];
+  const hasMore = ranks.length > size;
+  const page = ranks.slice(0, size);
   const records = page.length === 0 ? [] : loadMessages(deps, actor.workspace.sId, c.id, {
     fromRank: page[page.length - 1].rank,
     toRank: page[0].rank,
   });
   const state = getParticipantState(deps, actor, c.id);
   return {
-    conversationId: c.sId,
-    title: c.title,
-    messages: renderMessagesAsText(records, state?.lastReadAt ?? null),
+    text: renderMessagesAsText(records, state?.lastReadAt ?? null),
     hasMore,
     lastValue: hasMore ? page[page.length - 1].rank : null,
+  };
+}
+
+/** Messages a transcript ({@link getConversationTranscript}) holds at most: the latest ones. */
+export const TRANSCRIPT_MAX_MESSAGES = 200;
+
+/**
+ * A conversation's transcript (MCP `resources/read` of `dust://…/conversations/<id>`): its
+ * title and its latest {@link TRANSCRIPT_MAX_MESSAGES} messages as text, with a first line
+ * saying so when older ones are left out.
+ */
+export function getConversationTranscript(
+  deps: Deps,
+  actor: Actor,
+  input: { conversationId: string },
+) {
+  const c = requireReadableConversation(deps, actor, input.conversationId);
+  const page = renderPage(deps, actor, c, undefined, TRANSCRIPT_MAX_MESSAGES);
+  const older = page.hasMore
+    ? `[Only the latest ${TRANSCRIPT_MAX_MESSAGES} messages; read older ones with get_conversation_messages and lastValue ${page.lastValue}.]\n\n`
+    : "";
+  return {
+    conversationId: c.sId,
+    title: c.title,
+    updatedAt: c.updatedAt,
+    text: `# ${c.title ?? "Untitled conversation"}\n\n${older}${page.text}`,
   };
 }

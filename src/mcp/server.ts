@@ -44,6 +44,7 @@ import { CONVERSATION_TOOLS } from "./tools/conversations.ts";
 import { POD_TOOLS } from "./tools/pods.ts";
 import { SEARCH_TOOLS } from "./tools/search.ts";
 import { FILE_TOOLS } from "./tools/files.ts";
+import { listResources, listResourceTemplates, readResource } from "./resources.ts";
 
 /** Tool groups in Dust's registration order (identity, agents, conversations, pods, search, files). */
 export const TOOL_GROUPS: ToolDef[][] = [
@@ -86,6 +87,7 @@ export type Era = McpRequestContext["era"];
 export function capabilitiesFor(_era: Era): ServerCapabilities {
   return {
     tools: { listChanged: false },
+    resources: { subscribe: false, listChanged: false },
   };
 }
 
@@ -105,6 +107,22 @@ function registerToolHandlers(server: McpServer, rt: McpRuntime): void {
     const p = req.params;
     return callTool(rt, rt.tools, { name: p.name, arguments: p.arguments }, requireCaller(ctx));
   });
+}
+
+function registerResourceHandlers(server: McpServer, rt: McpRuntime): void {
+  const s = server.server;
+  s.setRequestHandler(
+    "resources/list",
+    (req, ctx) => listResources(rt, requireCaller(ctx), req.params?.cursor),
+  );
+  s.setRequestHandler(
+    "resources/templates/list",
+    (_req, ctx) => listResourceTemplates(requireCaller(ctx).endpoint),
+  );
+  s.setRequestHandler(
+    "resources/read",
+    (req, ctx) => readResource(rt, requireCaller(ctx), req.params.uri),
+  );
 }
 
 /**
@@ -142,6 +160,7 @@ export function buildMcpServer(rt: McpRuntime, era: Era): McpServer {
   }, { instructions: MCP_INSTRUCTIONS });
   server.server.registerCapabilities(capabilitiesFor(era));
   registerToolHandlers(server, rt);
+  registerResourceHandlers(server, rt);
   server.resolveScopeChallenge = scopeChallengeFor(rt);
   return server;
 }

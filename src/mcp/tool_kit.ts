@@ -328,6 +328,59 @@ export function writeScopeRefusal(
   return `The ${def.name} tool requires the write scope`;
 }
 
+/**
+ * Serve a request other than a tool call that reads data (`resources/read`, `prompts/get`)
+ * like a tool call: the caller's tool-call budget, then `fn`, then one audit entry under
+ * `name`. Failures become JSON-RPC errors: a 404 through `notFound`, other business failures
+ * as invalid params with their text, anything unexpected as a generic internal error.
+ */
+export async function auditedRequest<T>(
+  rt: ToolRuntime,
+  caller: McpCaller,
+  call: { name: string; arguments: Record<string, unknown> },
+  fn: () => T | Promise<T>,
+  notFound: (e: AppError) => Error,
+): Promise<T> {
+  const refusal = spendBudget(rt, call.name, call.arguments, caller);
+  if (refusal) {
+    throw new ProtocolError(ProtocolErrorCode.InvalidRequest, textOf(refusal));
+  }
+  const started = performance.now();
+  try {
+    const out = await fn();
+    auditCall(rt, caller, {
+      tool: call.name,
+      arguments: call.arguments,
+      outcome: "success",
+      error: null,
+      latencyMs: performance.now() - started,
+      bytesReturned: JSON.stringify(out).length,
+    });
+    return out;
+  } catch (e) {
+    if (e instanceof ProtocolError) throw e;
+    const f = describeFailure(rt, e, call.name, caller.requestId);
+    auditCall(rt, caller, {
+      tool: call.name,
+      arguments: call.arguments,
+      outcome: f.outcome,
+      error: f.text,
+      latencyMs: performance.now() - started,
+      bytesReturned: 0,
+    });
+    if (e instanceof AppError && e.status === 404) throw notFound(e);
+    const code = e instanceof AppError || e instanceof ZodError
+      ? ProtocolErrorCode.InvalidParams
+      : ProtocolErrorCode.InternalError;
+    throw new ProtocolError(code, f.text);
+  }
+}
+
+function textOf(r: CallToolResult): string {
+  const first = r.content[0];
+  return first?.type === "text" ? first.text : "";
+}
+
 /** One audit entry for a tool call by `caller` (who, with what credential and client). */
 export function auditCall(
   rt: ToolRuntime,
