@@ -45,6 +45,8 @@ import { POD_TOOLS } from "./tools/pods.ts";
 import { SEARCH_TOOLS } from "./tools/search.ts";
 import { FILE_TOOLS } from "./tools/files.ts";
 import { listResources, listResourceTemplates, readResource } from "./resources.ts";
+import { getPrompt, listPrompts } from "./prompts.ts";
+import { complete } from "./completion.ts";
 
 /** Tool groups in Dust's registration order (identity, agents, conversations, pods, search, files). */
 export const TOOL_GROUPS: ToolDef[][] = [
@@ -88,6 +90,8 @@ export function capabilitiesFor(_era: Era): ServerCapabilities {
   return {
     tools: { listChanged: false },
     resources: { subscribe: false, listChanged: false },
+    prompts: { listChanged: false },
+    completions: {},
   };
 }
 
@@ -122,6 +126,22 @@ function registerResourceHandlers(server: McpServer, rt: McpRuntime): void {
   s.setRequestHandler(
     "resources/read",
     (req, ctx) => readResource(rt, requireCaller(ctx), req.params.uri),
+  );
+}
+
+function registerPromptHandlers(server: McpServer, rt: McpRuntime): void {
+  const s = server.server;
+  s.setRequestHandler(
+    "prompts/list",
+    (req, ctx) => listPrompts(rt, requireCaller(ctx), req.params?.cursor),
+  );
+  s.setRequestHandler(
+    "prompts/get",
+    (req, ctx) => getPrompt(rt, requireCaller(ctx), req.params.name, req.params.arguments),
+  );
+  s.setRequestHandler(
+    "completion/complete",
+    (req, ctx) => complete(rt.deps, requireCaller(ctx), req.params),
   );
 }
 
@@ -161,6 +181,7 @@ export function buildMcpServer(rt: McpRuntime, era: Era): McpServer {
   server.server.registerCapabilities(capabilitiesFor(era));
   registerToolHandlers(server, rt);
   registerResourceHandlers(server, rt);
+  registerPromptHandlers(server, rt);
   server.resolveScopeChallenge = scopeChallengeFor(rt);
   return server;
 }
