@@ -31,6 +31,7 @@ import { DUST_SVG, ICON_PATHS, iconPng } from "./icon.ts";
 import type { McpCaller, ToolDef } from "./tool_kit.ts";
 import { fastPathHeadersOk, tryFastToolCall } from "./fast_path.ts";
 import { type Endpoint, parseEndpoint } from "./endpoint.ts";
+import { LogLevels } from "./logging.ts";
 
 const CORS_ALLOW_HEADERS =
   "Authorization, Content-Type, Accept, Mcp-Session-Id, MCP-Protocol-Version, Mcp-Method, Mcp-Name, Last-Event-ID";
@@ -65,7 +66,13 @@ function setCors(headers: Headers, origin: string | undefined): void {
 export function mcpRoutes(deps: Deps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const tools = new Map<string, ToolDef>(ALL_TOOLS.map((d) => [d.name, d]));
-  const rt: McpRuntime = { deps, limiter: new RateLimiter(), budgets: budgetsOf(deps), tools };
+  const rt: McpRuntime = {
+    deps,
+    limiter: new RateLimiter(),
+    budgets: budgetsOf(deps),
+    tools,
+    logLevels: new LogLevels(),
+  };
   const pool = createServerPool(rt);
   const handler: McpHttpHandler = createMcpHandler(pool.factory, {
     onerror: (e) => deps.log.debug("mcp exchange rejected", { error: e.message }),
@@ -133,7 +140,10 @@ export function mcpRoutes(deps: Deps): Hono<AppEnv> {
     const replay = new Request(req.url, { method: "POST", headers: req.headers, body: text });
     // Off the fast path's headers the SDK reads and checks the body itself, as before.
     if (!fastPathHeadersOk(req)) return await handler.fetch(replay, { authInfo });
-    const fast = await tryFastToolCall(rt, tools, parsed, caller);
+    // A client that asked for logs gets them on the SDK's event stream, not the fast path.
+    const fast = rt.logLevels.get(caller) === undefined
+      ? await tryFastToolCall(rt, tools, parsed, caller)
+      : null;
     if (fast) return fast;
     return await handler.fetch(
       replay,

@@ -20,6 +20,7 @@
  */
 import { McpServer } from "@modelcontextprotocol/server";
 import type {
+  LoggingLevel,
   McpRequestContext,
   ScopeChallenge,
   ScopeChallengeHandler,
@@ -47,6 +48,7 @@ import { FILE_TOOLS } from "./tools/files.ts";
 import { listResources, listResourceTemplates, readResource } from "./resources.ts";
 import { getPrompt, listPrompts } from "./prompts.ts";
 import { complete } from "./completion.ts";
+import { LogLevels, logToClient, requestedLevel } from "./logging.ts";
 
 /** Tool groups in Dust's registration order (identity, agents, conversations, pods, search, files). */
 export const TOOL_GROUPS: ToolDef[][] = [
@@ -75,9 +77,10 @@ Vocabulary:
 
 Lists return at most 25 items with \`hasMore\` and \`lastValue\`; pass \`lastValue\` back to get the next page.`;
 
-/** What every handler shares: the tool runtime and the tools by name. */
+/** What every handler shares: the tool runtime, the tools by name, legacy log levels. */
 export interface McpRuntime extends ToolRuntime {
   tools: ReadonlyMap<string, ToolDef>;
+  logLevels: LogLevels;
 }
 
 export type Era = McpRequestContext["era"];
@@ -92,6 +95,7 @@ export function capabilitiesFor(_era: Era): ServerCapabilities {
     resources: { subscribe: false, listChanged: false },
     prompts: { listChanged: false },
     completions: {},
+    logging: {},
   };
 }
 
@@ -107,9 +111,38 @@ function registerToolHandlers(server: McpServer, rt: McpRuntime): void {
   s.setRequestHandler("tools/list", (_req, ctx) => ({
     tools: toolsFor(ALL_TOOLS, requireCaller(ctx).endpoint).map(describeTool),
   }));
-  s.setRequestHandler("tools/call", (req, ctx) => {
+  s.setRequestHandler("tools/call", async (req, ctx) => {
     const p = req.params;
-    return callTool(rt, rt.tools, { name: p.name, arguments: p.arguments }, requireCaller(ctx));
+    const caller = requireCaller(ctx);
+    const threshold = requestedLevel(ctx, caller, rt.logLevels);
+    const started = performance.now();
+    const log = (level: LoggingLevel, outcome: string, error?: string) =>
+      logToClient(ctx, threshold, level, {
+        tool: p.name,
+        outcome,
+        latencyMs: Math.round(performance.now() - started),
+        ...(error === undefined ? {} : { error }),
+      });
+    try {
+      const result = await callTool(rt, rt.tools, { name: p.name, arguments: p.arguments }, caller);
+      const first = result.content[0];
+      const text = first?.type === "text" ? first.text : "";
+      await (result.isError ? log("warning", "error", text) : log("debug", "success"));
+      return result;
+    } catch (e) {
+      await log("error", "error", e instanceof Error ? e.message : String(e));
+      throw e;
+    }
+  });
+}
+
+/** `logging/setLevel` (2025 revisions): kept per credential and client, not per instance. */
+function registerLoggingHandler(server: McpServer, rt: McpRuntime): void {
+  const s = server.server;
+  s.removeRequestHandler("logging/setLevel");
+  s.setRequestHandler("logging/setLevel", (req, ctx) => {
+    rt.logLevels.set(requireCaller(ctx), req.params.level);
+    return {};
   });
 }
 
@@ -180,6 +213,7 @@ export function buildMcpServer(rt: McpRuntime, era: Era): McpServer {
   }, { instructions: MCP_INSTRUCTIONS });
   server.server.registerCapabilities(capabilitiesFor(era));
   registerToolHandlers(server, rt);
+  if (era === "legacy") registerLoggingHandler(server, rt);
   registerResourceHandlers(server, rt);
   registerPromptHandlers(server, rt);
   server.resolveScopeChallenge = scopeChallengeFor(rt);
