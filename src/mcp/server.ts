@@ -20,6 +20,7 @@
  */
 import { McpServer } from "@modelcontextprotocol/server";
 import type {
+  CallToolResult,
   LoggingLevel,
   McpRequestContext,
   ScopeChallenge,
@@ -49,6 +50,14 @@ import { listResources, listResourceTemplates, readResource } from "./resources.
 import { getPrompt, listPrompts } from "./prompts.ts";
 import { complete } from "./completion.ts";
 import { LogLevels, logToClient, requestedLevel } from "./logging.ts";
+import {
+  asTaskResult,
+  legacyTaskHandlers,
+  modernTaskHandlers,
+  TaskIdParams,
+  taskRequested,
+  TASKS_EXTENSION,
+} from "./tasks.ts";
 
 /** Tool groups in Dust's registration order (identity, agents, conversations, pods, search, files). */
 export const TOOL_GROUPS: ToolDef[][] = [
@@ -89,8 +98,11 @@ export type Era = McpRequestContext["era"];
  * What each era can honour. Nothing changes the tool list of an endpoint, so no list is
  * announced as changing. See the README ("MCP features per revision") for the whole table.
  */
-export function capabilitiesFor(_era: Era): ServerCapabilities {
+export function capabilitiesFor(era: Era): ServerCapabilities {
   return {
+    ...(era === "legacy"
+      ? { tasks: { cancel: {}, requests: { tools: { call: {} } } } }
+      : { extensions: { [TASKS_EXTENSION]: {} } }),
     tools: { listChanged: false },
     resources: { subscribe: false, listChanged: false },
     prompts: { listChanged: false },
@@ -106,7 +118,7 @@ export function requireCaller(ctx: { http?: { authInfo?: { extra?: Record<string
   return caller;
 }
 
-function registerToolHandlers(server: McpServer, rt: McpRuntime): void {
+function registerToolHandlers(server: McpServer, rt: McpRuntime, era: Era): void {
   const s = server.server;
   s.setRequestHandler("tools/list", (_req, ctx) => ({
     tools: toolsFor(ALL_TOOLS, requireCaller(ctx).endpoint).map(describeTool),
@@ -124,8 +136,13 @@ function registerToolHandlers(server: McpServer, rt: McpRuntime): void {
         ...(error === undefined ? {} : { error }),
       });
     try {
-      const result = await callTool(rt, rt.tools, { name: p.name, arguments: p.arguments }, caller);
-      const first = result.content[0];
+      const asTask = taskRequested(ctx, p)
+        ? (def: ToolDef, raw: unknown) =>
+          def.task ? asTaskResult(rt.deps, caller, era, def, raw) as CallToolResult | null : null
+        : undefined;
+      const call = { name: p.name, arguments: p.arguments };
+      const result = await callTool(rt, rt.tools, call, caller, asTask);
+      const first = result.content?.[0];
       const text = first?.type === "text" ? first.text : "";
       await (result.isError ? log("warning", "error", text) : log("debug", "success"));
       return result;
@@ -134,6 +151,40 @@ function registerToolHandlers(server: McpServer, rt: McpRuntime): void {
       throw e;
     }
   });
+}
+
+/** `tasks/*`: the 2025-11-25 core methods, or the 2026-07-28 extension's (tasks.ts). */
+function registerTaskHandlers(server: McpServer, rt: McpRuntime, era: Era): void {
+  const s = server.server;
+  if (era === "legacy") {
+    const h = legacyTaskHandlers(rt.deps);
+    const params = { params: TaskIdParams };
+    s.setRequestHandler("tasks/get", params, (p, ctx) => h.get(requireCaller(ctx), p.taskId));
+    s.setRequestHandler(
+      "tasks/result",
+      params,
+      (p, ctx) => h.result(requireCaller(ctx), p.taskId, ctx),
+    );
+    s.setRequestHandler(
+      "tasks/cancel",
+      params,
+      (p, ctx) => h.cancel(requireCaller(ctx), p.taskId),
+    );
+    return;
+  }
+  const h = modernTaskHandlers(rt.deps);
+  const params = { params: TaskIdParams };
+  s.setRequestHandler("tasks/get", params, (p, ctx) => h.get(requireCaller(ctx), p.taskId, ctx));
+  s.setRequestHandler(
+    "tasks/cancel",
+    params,
+    (p, ctx) => h.cancel(requireCaller(ctx), p.taskId, ctx),
+  );
+  s.setRequestHandler(
+    "tasks/update",
+    params,
+    (p, ctx) => h.update(requireCaller(ctx), p.taskId, ctx),
+  );
 }
 
 /** `logging/setLevel` (2025 revisions): kept per credential and client, not per instance. */
@@ -212,7 +263,8 @@ export function buildMcpServer(rt: McpRuntime, era: Era): McpServer {
     ],
   }, { instructions: MCP_INSTRUCTIONS });
   server.server.registerCapabilities(capabilitiesFor(era));
-  registerToolHandlers(server, rt);
+  registerToolHandlers(server, rt, era);
+  registerTaskHandlers(server, rt, era);
   if (era === "legacy") registerLoggingHandler(server, rt);
   registerResourceHandlers(server, rt);
   registerPromptHandlers(server, rt);

@@ -211,6 +211,8 @@ export async function callTool(
   tools: ReadonlyMap<string, ToolDef>,
   call: RawToolCall,
   caller: McpCaller,
+  /** Turns a successful call into another result (a task), or null to keep it. */
+  after?: (def: ToolDef, raw: unknown) => CallToolResult | null,
 ): Promise<CallToolResult> {
   const def = tools.get(call.name);
   const served = def !== undefined && servesTool(caller.endpoint, def);
@@ -231,7 +233,8 @@ export async function callTool(
     auditCall(rt, caller, { ...emptyCall(def.name, args), outcome: "error", error });
     return textResult(error, true);
   }
-  return (await runTool(rt, def, parsed.data, caller)).result;
+  const { result, raw } = await runTool(rt, def, parsed.data, caller);
+  return (!result.isError && after?.(def, raw)) || result;
 }
 
 function emptyCall(tool: string, args: unknown) {
