@@ -15,6 +15,7 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import {
+  type AuthInfo,
   createMcpHandler,
   localhostAllowedHostnames,
   type McpHttpHandler,
@@ -32,6 +33,16 @@ import type { McpCaller, ToolDef } from "./tool_kit.ts";
 import { fastPathHeadersOk, tryFastToolCall } from "./fast_path.ts";
 import { type Endpoint, parseEndpoint } from "./endpoint.ts";
 import { LogLevels } from "./logging.ts";
+import {
+  isCancelledNotification,
+  isListenRequest,
+  narrowListen,
+  onStreamEnd,
+  OpenListens,
+  ResourceUpdateBridge,
+} from "./subscriptions.ts";
+import { streamOwnerOf } from "../events/stream_budget.ts";
+import { connectionDone } from "../api/sse.ts";
 
 const CORS_ALLOW_HEADERS =
   "Authorization, Content-Type, Accept, Mcp-Session-Id, MCP-Protocol-Version, Mcp-Method, Mcp-Name, Last-Event-ID";
@@ -77,6 +88,8 @@ export function mcpRoutes(deps: Deps): Hono<AppEnv> {
   const handler: McpHttpHandler = createMcpHandler(pool.factory, {
     onerror: (e) => deps.log.debug("mcp exchange rejected", { error: e.message }),
   });
+  const updates = new ResourceUpdateBridge(deps, handler.notify);
+  const listens = new OpenListens();
   deps.shutdown.addEventListener("abort", () => {
     flushAuditLog(deps.db);
     void handler.close();
@@ -137,6 +150,8 @@ export function mcpRoutes(deps: Deps): Hono<AppEnv> {
     if (Array.isArray(parsed) && parsed.length > deps.config.mcpMaxBatch) {
       return batchTooLarge(deps.config.mcpMaxBatch);
     }
+    if (isListenRequest(parsed)) return await listen(c, req, text, parsed, caller, authInfo);
+    if (isCancelledNotification(parsed)) listens.cancel(caller, parsed.params.requestId);
     const replay = new Request(req.url, { method: "POST", headers: req.headers, body: text });
     // Off the fast path's headers the SDK reads and checks the body itself, as before.
     if (!fastPathHeadersOk(req)) return await handler.fetch(replay, { authInfo });
@@ -149,6 +164,54 @@ export function mcpRoutes(deps: Deps): Hono<AppEnv> {
       replay,
       parsed === undefined ? { authInfo } : { authInfo, parsedBody: parsed },
     );
+  };
+
+  /**
+   * `subscriptions/listen` (2026-07-28): narrowed to what the caller may watch, counted as one
+   * of the caller's event streams, and bridged to conversation events while it is open.
+   */
+  const listen = async (
+    c: Context<AppEnv>,
+    req: Request,
+    text: string,
+    body: Record<string, unknown>,
+    caller: McpCaller,
+    authInfo: AuthInfo,
+  ): Promise<Response> => {
+    const { body: narrowed, watched } = narrowListen(deps, caller, body);
+    let lease;
+    try {
+      lease = deps.streams.acquire(streamOwnerOf(caller.actor));
+    } catch (e) {
+      if (e instanceof AppError && e.status === 429) return tooManyRequests(e);
+      throw e;
+    }
+    const connection = connectionDone(c);
+    lease.holdUntil(connection);
+    // The stream ends when the client goes away or cancels the listen request (the SDK's
+    // HTTP entry does not route that cancellation itself).
+    const stop = new AbortController();
+    void connection?.finally(() => stop.abort());
+    const forget = listens.open(caller, body.id, stop);
+    const replay = new Request(req.url, {
+      method: "POST",
+      headers: req.headers,
+      body: text,
+      signal: stop.signal,
+    });
+    const res = await handler.fetch(replay, { authInfo, parsedBody: narrowed });
+    if (!res.body || !(res.headers.get("content-type") ?? "").includes("text/event-stream")) {
+      forget();
+      lease.release();
+      return res;
+    }
+    const unwatch = updates.watch(watched);
+    const body$ = onStreamEnd(res.body, () => {
+      unwatch();
+      forget();
+      lease.release();
+    });
+    return new Response(body$, res);
   };
 
   for (const path of ["/mcp", "/mcp/*"]) {

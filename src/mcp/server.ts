@@ -104,7 +104,8 @@ export function capabilitiesFor(era: Era): ServerCapabilities {
       ? { tasks: { cancel: {}, requests: { tools: { call: {} } } } }
       : { extensions: { [TASKS_EXTENSION]: {} } }),
     tools: { listChanged: false },
-    resources: { subscribe: false, listChanged: false },
+    // Updates need a stream: 2026-07-28 has subscriptions/listen, stateless 2025 has none.
+    resources: { subscribe: era === "modern", listChanged: false },
     prompts: { listChanged: false },
     completions: {},
     logging: {},
