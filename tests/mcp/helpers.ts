@@ -245,6 +245,7 @@ export async function oauthTokenByFlow(
   style: ClientStyle,
   sdk: "v1" | "v2",
   serveCimd?: (path: string, doc: Record<string, unknown>) => void,
+  mcpPath = "/mcp",
 ): Promise<string> {
   const browser = new BrowserHttp(server.url);
   const session = createSession(server.deps.db, who.user.id);
@@ -262,7 +263,7 @@ export async function oauthTokenByFlow(
   }
   // deno-lint-ignore no-explicit-any
   const auth = (sdk === "v1" ? authV1 : authV2) as (p: any, o: any) => Promise<string>;
-  const serverUrl = `${server.url}/mcp`;
+  const serverUrl = `${server.url}${mcpPath}`;
   if (await auth(provider, { serverUrl }) !== "REDIRECT") throw new Error("expected a redirect");
   const cb = await browser.approve(provider.authorizationUrl!.href);
   if (!cb.href.startsWith(style.redirectUri)) throw new Error(`redirected to ${cb.href}`);
