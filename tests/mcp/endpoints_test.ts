@@ -7,6 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { startTestServer } from "../helpers/server.ts";
+import { createPasswordUser } from "../helpers/oauth_client.ts";
+import { BrowserHttp, formValue } from "../helpers/browser_http.ts";
 import {
   CLIENT_STYLES,
   CLIENTS,
@@ -149,4 +151,35 @@ Deno.test("[mcp endpoints] OAuth through a narrowed URL (v1 and v2 auth()): the 
     await using full = await connectV1(s, token);
     assert.equal((await full.listTools()).tools.length, 17);
   }
+});
+
+Deno.test("[mcp endpoints] the Integrations page builds the narrowed URL and every snippet uses it", async () => {
+  await using s = await startTestServer();
+  const alice = await createPasswordUser(s, { email: "alice@example.com" });
+  const b = new BrowserHttp(s.url);
+  await b.signIn(alice.email, alice.password);
+  const path = `/w/${alice.workspace.sId}/integrations`;
+  const plain = await b.get(path);
+  assert.equal(
+    /<pre id="endpoint-url">([^<]+)<\/pre>/.exec(plain.text)![1],
+    `${s.config.publicUrl}/mcp`,
+  );
+  assert.match(plain.text, /<label for="toolset-search">search: /);
+  const page = await b.get(`${path}?toolsets=search&toolsets=files&toolsets=bogus&readonly=1`);
+  assert.equal(page.status, 200);
+  const url = /<pre id="endpoint-url">([^<]+)<\/pre>/.exec(page.text)![1];
+  assert.equal(url, `${s.config.publicUrl}/mcp/x/search,files/readonly`);
+  assert.match(
+    page.text,
+    /claude mcp add --transport http dust http:\/\/[^ ]+\/mcp\/x\/search,files\/readonly/,
+  );
+  assert.match(page.text, /id="toolset-search" name="toolsets" value="search" checked/);
+  // A token generated from the narrowed page keeps the choice in its snippets and works there.
+  const gen = await b.post(`${path}/token?toolsets=search&readonly=1`, {
+    csrf: formValue(page.text, "csrf")!,
+  });
+  const token = /<pre id="new-token">([^<]+)<\/pre>/.exec(gen.text)![1];
+  assert.ok(gen.text.includes(`/mcp/x/search/readonly?token=${token}`));
+  await using c = await connectV1(s, token, "/mcp/x/search/readonly");
+  assert.deepEqual((await c.listTools()).tools.map((t) => t.name), ["identity", "search", "fetch"]);
 });
