@@ -282,6 +282,7 @@ async function waitForEnd(
 ): Promise<TaskView> {
   let v = read();
   if (v.status !== "working" || v.agentMessageSId === null) return v;
+  await onProgress(v); // where it stands now, then each change
   const deadline = Date.now() + BLOCKING_WAIT_MS;
   let wake = () => {};
   const unsubscribe = deps.events.subscribe(messageStream(v.agentMessageSId), () => wake());

@@ -18,7 +18,7 @@ import { connectV1, connectV2, createMcpUser, type McpUser } from "./helpers.ts"
 // deno-lint-ignore no-explicit-any
 type Json = any;
 
-async function waitFor(check: () => boolean, what: string, ms = 10_000): Promise<void> {
+async function waitFor(check: () => boolean, what: string, ms = 20_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

@@ -30,6 +30,14 @@ type Json = any;
 
 const TASKS = "io.modelcontextprotocol/tasks";
 
+async function waitFor(check: () => boolean, what: string, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 /** Drain a v1 `callToolStream`, bounded. */
 async function drain(stream: AsyncIterable<Json>): Promise<Json[]> {
   const out: Json[] = [];
@@ -99,7 +107,7 @@ async function callAsTask(
 
 /** Poll `tasks/get` (v2) until the task leaves `working`, bounded. */
 async function pollV2(c: V2Client, taskId: string): Promise<Json> {
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < 600; i++) {
     const t: Json = await c.request({ method: "tasks/get", params: { taskId } }, AnyResult);
     if (t.status !== "working") return t;
     await new Promise((r) => setTimeout(r, 50));
@@ -217,8 +225,9 @@ Deno.test("[mcp tasks] v1 on 2025-11-25: tasks/result waits, reporting the agent
   const waiting = c.raw.experimental.tasks.getTaskResult(taskId, CallToolResultSchema, {
     onprogress: (p: Json) => progress.push(p),
   });
-  // Give the request time to start waiting, then move the agent one step.
-  await new Promise((r) => setTimeout(r, 100));
+  // tasks/result reports where the task stands when it starts waiting, then each change.
+  await waitFor(() => progress.length > 0, "the first progress");
+  assert.deepEqual(progress[0], { progress: 0, message: "@Dust is thinking" });
   createAgentAction(s.deps, {
     messageId: agentMessageId,
     step: 1,
@@ -227,10 +236,8 @@ Deno.test("[mcp tasks] v1 on 2025-11-25: tasks/result waits, reporting the agent
     params: { query: "x" },
   });
   appendMessageEvent(s.deps, agentMessageId, { type: "tool_params" });
-  for (let i = 0; i < 100 && progress.length === 0; i++) {
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  assert.deepEqual(progress[0], {
+  await waitFor(() => progress.length > 1, "progress of the step");
+  assert.deepEqual(progress[1], {
     progress: 1,
     message: "@Dust is working: step 1, search (running)",
   });
