@@ -258,6 +258,12 @@ function modernTask(v: TaskView) {
 // tasks/* handlers
 
 function cancel(deps: Deps, caller: McpCaller, v: TaskView): void {
+  if (caller.endpoint.readOnly) {
+    throw new ProtocolError(
+      ProtocolErrorCode.InvalidRequest,
+      "This endpoint is read-only: cancel the task through an endpoint that writes",
+    );
+  }
   if (v.status !== "working" || v.agentMessageSId === null) return;
   try {
     cancelMessageGeneration(deps, caller.actor, {
@@ -344,7 +350,7 @@ export function legacyTaskHandlers(deps: Deps) {
     },
     cancel(caller: McpCaller, taskId: string) {
       const v = read(caller, taskId);
-      if (v.status !== "working") {
+      if (v.status !== "working" && !caller.endpoint.readOnly) {
         throw new ProtocolError(
           ProtocolErrorCode.InvalidParams,
           `Cannot cancel task: already in terminal status '${v.status}'`,

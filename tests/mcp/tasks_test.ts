@@ -244,6 +244,10 @@ Deno.test("[mcp tasks] v1 on 2025-11-25: tasks/result waits, reporting the agent
   const working = await c.raw.experimental.tasks.getTask(taskId);
   assert.equal(working.statusMessage, "@Dust is working: step 1, search (running)");
 
+  // A read-only endpoint follows the task but cannot cancel it.
+  await using ro = await connectV1(s, u.mcpToken, "/mcp/readonly");
+  assert.equal((await ro.raw.experimental.tasks.getTask(taskId)).status, "working");
+  await assert.rejects(ro.raw.experimental.tasks.cancelTask(taskId), /read-only/);
   const cancelled = await c.raw.experimental.tasks.cancelTask(taskId);
   assert.equal(cancelled.status, "cancelled");
   await assert.rejects(waiting, /was cancelled/);
