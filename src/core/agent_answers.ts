@@ -47,55 +47,60 @@ function notFound(): AppError {
 }
 
 /** The answer to a message the caller posted (see the module note for who may read it). */
-export function getPostedMessageState(
+export async function getPostedMessageState(
   deps: Deps,
   actor: Actor,
   input: { messageId: string },
-): PostedMessageState {
+): Promise<PostedMessageState> {
   if (actor.kind !== "user") throw notFound();
-  const m = deps.db.prepare(
+  const m = await deps.db.get(
     `SELECT m.id, m.s_id, m.created_at, um.user_id, c.s_id AS c_s_id FROM messages m
      JOIN user_messages um ON um.message_id = m.id JOIN conversations c ON c.id = m.conversation_id
      WHERE m.s_id = ? AND m.workspace_id = ?`,
-  ).get(input.messageId, actor.workspace.id) as
+    input.messageId,
+    actor.workspace.id,
+  ) as
     | { id: number; s_id: string; created_at: number; user_id: number | null; c_s_id: string }
     | undefined;
   if (!m || m.user_id !== actor.user.id) throw notFound();
   let conversation: ConversationRow;
   try {
-    conversation = requireReadableConversation(deps, actor, m.c_s_id);
+    conversation = await requireReadableConversation(deps, actor, m.c_s_id);
   } catch {
     throw notFound();
   }
   const space = conversation.spaceId === null
     ? null
-    : findSpaceById(deps.db, conversation.workspaceId, conversation.spaceId);
+    : await findSpaceById(deps.db, conversation.workspaceId, conversation.spaceId);
   return {
     conversation,
     pod: space?.kind === "project" ? { sId: space.sId, name: space.name } : null,
     userMessageSId: m.s_id,
     postedAt: m.created_at,
-    answer: findAnswer(deps, m.id),
+    answer: await findAnswer(deps, m.id),
   };
 }
 
 /** The latest agent message answering the message with row id `userMessageId`, or null. */
-function findAnswer(deps: Deps, userMessageId: number): AgentAnswerState | null {
-  const a = deps.db.prepare(
+async function findAnswer(deps: Deps, userMessageId: number): Promise<AgentAnswerState | null> {
+  const a = await deps.db.get(
     `SELECT m.id, m.s_id, m.created_at, am.agent_s_id, am.status, am.content, am.error_code,
        am.error_message, am.completed_at, ac.name AS agent_name
      FROM agent_messages am JOIN messages m ON m.id = am.message_id
      LEFT JOIN agent_configurations ac ON ac.id = am.agent_configuration_id
      WHERE am.parent_message_id = ? ORDER BY m.rank DESC, m.version DESC LIMIT 1`,
-  ).get(userMessageId) as Record<string, never> | undefined;
+    userMessageId,
+  ) as Record<string, never> | undefined;
   if (!a) return null;
-  const steps = (deps.db.prepare(
+  const steps = (await deps.db.get(
     "SELECT count(*) AS n FROM agent_actions WHERE agent_message_id = ?",
-  ).get(a.id) as { n: number }).n;
-  const last = deps.db.prepare(
+    a.id,
+  ) as { n: number }).n;
+  const last = await deps.db.get(
     `SELECT function_call_name, status, updated_at FROM agent_actions WHERE agent_message_id = ?
      ORDER BY step DESC, id DESC LIMIT 1`,
-  ).get(a.id) as { function_call_name: string; status: string; updated_at: number } | undefined;
+    a.id,
+  ) as { function_call_name: string; status: string; updated_at: number } | undefined;
   return {
     messageSId: a.s_id,
     agentSId: a.agent_s_id,

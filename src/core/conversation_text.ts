@@ -85,7 +85,7 @@ export function renderMessagesAsText(records: MessageRecord[], lastReadMs: numbe
  * MCP `get_conversation_messages`: `lastValue` is the lowest rank of the previous page; the
  * next page holds the 25 ranks below it.
  */
-export function getConversationMessages(
+export async function getConversationMessages(
   deps: Deps,
   actor: Actor,
   input: { conversationId: string; lastValue?: number },
@@ -95,8 +95,8 @@ export function getConversationMessages(
   ) {
     throw invalid("lastValue: must be a message rank (a non-negative integer)");
   }
-  const c = requireReadableConversation(deps, actor, input.conversationId);
-  const page = renderPage(deps, actor, c, input.lastValue, MESSAGES_PAGE_SIZE);
+  const c = await requireReadableConversation(deps, actor, input.conversationId);
+  const page = await renderPage(deps, actor, c, input.lastValue, MESSAGES_PAGE_SIZE);
   return {
     conversationId: c.sId,
     title: c.title,
@@ -107,24 +107,27 @@ export function getConversationMessages(
 }
 
 /** The `size` latest ranks below `below` of a conversation, rendered as text. */
-function renderPage(
+async function renderPage(
   deps: Deps,
   actor: Actor,
   c: ConversationRow,
   below: number | undefined,
   size: number,
-): { text: string; hasMore: boolean; lastValue: number | null } {
-  const ranks = deps.db.prepare(
+): Promise<{ text: string; hasMore: boolean; lastValue: number | null }> {
+  const ranks = await deps.db.all(
     `SELECT DISTINCT rank FROM messages WHERE conversation_id = ? AND rank < ?
      ORDER BY rank DESC LIMIT ?`,
-  ).all(c.id, below ?? Number.MAX_SAFE_INTEGER, size + 1) as { rank: number }[];
+    c.id,
+    below ?? Number.MAX_SAFE_INTEGER,
+    size + 1,
+  ) as { rank: number }[];
   const hasMore = ranks.length > size;
   const page = ranks.slice(0, size);
-  const records = page.length === 0 ? [] : loadMessages(deps, actor.workspace.sId, c.id, {
+  const records = page.length === 0 ? [] : await loadMessages(deps, actor.workspace.sId, c.id, {
     fromRank: page[page.length - 1].rank,
     toRank: page[0].rank,
   });
-  const state = getParticipantState(deps, actor, c.id);
+  const state = await getParticipantState(deps, actor, c.id);
   return {
     text: renderMessagesAsText(records, state?.lastReadAt ?? null),
     hasMore,
@@ -140,13 +143,13 @@ export const TRANSCRIPT_MAX_MESSAGES = 200;
  * title and its latest {@link TRANSCRIPT_MAX_MESSAGES} messages as text, with a first line
  * saying so when older ones are left out.
  */
-export function getConversationTranscript(
+export async function getConversationTranscript(
   deps: Deps,
   actor: Actor,
   input: { conversationId: string },
 ) {
-  const c = requireReadableConversation(deps, actor, input.conversationId);
-  const page = renderPage(deps, actor, c, undefined, TRANSCRIPT_MAX_MESSAGES);
+  const c = await requireReadableConversation(deps, actor, input.conversationId);
+  const page = await renderPage(deps, actor, c, undefined, TRANSCRIPT_MAX_MESSAGES);
   const older = page.hasMore
     ? `[Only the latest ${TRANSCRIPT_MAX_MESSAGES} messages; read older ones with get_conversation_messages and lastValue ${page.lastValue}.]\n\n`
     : "";

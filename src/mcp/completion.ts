@@ -30,33 +30,38 @@ export const COMPLETION_MAX = 100;
 const CONVERSATION_PAGES_MAX = 4;
 
 type Context = Record<string, string> | undefined;
-type Completer = (deps: Deps, actor: UserActor, value: string, ctx: Context) => string[];
+type Completer = (
+  deps: Deps,
+  actor: UserActor,
+  value: string,
+  ctx: Context,
+) => Promise<string[]> | string[];
 
 const startsWithCi = (s: string, v: string) => s.toLowerCase().startsWith(v.toLowerCase());
 
 const workspaceIds: Completer = (_deps, actor, v) =>
   startsWithCi(actor.workspace.sId, v) ? [actor.workspace.sId] : [];
 
-const dataSourceViewIds: Completer = (deps, actor, v) =>
-  listSearchableDataSources(deps, actor).filter((d) =>
+const dataSourceViewIds: Completer = async (deps, actor, v) =>
+  (await listSearchableDataSources(deps, actor)).filter((d) =>
     startsWithCi(d.viewSId, v) || d.name.toLowerCase().includes(v.toLowerCase())
   ).map((d) => d.viewSId);
 
-const documentIds: Completer = (deps, actor, v, ctx) => {
+const documentIds: Completer = async (deps, actor, v, ctx) => {
   const view = ctx?.dataSourceViewId;
-  return listReadableDocuments(deps, actor, {
+  return (await listReadableDocuments(deps, actor, {
     limit: COMPLETION_MAX,
     prefix: v,
     ...(view ? { dataSourceViewId: view } : {}),
-  }).documents.map((d) => d.documentId);
+  })).documents.map((d) => d.documentId);
 };
 
 /** The user's conversations (latest pages) whose id starts with, or title holds, `v`. */
-const conversationIds: Completer = (deps, actor, v) => {
+const conversationIds: Completer = async (deps, actor, v) => {
   const out: string[] = [];
   let lastValue: string | undefined;
   for (let i = 0; i < CONVERSATION_PAGES_MAX; i++) {
-    const page = listConversations(deps, actor, lastValue ? { lastValue } : {});
+    const page = await listConversations(deps, actor, lastValue ? { lastValue } : {});
     for (const c of page.conversations) {
       if (startsWithCi(c.sId, v) || (c.title ?? "").toLowerCase().includes(v.toLowerCase())) {
         out.push(c.sId);
@@ -68,24 +73,24 @@ const conversationIds: Completer = (deps, actor, v) => {
   return out;
 };
 
-const podIds: Completer = (deps, actor, v) =>
-  listPods(deps, actor).pods.filter((p) =>
+const podIds: Completer = async (deps, actor, v) =>
+  (await listPods(deps, actor)).pods.filter((p) =>
     startsWithCi(p.id, v) || p.name.toLowerCase().includes(v.toLowerCase())
   ).map((p) => p.id);
 
 /** Paths (relative to the scope) of the files of the scope named in the context. */
 function pathsIn(scopeOf: (ctx: Context) => FileScope | null): Completer {
-  return (deps, actor, v, ctx) => {
+  return async (deps, actor, v, ctx) => {
     const scope = scopeOf(ctx);
     if (!scope) return [];
-    return filesList(deps, actor, { scope }).files
+    return (await filesList(deps, actor, { scope })).files
       .map((f) => f.path.slice(f.path.indexOf("/") + 1))
       .filter((p) => p.startsWith(v));
   };
 }
 
-const agentNames: Completer = (deps, actor, v) =>
-  searchAgentConfigurations(deps, actor, { q: v }).map((a) => a.name)
+const agentNames: Completer = async (deps, actor, v) =>
+  (await searchAgentConfigurations(deps, actor, { q: v })).map((a) => a.name)
     .filter((n) => fuzzyRank(n, v) !== null);
 
 /** Completers per resource template and variable, with the toolset serving the template. */
@@ -161,13 +166,17 @@ function pick(caller: McpCaller, ref: CompleteParams["ref"], arg: string): Compl
 }
 
 /** `completion/complete` for `caller`. */
-export function complete(deps: Deps, caller: McpCaller, params: CompleteParams): CompleteResult {
+export async function complete(
+  deps: Deps,
+  caller: McpCaller,
+  params: CompleteParams,
+): Promise<CompleteResult> {
   const completer = pick(caller, params.ref, params.argument.name);
   let values: string[] = [];
   if (completer) {
     try {
       const value = params.argument.value.slice(0, 512);
-      values = completer(deps, caller.actor, value, params.context?.arguments);
+      values = await completer(deps, caller.actor, value, params.context?.arguments);
     } catch (e) {
       // A context naming something unreadable (a Pod, a conversation) completes to nothing.
       if (!(e instanceof AppError)) throw e;

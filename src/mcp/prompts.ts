@@ -48,7 +48,11 @@ interface StaticPrompt {
   write: boolean;
   // deno-lint-ignore no-explicit-any
   args: z.ZodObject<any>;
-  render(deps: Deps, actor: UserActor, args: Record<string, string>): PromptMessage[];
+  render(
+    deps: Deps,
+    actor: UserActor,
+    args: Record<string, string>,
+  ): Promise<PromptMessage[]> | PromptMessage[];
 }
 
 const user = (text: string): PromptMessage => ({ role: "user", content: { type: "text", text } });
@@ -96,8 +100,8 @@ const STATIC_PROMPTS: StaticPrompt[] = [
     args: z.object({
       conversationId: z.string().min(1).max(128).describe("The conversation id"),
     }),
-    render: (deps, actor, a) => {
-      const t = getConversationTranscript(deps, actor, { conversationId: a.conversationId });
+    render: async (deps, actor, a) => {
+      const t = await getConversationTranscript(deps, actor, { conversationId: a.conversationId });
       return [
         user(
           `Summarize the conversation "${
@@ -128,9 +132,9 @@ const STATIC_PROMPTS: StaticPrompt[] = [
       podId: z.string().min(1).max(128).describe("The Pod id"),
       goal: z.string().max(2000).optional().describe("What the Pod should achieve next"),
     }),
-    render: (deps, actor, a) => {
-      const { pod } = getPod(deps, actor, { podId: a.podId });
-      const tasks = getPodTasks(deps, actor, { podId: a.podId, statusFilter: "all" });
+    render: async (deps, actor, a) => {
+      const { pod } = await getPod(deps, actor, { podId: a.podId });
+      const tasks = await getPodTasks(deps, actor, { podId: a.podId, statusFilter: "all" });
       const lines = tasks.tasks.map((t) => `- [${t.status}] ${t.text}`).join("\n") ||
         "(no tasks yet)";
       return [
@@ -175,7 +179,7 @@ function agentPrompt(a: AgentRow): Prompt {
 }
 
 /** Every prompt `caller` may use on its endpoint, in order (static ones first). */
-function promptsFor(deps: Deps, caller: McpCaller): Prompt[] {
+async function promptsFor(deps: Deps, caller: McpCaller): Promise<Prompt[]> {
   const e = caller.endpoint;
   const statics = STATIC_PROMPTS.filter((p) => servesPrompt(e, p)).map((p) => ({
     name: p.name,
@@ -184,24 +188,24 @@ function promptsFor(deps: Deps, caller: McpCaller): Prompt[] {
     arguments: argumentsOf(p.args),
   }));
   const agents = servesPrompt(e, { toolsets: ["conversations"], write: true })
-    ? listAgentConfigurations(deps, caller.actor, { view: "list" }).map(agentPrompt)
+    ? (await listAgentConfigurations(deps, caller.actor, { view: "list" })).map(agentPrompt)
     : [];
   return [...statics, ...agents];
 }
 
 /** `prompts/list` for `caller`: pages of {@link PROMPTS_PER_PAGE}; the cursor is an offset. */
-export function listPrompts(
+export async function listPrompts(
   rt: ToolRuntime,
   caller: McpCaller,
   cursor: string | undefined,
-): ListPromptsResult {
+): Promise<ListPromptsResult> {
   const start = cursor === undefined ? 0 : Number(cursor);
   if (
     !Number.isInteger(start) || start < 0 || (cursor !== undefined && !/^\d{1,6}$/.test(cursor))
   ) {
     throw new ProtocolError(ProtocolErrorCode.InvalidParams, "Invalid cursor");
   }
-  const all = promptsFor(rt.deps, caller);
+  const all = await promptsFor(rt.deps, caller);
   const page = all.slice(start, start + PROMPTS_PER_PAGE);
   const next = start + PROMPTS_PER_PAGE;
   return { prompts: page, ...(next < all.length ? { nextCursor: String(next) } : {}) };
@@ -230,19 +234,19 @@ function notFound(name: string): ProtocolError {
   return new ProtocolError(ProtocolErrorCode.InvalidParams, `Prompt ${name} not found`);
 }
 
-function renderPrompt(
+async function renderPrompt(
   deps: Deps,
   caller: McpCaller,
   name: string,
   args: Record<string, string> | undefined,
-): GetPromptResult {
+): Promise<GetPromptResult> {
   const e = caller.endpoint;
   const p = STATIC_PROMPTS.find((x) => x.name === name);
   if (p) {
     if (!servesPrompt(e, p)) throw notFound(name);
     return {
       description: p.description,
-      messages: p.render(deps, caller.actor, parseArgs(p.args, name, args)),
+      messages: await p.render(deps, caller.actor, parseArgs(p.args, name, args)),
     };
   }
   if (
@@ -250,7 +254,9 @@ function renderPrompt(
   ) {
     throw notFound(name);
   }
-  const a = getAgentConfiguration(deps, caller.actor, { agentId: name.slice(AGENT_PREFIX.length) });
+  const a = await getAgentConfiguration(deps, caller.actor, {
+    agentId: name.slice(AGENT_PREFIX.length),
+  });
   const q = parseArgs(AGENT_PROMPT_ARGS, name, args).question;
   return { description: agentPrompt(a).description, messages: [user(askText(a, q))] };
 }
@@ -266,7 +272,7 @@ export function getPrompt(
     rt,
     caller,
     { name: "prompts/get", arguments: { name, arguments: args ?? {} } },
-    () => renderPrompt(rt.deps, caller, name, args),
+    async () => await renderPrompt(rt.deps, caller, name, args),
     (e) => new ProtocolError(ProtocolErrorCode.InvalidParams, e.message),
   );
 }

@@ -85,8 +85,12 @@ interface Page {
   next: string | number | null;
 }
 
-function conversationsPage(deps: Deps, actor: UserActor, cursor: string | null): Page {
-  const r = listConversations(deps, actor, cursor === null ? {} : { lastValue: cursor });
+async function conversationsPage(
+  deps: Deps,
+  actor: UserActor,
+  cursor: string | null,
+): Promise<Page> {
+  const r = await listConversations(deps, actor, cursor === null ? {} : { lastValue: cursor });
   return {
     resources: r.conversations.map((c) => ({
       uri: conversationUri(actor.workspace.sId, c.sId),
@@ -100,11 +104,11 @@ function conversationsPage(deps: Deps, actor: UserActor, cursor: string | null):
 }
 
 /** One Pod's files per page: `cursor` is the Pod's index among the user's Pods. */
-function filesPage(deps: Deps, actor: UserActor, cursor: number): Page {
-  const pods = listPods(deps, actor).pods;
+async function filesPage(deps: Deps, actor: UserActor, cursor: number): Promise<Page> {
+  const pods = (await listPods(deps, actor)).pods;
   const pod = pods[cursor];
   if (!pod) return { resources: [], next: null };
-  const files = filesList(deps, actor, { scope: { type: "pod", pod_id: pod.id } }).files;
+  const files = (await filesList(deps, actor, { scope: { type: "pod", pod_id: pod.id } })).files;
   return {
     resources: files.map((f) => ({
       uri: fileUri(actor.workspace.sId, f.path),
@@ -118,8 +122,8 @@ function filesPage(deps: Deps, actor: UserActor, cursor: number): Page {
   };
 }
 
-function documentsPage(deps: Deps, actor: UserActor, cursor: number | null): Page {
-  const r = listReadableDocuments(deps, actor, { limit: DOCUMENTS_PER_PAGE, cursor });
+async function documentsPage(deps: Deps, actor: UserActor, cursor: number | null): Promise<Page> {
+  const r = await listReadableDocuments(deps, actor, { limit: DOCUMENTS_PER_PAGE, cursor });
   return {
     resources: r.documents.map((d) => ({
       uri: documentUri(actor.workspace.sId, d.dataSourceViewId, d.documentId),
@@ -133,12 +137,12 @@ function documentsPage(deps: Deps, actor: UserActor, cursor: number | null): Pag
   };
 }
 
-function sectionPage(rt: ToolRuntime, actor: UserActor, at: ListCursor): Page {
+async function sectionPage(rt: ToolRuntime, actor: UserActor, at: ListCursor): Promise<Page> {
   if (at.s === "conversations") {
-    return conversationsPage(rt.deps, actor, at.c === null ? null : String(at.c));
+    return await conversationsPage(rt.deps, actor, at.c === null ? null : String(at.c));
   }
-  if (at.s === "files") return filesPage(rt.deps, actor, Number(at.c ?? 0));
-  return documentsPage(rt.deps, actor, at.c === null ? null : Number(at.c));
+  if (at.s === "files") return await filesPage(rt.deps, actor, Number(at.c ?? 0));
+  return await documentsPage(rt.deps, actor, at.c === null ? null : Number(at.c));
 }
 
 function nextSection(e: Endpoint, after: Section | null): Section | null {
@@ -147,18 +151,18 @@ function nextSection(e: Endpoint, after: Section | null): Section | null {
 }
 
 /** `resources/list` for `caller`: one non-empty section page (or the end). */
-export function listResources(
+export async function listResources(
   rt: ToolRuntime,
   caller: McpCaller,
   rawCursor: string | undefined,
-): ListResourcesResult {
+): Promise<ListResourcesResult> {
   let at: ListCursor | null = decodeCursor(rawCursor);
   if (at === null) {
     const first = nextSection(caller.endpoint, null);
     at = first === null ? null : { s: first, c: null };
   } else if (!servesToolset(caller.endpoint, SECTION_TOOLSET[at.s])) at = null;
   for (let i = 0; at !== null && i < EMPTY_SECTIONS_MAX; i++) {
-    const page = sectionPage(rt, caller.actor, at);
+    const page = await sectionPage(rt, caller.actor, at);
     const section: Section = at.s;
     const following = nextSection(caller.endpoint, section);
     at = page.next !== null
@@ -235,11 +239,11 @@ async function readParsed(
     );
   if (!parsed || !served) throw new ResourceNotFoundError(uri);
   if (parsed.kind === "document") {
-    const d = readNodeDocument(rt.deps, actor, parsed);
+    const d = await readNodeDocument(rt.deps, actor, parsed);
     return { contents: [{ uri, mimeType: d.mimeType, text: d.text }] };
   }
   if (parsed.kind === "conversation") {
-    const t = getConversationTranscript(rt.deps, actor, parsed);
+    const t = await getConversationTranscript(rt.deps, actor, parsed);
     return { contents: [{ uri, mimeType: "text/plain", text: t.text }] };
   }
   const f = await readScopedFile(rt.deps, actor, { scope: parsed.scope, path: parsed.scopedPath });

@@ -25,7 +25,7 @@ import type { AppEnv, Deps } from "../deps.ts";
 import { hasScope } from "../auth/actor.ts";
 import { AppError } from "../errors.ts";
 import { consumeRequestBudget, type RateBudgets, RateLimiter } from "../core/rate_limits.ts";
-import { flushAuditLog, pruneAuditLog } from "../core/audit.ts";
+import { pruneAuditLog } from "../core/audit.ts";
 import { authenticateMcpRequest, McpAuthMemo, resourceMetadataUrl } from "./auth.ts";
 import { ALL_TOOLS, createServerPool, type McpRuntime } from "./server.ts";
 import { DUST_SVG, ICON_PATHS, iconPng } from "./icon.ts";
@@ -90,10 +90,8 @@ export function mcpRoutes(deps: Deps): Hono<AppEnv> {
   });
   const updates = new ResourceUpdateBridge(deps, handler.notify);
   const listens = new OpenListens();
-  deps.shutdown.addEventListener("abort", () => {
-    flushAuditLog(deps.db);
-    void handler.close();
-  }, { once: true });
+  // The server's stop() flushes the audit log itself before it closes the database.
+  deps.shutdown.addEventListener("abort", () => void handler.close(), { once: true });
   const memo = new McpAuthMemo();
   const hosts = allowedHostnames(deps);
   let lastPrune = 0;
@@ -129,7 +127,7 @@ export function mcpRoutes(deps: Deps): Hono<AppEnv> {
     const now = Date.now();
     if (now - lastPrune > PRUNE_EVERY_MS) {
       lastPrune = now;
-      pruneAuditLog(deps.db, now, deps.config.auditMaxEntries);
+      await pruneAuditLog(deps.db, now, deps.config.auditMaxEntries);
     }
     const caller: McpCaller = { actor, clientId, requestId: c.get("requestId"), endpoint };
     const authInfo = {
@@ -178,7 +176,7 @@ export function mcpRoutes(deps: Deps): Hono<AppEnv> {
     caller: McpCaller,
     authInfo: AuthInfo,
   ): Promise<Response> => {
-    const { body: narrowed, watched } = narrowListen(deps, caller, body);
+    const { body: narrowed, watched } = await narrowListen(deps, caller, body);
     let lease;
     try {
       lease = deps.streams.acquire(streamOwnerOf(caller.actor));

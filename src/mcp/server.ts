@@ -138,8 +138,10 @@ function registerToolHandlers(server: McpServer, rt: McpRuntime, era: Era): void
       });
     try {
       const asTask = taskRequested(ctx, p)
-        ? (def: ToolDef, raw: unknown) =>
-          def.task ? asTaskResult(rt.deps, caller, era, def, raw) as CallToolResult | null : null
+        ? async (def: ToolDef, raw: unknown) =>
+          def.task
+            ? await asTaskResult(rt.deps, caller, era, def, raw) as CallToolResult | null
+            : null
         : undefined;
       const call = { name: p.name, arguments: p.arguments };
       const result = await callTool(rt, rt.tools, call, caller, asTask);
@@ -169,22 +171,26 @@ function registerTaskHandlers(server: McpServer, rt: McpRuntime, era: Era): void
     s.setRequestHandler(
       "tasks/cancel",
       params,
-      (p, ctx) => h.cancel(requireCaller(ctx), p.taskId),
+      async (p, ctx) => await h.cancel(requireCaller(ctx), p.taskId),
     );
     return;
   }
   const h = modernTaskHandlers(rt.deps);
   const params = { params: TaskIdParams };
-  s.setRequestHandler("tasks/get", params, (p, ctx) => h.get(requireCaller(ctx), p.taskId, ctx));
+  s.setRequestHandler(
+    "tasks/get",
+    params,
+    async (p, ctx) => await h.get(requireCaller(ctx), p.taskId, ctx),
+  );
   s.setRequestHandler(
     "tasks/cancel",
     params,
-    (p, ctx) => h.cancel(requireCaller(ctx), p.taskId, ctx),
+    async (p, ctx) => await h.cancel(requireCaller(ctx), p.taskId, ctx),
   );
   s.setRequestHandler(
     "tasks/update",
     params,
-    (p, ctx) => h.update(requireCaller(ctx), p.taskId, ctx),
+    async (p, ctx) => await h.update(requireCaller(ctx), p.taskId, ctx),
   );
 }
 
@@ -202,7 +208,7 @@ function registerResourceHandlers(server: McpServer, rt: McpRuntime): void {
   const s = server.server;
   s.setRequestHandler(
     "resources/list",
-    (req, ctx) => listResources(rt, requireCaller(ctx), req.params?.cursor),
+    async (req, ctx) => await listResources(rt, requireCaller(ctx), req.params?.cursor),
   );
   s.setRequestHandler(
     "resources/templates/list",
@@ -218,7 +224,7 @@ function registerPromptHandlers(server: McpServer, rt: McpRuntime): void {
   const s = server.server;
   s.setRequestHandler(
     "prompts/list",
-    (req, ctx) => listPrompts(rt, requireCaller(ctx), req.params?.cursor),
+    async (req, ctx) => await listPrompts(rt, requireCaller(ctx), req.params?.cursor),
   );
   s.setRequestHandler(
     "prompts/get",
@@ -226,7 +232,7 @@ function registerPromptHandlers(server: McpServer, rt: McpRuntime): void {
   );
   s.setRequestHandler(
     "completion/complete",
-    (req, ctx) => complete(rt.deps, requireCaller(ctx), req.params),
+    async (req, ctx) => await complete(rt.deps, requireCaller(ctx), req.params),
   );
 }
 
@@ -235,12 +241,12 @@ function registerPromptHandlers(server: McpServer, rt: McpRuntime): void {
  * a write tool called with a read-only token.
  */
 export function scopeChallengeFor(rt: McpRuntime): ScopeChallengeHandler {
-  return ({ request, authInfo }): ScopeChallenge | undefined => {
+  return async ({ request, authInfo }): Promise<ScopeChallenge | undefined> => {
     const caller: McpCaller | undefined = callerOf(authInfo?.extra);
     if (!caller || request.method !== "tools/call") return undefined;
     const name = (request.params as { name?: unknown } | undefined)?.name;
     const def = typeof name === "string" ? rt.tools.get(name) : undefined;
-    const refusal = writeScopeRefusal(rt, def, caller);
+    const refusal = await writeScopeRefusal(rt, def, caller);
     if (refusal === null) return undefined;
     return {
       scopes: BASELINE_SCOPE.split(" ") as [string, ...string[]],

@@ -47,11 +47,11 @@ export function isListenRequest(body: unknown): body is Record<string, unknown> 
  * The listen request with its `resourceSubscriptions` narrowed to the conversations `caller`
  * reads (on an endpoint serving conversations), and those conversations.
  */
-export function narrowListen(
+export async function narrowListen(
   deps: Deps,
   caller: McpCaller,
   body: Record<string, unknown>,
-): { body: Record<string, unknown>; watched: WatchedConversation[] } {
+): Promise<{ body: Record<string, unknown>; watched: WatchedConversation[] }> {
   const params = body.params as Record<string, unknown>;
   const notifications = params.notifications;
   if (!isObject(notifications) || !Array.isArray(notifications.resourceSubscriptions)) {
@@ -63,7 +63,7 @@ export function narrowListen(
     if (typeof uri !== "string" || !serves) continue;
     const p = parseResourceUri(uri);
     if (p?.kind !== "conversation" || p.workspaceId !== caller.actor.workspace.sId) continue;
-    if (!findReadableConversation(deps, caller.actor, p.conversationId)) continue;
+    if (!await findReadableConversation(deps, caller.actor, p.conversationId)) continue;
     if (!watched.some((w) => w.uri === uri)) {
       watched.push({ uri, conversationSId: p.conversationId });
     }

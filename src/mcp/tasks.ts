@@ -120,17 +120,17 @@ function statusMessageOf(s: PostedMessageState): string {
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /** The task of a posted message, for the caller, in the words of `era`. */
-function viewTask(
+async function viewTask(
   deps: Deps,
   caller: McpCaller,
   taskId: string,
   era: "legacy" | "modern",
-): TaskView {
+): Promise<TaskView> {
   const id = parseTaskId(taskId);
   if (!id) throw taskNotFound(taskId);
   let s: PostedMessageState;
   try {
-    s = getPostedMessageState(deps, caller.actor, { messageId: id.messageId });
+    s = await getPostedMessageState(deps, caller.actor, { messageId: id.messageId });
   } catch (e) {
     if (e instanceof AppError) throw taskNotFound(taskId);
     throw e;
@@ -207,18 +207,18 @@ function hasTasksExtension(ctx: ServerContext): boolean {
  * a client that asked gets a task in every case (its SDK requires one), already completed
  * when no agent was mentioned.
  */
-export function asTaskResult(
+export async function asTaskResult(
   deps: Deps,
   caller: McpCaller,
   era: "legacy" | "modern",
   def: ToolDef,
   raw: unknown,
-): Record<string, unknown> | null {
+): Promise<Record<string, unknown> | null> {
   const kind = KIND_OF_TOOL[def.name];
   const r = raw as { userMessageId?: string | null; agentMessageIds?: string[] } | undefined;
   if (!kind || !r?.userMessageId) return null;
   if (era === "modern" && (r.agentMessageIds ?? []).length === 0) return null;
-  const v = viewTask(deps, caller, `${kind}.${r.userMessageId}`, era);
+  const v = await viewTask(deps, caller, `${kind}.${r.userMessageId}`, era);
   if (era === "modern") return { resultType: "task", ...modernTask(v) };
   return {
     task: legacyTask(v),
@@ -257,7 +257,7 @@ function modernTask(v: TaskView) {
 // ---------------------------------------------------------------------------------------------
 // tasks/* handlers
 
-function cancel(deps: Deps, caller: McpCaller, v: TaskView): void {
+async function cancel(deps: Deps, caller: McpCaller, v: TaskView): Promise<void> {
   if (caller.endpoint.readOnly) {
     throw new ProtocolError(
       ProtocolErrorCode.InvalidRequest,
@@ -266,7 +266,7 @@ function cancel(deps: Deps, caller: McpCaller, v: TaskView): void {
   }
   if (v.status !== "working" || v.agentMessageSId === null) return;
   try {
-    cancelMessageGeneration(deps, caller.actor, {
+    await cancelMessageGeneration(deps, caller.actor, {
       conversationId: v.conversationId,
       messageIds: [v.agentMessageSId],
     });
@@ -282,11 +282,11 @@ function cancel(deps: Deps, caller: McpCaller, v: TaskView): void {
  */
 async function waitForEnd(
   deps: Deps,
-  read: () => TaskView,
+  read: () => Promise<TaskView>,
   signal: AbortSignal,
   onProgress: (v: TaskView) => Promise<void>,
 ): Promise<TaskView> {
-  let v = read();
+  let v = await read();
   if (v.status !== "working" || v.agentMessageSId === null) return v;
   await onProgress(v); // where it stands now, then each change
   const deadline = Date.now() + BLOCKING_WAIT_MS;
@@ -306,7 +306,7 @@ async function waitForEnd(
           resolve();
         };
       });
-      v = read();
+      v = await read();
       if (v.statusMessage !== last) {
         last = v.statusMessage;
         await onProgress(v);
@@ -324,20 +324,30 @@ export const TaskIdParams = z.looseObject({ taskId: z.string().max(256) });
 
 /** The handlers a 2025-era instance serves (`capabilities.tasks`). */
 export function legacyTaskHandlers(deps: Deps) {
-  const read = (caller: McpCaller, taskId: string) => viewTask(deps, caller, taskId, "legacy");
+  const read = async (caller: McpCaller, taskId: string) =>
+    await viewTask(deps, caller, taskId, "legacy");
   return {
-    get: (caller: McpCaller, taskId: string) => legacyTask(read(caller, taskId)),
+    get: async (caller: McpCaller, taskId: string) => legacyTask(await read(caller, taskId)),
     async result(caller: McpCaller, taskId: string, ctx: ServerContext) {
       const token = (ctx.mcpReq._meta as { progressToken?: string | number } | undefined)
         ?.progressToken;
-      const v = await waitForEnd(deps, () => read(caller, taskId), ctx.mcpReq.signal, async (p) => {
-        if (token === undefined) return;
-        const steps = /step (\d+)/.exec(p.statusMessage)?.[1];
-        await ctx.mcpReq.notify({
-          method: "notifications/progress",
-          params: { progressToken: token, progress: Number(steps ?? 0), message: p.statusMessage },
-        }).catch(() => {});
-      });
+      const v = await waitForEnd(
+        deps,
+        async () => await read(caller, taskId),
+        ctx.mcpReq.signal,
+        async (p) => {
+          if (token === undefined) return;
+          const steps = /step (\d+)/.exec(p.statusMessage)?.[1];
+          await ctx.mcpReq.notify({
+            method: "notifications/progress",
+            params: {
+              progressToken: token,
+              progress: Number(steps ?? 0),
+              message: p.statusMessage,
+            },
+          }).catch(() => {});
+        },
+      );
       if (!v.result) {
         throw new ProtocolError(
           ProtocolErrorCode.InvalidRequest,
@@ -348,16 +358,16 @@ export function legacyTaskHandlers(deps: Deps) {
       }
       return { ...v.result, _meta: { [RELATED_TASK]: { taskId } } };
     },
-    cancel(caller: McpCaller, taskId: string) {
-      const v = read(caller, taskId);
+    async cancel(caller: McpCaller, taskId: string) {
+      const v = await read(caller, taskId);
       if (v.status !== "working" && !caller.endpoint.readOnly) {
         throw new ProtocolError(
           ProtocolErrorCode.InvalidParams,
           `Cannot cancel task: already in terminal status '${v.status}'`,
         );
       }
-      cancel(deps, caller, v);
-      return legacyTask(read(caller, taskId));
+      await cancel(deps, caller, v);
+      return legacyTask(await read(caller, taskId));
     },
   };
 }
@@ -371,21 +381,22 @@ export function modernTaskHandlers(deps: Deps) {
       });
     }
   };
-  const read = (caller: McpCaller, taskId: string) => viewTask(deps, caller, taskId, "modern");
+  const read = async (caller: McpCaller, taskId: string) =>
+    await viewTask(deps, caller, taskId, "modern");
   return {
-    get(caller: McpCaller, taskId: string, ctx: ServerContext) {
+    async get(caller: McpCaller, taskId: string, ctx: ServerContext) {
       gate(ctx);
-      const v = read(caller, taskId);
+      const v = await read(caller, taskId);
       return { ...modernTask(v), ...(v.result ? { result: v.result } : {}) };
     },
-    cancel(caller: McpCaller, taskId: string, ctx: ServerContext) {
+    async cancel(caller: McpCaller, taskId: string, ctx: ServerContext) {
       gate(ctx);
-      cancel(deps, caller, read(caller, taskId));
+      await cancel(deps, caller, await read(caller, taskId));
       return {};
     },
-    update(caller: McpCaller, taskId: string, ctx: ServerContext) {
+    async update(caller: McpCaller, taskId: string, ctx: ServerContext) {
       gate(ctx);
-      read(caller, taskId);
+      await read(caller, taskId);
       throw new ProtocolError(
         ProtocolErrorCode.InvalidParams,
         `Task ${taskId} is not waiting for input`,

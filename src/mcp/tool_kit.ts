@@ -166,12 +166,12 @@ function describeFailure(
 const UNKNOWN_TOOL_NAME_MAX = 128;
 
 /** Consume the caller's tool-call budget; the refusal result (audited) when it is spent. */
-function spendBudget(
+async function spendBudget(
   rt: ToolRuntime,
   tool: string,
   args: unknown,
   caller: McpCaller,
-): CallToolResult | null {
+): Promise<CallToolResult | null> {
   try {
     consumeToolCallBudget(rt.limiter, rt.budgets, {
       userSId: caller.actor.user.sId,
@@ -182,7 +182,7 @@ function spendBudget(
   } catch (e) {
     if (!(e instanceof AppError) || e.status !== 429) throw e;
     // Refused before running: counted per credential and window, not stored one by one.
-    auditCall(rt, caller, {
+    await auditCall(rt, caller, {
       tool,
       arguments: args,
       outcome: "rate_limited",
@@ -212,17 +212,17 @@ export async function callTool(
   call: RawToolCall,
   caller: McpCaller,
   /** Turns a successful call into another result (a task), or null to keep it. */
-  after?: (def: ToolDef, raw: unknown) => CallToolResult | null,
+  after?: (def: ToolDef, raw: unknown) => Promise<CallToolResult | null>,
 ): Promise<CallToolResult> {
   const def = tools.get(call.name);
   const served = def !== undefined && servesTool(caller.endpoint, def);
   const auditName = served ? def.name : call.name.slice(0, UNKNOWN_TOOL_NAME_MAX);
   const args = call.arguments ?? {};
-  const refusal = spendBudget(rt, auditName, args, caller);
+  const refusal = await spendBudget(rt, auditName, args, caller);
   if (refusal) return refusal;
   if (!served) {
     const error = `Tool ${auditName} not found`;
-    auditCall(rt, caller, { ...emptyCall(auditName, args), outcome: "error", error });
+    await auditCall(rt, caller, { ...emptyCall(auditName, args), outcome: "error", error });
     throw new ProtocolError(ProtocolErrorCode.InvalidParams, error);
   }
   const parsed = def.input.safeParse(args);
@@ -230,11 +230,11 @@ export async function callTool(
     const error = `Input validation error: Invalid arguments for tool ${def.name}: ${
       describeZodError(parsed.error)
     }`;
-    auditCall(rt, caller, { ...emptyCall(def.name, args), outcome: "error", error });
+    await auditCall(rt, caller, { ...emptyCall(def.name, args), outcome: "error", error });
     return textResult(error, true);
   }
   const { result, raw } = await runTool(rt, def, parsed.data, caller);
-  return (!result.isError && after?.(def, raw)) || result;
+  return (!result.isError && await after?.(def, raw)) || result;
 }
 
 function emptyCall(tool: string, args: unknown) {
@@ -269,7 +269,7 @@ export async function runTool(
     outcome = f.outcome;
     result = textResult(text, true);
   }
-  auditCall(rt, caller, {
+  await auditCall(rt, caller, {
     tool: def.name,
     arguments: args,
     outcome,
@@ -306,20 +306,20 @@ export async function executeTool(
   args: Record<string, unknown>,
   caller: McpCaller,
 ): Promise<CallToolResult> {
-  return spendBudget(rt, def.name, args, caller) ??
+  return await spendBudget(rt, def.name, args, caller) ??
     (await runTool(rt, def, args, caller)).result;
 }
 
 /** The scope challenge of a write tool called without the write scope (audited), or null. */
-export function writeScopeRefusal(
+export async function writeScopeRefusal(
   rt: ToolRuntime,
   def: ToolDef | undefined,
   caller: McpCaller,
-): string | null {
+): Promise<string | null> {
   if (!def?.write || !servesTool(caller.endpoint, def) || hasScope(caller.actor, "write")) {
     return null;
   }
-  auditCall(rt, caller, {
+  await auditCall(rt, caller, {
     tool: def.name,
     arguments: {},
     outcome: "denied",
@@ -344,14 +344,14 @@ export async function auditedRequest<T>(
   fn: () => T | Promise<T>,
   notFound: (e: AppError) => Error,
 ): Promise<T> {
-  const refusal = spendBudget(rt, call.name, call.arguments, caller);
+  const refusal = await spendBudget(rt, call.name, call.arguments, caller);
   if (refusal) {
     throw new ProtocolError(ProtocolErrorCode.InvalidRequest, textOf(refusal));
   }
   const started = performance.now();
   try {
     const out = await fn();
-    auditCall(rt, caller, {
+    await auditCall(rt, caller, {
       tool: call.name,
       arguments: call.arguments,
       outcome: "success",
@@ -363,7 +363,7 @@ export async function auditedRequest<T>(
   } catch (e) {
     if (e instanceof ProtocolError) throw e;
     const f = describeFailure(rt, e, call.name, caller.requestId);
-    auditCall(rt, caller, {
+    await auditCall(rt, caller, {
       tool: call.name,
       arguments: call.arguments,
       outcome: f.outcome,
@@ -385,15 +385,15 @@ function textOf(r: CallToolResult): string {
 }
 
 /** One audit entry for a tool call by `caller` (who, with what credential and client). */
-export function auditCall(
+export async function auditCall(
   rt: ToolRuntime,
   caller: McpCaller,
   call: Pick<
     AuditEntryInput,
     "tool" | "arguments" | "outcome" | "error" | "latencyMs" | "bytesReturned" | "refused"
   >,
-): void {
-  recordToolCall(rt.deps.db, {
+): Promise<void> {
+  await recordToolCall(rt.deps.db, {
     ...call,
     at: Date.now(),
     workspaceId: caller.actor.workspace.id,

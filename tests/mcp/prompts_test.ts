@@ -46,15 +46,15 @@ async function setup(s: TestServer): Promise<Fixture> {
     workspace: alice.workspace,
   });
   const a = actorOf(alice);
-  createAgent(s.deps, a, { name: "Researcher", description: "Digs deep", instructions: "x" });
-  const priv = createAgent(s.deps, a, {
+  await createAgent(s.deps, a, { name: "Researcher", description: "Digs deep", instructions: "x" });
+  const priv = await createAgent(s.deps, a, {
     name: "Diary",
     description: "Alice's own",
     instructions: "x",
     scope: "private",
   });
-  const podId = createPod(s, a, "Launch Pod", []);
-  createTask(s.deps, a, { podId, text: "Write the launch announcement" });
+  const podId = await createPod(s, a, "Launch Pod", []);
+  await createTask(s.deps, a, { podId, text: "Write the launch announcement" });
   await writeScopeFile(s.deps, a, {
     scope: { type: "pod", pod_id: podId },
     rel: "docs/brief.md",
@@ -66,11 +66,13 @@ async function setup(s: TestServer): Promise<Fixture> {
     message: "Should we raise prices?",
     agentName: null,
   });
-  const spaceId = globalSpaceSId(s, alice.workspace);
-  const dataSourceId = createFolder(s, a, spaceId, "handbook");
-  putDocument(s, a, { spaceId, dataSourceId }, "travel-policy", "Trains first.");
-  const viewId = (s.deps.db.prepare("SELECT view_s_id FROM data_sources WHERE s_id = ?")
-    .get(dataSourceId) as { view_s_id: string }).view_s_id;
+  const spaceId = await globalSpaceSId(s, alice.workspace);
+  const dataSourceId = await createFolder(s, a, spaceId, "handbook");
+  await putDocument(s, a, { spaceId, dataSourceId }, "travel-policy", "Trains first.");
+  const viewId =
+    (await s.deps.db.get("SELECT view_s_id FROM data_sources WHERE s_id = ?", dataSourceId) as {
+      view_s_id: string;
+    }).view_s_id;
   return {
     alice,
     bob,
@@ -279,7 +281,7 @@ Deno.test("[mcp completion] values are capped at 100 with the total and hasMore"
   const f = await setup(s);
   const a = actorOf(f.alice);
   for (let i = 0; i < COMPLETION_MAX + 20; i++) {
-    createAgent(s.deps, a, { name: `bulk-${i}`, description: "", instructions: "x" });
+    await createAgent(s.deps, a, { name: `bulk-${i}`, description: "", instructions: "x" });
   }
   for (const connect of [CLIENTS["v1 (2025-11-25)"], CLIENTS["v2 (auto: 2026-07-28)"]]) {
     await using c = await connect(s, f.alice.mcpToken);

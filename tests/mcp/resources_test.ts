@@ -36,8 +36,9 @@ interface Fixture {
 
 const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 1, 2, 255]);
 
-function viewOf(s: TestServer, dataSourceId: string): string {
-  return (s.deps.db.prepare("SELECT view_s_id FROM data_sources WHERE s_id = ?").get(
+async function viewOf(s: TestServer, dataSourceId: string): Promise<string> {
+  return (await s.deps.db.get(
+    "SELECT view_s_id FROM data_sources WHERE s_id = ?",
     dataSourceId,
   ) as { view_s_id: string }).view_s_id;
 }
@@ -54,18 +55,31 @@ async function setup(s: TestServer, extraDocs = 0): Promise<Fixture> {
     workspace: alice.workspace,
   });
   const a = actorOf(alice);
-  const spaceId = globalSpaceSId(s, alice.workspace);
-  const dataSourceId = createFolder(s, a, spaceId, "handbook");
-  putDocument(s, a, { spaceId, dataSourceId }, "guides/onboarding", "Welcome aboard, zeppelin.", {
-    title: "Onboarding",
-  });
+  const spaceId = await globalSpaceSId(s, alice.workspace);
+  const dataSourceId = await createFolder(s, a, spaceId, "handbook");
+  await putDocument(
+    s,
+    a,
+    { spaceId, dataSourceId },
+    "guides/onboarding",
+    "Welcome aboard, zeppelin.",
+    {
+      title: "Onboarding",
+    },
+  );
   for (let i = 0; i < extraDocs; i++) {
-    putDocument(s, a, { spaceId, dataSourceId }, `bulk-${i}`, `bulk document ${i}`);
+    await putDocument(s, a, { spaceId, dataSourceId }, `bulk-${i}`, `bulk document ${i}`);
   }
-  const secretSpace = createRestrictedSpace(s, a, "Board", []);
-  const secretSource = createFolder(s, a, secretSpace, "minutes");
-  putDocument(s, a, { spaceId: secretSpace, dataSourceId: secretSource }, "m1", "Secret minutes");
-  const podId = createPod(s, a, "Launch", []);
+  const secretSpace = await createRestrictedSpace(s, a, "Board", []);
+  const secretSource = await createFolder(s, a, secretSpace, "minutes");
+  await putDocument(
+    s,
+    a,
+    { spaceId: secretSpace, dataSourceId: secretSource },
+    "m1",
+    "Secret minutes",
+  );
+  const podId = await createPod(s, a, "Launch", []);
   const scope = { type: "pod" as const, pod_id: podId };
   const text = new TextEncoder().encode("# Plan\nship it\n");
   await writeScopeFile(s.deps, a, {
@@ -90,8 +104,12 @@ async function setup(s: TestServer, extraDocs = 0): Promise<Fixture> {
     bob,
     podId,
     conversationId: conv.conversationId,
-    globalDs: { spaceId, dataSourceId, viewId: viewOf(s, dataSourceId) },
-    secretDs: { spaceId: secretSpace, dataSourceId: secretSource, viewId: viewOf(s, secretSource) },
+    globalDs: { spaceId, dataSourceId, viewId: await viewOf(s, dataSourceId) },
+    secretDs: {
+      spaceId: secretSpace,
+      dataSourceId: secretSource,
+      viewId: await viewOf(s, secretSource),
+    },
     png: PNG,
   };
 }
@@ -240,10 +258,10 @@ Deno.test("[mcp resources] a file over the whole-read limit is refused with a re
   await using c = await CLIENTS["v2 (auto: 2026-07-28)"](s, f.alice.mcpToken);
   const uri = fileUri(f.alice.workspace.sId, `pod-${f.podId}/big.txt`);
   await assert.rejects(c.raw.readResource({ uri }), /exceeds the 2048 KB limit.*files_cat/);
-  flushAuditLog(s.deps.db);
-  const rows = s.deps.db.prepare(
+  await flushAuditLog(s.deps.db);
+  const rows = await s.deps.db.all(
     "SELECT tool, outcome, arguments FROM audit_log WHERE tool = 'resources/read'",
-  ).all() as { tool: string; outcome: string; arguments: string }[];
+  ) as { tool: string; outcome: string; arguments: string }[];
   assert.deepEqual(rows.map((r) => [r.outcome, JSON.parse(r.arguments).uri]), [["error", uri]]);
 });
 

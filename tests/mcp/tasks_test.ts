@@ -219,7 +219,7 @@ Deno.test("[mcp tasks] v1 on 2025-11-25: tasks/result waits, reporting the agent
   const taskId = first.task.taskId;
   assert.equal(first.task.status, "working");
   assert.equal(first.task.statusMessage, "@Dust is thinking");
-  const agentMessageId = agentMessageOf(s, u);
+  const agentMessageId = await agentMessageOf(s, u);
 
   const progress: Json[] = [];
   const waiting = c.raw.experimental.tasks.getTaskResult(taskId, CallToolResultSchema, {
@@ -228,14 +228,14 @@ Deno.test("[mcp tasks] v1 on 2025-11-25: tasks/result waits, reporting the agent
   // tasks/result reports where the task stands when it starts waiting, then each change.
   await waitFor(() => progress.length > 0, "the first progress");
   assert.deepEqual(progress[0], { progress: 0, message: "@Dust is thinking" });
-  createAgentAction(s.deps, {
+  await createAgentAction(s.deps, {
     messageId: agentMessageId,
     step: 1,
     functionCallName: "search",
     functionCallId: "call_1",
     params: { query: "x" },
   });
-  appendMessageEvent(s.deps, agentMessageId, { type: "tool_params" });
+  await appendMessageEvent(s.deps, agentMessageId, { type: "tool_params" });
   await waitFor(() => progress.length > 1, "progress of the step");
   assert.deepEqual(progress[1], {
     progress: 1,
@@ -252,20 +252,22 @@ Deno.test("[mcp tasks] v1 on 2025-11-25: tasks/result waits, reporting the agent
   assert.equal(cancelled.status, "cancelled");
   await assert.rejects(waiting, /was cancelled/);
   assert.equal(
-    (s.deps.db.prepare(
+    (await s.deps.db.get(
       "SELECT am.status FROM agent_messages am JOIN messages m ON m.id = am.message_id WHERE m.s_id = ?",
-    ).get(agentMessageId) as { status: string }).status,
+      agentMessageId,
+    ) as { status: string }).status,
     "cancelled",
   );
   await assert.rejects(c.raw.experimental.tasks.cancelTask(taskId), /terminal status 'cancelled'/);
 });
 
 /** The (only) agent message of the user's conversations. */
-function agentMessageOf(s: TestServer, u: McpUser): string {
-  return (s.deps.db.prepare(
+async function agentMessageOf(s: TestServer, u: McpUser): Promise<string> {
+  return (await s.deps.db.get(
     `SELECT m.s_id FROM messages m JOIN conversations c ON c.id = m.conversation_id
      WHERE m.type = 'agent_message' AND c.workspace_id = ? ORDER BY m.id DESC LIMIT 1`,
-  ).get(u.workspace.id) as { s_id: string }).s_id;
+    u.workspace.id,
+  ) as { s_id: string }).s_id;
 }
 
 Deno.test("[mcp tasks] v2 on 2026-07-28 with the tasks extension: resultType task, tasks/get inlines the answer", async () => {
@@ -321,8 +323,8 @@ Deno.test("[mcp tasks] v2 on 2026-07-28: a failed agent is completed with isErro
   const post = (title: string) =>
     callAsTask(s, u.mcpToken, { name: "create_conversation", arguments: { title, message: "go" } });
   const failing = await post("F");
-  updateAgentMessage(s.deps, {
-    messageId: agentMessageOf(s, u),
+  await updateAgentMessage(s.deps, {
+    messageId: await agentMessageOf(s, u),
     status: "failed",
     error: { code: "model_error", message: "upstream down" },
   });

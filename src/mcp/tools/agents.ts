@@ -35,6 +35,6 @@ export const AGENT_TOOLS: ToolDef[] = [
     }),
     output: ListAgentsOutput,
     write: false,
-    run: ({ deps, actor }, args) => listAgents(deps, actor, args),
+    run: async ({ deps, actor }, args) => await listAgents(deps, actor, args),
   }),
 ];

@@ -106,7 +106,7 @@ export const CONVERSATION_TOOLS: ToolDef[] = [
     }),
     output: ListConversationsOutput,
     write: false,
-    run: ({ deps, actor }, args) => listConversations(deps, actor, args),
+    run: async ({ deps, actor }, args) => await listConversations(deps, actor, args),
     links: (r, _args, ctx) =>
       r.conversations.map((c) => conversationLink(ctx, { conversationId: c.sId, title: c.title })),
   }),
@@ -161,7 +161,7 @@ export const CONVERSATION_TOOLS: ToolDef[] = [
     }),
     output: MessagesOutput,
     write: false,
-    run: ({ deps, actor }, args) => getConversationMessages(deps, actor, args),
+    run: async ({ deps, actor }, args) => await getConversationMessages(deps, actor, args),
     links: (r, _args, ctx) => [conversationLink(ctx, r)],
   }),
   defineTool({
@@ -179,6 +179,6 @@ export const CONVERSATION_TOOLS: ToolDef[] = [
       read: z.boolean(),
     }),
     write: true,
-    run: ({ deps, actor }, args) => markConversationRead(deps, actor, args),
+    run: async ({ deps, actor }, args) => await markConversationRead(deps, actor, args),
   }),
 ];

@@ -75,7 +75,7 @@ export const FILE_TOOLS: ToolDef[] = [
     input: z.object({ scope }),
     output: TextOutput,
     write: false,
-    run: ({ deps, actor }, args) => filesList(deps, actor, args),
+    run: async ({ deps, actor }, args) => await filesList(deps, actor, args),
     present: (r) => ({ text: r.text }),
     links: (r, _args, ctx) => r.files.map((f) => fileLink(ctx, f.path, f.mimeType, f.sizeBytes)),
   }),
@@ -145,7 +145,7 @@ export const FILE_TOOLS: ToolDef[] = [
     }),
     output: z.object({ path: z.string() }),
     write: false,
-    run: ({ deps, actor }, args) => filesResolve(deps, actor, args),
+    run: async ({ deps, actor }, args) => await filesResolve(deps, actor, args),
     links: (r, _args, ctx) => [fileLink(ctx, r.path)],
   }),
 ];

@@ -64,7 +64,7 @@ export const POD_TOOLS: ToolDef[] = [
     input: z.object({}),
     output: ListPodsOutput,
     write: false,
-    run: ({ deps, actor }) => listPods(deps, actor),
+    run: async ({ deps, actor }) => await listPods(deps, actor),
   }),
   defineTool({
     name: "get_pod",
@@ -75,7 +75,7 @@ export const POD_TOOLS: ToolDef[] = [
     input: z.object({ podId }),
     output: GetPodOutput,
     write: false,
-    run: ({ deps, actor }, args) => getPod(deps, actor, args),
+    run: async ({ deps, actor }, args) => await getPod(deps, actor, args),
   }),
   defineTool({
     name: "get_pod_tasks",
@@ -95,6 +95,6 @@ export const POD_TOOLS: ToolDef[] = [
     }),
     output: GetPodTasksOutput,
     write: false,
-    run: ({ deps, actor }, args) => getPodTasks(deps, actor, args),
+    run: async ({ deps, actor }, args) => await getPodTasks(deps, actor, args),
   }),
 ];

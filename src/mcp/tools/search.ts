@@ -97,7 +97,7 @@ export const SEARCH_TOOLS: ToolDef[] = [
     }),
     output: FetchOutput,
     write: false,
-    run: ({ deps, actor }, args) => fetchDocument(deps, actor, args),
+    run: async ({ deps, actor }, args) => await fetchDocument(deps, actor, args),
     links: (d, _args, { actor }) => [
       documentLink(
         actor.workspace.sId,
