@@ -72,7 +72,7 @@ function bodyLimitFor(path: string): number {
  */
 function payloadTooLarge(path: string, limit: number, requestId: string): Response {
   const message = `Request body is larger than ${limit} bytes.`;
-  if (path === "/mcp" || path === "/mcp/") {
+  if (path === "/mcp" || path.startsWith("/mcp/")) {
     const rpc = { jsonrpc: "2.0", id: null, error: { code: -32600, message } };
     return Response.json(rpc, { status: 413, headers: { "X-Request-Id": requestId } });
   }
