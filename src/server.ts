@@ -20,6 +20,7 @@ import { createApp } from "./app.ts";
 import type { Deps } from "./deps.ts";
 import type { CimdHooks } from "./oauth/cimd.ts";
 import { SearchWorkerPool } from "./core/search_worker.ts";
+import { ExtractPool } from "./extract/pool.ts";
 import { syncSearchIndex } from "./core/search_index.ts";
 import { RelayHub } from "./relay/hub.ts";
 import { StreamBudget } from "./events/stream_budget.ts";
@@ -148,6 +149,12 @@ export async function startServer(
       refusalDelayMs: config.searchRefusalDelayMs,
       log,
     }),
+    extractor: new ExtractPool({
+      processes: config.extractProcesses,
+      timeoutMs: config.extractTimeoutSeconds * 1000,
+      memoryBytes: config.extractMemory,
+      log,
+    }),
     shutdown: lifecycle.signal,
     cimdHooks: options.cimdFetch,
   };
@@ -169,6 +176,7 @@ export async function startServer(
     // reports or retries leaks neither the database nor timers and workers.
     lifecycle.abort();
     deps.searchWorkers.close();
+    await deps.extractor.close();
     db.close();
     throw e;
   }
@@ -187,6 +195,7 @@ export async function startServer(
       lifecycle.abort();
       await shutdownWithin(server, SHUTDOWN_GRACE_MS, log);
       deps.searchWorkers.close();
+      await deps.extractor.close();
       db.close();
       log.info("stopped");
     })();

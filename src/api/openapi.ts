@@ -37,6 +37,8 @@ export interface RouteDoc {
   auth?: RouteAuth;
   query?: z.ZodType;
   body?: z.ZodType;
+  /** The body's media type when it is not JSON (e.g. `multipart/form-data`). */
+  bodyContentType?: string;
   /** The success body (JSON). */
   response?: z.ZodType;
   /** Success status (default 200). */
@@ -151,7 +153,9 @@ export function buildOperation(doc: RouteDoc): Record<string, unknown> {
       ? {
         requestBody: {
           required: true,
-          content: { "application/json": { schema: toSchema(doc.body, "input") } },
+          content: {
+            [doc.bodyContentType ?? "application/json"]: { schema: toSchema(doc.body, "input") },
+          },
         },
       }
       : {}),

@@ -16,7 +16,9 @@
  * permission at all (it reads standard input and writes standard output). A compiled binary
  * runs itself with `EXTRACT_CHILD_ARG` (the binary's own permissions; it reads no setting and
  * no secret: its environment is cleared). Either way the server needs `--allow-run` for that
- * one program (`deno task start`: `--allow-run=deno`).
+ * one program (`deno task start`: `--allow-run=deno`; `deno task compile`:
+ * `--allow-run=dust-mcp`, the binary found on PATH under that name, as in the Docker image).
+ * Without it, uploads answer 503 and the server logs why once at start.
  *
  * Fair enough for an upload path: a member has at most `memberInFlight` documents running or
  * waiting (then 429), and at most `maxWaiting` wait in all (then 503).
@@ -60,6 +62,21 @@ const STDERR_KEPT = 2048;
 
 /** Variables an extraction process may see: where Deno's cache is, nothing else. */
 const PASSED_ENV = ["DENO_DIR", "HOME", "XDG_CACHE_HOME", "PATH", "TMPDIR"];
+
+/**
+ * The program to start: this executable by its path when that is allowed (`-A`, tests), else
+ * by the name `--allow-run` grants (`deno`, or `dust-mcp` for a compiled binary), which Deno
+ * matches literally (it does not follow the symlinks of PATH). Null: not allowed to.
+ */
+function childProgram(): string | null {
+  const names = [Deno.execPath(), Deno.build.standalone ? "dust-mcp" : "deno"];
+  for (const command of names) {
+    try {
+      if (Deno.permissions.querySync({ name: "run", command }).state === "granted") return command;
+    } catch { /* not a valid query: try the next */ }
+  }
+  return null;
+}
 
 function childCommand(memoryMib: number): { args: string[]; env: Record<string, string> } {
   const env: Record<string, string> = {};
@@ -150,6 +167,11 @@ export class ExtractPool {
     this.#memberInFlight = Math.max(1, options.memberInFlight ?? 3);
     this.#limits = { ...DEFAULT_EXTRACT_LIMITS, ...options.limits };
     this.#log = options.log;
+    if (options.log && childProgram() === null) {
+      options.log.warn("document uploads are unavailable", {
+        reason: `no permission to run ${Deno.execPath()} (see --allow-run in the README)`,
+      });
+    }
   }
 
   /** The limits documents are extracted under. */
@@ -232,7 +254,7 @@ export class ExtractPool {
     const { args, env } = childCommand(Math.ceil(this.#memoryBytes / MIB));
     let child: Deno.ChildProcess;
     try {
-      child = new Deno.Command(Deno.execPath(), {
+      child = new Deno.Command(childProgram() ?? Deno.execPath(), {
         args,
         env,
         clearEnv: true,

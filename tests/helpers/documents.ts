@@ -1,6 +1,6 @@
 /**
- * Real documents built in the test (no binary fixtures): PDFs with `pdf-lib`, DOCX files with
- * the `docx` package, and the hostile ones — a PDF encrypted with a user password (RC4
+ * Real documents built in the test (no binary fixtures): PDFs with `pdf-lib`, DOCX files
+ * zipped with `fflate` from the parts Word writes, and the hostile ones — a PDF encrypted with a user password (RC4
  * 128-bit, the PDF standard security handler revision 3, written here from the
  * specification), a PDF whose content streams inflate to gigabytes, DOCX zip bombs (honest
  * and lying about their sizes).
@@ -8,7 +8,6 @@
 import { createHash } from "node:crypto";
 import { deflateSync } from "node:zlib";
 import { PDFDocument, PDFName, PDFRawStream, StandardFonts } from "pdf-lib";
-import { Document, HeadingLevel, Packer, Paragraph, TextRun } from "docx";
 import { strToU8, unzipSync, zipSync } from "fflate";
 
 /** A PDF whose pages hold the given lines (one page per entry), with a metadata title. */
@@ -46,30 +45,53 @@ export async function makeInflatingPdf(mib: number, copies: number): Promise<Uin
   return await pdf.save();
 }
 
-/** A DOCX with a title in its properties, a heading and paragraphs. */
-export async function makeDocx(
-  heading: string,
-  paragraphs: string[],
-  title?: string,
-): Promise<Uint8Array> {
-  const doc = new Document({
-    title,
-    sections: [{
-      children: [
-        new Paragraph({ text: heading, heading: HeadingLevel.HEADING_1 }),
-        ...paragraphs.map((p) => new Paragraph({ children: [new TextRun(p)] })),
-      ],
-    }],
-  });
-  return new Uint8Array(await (await Packer.toBlob(doc)).arrayBuffer());
+const W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main";
+
+function xmlEscape(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+/**
+ * A DOCX (Office Open XML, zipped with fflate) with a `Heading 1` paragraph, body paragraphs
+ * and, when given, a title in `docProps/core.xml`: the parts Word itself writes for such a
+ * document, minus the optional ones (theme, settings, fonts).
+ */
+export function makeDocx(heading: string, paragraphs: string[], title?: string): Uint8Array {
+  const para = (text: string, style?: string) =>
+    `<w:p>${
+      style ? `<w:pPr><w:pStyle w:val="${style}"/></w:pPr>` : ""
+    }<w:r><w:t xml:space="preserve">${xmlEscape(text)}</w:t></w:r></w:p>`;
+  const rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships";
+  const parts: Record<string, string> = {
+    "[Content_Types].xml":
+      `<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/><Override PartName="/word/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.styles+xml"/><Override PartName="/docProps/core.xml" ContentType="application/vnd.openxmlformats-package.core-properties+xml"/></Types>`,
+    "_rels/.rels":
+      `<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="${rel}/officeDocument" Target="word/document.xml"/><Relationship Id="rId2" Type="http://schemas.openxmlformats.org/package/2006/relationships/metadata/core-properties" Target="docProps/core.xml"/></Relationships>`,
+    "word/_rels/document.xml.rels":
+      `<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="${rel}/styles" Target="styles.xml"/></Relationships>`,
+    "word/styles.xml":
+      `<?xml version="1.0" encoding="UTF-8" standalone="yes"?><w:styles xmlns:w="${W_NS}"><w:style w:type="paragraph" w:default="1" w:styleId="Normal"><w:name w:val="Normal"/></w:style><w:style w:type="paragraph" w:styleId="Heading1"><w:name w:val="heading 1"/><w:basedOn w:val="Normal"/></w:style></w:styles>`,
+    "word/document.xml":
+      `<?xml version="1.0" encoding="UTF-8" standalone="yes"?><w:document xmlns:w="${W_NS}"><w:body>${
+        para(heading, "Heading1")
+      }${paragraphs.map((p) => para(p)).join("")}</w:body></w:document>`,
+    "docProps/core.xml":
+      `<?xml version="1.0" encoding="UTF-8" standalone="yes"?><cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" xmlns:dc="http://purl.org/dc/elements/1.1/">${
+        title ? `<dc:title>${xmlEscape(title)}</dc:title>` : ""
+      }</cp:coreProperties>`,
+  };
+  return zipSync(
+    Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, strToU8(v)])),
+    { level: 6 },
+  );
 }
 
 /**
  * A real DOCX whose `word/document.xml` is replaced by `mib` MiB of XML that deflates to
  * almost nothing (a zip bomb, sizes declared honestly).
  */
-export async function makeZipBombDocx(mib: number): Promise<Uint8Array> {
-  const parts = unzipSync(await makeDocx("Bomb", ["x"]));
+export function makeZipBombDocx(mib: number): Uint8Array {
+  const parts = unzipSync(makeDocx("Bomb", ["x"]));
   const filler = "<w:p><w:r><w:t>bomb</w:t></w:r></w:p>";
   const body = filler.repeat(Math.ceil((mib * 2 ** 20) / filler.length));
   parts["word/document.xml"] = strToU8(
@@ -82,8 +104,8 @@ export async function makeZipBombDocx(mib: number): Promise<Uint8Array> {
  * The zip bomb again, but its central directory declares `word/document.xml` 1 KiB large:
  * a reader that trusts the sizes allocates little, then inflates far more.
  */
-export async function makeLyingZipBombDocx(mib: number): Promise<Uint8Array> {
-  const zip = await makeZipBombDocx(mib);
+export function makeLyingZipBombDocx(mib: number): Uint8Array {
+  const zip = makeZipBombDocx(mib);
   const name = new TextEncoder().encode("word/document.xml");
   const view = new DataView(zip.buffer, zip.byteOffset, zip.byteLength);
   // Central directory headers (PK\x01\x02): uncompressed size at +24, name length at +28,
