@@ -94,9 +94,9 @@ function childCommand(memoryMib: number): { args: string[]; env: Record<string, 
       "run",
       "--quiet",
       "--no-prompt",
-      `--config=${path(new URL("../../deno.json", import.meta.url))}`,
+      `--config=${path(new URL("../../deno.json", import.meta.url))}`, // dev-only
       `--v8-flags=${v8}`,
-      path(new URL("./child_main.ts", import.meta.url)),
+      path(new URL("./child_main.ts", import.meta.url)), // dev-only
     ],
     env,
   };
