@@ -7,13 +7,14 @@
  * `Worker.terminate()` does not stop a worker busy in JavaScript — its thread went on using a
  * full core 25 s after the call — and a worker's memory is the server's: a 1 MB PDF whose
  * content stream inflates to 1 GB took the process to 3.2 GB of RSS while PDF.js decoded it.
- * A process is stopped for certain by a kill, its memory is its own (watched here through
- * `/proc/<pid>/status` every 50 ms on Linux, and its V8 heap capped by
+ * A process is stopped for certain by a kill, its memory is its own (it watches its own
+ * resident size and gives up past `memoryBytes`, `child.ts`; its V8 heap is capped by
  * `--max-old-space-size`), a crash takes down only that document, and it shares no parser
- * state with another tenant's document. Its cost: ~130-220 ms to start per document.
+ * state with another tenant's document. Its cost: ~30-200 ms to start per document.
  *
- * During development the process is `deno run --no-prompt src/extract/child_main.ts`: no
- * permission at all (it reads standard input and writes standard output). A compiled binary
+ * During development the process is `deno run --no-prompt src/extract/child_main.ts` with one
+ * permission: reading the server's sources under `src/`, to start its parsing thread
+ * (`child_worker.ts`); no network, no other file (not the data directory), no environment. A compiled binary
  * runs itself with `EXTRACT_CHILD_ARG` (the binary's own permissions; it reads no setting and
  * no secret: its environment is cleared). Either way the server needs `--allow-run` for that
  * one program (`deno task start`: `--allow-run=deno`; `deno task compile`:
@@ -44,6 +45,8 @@ export interface ExtractPoolOptions {
   /** Narrower extraction limits (tests); the defaults are the server's. */
   limits?: Partial<ExtractLimits>;
   log?: Logger;
+  /** Called with each extraction process's id as it starts (tests, diagnostics). */
+  onSpawn?: (pid: number) => void;
 }
 
 interface Job {
@@ -54,10 +57,9 @@ interface Job {
   reject: (e: unknown) => void;
 }
 
-type StopReason = "time" | "memory" | "output" | "closing";
+type StopReason = "time" | "output" | "closing";
 
 const MIB = 2 ** 20;
-const WATCH_INTERVAL_MS = 50;
 const STDERR_KEPT = 2048;
 
 /** Variables an extraction process may see: where Deno's cache is, nothing else. */
@@ -96,20 +98,12 @@ function childCommand(memoryMib: number): { args: string[]; env: Record<string, 
       "--no-prompt",
       `--config=${path(new URL("../../deno.json", import.meta.url))}`, // dev-only
       `--v8-flags=${v8}`,
+      // Only to start its parsing thread: a worker's modules need read access to the sources.
+      `--allow-read=${path(new URL("../", import.meta.url))}`, // dev-only
       path(new URL("./child_main.ts", import.meta.url)), // dev-only
     ],
     env,
   };
-}
-
-/** Resident bytes of a process (Linux), or null when unknown. */
-function residentBytes(pid: number): number | null {
-  try {
-    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(Deno.readTextFileSync(`/proc/${pid}/status`));
-    return m ? Number(m[1]) * 1024 : null;
-  } catch {
-    return null;
-  }
 }
 
 /** Read a stream whole, or stop (calling `over`) once it passes `max` bytes. */
@@ -151,6 +145,7 @@ export class ExtractPool {
   readonly #memberInFlight: number;
   readonly #limits: ExtractLimits;
   readonly #log?: Logger;
+  readonly #onSpawn?: (pid: number) => void;
   readonly #waiting: Job[] = [];
   readonly #inFlight = new Map<string, number>();
   /** Each running process and how to stop it. */
@@ -167,6 +162,7 @@ export class ExtractPool {
     this.#memberInFlight = Math.max(1, options.memberInFlight ?? 3);
     this.#limits = { ...DEFAULT_EXTRACT_LIMITS, ...options.limits };
     this.#log = options.log;
+    this.#onSpawn = options.onSpawn;
     if (options.log && childProgram() === null) {
       options.log.warn("document uploads are unavailable", {
         reason: `no permission to run ${Deno.execPath()} (see --allow-run in the README)`,
@@ -277,14 +273,12 @@ export class ExtractPool {
     };
     this.#children.set(child, stop);
     const timer = setTimeout(() => stop("time"), this.#timeoutMs);
-    const watch = Deno.build.os === "linux"
-      ? setInterval(() => {
-        const rss = residentBytes(child.pid);
-        if (rss !== null && rss > this.#memoryBytes) stop("memory");
-      }, WATCH_INTERVAL_MS)
-      : undefined;
+    this.#onSpawn?.(child.pid);
     try {
-      const request = encodeRequest({ info: job.info, limits: this.#limits }, job.bytes);
+      const request = encodeRequest(
+        { info: job.info, limits: this.#limits, memoryBytes: this.#memoryBytes },
+        job.bytes,
+      );
       job.bytes = new Uint8Array(0); // the copy in `request` is all the child needs
       const writer = child.stdin.getWriter();
       const written = writer.write(request).then(() => writer.close()).catch(() => {});
@@ -298,7 +292,6 @@ export class ExtractPool {
       return this.#outcome(stoppedFor, out, err, status);
     } finally {
       clearTimeout(timer);
-      clearInterval(watch);
       this.#children.delete(child);
     }
   }
@@ -315,13 +308,6 @@ export class ExtractPool {
         `Reading the document took longer than ${
           this.#timeoutMs / 1000
         } s and was stopped (it may be malformed or too complex). Try a smaller or simpler file.`,
-      );
-    }
-    if (stoppedFor === "memory") {
-      throw unreadable(
-        `Reading the document needed more than ${
-          Math.round(this.#memoryBytes / MIB)
-        } MB of memory and was stopped (it may be malformed, e.g. a compression bomb).`,
       );
     }
     if (stoppedFor === "output") throw textTooLong(this.#limits.maxTextChars);

@@ -145,7 +145,7 @@ Deno.test("[docs] src/ reads no source file at run time (the compiled binary has
   // `deno compile` embeds modules, not files: reading a sibling file through import.meta or a
   // relative path works under `deno run` and breaks only in the binary. Worker entry points
   // are the one allowed use (pinned with --include in the compile task, tested above), with
-  // lines marked `// dev-only` (a branch a compiled binary never takes) and reads of /proc.
+  // lines marked `// dev-only` (a branch a compiled binary never takes).
   const offenders: string[] = [];
   const walk = async (dir: string) => {
     for await (const e of Deno.readDir(new URL(dir, root))) {
@@ -155,7 +155,6 @@ Deno.test("[docs] src/ reads no source file at run time (the compiled binary has
         const lines = (await read(path)).split("\n");
         lines.forEach((l, i) => {
           if (/^\s*(\/\/|\*)/.test(l) || /\/\/ dev-only\b/.test(l)) return;
-          if (/Deno\.readTextFile(Sync)?\(`\/proc\//.test(l)) return;
           const sourceRead = /import\.meta\.(dirname|filename)|fromFileUrl|Deno\.readTextFile/
             .test(l) || (/import\.meta\.url/.test(l) && !/new Worker\(/.test(l));
           if (sourceRead) offenders.push(`${path}:${i + 1}: ${l.trim()}`);

@@ -33,18 +33,23 @@ async function refusal(p: Promise<unknown>): Promise<AppError> {
   assert.fail("expected a refusal");
 }
 
-/** Processes whose parent is this one (Linux), to check none outlives its job. */
-function childProcesses(): number[] {
-  const mine = String(Deno.pid);
-  const found: number[] = [];
-  for (const e of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
-      if (stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1] === mine) found.push(Number(e.name));
-    } catch { /* gone meanwhile */ }
-  }
-  return found;
+/** Whether a process is alive (`ps -p`; reading /proc needs --allow-all). */
+async function alive(pid: number): Promise<boolean> {
+  const r = await new Deno.Command("ps", { args: ["-p", String(pid)], stdout: "null" }).output();
+  return r.code === 0;
+}
+
+/** A pool that records the ids of the processes it starts. */
+function watchedPool(options: ConstructorParameters<typeof ExtractPool>[0] = {}) {
+  const pids: number[] = [];
+  const pool = new ExtractPool({ ...options, onSpawn: (pid) => pids.push(pid) });
+  return { pool, pids };
+}
+
+/** Every process the pool started has exited. */
+async function allGone(pids: number[]): Promise<void> {
+  assert.ok(pids.length > 0);
+  for (const pid of pids) assert.equal(await alive(pid), false, `process ${pid} still runs`);
 }
 
 Deno.test("[extract] the default text limit is the document upsert's", () => {
@@ -211,7 +216,7 @@ Deno.test("[extract] page count, input size and text length are bounded", async 
 });
 
 Deno.test("[extract] a PDF that inflates past the memory limit is killed, and its process is gone", async () => {
-  const pool = new ExtractPool({ memoryBytes: 384 * 2 ** 20 });
+  const { pool, pids } = watchedPool({ memoryBytes: 384 * 2 ** 20 });
   try {
     // 16 × 128 MiB = 2 GiB to read a file of a few hundred kilobytes.
     const bomb = await makeInflatingPdf(128, 16);
@@ -220,7 +225,7 @@ Deno.test("[extract] a PDF that inflates past the memory limit is killed, and it
     assert.equal(e.status, 400);
     assert.equal(e.type, "file_processing_error");
     assert.match(e.message, /needed more than 384 MB of memory and was stopped/);
-    assert.deepEqual(childProcesses(), []);
+    await allGone(pids);
     // The pool goes on serving.
     const ok = await pool.extract(enc.encode("still here"), { fileName: "a.txt" });
     assert.equal(ok.text, "still here");
@@ -230,13 +235,13 @@ Deno.test("[extract] a PDF that inflates past the memory limit is killed, and it
 });
 
 Deno.test("[extract] a document past the time limit is killed and refused; the process is gone", async () => {
-  const pool = new ExtractPool({ timeoutMs: 300 });
+  const { pool, pids } = watchedPool({ timeoutMs: 300 });
   try {
     const many = await makeManyPagesPdf(1500);
     const e = await refusal(pool.extract(many, { fileName: "slow.pdf" }));
     assert.equal(e.status, 400);
     assert.match(e.message, /took longer than 0\.3 s and was stopped/);
-    assert.deepEqual(childProcesses(), []);
+    await allGone(pids);
     assert.equal(pool.running, 0);
   } finally {
     await pool.close();
@@ -244,7 +249,7 @@ Deno.test("[extract] a document past the time limit is killed and refused; the p
 });
 
 Deno.test("[extract] at most `processes` run at once; a member's extra documents get 429; close() kills", async () => {
-  const pool = new ExtractPool({ processes: 1, memberInFlight: 2, maxWaiting: 1 });
+  const { pool, pids } = watchedPool({ processes: 1, memberInFlight: 2, maxWaiting: 1 });
   const doc = () => enc.encode("tiny");
   const first = pool.extract(doc(), { fileName: "1.txt" }, { owner: "user:1" });
   const second = pool.extract(doc(), { fileName: "2.txt" }, { owner: "user:1" });
@@ -262,6 +267,6 @@ Deno.test("[extract] at most `processes` run at once; a member's extra documents
   await pool.close();
   const stopped = await refusal(slow);
   assert.equal(stopped.status, 503);
-  assert.deepEqual(childProcesses(), []);
+  await allGone(pids);
   assert.equal((await refusal(pool.extract(doc(), {}))).status, 503);
 });
