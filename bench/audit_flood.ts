@@ -19,7 +19,7 @@ import { createUser } from "../src/core/users.ts";
 import { addMember, createWorkspace } from "../src/core/workspaces.ts";
 import { issueMcpToken } from "../src/core/mcp_tokens.ts";
 import { flushAuditLog } from "../src/core/audit.ts";
-import type { Db } from "../src/db/sqlite.ts";
+import type { Db } from "../src/db/db.ts";
 import { type LoadTarget, runLoad } from "./load.ts";
 import type { BenchResult } from "./result.ts";
 
@@ -31,17 +31,19 @@ function seconds(): number {
 }
 
 /** Bytes of the database's pages in use, after moving the WAL into the main file. */
-function usedBytes(db: Db): number {
-  flushAuditLog(db);
-  db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
-  const one = (sql: string) => Object.values(db.prepare(sql).get()!)[0] as number;
-  return (one("PRAGMA page_count") - one("PRAGMA freelist_count")) * one("PRAGMA page_size");
+async function usedBytes(db: Db): Promise<number> {
+  await flushAuditLog(db);
+  await db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  const one = async (sql: string) => Object.values((await db.get(sql))!)[0] as number;
+  return (await one("PRAGMA page_count") - await one("PRAGMA freelist_count")) *
+    await one("PRAGMA page_size");
 }
 
-function auditRows(db: Db): { rows: number; calls: number } {
-  flushAuditLog(db);
-  const r = db.prepare("SELECT COUNT(*) AS rows, COALESCE(SUM(count), 0) AS calls FROM audit_log")
-    .get() as { rows: number; calls: number };
+async function auditRows(db: Db): Promise<{ rows: number; calls: number }> {
+  await flushAuditLog(db);
+  const r = await db.get(
+    "SELECT COUNT(*) AS rows, COALESCE(SUM(count), 0) AS calls FROM audit_log",
+  ) as { rows: number; calls: number };
   return { rows: r.rows, calls: r.calls };
 }
 
@@ -69,10 +71,10 @@ export async function run(): Promise<BenchResult> {
     try {
       const db = server.deps.db;
       const admin = await createUser(db, { email: "admin@example.com", name: "A", password: null });
-      const ws = createWorkspace(db, { name: "Flooded", adminUserId: admin.id });
+      const ws = await createWorkspace(db, { name: "Flooded", adminUserId: admin.id });
       const user = await createUser(db, { email: "m@example.com", name: "M", password: null });
-      addMember(db, { workspaceId: ws.id, userId: user.id, role: "user" });
-      const token = issueMcpToken(db, { userId: user.id, workspaceId: ws.id }).token;
+      await addMember(db, { workspaceId: ws.id, userId: user.id, role: "user" });
+      const token = (await issueMcpToken(db, { userId: user.id, workspaceId: ws.id })).token;
       const batch = Array.from({ length: config.mcpMaxBatch }, (_, i) => ({
         jsonrpc: "2.0",
         id: i + 1,
@@ -95,8 +97,8 @@ export async function run(): Promise<BenchResult> {
       if (probe.status !== 200 || !probeText.includes('"result"')) {
         throw new Error(`flood batch not served: ${probe.status} ${probeText.slice(0, 200)}`);
       }
-      const before = usedBytes(db);
-      const rowsBefore = auditRows(db);
+      const before = await usedBytes(db);
+      const rowsBefore = await auditRows(db);
       const durationMs = seconds() * 1000;
       const load = await runLoad({
         target,
@@ -105,8 +107,8 @@ export async function run(): Promise<BenchResult> {
         maxRequests: 5_000_000,
         client: "fetch",
       });
-      const after = usedBytes(db);
-      const rowsAfter = auditRows(db);
+      const after = await usedBytes(db);
+      const rowsAfter = await auditRows(db);
       const grown = after - before;
       const served = load.requests - load.errors;
       const kb = (bytes: number) => `${(bytes / 1024).toFixed(0)} KB`;

@@ -237,7 +237,7 @@ async function runBaseline(pid: number, clients: Req[][]) {
 /** Open the streams, then run the MCP clients and the writes together for SECONDS. */
 async function runMixed(url: string, pid: number, users: SeededUser[], clients: Req[][]) {
   const rss = sampleRss(pid);
-  const workers: ReturnType<typeof startWorker>[] = [];
+  const workers: Awaited<ReturnType<typeof startWorker>>[] = [];
   // On any failure, end every Worker (the streams one waits for "stop") and the sampler, so a
   // failed run exits instead of hanging.
   try {

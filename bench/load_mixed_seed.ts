@@ -8,7 +8,7 @@
  */
 import { resolveConfig } from "../src/config.ts";
 import { startServer } from "../src/server.ts";
-import { tx } from "../src/db/sqlite.ts";
+
 import { createUser, findUserByEmail } from "../src/core/users.ts";
 import { addMember, createWorkspace, getRole } from "../src/core/workspaces.ts";
 import { issueMcpToken } from "../src/core/mcp_tokens.ts";
@@ -66,13 +66,14 @@ async function seedWorkspace(deps: Deps, i: number, docs: number): Promise<Seede
     name: `Mixed ${i}`,
     password: null,
   });
-  const ws = createWorkspace(deps.db, { name: `Mixed ${i}`, adminUserId: admin.id });
-  const actor = actorOf(deps, admin.sId, ws.sId);
-  const spaceId = listWorkspaceSpaces(deps.db, ws.id).find((s) => s.kind === "global")!.sId;
-  const dataSourceId = createDataSource(deps, actor, { spaceId, name: "handbook" }).data_source.sId;
-  tx(deps.db, () => {
+  const ws = await createWorkspace(deps.db, { name: `Mixed ${i}`, adminUserId: admin.id });
+  const actor = await actorOf(deps, admin.sId, ws.sId);
+  const spaceId = (await listWorkspaceSpaces(deps.db, ws.id)).find((s) => s.kind === "global")!.sId;
+  const dataSourceId =
+    (await createDataSource(deps, actor, { spaceId, name: "handbook" })).data_source.sId;
+  await deps.db.tx(async () => {
     for (let d = 0; d < docs; d++) {
-      upsertDocument(deps, actor, {
+      await upsertDocument(deps, actor, {
         spaceId,
         dataSourceId,
         documentId: `doc-${d}`,
@@ -84,13 +85,13 @@ async function seedWorkspace(deps: Deps, i: number, docs: number): Promise<Seede
   return { id: ws.id, wId: ws.sId, spaceId, dataSourceId };
 }
 
-function actorOf(deps: Deps, userSId: string, workspaceSId: string) {
-  return resolveUserActor(deps, {
+async function actorOf(deps: Deps, userSId: string, workspaceSId: string) {
+  return (await resolveUserActor(deps, {
     userSId,
     workspaceSId,
     scopes: new Set(ALL_SCOPES),
     credential: { kind: "personal_token", id: "bench" },
-  })!;
+  }))!;
 }
 
 /** Member `i` of `ws` (its admin when it created it, a builder otherwise) and its own data. */
@@ -101,28 +102,31 @@ async function seedMember(
   plan: SeedPlan,
 ): Promise<SeededUser> {
   const email = `mixed${i}@example.com`;
-  const user = findUserByEmail(deps.db, email) ??
+  const user = await findUserByEmail(deps.db, email) ??
     await createUser(deps.db, { email, name: `Mixed ${i}`, password: null });
-  if (!getRole(deps.db, ws.id, user.id)) {
-    addMember(deps.db, { workspaceId: ws.id, userId: user.id, role: "builder" });
+  if (!await getRole(deps.db, ws.id, user.id)) {
+    await addMember(deps.db, { workspaceId: ws.id, userId: user.id, role: "builder" });
   }
-  const actor = actorOf(deps, user.sId, ws.wId);
+  const actor = await actorOf(deps, user.sId, ws.wId);
   const conversationIds: string[] = [];
   for (let c = 0; c < plan.conversationsPerUser; c++) {
     const r = await postConversation(deps, actor, { title: `c${c}`, visibility: "unlisted" });
     conversationIds.push(r.conversation.sId);
   }
-  const relayServerIds = Array.from(
-    { length: plan.relayServersPerUser },
-    (_, s) => registerRelayServer(deps, actor, { serverName: `Bench ${s}` }).serverId,
-  );
+  const relayServerIds: string[] = [];
+  for (let s = 0; s < plan.relayServersPerUser; s++) {
+    relayServerIds.push(
+      (await registerRelayServer(deps, actor, { serverName: `Bench ${s}` })).serverId,
+    );
+  }
   return {
     wId: ws.wId,
     spaceId: ws.spaceId,
     dataSourceId: ws.dataSourceId,
-    mcpToken: issueMcpToken(deps.db, { userId: user.id, workspaceId: ws.id }).token,
-    restToken: issuePersonalToken(deps.db, { workspaceId: ws.id, userId: user.id, name: "b" })
-      .secret,
+    mcpToken: (await issueMcpToken(deps.db, { userId: user.id, workspaceId: ws.id })).token,
+    restToken:
+      (await issuePersonalToken(deps.db, { workspaceId: ws.id, userId: user.id, name: "b" }))
+        .secret,
     conversationIds,
     relayServerIds,
   };
@@ -144,7 +148,7 @@ export async function seedDataDir(dataDir: string, plan: SeedPlan): Promise<Seed
     for (let i = 0; i < plan.users; i++) {
       users.push(await seedMember(server.deps, i, workspaces[i % workspaces.length], plan));
     }
-    server.deps.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    await server.deps.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
     return users;
   } finally {
     await server.stop();

@@ -82,7 +82,7 @@ async function seed(deps: Awaited<ReturnType<typeof startServer>>["deps"]): Prom
     name: "Bench User",
     password: null,
   });
-  const ws = createWorkspace(deps.db, { name: "Bench", adminUserId: user.id });
+  const ws = await createWorkspace(deps.db, { name: "Bench", adminUserId: user.id });
   const actor: UserActor = {
     kind: "user",
     user: toUserRef(user),
@@ -91,8 +91,9 @@ async function seed(deps: Awaited<ReturnType<typeof startServer>>["deps"]): Prom
     scopes: new Set(["read", "write"]),
     credential: { kind: "session", id: "bench" },
   };
-  const spaceId = listWorkspaceSpaces(deps.db, ws.id).find((s) => s.kind === "global")!.sId;
-  const dataSourceId = createDataSource(deps, actor, { spaceId, name: "handbook" }).data_source.sId;
+  const spaceId = (await listWorkspaceSpaces(deps.db, ws.id)).find((s) => s.kind === "global")!.sId;
+  const dataSourceId =
+    (await createDataSource(deps, actor, { spaceId, name: "handbook" })).data_source.sId;
   const words = [
     "travel",
     "budget",
@@ -108,7 +109,7 @@ async function seed(deps: Awaited<ReturnType<typeof startServer>>["deps"]): Prom
       `Document ${i} about ${words[i % words.length]} and ${words[(i * 7) % words.length]}. ` +
       `${i % 20 === 0 ? "The zeppelin policy applies. " : ""}`.repeat(1) +
       "Lorem ipsum dolor sit amet, consectetur adipiscing elit. ".repeat(8);
-    upsertDocument(deps, actor, {
+    await upsertDocument(deps, actor, {
       spaceId,
       dataSourceId,
       documentId: `doc-${i}`,
@@ -116,7 +117,7 @@ async function seed(deps: Awaited<ReturnType<typeof startServer>>["deps"]): Prom
       title: `Doc ${i}`,
     });
   }
-  return issueMcpToken(deps.db, { userId: user.id, workspaceId: ws.id }).token;
+  return (await issueMcpToken(deps.db, { userId: user.id, workspaceId: ws.id })).token;
 }
 
 async function ensurePeerInstalled(): Promise<void> {

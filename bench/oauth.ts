@@ -10,7 +10,7 @@
  */
 import { resolveConfig } from "../src/config.ts";
 import { startServer } from "../src/server.ts";
-import { tx } from "../src/db/sqlite.ts";
+
 import { createUser } from "../src/core/users.ts";
 import { createWorkspace } from "../src/core/workspaces.ts";
 import { registerDynamicClient } from "../src/core/oauth_clients.ts";
@@ -126,26 +126,30 @@ export async function run(): Promise<BenchResult> {
       name: "Bench",
       password: null,
     });
-    const ws = createWorkspace(db, { name: "Bench", adminUserId: user.id });
-    const { client } = registerDynamicClient(db, {
+    const ws = await createWorkspace(db, { name: "Bench", adminUserId: user.id });
+    const { client } = await registerDynamicClient(db, {
       client_name: "bench",
       redirect_uris: ["http://127.0.0.1:1/cb"],
       token_endpoint_auth_method: "none",
     });
     const mcp = `${config.publicUrl}/mcp`;
-    const tokens = Array.from({ length: workers }, () =>
-      tx(db, () => {
-        const at = Date.now();
-        const g = insertGrant(db, {
-          clientId: client.clientId,
-          userId: user.id,
-          workspaceId: ws.id,
-          scope: "read write",
-          resource: mcp,
-          redirectUri: "http://127.0.0.1:1/cb",
-        }, at);
-        return insertRefreshToken(db, g.id, "read write", g.expiresAt, at);
-      }));
+    const tokens: string[] = [];
+    for (let i = 0; i < workers; i++) {
+      tokens.push(
+        await db.tx(async () => {
+          const at = Date.now();
+          const g = await insertGrant(db, {
+            clientId: client.clientId,
+            userId: user.id,
+            workspaceId: ws.id,
+            scope: "read write",
+            resource: mcp,
+            redirectUri: "http://127.0.0.1:1/cb",
+          }, at);
+          return await insertRefreshToken(db, g.id, "read write", g.expiresAt, at);
+        }),
+      );
+    }
     const tokenUrl = `${server.url}/token`;
     const refresh = await loop(tokens, ms, async (rt) => {
       const r = await postForm(

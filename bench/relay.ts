@@ -47,8 +47,8 @@ async function createBenchUser(deps: Pick<Deps, "db">, i: number) {
     name: `Bench ${i}`,
     password: null,
   });
-  const ws = createWorkspace(deps.db, { name: `Bench ${i}`, adminUserId: user.id });
-  const { secret } = issuePersonalToken(deps.db, {
+  const ws = await createWorkspace(deps.db, { name: `Bench ${i}`, adminUserId: user.id });
+  const { secret } = await issuePersonalToken(deps.db, {
     workspaceId: ws.id,
     userId: user.id,
     name: "b",
@@ -97,13 +97,13 @@ async function measureRoundTrips(): Promise<number[]> {
   try {
     const deps = server.deps;
     const u = await createBenchUser(deps, 0);
-    const actor = resolveUserActor(deps, {
+    const actor = (await resolveUserActor(deps, {
       userSId: u.user.sId,
       workspaceSId: u.ws.sId,
       scopes: new Set(ALL_SCOPES),
       credential: { kind: "personal_token", id: "bench" },
-    })!;
-    const { serverId } = registerRelayServer(deps, actor, { serverName: "Bench Tools" });
+    }))!;
+    const { serverId } = await registerRelayServer(deps, actor, { serverName: "Bench Tools" });
     const convo = await postConversation(deps, actor, {
       title: "bench",
       visibility: "unlisted",
@@ -239,7 +239,7 @@ async function measureStreamMemory() {
   const db = await openDataDir(dataDir);
   const users = [];
   for (let i = 0; i < 20; i++) users.push(await createBenchUser({ db }, i));
-  db.close();
+  await db.close();
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",

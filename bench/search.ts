@@ -20,7 +20,7 @@
  */
 import { resolveConfig } from "../src/config.ts";
 import { startServer } from "../src/server.ts";
-import { tx } from "../src/db/sqlite.ts";
+
 import { createUser, toUserRef } from "../src/core/users.ts";
 import { createWorkspace, toWorkspaceRef } from "../src/core/workspaces.ts";
 import { issuePersonalToken } from "../src/core/personal_tokens.ts";
@@ -35,6 +35,7 @@ import type { UserActor } from "../src/auth/actor.ts";
 import type { Deps } from "../src/deps.ts";
 import { AppError } from "../src/errors.ts";
 import type { BenchResult } from "./result.ts";
+import type { SqliteDb } from "../src/db/sqlite.ts";
 
 const SIZES = (Deno.env.get("BENCH_SEARCH_SIZES") ?? "100000,1000000").split(",")
   .map(Number).filter((n) => Number.isInteger(n) && n > 0).sort((a, b) => a - b);
@@ -83,7 +84,7 @@ interface Corpus {
  * Grow the corpus to `target` documents through the core, 1,000 per transaction, within what
  * is left of the time cap.
  */
-function generate(
+async function generate(
   deps: Deps,
   actor: UserActor,
   where: { spaceId: string; dataSourceId: string },
@@ -96,9 +97,9 @@ function generate(
   let n = corpus.docs;
   while (n < target && performance.now() - started < budgetMs) {
     const end = Math.min(target, n + 1000);
-    tx(deps.db, () => {
+    await deps.db.tx(async () => {
       for (; n < end; n++) {
-        upsertDocument(deps, actor, {
+        await upsertDocument(deps, actor, {
           ...where,
           documentId: `doc-${n}`,
           text: documentText(n, rand),
@@ -190,7 +191,7 @@ async function setUp(deps: Deps): Promise<Bench> {
     name: "Bench",
     password: null,
   });
-  const ws = createWorkspace(deps.db, { name: "Bench", adminUserId: user.id });
+  const ws = await createWorkspace(deps.db, { name: "Bench", adminUserId: user.id });
   const actor: UserActor = {
     kind: "user",
     user: toUserRef(user),
@@ -200,11 +201,14 @@ async function setUp(deps: Deps): Promise<Bench> {
     credential: { kind: "personal_token", id: "bench" },
   };
   const token =
-    issuePersonalToken(deps.db, { workspaceId: ws.id, userId: user.id, name: "b" }).secret;
-  const spaceId = listWorkspaceSpaces(deps.db, ws.id).find((s) => s.kind === "global")!.sId;
-  const dataSourceId = createDataSource(deps, actor, { spaceId, name: "Corpus" }).data_source.sId;
-  const dsRow = deps.db.prepare("SELECT id, space_id FROM data_sources WHERE s_id = ?")
-    .get(dataSourceId) as { id: number; space_id: number };
+    (await issuePersonalToken(deps.db, { workspaceId: ws.id, userId: user.id, name: "b" })).secret;
+  const spaceId = (await listWorkspaceSpaces(deps.db, ws.id)).find((s) => s.kind === "global")!.sId;
+  const dataSourceId =
+    (await createDataSource(deps, actor, { spaceId, name: "Corpus" })).data_source.sId;
+  const dsRow = await deps.db.get(
+    "SELECT id, space_id FROM data_sources WHERE s_id = ?",
+    dataSourceId,
+  ) as { id: number; space_id: number };
   return {
     deps,
     actor,
@@ -216,11 +220,11 @@ async function setUp(deps: Deps): Promise<Bench> {
   };
 }
 
-function mainThreadRequest(b: Bench, term: string): SearchRequest {
+async function mainThreadRequest(b: Bench, term: string): Promise<SearchRequest> {
   return {
     match: buildMatchQuery(term),
     workspaceId: b.ws.id,
-    partitions: searchPartitionsFor(b.deps.db, b.ws.id, [b.spaceRowId]),
+    partitions: await searchPartitionsFor(b.deps.db, b.ws.id, [b.spaceRowId]),
     dataSourceIds: [b.dsRowId],
     timestampGt: null,
     timestampLt: null,
@@ -237,15 +241,15 @@ async function measureSize(b: Bench, docs: number) {
   const lookup = b.deps.db.prepare(
     "SELECT id, title FROM documents WHERE data_source_id = ? AND document_id = ?",
   );
-  for (let i = 0; i < 2000; i++) lookup.get(b.dsRowId, `doc-${i}`);
+  for (let i = 0; i < 2000; i++) await lookup.get(b.dsRowId, `doc-${i}`);
   const lookupN = 50_000;
   const t0 = performance.now();
-  for (let i = 0; i < lookupN; i++) lookup.get(b.dsRowId, `doc-${(i * 7919) % docs}`);
+  for (let i = 0; i < lookupN; i++) await lookup.get(b.dsRowId, `doc-${(i * 7919) % docs}`);
   const lookupMs = (performance.now() - t0) / lookupN;
 
   // Search latency through the product path (core → worker), per term. A search past the
   // pool's time limit (503) is counted, not fatal: on a busy machine the common term can hit it.
-  const search: Record<string, ReturnType<typeof stats> & { timeouts: number }> = {};
+  const search: Record<string, Awaited<ReturnType<typeof stats>> & { timeouts: number }> = {};
   for (const [k, term] of Object.entries(TERMS)) {
     let timeouts = 0;
     const one = () =>
@@ -259,11 +263,11 @@ async function measureSize(b: Bench, docs: number) {
     search[k] = { ...stats(await timeAsync(n, one)), timeouts };
   }
   // The same FTS query on the main thread (what the worker saves the event loop from).
-  const request = mainThreadRequest(b, "commonterm");
+  const request = await mainThreadRequest(b, "commonterm");
   const mainFts = stats(
     await timeAsync(
       docs > 200_000 ? 15 : 40,
-      () => Promise.resolve(runSearchQuery(b.deps.db, request)),
+      () => Promise.resolve(runSearchQuery((b.deps.db as SqliteDb).conn, request)),
     ),
   );
   const lines = [
@@ -293,9 +297,9 @@ async function measureHealthz(b: Bench, baseUrl: string) {
   });
   const withWorker = stats(await probeHealthz(healthUrl));
   const workerSearches = await workerLoad.end();
-  const request = mainThreadRequest(b, "commonterm");
+  const request = await mainThreadRequest(b, "commonterm");
   const mainLoad = backgroundLoad(2, async () => {
-    runSearchQuery(b.deps.db, request);
+    runSearchQuery((b.deps.db as SqliteDb).conn, request);
     await new Promise((r) => setTimeout(r, 0));
   });
   const withMain = stats(await probeHealthz(healthUrl));
@@ -319,7 +323,7 @@ async function measureConversationListing(b: Bench, lookupMs: number) {
     await postConversation(b.deps, b.actor, { title: `c${i}`, visibility: "unlisted" });
   }
   const convList = stats(
-    await timeAsync(300, () => Promise.resolve(listConversations(b.deps, b.actor, {}))),
+    await timeAsync(300, async () => Promise.resolve(await listConversations(b.deps, b.actor, {}))),
   );
   const line = `conversation listing (25 of 500): p50 ${ms(convList.p50)}, p95 ${
     ms(convList.p95)
@@ -334,8 +338,8 @@ async function measure(deps: Deps, baseUrl: string): Promise<BenchResult> {
   const sizes: unknown[] = [];
   let first: Awaited<ReturnType<typeof measureHealthz>> | null = null;
   for (const size of SIZES.length ? SIZES : [100_000]) {
-    generate(deps, b.actor, b.where, corpus, size);
-    deps.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    await generate(deps, b.actor, b.where, corpus, size);
+    await deps.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
     lines.push(
       `corpus grown to ${corpus.docs} documents (one chunk each; ${
         corpus.seconds.toFixed(1)

@@ -15,7 +15,7 @@
  * Run: `deno task bench search_fairness` (or `deno run -A bench/search_fairness.ts`).
  * @module
  */
-import { tx } from "../src/db/sqlite.ts";
+
 import { resolveConfig } from "../src/config.ts";
 import { startServer } from "../src/server.ts";
 import { createUser, toUserRef } from "../src/core/users.ts";
@@ -54,7 +54,7 @@ async function seedTenant(
   text: (i: number) => string,
 ): Promise<Tenant> {
   const user = await createUser(deps.db, { email: `${name}@example.com`, name, password: null });
-  const ws = createWorkspace(deps.db, { name, adminUserId: user.id });
+  const ws = await createWorkspace(deps.db, { name, adminUserId: user.id });
   const actor: UserActor = {
     kind: "user",
     user: toUserRef(user),
@@ -63,16 +63,26 @@ async function seedTenant(
     scopes: new Set(["read", "write"]),
     credential: { kind: "personal_token", id: "bench" },
   };
-  const spaceId = listWorkspaceSpaces(deps.db, ws.id).find((s) => s.kind === "global")!.sId;
-  const dataSourceId = createDataSource(deps, actor, { spaceId, name: "corpus" }).data_source.sId;
+  const spaceId = (await listWorkspaceSpaces(deps.db, ws.id)).find((s) => s.kind === "global")!.sId;
+  const dataSourceId =
+    (await createDataSource(deps, actor, { spaceId, name: "corpus" })).data_source.sId;
   for (let from = 0; from < docs; from += 1000) {
-    tx(deps.db, () => {
+    await deps.db.tx(async () => {
       for (let d = from; d < Math.min(docs, from + 1000); d++) {
-        upsertDocument(deps, actor, { spaceId, dataSourceId, documentId: `d${d}`, text: text(d) });
+        await upsertDocument(deps, actor, {
+          spaceId,
+          dataSourceId,
+          documentId: `d${d}`,
+          text: text(d),
+        });
       }
     });
   }
-  const token = issuePersonalToken(deps.db, { workspaceId: ws.id, userId: user.id, name: "b" });
+  const token = await issuePersonalToken(deps.db, {
+    workspaceId: ws.id,
+    userId: user.id,
+    name: "b",
+  });
   return { wId: ws.sId, token: token.secret };
 }
 
@@ -90,7 +100,7 @@ async function seed(dataDir: string): Promise<{ flooder: Tenant; quiet: Tenant }
   try {
     const flooder = await seedTenant(server.deps, "flooder", FLOOD_DOCS, floodText);
     const quiet = await seedTenant(server.deps, "quiet", QUIET_DOCS, benchDocumentText);
-    server.deps.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    await server.deps.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
     return { flooder, quiet };
   } finally {
     await server.stop();

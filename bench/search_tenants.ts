@@ -13,7 +13,7 @@
  */
 import { resolveConfig } from "../src/config.ts";
 import { startServer } from "../src/server.ts";
-import { tx } from "../src/db/sqlite.ts";
+
 import { createUser, toUserRef } from "../src/core/users.ts";
 import { createWorkspace, toWorkspaceRef } from "../src/core/workspaces.ts";
 import { listWorkspaceSpaces } from "../src/core/space_rows.ts";
@@ -38,7 +38,7 @@ async function seedTenant(deps: Deps, i: number): Promise<UserActor> {
     name: `Tenant ${i}`,
     password: null,
   });
-  const ws = createWorkspace(deps.db, { name: `Tenant ${i}`, adminUserId: user.id });
+  const ws = await createWorkspace(deps.db, { name: `Tenant ${i}`, adminUserId: user.id });
   const actor: UserActor = {
     kind: "user",
     user: toUserRef(user),
@@ -47,11 +47,12 @@ async function seedTenant(deps: Deps, i: number): Promise<UserActor> {
     scopes: new Set(["read", "write"]),
     credential: { kind: "personal_token", id: "bench" },
   };
-  const spaceId = listWorkspaceSpaces(deps.db, ws.id).find((s) => s.kind === "global")!.sId;
-  const dataSourceId = createDataSource(deps, actor, { spaceId, name: "handbook" }).data_source.sId;
-  tx(deps.db, () => {
+  const spaceId = (await listWorkspaceSpaces(deps.db, ws.id)).find((s) => s.kind === "global")!.sId;
+  const dataSourceId =
+    (await createDataSource(deps, actor, { spaceId, name: "handbook" })).data_source.sId;
+  await deps.db.tx(async () => {
     for (let d = 0; d < DOCS; d++) {
-      upsertDocument(deps, actor, {
+      await upsertDocument(deps, actor, {
         spaceId,
         dataSourceId,
         documentId: `doc-${d}`,

@@ -107,7 +107,7 @@ export async function run(): Promise<BenchResult> {
     const b = summarise(bare);
     const f = summarise(fresh);
     const r = summarise(restart);
-    const line = (label: string, s: ReturnType<typeof summarise>) =>
+    const line = (label: string, s: Awaited<ReturnType<typeof summarise>>) =>
       `${label.padEnd(34)} median ${s.medianMs.toFixed(0)} ms (min ${s.minMs.toFixed(0)}, max ${
         s.maxMs.toFixed(0)
       }), idle RSS ${s.idleMB.toFixed(1)} MB`;

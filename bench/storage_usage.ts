@@ -18,7 +18,8 @@
  * @module
  */
 import { join } from "node:path";
-import { type Db, openDb, tx } from "../src/db/sqlite.ts";
+import { openDb } from "../src/db/sqlite.ts";
+import type { Db } from "../src/db/db.ts";
 import { migrate } from "../src/db/migrate.ts";
 import type { Deps } from "../src/deps.ts";
 import { assertStorageFits, sumStorageFromRows } from "../src/core/storage_quota.ts";
@@ -41,40 +42,56 @@ function timePerCall(fn: () => unknown, ms = CHECK_MS): number {
   return ((performance.now() - started) / n) * 1000;
 }
 
-function seedWorkspace(db: Db): { workspaceId: number; userIds: number[]; dataSourceId: number } {
+async function seedWorkspace(
+  db: Db,
+): Promise<{ workspaceId: number; userIds: number[]; dataSourceId: number }> {
   const t = Date.now();
-  return tx(db, () => {
+  return await db.tx(async () => {
     const userIds: number[] = [];
     for (let i = 0; i < MEMBERS; i++) {
-      const u = db.prepare(
+      const u = await db.get(
         `INSERT INTO users (s_id, email, username, first_name, created_at, updated_at)
          VALUES (?, ?, ?, 'Bench', ?, ?) RETURNING id`,
-      ).get(`usr${i}`, `m${i}@bench.example`, `m${i}`, t, t) as { id: number };
+        `usr${i}`,
+        `m${i}@bench.example`,
+        `m${i}`,
+        t,
+        t,
+      ) as { id: number };
       userIds.push(u.id);
     }
-    const ws = db.prepare(
+    const ws = await db.get(
       `INSERT INTO workspaces (s_id, name, created_at, updated_at)
        VALUES ('wsbench', 'Bench', ?, ?) RETURNING id`,
-    ).get(t, t) as { id: number };
-    const space = db.prepare(
+      t,
+      t,
+    ) as { id: number };
+    const space = await db.get(
       `INSERT INTO spaces (s_id, workspace_id, name, kind, created_at, updated_at)
        VALUES ('vlt_bench', ?, 'Bench', 'global', ?, ?) RETURNING id`,
-    ).get(ws.id, t, t) as { id: number };
-    const ds = db.prepare(
+      ws.id,
+      t,
+      t,
+    ) as { id: number };
+    const ds = await db.get(
       `INSERT INTO data_sources (s_id, view_s_id, workspace_id, space_id, name, created_at,
          updated_at) VALUES ('dts_bench', 'dsv_bench', ?, ?, 'bench', ?, ?) RETURNING id`,
-    ).get(ws.id, space.id, t, t) as { id: number };
+      ws.id,
+      space.id,
+      t,
+      t,
+    ) as { id: number };
     return { workspaceId: ws.id, userIds, dataSourceId: ds.id };
   });
 }
 
 /** Grow the workspace to `files` ready files and `files / 4` documents. */
-function grow(
+async function grow(
   db: Db,
-  w: ReturnType<typeof seedWorkspace>,
+  w: Awaited<ReturnType<typeof seedWorkspace>>,
   from: number,
   files: number,
-): void {
+): Promise<void> {
   const t = Date.now();
   const file = db.prepare(
     `INSERT INTO files (s_id, workspace_id, user_id, content_type, file_name, file_size, status,
@@ -87,12 +104,12 @@ function grow(
      VALUES (?, ?, ?, 'x', ?, 'h', ?, 0, ?, ?, ?)`,
   );
   for (let start = from; start < files; start += 10_000) {
-    tx(db, () => {
+    await db.tx(async () => {
       for (let i = start; i < Math.min(files, start + 10_000); i++) {
         const owner = w.userIds[i % MEMBERS];
-        file.run(`fil_b${i}`, w.workspaceId, owner, 1000 + (i % 5000), `bk${i}`, t, t);
+        await file.run(`fil_b${i}`, w.workspaceId, owner, 1000 + (i % 5000), `bk${i}`, t, t);
         if (i % 4 === 0) {
-          doc.run(w.workspaceId, w.dataSourceId, `d${i}`, t, 500 + (i % 700), t, t, owner);
+          await doc.run(w.workspaceId, w.dataSourceId, `d${i}`, t, 500 + (i % 700), t, t, owner);
         }
       }
     });
@@ -100,7 +117,7 @@ function grow(
 }
 
 /** µs per single-row transaction inserting a ready file. */
-function writeCost(db: Db, w: ReturnType<typeof seedWorkspace>, tag: string): number {
+function writeCost(db: Db, w: Awaited<ReturnType<typeof seedWorkspace>>, tag: string): number {
   // 500 ms per round: five rounds of each database alternate (see run()).
   const t = Date.now();
   const insert = db.prepare(
@@ -109,11 +126,10 @@ function writeCost(db: Db, w: ReturnType<typeof seedWorkspace>, tag: string): nu
      VALUES (?, ?, ?, 'text/plain', 'f.txt', 100, 'ready', 'conversation', ?, ?, ?)`,
   );
   let i = 0;
-  return timePerCall(() => {
+  return timePerCall(async () => {
     i++;
-    tx(
-      db,
-      () => insert.run(`fil_${tag}${i}`, w.workspaceId, w.userIds[i % MEMBERS], `${tag}${i}`, t, t),
+    await db.tx(async () =>
+      await insert.run(`fil_${tag}${i}`, w.workspaceId, w.userIds[i % MEMBERS], `${tag}${i}`, t, t)
     );
   });
 }
@@ -125,28 +141,30 @@ export async function run(): Promise<BenchResult> {
   try {
     const path = join(dir, "dust-mcp.db");
     const db = openDb(path);
-    migrate(db);
-    const w = seedWorkspace(db);
+    await migrate(db);
+    const w = await seedWorkspace(db);
     const deps = {
       db,
       config: { storageQuotaMember: 2 ** 50, storageQuotaWorkspace: 2 ** 50 },
     } as unknown as Deps;
     const owner = { workspaceId: w.workspaceId, userId: w.userIds[0] };
-    const counter = () =>
-      assertStorageFits(deps, owner, { memberBytes: 1, workspaceBytes: 1 }, "file");
-    const sum = () => sumStorageFromRows(db, w.workspaceId);
+    const counter = async () =>
+      await assertStorageFits(deps, owner, { memberBytes: 1, workspaceBytes: 1 }, "file");
+    const sum = async () => await sumStorageFromRows(db, w.workspaceId);
     let grown = 0;
     let ratio = NaN;
     for (const size of SIZES) {
-      grow(db, w, grown, size);
+      await grow(db, w, grown, size);
       grown = size;
-      db.exec("ANALYZE");
+      await db.exec("ANALYZE");
       const c = timePerCall(counter);
       const s = timePerCall(sum, 3000);
-      db.exec(`CREATE INDEX bench_files_usage ON files(workspace_id, status, user_id, file_size);
-        CREATE INDEX bench_documents_usage ON documents(workspace_id, user_id, text_size); ANALYZE;`);
+      await db.exec(
+        `CREATE INDEX bench_files_usage ON files(workspace_id, status, user_id, file_size);
+        CREATE INDEX bench_documents_usage ON documents(workspace_id, user_id, text_size); ANALYZE;`,
+      );
       const sc = timePerCall(sum, 3000);
-      db.exec("DROP INDEX bench_files_usage; DROP INDEX bench_documents_usage;");
+      await db.exec("DROP INDEX bench_files_usage; DROP INDEX bench_documents_usage;");
       ratio = sc / c;
       figures[`files_${size}`] = { counterUs: c, sumUs: s, sumCoveringUs: sc };
       lines.push(
@@ -157,13 +175,13 @@ export async function run(): Promise<BenchResult> {
         } ms with covering indexes) = ${(sc / c).toFixed(0)}× the counter`,
       );
     }
-    db.close();
+    await db.close();
     const copy = join(dir, "copy.db");
     await Deno.copyFile(path, copy);
     const live = openDb(path);
     const bare = openDb(copy);
     for (const name of ["files_usage_ai", "files_usage_ad", "files_usage_au"]) {
-      bare.exec(`DROP TRIGGER ${name}`);
+      await bare.exec(`DROP TRIGGER ${name}`);
     }
     // Alternate the two databases in rounds (the machine is shared): medians of five.
     const a: number[] = [];
@@ -172,8 +190,8 @@ export async function run(): Promise<BenchResult> {
       a.push(writeCost(live, w, `t${round}_`));
       b.push(writeCost(bare, w, `n${round}_`));
     }
-    live.close();
-    bare.close();
+    await live.close();
+    await bare.close();
     const median = (v: number[]) => [...v].sort((x, y) => x - y)[Math.floor(v.length / 2)];
     const withTriggers = median(a);
     const withoutTriggers = median(b);

@@ -69,12 +69,16 @@ async function seed(dataDir: string) {
   try {
     const admin = await createUser(db, { email: "admin@example.com", name: "A", password: null });
     const member = await createUser(db, { email: "member@example.com", name: "M", password: null });
-    const ws = createWorkspace(db, { name: "Bench", adminUserId: admin.id });
-    addMember(db, { workspaceId: ws.id, userId: member.id, role: "user" });
-    const token = issuePersonalToken(db, { workspaceId: ws.id, userId: member.id, name: "b" });
+    const ws = await createWorkspace(db, { name: "Bench", adminUserId: admin.id });
+    await addMember(db, { workspaceId: ws.id, userId: member.id, role: "user" });
+    const token = await issuePersonalToken(db, {
+      workspaceId: ws.id,
+      userId: member.id,
+      name: "b",
+    });
     return { wId: ws.sId, token: token.secret };
   } finally {
-    db.close();
+    await db.close();
   }
 }
 

@@ -9,7 +9,10 @@
  * - a condition (`if`, `while`, `for`, `?:`) or an operand of `!`, `&&`, `||`, `??`, `==`, `!=`,
  *   `===`, `!==`,
  * - interpolated into a template string or spread,
- * - returned by a callback of `filter`, `some`, `every`, `find`, `sort` (always truthy).
+ * - returned by a callback of `filter`, `some`, `every`, `find`, `sort` (always truthy),
+ * - passed to a parameter that accepts anything (`assert.equal(p, …)`, `JSON.stringify(p)`),
+ * - an async function given where a callback returning `void` is expected (nobody awaits it:
+ *   its failures are unhandled and its work unordered).
  *
  * Usage: `deno run --allow-read --allow-env scripts/check_promises.ts [dir…]` (default: src).
  * Exits 1 and lists `file:line:col  what` when it finds any.
@@ -146,7 +149,32 @@ function visit(node: ts.Node): void {
     returnsPromise(node.arguments[0])
   ) {
     report(node.arguments[0], `async callback given to .${node.expression.name.text}()`);
-  } else if (ts.isTemplateSpan(node) && isPromise(node.expression)) {
+  } else if (ts.isCallExpression(node) && node.arguments.length > 0) {
+    const sig = checker.getResolvedSignature(node);
+    node.arguments.forEach((arg, i) => {
+      if (!sig || !isDefinitePromise(arg)) return;
+      const param = sig.parameters[Math.min(i, sig.parameters.length - 1)];
+      if (!param) return;
+      const decl = param.valueDeclaration;
+      let type = checker.getTypeOfSymbolAtLocation(param, node);
+      if (decl && ts.isParameter(decl) && decl.dotDotDotToken) {
+        type = checker.getIndexTypeOfType(type, ts.IndexKind.Number) ?? type;
+      }
+      if ((type.flags & (ts.TypeFlags.Unknown | ts.TypeFlags.Any)) !== 0) {
+        report(arg, "promise passed where any value is accepted (assert, log, JSON)");
+      }
+    });
+  }
+  if ((ts.isArrowFunction(node) || ts.isFunctionExpression(node)) && returnsPromise(node)) {
+    const contextual = checker.getContextualType(node);
+    const signatures = contextual?.getCallSignatures() ?? [];
+    const voidOnly = signatures.length > 0 &&
+      signatures.every((sig) => (sig.getReturnType().flags & ts.TypeFlags.Void) !== 0);
+    if (voidOnly) {
+      report(node, "async function where the caller expects a void callback (never awaited)");
+    }
+  }
+  if (ts.isTemplateSpan(node) && isPromise(node.expression)) {
     report(node.expression, "promise in a template string");
   } else if (ts.isSpreadElement(node) && isPromise(node.expression)) {
     report(node.expression, "promise spread");

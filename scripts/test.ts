@@ -135,6 +135,7 @@ async function runSuite(engine: string, env: Record<string, string>, args: strin
     tail = (tail + decoder.decode(chunk, { stream: true })).slice(-4000);
   }
   const { code } = await child.status;
+  // deno-lint-ignore no-control-regex
   const plain = tail.replace(/\x1b\[[0-9;]*m/g, "");
   const m = /(?:ok|FAILED) \| (\d+) passed.*?\| (\d+) failed/.exec(plain);
   return {
@@ -187,7 +188,9 @@ async function main(): Promise<number> {
     }
   }
   for (const r of results) {
-    console.log(`${r.engine}: ${r.passed} passed, ${r.failed} failed${r.status ? " (FAILED)" : ""}`);
+    console.log(
+      `${r.engine}: ${r.passed} passed, ${r.failed} failed${r.status ? " (FAILED)" : ""}`,
+    );
   }
   return results.some((r) => r.status !== 0) ? 1 : 0;
 }

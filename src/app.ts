@@ -142,8 +142,8 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   app.use("*", endStreamsOnShutdown(deps.shutdown));
 
   const ping = deps.db.prepare("SELECT 1");
-  app.get("/healthz", (c) => {
-    ping.get(); // throws when the database is closed or unusable: 500, not "ok"
+  app.get("/healthz", async (c) => {
+    await ping.get(); // throws when the database is closed or unusable: 500, not "ok"
     return c.json({ status: "ok", region: deps.config.regionId, version: VERSION });
   });
 

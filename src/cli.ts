@@ -16,7 +16,7 @@ import {
 import { VERSION } from "./version.ts";
 import { openDataDir, startServer } from "./server.ts";
 import { AppError } from "./errors.ts";
-import type { Db } from "./db/sqlite.ts";
+import type { Db } from "./db/db.ts";
 import { migrate } from "./db/migrate.ts";
 import { createUser, findUserByEmail, type UserRow } from "./core/users.ts";
 import {
@@ -64,15 +64,15 @@ export class UsageError extends Error {
 }
 
 /** The workspace `--workspace` names; a value naming no workspace is a usage error (exit 2). */
-function workspaceFlag(db: Db, flags: Flags): WorkspaceRow {
-  const ws = findWorkspaceBySId(db, String(flags.workspace));
+async function workspaceFlag(db: Db, flags: Flags): Promise<WorkspaceRow> {
+  const ws = await findWorkspaceBySId(db, String(flags.workspace));
   if (!ws) throw new UsageError(`--workspace: no workspace with id ${flags.workspace}`);
   return ws;
 }
 
 /** The user a flag (`--email`, `--admin`) names; naming no user is a usage error (exit 2). */
-function userFlag(db: Db, flags: Flags, flag = "email"): UserRow {
-  const user = findUserByEmail(db, String(flags[flag]));
+async function userFlag(db: Db, flags: Flags, flag = "email"): Promise<UserRow> {
+  const user = await findUserByEmail(db, String(flags[flag]));
   if (!user) throw new UsageError(`no user with email ${flags[flag]}`);
   return user;
 }
@@ -92,8 +92,8 @@ export const COMMANDS: Command[] = [
     flags: {},
     run: async ({ config, io }) => {
       const db = await openDataDir(config.dataDir, { migrate: false });
-      const applied = migrate(db);
-      db.close();
+      const applied = await migrate(db);
+      await db.close();
       io.out(
         applied.length ? `applied migrations: ${applied.join(", ")}` : "database is up to date",
       );
@@ -131,8 +131,8 @@ export const COMMANDS: Command[] = [
     flags: { name: "Workspace name", admin: "Email of an existing user who becomes admin" },
     run: async ({ flags, io, db }) => {
       const d = await db();
-      const admin = userFlag(d, flags, "admin");
-      const ws = createWorkspace(d, { name: String(flags.name), adminUserId: admin.id });
+      const admin = await userFlag(d, flags, "admin");
+      const ws = await createWorkspace(d, { name: String(flags.name), adminUserId: admin.id });
       io.out(ws.sId);
       return 0;
     },
@@ -148,9 +148,9 @@ export const COMMANDS: Command[] = [
     run: async ({ flags, io, db }) => {
       const d = await db();
       const role = parseRole(String(flags.role));
-      const ws = workspaceFlag(d, flags);
-      const user = userFlag(d, flags);
-      addMember(d, { workspaceId: ws.id, userId: user.id, role });
+      const ws = await workspaceFlag(d, flags);
+      const user = await userFlag(d, flags);
+      await addMember(d, { workspaceId: ws.id, userId: user.id, role });
       io.out(`${user.email} is ${role} of ${ws.sId}`);
       return 0;
     },
@@ -161,8 +161,8 @@ export const COMMANDS: Command[] = [
     flags: { workspace: "Workspace id", name: "Key name" },
     run: async ({ flags, io, db }) => {
       const d = await db();
-      const ws = workspaceFlag(d, flags);
-      const { secret } = insertApiKey(d, {
+      const ws = await workspaceFlag(d, flags);
+      const { secret } = await insertApiKey(d, {
         workspaceId: ws.id,
         name: String(flags.name),
         createdByUserId: null,
@@ -177,8 +177,8 @@ export const COMMANDS: Command[] = [
     flags: { workspace: "Workspace id" },
     run: async ({ flags, io, db }) => {
       const d = await db();
-      const ws = workspaceFlag(d, flags);
-      const { keys } = listWorkspaceApiKeys(d, { workspaceId: ws.id, limit: 10_000 });
+      const ws = await workspaceFlag(d, flags);
+      const { keys } = await listWorkspaceApiKeys(d, { workspaceId: ws.id, limit: 10_000 });
       for (const key of keys) io.out(JSON.stringify(key));
       return 0;
     },
@@ -189,8 +189,8 @@ export const COMMANDS: Command[] = [
     flags: { workspace: "Workspace id", id: "Key id (key_…)" },
     run: async ({ flags, io, db }) => {
       const d = await db();
-      const ws = workspaceFlag(d, flags);
-      const key = revokeWorkspaceApiKey(d, { workspaceId: ws.id, keyId: String(flags.id) });
+      const ws = await workspaceFlag(d, flags);
+      const key = await revokeWorkspaceApiKey(d, { workspaceId: ws.id, keyId: String(flags.id) });
       io.out(`revoked ${key.sId} (${key.name})`);
       return 0;
     },
@@ -201,12 +201,12 @@ export const COMMANDS: Command[] = [
     flags: { workspace: "Workspace id", email: "Email of a member of the workspace" },
     run: async ({ flags, io, db }) => {
       const d = await db();
-      const ws = workspaceFlag(d, flags);
-      const user = userFlag(d, flags);
-      if (!getRole(d, ws.id, user.id)) {
+      const ws = await workspaceFlag(d, flags);
+      const user = await userFlag(d, flags);
+      if (!await getRole(d, ws.id, user.id)) {
         throw new UsageError(`${user.email} is not a member of ${ws.sId}`);
       }
-      io.out(issueMcpToken(d, { userId: user.id, workspaceId: ws.id }).token);
+      io.out((await issueMcpToken(d, { userId: user.id, workspaceId: ws.id })).token);
       return 0;
     },
   },
@@ -222,7 +222,7 @@ export const COMMANDS: Command[] = [
     optional: ["since", "until", "tool"],
     run: async ({ flags, io, db }) => {
       const d = await db();
-      const ws = workspaceFlag(d, flags);
+      const ws = await workspaceFlag(d, flags);
       const when = (name: string): number | undefined => {
         const v = flags[name];
         if (v === undefined) return undefined;
@@ -235,7 +235,7 @@ export const COMMANDS: Command[] = [
         until: when("until"),
         tool: flags.tool === undefined ? undefined : String(flags.tool),
       };
-      for (const line of exportAuditJsonl(d, ws.id, filter)) io.out(line);
+      for await (const line of await exportAuditJsonl(d, ws.id, filter)) io.out(line);
       return 0;
     },
   },
@@ -251,13 +251,13 @@ export const COMMANDS: Command[] = [
     optional: ["expires-days"],
     run: async ({ flags, io, db }) => {
       const d = await db();
-      const ws = workspaceFlag(d, flags);
-      const user = userFlag(d, flags);
+      const ws = await workspaceFlag(d, flags);
+      const user = await userFlag(d, flags);
       const days = flags["expires-days"];
       if (days !== undefined && !/^\d{1,5}$/.test(String(days))) {
         throw new UsageError(`--expires-days: "${days}" is not a whole number of days`);
       }
-      const { secret } = issuePersonalToken(d, {
+      const { secret } = await issuePersonalToken(d, {
         workspaceId: ws.id,
         userId: user.id,
         name: String(flags.name),
@@ -373,7 +373,7 @@ export async function runCli(args: string[], io: Io = stdIo, env = readEnv()): P
         db: async () => (db ??= await openDataDir(config.dataDir)),
       });
     } finally {
-      (db as Db | null)?.close();
+      await (db as Db | null)?.close();
     }
   } catch (e) {
     if (e instanceof UsageError || e instanceof ConfigError) {

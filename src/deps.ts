@@ -4,7 +4,7 @@
  * @module
  */
 import type { Config } from "./config.ts";
-import type { Db } from "./db/sqlite.ts";
+import type { Db } from "./db/db.ts";
 import type { LocalFiles } from "./storage/local_files.ts";
 import type { Logger } from "./util/log.ts";
 import type { EventBus } from "./events/bus.ts";

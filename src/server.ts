@@ -6,7 +6,8 @@
  */
 import { join, resolve } from "node:path";
 import type { Config } from "./config.ts";
-import { type Db, openDb } from "./db/sqlite.ts";
+import { openDb } from "./db/sqlite.ts";
+import type { Db } from "./db/db.ts";
 import { migrate } from "./db/migrate.ts";
 import { LocalFiles } from "./storage/local_files.ts";
 import { removeOrphanBlobs } from "./core/blob_sweep.ts";
@@ -17,6 +18,7 @@ import { loadKeyRing } from "./core/signing_keys.ts";
 import { VerifiedTokenCache } from "./auth/jwt.ts";
 import { issueSetupToken } from "./core/setup.ts";
 import { createApp } from "./app.ts";
+import { flushAuditLog } from "./core/audit.ts";
 import type { Deps } from "./deps.ts";
 import type { CimdHooks } from "./oauth/cimd.ts";
 import { SearchWorkerPool } from "./core/search_worker.ts";
@@ -63,7 +65,7 @@ export async function shutdownWithin(
   ms: number,
   log: Logger,
 ): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timer: Awaited<ReturnType<typeof setTimeout>> | undefined;
   const timedOut = new Promise<boolean>((r) => (timer = setTimeout(() => r(true), ms)));
   const gaveUp = await Promise.race([server.shutdown().then(() => false), timedOut]);
   clearTimeout(timer);
@@ -98,7 +100,7 @@ export async function openDataDir(
   const paths = dataPaths(dataDir);
   await Deno.mkdir(paths.root, { recursive: true });
   const db = openDb(paths.db);
-  if (options.migrate ?? true) migrate(db);
+  if (options.migrate ?? true) await migrate(db);
   return db;
 }
 
@@ -117,11 +119,11 @@ export async function startServer(
     (e) => log.warn("orphan blob sweep failed", { error: String(e) }),
   );
   // Same moment: no upload is in flight, so a storage reservation left is a stopped upload's.
-  const released = clearReservations(db);
+  const released = await clearReservations(db);
   if (released > 0) log.info("storage reservations released", { released });
   // Before searches run: index content from before partitions (migration 0005) and anything a
   // cascade or a space change left pending.
-  const indexWork = syncSearchIndex(db);
+  const indexWork = await syncSearchIndex(db);
   if (Object.values(indexWork).some((n) => n > 0)) {
     log.info("search index updated", { ...indexWork });
   }
@@ -159,7 +161,7 @@ export async function startServer(
     cimdHooks: options.cimdFetch,
   };
   const app = createApp(deps);
-  deps.agents.start(deps);
+  await deps.agents.start(deps);
 
   let resolveListening!: (v: { port: number }) => void;
   const listening = new Promise<{ port: number }>((r) => (resolveListening = r));
@@ -177,14 +179,14 @@ export async function startServer(
     lifecycle.abort();
     deps.searchWorkers.close();
     await deps.extractor.close();
-    db.close();
+    await db.close();
     throw e;
   }
   const { port } = await listening;
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
   const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
 
-  const setupToken = issueSetupToken(db);
+  const setupToken = await issueSetupToken(db);
   const setupUrl = setupToken ? `${config.publicUrl}/setup?token=${setupToken}` : null;
   log.info("listening", { url, publicUrl: config.publicUrl, region: config.regionId });
   options.onListen?.({ url, port });
@@ -193,10 +195,14 @@ export async function startServer(
   const stop = () => {
     stopping ??= (async () => {
       lifecycle.abort();
+      await deps.agents.stop();
       await shutdownWithin(server, SHUTDOWN_GRACE_MS, log);
+      await flushAuditLog(db).catch((e) =>
+        log.error("audit flush at stop failed", { error: String(e) })
+      );
       deps.searchWorkers.close();
       await deps.extractor.close();
-      db.close();
+      await db.close();
       log.info("stopped");
     })();
     return stopping;

@@ -56,16 +56,16 @@ export const INTERRUPTED_MESSAGE =
 /** Publishes the run's message events with Dust's common fields. */
 class RunEvents {
   constructor(private readonly deps: Deps, private readonly job: AgentMessageCreated) {}
-  message(type: string, fields: Record<string, unknown> = {}): void {
-    appendMessageEvent(this.deps, this.job.messageSId, {
+  async message(type: string, fields: Record<string, unknown> = {}): Promise<void> {
+    await appendMessageEvent(this.deps, this.job.messageSId, {
       type,
       configurationId: this.job.agentSId,
       messageId: this.job.messageSId,
       ...fields,
     });
   }
-  done(status: string): void {
-    appendConversationEvent(this.deps, this.job.conversationSId, {
+  async done(status: string): Promise<void> {
+    await appendConversationEvent(this.deps, this.job.conversationSId, {
       type: "agent_message_done",
       conversationId: this.job.conversationSId,
       configurationId: this.job.agentSId,
@@ -76,26 +76,26 @@ class RunEvents {
 }
 
 /** Mark the message failed (unless already terminal) and publish `agent_error`. */
-export function failAgentMessage(
+export async function failAgentMessage(
   deps: Deps,
   job: AgentMessageCreated,
   error: AgentErrorInfo,
-): void {
-  const updated = updateAgentMessage(deps, {
+): Promise<void> {
+  const updated = await updateAgentMessage(deps, {
     messageId: job.messageSId,
     status: "failed",
     error: { ...error, metadata: null },
   });
   if (!updated) return;
   const events = new RunEvents(deps, job);
-  events.message("agent_error", { error: { ...error, metadata: null }, runIds: [] });
-  events.done("failed");
+  await events.message("agent_error", { error: { ...error, metadata: null }, runIds: [] });
+  await events.done("failed");
 }
 
 /** Who the run acts as: the poster (a user), or the workspace (an API key post). */
-function actorForRun(deps: Deps, job: AgentMessageCreated): Actor | null {
+async function actorForRun(deps: Deps, job: AgentMessageCreated): Promise<Actor | null> {
   if (job.userId === null) {
-    const ws = findWorkspaceById(deps.db, job.workspaceId);
+    const ws = await findWorkspaceById(deps.db, job.workspaceId);
     return ws
       ? {
         kind: "api_key",
@@ -104,9 +104,9 @@ function actorForRun(deps: Deps, job: AgentMessageCreated): Actor | null {
       }
       : null;
   }
-  const userSId = findUserSId(deps, job.userId);
+  const userSId = await findUserSId(deps, job.userId);
   if (!userSId) return null;
-  return resolveUserActor(deps, {
+  return await resolveUserActor(deps, {
     userSId,
     workspaceSId: job.workspaceSId,
     scopes: new Set(ALL_SCOPES),
@@ -125,13 +125,16 @@ export async function runAgentMessage(
   } catch (e) {
     if (signal.aborted) {
       if (signal.reason === "shutdown") {
-        failAgentMessage(deps, job, { code: "agent_interrupted", message: INTERRUPTED_MESSAGE });
+        await failAgentMessage(deps, job, {
+          code: "agent_interrupted",
+          message: INTERRUPTED_MESSAGE,
+        });
       }
       return;
     }
     const message = e instanceof ModelError ? e.message : `The agent failed: ${String(e)}`;
     if (!(e instanceof ModelError)) deps.log.error("agent run failed", { error: String(e) });
-    failAgentMessage(deps, job, {
+    await failAgentMessage(deps, job, {
       code: e instanceof ModelError ? "model_error" : "unexpected_error",
       message,
     });
@@ -151,18 +154,18 @@ async function prepareRun(
   job: AgentMessageCreated,
   signal: AbortSignal,
 ): Promise<PreparedRun | null> {
-  const settings = getModelSettings(deps);
+  const settings = await getModelSettings(deps);
   if (!isModelConfigured(settings)) {
-    failAgentMessage(deps, job, {
+    await failAgentMessage(deps, job, {
       code: "model_not_configured",
       message: MODEL_NOT_CONFIGURED_MESSAGE,
     });
     return null;
   }
-  const agent = findAgentBySId(deps.db, job.workspaceId, job.agentSId);
-  const actor = actorForRun(deps, job);
+  const agent = await findAgentBySId(deps.db, job.workspaceId, job.agentSId);
+  const actor = await actorForRun(deps, job);
   if (!agent || !actor) {
-    failAgentMessage(deps, job, {
+    await failAgentMessage(deps, job, {
       code: "agent_unavailable",
       message: !agent
         ? "The agent no longer exists."
@@ -170,8 +173,8 @@ async function prepareRun(
     });
     return null;
   }
-  const convo = getConversationForAgent(deps, { messageId: job.messageSId });
-  const podSId = findPodSId(deps, convo.conversation.spaceId);
+  const convo = await getConversationForAgent(deps, { messageId: job.messageSId });
+  const podSId = await findPodSId(deps, convo.conversation.spaceId);
   const toolset = await prepareAgentTools(deps, {
     actor,
     agentTools: agent.tools,
@@ -198,7 +201,8 @@ async function runSteps(deps: Deps, job: AgentMessageCreated, signal: AbortSigna
       tools: lastStep ? [] : toolset.definitions,
       temperature: agent.temperature,
       signal,
-      onToken: (text) => events.message("generation_tokens", { text, classification: "tokens" }),
+      onToken: async (text) =>
+        await events.message("generation_tokens", { text, classification: "tokens" }),
     });
     content += turn.content;
     if (turn.toolCalls.length === 0 || lastStep) break;
@@ -209,14 +213,14 @@ async function runSteps(deps: Deps, job: AgentMessageCreated, signal: AbortSigna
     }
   }
   signal.throwIfAborted();
-  const message = updateAgentMessage(deps, {
+  const message = await updateAgentMessage(deps, {
     messageId: job.messageSId,
     status: "succeeded",
     content,
   });
   if (!message) return; // cancelled meanwhile
-  events.message("agent_message_success", { message, runIds: [] });
-  events.done("succeeded");
+  await events.message("agent_message_success", { message, runIds: [] });
+  await events.done("succeeded");
 }
 
 function clientSideServerIdsOf(convo: ConversationForAgent): string[] {
@@ -288,7 +292,7 @@ async function runToolCall(
     parseError = "The tool arguments are not valid JSON.";
   }
   at.call.id ||= `call_${at.step}_${at.i}`;
-  const action = createAgentAction(deps, {
+  const action = await createAgentAction(deps, {
     messageId: job.messageSId,
     step: at.step,
     functionCallName: name,
@@ -296,31 +300,38 @@ async function runToolCall(
     mcpServerId: toolset.serverOf(name),
     params: args,
   });
-  events.message("tool_params", { action });
+  await events.message("tool_params", { action });
+  // Progress arrives from the tool's client without being awaited: its events are written one
+  // after the other, and all of them before the action's own result.
+  let progress: Promise<unknown> = Promise.resolve();
   const outcome = parseError
     ? { ok: false, content: [{ type: "text", text: parseError }] }
     : await toolset.call(name, args, {
       signal,
-      onProgress: (p) =>
-        events.message("tool_notification", {
-          action,
-          notification: {
-            progress: p.progress,
-            total: p.total ?? null,
-            _meta: { data: { label: p.message ?? `Running ${name}`, output: null } },
-          },
-        }),
+      onProgress: (p) => {
+        progress = progress.then(() =>
+          events.message("tool_notification", {
+            action,
+            notification: {
+              progress: p.progress,
+              total: p.total ?? null,
+              _meta: { data: { label: p.message ?? `Running ${name}`, output: null } },
+            },
+          })
+        ).catch((e) => deps.log.warn("tool progress not recorded", { error: String(e) }));
+      },
     });
+  await progress;
   const status = signal.aborted ? "cancelled" : outcome.ok ? "succeeded" : "errored";
-  const done = updateAgentAction(deps, {
+  const done = await updateAgentAction(deps, {
     actionId: action.sId as string,
     status,
     output: outcome.content,
   });
   signal.throwIfAborted();
-  if (outcome.ok) events.message("agent_action_success", { action: done });
+  if (outcome.ok) await events.message("agent_action_success", { action: done });
   else {
-    events.message("tool_error", {
+    await events.message("tool_error", {
       error: { code: "tool_error", message: outputText(outcome.content), metadata: null },
     });
   }

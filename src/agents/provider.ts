@@ -32,7 +32,8 @@ export interface ModelTurnInput {
   tools: ToolDefinition[];
   temperature?: number;
   /** Called with each streamed text delta. */
-  onToken?: (text: string) => void;
+  /** Awaited before the next chunk is read: token events are stored in order. */
+  onToken?: (text: string) => Promise<void> | void;
   signal?: AbortSignal;
   /** Stream (default) or ask for one JSON response. */
   stream?: boolean;
@@ -110,7 +111,7 @@ export async function runModelTurn(
       const res = await client.chat.completions.create(body as any, { signal: input.signal });
       const choice = res.choices[0];
       const content = choice?.message?.content ?? "";
-      if (content) input.onToken?.(content);
+      if (content) await input.onToken?.(content);
       return {
         content,
         toolCalls: (choice?.message?.tool_calls ?? []) as ChatToolCall[],
@@ -132,7 +133,7 @@ export async function runModelTurn(
       const text = choice.delta?.content;
       if (typeof text === "string" && text !== "") {
         content += text;
-        input.onToken?.(text);
+        await input.onToken?.(text);
       }
       for (const d of choice.delta?.tool_calls ?? []) mergeToolCallDelta(toolCalls, d);
       if (choice.finish_reason) finishReason = choice.finish_reason;

@@ -42,11 +42,15 @@ export class AgentRunner {
   }
 
   /** Fail what a previous process left running, then follow new agent messages. */
-  start(deps: Deps): void {
+  async start(deps: Deps): Promise<void> {
     this.#deps = deps;
-    this.#recoverInterrupted();
-    this.#unsubscribe = onAgentMessageCreated(this.deps, (job) => this.#enqueue(job));
-    this.deps.shutdown.addEventListener("abort", () => this.#stopAll(), { once: true });
+    await this.#recoverInterrupted();
+    this.#unsubscribe = onAgentMessageCreated(this.deps, (job) => {
+      this.#enqueue(job).catch((e) =>
+        this.deps.log.error("agent message not queued", { error: String(e) })
+      );
+    });
+    this.deps.shutdown.addEventListener("abort", () => void this.stop(), { once: true });
   }
 
   /** Number of runs in flight (tests, metrics). */
@@ -71,18 +75,20 @@ export class AgentRunner {
     while (this.#settled.size > 0) await Promise.allSettled([...this.#settled]);
   }
 
-  #recoverInterrupted(): void {
+  async #recoverInterrupted(): Promise<void> {
     // Batches of 1,000, bounded: each failed message leaves the `created` set.
     for (let batch = 0; batch < 100; batch++) {
-      const left = listUnfinishedAgentMessages(this.deps);
+      const left = await listUnfinishedAgentMessages(this.deps);
       if (left.length === 0) return;
-      this.#failInterrupted(left);
+      await this.#failInterrupted(left);
     }
   }
 
-  #failInterrupted(messages: ReturnType<typeof listUnfinishedAgentMessages>): void {
+  async #failInterrupted(
+    messages: Awaited<ReturnType<typeof listUnfinishedAgentMessages>>,
+  ): Promise<void> {
     for (const m of messages) {
-      failAgentMessage(this.deps, {
+      await failAgentMessage(this.deps, {
         workspaceId: m.workspaceId,
         workspaceSId: m.workspaceSId,
         conversationSId: m.conversationSId,
@@ -96,10 +102,10 @@ export class AgentRunner {
     }
   }
 
-  #enqueue(job: AgentMessageCreated): void {
+  async #enqueue(job: AgentMessageCreated): Promise<void> {
     if (this.deps.shutdown.aborted) return;
     if (this.#queue.length >= MAX_QUEUED_RUNS) {
-      failAgentMessage(this.deps, job, {
+      await failAgentMessage(this.deps, job, {
         code: "agent_overloaded",
         message: "Too many agent messages are waiting on this instance; retry later.",
       });
@@ -133,17 +139,25 @@ export class AgentRunner {
     this.#settled.add(p);
   }
 
+  #stopping: Promise<void> | null = null;
+
   /**
-   * Server stop: mark every running and queued message failed now (synchronously, while the
-   * database is still open), then abort the runs so they write nothing more.
+   * Server stop (the server awaits it before closing the database): abort the runs so they
+   * write nothing more, then mark every running and queued message failed.
    */
-  #stopAll(): void {
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stopAll();
+    return this.#stopping;
+  }
+
+  async #stopAll(): Promise<void> {
     this.#unsubscribe?.();
     const interrupted = [...this.#running.values()].map((r) => r.job).concat(this.#queue);
     this.#queue.length = 0;
+    for (const r of this.#running.values()) r.controller.abort("shutdown");
     for (const job of interrupted) {
       try {
-        failAgentMessage(this.deps, job, {
+        await failAgentMessage(this.deps, job, {
           code: "agent_interrupted",
           message: INTERRUPTED_MESSAGE,
         });
@@ -151,6 +165,5 @@ export class AgentRunner {
         this.deps.log.error("could not mark an interrupted agent message", { error: String(e) });
       }
     }
-    for (const r of this.#running.values()) r.controller.abort("shutdown");
   }
 }

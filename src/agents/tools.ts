@@ -189,7 +189,8 @@ function fileTools(deps: Deps, ctx: ToolRunContext): ToolEntry[] {
     entry(
       "files",
       "files_list",
-      (a) => Promise.resolve(text(filesList(deps, ctx.actor, { scope: scope(a) }).text)),
+      async (a) =>
+        Promise.resolve(text((await filesList(deps, ctx.actor, { scope: scope(a) })).text)),
     ),
     entry("files", "files_cat", async (a) =>
       text(
@@ -228,7 +229,7 @@ async function listClientSideTools(
   signal: AbortSignal,
 ): Promise<{ entries: ToolEntry[] } | { note: string }> {
   const userId = ctx.actor.kind === "user" ? ctx.actor.user.id : null;
-  const reg = userId === null ? null : findRegistrationForRun(deps, {
+  const reg = userId === null ? null : await findRegistrationForRun(deps, {
     workspaceId: ctx.actor.workspace.id,
     userId,
     serverId,

@@ -62,12 +62,12 @@ export function agentsRoutes(): Hono<AppEnv> {
     query: ListQuery,
     response: z.object({ agentConfigurations: z.array(LightAgentConfigurationSchema) }),
   });
-  app.get("/assistant/agent_configurations", (c) => {
+  app.get("/assistant/agent_configurations", async (c) => {
     const q = parseQuery(c, ListQuery);
     const deps = c.var.deps;
-    const rows = listAgentConfigurations(deps, getActor(c), { view: q.view });
+    const rows = await listAgentConfigurations(deps, getActor(c), { view: q.view });
     return c.json({
-      agentConfigurations: withLastAuthors(deps, getActor(c), rows, q.withAuthors === "true"),
+      agentConfigurations: await withLastAuthors(deps, getActor(c), rows, q.withAuthors === "true"),
     });
   });
 
@@ -80,11 +80,11 @@ export function agentsRoutes(): Hono<AppEnv> {
     response: z.object({ agentConfigurations: z.array(LightAgentConfigurationSchema) }),
   });
   // Registered before `/:sId` so that "search" is never taken for an agent id.
-  app.get("/assistant/agent_configurations/search", (c) => {
+  app.get("/assistant/agent_configurations/search", async (c) => {
     const q = parseQuery(c, SearchQuery);
     const actor = getActor(c);
-    const rows = searchAgentConfigurations(c.var.deps, actor, q);
-    return c.json({ agentConfigurations: withLastAuthors(c.var.deps, actor, rows, false) });
+    const rows = await searchAgentConfigurations(c.var.deps, actor, q);
+    return c.json({ agentConfigurations: await withLastAuthors(c.var.deps, actor, rows, false) });
   });
 
   documentRoute({
@@ -94,10 +94,12 @@ export function agentsRoutes(): Hono<AppEnv> {
     tags: ["Agents"],
     response: One,
   });
-  app.get("/assistant/agent_configurations/:sId", (c) => {
+  app.get("/assistant/agent_configurations/:sId", async (c) => {
     const deps = c.var.deps;
-    const row = getAgentConfiguration(deps, getActor(c), { agentId: c.req.param("sId") });
-    return c.json({ agentConfiguration: withLastAuthors(deps, getActor(c), [row], false)[0] });
+    const row = await getAgentConfiguration(deps, getActor(c), { agentId: c.req.param("sId") });
+    return c.json({
+      agentConfiguration: (await withLastAuthors(deps, getActor(c), [row], false))[0],
+    });
   });
 
   documentRoute({
@@ -111,11 +113,13 @@ export function agentsRoutes(): Hono<AppEnv> {
   app.patch("/assistant/agent_configurations/:sId", async (c) => {
     const b = await parseJson(c, PatchBody);
     const actor = getActor(c);
-    const row = setAgentFavorite(c.var.deps, actor, {
+    const row = await setAgentFavorite(c.var.deps, actor, {
       agentId: c.req.param("sId"),
       userFavorite: b.userFavorite,
     });
-    return c.json({ agentConfiguration: withLastAuthors(c.var.deps, actor, [row], false)[0] });
+    return c.json({
+      agentConfiguration: (await withLastAuthors(c.var.deps, actor, [row], false))[0],
+    });
   });
 
   documentRoute({
@@ -128,9 +132,9 @@ export function agentsRoutes(): Hono<AppEnv> {
   });
   app.post("/assistant/agent_configurations", async (c) => {
     const body = await parseJson(c, CreateBody);
-    const row = createAgent(c.var.deps, getActor(c), body);
+    const row = await createAgent(c.var.deps, getActor(c), body);
     return c.json({
-      agentConfiguration: withLastAuthors(c.var.deps, getActor(c), [row], false)[0],
+      agentConfiguration: (await withLastAuthors(c.var.deps, getActor(c), [row], false))[0],
     });
   });
 

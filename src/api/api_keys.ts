@@ -40,9 +40,9 @@ export function apiKeysRoutes(): Hono<AppEnv> {
     query: ListQuery,
     response: z.object({ keys: z.array(KeySchema), nextCursor: z.string().nullable() }),
   });
-  app.get("/api_keys", (c) => {
+  app.get("/api_keys", async (c) => {
     const q = parseQuery(c, ListQuery);
-    return c.json(listApiKeys(c.var.deps, getActor(c), q));
+    return c.json(await listApiKeys(c.var.deps, getActor(c), q));
   });
 
   documentRoute({
@@ -55,7 +55,7 @@ export function apiKeysRoutes(): Hono<AppEnv> {
   });
   app.post("/api_keys", async (c) => {
     const b = await parseJson(c, CreateBody);
-    const out = createApiKey(c.var.deps, getActor(c), b);
+    const out = await createApiKey(c.var.deps, getActor(c), b);
     c.header("Cache-Control", "no-store");
     return c.json(out);
   });
@@ -67,8 +67,10 @@ export function apiKeysRoutes(): Hono<AppEnv> {
     tags: ["API keys"],
     response: z.object({ key: KeySchema }),
   });
-  app.delete("/api_keys/:keyId", (c) => {
-    return c.json({ key: revokeApiKey(c.var.deps, getActor(c), { keyId: c.req.param("keyId") }) });
+  app.delete("/api_keys/:keyId", async (c) => {
+    return c.json({
+      key: await revokeApiKey(c.var.deps, getActor(c), { keyId: c.req.param("keyId") }),
+    });
   });
 
   return app;

@@ -65,7 +65,7 @@ export function auditRoutes(): Hono<AppEnv> {
     tags: ["Audit"],
     query: AuditQuery,
   });
-  app.get("/audit", (c) => {
+  app.get("/audit", async (c) => {
     const q = parseQuery(c, AuditQuery);
     const actor = getActor(c);
     const filter = {
@@ -77,12 +77,16 @@ export function auditRoutes(): Hono<AppEnv> {
     };
     if (q.format !== "jsonl") {
       return c.json(
-        listAuditEntries(c.var.deps.db, actor, { ...filter, limit: q.limit, cursor: q.cursor }),
+        await listAuditEntries(c.var.deps.db, actor, {
+          ...filter,
+          limit: q.limit,
+          cursor: q.cursor,
+        }),
       );
     }
     assertAuditReader(actor);
     return jsonlResponse(
-      exportAuditJsonl(c.var.deps.db, actor.workspace.id, filter),
+      await exportAuditJsonl(c.var.deps.db, actor.workspace.id, filter),
       `audit-${actor.workspace.sId}.jsonl`,
     );
   });
@@ -94,7 +98,7 @@ export function auditRoutes(): Hono<AppEnv> {
     tags: ["Audit"],
     response: AuditSettings,
   });
-  app.get("/audit/settings", (c) => c.json(getAuditSettings(c.var.deps, getActor(c))));
+  app.get("/audit/settings", async (c) => c.json(await getAuditSettings(c.var.deps, getActor(c))));
   documentRoute({
     method: "patch",
     path: `${W}/audit/settings`,
@@ -106,19 +110,22 @@ export function auditRoutes(): Hono<AppEnv> {
   });
   app.patch("/audit/settings", async (c) => {
     const body = await parseJson(c, AuditSettingsBody);
-    return c.json(setAuditRetention(c.var.deps, getActor(c), body));
+    return c.json(await setAuditRetention(c.var.deps, getActor(c), body));
   });
   return app;
 }
 
 /** Stream JSON lines from a generator (one page of rows read at a time) as a download. */
-export function jsonlResponse(lines: Iterator<string>, filename: string): Response {
+export function jsonlResponse(lines: AsyncIterator<string>, filename: string): Response {
   const encoder = new TextEncoder();
   const body = new ReadableStream<Uint8Array>({
-    pull(controller) {
-      const next = lines.next();
+    async pull(controller) {
+      const next = await lines.next();
       if (next.done) controller.close();
       else controller.enqueue(encoder.encode(next.value + "\n"));
+    },
+    async cancel() {
+      await lines.return?.();
     },
   });
   return new Response(body, {

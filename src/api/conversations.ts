@@ -233,13 +233,15 @@ export function conversationRoutes(): Hono<AppEnv> {
     });
   });
 
-  app.get(base, (c) => {
+  app.get(base, async (c) => {
     const q = parseQuery(c, ListConversationsQuery);
-    return c.json(listConversations(c.var.deps, getActor(c), { ...q, limit: q.limit ?? 500 }));
+    return c.json(
+      await listConversations(c.var.deps, getActor(c), { ...q, limit: q.limit ?? 500 }),
+    );
   });
 
-  app.get(`${base}/:cId`, (c) => {
-    const conversation = getConversation(c.var.deps, getActor(c), {
+  app.get(`${base}/:cId`, async (c) => {
+    const conversation = await getConversation(c.var.deps, getActor(c), {
       conversationId: c.req.param("cId"),
     });
     return c.json({ conversation });
@@ -247,7 +249,7 @@ export function conversationRoutes(): Hono<AppEnv> {
 
   app.patch(`${base}/:cId`, async (c) => {
     const body = await parseJson(c, PatchConversationBody);
-    const r = markConversationRead(c.var.deps, getActor(c), {
+    const r = await markConversationRead(c.var.deps, getActor(c), {
       conversationId: c.req.param("cId"),
       read: body.read,
     });
@@ -286,16 +288,16 @@ export function conversationRoutes(): Hono<AppEnv> {
   app.post(`${base}/:cId/cancel`, async (c) => {
     const body = await parseJson(c, CancelBody);
     return c.json(
-      cancelMessageGeneration(c.var.deps, getActor(c), {
+      await cancelMessageGeneration(c.var.deps, getActor(c), {
         conversationId: c.req.param("cId"),
         messageIds: body.messageIds,
       }),
     );
   });
 
-  app.get(`${base}/:cId/events`, (c) => {
+  app.get(`${base}/:cId/events`, async (c) => {
     const q = parseQuery(c, EventsQuery);
-    const body = openConversationEvents(c.var.deps, getActor(c), {
+    const body = await openConversationEvents(c.var.deps, getActor(c), {
       conversationId: c.req.param("cId"),
       lastEventId: q.lastEventId,
       connection: connectionDone(c),
@@ -303,9 +305,9 @@ export function conversationRoutes(): Hono<AppEnv> {
     return sseResponse(body);
   });
 
-  app.get(`${base}/:cId/messages/:mId/events`, (c) => {
+  app.get(`${base}/:cId/messages/:mId/events`, async (c) => {
     const q = parseQuery(c, EventsQuery);
-    const body = openMessageEvents(c.var.deps, getActor(c), {
+    const body = await openMessageEvents(c.var.deps, getActor(c), {
       conversationId: c.req.param("cId"),
       messageId: c.req.param("mId"),
       lastEventId: q.lastEventId,

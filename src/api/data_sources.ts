@@ -181,7 +181,8 @@ export function dataSourcesRoutes(): Hono<AppEnv> {
   });
   app.get(
     base,
-    (c) => c.json(listDataSources(c.var.deps, getActor(c), { spaceId: c.req.param("spaceId") })),
+    async (c) =>
+      c.json(await listDataSources(c.var.deps, getActor(c), { spaceId: c.req.param("spaceId") })),
   );
 
   documentRoute({
@@ -191,7 +192,10 @@ export function dataSourcesRoutes(): Hono<AppEnv> {
     tags: ["Data sources"],
     response: z.object({ data_sources: z.array(DataSourceSchema) }),
   });
-  app.get("/data_sources", (c) => c.json(listReadableDataSources(c.var.deps, getActor(c))));
+  app.get(
+    "/data_sources",
+    async (c) => c.json(await listReadableDataSources(c.var.deps, getActor(c))),
+  );
 
   documentRoute({
     method: "get",
@@ -202,8 +206,10 @@ export function dataSourcesRoutes(): Hono<AppEnv> {
   });
   app.get(
     "/spaces/:spaceId/data_source_views",
-    (c) =>
-      c.json(listDataSourceViews(c.var.deps, getActor(c), { spaceId: c.req.param("spaceId") })),
+    async (c) =>
+      c.json(
+        await listDataSourceViews(c.var.deps, getActor(c), { spaceId: c.req.param("spaceId") }),
+      ),
   );
 
   documentRoute({
@@ -217,7 +223,7 @@ export function dataSourcesRoutes(): Hono<AppEnv> {
   app.post(base, async (c) => {
     const b = await parseJson(c, CreateBody);
     return c.json(
-      createDataSource(c.var.deps, getActor(c), { spaceId: c.req.param("spaceId"), ...b }),
+      await createDataSource(c.var.deps, getActor(c), { spaceId: c.req.param("spaceId"), ...b }),
     );
   });
 
@@ -233,10 +239,10 @@ export function dataSourcesRoutes(): Hono<AppEnv> {
       nextCursor: z.string().nullable(),
     }),
   });
-  app.get(`${base}/:dsId/documents`, (c) => {
+  app.get(`${base}/:dsId/documents`, async (c) => {
     const q = parseQuery(c, ListQuery);
     const { spaceId, dataSourceId } = docParams(c);
-    return c.json(listDocuments(c.var.deps, getActor(c), { spaceId, dataSourceId, ...q }));
+    return c.json(await listDocuments(c.var.deps, getActor(c), { spaceId, dataSourceId, ...q }));
   });
 
   documentRoute({
@@ -251,7 +257,7 @@ export function dataSourcesRoutes(): Hono<AppEnv> {
     const b = await parseJson(c, UpsertBody);
     const text = b.text ?? (b.section ? flattenSection(b.section) : null);
     if (text === null) throw invalid("text: either text or section is required");
-    const r = upsertDocument(c.var.deps, getActor(c), {
+    const r = await upsertDocument(c.var.deps, getActor(c), {
       ...docParams(c),
       text,
       title: b.title,
@@ -283,7 +289,7 @@ export function dataSourcesRoutes(): Hono<AppEnv> {
   });
   app.get(
     `${base}/:dsId/documents/:documentId`,
-    (c) => c.json(getDocument(c.var.deps, getActor(c), docParams(c))),
+    async (c) => c.json(await getDocument(c.var.deps, getActor(c), docParams(c))),
   );
 
   documentRoute({
@@ -295,7 +301,7 @@ export function dataSourcesRoutes(): Hono<AppEnv> {
   });
   app.delete(
     `${base}/:dsId/documents/:documentId`,
-    (c) => c.json(deleteDocument(c.var.deps, getActor(c), docParams(c))),
+    async (c) => c.json(await deleteDocument(c.var.deps, getActor(c), docParams(c))),
   );
 
   documentRoute({
@@ -329,7 +335,7 @@ export function dataSourcesRoutes(): Hono<AppEnv> {
   app.get("/spaces/:spaceId/data_source_views/:dsvId/search", async (c) => {
     const q = parseQuery(c, SearchQuery);
     const actor = getActor(c);
-    const where = locateDataSource(c.var.deps, actor, {
+    const where = await locateDataSource(c.var.deps, actor, {
       spaceId: c.req.param("spaceId"),
       viewId: c.req.param("dsvId"),
     });
@@ -347,7 +353,7 @@ export function dataSourcesRoutes(): Hono<AppEnv> {
   app.get("/data_sources/:dsId/search", async (c) => {
     const q = parseQuery(c, SearchQuery);
     const actor = getActor(c);
-    const where = locateDataSource(c.var.deps, actor, { dataSourceId: c.req.param("dsId") });
+    const where = await locateDataSource(c.var.deps, actor, { dataSourceId: c.req.param("dsId") });
     return c.json(await searchDataSource(c.var.deps, actor, { ...where, ...searchInput(q) }));
   });
 

@@ -81,7 +81,7 @@ export function filesRoutes(): Hono<AppEnv> {
   app.post("/files", async (c) => {
     const b = await parseJson(c, CreateBody);
     const actor = getActor(c);
-    const file = createFile(c.var.deps, actor, b);
+    const file = await createFile(c.var.deps, actor, b);
     return c.json({ file: toFileJSON(c.var.deps, actor.workspace.sId, file) });
   });
 

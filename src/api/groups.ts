@@ -37,7 +37,7 @@ export function groupsRoutes(): Hono<AppEnv> {
     tags: ["Groups"],
     response: z.object({ groups: z.array(GroupSchema) }),
   });
-  app.get("/groups", (c) => c.json({ groups: listGroups(c.var.deps, getActor(c)) }));
+  app.get("/groups", async (c) => c.json({ groups: await listGroups(c.var.deps, getActor(c)) }));
 
   documentRoute({
     method: "post",
@@ -49,7 +49,10 @@ export function groupsRoutes(): Hono<AppEnv> {
   });
   app.post("/groups", async (c) => {
     const b = await parseJson(c, CreateBody);
-    const group = createGroup(c.var.deps, getActor(c), { name: b.name, memberIds: b.members });
+    const group = await createGroup(c.var.deps, getActor(c), {
+      name: b.name,
+      memberIds: b.members,
+    });
     return c.json({ group });
   });
 
@@ -63,7 +66,7 @@ export function groupsRoutes(): Hono<AppEnv> {
   });
   app.post("/spaces/:spaceId/groups", async (c) => {
     const b = await parseJson(c, GrantBody);
-    grantGroupToSpace(c.var.deps, getActor(c), {
+    await grantGroupToSpace(c.var.deps, getActor(c), {
       spaceId: c.req.param("spaceId"),
       groupId: b.groupId,
     });

@@ -28,7 +28,7 @@ export function meRoutes(): Hono<AppEnv> {
     "/api/v1/me",
     requireUserAuth(),
     requireAllowedOAuthClient(),
-    (c) => c.json(getMe(c.var.deps, getActor(c))),
+    async (c) => c.json(await getMe(c.var.deps, getActor(c))),
   );
   return app;
 }

@@ -14,7 +14,11 @@ export function requireAllowedOAuthClient(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const actor = c.get("actor");
     if (actor?.kind === "user" && actor.credential.kind === "oauth") {
-      requireOAuthClientAllowed(c.var.deps.db, actor.workspace, actor.credential.clientId ?? "");
+      await requireOAuthClientAllowed(
+        c.var.deps.db,
+        actor.workspace,
+        actor.credential.clientId ?? "",
+      );
     }
     await next();
   };

@@ -52,9 +52,9 @@ export function personalTokensRoutes(): Hono<AppEnv> {
     query: ListQuery,
     response: z.object({ tokens: z.array(TokenSchema), nextCursor: z.string().nullable() }),
   });
-  app.get("/personal_tokens", (c) => {
+  app.get("/personal_tokens", async (c) => {
     const q = parseQuery(c, ListQuery);
-    return c.json(listOwnPersonalTokens(c.var.deps, getActor(c), q));
+    return c.json(await listOwnPersonalTokens(c.var.deps, getActor(c), q));
   });
 
   documentRoute({
@@ -68,7 +68,7 @@ export function personalTokensRoutes(): Hono<AppEnv> {
   });
   app.post("/personal_tokens", async (c) => {
     const b = await parseJson(c, CreateBody);
-    const out = createOwnPersonalToken(c.var.deps, getActor(c), b);
+    const out = await createOwnPersonalToken(c.var.deps, getActor(c), b);
     c.header("Cache-Control", "no-store");
     return c.json(out);
   });
@@ -81,9 +81,9 @@ export function personalTokensRoutes(): Hono<AppEnv> {
     auth: "user",
     response: z.object({ token: TokenSchema }),
   });
-  app.delete("/personal_tokens/:tokenId", (c) => {
+  app.delete("/personal_tokens/:tokenId", async (c) => {
     const tokenId = c.req.param("tokenId");
-    return c.json({ token: revokeOwnPersonalToken(c.var.deps, getActor(c), { tokenId }) });
+    return c.json({ token: await revokeOwnPersonalToken(c.var.deps, getActor(c), { tokenId }) });
   });
 
   return app;

@@ -62,8 +62,10 @@ export function podsRoutes(): Hono<AppEnv> {
     tags: ["Pods"],
     response: z.object({ metadata: PodMetadataSchema.nullable() }),
   });
-  app.get("/spaces/:spaceId/project_metadata", (c) => {
-    return c.json(getPodMetadata(c.var.deps, getActor(c), { spaceId: c.req.param("spaceId") }));
+  app.get("/spaces/:spaceId/project_metadata", async (c) => {
+    return c.json(
+      await getPodMetadata(c.var.deps, getActor(c), { spaceId: c.req.param("spaceId") }),
+    );
   });
 
   documentRoute({
@@ -77,7 +79,7 @@ export function podsRoutes(): Hono<AppEnv> {
   app.patch("/spaces/:spaceId/project_metadata", async (c) => {
     const b = await parseJson(c, PatchMetadataBody);
     const spaceId = c.req.param("spaceId");
-    return c.json(patchPodMetadata(c.var.deps, getActor(c), { spaceId, ...b }));
+    return c.json(await patchPodMetadata(c.var.deps, getActor(c), { spaceId, ...b }));
   });
 
   documentRoute({
@@ -88,9 +90,11 @@ export function podsRoutes(): Hono<AppEnv> {
     query: ListTasksQuery,
     response: z.object({ tasks: z.array(PodTaskSchema), nextCursor: z.string().nullable() }),
   });
-  app.get("/spaces/:spaceId/tasks", (c) => {
+  app.get("/spaces/:spaceId/tasks", async (c) => {
     const q = parseQuery(c, ListTasksQuery);
-    return c.json(listTasks(c.var.deps, getActor(c), { podId: c.req.param("spaceId"), ...q }));
+    return c.json(
+      await listTasks(c.var.deps, getActor(c), { podId: c.req.param("spaceId"), ...q }),
+    );
   });
 
   documentRoute({
@@ -103,7 +107,7 @@ export function podsRoutes(): Hono<AppEnv> {
   });
   app.post("/spaces/:spaceId/tasks", async (c) => {
     const b = await parseJson(c, CreateTaskBody);
-    const task = createTask(c.var.deps, getActor(c), { podId: c.req.param("spaceId"), ...b });
+    const task = await createTask(c.var.deps, getActor(c), { podId: c.req.param("spaceId"), ...b });
     return c.json({ task });
   });
 
@@ -117,7 +121,7 @@ export function podsRoutes(): Hono<AppEnv> {
   });
   app.patch("/spaces/:spaceId/tasks/:taskId", async (c) => {
     const b = await parseJson(c, UpdateTaskBody);
-    const task = updateTask(c.var.deps, getActor(c), {
+    const task = await updateTask(c.var.deps, getActor(c), {
       podId: c.req.param("spaceId"),
       taskId: c.req.param("taskId"),
       ...b,
@@ -132,11 +136,13 @@ export function podsRoutes(): Hono<AppEnv> {
     tags: ["Pods"],
     response: SuccessSchema,
   });
-  app.delete("/spaces/:spaceId/tasks/:taskId", (c) => {
-    return c.json(deleteTask(c.var.deps, getActor(c), {
-      podId: c.req.param("spaceId"),
-      taskId: c.req.param("taskId"),
-    }));
+  app.delete("/spaces/:spaceId/tasks/:taskId", async (c) => {
+    return c.json(
+      await deleteTask(c.var.deps, getActor(c), {
+        podId: c.req.param("spaceId"),
+        taskId: c.req.param("taskId"),
+      }),
+    );
   });
 
   return app;

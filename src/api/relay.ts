@@ -69,27 +69,27 @@ export function relayRoutes(): Hono<AppEnv> {
 
   app.post(`${base}/register`, async (c) => {
     const body = await parseJson(c, RegisterBody);
-    return c.json(registerRelayServer(c.var.deps, getActor(c), body));
+    return c.json(await registerRelayServer(c.var.deps, getActor(c), body));
   });
 
   app.post(`${base}/heartbeat`, async (c) => {
     const body = await parseJson(c, ServerIdBody);
-    return c.json(heartbeatRelayServer(c.var.deps, getActor(c), body));
+    return c.json(await heartbeatRelayServer(c.var.deps, getActor(c), body));
   });
 
   app.post(`${base}/deregister`, async (c) => {
     const body = await parseJson(c, ServerIdBody);
-    return c.json(deregisterRelayServer(c.var.deps, getActor(c), body));
+    return c.json(await deregisterRelayServer(c.var.deps, getActor(c), body));
   });
 
   app.post(`${base}/results`, async (c) => {
     const body = await parseJson(c, ResultsBody);
-    return c.json(postRelayResult(c.var.deps, getActor(c), body));
+    return c.json(await postRelayResult(c.var.deps, getActor(c), body));
   });
 
-  app.get(`${base}/requests`, (c) => {
+  app.get(`${base}/requests`, async (c) => {
     const query = parseQuery(c, RequestsQuery);
-    const body = openRelayRequestStream(c.var.deps, getActor(c), {
+    const body = await openRelayRequestStream(c.var.deps, getActor(c), {
       ...query,
       connection: connectionDone(c),
     });
@@ -97,10 +97,10 @@ export function relayRoutes(): Hono<AppEnv> {
   });
 
   const views = "/api/v1/w/:wId/spaces/:spaceId/mcp_server_views";
-  app.get(views, (c) => {
+  app.get(views, async (c) => {
     const q = parseQuery(c, ViewsQuery);
     const input = { spaceId: c.req.param("spaceId"), includeAuto: q.includeAuto === "true" };
-    return c.json(listMcpServerViews(c.var.deps, getActor(c), input));
+    return c.json(await listMcpServerViews(c.var.deps, getActor(c), input));
   });
   app.all(views, () => {
     throw new AppError(

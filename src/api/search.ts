@@ -173,9 +173,9 @@ export function searchRoutes(): Hono<AppEnv> {
       metadata: z.record(z.string(), z.unknown()),
     }),
   });
-  app.get("/fetch", (c) => {
+  app.get("/fetch", async (c) => {
     const q = parseQuery(c, FetchQuery);
-    return c.json(fetchDocument(c.var.deps, getActor(c), q));
+    return c.json(await fetchDocument(c.var.deps, getActor(c), q));
   });
 
   return app;

@@ -63,9 +63,9 @@ export function spacesRoutes(): Hono<AppEnv> {
     query: ListQuery,
     response: z.object({ spaces: z.array(SpaceSchema) }),
   });
-  app.get("/spaces", (c) => {
+  app.get("/spaces", async (c) => {
     const q = parseQuery(c, ListQuery);
-    return c.json({ spaces: listSpaces(c.var.deps, getActor(c), { kinds: q.kinds }) });
+    return c.json({ spaces: await listSpaces(c.var.deps, getActor(c), { kinds: q.kinds }) });
   });
 
   documentRoute({
@@ -78,7 +78,7 @@ export function spacesRoutes(): Hono<AppEnv> {
   });
   app.post("/spaces", async (c) => {
     const b = await parseJson(c, CreateBody);
-    const space = createSpace(c.var.deps, getActor(c), {
+    const space = await createSpace(c.var.deps, getActor(c), {
       kind: b.kind,
       name: b.name,
       restricted: b.restricted,
@@ -94,9 +94,9 @@ export function spacesRoutes(): Hono<AppEnv> {
     tags: ["Spaces"],
     response: MembersResponse,
   });
-  app.get("/spaces/:spaceId/members", (c) => {
+  app.get("/spaces/:spaceId/members", async (c) => {
     const spaceId = c.req.param("spaceId");
-    return c.json({ members: listSpaceMembers(c.var.deps, getActor(c), { spaceId }) });
+    return c.json({ members: await listSpaceMembers(c.var.deps, getActor(c), { spaceId }) });
   });
 
   documentRoute({
@@ -109,7 +109,7 @@ export function spacesRoutes(): Hono<AppEnv> {
   });
   app.post("/spaces/:spaceId/members", async (c) => {
     const b = await parseJson(c, AddMemberBody);
-    const members = addSpaceMember(c.var.deps, getActor(c), {
+    const members = await addSpaceMember(c.var.deps, getActor(c), {
       spaceId: c.req.param("spaceId"),
       userId: b.userId,
       role: b.role,
@@ -124,8 +124,8 @@ export function spacesRoutes(): Hono<AppEnv> {
     tags: ["Spaces"],
     response: SuccessSchema,
   });
-  app.delete("/spaces/:spaceId/members/:userId", (c) => {
-    removeSpaceMember(c.var.deps, getActor(c), {
+  app.delete("/spaces/:spaceId/members/:userId", async (c) => {
+    await removeSpaceMember(c.var.deps, getActor(c), {
       spaceId: c.req.param("spaceId"),
       userId: c.req.param("userId"),
     });

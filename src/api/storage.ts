@@ -49,9 +49,9 @@ export function storageRoutes(): Hono<AppEnv> {
     query: StorageQuery,
     response: StorageUsage,
   });
-  app.get("/storage", (c) => {
+  app.get("/storage", async (c) => {
     const q = parseQuery(c, StorageQuery);
-    return c.json(getStorageUsage(c.var.deps, getActor(c), q));
+    return c.json(await getStorageUsage(c.var.deps, getActor(c), q));
   });
   return app;
 }

@@ -47,13 +47,13 @@ function workspaceAuthError(message: string): AppError {
 }
 
 /** A personal access token → its user actor (null when unknown, expired or revoked). */
-function actorFromPersonalToken(deps: Deps, secret: string): UserActor | null {
-  const pat = findActivePersonalToken(deps.db, secret);
+async function actorFromPersonalToken(deps: Deps, secret: string): Promise<UserActor | null> {
+  const pat = await findActivePersonalToken(deps.db, secret);
   if (!pat) return null;
-  const user = findUserById(deps.db, pat.userId);
-  const ws = findWorkspaceById(deps.db, pat.workspaceId);
+  const user = await findUserById(deps.db, pat.userId);
+  const ws = await findWorkspaceById(deps.db, pat.workspaceId);
   if (!user || !ws) return null;
-  const actor = resolveUserActor(deps, {
+  const actor = await resolveUserActor(deps, {
     userSId: user.sId,
     workspaceSId: ws.sId,
     scopes: new Set(ALL_SCOPES),
@@ -70,8 +70,8 @@ async function actorFromOAuthToken(deps: Deps, token: string): Promise<UserActor
     audience: apiResourceUrl(deps.config),
   });
   if (!claims) return null;
-  if (claims.gid && !isGrantActive(deps.db, claims.gid)) return null;
-  const actor = actorFromAccessClaims(deps, claims);
+  if (claims.gid && !await isGrantActive(deps.db, claims.gid)) return null;
+  const actor = await actorFromAccessClaims(deps, claims);
   if (!actor) throw workspaceAuthError("The user is no longer a member of this workspace.");
   return actor;
 }
@@ -79,7 +79,7 @@ async function actorFromOAuthToken(deps: Deps, token: string): Promise<UserActor
 /** A user credential (PAT or OAuth) → user actor; throws 401 when it is not valid. */
 async function authenticateUserToken(deps: Deps, token: string): Promise<UserActor> {
   const actor = token.startsWith(PERSONAL_TOKEN_PREFIX)
-    ? actorFromPersonalToken(deps, token)
+    ? await actorFromPersonalToken(deps, token)
     : looksLikeJwt(token)
     ? await actorFromOAuthToken(deps, token)
     : null;
@@ -100,10 +100,10 @@ export async function authenticateWorkspaceRequest(
   if (!token) {
     throw unauthenticated("Requests must carry an Authorization: Bearer <token> header.");
   }
-  const ws = findWorkspaceBySId(deps.db, wId);
+  const ws = await findWorkspaceBySId(deps.db, wId);
   if (!ws) throw new AppError(404, "workspace_not_found", "The workspace was not found.");
   if (token.startsWith(API_KEY_PREFIX)) {
-    const key = findActiveApiKey(deps.db, token);
+    const key = await findActiveApiKey(deps.db, token);
     if (!key) {
       throw new AppError(
         401,

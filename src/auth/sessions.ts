@@ -32,9 +32,9 @@ export interface PageSession {
 }
 
 /** Start a session for the user and set the cookie. */
-export function startSession(c: Context<AppEnv>, userId: number): void {
+export async function startSession(c: Context<AppEnv>, userId: number): Promise<void> {
   const deps = c.get("deps");
-  const { id } = createSession(deps.db, userId);
+  const { id } = await createSession(deps.db, userId);
   setCookie(c, sessionCookieName(deps.config), id, {
     path: "/",
     httpOnly: true,
@@ -45,22 +45,22 @@ export function startSession(c: Context<AppEnv>, userId: number): void {
 }
 
 /** The signed-in user of this request, or null. */
-export function currentSession(c: Context<AppEnv>): PageSession | null {
+export async function currentSession(c: Context<AppEnv>): Promise<PageSession | null> {
   const deps = c.get("deps");
   const id = getCookie(c, sessionCookieName(deps.config));
   if (!id) return null;
-  const session = findSession(deps.db, id);
+  const session = await findSession(deps.db, id);
   if (!session) return null;
-  const user = findUserById(deps.db, session.userId);
+  const user = await findUserById(deps.db, session.userId);
   return user ? { session, user } : null;
 }
 
 /** Sign out: delete the session row and the cookie. */
-export function endSession(c: Context<AppEnv>): void {
+export async function endSession(c: Context<AppEnv>): Promise<void> {
   const deps = c.get("deps");
   const name = sessionCookieName(deps.config);
   const id = getCookie(c, name);
-  if (id) deleteSession(deps.db, id);
+  if (id) await deleteSession(deps.db, id);
   deleteCookie(c, name, { path: "/", secure: deps.config.publicUrl.startsWith("https:") });
 }
 

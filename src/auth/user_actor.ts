@@ -21,7 +21,7 @@ export function parseScopes(scope: string): Set<Scope> {
 }
 
 /** Resolve a user actor; null when the user, workspace, membership or grant is gone. */
-export function resolveUserActor(
+export async function resolveUserActor(
   deps: Deps,
   input: {
     userSId: string;
@@ -29,11 +29,11 @@ export function resolveUserActor(
     scopes: ReadonlySet<Scope>;
     credential: Credential;
   },
-): UserActor | null {
-  const user = findUserBySId(deps.db, input.userSId);
-  const ws = findWorkspaceBySId(deps.db, input.workspaceSId);
+): Promise<UserActor | null> {
+  const user = await findUserBySId(deps.db, input.userSId);
+  const ws = await findWorkspaceBySId(deps.db, input.workspaceSId);
   if (!user || !ws) return null;
-  const role = getRole(deps.db, ws.id, user.id);
+  const role = await getRole(deps.db, ws.id, user.id);
   if (!role) return null;
   return {
     kind: "user",
@@ -46,9 +46,12 @@ export function resolveUserActor(
 }
 
 /** Actor for verified OAuth access-token claims (checks the grant is still active). */
-export function actorFromAccessClaims(deps: Deps, claims: AccessClaims): UserActor | null {
-  if (claims.gid && !isGrantActive(deps.db, claims.gid)) return null;
-  return resolveUserActor(deps, {
+export async function actorFromAccessClaims(
+  deps: Deps,
+  claims: AccessClaims,
+): Promise<UserActor | null> {
+  if (claims.gid && !await isGrantActive(deps.db, claims.gid)) return null;
+  return await resolveUserActor(deps, {
     userSId: claims.sub,
     workspaceSId: claims.wid,
     scopes: parseScopes(claims.scope),

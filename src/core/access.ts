@@ -31,7 +31,7 @@
  *   global, regular and system spaces; nobody for the conversations space.
  * @module
  */
-import type { Db } from "../db/sqlite.ts";
+import type { Db } from "../db/db.ts";
 import type { Actor, Role, Scope, UserActor } from "../auth/actor.ts";
 import { hasScope } from "../auth/actor.ts";
 import { AppError, type ErrorType } from "../errors.ts";
@@ -117,16 +117,16 @@ export function requireScope(actor: Actor, scope: Scope): void {
 // ---------------------------------------------------------------------------------------------
 
 /** Rule: who reads a space (see the module comment for the table). */
-export function canReadSpace(db: Db, actor: Actor, space: SpaceRow): boolean {
+export async function canReadSpace(db: Db, actor: Actor, space: SpaceRow): Promise<boolean> {
   if (space.workspaceId !== actor.workspace.id) return false;
-  return spaceReadRule(
+  return await spaceReadRule(
     actor,
     space,
-    (id) => actor.kind === "user" && getSpaceMemberRole(db, id, actor.user.id) !== null,
-    (id) =>
+    async (id) => actor.kind === "user" && await getSpaceMemberRole(db, id, actor.user.id) !== null,
+    async (id) =>
       actor.kind === "api_key"
-        ? isGrantedToWorkspaceGroup(db, id)
-        : isGrantedThroughGroup(db, id, actor.user.id),
+        ? await isGrantedToWorkspaceGroup(db, id)
+        : await isGrantedThroughGroup(db, id, actor.user.id),
   );
 }
 
@@ -135,14 +135,14 @@ export function canReadSpace(db: Db, actor: Actor, space: SpaceRow): boolean {
  * to a group the actor is in (for an API key, the workspace group only). `canReadSpace` asks
  * the database lazily; `readableSpaceIds` answers from sets loaded once.
  */
-function spaceReadRule(
+async function spaceReadRule(
   actor: Actor,
   s: SpaceRow,
-  isMember: (spaceId: number) => boolean,
-  isGranted: (spaceId: number) => boolean,
-): boolean {
+  isMember: (spaceId: number) => Promise<boolean> | boolean,
+  isGranted: (spaceId: number) => Promise<boolean> | boolean,
+): Promise<boolean> {
   if (isOpenToWorkspace(s)) return true;
-  if (actor.kind === "api_key") return s.kind === "regular" && isGranted(s.id);
+  if (actor.kind === "api_key") return s.kind === "regular" && await isGranted(s.id);
   switch (s.kind) {
     case "global":
     case "conversations":
@@ -150,9 +150,9 @@ function spaceReadRule(
     case "system":
       return actor.role === "admin";
     case "project":
-      return isMember(s.id);
+      return await isMember(s.id);
     case "regular": // restricted: open ones answered above
-      return isMember(s.id) || isGranted(s.id);
+      return await isMember(s.id) || await isGranted(s.id);
   }
 }
 
@@ -169,8 +169,8 @@ export function isOpenToWorkspace(space: Pick<SpaceRow, "kind" | "isRestricted">
 }
 
 /** Rule: who writes content (documents, files, tasks) into a space. */
-export function canWriteSpace(db: Db, actor: Actor, space: SpaceRow): boolean {
-  if (!canReadSpace(db, actor, space)) return false;
+export async function canWriteSpace(db: Db, actor: Actor, space: SpaceRow): Promise<boolean> {
+  if (!(await canReadSpace(db, actor, space))) return false;
   switch (space.kind) {
     case "conversations":
     case "project":
@@ -185,10 +185,10 @@ export function canWriteSpace(db: Db, actor: Actor, space: SpaceRow): boolean {
 }
 
 /** Rule: who administers a space (name, members, archive). */
-export function canAdministerSpace(db: Db, actor: Actor, space: SpaceRow): boolean {
+export async function canAdministerSpace(db: Db, actor: Actor, space: SpaceRow): Promise<boolean> {
   if (space.workspaceId !== actor.workspace.id || actor.kind !== "user") return false;
   if (space.kind === "project") {
-    return getSpaceMemberRole(db, space.id, actor.user.id) === "editor";
+    return await getSpaceMemberRole(db, space.id, actor.user.id) === "editor";
   }
   if (space.kind === "conversations") return false;
   return actor.role === "admin";
@@ -199,32 +199,40 @@ function spaceNotFound(message: string): AppError {
 }
 
 /** Load a space the actor can read, or 404 `space_not_found` (same answer as a missing id). */
-export function requireReadableSpace(
+export async function requireReadableSpace(
   db: Db,
   actor: Actor,
   spaceSId: string,
   notFoundMessage = "Space not found.",
-): SpaceRow {
-  const space = findSpaceInWorkspace(db, actor.workspace.id, spaceSId);
-  if (!space || !canReadSpace(db, actor, space)) throw spaceNotFound(notFoundMessage);
+): Promise<SpaceRow> {
+  const space = await findSpaceInWorkspace(db, actor.workspace.id, spaceSId);
+  if (!space || !await canReadSpace(db, actor, space)) throw spaceNotFound(notFoundMessage);
   return space;
 }
 
 /** Load a space the actor can write into: 404 when unreadable, 403 when read-only. */
-export function requireWritableSpace(db: Db, actor: Actor, spaceSId: string): SpaceRow {
-  const space = requireReadableSpace(db, actor, spaceSId);
-  if (!canWriteSpace(db, actor, space)) {
+export async function requireWritableSpace(
+  db: Db,
+  actor: Actor,
+  spaceSId: string,
+): Promise<SpaceRow> {
+  const space = await requireReadableSpace(db, actor, spaceSId);
+  if (!await canWriteSpace(db, actor, space)) {
     throw new AppError(403, "workspace_auth_error", "You cannot write into this space.");
   }
   return space;
 }
 
 /** Load a space the actor administers: 404 when they cannot see it, 403 when they only read. */
-export function requireAdministrableSpace(db: Db, actor: Actor, spaceSId: string): SpaceRow {
-  const space = findSpaceInWorkspace(db, actor.workspace.id, spaceSId);
+export async function requireAdministrableSpace(
+  db: Db,
+  actor: Actor,
+  spaceSId: string,
+): Promise<SpaceRow> {
+  const space = await findSpaceInWorkspace(db, actor.workspace.id, spaceSId);
   if (!space) throw spaceNotFound("Space not found.");
-  if (canAdministerSpace(db, actor, space)) return space;
-  if (!canReadSpace(db, actor, space)) throw spaceNotFound("Space not found.");
+  if (await canAdministerSpace(db, actor, space)) return space;
+  if (!await canReadSpace(db, actor, space)) throw spaceNotFound("Space not found.");
   throw new AppError(403, "workspace_auth_error", "You cannot administer this space.");
 }
 
@@ -232,15 +240,15 @@ export function requireAdministrableSpace(db: Db, actor: Actor, spaceSId: string
  * Rule: a Pod is a readable space of kind `project`; `activeOnly` also hides archived Pods
  * (what the MCP Pod tools see). Anything else is "Pod not found or you do not have access."
  */
-export function requireReadablePod(
+export async function requireReadablePod(
   db: Db,
   actor: Actor,
   podSId: string,
   options: { activeOnly?: boolean } = {},
-): SpaceRow {
-  const space = findSpaceInWorkspace(db, actor.workspace.id, podSId);
+): Promise<SpaceRow> {
+  const space = await findSpaceInWorkspace(db, actor.workspace.id, podSId);
   if (
-    !space || space.kind !== "project" || !canReadSpace(db, actor, space) ||
+    !space || space.kind !== "project" || !await canReadSpace(db, actor, space) ||
     (options.activeOnly && space.archivedAt !== null)
   ) {
     throw spaceNotFound(POD_NOT_FOUND_MESSAGE);
@@ -252,17 +260,17 @@ export function requireReadablePod(
  * Row ids of every space the actor reads, computed with three queries rather than one per
  * space (search and listings call this on every request).
  */
-export function readableSpaceIds(db: Db, actor: Actor): Set<number> {
-  const spaces = listWorkspaceSpaces(db, actor.workspace.id);
+export async function readableSpaceIds(db: Db, actor: Actor): Promise<Set<number>> {
+  const spaces = await listWorkspaceSpaces(db, actor.workspace.id);
   const userId = actor.kind === "user" ? actor.user.id : null;
   const members = userId === null
     ? new Set<number>()
-    : memberSpaceIds(db, actor.workspace.id, userId);
-  const granted = groupGrantedSpaceIds(db, actor.workspace.id, userId);
+    : await memberSpaceIds(db, actor.workspace.id, userId);
+  const granted = await groupGrantedSpaceIds(db, actor.workspace.id, userId);
   const out = new Set<number>();
   for (const s of spaces) {
     const member = (id: number) => members.has(id);
-    if (spaceReadRule(actor, s, member, (id) => granted.has(id))) out.add(s.id);
+    if (await spaceReadRule(actor, s, member, (id) => granted.has(id))) out.add(s.id);
   }
   return out;
 }
@@ -294,9 +302,13 @@ export interface ConversationFacts {
  *   the admin's own token cannot (issue 10). Any key of the workspace reads what another key
  *   created, so rotating a key keeps an integration's conversations.
  */
-export function canReadConversation(db: Db, actor: Actor, c: ConversationFacts): boolean {
+export async function canReadConversation(
+  db: Db,
+  actor: Actor,
+  c: ConversationFacts,
+): Promise<boolean> {
   if (c.workspaceId !== actor.workspace.id || c.visibility === "deleted") return false;
-  if (c.space) return canReadSpace(db, actor, c.space);
+  if (c.space) return await canReadSpace(db, actor, c.space);
   if (c.visibility === "workspace") return true;
   return actor.kind === "api_key" ? c.createdThroughApiKey : c.isParticipant;
 }
@@ -319,16 +331,16 @@ export type FileScopeFacts =
  * The token's `write` scope is checked separately (`requireScope`), so a read-only token gets
  * 403, not "not found".
  */
-export function canAccessFileScope(
+export async function canAccessFileScope(
   db: Db,
   actor: Actor,
   facts: FileScopeFacts,
   mode: "read" | "write",
-): boolean {
+): Promise<boolean> {
   if (facts.type === "conversation") return facts.conversationReadable;
   const s = facts.space;
   if (!s || s.kind !== "project" || s.workspaceId !== actor.workspace.id) return false;
-  return mode === "read" ? canReadSpace(db, actor, s) : canWriteSpace(db, actor, s);
+  return mode === "read" ? await canReadSpace(db, actor, s) : await canWriteSpace(db, actor, s);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -340,20 +352,24 @@ export function canAccessFileScope(
  * read and search them, writers of the space upsert and delete documents. The conversations
  * space holds no data sources (Dust answers 404 `space_not_found` for it).
  */
-export function canReadDataSourceIn(db: Db, actor: Actor, space: SpaceRow): boolean {
-  return space.kind !== "conversations" && canReadSpace(db, actor, space);
+export async function canReadDataSourceIn(db: Db, actor: Actor, space: SpaceRow): Promise<boolean> {
+  return space.kind !== "conversations" && await canReadSpace(db, actor, space);
 }
 
 /** Rule: writers of the space write documents (upsert, delete). */
-export function canWriteDocumentsIn(db: Db, actor: Actor, space: SpaceRow): boolean {
-  return space.kind !== "conversations" && canWriteSpace(db, actor, space);
+export async function canWriteDocumentsIn(db: Db, actor: Actor, space: SpaceRow): Promise<boolean> {
+  return space.kind !== "conversations" && await canWriteSpace(db, actor, space);
 }
 
 /**
  * Rule: creating a data source is a builder action (builders, admins, API keys) in a space the
  * actor writes into; never in the conversations or system space.
  */
-export function canCreateDataSourceIn(db: Db, actor: Actor, space: SpaceRow): boolean {
+export async function canCreateDataSourceIn(
+  db: Db,
+  actor: Actor,
+  space: SpaceRow,
+): Promise<boolean> {
   return isBuilder(actor) && space.kind !== "conversations" && space.kind !== "system" &&
-    canWriteSpace(db, actor, space);
+    await canWriteSpace(db, actor, space);
 }

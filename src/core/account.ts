@@ -8,7 +8,7 @@
  * @module
  */
 import type { Deps } from "../deps.ts";
-import { tx } from "../db/sqlite.ts";
+
 import { AppError } from "../errors.ts";
 import { findUserById, setPasswordHash, validatePassword } from "./users.ts";
 import { revokeUserGrants } from "./oauth_grants.ts";
@@ -43,7 +43,7 @@ export async function changePassword(
   },
 ): Promise<PasswordChange> {
   const db = deps.db;
-  const user = findUserById(db, input.userId);
+  const user = await findUserById(db, input.userId);
   if (!user) throw new AppError(404, "user_not_found", "The user was not found.");
   const checked = await checkPassword(deps, {
     email: user.email,
@@ -56,11 +56,11 @@ export async function changePassword(
   }
   validatePassword(input.next);
   await setPasswordHash(db, user.id, input.next);
-  return tx(db, () => ({
-    grantsRevoked: revokeUserGrants(db, user.id, "password_changed"),
-    tokensRevoked: revokeUserMcpTokens(db, user.id, "password_changed"),
-    personalTokensRevoked: revokeUserPersonalTokens(db, user.id),
-    relayRegistrationsRemoved: removeUserRelayRegistrations(deps, user.id),
-    sessionsEnded: deleteUserSessions(db, user.id, input.keepSessionIdHash),
+  return await db.tx(async () => ({
+    grantsRevoked: await revokeUserGrants(db, user.id, "password_changed"),
+    tokensRevoked: await revokeUserMcpTokens(db, user.id, "password_changed"),
+    personalTokensRevoked: await revokeUserPersonalTokens(db, user.id),
+    relayRegistrationsRemoved: await removeUserRelayRegistrations(deps, user.id),
+    sessionsEnded: await deleteUserSessions(db, user.id, input.keepSessionIdHash),
   }));
 }

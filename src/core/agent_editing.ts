@@ -4,7 +4,7 @@
  * @module
  */
 import type { Deps } from "../deps.ts";
-import { now, tx } from "../db/sqlite.ts";
+import { now } from "../db/db.ts";
 import type { Actor } from "../auth/actor.ts";
 import { AppError, invalid } from "../errors.ts";
 import { newSId } from "../util/ids.ts";
@@ -25,7 +25,11 @@ export interface CreateAgentInput {
 export const AGENT_NAME = /^[A-Za-z0-9._-]{1,64}$/;
 
 /** Builders and admins create a workspace agent (our own route; Dust builds agents in its UI). */
-export function createAgent(deps: Deps, actor: Actor, input: CreateAgentInput): AgentRow {
+export async function createAgent(
+  deps: Deps,
+  actor: Actor,
+  input: CreateAgentInput,
+): Promise<AgentRow> {
   requireUser(actor, "Creating agents needs a user token.");
   requireScope(actor, "write");
   const user = requireWorkspaceRole(
@@ -36,11 +40,13 @@ export function createAgent(deps: Deps, actor: Actor, input: CreateAgentInput): 
   if (!AGENT_NAME.test(input.name)) {
     throw invalid("name: 1 to 64 letters, digits, '_', '-' or '.' (no spaces)");
   }
-  return tx(deps.db, () => {
-    const taken = deps.db.prepare(
+  return await deps.db.tx(async () => {
+    const taken = await deps.db.get(
       `SELECT 1 FROM agent_configurations WHERE workspace_id = ? AND name = ? COLLATE NOCASE
        AND status = 'active'`,
-    ).get(actor.workspace.id, input.name);
+      actor.workspace.id,
+      input.name,
+    );
     if (taken) {
       throw new AppError(
         400,
@@ -49,12 +55,11 @@ export function createAgent(deps: Deps, actor: Actor, input: CreateAgentInput): 
       );
     }
     const t = now();
-    const r = deps.db.prepare(
+    const r = await deps.db.get(
       `INSERT INTO agent_configurations (s_id, workspace_id, version, name, description, instructions,
          picture_url, provider_id, model_id, temperature, scope, status, max_steps_per_run, tools,
          author_user_id, created_at, updated_at)
        VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, '["search","files"]', ?, ?, ?) RETURNING s_id`,
-    ).get(
       newSId(),
       actor.workspace.id,
       input.name,
@@ -70,26 +75,32 @@ export function createAgent(deps: Deps, actor: Actor, input: CreateAgentInput): 
       t,
       t,
     );
-    return findAgentBySId(deps.db, actor.workspace.id, (r as { s_id: string }).s_id)!;
+    return (await findAgentBySId(deps.db, actor.workspace.id, (r as { s_id: string }).s_id))!;
   });
 }
 
 /** A user marks an agent they can read as a favourite (or not); Dust's PATCH `{userFavorite}`. */
-export function setAgentFavorite(
+export async function setAgentFavorite(
   deps: Deps,
   actor: Actor,
   input: { agentId: string; userFavorite: boolean },
-): AgentRow {
+): Promise<AgentRow> {
   const user = requireUser(actor, "Favourites belong to a user; API keys have none.");
   requireScope(actor, "write");
-  const a = getAgentConfiguration(deps, actor, { agentId: input.agentId });
+  const a = await getAgentConfiguration(deps, actor, { agentId: input.agentId });
   if (input.userFavorite) {
-    deps.db.prepare(
+    await deps.db.run(
       "INSERT OR IGNORE INTO agent_favorites (user_id, agent_configuration_id, created_at) VALUES (?, ?, ?)",
-    ).run(user.user.id, a.id, now());
+      user.user.id,
+      a.id,
+      now(),
+    );
   } else {
-    deps.db.prepare("DELETE FROM agent_favorites WHERE user_id = ? AND agent_configuration_id = ?")
-      .run(user.user.id, a.id);
+    await deps.db.run(
+      "DELETE FROM agent_favorites WHERE user_id = ? AND agent_configuration_id = ?",
+      user.user.id,
+      a.id,
+    );
   }
   return a;
 }

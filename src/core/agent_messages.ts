@@ -12,7 +12,7 @@
  */
 import type { Deps } from "../deps.ts";
 import type { Actor } from "../auth/actor.ts";
-import { now, tx } from "../db/sqlite.ts";
+import { now } from "../db/db.ts";
 import { AppError } from "../errors.ts";
 import { newResourceId } from "../util/ids.ts";
 import { requireScope } from "./access.ts";
@@ -32,6 +32,7 @@ import {
   requireReadableConversation,
 } from "./conversation_views.ts";
 import { agentActionJson } from "./message_json.ts";
+import { mapSeries } from "../util/async.ts";
 
 /** Channel announcing created agent messages to the agent runner. */
 export const AGENT_MESSAGE_CREATED_CHANNEL = "agent_messages:created";
@@ -63,21 +64,21 @@ export function onAgentMessageCreated(
 }
 
 /** Append an event to an agent message's stream (`message:<sId>`) and publish it. */
-export function appendMessageEvent(
+export async function appendMessageEvent(
   deps: Deps,
   messageSId: string,
   event: Record<string, unknown>,
-): StreamEvent {
-  return appendEvent(deps, messageStream(messageSId), { created: now(), ...event });
+): Promise<StreamEvent> {
+  return await appendEvent(deps, messageStream(messageSId), { created: now(), ...event });
 }
 
 /** Append an event to a conversation's stream (`conversation:<sId>`) and publish it. */
-export function appendConversationEvent(
+export async function appendConversationEvent(
   deps: Deps,
   conversationSId: string,
   event: Record<string, unknown>,
-): StreamEvent {
-  return appendEvent(deps, conversationStream(conversationSId), { created: now(), ...event });
+): Promise<StreamEvent> {
+  return await appendEvent(deps, conversationStream(conversationSId), { created: now(), ...event });
 }
 
 interface AgentMessageRef {
@@ -90,14 +91,15 @@ interface AgentMessageRef {
   status: string;
 }
 
-function findAgentMessage(deps: Deps, messageSId: string): AgentMessageRef | null {
-  const r = deps.db.prepare(
+async function findAgentMessage(deps: Deps, messageSId: string): Promise<AgentMessageRef | null> {
+  const r = await deps.db.get(
     `SELECT m.id, m.s_id, m.workspace_id, w.s_id AS w_s_id, m.conversation_id,
        c.s_id AS c_s_id, am.status
      FROM messages m JOIN agent_messages am ON am.message_id = m.id
      JOIN conversations c ON c.id = m.conversation_id JOIN workspaces w ON w.id = m.workspace_id
      WHERE m.s_id = ?`,
-  ).get(messageSId) as Record<string, never> | undefined;
+    messageSId,
+  ) as Record<string, never> | undefined;
   if (!r) return null;
   return {
     id: r.id,
@@ -110,8 +112,8 @@ function findAgentMessage(deps: Deps, messageSId: string): AgentMessageRef | nul
   };
 }
 
-function requireAgentMessage(deps: Deps, messageSId: string): AgentMessageRef {
-  const m = findAgentMessage(deps, messageSId);
+async function requireAgentMessage(deps: Deps, messageSId: string): Promise<AgentMessageRef> {
+  const m = await findAgentMessage(deps, messageSId);
   if (!m) throw new AppError(404, "message_not_found", "Message not found.");
   return m;
 }
@@ -129,17 +131,19 @@ export interface AgentMessageUpdate {
  * Update an agent message (runner API). Returns the message JSON, or null when the message
  * is already terminal (e.g. cancelled by the user) and was left unchanged.
  */
-export function updateAgentMessage(
+export async function updateAgentMessage(
   deps: Deps,
   input: AgentMessageUpdate,
-): Record<string, unknown> | null {
-  const m = requireAgentMessage(deps, input.messageId);
-  const changed = tx(deps.db, () => {
-    const cur = deps.db.prepare("SELECT status FROM agent_messages WHERE message_id = ?")
-      .get(m.id) as { status: string };
+): Promise<Record<string, unknown> | null> {
+  const m = await requireAgentMessage(deps, input.messageId);
+  const changed = await deps.db.tx(async () => {
+    const cur = await deps.db.get(
+      "SELECT status FROM agent_messages WHERE message_id = ?",
+      m.id,
+    ) as { status: string };
     if (TERMINAL.has(cur.status)) return false;
     const terminal = input.status !== undefined && TERMINAL.has(input.status);
-    deps.db.prepare(
+    await deps.db.run(
       `UPDATE agent_messages SET
          status = COALESCE(?, status),
          content = CASE WHEN ? THEN ? ELSE content END,
@@ -149,7 +153,6 @@ export function updateAgentMessage(
          error_metadata = CASE WHEN ? THEN ? ELSE error_metadata END,
          completed_at = CASE WHEN ? THEN ? ELSE completed_at END
        WHERE message_id = ?`,
-    ).run(
       input.status ?? null,
       ...setIf(input.content !== undefined, input.content ?? null),
       ...setIf(input.chainOfThought !== undefined, input.chainOfThought ?? null),
@@ -165,7 +168,7 @@ export function updateAgentMessage(
     return true;
   });
   if (!changed) return null;
-  return loadMessagesBySId(deps, m.workspaceSId, m.conversationId, [m.sId])[0].json;
+  return (await loadMessagesBySId(deps, m.workspaceSId, m.conversationId, [m.sId]))[0].json;
 }
 
 function setIf(cond: boolean, value: string | number | null): [number, string | number | null] {
@@ -183,14 +186,16 @@ export interface AgentActionInput {
 }
 
 /** Record a tool call of an agent message (status `running`); returns Dust's action JSON. */
-export function createAgentAction(deps: Deps, input: AgentActionInput): Record<string, unknown> {
-  const m = requireAgentMessage(deps, input.messageId);
+export async function createAgentAction(
+  deps: Deps,
+  input: AgentActionInput,
+): Promise<Record<string, unknown>> {
+  const m = await requireAgentMessage(deps, input.messageId);
   const t = now();
-  const r = deps.db.prepare(
+  const r = await deps.db.get(
     `INSERT INTO agent_actions (s_id, agent_message_id, step, function_call_name, function_call_id,
        mcp_server_id, params, status, created_at, updated_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?) RETURNING *`,
-  ).get(
     newResourceId("act"),
     m.id,
     input.step,
@@ -205,18 +210,17 @@ export function createAgentAction(deps: Deps, input: AgentActionInput): Record<s
 }
 
 /** Finish a tool call: status and MCP output content (`[{type:"text",text}]`, ...). */
-export function updateAgentAction(
+export async function updateAgentAction(
   deps: Deps,
   input: {
     actionId: string;
     status: "running" | "succeeded" | "errored" | "cancelled";
     output?: unknown[] | null;
   },
-): Record<string, unknown> {
-  const r = deps.db.prepare(
+): Promise<Record<string, unknown>> {
+  const r = await deps.db.get(
     `UPDATE agent_actions SET status = ?, output = CASE WHEN ? THEN ? ELSE output END,
        updated_at = ? WHERE s_id = ? RETURNING *`,
-  ).get(
     input.status,
     input.output !== undefined ? 1 : 0,
     input.output ? JSON.stringify(input.output) : null,
@@ -240,21 +244,22 @@ export interface ConversationForAgent {
 }
 
 /** Load the conversation as the runner sees it when answering `messageId` (no access check). */
-export function getConversationForAgent(
+export async function getConversationForAgent(
   deps: Deps,
   input: { messageId: string },
-): ConversationForAgent {
-  const m = requireAgentMessage(deps, input.messageId);
-  const conv = deps.db.prepare(
+): Promise<ConversationForAgent> {
+  const m = await requireAgentMessage(deps, input.messageId);
+  const conv = await deps.db.get(
     "SELECT id, s_id, title, space_id FROM conversations WHERE id = ?",
-  ).get(m.conversationId) as {
+    m.conversationId,
+  ) as {
     id: number;
     s_id: string;
     title: string | null;
     space_id: number | null;
   };
-  const [self] = loadMessagesBySId(deps, m.workspaceSId, m.conversationId, [m.sId]);
-  const earlier = loadMessages(deps, m.workspaceSId, m.conversationId, {
+  const [self] = await loadMessagesBySId(deps, m.workspaceSId, m.conversationId, [m.sId]);
+  const earlier = await loadMessages(deps, m.workspaceSId, m.conversationId, {
     fromRank: 0,
     toRank: self.rank - 1,
   });
@@ -276,35 +281,39 @@ export function getConversationForAgent(
  * `POST .../cancel {messageIds}`: cancel agent messages of the conversation that are still
  * running; ids of other conversations or already finished messages are ignored, as in Dust.
  */
-export function cancelMessageGeneration(
+export async function cancelMessageGeneration(
   deps: Deps,
   actor: Actor,
   input: { conversationId: string; messageIds: string[] },
-): { success: true } {
+): Promise<{ success: true }> {
   requireScope(actor, "write");
-  const c = requireReadableConversation(deps, actor, input.conversationId);
-  const stored = tx(deps.db, () => {
-    const rows = deps.db.prepare(
+  const c = await requireReadableConversation(deps, actor, input.conversationId);
+  const stored = await deps.db.tx(async () => {
+    const rows = await deps.db.all(
       `UPDATE agent_messages SET status = 'cancelled', completed_at = ?
        WHERE status = 'created' AND message_id IN (SELECT m.id FROM messages m
          WHERE m.conversation_id = ? AND m.s_id IN (SELECT value FROM json_each(?)))
        RETURNING message_id, agent_s_id`,
-    ).all(now(), c.id, JSON.stringify(input.messageIds)) as {
+      now(),
+      c.id,
+      JSON.stringify(input.messageIds),
+    ) as {
       message_id: number;
       agent_s_id: string;
     }[];
-    return insertEvents(deps.db, rows.flatMap((r) => cancelEvents(deps, c, r)));
+    const events = await mapSeries(rows, async (r) => await cancelEvents(deps, c, r));
+    return await insertEvents(deps.db, events.flat());
   });
-  publishEvents(deps, stored);
+  await publishEvents(deps, stored);
   return { success: true };
 }
 
-function cancelEvents(
+async function cancelEvents(
   deps: Deps,
   c: ConversationRow,
   r: { message_id: number; agent_s_id: string },
 ) {
-  const sId = (deps.db.prepare("SELECT s_id FROM messages WHERE id = ?").get(r.message_id) as {
+  const sId = (await deps.db.get("SELECT s_id FROM messages WHERE id = ?", r.message_id) as {
     s_id: string;
   }).s_id;
   const data = {
@@ -320,11 +329,12 @@ function cancelEvents(
 }
 
 /** Statuses of agent messages by sId. */
-function statuses(deps: Deps, sIds: string[]): Map<string, string> {
-  const rows = deps.db.prepare(
+async function statuses(deps: Deps, sIds: string[]): Promise<Map<string, string>> {
+  const rows = await deps.db.all(
     `SELECT m.s_id, am.status FROM messages m JOIN agent_messages am ON am.message_id = m.id
      WHERE m.s_id IN (SELECT value FROM json_each(?))`,
-  ).all(JSON.stringify(sIds)) as { s_id: string; status: string }[];
+    JSON.stringify(sIds),
+  ) as { s_id: string; status: string }[];
   return new Map(rows.map((r) => [r.s_id, r.status]));
 }
 
@@ -349,7 +359,7 @@ export async function waitForAgentMessages(
   deps.shutdown.addEventListener("abort", onShutdown);
   try {
     while (!deps.shutdown.aborted && Date.now() < deadline) {
-      const st = statuses(deps, messageSIds);
+      const st = await statuses(deps, messageSIds);
       if (messageSIds.every((s) => TERMINAL.has(st.get(s) ?? "cancelled"))) return;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.min(1000, Math.max(0, deadline - Date.now())));

@@ -16,13 +16,17 @@ export interface UnfinishedAgentMessage {
 }
 
 /** Agent messages still `created` (oldest first, bounded by `limit`). */
-export function listUnfinishedAgentMessages(deps: Deps, limit = 1000): UnfinishedAgentMessage[] {
-  const rows = deps.db.prepare(
+export async function listUnfinishedAgentMessages(
+  deps: Deps,
+  limit = 1000,
+): Promise<UnfinishedAgentMessage[]> {
+  const rows = await deps.db.all(
     `SELECT m.s_id, am.agent_s_id, c.s_id AS c_s_id, w.id AS w_id, w.s_id AS w_s_id
      FROM agent_messages am JOIN messages m ON m.id = am.message_id
      JOIN conversations c ON c.id = m.conversation_id JOIN workspaces w ON w.id = m.workspace_id
      WHERE am.status = 'created' ORDER BY m.id LIMIT ?`,
-  ).all(limit) as {
+    limit,
+  ) as {
     s_id: string;
     agent_s_id: string;
     c_s_id: string;
@@ -39,17 +43,18 @@ export function listUnfinishedAgentMessages(deps: Deps, limit = 1000): Unfinishe
 }
 
 /** The sId of a user by row id (the poster of a message), or null when gone. */
-export function findUserSId(deps: Deps, userId: number): string | null {
-  const r = deps.db.prepare("SELECT s_id FROM users WHERE id = ?").get(userId) as
+export async function findUserSId(deps: Deps, userId: number): Promise<string | null> {
+  const r = await deps.db.get("SELECT s_id FROM users WHERE id = ?", userId) as
     | { s_id: string }
     | undefined;
   return r?.s_id ?? null;
 }
 
 /** The sId of a space by row id (a conversation's Pod), when it is a Pod. */
-export function findPodSId(deps: Deps, spaceId: number | null): string | null {
+export async function findPodSId(deps: Deps, spaceId: number | null): Promise<string | null> {
   if (spaceId === null) return null;
-  const r = deps.db.prepare("SELECT s_id FROM spaces WHERE id = ? AND kind = 'project'").get(
+  const r = await deps.db.get(
+    "SELECT s_id FROM spaces WHERE id = ? AND kind = 'project'",
     spaceId,
   ) as { s_id: string } | undefined;
   return r?.s_id ?? null;

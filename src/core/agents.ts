@@ -15,10 +15,11 @@
  * @module
  */
 import type { Deps } from "../deps.ts";
-import type { Db } from "../db/sqlite.ts";
+import type { Db } from "../db/db.ts";
 import type { Actor } from "../auth/actor.ts";
 import { AppError } from "../errors.ts";
 import { isAdmin } from "./access.ts";
+import { mapSeries } from "../util/async.ts";
 
 export const AGENT_VIEWS = [
   "all",
@@ -134,9 +135,16 @@ export function canReadAgent(actor: Actor, a: AgentRow): boolean {
 }
 
 /** An agent of the workspace by sId, whatever its status (null when absent). */
-export function findAgentBySId(db: Db, workspaceId: number, sId: string): AgentRow | null {
-  const r = db.prepare("SELECT * FROM agent_configurations WHERE workspace_id = ? AND s_id = ?")
-    .get(workspaceId, sId);
+export async function findAgentBySId(
+  db: Db,
+  workspaceId: number,
+  sId: string,
+): Promise<AgentRow | null> {
+  const r = await db.get(
+    "SELECT * FROM agent_configurations WHERE workspace_id = ? AND s_id = ?",
+    workspaceId,
+    sId,
+  );
   return r ? fromRow(r) : null;
 }
 
@@ -173,13 +181,15 @@ function viewFilter(
 }
 
 /** Row ids of the caller's favourite agents (empty for API keys). */
-export function favoriteAgentIds(db: Db, actor: Actor): Set<number> {
+export async function favoriteAgentIds(db: Db, actor: Actor): Promise<Set<number>> {
   if (actor.kind !== "user") return new Set();
-  const rows = db.prepare(
+  const rows = await db.all(
     `SELECT f.agent_configuration_id AS id FROM agent_favorites f
      JOIN agent_configurations a ON a.id = f.agent_configuration_id
      WHERE f.user_id = ? AND a.workspace_id = ?`,
-  ).all(actor.user.id, actor.workspace.id) as { id: number }[];
+    actor.user.id,
+    actor.workspace.id,
+  ) as { id: number }[];
   return new Set(rows.map((r) => r.id));
 }
 
@@ -204,25 +214,26 @@ function resolveView(actor: Actor, view: AgentView | undefined): AgentView {
 }
 
 /** The active agents of a view, in Dust's order (workspaces hold at most a few hundred). */
-export function listAgentConfigurations(
+export async function listAgentConfigurations(
   deps: Deps,
   actor: Actor,
   input: { view?: AgentView },
-): AgentRow[] {
+): Promise<AgentRow[]> {
   const view = resolveView(actor, input.view);
-  const keep = viewFilter(actor, view, favoriteAgentIds(deps.db, actor));
-  return deps.db.prepare(
+  const keep = viewFilter(actor, view, await favoriteAgentIds(deps.db, actor));
+  return (await deps.db.all(
     "SELECT * FROM agent_configurations WHERE workspace_id = ? AND status = 'active' LIMIT 5000",
-  ).all(actor.workspace.id).map(fromRow).filter(keep).sort(compareAgents);
+    actor.workspace.id,
+  )).map(fromRow).filter(keep).sort(compareAgents);
 }
 
 /** One agent by sId; unknown, another workspace's, or someone else's private → 404. */
-export function getAgentConfiguration(
+export async function getAgentConfiguration(
   deps: Deps,
   actor: Actor,
   input: { agentId: string },
-): AgentRow {
-  const a = findAgentBySId(deps.db, actor.workspace.id, input.agentId);
+): Promise<AgentRow> {
+  const a = await findAgentBySId(deps.db, actor.workspace.id, input.agentId);
   if (!a || !canReadAgent(actor, a)) {
     throw new AppError(
       404,
@@ -253,12 +264,12 @@ export function fuzzyRank(name: string, query: string): number | null {
  * Dust's `GET assistant/agent_configurations/search?q=`: the agents of the caller's default
  * view (`list` for users, `all` for API keys) whose name matches `q`, best matches first.
  */
-export function searchAgentConfigurations(
+export async function searchAgentConfigurations(
   deps: Deps,
   actor: Actor,
   input: { q: string },
-): AgentRow[] {
-  return rankByName(listAgentConfigurations(deps, actor, {}), input.q);
+): Promise<AgentRow[]> {
+  return rankByName(await listAgentConfigurations(deps, actor, {}), input.q);
 }
 
 /** Agents whose name matches `query`, best first (ties in Dust's order). */
@@ -276,12 +287,12 @@ export const AGENTS_PAGE_SIZE = 25;
  * MCP `list_agents`: the `list` view, optionally fuzzy-filtered and ranked by `name`, 25 per
  * page; `lastValue` is the sId of the previous page's last agent (unknown → empty page).
  */
-export function listAgents(
+export async function listAgents(
   deps: Deps,
   actor: Actor,
   input: { name?: string; lastValue?: string },
 ) {
-  let agents = listAgentConfigurations(deps, actor, { view: "list" });
+  let agents = await listAgentConfigurations(deps, actor, { view: "list" });
   if (input.name && input.name.trim() !== "") {
     agents = rankByName(agents, input.name);
   }
@@ -309,10 +320,14 @@ export function listAgents(
  * The agent a user can mention by name (case-insensitive exact match in the `list` view;
  * API keys search the `all` view). Error text as Dust's MCP tools.
  */
-export function findAgentByName(deps: Deps, actor: Actor, input: { name: string }): AgentRow {
+export async function findAgentByName(
+  deps: Deps,
+  actor: Actor,
+  input: { name: string },
+): Promise<AgentRow> {
   const view: AgentView = actor.kind === "user" ? "list" : "all";
   const wanted = input.name.trim().toLowerCase();
-  const hit = listAgentConfigurations(deps, actor, { view }).find((a) =>
+  const hit = (await listAgentConfigurations(deps, actor, { view })).find((a) =>
     a.name.toLowerCase() === wanted
   );
   if (!hit) {
@@ -329,20 +344,20 @@ export function findAgentByName(deps: Deps, actor: Actor, input: { name: string 
  * Light configurations for a response; with `withAuthors`, `lastAuthors` names the agent's
  * author (global agents have none).
  */
-export function withLastAuthors(
+export async function withLastAuthors(
   deps: Deps,
   actor: Actor,
   rows: AgentRow[],
   withAuthors: boolean,
-): (LightAgentConfiguration & { lastAuthors?: string[] })[] {
-  const favorites = favoriteAgentIds(deps.db, actor);
+): Promise<(LightAgentConfiguration & { lastAuthors?: string[] })[]> {
+  const favorites = await favoriteAgentIds(deps.db, actor);
   const light = (a: AgentRow) => toLightAgentConfiguration(a, favorites.has(a.id));
   if (!withAuthors) return rows.map(light);
   const nameOf = deps.db.prepare("SELECT first_name, last_name FROM users WHERE id = ?");
-  return rows.map((a) => {
-    const u = a.authorUserId === null
-      ? undefined
-      : nameOf.get(a.authorUserId) as { first_name: string; last_name: string | null } | undefined;
+  return await mapSeries(rows, async (a) => {
+    const u = a.authorUserId === null ? undefined : await nameOf.get(a.authorUserId) as
+      | { first_name: string; last_name: string | null }
+      | undefined;
     const lastAuthors = u ? [[u.first_name, u.last_name].filter(Boolean).join(" ")] : [];
     return { ...light(a), lastAuthors };
   });

@@ -5,8 +5,8 @@
  * @module
  */
 import type { Deps } from "../deps.ts";
-import type { Db } from "../db/sqlite.ts";
-import { now } from "../db/sqlite.ts";
+import type { Db } from "../db/db.ts";
+import { now } from "../db/db.ts";
 import type { Actor } from "../auth/actor.ts";
 import { hashSecret } from "../auth/hash.ts";
 import { AppError, invalid } from "../errors.ts";
@@ -57,16 +57,15 @@ function validateName(name: string): string {
  * Insert a key for a workspace and return the secret once. Used by the admin route and the
  * operator command (which has no actor, hence the plain `db` signature).
  */
-export function insertApiKey(
+export async function insertApiKey(
   db: Db,
   input: { workspaceId: number; name: string; createdByUserId: number | null },
-): { key: ApiKeyView; secret: string } {
+): Promise<{ key: ApiKeyView; secret: string }> {
   const name = validateName(input.name);
   const secret = newSecret(API_KEY_PREFIX);
-  const row = db.prepare(
+  const row = await db.get(
     `INSERT INTO api_keys (s_id, workspace_id, name, key_hash, key_prefix, created_by_user_id, created_at)
      VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *`,
-  ).get(
     newResourceId("key"),
     input.workspaceId,
     name,
@@ -79,14 +78,14 @@ export function insertApiKey(
 }
 
 /** Admins create a workspace API key; the secret is in the result and nowhere else. */
-export function createApiKey(
+export async function createApiKey(
   deps: Deps,
   actor: Actor,
   input: { name: string },
-): { key: ApiKeyView; secret: string } {
+): Promise<{ key: ApiKeyView; secret: string }> {
   requireScope(actor, "write");
   const user = requireWorkspaceRole(actor, ["admin"], "Only workspace admins can manage API keys.");
-  return insertApiKey(deps.db, {
+  return await insertApiKey(deps.db, {
     workspaceId: actor.workspace.id,
     name: input.name,
     createdByUserId: user.user.id,
@@ -94,78 +93,93 @@ export function createApiKey(
 }
 
 /** Admins list the workspace's keys (active and revoked), newest first, paged by sId cursor. */
-export function listApiKeys(
+export async function listApiKeys(
   deps: Deps,
   actor: Actor,
   input: { limit: number; cursor?: string },
-): { keys: ApiKeyView[]; nextCursor: string | null } {
+): Promise<{ keys: ApiKeyView[]; nextCursor: string | null }> {
   requireWorkspaceRole(actor, ["admin"], "Only workspace admins can manage API keys.");
-  return listWorkspaceApiKeys(deps.db, { workspaceId: actor.workspace.id, ...input });
+  return await listWorkspaceApiKeys(deps.db, { workspaceId: actor.workspace.id, ...input });
 }
 
 /** A workspace's keys, newest first (the admin route and the operator command). */
-export function listWorkspaceApiKeys(
+export async function listWorkspaceApiKeys(
   db: Db,
   input: { workspaceId: number; limit: number; cursor?: string },
-): { keys: ApiKeyView[]; nextCursor: string | null } {
+): Promise<{ keys: ApiKeyView[]; nextCursor: string | null }> {
   const after = input.cursor
-    ? db.prepare("SELECT id FROM api_keys WHERE s_id = ? AND workspace_id = ?").get(
+    ? await db.get(
+      "SELECT id FROM api_keys WHERE s_id = ? AND workspace_id = ?",
       input.cursor,
       input.workspaceId,
     ) as { id: number } | undefined
     : undefined;
   if (input.cursor && !after) throw invalid("cursor: unknown cursor");
-  const rows = db.prepare(
+  const rows = await db.all(
     `SELECT k.*, u.email AS created_by FROM api_keys k LEFT JOIN users u ON u.id = k.created_by_user_id
      WHERE k.workspace_id = ? AND k.id < ? ORDER BY k.id DESC LIMIT ?`,
-  ).all(input.workspaceId, after?.id ?? Number.MAX_SAFE_INTEGER, input.limit + 1);
+    input.workspaceId,
+    after?.id ?? Number.MAX_SAFE_INTEGER,
+    input.limit + 1,
+  );
   const keys = rows.slice(0, input.limit).map(toView);
   return { keys, nextCursor: rows.length > input.limit ? keys[keys.length - 1].sId : null };
 }
 
 /** Admins revoke a key; a key of another workspace answers not found. Idempotent. */
-export function revokeApiKey(deps: Deps, actor: Actor, input: { keyId: string }): ApiKeyView {
+export async function revokeApiKey(
+  deps: Deps,
+  actor: Actor,
+  input: { keyId: string },
+): Promise<ApiKeyView> {
   requireScope(actor, "write");
   requireWorkspaceRole(actor, ["admin"], "Only workspace admins can manage API keys.");
-  return revokeWorkspaceApiKey(deps.db, { workspaceId: actor.workspace.id, keyId: input.keyId });
+  return await revokeWorkspaceApiKey(deps.db, {
+    workspaceId: actor.workspace.id,
+    keyId: input.keyId,
+  });
 }
 
 /** Revoke a key of a workspace (idempotent); the admin route and the operator command. */
-export function revokeWorkspaceApiKey(
+export async function revokeWorkspaceApiKey(
   db: Db,
   input: { workspaceId: number; keyId: string },
-): ApiKeyView {
-  const row = db.prepare(
+): Promise<ApiKeyView> {
+  const row = await db.get(
     `UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE s_id = ? AND workspace_id = ?
      RETURNING *`,
-  ).get(now(), input.keyId, input.workspaceId);
+    now(),
+    input.keyId,
+    input.workspaceId,
+  );
   if (!row) throw new AppError(404, "api_key_not_found", "The API key was not found.");
   return toView(row);
 }
 
 /** Resolve a presented secret to its active key (null for unknown or revoked keys). */
-export function findActiveApiKey(db: Db, secret: string): ApiKeyAuth | null {
-  const row = db.prepare(
+export async function findActiveApiKey(db: Db, secret: string): Promise<ApiKeyAuth | null> {
+  const row = await db.get(
     "SELECT id, s_id, workspace_id, last_used_at FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL",
-  ).get(hashSecret(secret)) as
+    hashSecret(secret),
+  ) as
     | { id: number; s_id: string; workspace_id: number; last_used_at: number | null }
     | undefined;
   if (!row) return null;
-  touchLastUsed(db, "api_keys", row.id, row.last_used_at);
+  await touchLastUsed(db, "api_keys", row.id, row.last_used_at);
   return { sId: row.s_id, workspaceId: row.workspace_id };
 }
 
 /** Record use at most once a minute, so busy keys do not write on every request. */
-export function touchLastUsed(
+export async function touchLastUsed(
   db: Db,
   table: "api_keys" | "personal_tokens",
   id: number,
   lastUsedAt: number | null,
-): void {
+): Promise<void> {
   const t = now();
   if (lastUsedAt !== null && t - lastUsedAt < 60_000) return;
   const sql = table === "api_keys"
     ? "UPDATE api_keys SET last_used_at = ? WHERE id = ?"
     : "UPDATE personal_tokens SET last_used_at = ? WHERE id = ?";
-  db.prepare(sql).run(t, id);
+  await db.run(sql, t, id);
 }

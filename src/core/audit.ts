@@ -11,8 +11,8 @@
  * Rows older than the workspace's `audit_retention_days` are pruned too.
  * @module
  */
-import type { Db } from "../db/sqlite.ts";
-import { tx } from "../db/sqlite.ts";
+import type { Db } from "../db/db.ts";
+
 import type { CredentialKind } from "../auth/actor.ts";
 
 export type AuditOutcome = "success" | "error" | "denied" | "rate_limited";
@@ -131,7 +131,7 @@ interface RefusalCount {
 interface Pending {
   rows: StoredEntry[];
   refusals: Map<string, RefusalCount>;
-  timer: ReturnType<typeof setTimeout> | undefined;
+  timer: Awaited<ReturnType<typeof setTimeout>> | undefined;
   maxEntries: number;
 }
 const pending = new WeakMap<Db, Pending>();
@@ -143,11 +143,11 @@ const pending = new WeakMap<Db, Pending>();
  * first, and the server flushes on shutdown; a crash loses at most the last
  * {@link BATCH_DELAY_MS} ms. `maxEntries` is the per-workspace cap (`--audit-max-entries`).
  */
-export function recordToolCall(
+export async function recordToolCall(
   db: Db,
   e: AuditEntryInput,
   maxEntries = DEFAULT_AUDIT_MAX_ENTRIES,
-): void {
+): Promise<void> {
   let p = pending.get(db);
   if (!p) {
     pending.set(db, p = { rows: [], refusals: new Map(), timer: undefined, maxEntries });
@@ -157,8 +157,12 @@ export function recordToolCall(
   const stored: StoredEntry = { ...entry, arguments: storedArguments(e.arguments) };
   if (refused) countRefusal(p, stored);
   else p.rows.push(stored);
-  if (p.rows.length + p.refusals.size >= BATCH_MAX) flushAuditLog(db);
-  else if (p.timer === undefined) p.timer = setTimeout(() => flushAuditLog(db), BATCH_DELAY_MS);
+  if (p.rows.length + p.refusals.size >= BATCH_MAX) await flushAuditLog(db);
+  else if (p.timer === undefined) {
+    // A failed flush (the database closed under it) must not end the process: the rows are
+    // lost either way, and the next call retries with its own rows.
+    p.timer = setTimeout(() => void flushAuditLog(db).catch(() => {}), BATCH_DELAY_MS);
+  }
 }
 
 function countRefusal(p: Pending, e: StoredEntry): void {
@@ -177,7 +181,7 @@ function refusalCredential(e: StoredEntry): string {
 }
 
 /** Write every buffered entry now (before reads, and on shutdown). */
-export function flushAuditLog(db: Db): void {
+export async function flushAuditLog(db: Db): Promise<void> {
   const p = pending.get(db);
   if (!p) return;
   if (p.timer !== undefined) clearTimeout(p.timer);
@@ -187,20 +191,20 @@ export function flushAuditLog(db: Db): void {
   p.rows = [];
   p.refusals = new Map();
   const touched = new Set<number>();
-  tx(db, () => {
+  await db.tx(async () => {
     const insert = db.prepare(INSERT_SQL);
     for (const e of rows) {
-      insert.run(...entryValues(e));
+      await insert.run(...entryValues(e));
       touched.add(e.workspaceId);
     }
     const upsert = db.prepare(COUNT_REFUSAL_SQL);
     for (const { first: f, count, windowStart, lastAt } of refusals.values()) {
       const who = [f.at, f.workspaceId, f.userId, f.credentialKind, refusalCredential(f)];
       const what = [f.clientId, f.tool, f.arguments, f.outcome, cutError(f.error), f.requestId];
-      upsert.run(...who, ...what, count, windowStart, lastAt);
+      await upsert.run(...who, ...what, count, windowStart, lastAt);
       touched.add(f.workspaceId);
     }
-    for (const workspaceId of touched) enforceEntryCap(db, workspaceId, p.maxEntries);
+    for (const workspaceId of touched) await enforceEntryCap(db, workspaceId, p.maxEntries);
   });
 }
 
@@ -227,24 +231,26 @@ function entryValues(e: StoredEntry) {
 }
 
 /** Rows the workspace's audit log holds now (aggregated refusals count as one). */
-export function countAuditEntries(db: Db, workspaceId: number): number {
-  flushAuditLog(db);
-  const r = db.prepare("SELECT entries FROM audit_usage WHERE workspace_id = ?").get(
-    workspaceId,
-  ) as { entries: number } | undefined;
+export async function countAuditEntries(db: Db, workspaceId: number): Promise<number> {
+  await flushAuditLog(db);
+  const r = await db.get("SELECT entries FROM audit_usage WHERE workspace_id = ?", workspaceId) as {
+    entries: number;
+  } | undefined;
   return r?.entries ?? 0;
 }
 
 /** Remove the workspace's oldest rows past `maxEntries`; returns how many were removed. */
-function enforceEntryCap(db: Db, workspaceId: number, maxEntries: number): number {
-  const r = db.prepare("SELECT entries FROM audit_usage WHERE workspace_id = ?").get(
-    workspaceId,
-  ) as { entries: number } | undefined;
+async function enforceEntryCap(db: Db, workspaceId: number, maxEntries: number): Promise<number> {
+  const r = await db.get("SELECT entries FROM audit_usage WHERE workspace_id = ?", workspaceId) as {
+    entries: number;
+  } | undefined;
   if (!r || r.entries <= maxEntries) return 0;
-  const deleted = db.prepare(
+  const deleted = await db.run(
     `DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE workspace_id = ?
        ORDER BY created_at, id LIMIT ?)`,
-  ).run(workspaceId, r.entries - maxEntries);
+    workspaceId,
+    r.entries - maxEntries,
+  );
   return Number(deleted.changes);
 }
 
@@ -252,23 +258,25 @@ function enforceEntryCap(db: Db, workspaceId: number, maxEntries: number): numbe
  * Delete entries older than each workspace's retention, then the oldest entries of any
  * workspace past `maxEntries` rows. Returns the number deleted.
  */
-export function pruneAuditLog(
+export async function pruneAuditLog(
   db: Db,
   at = Date.now(),
   maxEntries = pending.get(db)?.maxEntries ?? DEFAULT_AUDIT_MAX_ENTRIES,
-): number {
-  flushAuditLog(db);
-  return tx(db, () => {
-    const r = db.prepare(
+): Promise<number> {
+  await flushAuditLog(db);
+  return await db.tx(async () => {
+    const r = await db.run(
       `DELETE FROM audit_log WHERE id IN (
          SELECT a.id FROM audit_log a JOIN workspaces w ON w.id = a.workspace_id
          WHERE a.created_at < ? - w.audit_retention_days * 86400000)`,
-    ).run(at);
+      at,
+    );
     let deleted = Number(r.changes);
-    const over = db.prepare("SELECT workspace_id FROM audit_usage WHERE entries > ?").all(
+    const over = await db.all(
+      "SELECT workspace_id FROM audit_usage WHERE entries > ?",
       maxEntries,
     ) as { workspace_id: number }[];
-    for (const w of over) deleted += enforceEntryCap(db, w.workspace_id, maxEntries);
+    for (const w of over) deleted += await enforceEntryCap(db, w.workspace_id, maxEntries);
     return deleted;
   });
 }

@@ -6,7 +6,7 @@
  * shows how many entries the workspace holds against its cap (`--audit-max-entries`).
  * @module
  */
-import type { Db } from "../db/sqlite.ts";
+import type { Db } from "../db/db.ts";
 import type { Deps } from "../deps.ts";
 import type { Actor } from "../auth/actor.ts";
 import { AppError, invalid } from "../errors.ts";
@@ -73,25 +73,33 @@ export function assertAuditReader(actor: Actor): void {
 }
 
 /** A page of the actor's workspace audit log, newest first. */
-export function listAuditEntries(db: Db, actor: Actor, filter: AuditFilter): AuditPage {
+export async function listAuditEntries(
+  db: Db,
+  actor: Actor,
+  filter: AuditFilter,
+): Promise<AuditPage> {
   assertAuditReader(actor);
-  return queryAuditPage(db, actor.workspace.id, filter);
+  return await queryAuditPage(db, actor.workspace.id, filter);
 }
 
 /** The query behind {@link listAuditEntries}; also used by the operator CLI (no actor). */
-export function queryAuditPage(db: Db, workspaceId: number, filter: AuditFilter): AuditPage {
-  flushAuditLog(db);
+export async function queryAuditPage(
+  db: Db,
+  workspaceId: number,
+  filter: AuditFilter,
+): Promise<AuditPage> {
+  await flushAuditLog(db);
   const limit = Math.min(Math.max(filter.limit ?? 100, 1), 1000);
   let userId = -1;
   if (filter.userSId) {
-    const u = findUserBySId(db, filter.userSId);
+    const u = await findUserBySId(db, filter.userSId);
     if (!u) return { entries: [], hasMore: false, nextCursor: null };
     userId = u.id;
   }
   if (filter.outcome && !AUDIT_OUTCOMES.includes(filter.outcome)) {
     throw invalid(`outcome: must be one of ${AUDIT_OUTCOMES.join(", ")}`);
   }
-  const rows = db.prepare(
+  const rows = await db.all(
     `SELECT a.*, w.s_id AS workspace_s_id, u.s_id AS user_s_id, u.email AS user_email
      FROM audit_log a JOIN workspaces w ON w.id = a.workspace_id
      LEFT JOIN users u ON u.id = a.user_id
@@ -99,7 +107,6 @@ export function queryAuditPage(db: Db, workspaceId: number, filter: AuditFilter)
        AND (? IS NULL OR a.tool = ?) AND (? IS NULL OR a.outcome = ?)
        AND a.created_at >= ? AND a.created_at < ?
      ORDER BY a.id DESC LIMIT ?`,
-  ).all(
     workspaceId,
     filter.cursor ?? Number.MAX_SAFE_INTEGER,
     userId,
@@ -142,14 +149,14 @@ function toView(r: Record<string, unknown>): AuditEntryView {
  * Every matching entry as JSON lines (newest first), read page by page so an export of a
  * large log never holds it all in memory.
  */
-export function* exportAuditJsonl(
+export async function* exportAuditJsonl(
   db: Db,
   workspaceId: number,
   filter: Omit<AuditFilter, "limit" | "cursor">,
-): Generator<string> {
+): AsyncGenerator<string> {
   let cursor: number | undefined;
   for (;;) {
-    const page = queryAuditPage(db, workspaceId, { ...filter, limit: 500, cursor });
+    const page = await queryAuditPage(db, workspaceId, { ...filter, limit: 500, cursor });
     for (const e of page.entries) yield JSON.stringify(e);
     if (!page.hasMore || page.nextCursor === null) return;
     cursor = page.nextCursor;
@@ -172,14 +179,15 @@ export interface AuditSettings {
 type SettingsDeps = Pick<Deps, "db" | "config">;
 
 /** The workspace's audit settings (admins and API keys, like the log itself). */
-export function getAuditSettings(deps: SettingsDeps, actor: Actor): AuditSettings {
+export async function getAuditSettings(deps: SettingsDeps, actor: Actor): Promise<AuditSettings> {
   assertAuditReader(actor);
-  const r = deps.db.prepare("SELECT audit_retention_days FROM workspaces WHERE id = ?").get(
+  const r = await deps.db.get(
+    "SELECT audit_retention_days FROM workspaces WHERE id = ?",
     actor.workspace.id,
   ) as { audit_retention_days: number };
   return {
     retentionDays: r.audit_retention_days,
-    entries: countAuditEntries(deps.db, actor.workspace.id),
+    entries: await countAuditEntries(deps.db, actor.workspace.id),
     maxEntries: deps.config.auditMaxEntries,
   };
 }
@@ -189,11 +197,11 @@ export function getAuditSettings(deps: SettingsDeps, actor: Actor): AuditSetting
  * could otherwise erase the record of what it did). Entries past the new retention are
  * pruned at once, so shortening it takes effect immediately.
  */
-export function setAuditRetention(
+export async function setAuditRetention(
   deps: SettingsDeps,
   actor: Actor,
   input: { retentionDays: number },
-): AuditSettings {
+): Promise<AuditSettings> {
   requireWorkspaceAdmin(actor, "Only workspace admins can change the audit settings.");
   requireScope(actor, "write");
   const days = input.retentionDays;
@@ -204,8 +212,12 @@ export function setAuditRetention(
       `retentionDays: must be a whole number of days between ${AUDIT_RETENTION_MIN_DAYS} and ${AUDIT_RETENTION_MAX_DAYS}`,
     );
   }
-  deps.db.prepare("UPDATE workspaces SET audit_retention_days = ?, updated_at = ? WHERE id = ?")
-    .run(days, Date.now(), actor.workspace.id);
-  pruneAuditLog(deps.db, Date.now(), deps.config.auditMaxEntries);
-  return getAuditSettings(deps, actor);
+  await deps.db.run(
+    "UPDATE workspaces SET audit_retention_days = ?, updated_at = ? WHERE id = ?",
+    days,
+    Date.now(),
+    actor.workspace.id,
+  );
+  await pruneAuditLog(deps.db, Date.now(), deps.config.auditMaxEntries);
+  return await getAuditSettings(deps, actor);
 }

@@ -6,7 +6,7 @@
  * ever removes such a blob, so the server sweeps them once at start.
  * @module
  */
-import type { Db } from "../db/sqlite.ts";
+import type { Db } from "../db/db.ts";
 import type { LocalFiles } from "../storage/local_files.ts";
 
 export interface BlobSweep {
@@ -31,7 +31,7 @@ export async function removeOrphanBlobs(db: Db, files: LocalFiles): Promise<Blob
   const { keys, complete } = await files.listKeys();
   const orphans = new Set(keys);
   const referenced = db.prepare("SELECT storage_key FROM files WHERE storage_key IS NOT NULL");
-  for (const row of referenced.iterate()) orphans.delete(String(row.storage_key));
+  for (const row of await referenced.all()) orphans.delete(String(row.storage_key));
   for (const key of orphans) await files.remove(key);
   return { removed: orphans.size, kept: keys.length - orphans.size, complete };
 }

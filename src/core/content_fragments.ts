@@ -61,12 +61,12 @@ export async function prepareFragment(
 ): Promise<PreparedFragment> {
   const common = { title: f.title, url: f.url ?? null, context: f.context ?? {} };
   if ("fileId" in f) {
-    const file = requireReadableFile(deps, actor, f.fileId);
+    const file = await requireReadableFile(deps, actor, f.fileId);
     if (file.status !== "ready") throw invalid(`fileId: the file "${f.fileId}" has no content yet`);
     return { kind: "file", ...common, file };
   }
   if ("nodeId" in f) {
-    const doc = readNodeDocument(deps, actor, {
+    const doc = await readNodeDocument(deps, actor, {
       dataSourceViewId: f.nodeDataSourceViewId,
       documentId: f.nodeId,
     });
@@ -93,7 +93,7 @@ async function storeInline(
 ): Promise<Extract<PreparedFragment, { kind: "inline" }>> {
   assertUploadable(contentType, common.title, bytes.length);
   const size = bytes.length;
-  assertStorageFits(
+  await assertStorageFits(
     deps,
     storageOwnerOf(actor),
     { memberBytes: size, workspaceBytes: size },
@@ -118,25 +118,24 @@ export async function discardFragments(deps: Deps, fragments: PreparedFragment[]
 }
 
 /** Store an inline fragment's file row in the conversation's file scope (quota checked). */
-export function insertFragmentFile(
+export async function insertFragmentFile(
   deps: Deps,
   actor: Actor,
   c: ConversationRow,
   f: Extract<PreparedFragment, { kind: "inline" }>,
   t: number,
-): { id: number; contentType: string; size: number } {
+): Promise<{ id: number; contentType: string; size: number }> {
   const size = f.size;
-  assertStorageFits(
+  await assertStorageFits(
     deps,
     storageOwnerOf(actor),
     { memberBytes: size, workspaceBytes: size },
     "file",
   );
-  const r = deps.db.prepare(
+  const r = await deps.db.get(
     `INSERT INTO files (s_id, workspace_id, user_id, content_type, file_name, file_size, status,
        use_case, use_case_metadata, scope_type, scope_s_id, path, storage_key, created_at, updated_at)
      VALUES (?, ?, ?, ?, ?, ?, 'ready', 'conversation', ?, 'conversation', ?, ?, ?, ?, ?) RETURNING id`,
-  ).get(
     newResourceId("fil"),
     c.workspaceId,
     actor.kind === "user" ? actor.user.id : null,
@@ -145,7 +144,7 @@ export function insertFragmentFile(
     f.size,
     JSON.stringify({ conversationId: c.sId }),
     c.sId,
-    freePath(deps, c, f.title),
+    await freePath(deps, c, f.title),
     f.key,
     t,
     t,
@@ -154,14 +153,13 @@ export function insertFragmentFile(
 }
 
 /** A file attached by id joins the conversation's file scope when it had none. */
-export function attachFile(deps: Deps, c: ConversationRow, file: FileRow, t: number) {
+export async function attachFile(deps: Deps, c: ConversationRow, file: FileRow, t: number) {
   if (file.scopeType === null) {
-    deps.db.prepare(
+    await deps.db.run(
       `UPDATE files SET scope_type = 'conversation', scope_s_id = ?, path = ?, use_case_metadata = ?,
          updated_at = ? WHERE id = ?`,
-    ).run(
       c.sId,
-      freePath(deps, c, file.fileName),
+      await freePath(deps, c, file.fileName),
       JSON.stringify({ conversationId: c.sId }),
       t,
       file.id,
@@ -171,12 +169,12 @@ export function attachFile(deps: Deps, c: ConversationRow, file: FileRow, t: num
 }
 
 /** The file name as a path in the conversation's scope, suffixed when already taken. */
-function freePath(deps: Deps, c: ConversationRow, name: string): string {
+async function freePath(deps: Deps, c: ConversationRow, name: string): Promise<string> {
   const taken = deps.db.prepare(
     `SELECT 1 FROM files WHERE workspace_id = ? AND scope_type = 'conversation' AND scope_s_id = ?
      AND path = ? AND status != 'failed'`,
   );
   const base = fileNameToSegment(name);
-  if (!taken.get(c.workspaceId, c.sId, base)) return base;
+  if (!await taken.get(c.workspaceId, c.sId, base)) return base;
   return `${newSId()}-${base}`.slice(0, 255);
 }

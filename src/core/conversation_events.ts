@@ -7,10 +7,11 @@
  * @module
  */
 import type { Deps } from "../deps.ts";
-import type { Db } from "../db/sqlite.ts";
-import { now, tx } from "../db/sqlite.ts";
+import type { Db } from "../db/db.ts";
+import { now } from "../db/db.ts";
 import { invalid } from "../errors.ts";
 import type { LogRow } from "../events/log_stream.ts";
+import { mapSeries } from "../util/async.ts";
 
 /** Events older than this are pruned (Dust expires its event streams after 10 minutes). */
 export const EVENT_TTL_MS = 10 * 60 * 1000;
@@ -54,47 +55,53 @@ export function parseLastEventId(raw: string | undefined | null): number {
  * Insert events into the log. Synchronous, so it can join the caller's transaction; the caller
  * publishes the returned events with {@link publishEvents} once that transaction committed.
  */
-export function insertEvents(
+export async function insertEvents(
   db: Db,
   events: { stream: string; data: Record<string, unknown> }[],
-): { stream: string; event: StreamEvent }[] {
+): Promise<{ stream: string; event: StreamEvent }[]> {
   const insert = db.prepare(
     "INSERT INTO stream_events (stream, payload, created_at) VALUES (?, ?, ?) RETURNING id",
   );
   const t = now();
-  return events.map(({ stream, data }) => {
-    const row = insert.get(stream, JSON.stringify(data), t) as { id: number };
+  return await mapSeries(events, async ({ stream, data }) => {
+    const row = await insert.get(stream, JSON.stringify(data), t) as { id: number };
     return { stream, event: { eventId: String(row.id), data } };
   });
 }
 
 /** Publish committed events to live readers (channel = stream name). */
-export function publishEvents(deps: Deps, stored: { stream: string; event: StreamEvent }[]): void {
+export async function publishEvents(
+  deps: Deps,
+  stored: { stream: string; event: StreamEvent }[],
+): Promise<void> {
   for (const s of stored) deps.events.publish(s.stream, s.event);
-  pruneIfDue(deps);
+  await pruneIfDue(deps);
 }
 
 /** Append one event to a stream and publish it. */
-export function appendEvent(
+export async function appendEvent(
   deps: Deps,
   stream: string,
   data: Record<string, unknown>,
-): StreamEvent {
-  const stored = tx(deps.db, () => insertEvents(deps.db, [{ stream, data }]));
-  publishEvents(deps, stored);
+): Promise<StreamEvent> {
+  const stored = await deps.db.tx(async () => await insertEvents(deps.db, [{ stream, data }]));
+  await publishEvents(deps, stored);
   return stored[0].event;
 }
 
 /** Events of `stream` strictly after `afterId`, oldest first, at most `limit`. */
-export function readEventsAfter(
+export async function readEventsAfter(
   deps: Deps,
   stream: string,
   afterId: number,
   limit: number,
-): StreamEvent[] {
-  const rows = deps.db.prepare(
+): Promise<StreamEvent[]> {
+  const rows = await deps.db.all(
     "SELECT id, payload FROM stream_events WHERE stream = ? AND id > ? ORDER BY id LIMIT ?",
-  ).all(stream, afterId, limit) as { id: number; payload: string }[];
+    stream,
+    afterId,
+    limit,
+  ) as { id: number; payload: string }[];
   return rows.map((r) => ({ eventId: String(r.id), data: JSON.parse(r.payload) }));
 }
 
@@ -103,36 +110,50 @@ export function readEventsAfter(
  * inline only up to `inlineBytes` (a large payload is read alone, when it is written), and
  * `data.type` when `withType` (message streams end after their terminal event).
  */
-export function pageStreamLog(
+export async function pageStreamLog(
   deps: Deps,
   stream: string,
   afterId: number,
   limit: number,
   inlineBytes: number,
   withType: boolean,
-): LogRow[] {
-  return deps.db.prepare(
+): Promise<LogRow[]> {
+  return await deps.db.all(
     `SELECT id, octet_length(payload) AS size,
        CASE WHEN octet_length(payload) <= ? THEN payload END AS payload,
        CASE WHEN ? THEN json_extract(payload, '$.type') END AS type
      FROM stream_events WHERE stream = ? AND id > ? ORDER BY id LIMIT ?`,
-  ).all(inlineBytes, withType ? 1 : 0, stream, afterId, limit) as unknown as LogRow[];
+    inlineBytes,
+    withType ? 1 : 0,
+    stream,
+    afterId,
+    limit,
+  ) as unknown as LogRow[];
 }
 
 /** The payload of one event of `stream`, or null once it expired. */
-export function readStreamPayload(deps: Deps, stream: string, id: number): string | null {
-  const row = deps.db.prepare("SELECT payload FROM stream_events WHERE id = ? AND stream = ?")
-    .get(id, stream) as { payload: string } | undefined;
+export async function readStreamPayload(
+  deps: Deps,
+  stream: string,
+  id: number,
+): Promise<string | null> {
+  const row = await deps.db.get(
+    "SELECT payload FROM stream_events WHERE id = ? AND stream = ?",
+    id,
+    stream,
+  ) as { payload: string } | undefined;
   return row?.payload ?? null;
 }
 
 /** True when the stream still holds a terminal event (see {@link TERMINAL_MESSAGE_EVENTS}). */
-export function hasTerminalEvent(deps: Deps, stream: string): boolean {
+export async function hasTerminalEvent(deps: Deps, stream: string): Promise<boolean> {
   const types = [...TERMINAL_MESSAGE_EVENTS];
-  return !!deps.db.prepare(
+  return !!await deps.db.get(
     `SELECT 1 FROM stream_events WHERE stream = ?
      AND json_extract(payload, '$.type') IN (${types.map(() => "?").join(", ")}) LIMIT 1`,
-  ).get(stream, ...types);
+    stream,
+    ...types,
+  );
 }
 
 const lastPrune = new WeakMap<Db, number>();
@@ -142,7 +163,7 @@ const lastPrune = new WeakMap<Db, number>();
  * expired ones: each batch looks only at the first rows by id and stops at the first batch
  * that deletes less than a full batch.
  */
-export function pruneExpiredEvents(deps: Deps, at = now()): number {
+export async function pruneExpiredEvents(deps: Deps, at = now()): Promise<number> {
   const cutoff = at - EVENT_TTL_MS;
   const del = deps.db.prepare(
     `DELETE FROM stream_events WHERE id IN
@@ -150,7 +171,7 @@ export function pruneExpiredEvents(deps: Deps, at = now()): number {
   );
   let total = 0;
   for (let i = 0; i < PRUNE_MAX_BATCHES; i++) {
-    const n = Number(del.run(PRUNE_BATCH, cutoff).changes);
+    const n = Number((await del.run(PRUNE_BATCH, cutoff)).changes);
     total += n;
     if (n < PRUNE_BATCH) break;
   }
@@ -158,11 +179,11 @@ export function pruneExpiredEvents(deps: Deps, at = now()): number {
   return total;
 }
 
-function pruneIfDue(deps: Deps): void {
+async function pruneIfDue(deps: Deps): Promise<void> {
   const t = now();
   if (t - (lastPrune.get(deps.db) ?? 0) < PRUNE_INTERVAL_MS) return;
   try {
-    pruneExpiredEvents(deps, t);
+    await pruneExpiredEvents(deps, t);
   } catch (e) {
     // Pruning is housekeeping: a busy database must not fail the write that triggered it.
     deps.log.warn("event pruning failed", { error: String(e) });

@@ -52,13 +52,13 @@ export interface StreamInput {
 }
 
 /** Open a conversation's event stream (never ends on its own event; idle/shutdown end it). */
-export function openConversationEvents(
+export async function openConversationEvents(
   deps: Deps,
   actor: Actor,
   input: StreamInput & { conversationId: string },
-): ReadableStream<Uint8Array> {
+): Promise<ReadableStream<Uint8Array>> {
   const after = parseLastEventId(input.lastEventId);
-  const c = requireReadableConversation(deps, actor, input.conversationId);
+  const c = await requireReadableConversation(deps, actor, input.conversationId);
   return openEventLog(deps, actor, input, conversationStream(c.sId), after, c.sId, false);
 }
 
@@ -66,20 +66,20 @@ export function openConversationEvents(
  * Open an agent message's event stream. A message that finished after its events expired
  * gets its terminal event again from the stored state, so a late reader still sees the end.
  */
-export function openMessageEvents(
+export async function openMessageEvents(
   deps: Deps,
   actor: Actor,
   input: StreamInput & { conversationId: string; messageId: string },
-): ReadableStream<Uint8Array> {
+): Promise<ReadableStream<Uint8Array>> {
   const after = parseLastEventId(input.lastEventId);
-  const c = requireReadableConversation(deps, actor, input.conversationId);
-  const [m] = loadMessagesBySId(deps, actor.workspace.sId, c.id, [input.messageId]);
+  const c = await requireReadableConversation(deps, actor, input.conversationId);
+  const [m] = await loadMessagesBySId(deps, actor.workspace.sId, c.id, [input.messageId]);
   if (!m || m.type !== "agent_message") {
     throw new AppError(404, "message_not_found", "Message not found.");
   }
   const stream = messageStream(m.sId);
   const terminal = terminalEventFor(m.json);
-  if (terminal && !hasTerminalEvent(deps, stream)) appendEvent(deps, stream, terminal);
+  if (terminal && !await hasTerminalEvent(deps, stream)) await appendEvent(deps, stream, terminal);
   return openEventLog(deps, actor, input, stream, after, c.sId, true);
 }
 
@@ -87,13 +87,19 @@ export function openMessageEvents(
  * Whether the actor still reads the conversation: its credential is still live and, for a
  * user, still a member who reads it.
  */
-function accessCheck(deps: Deps, actor: Actor, conversationSId: string): () => boolean {
-  return () => {
-    if (!isCredentialActive(deps.db, actor.credential)) return false;
-    if (actor.kind === "user" && getRole(deps.db, actor.workspace.id, actor.user.id) === null) {
+function accessCheck(
+  deps: Deps,
+  actor: Actor,
+  conversationSId: string,
+): () => Promise<boolean> {
+  return async () => {
+    if (!await isCredentialActive(deps.db, actor.credential)) return false;
+    if (
+      actor.kind === "user" && await getRole(deps.db, actor.workspace.id, actor.user.id) === null
+    ) {
       return false;
     }
-    return findReadableConversation(deps, actor, conversationSId) !== null;
+    return await findReadableConversation(deps, actor, conversationSId) !== null;
   };
 }
 
@@ -131,9 +137,9 @@ function openEventLog(
   const source = {
     log: "events",
     channel: stream,
-    page: (afterId: number, limit: number, inline: number) =>
-      pageStreamLog(deps, stream, afterId, limit, inline, endOnTerminal),
-    payload: (id: number) => readStreamPayload(deps, stream, id),
+    page: async (afterId: number, limit: number, inline: number) =>
+      await pageStreamLog(deps, stream, afterId, limit, inline, endOnTerminal),
+    payload: async (id: number) => await readStreamPayload(deps, stream, id),
     allowed: accessCheck(deps, actor, conversationSId),
     endsAfter: endOnTerminal
       ? (type: string | null) => type !== null && TERMINAL_MESSAGE_EVENTS.has(type)

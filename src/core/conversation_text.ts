@@ -60,7 +60,7 @@ export function renderMessagesAsText(records: MessageRecord[], lastReadMs: numbe
  * MCP `get_conversation_messages`: `lastValue` is the lowest rank of the previous page; the
  * next page holds the 25 ranks below it.
  */
-export function getConversationMessages(
+export async function getConversationMessages(
   deps: Deps,
   actor: Actor,
   input: { conversationId: string; lastValue?: number },
@@ -70,19 +70,22 @@ export function getConversationMessages(
   ) {
     throw invalid("lastValue: must be a message rank (a non-negative integer)");
   }
-  const c = requireReadableConversation(deps, actor, input.conversationId);
+  const c = await requireReadableConversation(deps, actor, input.conversationId);
   const below = input.lastValue ?? Number.MAX_SAFE_INTEGER;
-  const ranks = deps.db.prepare(
+  const ranks = await deps.db.all(
     `SELECT DISTINCT rank FROM messages WHERE conversation_id = ? AND rank < ?
      ORDER BY rank DESC LIMIT ?`,
-  ).all(c.id, below, MESSAGES_PAGE_SIZE + 1) as { rank: number }[];
+    c.id,
+    below,
+    MESSAGES_PAGE_SIZE + 1,
+  ) as { rank: number }[];
   const hasMore = ranks.length > MESSAGES_PAGE_SIZE;
   const page = ranks.slice(0, MESSAGES_PAGE_SIZE);
-  const records = page.length === 0 ? [] : loadMessages(deps, actor.workspace.sId, c.id, {
+  const records = page.length === 0 ? [] : await loadMessages(deps, actor.workspace.sId, c.id, {
     fromRank: page[page.length - 1].rank,
     toRank: page[0].rank,
   });
-  const state = getParticipantState(deps, actor, c.id);
+  const state = await getParticipantState(deps, actor, c.id);
   return {
     conversationId: c.sId,
     title: c.title,

@@ -73,44 +73,49 @@ export function conversationStamp(): number {
   return lastStamp;
 }
 
-function isParticipant(deps: Deps, actor: Actor, conversationId: number): boolean {
+async function isParticipant(deps: Deps, actor: Actor, conversationId: number): Promise<boolean> {
   if (actor.kind !== "user") return false;
-  return !!deps.db.prepare(
+  return !!await deps.db.get(
     "SELECT 1 FROM conversation_participants WHERE conversation_id = ? AND user_id = ?",
-  ).get(conversationId, actor.user.id);
+    conversationId,
+    actor.user.id,
+  );
 }
 
-function spaceOf(deps: Deps, c: ConversationRow): SpaceRow | null {
-  return c.spaceId === null ? null : findSpaceById(deps.db, c.workspaceId, c.spaceId);
+async function spaceOf(deps: Deps, c: ConversationRow): Promise<SpaceRow | null> {
+  return c.spaceId === null ? null : await findSpaceById(deps.db, c.workspaceId, c.spaceId);
 }
 
 /** The conversation if the actor may read it, else null (no difference with a missing id). */
-export function findReadableConversation(
+export async function findReadableConversation(
   deps: Deps,
   actor: Actor,
   sId: string,
-): ConversationRow | null {
-  const r = deps.db.prepare(`${CONVERSATION_SELECT} WHERE c.s_id = ? AND c.workspace_id = ?`)
-    .get(sId, actor.workspace.id);
+): Promise<ConversationRow | null> {
+  const r = await deps.db.get(
+    `${CONVERSATION_SELECT} WHERE c.s_id = ? AND c.workspace_id = ?`,
+    sId,
+    actor.workspace.id,
+  );
   if (!r) return null;
   const c = conversationFromRow(r);
-  const ok = canReadConversation(deps.db, actor, {
+  const ok = await canReadConversation(deps.db, actor, {
     workspaceId: c.workspaceId,
-    space: spaceOf(deps, c),
+    space: await spaceOf(deps, c),
     visibility: c.visibility,
-    isParticipant: isParticipant(deps, actor, c.id),
+    isParticipant: await isParticipant(deps, actor, c.id),
     createdThroughApiKey: c.createdThroughApiKey,
   });
   return ok ? c : null;
 }
 
 /** The conversation the actor may read, or 404 `conversation_not_found`. */
-export function requireReadableConversation(
+export async function requireReadableConversation(
   deps: Deps,
   actor: Actor,
   sId: string,
-): ConversationRow {
-  const c = findReadableConversation(deps, actor, sId);
+): Promise<ConversationRow> {
+  const c = await findReadableConversation(deps, actor, sId);
   if (!c) throw conversationNotFound();
   return c;
 }
@@ -122,15 +127,17 @@ export interface ParticipantState {
 }
 
 /** The caller's participant row, or null. */
-export function getParticipantState(
+export async function getParticipantState(
   deps: Deps,
   actor: Actor,
   conversationId: number,
-): ParticipantState | null {
+): Promise<ParticipantState | null> {
   if (actor.kind !== "user") return null;
-  const r = deps.db.prepare(
+  const r = await deps.db.get(
     "SELECT last_read_at, action_required FROM conversation_participants WHERE conversation_id = ? AND user_id = ?",
-  ).get(conversationId, actor.user.id) as
+    conversationId,
+    actor.user.id,
+  ) as
     | { last_read_at: number | null; action_required: number }
     | undefined;
   return r ? { lastReadAt: r.last_read_at, actionRequired: r.action_required === 1 } : null;
@@ -216,37 +223,46 @@ const MESSAGE_SELECT = `
  * Every version of the conversation's messages with `fromRank <= rank <= toRank`, ordered by
  * rank then version (callers bound the range: a page, or one rank).
  */
-export function loadMessages(
+export async function loadMessages(
   deps: Deps,
   workspaceSId: string,
   conversationId: number,
   range: { fromRank: number; toRank: number },
-): MessageRecord[] {
-  const rows = deps.db.prepare(
+): Promise<MessageRecord[]> {
+  const rows = await deps.db.all(
     `${MESSAGE_SELECT} WHERE m.conversation_id = ? AND m.rank BETWEEN ? AND ?
      ORDER BY m.rank, m.version`,
-  ).all(conversationId, range.fromRank, range.toRank) as Json[];
-  return renderRows(deps, workspaceSId, rows);
+    conversationId,
+    range.fromRank,
+    range.toRank,
+  ) as Json[];
+  return await renderRows(deps, workspaceSId, rows);
 }
 
 /** Messages by sId within one conversation (for responses right after a write). */
-export function loadMessagesBySId(
+export async function loadMessagesBySId(
   deps: Deps,
   workspaceSId: string,
   conversationId: number,
   sIds: string[],
-): MessageRecord[] {
-  const rows = deps.db.prepare(
+): Promise<MessageRecord[]> {
+  const rows = await deps.db.all(
     `${MESSAGE_SELECT} WHERE m.conversation_id = ? AND m.s_id IN (SELECT value FROM json_each(?))
      ORDER BY m.rank, m.version`,
-  ).all(conversationId, JSON.stringify(sIds)) as Json[];
-  return renderRows(deps, workspaceSId, rows);
+    conversationId,
+    JSON.stringify(sIds),
+  ) as Json[];
+  return await renderRows(deps, workspaceSId, rows);
 }
 
-function renderRows(deps: Deps, workspaceSId: string, rows: Json[]): MessageRecord[] {
+async function renderRows(
+  deps: Deps,
+  workspaceSId: string,
+  rows: Json[],
+): Promise<MessageRecord[]> {
   const agentIds = [...new Set(rows.filter((r) => r.type === "agent_message").map((r) => r.id))];
-  const actions = loadActions(deps, agentIds);
-  const configs = loadAgentConfigs(
+  const actions = await loadActions(deps, agentIds);
+  const configs = await loadAgentConfigs(
     deps,
     rows[0]?.workspace_id ?? 0,
     rows.filter((r) => r.type === "agent_message").map((r) => r.agent_s_id),

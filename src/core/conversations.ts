@@ -11,7 +11,7 @@ import type { Deps } from "../deps.ts";
 import type { Actor } from "../auth/actor.ts";
 import { AppError, invalid } from "../errors.ts";
 import { appendEvent, conversationStream } from "./conversation_events.ts";
-import { tx } from "../db/sqlite.ts";
+
 import { newSId } from "../util/ids.ts";
 import type { SpaceRow } from "./space_rows.ts";
 import { requireReadablePod, requireReadableSpace, requireScope, requireUser } from "./access.ts";
@@ -75,14 +75,13 @@ export async function postConversation(
   if ((input.depth ?? 0) >= MAX_CONVERSATION_DEPTH) {
     throw invalid(`depth: must be below ${MAX_CONVERSATION_DEPTH}`);
   }
-  const space = input.spaceId ? requireReadableSpace(deps.db, actor, input.spaceId) : null;
+  const space = input.spaceId ? await requireReadableSpace(deps.db, actor, input.spaceId) : null;
   const sId = newSId();
   const prepared = input.post ? await preparePost(deps, actor, input.post, "conversation") : null;
   let created: { conversation: ConversationRow; inserted: InsertedPost | null };
   try {
-    created = tx(
-      deps.db,
-      () => insertConversation(deps, actor, { ...input, sId, space }, prepared),
+    created = await deps.db.tx(async () =>
+      await insertConversation(deps, actor, { ...input, sId, space }, prepared)
     );
   } catch (e) {
     await discardPrepared(deps, prepared);
@@ -90,22 +89,21 @@ export async function postConversation(
   }
   const { conversation, inserted } = created;
   const result = await finishPost(deps, actor, conversation, inserted, input.blocking ?? false);
-  const fresh = requireReadableConversation(deps, actor, conversation.sId);
-  return { conversation: fresh, json: conversationJson(deps, actor, fresh), ...result };
+  const fresh = await requireReadableConversation(deps, actor, conversation.sId);
+  return { conversation: fresh, json: await conversationJson(deps, actor, fresh), ...result };
 }
 
-function insertConversation(
+async function insertConversation(
   deps: Deps,
   actor: Actor,
   input: PostConversationInput & { sId: string; space: SpaceRow | null },
   prepared: PreparedPost | null,
-): { conversation: ConversationRow; inserted: InsertedPost | null } {
+): Promise<{ conversation: ConversationRow; inserted: InsertedPost | null }> {
   const t = conversationStamp();
-  const row = deps.db.prepare(
+  const row = await deps.db.get(
     `INSERT INTO conversations (s_id, workspace_id, space_id, title, visibility, depth,
        created_by_user_id, created_through_api_key, created_at, updated_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-  ).get(
     input.sId,
     actor.workspace.id,
     input.space?.id ?? null,
@@ -118,38 +116,43 @@ function insertConversation(
     t,
   ) as { id: number };
   if (actor.kind === "user") {
-    deps.db.prepare(
+    await deps.db.run(
       `INSERT INTO conversation_participants (conversation_id, user_id, action, last_read_at,
          created_at, updated_at) VALUES (?, ?, 'subscribed', ?, ?, ?)`,
-    ).run(row.id, actor.user.id, t, t, t);
+      row.id,
+      actor.user.id,
+      t,
+      t,
+      t,
+    );
   }
-  const conversation = requireReadableConversation(deps, actor, input.sId);
-  const inserted = prepared ? insertPost(deps, actor, conversation, prepared) : null;
+  const conversation = await requireReadableConversation(deps, actor, input.sId);
+  const inserted = prepared ? await insertPost(deps, actor, conversation, prepared) : null;
   return { conversation, inserted };
 }
 
 /** Dust's full Conversation JSON (content = every message's versions, by rank). */
-export type ConversationJson = ReturnType<typeof conversationJson>;
+export type ConversationJson = Awaited<ReturnType<typeof conversationJson>>;
 
 /** Dust's full Conversation JSON (content = every message's versions, by rank). */
-export function conversationJson(deps: Deps, actor: Actor, c: ConversationRow) {
-  const messages = loadMessages(deps, actor.workspace.sId, c.id, {
+export async function conversationJson(deps: Deps, actor: Actor, c: ConversationRow) {
+  const messages = await loadMessages(deps, actor.workspace.sId, c.id, {
     fromRank: 0,
     toRank: Number.MAX_SAFE_INTEGER,
   });
   return {
-    ...conversationListItem(actor, c, getParticipantState(deps, actor, c.id)),
+    ...conversationListItem(actor, c, await getParticipantState(deps, actor, c.id)),
     url: conversationUrl(deps, actor.workspace.sId, c.sId),
     content: groupByRank(messages),
   };
 }
 
 /** `GET /assistant/conversations/{cId}`. */
-export function getConversation(deps: Deps, actor: Actor, input: { conversationId: string }) {
-  return conversationJson(
+export async function getConversation(deps: Deps, actor: Actor, input: { conversationId: string }) {
+  return await conversationJson(
     deps,
     actor,
-    requireReadableConversation(deps, actor, input.conversationId),
+    await requireReadableConversation(deps, actor, input.conversationId),
   );
 }
 
@@ -182,7 +185,7 @@ function parseCursor(lastValue: string | undefined): number | null {
  * (401 `user_not_found` for API keys). With `podId`: the Pod's conversations (test ones
  * excluded); the Pod must be readable, else "Pod not found or you do not have access.".
  */
-export function listConversations(deps: Deps, actor: Actor, input: ListConversationsInput) {
+export async function listConversations(deps: Deps, actor: Actor, input: ListConversationsInput) {
   const desc = (input.orderDirection ?? "desc") === "desc";
   const limit = Math.min(Math.max(input.limit ?? CONVERSATION_PAGE_SIZE, 1), 1000);
   const cursor = parseCursor(input.lastValue) ?? (desc ? Number.MAX_SAFE_INTEGER : -1);
@@ -191,20 +194,29 @@ export function listConversations(deps: Deps, actor: Actor, input: ListConversat
   const userId = actor.kind === "user" ? actor.user.id : -1;
   let rows: Record<string, unknown>[];
   if (input.podId) {
-    const pod = requireReadablePod(deps.db, actor, input.podId);
-    rows = deps.db.prepare(
+    const pod = await requireReadablePod(deps.db, actor, input.podId);
+    rows = await deps.db.all(
       `${LIST_SELECT} LEFT JOIN conversation_participants p ON p.conversation_id = c.id
          AND p.user_id = ?
        WHERE c.workspace_id = ? AND c.space_id = ? AND c.visibility NOT IN ('deleted', 'test')
        AND c.updated_at ${cmp} ? ORDER BY c.updated_at ${order} LIMIT ?`,
-    ).all(userId, actor.workspace.id, pod.id, cursor, limit + 1);
+      userId,
+      actor.workspace.id,
+      pod.id,
+      cursor,
+      limit + 1,
+    );
   } else {
     requireUser(actor);
-    rows = deps.db.prepare(
+    rows = await deps.db.all(
       `${LIST_SELECT} JOIN conversation_participants p ON p.conversation_id = c.id AND p.user_id = ?
        WHERE c.workspace_id = ? AND c.space_id IS NULL AND c.visibility = 'unlisted'
        AND c.updated_at ${cmp} ? ORDER BY c.updated_at ${order} LIMIT ?`,
-    ).all(userId, actor.workspace.id, cursor, limit + 1);
+      userId,
+      actor.workspace.id,
+      cursor,
+      limit + 1,
+    );
   }
   const hasMore = rows.length > limit;
   const page = rows.slice(0, limit).map((r) => ({
@@ -225,21 +237,27 @@ export function listConversations(deps: Deps, actor: Actor, input: ListConversat
  * Mark a conversation read or unread for the caller only (a user). Marking read also clears
  * the participant's "action required" flag. API keys have no read state: 401 `user_not_found`.
  */
-export function markConversationRead(
+export async function markConversationRead(
   deps: Deps,
   actor: Actor,
   input: { conversationId: string; read: boolean },
-): { success: true; conversationId: string; read: boolean } {
+): Promise<{ success: true; conversationId: string; read: boolean }> {
   requireScope(actor, "write");
   const user = requireUser(actor);
-  const c = requireReadableConversation(deps, actor, input.conversationId);
+  const c = await requireReadableConversation(deps, actor, input.conversationId);
   const t = Date.now();
-  deps.db.prepare(
+  await deps.db.run(
     `INSERT INTO conversation_participants (conversation_id, user_id, action, last_read_at,
        action_required, created_at, updated_at) VALUES (?, ?, 'subscribed', ?, 0, ?, ?)
      ON CONFLICT (conversation_id, user_id) DO UPDATE SET last_read_at = excluded.last_read_at,
        action_required = CASE WHEN ? THEN 0 ELSE action_required END, updated_at = excluded.updated_at`,
-  ).run(c.id, user.user.id, input.read ? Math.max(t, c.updatedAt) : null, t, t, input.read ? 1 : 0);
+    c.id,
+    user.user.id,
+    input.read ? Math.max(t, c.updatedAt) : null,
+    t,
+    t,
+    input.read ? 1 : 0,
+  );
   return { success: true, conversationId: c.sId, read: input.read };
 }
 
@@ -247,16 +265,19 @@ export function markConversationRead(
  * Set a conversation's title (runner API, e.g. an automatic title after the first answer; no
  * actor: the caller already holds the conversation) and emit `conversation_title`.
  */
-export function setConversationTitle(
+export async function setConversationTitle(
   deps: Deps,
   input: { conversationId: string; title: string },
-): void {
+): Promise<void> {
   const title = input.title.trim().slice(0, 1024);
   if (title === "") throw invalid("title: must not be empty");
-  const r = deps.db.prepare("UPDATE conversations SET title = ? WHERE s_id = ? RETURNING s_id")
-    .get(title, input.conversationId);
+  const r = await deps.db.get(
+    "UPDATE conversations SET title = ? WHERE s_id = ? RETURNING s_id",
+    title,
+    input.conversationId,
+  );
   if (!r) throw new AppError(404, "conversation_not_found", "Conversation not found.");
-  appendEvent(deps, conversationStream(input.conversationId), {
+  await appendEvent(deps, conversationStream(input.conversationId), {
     type: "conversation_title",
     created: Date.now(),
     title,
@@ -287,12 +308,12 @@ export async function createConversation(
     throw invalid("clientSideMCPServerIds: only applies together with message");
   }
   const pod = input.podId
-    ? requireReadablePod(deps.db, actor, input.podId, { activeOnly: true })
+    ? await requireReadablePod(deps.db, actor, input.podId, { activeOnly: true })
     : null;
   const post: PostInput | null = input.message
     ? {
       content: input.message,
-      mentions: mentionsForAgentName(deps, actor, input.agentName),
+      mentions: await mentionsForAgentName(deps, actor, input.agentName),
       context: defaultMessageContext(actor, input.clientSideMCPServerIds),
       contentFragments: [],
     }

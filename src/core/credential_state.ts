@@ -4,8 +4,8 @@
  * moment: revoking the token it was opened with must still stop it.
  * @module
  */
-import type { Db } from "../db/sqlite.ts";
-import { now } from "../db/sqlite.ts";
+import type { Db } from "../db/db.ts";
+import { now } from "../db/db.ts";
 import type { Credential } from "../auth/actor.ts";
 import { isGrantUsable } from "./oauth_grants.ts";
 
@@ -24,12 +24,16 @@ const STATE_SQL = {
  * still lets its client in (a token without a grant has nothing stored to revoke); browser
  * sessions open no streams and count as live.
  */
-export function isCredentialActive(db: Db, credential: Credential, at = now()): boolean {
+export async function isCredentialActive(
+  db: Db,
+  credential: Credential,
+  at = now(),
+): Promise<boolean> {
   if (credential.expiresAt !== undefined && credential.expiresAt <= at) return false;
   if (credential.kind === "session") return true;
   if (credential.kind === "oauth") {
-    return !credential.id.startsWith("gnt_") || isGrantUsable(db, credential.id, at);
+    return !credential.id.startsWith("gnt_") || await isGrantUsable(db, credential.id, at);
   }
-  const row = db.prepare(STATE_SQL[credential.kind]).get(credential.id) as TokenRow;
+  const row = await db.get(STATE_SQL[credential.kind], credential.id) as TokenRow;
   return !!row && row.revoked_at === null && (row.expires_at == null || row.expires_at > at);
 }

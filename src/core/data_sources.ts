@@ -7,7 +7,7 @@
  */
 import type { Deps } from "../deps.ts";
 import type { Actor } from "../auth/actor.ts";
-import { now } from "../db/sqlite.ts";
+import { now } from "../db/db.ts";
 import { AppError, invalid } from "../errors.ts";
 import { newResourceId } from "../util/ids.ts";
 import {
@@ -77,9 +77,13 @@ function dataSourceNotFound(): AppError {
 }
 
 /** A space whose data sources the actor reads, or 404 `space_not_found`. */
-export function requireDataSourceSpace(deps: Deps, actor: Actor, spaceSId: string): SpaceRow {
-  const space = findSpaceInWorkspace(deps.db, actor.workspace.id, spaceSId);
-  if (!space || !canReadDataSourceIn(deps.db, actor, space)) throw spaceNotFound();
+export async function requireDataSourceSpace(
+  deps: Deps,
+  actor: Actor,
+  spaceSId: string,
+): Promise<SpaceRow> {
+  const space = await findSpaceInWorkspace(deps.db, actor.workspace.id, spaceSId);
+  if (!space || !await canReadDataSourceIn(deps.db, actor, space)) throw spaceNotFound();
   return space;
 }
 
@@ -87,20 +91,23 @@ export function requireDataSourceSpace(deps: Deps, actor: Actor, spaceSId: strin
  * A data source of `spaceSId` the actor reads (`mode` "write": writes documents into, 403
  * otherwise). The space is checked first, then the data source must belong to it.
  */
-export function requireDataSource(
+export async function requireDataSource(
   deps: Deps,
   actor: Actor,
   input: { spaceId: string; dataSourceId: string },
   mode: "read" | "write" = "read",
-): { space: SpaceRow; dataSource: DataSourceRow } {
-  const space = requireDataSourceSpace(deps, actor, input.spaceId);
-  const r = deps.db.prepare(
+): Promise<{ space: SpaceRow; dataSource: DataSourceRow }> {
+  const space = await requireDataSourceSpace(deps, actor, input.spaceId);
+  const r = await deps.db.get(
     `SELECT ${COLUMNS} FROM data_sources WHERE s_id = ? AND workspace_id = ? AND space_id = ?`,
-  ).get(input.dataSourceId, actor.workspace.id, space.id);
+    input.dataSourceId,
+    actor.workspace.id,
+    space.id,
+  );
   if (!r) throw dataSourceNotFound();
   if (mode === "write") {
     requireScope(actor, "write");
-    if (!canWriteDocumentsIn(deps.db, actor, space)) {
+    if (!await canWriteDocumentsIn(deps.db, actor, space)) {
       throw new AppError(403, "data_source_auth_error", "You cannot write into this data source.");
     }
   }
@@ -108,12 +115,14 @@ export function requireDataSource(
 }
 
 /** `GET /spaces/{spaceId}/data_sources` → `{ data_sources }`. */
-export function listDataSources(deps: Deps, actor: Actor, input: { spaceId: string }) {
-  const space = requireDataSourceSpace(deps, actor, input.spaceId);
-  const rows = deps.db.prepare(
+export async function listDataSources(deps: Deps, actor: Actor, input: { spaceId: string }) {
+  const space = await requireDataSourceSpace(deps, actor, input.spaceId);
+  const rows = (await deps.db.all(
     `SELECT ${COLUMNS} FROM data_sources WHERE workspace_id = ? AND space_id = ?
      ORDER BY name COLLATE NOCASE LIMIT 1000`,
-  ).all(actor.workspace.id, space.id).map(fromRow);
+    actor.workspace.id,
+    space.id,
+  )).map(fromRow);
   return { data_sources: rows.map((ds) => toDataSourceJSON(ds, space)) };
 }
 
@@ -134,18 +143,20 @@ export function toDataSourceViewJSON(ds: DataSourceRow, space: Pick<SpaceRow, "s
 }
 
 /** `GET /spaces/{spaceId}/data_source_views` → `{ data_source_views }`. */
-export function listDataSourceViews(deps: Deps, actor: Actor, input: { spaceId: string }) {
-  const space = requireDataSourceSpace(deps, actor, input.spaceId);
-  const rows = deps.db.prepare(
+export async function listDataSourceViews(deps: Deps, actor: Actor, input: { spaceId: string }) {
+  const space = await requireDataSourceSpace(deps, actor, input.spaceId);
+  const rows = (await deps.db.all(
     `SELECT ${COLUMNS} FROM data_sources WHERE workspace_id = ? AND space_id = ?
      ORDER BY name COLLATE NOCASE LIMIT 1000`,
-  ).all(actor.workspace.id, space.id).map(fromRow);
+    actor.workspace.id,
+    space.id,
+  )).map(fromRow);
   return { data_source_views: rows.map((ds) => toDataSourceViewJSON(ds, space)) };
 }
 
 /** Legacy `GET /data_sources` → `{ data_sources }`: every data source the actor reads. */
-export function listReadableDataSources(deps: Deps, actor: Actor) {
-  const rows = listSearchableDataSources(deps, actor);
+export async function listReadableDataSources(deps: Deps, actor: Actor) {
+  const rows = await listSearchableDataSources(deps, actor);
   return { data_sources: rows.map((ds) => toDataSourceJSON(ds, { sId: ds.spaceSId })) };
 }
 
@@ -157,10 +168,10 @@ export interface CreateDataSourceInput {
 }
 
 /** `POST /spaces/{spaceId}/data_sources`: builders create a folder data source in a space. */
-export function createDataSource(deps: Deps, actor: Actor, input: CreateDataSourceInput) {
+export async function createDataSource(deps: Deps, actor: Actor, input: CreateDataSourceInput) {
   requireScope(actor, "write");
-  const space = requireDataSourceSpace(deps, actor, input.spaceId);
-  if (!canCreateDataSourceIn(deps.db, actor, space)) {
+  const space = await requireDataSourceSpace(deps, actor, input.spaceId);
+  if (!await canCreateDataSourceIn(deps.db, actor, space)) {
     throw new AppError(
       403,
       "workspace_auth_error",
@@ -171,15 +182,16 @@ export function createDataSource(deps: Deps, actor: Actor, input: CreateDataSour
   if (!/^[\p{L}\p{N} _.\-]{1,100}$/u.test(name)) {
     throw invalid("name: 1 to 100 letters, digits, spaces, '_', '.' or '-'");
   }
-  const taken = deps.db.prepare(
+  const taken = await deps.db.get(
     "SELECT 1 FROM data_sources WHERE workspace_id = ? AND name = ?",
-  ).get(actor.workspace.id, name);
+    actor.workspace.id,
+    name,
+  );
   if (taken) throw new AppError(409, "conflict", `A data source named "${name}" already exists.`);
   const t = now();
-  const r = deps.db.prepare(
+  const r = await deps.db.get(
     `INSERT INTO data_sources (s_id, view_s_id, workspace_id, space_id, name, description,
        created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING ${COLUMNS}`,
-  ).get(
     newResourceId("dts"),
     newResourceId("dsv"),
     actor.workspace.id,
@@ -202,24 +214,26 @@ export interface SearchableDataSource extends DataSourceRow {
  * Every data source in a space the actor reads, optionally restricted to `spaceSIds` (an
  * unknown or unreadable space id simply contributes nothing).
  */
-export function listSearchableDataSources(
+export async function listSearchableDataSources(
   deps: Deps,
   actor: Actor,
   spaceSIds?: readonly string[] | null,
-): SearchableDataSource[] {
-  const readable = readableSpaceIds(deps.db, actor);
+): Promise<SearchableDataSource[]> {
+  const readable = await readableSpaceIds(deps.db, actor);
   const wanted = spaceSIds && spaceSIds.length > 0 ? new Set(spaceSIds) : null;
   const spaces = new Map<number, SpaceRow>();
-  for (const s of listWorkspaceSpaces(deps.db, actor.workspace.id)) {
-    if (!readable.has(s.id) || !canReadDataSourceIn(deps.db, actor, s)) continue;
+  for (const s of await listWorkspaceSpaces(deps.db, actor.workspace.id)) {
+    if (!readable.has(s.id) || !await canReadDataSourceIn(deps.db, actor, s)) continue;
     if (wanted && !wanted.has(s.sId)) continue;
     spaces.set(s.id, s);
   }
   if (spaces.size === 0) return [];
-  const rows = deps.db.prepare(
+  const rows = (await deps.db.all(
     `SELECT ${COLUMNS} FROM data_sources WHERE workspace_id = ?
      AND space_id IN (SELECT value FROM json_each(?)) ORDER BY id`,
-  ).all(actor.workspace.id, JSON.stringify([...spaces.keys()])).map(fromRow);
+    actor.workspace.id,
+    JSON.stringify([...spaces.keys()]),
+  )).map(fromRow);
   return rows.map((ds) => ({ ...ds, spaceSId: spaces.get(ds.spaceId)!.sId }));
 }
 
@@ -228,18 +242,20 @@ export function listSearchableDataSources(
  * space-less routes) or by its view's sId within a space (data source view routes). 404 when
  * the caller does not read it, revealing nothing.
  */
-export function locateDataSource(
+export async function locateDataSource(
   deps: Deps,
   actor: Actor,
   by: { dataSourceId: string } | { spaceId: string; viewId: string },
-): { spaceId: string; dataSourceId: string } {
+): Promise<{ spaceId: string; dataSourceId: string }> {
   if ("dataSourceId" in by) {
-    const ds = listSearchableDataSources(deps, actor).find((d) => d.sId === by.dataSourceId);
+    const ds = (await listSearchableDataSources(deps, actor)).find((d) =>
+      d.sId === by.dataSourceId
+    );
     if (!ds) throw dataSourceNotFound();
     return { spaceId: ds.spaceSId, dataSourceId: ds.sId };
   }
-  const space = requireDataSourceSpace(deps, actor, by.spaceId);
-  const ds = listSearchableDataSources(deps, actor, [space.sId]).find((d) =>
+  const space = await requireDataSourceSpace(deps, actor, by.spaceId);
+  const ds = (await listSearchableDataSources(deps, actor, [space.sId])).find((d) =>
     d.viewSId === by.viewId
   );
   if (!ds) {

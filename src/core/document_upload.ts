@@ -58,7 +58,7 @@ export async function uploadDocument(
     read: () => Promise<{ file: UploadedDocumentFile; fields: DocumentUploadFields }>;
   },
 ) {
-  requireDataSource(deps, actor, input, "write");
+  await requireDataSource(deps, actor, input, "write");
   const { file, fields } = await input.read();
   const documentId = fields.documentId ?? documentIdFromFileName(file.fileName);
   if (!documentId) {
@@ -69,7 +69,7 @@ export async function uploadDocument(
     { contentType: file.contentType, fileName: file.fileName },
     { owner: searchOwnerOf(actor).member },
   );
-  return upsertDocument(deps, actor, {
+  return await upsertDocument(deps, actor, {
     spaceId: input.spaceId,
     dataSourceId: input.dataSourceId,
     documentId,

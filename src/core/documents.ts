@@ -8,8 +8,7 @@
 import { createHash } from "node:crypto";
 import type { Deps } from "../deps.ts";
 import type { Actor } from "../auth/actor.ts";
-import type { StatementSync } from "node:sqlite";
-import { type Db, now, tx } from "../db/sqlite.ts";
+import { now } from "../db/db.ts";
 import { AppError, invalid } from "../errors.ts";
 import {
   type DataSourceRow,
@@ -20,21 +19,6 @@ import {
 import { assertStorageFits, storageOwnerOf } from "./storage_quota.ts";
 import { removeDocumentChunks, replaceDocumentChunks } from "./search_index.ts";
 import type { SpaceRow } from "./space_rows.ts";
-
-/**
- * Prepared statements, once per connection: a bulk upsert runs five statements per document,
- * and preparing each time costs more than running it (perf.md) and leaves native statement
- * memory for the garbage collector to find.
- */
-const statements = new WeakMap<Db, Map<string, StatementSync>>();
-
-function stmt(db: Db, sql: string): StatementSync {
-  let m = statements.get(db);
-  if (!m) statements.set(db, m = new Map());
-  let s = m.get(sql);
-  if (!s) m.set(sql, s = db.prepare(sql));
-  return s;
-}
 
 export const CHUNK_CHARS = 2000;
 export const CHUNK_OVERLAP = 200;
@@ -185,60 +169,59 @@ function validateUpsert(input: UpsertDocumentInput): void {
 }
 
 /** Replace a document's chunks and tags (inside the caller's transaction). */
-function writeChunksAndTags(
+async function writeChunksAndTags(
   deps: Deps,
   space: SpaceRow,
   docRowId: number,
   chunks: Chunk[],
   tags: string[],
-): void {
-  replaceDocumentChunks(deps.db, space, docRowId, chunks);
-  stmt(deps.db, "DELETE FROM document_tags WHERE document_row_id = ?").run(docRowId);
-  const insertTag = stmt(
-    deps.db,
+): Promise<void> {
+  await replaceDocumentChunks(deps.db, space, docRowId, chunks);
+  await deps.db.run("DELETE FROM document_tags WHERE document_row_id = ?", docRowId);
+  const insertTag = deps.db.prepare(
     "INSERT OR IGNORE INTO document_tags (document_row_id, tag) VALUES (?, ?)",
   );
-  for (const t of tags) insertTag.run(docRowId, t);
+  for (const t of tags) await insertTag.run(docRowId, t);
 }
 
 /**
  * Refuse (413 `data_source_quota_error`) an upsert whose text would take the writer or the
  * workspace past its storage quota; a replaced document's bytes are freed (storage_quota.ts).
  */
-function assertDocumentFits(
+async function assertDocumentFits(
   deps: Deps,
   actor: Actor,
   dataSourceId: number,
   documentId: string,
   size: number,
-): void {
-  const old = stmt(
-    deps.db,
+): Promise<void> {
+  const old = await deps.db.get(
     "SELECT text_size, user_id FROM documents WHERE data_source_id = ? AND document_id = ?",
-  ).get(dataSourceId, documentId) as { text_size: number; user_id: number | null } | undefined;
+    dataSourceId,
+    documentId,
+  ) as { text_size: number; user_id: number | null } | undefined;
   const owner = storageOwnerOf(actor);
   const freed = old?.text_size ?? 0;
   const freedByWriter = old && (old.user_id ?? 0) === owner.userId ? freed : 0;
-  assertStorageFits(deps, owner, {
+  await assertStorageFits(deps, owner, {
     memberBytes: size - freedByWriter,
     workspaceBytes: size - freed,
   }, "document");
 }
 
 /** `POST .../documents/{documentId}`: create or replace a document and re-index it. */
-export function upsertDocument(deps: Deps, actor: Actor, input: UpsertDocumentInput) {
+export async function upsertDocument(deps: Deps, actor: Actor, input: UpsertDocumentInput) {
   validateUpsert(input);
-  const { space, dataSource } = requireDataSource(deps, actor, input, "write");
+  const { space, dataSource } = await requireDataSource(deps, actor, input, "write");
   const tags = [...new Set(input.tags ?? [])];
   const parents = input.parents ?? [input.documentId];
   const parentId = input.parent_id ?? parents[1] ?? null;
   const chunks = chunkText(input.text);
   const t = now();
   const textSize = new TextEncoder().encode(input.text).byteLength;
-  const row = tx(deps.db, () => {
-    assertDocumentFits(deps, actor, dataSource.id, input.documentId, textSize);
-    const r = stmt(
-      deps.db,
+  const row = await deps.db.tx(async () => {
+    await assertDocumentFits(deps, actor, dataSource.id, input.documentId, textSize);
+    const r = await deps.db.get(
       `INSERT INTO documents (workspace_id, data_source_id, document_id, title, mime_type, text,
          source_url, tags, parent_id, parents, timestamp, hash, text_size, chunk_count,
          created_at, updated_at, user_id)
@@ -250,7 +233,6 @@ export function upsertDocument(deps: Deps, actor: Actor, input: UpsertDocumentIn
          chunk_count = excluded.chunk_count, updated_at = excluded.updated_at,
          user_id = excluded.user_id
        RETURNING ${DOCUMENT_COLUMNS}`,
-    ).get(
       actor.workspace.id,
       dataSource.id,
       input.documentId,
@@ -270,8 +252,8 @@ export function upsertDocument(deps: Deps, actor: Actor, input: UpsertDocumentIn
       actor.kind === "user" ? actor.user.id : null,
     );
     const doc = documentFromRow(r);
-    writeChunksAndTags(deps, space, doc.id, chunks, tags);
-    stmt(deps.db, "UPDATE data_sources SET updated_at = ? WHERE id = ?").run(t, dataSource.id);
+    await writeChunksAndTags(deps, space, doc.id, chunks, tags);
+    await deps.db.run("UPDATE data_sources SET updated_at = ? WHERE id = ?", t, dataSource.id);
     return doc;
   });
   const chunkJson = chunks.map((c) => ({
@@ -294,11 +276,16 @@ function documentNotFound(): AppError {
   );
 }
 
-function findDocument(deps: Deps, dataSourceId: number, documentId: string): DocumentRow | null {
-  const r = stmt(
-    deps.db,
+async function findDocument(
+  deps: Deps,
+  dataSourceId: number,
+  documentId: string,
+): Promise<DocumentRow | null> {
+  const r = await deps.db.get(
     `SELECT ${DOCUMENT_COLUMNS} FROM documents WHERE data_source_id = ? AND document_id = ?`,
-  ).get(dataSourceId, documentId);
+    dataSourceId,
+    documentId,
+  );
   return r ? documentFromRow(r) : null;
 }
 
@@ -306,12 +293,12 @@ function findDocument(deps: Deps, dataSourceId: number, documentId: string): Doc
  * A document addressed as a Dust content node (`nodeId` + `nodeDataSourceViewId`, as in a
  * content fragment), in a data source the actor reads; 404 otherwise, revealing nothing.
  */
-export function readNodeDocument(
+export async function readNodeDocument(
   deps: Deps,
   actor: Actor,
   input: { dataSourceViewId: string; documentId: string },
-): DocumentRow {
-  const ds = listSearchableDataSources(deps, actor)
+): Promise<DocumentRow> {
+  const ds = (await listSearchableDataSources(deps, actor))
     .find((d) => d.viewSId === input.dataSourceViewId);
   if (!ds) {
     throw new AppError(
@@ -320,36 +307,36 @@ export function readNodeDocument(
       "The data source you requested was not found.",
     );
   }
-  const doc = findDocument(deps, ds.id, input.documentId);
+  const doc = await findDocument(deps, ds.id, input.documentId);
   if (!doc) throw documentNotFound();
   return doc;
 }
 
 /** `GET .../documents/{documentId}` → `{ document }` with its text. */
-export function getDocument(
+export async function getDocument(
   deps: Deps,
   actor: Actor,
   input: { spaceId: string; dataSourceId: string; documentId: string },
 ) {
-  const { dataSource } = requireDataSource(deps, actor, input);
-  const doc = findDocument(deps, dataSource.id, input.documentId);
+  const { dataSource } = await requireDataSource(deps, actor, input);
+  const doc = await findDocument(deps, dataSource.id, input.documentId);
   if (!doc) throw documentNotFound();
   return { document: toDocumentJSON(doc, dataSource, { text: true }) };
 }
 
 /** `DELETE .../documents/{documentId}` → `{ document: { document_id } }`. */
-export function deleteDocument(
+export async function deleteDocument(
   deps: Deps,
   actor: Actor,
   input: { spaceId: string; dataSourceId: string; documentId: string },
 ) {
-  const { dataSource } = requireDataSource(deps, actor, input, "write");
-  tx(deps.db, () => {
-    const doc = findDocument(deps, dataSource.id, input.documentId);
+  const { dataSource } = await requireDataSource(deps, actor, input, "write");
+  await deps.db.tx(async () => {
+    const doc = await findDocument(deps, dataSource.id, input.documentId);
     if (!doc) throw documentNotFound();
     // Chunks first, with their index entries (a cascade would leave those to the trash queue).
-    removeDocumentChunks(deps.db, doc.id);
-    stmt(deps.db, "DELETE FROM documents WHERE id = ?").run(doc.id);
+    await removeDocumentChunks(deps.db, doc.id);
+    await deps.db.run("DELETE FROM documents WHERE id = ?", doc.id);
   });
   return { document: { document_id: input.documentId } };
 }
@@ -366,7 +353,7 @@ function parseCursor(cursor: string): [number, number] {
  * first, without text. `offset` is Dust's paging; `cursor` (from `nextCursor`) is stable
  * under concurrent upserts.
  */
-export function listDocuments(
+export async function listDocuments(
   deps: Deps,
   actor: Actor,
   input: {
@@ -386,15 +373,23 @@ export function listDocuments(
     throw invalid("offset: must be a non-negative integer");
   }
   const [ts, id] = input.cursor ? parseCursor(input.cursor) : [Number.MAX_SAFE_INTEGER, 0];
-  const { dataSource } = requireDataSource(deps, actor, input);
-  const rows = stmt(
-    deps.db,
+  const { dataSource } = await requireDataSource(deps, actor, input);
+  const rows = (await deps.db.all(
     `SELECT ${DOCUMENT_COLUMNS} FROM documents WHERE data_source_id = ?
      AND (? = 0 OR timestamp < ? OR (timestamp = ? AND id < ?))
      ORDER BY timestamp DESC, id DESC LIMIT ? OFFSET ?`,
-  ).all(dataSource.id, input.cursor ? 1 : 0, ts, ts, id, limit + 1, offset).map(documentFromRow);
-  const total = (stmt(deps.db, "SELECT count(*) AS n FROM documents WHERE data_source_id = ?")
-    .get(dataSource.id) as { n: number }).n;
+    dataSource.id,
+    input.cursor ? 1 : 0,
+    ts,
+    ts,
+    id,
+    limit + 1,
+    offset,
+  )).map(documentFromRow);
+  const total = (await deps.db.get(
+    "SELECT count(*) AS n FROM documents WHERE data_source_id = ?",
+    dataSource.id,
+  ) as { n: number }).n;
   const page = rows.slice(0, limit);
   const last = page[page.length - 1];
   return {

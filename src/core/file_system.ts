@@ -54,9 +54,9 @@ function toolError(message: string, status = 400): AppError {
 }
 
 /** `files_list`: one line per ready file, `<path> (<mime>, <KB> KB)`, sorted by path. */
-export function filesList(deps: Deps, actor: Actor, input: { scope: FileScope }) {
-  requireFileScope(deps, actor, input.scope, "read");
-  const rows = listScopeFiles(deps, actor.workspace.id, input.scope, LIST_FILES_MAX + 1);
+export async function filesList(deps: Deps, actor: Actor, input: { scope: FileScope }) {
+  await requireFileScope(deps, actor, input.scope, "read");
+  const rows = await listScopeFiles(deps, actor.workspace.id, input.scope, LIST_FILES_MAX + 1);
   if (rows.length === 0) return { text: "No files available." };
   const lines = rows.slice(0, LIST_FILES_MAX).map((f) => {
     const mime = stripMimeParameters(f.contentType);
@@ -70,10 +70,15 @@ export function filesList(deps: Deps, actor: Actor, input: { scope: FileScope })
 }
 
 /** Resolve `path` in `scope` to a ready file, with Dust's "File not found" text. */
-function requireScopedFile(deps: Deps, actor: Actor, scope: FileScope, path: string): FileRow {
+async function requireScopedFile(
+  deps: Deps,
+  actor: Actor,
+  scope: FileScope,
+  path: string,
+): Promise<FileRow> {
   const rel = relativePathInScope(path, scope);
-  requireFileScope(deps, actor, scope, "read");
-  const f = findScopeFile(deps, actor.workspace.id, scope, rel);
+  await requireFileScope(deps, actor, scope, "read");
+  const f = await findScopeFile(deps, actor.workspace.id, scope, rel);
   if (!f || !f.storageKey) throw toolError(`File not found: \`${path}\`.`, 404);
   return f;
 }
@@ -153,7 +158,7 @@ export async function filesCat(deps: Deps, actor: Actor, input: FilesCatInput) {
   if (!Number.isInteger(limit) || limit < 1 || limit > CAT_LINES_MAX) {
     throw toolError(`limit: must be an integer between 1 and ${CAT_LINES_MAX}`);
   }
-  const f = requireScopedFile(deps, actor, input.scope, input.path);
+  const f = await requireScopedFile(deps, actor, input.scope, input.path);
   const mime = stripMimeParameters(f.contentType);
   const kb = kbRoundedUp(f.fileSize);
   if (isVisionImage(mime)) {
@@ -192,7 +197,7 @@ export async function filesCreate(deps: Deps, actor: Actor, input: FilesCreateIn
   if (bytes.byteLength > CREATE_CONTENT_MAX_BYTES) {
     throw toolError(`Content exceeds the ${CREATE_CONTENT_MAX_BYTES / 1024} KB limit.`);
   }
-  requireFileScope(deps, actor, input.scope, "write");
+  await requireFileScope(deps, actor, input.scope, "write");
   const mime = stripMimeParameters(input.content_type);
   if (!/^[a-z0-9.+-]+\/[a-z0-9.+-]+$/.test(mime)) {
     throw toolError(`Invalid content type: \`${input.content_type}\`.`);
@@ -200,7 +205,7 @@ export async function filesCreate(deps: Deps, actor: Actor, input: FilesCreateIn
   if (mime === INTERACTIVE_CONTENT_TYPE) {
     throw toolError("Frame files cannot be created with files_create.");
   }
-  const existing = findScopeFile(deps, actor.workspace.id, input.scope, rel);
+  const existing = await findScopeFile(deps, actor.workspace.id, input.scope, rel);
   if (existing && stripMimeParameters(existing.contentType) === INTERACTIVE_CONTENT_TYPE) {
     throw toolError("Frame files cannot be overwritten with files_create.");
   }
@@ -245,7 +250,7 @@ export async function filesGrep(
   actor: Actor,
   input: { scope: FileScope; path: string; pattern: string },
 ) {
-  const f = requireScopedFile(deps, actor, input.scope, input.path);
+  const f = await requireScopedFile(deps, actor, input.scope, input.path);
   const mime = stripMimeParameters(f.contentType);
   if (!isReadableAsText(mime)) {
     return {
@@ -279,13 +284,13 @@ export async function filesGrep(
  * `files_resolve`: a `fil_` id → its scoped path, if it lives in the given scope. A file of a
  * scope the caller cannot read answers "File not found" (never its path).
  */
-export function filesResolve(
+export async function filesResolve(
   deps: Deps,
   actor: Actor,
   input: { scope: FileScope; file_id: string },
 ) {
-  requireFileScope(deps, actor, input.scope, "read");
-  const f = findFileInWorkspace(deps, actor.workspace.id, input.file_id);
+  await requireFileScope(deps, actor, input.scope, "read");
+  const f = await findFileInWorkspace(deps, actor.workspace.id, input.file_id);
   const fileScope = f ? scopeOfFile(f) : null;
   const notFound = () => toolError(`File not found: \`${input.file_id}\`.`, 404);
   if (!f) throw notFound();
@@ -297,7 +302,7 @@ export function filesResolve(
   }
   const canonical = toScopedPath(f.scopeType!, f.scopeSId!, f.path);
   if (!canonical.startsWith(scopedPrefix(input.scope))) {
-    if (!checkFileScope(deps, actor, fileScope, "read")) throw notFound();
+    if (!await checkFileScope(deps, actor, fileScope, "read")) throw notFound();
     throw toolError(
       `File \`${input.file_id}\` does not belong to the given scope. Resolved path: \`${canonical}\`.`,
     );

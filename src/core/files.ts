@@ -10,7 +10,7 @@
  */
 import type { Deps } from "../deps.ts";
 import type { Actor } from "../auth/actor.ts";
-import { now, tx } from "../db/sqlite.ts";
+import { now } from "../db/db.ts";
 import { AppError, invalid } from "../errors.ts";
 import { newResourceId } from "../util/ids.ts";
 import { canAccessFileScope, requireScope } from "./access.ts";
@@ -106,21 +106,21 @@ export function toFileJSON(deps: Deps, workspaceSId: string, f: FileRow) {
 }
 
 /** Whether the actor may read (or write into) a file scope: facts loaded here, rule in access.ts. */
-export function checkFileScope(
+export async function checkFileScope(
   deps: Deps,
   actor: Actor,
   scope: FileScope,
   mode: "read" | "write",
-): boolean {
+): Promise<boolean> {
   if (scope.type === "conversation") {
-    const readable = findReadableConversation(deps, actor, scope.conversation_id) !== null;
-    return canAccessFileScope(deps.db, actor, {
+    const readable = await findReadableConversation(deps, actor, scope.conversation_id) !== null;
+    return await canAccessFileScope(deps.db, actor, {
       type: "conversation",
       conversationReadable: readable,
     }, mode);
   }
-  const space = findSpaceInWorkspace(deps.db, actor.workspace.id, scope.pod_id);
-  return canAccessFileScope(deps.db, actor, { type: "pod", space }, mode);
+  const space = await findSpaceInWorkspace(deps.db, actor.workspace.id, scope.pod_id);
+  return await canAccessFileScope(deps.db, actor, { type: "pod", space }, mode);
 }
 
 /**
@@ -128,14 +128,14 @@ export function checkFileScope(
  * or not accessible: <id>" / "Pod not found or you do not have access: <id>" (404). Writes
  * also need the token's `write` scope (403).
  */
-export function requireFileScope(
+export async function requireFileScope(
   deps: Deps,
   actor: Actor,
   scope: FileScope,
   mode: "read" | "write",
-): void {
+): Promise<void> {
   if (mode === "write") requireScope(actor, "write");
-  if (checkFileScope(deps, actor, scope, mode)) return;
+  if (await checkFileScope(deps, actor, scope, mode)) return;
   if (scope.type === "conversation") {
     throw new AppError(
       404,
@@ -143,7 +143,7 @@ export function requireFileScope(
       `Conversation not found or not accessible: ${scope.conversation_id}`,
     );
   }
-  if (mode === "write" && checkFileScope(deps, actor, scope, "read")) {
+  if (mode === "write" && await checkFileScope(deps, actor, scope, "read")) {
     throw new AppError(403, "workspace_auth_error", `You cannot write into Pod ${scope.pod_id}.`);
   }
   throw new AppError(
@@ -163,13 +163,20 @@ function isUploader(actor: Actor, f: FileRow): boolean {
 }
 
 /** Load a file the actor may read (scoped: the scope's read rule; unscoped: the uploader). */
-export function requireReadableFile(deps: Deps, actor: Actor, fileSId: string): FileRow {
-  const r = deps.db.prepare(`SELECT ${FILE_COLUMNS} FROM files WHERE s_id = ? AND workspace_id = ?`)
-    .get(fileSId, actor.workspace.id);
+export async function requireReadableFile(
+  deps: Deps,
+  actor: Actor,
+  fileSId: string,
+): Promise<FileRow> {
+  const r = await deps.db.get(
+    `SELECT ${FILE_COLUMNS} FROM files WHERE s_id = ? AND workspace_id = ?`,
+    fileSId,
+    actor.workspace.id,
+  );
   if (!r) throw fileNotFound();
   const f = fileFromRow(r);
   const scope = scopeOfFile(f);
-  const ok = scope ? checkFileScope(deps, actor, scope, "read") : isUploader(actor, f);
+  const ok = scope ? await checkFileScope(deps, actor, scope, "read") : isUploader(actor, f);
   if (!ok) throw fileNotFound();
   return f;
 }
@@ -183,25 +190,29 @@ export interface CreateFileInput {
 }
 
 /** Where a new upload goes: the scope its use case names (checked), or nowhere. */
-function resolveUploadScope(deps: Deps, actor: Actor, input: CreateFileInput): FileScope | null {
+async function resolveUploadScope(
+  deps: Deps,
+  actor: Actor,
+  input: CreateFileInput,
+): Promise<FileScope | null> {
   const meta = input.useCaseMetadata ?? {};
   if (input.useCase === "conversation") {
     if (!meta.conversationId) return null;
     const scope: FileScope = { type: "conversation", conversation_id: meta.conversationId };
-    requireFileScope(deps, actor, scope, "write");
+    await requireFileScope(deps, actor, scope, "write");
     return scope;
   }
   if (input.useCase === "project_context") {
     if (!meta.spaceId) throw invalid("useCaseMetadata.spaceId: required for project_context");
     const scope: FileScope = { type: "pod", pod_id: meta.spaceId };
-    requireFileScope(deps, actor, scope, "write");
+    await requireFileScope(deps, actor, scope, "write");
     return scope;
   }
   throw invalid(`useCase: "${input.useCase}" is not supported (conversation, project_context)`);
 }
 
 /** A free path for an upload's file name in its scope: `name`, `name (2).ext`, ... */
-function freeUploadPath(deps: Deps, workspaceId: number, scope: FileScope, fileName: string) {
+async function freeUploadPath(deps: Deps, workspaceId: number, scope: FileScope, fileName: string) {
   const { type, sId } = scopeColumns(scope);
   const taken = deps.db.prepare(
     `SELECT 1 FROM files WHERE workspace_id = ? AND scope_type = ? AND scope_s_id = ? AND path = ?
@@ -212,7 +223,7 @@ function freeUploadPath(deps: Deps, workspaceId: number, scope: FileScope, fileN
   const [stem, ext] = dot > 0 ? [name.slice(0, dot), name.slice(dot)] : [name, ""];
   for (let i = 1; i <= 100; i++) {
     const candidate = i === 1 ? name : `${stem} (${i})${ext}`;
-    if (!taken.get(workspaceId, type, sId, candidate)) return candidate;
+    if (!await taken.get(workspaceId, type, sId, candidate)) return candidate;
   }
   return `${newResourceId("fil")}-${name}`.slice(0, 255);
 }
@@ -222,31 +233,36 @@ function freeUploadPath(deps: Deps, workspaceId: number, scope: FileScope, fileN
  * declared size past the storage quota is refused here already (413), before any byte is
  * sent; the upload reserves the bytes for real (uploadFileContent).
  */
-export function createFile(deps: Deps, actor: Actor, input: CreateFileInput): FileRow {
+export async function createFile(
+  deps: Deps,
+  actor: Actor,
+  input: CreateFileInput,
+): Promise<FileRow> {
   requireScope(actor, "write");
   assertUploadable(input.contentType, input.fileName, input.fileSize);
-  const scope = resolveUploadScope(deps, actor, input);
+  const scope = await resolveUploadScope(deps, actor, input);
   const cols = scope ? scopeColumns(scope) : null;
   const metadata = scope
     ? (scope.type === "conversation"
       ? { conversationId: scope.conversation_id }
       : { spaceId: scope.pod_id })
     : {};
-  return tx(deps.db, () => {
+  return await deps.db.tx(async () => {
     const size = input.fileSize;
-    assertStorageFits(
+    await assertStorageFits(
       deps,
       storageOwnerOf(actor),
       { memberBytes: size, workspaceBytes: size },
       "file",
     );
-    const path = scope ? freeUploadPath(deps, actor.workspace.id, scope, input.fileName) : null;
+    const path = scope
+      ? await freeUploadPath(deps, actor.workspace.id, scope, input.fileName)
+      : null;
     const t = now();
-    const r = deps.db.prepare(
+    const r = await deps.db.get(
       `INSERT INTO files (s_id, workspace_id, user_id, content_type, file_name, file_size, status,
          use_case, use_case_metadata, scope_type, scope_s_id, path, created_at, updated_at)
        VALUES (?, ?, ?, ?, ?, ?, 'created', ?, ?, ?, ?, ?, ?, ?) RETURNING ${FILE_COLUMNS}`,
-    ).get(
       newResourceId("fil"),
       actor.workspace.id,
       actor.kind === "user" ? actor.user.id : null,
@@ -310,26 +326,29 @@ export async function uploadFileContent(
   input: { fileId: string; body: ReadableStream<Uint8Array> },
 ): Promise<FileRow> {
   requireScope(actor, "write");
-  const f = requireReadableFile(deps, actor, input.fileId);
+  const f = await requireReadableFile(deps, actor, input.fileId);
   const scope = scopeOfFile(f);
-  if (!isUploader(actor, f) || (scope && !checkFileScope(deps, actor, scope, "write"))) {
+  if (!isUploader(actor, f) || (scope && !await checkFileScope(deps, actor, scope, "write"))) {
     throw fileNotFound();
   }
   if (f.status !== "created") throw invalid("The file has already been uploaded.");
   const owner = storageOwnerOf(actor);
-  const reservation = reserveStorage(deps, owner, f.fileSize, "file");
+  const reservation = await reserveStorage(deps, owner, f.fileSize, "file");
   try {
     const key = await streamToNewKey(deps, f, input.body);
     let updated;
     try {
-      updated = tx(deps.db, () => {
-        releaseReservation(deps.db, reservation);
+      updated = await deps.db.tx(async () => {
+        await releaseReservation(deps.db, reservation);
         const size = f.fileSize;
-        assertStorageFits(deps, owner, { memberBytes: size, workspaceBytes: size }, "file");
-        return deps.db.prepare(
+        await assertStorageFits(deps, owner, { memberBytes: size, workspaceBytes: size }, "file");
+        return await deps.db.get(
           `UPDATE files SET status = 'ready', storage_key = ?, updated_at = ?
            WHERE id = ? AND status = 'created' RETURNING ${FILE_COLUMNS}`,
-        ).get(key, now(), f.id);
+          key,
+          now(),
+          f.id,
+        );
       });
     } catch (e) {
       await deps.files.remove(key);
@@ -341,7 +360,7 @@ export async function uploadFileContent(
     }
     return fileFromRow(updated);
   } finally {
-    releaseReservation(deps.db, reservation);
+    await releaseReservation(deps.db, reservation);
   }
 }
 
@@ -379,7 +398,7 @@ export async function openFileContent(
   actor: Actor,
   fileSId: string,
 ): Promise<{ file: FileRow; body: ReadableStream<Uint8Array> }> {
-  const file = requireReadableFile(deps, actor, fileSId);
+  const file = await requireReadableFile(deps, actor, fileSId);
   if (file.status !== "ready" || !file.storageKey) {
     throw invalid("The file has not been uploaded yet.");
   }
@@ -390,11 +409,11 @@ export async function openFileContent(
 /** `DELETE /files/:fileId`: the row first (one statement), then the bytes. */
 export async function deleteFile(deps: Deps, actor: Actor, fileSId: string): Promise<void> {
   requireScope(actor, "write");
-  const f = requireReadableFile(deps, actor, fileSId);
+  const f = await requireReadableFile(deps, actor, fileSId);
   const scope = scopeOfFile(f);
-  if (scope ? !checkFileScope(deps, actor, scope, "write") : !isUploader(actor, f)) {
+  if (scope ? !await checkFileScope(deps, actor, scope, "write") : !isUploader(actor, f)) {
     throw new AppError(403, "workspace_auth_error", "You cannot delete this file.");
   }
-  deps.db.prepare("DELETE FROM files WHERE id = ?").run(f.id);
+  await deps.db.run("DELETE FROM files WHERE id = ?", f.id);
   if (f.storageKey) await deps.files.remove(f.storageKey);
 }

@@ -6,7 +6,7 @@
  * the very next request (mcp-auth.md A8).
  * @module
  */
-import type { Db } from "../db/sqlite.ts";
+import type { Db } from "../db/db.ts";
 import type { Role } from "../auth/actor.ts";
 
 /** Which stored credential backs a memoised actor. */
@@ -54,8 +54,12 @@ function statementFor(db: Db, kind: CredentialRef["kind"]): ReturnType<Db["prepa
 }
 
 /** The current state of a credential, its user's membership and its workspace's switches. */
-export function checkCredentialState(db: Db, ref: CredentialRef, at = Date.now()): CredentialState {
-  const row = statementFor(db, ref.kind).get(
+export async function checkCredentialState(
+  db: Db,
+  ref: CredentialRef,
+  at = Date.now(),
+): Promise<CredentialState> {
+  const row = await statementFor(db, ref.kind).get(
     at,
     ref.userId,
     ref.sId,

@@ -149,17 +149,19 @@ function viewJson(r: Row, spaceSId: string) {
 }
 
 /** Views of a space the actor can read (404 `space_not_found` otherwise), bounded. */
-export function listMcpServerViews(
+export async function listMcpServerViews(
   deps: Deps,
   actor: Actor,
   input: { spaceId: string; includeAuto: boolean },
 ) {
-  const space = requireReadableSpace(deps.db, actor, input.spaceId);
-  const rows = deps.db.prepare(
+  const space = await requireReadableSpace(deps.db, actor, input.spaceId);
+  const rows = await deps.db.all(
     `SELECT v.*, u.s_id AS editor_s_id, u.first_name, u.last_name, u.image_url, u.email
      FROM mcp_server_views v LEFT JOIN users u ON u.id = v.edited_by_user_id
      WHERE v.space_id = ? AND (v.availability = 'manual' OR ?) ORDER BY v.id LIMIT 500`,
-  ).all(space.id, input.includeAuto ? 1 : 0);
+    space.id,
+    input.includeAuto ? 1 : 0,
+  );
   const serverViews = rows.map((r) => viewJson(r, space.sId));
   // `serverViews` is what Dust and its SDK use; seed 001 documents the array as `spaces`.
   return { success: true as const, serverViews, spaces: serverViews };

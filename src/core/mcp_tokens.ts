@@ -5,8 +5,8 @@
  * apart from OAuth JWTs and API keys without a lookup.
  * @module
  */
-import type { Db } from "../db/sqlite.ts";
-import { now, tx } from "../db/sqlite.ts";
+import type { Db } from "../db/db.ts";
+import { now } from "../db/db.ts";
 import { AppError } from "../errors.ts";
 import { newResourceId, newSecret } from "../util/ids.ts";
 import { hashSecret } from "../auth/hash.ts";
@@ -35,23 +35,25 @@ export interface CreatedMcpToken {
  * transaction. Callers check membership; this is the storage primitive shared by the
  * Integrations page and the operator CLI.
  */
-export function issueMcpToken(
+export async function issueMcpToken(
   db: Db,
   input: { userId: number; workspaceId: number },
   at = now(),
-): CreatedMcpToken {
+): Promise<CreatedMcpToken> {
   const token = newSecret(MCP_TOKEN_PREFIX);
   const sId = newResourceId("mtk");
   const expiresAt = at + MCP_TOKEN_TTL_MS;
-  tx(db, () => {
-    db.prepare(
+  await db.tx(async () => {
+    await db.run(
       `UPDATE mcp_tokens SET revoked_at = ?, revoked_reason = 'replaced'
        WHERE workspace_id = ? AND user_id = ? AND revoked_at IS NULL`,
-    ).run(at, input.workspaceId, input.userId);
-    db.prepare(
+      at,
+      input.workspaceId,
+      input.userId,
+    );
+    await db.run(
       `INSERT INTO mcp_tokens (s_id, workspace_id, user_id, token_hash, token_prefix, expires_at, created_at)
        VALUES (?, ?, ?, ?, ?, ?, ?)`,
-    ).run(
       sId,
       input.workspaceId,
       input.userId,
@@ -65,8 +67,8 @@ export function issueMcpToken(
 }
 
 /** Create a token for the calling user in the actor's workspace (Integrations page). */
-export function createMcpToken(db: Db, actor: UserActor): CreatedMcpToken {
-  return issueMcpToken(db, { userId: actor.user.id, workspaceId: actor.workspace.id });
+export async function createMcpToken(db: Db, actor: UserActor): Promise<CreatedMcpToken> {
+  return await issueMcpToken(db, { userId: actor.user.id, workspaceId: actor.workspace.id });
 }
 
 export type McpTokenCheck =
@@ -77,14 +79,15 @@ export type McpTokenCheck =
  * Look a bearer MCP token up by hash. Membership is not checked here: `/mcp` resolves the
  * user actor afterwards (which refuses a user no longer in the workspace).
  */
-export function verifyMcpToken(db: Db, token: string, at = now()): McpTokenCheck {
+export async function verifyMcpToken(db: Db, token: string, at = now()): Promise<McpTokenCheck> {
   if (!looksLikeMcpToken(token)) return { ok: false, reason: "malformed" };
-  const row = db.prepare(
+  const row = await db.get(
     `SELECT t.id, t.s_id, t.expires_at, t.revoked_at, t.last_used_at, u.s_id AS user_s_id,
             w.s_id AS workspace_s_id
      FROM mcp_tokens t JOIN users u ON u.id = t.user_id JOIN workspaces w ON w.id = t.workspace_id
      WHERE t.token_hash = ?`,
-  ).get(hashSecret(token)) as
+    hashSecret(token),
+  ) as
     | {
       id: number;
       s_id: string;
@@ -100,7 +103,7 @@ export function verifyMcpToken(db: Db, token: string, at = now()): McpTokenCheck
   if (row.expires_at <= at) return { ok: false, reason: "expired" };
   // Record use at most once a minute: a busy client must not turn reads into writes.
   if (row.last_used_at === null || at - row.last_used_at > 60_000) {
-    db.prepare("UPDATE mcp_tokens SET last_used_at = ? WHERE id = ?").run(at, row.id);
+    await db.run("UPDATE mcp_tokens SET last_used_at = ? WHERE id = ?", at, row.id);
   }
   return {
     ok: true,
@@ -124,20 +127,19 @@ export interface McpTokenView {
  * Active tokens of the actor's workspace: an admin sees everyone's, a user only their own.
  * Bounded by `limit`, newest first, `cursor` = the created_at of the last row seen.
  */
-export function listMcpTokens(
+export async function listMcpTokens(
   db: Db,
   actor: UserActor,
   page: { limit: number; cursor?: number } = { limit: 100 },
-): McpTokenView[] {
+): Promise<McpTokenView[]> {
   const all = isAdmin(actor) ? 1 : 0;
-  const rows = db.prepare(
+  const rows = await db.all(
     `SELECT t.s_id, t.token_prefix, t.created_at, t.expires_at, t.last_used_at,
             u.s_id AS user_s_id, u.email
      FROM mcp_tokens t JOIN users u ON u.id = t.user_id
      WHERE t.workspace_id = ? AND t.revoked_at IS NULL AND t.expires_at > ?
        AND (? = 1 OR t.user_id = ?) AND t.created_at < ?
      ORDER BY t.created_at DESC LIMIT ?`,
-  ).all(
     actor.workspace.id,
     now(),
     all,
@@ -157,16 +159,18 @@ export function listMcpTokens(
 }
 
 /** Revoke one token: its owner may, and any admin of its workspace may. */
-export function revokeMcpToken(db: Db, actor: UserActor, tokenSId: string): void {
-  const row = db.prepare(
+export async function revokeMcpToken(db: Db, actor: UserActor, tokenSId: string): Promise<void> {
+  const row = await db.get(
     "SELECT id, user_id, workspace_id FROM mcp_tokens WHERE s_id = ? AND revoked_at IS NULL",
-  ).get(tokenSId) as { id: number; user_id: number; workspace_id: number } | undefined;
+    tokenSId,
+  ) as { id: number; user_id: number; workspace_id: number } | undefined;
   const mayRevoke = row && row.workspace_id === actor.workspace.id &&
     (row.user_id === actor.user.id || isAdmin(actor));
   if (!row || !mayRevoke) {
     throw new AppError(404, "not_found", "No such active MCP token in this workspace.");
   }
-  db.prepare("UPDATE mcp_tokens SET revoked_at = ?, revoked_reason = ? WHERE id = ?").run(
+  await db.run(
+    "UPDATE mcp_tokens SET revoked_at = ?, revoked_reason = ? WHERE id = ?",
     now(),
     row.user_id === actor.user.id ? "revoked_by_user" : "revoked_by_admin",
     row.id,
@@ -174,9 +178,12 @@ export function revokeMcpToken(db: Db, actor: UserActor, tokenSId: string): void
 }
 
 /** Revoke every MCP token of a user (password change). Returns how many were revoked. */
-export function revokeUserMcpTokens(db: Db, userId: number, reason: string): number {
-  const r = db.prepare(
+export async function revokeUserMcpTokens(db: Db, userId: number, reason: string): Promise<number> {
+  const r = await db.run(
     "UPDATE mcp_tokens SET revoked_at = ?, revoked_reason = ? WHERE user_id = ? AND revoked_at IS NULL",
-  ).run(now(), reason, userId);
+    now(),
+    reason,
+    userId,
+  );
   return Number(r.changes);
 }

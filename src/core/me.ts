@@ -12,11 +12,11 @@ import { listUserWorkspaces } from "./workspaces.ts";
 import { AppError } from "../errors.ts";
 
 /** The user behind a user token, with every workspace they belong to. */
-export function getMe(deps: Deps, actor: Actor) {
+export async function getMe(deps: Deps, actor: Actor) {
   const ua = requireUser(actor, "This endpoint needs a user token, not an API key.");
-  const user = findUserById(deps.db, ua.user.id);
+  const user = await findUserById(deps.db, ua.user.id);
   if (!user) throw new AppError(401, "user_not_found", "The user was not found.");
-  const workspaces = listUserWorkspaces(deps.db, user.id).map(({ workspace, role }) => ({
+  const workspaces = (await listUserWorkspaces(deps.db, user.id)).map(({ workspace, role }) => ({
     id: workspace.id,
     sId: workspace.sId,
     name: workspace.name,

@@ -98,15 +98,19 @@ export function contentFragmentJson(deps: Deps, workspaceSId: string, r: Json): 
   };
 }
 
-export function loadActions(deps: Deps, agentMessageIds: number[]): Map<number, Json[]> {
+export async function loadActions(
+  deps: Deps,
+  agentMessageIds: number[],
+): Promise<Map<number, Json[]>> {
   const out = new Map<number, Json[]>();
   if (agentMessageIds.length === 0) return out;
-  const rows = deps.db.prepare(
+  const rows = await deps.db.all(
     `SELECT id, s_id, agent_message_id, step, function_call_name, function_call_id, mcp_server_id,
        params, output, status, created_at, updated_at
      FROM agent_actions WHERE agent_message_id IN (SELECT value FROM json_each(?))
      ORDER BY agent_message_id, step, id`,
-  ).all(JSON.stringify(agentMessageIds)) as Json[];
+    JSON.stringify(agentMessageIds),
+  ) as Json[];
   for (const r of rows) {
     const list = out.get(r.agent_message_id) ?? [];
     list.push(agentActionJson(r));
@@ -142,14 +146,14 @@ export function agentActionJson(r: Json): Json {
 }
 
 /** Light configurations of the agents of these messages, by agent sId. */
-export function loadAgentConfigs(
+export async function loadAgentConfigs(
   deps: Deps,
   workspaceId: number,
   sIds: string[],
-): Map<string, Json> {
+): Promise<Map<string, Json>> {
   const out = new Map<string, Json>();
   for (const sId of new Set(sIds)) {
-    const a = findAgentBySId(deps.db, workspaceId, sId);
+    const a = await findAgentBySId(deps.db, workspaceId, sId);
     out.set(sId, toLightAgentConfiguration(a ?? missingAgent(sId)));
   }
   return out;

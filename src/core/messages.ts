@@ -9,7 +9,7 @@
  */
 import type { Deps } from "../deps.ts";
 import type { Actor } from "../auth/actor.ts";
-import { tx } from "../db/sqlite.ts";
+
 import { AppError, invalid } from "../errors.ts";
 import { newSId } from "../util/ids.ts";
 import { requireScope } from "./access.ts";
@@ -37,6 +37,7 @@ import {
   type AgentMessageCreated,
   waitForAgentMessages,
 } from "./agent_messages.ts";
+import { mapSeries } from "../util/async.ts";
 
 export type MentionInput = { configurationId: string } | { type: "user"; userId: string };
 
@@ -52,8 +53,8 @@ export interface PostInput {
 type AgentRef = Pick<AgentRow, "id" | "sId" | "version" | "name">;
 
 /** A mentioned agent: readable by the actor and active, else 404 `agent_configuration_not_found`. */
-function resolveMentionedAgent(deps: Deps, actor: Actor, sId: string): AgentRef {
-  const a = getAgentConfiguration(deps, actor, { agentId: sId });
+async function resolveMentionedAgent(deps: Deps, actor: Actor, sId: string): Promise<AgentRef> {
+  const a = await getAgentConfiguration(deps, actor, { agentId: sId });
   if (a.status !== "active") {
     throw new AppError(
       404,
@@ -73,16 +74,20 @@ export interface PreparedPost {
   fragments: PreparedFragment[];
 }
 
-function validateUserMentions(deps: Deps, actor: Actor, mentions: MentionInput[]): void {
+async function validateUserMentions(
+  deps: Deps,
+  actor: Actor,
+  mentions: MentionInput[],
+): Promise<void> {
   const member = deps.db.prepare(
     `SELECT 1 FROM users u JOIN memberships m ON m.user_id = u.id
      WHERE u.s_id = ? AND m.workspace_id = ?`,
   );
-  mentions.forEach((m, i) => {
-    if ("type" in m && !member.get(m.userId, actor.workspace.id)) {
+  for (const [i, m] of mentions.entries()) {
+    if ("type" in m && !await member.get(m.userId, actor.workspace.id)) {
       throw invalid(`mentions.${i}.userId: no member of this workspace has id "${m.userId}"`);
     }
-  });
+  }
 }
 
 /** Validate a post and store its inline fragments' bytes (removed again on failure). */
@@ -109,14 +114,14 @@ export async function preparePost(
     : null;
   // Dust refuses a post naming client-side servers the caller does not own (401/403, dust.md
   // §3.9) before anything is written; owned ones get their TTL refreshed.
-  checkClientSideServers(deps, actor, context?.clientSideMCPServerIds, origin);
-  validateUserMentions(deps, actor, input.mentions);
+  await checkClientSideServers(deps, actor, context?.clientSideMCPServerIds, origin);
+  await validateUserMentions(deps, actor, input.mentions);
   const seen = new Set<string>();
   const agents: AgentRef[] = [];
   for (const m of input.mentions) {
     if ("type" in m || seen.has(m.configurationId)) continue;
     seen.add(m.configurationId);
-    agents.push(resolveMentionedAgent(deps, actor, m.configurationId));
+    agents.push(await resolveMentionedAgent(deps, actor, m.configurationId));
   }
   const fragments: PreparedFragment[] = [];
   try {
@@ -133,49 +138,58 @@ export interface InsertedPost {
   fragmentSIds: string[];
   userMessageSId: string | null;
   agentMessages: { sId: string; agentSId: string }[];
-  events: ReturnType<typeof insertEvents>;
+  events: Awaited<ReturnType<typeof insertEvents>>;
 }
 
 /** Insert a prepared post into `c` (call inside a transaction). */
-export function insertPost(
+export async function insertPost(
   deps: Deps,
   actor: Actor,
   c: ConversationRow,
   p: PreparedPost,
-): InsertedPost {
+): Promise<InsertedPost> {
   const db = deps.db;
   const t = conversationStamp();
-  let rank =
-    (db.prepare("SELECT COALESCE(MAX(rank), -1) + 1 AS r FROM messages WHERE conversation_id = ?")
-      .get(c.id) as { r: number }).r;
+  let rank = (await db.get(
+    "SELECT COALESCE(MAX(rank), -1) + 1 AS r FROM messages WHERE conversation_id = ?",
+    c.id,
+  ) as { r: number }).r;
   const insertMessage = db.prepare(
     `INSERT INTO messages (s_id, workspace_id, conversation_id, rank, type, created_at)
      VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
   );
-  const addMessage = (type: string) => {
+  const addMessage = async (type: string) => {
     const sId = newSId();
-    const { id } = insertMessage.get(sId, c.workspaceId, c.id, rank++, type, t) as { id: number };
+    const { id } = await insertMessage.get(sId, c.workspaceId, c.id, rank++, type, t) as {
+      id: number;
+    };
     return { id, sId };
   };
-  const fragmentSIds = p.fragments.map((f) => {
-    const m = addMessage("content_fragment");
+  const fragmentSIds = await mapSeries(p.fragments, async (f) => {
+    const m = await addMessage("content_fragment");
     const file = f.kind === "inline"
-      ? insertFragmentFile(deps, actor, c, f, t)
-      : attachFile(deps, c, f.file, t);
-    db.prepare(
+      ? await insertFragmentFile(deps, actor, c, f, t)
+      : await attachFile(deps, c, f.file, t);
+    await db.run(
       `INSERT INTO content_fragments (message_id, title, content_type, file_id, source_url, text_bytes, context)
        VALUES (?, ?, ?, ?, ?, ?, ?)`,
-    ).run(m.id, f.title, file.contentType, file.id, f.url, file.size, JSON.stringify(f.context));
+      m.id,
+      f.title,
+      file.contentType,
+      file.id,
+      f.url,
+      file.size,
+      JSON.stringify(f.context),
+    );
     return m.sId;
   });
   let userMessageSId: string | null = null;
   const agentMessages: { sId: string; agentSId: string }[] = [];
   if (p.content !== null) {
-    const um = addMessage("user_message");
+    const um = await addMessage("user_message");
     userMessageSId = um.sId;
-    db.prepare(
+    await db.run(
       "INSERT INTO user_messages (message_id, user_id, content, mentions, context) VALUES (?, ?, ?, ?, ?)",
-    ).run(
       um.id,
       actor.kind === "user" ? actor.user.id : null,
       p.content,
@@ -183,35 +197,50 @@ export function insertPost(
       JSON.stringify(p.context),
     );
     for (const a of p.agents) {
-      const am = addMessage("agent_message");
-      db.prepare(
+      const am = await addMessage("agent_message");
+      await db.run(
         `INSERT INTO agent_messages (message_id, agent_configuration_id, agent_s_id, agent_version,
            status, parent_message_id) VALUES (?, ?, ?, ?, 'created', ?)`,
-      ).run(am.id, a.id, a.sId, a.version, um.id);
+        am.id,
+        a.id,
+        a.sId,
+        a.version,
+        um.id,
+      );
       agentMessages.push({ sId: am.sId, agentSId: a.sId });
     }
   }
-  touchConversation(deps, actor, c, t);
+  await touchConversation(deps, actor, c, t);
   return {
     fragmentSIds,
     userMessageSId,
     agentMessages,
-    events: insertPostEvents(deps, actor, c, userMessageSId, agentMessages, t),
+    events: await insertPostEvents(deps, actor, c, userMessageSId, agentMessages, t),
   };
 }
 
-function touchConversation(deps: Deps, actor: Actor, c: ConversationRow, t: number): void {
-  deps.db.prepare("UPDATE conversations SET updated_at = ? WHERE id = ?").run(t, c.id);
+async function touchConversation(
+  deps: Deps,
+  actor: Actor,
+  c: ConversationRow,
+  t: number,
+): Promise<void> {
+  await deps.db.run("UPDATE conversations SET updated_at = ? WHERE id = ?", t, c.id);
   if (actor.kind !== "user") return;
-  deps.db.prepare(
+  await deps.db.run(
     `INSERT INTO conversation_participants (conversation_id, user_id, action, last_read_at, created_at, updated_at)
      VALUES (?, ?, 'posted', ?, ?, ?)
      ON CONFLICT (conversation_id, user_id) DO UPDATE SET action = 'posted',
        last_read_at = excluded.last_read_at, updated_at = excluded.updated_at`,
-  ).run(c.id, actor.user.id, t, t, t);
+    c.id,
+    actor.user.id,
+    t,
+    t,
+    t,
+  );
 }
 
-function insertPostEvents(
+async function insertPostEvents(
   deps: Deps,
   actor: Actor,
   c: ConversationRow,
@@ -220,12 +249,12 @@ function insertPostEvents(
   t: number,
 ) {
   if (!userMessageSId) return [];
-  const records = loadMessagesBySId(deps, actor.workspace.sId, c.id, [
+  const records = await loadMessagesBySId(deps, actor.workspace.sId, c.id, [
     userMessageSId,
     ...agents.map((a) => a.sId),
   ]);
   const stream = conversationStream(c.sId);
-  return insertEvents(
+  return await insertEvents(
     deps.db,
     records.map((r) => ({
       stream,
@@ -263,7 +292,7 @@ export async function finishPost(
   blocking: boolean,
 ): Promise<PostResult> {
   if (!ins) return { userMessage: null, agentMessages: [], contentFragments: [] };
-  publishEvents(deps, ins.events);
+  await publishEvents(deps, ins.events);
   for (const a of ins.agentMessages) {
     const payload: AgentMessageCreated = {
       workspaceId: c.workspaceId,
@@ -281,7 +310,7 @@ export async function finishPost(
     ...(ins.userMessageSId ? [ins.userMessageSId] : []),
     ...ins.agentMessages.map((a) => a.sId),
   ];
-  const records = loadMessagesBySId(deps, actor.workspace.sId, c.id, sIds);
+  const records = await loadMessagesBySId(deps, actor.workspace.sId, c.id, sIds);
   return {
     userMessage: records.find((r) => r.type === "user_message")?.json ?? null,
     agentMessages: records.filter((r) => r.type === "agent_message").map((r) => r.json),
@@ -296,11 +325,11 @@ export async function postToConversation(
   input: { conversationId: string; post: PostInput; blocking?: boolean },
 ): Promise<PostResult> {
   requireScope(actor, "write");
-  const c = requireReadableConversation(deps, actor, input.conversationId);
+  const c = await requireReadableConversation(deps, actor, input.conversationId);
   const prepared = await preparePost(deps, actor, input.post);
   let ins: InsertedPost;
   try {
-    ins = tx(deps.db, () => insertPost(deps, actor, c, prepared));
+    ins = await deps.db.tx(async () => await insertPost(deps, actor, c, prepared));
   } catch (e) {
     await discardPrepared(deps, prepared);
     throw e;
@@ -312,14 +341,14 @@ export async function postToConversation(
  * The mentions for an MCP tool's `agentName`: default "Dust", null = no agent; an unknown
  * name is `No agent found matching name: "<name>"`.
  */
-export function mentionsForAgentName(
+export async function mentionsForAgentName(
   deps: Deps,
   actor: Actor,
   agentName: string | null | undefined,
-): MentionInput[] {
+): Promise<MentionInput[]> {
   const name = agentName === undefined ? "Dust" : agentName;
   if (name === null) return [];
-  return [{ configurationId: findAgentByName(deps, actor, { name }).sId }];
+  return [{ configurationId: (await findAgentByName(deps, actor, { name })).sId }];
 }
 
 /**
@@ -337,12 +366,12 @@ export async function createConversationMessage(
     clientSideMCPServerIds?: string[];
   },
 ) {
-  const c = requireReadableConversation(deps, actor, input.conversationId);
+  const c = await requireReadableConversation(deps, actor, input.conversationId);
   const r = await postToConversation(deps, actor, {
     conversationId: c.sId,
     post: {
       content: input.message,
-      mentions: mentionsForAgentName(deps, actor, input.agentName),
+      mentions: await mentionsForAgentName(deps, actor, input.agentName),
       context: defaultMessageContext(actor, input.clientSideMCPServerIds),
       contentFragments: [],
     },

@@ -8,7 +8,7 @@
  */
 import type { Deps } from "../deps.ts";
 import type { Actor } from "../auth/actor.ts";
-import { now, tx } from "../db/sqlite.ts";
+import { now } from "../db/db.ts";
 import { AppError, invalid } from "../errors.ts";
 import { findUserById } from "./users.ts";
 
@@ -35,8 +35,8 @@ export const MODEL_NOT_CONFIGURED_MESSAGE =
   "DUST_MCP_MODEL, DUST_MCP_MODEL_API_KEY), pointing at any OpenAI-compatible " +
   "chat-completions endpoint (OpenAI, Azure OpenAI, Ollama, vLLM, LM Studio, llama.cpp).";
 
-function readSetting(deps: Deps, key: string): string | null {
-  const r = deps.db.prepare("SELECT value FROM instance_settings WHERE key = ?").get(key) as
+async function readSetting(deps: Deps, key: string): Promise<string | null> {
+  const r = await deps.db.get("SELECT value FROM instance_settings WHERE key = ?", key) as
     | { value: string }
     | undefined;
   if (!r) return null;
@@ -45,11 +45,11 @@ function readSetting(deps: Deps, key: string): string | null {
 }
 
 /** The model configuration in effect: saved settings override the boot configuration. */
-export function getModelSettings(deps: Deps): ModelSettings {
+export async function getModelSettings(deps: Deps): Promise<ModelSettings> {
   const saved = {
-    baseUrl: readSetting(deps, MODEL_SETTING_KEYS.baseUrl),
-    apiKey: readSetting(deps, MODEL_SETTING_KEYS.apiKey),
-    model: readSetting(deps, MODEL_SETTING_KEYS.model),
+    baseUrl: await readSetting(deps, MODEL_SETTING_KEYS.baseUrl),
+    apiKey: await readSetting(deps, MODEL_SETTING_KEYS.apiKey),
+    model: await readSetting(deps, MODEL_SETTING_KEYS.model),
   };
   if (saved.baseUrl && saved.model) return { ...saved, source: "settings" };
   const c = deps.config;
@@ -68,15 +68,17 @@ export function isModelConfigured(s: ModelSettings): s is ModelSettings & {
 }
 
 /** What the settings page shows: everything but the key itself. */
-export function describeModelSettings(deps: Deps): Omit<ModelSettings, "apiKey"> & {
-  apiKeySet: boolean;
-} {
-  const s = getModelSettings(deps);
+export async function describeModelSettings(deps: Deps): Promise<
+  Omit<ModelSettings, "apiKey"> & {
+    apiKeySet: boolean;
+  }
+> {
+  const s = await getModelSettings(deps);
   return { baseUrl: s.baseUrl, model: s.model, source: s.source, apiKeySet: s.apiKey !== null };
 }
 
-function requireInstanceAdmin(deps: Deps, actor: Actor): void {
-  const user = actor.kind === "user" ? findUserById(deps.db, actor.user.id) : null;
+async function requireInstanceAdmin(deps: Deps, actor: Actor): Promise<void> {
+  const user = actor.kind === "user" ? await findUserById(deps.db, actor.user.id) : null;
   if (!user?.isInstanceAdmin) {
     throw new AppError(403, "workspace_auth_error", "Only an instance admin can change the model.");
   }
@@ -104,12 +106,12 @@ function normaliseBaseUrl(raw: string): string {
 }
 
 /** Save (or clear, with an empty base URL) the instance's model override. Admins only. */
-export function setModelSettings(
+export async function setModelSettings(
   deps: Deps,
   actor: Actor,
   input: SetModelSettingsInput,
-): ReturnType<typeof describeModelSettings> {
-  requireInstanceAdmin(deps, actor);
+): Promise<Awaited<ReturnType<typeof describeModelSettings>>> {
+  await requireInstanceAdmin(deps, actor);
   const t = now();
   const put = deps.db.prepare(
     `INSERT INTO instance_settings (key, value, updated_at) VALUES (?, ?, ?)
@@ -122,17 +124,17 @@ export function setModelSettings(
   if (!clear && (model.length === 0 || model.length > 200)) {
     throw invalid("model: must be 1 to 200 characters");
   }
-  tx(deps.db, () => {
+  await deps.db.tx(async () => {
     if (clear) {
-      for (const k of Object.values(MODEL_SETTING_KEYS)) del.run(k);
+      for (const k of Object.values(MODEL_SETTING_KEYS)) await del.run(k);
       return;
     }
-    put.run(MODEL_SETTING_KEYS.baseUrl, JSON.stringify(baseUrl), t);
-    put.run(MODEL_SETTING_KEYS.model, JSON.stringify(model), t);
-    if (input.apiKey === "") del.run(MODEL_SETTING_KEYS.apiKey);
+    await put.run(MODEL_SETTING_KEYS.baseUrl, JSON.stringify(baseUrl), t);
+    await put.run(MODEL_SETTING_KEYS.model, JSON.stringify(model), t);
+    if (input.apiKey === "") await del.run(MODEL_SETTING_KEYS.apiKey);
     else if (input.apiKey !== undefined) {
-      put.run(MODEL_SETTING_KEYS.apiKey, JSON.stringify(input.apiKey), t);
+      await put.run(MODEL_SETTING_KEYS.apiKey, JSON.stringify(input.apiKey), t);
     }
   });
-  return describeModelSettings(deps);
+  return await describeModelSettings(deps);
 }

@@ -6,7 +6,7 @@
  * the caller may read.
  * @module
  */
-import type { Db } from "../db/sqlite.ts";
+import type { DatabaseSync as Db } from "node:sqlite";
 
 export interface NodeQueryRequest {
   dataSourceIds: number[];

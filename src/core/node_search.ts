@@ -90,10 +90,11 @@ export async function searchNodesPage(
   actor: Actor,
   input: NodeSearchInput & { offset: number },
 ) {
-  const sources = listSearchableDataSources(deps, actor, input.spaceIds);
+  const sources = await listSearchableDataSources(deps, actor, input.spaceIds);
   const byId = new Map(sources.map((s) => [s.id, s]));
   const wantDocuments = input.viewType !== "table" && sources.length > 0;
-  const nodes: (ReturnType<typeof documentNode> | ReturnType<typeof dataSourceNode>)[] = [];
+  const nodes:
+    (Awaited<ReturnType<typeof documentNode>> | Awaited<ReturnType<typeof dataSourceNode>>)[] = [];
   if (input.includeDataSources && input.query !== undefined && input.offset === 0) {
     const q = input.query.toLowerCase();
     // Leave room for at least one document, so a page is never data sources only.

@@ -6,8 +6,8 @@
  * another client registers.
  * @module
  */
-import type { Db } from "../db/sqlite.ts";
-import { now } from "../db/sqlite.ts";
+import type { Db } from "../db/db.ts";
+import { now } from "../db/db.ts";
 import { AppError } from "../errors.ts";
 import { newSecret, randomString } from "../util/ids.ts";
 import { hashSecret } from "../auth/hash.ts";
@@ -87,31 +87,39 @@ function fromRow(r: any): OAuthClient {
 }
 
 /** Look a registered client up; an expired DCR client is deleted and reported as unknown. */
-export function findClient(db: Db, clientId: string, at = now()): OAuthClient | null {
-  const r = db.prepare(`SELECT ${COLUMNS} FROM oauth_clients WHERE client_id = ?`).get(clientId);
+export async function findClient(
+  db: Db,
+  clientId: string,
+  at = now(),
+): Promise<OAuthClient | null> {
+  const r = await db.get(`SELECT ${COLUMNS} FROM oauth_clients WHERE client_id = ?`, clientId);
   if (!r) return null;
   const c = fromRow(r);
   if (c.kind === "dcr" && c.expiresAt !== null && c.expiresAt <= at) {
-    db.prepare("DELETE FROM oauth_clients WHERE client_id = ?").run(clientId);
+    await db.run("DELETE FROM oauth_clients WHERE client_id = ?", clientId);
     return null;
   }
   return c;
 }
 
 /** Record a use (token issued): keeps a DCR client alive for another 30 days. */
-export function touchClient(db: Db, clientId: string, at = now()): void {
-  db.prepare(
+export async function touchClient(db: Db, clientId: string, at = now()): Promise<void> {
+  await db.run(
     `UPDATE oauth_clients SET last_used_at = ?,
        expires_at = CASE WHEN kind = 'dcr' THEN ? ELSE expires_at END WHERE client_id = ?`,
-  ).run(at, at + DCR_UNUSED_TTL_MS, clientId);
+    at,
+    at + DCR_UNUSED_TTL_MS,
+    clientId,
+  );
 }
 
 /** Delete up to 100 expired DCR clients (called on registration, so the table stays bounded). */
-export function sweepExpiredClients(db: Db, at = now()): number {
-  const r = db.prepare(
+export async function sweepExpiredClients(db: Db, at = now()): Promise<number> {
+  const r = await db.run(
     `DELETE FROM oauth_clients WHERE rowid IN (SELECT rowid FROM oauth_clients
        WHERE kind = 'dcr' AND expires_at IS NOT NULL AND expires_at <= ? LIMIT 100)`,
-  ).run(at);
+    at,
+  );
   return Number(r.changes);
 }
 
@@ -260,7 +268,10 @@ export interface RegisteredClient {
 }
 
 /** RFC 7591 registration (checklist D1–D4). */
-export function registerDynamicClient(db: Db, input: ClientMetadataInput): RegisteredClient {
+export async function registerDynamicClient(
+  db: Db,
+  input: ClientMetadataInput,
+): Promise<RegisteredClient> {
   const redirectUris = validateRedirectUris(input.redirect_uris);
   const grantTypes = validateGrantTypes(input.grant_types);
   if (
@@ -284,8 +295,8 @@ export function registerDynamicClient(db: Db, input: ClientMetadataInput): Regis
   const name = (optionalString(input.client_name, "client_name", 200) ?? "").trim() ||
     "Unnamed client";
   const at = now();
-  sweepExpiredClients(db, at);
-  return insertClient(db, {
+  await sweepExpiredClients(db, at);
+  return await insertClient(db, {
     clientId: `dcr_${randomString(24)}`,
     kind: "dcr",
     workspaceId: null,
@@ -318,14 +329,13 @@ interface InsertInput {
   expiresAt: number | null;
 }
 
-function insertClient(db: Db, i: InsertInput, at = now()): RegisteredClient {
+async function insertClient(db: Db, i: InsertInput, at = now()): Promise<RegisteredClient> {
   const secret = i.method === "none" ? null : newSecret("dcs_");
-  const row = db.prepare(
+  const row = await db.get(
     `INSERT INTO oauth_clients (client_id, kind, workspace_id, client_name, client_uri, logo_uri,
        redirect_uris, grant_types, token_endpoint_auth_method, secret_hash, application_type,
        metadata, created_by_user_id, created_at, expires_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING ${COLUMNS}`,
-  ).get(
     i.clientId,
     i.kind,
     i.workspaceId,
@@ -350,11 +360,11 @@ function requireAdmin(actor: UserActor): void {
 }
 
 /** An admin creates a static client for the workspace (checklist E1). */
-export function createStaticClient(
+export async function createStaticClient(
   db: Db,
   actor: UserActor,
   input: { name: string; redirectUris: string[]; authMethod: AuthMethod },
-): RegisteredClient {
+): Promise<RegisteredClient> {
   requireAdmin(actor);
   const name = input.name.trim();
   if (!name || name.length > 200) {
@@ -369,7 +379,7 @@ export function createStaticClient(
   } catch (e) {
     throw new AppError(400, "invalid_request_error", (e as Error).message);
   }
-  return insertClient(db, {
+  return await insertClient(db, {
     clientId: `sta_${randomString(20)}`,
     kind: "static",
     workspaceId: actor.workspace.id,
@@ -387,21 +397,29 @@ export function createStaticClient(
 }
 
 /** An admin deletes one of the workspace's static clients (its grants are revoked). */
-export function deleteStaticClient(db: Db, actor: UserActor, clientId: string): void {
+export async function deleteStaticClient(
+  db: Db,
+  actor: UserActor,
+  clientId: string,
+): Promise<void> {
   requireAdmin(actor);
-  const r = db.prepare(
+  const r = await db.run(
     "DELETE FROM oauth_clients WHERE client_id = ? AND kind = 'static' AND workspace_id = ?",
-  ).run(clientId, actor.workspace.id);
+    clientId,
+    actor.workspace.id,
+  );
   if (Number(r.changes) === 0) {
     throw new AppError(404, "not_found", "No such static client in this workspace.");
   }
-  db.prepare(
+  await db.run(
     "UPDATE oauth_grants SET revoked_at = ?, revoked_reason = 'client_deleted' WHERE client_id = ? AND revoked_at IS NULL",
-  ).run(now(), clientId);
+    now(),
+    clientId,
+  );
 }
 
 /** Store (or refresh) the copy of a validated CIMD document. */
-export function upsertCimdClient(
+export async function upsertCimdClient(
   db: Db,
   doc: {
     clientId: string;
@@ -412,8 +430,8 @@ export function upsertCimdClient(
     grantTypes: string[];
     applicationType: string | null;
   },
-): OAuthClient {
-  const row = db.prepare(
+): Promise<OAuthClient> {
+  const row = await db.get(
     `INSERT INTO oauth_clients (client_id, kind, client_name, client_uri, logo_uri, redirect_uris,
        grant_types, token_endpoint_auth_method, application_type, created_at)
      VALUES (?, 'cimd', ?, ?, ?, ?, ?, 'none', ?, ?)
@@ -423,7 +441,6 @@ export function upsertCimdClient(
        application_type = excluded.application_type
      WHERE oauth_clients.kind = 'cimd'
      RETURNING ${COLUMNS}`,
-  ).get(
     doc.clientId,
     doc.name,
     doc.clientUri,
@@ -457,9 +474,9 @@ export interface ClientView {
  * Clients relevant to the actor's workspace: the workspace's static clients and every client
  * holding a grant in it (admins), or the clients holding the user's own grants (users).
  */
-export function listClients(db: Db, actor: UserActor, limit = 200): ClientView[] {
+export async function listClients(db: Db, actor: UserActor, limit = 200): Promise<ClientView[]> {
   const admin = isAdmin(actor) ? 1 : 0;
-  const rows = db.prepare(
+  const rows = await db.all(
     `SELECT c.client_id, c.kind, c.client_name, c.redirect_uris, c.token_endpoint_auth_method,
             c.created_at, c.last_used_at,
             (SELECT count(*) FROM oauth_grants g WHERE g.client_id = c.client_id
@@ -469,7 +486,6 @@ export function listClients(db: Db, actor: UserActor, limit = 200): ClientView[]
         OR EXISTS (SELECT 1 FROM oauth_grants g WHERE g.client_id = c.client_id
                AND g.workspace_id = ? AND (? = 1 OR g.user_id = ?))
      ORDER BY c.created_at DESC LIMIT ?`,
-  ).all(
     actor.workspace.id,
     admin,
     actor.user.id,

@@ -8,8 +8,8 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import type { Db } from "../db/sqlite.ts";
-import { now, tx } from "../db/sqlite.ts";
+import type { Db } from "../db/db.ts";
+import { now } from "../db/db.ts";
 import { newSecret } from "../util/ids.ts";
 import { hashSecret } from "../auth/hash.ts";
 import { safeEqual } from "../auth/passwords.ts";
@@ -38,13 +38,12 @@ export interface CodeInput {
 }
 
 /** Issue a code after consent; returns the code (given once to the client). */
-export function issueCode(db: Db, input: CodeInput, at = now()): string {
+export async function issueCode(db: Db, input: CodeInput, at = now()): Promise<string> {
   const code = newSecret();
-  db.prepare(
+  await db.run(
     `INSERT INTO oauth_codes (code_hash, client_id, user_id, workspace_id, redirect_uri,
        redirect_uri_sent, code_challenge, scope, resource, created_at, expires_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  ).run(
     hashSecret(code),
     input.clientId,
     input.userId,
@@ -112,7 +111,7 @@ function checkCode(
 }
 
 /** The authorization_code grant. */
-export function redeemAuthorizationCode(
+export async function redeemAuthorizationCode(
   db: Db,
   clientId: string,
   input: {
@@ -122,27 +121,28 @@ export function redeemAuthorizationCode(
     resource: string | null;
   },
   at = now(),
-): GrantTokens {
+): Promise<GrantTokens> {
   const hash = hashSecret(input.code);
-  const row = db.prepare(
+  const row = await db.get(
     `SELECT c.client_id, c.user_id, c.workspace_id, c.redirect_uri, c.redirect_uri_sent,
             c.code_challenge, c.scope, c.resource, c.grant_id, c.expires_at, c.consumed_at,
             u.s_id AS user_s_id, w.s_id AS workspace_s_id
      FROM oauth_codes c JOIN users u ON u.id = c.user_id JOIN workspaces w ON w.id = c.workspace_id
      WHERE c.code_hash = ?`,
-  ).get(hash) as CodeRow | undefined;
+    hash,
+  ) as CodeRow | undefined;
   if (!row) throw new OAuthError("invalid_grant", "The authorization code is not valid.");
   if (row.consumed_at !== null) {
     if (row.client_id === clientId && row.grant_id !== null) {
-      revokeGrantById(db, row.grant_id, "authorization_code_replay", at);
+      await revokeGrantById(db, row.grant_id, "authorization_code_replay", at);
     }
     throw new OAuthError("invalid_grant", "The authorization code was already used.");
   }
   checkCode(row, clientId, input, at);
-  const out = tx(db, () => {
-    const refusal = oauthClientRefusal(db, row.workspace_id, clientId);
+  const out = await db.tx(async () => {
+    const refusal = await oauthClientRefusal(db, row.workspace_id, clientId);
     if (refusal) throw new OAuthError("invalid_grant", `${refusal}.`);
-    const grant = insertGrant(db, {
+    const grant = await insertGrant(db, {
       clientId,
       userId: row.user_id,
       workspaceId: row.workspace_id,
@@ -150,16 +150,19 @@ export function redeemAuthorizationCode(
       resource: row.resource,
       redirectUri: row.redirect_uri,
     }, at);
-    const consumed = db.prepare(
+    const consumed = await db.run(
       "UPDATE oauth_codes SET consumed_at = ?, grant_id = ? WHERE code_hash = ? AND consumed_at IS NULL",
-    ).run(at, grant.id, hash);
+      at,
+      grant.id,
+      hash,
+    );
     if (Number(consumed.changes) !== 1) {
       throw new OAuthError("invalid_grant", "The authorization code was already used.");
     }
-    touchClient(db, clientId, at);
+    await touchClient(db, clientId, at);
     return {
       grantSId: grant.sId,
-      refreshToken: insertRefreshToken(db, grant.id, row.scope, grant.expiresAt, at),
+      refreshToken: await insertRefreshToken(db, grant.id, row.scope, grant.expiresAt, at),
     };
   });
   return {

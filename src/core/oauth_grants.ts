@@ -12,8 +12,8 @@
  * revoked), so an admin who turns access back on does not force everyone to reconnect.
  * @module
  */
-import type { Db } from "../db/sqlite.ts";
-import { now, tx } from "../db/sqlite.ts";
+import type { Db } from "../db/db.ts";
+import { now } from "../db/db.ts";
 import { AppError } from "../errors.ts";
 import { newResourceId, newSecret } from "../util/ids.ts";
 import { hashSecret } from "../auth/hash.ts";
@@ -27,8 +27,9 @@ export const GRANT_TTL_MS = 365 * 24 * 3600 * 1000;
 export const REFRESH_TOKEN_PREFIX = "drt_";
 
 /** True when the grant exists, is not revoked and has not expired. */
-export function isGrantActive(db: Db, grantSId: string, at = Date.now()): boolean {
-  const row = db.prepare("SELECT revoked_at, expires_at FROM oauth_grants WHERE s_id = ?").get(
+export async function isGrantActive(db: Db, grantSId: string, at = Date.now()): Promise<boolean> {
+  const row = await db.get(
+    "SELECT revoked_at, expires_at FROM oauth_grants WHERE s_id = ?",
     grantSId,
   ) as { revoked_at: number | null; expires_at: number } | undefined;
   return !!row && row.revoked_at === null && row.expires_at > at;
@@ -38,14 +39,15 @@ export function isGrantActive(db: Db, grantSId: string, at = Date.now()): boolea
  * True when the grant is active AND its workspace currently lets its client in (the re-check
  * of open event streams: turning OAuth access off ends them too).
  */
-export function isGrantUsable(db: Db, grantSId: string, at = Date.now()): boolean {
-  const row = db.prepare(
+export async function isGrantUsable(db: Db, grantSId: string, at = Date.now()): Promise<boolean> {
+  const row = await db.get(
     "SELECT revoked_at, expires_at, workspace_id, client_id FROM oauth_grants WHERE s_id = ?",
-  ).get(grantSId) as
+    grantSId,
+  ) as
     | { revoked_at: number | null; expires_at: number; workspace_id: number; client_id: string }
     | undefined;
   return !!row && row.revoked_at === null && row.expires_at > at &&
-    oauthClientRefusal(db, row.workspace_id, row.client_id) === null;
+    await oauthClientRefusal(db, row.workspace_id, row.client_id) === null;
 }
 
 export interface GrantTokens {
@@ -60,22 +62,27 @@ export interface GrantTokens {
 }
 
 /** Insert a refresh token for a grant (inside the caller's transaction). */
-export function insertRefreshToken(
+export async function insertRefreshToken(
   db: Db,
   grantId: number,
   scope: string,
   expiresAt: number,
   at: number,
-): string {
+): Promise<string> {
   const token = newSecret(REFRESH_TOKEN_PREFIX);
-  db.prepare(
+  await db.run(
     "INSERT INTO oauth_refresh_tokens (token_hash, grant_id, scope, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
-  ).run(hashSecret(token), grantId, scope, at, expiresAt);
+    hashSecret(token),
+    grantId,
+    scope,
+    at,
+    expiresAt,
+  );
   return token;
 }
 
 /** Create a grant (inside the caller's transaction); returns its row id and sId. */
-export function insertGrant(
+export async function insertGrant(
   db: Db,
   input: {
     clientId: string;
@@ -86,13 +93,12 @@ export function insertGrant(
     redirectUri: string;
   },
   at: number,
-): { id: number; sId: string; expiresAt: number } {
+): Promise<{ id: number; sId: string; expiresAt: number }> {
   const sId = newResourceId("gnt");
   const expiresAt = at + GRANT_TTL_MS;
-  const row = db.prepare(
+  const row = await db.get(
     `INSERT INTO oauth_grants (s_id, client_id, user_id, workspace_id, scope, resource, redirect_uri,
        created_at, last_used_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-  ).get(
     sId,
     input.clientId,
     input.userId,
@@ -108,14 +114,24 @@ export function insertGrant(
 }
 
 /** Revoke a grant by row id (idempotent). */
-export function revokeGrantById(db: Db, grantId: number, reason: string, at = now()): void {
-  tx(db, () => {
-    db.prepare(
+export async function revokeGrantById(
+  db: Db,
+  grantId: number,
+  reason: string,
+  at = now(),
+): Promise<void> {
+  await db.tx(async () => {
+    await db.run(
       "UPDATE oauth_grants SET revoked_at = ?, revoked_reason = ? WHERE id = ? AND revoked_at IS NULL",
-    ).run(at, reason, grantId);
-    db.prepare(
+      at,
+      reason,
+      grantId,
+    );
+    await db.run(
       "UPDATE oauth_refresh_tokens SET revoked_at = ? WHERE grant_id = ? AND revoked_at IS NULL",
-    ).run(at, grantId);
+      at,
+      grantId,
+    );
   });
 }
 
@@ -144,14 +160,14 @@ interface RefreshRow {
  * keep `resource` inside the grant. Every check happens before any state change, except reuse,
  * which revokes the grant by design.
  */
-export function refreshGrant(
+export async function refreshGrant(
   db: Db,
   clientId: string,
   input: { refreshToken: string; scopes: Scope[] | null; resource: string | null },
   at = now(),
-): GrantTokens {
+): Promise<GrantTokens> {
   const hash = hashSecret(input.refreshToken);
-  const row = db.prepare(
+  const row = await db.get(
     `SELECT r.grant_id, r.scope, r.expires_at, r.used_at, r.revoked_at, g.client_id,
             g.revoked_at AS grant_revoked, g.expires_at AS grant_expires, g.resource, g.workspace_id,
             g.s_id AS g_s_id,
@@ -159,11 +175,12 @@ export function refreshGrant(
      FROM oauth_refresh_tokens r JOIN oauth_grants g ON g.id = r.grant_id
        JOIN users u ON u.id = g.user_id JOIN workspaces w ON w.id = g.workspace_id
      WHERE r.token_hash = ?`,
-  ).get(hash) as RefreshRow | undefined;
+    hash,
+  ) as RefreshRow | undefined;
   const invalid = (why: string) => new OAuthError("invalid_grant", why);
   if (!row || row.client_id !== clientId) throw invalid("The refresh token is not valid.");
   if (row.used_at !== null) {
-    revokeGrantById(db, row.grant_id, "refresh_token_reuse", at);
+    await revokeGrantById(db, row.grant_id, "refresh_token_reuse", at);
     throw invalid("The refresh token was already used; the grant has been revoked.");
   }
   if (row.revoked_at !== null || row.grant_revoked !== null) {
@@ -184,22 +201,24 @@ export function refreshGrant(
     }
     scopes = input.scopes.length ? input.scopes : held;
   }
-  const refreshToken = tx(db, () => {
-    const refusal = oauthClientRefusal(db, row.workspace_id, clientId);
+  const refreshToken = await db.tx(async () => {
+    const refusal = await oauthClientRefusal(db, row.workspace_id, clientId);
     if (refusal) throw invalid(`${refusal}.`);
-    const used = db.prepare(
+    const used = await db.run(
       "UPDATE oauth_refresh_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL",
-    ).run(at, hash);
+      at,
+      hash,
+    );
     // A concurrent request used it first: treat as reuse.
     if (Number(used.changes) !== 1) return null;
-    db.prepare("UPDATE oauth_grants SET last_used_at = ? WHERE id = ?").run(at, row.grant_id);
+    await db.run("UPDATE oauth_grants SET last_used_at = ? WHERE id = ?", at, row.grant_id);
     // A refresh is a use: a DCR client that only refreshes must not expire as "unused".
-    touchClient(db, clientId, at);
+    await touchClient(db, clientId, at);
     // RFC 6749 §6: the new refresh token keeps the scope of the one presented.
-    return insertRefreshToken(db, row.grant_id, row.scope, row.expires_at, at);
+    return await insertRefreshToken(db, row.grant_id, row.scope, row.expires_at, at);
   });
   if (refreshToken === null) {
-    revokeGrantById(db, row.grant_id, "refresh_token_reuse", at);
+    await revokeGrantById(db, row.grant_id, "refresh_token_reuse", at);
     throw invalid("The refresh token was already used; the grant has been revoked.");
   }
   return {
@@ -217,33 +236,48 @@ export function refreshGrant(
  * RFC 7009 for refresh tokens: revoke the grant of a refresh token if it belongs to the
  * client. Unknown tokens and other clients' tokens are ignored (the endpoint answers 200).
  */
-export function revokeRefreshTokenForClient(db: Db, clientId: string, token: string): boolean {
-  const row = db.prepare(
+export async function revokeRefreshTokenForClient(
+  db: Db,
+  clientId: string,
+  token: string,
+): Promise<boolean> {
+  const row = await db.get(
     `SELECT g.id, g.client_id FROM oauth_refresh_tokens r JOIN oauth_grants g ON g.id = r.grant_id
      WHERE r.token_hash = ?`,
-  ).get(hashSecret(token)) as { id: number; client_id: string } | undefined;
+    hashSecret(token),
+  ) as { id: number; client_id: string } | undefined;
   if (!row || row.client_id !== clientId) return false;
-  revokeGrantById(db, row.id, "revoked_by_client");
+  await revokeGrantById(db, row.id, "revoked_by_client");
   return true;
 }
 
 /** RFC 7009 for access tokens: revoke the grant named by a verified token's `gid`. */
-export function revokeGrantForClient(db: Db, clientId: string, grantSId: string): boolean {
-  const row = db.prepare("SELECT id, client_id FROM oauth_grants WHERE s_id = ?").get(grantSId) as
+export async function revokeGrantForClient(
+  db: Db,
+  clientId: string,
+  grantSId: string,
+): Promise<boolean> {
+  const row = await db.get("SELECT id, client_id FROM oauth_grants WHERE s_id = ?", grantSId) as
     | { id: number; client_id: string }
     | undefined;
   if (!row || row.client_id !== clientId) return false;
-  revokeGrantById(db, row.id, "revoked_by_client");
+  await revokeGrantById(db, row.id, "revoked_by_client");
   return true;
 }
 
 /** Revoke every grant of a user (password change). Returns how many were revoked. */
-export function revokeUserGrants(db: Db, userId: number, reason: string, at = now()): number {
-  return tx(db, () => {
-    const ids = db.prepare(
+export async function revokeUserGrants(
+  db: Db,
+  userId: number,
+  reason: string,
+  at = now(),
+): Promise<number> {
+  return await db.tx(async () => {
+    const ids = await db.all(
       "SELECT id FROM oauth_grants WHERE user_id = ? AND revoked_at IS NULL",
-    ).all(userId) as { id: number }[];
-    for (const { id } of ids) revokeGrantById(db, id, reason, at);
+      userId,
+    ) as { id: number }[];
+    for (const { id } of ids) await revokeGrantById(db, id, reason, at);
     return ids.length;
   });
 }
@@ -263,12 +297,12 @@ export interface GrantView {
 }
 
 /** Active grants of the actor's workspace: all of them for admins, the user's own otherwise. */
-export function listGrants(
+export async function listGrants(
   db: Db,
   actor: UserActor,
   page: { limit: number; cursor?: number } = { limit: 200 },
-): GrantView[] {
-  const rows = db.prepare(
+): Promise<GrantView[]> {
+  const rows = await db.all(
     `SELECT g.s_id, g.client_id, c.client_name, u.s_id AS user_s_id, u.email, g.scope,
             g.resource, g.redirect_uri, g.created_at, g.last_used_at, g.expires_at
      FROM oauth_grants g JOIN users u ON u.id = g.user_id
@@ -276,7 +310,6 @@ export function listGrants(
      WHERE g.workspace_id = ? AND g.revoked_at IS NULL AND g.expires_at > ?
        AND (? = 1 OR g.user_id = ?) AND g.created_at < ?
      ORDER BY g.created_at DESC LIMIT ?`,
-  ).all(
     actor.workspace.id,
     now(),
     isAdmin(actor) ? 1 : 0,
@@ -300,14 +333,15 @@ export function listGrants(
 }
 
 /** Revoke one grant from the connected-access page: its user, or an admin of its workspace. */
-export function revokeGrant(db: Db, actor: UserActor, grantSId: string): void {
-  const row = db.prepare(
+export async function revokeGrant(db: Db, actor: UserActor, grantSId: string): Promise<void> {
+  const row = await db.get(
     "SELECT id, user_id, workspace_id FROM oauth_grants WHERE s_id = ? AND revoked_at IS NULL",
-  ).get(grantSId) as { id: number; user_id: number; workspace_id: number } | undefined;
+    grantSId,
+  ) as { id: number; user_id: number; workspace_id: number } | undefined;
   const may = row && row.workspace_id === actor.workspace.id &&
     (row.user_id === actor.user.id || isAdmin(actor));
   if (!row || !may) throw new AppError(404, "not_found", "No such active grant in this workspace.");
-  revokeGrantById(
+  await revokeGrantById(
     db,
     row.id,
     row.user_id === actor.user.id ? "revoked_by_user" : "revoked_by_admin",

@@ -4,8 +4,8 @@
  * hashed). A request expires after 10 minutes ("start again from your client").
  * @module
  */
-import type { Db } from "../db/sqlite.ts";
-import { now } from "../db/sqlite.ts";
+import type { Db } from "../db/db.ts";
+import { now } from "../db/db.ts";
 import { newSecret } from "../util/ids.ts";
 import { hashSecret } from "../auth/hash.ts";
 import type { Scope } from "../auth/actor.ts";
@@ -28,23 +28,33 @@ export type AuthRequestLookup =
   | { status: "expired" | "unknown" | "completed" };
 
 /** Store a validated request; returns the opaque id the browser carries. */
-export function createAuthRequest(db: Db, params: AuthRequestParams, at = now()): string {
+export async function createAuthRequest(
+  db: Db,
+  params: AuthRequestParams,
+  at = now(),
+): Promise<string> {
   const id = newSecret();
   // Keep the table small: requests older than a day are of no use to anyone.
-  db.prepare("DELETE FROM oauth_auth_requests WHERE expires_at < ?").run(at - 24 * 3600 * 1000);
-  db.prepare(
+  await db.run("DELETE FROM oauth_auth_requests WHERE expires_at < ?", at - 24 * 3600 * 1000);
+  await db.run(
     `INSERT INTO oauth_auth_requests (id_hash, client_id, params, created_at, expires_at)
      VALUES (?, ?, ?, ?, ?)`,
-  ).run(hashSecret(id), params.clientId, JSON.stringify(params), at, at + AUTH_REQUEST_TTL_MS);
+    hashSecret(id),
+    params.clientId,
+    JSON.stringify(params),
+    at,
+    at + AUTH_REQUEST_TTL_MS,
+  );
   return id;
 }
 
 /** Look a request up by its id. */
-export function findAuthRequest(db: Db, id: string, at = now()): AuthRequestLookup {
+export async function findAuthRequest(db: Db, id: string, at = now()): Promise<AuthRequestLookup> {
   if (!id || id.length > 128) return { status: "unknown" };
-  const row = db.prepare(
+  const row = await db.get(
     "SELECT params, expires_at, completed_at FROM oauth_auth_requests WHERE id_hash = ?",
-  ).get(hashSecret(id)) as
+    hashSecret(id),
+  ) as
     | { params: string; expires_at: number; completed_at: number | null }
     | undefined;
   if (!row) return { status: "unknown" };
@@ -54,15 +64,20 @@ export function findAuthRequest(db: Db, id: string, at = now()): AuthRequestLook
 }
 
 /** Mark the request answered; false when it was already answered (double submit). */
-export function completeAuthRequest(
+export async function completeAuthRequest(
   db: Db,
   id: string,
   answer: { userId: number; workspaceId: number | null },
   at = now(),
-): boolean {
-  const r = db.prepare(
+): Promise<boolean> {
+  const r = await db.run(
     `UPDATE oauth_auth_requests SET completed_at = ?, user_id = ?, workspace_id = ?
      WHERE id_hash = ? AND completed_at IS NULL AND expires_at > ?`,
-  ).run(at, answer.userId, answer.workspaceId, hashSecret(id), at);
+    at,
+    answer.userId,
+    answer.workspaceId,
+    hashSecret(id),
+    at,
+  );
   return Number(r.changes) === 1;
 }

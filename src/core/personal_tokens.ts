@@ -4,8 +4,8 @@
  * stored as a SHA-256 hash, revocable.
  * @module
  */
-import type { Db } from "../db/sqlite.ts";
-import { now } from "../db/sqlite.ts";
+import type { Db } from "../db/db.ts";
+import { now } from "../db/db.ts";
 import type { Deps } from "../deps.ts";
 import type { Actor } from "../auth/actor.ts";
 import { requireScope, requireUser } from "./access.ts";
@@ -53,18 +53,21 @@ function toView(r: any): PersonalTokenView {
  * Issue a token for a member of a workspace; the secret is returned once. Callers (operator
  * command, settings page) have already established who may do this.
  */
-export function issuePersonalToken(
+export async function issuePersonalToken(
   db: Db,
   input: { workspaceId: number; userId: number; name: string; expiresInDays?: number | null },
-): { token: PersonalTokenView; secret: string } {
+): Promise<{ token: PersonalTokenView; secret: string }> {
   const name = input.name.trim();
   if (name.length === 0 || name.length > 255) throw invalid("name: must be 1 to 255 characters");
   const days = input.expiresInDays ?? null;
   if (days !== null && (!Number.isInteger(days) || days < 1 || days > MAX_EXPIRY_DAYS)) {
     throw invalid(`expires-days: must be a whole number from 1 to ${MAX_EXPIRY_DAYS}`);
   }
-  const member = db.prepare("SELECT 1 FROM memberships WHERE workspace_id = ? AND user_id = ?")
-    .get(input.workspaceId, input.userId);
+  const member = await db.get(
+    "SELECT 1 FROM memberships WHERE workspace_id = ? AND user_id = ?",
+    input.workspaceId,
+    input.userId,
+  );
   if (!member) {
     throw new AppError(
       404,
@@ -74,10 +77,9 @@ export function issuePersonalToken(
   }
   const t = now();
   const secret = newSecret(PERSONAL_TOKEN_PREFIX);
-  const row = db.prepare(
+  const row = await db.get(
     `INSERT INTO personal_tokens (s_id, workspace_id, user_id, name, token_hash, token_prefix, expires_at, created_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
-  ).get(
     newResourceId("pat"),
     input.workspaceId,
     input.userId,
@@ -91,15 +93,16 @@ export function issuePersonalToken(
 }
 
 /** Resolve a presented secret to an active, unexpired token (null otherwise). */
-export function findActivePersonalToken(
+export async function findActivePersonalToken(
   db: Db,
   secret: string,
   at = now(),
-): PersonalTokenAuth | null {
-  const row = db.prepare(
+): Promise<PersonalTokenAuth | null> {
+  const row = await db.get(
     `SELECT id, s_id, workspace_id, user_id, expires_at, last_used_at FROM personal_tokens
      WHERE token_hash = ? AND revoked_at IS NULL`,
-  ).get(hashSecret(secret)) as
+    hashSecret(secret),
+  ) as
     | {
       id: number;
       s_id: string;
@@ -110,7 +113,7 @@ export function findActivePersonalToken(
     }
     | undefined;
   if (!row || (row.expires_at !== null && row.expires_at <= at)) return null;
-  touchLastUsed(db, "personal_tokens", row.id, row.last_used_at);
+  await touchLastUsed(db, "personal_tokens", row.id, row.last_used_at);
   return { sId: row.s_id, workspaceId: row.workspace_id, userId: row.user_id };
 }
 
@@ -118,20 +121,27 @@ export function findActivePersonalToken(
  * A user's own tokens in a workspace (active, expired and revoked), newest first, paged by an
  * sId cursor. Never the secrets.
  */
-export function listPersonalTokens(
+export async function listPersonalTokens(
   db: Db,
   input: { workspaceId: number; userId: number; limit: number; cursor?: string },
-): { tokens: PersonalTokenView[]; nextCursor: string | null } {
+): Promise<{ tokens: PersonalTokenView[]; nextCursor: string | null }> {
   const after = input.cursor
-    ? db.prepare(
+    ? await db.get(
       "SELECT id FROM personal_tokens WHERE s_id = ? AND workspace_id = ? AND user_id = ?",
-    ).get(input.cursor, input.workspaceId, input.userId) as { id: number } | undefined
+      input.cursor,
+      input.workspaceId,
+      input.userId,
+    ) as { id: number } | undefined
     : undefined;
   if (input.cursor && !after) throw invalid("cursor: unknown cursor");
-  const rows = db.prepare(
+  const rows = await db.all(
     `SELECT * FROM personal_tokens WHERE workspace_id = ? AND user_id = ? AND id < ?
      ORDER BY id DESC LIMIT ?`,
-  ).all(input.workspaceId, input.userId, after?.id ?? Number.MAX_SAFE_INTEGER, input.limit + 1);
+    input.workspaceId,
+    input.userId,
+    after?.id ?? Number.MAX_SAFE_INTEGER,
+    input.limit + 1,
+  );
   const tokens = rows.slice(0, input.limit).map(toView);
   return {
     tokens,
@@ -140,14 +150,18 @@ export function listPersonalTokens(
 }
 
 /** Revoke one of the user's tokens (idempotent); another user's token answers not found. */
-export function revokePersonalToken(
+export async function revokePersonalToken(
   db: Db,
   input: { workspaceId: number; userId: number; tokenId: string },
-): PersonalTokenView {
-  const row = db.prepare(
+): Promise<PersonalTokenView> {
+  const row = await db.get(
     `UPDATE personal_tokens SET revoked_at = coalesce(revoked_at, ?)
      WHERE s_id = ? AND workspace_id = ? AND user_id = ? RETURNING *`,
-  ).get(now(), input.tokenId, input.workspaceId, input.userId);
+    now(),
+    input.tokenId,
+    input.workspaceId,
+    input.userId,
+  );
   if (!row) throw new AppError(404, "key_not_found", "The personal access token was not found.");
   return toView(row);
 }
@@ -156,24 +170,30 @@ export function revokePersonalToken(
  * Revoke every live token of a user, in every workspace (password change: a stolen token
  * must stop with the password). Streams opened with them end (`credential_state.ts`).
  */
-export function revokeUserPersonalTokens(db: Db, userId: number, at = now()): number {
-  const r = db.prepare(
+export async function revokeUserPersonalTokens(
+  db: Db,
+  userId: number,
+  at = now(),
+): Promise<number> {
+  const r = await db.run(
     "UPDATE personal_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
-  ).run(at, userId);
+    at,
+    userId,
+  );
   return Number(r.changes);
 }
 
 const USER_ONLY = "Personal access tokens belong to a user; API keys have none.";
 
 /** The caller creates a personal access token for themselves; the secret is returned once. */
-export function createOwnPersonalToken(
+export async function createOwnPersonalToken(
   deps: Deps,
   actor: Actor,
   input: { name: string; expiresInDays?: number | null },
-): { token: PersonalTokenView; secret: string } {
+): Promise<{ token: PersonalTokenView; secret: string }> {
   const user = requireUser(actor, USER_ONLY);
   requireScope(actor, "write");
-  return issuePersonalToken(deps.db, {
+  return await issuePersonalToken(deps.db, {
     workspaceId: user.workspace.id,
     userId: user.user.id,
     name: input.name,
@@ -182,13 +202,13 @@ export function createOwnPersonalToken(
 }
 
 /** The caller's own personal access tokens in this workspace (no secrets). */
-export function listOwnPersonalTokens(
+export async function listOwnPersonalTokens(
   deps: Deps,
   actor: Actor,
   input: { limit: number; cursor?: string },
-): { tokens: PersonalTokenView[]; nextCursor: string | null } {
+): Promise<{ tokens: PersonalTokenView[]; nextCursor: string | null }> {
   const user = requireUser(actor, USER_ONLY);
-  return listPersonalTokens(deps.db, {
+  return await listPersonalTokens(deps.db, {
     workspaceId: user.workspace.id,
     userId: user.user.id,
     ...input,
@@ -196,14 +216,14 @@ export function listOwnPersonalTokens(
 }
 
 /** The caller revokes one of their tokens (idempotent); anyone else's answers not found. */
-export function revokeOwnPersonalToken(
+export async function revokeOwnPersonalToken(
   deps: Deps,
   actor: Actor,
   input: { tokenId: string },
-): PersonalTokenView {
+): Promise<PersonalTokenView> {
   const user = requireUser(actor, USER_ONLY);
   requireScope(actor, "write");
-  return revokePersonalToken(deps.db, {
+  return await revokePersonalToken(deps.db, {
     workspaceId: user.workspace.id,
     userId: user.user.id,
     tokenId: input.tokenId,

@@ -8,8 +8,8 @@
  * @module
  */
 import type { Deps } from "../deps.ts";
-import type { Db } from "../db/sqlite.ts";
-import { now, tx } from "../db/sqlite.ts";
+import type { Db } from "../db/db.ts";
+import { now } from "../db/db.ts";
 import type { Actor } from "../auth/actor.ts";
 import { AppError, invalid } from "../errors.ts";
 import { newResourceId } from "../util/ids.ts";
@@ -38,14 +38,17 @@ interface MetadataRow {
 }
 
 /** The Pod's metadata record, created on first use for Pods that predate it. */
-function loadMetadata(db: Db, space: SpaceRow): MetadataRow {
-  let r = db.prepare("SELECT * FROM pod_metadata WHERE space_id = ?").get(space.id) as
+async function loadMetadata(db: Db, space: SpaceRow): Promise<MetadataRow> {
+  let r = await db.get("SELECT * FROM pod_metadata WHERE space_id = ?", space.id) as
     | Record<string, unknown>
     | undefined;
   if (!r) {
-    r = db.prepare(
+    r = await db.get(
       "INSERT INTO pod_metadata (space_id, s_id, updated_at) VALUES (?, ?, ?) RETURNING *",
-    ).get(space.id, newResourceId("pmd"), space.createdAt) as Record<string, unknown>;
+      space.id,
+      newResourceId("pmd"),
+      space.createdAt,
+    ) as Record<string, unknown>;
   }
   return {
     sId: r.s_id as string,
@@ -64,29 +67,34 @@ export interface PodListItem {
 }
 
 /** MCP `list_pods`: the non-archived Pods the actor is a member of, by name (case-insensitive). */
-export function listPods(deps: Deps, actor: Actor): { count: number; pods: PodListItem[] } {
-  const readable = readableSpaceIds(deps.db, actor);
-  const pods = listWorkspaceSpaces(deps.db, actor.workspace.id)
+export async function listPods(
+  deps: Deps,
+  actor: Actor,
+): Promise<{ count: number; pods: PodListItem[] }> {
+  const readable = await readableSpaceIds(deps.db, actor);
+  const pods = (await listWorkspaceSpaces(deps.db, actor.workspace.id))
     .filter((s) => s.kind === "project" && s.archivedAt === null && readable.has(s.id))
     .map((s) => ({ id: s.sId, name: s.name, url: podUrl(deps, actor, s.sId) }));
   return { count: pods.length, pods };
 }
 
 /** Number of ready files in the Pod's file system (`files` scoped to the Pod). */
-export function countPodFiles(db: Db, workspaceId: number, podSId: string): number {
-  return (db.prepare(
+export async function countPodFiles(db: Db, workspaceId: number, podSId: string): Promise<number> {
+  return (await db.get(
     `SELECT count(*) AS n FROM files WHERE workspace_id = ? AND scope_type = 'pod' AND scope_s_id = ?
      AND status = 'ready'`,
-  ).get(workspaceId, podSId) as { n: number }).n;
+    workspaceId,
+    podSId,
+  ) as { n: number }).n;
 }
 
 /**
  * MCP `get_pod` (dust.md §1.3). `contentNodes` is always empty: this server has no way to
  * attach company-data nodes to a Pod's context yet.
  */
-export function getPod(deps: Deps, actor: Actor, input: { podId: string }) {
-  const space = requireReadablePod(deps.db, actor, input.podId, { activeOnly: true });
-  const meta = loadMetadata(deps.db, space);
+export async function getPod(deps: Deps, actor: Actor, input: { podId: string }) {
+  const space = await requireReadablePod(deps.db, actor, input.podId, { activeOnly: true });
+  const meta = await loadMetadata(deps.db, space);
   return {
     pod: {
       id: space.sId,
@@ -97,7 +105,7 @@ export function getPod(deps: Deps, actor: Actor, input: { podId: string }) {
       fileTabs: meta.frameTabs,
       tabsOrder: meta.tabsOrder,
       contentNodes: [] as { name: string; nodeId: string; dataSourceViewId: string }[],
-      fileCount: countPodFiles(deps.db, actor.workspace.id, space.sId),
+      fileCount: await countPodFiles(deps.db, actor.workspace.id, space.sId),
     },
   };
 }
@@ -116,11 +124,16 @@ export interface PodMetadataJson {
   tabsOrder: unknown[];
 }
 
-function toMetadataJson(db: Db, space: SpaceRow, meta: MetadataRow): PodMetadataJson {
-  const members = (db.prepare(
+async function toMetadataJson(
+  db: Db,
+  space: SpaceRow,
+  meta: MetadataRow,
+): Promise<PodMetadataJson> {
+  const members = (await db.all(
     `SELECT u.s_id FROM space_members sm JOIN users u ON u.id = sm.user_id
      WHERE sm.space_id = ? ORDER BY sm.created_at, u.id LIMIT 10000`,
-  ).all(space.id) as { s_id: string }[]).map((r) => r.s_id);
+    space.id,
+  ) as { s_id: string }[]).map((r) => r.s_id);
   return {
     sId: meta.sId,
     createdAt: space.createdAt,
@@ -139,14 +152,14 @@ function toMetadataJson(db: Db, space: SpaceRow, meta: MetadataRow): PodMetadata
  * `GET spaces/{spaceId}/project_metadata`: `{metadata}` for a Pod the actor reads; a readable
  * space that is not a Pod has no metadata (`null`, as the SDK's nullable schema allows).
  */
-export function getPodMetadata(
+export async function getPodMetadata(
   deps: Deps,
   actor: Actor,
   input: { spaceId: string },
-): { metadata: PodMetadataJson | null } {
-  const space = requireReadableSpace(deps.db, actor, input.spaceId);
+): Promise<{ metadata: PodMetadataJson | null }> {
+  const space = await requireReadableSpace(deps.db, actor, input.spaceId);
   if (space.kind !== "project") return { metadata: null };
-  return { metadata: toMetadataJson(deps.db, space, loadMetadata(deps.db, space)) };
+  return { metadata: await toMetadataJson(deps.db, space, await loadMetadata(deps.db, space)) };
 }
 
 export interface PatchPodMetadataInput {
@@ -163,17 +176,17 @@ export interface PatchPodMetadataInput {
  * restore it (archived Pods leave `list_pods`, `get_pod` and space listings but stay readable
  * here, so they can be restored).
  */
-export function patchPodMetadata(
+export async function patchPodMetadata(
   deps: Deps,
   actor: Actor,
   input: PatchPodMetadataInput,
-): { metadata: PodMetadataJson } {
+): Promise<{ metadata: PodMetadataJson }> {
   requireScope(actor, "write");
-  const space = requireReadablePod(deps.db, actor, input.spaceId);
-  if (!canWriteSpace(deps.db, actor, space)) {
+  const space = await requireReadablePod(deps.db, actor, input.spaceId);
+  if (!await canWriteSpace(deps.db, actor, space)) {
     throw new AppError(403, "workspace_auth_error", "You cannot edit this Pod.");
   }
-  if (input.archived !== undefined && !canAdministerSpace(deps.db, actor, space)) {
+  if (input.archived !== undefined && !await canAdministerSpace(deps.db, actor, space)) {
     throw new AppError(403, "workspace_auth_error", "Only the Pod's editors can archive it.");
   }
   const prefix = `pod-${space.sId}/`;
@@ -183,25 +196,25 @@ export function patchPodMetadata(
   ) {
     throw invalid(`pinnedFramePath: must be a file path starting with "${prefix}"`);
   }
-  return tx(deps.db, () => {
-    const meta = loadMetadata(deps.db, space);
+  return await deps.db.tx(async () => {
+    const meta = await loadMetadata(deps.db, space);
     const t = now();
-    deps.db.prepare(
+    await deps.db.run(
       "UPDATE pod_metadata SET description = ?, pinned_frame_path = ?, updated_at = ? WHERE space_id = ?",
-    ).run(
       input.description ?? meta.description,
       pinned === undefined ? meta.pinnedFramePath : pinned,
       t,
       space.id,
     );
     if (input.archived !== undefined) {
-      deps.db.prepare("UPDATE spaces SET archived_at = ?, updated_at = ? WHERE id = ?").run(
+      await deps.db.run(
+        "UPDATE spaces SET archived_at = ?, updated_at = ? WHERE id = ?",
         input.archived ? (space.archivedAt ?? t) : null,
         t,
         space.id,
       );
     }
-    const fresh = requireReadablePod(deps.db, actor, space.sId);
-    return { metadata: toMetadataJson(deps.db, fresh, loadMetadata(deps.db, fresh)) };
+    const fresh = await requireReadablePod(deps.db, actor, space.sId);
+    return { metadata: await toMetadataJson(deps.db, fresh, await loadMetadata(deps.db, fresh)) };
   });
 }

@@ -8,7 +8,7 @@
 import { randomBytes } from "node:crypto";
 import type { Deps } from "../deps.ts";
 import type { Actor, UserActor } from "../auth/actor.ts";
-import { now } from "../db/sqlite.ts";
+import { now } from "../db/db.ts";
 import { AppError, forbidden, invalid, notFound, rateLimited } from "../errors.ts";
 import { isAdmin, requireScope, requireUser as requireUserActor } from "./access.ts";
 
@@ -78,11 +78,11 @@ function validateServerName(serverName: string): string {
 }
 
 /** Register a client-side MCP server for the calling user; returns its id and expiry. */
-export function registerRelayServer(
+export async function registerRelayServer(
   deps: Deps,
   actor: Actor,
   input: { serverName: string },
-): { serverId: string; expiresAt: string } {
+): Promise<{ serverId: string; expiresAt: string }> {
   const user = requireUser(actor);
   // Registering lets the token answer the user's agents' tool calls: a write, not a read.
   requireScope(actor, "write");
@@ -94,8 +94,8 @@ export function registerRelayServer(
   const t = now();
   const expiresAt = t + deps.relay.timings.registrationTtlMs;
   // Housekeeping on a rare write: expired registrations and request-log rows of dead servers.
-  deps.db.prepare("DELETE FROM relay_registrations WHERE expires_at <= ?").run(t);
-  deps.db.prepare("DELETE FROM relay_requests WHERE expires_at <= ?").run(t);
+  await deps.db.run("DELETE FROM relay_registrations WHERE expires_at <= ?", t);
+  await deps.db.run("DELETE FROM relay_requests WHERE expires_at <= ?", t);
   const insert = deps.db.prepare(
     `INSERT INTO relay_registrations
        (server_id, workspace_id, user_id, server_name, registered_at, last_heartbeat_at, expires_at)
@@ -103,64 +103,87 @@ export function registerRelayServer(
   );
   for (let attempt = 0; attempt < ALLOCATION_ATTEMPTS; attempt++) {
     const serverId = newServerId(serverName);
-    const res = insert.run(serverId, user.workspace.id, user.user.id, serverName, t, t, expiresAt);
+    const res = await insert.run(
+      serverId,
+      user.workspace.id,
+      user.user.id,
+      serverName,
+      t,
+      t,
+      expiresAt,
+    );
     if (res.changes === 1) return { serverId, expiresAt: new Date(expiresAt).toISOString() };
   }
   throw new AppError(500, "internal_server_error", "Failed to allocate a serverId.");
 }
 
 /** The caller's live registration, or null (expired, unknown, or someone else's). */
-export function findOwnedRegistration(
+export async function findOwnedRegistration(
   deps: Deps,
   actor: Actor,
   serverId: string,
-): Registration | null {
+): Promise<Registration | null> {
   if (actor.kind !== "user") return null;
-  const r = deps.db.prepare(
+  const r = await deps.db.get(
     `SELECT * FROM relay_registrations
      WHERE server_id = ? AND workspace_id = ? AND user_id = ? AND expires_at > ?`,
-  ).get(serverId, actor.workspace.id, actor.user.id, now());
+    serverId,
+    actor.workspace.id,
+    actor.user.id,
+    now(),
+  );
   return r ? fromRow(r) : null;
 }
 
 /** Push the expiry of a live registration forward (Dust's single `EXPIRE`). */
-function refreshRegistration(deps: Deps, reg: Registration, heartbeat: boolean): Registration {
+async function refreshRegistration(
+  deps: Deps,
+  reg: Registration,
+  heartbeat: boolean,
+): Promise<Registration> {
   const t = now();
   const expiresAt = t + deps.relay.timings.registrationTtlMs;
-  deps.db.prepare(
+  await deps.db.run(
     `UPDATE relay_registrations SET expires_at = ?,
        last_heartbeat_at = CASE WHEN ? THEN ? ELSE last_heartbeat_at END
      WHERE server_id = ?`,
-  ).run(expiresAt, heartbeat ? 1 : 0, t, reg.serverId);
+    expiresAt,
+    heartbeat ? 1 : 0,
+    t,
+    reg.serverId,
+  );
   return { ...reg, expiresAt, lastHeartbeatAt: heartbeat ? t : reg.lastHeartbeatAt };
 }
 
 /** Heartbeat: extend the TTL; 404 once the registration expired or never existed. */
-export function heartbeatRelayServer(
+export async function heartbeatRelayServer(
   deps: Deps,
   actor: Actor,
   input: { serverId: string },
-): { success: true; expiresAt: string } {
+): Promise<{ success: true; expiresAt: string }> {
   requireScope(actor, "write");
-  const reg = findOwnedRegistration(deps, actor, input.serverId);
+  const reg = await findOwnedRegistration(deps, actor, input.serverId);
   if (!reg) {
     throw notFound("mcp_server_connection_not_found", "MCP server not registered or expired");
   }
-  const fresh = refreshRegistration(deps, reg, true);
+  const fresh = await refreshRegistration(deps, reg, true);
   return { success: true, expiresAt: new Date(fresh.expiresAt).toISOString() };
 }
 
 /** Deregister: `{success:true}` whether or not the caller had that server. */
-export function deregisterRelayServer(
+export async function deregisterRelayServer(
   deps: Deps,
   actor: Actor,
   input: { serverId: string },
-): { success: true } {
+): Promise<{ success: true }> {
   requireScope(actor, "write");
   if (actor.kind === "user") {
-    deps.db.prepare(
+    await deps.db.run(
       "DELETE FROM relay_registrations WHERE server_id = ? AND workspace_id = ? AND user_id = ?",
-    ).run(input.serverId, actor.workspace.id, actor.user.id);
+      input.serverId,
+      actor.workspace.id,
+      actor.user.id,
+    );
   }
   return { success: true };
 }
@@ -169,19 +192,19 @@ export function deregisterRelayServer(
  * The caller's live registration, refreshed; 403 `mcp_auth_error` otherwise. Used by the
  * request stream and result posts (both count as signs of life, as in Dust).
  */
-export function requireOwnedRegistration(
+export async function requireOwnedRegistration(
   deps: Deps,
   actor: Actor,
   serverId: string,
-): Registration {
-  const reg = findOwnedRegistration(deps, actor, serverId);
+): Promise<Registration> {
+  const reg = await findOwnedRegistration(deps, actor, serverId);
   if (!reg) {
     throw forbidden(
       "mcp_auth_error",
       "You don't have access to this MCP server or it has expired.",
     );
   }
-  return refreshRegistration(deps, reg, false);
+  return await refreshRegistration(deps, reg, false);
 }
 
 /**
@@ -189,12 +212,12 @@ export function requireOwnedRegistration(
  * a user who does not own every id (live) gets 403; each owned registration is refreshed.
  * `kind` picks Dust's wording: conversation create vs. message create.
  */
-export function checkClientSideServers(
+export async function checkClientSideServers(
   deps: Deps,
   actor: Actor,
   ids: readonly string[] | null | undefined,
   kind: "conversation" | "message",
-): Registration[] {
+): Promise<Registration[]> {
   if (!ids || ids.length === 0) return [];
   if (actor.kind !== "user") {
     throw new AppError(
@@ -205,7 +228,7 @@ export function checkClientSideServers(
   }
   const regs: Registration[] = [];
   for (const id of new Set(ids)) {
-    const reg = findOwnedRegistration(deps, actor, id);
+    const reg = await findOwnedRegistration(deps, actor, id);
     if (!reg) {
       throw invalidForbidden(
         kind === "conversation"
@@ -213,7 +236,7 @@ export function checkClientSideServers(
           : "User does not have access to the client-side MCP servers.",
       );
     }
-    regs.push(refreshRegistration(deps, reg, false));
+    regs.push(await refreshRegistration(deps, reg, false));
   }
   return regs;
 }
@@ -222,13 +245,16 @@ export function checkClientSideServers(
  * Registration of `serverId` owned by (workspace, user), live or not, for the agent loop,
  * which runs after the request that named the server and needs its name even when it died.
  */
-export function findRegistrationForRun(
+export async function findRegistrationForRun(
   deps: Deps,
   target: { workspaceId: number; userId: number; serverId: string },
-): Registration | null {
-  const r = deps.db.prepare(
+): Promise<Registration | null> {
+  const r = await deps.db.get(
     "SELECT * FROM relay_registrations WHERE server_id = ? AND workspace_id = ? AND user_id = ?",
-  ).get(target.serverId, target.workspaceId, target.userId);
+    target.serverId,
+    target.workspaceId,
+    target.userId,
+  );
   return r ? fromRow(r) : null;
 }
 
@@ -247,10 +273,11 @@ function announceRevoked(deps: Deps, serverId: string): void {
  * (password change: a registration made with a stolen credential must not outlive it).
  * Returns how many were removed.
  */
-export function removeUserRelayRegistrations(deps: Deps, userId: number): number {
-  const rows = deps.db.prepare(
+export async function removeUserRelayRegistrations(deps: Deps, userId: number): Promise<number> {
+  const rows = await deps.db.all(
     "DELETE FROM relay_registrations WHERE user_id = ? RETURNING server_id",
-  ).all(userId) as { server_id: string }[];
+    userId,
+  ) as { server_id: string }[];
   for (const r of rows) announceRevoked(deps, r.server_id);
   return rows.length;
 }
@@ -272,14 +299,21 @@ export interface RegistrationView {
  * Live registrations of the workspace: an admin sees everyone's, a user their own (bounded
  * to 500, newest first). API keys have no registrations (401 `user_not_found`).
  */
-export function listRelayRegistrations(deps: Deps, actor: Actor): RegistrationView[] {
+export async function listRelayRegistrations(
+  deps: Deps,
+  actor: Actor,
+): Promise<RegistrationView[]> {
   const user = requireUserActor(actor);
-  const rows = deps.db.prepare(
+  const rows = await deps.db.all(
     `SELECT r.*, u.s_id AS user_s_id, u.email FROM relay_registrations r
      JOIN users u ON u.id = r.user_id
      WHERE r.workspace_id = ? AND r.expires_at > ? AND (? OR r.user_id = ?)
      ORDER BY r.registered_at DESC LIMIT 500`,
-  ).all(user.workspace.id, now(), isAdmin(user) ? 1 : 0, user.user.id) as Record<string, never>[];
+    user.workspace.id,
+    now(),
+    isAdmin(user) ? 1 : 0,
+    user.user.id,
+  ) as Record<string, never>[];
   return rows.map((r) => ({
     ...fromRow(r),
     userSId: r.user_s_id,
@@ -293,16 +327,20 @@ export function listRelayRegistrations(deps: Deps, actor: Actor): RegistrationVi
  * streams end, and the client's next heartbeat gets 404 (the SDK then re-registers).
  * 404 `mcp_server_connection_not_found` for an id the caller cannot see.
  */
-export function revokeRelayRegistration(
+export async function revokeRelayRegistration(
   deps: Deps,
   actor: Actor,
   input: { serverId: string },
-): { success: true } {
+): Promise<{ success: true }> {
   const user = requireUserActor(actor);
-  const res = deps.db.prepare(
+  const res = await deps.db.run(
     `DELETE FROM relay_registrations
      WHERE server_id = ? AND workspace_id = ? AND (? OR user_id = ?)`,
-  ).run(input.serverId, user.workspace.id, isAdmin(user) ? 1 : 0, user.user.id);
+    input.serverId,
+    user.workspace.id,
+    isAdmin(user) ? 1 : 0,
+    user.user.id,
+  );
   if (res.changes === 0) {
     throw notFound("mcp_server_connection_not_found", "MCP server not registered or expired");
   }

@@ -9,7 +9,7 @@
  */
 import type { Deps } from "../deps.ts";
 import type { Actor } from "../auth/actor.ts";
-import { now, tx } from "../db/sqlite.ts";
+import { now } from "../db/db.ts";
 import { invalid, notFound } from "../errors.ts";
 import { requireOwnedRegistration } from "./relay_registry.ts";
 import { requireScope } from "./access.ts";
@@ -59,35 +59,38 @@ const REWRITTEN_ID = /^mcp_req_([A-Za-z0-9]+)_([A-Za-z0-9]+)_(\d+)_(.*)$/s;
  * that no longer exists in the server's workspace (Dust's older `requestId` contract).
  * Ids that are not rewritten ones are accepted and routed (nobody waits for them).
  */
-function requireResultTarget(deps: Deps, workspaceId: number, id: string): void {
+async function requireResultTarget(deps: Deps, workspaceId: number, id: string): Promise<void> {
   const m = REWRITTEN_ID.exec(id);
   if (!m) return;
-  const row = deps.db.prepare(
+  const row = await deps.db.get(
     `SELECT m.id AS message_id FROM conversations c
      LEFT JOIN messages m ON m.conversation_id = c.id AND m.s_id = ?
      WHERE c.s_id = ? AND c.workspace_id = ?`,
-  ).get(m[2], m[1], workspaceId) as { message_id: number | null } | undefined;
+    m[2],
+    m[1],
+    workspaceId,
+  ) as { message_id: number | null } | undefined;
   if (!row) throw notFound("conversation_not_found", "Conversation not found.");
   if (row.message_id === null) throw notFound("message_not_found", "Message not found.");
 }
 
 /** Append a message to the server's log and deliver it live; returns its event. */
-export function publishRelayRequest(
+export async function publishRelayRequest(
   deps: Deps,
   serverId: string,
   message: JsonRpcMessage,
-): RelayEvent {
+): Promise<RelayEvent> {
   const t = now();
   const requestId = message.id === undefined ? null : String(message.id);
-  const row = tx(deps.db, () => {
-    deps.db.prepare("DELETE FROM relay_requests WHERE server_id = ? AND expires_at <= ?").run(
+  const row = await deps.db.tx(async () => {
+    await deps.db.run(
+      "DELETE FROM relay_requests WHERE server_id = ? AND expires_at <= ?",
       serverId,
       t,
     );
-    return deps.db.prepare(
+    return await deps.db.get(
       `INSERT INTO relay_requests (server_id, request_id, payload, created_at, expires_at)
        VALUES (?, ?, ?, ?, ?) RETURNING id`,
-    ).get(
       serverId,
       requestId,
       JSON.stringify(message),
@@ -113,25 +116,37 @@ export function parseEventCursor(lastEventId: string | undefined | null): number
  * A page of a server's unanswered, unexpired requests for its stream body
  * (`src/events/log_stream.ts`): ids and sizes, payloads inline only up to `inlineBytes`.
  */
-export function pageRelayLog(
+export async function pageRelayLog(
   deps: Deps,
   serverId: string,
   after: number,
   limit: number,
   inlineBytes: number,
-): LogRow[] {
-  return deps.db.prepare(
+): Promise<LogRow[]> {
+  return await deps.db.all(
     `SELECT id, octet_length(payload) AS size,
        CASE WHEN octet_length(payload) <= ? THEN payload END AS payload
      FROM relay_requests WHERE server_id = ? AND id > ? AND expires_at > ? ORDER BY id LIMIT ?`,
-  ).all(inlineBytes, serverId, after, now(), limit) as unknown as LogRow[];
+    inlineBytes,
+    serverId,
+    after,
+    now(),
+    limit,
+  ) as unknown as LogRow[];
 }
 
 /** One request's payload, or null once it was answered or expired. */
-export function readRelayPayload(deps: Deps, serverId: string, id: number): string | null {
-  const row = deps.db.prepare(
+export async function readRelayPayload(
+  deps: Deps,
+  serverId: string,
+  id: number,
+): Promise<string | null> {
+  const row = await deps.db.get(
     "SELECT payload FROM relay_requests WHERE id = ? AND server_id = ? AND expires_at > ?",
-  ).get(id, serverId, now()) as { payload: string } | undefined;
+    id,
+    serverId,
+    now(),
+  ) as { payload: string } | undefined;
   return row?.payload ?? null;
 }
 
@@ -140,28 +155,30 @@ export function readRelayPayload(deps: Deps, serverId: string, id: number): stri
  * drop the answered request (and relayed notifications) from the replay log. A late answer
  * nobody waits for is accepted and ignored, as in Dust.
  */
-export function postRelayResult(
+export async function postRelayResult(
   deps: Deps,
   actor: Actor,
   input: { serverId: string; result: unknown },
-): { success: true } {
+): Promise<{ success: true }> {
   // A result becomes tool output inside the user's conversation: a write.
   requireScope(actor, "write");
-  const reg = requireOwnedRegistration(deps, actor, input.serverId);
+  const reg = await requireOwnedRegistration(deps, actor, input.serverId);
   const result = input.result;
   if (result === null || typeof result !== "object" || Array.isArray(result)) {
     throw invalid("result: must be a JSON-RPC message object");
   }
   const id = (result as JsonRpcMessage).id;
-  if (typeof id === "string") requireResultTarget(deps, reg.workspaceId, id);
-  tx(deps.db, () => {
+  if (typeof id === "string") await requireResultTarget(deps, reg.workspaceId, id);
+  await deps.db.tx(async () => {
     if (typeof id === "string" || typeof id === "number") {
-      deps.db.prepare("DELETE FROM relay_requests WHERE server_id = ? AND request_id = ?").run(
+      await deps.db.run(
+        "DELETE FROM relay_requests WHERE server_id = ? AND request_id = ?",
         reg.serverId,
         String(id),
       );
     }
-    deps.db.prepare("DELETE FROM relay_requests WHERE server_id = ? AND request_id IS NULL").run(
+    await deps.db.run(
+      "DELETE FROM relay_requests WHERE server_id = ? AND request_id IS NULL",
       reg.serverId,
     );
   });

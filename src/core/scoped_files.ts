@@ -6,38 +6,46 @@
  */
 import type { Deps } from "../deps.ts";
 import type { Actor } from "../auth/actor.ts";
-import { now, tx } from "../db/sqlite.ts";
+import { now } from "../db/db.ts";
 import { newResourceId } from "../util/ids.ts";
 import { type FileScope, scopeColumns, stripMimeParameters } from "./file_types.ts";
 import { FILE_COLUMNS, fileFromRow, type FileRow, type FileUseCase } from "./files.ts";
 import { assertStorageFits, storageOwnerOf } from "./storage_quota.ts";
 
 /** Ready files of a scope by path, at most `limit` of them. */
-export function listScopeFiles(
+export async function listScopeFiles(
   deps: Deps,
   workspaceId: number,
   scope: FileScope,
   limit: number,
-): FileRow[] {
+): Promise<FileRow[]> {
   const { type, sId } = scopeColumns(scope);
-  return deps.db.prepare(
+  return (await deps.db.all(
     `SELECT ${FILE_COLUMNS} FROM files WHERE workspace_id = ? AND scope_type = ? AND scope_s_id = ?
      AND status = 'ready' AND path IS NOT NULL ORDER BY path LIMIT ?`,
-  ).all(workspaceId, type, sId, limit).map(fileFromRow);
+    workspaceId,
+    type,
+    sId,
+    limit,
+  )).map(fileFromRow);
 }
 
 /** The ready file at a relative path of a scope, or null. */
-export function findScopeFile(
+export async function findScopeFile(
   deps: Deps,
   workspaceId: number,
   scope: FileScope,
   rel: string,
-): FileRow | null {
+): Promise<FileRow | null> {
   const { type, sId } = scopeColumns(scope);
-  const r = deps.db.prepare(
+  const r = await deps.db.get(
     `SELECT ${FILE_COLUMNS} FROM files WHERE workspace_id = ? AND scope_type = ? AND scope_s_id = ?
      AND path = ? AND status = 'ready'`,
-  ).get(workspaceId, type, sId, rel);
+    workspaceId,
+    type,
+    sId,
+    rel,
+  );
   return r ? fileFromRow(r) : null;
 }
 
@@ -65,31 +73,40 @@ export async function writeScopeFile(
   const size = input.bytes.byteLength;
   let written;
   try {
-    written = tx(deps.db, () => {
-      const existing = deps.db.prepare(
+    written = await deps.db.tx(async () => {
+      const existing = await deps.db.get(
         `SELECT ${FILE_COLUMNS} FROM files WHERE workspace_id = ? AND scope_type = ? AND scope_s_id = ?
          AND path = ? AND status != 'failed'`,
-      ).get(actor.workspace.id, type, sId, input.rel);
+        actor.workspace.id,
+        type,
+        sId,
+        input.rel,
+      );
       const old = existing ? fileFromRow(existing) : null;
       const freed = old?.status === "ready" ? old.fileSize : 0;
       const freedByWriter = (old?.userId ?? null) === userId ? freed : 0;
-      assertStorageFits(deps, owner, {
+      await assertStorageFits(deps, owner, {
         memberBytes: size - freedByWriter,
         workspaceBytes: size - freed,
       }, "file");
       const t = now();
       if (old) {
-        const r = deps.db.prepare(
+        const r = await deps.db.get(
           `UPDATE files SET content_type = ?, file_size = ?, status = 'ready', storage_key = ?,
              user_id = ?, updated_at = ? WHERE id = ? RETURNING ${FILE_COLUMNS}`,
-        ).get(contentType, size, key, userId, t, old.id);
+          contentType,
+          size,
+          key,
+          userId,
+          t,
+          old.id,
+        );
         return { file: fileFromRow(r), oldKey: old.storageKey, created: false };
       }
-      const r = deps.db.prepare(
+      const r = await deps.db.get(
         `INSERT INTO files (s_id, workspace_id, user_id, content_type, file_name, file_size, status,
            use_case, use_case_metadata, scope_type, scope_s_id, path, storage_key, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, 'ready', ?, ?, ?, ?, ?, ?, ?, ?) RETURNING ${FILE_COLUMNS}`,
-      ).get(
         newResourceId("fil"),
         actor.workspace.id,
         userId,
@@ -117,8 +134,11 @@ export async function writeScopeFile(
 }
 
 /** A file of the workspace by sId, with no access check (the caller checks its scope). */
-export function findFileInWorkspace(deps: Deps, workspaceId: number, fileSId: string) {
-  const r = deps.db.prepare(`SELECT ${FILE_COLUMNS} FROM files WHERE s_id = ? AND workspace_id = ?`)
-    .get(fileSId, workspaceId);
+export async function findFileInWorkspace(deps: Deps, workspaceId: number, fileSId: string) {
+  const r = await deps.db.get(
+    `SELECT ${FILE_COLUMNS} FROM files WHERE s_id = ? AND workspace_id = ?`,
+    fileSId,
+    workspaceId,
+  );
   return r ? fileFromRow(r) : null;
 }

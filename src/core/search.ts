@@ -87,10 +87,11 @@ function checkTopK(topK: number): void {
   }
 }
 
-function loadDocuments(deps: Deps, ids: number[]): Map<number, DocumentRow> {
-  const rows = deps.db.prepare(
+async function loadDocuments(deps: Deps, ids: number[]): Promise<Map<number, DocumentRow>> {
+  const rows = (await deps.db.all(
     `SELECT ${DOCUMENT_COLUMNS} FROM documents WHERE id IN (SELECT value FROM json_each(?))`,
-  ).all(JSON.stringify(ids)).map(documentFromRow);
+    JSON.stringify(ids),
+  )).map(documentFromRow);
   return new Map(rows.map((d) => [d.id, d]));
 }
 
@@ -126,7 +127,7 @@ export async function searchWorkspace(deps: Deps, actor: Actor, input: SearchInp
   const topK = input.topK ?? TOP_K_DEFAULT;
   checkTopK(topK);
   const timestampGt = parseRelativeTimeFrame(input.relativeTimeFrame);
-  const sources = listSearchableDataSources(deps, actor, input.spaceIds);
+  const sources = await listSearchableDataSources(deps, actor, input.spaceIds);
   if (sources.length === 0) {
     throw new AppError(404, "data_source_not_found", NO_DATA_SOURCES_MESSAGE);
   }
@@ -135,7 +136,11 @@ export async function searchWorkspace(deps: Deps, actor: Actor, input: SearchInp
   const hits = await deps.searchWorkers.search({
     match,
     workspaceId: actor.workspace.id,
-    partitions: searchPartitionsFor(deps.db, actor.workspace.id, sources.map((s) => s.spaceId)),
+    partitions: await searchPartitionsFor(
+      deps.db,
+      actor.workspace.id,
+      sources.map((s) => s.spaceId),
+    ),
     dataSourceIds: sources.map((s) => s.id),
     timestampGt,
     timestampLt: null,
@@ -145,7 +150,7 @@ export async function searchWorkspace(deps: Deps, actor: Actor, input: SearchInp
     limit: topK,
   }, { owner: searchOwnerOf(actor) });
   const byId = new Map(sources.map((s) => [s.id, s]));
-  const docs = loadDocuments(deps, [...new Set(hits.map((h) => h.documentRowId))]);
+  const docs = await loadDocuments(deps, [...new Set(hits.map((h) => h.documentRowId))]);
   const results = [];
   for (const [docId, chunks] of groupHits(hits)) {
     const d = docs.get(docId);
@@ -188,13 +193,13 @@ export interface DataSourceSearchInput {
 export async function searchDataSource(deps: Deps, actor: Actor, input: DataSourceSearchInput) {
   const topK = input.topK ?? TOP_K_DEFAULT;
   checkTopK(topK);
-  const { space, dataSource } = requireDataSource(deps, actor, input);
+  const { space, dataSource } = await requireDataSource(deps, actor, input);
   const match = buildMatchQuery(input.query);
   if (match === "") return { documents: [] };
   const request: SearchRequest = {
     match,
     workspaceId: actor.workspace.id,
-    partitions: searchPartitionsFor(deps.db, actor.workspace.id, [space.id]),
+    partitions: await searchPartitionsFor(deps.db, actor.workspace.id, [space.id]),
     dataSourceIds: [dataSource.id],
     timestampGt: input.timestampGt ?? null,
     timestampLt: input.timestampLt ?? null,
@@ -204,7 +209,7 @@ export async function searchDataSource(deps: Deps, actor: Actor, input: DataSour
     limit: topK,
   };
   const hits = await deps.searchWorkers.search(request, { owner: searchOwnerOf(actor) });
-  const docs = loadDocuments(deps, [...new Set(hits.map((h) => h.documentRowId))]);
+  const docs = await loadDocuments(deps, [...new Set(hits.map((h) => h.documentRowId))]);
   const documents = [];
   for (const [docId, chunks] of groupHits(hits)) {
     const d = docs.get(docId);
@@ -227,7 +232,7 @@ export async function searchDataSource(deps: Deps, actor: Actor, input: DataSour
  * `id` is a document id (the most recently updated readable match wins when several data
  * sources hold one) or `<dataSourceId>/<documentId>` to name the data source.
  */
-export function fetchDocument(
+export async function fetchDocument(
   deps: Deps,
   actor: Actor,
   input: { id: string; dataSourceId?: string },
@@ -239,11 +244,15 @@ export function fetchDocument(
     dsSId = input.id.slice(0, slash);
     documentId = input.id.slice(slash + 1);
   }
-  const sources = listSearchableDataSources(deps, actor).filter((s) => !dsSId || s.sId === dsSId);
-  const r = sources.length === 0 ? undefined : deps.db.prepare(
+  const sources = (await listSearchableDataSources(deps, actor)).filter((s) =>
+    !dsSId || s.sId === dsSId
+  );
+  const r = sources.length === 0 ? undefined : await deps.db.get(
     `SELECT ${DOCUMENT_COLUMNS} FROM documents WHERE document_id = ?
      AND data_source_id IN (SELECT value FROM json_each(?)) ORDER BY updated_at DESC LIMIT 1`,
-  ).get(documentId, JSON.stringify(sources.map((s) => s.id)));
+    documentId,
+    JSON.stringify(sources.map((s) => s.id)),
+  );
   if (!r) {
     throw new AppError(404, "data_source_document_not_found", `Document not found: ${input.id}`);
   }

@@ -27,7 +27,7 @@
  * start, where it also indexes chunks that have no partition yet (indexed before 0005).
  * @module
  */
-import { type Db, now, tx } from "../db/sqlite.ts";
+import { type Db, now } from "../db/db.ts";
 import { isOpenToWorkspace } from "./access.ts";
 import { SPACE_COLUMNS, spaceFromRow, type SpaceRow } from "./space_rows.ts";
 import { partitionTable } from "./search_query.ts";
@@ -49,26 +49,31 @@ function scopeOf(space: Pick<SpaceRow, "id" | "kind" | "isRestricted">): Scope {
   return isOpenToWorkspace(space) ? null : space.id;
 }
 
-function findPartition(db: Db, workspaceId: number, scope: Scope): number | null {
-  const r = db.prepare(
+async function findPartition(db: Db, workspaceId: number, scope: Scope): Promise<number | null> {
+  const r = await db.get(
     "SELECT id FROM search_partitions WHERE workspace_id = ? AND coalesce(space_id, 0) = ?",
-  ).get(workspaceId, scope ?? 0) as { id: number } | undefined;
+    workspaceId,
+    scope ?? 0,
+  ) as { id: number } | undefined;
   return r?.id ?? null;
 }
 
 /** The partition of a scope, created (row, view, FTS5 table) when it has none yet. */
-function ensurePartition(db: Db, workspaceId: number, scope: Scope): number {
-  return tx(db, () => {
-    const found = findPartition(db, workspaceId, scope);
+async function ensurePartition(db: Db, workspaceId: number, scope: Scope): Promise<number> {
+  return await db.tx(async () => {
+    const found = await findPartition(db, workspaceId, scope);
     if (found !== null) return found;
-    const { id } = db.prepare(
+    const { id } = await db.get(
       "INSERT INTO search_partitions (workspace_id, space_id, created_at) VALUES (?, ?, ?) RETURNING id",
-    ).get(workspaceId, scope, now()) as { id: number };
+      workspaceId,
+      scope,
+      now(),
+    ) as { id: number };
     const view = partitionView(id);
-    db.exec(
+    await db.exec(
       `CREATE VIEW ${view} AS SELECT id, text FROM document_chunks WHERE partition_id = ${id}`,
     );
-    db.exec(
+    await db.exec(
       `CREATE VIRTUAL TABLE ${partitionTable(id)} USING fts5(text, content = '${view}', ` +
         `content_rowid = 'id', tokenize = '${TOKENIZER}')`,
     );
@@ -88,18 +93,18 @@ export interface ChunkInput {
  * Replace a document's chunks and their index entries, in the partition of `space` (the
  * document's data source's space). Joins the caller's transaction.
  */
-export function replaceDocumentChunks(
+export async function replaceDocumentChunks(
   db: Db,
   space: Pick<SpaceRow, "id" | "workspaceId" | "kind" | "isRestricted">,
   docRowId: number,
   chunks: readonly ChunkInput[],
-): void {
-  tx(db, () => {
+): Promise<void> {
+  await db.tx(async () => {
     // A chunk id freed by a cascade may be reused below: its old entry must leave first.
-    emptyTrash(db);
-    removeDocumentChunks(db, docRowId);
+    await emptyTrash(db);
+    await removeDocumentChunks(db, docRowId);
     if (chunks.length === 0) return;
-    const partition = ensurePartition(db, space.workspaceId, scopeOf(space));
+    const partition = await ensurePartition(db, space.workspaceId, scopeOf(space));
     const insert = db.prepare(
       `INSERT INTO document_chunks (document_row_id, chunk_index, "offset", text, hash,
          partition_id) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
@@ -107,29 +112,32 @@ export function replaceDocumentChunks(
     const table = partitionTable(partition);
     const index = db.prepare(`INSERT INTO ${table} (rowid, text) VALUES (?, ?)`);
     for (const c of chunks) {
-      const { id } = insert.get(docRowId, c.index, c.offset, c.text, c.hash, partition) as {
+      const { id } = await insert.get(docRowId, c.index, c.offset, c.text, c.hash, partition) as {
         id: number;
       };
-      index.run(id, c.text);
+      await index.run(id, c.text);
     }
   });
 }
 
 /** Remove a document's chunks and their index entries. Joins the caller's transaction. */
-export function removeDocumentChunks(db: Db, docRowId: number): void {
-  tx(db, () => {
-    const partitions = db.prepare(
+export async function removeDocumentChunks(db: Db, docRowId: number): Promise<void> {
+  await db.tx(async () => {
+    const partitions = await db.all(
       `SELECT DISTINCT partition_id AS p FROM document_chunks
        WHERE document_row_id = ? AND partition_id IS NOT NULL`,
-    ).all(docRowId) as { p: number }[];
+      docRowId,
+    ) as { p: number }[];
     for (const { p } of partitions) {
       const t = partitionTable(p);
-      db.prepare(
+      await db.run(
         `INSERT INTO ${t} (${t}, rowid, text) SELECT 'delete', id, text FROM document_chunks
          WHERE document_row_id = ? AND partition_id = ?`,
-      ).run(docRowId, p);
+        docRowId,
+        p,
+      );
     }
-    db.prepare("DELETE FROM document_chunks WHERE document_row_id = ?").run(docRowId);
+    await db.run("DELETE FROM document_chunks WHERE document_row_id = ?", docRowId);
   });
 }
 
@@ -145,35 +153,38 @@ const SPACE_CHUNKS = `SELECT c.id, c.text FROM data_sources ds
  * own transaction; the schema's trigger queues the space as well, so a write that does not is
  * caught before the next search. Returns the number of chunks moved.
  */
-export function moveSpaceIndex(db: Db, spaceId: number): number {
-  return tx(db, () => {
-    const r = db.prepare(`SELECT ${SPACE_COLUMNS} FROM spaces WHERE id = ?`).get(spaceId);
+export async function moveSpaceIndex(db: Db, spaceId: number): Promise<number> {
+  return await db.tx(async () => {
+    const r = await db.get(`SELECT ${SPACE_COLUMNS} FROM spaces WHERE id = ?`, spaceId);
     if (!r) return 0;
     const space = spaceFromRow(r);
-    const current = findPartition(db, space.workspaceId, scopeOf(space));
-    const from = (db.prepare(
+    const current = await findPartition(db, space.workspaceId, scopeOf(space));
+    const from = (await db.all(
       `SELECT DISTINCT c.partition_id AS p FROM data_sources ds
        JOIN documents d ON d.data_source_id = ds.id
        JOIN document_chunks c ON c.document_row_id = d.id
        WHERE ds.space_id = ? AND c.partition_id IS NOT NULL AND c.partition_id IS NOT ?`,
-    ).all(space.id, current) as { p: number }[]).map((x) => x.p);
+      space.id,
+      current,
+    ) as { p: number }[]).map((x) => x.p);
     if (from.length === 0) return 0;
-    const target = current ?? ensurePartition(db, space.workspaceId, scopeOf(space));
+    const target = current ?? await ensurePartition(db, space.workspaceId, scopeOf(space));
     const to = partitionTable(target);
     let moved = 0;
     for (const p of from) {
       const old = partitionTable(p);
       const args = { space: space.id, from: p };
-      db.prepare(
+      await db.run(
         `INSERT INTO ${old} (${old}, rowid, text) SELECT 'delete', id, text FROM (${SPACE_CHUNKS})`,
-      ).run(args);
-      db.prepare(`INSERT INTO ${to} (rowid, text) SELECT id, text FROM (${SPACE_CHUNKS})`)
-        .run(args);
+        args,
+      );
+      await db.run(`INSERT INTO ${to} (rowid, text) SELECT id, text FROM (${SPACE_CHUNKS})`, args);
       moved += Number(
-        db.prepare(
+        (await db.run(
           `UPDATE document_chunks SET partition_id = :to
            WHERE id IN (SELECT id FROM (${SPACE_CHUNKS}))`,
-        ).run({ ...args, to: target }).changes,
+          { ...args, to: target },
+        )).changes,
       );
     }
     return moved;
@@ -181,64 +192,65 @@ export function moveSpaceIndex(db: Db, spaceId: number): number {
 }
 
 /** Remove the index entries of chunks deleted by a cascade (queued by a trigger). */
-function emptyTrash(db: Db): number {
-  if (!db.prepare("SELECT 1 FROM search_index_trash LIMIT 1").get()) return 0;
-  return tx(db, () => {
-    const partitions = db.prepare(
-      `SELECT id AS p FROM search_partitions
-       WHERE id IN (SELECT DISTINCT partition_id FROM search_index_trash)`,
-    ).all() as { p: number }[];
+async function emptyTrash(db: Db): Promise<number> {
+  if (!await db.get("SELECT 1 FROM search_index_trash LIMIT 1")) return 0;
+  return await db.tx(async () => {
+    const partitions = await db.all(`SELECT id AS p FROM search_partitions
+       WHERE id IN (SELECT DISTINCT partition_id FROM search_index_trash)`) as { p: number }[];
     for (const { p } of partitions) {
       const t = partitionTable(p);
-      db.prepare(
+      await db.run(
         `INSERT INTO ${t} (${t}, rowid, text)
          SELECT 'delete', chunk_id, text FROM search_index_trash WHERE partition_id = ?`,
-      ).run(p);
+        p,
+      );
     }
-    return Number(db.prepare("DELETE FROM search_index_trash").run().changes);
+    return Number((await db.run("DELETE FROM search_index_trash")).changes);
   });
 }
 
 /** Move the spaces queued by the schema's triggers (at most 1,000 per call). */
-function applySpaceMoves(db: Db): number {
-  const queued = db.prepare("SELECT space_id AS id FROM search_space_moves LIMIT 1000")
-    .all() as { id: number }[];
+async function applySpaceMoves(db: Db): Promise<number> {
+  const queued = await db.all("SELECT space_id AS id FROM search_space_moves LIMIT 1000") as {
+    id: number;
+  }[];
   let moved = 0;
   for (const { id } of queued) {
-    tx(db, () => {
-      moved += moveSpaceIndex(db, id);
-      db.prepare("DELETE FROM search_space_moves WHERE space_id = ?").run(id);
+    await db.tx(async () => {
+      moved += await moveSpaceIndex(db, id);
+      await db.run("DELETE FROM search_space_moves WHERE space_id = ?", id);
     });
   }
   return moved;
 }
 
 /** Index the chunks that have no partition yet (those indexed before migration 0005). */
-function indexUnpartitioned(db: Db): number {
+async function indexUnpartitioned(db: Db): Promise<number> {
   let total = 0;
   let batch: number;
   do {
-    batch = tx(db, () => {
-      const rows = db.prepare(
-        `SELECT c.id AS id, ds.space_id AS space FROM document_chunks c
+    batch = await db.tx(async () => {
+      const rows = await db.all(`SELECT c.id AS id, ds.space_id AS space FROM document_chunks c
          JOIN documents d ON d.id = c.document_row_id
          JOIN data_sources ds ON ds.id = d.data_source_id
-         WHERE c.partition_id IS NULL LIMIT ${CATCH_UP_BATCH}`,
-      ).all() as { id: number; space: number }[];
+         WHERE c.partition_id IS NULL LIMIT ${CATCH_UP_BATCH}`) as { id: number; space: number }[];
       const bySpace = Map.groupBy(rows, (r) => r.space);
       for (const [spaceId, chunks] of bySpace) {
         const space = spaceFromRow(
-          db.prepare(`SELECT ${SPACE_COLUMNS} FROM spaces WHERE id = ?`).get(spaceId),
+          await db.get(`SELECT ${SPACE_COLUMNS} FROM spaces WHERE id = ?`, spaceId),
         );
-        const p = ensurePartition(db, space.workspaceId, scopeOf(space));
+        const p = await ensurePartition(db, space.workspaceId, scopeOf(space));
         const ids = JSON.stringify(chunks.map((c) => c.id));
-        db.prepare(
+        await db.run(
           "UPDATE document_chunks SET partition_id = ? WHERE id IN (SELECT value FROM json_each(?))",
-        ).run(p, ids);
-        db.prepare(
+          p,
+          ids,
+        );
+        await db.run(
           `INSERT INTO ${partitionTable(p)} (rowid, text)
            SELECT id, text FROM document_chunks WHERE id IN (SELECT value FROM json_each(?))`,
-        ).run(ids);
+          ids,
+        );
       }
       return rows.length;
     });
@@ -261,16 +273,18 @@ export interface IndexWork {
  * Bring the index up to date with what changed behind this module's back (module comment):
  * one indexed probe per queue when nothing did.
  */
-export function applyPendingIndexWork(db: Db): IndexWork {
-  const r = db.prepare(
-    `SELECT EXISTS (SELECT 1 FROM search_index_trash) AS trash,
+export async function applyPendingIndexWork(db: Db): Promise<IndexWork> {
+  const r = await db.get(`SELECT EXISTS (SELECT 1 FROM search_index_trash) AS trash,
        EXISTS (SELECT 1 FROM search_space_moves) AS moves,
-       EXISTS (SELECT 1 FROM document_chunks WHERE partition_id IS NULL) AS fresh`,
-  ).get() as { trash: number; moves: number; fresh: number };
+       EXISTS (SELECT 1 FROM document_chunks WHERE partition_id IS NULL) AS fresh`) as {
+    trash: number;
+    moves: number;
+    fresh: number;
+  };
   return {
-    trashed: r.trash ? emptyTrash(db) : 0,
-    moved: r.moves ? applySpaceMoves(db) : 0,
-    indexed: r.fresh ? indexUnpartitioned(db) : 0,
+    trashed: r.trash ? await emptyTrash(db) : 0,
+    moved: r.moves ? await applySpaceMoves(db) : 0,
+    indexed: r.fresh ? await indexUnpartitioned(db) : 0,
   };
 }
 
@@ -278,45 +292,47 @@ export function applyPendingIndexWork(db: Db): IndexWork {
  * At start: drop the tables of partitions whose row is gone (their space or workspace was
  * deleted), then apply pending work — after migration 0005 that indexes every existing chunk.
  */
-export function syncSearchIndex(db: Db): IndexWork & { dropped: number } {
+export async function syncSearchIndex(db: Db): Promise<IndexWork & { dropped: number }> {
   const live = new Set(
-    (db.prepare("SELECT id FROM search_partitions").all() as { id: number }[]).map((r) => r.id),
+    (await db.all("SELECT id FROM search_partitions") as { id: number }[]).map((r) => r.id),
   );
-  const objects = db.prepare(
-    `SELECT type, name FROM sqlite_schema
+  const objects = await db.all(`SELECT type, name FROM sqlite_schema
      WHERE (type = 'table' AND name GLOB 'chunks_fts_p[0-9]*')
-        OR (type = 'view' AND name GLOB 'chunks_p[0-9]*')`,
-  ).all() as { type: string; name: string }[];
+        OR (type = 'view' AND name GLOB 'chunks_p[0-9]*')`) as { type: string; name: string }[];
   let dropped = 0;
   for (const o of objects) {
     const m = /^chunks_(?:fts_)?p(\d+)$/.exec(o.name);
     if (!m || live.has(Number(m[1]))) continue;
-    db.exec(`DROP ${o.type === "view" ? "VIEW" : "TABLE"} ${o.name}`);
+    await db.exec(`DROP ${o.type === "view" ? "VIEW" : "TABLE"} ${o.name}`);
     if (o.type === "table") dropped++;
   }
-  return { ...applyPendingIndexWork(db), dropped };
+  return { ...await applyPendingIndexWork(db), dropped };
 }
 
 /**
  * The partitions a search over these spaces of the workspace reads (the caller decided the
  * actor reads every one of them), after applying pending work so none is stale.
  */
-export function searchPartitionsFor(
+export async function searchPartitionsFor(
   db: Db,
   workspaceId: number,
   spaceIds: readonly number[],
-): number[] {
-  applyPendingIndexWork(db);
-  const spaces = db.prepare(
+): Promise<number[]> {
+  await applyPendingIndexWork(db);
+  const spaces = (await db.all(
     `SELECT ${SPACE_COLUMNS} FROM spaces
      WHERE workspace_id = ? AND id IN (SELECT value FROM json_each(?))`,
-  ).all(workspaceId, JSON.stringify(spaceIds)).map(spaceFromRow);
+    workspaceId,
+    JSON.stringify(spaceIds),
+  )).map(spaceFromRow);
   const scopes = [...new Set(spaces.map((s) => scopeOf(s) ?? 0))];
-  const rows = db.prepare(
+  const rows = await db.all(
     `SELECT id FROM search_partitions
      WHERE workspace_id = ? AND coalesce(space_id, 0) IN (SELECT value FROM json_each(?))
      ORDER BY id`,
-  ).all(workspaceId, JSON.stringify(scopes)) as { id: number }[];
+    workspaceId,
+    JSON.stringify(scopes),
+  ) as { id: number }[];
   return rows.map((r) => r.id);
 }
 
@@ -325,19 +341,19 @@ export function searchPartitionsFor(
  * without a partition: "ok", or what is wrong. Needs a writable connection (tests run it on a
  * copy of a crashed database).
  */
-export function checkSearchIndex(db: Db): string {
+export async function checkSearchIndex(db: Db): Promise<string> {
   const problems: string[] = [];
-  for (const { id } of db.prepare("SELECT id FROM search_partitions").all() as { id: number }[]) {
+  for (const { id } of await db.all("SELECT id FROM search_partitions") as { id: number }[]) {
     const t = partitionTable(id);
     try {
-      db.exec(`INSERT INTO ${t} (${t}, rank) VALUES ('integrity-check', 1)`);
+      await db.exec(`INSERT INTO ${t} (${t}, rank) VALUES ('integrity-check', 1)`);
     } catch (e) {
       problems.push(`${t}: ${e instanceof Error ? e.message : e}`);
     }
   }
-  const loose = db.prepare(
+  const loose = await db.get(
     "SELECT count(*) AS n FROM document_chunks WHERE partition_id IS NULL",
-  ).get() as { n: number };
+  ) as { n: number };
   if (loose.n > 0) problems.push(`${loose.n} chunks are in no partition`);
   return problems.length === 0 ? "ok" : problems.join("; ");
 }

@@ -11,7 +11,7 @@
  * @module
  */
 import { RE2JS } from "re2js";
-import type { Db } from "../db/sqlite.ts";
+import type { DatabaseSync as Db } from "node:sqlite";
 
 export interface SearchRequest {
   /** An FTS5 MATCH string built by `buildMatchQuery` (quoted tokens only). */

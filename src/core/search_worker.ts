@@ -94,14 +94,14 @@ interface Pending {
 
 /** A refusal waiting to be answered. */
 interface HeldRefusal {
-  timer: ReturnType<typeof setTimeout>;
+  timer: Awaited<ReturnType<typeof setTimeout>>;
   answer: () => void;
 }
 
 interface Slot {
   worker: Worker;
   busy: Pending | null;
-  timer: ReturnType<typeof setTimeout> | undefined;
+  timer: Awaited<ReturnType<typeof setTimeout>> | undefined;
 }
 
 /** The search worker pool kept in `deps.searchWorkers`. */

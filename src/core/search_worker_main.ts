@@ -6,7 +6,8 @@
  * @module
  */
 /// <reference lib="deno.worker" />
-import { type Db, openDb } from "../db/sqlite.ts";
+import type { DatabaseSync as Db } from "node:sqlite";
+import { openSqliteConnection as openDb } from "../db/sqlite.ts";
 import { type GrepRequest, runGrep, runSearchQuery, type SearchRequest } from "./search_query.ts";
 import { type NodeQueryRequest, runNodeQuery } from "./node_query.ts";
 

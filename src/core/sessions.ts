@@ -3,8 +3,8 @@
  * random id; the database holds only its hash, the user and a per-session CSRF secret.
  * @module
  */
-import type { Db } from "../db/sqlite.ts";
-import { now } from "../db/sqlite.ts";
+import type { Db } from "../db/db.ts";
+import { now } from "../db/db.ts";
 import { newSecret } from "../util/ids.ts";
 import { hashSecret } from "../auth/hash.ts";
 
@@ -18,23 +18,34 @@ export interface BrowserSession {
 }
 
 /** Start a session; returns the cookie value (the only place the id exists in clear). */
-export function createSession(db: Db, userId: number, at = now()): { id: string; csrf: string } {
+export async function createSession(
+  db: Db,
+  userId: number,
+  at = now(),
+): Promise<{ id: string; csrf: string }> {
   const id = newSecret();
   const csrf = newSecret();
-  db.prepare("DELETE FROM browser_sessions WHERE expires_at < ?").run(at);
-  db.prepare(
+  await db.run("DELETE FROM browser_sessions WHERE expires_at < ?", at);
+  await db.run(
     `INSERT INTO browser_sessions (id_hash, user_id, csrf_secret, created_at, expires_at, last_seen_at)
      VALUES (?, ?, ?, ?, ?, ?)`,
-  ).run(hashSecret(id), userId, csrf, at, at + SESSION_TTL_MS, at);
+    hashSecret(id),
+    userId,
+    csrf,
+    at,
+    at + SESSION_TTL_MS,
+    at,
+  );
   return { id, csrf };
 }
 
 /** The live session for a cookie value, or null. */
-export function findSession(db: Db, id: string, at = now()): BrowserSession | null {
+export async function findSession(db: Db, id: string, at = now()): Promise<BrowserSession | null> {
   if (!id || id.length > 128) return null;
-  const row = db.prepare(
+  const row = await db.get(
     "SELECT id_hash, user_id, csrf_secret, expires_at FROM browser_sessions WHERE id_hash = ?",
-  ).get(hashSecret(id)) as
+    hashSecret(id),
+  ) as
     | { id_hash: string; user_id: number; csrf_secret: string; expires_at: number }
     | undefined;
   if (!row || row.expires_at <= at) return null;
@@ -47,14 +58,20 @@ export function findSession(db: Db, id: string, at = now()): BrowserSession | nu
 }
 
 /** End one session (sign out). */
-export function deleteSession(db: Db, id: string): void {
-  db.prepare("DELETE FROM browser_sessions WHERE id_hash = ?").run(hashSecret(id));
+export async function deleteSession(db: Db, id: string): Promise<void> {
+  await db.run("DELETE FROM browser_sessions WHERE id_hash = ?", hashSecret(id));
 }
 
 /** End every session of a user except, optionally, the current one (password change). */
-export function deleteUserSessions(db: Db, userId: number, keepIdHash: string | null): number {
-  const r = db.prepare(
+export async function deleteUserSessions(
+  db: Db,
+  userId: number,
+  keepIdHash: string | null,
+): Promise<number> {
+  const r = await db.run(
     "DELETE FROM browser_sessions WHERE user_id = ? AND id_hash IS NOT ?",
-  ).run(userId, keepIdHash);
+    userId,
+    keepIdHash,
+  );
   return Number(r.changes);
 }

@@ -3,8 +3,8 @@
  * setup page creates the first admin and workspace, then the link stops working.
  * @module
  */
-import type { Db } from "../db/sqlite.ts";
-import { now, tx } from "../db/sqlite.ts";
+import type { Db } from "../db/db.ts";
+import { now } from "../db/db.ts";
 import { AppError } from "../errors.ts";
 import { newSecret } from "../util/ids.ts";
 import { hashSecret } from "../auth/hash.ts";
@@ -15,19 +15,22 @@ import { createWorkspace, type WorkspaceRow } from "./workspaces.ts";
 const KEY = "setup_token_hash";
 
 /** When no user exists, (re)issue a setup token and return it; otherwise null. */
-export function issueSetupToken(db: Db): string | null {
-  if (countUsers(db) > 0) return null;
+export async function issueSetupToken(db: Db): Promise<string | null> {
+  if (await countUsers(db) > 0) return null;
   const token = newSecret();
-  db.prepare(
+  await db.run(
     `INSERT INTO instance_settings (key, value, updated_at) VALUES (?, ?, ?)
      ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
-  ).run(KEY, JSON.stringify(hashSecret(token)), now());
+    KEY,
+    JSON.stringify(hashSecret(token)),
+    now(),
+  );
   return token;
 }
 
-export function isSetupTokenValid(db: Db, token: string): boolean {
-  if (countUsers(db) > 0) return false;
-  const row = db.prepare("SELECT value FROM instance_settings WHERE key = ?").get(KEY) as
+export async function isSetupTokenValid(db: Db, token: string): Promise<boolean> {
+  if (await countUsers(db) > 0) return false;
+  const row = await db.get("SELECT value FROM instance_settings WHERE key = ?", KEY) as
     | { value: string }
     | undefined;
   if (!row) return false;
@@ -47,7 +50,7 @@ export async function completeSetup(
   db: Db,
   input: SetupInput,
 ): Promise<{ user: UserRow; workspace: WorkspaceRow }> {
-  if (!isSetupTokenValid(db, input.token)) {
+  if (!await isSetupTokenValid(db, input.token)) {
     throw new AppError(
       403,
       "invalid_request_error",
@@ -64,18 +67,18 @@ export async function completeSetup(
     throw e;
   });
   try {
-    const workspace = tx(db, () => {
+    const workspace = await db.tx(async () => {
       // Consuming the token here, not at the check above, makes two simultaneous submissions
       // (both past the check while hashing) end with one admin: the second finds it gone.
-      const consumed = db.prepare("DELETE FROM instance_settings WHERE key = ?").run(KEY);
+      const consumed = await db.run("DELETE FROM instance_settings WHERE key = ?", KEY);
       if (consumed.changes !== 1) {
         throw new AppError(409, "conflict", "This setup link has already been used.");
       }
-      return createWorkspace(db, { name: input.workspaceName, adminUserId: user.id });
+      return await createWorkspace(db, { name: input.workspaceName, adminUserId: user.id });
     });
     return { user, workspace };
   } catch (e) {
-    db.prepare("DELETE FROM users WHERE id = ?").run(user.id);
+    await db.run("DELETE FROM users WHERE id = ?", user.id);
     throw e;
   }
 }

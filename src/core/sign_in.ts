@@ -22,8 +22,8 @@
  * @module
  */
 import type { Deps } from "../deps.ts";
-import type { Db } from "../db/sqlite.ts";
-import { now, tx } from "../db/sqlite.ts";
+import type { Db } from "../db/db.ts";
+import { now } from "../db/db.ts";
 import { rateLimited } from "../errors.ts";
 import { hashSecret } from "../auth/hash.ts";
 import { needsRehash, verifyPassword } from "../auth/passwords.ts";
@@ -57,10 +57,14 @@ interface Counter {
 }
 
 /** The counters one attempt is judged by and counted against. */
-function countersFor(db: Db, subject: SignInSubject, user: UserRow | null): Counter[] {
+async function countersFor(
+  db: Db,
+  subject: SignInSubject,
+  user: UserRow | null,
+): Promise<Counter[]> {
   const email = subject.email.trim().toLowerCase();
   const address = addressBucket(subject.address);
-  if (user && subject.device && isTrustedDevice(db, user.id, subject.device)) {
+  if (user && subject.device && await isTrustedDevice(db, user.id, subject.device)) {
     return [{ keyHash: hashSecret(`device:${subject.device}`), limit: SIGN_IN_LIMITS.perDevice }];
   }
   return [
@@ -74,11 +78,11 @@ function countersFor(db: Db, subject: SignInSubject, user: UserRow | null): Coun
 }
 
 /** Seconds until every counter is under its limit again (0: the attempt may go ahead). */
-function secondsToWait(db: Db, counters: Counter[], at: number): number {
+async function secondsToWait(db: Db, counters: Counter[], at: number): Promise<number> {
   const read = db.prepare("SELECT failures, window_start FROM sign_in_failures WHERE key_hash = ?");
   let wait = 0;
   for (const c of counters) {
-    const row = read.get(c.keyHash) as { failures: number; window_start: number } | undefined;
+    const row = await read.get(c.keyHash) as { failures: number; window_start: number } | undefined;
     const end = row ? row.window_start + SIGN_IN_LIMITS.windowMs : 0;
     if (row && end > at && row.failures >= c.limit) {
       wait = Math.max(wait, Math.ceil((end - at) / 1000));
@@ -87,20 +91,22 @@ function secondsToWait(db: Db, counters: Counter[], at: number): number {
   return wait;
 }
 
-function recordFailure(db: Db, counters: Counter[], at: number): void {
+async function recordFailure(db: Db, counters: Counter[], at: number): Promise<void> {
   const cutoff = at - SIGN_IN_LIMITS.windowMs;
-  tx(db, () => {
+  await db.tx(async () => {
     const upsert = db.prepare(
       `INSERT INTO sign_in_failures (key_hash, failures, window_start) VALUES (?, 1, ?)
        ON CONFLICT (key_hash) DO UPDATE SET
          failures = CASE WHEN window_start <= ? THEN 1 ELSE failures + 1 END,
          window_start = CASE WHEN window_start <= ? THEN excluded.window_start ELSE window_start END`,
     );
-    for (const c of counters) upsert.run(c.keyHash, at, cutoff, cutoff);
-    db.prepare(
+    for (const c of counters) await upsert.run(c.keyHash, at, cutoff, cutoff);
+    await db.run(
       `DELETE FROM sign_in_failures WHERE key_hash IN
          (SELECT key_hash FROM sign_in_failures WHERE window_start <= ? LIMIT ?)`,
-    ).run(cutoff, SWEEP_BATCH);
+      cutoff,
+      SWEEP_BATCH,
+    );
   });
 }
 
@@ -108,15 +114,23 @@ function recordFailure(db: Db, counters: Counter[], at: number): void {
  * Count one failed attempt (what a wrong password does). Exported so the limits can be
  * exercised at volume without paying a password hash per attempt.
  */
-export function recordSignInFailure(db: Db, subject: SignInSubject, at = now()): void {
-  const user = findUserByEmail(db, subject.email);
-  recordFailure(db, countersFor(db, subject, user), at);
+export async function recordSignInFailure(
+  db: Db,
+  subject: SignInSubject,
+  at = now(),
+): Promise<void> {
+  const user = await findUserByEmail(db, subject.email);
+  await recordFailure(db, await countersFor(db, subject, user), at);
 }
 
 /** Seconds the subject must wait before trying again (0 when it may try now). */
-export function signInRetryAfter(db: Db, subject: SignInSubject, at = now()): number {
-  const user = findUserByEmail(db, subject.email);
-  return secondsToWait(db, countersFor(db, subject, user), at);
+export async function signInRetryAfter(
+  db: Db,
+  subject: SignInSubject,
+  at = now(),
+): Promise<number> {
+  const user = await findUserByEmail(db, subject.email);
+  return await secondsToWait(db, await countersFor(db, subject, user), at);
 }
 
 /**
@@ -133,9 +147,9 @@ export async function checkPassword(
   options: { upgradeHash?: boolean } = {},
 ): Promise<UserRow | null> {
   const db = deps.db;
-  const user = findUserByEmail(db, subject.email);
-  const counters = countersFor(db, subject, user);
-  const wait = secondsToWait(db, counters, now());
+  const user = await findUserByEmail(db, subject.email);
+  const counters = await countersFor(db, subject, user);
+  const wait = await secondsToWait(db, counters, now());
   if (wait > 0) {
     throw rateLimited(
       `Too many failed sign-in attempts. Try again in ${Math.ceil(wait / 60)} minute(s).`,
@@ -146,10 +160,10 @@ export async function checkPassword(
   // Always verify (against a dummy hash when there is nothing stored), then look at `user`.
   const matches = await verifyPassword(subject.password, stored);
   if (!matches || !user) {
-    recordFailure(db, counters, now());
+    await recordFailure(db, counters, now());
     return null;
   }
-  db.prepare("DELETE FROM sign_in_failures WHERE key_hash = ?").run(counters[0].keyHash);
+  await db.run("DELETE FROM sign_in_failures WHERE key_hash = ?", counters[0].keyHash);
   if (options.upgradeHash !== false && stored && needsRehash(stored)) {
     await upgradePasswordHash(db, { userId: user.id, oldHash: stored, password: subject.password })
       .catch((e) => deps.log.warn("password hash upgrade failed", { error: String(e) }));

@@ -7,8 +7,8 @@
  * grants nothing else: it is not a session, and the password is still checked.
  * @module
  */
-import type { Db } from "../db/sqlite.ts";
-import { now, tx } from "../db/sqlite.ts";
+import type { Db } from "../db/db.ts";
+import { now } from "../db/db.ts";
 import { hashSecret } from "../auth/hash.ts";
 import { newSecret } from "../util/ids.ts";
 
@@ -18,11 +18,19 @@ export const DEVICE_TTL_MS = 180 * 86_400_000;
 export const MAX_DEVICES_PER_USER = 20;
 
 /** True when `token` is a live device token of this user. */
-export function isTrustedDevice(db: Db, userId: number, token: string, at = now()): boolean {
+export async function isTrustedDevice(
+  db: Db,
+  userId: number,
+  token: string,
+  at = now(),
+): Promise<boolean> {
   if (token.length > 128) return false;
-  const row = db.prepare(
+  const row = await db.get(
     "SELECT 1 FROM sign_in_devices WHERE token_hash = ? AND user_id = ? AND expires_at > ?",
-  ).get(hashSecret(token), userId, at);
+    hashSecret(token),
+    userId,
+    at,
+  );
   return row !== undefined;
 }
 
@@ -30,29 +38,41 @@ export function isTrustedDevice(db: Db, userId: number, token: string, at = now(
  * After a successful sign-in: keep the browser's token when it is already this user's
  * (pushing its expiry), else issue a new one. Returns the token for the cookie.
  */
-export function rememberDevice(
+export async function rememberDevice(
   db: Db,
   userId: number,
   current: string | null | undefined,
   at = now(),
-): string {
-  return tx(db, () => {
-    if (current && isTrustedDevice(db, userId, current, at)) {
-      db.prepare("UPDATE sign_in_devices SET last_used_at = ?, expires_at = ? WHERE token_hash = ?")
-        .run(at, at + DEVICE_TTL_MS, hashSecret(current));
+): Promise<string> {
+  return await db.tx(async () => {
+    if (current && await isTrustedDevice(db, userId, current, at)) {
+      await db.run(
+        "UPDATE sign_in_devices SET last_used_at = ?, expires_at = ? WHERE token_hash = ?",
+        at,
+        at + DEVICE_TTL_MS,
+        hashSecret(current),
+      );
       return current;
     }
     const token = newSecret();
-    db.prepare("DELETE FROM sign_in_devices WHERE user_id = ? AND expires_at <= ?").run(userId, at);
-    db.prepare(
+    await db.run("DELETE FROM sign_in_devices WHERE user_id = ? AND expires_at <= ?", userId, at);
+    await db.run(
       `INSERT INTO sign_in_devices (token_hash, user_id, created_at, last_used_at, expires_at)
        VALUES (?, ?, ?, ?, ?)`,
-    ).run(hashSecret(token), userId, at, at, at + DEVICE_TTL_MS);
-    db.prepare(
+      hashSecret(token),
+      userId,
+      at,
+      at,
+      at + DEVICE_TTL_MS,
+    );
+    await db.run(
       `DELETE FROM sign_in_devices WHERE user_id = ? AND token_hash NOT IN
          (SELECT token_hash FROM sign_in_devices WHERE user_id = ?
           ORDER BY last_used_at DESC, rowid DESC LIMIT ?)`,
-    ).run(userId, userId, MAX_DEVICES_PER_USER);
+      userId,
+      userId,
+      MAX_DEVICES_PER_USER,
+    );
     return token;
   });
 }

@@ -4,8 +4,8 @@
  * @module
  */
 import * as jose from "jose";
-import type { Db } from "../db/sqlite.ts";
-import { now, tx } from "../db/sqlite.ts";
+import type { Db } from "../db/db.ts";
+import { now } from "../db/db.ts";
 import { randomString } from "../util/ids.ts";
 
 export interface SigningKey {
@@ -46,11 +46,11 @@ async function importRow(row: Row): Promise<SigningKey> {
 
 /** Load the active keys, generating the first one when there is none. */
 export async function loadKeyRing(db: Db): Promise<KeyRing> {
-  const select = () =>
-    db.prepare(
+  const select = async () =>
+    await db.all(
       "SELECT kid, alg, public_jwk, private_jwk FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at DESC",
-    ).all() as unknown as Row[];
-  let rows = select();
+    ) as unknown as Row[];
+  let rows = await select();
   if (rows.length === 0) {
     const { publicKey, privateKey } = await jose.generateKeyPair("EdDSA", {
       crv: "Ed25519",
@@ -59,14 +59,18 @@ export async function loadKeyRing(db: Db): Promise<KeyRing> {
     const kid = randomString(16);
     const pub = { ...(await jose.exportJWK(publicKey)), kid, alg: "EdDSA", use: "sig" };
     const priv = { ...(await jose.exportJWK(privateKey)), kid, alg: "EdDSA" };
-    tx(db, () => {
+    await db.tx(async () => {
       // Another process (an operator command) may have generated one meanwhile.
-      if (select().length > 0) return;
-      db.prepare(
+      if ((await select()).length > 0) return;
+      await db.run(
         "INSERT INTO signing_keys (kid, alg, public_jwk, private_jwk, created_at) VALUES (?, 'EdDSA', ?, ?, ?)",
-      ).run(kid, JSON.stringify(pub), JSON.stringify(priv), now());
+        kid,
+        JSON.stringify(pub),
+        JSON.stringify(priv),
+        now(),
+      );
     });
-    rows = select();
+    rows = await select();
   }
   const all = await Promise.all(rows.map(importRow));
   return { current: all[0], all, jwks: { keys: all.map((k) => k.publicJwk) } };

@@ -4,7 +4,7 @@
  * another workspace simply does not exist here.
  * @module
  */
-import type { Db } from "../db/sqlite.ts";
+import type { Db } from "../db/db.ts";
 
 export type SpaceKind = "global" | "regular" | "project" | "conversations" | "system";
 export const SPACE_KINDS: readonly SpaceKind[] = [
@@ -48,33 +48,49 @@ export function spaceFromRow(r: any): SpaceRow {
 }
 
 /** A space of the workspace by sId, or null (also null for another workspace's space). */
-export function findSpaceInWorkspace(db: Db, workspaceId: number, sId: string): SpaceRow | null {
-  const r = db.prepare(`SELECT ${SPACE_COLUMNS} FROM spaces WHERE s_id = ? AND workspace_id = ?`)
-    .get(sId, workspaceId);
+export async function findSpaceInWorkspace(
+  db: Db,
+  workspaceId: number,
+  sId: string,
+): Promise<SpaceRow | null> {
+  const r = await db.get(
+    `SELECT ${SPACE_COLUMNS} FROM spaces WHERE s_id = ? AND workspace_id = ?`,
+    sId,
+    workspaceId,
+  );
   return r ? spaceFromRow(r) : null;
 }
 
 /** A space by row id within a workspace, or null. */
-export function findSpaceById(db: Db, workspaceId: number, id: number): SpaceRow | null {
-  const r = db.prepare(`SELECT ${SPACE_COLUMNS} FROM spaces WHERE id = ? AND workspace_id = ?`)
-    .get(id, workspaceId);
+export async function findSpaceById(
+  db: Db,
+  workspaceId: number,
+  id: number,
+): Promise<SpaceRow | null> {
+  const r = await db.get(
+    `SELECT ${SPACE_COLUMNS} FROM spaces WHERE id = ? AND workspace_id = ?`,
+    id,
+    workspaceId,
+  );
   return r ? spaceFromRow(r) : null;
 }
 
 /** Every space of a workspace, by name (workspaces hold tens to hundreds of spaces). */
-export function listWorkspaceSpaces(db: Db, workspaceId: number): SpaceRow[] {
-  return db.prepare(
+export async function listWorkspaceSpaces(db: Db, workspaceId: number): Promise<SpaceRow[]> {
+  return (await db.all(
     `SELECT ${SPACE_COLUMNS} FROM spaces WHERE workspace_id = ? ORDER BY name COLLATE NOCASE, id`,
-  ).all(workspaceId).map(spaceFromRow);
+    workspaceId,
+  )).map(spaceFromRow);
 }
 
 /** The user's direct role in a space (`space_members`), or null. */
-export function getSpaceMemberRole(
+export async function getSpaceMemberRole(
   db: Db,
   spaceId: number,
   userId: number,
-): SpaceMemberRole | null {
-  const r = db.prepare("SELECT role FROM space_members WHERE space_id = ? AND user_id = ?").get(
+): Promise<SpaceMemberRole | null> {
+  const r = await db.get(
+    "SELECT role FROM space_members WHERE space_id = ? AND user_id = ?",
     spaceId,
     userId,
   ) as { role: SpaceMemberRole } | undefined;
@@ -82,11 +98,17 @@ export function getSpaceMemberRole(
 }
 
 /** Space row ids of the workspace where the user has a direct membership. */
-export function memberSpaceIds(db: Db, workspaceId: number, userId: number): Set<number> {
-  const rows = db.prepare(
+export async function memberSpaceIds(
+  db: Db,
+  workspaceId: number,
+  userId: number,
+): Promise<Set<number>> {
+  const rows = await db.all(
     `SELECT sm.space_id AS id FROM space_members sm JOIN spaces s ON s.id = sm.space_id
      WHERE sm.user_id = ? AND s.workspace_id = ?`,
-  ).all(userId, workspaceId) as { id: number }[];
+    userId,
+    workspaceId,
+  ) as { id: number }[];
   return new Set(rows.map((r) => r.id));
 }
 
@@ -94,32 +116,41 @@ export function memberSpaceIds(db: Db, workspaceId: number, userId: number): Set
  * Space row ids granted to a group the user belongs to. The workspace group (kind `global`)
  * contains every member implicitly, so its grants count for every user of the workspace.
  */
-export function groupGrantedSpaceIds(
+export async function groupGrantedSpaceIds(
   db: Db,
   workspaceId: number,
   userId: number | null,
-): Set<number> {
-  const rows = db.prepare(
+): Promise<Set<number>> {
+  const rows = await db.all(
     `SELECT sg.space_id AS id FROM space_groups sg JOIN groups g ON g.id = sg.group_id
      WHERE g.workspace_id = ? AND (g.kind = 'global' OR g.id IN
        (SELECT group_id FROM group_members WHERE user_id = ?))`,
-  ).all(workspaceId, userId ?? -1) as { id: number }[];
+    workspaceId,
+    userId ?? -1,
+  ) as { id: number }[];
   return new Set(rows.map((r) => r.id));
 }
 
 /** True when the workspace group (everyone, API keys included) is granted the space. */
-export function isGrantedToWorkspaceGroup(db: Db, spaceId: number): boolean {
-  return !!db.prepare(
+export async function isGrantedToWorkspaceGroup(db: Db, spaceId: number): Promise<boolean> {
+  return !!await db.get(
     `SELECT 1 FROM space_groups sg JOIN groups g ON g.id = sg.group_id
      WHERE sg.space_id = ? AND g.kind = 'global'`,
-  ).get(spaceId);
+    spaceId,
+  );
 }
 
 /** True when a group the user belongs to (or the workspace group) is granted the space. */
-export function isGrantedThroughGroup(db: Db, spaceId: number, userId: number): boolean {
-  return !!db.prepare(
+export async function isGrantedThroughGroup(
+  db: Db,
+  spaceId: number,
+  userId: number,
+): Promise<boolean> {
+  return !!await db.get(
     `SELECT 1 FROM space_groups sg JOIN groups g ON g.id = sg.group_id
      WHERE sg.space_id = ? AND (g.kind = 'global' OR g.id IN
        (SELECT group_id FROM group_members WHERE user_id = ?))`,
-  ).get(spaceId, userId);
+    spaceId,
+    userId,
+  );
 }

@@ -4,8 +4,8 @@
  * @module
  */
 import type { Deps } from "../deps.ts";
-import type { Db } from "../db/sqlite.ts";
-import { now, tx } from "../db/sqlite.ts";
+import type { Db } from "../db/db.ts";
+import { now } from "../db/db.ts";
 import type { Actor } from "../auth/actor.ts";
 import { AppError, invalid } from "../errors.ts";
 import { newResourceId } from "../util/ids.ts";
@@ -28,6 +28,7 @@ import {
 } from "./space_rows.ts";
 import { listSpaceGroupIds, requireWorkspaceMember } from "./groups.ts";
 import { findUserBySId } from "./users.ts";
+import { mapSeries } from "../util/async.ts";
 
 /** Dust's public `Space` JSON. */
 export interface SpaceJson {
@@ -46,29 +47,29 @@ export interface SpaceJson {
  */
 export const DEFAULT_LIST_KINDS: readonly SpaceKind[] = ["global", "regular", "system"];
 
-export function toSpaceJson(db: Db, s: SpaceRow): SpaceJson {
+export async function toSpaceJson(db: Db, s: SpaceRow): Promise<SpaceJson> {
   return {
     sId: s.sId,
     name: s.name,
     kind: s.kind,
     isRestricted: s.isRestricted,
-    groupIds: listSpaceGroupIds({ db }, s.id),
+    groupIds: await listSpaceGroupIds({ db }, s.id),
     createdAt: s.createdAt,
     updatedAt: s.updatedAt,
   };
 }
 
 /** The non-archived spaces the actor reads, of the given kinds, by name. */
-export function listSpaces(
+export async function listSpaces(
   deps: Deps,
   actor: Actor,
   input: { kinds?: readonly SpaceKind[] },
-): SpaceJson[] {
+): Promise<SpaceJson[]> {
   const kinds = new Set(input.kinds?.length ? input.kinds : DEFAULT_LIST_KINDS);
-  const readable = readableSpaceIds(deps.db, actor);
-  return listWorkspaceSpaces(deps.db, actor.workspace.id)
-    .filter((s) => kinds.has(s.kind) && s.archivedAt === null && readable.has(s.id))
-    .map((s) => toSpaceJson(deps.db, s));
+  const readable = await readableSpaceIds(deps.db, actor);
+  const spaces = (await listWorkspaceSpaces(deps.db, actor.workspace.id))
+    .filter((s) => kinds.has(s.kind) && s.archivedAt === null && readable.has(s.id));
+  return await mapSeries(spaces, async (s) => await toSpaceJson(deps.db, s));
 }
 
 export interface CreateSpaceInput {
@@ -85,7 +86,11 @@ export interface CreateSpaceInput {
  * a Pod as its editor and a restricted regular space as a member (an admin who leaves it
  * still administers it, without reading it). A Pod gets its metadata record (`pmd_…`).
  */
-export function createSpace(deps: Deps, actor: Actor, input: CreateSpaceInput): SpaceJson {
+export async function createSpace(
+  deps: Deps,
+  actor: Actor,
+  input: CreateSpaceInput,
+): Promise<SpaceJson> {
   requireScope(actor, "write");
   const user = input.kind === "regular"
     ? requireWorkspaceRole(actor, ["admin"], "Only workspace admins can create spaces.")
@@ -97,31 +102,47 @@ export function createSpace(deps: Deps, actor: Actor, input: CreateSpaceInput): 
   const name = input.name.trim();
   if (name.length === 0 || name.length > 255) throw invalid("name: must be 1 to 255 characters");
   const restricted = input.restricted ?? input.kind === "project";
-  const members = (input.memberIds ?? []).map((id) => requireWorkspaceMember(deps.db, actor, id));
-  return tx(deps.db, () => {
-    const taken = deps.db.prepare(
+  const members = await mapSeries(
+    input.memberIds ?? [],
+    async (id) => await requireWorkspaceMember(deps.db, actor, id),
+  );
+  return await deps.db.tx(async () => {
+    const taken = await deps.db.get(
       "SELECT 1 FROM spaces WHERE workspace_id = ? AND name = ? COLLATE NOCASE AND archived_at IS NULL",
-    ).get(actor.workspace.id, name);
+      actor.workspace.id,
+      name,
+    );
     if (taken) {
       throw new AppError(400, "space_already_exists", `A space named "${name}" already exists.`);
     }
     const t = now();
     const space = spaceFromRow(
-      deps.db.prepare(
+      await deps.db.get(
         `INSERT INTO spaces (s_id, workspace_id, name, kind, is_restricted, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING ${SPACE_COLUMNS}`,
-      ).get(newResourceId("vlt"), actor.workspace.id, name, input.kind, restricted ? 1 : 0, t, t),
+        newResourceId("vlt"),
+        actor.workspace.id,
+        name,
+        input.kind,
+        restricted ? 1 : 0,
+        t,
+        t,
+      ),
     );
     const add = deps.db.prepare(
       "INSERT OR IGNORE INTO space_members (space_id, user_id, role, created_at) VALUES (?, ?, ?, ?)",
     );
     if (input.kind === "project") {
-      add.run(space.id, user.user.id, "editor", t);
-      deps.db.prepare("INSERT INTO pod_metadata (space_id, s_id, updated_at) VALUES (?, ?, ?)")
-        .run(space.id, newResourceId("pmd"), t);
-    } else if (restricted) add.run(space.id, user.user.id, "member", t);
-    for (const m of members) add.run(space.id, m, "member", t);
-    return toSpaceJson(deps.db, space);
+      await add.run(space.id, user.user.id, "editor", t);
+      await deps.db.run(
+        "INSERT INTO pod_metadata (space_id, s_id, updated_at) VALUES (?, ?, ?)",
+        space.id,
+        newResourceId("pmd"),
+        t,
+      );
+    } else if (restricted) await add.run(space.id, user.user.id, "member", t);
+    for (const m of members) await add.run(space.id, m, "member", t);
+    return await toSpaceJson(deps.db, space);
   });
 }
 
@@ -133,16 +154,17 @@ export interface SpaceMemberJson {
 }
 
 /** Members of a space the actor administers, by email. */
-export function listSpaceMembers(
+export async function listSpaceMembers(
   deps: Deps,
   actor: Actor,
   input: { spaceId: string },
-): SpaceMemberJson[] {
-  const space = requireAdministrableSpace(deps.db, actor, input.spaceId);
-  return deps.db.prepare(
+): Promise<SpaceMemberJson[]> {
+  const space = await requireAdministrableSpace(deps.db, actor, input.spaceId);
+  return (await deps.db.all(
     `SELECT u.s_id, u.email, u.first_name, u.last_name, sm.role FROM space_members sm
      JOIN users u ON u.id = sm.user_id WHERE sm.space_id = ? ORDER BY u.email LIMIT 10000`,
-  ).all(space.id).map((r) => {
+    space.id,
+  )).map((r) => {
     const row = r as {
       s_id: string;
       email: string;
@@ -164,74 +186,81 @@ export function listSpaceMembers(
  * workspace; any workspace user may join an open, non-archived Pod themselves as `member`.
  * Only Pods have editors.
  */
-export function addSpaceMember(
+export async function addSpaceMember(
   deps: Deps,
   actor: Actor,
   input: { spaceId: string; userId: string; role?: SpaceMemberRole },
-): SpaceMemberJson[] {
+): Promise<SpaceMemberJson[]> {
   requireScope(actor, "write");
   const role = input.role ?? "member";
-  const space = requireSpaceForMembership(deps.db, actor, input);
+  const space = await requireSpaceForMembership(deps.db, actor, input);
   if (role === "editor" && space.kind !== "project") {
     throw invalid("role: only Pods have editors; use member");
   }
-  const userId = requireWorkspaceMember(deps.db, actor, input.userId);
-  tx(deps.db, () => {
-    deps.db.prepare(
+  const userId = await requireWorkspaceMember(deps.db, actor, input.userId);
+  await deps.db.tx(async () => {
+    await deps.db.run(
       `INSERT INTO space_members (space_id, user_id, role, created_at) VALUES (?, ?, ?, ?)
        ON CONFLICT (space_id, user_id) DO UPDATE SET role = excluded.role`,
-    ).run(space.id, userId, role, now());
-    deps.db.prepare("UPDATE spaces SET updated_at = ? WHERE id = ?").run(now(), space.id);
+      space.id,
+      userId,
+      role,
+      now(),
+    );
+    await deps.db.run("UPDATE spaces SET updated_at = ? WHERE id = ?", now(), space.id);
   });
-  return canAdministerSpace(deps.db, actor, space)
-    ? listSpaceMembers(deps, actor, { spaceId: space.sId })
+  return await canAdministerSpace(deps.db, actor, space)
+    ? await listSpaceMembers(deps, actor, { spaceId: space.sId })
     : [];
 }
 
 /** The space for a membership change: administrators, or a self-join of an open Pod. */
-function requireSpaceForMembership(
+async function requireSpaceForMembership(
   db: Db,
   actor: Actor,
   input: { spaceId: string; userId: string; role?: SpaceMemberRole },
-): SpaceRow {
+): Promise<SpaceRow> {
   const user = requireUser(actor);
-  const space = findSpaceInWorkspace(db, actor.workspace.id, input.spaceId);
+  const space = await findSpaceInWorkspace(db, actor.workspace.id, input.spaceId);
   const selfJoin = space?.kind === "project" && !space.isRestricted &&
     space.archivedAt === null && input.userId === user.user.sId &&
     (input.role ?? "member") === "member";
   if (space && selfJoin) return space;
-  return requireAdministrableSpace(db, actor, input.spaceId);
+  return await requireAdministrableSpace(db, actor, input.spaceId);
 }
 
 /** Remove a member; a Pod keeps at least one editor. Members may leave by themselves. */
-export function removeSpaceMember(
+export async function removeSpaceMember(
   deps: Deps,
   actor: Actor,
   input: { spaceId: string; userId: string },
-): void {
+): Promise<void> {
   requireScope(actor, "write");
   const user = requireUser(actor);
   const space = input.userId === user.user.sId
-    ? findSpaceInWorkspace(deps.db, actor.workspace.id, input.spaceId)
-    : requireAdministrableSpace(deps.db, actor, input.spaceId);
+    ? await findSpaceInWorkspace(deps.db, actor.workspace.id, input.spaceId)
+    : await requireAdministrableSpace(deps.db, actor, input.spaceId);
   if (!space) throw new AppError(404, "space_not_found", "Space not found.");
-  const target = findUserBySId(deps.db, input.userId);
-  tx(deps.db, () => {
+  const target = await findUserBySId(deps.db, input.userId);
+  await deps.db.tx(async () => {
     const removed = target
-      ? deps.db.prepare(
+      ? await deps.db.get(
         "DELETE FROM space_members WHERE space_id = ? AND user_id = ? RETURNING role",
-      ).get(space.id, target.id) as { role: SpaceMemberRole } | undefined
+        space.id,
+        target.id,
+      ) as { role: SpaceMemberRole } | undefined
       : undefined;
     if (!removed && input.userId === user.user.sId) {
       throw new AppError(404, "space_not_found", "Space not found.");
     }
     if (!removed) throw new AppError(404, "workspace_user_not_found", "Not a member of the space.");
-    const editors = deps.db.prepare(
+    const editors = await deps.db.get(
       "SELECT count(*) AS n FROM space_members WHERE space_id = ? AND role = 'editor'",
-    ).get(space.id) as { n: number };
+      space.id,
+    ) as { n: number };
     if (space.kind === "project" && removed.role === "editor" && editors.n === 0) {
       throw invalid("userId: a Pod must keep at least one editor");
     }
-    deps.db.prepare("UPDATE spaces SET updated_at = ? WHERE id = ?").run(now(), space.id);
+    await deps.db.run("UPDATE spaces SET updated_at = ? WHERE id = ?", now(), space.id);
   });
 }

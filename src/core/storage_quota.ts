@@ -21,7 +21,7 @@
  */
 import type { Deps } from "../deps.ts";
 import { type Actor, fullName } from "../auth/actor.ts";
-import { type Db, now, tx } from "../db/sqlite.ts";
+import { type Db, now } from "../db/db.ts";
 import { AppError, invalid } from "../errors.ts";
 import { requireWorkspaceRole } from "./access.ts";
 
@@ -56,26 +56,35 @@ interface Held {
   reserved: number;
 }
 
-function memberHeld(db: Db, o: StorageOwner): Held {
-  const stored = db.prepare(
+async function memberHeld(db: Db, o: StorageOwner): Promise<Held> {
+  const stored = await db.get(
     `SELECT file_bytes + document_bytes AS n FROM storage_usage
      WHERE workspace_id = ? AND user_id = ?`,
-  ).get(o.workspaceId, o.userId) as { n: number } | undefined;
-  const reserved = (db.prepare(
+    o.workspaceId,
+    o.userId,
+  ) as { n: number } | undefined;
+  const reserved = (await db.get(
     `SELECT COALESCE(SUM(bytes), 0) AS n FROM storage_reservations
      WHERE workspace_id = ? AND user_id = ?`,
-  ).get(o.workspaceId, o.userId) as { n: number }).n;
+    o.workspaceId,
+    o.userId,
+  ) as { n: number }).n;
   return { held: (stored?.n ?? 0) + reserved, reserved };
 }
 
-function workspaceHeld(db: Db, workspaceId: number): Held & { files: number; documents: number } {
-  const s = db.prepare(
+async function workspaceHeld(
+  db: Db,
+  workspaceId: number,
+): Promise<Held & { files: number; documents: number }> {
+  const s = await db.get(
     `SELECT COALESCE(SUM(file_bytes), 0) AS f, COALESCE(SUM(document_bytes), 0) AS d
      FROM storage_usage WHERE workspace_id = ?`,
-  ).get(workspaceId) as { f: number; d: number };
-  const reserved = (db.prepare(
+    workspaceId,
+  ) as { f: number; d: number };
+  const reserved = (await db.get(
     "SELECT COALESCE(SUM(bytes), 0) AS n FROM storage_reservations WHERE workspace_id = ?",
-  ).get(workspaceId) as { n: number }).n;
+    workspaceId,
+  ) as { n: number }).n;
   return { held: s.f + s.d + reserved, reserved, files: s.f, documents: s.d };
 }
 
@@ -102,15 +111,15 @@ function quotaExceeded(
  * the workspace's when either would pass its quota. Call it inside the transaction that
  * writes the rows; a change that does not grow a usage is never refused by it.
  */
-export function assertStorageFits(
+export async function assertStorageFits(
   deps: Deps,
   owner: StorageOwner,
   change: { memberBytes: number; workspaceBytes: number },
   kind: StorageKind,
-): void {
+): Promise<void> {
   const { storageQuotaMember: memberLimit, storageQuotaWorkspace: workspaceLimit } = deps.config;
   if (owner.userId !== 0 && memberLimit !== null && change.memberBytes > 0) {
-    const { held } = memberHeld(deps.db, owner);
+    const { held } = await memberHeld(deps.db, owner);
     if (held + change.memberBytes > memberLimit) {
       throw quotaExceeded(kind, "member", {
         limit: memberLimit,
@@ -120,7 +129,7 @@ export function assertStorageFits(
     }
   }
   if (workspaceLimit !== null && change.workspaceBytes > 0) {
-    const { held } = workspaceHeld(deps.db, owner.workspaceId);
+    const { held } = await workspaceHeld(deps.db, owner.workspaceId);
     if (held + change.workspaceBytes > workspaceLimit) {
       throw quotaExceeded(kind, "workspace", {
         limit: workspaceLimit,
@@ -132,33 +141,37 @@ export function assertStorageFits(
 }
 
 /** Hold `bytes` for an upload about to stream (413 when they do not fit); returns its id. */
-export function reserveStorage(
+export async function reserveStorage(
   deps: Deps,
   owner: StorageOwner,
   bytes: number,
   kind: StorageKind,
-): number {
-  return tx(deps.db, () => {
-    assertStorageFits(deps, owner, { memberBytes: bytes, workspaceBytes: bytes }, kind);
-    const r = deps.db.prepare(
+): Promise<number> {
+  return await deps.db.tx(async () => {
+    await assertStorageFits(deps, owner, { memberBytes: bytes, workspaceBytes: bytes }, kind);
+    const r = await deps.db.get(
       `INSERT INTO storage_reservations (workspace_id, user_id, bytes, created_at)
        VALUES (?, ?, ?, ?) RETURNING id`,
-    ).get(owner.workspaceId, owner.userId, bytes, now()) as { id: number };
+      owner.workspaceId,
+      owner.userId,
+      bytes,
+      now(),
+    ) as { id: number };
     return r.id;
   });
 }
 
 /** Give a reservation back (done, failed or cut upload); a second call is a no-op. */
-export function releaseReservation(db: Db, reservationId: number): void {
-  db.prepare("DELETE FROM storage_reservations WHERE id = ?").run(reservationId);
+export async function releaseReservation(db: Db, reservationId: number): Promise<void> {
+  await db.run("DELETE FROM storage_reservations WHERE id = ?", reservationId);
 }
 
 /**
  * Drop every reservation: at start, before the server listens, no upload is in flight, so
  * any row left is from a process that stopped mid-upload.
  */
-export function clearReservations(db: Db): number {
-  return Number(db.prepare("DELETE FROM storage_reservations").run().changes);
+export async function clearReservations(db: Db): Promise<number> {
+  return Number((await db.run("DELETE FROM storage_reservations")).changes);
 }
 
 export const STORAGE_MEMBERS_DEFAULT = 100;
@@ -188,7 +201,7 @@ interface MemberUsageRow {
  * the workspace's usage, and its members by usage, largest first (`user: null` holds what no
  * member owns: API-key writes, documents from before quotas, files of deleted users).
  */
-export function getStorageUsage(
+export async function getStorageUsage(
   deps: Deps,
   actor: Actor,
   input: { limit?: number; cursor?: string } = {},
@@ -200,8 +213,8 @@ export function getStorageUsage(
   }
   const [held, userId] = input.cursor ? parseCursor(input.cursor) : [Number.MAX_SAFE_INTEGER, -1];
   const workspaceId = actor.workspace.id;
-  const ws = workspaceHeld(deps.db, workspaceId);
-  const rows = deps.db.prepare(
+  const ws = await workspaceHeld(deps.db, workspaceId);
+  const rows = await deps.db.all(
     `WITH r AS (SELECT user_id, SUM(bytes) AS bytes FROM storage_reservations
                 WHERE workspace_id = ? GROUP BY user_id),
      owners AS (SELECT user_id FROM storage_usage WHERE workspace_id = ?
@@ -216,7 +229,6 @@ export function getStorageUsage(
      FROM m LEFT JOIN users u ON u.id = m.user_id
      WHERE (held < ? OR (held = ? AND m.user_id > ?)) AND held > 0
      ORDER BY held DESC, m.user_id ASC LIMIT ?`,
-  ).all(
     workspaceId,
     workspaceId,
     workspaceId,
@@ -260,33 +272,36 @@ export function getStorageUsage(
  * every ready file and document of the workspace. For verification and the benchmark; the
  * quotas read the counters.
  */
-export function sumStorageFromRows(
+export async function sumStorageFromRows(
   db: Db,
   workspaceId: number,
-): StorageCounter[] {
+): Promise<StorageCounter[]> {
   return rowsOf(
-    db.prepare(
+    await db.all(
       `SELECT owner AS userId, SUM(f) AS fileBytes, SUM(d) AS documentBytes FROM (
        SELECT COALESCE(user_id, 0) AS owner, file_size AS f, 0 AS d FROM files
        WHERE workspace_id = ? AND status = 'ready'
        UNION ALL
        SELECT COALESCE(user_id, 0), 0, text_size FROM documents WHERE workspace_id = ?
      ) GROUP BY owner HAVING SUM(f) != 0 OR SUM(d) != 0 ORDER BY owner`,
-    ).all(workspaceId, workspaceId),
+      workspaceId,
+      workspaceId,
+    ),
   );
 }
 
 /** The counter rows of a workspace, in the shape of {@link sumStorageFromRows}. */
-export function readStorageCounters(
+export async function readStorageCounters(
   db: Db,
   workspaceId: number,
-): StorageCounter[] {
+): Promise<StorageCounter[]> {
   return rowsOf(
-    db.prepare(
+    await db.all(
       `SELECT user_id AS userId, file_bytes AS fileBytes, document_bytes AS documentBytes
      FROM storage_usage WHERE workspace_id = ? AND (file_bytes != 0 OR document_bytes != 0)
      ORDER BY user_id`,
-    ).all(workspaceId),
+      workspaceId,
+    ),
   );
 }
 

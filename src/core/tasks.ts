@@ -8,8 +8,8 @@
  * @module
  */
 import type { Deps } from "../deps.ts";
-import type { Db } from "../db/sqlite.ts";
-import { now, tx } from "../db/sqlite.ts";
+import type { Db } from "../db/db.ts";
+import { now } from "../db/db.ts";
 import type { Actor } from "../auth/actor.ts";
 import { AppError, invalid } from "../errors.ts";
 import { newResourceId } from "../util/ids.ts";
@@ -90,19 +90,24 @@ function toTaskJson(r: any): PodTaskJson {
   };
 }
 
-function findTask(db: Db, space: SpaceRow, taskSId: string): PodTaskJson {
-  const r = db.prepare(`${SELECT} WHERE t.s_id = ? AND t.space_id = ? AND t.deleted_at IS NULL`)
-    .get(taskSId, space.id);
+async function findTask(db: Db, space: SpaceRow, taskSId: string): Promise<PodTaskJson> {
+  const r = await db.get(
+    `${SELECT} WHERE t.s_id = ? AND t.space_id = ? AND t.deleted_at IS NULL`,
+    taskSId,
+    space.id,
+  );
   if (!r) throw new AppError(404, "task_not_found", "Task not found.");
   return toTaskJson(r);
 }
 
 /** Assignees must be members or editors of the Pod; returns the user row id. */
-function requirePodMember(db: Db, space: SpaceRow, userSId: string): number {
-  const r = db.prepare(
+async function requirePodMember(db: Db, space: SpaceRow, userSId: string): Promise<number> {
+  const r = await db.get(
     `SELECT u.id FROM users u JOIN space_members sm ON sm.user_id = u.id
      WHERE u.s_id = ? AND sm.space_id = ?`,
-  ).get(userSId, space.id) as { id: number } | undefined;
+    userSId,
+    space.id,
+  ) as { id: number } | undefined;
   if (!r) throw invalid(`assigneeId: user ${userSId} is not a member of this Pod`);
   return r.id;
 }
@@ -116,20 +121,25 @@ export interface CreateTaskInput {
 }
 
 /** A Pod member creates a task (created by `user`). */
-export function createTask(deps: Deps, actor: Actor, input: CreateTaskInput): PodTaskJson {
+export async function createTask(
+  deps: Deps,
+  actor: Actor,
+  input: CreateTaskInput,
+): Promise<PodTaskJson> {
   requireScope(actor, "write");
   const user = requireUser(actor);
-  const space = requireReadablePod(deps.db, actor, input.podId);
-  const assignee = input.assigneeId ? requirePodMember(deps.db, space, input.assigneeId) : null;
+  const space = await requireReadablePod(deps.db, actor, input.podId);
+  const assignee = input.assigneeId
+    ? await requirePodMember(deps.db, space, input.assigneeId)
+    : null;
   const status = input.status ?? "todo";
   const t = now();
   const sId = newResourceId("tsk");
-  deps.db.prepare(
+  await deps.db.run(
     `INSERT INTO pod_tasks (s_id, workspace_id, space_id, text, status, assignee_user_id, done_at,
        agent_instructions, created_by_type, created_by_user_id, marked_done_by_type,
        marked_done_by_user_id, created_at, updated_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'user', ?, ?, ?, ?, ?)`,
-  ).run(
     sId,
     actor.workspace.id,
     space.id,
@@ -144,7 +154,7 @@ export function createTask(deps: Deps, actor: Actor, input: CreateTaskInput): Po
     t,
     t,
   );
-  return findTask(deps.db, space, sId);
+  return await findTask(deps.db, space, sId);
 }
 
 export interface UpdateTaskInput {
@@ -158,39 +168,48 @@ export interface UpdateTaskInput {
 }
 
 /** Snapshot the current row into `pod_task_versions` (call inside the write transaction). */
-function snapshotTask(db: Db, taskRowId: number): void {
-  const row = db.prepare("SELECT * FROM pod_tasks WHERE id = ?").get(taskRowId);
-  const next = db.prepare(
+async function snapshotTask(db: Db, taskRowId: number): Promise<void> {
+  const row = await db.get("SELECT * FROM pod_tasks WHERE id = ?", taskRowId);
+  const next = await db.get(
     "SELECT coalesce(max(version), 0) + 1 AS v FROM pod_task_versions WHERE task_id = ?",
-  ).get(taskRowId) as { v: number };
-  db.prepare(
+    taskRowId,
+  ) as { v: number };
+  await db.run(
     "INSERT INTO pod_task_versions (task_id, version, snapshot, created_at) VALUES (?, ?, ?, ?)",
-  ).run(taskRowId, next.v, JSON.stringify(row), now());
+    taskRowId,
+    next.v,
+    JSON.stringify(row),
+    now(),
+  );
 }
 
 /** A Pod member updates a task; the previous state is kept as a version row. */
-export function updateTask(deps: Deps, actor: Actor, input: UpdateTaskInput): PodTaskJson {
+export async function updateTask(
+  deps: Deps,
+  actor: Actor,
+  input: UpdateTaskInput,
+): Promise<PodTaskJson> {
   requireScope(actor, "write");
   const user = requireUser(actor);
-  const space = requireReadablePod(deps.db, actor, input.podId);
-  const current = findTask(deps.db, space, input.taskId);
+  const space = await requireReadablePod(deps.db, actor, input.podId);
+  const current = await findTask(deps.db, space, input.taskId);
   const assignee = input.assigneeId === undefined
     ? undefined
     : input.assigneeId === null
     ? null
-    : requirePodMember(deps.db, space, input.assigneeId);
+    : await requirePodMember(deps.db, space, input.assigneeId);
   const conversation = input.conversationId === undefined
     ? undefined
     : input.conversationId === null
     ? null
-    : requireReadableConversation(deps, actor, input.conversationId).id;
+    : (await requireReadableConversation(deps, actor, input.conversationId)).id;
   const status = input.status ?? current.status;
   const becameDone = status === "done" && current.status !== "done";
   const leftDone = status !== "done" && current.status === "done";
-  tx(deps.db, () => {
-    snapshotTask(deps.db, current.id);
+  await deps.db.tx(async () => {
+    await snapshotTask(deps.db, current.id);
     const t = now();
-    deps.db.prepare(
+    await deps.db.run(
       `UPDATE pod_tasks SET text = coalesce(?, text), status = ?,
          assignee_user_id = CASE WHEN ? THEN ? ELSE assignee_user_id END,
          conversation_id = CASE WHEN ? THEN ? ELSE conversation_id END,
@@ -200,7 +219,6 @@ export function updateTask(deps: Deps, actor: Actor, input: UpdateTaskInput): Po
          marked_done_by_user_id = CASE WHEN ? THEN ? WHEN ? THEN NULL ELSE marked_done_by_user_id END,
          updated_at = ?
        WHERE id = ?`,
-    ).run(
       input.text ?? null,
       status,
       assignee !== undefined ? 1 : 0,
@@ -221,23 +239,24 @@ export function updateTask(deps: Deps, actor: Actor, input: UpdateTaskInput): Po
       current.id,
     );
   });
-  return findTask(deps.db, space, input.taskId);
+  return await findTask(deps.db, space, input.taskId);
 }
 
 /** A Pod member deletes a task: soft delete, previous state kept as a version row. */
-export function deleteTask(
+export async function deleteTask(
   deps: Deps,
   actor: Actor,
   input: { podId: string; taskId: string },
-): { success: true } {
+): Promise<{ success: true }> {
   requireScope(actor, "write");
   requireUser(actor);
-  const space = requireReadablePod(deps.db, actor, input.podId);
-  const task = findTask(deps.db, space, input.taskId);
-  tx(deps.db, () => {
-    snapshotTask(deps.db, task.id);
+  const space = await requireReadablePod(deps.db, actor, input.podId);
+  const task = await findTask(deps.db, space, input.taskId);
+  await deps.db.tx(async () => {
+    await snapshotTask(deps.db, task.id);
     const t = now();
-    deps.db.prepare("UPDATE pod_tasks SET deleted_at = ?, updated_at = ? WHERE id = ?").run(
+    await deps.db.run(
+      "UPDATE pod_tasks SET deleted_at = ?, updated_at = ? WHERE id = ?",
       t,
       t,
       task.id,
@@ -247,10 +266,11 @@ export function deleteTask(
 }
 
 /** Number of version rows of a task (its update history length). */
-export function countTaskVersions(db: Db, taskSId: string): number {
-  return (db.prepare(
+export async function countTaskVersions(db: Db, taskSId: string): Promise<number> {
+  return (await db.get(
     "SELECT count(*) AS n FROM pod_task_versions v JOIN pod_tasks t ON t.id = v.task_id WHERE t.s_id = ?",
-  ).get(taskSId) as { n: number }).n;
+    taskSId,
+  ) as { n: number }).n;
 }
 
 export interface ListTasksInput {
@@ -264,27 +284,27 @@ export interface ListTasksInput {
 }
 
 /** REST listing: a Pod's live tasks in creation order, paged by task sId. */
-export function listTasks(
+export async function listTasks(
   deps: Deps,
   actor: Actor,
   input: ListTasksInput,
-): { tasks: PodTaskJson[]; nextCursor: string | null } {
-  const space = requireReadablePod(deps.db, actor, input.podId);
+): Promise<{ tasks: PodTaskJson[]; nextCursor: string | null }> {
+  const space = await requireReadablePod(deps.db, actor, input.podId);
   const limit = Math.min(Math.max(1, input.limit), MAX_TASKS_PAGE);
   let afterId = 0;
   if (input.cursor) {
-    const r = deps.db.prepare("SELECT id FROM pod_tasks WHERE s_id = ? AND space_id = ?").get(
+    const r = await deps.db.get(
+      "SELECT id FROM pod_tasks WHERE s_id = ? AND space_id = ?",
       input.cursor,
       space.id,
     ) as { id: number } | undefined;
     if (!r) throw invalid("cursor: unknown cursor");
     afterId = r.id;
   }
-  const rows = deps.db.prepare(
+  const rows = await deps.db.all(
     `${SELECT} WHERE t.space_id = ? AND t.deleted_at IS NULL AND t.id > ?
      AND (? IS NULL OR t.status = ?) AND (? IS NULL OR a.s_id = ?)
      ORDER BY t.id LIMIT ?`,
-  ).all(
     space.id,
     afterId,
     input.status ?? null,
@@ -310,8 +330,8 @@ export interface GetPodTasksInput {
  * the last `daysAgo` days (latest first), `all` = open then recently done. At most
  * {@link MAX_TASKS_PAGE} of each.
  */
-export function getPodTasks(deps: Deps, actor: Actor, input: GetPodTasksInput) {
-  const space = requireReadablePod(deps.db, actor, input.podId, { activeOnly: true });
+export async function getPodTasks(deps: Deps, actor: Actor, input: GetPodTasksInput) {
+  const space = await requireReadablePod(deps.db, actor, input.podId, { activeOnly: true });
   const assigneeFilter = input.assigneeFilter ?? "all";
   const statusFilter = input.statusFilter ?? "open";
   const daysAgo = input.daysAgo ?? 7;
@@ -321,12 +341,21 @@ export function getPodTasks(deps: Deps, actor: Actor, input: GetPodTasksInput) {
   const mine = assigneeFilter === "mine" ? requireUser(actor).user.id : null;
   const base = `${SELECT} WHERE t.space_id = ? AND t.deleted_at IS NULL
     AND (? IS NULL OR t.assignee_user_id = ?)`;
-  const open = statusFilter === "done" ? [] : deps.db.prepare(
+  const open = statusFilter === "done" ? [] : await deps.db.all(
     `${base} AND t.status != 'done' ORDER BY t.created_at, t.id LIMIT ?`,
-  ).all(space.id, mine, mine, MAX_TASKS_PAGE);
-  const done = statusFilter === "open" ? [] : deps.db.prepare(
+    space.id,
+    mine,
+    mine,
+    MAX_TASKS_PAGE,
+  );
+  const done = statusFilter === "open" ? [] : await deps.db.all(
     `${base} AND t.status = 'done' AND t.done_at >= ? ORDER BY t.done_at DESC, t.id DESC LIMIT ?`,
-  ).all(space.id, mine, mine, now() - daysAgo * 86_400_000, MAX_TASKS_PAGE);
+    space.id,
+    mine,
+    mine,
+    now() - daysAgo * 86_400_000,
+    MAX_TASKS_PAGE,
+  );
   const tasks = [...open, ...done].map(toTaskJson);
   return {
     count: tasks.length,

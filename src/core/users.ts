@@ -2,8 +2,8 @@
  * Users: local accounts (email + scrypt password).
  * @module
  */
-import type { Db } from "../db/sqlite.ts";
-import { now } from "../db/sqlite.ts";
+import type { Db } from "../db/db.ts";
+import { now } from "../db/db.ts";
 import { AppError, invalid } from "../errors.ts";
 import { newSId } from "../util/ids.ts";
 import { hashPassword, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from "../auth/passwords.ts";
@@ -101,14 +101,13 @@ export async function createUser(db: Db, input: CreateUserInput): Promise<UserRo
     validatePassword(input.password);
     hash = await hashPassword(input.password);
   }
-  if (findUserByEmail(db, email)) {
+  if (await findUserByEmail(db, email)) {
     throw new AppError(409, "conflict", `A user with email ${email} already exists.`);
   }
   const t = now();
-  const row = db.prepare(
+  const row = await db.get(
     `INSERT INTO users (s_id, email, username, first_name, last_name, password_hash, password_changed_at, is_instance_admin, created_at, updated_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING ${COLUMNS}`,
-  ).get(
     newSId(),
     email,
     email.split("@")[0],
@@ -123,25 +122,26 @@ export async function createUser(db: Db, input: CreateUserInput): Promise<UserRo
   return fromRow(row);
 }
 
-export function findUserByEmail(db: Db, email: string): UserRow | null {
-  const r = db.prepare(`SELECT ${COLUMNS} FROM users WHERE email = ?`).get(
+export async function findUserByEmail(db: Db, email: string): Promise<UserRow | null> {
+  const r = await db.get(
+    `SELECT ${COLUMNS} FROM users WHERE email = ?`,
     email.trim().toLowerCase(),
   );
   return r ? fromRow(r) : null;
 }
 
-export function findUserById(db: Db, id: number): UserRow | null {
-  const r = db.prepare(`SELECT ${COLUMNS} FROM users WHERE id = ?`).get(id);
+export async function findUserById(db: Db, id: number): Promise<UserRow | null> {
+  const r = await db.get(`SELECT ${COLUMNS} FROM users WHERE id = ?`, id);
   return r ? fromRow(r) : null;
 }
 
-export function findUserBySId(db: Db, sId: string): UserRow | null {
-  const r = db.prepare(`SELECT ${COLUMNS} FROM users WHERE s_id = ?`).get(sId);
+export async function findUserBySId(db: Db, sId: string): Promise<UserRow | null> {
+  const r = await db.get(`SELECT ${COLUMNS} FROM users WHERE s_id = ?`, sId);
   return r ? fromRow(r) : null;
 }
 
-export function countUsers(db: Db): number {
-  return (db.prepare("SELECT count(*) AS n FROM users").get() as { n: number }).n;
+export async function countUsers(db: Db): Promise<number> {
+  return (await db.get("SELECT count(*) AS n FROM users") as { n: number }).n;
 }
 
 /**
@@ -154,8 +154,12 @@ export async function upgradePasswordHash(
   input: { userId: number; oldHash: string; password: string },
 ): Promise<boolean> {
   const hash = await hashPassword(input.password);
-  const r = db.prepare("UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?")
-    .run(hash, input.userId, input.oldHash);
+  const r = await db.run(
+    "UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?",
+    hash,
+    input.userId,
+    input.oldHash,
+  );
   return r.changes === 1;
 }
 
@@ -164,8 +168,11 @@ export async function setPasswordHash(db: Db, userId: number, password: string):
   validatePassword(password);
   const hash = await hashPassword(password);
   const t = now();
-  db.prepare(
+  await db.run(
     "UPDATE users SET password_hash = ?, password_changed_at = ?, updated_at = ? WHERE id = ?",
-  )
-    .run(hash, t, t, userId);
+    hash,
+    t,
+    t,
+    userId,
+  );
 }

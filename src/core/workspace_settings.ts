@@ -17,8 +17,8 @@
  * request an access token makes, and in the re-check of open event streams.
  * @module
  */
-import type { Db } from "../db/sqlite.ts";
-import { now } from "../db/sqlite.ts";
+import type { Db } from "../db/db.ts";
+import { now } from "../db/db.ts";
 import { AppError, invalid } from "../errors.ts";
 import type { UserActor } from "../auth/actor.ts";
 import { findWorkspaceById, type WorkspaceRow } from "./workspaces.ts";
@@ -89,17 +89,18 @@ export type ClientCheck =
  * Refused when the MCP server is off, or in allowlist mode when any of the client's registered
  * redirect URIs matches no pattern (an unknown client is refused too).
  */
-export function checkClientAllowed(
+export async function checkClientAllowed(
   db: Db,
   workspace: { id: number },
   clientId: string | null,
-): ClientCheck {
-  const ws = findWorkspaceById(db, workspace.id);
+): Promise<ClientCheck> {
+  const ws = await findWorkspaceById(db, workspace.id);
   if (!ws || !ws.mcpEnabled) {
     return { allowed: false, error: "forbidden", description: MCP_DISABLED_MESSAGE };
   }
   if (ws.redirectPolicy === "all" || clientId === null) return { allowed: true };
-  const row = db.prepare("SELECT redirect_uris FROM oauth_clients WHERE client_id = ?").get(
+  const row = await db.get(
+    "SELECT redirect_uris FROM oauth_clients WHERE client_id = ?",
     clientId,
   ) as { redirect_uris: string } | undefined;
   const uris = row ? JSON.parse(row.redirect_uris) as string[] : [];
@@ -112,18 +113,22 @@ export function checkClientAllowed(
  * Why this workspace refuses the OAuth client (the text shown to the user or client), or null
  * when it lets it in. Every OAuth authorization, exchange, refresh and use goes through here.
  */
-export function oauthClientRefusal(db: Db, workspaceId: number, clientId: string): string | null {
-  const check = checkClientAllowed(db, { id: workspaceId }, clientId);
+export async function oauthClientRefusal(
+  db: Db,
+  workspaceId: number,
+  clientId: string,
+): Promise<string | null> {
+  const check = await checkClientAllowed(db, { id: workspaceId }, clientId);
   return check.allowed ? null : check.description;
 }
 
 /** REST: 403 `workspace_auth_error` unless the workspace lets this OAuth client in. */
-export function requireOAuthClientAllowed(
+export async function requireOAuthClientAllowed(
   db: Db,
   workspace: { id: number },
   clientId: string,
-): void {
-  const refusal = oauthClientRefusal(db, workspace.id, clientId);
+): Promise<void> {
+  const refusal = await oauthClientRefusal(db, workspace.id, clientId);
   if (refusal) {
     throw new AppError(
       403,
@@ -158,11 +163,11 @@ export interface McpSettingsInput {
 }
 
 /** Save the MCP settings of the actor's workspace (admins only). */
-export function updateMcpSettings(
+export async function updateMcpSettings(
   db: Db,
   actor: UserActor,
   input: McpSettingsInput,
-): WorkspaceRow {
+): Promise<WorkspaceRow> {
   requireWorkspaceRole(actor, ["admin"], "Only workspace admins can change MCP settings.");
   if (input.redirectPolicy !== "all" && input.redirectPolicy !== "allowlist") {
     throw invalid('redirectPolicy: must be "all" or "allowlist"');
@@ -171,10 +176,9 @@ export function updateMcpSettings(
   if (input.redirectPolicy === "allowlist" && list.length === 0) {
     throw invalid("allowedRedirectUris: the allowlist needs at least one entry");
   }
-  db.prepare(
+  await db.run(
     `UPDATE workspaces SET mcp_enabled = ?, redirect_policy = ?, allowed_redirect_uris = ?,
        allow_token_in_url = ?, updated_at = ? WHERE id = ?`,
-  ).run(
     input.mcpEnabled ? 1 : 0,
     input.redirectPolicy,
     JSON.stringify(list),
@@ -182,12 +186,12 @@ export function updateMcpSettings(
     now(),
     actor.workspace.id,
   );
-  return findWorkspaceById(db, actor.workspace.id)!;
+  return (await findWorkspaceById(db, actor.workspace.id))!;
 }
 
 /** The current settings of a workspace (for pages and `/mcp`). */
-export function getMcpSettings(db: Db, workspaceId: number): WorkspaceRow {
-  const ws = findWorkspaceById(db, workspaceId);
+export async function getMcpSettings(db: Db, workspaceId: number): Promise<WorkspaceRow> {
+  const ws = await findWorkspaceById(db, workspaceId);
   if (!ws) throw new AppError(404, "workspace_not_found", "The workspace was not found.");
   return ws;
 }

@@ -4,8 +4,8 @@
  * global `dust` agent.
  * @module
  */
-import type { Db } from "../db/sqlite.ts";
-import { now, tx } from "../db/sqlite.ts";
+import type { Db } from "../db/db.ts";
+import { now } from "../db/db.ts";
 import { AppError, invalid } from "../errors.ts";
 import { newResourceId, newSId } from "../util/ids.ts";
 import type { Role, WorkspaceRef } from "../auth/actor.ts";
@@ -71,28 +71,38 @@ export function parseRole(role: string): Role {
 }
 
 /** Create a workspace with its admin, default spaces, workspace group and global agent. */
-export function createWorkspace(
+export async function createWorkspace(
   db: Db,
   input: { name: string; adminUserId: number },
-): WorkspaceRow {
+): Promise<WorkspaceRow> {
   const name = validateWorkspaceName(input.name);
-  return tx(db, () => {
+  return await db.tx(async () => {
     const t = now();
     const ws = fromRow(
-      db.prepare(
+      await db.get(
         `INSERT INTO workspaces (s_id, name, created_at, updated_at) VALUES (?, ?, ?, ?) RETURNING ${COLUMNS}`,
-      ).get(newSId(), name, t, t),
+        newSId(),
+        name,
+        t,
+        t,
+      ),
     );
-    db.prepare(
+    await db.run(
       "INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES (?, ?, 'admin', ?)",
-    ).run(ws.id, input.adminUserId, t);
-    const group = db.prepare(
+      ws.id,
+      input.adminUserId,
+      t,
+    );
+    const group = await db.get(
       "INSERT INTO groups (s_id, workspace_id, name, kind, created_at) VALUES (?, ?, 'Workspace', 'global', ?) RETURNING id",
-    ).get(newResourceId("grp"), ws.id, t) as { id: number };
+      newResourceId("grp"),
+      ws.id,
+      t,
+    ) as { id: number };
     const insertSpace = db.prepare(
       "INSERT INTO spaces (s_id, workspace_id, name, kind, is_restricted, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
     );
-    const global = insertSpace.get(
+    const global = await insertSpace.get(
       newResourceId("vlt"),
       ws.id,
       "Company Data",
@@ -103,16 +113,16 @@ export function createWorkspace(
     ) as {
       id: number;
     };
-    insertSpace.run(newResourceId("vlt"), ws.id, "System", "system", 1, t, t);
-    insertSpace.run(newResourceId("vlt"), ws.id, "Conversations", "conversations", 0, t, t);
-    db.prepare("INSERT INTO space_groups (space_id, group_id) VALUES (?, ?)").run(
+    await insertSpace.run(newResourceId("vlt"), ws.id, "System", "system", 1, t, t);
+    await insertSpace.run(newResourceId("vlt"), ws.id, "Conversations", "conversations", 0, t, t);
+    await db.run(
+      "INSERT INTO space_groups (space_id, group_id) VALUES (?, ?)",
       global.id,
       group.id,
     );
-    db.prepare(
+    await db.run(
       `INSERT INTO agent_configurations (s_id, workspace_id, name, description, instructions, scope, status, max_steps_per_run, tools, created_at, updated_at)
        VALUES (?, ?, ?, ?, ?, 'global', 'active', 8, '["search","files"]', ?, ?)`,
-    ).run(
       DUST_AGENT.sId,
       ws.id,
       DUST_AGENT.name,
@@ -125,31 +135,36 @@ export function createWorkspace(
   });
 }
 
-export function findWorkspaceBySId(db: Db, sId: string): WorkspaceRow | null {
-  const r = db.prepare(`SELECT ${COLUMNS} FROM workspaces WHERE s_id = ?`).get(sId);
+export async function findWorkspaceBySId(db: Db, sId: string): Promise<WorkspaceRow | null> {
+  const r = await db.get(`SELECT ${COLUMNS} FROM workspaces WHERE s_id = ?`, sId);
   return r ? fromRow(r) : null;
 }
 
-export function findWorkspaceById(db: Db, id: number): WorkspaceRow | null {
-  const r = db.prepare(`SELECT ${COLUMNS} FROM workspaces WHERE id = ?`).get(id);
+export async function findWorkspaceById(db: Db, id: number): Promise<WorkspaceRow | null> {
+  const r = await db.get(`SELECT ${COLUMNS} FROM workspaces WHERE id = ?`, id);
   return r ? fromRow(r) : null;
 }
 
 /** Add a member or change an existing member's role. */
-export function addMember(
+export async function addMember(
   db: Db,
   input: { workspaceId: number; userId: number; role: Role },
-): void {
+): Promise<void> {
   const t = now();
-  db.prepare(
+  await db.run(
     `INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES (?, ?, ?, ?)
      ON CONFLICT (workspace_id, user_id) DO UPDATE SET role = excluded.role`,
-  ).run(input.workspaceId, input.userId, input.role, t);
+    input.workspaceId,
+    input.userId,
+    input.role,
+    t,
+  );
 }
 
 /** The user's role in a workspace, or null when not a member. */
-export function getRole(db: Db, workspaceId: number, userId: number): Role | null {
-  const r = db.prepare("SELECT role FROM memberships WHERE workspace_id = ? AND user_id = ?").get(
+export async function getRole(db: Db, workspaceId: number, userId: number): Promise<Role | null> {
+  const r = await db.get(
+    "SELECT role FROM memberships WHERE workspace_id = ? AND user_id = ?",
     workspaceId,
     userId,
   ) as { role: Role } | undefined;
@@ -162,18 +177,19 @@ export interface MembershipView {
 }
 
 /** Every workspace the user belongs to, by name. */
-export function listUserWorkspaces(db: Db, userId: number): MembershipView[] {
-  const rows = db.prepare(
+export async function listUserWorkspaces(db: Db, userId: number): Promise<MembershipView[]> {
+  const rows = await db.all(
     `SELECT ${COLUMNS.split(", ").map((c) => "w." + c).join(", ")}, m.role AS role
      FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
      WHERE m.user_id = ? ORDER BY w.name COLLATE NOCASE`,
-  ).all(userId);
+    userId,
+  );
   // deno-lint-ignore no-explicit-any
   return rows.map((r: any) => ({ workspace: fromRow(r), role: r.role as Role }));
 }
 
-export function requireWorkspace(db: Db, sId: string): WorkspaceRow {
-  const ws = findWorkspaceBySId(db, sId);
+export async function requireWorkspace(db: Db, sId: string): Promise<WorkspaceRow> {
+  const ws = await findWorkspaceBySId(db, sId);
   if (!ws) throw new AppError(404, "workspace_not_found", "The workspace was not found.");
   return ws;
 }

@@ -39,12 +39,30 @@ export interface RunResult {
 
 export type Engine = "sqlite" | "postgres";
 
+/** One SQL text bound for repeated use (`db.prepare(sql)`): the same calls, parameters only. */
+export interface Statement {
+  get<T = Row>(...params: SqlParams): Promise<T | undefined>;
+  all<T = Row>(...params: SqlParams): Promise<T[]>;
+  run(...params: SqlParams): Promise<RunResult>;
+}
+
+/** {@link Db.prepare} for any engine: the statement calls back into the Db with its SQL. */
+export function bindStatement(db: Db, sql: string): Statement {
+  return {
+    get: <T = Row>(...params: SqlParams) => db.get<T>(sql, ...params),
+    all: <T = Row>(...params: SqlParams) => db.all<T>(sql, ...params),
+    run: (...params: SqlParams) => db.run(sql, ...params),
+  };
+}
+
 export interface Db {
   readonly engine: Engine;
   /** The first row, or undefined. */
   get<T = Row>(sql: string, ...params: SqlParams): Promise<T | undefined>;
   all<T = Row>(sql: string, ...params: SqlParams): Promise<T[]>;
   run(sql: string, ...params: SqlParams): Promise<RunResult>;
+  /** A statement for SQL run several times (a loop of inserts); each engine caches its plan. */
+  prepare(sql: string): Statement;
   /** Several statements without parameters (schema changes). */
   exec(sql: string): Promise<void>;
   tx<T>(fn: () => Promise<T>): Promise<T>;

@@ -3,7 +3,7 @@
  * A new schema change is a new numbered module added to {@link MIGRATIONS}.
  * @module
  */
-import { type Db, now, tx } from "./sqlite.ts";
+import { type Db, now } from "./db.ts";
 import * as m0001 from "./migrations/0001_init.ts";
 import * as m0002 from "./migrations/0002_relay_and_tool_views.ts";
 import * as m0003 from "./migrations/0003_agent_favorites.ts";
@@ -31,26 +31,28 @@ export const MIGRATIONS: readonly Migration[] = [
 ];
 
 /** Apply every pending migration; returns the versions applied (empty when up to date). */
-export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS): number[] {
-  db.exec(`CREATE TABLE IF NOT EXISTS _migrations (
+export async function migrate(
+  db: Db,
+  migrations: readonly Migration[] = MIGRATIONS,
+): Promise<number[]> {
+  await db.exec(`CREATE TABLE IF NOT EXISTS _migrations (
     version INTEGER PRIMARY KEY,
     name TEXT NOT NULL,
     applied_at INTEGER NOT NULL
   ) STRICT`);
   const applied = new Set(
-    (db.prepare("SELECT version FROM _migrations").all() as { version: number }[]).map((r) =>
-      r.version
-    ),
+    (await db.all<{ version: number }>("SELECT version FROM _migrations")).map((r) => r.version),
   );
   const done: number[] = [];
   for (const m of migrations) {
     if (applied.has(m.version)) continue;
-    tx(db, () => {
+    await db.tx(async () => {
       // Another process may have applied it while we waited for the write lock.
-      const again = db.prepare("SELECT 1 FROM _migrations WHERE version = ?").get(m.version);
+      const again = await db.get("SELECT 1 FROM _migrations WHERE version = ?", m.version);
       if (again) return;
-      db.exec(m.sql);
-      db.prepare("INSERT INTO _migrations (version, name, applied_at) VALUES (?, ?, ?)").run(
+      await db.exec(m.sql);
+      await db.run(
+        "INSERT INTO _migrations (version, name, applied_at) VALUES (?, ?, ?)",
         m.version,
         m.name,
         now(),

@@ -1,23 +1,40 @@
 /**
- * SQLite through `node:sqlite`. Pragmas in PocketBase's order: busy timeout first (it must
- * precede WAL), then WAL, `synchronous=NORMAL`, foreign keys. `node:sqlite` is synchronous:
- * never `await` inside {@link tx}.
+ * The SQLite engine of {@link Db}: one `node:sqlite` connection (WAL), pragmas in PocketBase's
+ * order (busy timeout first — it must precede WAL —, then WAL, `synchronous=NORMAL`, foreign
+ * keys) and a cache of prepared statements.
+ *
+ * `node:sqlite` is synchronous and SQLite has one writer, but `tx(fn)` awaits `fn`. While a
+ * transaction is open the connection belongs to it: an `AsyncLocalStorage` marks the
+ * transaction's async context, statements from that context run at once, and statements from
+ * any other context wait (in order) until the transaction commits or rolls back. So another
+ * request's statement never runs inside an open transaction, never sees its uncommitted rows and
+ * is never committed or rolled back with it. Statements outside a transaction need no lock: each
+ * runs to completion synchronously.
  * @module
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-
-export type Db = DatabaseSync;
+import { AsyncLocalStorage } from "node:async_hooks";
+import {
+  bindStatement,
+  type Db,
+  isNamedParams,
+  type Row,
+  type RunResult,
+  type SqlParams,
+  type Statement,
+} from "./db.ts";
 
 /** Distinct SQL texts kept prepared per connection (the oldest is dropped past this). */
 const STATEMENT_CACHE_MAX = 512;
 
+/** A statement waiting this long for another context's transaction is refused (a deadlock). */
+export const TX_WAIT_LIMIT_MS = 60_000;
+
 /**
- * A connection whose `prepare()` returns a cached statement for SQL it has seen. Core code
- * calls `db.prepare(sql)` inline on every request; preparing costs several times the query
- * itself (perf.md: 13–19 µs against 3 µs for a point lookup) and was 12 % of the server's
- * main-thread CPU under bench/load_mixed.ts. Reuse is safe here: `node:sqlite` statements
- * are synchronous, reset after each call and clear their bindings, and nothing in src/ uses
- * `iterate()` or per-statement settings.
+ * A connection whose `prepare()` returns a cached statement for SQL it has seen. Preparing costs
+ * several times a point lookup (perf.md: 13–19 µs against 3 µs) and was 12 % of the server's
+ * main-thread CPU under bench/load_mixed.ts. Reuse is safe: `node:sqlite` statements are
+ * synchronous, reset after each call and clear their bindings.
  */
 class CachingDatabase extends DatabaseSync {
   readonly #statements = new Map<string, StatementSync>();
@@ -38,7 +55,8 @@ export interface OpenOptions {
   readOnly?: boolean;
 }
 
-export function openDb(path: string, options: OpenOptions = {}): Db {
+/** A raw synchronous connection (search workers read through one of their own). */
+export function openSqliteConnection(path: string, options: OpenOptions = {}): DatabaseSync {
   const db = new CachingDatabase(path, { readOnly: options.readOnly ?? false });
   db.exec("PRAGMA busy_timeout = 5000");
   if (!options.readOnly) db.exec("PRAGMA journal_mode = WAL");
@@ -48,30 +66,135 @@ export function openDb(path: string, options: OpenOptions = {}): Db {
   return db;
 }
 
-let depth = 0;
+type Bindable = string | number | bigint | null | Uint8Array;
 
-/**
- * Run `fn` in one transaction (`BEGIN IMMEDIATE`, so writers queue on the busy timeout rather
- * than fail on upgrade). Nested calls join the outer transaction. `fn` must be synchronous.
- */
-export function tx<T>(db: Db, fn: () => T): T {
-  if (depth > 0) return fn();
-  db.exec("BEGIN IMMEDIATE");
-  depth++;
-  try {
-    const out = fn();
-    if (out instanceof Promise) throw new Error("tx(): the callback must be synchronous");
-    db.exec("COMMIT");
-    return out;
-  } catch (e) {
-    db.exec("ROLLBACK");
-    throw e;
-  } finally {
-    depth--;
+/** Arrays become JSON text (read with `json_each`), booleans 0/1. */
+function bindValue(v: unknown): Bindable {
+  if (Array.isArray(v)) return JSON.stringify(v);
+  if (typeof v === "boolean") return v ? 1 : 0;
+  if (v === undefined) return null;
+  return v as Bindable;
+}
+
+function bind(params: SqlParams): Bindable[] | [Record<string, Bindable>] {
+  if (isNamedParams(params)) {
+    const out: Record<string, Bindable> = {};
+    for (const [k, v] of Object.entries(params[0])) out[k] = bindValue(v);
+    return [out];
+  }
+  return (params as unknown[]).map(bindValue);
+}
+
+export class SqliteDb implements Db {
+  readonly engine = "sqlite" as const;
+  /** The synchronous connection (operator commands and tests that inspect the file). */
+  readonly conn: DatabaseSync;
+  readonly #context = new AsyncLocalStorage<object>();
+  /** The context token of the transaction holding the connection, if any. */
+  #owner: object | null = null;
+  #waiters: (() => void)[] = [];
+
+  constructor(readonly path: string, options: OpenOptions = {}) {
+    this.conn = openSqliteConnection(path, options);
+  }
+
+  inTx(): boolean {
+    return this.#owner !== null && this.#context.getStore() === this.#owner;
+  }
+
+  /** Resolves when the connection is released (false after the wait limit). */
+  #wait(): Promise<boolean> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    return new Promise<boolean>((resolve) => {
+      this.#waiters.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+      timer = setTimeout(() => resolve(false), TX_WAIT_LIMIT_MS);
+    });
+  }
+
+  /**
+   * Run `fn` once no transaction of another context holds the connection. The check and `fn`
+   * run in the same synchronous step, so nothing can claim the connection in between.
+   */
+  async #exclusive<T>(fn: () => T): Promise<T> {
+    const started = Date.now();
+    while (this.#owner !== null && !this.inTx()) {
+      if (!(await this.#wait()) && Date.now() - started >= TX_WAIT_LIMIT_MS) {
+        throw new Error("database busy: a transaction held the connection too long");
+      }
+    }
+    return fn();
+  }
+
+  #release(): void {
+    this.#owner = null;
+    const waiting = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiting) wake();
+  }
+
+  get<T = Row>(sql: string, ...params: SqlParams): Promise<T | undefined> {
+    // deno-lint-ignore no-explicit-any
+    return this.#exclusive(() => this.conn.prepare(sql).get(...(bind(params) as any[])) as T);
+  }
+
+  all<T = Row>(sql: string, ...params: SqlParams): Promise<T[]> {
+    // deno-lint-ignore no-explicit-any
+    return this.#exclusive(() => this.conn.prepare(sql).all(...(bind(params) as any[])) as T[]);
+  }
+
+  run(sql: string, ...params: SqlParams): Promise<RunResult> {
+    return this.#exclusive(() => {
+      // deno-lint-ignore no-explicit-any
+      const r = this.conn.prepare(sql).run(...(bind(params) as any[]));
+      return { changes: Number(r.changes) };
+    });
+  }
+
+  prepare(sql: string): Statement {
+    return bindStatement(this, sql);
+  }
+
+  exec(sql: string): Promise<void> {
+    return this.#exclusive(() => this.conn.exec(sql));
+  }
+
+  async tx<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.inTx()) return await fn();
+    const token = {};
+    await this.#exclusive(() => {
+      // Claimed in the same step as the check: no other context can start in between.
+      this.#owner = token;
+      try {
+        // BEGIN IMMEDIATE: writers of other processes (operator commands) queue on the busy
+        // timeout instead of failing on the read-to-write upgrade.
+        this.conn.exec("BEGIN IMMEDIATE");
+      } catch (e) {
+        this.#release();
+        throw e;
+      }
+    });
+    try {
+      const out = await this.#context.run(token, fn);
+      this.conn.exec("COMMIT");
+      return out;
+    } catch (e) {
+      if (this.conn.isTransaction) this.conn.exec("ROLLBACK");
+      throw e;
+    } finally {
+      this.#release();
+    }
+  }
+
+  close(): Promise<void> {
+    if (this.conn.isOpen) this.conn.close();
+    return Promise.resolve();
   }
 }
 
-/** Epoch milliseconds: the one timestamp format of the database. */
-export function now(): number {
-  return Date.now();
+/** Open (creating when missing) the SQLite database at `path`. */
+export function openDb(path: string, options: OpenOptions = {}): SqliteDb {
+  return new SqliteDb(path, options);
 }

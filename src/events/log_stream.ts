@@ -19,6 +19,10 @@
  *   complete frame it read and loses nothing the log still holds.
  * - **Cleanup** (end, cut, client gone, shutdown) removes the subscription, timers and
  *   listeners and releases the stream's slot.
+ * - **One thing at a time.** The source is read asynchronously (the database), so every piece of
+ *   work — a refill, a live event — runs on one serial chain: frames leave in log order. A live
+ *   event that arrives while work is queued keeps no payload: the stream marks itself behind and
+ *   the queued refill reads it from the log, so a stalled database never piles payloads up.
  * @module
  */
 import type { Deps } from "../deps.ts";
@@ -41,11 +45,11 @@ export interface LogSource {
   /** Live channel: published payloads are `{ eventId, data }`. */
   channel: string;
   /** Rows after `after`, oldest first, at most `limit`; payloads inline up to `inlineBytes`. */
-  page(after: number, limit: number, inlineBytes: number): LogRow[];
+  page(after: number, limit: number, inlineBytes: number): Promise<LogRow[]>;
   /** The payload of one row of this log, or null once it is gone (expired, answered). */
-  payload(id: number): string | null;
+  payload(id: number): Promise<string | null>;
   /** Re-checked before each live event: false ends the stream with `data: done`. */
-  allowed(): boolean;
+  allowed(): Promise<boolean> | boolean;
   /** Whether the stream ends right after an event of this `data.type` (message streams). */
   endsAfter?(type: string | null): boolean;
 }
@@ -127,8 +131,11 @@ class LogPump implements LogStreamHandle {
   /** The bytes of the partial frame, only during one refill. */
   #frame: Uint8Array | null = null;
   #closed = false;
-  #filling = false;
-  #stall: ReturnType<typeof setTimeout> | undefined;
+  /** Work queued or running on the chain. */
+  #busy = 0;
+  #refillQueued = false;
+  #chain: Promise<void> = Promise.resolve();
+  #stall: Awaited<ReturnType<typeof setTimeout>> | undefined;
   #detach = () => {};
   #unsubscribe = () => {};
   readonly #onShutdown = () => this.end();
@@ -165,7 +172,7 @@ class LogPump implements LogStreamHandle {
     if (this.#closed) return;
     clearTimeout(this.#stall);
     this.#stall = undefined;
-    if (this.#room() >= this.#bufferBytes / 2) this.#fill();
+    if (this.#room() >= this.#bufferBytes / 2) this.#queueRefill();
     else if (this.#pending()) this.#armStall();
   }
 
@@ -230,22 +237,62 @@ class LogPump implements LogStreamHandle {
     }
   }
 
+  /** Run `work` after everything queued before it; failures end the stream with an error. */
+  #run(work: () => Promise<void>): void {
+    this.#busy++;
+    this.#chain = this.#chain.then(async () => {
+      try {
+        if (!this.#closed) await work();
+      } catch (e) {
+        this.deps.log.error("event stream failed", {
+          channel: this.source.channel,
+          error: String(e),
+        });
+        if (!this.#closed) {
+          this.cleanup();
+          this.controller.error(e);
+        }
+      } finally {
+        this.#frame = null;
+        this.#busy--;
+      }
+    });
+  }
+
+  #queueRefill(): void {
+    if (this.#refillQueued || this.#closed) return;
+    this.#refillQueued = true;
+    this.#run(async () => {
+      this.#refillQueued = false;
+      await this.#fill();
+    });
+  }
+
   #onLive(e: { eventId: string; data: Record<string, unknown> }): void {
     const id = Number(e.eventId);
     if (this.#closed || id <= this.#lastSent) return;
-    if (!this.source.allowed()) return this.end();
+    if (this.#busy > 0) {
+      // Work is queued: the refill it ends with reads this event from the log.
+      this.#behind = true;
+      return this.#queueRefill();
+    }
+    this.#run(async () => await this.#live(id, e.data));
+  }
+
+  async #live(id: number, data: Record<string, unknown>): Promise<void> {
+    if (!(await this.source.allowed())) return this.end();
+    if (this.#closed || id <= this.#lastSent) return;
     if (!this.#pending()) {
-      const frame = encodeFrame(id, JSON.stringify(e.data));
+      const frame = encodeFrame(id, JSON.stringify(data));
       if (frame.length <= CHUNK_BYTES && this.#room() > 0) {
         this.#enqueue(frame);
-        return this.#delivered(id, typeof e.data.type === "string" ? e.data.type : null);
+        return this.#delivered(id, typeof data.type === "string" ? data.type : null);
       }
       // Too large to write at once: the log has it; keep the bytes for the refill.
       if (frame.length > CHUNK_BYTES) this.deps.streams.frames.set(this.#key(id), frame);
       this.#behind = true;
     }
-    if (this.#room() > 0) this.#fill();
-    else this.#armStall();
+    await this.#fill();
   }
 
   #delivered(id: number, type: string | null): void {
@@ -258,35 +305,23 @@ class LogPump implements LogStreamHandle {
     return `${this.source.log}:${id}`;
   }
 
-  /** Write from the log while the queue has room. */
-  #fill(): void {
-    if (this.#filling || this.#closed) return;
-    this.#filling = true;
-    try {
-      while (!this.#closed && this.#room() > 0) {
-        if (this.#partial !== null) this.#writePiece(this.#partial);
-        else if (!this.#behind || !this.#writePage()) break;
-      }
-    } catch (e) {
-      this.deps.log.error("event stream failed", {
-        channel: this.source.channel,
-        error: String(e),
-      });
-      this.cleanup();
-      this.controller.error(e);
-    } finally {
-      this.#frame = null;
-      this.#filling = false;
+  /** Write from the log while the queue has room (runs on the chain only). */
+  async #fill(): Promise<void> {
+    while (!this.#closed && this.#room() > 0) {
+      if (this.#partial !== null) await this.#writePiece(this.#partial);
+      else if (!this.#behind || !(await this.#writePage())) break;
     }
+    this.#frame = null;
     if (!this.#closed && this.#pending() && this.#room() <= 0) this.#armStall();
   }
 
   /** Write one page of small rows (stops at the first large one); false when caught up. */
-  #writePage(): boolean {
-    const rows = this.source.page(this.#lastSent, PAGE_ROWS, INLINE_BYTES);
+  async #writePage(): Promise<boolean> {
+    const rows = await this.source.page(this.#lastSent, PAGE_ROWS, INLINE_BYTES);
     let i = 0;
     for (; i < rows.length && !this.#closed && this.#room() > 0; i++) {
       const row = rows[i];
+      if (row.id <= this.#lastSent) continue;
       if (row.payload === null) {
         this.#partial = { id: row.id, offset: 0, type: row.type ?? null };
         return true;
@@ -299,8 +334,8 @@ class LogPump implements LogStreamHandle {
   }
 
   /** Write the next piece of a large frame. */
-  #writePiece(p: Partial): void {
-    this.#frame ??= this.#loadFrame(p.id);
+  async #writePiece(p: Partial): Promise<void> {
+    this.#frame ??= await this.#loadFrame(p.id);
     const frame = this.#frame;
     if (frame === null) {
       // The row left the log (expired, or a relay request answered meanwhile).
@@ -309,6 +344,7 @@ class LogPump implements LogStreamHandle {
       this.#lastSent = p.id;
       return;
     }
+    if (this.#closed) return;
     const end = Math.min(frame.length, p.offset + CHUNK_BYTES);
     // A copy: the queue must not pin the cached frame.
     this.#enqueue(frame.slice(p.offset, end));
@@ -319,11 +355,11 @@ class LogPump implements LogStreamHandle {
     this.#delivered(p.id, p.type);
   }
 
-  #loadFrame(id: number): Uint8Array | null {
+  async #loadFrame(id: number): Promise<Uint8Array | null> {
     const key = this.#key(id);
     const cached = this.deps.streams.frames.get(key);
     if (cached) return cached;
-    const payload = this.source.payload(id);
+    const payload = await this.source.payload(id);
     if (payload === null) return null;
     const frame = encodeFrame(id, payload);
     this.deps.streams.frames.set(key, frame);

@@ -148,7 +148,7 @@ export async function authenticateMcpRequest(
     entry = verified;
     if (entry.until > at) memo.set(token, entry);
   }
-  const state = checkCredentialState(deps.db, entry.ref, at);
+  const state = await checkCredentialState(deps.db, entry.ref, at);
   // A grant-less access token has no row to re-check; it was fully verified just now.
   const active = entry.ref.sId === "" ? true : state.active;
   if (!active || !state.role) {
@@ -158,7 +158,7 @@ export async function authenticateMcpRequest(
   if (!state.mcpEnabled) return { ok: false, response: forbiddenResponse(MCP_DISABLED_MESSAGE) };
   if (state.redirectPolicy === "allowlist" && entry.ref.kind === "oauth") {
     // Checked on every request so that tightening the allowlist cuts existing clients off.
-    const check = checkClientAllowed(deps.db, { id: entry.ref.workspaceId }, entry.clientId);
+    const check = await checkClientAllowed(deps.db, { id: entry.ref.workspaceId }, entry.clientId);
     if (!check.allowed) return { ok: false, response: forbiddenResponse(check.description) };
   }
   if (fromUrl && !state.allowTokenInUrl) {
@@ -182,9 +182,9 @@ async function verifyCredential(
   at: number,
 ): Promise<MemoEntry | { error: string }> {
   if (looksLikeMcpToken(token)) {
-    const check = verifyMcpToken(deps.db, token, at);
+    const check = await verifyMcpToken(deps.db, token, at);
     if (!check.ok) return { error: INVALID_API_TOKEN };
-    const actor = resolveUserActor(deps, {
+    const actor = await resolveUserActor(deps, {
       userSId: check.userSId,
       workspaceSId: check.workspaceSId,
       scopes: new Set(ALL_SCOPES),
@@ -202,7 +202,7 @@ async function verifyCredential(
     audience: mcpResourceUrl(deps.config),
   });
   if (!claims) return { error: "Access token validation failed" };
-  const actor = actorFromAccessClaims(deps, claims);
+  const actor = await actorFromAccessClaims(deps, claims);
   if (!actor) return { error: REVOKED_ACCESS };
   // Tokens without a grant cannot be re-checked cheaply: never memoised (until = now).
   const until = claims.gid ? Math.min(at + MEMO_TTL_MS, claims.exp * 1000) : at;

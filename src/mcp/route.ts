@@ -22,7 +22,7 @@ import type { AppEnv, Deps } from "../deps.ts";
 import { hasScope } from "../auth/actor.ts";
 import { AppError } from "../errors.ts";
 import { consumeRequestBudget, type RateBudgets, RateLimiter } from "../core/rate_limits.ts";
-import { flushAuditLog, pruneAuditLog } from "../core/audit.ts";
+import { pruneAuditLog } from "../core/audit.ts";
 import { authenticateMcpRequest, McpAuthMemo, resourceMetadataUrl } from "./auth.ts";
 import { createServerPool, TOOL_GROUPS } from "./server.ts";
 import { DUST_SVG, ICON_PATHS, iconPng } from "./icon.ts";
@@ -66,10 +66,8 @@ export function mcpRoutes(deps: Deps): Hono<AppEnv> {
   const handler: McpHttpHandler = createMcpHandler(pool.factory, {
     onerror: (e) => deps.log.debug("mcp exchange rejected", { error: e.message }),
   });
-  deps.shutdown.addEventListener("abort", () => {
-    flushAuditLog(deps.db);
-    void handler.close();
-  }, { once: true });
+  // The server's stop() flushes the audit log itself before it closes the database.
+  deps.shutdown.addEventListener("abort", () => void handler.close(), { once: true });
   const memo = new McpAuthMemo();
   const tools = new Map<string, ToolDef>(TOOL_GROUPS.flat().map((d) => [d.name, d]));
   const hosts = allowedHostnames(deps);
@@ -104,7 +102,7 @@ export function mcpRoutes(deps: Deps): Hono<AppEnv> {
     const now = Date.now();
     if (now - lastPrune > PRUNE_EVERY_MS) {
       lastPrune = now;
-      pruneAuditLog(deps.db, now, deps.config.auditMaxEntries);
+      await pruneAuditLog(deps.db, now, deps.config.auditMaxEntries);
     }
     const caller: McpCaller = { actor, clientId, requestId: c.get("requestId") };
     const authInfo = {

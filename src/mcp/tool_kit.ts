@@ -109,10 +109,10 @@ export function registerTool(server: McpServer, rt: ToolRuntime, def: ToolDef): 
     // Write tools answer an HTTP 403 insufficient_scope challenge before dispatch (A9).
     ...(def.write
       ? {
-        scopeChallenge: ({ authInfo }) => {
+        scopeChallenge: async ({ authInfo }) => {
           const caller = callerOf(authInfo?.extra);
           if (!caller || hasScope(caller.actor, "write")) return undefined;
-          auditDenied(rt, def.name, caller);
+          await auditDenied(rt, def.name, caller);
           return {
             scopes: BASELINE_SCOPE.split(" ") as [string, ...string[]],
             errorDescription: `The ${def.name} tool requires the write scope`,
@@ -148,7 +148,7 @@ export async function executeTool(
   } catch (e) {
     if (!(e instanceof AppError) || e.status !== 429) throw e;
     // Refused before running: counted per credential and window, not stored one by one.
-    auditCall(rt, caller, {
+    await auditCall(rt, caller, {
       tool: def.name,
       arguments: args,
       outcome: "rate_limited",
@@ -172,7 +172,7 @@ export async function executeTool(
     outcome = f.outcome;
     result = textResult(text, true);
   }
-  auditCall(rt, caller, {
+  await auditCall(rt, caller, {
     tool: def.name,
     arguments: args,
     outcome,
@@ -184,8 +184,8 @@ export async function executeTool(
 }
 
 /** A write refused for its missing scope: counted like a budget refusal. */
-function auditDenied(rt: ToolRuntime, tool: string, caller: McpCaller): void {
-  auditCall(rt, caller, {
+async function auditDenied(rt: ToolRuntime, tool: string, caller: McpCaller): Promise<void> {
+  await auditCall(rt, caller, {
     tool,
     arguments: {},
     outcome: "denied",
@@ -197,15 +197,15 @@ function auditDenied(rt: ToolRuntime, tool: string, caller: McpCaller): void {
 }
 
 /** One audit entry for a tool call by `caller` (who, with what credential and client). */
-function auditCall(
+async function auditCall(
   rt: ToolRuntime,
   caller: McpCaller,
   call: Pick<
     AuditEntryInput,
     "tool" | "arguments" | "outcome" | "error" | "latencyMs" | "bytesReturned" | "refused"
   >,
-): void {
-  recordToolCall(rt.deps.db, {
+): Promise<void> {
+  await recordToolCall(rt.deps.db, {
     ...call,
     at: Date.now(),
     workspaceId: caller.actor.workspace.id,

@@ -46,6 +46,7 @@ import type { CimdResolver } from "./cimd.ts";
 import { resolveClient } from "./client_auth.ts";
 import { remoteIp } from "../auth/rate_limit.ts";
 import { parseResourceParam } from "./resource.ts";
+import { mapSeries } from "../util/async.ts";
 
 /** Narrow requested scopes to ours (F5): unknown ones and offline_access are dropped. */
 export function narrowScopes(raw: string | undefined): Scope[] {
@@ -181,7 +182,7 @@ export function authorizeRoutes(cimd: CimdResolver): Hono<AppEnv> {
       if (!(e instanceof OAuthError)) throw e;
       return redirectError(c, client, redirectUri!, state, e);
     }
-    const id = createAuthRequest(deps.db, {
+    const id = await createAuthRequest(deps.db, {
       clientId: client.clientId,
       redirectUri: redirectUri!,
       redirectUriSent: sent,
@@ -191,17 +192,17 @@ export function authorizeRoutes(cimd: CimdResolver): Hono<AppEnv> {
     return c.redirect(`/authorize/consent?request=${encodeURIComponent(id)}`, 303);
   });
 
-  app.get("/authorize/consent", (c) => renderConsent(c, c.req.query("request") ?? ""));
+  app.get("/authorize/consent", async (c) => await renderConsent(c, c.req.query("request") ?? ""));
 
   app.post("/authorize/consent", async (c) => {
     const deps = c.get("deps");
-    const session = currentSession(c);
+    const session = await currentSession(c);
     if (!session) return errorPage(c, "Sign in to continue", "Your session has ended.", 401);
     const form = await readCsrfForm(c, session);
     if (!form) {
       return errorPage(c, "Form expired", "The form's security token is missing or wrong.", 403);
     }
-    const lookup = findAuthRequest(deps.db, form.request ?? "");
+    const lookup = await findAuthRequest(deps.db, form.request ?? "");
     if (lookup.status === "expired") return c.html(<ExpiredRequestPage />, 410);
     if (lookup.status !== "ok") {
       return errorPage(c, "Request already answered", "This request is no longer pending.");
@@ -216,7 +217,10 @@ export function authorizeRoutes(cimd: CimdResolver): Hono<AppEnv> {
     }
     if (!client) return errorPage(c, "Unknown application", "The client is no longer valid.");
     if (form.decision !== "approve") {
-      completeAuthRequest(deps.db, form.request, { userId: session.user.id, workspaceId: null });
+      await completeAuthRequest(deps.db, form.request, {
+        userId: session.user.id,
+        workspaceId: null,
+      });
       const denied = new OAuthError("access_denied", "The user denied the request.");
       return c.redirect(
         clientRedirect(p.redirectUri, deps.config.publicUrl, {
@@ -227,27 +231,30 @@ export function authorizeRoutes(cimd: CimdResolver): Hono<AppEnv> {
         303,
       );
     }
-    const ws = findWorkspaceBySId(deps.db, form.workspace ?? "");
-    if (!ws || !getRole(deps.db, ws.id, session.user.id)) {
-      return renderConsent(c, form.request, "Pick one of your workspaces.");
+    const ws = await findWorkspaceBySId(deps.db, form.workspace ?? "");
+    if (!ws || !await getRole(deps.db, ws.id, session.user.id)) {
+      return await renderConsent(c, form.request, "Pick one of your workspaces.");
     }
     if (client.workspaceId !== null && client.workspaceId !== ws.id) {
-      return renderConsent(
+      return await renderConsent(
         c,
         form.request,
         "This application is registered for another workspace.",
       );
     }
     // The workspace's OAuth settings govern every resource, /mcp and /api/v1 alike.
-    const refusal = oauthClientRefusal(deps.db, ws.id, client.clientId);
+    const refusal = await oauthClientRefusal(deps.db, ws.id, client.clientId);
     if (refusal) return errorPage(c, "Not allowed", `${refusal}.`, 403);
     const scopes: Scope[] = form.read_only === "1" ? ["read"] : p.scopes;
     if (
-      !completeAuthRequest(deps.db, form.request, { userId: session.user.id, workspaceId: ws.id })
+      !await completeAuthRequest(deps.db, form.request, {
+        userId: session.user.id,
+        workspaceId: ws.id,
+      })
     ) {
       return errorPage(c, "Request already answered", "This request is no longer pending.");
     }
-    const code = issueCode(deps.db, {
+    const code = await issueCode(deps.db, {
       clientId: client.clientId,
       userId: session.user.id,
       workspaceId: ws.id,
@@ -266,14 +273,14 @@ export function authorizeRoutes(cimd: CimdResolver): Hono<AppEnv> {
   return app;
 }
 
-function renderConsent(c: Context<AppEnv>, requestId: string, error?: string) {
+async function renderConsent(c: Context<AppEnv>, requestId: string, error?: string) {
   const deps = c.get("deps");
-  const lookup = findAuthRequest(deps.db, requestId);
+  const lookup = await findAuthRequest(deps.db, requestId);
   if (lookup.status === "expired") return c.html(<ExpiredRequestPage />, 410);
   if (lookup.status !== "ok") {
     return errorPage(c, "Request not found", "This authorization request is not pending.");
   }
-  const session = currentSession(c);
+  const session = await currentSession(c);
   if (!session) {
     const back = `/authorize/consent?request=${encodeURIComponent(requestId)}`;
     return c.html(
@@ -282,15 +289,15 @@ function renderConsent(c: Context<AppEnv>, requestId: string, error?: string) {
     );
   }
   const p = lookup.params;
-  const client = findClient(deps.db, p.clientId);
+  const client = await findClient(deps.db, p.clientId);
   if (!client) return errorPage(c, "Unknown application", "The client is no longer registered.");
-  const workspaces = listUserWorkspaces(deps.db, session.user.id)
-    .filter((m) => client.workspaceId === null || m.workspace.id === client.workspaceId)
-    .map((m) => ({
-      sId: m.workspace.sId,
-      name: m.workspace.name,
-      refusal: oauthClientRefusal(deps.db, m.workspace.id, client.clientId),
-    }));
+  const memberships = (await listUserWorkspaces(deps.db, session.user.id))
+    .filter((m) => client.workspaceId === null || m.workspace.id === client.workspaceId);
+  const workspaces = await mapSeries(memberships, async (m) => ({
+    sId: m.workspace.sId,
+    name: m.workspace.name,
+    refusal: await oauthClientRefusal(deps.db, m.workspace.id, client.clientId),
+  }));
   if (workspaces.length === 0) {
     return c.html(
       <MessagePage title="No workspace">

@@ -22,7 +22,7 @@
  * `StartOptions.cimdFetch`; the address check still runs on whatever `resolveHost` returns.
  * @module
  */
-import type { Db } from "../db/sqlite.ts";
+import type { Db } from "../db/db.ts";
 import { OAuthError } from "../core/oauth_error.ts";
 import type { FetchBudget } from "./cimd_budget.ts";
 import {
@@ -345,7 +345,7 @@ export class CimdResolver {
   async #load(clientId: string, admit: () => void): Promise<OAuthClient> {
     try {
       const { doc, maxAgeMs } = await fetchMetadataDocument(clientId, this.hooks, admit);
-      const client = upsertCimdClient(this.db, validateMetadataDocument(clientId, doc));
+      const client = await upsertCimdClient(this.db, validateMetadataDocument(clientId, doc));
       if (this.#cache.size >= this.maxEntries) {
         const oldest = this.#cache.keys().next().value;
         if (oldest !== undefined) this.#cache.delete(oldest);

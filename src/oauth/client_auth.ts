@@ -5,7 +5,7 @@
  * failure is 401 `invalid_client`, with `WWW-Authenticate: Basic` when Basic was attempted.
  * @module
  */
-import type { Db } from "../db/sqlite.ts";
+import type { Db } from "../db/db.ts";
 import { OAuthError } from "../core/oauth_error.ts";
 import { clientSecretMatches, findClient, type OAuthClient } from "../core/oauth_clients.ts";
 import { type CimdResolver, isCimdClientId } from "./cimd.ts";
@@ -22,7 +22,7 @@ export async function resolveClient(
 ): Promise<OAuthClient | null> {
   if (isCimdClientId(clientId)) return await cimd.resolve(clientId, requester);
   if (clientId.length > 256) return null;
-  return findClient(db, clientId);
+  return await findClient(db, clientId);
 }
 
 function parseBasic(header: string | undefined): { id: string; secret: string } | null {

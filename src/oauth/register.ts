@@ -44,7 +44,7 @@ export function registerRoutes(): Hono<AppEnv> {
       throw new OAuthError("invalid_client_metadata", "The body must be a JSON object.");
     }
     limiter.hit(ip);
-    const { client, secret } = registerDynamicClient(
+    const { client, secret } = await registerDynamicClient(
       c.get("deps").db,
       body as ClientMetadataInput,
     );

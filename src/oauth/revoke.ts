@@ -43,7 +43,7 @@ export function revokeRoutes(cimd: CimdResolver): Hono<AppEnv> {
     const token = form.token;
     if (!token) throw new OAuthError("invalid_request", "token is required.");
     if (token.startsWith(REFRESH_TOKEN_PREFIX)) {
-      revokeRefreshTokenForClient(deps.db, client.clientId, token);
+      await revokeRefreshTokenForClient(deps.db, client.clientId, token);
     } else {
       for (const audience of [mcpResourceUrl(deps.config), apiResourceUrl(deps.config)]) {
         const claims = await verifyAccessToken(deps.keys, deps.tokenCache, token, {
@@ -51,7 +51,7 @@ export function revokeRoutes(cimd: CimdResolver): Hono<AppEnv> {
           audience,
         });
         if (claims?.gid && claims.client_id === client.clientId) {
-          revokeGrantForClient(deps.db, client.clientId, claims.gid);
+          await revokeGrantForClient(deps.db, client.clientId, claims.gid);
           break;
         }
       }

@@ -93,7 +93,7 @@ export function tokenRoutes(cimd: CimdResolver): Hono<AppEnv> {
     let tokens: GrantTokens;
     if (grantType === "authorization_code") {
       if (!form.code) throw new OAuthError("invalid_request", "code is required.");
-      tokens = redeemAuthorizationCode(deps.db, client.clientId, {
+      tokens = await redeemAuthorizationCode(deps.db, client.clientId, {
         code: form.code,
         redirectUri: form.redirect_uri ?? null,
         codeVerifier: form.code_verifier ?? null,
@@ -103,7 +103,7 @@ export function tokenRoutes(cimd: CimdResolver): Hono<AppEnv> {
       if (!form.refresh_token) {
         throw new OAuthError("invalid_request", "refresh_token is required.");
       }
-      tokens = refreshGrant(deps.db, client.clientId, {
+      tokens = await refreshGrant(deps.db, client.clientId, {
         refreshToken: form.refresh_token,
         scopes: parseScopeParam(form.scope ?? null),
         resource,

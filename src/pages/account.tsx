@@ -107,23 +107,23 @@ export function accountRoutes(): Hono<AppEnv> {
   app.use("/account/*", securePage);
   app.use("/account/*", originCheck);
 
-  app.get("/account", (c) => {
-    const s = requireSession(c);
+  app.get("/account", async (c) => {
+    const s = await requireSession(c);
     if (s instanceof Response) return s;
     return c.html(
-      <AccountPage s={s} workspaces={listUserWorkspaces(c.get("deps").db, s.user.id)} />,
+      <AccountPage s={s} workspaces={await listUserWorkspaces(c.get("deps").db, s.user.id)} />,
     );
   });
 
   app.post("/account/password", async (c) => {
-    const s = requireSession(c);
+    const s = await requireSession(c);
     if (s instanceof Response) return s;
     const form = await readCsrfForm(c, s);
     const db = c.get("deps").db;
     if (!form) {
       return formExpiredPage(c);
     }
-    const workspaces = listUserWorkspaces(db, s.user.id);
+    const workspaces = await listUserWorkspaces(db, s.user.id);
     try {
       const r = await changePassword(c.get("deps"), {
         userId: s.user.id,

@@ -31,7 +31,7 @@ import { jsonlResponse } from "../api/audit.ts";
 
 const PAGE_SIZE = 50;
 
-type WorkspacePage = Exclude<ReturnType<typeof requireWorkspacePage>, Response>;
+type WorkspacePage = Exclude<Awaited<ReturnType<typeof requireWorkspacePage>>, Response>;
 
 /** The filter from the query string; invalid values are ignored (it is a browsing page). */
 function filterOf(c: Context<AppEnv>): AuditFilter & { raw: Record<string, string> } {
@@ -199,11 +199,16 @@ export function auditPageRoutes(): Hono<AppEnv> {
   app.use("/w/:wId/audit", securePage);
   app.use("/w/:wId/audit/*", securePage);
   app.use("/w/:wId/audit/retention", originCheck);
-  const render = (c: Context<AppEnv>, page: WorkspacePage, message?: string, status = 200) => {
+  const render = async (
+    c: Context<AppEnv>,
+    page: WorkspacePage,
+    message?: string,
+    status = 200,
+  ) => {
     const f = filterOf(c);
     try {
-      const r = listAuditEntries(c.var.deps.db, page.actor, { ...f, limit: PAGE_SIZE });
-      const settings = getAuditSettings(c.var.deps, page.actor);
+      const r = await listAuditEntries(c.var.deps.db, page.actor, { ...f, limit: PAGE_SIZE });
+      const settings = await getAuditSettings(c.var.deps, page.actor);
       return c.html(
         <AuditPage
           wId={page.actor.workspace.sId}
@@ -221,13 +226,13 @@ export function auditPageRoutes(): Hono<AppEnv> {
       throw e;
     }
   };
-  app.get("/w/:wId/audit", (c) => {
-    const page = requireWorkspacePage(c, c.req.param("wId"));
+  app.get("/w/:wId/audit", async (c) => {
+    const page = await requireWorkspacePage(c, c.req.param("wId"));
     if (page instanceof Response) return page;
-    return render(c, page);
+    return await render(c, page);
   });
   app.post("/w/:wId/audit/retention", async (c) => {
-    const page = requireWorkspacePage(c, c.req.param("wId"));
+    const page = await requireWorkspacePage(c, c.req.param("wId"));
     if (page instanceof Response) return page;
     const form = await readCsrfForm(c, page.session);
     if (!form) {
@@ -235,16 +240,16 @@ export function auditPageRoutes(): Hono<AppEnv> {
     }
     try {
       const days = Number(form.retentionDays);
-      setAuditRetention(c.var.deps, page.actor, { retentionDays: days });
-      return render(c, page, `Entries are kept for ${days} days.`);
+      await setAuditRetention(c.var.deps, page.actor, { retentionDays: days });
+      return await render(c, page, `Entries are kept for ${days} days.`);
     } catch (e) {
       if (!(e instanceof AppError) || e.status >= 500) throw e;
       if (e.status === 403) return c.html(<h1>{e.message}</h1>, 403);
-      return render(c, page, e.message, 400);
+      return await render(c, page, e.message, 400);
     }
   });
-  app.get("/w/:wId/audit/export.jsonl", (c) => {
-    const page = requireWorkspacePage(c, c.req.param("wId"));
+  app.get("/w/:wId/audit/export.jsonl", async (c) => {
+    const page = await requireWorkspacePage(c, c.req.param("wId"));
     if (page instanceof Response) return page;
     try {
       assertAuditReader(page.actor);
@@ -254,7 +259,7 @@ export function auditPageRoutes(): Hono<AppEnv> {
     }
     const { raw: _raw, cursor: _cursor, ...filter } = filterOf(c);
     return jsonlResponse(
-      exportAuditJsonl(c.var.deps.db, page.actor.workspace.id, filter),
+      await exportAuditJsonl(c.var.deps.db, page.actor.workspace.id, filter),
       `audit-${page.actor.workspace.sId}.jsonl`,
     );
   });

@@ -169,17 +169,22 @@ function ConnectedPage(p: Props) {
   );
 }
 
-function render(c: Context<AppEnv>, actor: UserActor, csrf: string, extra: Partial<Props> = {}) {
+async function render(
+  c: Context<AppEnv>,
+  actor: UserActor,
+  csrf: string,
+  extra: Partial<Props> = {},
+) {
   const deps = c.get("deps");
   const db = deps.db;
   return c.html(
     <ConnectedPage
       actor={actor}
       csrf={csrf}
-      grants={listGrants(db, actor)}
-      tokens={listMcpTokens(db, actor)}
-      clients={listClients(db, actor)}
-      relays={listRelayRegistrations(deps, actor)}
+      grants={await listGrants(db, actor)}
+      tokens={await listMcpTokens(db, actor)}
+      clients={await listClients(db, actor)}
+      relays={await listRelayRegistrations(deps, actor)}
       {...extra}
     />,
     extra.error ? 404 : 200,
@@ -191,14 +196,14 @@ export function connectedAccessRoutes(): Hono<AppEnv> {
   app.use("/w/:wId/connected", securePage);
   app.use("/w/:wId/connected/*", securePage, originCheck);
 
-  app.get("/w/:wId/connected", (c) => {
-    const page = requireWorkspacePage(c, c.req.param("wId"));
+  app.get("/w/:wId/connected", async (c) => {
+    const page = await requireWorkspacePage(c, c.req.param("wId"));
     if (page instanceof Response) return page;
-    return render(c, page.actor, page.session.session.csrf);
+    return await render(c, page.actor, page.session.session.csrf);
   });
 
   app.post("/w/:wId/connected/revoke", async (c) => {
-    const page = requireWorkspacePage(c, c.req.param("wId"));
+    const page = await requireWorkspacePage(c, c.req.param("wId"));
     if (page instanceof Response) return page;
     const form = await readCsrfForm(c, page.session);
     if (!form) {
@@ -206,14 +211,14 @@ export function connectedAccessRoutes(): Hono<AppEnv> {
     }
     const deps = c.get("deps");
     try {
-      if (form.kind === "grant") revokeGrant(deps.db, page.actor, form.id ?? "");
+      if (form.kind === "grant") await revokeGrant(deps.db, page.actor, form.id ?? "");
       else if (form.kind === "relay") {
-        revokeRelayRegistration(deps, page.actor, { serverId: form.id ?? "" });
-      } else revokeMcpToken(deps.db, page.actor, form.id ?? "");
-      return render(c, page.actor, page.session.session.csrf, { message: "Revoked." });
+        await revokeRelayRegistration(deps, page.actor, { serverId: form.id ?? "" });
+      } else await revokeMcpToken(deps.db, page.actor, form.id ?? "");
+      return await render(c, page.actor, page.session.session.csrf, { message: "Revoked." });
     } catch (e) {
       if (!(e instanceof AppError) || e.status >= 500) throw e;
-      return render(c, page.actor, page.session.session.csrf, { error: e.message });
+      return await render(c, page.actor, page.session.session.csrf, { error: e.message });
     }
   });
   return app;

@@ -87,11 +87,11 @@ export function integrationsRoutes(): Hono<AppEnv> {
   app.use("/w/:wId/integrations/*", securePage);
   app.use("/w/:wId/integrations/*", originCheck);
 
-  const render = (c: import("hono").Context<AppEnv>, token: string | null) => {
-    const page = requireWorkspacePage(c, c.req.param("wId") ?? "");
+  const render = async (c: import("hono").Context<AppEnv>, token: string | null) => {
+    const page = await requireWorkspacePage(c, c.req.param("wId") ?? "");
     if (page instanceof Response) return page;
     const deps = c.get("deps");
-    const ws = getMcpSettings(deps.db, page.actor.workspace.id);
+    const ws = await getMcpSettings(deps.db, page.actor.workspace.id);
     return c.html(
       <IntegrationsPage
         wId={ws.sId}
@@ -105,17 +105,17 @@ export function integrationsRoutes(): Hono<AppEnv> {
     );
   };
 
-  app.get("/w/:wId/integrations", (c) => render(c, null));
+  app.get("/w/:wId/integrations", async (c) => await render(c, null));
 
   app.post("/w/:wId/integrations/token", async (c) => {
-    const page = requireWorkspacePage(c, c.req.param("wId"));
+    const page = await requireWorkspacePage(c, c.req.param("wId"));
     if (page instanceof Response) return page;
     if (!await readCsrfForm(c, page.session)) {
       return formExpiredPage(c);
     }
-    const created = createMcpToken(c.get("deps").db, page.actor);
+    const created = await createMcpToken(c.get("deps").db, page.actor);
     // Rendered directly (no redirect) so the token exists only in this one response.
-    return render(c, created.token);
+    return await render(c, created.token);
   });
   return app;
 }

@@ -91,7 +91,7 @@ export function loginRoutes(): Hono<AppEnv> {
     const str = (k: string) => (typeof form[k] === "string" ? (form[k] as string) : "");
     const email = str("email").trim().toLowerCase().slice(0, 320);
     const next = safeNextPath(str("next"));
-    if (deps.config.peerUrl && str("from_peer") !== "1" && !findUserByEmail(deps.db, email)) {
+    if (deps.config.peerUrl && str("from_peer") !== "1" && !await findUserByEmail(deps.db, email)) {
       const target = new URL("/login", deps.config.peerUrl);
       target.searchParams.set("email", email);
       target.searchParams.set("from_peer", "1");
@@ -123,14 +123,14 @@ export function loginRoutes(): Hono<AppEnv> {
         401,
       );
     }
-    setDeviceCookie(c, rememberDevice(deps.db, user.id, device));
-    startSession(c, user.id);
+    setDeviceCookie(c, await rememberDevice(deps.db, user.id, device));
+    await startSession(c, user.id);
     return c.redirect(next, 303);
   });
 
   app.post("/logout", async (c) => {
-    const session = currentSession(c);
-    if (session && await readCsrfForm(c, session)) endSession(c);
+    const session = await currentSession(c);
+    if (session && await readCsrfForm(c, session)) await endSession(c);
     return c.redirect("/login", 303);
   });
   return app;

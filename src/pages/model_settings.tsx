@@ -19,7 +19,7 @@ import { AppError } from "../errors.ts";
 
 interface Props {
   csrf: string;
-  current: ReturnType<typeof describeModelSettings>;
+  current: Awaited<ReturnType<typeof describeModelSettings>>;
   message?: string;
   error?: string;
 }
@@ -71,10 +71,10 @@ function forbiddenPage(c: Context<AppEnv>) {
 }
 
 /** The session user as an actor (in their first workspace), when an instance admin. */
-function adminActor(c: Context<AppEnv>, s: PageSession) {
+async function adminActor(c: Context<AppEnv>, s: PageSession) {
   if (!s.user.isInstanceAdmin) return null;
-  const first = listUserWorkspaces(c.get("deps").db, s.user.id)[0];
-  return first ? pageActor(c, s, first.workspace.sId) : null;
+  const first = (await listUserWorkspaces(c.get("deps").db, s.user.id))[0];
+  return first ? await pageActor(c, s, first.workspace.sId) : null;
 }
 
 export function modelSettingsRoutes(): Hono<AppEnv> {
@@ -82,19 +82,19 @@ export function modelSettingsRoutes(): Hono<AppEnv> {
   app.use("/admin/model", securePage);
   app.use("/admin/model", originCheck);
 
-  app.get("/admin/model", (c) => {
-    const s = requireSession(c);
+  app.get("/admin/model", async (c) => {
+    const s = await requireSession(c);
     if (s instanceof Response) return s;
-    if (!adminActor(c, s)) return forbiddenPage(c);
+    if (!await adminActor(c, s)) return forbiddenPage(c);
     return c.html(
-      <ModelPage csrf={s.session.csrf} current={describeModelSettings(c.get("deps"))} />,
+      <ModelPage csrf={s.session.csrf} current={await describeModelSettings(c.get("deps"))} />,
     );
   });
 
   app.post("/admin/model", async (c) => {
-    const s = requireSession(c);
+    const s = await requireSession(c);
     if (s instanceof Response) return s;
-    const actor = adminActor(c, s);
+    const actor = await adminActor(c, s);
     if (!actor) return forbiddenPage(c);
     const form = await readCsrfForm(c, s);
     if (!form) {
@@ -102,7 +102,7 @@ export function modelSettingsRoutes(): Hono<AppEnv> {
     }
     const deps = c.get("deps");
     try {
-      const current = setModelSettings(deps, actor, {
+      const current = await setModelSettings(deps, actor, {
         baseUrl: form.base_url ?? "",
         model: form.model ?? "",
         apiKey: form.clear_api_key === "1" ? "" : form.api_key ? form.api_key : undefined,
@@ -110,7 +110,7 @@ export function modelSettingsRoutes(): Hono<AppEnv> {
       return c.html(<ModelPage csrf={s.session.csrf} current={current} message="Saved." />);
     } catch (e) {
       if (!(e instanceof AppError) || e.status >= 500) throw e;
-      const current = describeModelSettings(deps);
+      const current = await describeModelSettings(deps);
       return c.html(<ModelPage csrf={s.session.csrf} current={current} error={e.message} />, 400);
     }
   });

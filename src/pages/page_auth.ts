@@ -28,11 +28,15 @@ export async function readCsrfForm(
 }
 
 /** The session user acting in workspace `wId`, or null when not a member. */
-export function pageActor(c: Context<AppEnv>, session: PageSession, wId: string): UserActor | null {
+export async function pageActor(
+  c: Context<AppEnv>,
+  session: PageSession,
+  wId: string,
+): Promise<UserActor | null> {
   const db = c.get("deps").db;
-  const ws = findWorkspaceBySId(db, wId);
+  const ws = await findWorkspaceBySId(db, wId);
   if (!ws) return null;
-  const role = getRole(db, ws.id, session.user.id);
+  const role = await getRole(db, ws.id, session.user.id);
   if (!role) return null;
   return {
     kind: "user",
@@ -66,18 +70,18 @@ export function toLogin(c: Context<AppEnv>): Response {
 }
 
 /** The signed-in session, or a redirect to the sign-in page. */
-export function requireSession(c: Context<AppEnv>): PageSession | Response {
-  return currentSession(c) ?? toLogin(c);
+export async function requireSession(c: Context<AppEnv>): Promise<PageSession | Response> {
+  return await currentSession(c) ?? toLogin(c);
 }
 
 /** The session and the page actor in workspace `wId`, or the response to send instead. */
-export function requireWorkspacePage(
+export async function requireWorkspacePage(
   c: Context<AppEnv>,
   wId: string,
-): { session: PageSession; actor: UserActor } | Response {
-  const session = currentSession(c);
+): Promise<{ session: PageSession; actor: UserActor } | Response> {
+  const session = await currentSession(c);
   if (!session) return toLogin(c);
-  const actor = pageActor(c, session, wId);
+  const actor = await pageActor(c, session, wId);
   if (!actor) return c.html("<h1>Workspace not found</h1>", 404);
   return { session, actor };
 }

@@ -60,9 +60,9 @@ export function setupRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use("/setup", securePage);
 
-  app.get("/setup", (c) => {
+  app.get("/setup", async (c) => {
     const token = c.req.query("token") ?? "";
-    if (!isSetupTokenValid(c.get("deps").db, token)) {
+    if (!await isSetupTokenValid(c.get("deps").db, token)) {
       return c.html(
         <MessagePage title="Setup unavailable">
           <p>{USED}</p>
@@ -78,7 +78,7 @@ export function setupRoutes(): Hono<AppEnv> {
     const form = await c.req.parseBody();
     const field = (k: string) => (typeof form[k] === "string" ? form[k] as string : "");
     const token = field("token");
-    if (!isSetupTokenValid(deps.db, token)) {
+    if (!await isSetupTokenValid(deps.db, token)) {
       return c.html(
         <MessagePage title="Setup unavailable">
           <p>{USED}</p>

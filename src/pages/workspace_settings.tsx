@@ -27,7 +27,7 @@ import { AppError } from "../errors.ts";
 import type { UserActor } from "../auth/actor.ts";
 import { formatBytes, getStorageUsage } from "../core/storage_quota.ts";
 
-type StorageUsage = ReturnType<typeof getStorageUsage>;
+type StorageUsage = Awaited<ReturnType<typeof getStorageUsage>>;
 
 interface Props {
   ws: WorkspaceRow;
@@ -177,8 +177,10 @@ function SettingsPage(p: Props) {
   );
 }
 
-function adminPage(c: Context<AppEnv>): { actor: UserActor; csrf: string } | Response {
-  const page = requireWorkspacePage(c, c.req.param("wId") ?? "");
+async function adminPage(
+  c: Context<AppEnv>,
+): Promise<{ actor: UserActor; csrf: string } | Response> {
+  const page = await requireWorkspacePage(c, c.req.param("wId") ?? "");
   if (page instanceof Response) return page;
   if (page.actor.role !== "admin") {
     return c.html("<h1>Admins only</h1><p>Only workspace admins can change MCP settings.</p>", 403);
@@ -186,15 +188,15 @@ function adminPage(c: Context<AppEnv>): { actor: UserActor; csrf: string } | Res
   return { actor: page.actor, csrf: page.session.session.csrf };
 }
 
-function render(
+async function render(
   c: Context<AppEnv>,
   a: { actor: UserActor; csrf: string },
   extra: Partial<Props> = {},
 ) {
   const db = c.get("deps").db;
-  const statics = listClients(db, a.actor).filter((x) => x.kind === "static");
-  const ws = getMcpSettings(db, a.actor.workspace.id);
-  const storage = getStorageUsage(c.get("deps"), a.actor, { limit: 20 });
+  const statics = (await listClients(db, a.actor)).filter((x) => x.kind === "static");
+  const ws = await getMcpSettings(db, a.actor.workspace.id);
+  const storage = await getStorageUsage(c.get("deps"), a.actor, { limit: 20 });
   return c.html(
     <SettingsPage ws={ws} csrf={a.csrf} statics={statics} storage={storage} {...extra} />,
     extra.error ? 400 : 200,
@@ -209,9 +211,9 @@ export function workspaceSettingsRoutes(): Hono<AppEnv> {
   app.use("/w/:wId/settings", securePage, originCheck);
   app.use("/w/:wId/settings/*", securePage, originCheck);
 
-  app.get("/w/:wId/settings", (c) => {
-    const a = adminPage(c);
-    return a instanceof Response ? a : render(c, a);
+  app.get("/w/:wId/settings", async (c) => {
+    const a = await adminPage(c);
+    return a instanceof Response ? a : await render(c, a);
   });
 
   /** Run a form action; AppErrors become the page's error message. */
@@ -220,29 +222,29 @@ export function workspaceSettingsRoutes(): Hono<AppEnv> {
       c: Context<AppEnv>,
       a: { actor: UserActor; csrf: string },
       form: Record<string, string>,
-    ) => Partial<Props>,
+    ) => Promise<Partial<Props>>,
   ) =>
   async (c: Context<AppEnv>) => {
-    const a = adminPage(c);
+    const a = await adminPage(c);
     if (a instanceof Response) return a;
-    const page = requireWorkspacePage(c, c.req.param("wId") ?? "");
+    const page = await requireWorkspacePage(c, c.req.param("wId") ?? "");
     if (page instanceof Response) return page;
     const form = await readCsrfForm(c, page.session);
     if (!form) {
       return formExpiredPage(c);
     }
     try {
-      return render(c, a, fn(c, a, form));
+      return await render(c, a, await fn(c, a, form));
     } catch (e) {
       if (!(e instanceof AppError) || e.status >= 500) throw e;
-      return render(c, a, { error: e.message });
+      return await render(c, a, { error: e.message });
     }
   };
 
   app.post(
     "/w/:wId/settings",
-    action((c, a, form) => {
-      updateMcpSettings(c.get("deps").db, a.actor, {
+    action(async (c, a, form) => {
+      await updateMcpSettings(c.get("deps").db, a.actor, {
         mcpEnabled: form.mcp_enabled === "1",
         allowTokenInUrl: form.allow_token_in_url === "1",
         redirectPolicy: form.redirect_policy as "all" | "allowlist",
@@ -254,8 +256,8 @@ export function workspaceSettingsRoutes(): Hono<AppEnv> {
 
   app.post(
     "/w/:wId/settings/clients",
-    action((c, a, form) => {
-      const { client, secret } = createStaticClient(c.get("deps").db, a.actor, {
+    action(async (c, a, form) => {
+      const { client, secret } = await createStaticClient(c.get("deps").db, a.actor, {
         name: form.name ?? "",
         redirectUris: lines(form.redirect_uris),
         authMethod: (form.auth_method ?? "none") as AuthMethod,
@@ -266,8 +268,8 @@ export function workspaceSettingsRoutes(): Hono<AppEnv> {
 
   app.post(
     "/w/:wId/settings/clients/delete",
-    action((c, a, form) => {
-      deleteStaticClient(c.get("deps").db, a.actor, form.client_id ?? "");
+    action(async (c, a, form) => {
+      await deleteStaticClient(c.get("deps").db, a.actor, form.client_id ?? "");
       return { message: "Client deleted; its grants are revoked." };
     }),
   );

@@ -49,7 +49,7 @@ export class RelayHub {
   timings: RelayTimings;
   readonly #registerCalls = new Map<number, number[]>();
   readonly #streams = new Set<OpenStream>();
-  #ticker: ReturnType<typeof setInterval> | null = null;
+  #ticker: Awaited<ReturnType<typeof setInterval>> | null = null;
   #tickEveryMs = 0;
 
   constructor(

@@ -29,26 +29,26 @@ import { streamOwnerOf } from "../events/stream_budget.ts";
  * any byte). Returns the SSE body; access checks and the replay cursor are validated first.
  * `connection` settles when the HTTP response is over: the stream's slot is held until then.
  */
-export function openRelayRequestStream(
+export async function openRelayRequestStream(
   deps: Deps,
   actor: Actor,
   input: { serverId: string; lastEventId?: string | null; connection?: Promise<unknown> },
-): ReadableStream<Uint8Array> {
+): Promise<ReadableStream<Uint8Array>> {
   const cursor = parseEventCursor(input.lastEventId);
-  const reg = requireOwnedRegistration(deps, actor, input.serverId);
+  const reg = await requireOwnedRegistration(deps, actor, input.serverId);
   const serverId = reg.serverId;
   const lease = deps.streams.acquire(streamOwnerOf(actor));
   lease.holdUntil(input.connection);
   const source = {
     log: "relay",
     channel: requestChannel(serverId),
-    page: (after: number, limit: number, inline: number) =>
-      pageRelayLog(deps, serverId, after, limit, inline),
-    payload: (id: number) => readRelayPayload(deps, serverId, id),
+    page: async (after: number, limit: number, inline: number) =>
+      await pageRelayLog(deps, serverId, after, limit, inline),
+    payload: async (id: number) => await readRelayPayload(deps, serverId, id),
     // Re-checked before every live request: a revoked token or a removed member stops receiving.
-    allowed: () =>
-      isCredentialActive(deps.db, actor.credential) &&
-      (actor.kind !== "user" || getRole(deps.db, actor.workspace.id, actor.user.id) !== null),
+    allowed: async () =>
+      await isCredentialActive(deps.db, actor.credential) &&
+      (actor.kind !== "user" || await getRole(deps.db, actor.workspace.id, actor.user.id) !== null),
   };
   return openLogStream(deps, lease, source, cursor, (handle) => {
     // Keep-alives and the idle end come from the relay's one shared ticker.

@@ -45,7 +45,7 @@ export class RelayClientTransport implements Transport {
     return Promise.resolve();
   }
 
-  send(message: JSONRPCMessage): Promise<void> {
+  async send(message: JSONRPCMessage): Promise<void> {
     if (this.#closed) return Promise.reject(new Error("relay transport is closed"));
     const out = { ...message } as JsonRpcMessage;
     if (out.id !== undefined && out.id !== null) {
@@ -53,7 +53,7 @@ export class RelayClientTransport implements Transport {
       this.#pending.set(rewritten, out.id);
       out.id = rewritten;
     }
-    publishRelayRequest(this.deps, this.target.serverId, out);
+    await publishRelayRequest(this.deps, this.target.serverId, out);
     return Promise.resolve();
   }
 

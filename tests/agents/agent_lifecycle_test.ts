@@ -59,7 +59,9 @@ Deno.test("[agents] cancel stops a running generation and the message ends cance
   await waitFor(() => server.deps.agents.active === 0, 5_000, "the run to stop");
   const m = await agentMessageOf(server, alice, cId);
   assert.equal(m.status, "cancelled");
-  const types = readEventsAfter(server.deps, `message:${mId}`, 0, 100).map((e) => e.data.type);
+  const types = (await readEventsAfter(server.deps, `message:${mId}`, 0, 100)).map((e) =>
+    e.data.type
+  );
   assert.deepEqual(types, ["agent_generation_cancelled"]);
 });
 
@@ -143,7 +145,9 @@ Deno.test("[agents] a kill -9 mid-run leaves the message failed with a reason af
     assert.equal(m.status, "failed");
     assert.equal(m.error.code, "agent_interrupted");
     assert.equal(m.error.message, INTERRUPTED_MESSAGE);
-    const events = readEventsAfter(after.deps, `message:${m.sId}`, 0, 100).map((e) => e.data.type);
+    const events = (await readEventsAfter(after.deps, `message:${m.sId}`, 0, 100)).map((e) =>
+      e.data.type
+    );
     assert.equal(events.at(-1), "agent_error");
   } finally {
     await Deno.remove(dataDir, { recursive: true });

@@ -51,8 +51,8 @@ async function askDust(
   return { conversation, agentMessage: versions.find((m: Json) => m.type === "agent_message") };
 }
 
-function messageEvents(server: TestServer, messageSId: string): Json[] {
-  return readEventsAfter(server.deps, `message:${messageSId}`, 0, 1000).map((e) => e.data);
+async function messageEvents(server: TestServer, messageSId: string): Promise<Json[]> {
+  return (await readEventsAfter(server.deps, `message:${messageSId}`, 0, 1000)).map((e) => e.data);
 }
 
 Deno.test("[agents] a message mentioning an agent calls a local tool through the relay and answers with its result", async () => {
@@ -86,7 +86,7 @@ Deno.test("[agents] a message mentioning an agent calls a local tool through the
   assert.ok(offered.includes("local_tools__get_secret"), offered.join(","));
   assert.ok(offered.includes("search") && offered.includes("files_cat"), offered.join(","));
   assert.equal(model.requests[0].stream, true);
-  const types = messageEvents(server, agentMessage.sId).map((e) => e.type);
+  const types = (await messageEvents(server, agentMessage.sId)).map((e) => e.type);
   assert.deepEqual(types.filter((t) => t !== "generation_tokens"), [
     "tool_params",
     "agent_action_success",
@@ -133,7 +133,7 @@ Deno.test("[agents] a tool call that times out gives its error text to the model
   assert.equal(agentMessage.status, "succeeded");
   assert.match(agentMessage.content, /^Tool said: .*timed out/i);
   assert.equal(agentMessage.actions[0].status, "errored");
-  const types = messageEvents(server, agentMessage.sId).map((e) => e.type);
+  const types = (await messageEvents(server, agentMessage.sId)).map((e) => e.type);
   assert.ok(types.includes("tool_error"), types.join(","));
 });
 
@@ -147,7 +147,7 @@ Deno.test("[agents] with no model configured the agent message fails at once, sa
   assert.match(agentMessage.error.message, /--model-base-url/);
   assert.match(agentMessage.error.message, /DUST_MCP_MODEL_BASE_URL/);
   assert.match(agentMessage.error.message, /admin settings page/);
-  const events = messageEvents(server, agentMessage.sId);
+  const events = await messageEvents(server, agentMessage.sId);
   assert.equal(events.at(-1).type, "agent_error");
   assert.equal(events.at(-1).error.code, "model_not_configured");
 });
@@ -190,7 +190,9 @@ Deno.test("[agents] progress notifications of a local tool are published as tool
   await using local = await startLocalMcpServer(server, alice, { secret: "x" });
   const { agentMessage } = await askDust(server, alice, "Go", { serverIds: [local.serverId] });
   assert.equal(agentMessage.content, "progress done");
-  const note = messageEvents(server, agentMessage.sId).find((e) => e.type === "tool_notification");
+  const note = (await messageEvents(server, agentMessage.sId)).find((e) =>
+    e.type === "tool_notification"
+  );
   assert.ok(note, "a tool_notification event");
   assert.equal(note.notification.progress, 1);
   assert.equal(note.notification.total, 2);

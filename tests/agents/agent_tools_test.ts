@@ -56,8 +56,8 @@ Deno.test("[agents] the search tool finds workspace documents for the agent", as
   ]);
   await using server = await startTestServer({ flags: model.flags });
   const alice = await createUserWithToken(server, { email: "alice@example.com", role: "admin" });
-  const spaceId = globalSpaceSId(server, alice.workspace);
-  const dataSourceId = createFolder(server, actorOf(alice), spaceId, "Docs");
+  const spaceId = await globalSpaceSId(server, alice.workspace);
+  const dataSourceId = await createFolder(server, actorOf(alice), spaceId, "Docs");
   await putDocument(
     server,
     actorOf(alice),
@@ -112,7 +112,7 @@ Deno.test("[agents] the files tools write and read the conversation's files, and
   ]);
   assert.match(agent.actions[1].output[0].text, /^1: alpha\n2: beta/);
 
-  const pod = createPod(server, actorOf(alice), "Launch");
+  const pod = await createPod(server, actorOf(alice), "Launch");
   const inPod = await ask(server, alice, "Plan in the Pod", pod);
   assert.equal(inPod.agent.status, "succeeded", JSON.stringify(inPod.agent.error));
   assert.match(inPod.agent.content, new RegExp(`pod: pod-${pod}/plan\\.md`));
@@ -143,7 +143,7 @@ Deno.test("[agents] provider: non-streaming mode returns the text and tool calls
     messages: [{ role: "user", content: "x" }],
     tools: [{ name: "t", description: "", parameters: { type: "object" } }],
     stream: false,
-    onToken: (t) => tokens.push(t),
+    onToken: (t) => void tokens.push(t),
   });
   assert.equal(model.requests[0].stream, undefined);
   assert.equal(turn.content, "hi");

@@ -42,8 +42,8 @@ async function waitForText(c: AnyClient, conversationId: string, needle: string)
   return text;
 }
 
-function countRows(s: TestServer, table: "conversations" | "messages"): number {
-  return (s.deps.db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
+async function countRows(s: TestServer, table: "conversations" | "messages"): Promise<number> {
+  return (await s.deps.db.get(`SELECT COUNT(*) AS n FROM ${table}`) as { n: number }).n;
 }
 
 function toolNamesOffered(req: ChatRequest): string[] {
@@ -125,7 +125,7 @@ Deno.test("[agents] through /mcp: another user's or an unknown server id is Dust
     arguments: { title: "t", message: "use bob's tools", clientSideMCPServerIds: [bobsServer] },
   });
   assert.equal(errorOf(refusedConversation), "User does not have access to the local MCP servers.");
-  assert.equal(countRows(server, "conversations"), 0, "a refused create writes nothing");
+  assert.equal(await countRows(server, "conversations"), 0, "a refused create writes nothing");
 
   const { conversationId } = payloadOf<{ conversationId: string }>(
     await c.callTool({ name: "create_conversation", arguments: { title: "Mine" } }),
@@ -141,7 +141,7 @@ Deno.test("[agents] through /mcp: another user's or an unknown server id is Dust
       ids[0],
     );
   }
-  assert.equal(countRows(server, "messages"), 0, "a refused post writes no message");
+  assert.equal(await countRows(server, "messages"), 0, "a refused post writes no message");
   assert.equal(model.requests.length, 0, "no agent ran");
 });
 
@@ -174,7 +174,7 @@ Deno.test("[mcp tools] clientSideMCPServerIds: optional array of at most 10 stri
     errorOf(noMessage),
     "clientSideMCPServerIds: only applies together with message",
   );
-  assert.equal(countRows(server, "conversations"), 0);
+  assert.equal(await countRows(server, "conversations"), 0);
 });
 
 Deno.test("[mcp fast path] a refused clientSideMCPServerIds post answers the same as through the SDK", async () => {
@@ -194,5 +194,5 @@ Deno.test("[mcp fast path] a refused clientSideMCPServerIds post answers the sam
   const result = rpcOf(fast.text).result as { isError: boolean; content: { text: string }[] };
   assert.equal(result.isError, true);
   assert.equal(result.content[0].text, "User does not have access to the local MCP servers.");
-  assert.equal(countRows(server, "conversations"), 0);
+  assert.equal(await countRows(server, "conversations"), 0);
 });

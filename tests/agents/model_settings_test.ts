@@ -17,11 +17,11 @@ import { startFakeModel } from "../helpers/fake_model.ts";
 import { apiJson } from "../helpers/fixtures.ts";
 import { resolveConfig } from "../../src/config.ts";
 
-function makeInstanceAdmin(
-  server: { deps: { db: import("../../src/db/sqlite.ts").Db } },
+async function makeInstanceAdmin(
+  server: { deps: { db: import("../../src/db/db.ts").Db } },
   userId: number,
 ) {
-  server.deps.db.prepare("UPDATE users SET is_instance_admin = 1 WHERE id = ?").run(userId);
+  await server.deps.db.run("UPDATE users SET is_instance_admin = 1 WHERE id = ?", userId);
 }
 
 Deno.test("[agents] model settings: flags are the default, saved settings override them, clearing restores them", async () => {
@@ -29,14 +29,14 @@ Deno.test("[agents] model settings: flags are the default, saved settings overri
     flags: { "model-base-url": "http://127.0.0.1:1/v1", model: "from-flags" },
   });
   const admin = await createUserWithToken(server, { email: "root@example.com", role: "admin" });
-  makeInstanceAdmin(server, admin.user.id);
-  assert.deepEqual(getModelSettings(server.deps), {
+  await makeInstanceAdmin(server, admin.user.id);
+  assert.deepEqual(await getModelSettings(server.deps), {
     baseUrl: "http://127.0.0.1:1/v1",
     apiKey: null,
     model: "from-flags",
     source: "config",
   });
-  const saved = setModelSettings(server.deps, userActorOf(server, admin), {
+  const saved = await setModelSettings(server.deps, await userActorOf(server, admin), {
     baseUrl: "http://127.0.0.1:2/v1/",
     model: "saved-model",
     apiKey: "sk-secret",
@@ -47,38 +47,38 @@ Deno.test("[agents] model settings: flags are the default, saved settings overri
     source: "settings",
     apiKeySet: true,
   });
-  assert.equal(getModelSettings(server.deps).apiKey, "sk-secret");
-  assert.ok(!JSON.stringify(describeModelSettings(server.deps)).includes("sk-secret"));
-  setModelSettings(server.deps, userActorOf(server, admin), { baseUrl: "", model: "" });
-  assert.equal(getModelSettings(server.deps).source, "config");
+  assert.equal((await getModelSettings(server.deps)).apiKey, "sk-secret");
+  assert.ok(!JSON.stringify(await describeModelSettings(server.deps)).includes("sk-secret"));
+  await setModelSettings(server.deps, await userActorOf(server, admin), { baseUrl: "", model: "" });
+  assert.equal((await getModelSettings(server.deps)).source, "config");
 });
 
 Deno.test("[agents] model settings: only an instance admin may change them; bad values are 400", async () => {
   await using server = await startTestServer();
   const wsAdmin = await createUserWithToken(server, { email: "admin@example.com", role: "admin" });
-  assert.throws(
-    () =>
-      setModelSettings(server.deps, userActorOf(server, wsAdmin), {
+  await assert.rejects(
+    async () =>
+      await setModelSettings(server.deps, await userActorOf(server, wsAdmin), {
         baseUrl: "http://x/v1",
         model: "m",
       }),
     (e: Error & { status?: number }) => e.status === 403,
   );
-  makeInstanceAdmin(server, wsAdmin.user.id);
-  const actor = userActorOf(server, wsAdmin);
-  assert.throws(
-    () => setModelSettings(server.deps, actor, { baseUrl: "not a url", model: "m" }),
+  await makeInstanceAdmin(server, wsAdmin.user.id);
+  const actor = await userActorOf(server, wsAdmin);
+  await assert.rejects(
+    async () => await setModelSettings(server.deps, actor, { baseUrl: "not a url", model: "m" }),
     /baseUrl/,
   );
-  assert.throws(
-    () => setModelSettings(server.deps, actor, { baseUrl: "ftp://x", model: "m" }),
+  await assert.rejects(
+    async () => await setModelSettings(server.deps, actor, { baseUrl: "ftp://x", model: "m" }),
     /baseUrl/,
   );
-  assert.throws(
-    () => setModelSettings(server.deps, actor, { baseUrl: "http://x/v1", model: " " }),
+  await assert.rejects(
+    async () => await setModelSettings(server.deps, actor, { baseUrl: "http://x/v1", model: " " }),
     /model/,
   );
-  assert.equal(getModelSettings(server.deps).source, "none");
+  assert.equal((await getModelSettings(server.deps)).source, "none");
 });
 
 Deno.test("[agents] the admin page saves the model and agents then answer with it", async () => {
@@ -86,7 +86,7 @@ Deno.test("[agents] the admin page saves the model and agents then answer with i
   await using server = await startTestServer();
   const admin = await createUserWithToken(server, { email: "root@example.com", role: "admin" });
   await setPasswordHash(server.deps.db, admin.user.id, "correct horse battery");
-  makeInstanceAdmin(server, admin.user.id);
+  await makeInstanceAdmin(server, admin.user.id);
 
   const b = new BrowserHttp(server.url);
   await b.signIn("root@example.com", "correct horse battery");
@@ -105,7 +105,7 @@ Deno.test("[agents] the admin page saves the model and agents then answer with i
   assert.doesNotMatch(saved.text, /sk-page-secret/);
   const noCsrf = await b.post("/admin/model", { base_url: "", model: "" });
   assert.equal(noCsrf.status, 403);
-  assert.equal(getModelSettings(server.deps).model, "page-model");
+  assert.equal((await getModelSettings(server.deps)).model, "page-model");
 
   const r = await apiJson(
     server,

@@ -120,7 +120,7 @@ Deno.test("[api/agents] API keys get view=all by default and 401 for list", asyn
     method: "POST",
     body: { name: "Secret", description: "", instructions: "x", scope: "private" },
   });
-  const key = createApiKey(server, admin.workspace);
+  const key = await createApiKey(server, admin.workspace);
   const all = await apiJson(server, key, base);
   assert.equal(all.status, 200);
   assert.deepEqual(names(all.body), ["Dust"]);
@@ -143,7 +143,7 @@ Deno.test("[api/agents] all_unrestricted is for admins (403 app_auth_error other
   const asBuilder = await apiJson(server, builder.token, `${base}?view=all_unrestricted`);
   assert.equal(asBuilder.status, 403);
   assert.equal(asBuilder.body.error.type, "app_auth_error");
-  const key = createApiKey(server, admin.workspace);
+  const key = await createApiKey(server, admin.workspace);
   assert.equal((await apiJson(server, key, `${base}?view=all_unrestricted`)).status, 403);
 });
 
@@ -228,7 +228,7 @@ Deno.test("[api/agents] PATCH with a bad body or an API key is refused", async (
   });
   assert.equal(bad.status, 400);
   assert.match(bad.body.error.message, /^userFavorite:/);
-  const key = createApiKey(server, admin.workspace);
+  const key = await createApiKey(server, admin.workspace);
   const byKey = await apiJson(server, key, `${base}/dust`, {
     method: "PATCH",
     body: { userFavorite: true },

@@ -44,7 +44,7 @@ Deno.test("[api/api_keys] builders, users and API keys cannot manage keys (403)"
     workspace: admin.workspace,
   });
   const base = `/api/v1/w/${admin.workspace.sId}/api_keys`;
-  for (const token of [builder.token, createApiKey(server, admin.workspace)]) {
+  for (const token of [builder.token, await createApiKey(server, admin.workspace)]) {
     const r = await apiJson(server, token, base, { method: "POST", body: { name: "x" } });
     assert.equal(r.status, 403);
     assert.equal(r.body.error.type, "workspace_auth_error");
@@ -92,7 +92,7 @@ Deno.test("[api/api_keys] listing pages with a cursor", async () => {
   await using server = await startTestServer();
   const admin = await createUserWithToken(server, { email: "admin@example.com", role: "admin" });
   const base = `/api/v1/w/${admin.workspace.sId}/api_keys`;
-  for (let i = 0; i < 3; i++) createApiKey(server, admin.workspace, `k${i}`);
+  for (let i = 0; i < 3; i++) await createApiKey(server, admin.workspace, `k${i}`);
   const p1 = await apiJson(server, admin.token, `${base}?limit=2`);
   assert.deepEqual(p1.body.keys.map((k: { name: string }) => k.name), ["k2", "k1"]);
   const p2 = await apiJson(server, admin.token, `${base}?limit=2&cursor=${p1.body.nextCursor}`);

@@ -30,7 +30,7 @@ Deno.test("[auth] an API key of another workspace answers 401 workspace_auth_err
   await using server = await startTestServer();
   const alice = await createUserWithToken(server, { email: "alice@example.com", role: "admin" });
   const bob = await createUserWithToken(server, { email: "bob@example.com", role: "admin" });
-  const key = createApiKey(server, bob.workspace);
+  const key = await createApiKey(server, bob.workspace);
   const r = await apiJson(server, key, `/api/v1/w/${alice.workspace.sId}/spaces`);
   assert.equal(r.status, 401);
   assert.equal(r.body.error.type, "workspace_auth_error");
@@ -70,7 +70,7 @@ Deno.test("[auth] an MCP token is refused on the REST API (401)", async () => {
     `Bearer ${alice.token}`,
     alice.workspace.sId,
   );
-  const { token } = createMcpToken(server.deps.db, actor as UserActor);
+  const { token } = await createMcpToken(server.deps.db, actor as UserActor);
   const r = await apiJson(server, token, `/api/v1/w/${alice.workspace.sId}/spaces`);
   assert.equal(r.status, 401);
   assert.equal(r.body.error.type, "not_authenticated");
@@ -185,7 +185,7 @@ Deno.test("[auth] a cached user token stops working at once when its user leaves
   });
   const url = `/api/v1/w/${alice.workspace.sId}/spaces`;
   assert.equal((await apiJson(server, token, url)).status, 200);
-  server.deps.db.prepare("DELETE FROM memberships WHERE user_id = ?").run(alice.user.id);
+  await server.deps.db.run("DELETE FROM memberships WHERE user_id = ?", alice.user.id);
   const r = await apiJson(server, token, url);
   assert.equal(r.status, 401);
   assert.equal(r.body.error.type, "workspace_auth_error");

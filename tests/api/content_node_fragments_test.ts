@@ -27,25 +27,32 @@ async function setup() {
     role: "user",
     workspace: admin.workspace,
   });
-  const viewOf = (dsId: string) =>
-    (server.deps.db.prepare("SELECT view_s_id FROM data_sources WHERE s_id = ?").get(dsId) as {
+  const viewOf = async (dsId: string) =>
+    (await server.deps.db.get("SELECT view_s_id FROM data_sources WHERE s_id = ?", dsId) as {
       view_s_id: string;
     }).view_s_id;
-  const gs = globalSpaceSId(server, admin.workspace);
-  const ds = createFolder(server, actorOf(admin), gs, "handbook");
-  putDocument(server, actorOf(admin), { spaceId: gs, dataSourceId: ds }, "leave", "Take 25 days.", {
-    title: "Leave policy",
-  });
-  const secret = createRestrictedSpace(server, actorOf(admin), "Secret", [admin.user.sId]);
-  const sds = createFolder(server, actorOf(admin), secret, "vault");
-  putDocument(server, actorOf(admin), { spaceId: secret, dataSourceId: sds }, "s1", "hidden");
+  const gs = await globalSpaceSId(server, admin.workspace);
+  const ds = await createFolder(server, actorOf(admin), gs, "handbook");
+  await putDocument(
+    server,
+    actorOf(admin),
+    { spaceId: gs, dataSourceId: ds },
+    "leave",
+    "Take 25 days.",
+    {
+      title: "Leave policy",
+    },
+  );
+  const secret = await createRestrictedSpace(server, actorOf(admin), "Secret", [admin.user.sId]);
+  const sds = await createFolder(server, actorOf(admin), secret, "vault");
+  await putDocument(server, actorOf(admin), { spaceId: secret, dataSourceId: sds }, "s1", "hidden");
   const url = `/api/v1/w/${admin.workspace.sId}/assistant/conversations`;
   const conversation = await apiJson(server, member.token, url, {
     method: "POST",
     body: { title: "nodes" },
   });
   const cId = conversation.body.conversation.sId as string;
-  return { server, admin, member, url, cId, view: viewOf(ds), secretView: viewOf(sds) };
+  return { server, admin, member, url, cId, view: await viewOf(ds), secretView: await viewOf(sds) };
 }
 
 Deno.test("[conversations] a content node fragment attaches a copy of a readable document (SDK parses it)", async () => {
@@ -77,9 +84,9 @@ Deno.test("[conversations] content node fragments: unreadable or unknown nodes a
   await using _ = server;
   const post = (body: Record<string, unknown>) =>
     apiJson(server, member.token, `${url}/${cId}/content_fragments`, { method: "POST", body });
-  const files = () =>
-    (server.deps.db.prepare("SELECT count(*) AS n FROM files").get() as { n: number }).n;
-  const before = files();
+  const files = async () =>
+    (await server.deps.db.get("SELECT count(*) AS n FROM files") as { n: number }).n;
+  const before = await files();
   const hidden = await post({ title: "x", nodeId: "s1", nodeDataSourceViewId: secretView });
   assert.equal(hidden.status, 404, "a document of a space the member does not read");
   assert.equal(hidden.body.error.type, "data_source_not_found");
@@ -96,5 +103,5 @@ Deno.test("[conversations] content node fragments: unreadable or unknown nodes a
     content: "a",
   });
   assert.equal(both.status, 400);
-  assert.equal(files(), before, "nothing stored");
+  assert.equal(await files(), before, "nothing stored");
 });

@@ -114,7 +114,7 @@ Deno.test("[conversation events] a bad lastEventId answers 400 before any SSE by
 Deno.test("[conversation events] the message stream ends with data: done after the terminal event", async () => {
   const { server, alice, url, cId, agentSId } = await setup();
   await using _ = server;
-  appendMessageEvent(server.deps, agentSId, {
+  await appendMessageEvent(server.deps, agentSId, {
     type: "generation_tokens",
     configurationId: "dust",
     messageId: agentSId,
@@ -127,12 +127,12 @@ Deno.test("[conversation events] the message stream ends with data: done after t
     () => false,
   );
   await new Promise((r) => setTimeout(r, 100));
-  const message = updateAgentMessage(server.deps, {
+  const message = await updateAgentMessage(server.deps, {
     messageId: agentSId,
     status: "succeeded",
     content: "Hello",
   });
-  appendMessageEvent(server.deps, agentSId, {
+  await appendMessageEvent(server.deps, agentSId, {
     type: "agent_message_success",
     configurationId: "dust",
     messageId: agentSId,
@@ -152,7 +152,7 @@ Deno.test("[conversation events] the message stream ends with data: done after t
 Deno.test("[conversation events] a finished message whose events expired still gets its terminal event", async () => {
   const { server, alice, url, cId, agentSId } = await setup();
   await using _ = server;
-  updateAgentMessage(server.deps, {
+  await updateAgentMessage(server.deps, {
     messageId: agentSId,
     status: "failed",
     error: { code: "model_not_configured", message: "No model is configured." },
@@ -236,7 +236,7 @@ Deno.test("[conversation events] a non-participant cannot open the stream", asyn
 Deno.test("[conversation events] a title change reaches the conversation stream as conversation_title", async () => {
   const { server, alice, url, cId } = await setup();
   await using _ = server;
-  setConversationTitle(server.deps, { conversationId: cId, title: "Renamed" });
+  await setConversationTitle(server.deps, { conversationId: cId, title: "Renamed" });
   const r = await readSse(
     `${server.url}${url}/${cId}/events`,
     alice.token,
@@ -276,11 +276,11 @@ Deno.test("[conversation events] cancelling publishes agent_generation_cancelled
 Deno.test("[conversation events] ids keep growing after the whole log expired, so an old lastEventId still resumes", async () => {
   const { server, alice, url, cId } = await setup();
   await using _ = server;
-  const before = appendEvent(server.deps, `conversation:${cId}`, { type: "marker", n: 1 });
+  const before = await appendEvent(server.deps, `conversation:${cId}`, { type: "marker", n: 1 });
   // Every event expires: the log is empty, as on an instance quiet for ten minutes.
-  pruneExpiredEvents(server.deps, Date.now() + EVENT_TTL_MS + 60_000);
-  assert.deepEqual(readEventsAfter(server.deps, `conversation:${cId}`, 0, 10), []);
-  setConversationTitle(server.deps, { conversationId: cId, title: "After expiry" });
+  await pruneExpiredEvents(server.deps, Date.now() + EVENT_TTL_MS + 60_000);
+  assert.deepEqual(await readEventsAfter(server.deps, `conversation:${cId}`, 0, 10), []);
+  await setConversationTitle(server.deps, { conversationId: cId, title: "After expiry" });
   const r = await readSse(
     `${server.url}${url}/${cId}/events?lastEventId=${before.eventId}`,
     alice.token,
@@ -295,12 +295,12 @@ Deno.test("[conversation events] a message stream whose terminal event is larger
   const { server, alice, url, cId, agentSId } = await setup();
   await using _ = server;
   const content = "word ".repeat(100_000);
-  const message = updateAgentMessage(server.deps, {
+  const message = await updateAgentMessage(server.deps, {
     messageId: agentSId,
     status: "succeeded",
     content,
   });
-  appendMessageEvent(server.deps, agentSId, {
+  await appendMessageEvent(server.deps, agentSId, {
     type: "agent_message_success",
     configurationId: "dust",
     messageId: agentSId,

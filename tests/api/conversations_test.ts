@@ -127,7 +127,7 @@ Deno.test("[conversations] list returns the user's private conversations only; A
   assert.equal(r.status, 200);
   assert.deepEqual(r.body.conversations.map((c: { title: string }) => c.title), ["a2", "a1"]);
   assert.equal(r.body.conversations[0].content, undefined);
-  const key = createApiKey(server, alice.workspace);
+  const key = await createApiKey(server, alice.workspace);
   const k = await apiJson(server, key, url);
   assert.equal(k.status, 401);
   assert.equal(k.body.error.type, "user_not_found");
@@ -136,7 +136,7 @@ Deno.test("[conversations] list returns the user's private conversations only; A
 Deno.test("[conversations] an API key creates a conversation, reads it and posts in it", async () => {
   const { server, alice, url } = await setup();
   await using _ = server;
-  const key = createApiKey(server, alice.workspace);
+  const key = await createApiKey(server, alice.workspace);
   const created = await apiJson(server, key, url, {
     method: "POST",
     body: { title: "by key", message: messageBody("hello", ["dust"]) },
@@ -159,7 +159,7 @@ Deno.test("[conversations] an API key creates a conversation, reads it and posts
 Deno.test("[conversations] creating in a Pod requires membership (404 space_not_found otherwise)", async () => {
   const { server, alice, bob, url } = await setup();
   await using _ = server;
-  const pod = createPodFixture(server, alice.workspace.id, "Pod A", [alice]);
+  const pod = await createPodFixture(server, alice.workspace.id, "Pod A", [alice]);
   const refused = await apiJson(server, bob.token, url, {
     method: "POST",
     body: { title: "in pod", spaceId: pod },
@@ -182,7 +182,7 @@ Deno.test("[conversations] a Pod conversation is readable by Pod members, not by
     role: "user",
     workspace: alice.workspace,
   });
-  const pod = createPodFixture(server, alice.workspace.id, "Pod B", [alice, dave]);
+  const pod = await createPodFixture(server, alice.workspace.id, "Pod B", [alice, dave]);
   const created = await apiJson(server, alice.token, url, {
     method: "POST",
     body: { title: "pod talk", spaceId: pod },
@@ -192,7 +192,7 @@ Deno.test("[conversations] a Pod conversation is readable by Pod members, not by
   const other = await apiJson(server, bob.token, `${url}/${cId}`);
   assert.equal(other.status, 404);
   assert.equal(other.body.error.type, "conversation_not_found");
-  const key = createApiKey(server, alice.workspace);
+  const key = await createApiKey(server, alice.workspace);
   assert.equal((await apiJson(server, key, `${url}/${cId}`)).status, 404);
 });
 
@@ -221,7 +221,7 @@ Deno.test("[conversations] PATCH read:true marks the conversation read for the c
     (await apiJson(server, alice.token, `${url}/${cId}`)).body.conversation.unread,
     true,
   );
-  const key = createApiKey(server, alice.workspace);
+  const key = await createApiKey(server, alice.workspace);
   const k = await apiJson(server, key, `${url}/${cId}`, { method: "PATCH", body: { read: true } });
   assert.equal(k.status, 401);
   assert.equal(k.body.error.type, "user_not_found");
@@ -265,9 +265,10 @@ Deno.test("[conversations] an inline content fragment is stored as a conversatio
   assert.ok(cf.fileId.startsWith("fil_"));
   assert.equal(um.type, "user_message");
   assert.equal(created.body.contentFragment.sId, cf.sId);
-  const row = server.deps.db.prepare(
+  const row = await server.deps.db.get(
     "SELECT scope_type, scope_s_id, storage_key, status FROM files WHERE s_id = ?",
-  ).get(cf.fileId) as {
+    cf.fileId,
+  ) as {
     scope_type: string;
     scope_s_id: string;
     storage_key: string;
@@ -299,9 +300,13 @@ Deno.test("[conversations] POST content_fragments adds a fragment by content", a
 Deno.test("[conversations] blocking:true returns the agent message once a runner finished it", async () => {
   let deps: Deps | null = null;
   const { server, alice, url } = await setup((m) => {
-    setTimeout(() => {
-      updateAgentMessage(deps!, { messageId: m.messageSId, status: "succeeded", content: "Done." });
-      appendMessageEvent(deps!, m.messageSId, {
+    setTimeout(async () => {
+      await updateAgentMessage(deps!, {
+        messageId: m.messageSId,
+        status: "succeeded",
+        content: "Done.",
+      });
+      await appendMessageEvent(deps!, m.messageSId, {
         type: "agent_message_success",
         configurationId: m.agentSId,
         messageId: m.messageSId,
@@ -385,7 +390,7 @@ Deno.test("[conversations] a mention of an unknown agent answers 404 agent_confi
   });
   assert.equal(r.status, 404);
   assert.equal(r.body.error.type, "agent_configuration_not_found");
-  const count = server.deps.db.prepare("SELECT COUNT(*) AS n FROM conversations").get() as {
+  const count = await server.deps.db.get("SELECT COUNT(*) AS n FROM conversations") as {
     n: number;
   };
   assert.equal(count.n, 0);
@@ -426,7 +431,7 @@ Deno.test("[conversations] an inline fragment over 512 KB answers 400 and stores
   });
   assert.equal(r.status, 400);
   assert.match(r.body.error.message, /content/);
-  const files = server.deps.db.prepare("SELECT COUNT(*) AS n FROM files").get() as { n: number };
+  const files = await server.deps.db.get("SELECT COUNT(*) AS n FROM files") as { n: number };
   assert.equal(files.n, 0);
 });
 

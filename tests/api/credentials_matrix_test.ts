@@ -135,15 +135,23 @@ Deno.test("[api/credentials] every workspace route answers an API key as the wor
     role: "user",
     workspace: admin.workspace,
   });
-  const key = createApiKey(server, admin.workspace);
+  const key = await createApiKey(server, admin.workspace);
   const w = `/api/v1/w/${admin.workspace.sId}`;
-  const gs = globalSpaceSId(server, admin.workspace);
-  const ds = createFolder(server, actorOf(admin), gs, "docs");
-  const pod = createPod(server, actorOf(admin), "Pod", [member.user.sId]);
+  const gs = await globalSpaceSId(server, admin.workspace);
+  const ds = await createFolder(server, actorOf(admin), gs, "docs");
+  const pod = await createPod(server, actorOf(admin), "Pod", [member.user.sId]);
   const docs = `${w}/spaces/${gs}/data_sources/${ds}`;
-  const dsView = (server.deps.db.prepare("SELECT view_s_id FROM data_sources WHERE s_id = ?")
-    .get(ds) as { view_s_id: string }).view_s_id;
-  putDocument(server, actorOf(admin), { spaceId: gs, dataSourceId: ds }, "shared", "hello all");
+  const dsView =
+    (await server.deps.db.get("SELECT view_s_id FROM data_sources WHERE s_id = ?", ds) as {
+      view_s_id: string;
+    }).view_s_id;
+  await putDocument(
+    server,
+    actorOf(admin),
+    { spaceId: gs, dataSourceId: ds },
+    "shared",
+    "hello all",
+  );
   const USER_ONLY: Expect = [401, "user_not_found"];
   // Workspace admins only, or a Pod's editors only (the member is neither).
   const ADMIN_ONLY: Expect = [403, "workspace_auth_error"];
@@ -239,7 +247,12 @@ Deno.test("[api/credentials] every workspace route answers an API key as the wor
       const r = await apiJson(server, token, path, { method, ...(body ? { body } : {}) });
       check(who, method, path, r, isKey ? forKey : forMember);
     }
-    if (isKey) assertEveryRouteTakesASide(server, table.map(([m, p]) => `${m} ${p.split("?")[0]}`));
+    if (isKey) {
+      await assertEveryRouteTakesASide(
+        server,
+        table.map(([m, p]) => `${m} ${p.split("?")[0]}`),
+      );
+    }
     const base = `${server.url}${w}/assistant/conversations/${cId}`;
     assert.equal(await streamStatus(`${base}/events`, token), 200, `${who} conversation events`);
     assert.equal(

@@ -23,15 +23,27 @@ Deno.test("[api/documents] search through a data source view and by data source 
     workspace: admin.workspace,
   });
   const w = `/api/v1/w/${admin.workspace.sId}`;
-  const gs = globalSpaceSId(server, admin.workspace);
-  const ds = createFolder(server, actorOf(admin), gs, "handbook");
-  putDocument(server, actorOf(admin), { spaceId: gs, dataSourceId: ds }, "d1", "alpha beta gamma");
-  putDocument(server, actorOf(admin), { spaceId: gs, dataSourceId: ds }, "d2", "unrelated words");
-  const secret = createRestrictedSpace(server, actorOf(admin), "Secret", [admin.user.sId]);
-  const sds = createFolder(server, actorOf(admin), secret, "vault");
-  putDocument(server, actorOf(admin), { spaceId: secret, dataSourceId: sds }, "s1", "alpha");
-  const view = (id: string) =>
-    (server.deps.db.prepare("SELECT view_s_id FROM data_sources WHERE s_id = ?").get(id) as {
+  const gs = await globalSpaceSId(server, admin.workspace);
+  const ds = await createFolder(server, actorOf(admin), gs, "handbook");
+  await putDocument(
+    server,
+    actorOf(admin),
+    { spaceId: gs, dataSourceId: ds },
+    "d1",
+    "alpha beta gamma",
+  );
+  await putDocument(
+    server,
+    actorOf(admin),
+    { spaceId: gs, dataSourceId: ds },
+    "d2",
+    "unrelated words",
+  );
+  const secret = await createRestrictedSpace(server, actorOf(admin), "Secret", [admin.user.sId]);
+  const sds = await createFolder(server, actorOf(admin), secret, "vault");
+  await putDocument(server, actorOf(admin), { spaceId: secret, dataSourceId: sds }, "s1", "alpha");
+  const view = async (id: string) =>
+    (await server.deps.db.get("SELECT view_s_id FROM data_sources WHERE s_id = ?", id) as {
       view_s_id: string;
     }).view_s_id;
 
@@ -46,11 +58,11 @@ Deno.test("[api/documents] search through a data source view and by data source 
   assert.deepEqual(ids(viaSpace), ["d1"]);
   for (
     const path of [
-      `${w}/spaces/${gs}/data_source_views/${view(ds)}/search?query=alpha`,
+      `${w}/spaces/${gs}/data_source_views/${await view(ds)}/search?query=alpha`,
       `${w}/data_sources/${ds}/search?query=alpha`,
     ]
   ) {
-    for (const token of [member.token, createApiKey(server, admin.workspace)]) {
+    for (const token of [member.token, await createApiKey(server, admin.workspace)]) {
       const r = await apiJson(server, token, path);
       assert.equal(r.status, 200, path);
       assert.deepEqual(r.body, viaSpace.body, `${path}: the same answer`);
@@ -66,14 +78,14 @@ Deno.test("[api/documents] search through a data source view and by data source 
   const viewSecret = await apiJson(
     server,
     member.token,
-    `${w}/spaces/${secret}/data_source_views/${view(sds)}/search?query=alpha`,
+    `${w}/spaces/${secret}/data_source_views/${await view(sds)}/search?query=alpha`,
   );
   assert.equal(viewSecret.status, 404);
   assert.equal(viewSecret.body.error.type, "space_not_found");
   const foreignView = await apiJson(
     server,
     admin.token,
-    `${w}/spaces/${gs}/data_source_views/${view(sds)}/search?query=alpha`,
+    `${w}/spaces/${gs}/data_source_views/${await view(sds)}/search?query=alpha`,
   );
   assert.equal(foreignView.status, 404, "a view of another space");
   assert.equal(foreignView.body.error.type, "data_source_view_not_found");
@@ -82,8 +94,8 @@ Deno.test("[api/documents] search through a data source view and by data source 
 Deno.test("[api/documents] data source search refuses parents_not (not supported) instead of ignoring it", async () => {
   await using server = await startTestServer();
   const admin = await createUserWithToken(server, { email: "admin@example.com", role: "admin" });
-  const gs = globalSpaceSId(server, admin.workspace);
-  const ds = createFolder(server, actorOf(admin), gs, "handbook");
+  const gs = await globalSpaceSId(server, admin.workspace);
+  const ds = await createFolder(server, actorOf(admin), gs, "handbook");
   const r = await apiJson(
     server,
     admin.token,

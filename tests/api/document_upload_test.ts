@@ -44,7 +44,7 @@ async function setup(server: TestServer): Promise<World> {
     role: "builder",
     workspace: admin.workspace,
   });
-  const spaceId = createRestrictedSpace(server, actorOf(admin), "Finance", [member.user.sId]);
+  const spaceId = await createRestrictedSpace(server, actorOf(admin), "Finance", [member.user.sId]);
   const w = admin.workspace.sId;
   const created = await apiJson(
     server,
@@ -59,9 +59,9 @@ async function setup(server: TestServer): Promise<World> {
   const dsId = created.body.data_source.sId as string;
   const base = `/api/v1/w/${w}/spaces/${spaceId}/data_sources/${dsId}`;
   // Something everyone reads, so an outsider's search runs (and finds only this).
-  const globalId = globalSpaceSId(server, admin.workspace);
-  const handbook = createFolder(server, actorOf(admin), globalId, "Handbook");
-  putDocument(
+  const globalId = await globalSpaceSId(server, admin.workspace);
+  const handbook = await createFolder(server, actorOf(admin), globalId, "Handbook");
+  await putDocument(
     server,
     actorOf(admin),
     { spaceId: globalId, dataSourceId: handbook },
@@ -245,7 +245,7 @@ Deno.test("[api/document_upload] permissions are the upsert's: 403 for a user in
   assert.equal(outside.status, 404);
   assert.equal(outside.body.error.type, "space_not_found");
 
-  const globalId = globalSpaceSId(server, admin.workspace);
+  const globalId = await globalSpaceSId(server, admin.workspace);
   const made = await apiJson(
     server,
     admin.token,

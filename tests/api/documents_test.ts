@@ -11,7 +11,7 @@ async function setup(server: TestServer) {
     workspace: admin.workspace,
   });
   const w = admin.workspace.sId;
-  const spaceId = globalSpaceSId(server, admin.workspace);
+  const spaceId = await globalSpaceSId(server, admin.workspace);
   const created = await apiJson(
     server,
     admin.token,
@@ -152,7 +152,7 @@ Deno.test("[api/documents] writes: members of the global space read but cannot w
   });
   assert.equal(u.status, 403);
   assert.equal(u.body.error.type, "data_source_auth_error");
-  const key = createApiKey(server, admin.workspace);
+  const key = await createApiKey(server, admin.workspace);
   const k = await apiJson(server, key, `${base}/documents/x`, {
     method: "POST",
     body: { text: "hi" },
@@ -213,7 +213,7 @@ Deno.test("[api/documents] search with Dust's query parameters: top_k, tags_in (
 Deno.test("[api/documents] a data source addressed through another space → 404 data_source_not_found", async () => {
   await using server = await startTestServer();
   const { admin, w, dsId } = await setup(server);
-  const pod = createPod(server, actorOf(admin), "Other");
+  const pod = await createPod(server, actorOf(admin), "Other");
   const r = await apiJson(
     server,
     admin.token,
@@ -221,10 +221,10 @@ Deno.test("[api/documents] a data source addressed through another space → 404
   );
   assert.equal(r.status, 404);
   assert.equal(r.body.error.type, "data_source_not_found");
-  const convSpace = server.deps.db.prepare(
+  const convSpace = await server.deps.db.get(
     "SELECT s_id FROM spaces WHERE kind = 'conversations' AND workspace_id = ?",
-  )
-    .get(admin.workspace.id) as { s_id: string };
+    admin.workspace.id,
+  ) as { s_id: string };
   const c = await apiJson(
     server,
     admin.token,
@@ -242,7 +242,7 @@ Deno.test("[api/documents] isolation: another workspace's member gets 404 for th
   const r = await apiJson(server, eve.token, `${foreignPath}/documents`);
   assert.equal(r.status, 404);
   assert.equal(r.body.error.type, "space_not_found");
-  const k = await apiJson(server, createApiKey(server, eve.workspace), `${base}/documents`);
+  const k = await apiJson(server, await createApiKey(server, eve.workspace), `${base}/documents`);
   assert.equal(k.status, 401);
 });
 

@@ -26,26 +26,26 @@ const context = {
 /** A stand-in agent runner: streams two tokens, then succeeds (the agents area runs real ones). */
 function fakeRunner(deps: Deps): (m: AgentMessageCreated) => void {
   return (m) => {
-    setTimeout(() => {
+    setTimeout(async () => {
       const base = { configurationId: m.agentSId, messageId: m.messageSId };
-      appendMessageEvent(deps, m.messageSId, {
+      await appendMessageEvent(deps, m.messageSId, {
         type: "generation_tokens",
         ...base,
         text: "Hel",
         classification: "tokens",
       });
-      appendMessageEvent(deps, m.messageSId, {
+      await appendMessageEvent(deps, m.messageSId, {
         type: "generation_tokens",
         ...base,
         text: "lo",
         classification: "tokens",
       });
-      const message = updateAgentMessage(deps, {
+      const message = await updateAgentMessage(deps, {
         messageId: m.messageSId,
         status: "succeeded",
         content: "Hello",
       });
-      appendMessageEvent(deps, m.messageSId, {
+      await appendMessageEvent(deps, m.messageSId, {
         type: "agent_message_success",
         ...base,
         message,
@@ -199,7 +199,7 @@ Deno.test("[sdk conversations] streamConversationEvents yields user_message_new 
 Deno.test("[sdk conversations] an API key's getConversations is an Err with user_not_found", async () => {
   const { server, alice } = await setup();
   await using _ = server;
-  const key = createApiKey(server, alice.workspace);
+  const key = await createApiKey(server, alice.workspace);
   const api = new DustAPI(
     { url: server.url },
     { apiKey: key, workspaceId: alice.workspace.sId },

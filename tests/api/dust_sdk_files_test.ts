@@ -85,7 +85,7 @@ Deno.test("[sdk/files] uploadFile errors come back as Dust error types", async (
 Deno.test("[sdk/files] the high-level files API uploads and deletes with an API key", async () => {
   await using server = await startTestServer();
   const alice = await createUserWithToken(server, { email: "alice@example.com", role: "admin" });
-  const key = createApiKey(server, alice.workspace);
+  const key = await createApiKey(server, alice.workspace);
   const api = new DustAPI({
     workspaceId: alice.workspace.sId,
     apiKey: key,
@@ -101,7 +101,7 @@ Deno.test("[sdk/files] the high-level files API uploads and deletes with an API 
   assert.equal(info.size, 8);
   assert.equal(typeof info.uploadedAt, "number");
   await api.files.delete(info.id);
-  const row = server.deps.db.prepare("SELECT 1 FROM files WHERE s_id = ?").get(info.id);
+  const row = await server.deps.db.get("SELECT 1 FROM files WHERE s_id = ?", info.id);
   assert.equal(row, undefined);
 });
 
@@ -114,9 +114,9 @@ Deno.test("[sdk/data_sources] getDataSources parses and lists only readable data
     workspace: alice.workspace,
   });
   const a = actorOf(alice);
-  createFolder(server, a, globalSpaceSId(server, alice.workspace), "Handbook");
-  const pod = createPod(server, a, "Private");
-  createFolder(server, a, pod, "Pod notes");
+  await createFolder(server, a, await globalSpaceSId(server, alice.workspace), "Handbook");
+  const pod = await createPod(server, a, "Private");
+  await createFolder(server, a, pod, "Pod notes");
   const mine = await sdkFor(server.url, alice.token, alice.workspace.sId).getDataSources();
   assert.ok(mine.isOk(), mine.isErr() ? JSON.stringify(mine.error) : "");
   assert.deepEqual(mine.value.map((d) => d.name).sort(), ["Handbook", "Pod notes"]);

@@ -34,7 +34,7 @@ Deno.test("[sdk] me() parses and names the user and their workspace", async () =
 Deno.test("[sdk] me() with an API key is an Err of type user_not_found", async () => {
   const { server, alice, sdk } = await setup();
   await using _ = server;
-  const r = await sdk(createApiKey(server, alice.workspace)).me();
+  const r = await sdk(await createApiKey(server, alice.workspace)).me();
   assert.ok(r.isErr());
   assert.equal(r.error.type, "user_not_found");
 });
@@ -74,10 +74,10 @@ Deno.test("[sdk] getAgentConfigurations() parses for users (list) and API keys (
     includes: ["authors"],
   });
   assert.ok(withAuthors.isOk());
-  const asKey = await sdk(createApiKey(server, alice.workspace)).getAgentConfigurations({});
+  const asKey = await sdk(await createApiKey(server, alice.workspace)).getAgentConfigurations({});
   assert.ok(asKey.isOk(), asKey.isErr() ? JSON.stringify(asKey.error) : "");
   assert.equal(asKey.value.length, 2);
-  const listAsKey = await sdk(createApiKey(server, alice.workspace)).getAgentConfigurations({
+  const listAsKey = await sdk(await createApiKey(server, alice.workspace)).getAgentConfigurations({
     view: "list",
   });
   assert.ok(listAsKey.isErr(), "the list view needs a user");
@@ -133,7 +133,7 @@ Deno.test("[sdk] getSpaceMetadata() parses a Pod's metadata and null for other s
 Deno.test("[sdk] exists() is Ok(true) for a member and an API key; Dust's errors otherwise", async () => {
   const { server, alice, sdk } = await setup();
   await using _ = server;
-  for (const token of [alice.token, createApiKey(server, alice.workspace)]) {
+  for (const token of [alice.token, await createApiKey(server, alice.workspace)]) {
     const r = await sdk(token).exists();
     assert.ok(r.isOk(), r.isErr() ? JSON.stringify(r.error) : "");
     assert.equal(r.value, true);

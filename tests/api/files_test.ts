@@ -192,7 +192,7 @@ Deno.test("[api/files] access: another member's unscoped file and another worksp
   const b = await apiJson(server, bob.token, path);
   assert.equal(b.status, 404);
   assert.equal(b.body.error.type, "file_not_found");
-  const k = await apiJson(server, createApiKey(server, eve.workspace), path);
+  const k = await apiJson(server, await createApiKey(server, eve.workspace), path);
   assert.equal(k.status, 401);
   const e = await apiJson(
     server,
@@ -208,7 +208,7 @@ Deno.test("[api/files] access: another member's unscoped file and another worksp
 Deno.test("[api/files] an API key uploads and reads its own unscoped files", async () => {
   await using server = await startTestServer();
   const alice = await createUserWithToken(server, { email: "alice@example.com", role: "admin" });
-  const key = createApiKey(server, alice.workspace);
+  const key = await createApiKey(server, alice.workspace);
   const { status, body } = await createFile(server, key, alice.workspace.sId, {
     contentType: "application/json",
     fileName: "d.json",

@@ -51,7 +51,7 @@ Deno.test("[api/groups] non-admins and API keys cannot manage groups (403)", asy
     workspace: admin.workspace,
   });
   const base = `/api/v1/w/${admin.workspace.sId}`;
-  for (const token of [builder.token, createApiKey(server, admin.workspace)]) {
+  for (const token of [builder.token, await createApiKey(server, admin.workspace)]) {
     assert.equal((await apiJson(server, token, `${base}/groups`)).status, 403);
     const r = await apiJson(server, token, `${base}/groups`, {
       method: "POST",

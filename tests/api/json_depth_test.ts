@@ -30,8 +30,8 @@ function unhandled(server: TestServer): string[] {
 async function knowledge() {
   const server = await startTestServer();
   const alice = await createUserWithToken(server, { email: "alice@example.com", role: "admin" });
-  const spaceId = globalSpaceSId(server, alice.workspace);
-  const ds = createFolder(server, actorOf(alice), spaceId, "handbook");
+  const spaceId = await globalSpaceSId(server, alice.workspace);
+  const ds = await createFolder(server, actorOf(alice), spaceId, "handbook");
   const docUrl = (id: string) =>
     `/api/v1/w/${alice.workspace.sId}/spaces/${spaceId}/data_sources/${ds}/documents/${id}`;
   return { server, alice, docUrl };

@@ -53,7 +53,7 @@ Deno.test("[api/me] an OAuth access token for the API audience works; an /mcp on
 Deno.test("[api/me] an API key answers 401 user_not_found", async () => {
   await using server = await startTestServer();
   const alice = await createUserWithToken(server, { email: "alice@example.com", role: "admin" });
-  const r = await apiJson(server, createApiKey(server, alice.workspace), "/api/v1/me");
+  const r = await apiJson(server, await createApiKey(server, alice.workspace), "/api/v1/me");
   assert.equal(r.status, 401);
   assert.equal(r.body.error.type, "user_not_found");
 });
@@ -69,16 +69,16 @@ Deno.test("[api/me] revoked and expired personal tokens answer 401", async () =>
   await using server = await startTestServer();
   const alice = await createUserWithToken(server, { email: "alice@example.com", role: "user" });
   const db = server.deps.db;
-  const t = issuePersonalToken(db, {
+  const t = await issuePersonalToken(db, {
     workspaceId: alice.workspace.id,
     userId: alice.user.id,
     name: "short",
     expiresInDays: 1,
   });
   assert.equal((await apiJson(server, t.secret, "/api/v1/me")).status, 200);
-  db.prepare("UPDATE personal_tokens SET expires_at = 1 WHERE s_id = ?").run(t.token.sId);
+  await db.run("UPDATE personal_tokens SET expires_at = 1 WHERE s_id = ?", t.token.sId);
   assert.equal((await apiJson(server, t.secret, "/api/v1/me")).status, 401);
-  revokePersonalToken(db, {
+  await revokePersonalToken(db, {
     workspaceId: alice.workspace.id,
     userId: alice.user.id,
     tokenId: t.token.sId,
@@ -91,7 +91,7 @@ Deno.test("[api/me] revoked and expired personal tokens answer 401", async () =>
 Deno.test("[api/me] a token whose user left the workspace answers 401 workspace_auth_error", async () => {
   await using server = await startTestServer();
   const alice = await createUserWithToken(server, { email: "alice@example.com", role: "user" });
-  server.deps.db.prepare("DELETE FROM memberships WHERE user_id = ?").run(alice.user.id);
+  await server.deps.db.run("DELETE FROM memberships WHERE user_id = ?", alice.user.id);
   const r = await apiJson(server, alice.token, `/api/v1/w/${alice.workspace.sId}/spaces`);
   assert.equal(r.status, 401);
   assert.equal(r.body.error.type, "workspace_auth_error");
@@ -100,11 +100,11 @@ Deno.test("[api/me] a token whose user left the workspace answers 401 workspace_
 Deno.test("[api/me] secrets are stored hashed, never in clear", async () => {
   await using server = await startTestServer();
   const alice = await createUserWithToken(server, { email: "alice@example.com", role: "admin" });
-  const key = createApiKey(server, alice.workspace);
+  const key = await createApiKey(server, alice.workspace);
   const db = server.deps.db;
   const dump = JSON.stringify([
-    db.prepare("SELECT * FROM personal_tokens").all(),
-    db.prepare("SELECT * FROM api_keys").all(),
+    await db.all("SELECT * FROM personal_tokens"),
+    await db.all("SELECT * FROM api_keys"),
   ]);
   assert.ok(!dump.includes(alice.token));
   assert.ok(!dump.includes(key));

@@ -24,22 +24,22 @@ async function setup() {
     role: "user",
     workspace: admin.workspace,
   });
-  const gs = globalSpaceSId(server, admin.workspace);
-  const ds = createFolder(server, actorOf(admin), gs, "handbook");
+  const gs = await globalSpaceSId(server, admin.workspace);
+  const ds = await createFolder(server, actorOf(admin), gs, "handbook");
   const where = { spaceId: gs, dataSourceId: ds };
-  putDocument(server, actorOf(admin), where, "q3", "numbers", { title: "Quarterly report" });
-  putDocument(server, actorOf(admin), where, "arch", "old", { title: "Report archive" });
-  putDocument(server, actorOf(admin), where, "misc", "misc", { title: "Other notes" });
-  putDocument(server, actorOf(admin), where, "pct", "x", { title: "100% done" });
-  const secret = createRestrictedSpace(server, actorOf(admin), "Secret", [admin.user.sId]);
-  const sds = createFolder(server, actorOf(admin), secret, "vault");
-  putDocument(server, actorOf(admin), { spaceId: secret, dataSourceId: sds }, "s1", "x", {
+  await putDocument(server, actorOf(admin), where, "q3", "numbers", { title: "Quarterly report" });
+  await putDocument(server, actorOf(admin), where, "arch", "old", { title: "Report archive" });
+  await putDocument(server, actorOf(admin), where, "misc", "misc", { title: "Other notes" });
+  await putDocument(server, actorOf(admin), where, "pct", "x", { title: "100% done" });
+  const secret = await createRestrictedSpace(server, actorOf(admin), "Secret", [admin.user.sId]);
+  const sds = await createFolder(server, actorOf(admin), secret, "vault");
+  await putDocument(server, actorOf(admin), { spaceId: secret, dataSourceId: sds }, "s1", "x", {
     title: "Secret report",
   });
   const outsider = await createUserWithToken(server, { email: "eve@example.com", role: "admin" });
-  const ogs = globalSpaceSId(server, outsider.workspace);
-  const ods = createFolder(server, actorOf(outsider), ogs, "theirs");
-  putDocument(server, actorOf(outsider), { spaceId: ogs, dataSourceId: ods }, "o1", "x", {
+  const ogs = await globalSpaceSId(server, outsider.workspace);
+  const ods = await createFolder(server, actorOf(outsider), ogs, "theirs");
+  await putDocument(server, actorOf(outsider), { spaceId: ogs, dataSourceId: ods }, "o1", "x", {
     title: "Report of another workspace",
   });
   const sdk = (token: string) =>
@@ -97,7 +97,7 @@ Deno.test("[api/search] POST search: nodeIds, includeDataSources, viewType, spac
     "arch",
   ]);
   assert.deepEqual(ids(await post(member.token, { query: "%" })), ["pct"], "% is literal");
-  const key = createApiKey(server, admin.workspace);
+  const key = await createApiKey(server, admin.workspace);
   assert.deepEqual(ids(await post(key, { query: "report" })), ["arch", "q3"], "a key: global");
   assert.ok(server.deps.searchWorkers.workerCount >= 1, "the title scan ran on a search worker");
 });
@@ -133,7 +133,9 @@ Deno.test("[sdk] searchUnified() streams Dust's knowledgeResults frame; the curs
       resultsCount: number | null;
     };
   };
-  const collect = async (params: Parameters<ReturnType<typeof sdk>["searchUnified"]>[0]) => {
+  const collect = async (
+    params: Parameters<Awaited<ReturnType<typeof sdk>>["searchUnified"]>[0],
+  ) => {
     const r = await sdk(member.token).searchUnified(params);
     assert.ok(r.isOk(), r.isErr() ? JSON.stringify(r.error) : "");
     const chunks: Chunk[] = [];

@@ -27,8 +27,10 @@ Deno.test("[api/personal_tokens] a user creates a token shown once, lists it wit
   assert.equal(list.status, 200);
   assert.deepEqual(list.body.tokens.map((t: { name: string }) => t.name), ["laptop", "test token"]);
   assert.ok(!JSON.stringify(list.body).includes(secret), "the list never shows a secret");
-  const stored = server.deps.db.prepare("SELECT token_hash FROM personal_tokens WHERE s_id = ?")
-    .get(token.sId) as { token_hash: string };
+  const stored = await server.deps.db.get(
+    "SELECT token_hash FROM personal_tokens WHERE s_id = ?",
+    token.sId,
+  ) as { token_hash: string };
   assert.notEqual(stored.token_hash, secret, "stored hashed");
 
   const revoked = await apiJson(server, alice.token, `${base}/${token.sId}`, { method: "DELETE" });
@@ -46,7 +48,7 @@ Deno.test("[api/personal_tokens] API keys get 401 user_not_found; a read-only OA
   await using server = await startTestServer();
   const alice = await createUserWithToken(server, { email: "alice@example.com", role: "admin" });
   const base = `/api/v1/w/${alice.workspace.sId}/personal_tokens`;
-  const key = createApiKey(server, alice.workspace);
+  const key = await createApiKey(server, alice.workspace);
   for (const method of ["GET", "POST"]) {
     const r = await apiJson(server, key, base, {
       method,
@@ -114,7 +116,7 @@ Deno.test("[api/personal_tokens] bad bodies and queries answer 400 naming the fi
   const badCursor = await apiJson(server, alice.token, `${base}?cursor=pat_nope`);
   assert.equal(badCursor.status, 400);
   assert.match(badCursor.body.error.message, /^cursor: /);
-  const count = server.deps.db.prepare("SELECT count(*) AS n FROM personal_tokens").get() as {
+  const count = await server.deps.db.get("SELECT count(*) AS n FROM personal_tokens") as {
     n: number;
   };
   assert.equal(count.n, 1, "nothing was created");

@@ -79,7 +79,7 @@ Deno.test("[api/pods] a pinned frame outside the Pod answers 400 naming pinnedFr
 Deno.test("[api/pods] non-members, admins included, and API keys get 404 for a Pod", async () => {
   const { server, editor, outsider, base, podId } = await setup();
   await using _ = server;
-  const key = createApiKey(server, editor.workspace);
+  const key = await createApiKey(server, editor.workspace);
   for (const token of [outsider.token, key]) {
     for (const path of ["project_metadata", "tasks"]) {
       const r = await apiJson(server, token, `${base}/spaces/${podId}/${path}`);
@@ -120,10 +120,10 @@ Deno.test("[api/pods] tasks: create, update status sets and clears doneAt, every
   assert.equal(reopened.body.task.markedAsDoneByType, null);
   assert.equal(reopened.body.task.user, null);
   assert.equal(reopened.body.task.text, "Write the full brief");
-  assert.equal(countTaskVersions(server.deps.db, t.sId), 2);
+  assert.equal(await countTaskVersions(server.deps.db, t.sId), 2);
   const del = await apiJson(server, member.token, `${tasks}/${t.sId}`, { method: "DELETE" });
   assert.deepEqual(del.body, { success: true });
-  assert.equal(countTaskVersions(server.deps.db, t.sId), 3, "the delete is versioned too");
+  assert.equal(await countTaskVersions(server.deps.db, t.sId), 3, "the delete is versioned too");
   const list = await apiJson(server, member.token, tasks);
   assert.deepEqual(list.body.tasks, [], "deleted tasks are gone from lists");
   const again = await apiJson(server, member.token, `${tasks}/${t.sId}`, {
@@ -181,21 +181,21 @@ Deno.test("[core/pods] listPods and getPod: member Pods only, Dust's shape, file
   await using _ = server;
   const deps = server.deps;
   const m = await actorOf(server, member);
-  const listed = listPods(deps, m);
+  const listed = await listPods(deps, m);
   assert.equal(listed.count, 1);
   assert.deepEqual(listed.pods[0], {
     id: podId,
     name: "Launch",
     url: `${server.config.publicUrl}/w/${editor.workspace.sId}/pods/${podId}`,
   });
-  assert.equal(listPods(deps, await actorOf(server, outsider)).count, 0);
+  assert.equal((await listPods(deps, await actorOf(server, outsider))).count, 0);
   const insert = deps.db.prepare(
     `INSERT INTO files (s_id, workspace_id, content_type, file_name, file_size, status, use_case, scope_type, scope_s_id, path, created_at, updated_at)
      VALUES (?, ?, 'text/plain', 'a.txt', 1, ?, 'project_context', 'pod', ?, ?, 0, 0)`,
   );
-  insert.run("fil_a", editor.workspace.id, "ready", podId, `pod-${podId}/a.txt`);
-  insert.run("fil_b", editor.workspace.id, "created", podId, `pod-${podId}/b.txt`);
-  const got = getPod(deps, m, { podId });
+  await insert.run("fil_a", editor.workspace.id, "ready", podId, `pod-${podId}/a.txt`);
+  await insert.run("fil_b", editor.workspace.id, "created", podId, `pod-${podId}/b.txt`);
+  const got = await getPod(deps, m, { podId });
   assert.equal(got.pod.fileCount, 1);
   assert.equal(got.pod.name, "Launch");
   assert.deepEqual(got.pod.contentNodes, []);
@@ -210,8 +210,8 @@ Deno.test("[core/pods] listPods and getPod: member Pods only, Dust's shape, file
     "tabsOrder",
     "url",
   ]);
-  assert.throws(
-    () => getPod(deps, m, { podId: "vlt_nope" }),
+  await assert.rejects(
+    async () => await getPod(deps, m, { podId: "vlt_nope" }),
     (e) => e instanceof AppError && e.message === "Pod not found or you do not have access.",
   );
 });
@@ -230,29 +230,33 @@ Deno.test("[core/pods] getPodTasks: open, done within daysAgo, mine", async () =
   await mk("open-theirs", "in_progress", editor.user.sId);
   await mk("done-recent", "done");
   const old = await mk("done-old", "done");
-  server.deps.db.prepare("UPDATE pod_tasks SET done_at = ? WHERE s_id = ?").run(
+  await server.deps.db.run(
+    "UPDATE pod_tasks SET done_at = ? WHERE s_id = ?",
     Date.now() - 10 * 86_400_000,
     old.sId,
   );
   const m = await actorOf(server, member);
   const texts = (r: { tasks: { text: string }[] }) => r.tasks.map((t) => t.text);
-  const open = getPodTasks(server.deps, m, { podId });
+  const open = await getPodTasks(server.deps, m, { podId });
   assert.deepEqual(texts(open), ["open-mine", "open-theirs"]);
   assert.equal(open.statusFilter, "open");
   assert.equal(open.podName, "Launch");
-  assert.deepEqual(texts(getPodTasks(server.deps, m, { podId, statusFilter: "done" })), [
+  assert.deepEqual(texts(await getPodTasks(server.deps, m, { podId, statusFilter: "done" })), [
     "done-recent",
   ]);
   assert.deepEqual(
-    texts(getPodTasks(server.deps, m, { podId, statusFilter: "done", daysAgo: 30 })),
+    texts(await getPodTasks(server.deps, m, { podId, statusFilter: "done", daysAgo: 30 })),
     ["done-recent", "done-old"],
   );
-  assert.deepEqual(texts(getPodTasks(server.deps, m, { podId, assigneeFilter: "mine" })), [
+  assert.deepEqual(texts(await getPodTasks(server.deps, m, { podId, assigneeFilter: "mine" })), [
     "open-mine",
   ]);
-  const all = getPodTasks(server.deps, m, { podId, statusFilter: "all" });
+  const all = await getPodTasks(server.deps, m, { podId, statusFilter: "all" });
   assert.equal(all.count, 3);
-  assert.throws(() => getPodTasks(server.deps, m, { podId, daysAgo: 91 }), /daysAgo/);
+  await assert.rejects(
+    async () => await getPodTasks(server.deps, m, { podId, daysAgo: 91 }),
+    /daysAgo/,
+  );
 });
 
 Deno.test("[api/pods] a task links only a conversation the caller can read", async () => {
@@ -322,12 +326,12 @@ Deno.test("[api/pods] editors archive a Pod: it leaves listings and MCP views, a
   const listed = await apiJson(server, member.token, `${base}/spaces?kinds=project`);
   assert.deepEqual(listed.body.spaces, []);
   const m = await actorOf(server, member);
-  assert.equal(listPods(server.deps, m).count, 0);
-  assert.throws(() => getPod(server.deps, m, { podId }), /Pod not found/);
+  assert.equal((await listPods(server.deps, m)).count, 0);
+  await assert.rejects(async () => await getPod(server.deps, m, { podId }), /Pod not found/);
   const restored = await apiJson(server, editor.token, url, {
     method: "PATCH",
     body: { archived: false },
   });
   assert.equal(restored.body.metadata.archivedAt, null);
-  assert.equal(listPods(server.deps, m).count, 1);
+  assert.equal((await listPods(server.deps, m)).count, 1);
 });

@@ -78,7 +78,7 @@ Deno.test("[api/spaces] an API key lists global and open regular spaces only", a
     method: "POST",
     body: { kind: "regular", name: "Closed", restricted: true },
   });
-  const key = createApiKey(server, admin.workspace);
+  const key = await createApiKey(server, admin.workspace);
   const r = await apiJson(server, key, `${base}/spaces?kinds=global,regular,system,project`);
   assert.equal(r.status, 200);
   assert.deepEqual(r.body.spaces.map((s: { name: string }) => s.name).sort(), [

@@ -72,9 +72,12 @@ function usage(server: TestServer, admin: UserWithToken) {
 }
 
 /** The counters equal the sums over the rows, and stay within the quotas. */
-function assertCountersExact(server: TestServer, u: UserWithToken) {
+async function assertCountersExact(server: TestServer, u: UserWithToken) {
   const db = server.deps.db;
-  assert.deepEqual(readStorageCounters(db, u.workspace.id), sumStorageFromRows(db, u.workspace.id));
+  assert.deepEqual(
+    await readStorageCounters(db, u.workspace.id),
+    await sumStorageFromRows(db, u.workspace.id),
+  );
 }
 
 function assertQuotaError(
@@ -107,7 +110,7 @@ Deno.test("[quota] a member past the member quota gets 413 file_too_large on RES
   assert.equal((await storeFile(server, alice, 500 * KiB)).status, 200);
   // 1000 + 900 + 500 KiB stored: 160 KiB left in the workspace, though Alice has 524 left.
   assertQuotaError(await createFileRecord(server, alice, 200 * KiB), "file_too_large", "workspace");
-  const key = createApiKey(server, alice.workspace);
+  const key = await createApiKey(server, alice.workspace);
   assertQuotaError(
     await createFileRecord(server, { ...alice, token: key }, 200 * KiB),
     "file_too_large",
@@ -117,7 +120,7 @@ Deno.test("[quota] a member past the member quota gets 413 file_too_large on RES
   const u = await usage(server, alice);
   assert.equal(u.body.workspace.usedBytes, 2550 * KiB);
   assert.ok(u.body.workspace.usedBytes <= 2.5 * MiB);
-  assertCountersExact(server, alice);
+  await assertCountersExact(server, alice);
 });
 
 Deno.test("[quota] MCP files_create past the member quota answers an isError result that names the quota, and writes nothing", async () => {
@@ -151,9 +154,9 @@ Deno.test("[quota] MCP files_create past the member quota answers an isError res
   payloadOf(await write("a.txt", 10));
   payloadOf(await write("c.txt", 40));
   assert.equal(errorOf(await write("d.txt", 21)).startsWith("Storage quota exceeded"), true);
-  assertCountersExact(server, bob);
+  await assertCountersExact(server, bob);
   assert.deepEqual(
-    readStorageCounters(server.deps.db, bob.workspace.id),
+    await readStorageCounters(server.deps.db, bob.workspace.id),
     [{ userId: bob.user.id, fileBytes: 100 * KiB, documentBytes: 0 }],
   );
 });
@@ -176,7 +179,7 @@ Deno.test("[quota] concurrent uploads by one member cannot take it past its quot
   const u = await usage(server, alice);
   assert.equal(u.body.workspace.usedBytes, 900 * KiB);
   assert.equal(u.body.workspace.reservedBytes, 0);
-  assertCountersExact(server, bob);
+  await assertCountersExact(server, bob);
 });
 
 Deno.test("[quota] deleting a file or a document gives its bytes back", async () => {
@@ -190,8 +193,8 @@ Deno.test("[quota] deleting a file or a document gives its bytes back", async ()
   await del.body?.cancel();
   assert.equal((await storeFile(server, bob, 400 * KiB)).status, 200);
 
-  const spaceId = globalSpaceSId(server, alice.workspace);
-  const ds = createFolder(server, actorOf(alice), spaceId, "handbook");
+  const spaceId = await globalSpaceSId(server, alice.workspace);
+  const ds = await createFolder(server, actorOf(alice), spaceId, "handbook");
   const doc = (id: string) =>
     `/api/v1/w/${alice.workspace.sId}/spaces/${spaceId}/data_sources/${ds}/documents/${id}`;
   const put = (id: string, kb: number) =>
@@ -201,7 +204,7 @@ Deno.test("[quota] deleting a file or a document gives its bytes back", async ()
   const gone = await apiJson(server, alice.token, doc("big"), { method: "DELETE" });
   assert.equal(gone.status, 200);
   assert.equal((await put("more", 200)).status, 200);
-  assertCountersExact(server, alice);
+  await assertCountersExact(server, alice);
 });
 
 Deno.test("[quota] document upserts count for their last writer: replacing with less is allowed, another member's replacement moves the bytes", async () => {
@@ -213,8 +216,8 @@ Deno.test("[quota] document upserts count for their last writer: replacing with 
     role: "builder",
     workspace: alice.workspace,
   });
-  const spaceId = globalSpaceSId(server, alice.workspace);
-  const ds = createFolder(server, actorOf(alice), spaceId, "notes");
+  const spaceId = await globalSpaceSId(server, alice.workspace);
+  const ds = await createFolder(server, actorOf(alice), spaceId, "notes");
   const put = (u: UserWithToken, id: string, kb: number, section = false) =>
     apiJson(
       server,
@@ -235,13 +238,13 @@ Deno.test("[quota] document upserts count for their last writer: replacing with 
   // Bob replaces Alice's 30 KiB with 60: the bytes become his; the workspace grows by 30.
   assert.equal((await put(bob, "a", 60)).status, 200);
   assert.deepEqual(
-    readStorageCounters(server.deps.db, alice.workspace.id),
+    await readStorageCounters(server.deps.db, alice.workspace.id),
     [{ userId: bob.user.id, fileBytes: 0, documentBytes: 60 * KiB }],
     "Alice's bytes are freed",
   );
   assert.equal((await put(alice, "b", 90)).status, 200);
   assertQuotaError(await put(alice, "c", 1), "data_source_quota_error", "workspace");
-  assertCountersExact(server, alice);
+  await assertCountersExact(server, alice);
 });
 
 Deno.test("[quota] an inline content fragment past the quota is refused with 413 and leaves no conversation, file or blob", async () => {
@@ -263,17 +266,16 @@ Deno.test("[quota] an inline content fragment past the quota is refused with 413
   assertQuotaError(await post(400), "file_too_large", "member");
   assert.equal((await post(200)).status, 200);
   assertQuotaError(await post(200), "file_too_large", "member");
-  const convs = server.deps.db.prepare("SELECT count(*) AS n FROM conversations").get() as {
+  const convs = await server.deps.db.get("SELECT count(*) AS n FROM conversations") as {
     n: number;
   };
   assert.equal(convs.n, 1);
   const blobs = (await server.deps.files.listKeys()).keys.length;
-  const rows = server.deps.db.prepare(
+  const rows = await server.deps.db.get(
     "SELECT count(*) AS n FROM files WHERE storage_key IS NOT NULL",
-  )
-    .get() as { n: number };
+  ) as { n: number };
   assert.equal(blobs, rows.n, "every blob has its row");
-  assertCountersExact(server, bob);
+  await assertCountersExact(server, bob);
 });
 
 /** A multipart upload body that sends `sent` bytes and then waits until `cut` is aborted. */
@@ -339,7 +341,7 @@ Deno.test("[quota] an upload holds its bytes while it streams, and a cut upload 
   assertQuotaError(again, "file_too_large", "member");
   const ready = await storeFile(server, bob, 700 * KiB);
   assert.equal(ready.status, 200);
-  assertCountersExact(server, bob);
+  await assertCountersExact(server, bob);
 });
 
 Deno.test("[quota] the usage endpoint answers workspace admins only, with the figures of the rows", async () => {
@@ -354,7 +356,7 @@ Deno.test("[quota] the usage endpoint answers workspace admins only, with the fi
   assert.equal((await storeFile(server, bob, 300 * KiB)).status, 200);
   assert.equal((await storeFile(server, alice, 100 * KiB)).status, 200);
   const path = `/api/v1/w/${alice.workspace.sId}/storage`;
-  for (const token of [bob.token, builder.token, createApiKey(server, alice.workspace)]) {
+  for (const token of [bob.token, builder.token, await createApiKey(server, alice.workspace)]) {
     const r = await apiJson(server, token, path);
     assert.equal(r.status, 403, JSON.stringify(r.body));
     assert.equal(r.body.error.type, "workspace_auth_error");

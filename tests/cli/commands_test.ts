@@ -13,12 +13,12 @@ async function cli(dir: string, args: string[], stdin = "") {
 }
 
 /** Read rows from the data directory's database, then close it. */
-function query<T>(dir: string, sql: string, ...params: (string | number)[]): T[] {
+async function query<T>(dir: string, sql: string, ...params: (string | number)[]): Promise<T[]> {
   const db = openDb(join(dir, "dust-mcp.db"));
   try {
-    return db.prepare(sql).all(...params) as T[];
+    return await db.all(sql, ...params) as T[];
   } finally {
-    db.close();
+    await db.close();
   }
 }
 
@@ -47,7 +47,7 @@ Deno.test("[cli] migrate applies the schema once, then reports up to date", asyn
   const again = await cli(dir.path, ["migrate"]);
   assert.equal(again.code, 0);
   assert.deepEqual(again.out, ["database is up to date"]);
-  const rows = query<{ version: number }>(dir.path, "SELECT version FROM _migrations");
+  const rows = await query<{ version: number }>(dir.path, "SELECT version FROM _migrations");
   assert.ok(rows.some((r) => r.version === 1));
 });
 
@@ -55,7 +55,7 @@ Deno.test("[cli] users create reads the password from stdin and prints the user 
   await using dir = await tempDataDir();
   const sId = await createAda(dir.path);
   assert.match(sId, /^[A-Za-z0-9]{10}$/);
-  const [row] = query<{ email: string; first_name: string; password_hash: string }>(
+  const [row] = await query<{ email: string; first_name: string; password_hash: string }>(
     dir.path,
     "SELECT email, first_name, password_hash FROM users WHERE s_id = ?",
     sId,
@@ -89,7 +89,7 @@ Deno.test("[cli] users create with a short password or bad email exits 2 naming 
   );
   assert.equal(bad.code, 2);
   assert.deepEqual(bad.err, ['dust-mcp: email: "not-an-email" is not a valid email address']);
-  assert.equal(query(dir.path, "SELECT id FROM users").length, 0, "nothing written");
+  assert.equal((await query(dir.path, "SELECT id FROM users")).length, 0, "nothing written");
 });
 
 Deno.test("[cli] users create refuses a duplicate email with exit 1 (valid input, refused)", async () => {
@@ -126,7 +126,7 @@ Deno.test("[cli] workspaces create prints the id and makes the user its admin", 
   assert.equal(r.out.length, 1);
   const wId = r.out[0];
   assert.match(wId, /^[A-Za-z0-9]{10}$/);
-  const rows = query<{ name: string; role: string; email: string }>(
+  const rows = await query<{ name: string; role: string; email: string }>(
     dir.path,
     `SELECT w.name, m.role, u.email FROM workspaces w
      JOIN memberships m ON m.workspace_id = w.id JOIN users u ON u.id = m.user_id
@@ -150,7 +150,7 @@ Deno.test("[cli] workspaces create with an unknown admin says so and exits 2", a
   ]);
   assert.equal(r.code, 2);
   assert.deepEqual(r.err, ["dust-mcp: no user with email nobody@example.com"]);
-  assert.equal(query(dir.path, "SELECT id FROM workspaces").length, 0);
+  assert.equal((await query(dir.path, "SELECT id FROM workspaces")).length, 0);
 });
 
 Deno.test("[cli] members add adds a member and then changes the role", async () => {
@@ -176,7 +176,7 @@ Deno.test("[cli] members add adds a member and then changes the role", async () 
   assert.deepEqual(added.out, [`bob@example.com is builder of ${wId}`]);
   const changed = await cli(dir.path, [...add, "user"]);
   assert.equal(changed.code, 0);
-  const roles = query<{ role: string }>(
+  const roles = await query<{ role: string }>(
     dir.path,
     `SELECT m.role FROM memberships m JOIN users u ON u.id = m.user_id WHERE u.email = ?`,
     "bob@example.com",

@@ -126,10 +126,10 @@ Deno.test("[cli] serve prints the setup link, stops on SIGTERM and SIGINT with e
 
     const db = openDb(join(dataDir, "dust-mcp.db"));
     try {
-      const [row] = db.prepare("PRAGMA integrity_check").all() as Record<string, string>[];
+      const [row] = await db.all("PRAGMA integrity_check") as Record<string, string>[];
       assert.equal(Object.values(row)[0], "ok");
     } finally {
-      db.close();
+      await db.close();
     }
   } finally {
     await Deno.remove(dataDir, { recursive: true });

@@ -24,6 +24,7 @@ import {
   type SpaceRow,
 } from "../../src/core/space_rows.ts";
 import { AppError } from "../../src/errors.ts";
+import { mapSeries } from "../../src/util/async.ts";
 
 async function actorFor(server: TestServer, token: string, wId: string): Promise<Actor> {
   return await authenticateWorkspaceRequest(server.deps, `Bearer ${token}`, wId);
@@ -55,27 +56,28 @@ async function world() {
   const user = await actorFor(server, u.token, ws.sId) as UserActor;
   const grouped = await actorFor(server, g.token, ws.sId) as UserActor;
   const stranger = await actorFor(server, s.token, s.workspace.sId) as UserActor;
-  const key = await actorFor(server, createApiKey(server, ws), ws.sId);
+  const key = await actorFor(server, await createApiKey(server, ws), ws.sId);
   const deps = server.deps;
-  const mk = (actor: Actor, input: Parameters<typeof createSpace>[2]) =>
-    findSpaceInWorkspace(deps.db, ws.id, createSpace(deps, actor, input).sId)!;
-  const open = mk(admin, { kind: "regular", name: "Open", restricted: false });
-  const restricted = mk(admin, {
+  const mk = async (actor: Actor, input: Parameters<typeof createSpace>[2]) =>
+    (await findSpaceInWorkspace(deps.db, ws.id, (await createSpace(deps, actor, input)).sId))!;
+  const open = await mk(admin, { kind: "regular", name: "Open", restricted: false });
+  const restricted = await mk(admin, {
     kind: "regular",
     name: "Restricted",
     restricted: true,
     memberIds: [b.user.sId],
   });
-  const viaGroup = mk(admin, { kind: "regular", name: "Via group", restricted: true });
+  const viaGroup = await mk(admin, { kind: "regular", name: "Via group", restricted: true });
   // The creating admin joins restricted spaces; leaving shows admins administer without reading.
   for (const sp of [restricted, viaGroup]) {
-    removeSpaceMember(deps, admin, { spaceId: sp.sId, userId: a.user.sId });
+    await removeSpaceMember(deps, admin, { spaceId: sp.sId, userId: a.user.sId });
   }
-  const group = createGroup(deps, admin, { name: "Readers", memberIds: [g.user.sId] });
-  grantGroupToSpace(deps, admin, { spaceId: viaGroup.sId, groupId: group.sId });
-  const pod = mk(builder, { kind: "project", name: "Pod", memberIds: [u.user.sId] });
-  const openPod = mk(builder, { kind: "project", name: "Open Pod", restricted: false });
-  const byKind = (k: string) => listWorkspaceSpaces(deps.db, ws.id).find((x) => x.kind === k)!;
+  const group = await createGroup(deps, admin, { name: "Readers", memberIds: [g.user.sId] });
+  await grantGroupToSpace(deps, admin, { spaceId: viaGroup.sId, groupId: group.sId });
+  const pod = await mk(builder, { kind: "project", name: "Pod", memberIds: [u.user.sId] });
+  const openPod = await mk(builder, { kind: "project", name: "Open Pod", restricted: false });
+  const byKind = async (k: string) =>
+    (await listWorkspaceSpaces(deps.db, ws.id)).find((x) => x.kind === k)!;
   return {
     server,
     ws,
@@ -90,23 +92,27 @@ async function world() {
     viaGroup,
     pod,
     openPod,
-    global: byKind("global"),
-    system: byKind("system"),
-    conversations: byKind("conversations"),
-    strangerGlobal: listWorkspaceSpaces(deps.db, s.workspace.id).find((x) => x.kind === "global")!,
+    global: await byKind("global"),
+    system: await byKind("system"),
+    conversations: await byKind("conversations"),
+    strangerGlobal: (await listWorkspaceSpaces(deps.db, s.workspace.id)).find((x) =>
+      x.kind === "global"
+    )!,
   };
 }
 
-function readers(w: Awaited<ReturnType<typeof world>>, space: SpaceRow): string[] {
+async function readers(w: Awaited<ReturnType<typeof world>>, space: SpaceRow): Promise<string[]> {
   const all = { admin: w.admin, builder: w.builder, user: w.user, grouped: w.grouped, key: w.key };
-  return Object.entries(all).filter(([, a]) => canReadSpace(w.server.deps.db, a, space)).map((
-    [n],
-  ) => n);
+  const out: string[] = [];
+  for (const [n, a] of Object.entries(all)) {
+    if (await canReadSpace(w.server.deps.db, a, space)) out.push(n);
+  }
+  return out;
 }
 
-function thrown(fn: () => unknown): AppError {
+async function thrown(fn: () => Promise<unknown>): Promise<AppError> {
   try {
-    fn();
+    await fn();
   } catch (e) {
     if (e instanceof AppError) return e;
     throw e;
@@ -118,84 +124,97 @@ Deno.test("[access] workspace isolation: another workspace's space answers exact
   const w = await world();
   await using _ = w.server;
   const db = w.server.deps.db;
-  assert.equal(canReadSpace(db, w.stranger, w.global), false);
-  assert.equal(canAdministerSpace(db, w.stranger, w.global), false);
-  const foreign = thrown(() => requireReadableSpace(db, w.admin, w.strangerGlobal.sId));
-  const missing = thrown(() => requireReadableSpace(db, w.admin, "vlt_doesnotexist"));
+  assert.equal(await canReadSpace(db, w.stranger, w.global), false);
+  assert.equal(await canAdministerSpace(db, w.stranger, w.global), false);
+  const foreign = await thrown(async () =>
+    await requireReadableSpace(db, w.admin, w.strangerGlobal.sId)
+  );
+  const missing = await thrown(async () =>
+    await requireReadableSpace(db, w.admin, "vlt_doesnotexist")
+  );
   assert.equal(foreign.status, 404);
   assert.deepEqual(foreign.toJSON(), missing.toJSON());
-  assert.equal(readableSpaceIds(db, w.admin).has(w.strangerGlobal.id), false);
+  assert.equal((await readableSpaceIds(db, w.admin)).has(w.strangerGlobal.id), false);
 });
 
 Deno.test("[access] global space: every member and every API key read it", async () => {
   const w = await world();
   await using _ = w.server;
-  assert.deepEqual(readers(w, w.global), ["admin", "builder", "user", "grouped", "key"]);
+  assert.deepEqual(await readers(w, w.global), ["admin", "builder", "user", "grouped", "key"]);
 });
 
 Deno.test("[access] open regular space: every member and every API key read it", async () => {
   const w = await world();
   await using _ = w.server;
-  assert.deepEqual(readers(w, w.open), ["admin", "builder", "user", "grouped", "key"]);
+  assert.deepEqual(await readers(w, w.open), ["admin", "builder", "user", "grouped", "key"]);
 });
 
 Deno.test("[access] restricted regular space: only its members read it (not admins, not keys)", async () => {
   const w = await world();
   await using _ = w.server;
-  assert.deepEqual(readers(w, w.restricted), ["builder"]);
+  assert.deepEqual(await readers(w, w.restricted), ["builder"]);
 });
 
 Deno.test("[access] restricted regular space: members of a granted group read it", async () => {
   const w = await world();
   await using _ = w.server;
-  assert.deepEqual(readers(w, w.viaGroup), ["grouped"]);
+  assert.deepEqual(await readers(w, w.viaGroup), ["grouped"]);
 });
 
 Deno.test("[access] restricted space granted to the workspace group: every member and API keys read it", async () => {
   const w = await world();
   await using _ = w.server;
   const db = w.server.deps.db;
-  const everyone = db.prepare("SELECT id FROM groups WHERE workspace_id = ? AND kind = 'global'")
-    .get(w.ws.id) as { id: number };
-  db.prepare("INSERT INTO space_groups (space_id, group_id) VALUES (?, ?)").run(
+  const everyone = await db.get(
+    "SELECT id FROM groups WHERE workspace_id = ? AND kind = 'global'",
+    w.ws.id,
+  ) as { id: number };
+  await db.run(
+    "INSERT INTO space_groups (space_id, group_id) VALUES (?, ?)",
     w.restricted.id,
     everyone.id,
   );
-  assert.deepEqual(readers(w, w.restricted), ["admin", "builder", "user", "grouped", "key"]);
+  assert.deepEqual(await readers(w, w.restricted), ["admin", "builder", "user", "grouped", "key"]);
 });
 
 Deno.test("[access] admins administer restricted regular spaces without reading them", async () => {
   const w = await world();
   await using _ = w.server;
   const db = w.server.deps.db;
-  assert.equal(canAdministerSpace(db, w.admin, w.restricted), true);
-  assert.equal(canReadSpace(db, w.admin, w.restricted), false);
-  assert.equal(canAdministerSpace(db, w.builder, w.restricted), false);
-  assert.equal(canAdministerSpace(db, w.key, w.open), false, "API keys administer nothing");
+  assert.equal(await canAdministerSpace(db, w.admin, w.restricted), true);
+  assert.equal(await canReadSpace(db, w.admin, w.restricted), false);
+  assert.equal(await canAdministerSpace(db, w.builder, w.restricted), false);
+  assert.equal(await canAdministerSpace(db, w.key, w.open), false, "API keys administer nothing");
 });
 
 Deno.test("[access] Pods are member-only: admins and API keys do not read them", async () => {
   const w = await world();
   await using _ = w.server;
-  assert.deepEqual(readers(w, w.pod), ["builder", "user"]);
+  assert.deepEqual(await readers(w, w.pod), ["builder", "user"]);
 });
 
 Deno.test("[access] an open Pod is still read by its members only (others may join)", async () => {
   const w = await world();
   await using _ = w.server;
-  assert.deepEqual(readers(w, w.openPod), ["builder"]);
+  assert.deepEqual(await readers(w, w.openPod), ["builder"]);
 });
 
 Deno.test("[access] system space: workspace admins only", async () => {
   const w = await world();
   await using _ = w.server;
-  assert.deepEqual(readers(w, w.system), ["admin"]);
+  assert.deepEqual(await readers(w, w.system), ["admin"]);
 });
 
 Deno.test("[access] conversations space: every member and API key", async () => {
   const w = await world();
   await using _ = w.server;
-  assert.deepEqual(readers(w, w.conversations), ["admin", "builder", "user", "grouped", "key"]);
+  assert.deepEqual(await readers(w, w.conversations), [
+    "admin",
+    "builder",
+    "user",
+    "grouped",
+    "key",
+  ]);
 });
 
 Deno.test("[access] writing into global and open spaces needs a builder, an admin or an API key", async () => {
@@ -203,10 +222,10 @@ Deno.test("[access] writing into global and open spaces needs a builder, an admi
   await using _ = w.server;
   const db = w.server.deps.db;
   for (const space of [w.global, w.open]) {
-    assert.equal(canWriteSpace(db, w.admin, space), true);
-    assert.equal(canWriteSpace(db, w.builder, space), true);
-    assert.equal(canWriteSpace(db, w.key, space), true);
-    assert.equal(canWriteSpace(db, w.user, space), false);
+    assert.equal(await canWriteSpace(db, w.admin, space), true);
+    assert.equal(await canWriteSpace(db, w.builder, space), true);
+    assert.equal(await canWriteSpace(db, w.key, space), true);
+    assert.equal(await canWriteSpace(db, w.user, space), false);
   }
 });
 
@@ -214,38 +233,40 @@ Deno.test("[access] writing into a restricted space or a Pod: its readers", asyn
   const w = await world();
   await using _ = w.server;
   const db = w.server.deps.db;
-  assert.equal(canWriteSpace(db, w.builder, w.restricted), true);
-  assert.equal(canWriteSpace(db, w.grouped, w.viaGroup), true);
-  assert.equal(canWriteSpace(db, w.admin, w.restricted), false);
-  assert.equal(canWriteSpace(db, w.user, w.pod), true, "Pod members write");
-  assert.equal(canWriteSpace(db, w.admin, w.pod), false);
+  assert.equal(await canWriteSpace(db, w.builder, w.restricted), true);
+  assert.equal(await canWriteSpace(db, w.grouped, w.viaGroup), true);
+  assert.equal(await canWriteSpace(db, w.admin, w.restricted), false);
+  assert.equal(await canWriteSpace(db, w.user, w.pod), true, "Pod members write");
+  assert.equal(await canWriteSpace(db, w.admin, w.pod), false);
 });
 
 Deno.test("[access] administering a Pod: its editors only (not members, not admins)", async () => {
   const w = await world();
   await using _ = w.server;
   const db = w.server.deps.db;
-  assert.equal(canAdministerSpace(db, w.builder, w.pod), true);
-  assert.equal(canAdministerSpace(db, w.user, w.pod), false);
-  assert.equal(canAdministerSpace(db, w.admin, w.pod), false);
+  assert.equal(await canAdministerSpace(db, w.builder, w.pod), true);
+  assert.equal(await canAdministerSpace(db, w.user, w.pod), false);
+  assert.equal(await canAdministerSpace(db, w.admin, w.pod), false);
 });
 
 Deno.test("[access] requireReadablePod: non-Pods, unreadable and archived Pods answer Dust's message", async () => {
   const w = await world();
   await using _ = w.server;
   const db = w.server.deps.db;
-  assert.equal(requireReadablePod(db, w.user, w.pod.sId).id, w.pod.id);
+  assert.equal((await requireReadablePod(db, w.user, w.pod.sId)).id, w.pod.id);
   for (
     const [actor, id] of [[w.user, w.global.sId], [w.admin, w.pod.sId], [w.key, w.pod.sId]] as const
   ) {
-    const e = thrown(() => requireReadablePod(db, actor, id));
+    const e = await thrown(async () => await requireReadablePod(db, actor, id));
     assert.equal(e.status, 404);
     assert.equal(e.message, POD_NOT_FOUND_MESSAGE);
   }
-  db.prepare("UPDATE spaces SET archived_at = 1 WHERE id = ?").run(w.pod.id);
-  assert.equal(requireReadablePod(db, w.user, w.pod.sId).id, w.pod.id);
+  await db.run("UPDATE spaces SET archived_at = 1 WHERE id = ?", w.pod.id);
+  assert.equal((await requireReadablePod(db, w.user, w.pod.sId)).id, w.pod.id);
   assert.equal(
-    thrown(() => requireReadablePod(db, w.user, w.pod.sId, { activeOnly: true })).status,
+    (await thrown(async () =>
+      await requireReadablePod(db, w.user, w.pod.sId, { activeOnly: true })
+    )).status,
     404,
   );
 });
@@ -253,7 +274,7 @@ Deno.test("[access] requireReadablePod: non-Pods, unreadable and archived Pods a
 Deno.test("[access] user-only operations refuse API keys with 401 user_not_found", async () => {
   const w = await world();
   await using _ = w.server;
-  const e = thrown(() => requireUser(w.key));
+  const e = await thrown(async () => requireUser(w.key));
   assert.equal(e.status, 401);
   assert.equal(e.type, "user_not_found");
   assert.equal(requireUser(w.user), w.user);
@@ -264,7 +285,7 @@ Deno.test("[access] role checks refuse lower roles and API keys with 403", async
   await using _ = w.server;
   assert.equal(requireWorkspaceRole(w.admin, ["admin"]), w.admin);
   for (const a of [w.builder, w.user, w.key]) {
-    const e = thrown(() => requireWorkspaceRole(a, ["admin"]));
+    const e = await thrown(async () => requireWorkspaceRole(a, ["admin"]));
     assert.equal(e.status, 403);
     assert.equal(e.type, "workspace_auth_error");
   }
@@ -274,7 +295,7 @@ Deno.test("[access] a read-only token is refused writes", async () => {
   const w = await world();
   await using _ = w.server;
   const readOnly: UserActor = { ...w.user, scopes: new Set(["read"]) };
-  assert.equal(thrown(() => requireScope(readOnly, "write")).status, 403);
+  assert.equal((await thrown(async () => requireScope(readOnly, "write"))).status, 403);
   requireScope(readOnly, "read");
   requireScope(w.key, "write");
 });
@@ -283,10 +304,10 @@ Deno.test("[access] readableSpaceIds agrees with canReadSpace for every actor an
   const w = await world();
   await using _ = w.server;
   const db = w.server.deps.db;
-  const spaces = listWorkspaceSpaces(db, w.ws.id);
+  const spaces = await listWorkspaceSpaces(db, w.ws.id);
   for (const a of [w.admin, w.builder, w.user, w.grouped, w.key]) {
-    const ids = readableSpaceIds(db, a);
-    for (const s of spaces) assert.equal(ids.has(s.id), canReadSpace(db, a, s), `${s.name}`);
+    const ids = await readableSpaceIds(db, a);
+    for (const s of spaces) assert.equal(ids.has(s.id), await canReadSpace(db, a, s), `${s.name}`);
   }
 });
 
@@ -295,11 +316,14 @@ Deno.test("[access] open to the workspace: global, conversations and open regula
   await using _ = w.server;
   const db = w.server.deps.db;
   const open = [w.global, w.conversations, w.open];
-  for (const s of listWorkspaceSpaces(db, w.ws.id)) {
+  for (const s of await listWorkspaceSpaces(db, w.ws.id)) {
     const expected = open.some((o) => o.id === s.id);
     assert.equal(isOpenToWorkspace(s), expected, s.name);
-    const everyone = [w.admin, w.builder, w.user, w.grouped, w.key]
-      .every((a) => canReadSpace(db, a, s));
+    const reads = await mapSeries(
+      [w.admin, w.builder, w.user, w.grouped, w.key],
+      async (a) => await canReadSpace(db, a, s),
+    );
+    const everyone = reads.every(Boolean);
     // Open implies read by all; the converse may hold through grants, which the rule ignores.
     if (expected) assert.ok(everyone, s.name);
   }

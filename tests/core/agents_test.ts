@@ -20,8 +20,8 @@ async function setup() {
   return { server, builder: await actor(b.token), user: await actor(u.token), actor, b };
 }
 
-function make(server: TestServer, builder: Actor, name: string, scope = "workspace") {
-  return createAgent(server.deps, builder, {
+async function make(server: TestServer, builder: Actor, name: string, scope = "workspace") {
+  return await createAgent(server.deps, builder, {
     name,
     description: `${name} agent`,
     instructions: "x",
@@ -32,8 +32,8 @@ function make(server: TestServer, builder: Actor, name: string, scope = "workspa
 Deno.test("[core/agents] listAgents: Dust first, then by name, 25 per page with an sId cursor", async () => {
   const { server, builder, user } = await setup();
   await using _ = server;
-  for (let i = 0; i < 30; i++) make(server, builder, `agent-${String(i).padStart(2, "0")}`);
-  const p1 = listAgents(server.deps, user, {});
+  for (let i = 0; i < 30; i++) await make(server, builder, `agent-${String(i).padStart(2, "0")}`);
+  const p1 = await listAgents(server.deps, user, {});
   assert.equal(p1.agents.length, AGENTS_PAGE_SIZE);
   assert.equal(p1.agents[0].id, "dust");
   assert.equal(p1.hasMore, true);
@@ -45,12 +45,12 @@ Deno.test("[core/agents] listAgents: Dust first, then by name, 25 per page with 
     "pictureUrl",
     "scope",
   ]);
-  const p2 = listAgents(server.deps, user, { lastValue: p1.lastValue! });
+  const p2 = await listAgents(server.deps, user, { lastValue: p1.lastValue! });
   assert.equal(p2.agents.length, 6);
   assert.equal(p2.hasMore, false);
   assert.equal(p2.lastValue, null);
   assert.equal(p2.agents[5].name, "agent-29");
-  const unknown = listAgents(server.deps, user, { lastValue: "nope" });
+  const unknown = await listAgents(server.deps, user, { lastValue: "nope" });
   assert.deepEqual(unknown, { agents: [], hasMore: false, lastValue: null });
 });
 
@@ -58,11 +58,11 @@ Deno.test("[core/agents] listAgents: fuzzy name filter ranks exact, prefix, subs
   const { server, builder, user } = await setup();
   await using _ = server;
   for (const n of ["research", "researcher", "deep-research", "r-e-s", "writer"]) {
-    make(server, builder, n);
+    await make(server, builder, n);
   }
-  const r = listAgents(server.deps, user, { name: "research" });
+  const r = await listAgents(server.deps, user, { name: "research" });
   assert.deepEqual(r.agents.map((a) => a.name), ["research", "researcher", "deep-research"]);
-  const sub = listAgents(server.deps, user, { name: "rs" }).agents.map((a) => a.name);
+  const sub = (await listAgents(server.deps, user, { name: "rs" })).agents.map((a) => a.name);
   assert.deepEqual(sub, ["r-e-s", "research", "researcher", "deep-research"]);
   assert.equal(fuzzyRank("writer", "xyz"), null);
 });
@@ -70,16 +70,16 @@ Deno.test("[core/agents] listAgents: fuzzy name filter ranks exact, prefix, subs
 Deno.test("[core/agents] listAgents hides other users' private agents; API keys cannot list", async () => {
   const { server, builder, user, b } = await setup();
   await using _ = server;
-  make(server, builder, "Private", "private");
-  assert.ok(listAgents(server.deps, builder, {}).agents.some((a) => a.name === "Private"));
-  assert.ok(!listAgents(server.deps, user, {}).agents.some((a) => a.name === "Private"));
+  await make(server, builder, "Private", "private");
+  assert.ok((await listAgents(server.deps, builder, {})).agents.some((a) => a.name === "Private"));
+  assert.ok(!(await listAgents(server.deps, user, {})).agents.some((a) => a.name === "Private"));
   const key = await authenticateWorkspaceRequest(
     server.deps,
-    `Bearer ${createApiKey(server, b.workspace)}`,
+    `Bearer ${await createApiKey(server, b.workspace)}`,
     b.workspace.sId,
   );
-  assert.throws(
-    () => listAgents(server.deps, key, {}),
+  await assert.rejects(
+    async () => await listAgents(server.deps, key, {}),
     (e) => e instanceof AppError && e.status === 401,
   );
 });
@@ -87,11 +87,11 @@ Deno.test("[core/agents] listAgents hides other users' private agents; API keys 
 Deno.test("[core/agents] findAgentByName is case-insensitive and errors with Dust's text", async () => {
   const { server, builder, user } = await setup();
   await using _ = server;
-  make(server, builder, "Helper");
-  assert.equal(findAgentByName(server.deps, user, { name: "dust" }).sId, "dust");
-  assert.equal(findAgentByName(server.deps, user, { name: "HELPER" }).name, "Helper");
-  assert.throws(
-    () => findAgentByName(server.deps, user, { name: "Ghost" }),
+  await make(server, builder, "Helper");
+  assert.equal((await findAgentByName(server.deps, user, { name: "dust" })).sId, "dust");
+  assert.equal((await findAgentByName(server.deps, user, { name: "HELPER" })).name, "Helper");
+  await assert.rejects(
+    async () => await findAgentByName(server.deps, user, { name: "Ghost" }),
     (e) => e instanceof AppError && e.message === 'No agent found matching name: "Ghost"',
   );
 });

@@ -39,7 +39,7 @@ const base = {
 Deno.test("[conversation access] a participant reads an unlisted conversation", async () => {
   const { server, alice, ws } = await setup();
   await using _ = server;
-  const ok = canReadConversation(server.deps.db, userActor(alice), {
+  const ok = await canReadConversation(server.deps.db, userActor(alice), {
     ...base,
     workspaceId: ws,
     isParticipant: true,
@@ -51,7 +51,7 @@ Deno.test("[conversation access] a non-participant does not read an unlisted con
   const { server, bob, ws } = await setup();
   await using _ = server;
   assert.equal(
-    canReadConversation(server.deps.db, userActor(bob), { ...base, workspaceId: ws }),
+    await canReadConversation(server.deps.db, userActor(bob), { ...base, workspaceId: ws }),
     false,
   );
 });
@@ -59,7 +59,7 @@ Deno.test("[conversation access] a non-participant does not read an unlisted con
 Deno.test("[conversation access] every member reads a workspace-visible conversation", async () => {
   const { server, bob, ws } = await setup();
   await using _ = server;
-  const ok = canReadConversation(server.deps.db, userActor(bob), {
+  const ok = await canReadConversation(server.deps.db, userActor(bob), {
     ...base,
     workspaceId: ws,
     visibility: "workspace",
@@ -71,8 +71,8 @@ Deno.test("[conversation access] nobody reads a deleted conversation, not even i
   const { server, alice, key, ws } = await setup();
   await using _ = server;
   const facts = { ...base, workspaceId: ws, visibility: "deleted" as const, isParticipant: true };
-  assert.equal(canReadConversation(server.deps.db, userActor(alice), facts), false);
-  assert.equal(canReadConversation(server.deps.db, key, facts), false);
+  assert.equal(await canReadConversation(server.deps.db, userActor(alice), facts), false);
+  assert.equal(await canReadConversation(server.deps.db, key, facts), false);
 });
 
 Deno.test("[conversation access] another workspace's conversation is unreadable", async () => {
@@ -84,79 +84,91 @@ Deno.test("[conversation access] another workspace's conversation is unreadable"
     visibility: "workspace" as const,
     isParticipant: true,
   };
-  assert.equal(canReadConversation(server.deps.db, userActor(alice), facts), false);
-  assert.equal(canReadConversation(server.deps.db, key, facts), false);
+  assert.equal(await canReadConversation(server.deps.db, userActor(alice), facts), false);
+  assert.equal(await canReadConversation(server.deps.db, key, facts), false);
 });
 
 Deno.test("[conversation access] an API key reads the conversations API keys created", async () => {
   const { server, key, ws } = await setup();
   await using _ = server;
   const facts = { ...base, workspaceId: ws, createdThroughApiKey: true };
-  assert.equal(canReadConversation(server.deps.db, key, facts), true);
+  assert.equal(await canReadConversation(server.deps.db, key, facts), true);
 });
 
 Deno.test("[conversation access] an API key never reads a member's private conversation", async () => {
   const { server, key, ws } = await setup();
   await using _ = server;
-  assert.equal(canReadConversation(server.deps.db, key, { ...base, workspaceId: ws }), false);
+  assert.equal(await canReadConversation(server.deps.db, key, { ...base, workspaceId: ws }), false);
   const test = { ...base, workspaceId: ws, visibility: "test" as const };
-  assert.equal(canReadConversation(server.deps.db, key, test), false);
+  assert.equal(await canReadConversation(server.deps.db, key, test), false);
 });
 
 Deno.test("[conversation access] an API key reads workspace-visible conversations", async () => {
   const { server, key, ws } = await setup();
   await using _ = server;
   const facts = { ...base, workspaceId: ws, visibility: "workspace" as const };
-  assert.equal(canReadConversation(server.deps.db, key, facts), true);
+  assert.equal(await canReadConversation(server.deps.db, key, facts), true);
 });
 
 Deno.test("[conversation access] a member does not read an API key's unlisted conversation", async () => {
   const { server, alice, ws } = await setup();
   await using _ = server;
   const facts = { ...base, workspaceId: ws, createdThroughApiKey: true };
-  assert.equal(canReadConversation(server.deps.db, userActor(alice), facts), false);
+  assert.equal(await canReadConversation(server.deps.db, userActor(alice), facts), false);
 });
 
 Deno.test("[conversation access] a Pod conversation follows the Pod: members yes, others and API keys no", async () => {
   const { server, alice, bob, key, ws } = await setup();
   await using _ = server;
-  const podSId = createPodFixture(server, ws, "Pod", [alice]);
-  const space = findSpaceInWorkspace(server.deps.db, ws, podSId);
+  const podSId = await createPodFixture(server, ws, "Pod", [alice]);
+  const space = await findSpaceInWorkspace(server.deps.db, ws, podSId);
   const facts = { ...base, workspaceId: ws, space };
-  assert.equal(canReadConversation(server.deps.db, userActor(alice), facts), true);
-  assert.equal(canReadConversation(server.deps.db, userActor(bob), facts), false);
+  assert.equal(await canReadConversation(server.deps.db, userActor(alice), facts), true);
+  assert.equal(await canReadConversation(server.deps.db, userActor(bob), facts), false);
   assert.equal(
-    canReadConversation(server.deps.db, userActor(bob), { ...facts, isParticipant: true }),
+    await canReadConversation(server.deps.db, userActor(bob), { ...facts, isParticipant: true }),
     false,
   );
-  assert.equal(canReadConversation(server.deps.db, key, facts), false);
+  assert.equal(await canReadConversation(server.deps.db, key, facts), false);
 });
 
 Deno.test("[conversation events core] reads resume strictly after an event id", async () => {
   await using server = await startTestServer();
-  const e1 = appendEvent(server.deps, "conversation:x", { type: "a" });
-  const e2 = appendEvent(server.deps, "conversation:x", { type: "b" });
-  appendEvent(server.deps, "conversation:y", { type: "other" });
-  assert.deepEqual(readEventsAfter(server.deps, "conversation:x", 0, 10).map((e) => e.data.type), [
-    "a",
-    "b",
+  const e1 = await appendEvent(server.deps, "conversation:x", { type: "a" });
+  const e2 = await appendEvent(server.deps, "conversation:x", { type: "b" });
+  await appendEvent(server.deps, "conversation:y", { type: "other" });
+  assert.deepEqual(
+    (await readEventsAfter(server.deps, "conversation:x", 0, 10)).map((e) => e.data.type),
+    [
+      "a",
+      "b",
+    ],
+  );
+  assert.deepEqual(await readEventsAfter(server.deps, "conversation:x", Number(e1.eventId), 10), [
+    e2,
   ]);
-  assert.deepEqual(readEventsAfter(server.deps, "conversation:x", Number(e1.eventId), 10), [e2]);
-  assert.deepEqual(readEventsAfter(server.deps, "conversation:x", Number(e2.eventId), 10), []);
+  assert.deepEqual(
+    await readEventsAfter(server.deps, "conversation:x", Number(e2.eventId), 10),
+    [],
+  );
 });
 
 Deno.test("[conversation events core] pruning removes only events older than 10 minutes", async () => {
   await using server = await startTestServer();
-  const old = appendEvent(server.deps, "message:m", { type: "old" });
-  server.deps.db.prepare("UPDATE stream_events SET created_at = ? WHERE id = ?").run(
+  const old = await appendEvent(server.deps, "message:m", { type: "old" });
+  await server.deps.db.run(
+    "UPDATE stream_events SET created_at = ? WHERE id = ?",
     Date.now() - 11 * 60 * 1000,
     Number(old.eventId),
   );
-  appendEvent(server.deps, "message:m", { type: "fresh" });
-  assert.equal(pruneExpiredEvents(server.deps), 1);
-  assert.deepEqual(readEventsAfter(server.deps, "message:m", 0, 10).map((e) => e.data.type), [
-    "fresh",
-  ]);
+  await appendEvent(server.deps, "message:m", { type: "fresh" });
+  assert.equal(await pruneExpiredEvents(server.deps), 1);
+  assert.deepEqual(
+    (await readEventsAfter(server.deps, "message:m", 0, 10)).map((e) => e.data.type),
+    [
+      "fresh",
+    ],
+  );
 });
 
 Deno.test("[conversation events core] lastEventId must be an event id", () => {

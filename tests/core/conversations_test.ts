@@ -39,8 +39,12 @@ async function setup() {
   return { server, deps: server.deps, alice, bob, a: userActor(alice), b: userActor(bob) };
 }
 
-function rejectsWith(fn: () => unknown, status: number, message: string | RegExp): void {
-  assert.throws(fn, (e: unknown) => {
+async function rejectsWith(
+  fn: () => Promise<unknown>,
+  status: number,
+  message: string | RegExp,
+): Promise<void> {
+  await assert.rejects(fn, (e: unknown) => {
     assert.ok(e instanceof AppError);
     assert.equal(e.status, status);
     if (typeof message === "string") assert.equal(e.message, message);
@@ -74,7 +78,7 @@ Deno.test("[conversations core] create_conversation mentions Dust by default and
   assert.equal(r.podId, null);
   assert.equal(r.agentMessageIds.length, 1);
   assert.ok(r.conversationUrl.includes(`/w/${alice.workspace.sId}/`));
-  const conv = getConversation(deps, a, { conversationId: r.conversationId });
+  const conv = await getConversation(deps, a, { conversationId: r.conversationId });
   assert.equal(conv.content[1][0].configuration.sId, "dust");
   assert.equal(conv.content[0][0].context.username, alice.user.username);
   assert.equal(conv.content[0][0].context.origin, "api");
@@ -95,14 +99,14 @@ Deno.test("[conversations core] create_conversation with an unknown agent name f
     createConversation(deps, a, { title: "t", message: "x", agentName: "Nope" }),
     'No agent found matching name: "Nope"',
   );
-  const n = deps.db.prepare("SELECT COUNT(*) AS n FROM conversations").get() as { n: number };
+  const n = await deps.db.get("SELECT COUNT(*) AS n FROM conversations") as { n: number };
   assert.equal(n.n, 0);
 });
 
 Deno.test("[conversations core] create_conversation in a Pod the user is not in says Pod not found", async () => {
   const { server, deps, alice, b } = await setup();
   await using _ = server;
-  const pod = createPodFixture(server, alice.workspace.id, "Pod", [alice]);
+  const pod = await createPodFixture(server, alice.workspace.id, "Pod", [alice]);
   await rejectsAsync(
     createConversation(deps, b, { title: "t", podId: pod }),
     "Pod not found or you do not have access.",
@@ -112,7 +116,7 @@ Deno.test("[conversations core] create_conversation in a Pod the user is not in 
 Deno.test("[conversations core] create_conversation in a Pod names the Pod", async () => {
   const { server, deps, alice, a } = await setup();
   await using _ = server;
-  const pod = createPodFixture(server, alice.workspace.id, "Launch", [alice]);
+  const pod = await createPodFixture(server, alice.workspace.id, "Launch", [alice]);
   const r = await createConversation(deps, a, { title: "t", podId: pod });
   assert.equal(r.podId, pod);
   assert.equal(r.podName, "Launch");
@@ -123,30 +127,32 @@ Deno.test("[conversations core] list_conversations pages 25 at a time by updated
   const { server, deps, a } = await setup();
   await using _ = server;
   for (let i = 0; i < 30; i++) await createConversation(deps, a, { title: `c${i}` });
-  const p1 = listConversations(deps, a, {});
+  const p1 = await listConversations(deps, a, {});
   assert.equal(p1.conversations.length, 25);
   assert.equal(p1.hasMore, true);
   assert.equal(p1.lastValue, String(p1.conversations[24].updated));
   assert.equal(p1.conversations[0].title, "c29");
-  const p2 = listConversations(deps, a, { lastValue: p1.lastValue! });
+  const p2 = await listConversations(deps, a, { lastValue: p1.lastValue! });
   assert.equal(p2.conversations.length, 5);
   assert.equal(p2.hasMore, false);
   assert.equal(p2.lastValue, null);
   const all = [...p1.conversations, ...p2.conversations].map((c) => c.title);
   assert.equal(new Set(all).size, 30);
-  const asc = listConversations(deps, a, { orderDirection: "asc" });
+  const asc = await listConversations(deps, a, { orderDirection: "asc" });
   assert.equal(asc.conversations[0].title, "c0");
 });
 
 Deno.test("[conversations core] list_conversations without podId leaves out Pod and other users' conversations", async () => {
   const { server, deps, alice, a, b } = await setup();
   await using _ = server;
-  const pod = createPodFixture(server, alice.workspace.id, "Pod", [alice]);
+  const pod = await createPodFixture(server, alice.workspace.id, "Pod", [alice]);
   await createConversation(deps, a, { title: "mine" });
   await createConversation(deps, a, { title: "in pod", podId: pod });
   await createConversation(deps, b, { title: "bob's" });
-  assert.deepEqual(listConversations(deps, a, {}).conversations.map((c) => c.title), ["mine"]);
-  const inPod = listConversations(deps, a, { podId: pod });
+  assert.deepEqual((await listConversations(deps, a, {})).conversations.map((c) => c.title), [
+    "mine",
+  ]);
+  const inPod = await listConversations(deps, a, { podId: pod });
   assert.deepEqual(inPod.conversations.map((c) => c.title), ["in pod"]);
   assert.equal(inPod.conversations[0].spaceId, pod);
 });
@@ -154,14 +160,14 @@ Deno.test("[conversations core] list_conversations without podId leaves out Pod 
 Deno.test("[conversations core] list_conversations of an unreadable Pod says Pod not found", async () => {
   const { server, deps, alice, b } = await setup();
   await using _ = server;
-  const pod = createPodFixture(server, alice.workspace.id, "Pod", [alice]);
-  rejectsWith(
-    () => listConversations(deps, b, { podId: pod }),
+  const pod = await createPodFixture(server, alice.workspace.id, "Pod", [alice]);
+  await rejectsWith(
+    async () => await listConversations(deps, b, { podId: pod }),
     404,
     "Pod not found or you do not have access.",
   );
-  rejectsWith(
-    () => listConversations(deps, b, { podId: "vlt_nope" }),
+  await rejectsWith(
+    async () => await listConversations(deps, b, { podId: "vlt_nope" }),
     404,
     "Pod not found or you do not have access.",
   );
@@ -170,29 +176,33 @@ Deno.test("[conversations core] list_conversations of an unreadable Pod says Pod
 Deno.test("[conversations core] list_conversations refuses API keys (user_not_found) and bad cursors", async () => {
   const { server, deps, alice, a } = await setup();
   await using _ = server;
-  createApiKey(server, alice.workspace);
+  await createApiKey(server, alice.workspace);
   const key: ApiKeyActor = {
     kind: "api_key",
     workspace: toWorkspaceRef(alice.workspace),
     credential: { kind: "api_key", id: "key_test" },
   };
-  rejectsWith(() => listConversations(deps, key, {}), 401, /user token/);
-  rejectsWith(() => listConversations(deps, a, { lastValue: "yesterday" }), 400, /lastValue/);
+  await rejectsWith(async () => await listConversations(deps, key, {}), 401, /user token/);
+  await rejectsWith(
+    async () => await listConversations(deps, a, { lastValue: "yesterday" }),
+    400,
+    /lastValue/,
+  );
 });
 
 Deno.test("[conversations core] get_conversation_messages renders Dust's text transcript", async () => {
   const { server, deps, a } = await setup();
   await using _ = server;
   const r = await createConversation(deps, a, { title: "Render", message: "What is up?" });
-  updateAgentMessage(deps, {
+  await updateAgentMessage(deps, {
     messageId: r.agentMessageIds[0],
     status: "succeeded",
     content: "All good.",
   });
-  markConversationRead(deps, a, { conversationId: r.conversationId, read: true });
-  const conv = getConversation(deps, a, { conversationId: r.conversationId });
+  await markConversationRead(deps, a, { conversationId: r.conversationId, read: true });
+  const conv = await getConversation(deps, a, { conversationId: r.conversationId });
   const [[um], [am]] = conv.content;
-  const out = getConversationMessages(deps, a, { conversationId: r.conversationId });
+  const out = await getConversationMessages(deps, a, { conversationId: r.conversationId });
   assert.equal(out.conversationId, r.conversationId);
   assert.equal(out.title, "Render");
   assert.equal(out.hasMore, false);
@@ -220,12 +230,14 @@ Deno.test("[conversations core] get_conversation_messages marks messages newer t
     },
   });
   const cId = r.conversation.sId;
-  markConversationRead(deps, a, { conversationId: cId, read: true });
+  await markConversationRead(deps, a, { conversationId: cId, read: true });
   assert.ok(
-    !getConversationMessages(deps, a, { conversationId: cId }).messages.includes("(unread)"),
+    !(await getConversationMessages(deps, a, { conversationId: cId })).messages.includes(
+      "(unread)",
+    ),
   );
   assert.ok(
-    getConversationMessages(deps, b, { conversationId: cId }).messages.includes(
+    (await getConversationMessages(deps, b, { conversationId: cId })).messages.includes(
       "] (unread):\nfirst",
     ),
   );
@@ -235,7 +247,7 @@ Deno.test("[conversations core] get_conversation_messages marks messages newer t
     message: "reply",
     agentName: null,
   });
-  const forAlice = getConversationMessages(deps, a, { conversationId: cId }).messages;
+  const forAlice = (await getConversationMessages(deps, a, { conversationId: cId })).messages;
   assert.ok(forAlice.includes("]:\nfirst"));
   assert.ok(forAlice.includes("] (unread):\nreply"));
 });
@@ -251,14 +263,17 @@ Deno.test("[conversations core] get_conversation_messages pages by rank, most re
       agentName: null,
     });
   }
-  const p1 = getConversationMessages(deps, a, { conversationId: r.conversationId });
+  const p1 = await getConversationMessages(deps, a, { conversationId: r.conversationId });
   assert.equal(p1.hasMore, true);
   assert.equal(p1.lastValue, 5);
   assert.ok(p1.messages.startsWith(">> User"));
   assert.ok(p1.messages.includes("\nm5\n") && p1.messages.includes("\nm29\n"));
   assert.ok(!p1.messages.includes("\nm4\n"));
   assert.ok(p1.messages.indexOf("\nm5\n") < p1.messages.indexOf("\nm29\n"));
-  const p2 = getConversationMessages(deps, a, { conversationId: r.conversationId, lastValue: 5 });
+  const p2 = await getConversationMessages(deps, a, {
+    conversationId: r.conversationId,
+    lastValue: 5,
+  });
   assert.equal(p2.hasMore, false);
   assert.equal(p2.lastValue, null);
   assert.equal(p2.messages.split(">> User").length - 1, 5);
@@ -285,16 +300,16 @@ Deno.test("[conversations core] mark_conversation_read returns Dust's shape and 
   await using _ = server;
   const r = await createConversation(deps, a, { title: "m", message: "x", agentName: null });
   assert.deepEqual(
-    markConversationRead(deps, a, { conversationId: r.conversationId, read: false }),
+    await markConversationRead(deps, a, { conversationId: r.conversationId, read: false }),
     {
       success: true,
       conversationId: r.conversationId,
       read: false,
     },
   );
-  assert.equal(listConversations(deps, a, {}).conversations[0].unread, true);
-  markConversationRead(deps, a, { conversationId: r.conversationId, read: true });
-  assert.equal(listConversations(deps, a, {}).conversations[0].unread, false);
+  assert.equal((await listConversations(deps, a, {})).conversations[0].unread, true);
+  await markConversationRead(deps, a, { conversationId: r.conversationId, read: true });
+  assert.equal((await listConversations(deps, a, {})).conversations[0].unread, false);
 });
 
 Deno.test("[conversations core] a cancelled agent message refuses the runner's later updates", async () => {
@@ -302,12 +317,12 @@ Deno.test("[conversations core] a cancelled agent message refuses the runner's l
   await using _ = server;
   const r = await createConversation(deps, a, { title: "c", message: "x" });
   const [mId] = r.agentMessageIds;
-  cancelMessageGeneration(deps, a, { conversationId: r.conversationId, messageIds: [mId] });
+  await cancelMessageGeneration(deps, a, { conversationId: r.conversationId, messageIds: [mId] });
   assert.equal(
-    updateAgentMessage(deps, { messageId: mId, status: "succeeded", content: "late" }),
+    await updateAgentMessage(deps, { messageId: mId, status: "succeeded", content: "late" }),
     null,
   );
-  const conv = getConversation(deps, a, { conversationId: r.conversationId });
+  const conv = await getConversation(deps, a, { conversationId: r.conversationId });
   assert.equal(conv.content[1][0].status, "cancelled");
   assert.equal(conv.content[1][0].content, null);
 });
@@ -320,7 +335,7 @@ Deno.test("[conversations core] getConversationForAgent returns history, the use
     conversationId: r.conversationId,
     message: "second",
   });
-  const ctx = getConversationForAgent(deps, { messageId: second.agentMessageIds[0] });
+  const ctx = await getConversationForAgent(deps, { messageId: second.agentMessageIds[0] });
   assert.equal(ctx.conversation.sId, r.conversationId);
   assert.deepEqual(ctx.history.map((m) => m.json.content), ["first", "second"]);
   assert.equal(ctx.userMessage?.sId, second.userMessageId);
@@ -333,7 +348,7 @@ Deno.test("[conversations core] agent actions appear on the agent message in Dus
   await using _ = server;
   const r = await createConversation(deps, a, { title: "a", message: "search" });
   const [mId] = r.agentMessageIds;
-  const action = createAgentAction(deps, {
+  const action = await createAgentAction(deps, {
     messageId: mId,
     step: 0,
     functionCallName: "search__semantic_search",
@@ -342,12 +357,12 @@ Deno.test("[conversations core] agent actions appear on the agent message in Dus
   });
   assert.equal(action.status, "running");
   assert.equal(action.toolName, "semantic_search");
-  updateAgentAction(deps, {
+  await updateAgentAction(deps, {
     actionId: action.sId as string,
     status: "succeeded",
     output: [{ type: "text", text: "found" }],
   });
-  const conv = getConversation(deps, a, { conversationId: r.conversationId });
+  const conv = await getConversation(deps, a, { conversationId: r.conversationId });
   const [act] = conv.content[1][0].actions;
   assert.equal(act.status, "succeeded");
   assert.deepEqual(act.output, [{ type: "text", text: "found" }]);

@@ -33,7 +33,7 @@ async function setup(server: TestServer) {
     role: "user",
     workspace: alice.workspace,
   });
-  const podId = createPod(server, actorOf(alice), "Research");
+  const podId = await createPod(server, actorOf(alice), "Research");
   const scope: FileScope = { type: "pod", pod_id: podId };
   return { alice, bob, podId, scope, a: actorOf(alice) };
 }
@@ -57,11 +57,11 @@ async function put(
 Deno.test("[file_system] files_list: empty scope, then `<path> (<mime>, <KB> KB)` lines by path", async () => {
   await using server = await startTestServer();
   const { alice, podId, scope, a } = await setup(server);
-  assert.deepEqual(filesList(server.deps, a, { scope }), { text: "No files available." });
+  assert.deepEqual(await filesList(server.deps, a, { scope }), { text: "No files available." });
   await put(server, alice, scope, "notes/b.md", "x".repeat(1025), "text/markdown");
   await put(server, alice, scope, "a.txt", "hi");
   assert.equal(
-    filesList(server.deps, a, { scope }).text,
+    (await filesList(server.deps, a, { scope })).text,
     `pod-${podId}/a.txt (text/plain, 1 KB)\npod-${podId}/notes/b.md (text/markdown, 2 KB)`,
   );
 });
@@ -133,7 +133,7 @@ Deno.test("[file_system] files_create: 50 KB cap, wrong prefix, traversal and Fr
     }),
     "Frame files cannot be created with files_create.",
   );
-  assert.doesNotMatch(filesList(server.deps, a, { scope }).text, /big\.txt|passwd|frame/);
+  assert.doesNotMatch((await filesList(server.deps, a, { scope })).text, /big\.txt|passwd|frame/);
 });
 
 Deno.test("[file_system] files_cat: numbered lines, offset, default limit note, max limit", async () => {
@@ -297,16 +297,16 @@ Deno.test("[file_system] files_resolve: own scope, another readable scope, unrea
   await using server = await startTestServer();
   const { alice, bob, podId, scope, a } = await setup(server);
   await put(server, alice, scope, "r/x.txt", "x");
-  const id = server.deps.db.prepare("SELECT s_id FROM files WHERE path = 'r/x.txt'").get() as {
+  const id = await server.deps.db.get("SELECT s_id FROM files WHERE path = 'r/x.txt'") as {
     s_id: string;
   };
-  assert.deepEqual(filesResolve(server.deps, a, { scope, file_id: id.s_id }), {
+  assert.deepEqual(await filesResolve(server.deps, a, { scope, file_id: id.s_id }), {
     path: `pod-${podId}/r/x.txt`,
   });
   const cId = await createEmptyConversation(server, a);
   const conv: FileScope = { type: "conversation", conversation_id: cId };
   await rejectsWithMessage(
-    () => filesResolve(server.deps, a, { scope: conv, file_id: id.s_id }),
+    async () => await filesResolve(server.deps, a, { scope: conv, file_id: id.s_id }),
     `File \`${id.s_id}\` does not belong to the given scope. Resolved path: \`pod-${podId}/r/x.txt\`.`,
   );
   // Bob cannot read the Pod: its file is "not found" to him, its path never shown.
@@ -315,10 +315,10 @@ Deno.test("[file_system] files_resolve: own scope, another readable scope, unrea
     conversation_id: await createEmptyConversation(server, actorOf(bob)),
   };
   await rejectsWithMessage(
-    () => filesResolve(server.deps, actorOf(bob), { scope: bobConv, file_id: id.s_id }),
+    async () => await filesResolve(server.deps, actorOf(bob), { scope: bobConv, file_id: id.s_id }),
     `File not found: \`${id.s_id}\`.`,
   );
-  const loose = createFile(server.deps, a, {
+  const loose = await createFile(server.deps, a, {
     contentType: "text/plain",
     fileName: "l.txt",
     fileSize: 1,
@@ -329,11 +329,11 @@ Deno.test("[file_system] files_resolve: own scope, another readable scope, unrea
     body: ReadableStream.from([new Uint8Array(1)]),
   });
   await rejectsWithMessage(
-    () => filesResolve(server.deps, a, { scope, file_id: loose.sId }),
+    async () => await filesResolve(server.deps, a, { scope, file_id: loose.sId }),
     `File \`${loose.sId}\` is not accessible through the file system (use case: conversation).`,
   );
   await rejectsWithMessage(
-    () => filesResolve(server.deps, a, { scope, file_id: "fil_nope" }),
+    async () => await filesResolve(server.deps, a, { scope, file_id: "fil_nope" }),
     "File not found: `fil_nope`.",
   );
 });
@@ -343,25 +343,26 @@ Deno.test("[file_system] access: a non-member's Pod scope and an unreadable conv
   const { bob, podId, scope, a } = await setup(server);
   const b = actorOf(bob);
   await rejectsWithMessage(
-    () => filesList(server.deps, b, { scope }),
+    async () => await filesList(server.deps, b, { scope }),
     `Pod not found or you do not have access: ${podId}`,
   );
   await rejectsWithMessage(
-    () => filesList(server.deps, keyActorOf(bob.workspace), { scope }),
+    async () => await filesList(server.deps, keyActorOf(bob.workspace), { scope }),
     `Pod not found or you do not have access: ${podId}`,
   );
   const cId = await createEmptyConversation(server, a);
   await rejectsWithMessage(
-    () => filesList(server.deps, b, { scope: { type: "conversation", conversation_id: cId } }),
+    async () =>
+      await filesList(server.deps, b, { scope: { type: "conversation", conversation_id: cId } }),
     `Conversation not found or not accessible: ${cId}`,
   );
   // A regular space is not a Pod even for its readers.
-  const global = server.deps.db.prepare(
+  const global = await server.deps.db.get(
     "SELECT s_id FROM spaces WHERE kind = 'global' AND workspace_id = ?",
-  )
-    .get(bob.workspace.id) as { s_id: string };
+    bob.workspace.id,
+  ) as { s_id: string };
   await rejectsWithMessage(
-    () => filesList(server.deps, b, { scope: { type: "pod", pod_id: global.s_id } }),
+    async () => await filesList(server.deps, b, { scope: { type: "pod", pod_id: global.s_id } }),
     `Pod not found or you do not have access: ${global.s_id}`,
   );
 });
@@ -370,7 +371,7 @@ Deno.test("[file_system] access: a read-only token lists and reads but cannot cr
   await using server = await startTestServer();
   const { alice, podId, scope } = await setup(server);
   const ro = actorOf(alice, ["read"]);
-  assert.equal(filesList(server.deps, ro, { scope }).text, "No files available.");
+  assert.equal((await filesList(server.deps, ro, { scope })).text, "No files available.");
   await assert.rejects(
     () =>
       filesCreate(server.deps, ro, {
@@ -395,7 +396,7 @@ Deno.test("[file_system] conversation scope: participants create and list files"
     content_type: "text/markdown",
   });
   assert.equal(
-    filesList(server.deps, a, { scope }).text,
+    (await filesList(server.deps, a, { scope })).text,
     `conversation-${cId}/draft.md (text/markdown, 1 KB)`,
   );
 });

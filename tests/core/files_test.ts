@@ -97,7 +97,7 @@ Deno.test("[files] create → upload → ready → view → delete, bytes gone f
   const actor = actorOf(alice);
   const cId = await createEmptyConversation(server, actor);
   const bytes = new TextEncoder().encode("hello\nworld\n");
-  const f = createFile(server.deps, actor, {
+  const f = await createFile(server.deps, actor, {
     contentType: "text/plain",
     fileName: "notes.txt",
     fileSize: bytes.length,
@@ -114,7 +114,11 @@ Deno.test("[files] create → upload → ready → view → delete, bytes gone f
   const onDisk = server.deps.files.pathOf(ready.storageKey!);
   await deleteFile(server.deps, actor, f.sId);
   await assert.rejects(() => Deno.stat(onDisk), Deno.errors.NotFound);
-  await rejectsWith(() => requireReadableFile(server.deps, actor, f.sId), 404, "file_not_found");
+  await rejectsWith(
+    async () => await requireReadableFile(server.deps, actor, f.sId),
+    404,
+    "file_not_found",
+  );
 });
 
 Deno.test("[files] a second upload of the same name in a conversation gets `name (2).ext`", async () => {
@@ -129,15 +133,15 @@ Deno.test("[files] a second upload of the same name in a conversation gets `name
     useCase: "conversation",
     useCaseMetadata: { conversationId: cId },
   };
-  assert.equal(createFile(server.deps, actor, input).path, "data.csv");
-  assert.equal(createFile(server.deps, actor, input).path, "data (2).csv");
+  assert.equal((await createFile(server.deps, actor, input)).path, "data.csv");
+  assert.equal((await createFile(server.deps, actor, input)).path, "data (2).csv");
 });
 
 Deno.test("[files] upload with fewer bytes than declared is refused and the file stays uploadable", async () => {
   await using server = await startTestServer();
   const alice = await createUserWithToken(server, { email: "alice@example.com", role: "user" });
   const actor = actorOf(alice);
-  const f = createFile(server.deps, actor, {
+  const f = await createFile(server.deps, actor, {
     contentType: "text/plain",
     fileName: "a.txt",
     fileSize: 10,
@@ -148,7 +152,7 @@ Deno.test("[files] upload with fewer bytes than declared is refused and the file
     400,
     "invalid_request_error",
   );
-  assert.equal(requireReadableFile(server.deps, actor, f.sId).status, "created");
+  assert.equal((await requireReadableFile(server.deps, actor, f.sId)).status, "created");
   const ok = await uploadFileContent(server.deps, actor, {
     fileId: f.sId,
     body: stream(new Uint8Array(10)),
@@ -165,7 +169,7 @@ Deno.test("[files] upload with more bytes than declared is cut off with file_too
   await using server = await startTestServer();
   const alice = await createUserWithToken(server, { email: "alice@example.com", role: "user" });
   const actor = actorOf(alice);
-  const f = createFile(server.deps, actor, {
+  const f = await createFile(server.deps, actor, {
     contentType: "text/plain",
     fileName: "a.txt",
     fileSize: 5,
@@ -184,8 +188,8 @@ Deno.test("[files] an unsupported use case is refused", async () => {
   await using server = await startTestServer();
   const alice = await createUserWithToken(server, { email: "alice@example.com", role: "admin" });
   await rejectsWith(
-    () =>
-      createFile(server.deps, actorOf(alice), {
+    async () =>
+      await createFile(server.deps, actorOf(alice), {
         contentType: "text/plain",
         fileName: "a.txt",
         fileSize: 1,
@@ -206,17 +210,21 @@ Deno.test("[files] access: another user's unscoped upload and an unreadable conv
   });
   const a = actorOf(alice);
   const b = actorOf(bob);
-  const loose = createFile(server.deps, a, {
+  const loose = await createFile(server.deps, a, {
     contentType: "text/plain",
     fileName: "a.txt",
     fileSize: 1,
     useCase: "conversation",
   });
-  await rejectsWith(() => requireReadableFile(server.deps, b, loose.sId), 404, "file_not_found");
+  await rejectsWith(
+    async () => await requireReadableFile(server.deps, b, loose.sId),
+    404,
+    "file_not_found",
+  );
   const cId = await createEmptyConversation(server, a);
   await rejectsWith(
-    () =>
-      createFile(server.deps, b, {
+    async () =>
+      await createFile(server.deps, b, {
         contentType: "text/plain",
         fileName: "x.txt",
         fileSize: 1,
@@ -232,19 +240,19 @@ Deno.test("[files] isolation: a file id of another workspace does not exist", as
   await using server = await startTestServer();
   const alice = await createUserWithToken(server, { email: "alice@example.com", role: "admin" });
   const eve = await createUserWithToken(server, { email: "eve@example.com", role: "admin" });
-  const f = createFile(server.deps, keyActorOf(alice.workspace), {
+  const f = await createFile(server.deps, keyActorOf(alice.workspace), {
     contentType: "text/plain",
     fileName: "a.txt",
     fileSize: 1,
     useCase: "conversation",
   });
   await rejectsWith(
-    () => requireReadableFile(server.deps, actorOf(eve), f.sId),
+    async () => await requireReadableFile(server.deps, actorOf(eve), f.sId),
     404,
     "file_not_found",
   );
   await rejectsWith(
-    () => requireReadableFile(server.deps, keyActorOf(eve.workspace), f.sId),
+    async () => await requireReadableFile(server.deps, keyActorOf(eve.workspace), f.sId),
     404,
     "file_not_found",
   );
@@ -258,7 +266,7 @@ Deno.test("[files] Pod files: members create them, non-members get the Pod-not-f
     role: "user",
     workspace: alice.workspace,
   });
-  const pod = createPod(server, actorOf(alice), "Launch");
+  const pod = await createPod(server, actorOf(alice), "Launch");
   const input = {
     contentType: "text/markdown",
     fileName: "plan.md",
@@ -266,10 +274,14 @@ Deno.test("[files] Pod files: members create them, non-members get the Pod-not-f
     useCase: "project_context",
     useCaseMetadata: { spaceId: pod },
   };
-  assert.equal(createFile(server.deps, actorOf(alice), input).useCase, "project_context");
-  await rejectsWith(() => createFile(server.deps, actorOf(bob), input), 404, "space_not_found");
+  assert.equal((await createFile(server.deps, actorOf(alice), input)).useCase, "project_context");
   await rejectsWith(
-    () => createFile(server.deps, keyActorOf(alice.workspace), input),
+    async () => await createFile(server.deps, actorOf(bob), input),
+    404,
+    "space_not_found",
+  );
+  await rejectsWith(
+    async () => await createFile(server.deps, keyActorOf(alice.workspace), input),
     404,
     "space_not_found",
   );
@@ -279,8 +291,8 @@ Deno.test("[files] a read-only token cannot create files (403)", async () => {
   await using server = await startTestServer();
   const alice = await createUserWithToken(server, { email: "alice@example.com", role: "admin" });
   await rejectsWith(
-    () =>
-      createFile(server.deps, actorOf(alice, ["read"]), {
+    async () =>
+      await createFile(server.deps, actorOf(alice, ["read"]), {
         contentType: "text/plain",
         fileName: "a.txt",
         fileSize: 1,

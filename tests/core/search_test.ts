@@ -29,8 +29,8 @@ async function setup(server: TestServer) {
     workspace: alice.workspace,
   });
   const a = actorOf(alice);
-  const spaceId = globalSpaceSId(server, alice.workspace);
-  const dataSourceId = createFolder(server, a, spaceId, "Handbook");
+  const spaceId = await globalSpaceSId(server, alice.workspace);
+  const dataSourceId = await createFolder(server, a, spaceId, "Handbook");
   return { alice, bob, a, b: actorOf(bob), where: { spaceId, dataSourceId } };
 }
 
@@ -77,14 +77,14 @@ Deno.test("[search] chunking: ~2,000-char chunks with overlap, cut at whitespace
 Deno.test("[search] ranks the document that is most about the query first and groups chunks per document", async () => {
   await using server = await startTestServer();
   const { a, where } = await setup(server);
-  putDocument(
+  await putDocument(
     server,
     a,
     where,
     "mention",
     "The roadmap mentions kubernetes once among many other topics.",
   );
-  putDocument(
+  await putDocument(
     server,
     a,
     where,
@@ -95,7 +95,7 @@ Deno.test("[search] ranks the document that is most about the query first and gr
       tags: ["infra"],
     },
   );
-  putDocument(server, a, where, "other", "Nothing relevant here.");
+  await putDocument(server, a, where, "other", "Nothing relevant here.");
   const r = await searchWorkspace(server.deps, a, { query: "kubernetes" });
   assert.equal(r.count, 2);
   assert.deepEqual(r.results.map((x) => x.id), ["focus", "mention"]);
@@ -116,12 +116,17 @@ Deno.test("[search] filters: tagsIn, tagsNot, relativeTimeFrame, nodeIds (docume
   await using server = await startTestServer();
   const { a, where } = await setup(server);
   const old = Date.now() - 40 * 86_400_000;
-  putDocument(server, a, where, "d1", "quarterly report alpha", {
+  await putDocument(server, a, where, "d1", "quarterly report alpha", {
     tags: ["finance"],
     parents: ["d1", "folder-x"],
   });
-  putDocument(server, a, where, "d2", "quarterly report beta", { tags: ["hr"], timestamp: old });
-  putDocument(server, a, where, "d3", "quarterly report gamma", { tags: ["finance", "draft"] });
+  await putDocument(server, a, where, "d2", "quarterly report beta", {
+    tags: ["hr"],
+    timestamp: old,
+  });
+  await putDocument(server, a, where, "d3", "quarterly report gamma", {
+    tags: ["finance", "draft"],
+  });
   const ids = async (extra: object) =>
     (await searchWorkspace(server.deps, a, { query: "quarterly", ...extra })).results.map((r) =>
       r.id
@@ -145,7 +150,13 @@ Deno.test("[search] filters: tagsIn, tagsNot, relativeTimeFrame, nodeIds (docume
 Deno.test("[search] FTS5 syntax in user input never raises an error", async () => {
   await using server = await startTestServer();
   const { a, where } = await setup(server);
-  putDocument(server, a, where, "doc", 'near and or not column: star* quote" paren( minus-sign');
+  await putDocument(
+    server,
+    a,
+    where,
+    "doc",
+    'near and or not column: star* quote" paren( minus-sign',
+  );
   const nasty = [
     '"',
     '""',
@@ -183,12 +194,12 @@ Deno.test("[search] FTS5 syntax in user input never raises an error", async () =
 Deno.test("[search] isolation: another workspace's documents are never returned", async () => {
   await using server = await startTestServer();
   const { a, where } = await setup(server);
-  putDocument(server, a, where, "secret", "zebra migration plan");
+  await putDocument(server, a, where, "secret", "zebra migration plan");
   const eve = await createUserWithToken(server, { email: "eve@example.com", role: "admin" });
   const e = actorOf(eve);
-  const eveWhere = { spaceId: globalSpaceSId(server, eve.workspace), dataSourceId: "" };
-  eveWhere.dataSourceId = createFolder(server, e, eveWhere.spaceId, "Eve");
-  putDocument(server, e, eveWhere, "mine", "nothing about animals");
+  const eveWhere = { spaceId: await globalSpaceSId(server, eve.workspace), dataSourceId: "" };
+  eveWhere.dataSourceId = await createFolder(server, e, eveWhere.spaceId, "Eve");
+  await putDocument(server, e, eveWhere, "mine", "nothing about animals");
   assert.equal((await searchWorkspace(server.deps, e, { query: "zebra" })).count, 0);
   assert.equal(
     (await searchWorkspace(server.deps, keyActorOf(eve.workspace), { query: "zebra" })).count,
@@ -198,8 +209,8 @@ Deno.test("[search] isolation: another workspace's documents are never returned"
     () => searchDataSource(server.deps, e, { ...where, query: "zebra" }),
     (err: AppError) => err.status === 404 && err.type === "space_not_found",
   );
-  assert.throws(
-    () => fetchDocument(server.deps, e, { id: "secret" }),
+  await assert.rejects(
+    async () => await fetchDocument(server.deps, e, { id: "secret" }),
     (err: AppError) => err.status === 404,
   );
 });
@@ -207,17 +218,17 @@ Deno.test("[search] isolation: another workspace's documents are never returned"
 Deno.test("[search] isolation: restricted spaces and Pods are searched only by their members", async () => {
   await using server = await startTestServer();
   const { alice, a, b, where } = await setup(server);
-  putDocument(server, a, where, "public", "walrus public note");
-  const restricted = createRestrictedSpace(server, a, "Legal", [alice.user.sId]);
+  await putDocument(server, a, where, "public", "walrus public note");
+  const restricted = await createRestrictedSpace(server, a, "Legal", [alice.user.sId]);
   const legal = {
     spaceId: restricted,
-    dataSourceId: createFolder(server, a, restricted, "Contracts"),
+    dataSourceId: await createFolder(server, a, restricted, "Contracts"),
   };
-  putDocument(server, a, legal, "contract", "walrus contract");
-  const pod = createPod(server, a, "Walrus Pod");
-  const podWhere = { spaceId: pod, dataSourceId: createFolder(server, a, pod, "Pod notes") };
-  putDocument(server, a, podWhere, "podnote", "walrus pod note");
-  const idsFor = async (actor: typeof a | ReturnType<typeof keyActorOf>) =>
+  await putDocument(server, a, legal, "contract", "walrus contract");
+  const pod = await createPod(server, a, "Walrus Pod");
+  const podWhere = { spaceId: pod, dataSourceId: await createFolder(server, a, pod, "Pod notes") };
+  await putDocument(server, a, podWhere, "podnote", "walrus pod note");
+  const idsFor = async (actor: typeof a | Awaited<ReturnType<typeof keyActorOf>>) =>
     (await searchWorkspace(server.deps, actor, { query: "walrus" })).results.map((r) => r.id)
       .sort();
   assert.deepEqual(await idsFor(a), ["contract", "podnote", "public"]);
@@ -227,8 +238,8 @@ Deno.test("[search] isolation: restricted spaces and Pods are searched only by t
     () => searchDataSource(server.deps, b, { ...legal, query: "walrus" }),
     (err: AppError) => err.type === "space_not_found",
   );
-  assert.throws(
-    () => fetchDocument(server.deps, b, { id: "contract" }),
+  await assert.rejects(
+    async () => await fetchDocument(server.deps, b, { id: "contract" }),
     (err: AppError) => err.status === 404,
   );
 });
@@ -245,7 +256,7 @@ Deno.test("[search] no data source in any readable space → Dust's error text",
 Deno.test("[search] data source search: Dust's document shape, full_text, timestamps, wrong space → data_source_not_found", async () => {
   await using server = await startTestServer();
   const { a, where } = await setup(server);
-  putDocument(server, a, where, "doc", "penguin facts", { timestamp: 1_000 });
+  await putDocument(server, a, where, "doc", "penguin facts", { timestamp: 1_000 });
   const r = await searchDataSource(server.deps, a, { ...where, query: "penguin", fullText: true });
   assert.equal(r.documents.length, 1);
   const d = r.documents[0];
@@ -269,7 +280,7 @@ Deno.test("[search] data source search: Dust's document shape, full_text, timest
       .documents.length,
     1,
   );
-  const pod = createPod(server, a, "Elsewhere");
+  const pod = await createPod(server, a, "Elsewhere");
   await assert.rejects(
     () =>
       searchDataSource(server.deps, a, {
@@ -285,14 +296,17 @@ Deno.test("[search] fetchDocument returns the full text by search id; deleted do
   await using server = await startTestServer();
   const { a, where } = await setup(server);
   const text = "ocelot " + "lorem ipsum ".repeat(500);
-  putDocument(server, a, where, "big", text, { title: "Big one" });
+  await putDocument(server, a, where, "big", text, { title: "Big one" });
   const hit = (await searchWorkspace(server.deps, a, { query: "ocelot" })).results[0];
-  const doc = fetchDocument(server.deps, a, { id: hit.id });
+  const doc = await fetchDocument(server.deps, a, { id: hit.id });
   assert.equal(doc.text, text);
   assert.equal(doc.title, "Big one");
   assert.equal(doc.metadata.dataSourceId, where.dataSourceId);
-  assert.equal(fetchDocument(server.deps, a, { id: `${where.dataSourceId}/big` }).text, text);
-  deleteDocument(server.deps, a, { ...where, documentId: "big" });
+  assert.equal(
+    (await fetchDocument(server.deps, a, { id: `${where.dataSourceId}/big` })).text,
+    text,
+  );
+  await deleteDocument(server.deps, a, { ...where, documentId: "big" });
   assert.equal((await searchWorkspace(server.deps, a, { query: "ocelot" })).count, 0);
   assert.equal((await searchWorkspace(server.deps, a, { query: "lorem" })).count, 0);
 });
@@ -300,8 +314,8 @@ Deno.test("[search] fetchDocument returns the full text by search id; deleted do
 Deno.test("[search] re-upserting a document replaces its index (old words are gone)", async () => {
   await using server = await startTestServer();
   const { a, where } = await setup(server);
-  putDocument(server, a, where, "doc", "first version mentions llama");
-  putDocument(server, a, where, "doc", "second version mentions alpaca");
+  await putDocument(server, a, where, "doc", "first version mentions llama");
+  await putDocument(server, a, where, "doc", "second version mentions alpaca");
   assert.equal((await searchWorkspace(server.deps, a, { query: "llama" })).count, 0);
   assert.equal((await searchWorkspace(server.deps, a, { query: "alpaca" })).count, 1);
   assert.ok(server.deps.searchWorkers.workerCount >= 1, "searches ran on a worker");
@@ -310,17 +324,21 @@ Deno.test("[search] re-upserting a document replaces its index (old words are go
 Deno.test("[search] isolation holds when another workspace's matches outrank ours (widening, then full scan)", async () => {
   await using server = await startTestServer();
   const { a, where } = await setup(server);
-  putDocument(server, a, where, "ours", "one zebra among " + "many other words ".repeat(40));
+  await putDocument(server, a, where, "ours", "one zebra among " + "many other words ".repeat(40));
   const eve = await createUserWithToken(server, { email: "eve@example.com", role: "admin" });
   const e = actorOf(eve);
-  const eveWhere = { spaceId: globalSpaceSId(server, eve.workspace), dataSourceId: "" };
-  eveWhere.dataSourceId = createFolder(server, e, eveWhere.spaceId, "Eve");
+  const eveWhere = { spaceId: await globalSpaceSId(server, eve.workspace), dataSourceId: "" };
+  eveWhere.dataSourceId = await createFolder(server, e, eveWhere.spaceId, "Eve");
   // 100 stronger matches: found by widening the candidate set once.
-  for (let i = 0; i < 100; i++) putDocument(server, e, eveWhere, `z${i}`, "zebra zebra zebra");
+  for (let i = 0; i < 100; i++) {
+    await putDocument(server, e, eveWhere, `z${i}`, "zebra zebra zebra");
+  }
   let r = await searchWorkspace(server.deps, a, { query: "zebra" });
   assert.deepEqual(r.results.map((x) => x.id), ["ours"]);
   // 700 stronger matches: more than the widened candidate sets hold, so the full query runs.
-  for (let i = 100; i < 700; i++) putDocument(server, e, eveWhere, `z${i}`, "zebra zebra zebra");
+  for (let i = 100; i < 700; i++) {
+    await putDocument(server, e, eveWhere, `z${i}`, "zebra zebra zebra");
+  }
   r = await searchWorkspace(server.deps, a, { query: "zebra" });
   assert.deepEqual(r.results.map((x) => x.id), ["ours"]);
   assert.equal((await searchWorkspace(server.deps, e, { query: "zebra", topK: 64 })).count, 64);

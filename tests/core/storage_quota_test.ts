@@ -23,11 +23,11 @@ import {
 } from "../../src/core/storage_quota.ts";
 import { ConfigError, parseByteSize } from "../../src/config.ts";
 
-function assertExact(server: TestServer, workspaceId: number, label: string) {
+async function assertExact(server: TestServer, workspaceId: number, label: string) {
   const db = server.deps.db;
   assert.deepEqual(
-    readStorageCounters(db, workspaceId),
-    sumStorageFromRows(db, workspaceId),
+    await readStorageCounters(db, workspaceId),
+    await sumStorageFromRows(db, workspaceId),
     label,
   );
 }
@@ -43,16 +43,16 @@ Deno.test("[core/quota] the counters equal the sums over files and documents aft
   const ws = alice.workspace.id;
   const a = actorOf(alice);
   const b = actorOf(bob);
-  const spaceId = createRestrictedSpace(server, a, "Finance", [alice.user.sId, bob.user.sId]);
-  const dsId = createFolder(server, a, spaceId, "ledgers");
-  const doc = (actor: typeof a, id: string, text: string) =>
-    upsertDocument(server.deps, actor, { spaceId, dataSourceId: dsId, documentId: id, text });
-  doc(a, "one", "é".repeat(1000));
-  doc(b, "two", "b".repeat(3000));
-  doc(b, "one", "c".repeat(10)); // Bob takes over Alice's document
-  assertExact(server, ws, "documents");
+  const spaceId = await createRestrictedSpace(server, a, "Finance", [alice.user.sId, bob.user.sId]);
+  const dsId = await createFolder(server, a, spaceId, "ledgers");
+  const doc = async (actor: typeof a, id: string, text: string) =>
+    await upsertDocument(server.deps, actor, { spaceId, dataSourceId: dsId, documentId: id, text });
+  await doc(a, "one", "é".repeat(1000));
+  await doc(b, "two", "b".repeat(3000));
+  await doc(b, "one", "c".repeat(10)); // Bob takes over Alice's document
+  await assertExact(server, ws, "documents");
 
-  const podId = createPod(server, a, "Launch", [bob.user.sId]);
+  const podId = await createPod(server, a, "Launch", [bob.user.sId]);
   const scope = { type: "pod" as const, pod_id: podId };
   const write = (actor: typeof a, name: string, content: string) =>
     filesCreate(server.deps, actor, {
@@ -64,13 +64,13 @@ Deno.test("[core/quota] the counters equal the sums over files and documents aft
   await write(b, "x.txt", "x".repeat(5000));
   await write(a, "x.txt", "y".repeat(700)); // overwrite by another member
   await write(b, "z.txt", "z".repeat(123));
-  const f = createFile(server.deps, b, {
+  const f = await createFile(server.deps, b, {
     contentType: "text/plain",
     fileName: "u.txt",
     fileSize: 4,
     useCase: "conversation",
   });
-  createFile(server.deps, b, { // never uploaded: counts nothing
+  await createFile(server.deps, b, { // never uploaded: counts nothing
     contentType: "text/plain",
     fileName: "never.txt",
     fileSize: 9999,
@@ -80,31 +80,31 @@ Deno.test("[core/quota] the counters equal the sums over files and documents aft
     fileId: f.sId,
     body: ReadableStream.from([new TextEncoder().encode("abcd")]),
   });
-  assertExact(server, ws, "files");
+  await assertExact(server, ws, "files");
   await deleteFile(server.deps, b, f.sId);
-  assertExact(server, ws, "file deleted");
+  await assertExact(server, ws, "file deleted");
 
   const db = server.deps.db;
-  db.prepare("DELETE FROM data_sources WHERE s_id = ?").run(dsId);
-  assertExact(server, ws, "data source deleted (documents cascade)");
-  const space2 = createRestrictedSpace(server, a, "Legal", [alice.user.sId]);
-  const ds2 = createFolder(server, a, space2, "contracts");
-  upsertDocument(server.deps, a, {
+  await db.run("DELETE FROM data_sources WHERE s_id = ?", dsId);
+  await assertExact(server, ws, "data source deleted (documents cascade)");
+  const space2 = await createRestrictedSpace(server, a, "Legal", [alice.user.sId]);
+  const ds2 = await createFolder(server, a, space2, "contracts");
+  await upsertDocument(server.deps, a, {
     spaceId: space2,
     dataSourceId: ds2,
     documentId: "nda",
     text: "n".repeat(77),
   });
-  assertExact(server, ws, "document in a second space");
-  db.prepare("DELETE FROM spaces WHERE s_id = ?").run(space2);
-  assertExact(server, ws, "space deleted (data sources and documents cascade)");
-  db.prepare("DELETE FROM users WHERE id = ?").run(bob.user.id);
-  assertExact(server, ws, "user deleted (files move to no member)");
-  assert.ok(readStorageCounters(db, ws).some((r) => r.userId === 0 && r.fileBytes === 123));
-  db.prepare("DELETE FROM workspaces WHERE id = ?").run(ws);
-  assert.deepEqual(readStorageCounters(db, ws), []);
+  await assertExact(server, ws, "document in a second space");
+  await db.run("DELETE FROM spaces WHERE s_id = ?", space2);
+  await assertExact(server, ws, "space deleted (data sources and documents cascade)");
+  await db.run("DELETE FROM users WHERE id = ?", bob.user.id);
+  await assertExact(server, ws, "user deleted (files move to no member)");
+  assert.ok((await readStorageCounters(db, ws)).some((r) => r.userId === 0 && r.fileBytes === 123));
+  await db.run("DELETE FROM workspaces WHERE id = ?", ws);
+  assert.deepEqual(await readStorageCounters(db, ws), []);
   assert.equal(
-    (db.prepare("SELECT count(*) AS n FROM storage_usage WHERE workspace_id = ?").get(ws) as {
+    (await db.get("SELECT count(*) AS n FROM storage_usage WHERE workspace_id = ?", ws) as {
       n: number;
     }).n,
     0,
@@ -115,10 +115,10 @@ Deno.test("[core/quota] migration 0007 counts the files and documents stored bef
   const dir = await Deno.makeTempDir({ prefix: "dust-mcp-quota-" });
   const db = openDb(join(dir, "dust-mcp.db"));
   try {
-    migrate(db, MIGRATIONS.filter((m) => m.version < 7));
+    await migrate(db, MIGRATIONS.filter((m) => m.version < 7));
     const user = await createUser(db, { email: "old@example.com", name: "Old", password: null });
-    const ws = createWorkspace(db, { name: "Old", adminUserId: user.id });
-    const space = db.prepare("SELECT id FROM spaces WHERE workspace_id = ? LIMIT 1").get(ws.id) as {
+    const ws = await createWorkspace(db, { name: "Old", adminUserId: user.id });
+    const space = await db.get("SELECT id FROM spaces WHERE workspace_id = ? LIMIT 1", ws.id) as {
       id: number;
     };
     const t = Date.now();
@@ -126,25 +126,34 @@ Deno.test("[core/quota] migration 0007 counts the files and documents stored bef
       `INSERT INTO files (s_id, workspace_id, user_id, content_type, file_name, file_size, status,
          use_case, created_at, updated_at) VALUES (?, ?, ?, 'text/plain', 'f', ?, ?, 'conversation', ?, ?)`,
     );
-    file.run("fil_a", ws.id, user.id, 300, "ready", t, t);
-    file.run("fil_b", ws.id, null, 20, "ready", t, t);
-    file.run("fil_c", ws.id, user.id, 5000, "created", t, t);
-    const ds = db.prepare(
+    await file.run("fil_a", ws.id, user.id, 300, "ready", t, t);
+    await file.run("fil_b", ws.id, null, 20, "ready", t, t);
+    await file.run("fil_c", ws.id, user.id, 5000, "created", t, t);
+    const ds = await db.get(
       `INSERT INTO data_sources (s_id, view_s_id, workspace_id, space_id, name, created_at, updated_at)
        VALUES ('dts_a', 'dsv_a', ?, ?, 'n', ?, ?) RETURNING id`,
-    ).get(ws.id, space.id, t, t) as { id: number };
-    db.prepare(
+      ws.id,
+      space.id,
+      t,
+      t,
+    ) as { id: number };
+    await db.run(
       `INSERT INTO documents (workspace_id, data_source_id, document_id, text, timestamp, hash,
          text_size, chunk_count, created_at, updated_at) VALUES (?, ?, 'd', 'abc', ?, 'h', 4000, 0, ?, ?)`,
-    ).run(ws.id, ds.id, t, t, t);
-    assert.deepEqual(migrate(db), [7]);
-    assert.deepEqual(readStorageCounters(db, ws.id), [
+      ws.id,
+      ds.id,
+      t,
+      t,
+      t,
+    );
+    assert.deepEqual(await migrate(db, MIGRATIONS.filter((m) => m.version <= 7)), [7]);
+    assert.deepEqual(await readStorageCounters(db, ws.id), [
       { userId: 0, fileBytes: 20, documentBytes: 4000 },
       { userId: user.id, fileBytes: 300, documentBytes: 0 },
     ]);
-    assert.deepEqual(readStorageCounters(db, ws.id), sumStorageFromRows(db, ws.id));
+    assert.deepEqual(await readStorageCounters(db, ws.id), await sumStorageFromRows(db, ws.id));
   } finally {
-    db.close();
+    await db.close();
     await Deno.remove(dir, { recursive: true });
   }
 });
@@ -157,10 +166,10 @@ Deno.test("[core/quota] reservations left by a stopped process are released at s
       await using server = await startTestServer({ dataDir });
       const alice = await createUserWithToken(server, { email: "a@example.com", role: "admin" });
       wsId = alice.workspace.id;
-      reserveStorage(server.deps, { workspaceId: wsId, userId: alice.user.id }, 1000, "file");
+      await reserveStorage(server.deps, { workspaceId: wsId, userId: alice.user.id }, 1000, "file");
     }
     await using again = await startTestServer({ dataDir });
-    const n = again.deps.db.prepare("SELECT count(*) AS n FROM storage_reservations").get() as {
+    const n = await again.deps.db.get("SELECT count(*) AS n FROM storage_reservations") as {
       n: number;
     };
     assert.equal(n.n, 0);

@@ -22,8 +22,8 @@ async function postSetup(server: TestServer, fields: Record<string, string>) {
   return { status: res.status, headers: res.headers, html: await res.text() };
 }
 
-function count(server: TestServer, sql: string): number {
-  return (server.deps.db.prepare(sql).get() as { n: number }).n;
+async function count(server: TestServer, sql: string): Promise<number> {
+  return (await server.deps.db.get(sql) as { n: number }).n;
 }
 
 Deno.test("[setup] a first start returns a one-time setup link on the public URL", async () => {
@@ -67,7 +67,7 @@ Deno.test("[setup] a wrong or missing token answers 410", async () => {
   }
   const post = await postSetup(server, { ...VALID, token: "guess" });
   assert.equal(post.status, 410);
-  assert.equal(count(server, "SELECT count(*) AS n FROM users"), 0);
+  assert.equal(await count(server, "SELECT count(*) AS n FROM users"), 0);
 });
 
 Deno.test("[setup] bad input shows a clear error, keeps the answers and the link valid", async () => {
@@ -88,8 +88,8 @@ Deno.test("[setup] bad input shows a clear error, keeps the answers and the link
     if (!("workspace" in bad)) {
       assert.ok(res.html.includes(`value="${VALID.workspace}"`), "keeps input");
     }
-    assert.equal(count(server, "SELECT count(*) AS n FROM users"), 0, "nothing half-created");
-    assert.equal(count(server, "SELECT count(*) AS n FROM workspaces"), 0);
+    assert.equal(await count(server, "SELECT count(*) AS n FROM users"), 0, "nothing half-created");
+    assert.equal(await count(server, "SELECT count(*) AS n FROM workspaces"), 0);
   }
   const again = await fetch(`${server.url}/setup?token=${token}`);
   await again.body?.cancel();
@@ -103,26 +103,34 @@ Deno.test("[setup] a valid form creates the instance admin, the workspace and it
   assert.match(res.html, /grace@example\.com/);
   assert.ok(res.html.includes(`${server.config.publicUrl}/mcp`), "names the MCP URL");
   const db = server.deps.db;
-  const user = db.prepare("SELECT id, is_instance_admin FROM users WHERE email = ?").get(
+  const user = await db.get(
+    "SELECT id, is_instance_admin FROM users WHERE email = ?",
     VALID.email,
   ) as { id: number; is_instance_admin: number };
   assert.equal(user.is_instance_admin, 1);
-  const ws = db.prepare("SELECT id, s_id FROM workspaces WHERE name = ?").get(VALID.workspace) as {
+  const ws = await db.get("SELECT id, s_id FROM workspaces WHERE name = ?", VALID.workspace) as {
     id: number;
     s_id: string;
   };
   assert.ok(res.html.includes(ws.s_id), "shows the workspace id");
-  const role = db.prepare("SELECT role FROM memberships WHERE workspace_id = ? AND user_id = ?")
-    .get(ws.id, user.id) as { role: string };
+  const role = await db.get(
+    "SELECT role FROM memberships WHERE workspace_id = ? AND user_id = ?",
+    ws.id,
+    user.id,
+  ) as { role: string };
   assert.equal(role.role, "admin");
-  const global = db.prepare("SELECT count(*) AS n FROM spaces WHERE workspace_id = ? AND kind = ?")
-    .get(ws.id, "global") as { n: number };
+  const global = await db.get(
+    "SELECT count(*) AS n FROM spaces WHERE workspace_id = ? AND kind = ?",
+    ws.id,
+    "global",
+  ) as { n: number };
   assert.equal(global.n, 1, "the global space exists");
-  const agent = db.prepare(
+  const agent = await db.get(
     "SELECT scope, status FROM agent_configurations WHERE workspace_id = ? AND s_id = 'dust'",
-  ).get(ws.id) as { scope: string; status: string };
+    ws.id,
+  ) as { scope: string; status: string };
   assert.deepEqual({ ...agent }, { scope: "global", status: "active" }, "the dust agent exists");
-  assert.deepEqual(db.prepare("PRAGMA foreign_key_check").all(), []);
+  assert.deepEqual(await db.all("PRAGMA foreign_key_check"), []);
 });
 
 Deno.test("[setup] after setup the link answers 410 and cannot be reused", async () => {
@@ -135,8 +143,8 @@ Deno.test("[setup] after setup the link answers 410 and cannot be reused", async
   assert.equal(get.status, 410);
   const reuse = await postSetup(server, { ...VALID, email: "mallory@example.com", token });
   assert.equal(reuse.status, 410);
-  assert.equal(count(server, "SELECT count(*) AS n FROM users"), 1);
-  assert.equal(count(server, "SELECT count(*) AS n FROM workspaces"), 1);
+  assert.equal(await count(server, "SELECT count(*) AS n FROM users"), 1);
+  assert.equal(await count(server, "SELECT count(*) AS n FROM workspaces"), 1);
 });
 
 Deno.test("[setup] with a user in the database there is no setup link", async () => {
@@ -189,6 +197,6 @@ Deno.test("[setup] two simultaneous submissions create exactly one admin and wor
     postSetup(server, { ...VALID, email: "second@example.com", workspace: "Second", token }),
   ]);
   assert.deepEqual(results.map((r) => r.status).filter((s) => s === 201), [201]);
-  assert.equal(count(server, "SELECT count(*) AS n FROM users"), 1);
-  assert.equal(count(server, "SELECT count(*) AS n FROM workspaces"), 1);
+  assert.equal(await count(server, "SELECT count(*) AS n FROM users"), 1);
+  assert.equal(await count(server, "SELECT count(*) AS n FROM workspaces"), 1);
 });

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import type { SqliteDb } from "../../src/db/sqlite.ts";
 import { Hono } from "hono";
 import { startTestServer } from "../helpers/server.ts";
 import { resolveConfig } from "../../src/config.ts";
@@ -12,7 +13,7 @@ const encoder = new TextEncoder();
 
 /** Resolves to "timeout" after `ms` unless `p` settles first; the timer never leaks. */
 async function within<T>(p: Promise<T>, ms: number): Promise<T | "timeout"> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timer: Awaited<ReturnType<typeof setTimeout>> | undefined;
   const t = new Promise<"timeout">((r) => (timer = setTimeout(() => r("timeout"), ms)));
   try {
     return await Promise.race([p, t]);
@@ -109,7 +110,7 @@ Deno.test("[server] stop() aborts deps.shutdown, closes the database and frees t
     await server.stop();
     assert.ok(server.deps.shutdown.aborted);
     // exec, not prepare: prepare() answers cached statements without touching the connection.
-    assert.throws(() => server.deps.db.exec("SELECT 1"), /not open/i);
+    await assert.rejects(async () => await server.deps.db.exec("SELECT 1"), /not open/i);
     await server.stop(); // idempotent
     const freed = Deno.listen({ hostname: "127.0.0.1", port: server.port });
     freed.close();
@@ -124,7 +125,7 @@ Deno.test("[server] stop() aborts deps.shutdown, closes the database and frees t
 
 Deno.test("[server] /healthz checks the database: a closed database answers 500", async () => {
   await using server = await startTestServer();
-  server.deps.db.close();
+  await server.deps.db.close();
   try {
     const res = await fetch(`${server.url}/healthz`, { headers: { "x-request-id": "hz-1" } });
     assert.equal(res.status, 500);
@@ -136,7 +137,7 @@ Deno.test("[server] /healthz checks the database: a closed database answers 500"
     assert.equal(line.requestId, "hz-1");
     assert.match(line.stack, /\n\s+at /, "with its stack");
   } finally {
-    server.deps.db.open(); // so stop() can close it
+    (server.deps.db as SqliteDb).conn.open(); // so stop() can close it
   }
 });
 
@@ -170,7 +171,7 @@ Deno.test("[server] stop() ends an open conversation event stream instead of han
       ended = chunk !== "timeout" && chunk.done;
     }
     // exec, not prepare: prepare() answers cached statements without touching the connection.
-    assert.throws(() => server.deps.db.exec("SELECT 1"), /not open/i);
+    await assert.rejects(async () => await server.deps.db.exec("SELECT 1"), /not open/i);
   } finally {
     await Deno.remove(dataDir, { recursive: true });
   }

@@ -39,10 +39,10 @@ async function openAndCut(world: FuzzWorld, req: FuzzRequest, cutMs: number): Pr
   }
 }
 
-function seedRelayLog(world: FuzzWorld): void {
+async function seedRelayLog(world: FuzzWorld): Promise<void> {
   for (const t of [world.a, world.b]) {
     for (let i = 0; i < 3; i++) {
-      publishRelayRequest(world.server.deps, t.ids.serverId, {
+      await publishRelayRequest(world.server.deps, t.ids.serverId, {
         jsonrpc: "2.0",
         id: i + 1,
         method: "tools/call",
@@ -54,7 +54,7 @@ function seedRelayLog(world: FuzzWorld): void {
 
 Deno.test("[fuzz/streams] relay request streams cut at random moments with hostile lastEventId", async () => {
   await using world = await startFuzzWorld();
-  seedRelayLog(world);
+  await seedRelayLog(world);
   const arb = fc.record({
     serverId: fc.oneof(
       { weight: 3, arbitrary: fc.constant(world.a.ids.serverId) },
@@ -117,7 +117,7 @@ Deno.test("[fuzz/streams] conversation and message event streams cut at random m
 
 Deno.test("[fuzz/streams] fifty streams opened at once and dropped, registrations churning, server still streams", async () => {
   await using world = await startFuzzWorld();
-  seedRelayLog(world);
+  await seedRelayLog(world);
   const auth = { Authorization: `Bearer ${world.a.token}` };
   const wBase = `/api/v1/w/${world.a.ids.wId}`;
   const churnName = "churn-server";

@@ -10,8 +10,11 @@ import type { ServerHandle } from "../../src/server.ts";
 import type { UserWithToken } from "./fixtures.ts";
 
 /** The actor a personal token of `u` resolves to. */
-export function userActorOf(server: Pick<ServerHandle, "deps">, u: UserWithToken): UserActor {
-  const actor = resolveUserActor(server.deps, {
+export async function userActorOf(
+  server: Pick<ServerHandle, "deps">,
+  u: UserWithToken,
+): Promise<UserActor> {
+  const actor = await resolveUserActor(server.deps, {
     userSId: u.user.sId,
     workspaceSId: u.workspace.sId,
     scopes: new Set(ALL_SCOPES),
@@ -26,7 +29,7 @@ export async function createConversationWithMessage(
   server: Pick<ServerHandle, "deps">,
   u: UserWithToken,
 ): Promise<{ conversationId: string; messageId: string }> {
-  const r = await postConversation(server.deps, userActorOf(server, u), {
+  const r = await postConversation(server.deps, await userActorOf(server, u), {
     title: "relay test",
     visibility: "unlisted",
     post: {

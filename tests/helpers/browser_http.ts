@@ -127,11 +127,11 @@ export class BrowserHttp {
  * is a signed-in page rather than sign-in itself: a real sign-in costs a password hash (about
  * 0.4 s at the production cost).
  */
-export function startSessionFor(
+export async function startSessionFor(
   server: Pick<ServerHandle, "deps">,
   browser: BrowserHttp,
   userId: number,
-): void {
-  const { id } = createSession(server.deps.db, userId);
+): Promise<void> {
+  const { id } = await createSession(server.deps.db, userId);
   browser.cookies.set(sessionCookieName(server.deps.config), id);
 }

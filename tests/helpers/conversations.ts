@@ -27,23 +27,31 @@ export function userActor(u: UserWithToken, role: Role = u.role): UserActor {
 }
 
 /** A Pod (space of kind `project`) whose members are `members`; returns its sId. */
-export function createPodFixture(
+export async function createPodFixture(
   server: Pick<ServerHandle, "deps">,
   workspaceId: number,
   name: string,
   members: UserWithToken[],
-): string {
+): Promise<string> {
   const db = server.deps.db;
   const t = Date.now();
   const sId = newResourceId("vlt");
-  const { id } = db.prepare(
+  const { id } = await db.get(
     `INSERT INTO spaces (s_id, workspace_id, name, kind, is_restricted, created_at, updated_at)
      VALUES (?, ?, ?, 'project', 1, ?, ?) RETURNING id`,
-  ).get(sId, workspaceId, name, t, t) as { id: number };
+    sId,
+    workspaceId,
+    name,
+    t,
+    t,
+  ) as { id: number };
   for (const m of members) {
-    db.prepare(
+    await db.run(
       "INSERT INTO space_members (space_id, user_id, role, created_at) VALUES (?, ?, 'member', ?)",
-    ).run(id, m.user.id, t);
+      id,
+      m.user.id,
+      t,
+    );
   }
   return sId;
 }
@@ -107,7 +115,7 @@ export async function readSse(
   const deadline = Date.now() + timeoutMs;
   try {
     while (!until(text) && Date.now() < deadline) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
+      let timer: Awaited<ReturnType<typeof setTimeout>> | undefined;
       const timeout = new Promise<"timeout">((r) => {
         timer = setTimeout(() => r("timeout"), Math.max(1, deadline - Date.now()));
       });

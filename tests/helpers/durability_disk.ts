@@ -6,6 +6,7 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
+import { SqliteDb } from "../../src/db/sqlite.ts";
 import { checkSearchIndex as checkPartitions } from "../../src/core/search_index.ts";
 
 /** What the post-mortem look at a data directory found. */
@@ -192,13 +193,13 @@ export async function readScopedFiles(
 async function checkSearchIndex(dataDir: string): Promise<string> {
   const copy = await copyDatabase(dataDir);
   try {
-    const db = new DatabaseSync(join(copy, "dust-mcp.db"));
+    const db = new SqliteDb(join(copy, "dust-mcp.db"));
     try {
-      return checkPartitions(db);
+      return await checkPartitions(db);
     } catch (e) {
       return String(e);
     } finally {
-      db.close();
+      await db.close();
     }
   } finally {
     await Deno.remove(copy, { recursive: true });

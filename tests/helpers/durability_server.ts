@@ -118,7 +118,7 @@ export class ServerProcess {
 
   /** True once the banner shows; false if the process ends or `timeoutMs` passes first. */
   async waitUntilUp(timeoutMs: number): Promise<boolean> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let timer: Awaited<ReturnType<typeof setTimeout>> | undefined;
     const timeout = new Promise<"timeout">((
       r,
     ) => (timer = setTimeout(() => r("timeout"), timeoutMs)));

@@ -47,19 +47,19 @@ export async function createUserWithToken(
   options: CreateUserOptions,
 ): Promise<UserWithToken> {
   const db = server.deps.db;
-  const user = findUserByEmail(db, options.email) ??
+  const user = await findUserByEmail(db, options.email) ??
     await createUser(db, {
       email: options.email,
       name: options.name ?? options.email.split("@")[0],
       password: null,
     });
   const workspace = options.workspace ??
-    createWorkspace(db, {
+    await createWorkspace(db, {
       name: options.workspaceName ?? `${options.email.split("@")[0]}'s workspace`,
       adminUserId: user.id,
     });
-  addMember(db, { workspaceId: workspace.id, userId: user.id, role: options.role });
-  const { secret } = issuePersonalToken(db, {
+  await addMember(db, { workspaceId: workspace.id, userId: user.id, role: options.role });
+  const { secret } = await issuePersonalToken(db, {
     workspaceId: workspace.id,
     userId: user.id,
     name: "test token",
@@ -68,12 +68,16 @@ export async function createUserWithToken(
 }
 
 /** A workspace API key (`sk-…`) for `workspace`; returns the secret. */
-export function createApiKey(
+export async function createApiKey(
   server: Pick<ServerHandle, "deps">,
   workspace: Pick<WorkspaceRow, "id">,
   name = "test key",
-): string {
-  return insertApiKey(server.deps.db, { workspaceId: workspace.id, name, createdByUserId: null })
+): Promise<string> {
+  return (await insertApiKey(server.deps.db, {
+    workspaceId: workspace.id,
+    name,
+    createdByUserId: null,
+  }))
     .secret;
 }
 

@@ -129,7 +129,7 @@ async function readWithin(
   idleMs: number | undefined,
 ): Promise<ReadableStreamReadResult<Uint8Array> | "idle"> {
   if (idleMs === undefined) return await reader.read();
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timer: Awaited<ReturnType<typeof setTimeout>> | undefined;
   const idle = new Promise<"idle">((r) => timer = setTimeout(() => r("idle"), idleMs));
   try {
     return await Promise.race([reader.read(), idle]);

@@ -163,8 +163,8 @@ async function seedTenant(server: TestServer, label: "A" | "B", marker: string):
     workspace: pu.workspace,
   });
   const content = await seedContent(server, admin, label, marker);
-  const apiKey = createApiKey(server, admin.workspace, `${marker} key`);
-  const mcp = issueMcpToken(server.deps.db, {
+  const apiKey = await createApiKey(server, admin.workspace, `${marker} key`);
+  const mcp = await issueMcpToken(server.deps.db, {
     userId: admin.user.id,
     workspaceId: admin.workspace.id,
   });
@@ -212,13 +212,13 @@ async function seedContent(
       context: { username: "fuzzer", timezone: "UTC" },
     },
   });
-  const podId = createPod(server, actor, `${marker} pod`);
-  const restricted = createRestrictedSpace(server, actor, `${marker} restricted`);
-  const globalId = globalSpaceSId(server, admin.workspace);
-  const dsId = createFolder(server, actor, globalId, `${marker}-folder`);
+  const podId = await createPod(server, actor, `${marker} pod`);
+  const restricted = await createRestrictedSpace(server, actor, `${marker} restricted`);
+  const globalId = await globalSpaceSId(server, admin.workspace);
+  const dsId = await createFolder(server, actor, globalId, `${marker}-folder`);
   const documentId = `doc-${label.toLowerCase()}-${crypto.randomUUID().slice(0, 8)}`;
   const where = { spaceId: globalId, dataSourceId: dsId };
-  putDocument(server, actor, where, documentId, `${marker} alpha beta`, {
+  await putDocument(server, actor, where, documentId, `${marker} alpha beta`, {
     title: `${marker} title`,
     tags: [marker],
   });
@@ -233,7 +233,7 @@ async function seedContent(
   const upload = (useCase: Record<string, unknown>) =>
     uploadFile(server, admin.token, wId, useCase, marker, fileName(label));
   // A key whose id the fuzzer may delete without losing the credential it sends.
-  createApiKey(server, admin.workspace, `${marker} spare`);
+  await createApiKey(server, admin.workspace, `${marker} spare`);
   const keys = await api("/api_keys");
   const spare = keys.keys.find((k: { name: string }) => k.name === `${marker} spare`);
   assert.ok(conv.message?.sId && spare?.sId, "seed: message and spare key ids");

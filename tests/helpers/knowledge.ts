@@ -38,33 +38,35 @@ export function keyActorOf(workspace: WorkspaceRow): ApiKeyActor {
 }
 
 /** The sId of the workspace's global space ("Company Data"). */
-export function globalSpaceSId(server: Server, workspace: WorkspaceRow): string {
-  return listWorkspaceSpaces(server.deps.db, workspace.id).find((s) => s.kind === "global")!.sId;
+export async function globalSpaceSId(server: Server, workspace: WorkspaceRow): Promise<string> {
+  return (await listWorkspaceSpaces(server.deps.db, workspace.id)).find((s) => s.kind === "global")!
+    .sId;
 }
 
 /** A Pod (restricted project space) created by `owner` (builder or admin), with members. */
-export function createPod(
+export async function createPod(
   server: Server,
   owner: UserActor,
   name: string,
   memberSIds: string[] = [],
 ) {
-  return createSpace(server.deps, owner, { kind: "project", name, memberIds: memberSIds }).sId;
+  return (await createSpace(server.deps, owner, { kind: "project", name, memberIds: memberSIds }))
+    .sId;
 }
 
 /** A restricted regular space created by an admin, with members. */
-export function createRestrictedSpace(
+export async function createRestrictedSpace(
   server: Server,
   admin: UserActor,
   name: string,
   memberSIds: string[] = [],
 ) {
-  return createSpace(server.deps, admin, {
+  return (await createSpace(server.deps, admin, {
     kind: "regular",
     name,
     restricted: true,
     memberIds: memberSIds,
-  }).sId;
+  })).sId;
 }
 
 /** An unlisted conversation created by `actor` (no message). */
@@ -74,17 +76,17 @@ export async function createEmptyConversation(server: Server, actor: UserActor):
 }
 
 /** A data source in a space; returns its sId. */
-export function createFolder(
+export async function createFolder(
   server: Server,
   actor: UserActor | ApiKeyActor,
   spaceId: string,
   name: string,
 ) {
-  return createDataSource(server.deps, actor, { spaceId, name }).data_source.sId;
+  return (await createDataSource(server.deps, actor, { spaceId, name })).data_source.sId;
 }
 
 /** Upsert a document with defaults. */
-export function putDocument(
+export async function putDocument(
   server: Server,
   actor: UserActor | ApiKeyActor,
   where: { spaceId: string; dataSourceId: string },
@@ -92,5 +94,5 @@ export function putDocument(
   text: string,
   extra: { title?: string; tags?: string[]; timestamp?: number; parents?: string[] } = {},
 ) {
-  return upsertDocument(server.deps, actor, { ...where, documentId, text, ...extra });
+  return await upsertDocument(server.deps, actor, { ...where, documentId, text, ...extra });
 }

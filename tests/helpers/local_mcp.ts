@@ -71,7 +71,7 @@ export async function startLocalMcpServer(
     calls.push({ label });
     return { content: [{ type: "text", text: `${label}: ${options.secret}` }] };
   });
-  const pending = new Set<ReturnType<typeof setTimeout>>();
+  const pending = new Set<Awaited<ReturnType<typeof setTimeout>>>();
   if (options.slowMs !== undefined) {
     const ms = options.slowMs;
     mcp.registerTool(

@@ -55,18 +55,29 @@ export async function createPasswordUser(
   validatePassword(password);
   const created = await createUser(db, { email: options.email, name: "Test User", password: null });
   const passwordHash = await passwordHashFor(password);
-  db.prepare("UPDATE users SET password_hash = ?, password_changed_at = ? WHERE id = ?")
-    .run(passwordHash, Date.now(), created.id);
+  await db.run(
+    "UPDATE users SET password_hash = ?, password_changed_at = ? WHERE id = ?",
+    passwordHash,
+    Date.now(),
+    created.id,
+  );
   const user = { ...created, passwordHash };
   const workspace = options.workspace ??
-    createWorkspace(db, { name: `${options.email}'s workspace`, adminUserId: user.id });
-  addMember(db, { workspaceId: workspace.id, userId: user.id, role: options.role ?? "admin" });
+    await createWorkspace(db, { name: `${options.email}'s workspace`, adminUserId: user.id });
+  await addMember(db, {
+    workspaceId: workspace.id,
+    userId: user.id,
+    role: options.role ?? "admin",
+  });
   return { user, workspace, email: options.email, password };
 }
 
 /** The actor of `u` signed in on the pages (its real role), for calling core functions. */
-export function pageActorOf(server: Pick<ServerHandle, "deps">, u: PasswordUser): UserActor {
-  const actor = resolveUserActor(server.deps, {
+export async function pageActorOf(
+  server: Pick<ServerHandle, "deps">,
+  u: PasswordUser,
+): Promise<UserActor> {
+  const actor = await resolveUserActor(server.deps, {
     userSId: u.user.sId,
     workspaceSId: u.workspace.sId,
     scopes: new Set(ALL_SCOPES),

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import type { TestServer } from "./server.ts";
 import { createApp } from "../../src/app.ts";
+import { mapSeries } from "../../src/util/async.ts";
 
 /** `METHOD path` of every route the app serves (middleware entries left out). */
 export function routeTable(server: TestServer): string[] {
@@ -27,16 +28,16 @@ export function isPageRoute(route: string): boolean {
 const VOLATILE_TABLES = new Set(["audit_log", "stream_events", "sqlite_sequence", "_migrations"]);
 
 /** A fingerprint of every durable row (browser sessions by id and user only). */
-export function digestDatabase(server: TestServer): string {
+export async function digestDatabase(server: TestServer): Promise<string> {
   const db = server.deps.db;
-  const tables = (db.prepare(
+  const tables = (await db.all(
     "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '%fts%' ORDER BY name",
-  ).all() as { name: string }[]).map((t) => t.name).filter((t) => !VOLATILE_TABLES.has(t));
-  return tables.map((t) => {
+  ) as { name: string }[]).map((t) => t.name).filter((t) => !VOLATILE_TABLES.has(t));
+  return (await mapSeries(tables, async (t) => {
     const cols = t === "browser_sessions" ? "id_hash, user_id" : "*";
-    const rows = db.prepare(`SELECT ${cols} FROM "${t}" ORDER BY 1`).all();
+    const rows = await db.all(`SELECT ${cols} FROM "${t}" ORDER BY 1`);
     return `${t}:${JSON.stringify(rows, (_k, v) => typeof v === "bigint" ? String(v) : v)}`;
-  }).join("\n");
+  })).join("\n");
 }
 
 /** The page may not be framed, sends no referrer and is never content-sniffed. */

@@ -250,7 +250,7 @@ export async function sendProbe(
     const deadline = Date.now() + sseMs;
     try {
       while (Date.now() < deadline) {
-        let timer: ReturnType<typeof setTimeout> | undefined;
+        let timer: Awaited<ReturnType<typeof setTimeout>> | undefined;
         const r = await Promise.race([
           reader.read(),
           new Promise<null>((ok) => timer = setTimeout(() => ok(null), deadline - Date.now())),

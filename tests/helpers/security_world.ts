@@ -22,6 +22,7 @@ import { holdAgentRuns, messageBody } from "./conversations.ts";
 import { issueMcpToken } from "../../src/core/mcp_tokens.ts";
 import { issuePersonalToken } from "../../src/core/personal_tokens.ts";
 import { hashSecret } from "../../src/auth/hash.ts";
+import { mapSeries } from "../../src/util/async.ts";
 
 /** Words only A's restricted content contains (bob must never see them). */
 export const PRIVATE_MARKERS = ["zebrasecret", "lynxpod", "owlprivate"] as const;
@@ -67,8 +68,8 @@ export interface SecurityWorld {
   podFile: string;
 }
 
-function mcpUser(server: TestServer, u: UserWithToken): SecurityUser {
-  const t = issueMcpToken(server.deps.db, { userId: u.user.id, workspaceId: u.workspace.id });
+async function mcpUser(server: TestServer, u: UserWithToken): Promise<SecurityUser> {
+  const t = await issueMcpToken(server.deps.db, { userId: u.user.id, workspaceId: u.workspace.id });
   return { ...u, mcpToken: t.token };
 }
 
@@ -184,9 +185,10 @@ async function conversation(server: TestServer, owner: UserWithToken, w: string,
 }
 
 /** The data source view sId of a data source. */
-function viewOf(server: TestServer, dsSId: string): string {
-  return (server.deps.db.prepare("SELECT view_s_id FROM data_sources WHERE s_id = ?")
-    .get(dsSId) as { view_s_id: string }).view_s_id;
+async function viewOf(server: TestServer, dsSId: string): Promise<string> {
+  return (await server.deps.db.get("SELECT view_s_id FROM data_sources WHERE s_id = ?", dsSId) as {
+    view_s_id: string;
+  }).view_s_id;
 }
 
 /** What `buildTenant` made in a workspace. */
@@ -232,24 +234,28 @@ export async function buildTenant(
     scope: "private",
   })).agentConfiguration.sId;
   const group = (await ok(server, owner.token, `${w}/groups`, { name: t.group })).group.sId;
-  const key = createApiKey(server, owner.workspace, `${t.group} key`);
-  const keyId = (server.deps.db.prepare("SELECT s_id FROM api_keys WHERE key_hash = ?")
-    .get(hashSecret(key)) as { s_id: string }).s_id;
+  const key = await createApiKey(server, owner.workspace, `${t.group} key`);
+  const keyId =
+    (await server.deps.db.get("SELECT s_id FROM api_keys WHERE key_hash = ?", hashSecret(key)) as {
+      s_id: string;
+    }).s_id;
   // A spare personal token (the owner's working one stays usable whatever a sweep tries).
-  const spare = issuePersonalToken(server.deps.db, {
+  const spare = await issuePersonalToken(server.deps.db, {
     workspaceId: owner.workspace.id,
     userId: owner.user.id,
     name: "spare",
   });
-  const tokenId = (server.deps.db.prepare("SELECT s_id FROM personal_tokens WHERE token_hash = ?")
-    .get(hashSecret(spare.secret)) as { s_id: string }).s_id;
+  const tokenId = (await server.deps.db.get(
+    "SELECT s_id FROM personal_tokens WHERE token_hash = ?",
+    hashSecret(spare.secret),
+  ) as { s_id: string }).s_id;
   const serverId = (await ok(server, owner.token, `${w}/mcp/register`, {
     serverName: `Tools ${t.conv}`.slice(0, 30),
   })).serverId;
   const ids: WorldIds = {
     spaceId: [k.vault, k.global, k.pod],
     dsId: [k.vaultDs, k.globalDs],
-    dsvId: [viewOf(server, k.vaultDs), viewOf(server, k.globalDs)],
+    dsvId: [await viewOf(server, k.vaultDs), await viewOf(server, k.globalDs)],
     documentId: [k.vaultDoc, k.globalDoc],
     cId: [c.conv],
     mId: [c.agentMsg, c.userMsg],
@@ -266,7 +272,7 @@ export async function buildTenant(
     k.vault,
     k.pod,
     k.vaultDs,
-    viewOf(server, k.vaultDs),
+    await viewOf(server, k.vaultDs),
     k.vaultDoc,
     c.conv,
     c.agentMsg,
@@ -293,11 +299,11 @@ export async function buildTenant(
 /** Build the world (agent runs are held so message states never move under a test). */
 export async function buildSecurityWorld(server: TestServer): Promise<SecurityWorld> {
   holdAgentRuns(server);
-  const alice = mcpUser(
+  const alice = await mcpUser(
     server,
     await createUserWithToken(server, { email: "alice@a.example", role: "admin" }),
   );
-  const bob = mcpUser(
+  const bob = await mcpUser(
     server,
     await createUserWithToken(server, {
       email: "bob@a.example",
@@ -305,7 +311,7 @@ export async function buildSecurityWorld(server: TestServer): Promise<SecurityWo
       workspace: alice.workspace,
     }),
   );
-  const carol = mcpUser(
+  const carol = await mcpUser(
     server,
     await createUserWithToken(server, { email: "carol@b.example", role: "admin" }),
   );
@@ -314,7 +320,7 @@ export async function buildSecurityWorld(server: TestServer): Promise<SecurityWo
     alice,
     bob,
     carol,
-    keyB: createApiKey(server, carol.workspace),
+    keyB: await createApiKey(server, carol.workspace),
     ids: a.ids,
     hiddenFromBob: a.hidden,
     vault: a.vault,
@@ -356,11 +362,10 @@ const DIGEST_QUERIES = [
 ];
 
 /** A fingerprint of workspace `wsId`'s rows: equal before and after means nothing changed. */
-export function digestWorkspace(server: TestServer, wsId: number): string {
-  return DIGEST_QUERIES.map((q) =>
+export async function digestWorkspace(server: TestServer, wsId: number): Promise<string> {
+  return (await mapSeries(DIGEST_QUERIES, async (q) =>
     JSON.stringify(
-      server.deps.db.prepare(q).all({ ws: wsId }),
+      await server.deps.db.all(q, { ws: wsId }),
       (_k, v) => typeof v === "bigint" ? String(v) : v,
-    )
-  ).join("\n");
+    ))).join("\n");
 }

@@ -31,10 +31,12 @@ import { sessionCookieName } from "../../src/auth/sessions.ts";
 type Json = any;
 
 /** The workspace's rows, oldest first (`count` is 1 for a single call). */
-function auditRows(s: TestServer, workspaceId: number): Json[] {
-  flushAuditLog(s.deps.db);
-  const rows = s.deps.db.prepare("SELECT * FROM audit_log WHERE workspace_id = ? ORDER BY id")
-    .all(workspaceId) as Json[];
+async function auditRows(s: TestServer, workspaceId: number): Promise<Json[]> {
+  await flushAuditLog(s.deps.db);
+  const rows = await s.deps.db.all(
+    "SELECT * FROM audit_log WHERE workspace_id = ? ORDER BY id",
+    workspaceId,
+  ) as Json[];
   return rows.map((r) => ({ ...r, count: r.count ?? 1 }));
 }
 
@@ -50,7 +52,7 @@ Deno.test("[mcp audit flood] 100 calls refused by the budget add one counted ent
     const r = await batch(s, u, calls);
     assert.equal(r.status, 200, r.text.slice(0, 200));
   }
-  const rows = auditRows(s, u.workspace.id);
+  const rows = await auditRows(s, u.workspace.id);
   // 2 calls ran; 98 were refused: one window row (two if the run straddles a window edge).
   assert.ok(rows.length <= 4, `${rows.length} rows for 100 calls`);
   const ran = rows.filter((r) => r.outcome === "success");
@@ -87,7 +89,7 @@ Deno.test("[mcp audit flood] writes refused for a missing scope are counted, not
     });
     assert.equal(r.status, 403);
   }
-  const rows = auditRows(s, u.workspace.id);
+  const rows = await auditRows(s, u.workspace.id);
   assert.ok(rows.length <= 2, `${rows.length} rows for 6 refusals`);
   assert.ok(rows.every((r) => r.outcome === "denied" && r.tool === "create_conversation"));
   assert.equal(rows.reduce((n, r) => n + r.count, 0), 6);
@@ -107,14 +109,14 @@ Deno.test("[mcp audit flood] a batch longer than --mcp-max-batch is refused whol
   assert.equal(rpc.error.message, `Invalid Request: Batch must not exceed ${max} messages`);
   assert.equal((await batch(s, u, calls(max + 1))).status, 400);
   // Nothing of a refused batch ran, so nothing was audited.
-  assert.equal(auditRows(s, u.workspace.id).length, 0);
+  assert.equal((await auditRows(s, u.workspace.id)).length, 0);
   // A batch within the bound is served as before (on the 2025-03-26 revision, which has them).
   const ok = await rawMcp(s, calls(max), {
     Authorization: `Bearer ${u.mcpToken}`,
     "MCP-Protocol-Version": "2025-03-26",
   });
   assert.equal(ok.status, 200);
-  assert.equal(auditRows(s, u.workspace.id).length, max);
+  assert.equal((await auditRows(s, u.workspace.id)).length, max);
 });
 
 Deno.test("[mcp audit flood] the stored arguments of a maximum-size search call are bounded", async () => {
@@ -130,7 +132,7 @@ Deno.test("[mcp audit flood] the stored arguments of a maximum-size search call 
   const r = await rawMcp(s, TOOLS_CALL("search", args), { Authorization: `Bearer ${u.mcpToken}` });
   assert.equal(r.status, 200);
   assert.ok(rpcOf(r.text).result, r.text.slice(0, 200));
-  const [row] = auditRows(s, u.workspace.id);
+  const [row] = await auditRows(s, u.workspace.id);
   assert.ok(
     row.arguments.length <= AUDIT_MAX_ARGUMENT_CHARS,
     `${row.arguments.length} characters stored`,
@@ -164,25 +166,28 @@ Deno.test("[mcp audit flood] each workspace keeps at most --audit-max-entries ro
   const b = await createMcpUser(s, { email: "b@example.com", role: "admin" });
   const t0 = Date.now() - 60_000;
   // Recorded out of order: the cap removes the oldest by time, not by arrival.
-  for (const i of [3, 0, 7, 1, 6, 2, 5, 4]) recordToolCall(s.deps.db, entry(a, t0 + i, `a${i}`), 5);
-  for (let i = 0; i < 3; i++) recordToolCall(s.deps.db, entry(b, t0 + i, `b${i}`), 5);
-  const tools = (u: McpUser) => auditRows(s, u.workspace.id).map((r) => r.tool as string).sort();
-  assert.deepEqual(tools(a), ["a3", "a4", "a5", "a6", "a7"]);
-  assert.deepEqual(tools(b), ["b0", "b1", "b2"], "another workspace's entries are untouched");
+  for (const i of [3, 0, 7, 1, 6, 2, 5, 4]) {
+    await recordToolCall(s.deps.db, entry(a, t0 + i, `a${i}`), 5);
+  }
+  for (let i = 0; i < 3; i++) await recordToolCall(s.deps.db, entry(b, t0 + i, `b${i}`), 5);
+  const tools = async (u: McpUser) =>
+    (await auditRows(s, u.workspace.id)).map((r) => r.tool as string).sort();
+  assert.deepEqual(await tools(a), ["a3", "a4", "a5", "a6", "a7"]);
+  assert.deepEqual(await tools(b), ["b0", "b1", "b2"], "another workspace's entries are untouched");
   // The figure: REST settings answer and the audit page.
   const settings = await apiJson(s, a.token, `/api/v1/w/${a.workspace.sId}/audit/settings`);
   assert.deepEqual(settings.body, { retentionDays: 90, entries: 5, maxEntries: 5 });
-  const cookie = `${sessionCookieName(s.config)}=${createSession(s.deps.db, a.user.id).id}`;
+  const cookie = `${sessionCookieName(s.config)}=${(await createSession(s.deps.db, a.user.id)).id}`;
   const page = await fetch(`${s.url}/w/${a.workspace.sId}/audit`, { headers: { Cookie: cookie } });
   assert.match(await page.text(), /5 of at most 5 entries stored/);
   // Calls over /mcp are capped the same way, and the hourly prune enforces it too.
   for (let i = 0; i < 3; i++) {
     await rawMcp(s, TOOLS_CALL("identity"), { Authorization: `Bearer ${a.mcpToken}` });
   }
-  const after = tools(a);
+  const after = await tools(a);
   assert.equal(after.length, 5);
   assert.deepEqual(after.slice(0, 2), ["a6", "a7"]);
-  assert.equal(pruneAuditLog(s.deps.db, Date.now(), 2), 4);
-  assert.equal(auditRows(s, a.workspace.id).length, 2);
-  assert.equal(auditRows(s, b.workspace.id).length, 2);
+  assert.equal(await pruneAuditLog(s.deps.db, Date.now(), 2), 4);
+  assert.equal((await auditRows(s, a.workspace.id)).length, 2);
+  assert.equal((await auditRows(s, b.workspace.id)).length, 2);
 });

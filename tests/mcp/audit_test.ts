@@ -77,7 +77,7 @@ Deno.test("[mcp audit] OAuth calls record the OAuth client id and the grant", as
 Deno.test("[mcp audit] long values are truncated and secret-looking keys are never stored", async () => {
   await using s = await startTestServer();
   const u = await createMcpUser(s, { email: "alice@example.com", role: "admin" });
-  const podId = createPod(s, actorOf(u), "P", []);
+  const podId = await createPod(s, actorOf(u), "P", []);
   const content = "x".repeat(5000);
   await callTool(s, u.mcpToken, "files_create", {
     scope: { type: "pod", pod_id: podId },
@@ -179,7 +179,7 @@ Deno.test("[mcp audit] CLI audit export prints JSON lines, filtered by --since a
   const u = await createMcpUser(s, { email: "alice@example.com", role: "admin" });
   await callTool(s, u.mcpToken, "identity");
   await callTool(s, u.mcpToken, "list_pods");
-  flushAuditLog(s.deps.db);
+  await flushAuditLog(s.deps.db);
   const out: string[] = [];
   const io = {
     out: (l: string) => out.push(l),
@@ -205,21 +205,21 @@ Deno.test("[mcp audit] the admin page lists and filters entries; non-admins get 
   });
   await callTool(s, u.mcpToken, "identity");
   await callTool(s, u.mcpToken, "list_pods");
-  const cookie = (userId: number) =>
-    `${sessionCookieName(s.config)}=${createSession(s.deps.db, userId).id}`;
+  const cookie = async (userId: number) =>
+    `${sessionCookieName(s.config)}=${(await createSession(s.deps.db, userId)).id}`;
   const page = await fetch(`${s.url}/w/${u.workspace.sId}/audit?tool=list_pods`, {
-    headers: { Cookie: cookie(u.user.id) },
+    headers: { Cookie: await cookie(u.user.id) },
   });
   const html = await page.text();
   assert.equal(page.status, 200);
   assert.ok(html.includes("list_pods") && !html.includes(">identity<"));
   assert.match(page.headers.get("content-security-policy") ?? "", /frame-ancestors 'none'/);
   const exp = await fetch(`${s.url}/w/${u.workspace.sId}/audit/export.jsonl`, {
-    headers: { Cookie: cookie(u.user.id) },
+    headers: { Cookie: await cookie(u.user.id) },
   });
   assert.equal((await exp.text()).trim().split("\n").length, 2);
   const denied = await fetch(`${s.url}/w/${u.workspace.sId}/audit`, {
-    headers: { Cookie: cookie(member.user.id) },
+    headers: { Cookie: await cookie(member.user.id) },
   });
   await denied.body?.cancel();
   assert.equal(denied.status, 403);
@@ -231,11 +231,12 @@ Deno.test("[mcp audit] the admin page lists and filters entries; non-admins get 
 Deno.test("[mcp audit] entries older than the workspace retention are pruned", async () => {
   await using s = await startTestServer();
   const u = await createMcpUser(s, { email: "alice@example.com", role: "admin" });
-  s.deps.db.prepare("UPDATE workspaces SET audit_retention_days = 1 WHERE id = ?").run(
+  await s.deps.db.run(
+    "UPDATE workspaces SET audit_retention_days = 1 WHERE id = ?",
     u.workspace.id,
   );
-  const entry = (at: number, tool: string) =>
-    recordToolCall(s.deps.db, {
+  const entry = async (at: number, tool: string) =>
+    await recordToolCall(s.deps.db, {
       at,
       workspaceId: u.workspace.id,
       userId: u.user.id,
@@ -250,9 +251,9 @@ Deno.test("[mcp audit] entries older than the workspace retention are pruned", a
       bytesReturned: 1,
       requestId: null,
     });
-  entry(Date.now() - 2 * 86_400_000, "old");
-  entry(Date.now(), "recent");
-  assert.equal(pruneAuditLog(s.deps.db), 1);
+  await entry(Date.now() - 2 * 86_400_000, "old");
+  await entry(Date.now(), "recent");
+  assert.equal(await pruneAuditLog(s.deps.db), 1);
   const { body } = await auditPage(s, u);
   assert.deepEqual(body.entries.map((e: Entry) => e.tool), ["recent"]);
 });
@@ -272,7 +273,7 @@ Deno.test("[mcp audit] admins set the retention over REST and older entries go a
     entries: 0,
     maxEntries: cap,
   });
-  recordToolCall(s.deps.db, {
+  await recordToolCall(s.deps.db, {
     at: Date.now() - 3 * 86_400_000,
     workspaceId: u.workspace.id,
     userId: u.user.id,
@@ -313,7 +314,7 @@ Deno.test("[mcp audit] admins set the retention over REST and older entries go a
 Deno.test("[mcp audit] the admin page's retention form saves with the CSRF token, refuses without it", async () => {
   await using s = await startTestServer();
   const u = await createMcpUser(s, { email: "alice@example.com", role: "admin" });
-  const session = createSession(s.deps.db, u.user.id);
+  const session = await createSession(s.deps.db, u.user.id);
   const headers = {
     Cookie: `${sessionCookieName(s.config)}=${session.id}`,
     Origin: s.config.publicUrl,
@@ -334,8 +335,10 @@ Deno.test("[mcp audit] the admin page's retention form saves with the CSRF token
   const ok = await post(`csrf=${encodeURIComponent(session.csrf)}&retentionDays=30`);
   assert.equal(ok.status, 200);
   assert.match(ok.html, /Entries are kept for 30 days/);
-  const row = s.deps.db.prepare("SELECT audit_retention_days AS d FROM workspaces WHERE id = ?")
-    .get(u.workspace.id) as { d: number };
+  const row = await s.deps.db.get(
+    "SELECT audit_retention_days AS d FROM workspaces WHERE id = ?",
+    u.workspace.id,
+  ) as { d: number };
   assert.equal(row.d, 30);
   const bad = await post(`csrf=${encodeURIComponent(session.csrf)}&retentionDays=0`);
   assert.equal(bad.status, 400);

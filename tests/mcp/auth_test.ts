@@ -84,7 +84,7 @@ Deno.test("[mcp auth] A3 the challenge carries the baseline scope", async () => 
 
 Deno.test("[mcp auth] API key on /mcp: 401 Token does not have required MCP access", async () => {
   await withUser(async (s, u) => {
-    const key = createApiKey(s, u.workspace);
+    const key = await createApiKey(s, u.workspace);
     const r = await rawMcp(s, TOOLS_CALL("identity"), auth(key));
     assert.equal(r.status, 401);
     const c = challengeOf(r.headers.get("www-authenticate"));
@@ -104,7 +104,7 @@ Deno.test("[mcp auth] revoked MCP token: 401 Invalid API token on the very next 
   await withUser(async (s, u) => {
     const ok = await rawMcp(s, TOOLS_CALL("identity"), auth(u.mcpToken));
     assert.equal(ok.status, 200);
-    revokeMcpToken(s.deps.db, actorOf(u), u.mcpTokenSId);
+    await revokeMcpToken(s.deps.db, actorOf(u), u.mcpTokenSId);
     const r = await rawMcp(s, TOOLS_CALL("identity"), auth(u.mcpToken));
     assert.equal(r.status, 401);
     assert.equal(JSON.parse(r.text).error_description, "Invalid API token");
@@ -113,7 +113,8 @@ Deno.test("[mcp auth] revoked MCP token: 401 Invalid API token on the very next 
 
 Deno.test("[mcp auth] expired MCP token: 401 Invalid API token", async () => {
   await withUser(async (s, u) => {
-    s.deps.db.prepare("UPDATE mcp_tokens SET expires_at = ? WHERE s_id = ?").run(
+    await s.deps.db.run(
+      "UPDATE mcp_tokens SET expires_at = ? WHERE s_id = ?",
       Date.now() - 1000,
       u.mcpTokenSId,
     );
@@ -145,7 +146,7 @@ Deno.test("[mcp auth] MCP token in the URL works when the workspace allows it", 
 
 Deno.test("[mcp auth] MCP token in the URL is refused when the workspace turned it off", async () => {
   await withUser(async (s, u) => {
-    updateMcpSettings(s.deps.db, actorOf(u), settings({ allowTokenInUrl: false }));
+    await updateMcpSettings(s.deps.db, actorOf(u), settings({ allowTokenInUrl: false }));
     const r = await rawMcp(s, TOOLS_CALL("identity"), {}, `/mcp?token=${u.mcpToken}`);
     assert.equal(r.status, 401);
     assert.match(JSON.parse(r.text).error_description, /does not accept tokens in the URL/);
@@ -167,7 +168,7 @@ Deno.test("[mcp auth] A8 a revoked grant stops its access token on the next requ
   await withUser(async (s, u) => {
     const { token, grantId } = await mintOAuthToken(s, u);
     assert.equal((await rawMcp(s, TOOLS_CALL("identity"), auth(token))).status, 200);
-    revokeGrantById(s.deps.db, grantId, "test");
+    await revokeGrantById(s.deps.db, grantId, "test");
     const r = await rawMcp(s, TOOLS_CALL("identity"), auth(token));
     assert.equal(r.status, 401);
     assert.ok(challengeOf(r.headers.get("www-authenticate")).resource_metadata);
@@ -187,7 +188,7 @@ Deno.test("[mcp auth] A8 a tampered access token is refused", async () => {
 Deno.test("[mcp auth] a user removed from the workspace is refused at once", async () => {
   await withUser(async (s, u) => {
     assert.equal((await rawMcp(s, TOOLS_CALL("identity"), auth(u.mcpToken))).status, 200);
-    s.deps.db.prepare("DELETE FROM memberships WHERE user_id = ?").run(u.user.id);
+    await s.deps.db.run("DELETE FROM memberships WHERE user_id = ?", u.user.id);
     const r = await rawMcp(s, TOOLS_CALL("identity"), auth(u.mcpToken));
     assert.equal(r.status, 401);
   });
@@ -207,14 +208,14 @@ Deno.test("[mcp auth] A9 write tool with a read-only token: 403 insufficient_sco
       c.resource_metadata,
       `${s.config.publicUrl}/.well-known/oauth-protected-resource/mcp`,
     );
-    const n = s.deps.db.prepare("SELECT count(*) AS n FROM conversations").get() as { n: number };
+    const n = await s.deps.db.get("SELECT count(*) AS n FROM conversations") as { n: number };
     assert.equal(n.n, 0, "nothing was created");
   });
 });
 
 Deno.test("[mcp auth] MCP disabled for the workspace: 403 forbidden with a description", async () => {
   await withUser(async (s, u) => {
-    updateMcpSettings(s.deps.db, actorOf(u), settings({ mcpEnabled: false }));
+    await updateMcpSettings(s.deps.db, actorOf(u), settings({ mcpEnabled: false }));
     const r = await rawMcp(s, TOOLS_CALL("identity"), auth(u.mcpToken));
     assert.equal(r.status, 403);
     assert.deepEqual(JSON.parse(r.text), {
@@ -227,13 +228,13 @@ Deno.test("[mcp auth] MCP disabled for the workspace: 403 forbidden with a descr
 
 Deno.test("[mcp auth] client refused by the redirect-URI allowlist: 403 forbidden", async () => {
   await withUser(async (s, u) => {
-    const client = registerDynamicClient(s.deps.db, {
+    const client = await registerDynamicClient(s.deps.db, {
       redirect_uris: ["https://evil.example/callback"],
       client_name: "Evil",
     });
     const { token } = await mintOAuthToken(s, u, { clientId: client.client.clientId });
     assert.equal((await rawMcp(s, TOOLS_CALL("identity"), auth(token))).status, 200);
-    updateMcpSettings(s.deps.db, actorOf(u), settings({ redirectPolicy: "allowlist" }));
+    await updateMcpSettings(s.deps.db, actorOf(u), settings({ redirectPolicy: "allowlist" }));
     const r = await rawMcp(s, TOOLS_CALL("identity"), auth(token));
     assert.equal(r.status, 403);
     assert.equal(JSON.parse(r.text).error, "forbidden");
@@ -355,8 +356,8 @@ Deno.test("[mcp auth] tool-call budget per user: a readable isError result, audi
   const text = errorOf(r.result as never);
   assert.match(text, /Rate limit exceeded: at most 2 tool calls per minute per user/);
   const { flushAuditLog } = await import("../../src/core/audit.ts");
-  flushAuditLog(s.deps.db);
-  const row = s.deps.db.prepare("SELECT outcome FROM audit_log ORDER BY id DESC LIMIT 1").get() as {
+  await flushAuditLog(s.deps.db);
+  const row = await s.deps.db.get("SELECT outcome FROM audit_log ORDER BY id DESC LIMIT 1") as {
     outcome: string;
   };
   assert.equal(row.outcome, "rate_limited");

@@ -39,10 +39,10 @@ async function viaFast(s: TestServer, u: McpUser, name: string, args: Record<str
 Deno.test("[mcp fast path] same JSON-RPC answer as the SDK for every read tool, success and error", async () => {
   await using s = await startTestServer();
   const u = await createMcpUser(s, { email: "alice@example.com", role: "admin", name: "Alice B" });
-  const podId = createPod(s, actorOf(u), "Pod", []);
-  const spaceId = globalSpaceSId(s, u.workspace);
-  const dataSourceId = createFolder(s, actorOf(u), spaceId, "docs");
-  putDocument(s, actorOf(u), { spaceId, dataSourceId }, "d1", "the narwhal document");
+  const podId = await createPod(s, actorOf(u), "Pod", []);
+  const spaceId = await globalSpaceSId(s, u.workspace);
+  const dataSourceId = await createFolder(s, actorOf(u), spaceId, "docs");
+  await putDocument(s, actorOf(u), { spaceId, dataSourceId }, "d1", "the narwhal document");
   const cases: [string, Record<string, unknown>][] = [
     ["identity", {}],
     ["list_agents", {}],

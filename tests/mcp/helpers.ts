@@ -35,7 +35,7 @@ export async function createMcpUser(
   options: { email: string; role: Role; workspace?: WorkspaceRow; name?: string },
 ): Promise<McpUser> {
   const u = await createUserWithToken(server, options);
-  const t = issueMcpToken(server.deps.db, { userId: u.user.id, workspaceId: u.workspace.id });
+  const t = await issueMcpToken(server.deps.db, { userId: u.user.id, workspaceId: u.workspace.id });
   return { ...u, mcpToken: t.token, mcpTokenSId: t.sId };
 }
 
@@ -47,7 +47,7 @@ export async function mintOAuthToken(
 ): Promise<{ token: string; grantSId: string; grantId: number }> {
   const scopes = options.scopes ?? ["read", "write"];
   const clientId = options.clientId ?? "https://client.example/metadata.json";
-  const grant = insertGrant(server.deps.db, {
+  const grant = await insertGrant(server.deps.db, {
     clientId,
     userId: who.user.id,
     workspaceId: who.workspace.id,
@@ -225,7 +225,7 @@ export async function oauthTokenByFlow(
   serveCimd?: (path: string, doc: Record<string, unknown>) => void,
 ): Promise<string> {
   const browser = new BrowserHttp(server.url);
-  const session = createSession(server.deps.db, who.user.id);
+  const session = await createSession(server.deps.db, who.user.id);
   browser.cookies.set(sessionCookieName(server.config), session.id);
   const provider = new MemoryOAuthProvider(style.redirectUri, {
     clientName: style.clientName,

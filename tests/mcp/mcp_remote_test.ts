@@ -63,10 +63,11 @@ Deno.test("[mcp remote] mcp-remote stdio proxy with a bearer header lists and ca
     await client.close();
     await Deno.remove(configDir, { recursive: true }).catch(() => {});
   }
-  flushAuditLog(server.deps.db);
-  const rows = server.deps.db.prepare(
+  await flushAuditLog(server.deps.db);
+  const rows = await server.deps.db.all(
     "SELECT tool FROM audit_log WHERE credential_id = ? ORDER BY id",
-  ).all(u.mcpTokenSId) as { tool: string }[];
+    u.mcpTokenSId,
+  ) as { tool: string }[];
   assert.deepEqual(
     rows.map((r) => r.tool),
     ["identity", "list_pods"],

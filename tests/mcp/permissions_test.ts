@@ -68,27 +68,27 @@ async function world(s: TestServer) {
   });
   const other = await createMcpUser(s, { email: "other@two.example", role: "admin" });
 
-  const podA = createPod(s, actorOf(admin), "Pod A", [member.user.sId]);
-  const podB = createPod(s, actorOf(builder), "Pod B", []);
-  createTask(s.deps, actorOf(admin), { podId: podA, text: "podsecretlynx task" });
+  const podA = await createPod(s, actorOf(admin), "Pod A", [member.user.sId]);
+  const podB = await createPod(s, actorOf(builder), "Pod B", []);
+  await createTask(s.deps, actorOf(admin), { podId: podA, text: "podsecretlynx task" });
   await filesCreate(s.deps, actorOf(admin), {
     scope: { type: "pod", pod_id: podA },
     path: `pod-${podA}/plan.md`,
     content: "podsecretlynx plan",
     content_type: "text/markdown",
   });
-  const restricted = createRestrictedSpace(s, actorOf(admin), "Finance", [admin.user.sId]);
-  const finance = createFolder(s, actorOf(admin), restricted, "ledger");
-  putDocument(
+  const restricted = await createRestrictedSpace(s, actorOf(admin), "Finance", [admin.user.sId]);
+  const finance = await createFolder(s, actorOf(admin), restricted, "ledger");
+  await putDocument(
     s,
     actorOf(admin),
     { spaceId: restricted, dataSourceId: finance },
     "salaries",
     "restrictedzebra numbers",
   );
-  const global = globalSpaceSId(s, ws);
-  const handbook = createFolder(s, actorOf(admin), global, "handbook");
-  putDocument(
+  const global = await globalSpaceSId(s, ws);
+  const handbook = await createFolder(s, actorOf(admin), global, "handbook");
+  await putDocument(
     s,
     actorOf(admin),
     { spaceId: global, dataSourceId: handbook },
@@ -114,10 +114,10 @@ async function world(s: TestServer) {
     agentName: null,
   });
 
-  const otherPod = createPod(s, actorOf(other), "Other Pod", []);
-  const otherGlobal = globalSpaceSId(s, other.workspace);
-  const otherDs = createFolder(s, actorOf(other), otherGlobal, "wiki");
-  putDocument(
+  const otherPod = await createPod(s, actorOf(other), "Other Pod", []);
+  const otherGlobal = await globalSpaceSId(s, other.workspace);
+  const otherDs = await createFolder(s, actorOf(other), otherGlobal, "wiki");
+  await putDocument(
     s,
     actorOf(other),
     { spaceId: otherGlobal, dataSourceId: otherDs },
@@ -129,8 +129,8 @@ async function world(s: TestServer) {
     message: "otherworkspacequokka hi",
     agentName: null,
   });
-  const fileOf = (path: string) =>
-    (s.deps.db.prepare("SELECT s_id FROM files WHERE path = ?").get(path) as { s_id: string }).s_id;
+  const fileOf = async (path: string) =>
+    (await s.deps.db.get("SELECT s_id FROM files WHERE path = ?", path) as { s_id: string }).s_id;
   return {
     admin,
     builder,
@@ -143,8 +143,8 @@ async function world(s: TestServer) {
     privateConv: privateConv.conversationId,
     podConv: podConv.conversationId,
     otherConv: otherConv.conversationId,
-    podFile: fileOf("plan.md"),
-    convFile: fileOf("notes.txt"),
+    podFile: await fileOf("plan.md"),
+    convFile: await fileOf("notes.txt"),
   };
 }
 
@@ -210,9 +210,9 @@ Deno.test("[mcp permissions] conversation tools refuse other users' and other wo
     await denied(s, u, "get_conversation_messages", { conversationId: w.podConv });
   }
   await denied(s, w.admin, "get_conversation_messages", { conversationId: w.otherConv });
-  const n = s.deps.db.prepare(
+  const n = await s.deps.db.get(
     "SELECT count(*) AS n FROM user_messages WHERE content = 'intrusion'",
-  ).get() as { n: number };
+  ) as { n: number };
   assert.equal(n.n, 0, "no message was posted anywhere");
 });
 
@@ -281,9 +281,8 @@ Deno.test("[mcp permissions] file tools refuse scopes the user cannot read or wr
     !memberCat.isError && memberCat.text.includes("podsecretlynx"),
     "a member reads Pod files",
   );
-  const n = s.deps.db.prepare("SELECT count(*) AS n FROM files WHERE path = 'intrusion.md'")
-    .get() as {
-      n: number;
-    };
+  const n = await s.deps.db.get("SELECT count(*) AS n FROM files WHERE path = 'intrusion.md'") as {
+    n: number;
+  };
   assert.equal(n.n, 0);
 });

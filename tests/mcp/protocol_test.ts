@@ -107,7 +107,7 @@ function modern(token: string, method: string, params: Json = {}, name?: string)
 Deno.test(`[mcp protocol] ${CURRENT}: server/discover, tools/list and tools/call without a handshake`, async () => {
   await using s = await startTestServer();
   const u = await createMcpUser(s, { email: "alice@example.com", role: "admin" });
-  const send = async (m: ReturnType<typeof modern>) => {
+  const send = async (m: Awaited<ReturnType<typeof modern>>) => {
     const r = await rawMcp(s, m.body, m.headers);
     assert.equal(r.status, 200, r.text);
     return rpcOf(r.text).result as Json;

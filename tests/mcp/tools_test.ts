@@ -68,12 +68,12 @@ async function setup(server: TestServer): Promise<Fixture> {
     name: "Alice Martin",
   });
   const actor = actorOf(alice);
-  const podId = createPod(server, actor, "Launch Pod", []);
+  const podId = await createPod(server, actor, "Launch Pod", []);
   const taskText = "Write the launch announcement";
-  createTask(server.deps, actor, { podId, text: taskText });
-  const spaceId = globalSpaceSId(server, alice.workspace);
-  const dataSourceId = createFolder(server, actor, spaceId, "handbook");
-  putDocument(
+  await createTask(server.deps, actor, { podId, text: taskText });
+  const spaceId = await globalSpaceSId(server, alice.workspace);
+  const dataSourceId = await createFolder(server, actor, spaceId, "handbook");
+  await putDocument(
     server,
     actor,
     { spaceId, dataSourceId },
@@ -204,9 +204,10 @@ async function exerciseEveryTool(server: TestServer, c: AnyClient, f: Fixture, t
     await c.callTool({ name: "files_grep", arguments: { scope, path, pattern: "(?i)^beta" } }),
   );
   assert.match(grep.text, /2: beta gamma\n3: Beta/);
-  const fileId = (server.deps.db.prepare("SELECT s_id FROM files WHERE path = ?").get(
-    `notes/${tag}.md`,
-  ) as { s_id: string }).s_id;
+  const fileId =
+    (await server.deps.db.get("SELECT s_id FROM files WHERE path = ?", `notes/${tag}.md`) as {
+      s_id: string;
+    }).s_id;
   const resolved = payloadOf<{ path: string }>(
     await c.callTool({ name: "files_resolve", arguments: { scope, file_id: fileId } }),
   );

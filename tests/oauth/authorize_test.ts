@@ -24,21 +24,21 @@ async function signedIn() {
   return { server, alice, browser, clientId };
 }
 
-function staticClient(
+async function staticClient(
   server: Awaited<ReturnType<typeof signedIn>>["server"],
   alice: Awaited<ReturnType<typeof signedIn>>["alice"],
 ) {
-  return createStaticClient(server.deps.db, pageActorOf(server, alice), {
+  return (await createStaticClient(server.deps.db, await pageActorOf(server, alice), {
     name: "Static",
     redirectUris: [CB],
     authMethod: "none",
-  }).client.clientId;
+  })).client.clientId;
 }
 
 Deno.test("[oauth] F1 PKCE missing, plain, absent method or unknown method is refused", async () => {
   const { server, alice, browser } = await signedIn();
   await using _ = server;
-  const id = staticClient(server, alice);
+  const id = await staticClient(server, alice);
   const { challenge } = pkcePair();
   const cases = [
     { challenge: undefined },
@@ -126,7 +126,7 @@ Deno.test("[oauth] F4 an omitted resource defaults to the MCP URL; a foreign res
     },
   );
   assert.ok(claims, "aud = canonical MCP URL");
-  const id = staticClient(server, alice);
+  const id = await staticClient(server, alice);
   const { challenge } = pkcePair();
   const foreign = await browser.get(
     authorizeUrl(server.url, {
@@ -171,7 +171,7 @@ Deno.test("[oauth] F6 the callback carries code, state and iss exactly once each
 Deno.test("[oauth] F7 error redirects carry iss and state", async () => {
   const { server, alice, browser } = await signedIn();
   await using _ = server;
-  const id = staticClient(server, alice);
+  const id = await staticClient(server, alice);
   const r = await browser.get(
     authorizeUrl(server.url, { clientId: id, redirectUri: CB, state: "s1" }),
   );
@@ -253,11 +253,11 @@ Deno.test("[oauth] F10 codes are single-use, short-lived and bound to the client
   await using _ = server;
   const c = await obtainCode(server.url, alice, { browser });
   assert.ok(c.code.length >= 43, "256-bit code");
-  const row = server.deps.db.prepare(
+  const row = await server.deps.db.get(
     "SELECT max(expires_at - created_at) AS ttl FROM oauth_codes",
-  ).get() as { ttl: number };
+  ) as { ttl: number };
   assert.ok(row.ttl > 0 && row.ttl <= 10 * 60 * 1000, "lives at most 10 minutes");
-  server.deps.db.prepare("UPDATE oauth_codes SET expires_at = 1").run();
+  await server.deps.db.run("UPDATE oauth_codes SET expires_at = 1");
   const expired = await exchange(server.url, c);
   assert.equal(expired.body.error, "invalid_grant");
 });
@@ -292,8 +292,8 @@ Deno.test("[oauth] C9 grants of one client from two loopback ports both survive"
       issuer: server.config.publicUrl,
       audience: `${server.config.publicUrl}/mcp`,
     }))!.gid!;
-  assert.ok(isGrantActive(server.deps.db, await gid(a.tokens.access_token)));
-  assert.ok(isGrantActive(server.deps.db, await gid(b.tokens.access_token)));
+  assert.ok(await isGrantActive(server.deps.db, await gid(a.tokens.access_token)));
+  assert.ok(await isGrantActive(server.deps.db, await gid(b.tokens.access_token)));
 });
 
 Deno.test("[oauth] consent expires after 10 minutes with a start-again page", async () => {
@@ -303,11 +303,11 @@ Deno.test("[oauth] consent expires after 10 minutes with a start-again page", as
   const { url, page } = await browser.openConsent(
     authorizeUrl(server.url, { clientId, challenge }),
   );
-  const row = server.deps.db.prepare(
+  const row = await server.deps.db.get(
     "SELECT expires_at - created_at AS ttl FROM oauth_auth_requests",
-  ).get() as { ttl: number };
+  ) as { ttl: number };
   assert.equal(row.ttl, 10 * 60 * 1000);
-  server.deps.db.prepare("UPDATE oauth_auth_requests SET expires_at = 1").run();
+  await server.deps.db.run("UPDATE oauth_auth_requests SET expires_at = 1");
   const again = await browser.get(url);
   assert.equal(again.status, 410);
   assert.match(again.text, /Authorization session expired/);
@@ -359,7 +359,10 @@ Deno.test("[oauth] the token is bound to the workspace picked on the consent pag
   const { server, alice, browser } = await signedIn();
   await using _ = server;
   const { createWorkspace } = await import("../../src/core/workspaces.ts");
-  const second = createWorkspace(server.deps.db, { name: "Second", adminUserId: alice.user.id });
+  const second = await createWorkspace(server.deps.db, {
+    name: "Second",
+    adminUserId: alice.user.id,
+  });
   const c = await connect(server.url, { ...alice, workspace: second }, { browser });
   const claims = await verifyAccessToken(
     server.deps.keys,

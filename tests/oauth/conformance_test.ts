@@ -24,9 +24,9 @@ async function runSuite(method: AuthMethod) {
   await using server = await startTestServer();
   const alice = await createPasswordUser(server, { email: "alice@example.com" });
   const port = freePort();
-  const actor = pageActorOf(server, alice);
+  const actor = await pageActorOf(server, alice);
 
-  const { client, secret } = createStaticClient(server.deps.db, actor, {
+  const { client, secret } = await createStaticClient(server.deps.db, actor, {
     name: "Conformance suite",
     redirectUris: [`http://127.0.0.1:${port}/callback`],
     authMethod: method,

@@ -107,9 +107,9 @@ Deno.test("[oauth] mcp-remote completes discovery, DCR, consent and the code exc
     assert.ok(tools.tools.some((t: { name: string }) => t.name === "identity"));
     const r = await client.callTool({ name: "identity", arguments: {} });
     assert.equal(JSON.parse((r.content as { text: string }[])[0].text).id, alice.user.sId);
-    const client_ = server.deps.db.prepare(
+    const client_ = await server.deps.db.get(
       "SELECT client_name, kind FROM oauth_clients WHERE kind = 'dcr'",
-    ).get() as { client_name: string; kind: string };
+    ) as { client_name: string; kind: string };
     assert.equal(client_.kind, "dcr", "mcp-remote registered itself");
   } finally {
     await client.close();

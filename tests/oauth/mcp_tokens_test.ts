@@ -22,35 +22,44 @@ Deno.test("[mcp-tokens] one active token per user and workspace: a new one revok
   await using server = await startTestServer();
   const alice = await createPasswordUser(server, { email: "alice@example.com" });
   const db = server.deps.db;
-  const first = issueMcpToken(db, { userId: alice.user.id, workspaceId: alice.workspace.id });
+  const first = await issueMcpToken(db, { userId: alice.user.id, workspaceId: alice.workspace.id });
   assert.ok(first.token.startsWith("dmcp_"));
-  const ok = verifyMcpToken(db, first.token);
+  const ok = await verifyMcpToken(db, first.token);
   assert.deepEqual(ok, {
     ok: true,
     userSId: alice.user.sId,
     workspaceSId: alice.workspace.sId,
     tokenSId: first.sId,
   });
-  const second = issueMcpToken(db, { userId: alice.user.id, workspaceId: alice.workspace.id });
-  assert.deepEqual(verifyMcpToken(db, first.token), { ok: false, reason: "revoked" });
-  assert.equal(verifyMcpToken(db, second.token).ok, true);
+  const second = await issueMcpToken(db, {
+    userId: alice.user.id,
+    workspaceId: alice.workspace.id,
+  });
+  assert.deepEqual(await verifyMcpToken(db, first.token), { ok: false, reason: "revoked" });
+  assert.equal((await verifyMcpToken(db, second.token)).ok, true);
 });
 
 Deno.test("[mcp-tokens] tokens expire after 365 days, are stored hashed, unknown ones refused", async () => {
   await using server = await startTestServer();
   const alice = await createPasswordUser(server, { email: "alice@example.com" });
   const db = server.deps.db;
-  const t = issueMcpToken(db, { userId: alice.user.id, workspaceId: alice.workspace.id });
+  const t = await issueMcpToken(db, { userId: alice.user.id, workspaceId: alice.workspace.id });
   assert.equal(MCP_TOKEN_TTL_MS, 365 * 24 * 3600 * 1000);
-  assert.deepEqual(verifyMcpToken(db, t.token, t.expiresAt + 1), { ok: false, reason: "expired" });
-  const rows = db.prepare("SELECT token_hash, token_prefix FROM mcp_tokens").all() as {
+  assert.deepEqual(await verifyMcpToken(db, t.token, t.expiresAt + 1), {
+    ok: false,
+    reason: "expired",
+  });
+  const rows = await db.all("SELECT token_hash, token_prefix FROM mcp_tokens") as {
     token_hash: string;
     token_prefix: string;
   }[];
   assert.ok(rows.every((r) => r.token_hash !== t.token && !t.token.startsWith(r.token_hash)));
   assert.ok(rows[0].token_prefix.length < 16);
-  assert.deepEqual(verifyMcpToken(db, `dmcp_${"A".repeat(43)}`), { ok: false, reason: "unknown" });
-  assert.deepEqual(verifyMcpToken(db, "sk-123"), { ok: false, reason: "malformed" });
+  assert.deepEqual(await verifyMcpToken(db, `dmcp_${"A".repeat(43)}`), {
+    ok: false,
+    reason: "unknown",
+  });
+  assert.deepEqual(await verifyMcpToken(db, "sk-123"), { ok: false, reason: "malformed" });
 });
 
 Deno.test("[mcp-tokens] Integrations page: MCP URL, every client's setup, token shown once and usable", async () => {
@@ -88,7 +97,8 @@ Deno.test("[mcp-tokens] Integrations page: MCP URL, every client's setup, token 
 Deno.test("[mcp-tokens] the ?token= URL form is not offered when the workspace turns it off", async () => {
   await using server = await startTestServer();
   const alice = await createPasswordUser(server, { email: "alice@example.com" });
-  server.deps.db.prepare("UPDATE workspaces SET allow_token_in_url = 0 WHERE id = ?").run(
+  await server.deps.db.run(
+    "UPDATE workspaces SET allow_token_in_url = 0 WHERE id = ?",
     alice.workspace.id,
   );
   const b = new BrowserHttp(server.url);
@@ -123,7 +133,7 @@ Deno.test("[mcp-tokens] operator command mcp-tokens create prints a working toke
   );
   assert.equal(code, 0, err.join("\n"));
   assert.equal(out.length, 1);
-  assert.equal(verifyMcpToken(server.deps.db, out[0]).ok, true);
+  assert.equal((await verifyMcpToken(server.deps.db, out[0])).ok, true);
   const bad = await runCli(
     [
       "mcp-tokens",

@@ -79,7 +79,7 @@ Deno.test("[oauth] A11 no token passthrough: the model call carries the server's
   let status = "created";
   while (status === "created" && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 50));
-    const row = server.deps.db.prepare("SELECT status FROM agent_messages LIMIT 1").get() as
+    const row = await server.deps.db.get("SELECT status FROM agent_messages LIMIT 1") as
       | { status: string }
       | undefined;
     status = row?.status ?? "created";

@@ -195,8 +195,11 @@ Deno.test("[oauth] D3 a client registered before the scheme rule cannot be sent 
   });
   // The row as an older server stored it, when view-source: and feed: still registered.
   const legacy = ["view-source:https://example.com/", "feed://example.com/rss"];
-  server.deps.db.prepare("UPDATE oauth_clients SET redirect_uris = ? WHERE client_id = ?")
-    .run(JSON.stringify(legacy), r.body.client_id);
+  await server.deps.db.run(
+    "UPDATE oauth_clients SET redirect_uris = ? WHERE client_id = ?",
+    JSON.stringify(legacy),
+    r.body.client_id,
+  );
   const { challenge } = pkcePair();
   for (const redirectUri of legacy) {
     const page = await browser.get(
@@ -237,14 +240,16 @@ Deno.test("[oauth] D1 client_uri and logo_uri are kept only as https URLs (javas
     assert.equal(r.status, 201, bad);
     assert.equal(r.body.client_uri, undefined, `client_uri ${bad}`);
     assert.equal(r.body.logo_uri, undefined, `logo_uri ${bad}`);
-    assert.equal(findClient(server.deps.db, r.body.client_id)!.clientUri, null, bad);
+    assert.equal((await findClient(server.deps.db, r.body.client_id))!.clientUri, null, bad);
   }
   // A row stored by an older server is cleaned when read.
-  server.deps.db.prepare(
+  await server.deps.db.run(
     "UPDATE oauth_clients SET client_uri = ?, logo_uri = ? WHERE client_id = ?",
-  )
-    .run("javascript:alert(1)", "javascript:alert(2)", good.body.client_id);
-  const read = findClient(server.deps.db, good.body.client_id)!;
+    "javascript:alert(1)",
+    "javascript:alert(2)",
+    good.body.client_id,
+  );
+  const read = (await findClient(server.deps.db, good.body.client_id))!;
   assert.equal(read.clientUri, null);
   assert.equal(read.logoUri, null);
 });
@@ -298,9 +303,9 @@ Deno.test("[oauth] D6 registrations are rate-limited per IP; unused DCR clients 
   for (let i = 0; i <= REGISTRATION_LIMIT.count; i++) last = await register(server.url, body);
   assert.equal(last!.status, 429);
   assert.ok(Number(last!.headers.get("retry-after")) > 0);
-  const row = server.deps.db.prepare(
+  const row = await server.deps.db.get(
     "SELECT expires_at - created_at AS ttl FROM oauth_clients WHERE kind = 'dcr' LIMIT 1",
-  ).get() as { ttl: number };
+  ) as { ttl: number };
   assert.equal(row.ttl, 30 * 24 * 3600 * 1000);
 });
 
@@ -310,7 +315,8 @@ Deno.test("[oauth] D6 a DCR client in use stays registered: refreshing extends i
   const c = await connect(server.url, alice);
   const db = server.deps.db;
   // About to expire: the last code exchange was almost 30 days ago.
-  db.prepare("UPDATE oauth_clients SET expires_at = ? WHERE client_id = ?").run(
+  await db.run(
+    "UPDATE oauth_clients SET expires_at = ? WHERE client_id = ?",
     Date.now() + 60_000,
     c.clientId,
   );
@@ -320,7 +326,8 @@ Deno.test("[oauth] D6 a DCR client in use stays registered: refreshing extends i
     client_id: c.clientId,
   });
   assert.equal(r.status, 200);
-  const row = db.prepare("SELECT expires_at FROM oauth_clients WHERE client_id = ?").get(
+  const row = await db.get(
+    "SELECT expires_at FROM oauth_clients WHERE client_id = ?",
     c.clientId,
   ) as { expires_at: number };
   assert.ok(row.expires_at > Date.now() + 29 * 24 * 3600 * 1000, "a refresh counts as a use");
@@ -334,15 +341,14 @@ Deno.test("[oauth] D6 expired unused DCR clients are swept when others register"
     token_endpoint_auth_method: "none",
   });
   const db = server.deps.db;
-  db.prepare("UPDATE oauth_clients SET expires_at = 1 WHERE client_id = ?").run(
-    stale.body.client_id,
-  );
+  await db.run("UPDATE oauth_clients SET expires_at = 1 WHERE client_id = ?", stale.body.client_id);
   await register(server.url, {
     client_name: "fresh",
     redirect_uris: ["http://127.0.0.1/cb"],
     token_endpoint_auth_method: "none",
   });
-  const gone = db.prepare("SELECT 1 FROM oauth_clients WHERE client_id = ?").get(
+  const gone = await db.get(
+    "SELECT 1 FROM oauth_clients WHERE client_id = ?",
     stale.body.client_id,
   );
   assert.equal(gone, undefined);
@@ -352,7 +358,8 @@ Deno.test("[oauth] D7 a deleted or expired client gets 401 invalid_client at /to
   await using server = await startTestServer();
   const alice = await createPasswordUser(server, { email: "alice@example.com" });
   const c = await connect(server.url, alice);
-  server.deps.db.prepare("UPDATE oauth_clients SET expires_at = 1 WHERE client_id = ?").run(
+  await server.deps.db.run(
+    "UPDATE oauth_clients SET expires_at = 1 WHERE client_id = ?",
     c.clientId,
   );
   const r = await postForm(`${server.url}/token`, {
@@ -362,18 +369,23 @@ Deno.test("[oauth] D7 a deleted or expired client gets 401 invalid_client at /to
   });
   assert.equal(r.status, 401);
   assert.equal(r.body.error, "invalid_client");
-  const gone = server.deps.db.prepare("SELECT 1 FROM oauth_clients WHERE client_id = ?").get(
+  const gone = await server.deps.db.get(
+    "SELECT 1 FROM oauth_clients WHERE client_id = ?",
     c.clientId,
   );
   assert.equal(gone, undefined, "expired client deleted lazily");
 });
 
 async function staticFlow(server: TestServer, alice: PasswordUser, method: AuthMethod) {
-  const { client, secret } = createStaticClient(server.deps.db, pageActorOf(server, alice), {
-    name: `static ${method}`,
-    redirectUris: ["http://127.0.0.1:53682/callback"],
-    authMethod: method,
-  });
+  const { client, secret } = await createStaticClient(
+    server.deps.db,
+    await pageActorOf(server, alice),
+    {
+      name: `static ${method}`,
+      redirectUris: ["http://127.0.0.1:53682/callback"],
+      authMethod: method,
+    },
+  );
   const c = await obtainCode(server.url, alice, { clientId: client.clientId });
   const base = {
     grant_type: "authorization_code",
@@ -397,8 +409,10 @@ Deno.test("[oauth] E1 an admin-created static client (with a secret) completes t
     authorization: `Basic ${btoa(`${client.clientId}:${secret}`)}`,
   });
   assert.equal(ok.status, 200);
-  const stored = server.deps.db.prepare("SELECT secret_hash FROM oauth_clients WHERE client_id = ?")
-    .get(client.clientId) as { secret_hash: string };
+  const stored = await server.deps.db.get(
+    "SELECT secret_hash FROM oauth_clients WHERE client_id = ?",
+    client.clientId,
+  ) as { secret_hash: string };
   assert.notEqual(stored.secret_hash, secret, "stored hashed");
 });
 

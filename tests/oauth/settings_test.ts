@@ -84,15 +84,19 @@ Deno.test("[settings] allowlist mode refuses clients whose redirect URIs are not
     token_endpoint_auth_method: "none",
   });
   const ws = wsOf(server, alice.workspace.id);
-  assert.deepEqual(checkClientAllowed(server.deps.db, ws, loopback.body.client_id), {
+  assert.deepEqual(await checkClientAllowed(server.deps.db, ws, loopback.body.client_id), {
     allowed: true,
   });
-  assert.deepEqual(checkClientAllowed(server.deps.db, ws, cursor.body.client_id), {
+  assert.deepEqual(await checkClientAllowed(server.deps.db, ws, cursor.body.client_id), {
     allowed: false,
     error: "forbidden",
     description: "Connect application redirect URIs are not allowed for this workspace",
   });
-  assert.deepEqual(checkClientAllowed(server.deps.db, ws, null), { allowed: true }, "MCP tokens");
+  assert.deepEqual(
+    await checkClientAllowed(server.deps.db, ws, null),
+    { allowed: true },
+    "MCP tokens",
+  );
   // The consent page refuses too, instead of minting a token /mcp would refuse.
   await assert.rejects(
     connect(server.url, alice, {
@@ -111,11 +115,14 @@ Deno.test("[settings] MCP off: checkClientAllowed says the server is disabled, c
     redirect_policy: "all",
     allowed_redirect_uris: "http://localhost:*",
   });
-  assert.deepEqual(checkClientAllowed(server.deps.db, wsOf(server, alice.workspace.id), null), {
-    allowed: false,
-    error: "forbidden",
-    description: "MCP server is disabled for this workspace",
-  });
+  assert.deepEqual(
+    await checkClientAllowed(server.deps.db, wsOf(server, alice.workspace.id), null),
+    {
+      allowed: false,
+      error: "forbidden",
+      description: "MCP server is disabled for this workspace",
+    },
+  );
   await assert.rejects(connect(server.url, alice, { browser }), /403/);
   const page = await browser.get(`/w/${alice.workspace.sId}/integrations`);
   assert.match(page.text, /turned off for this workspace/);
@@ -185,7 +192,7 @@ Deno.test("[settings] static clients: created with a secret shown once, deleted 
     client_id: publicId,
   });
   assert.match(del.text, /Client deleted/);
-  assert.equal(isGrantActive(server.deps.db, claims!.gid!), false);
+  assert.equal(await isGrantActive(server.deps.db, claims!.gid!), false);
   void clientId;
 });
 
@@ -201,7 +208,7 @@ Deno.test("[connected] admins see and revoke everyone's access; users only their
   await bobBrowser.signIn(bob.email, bob.password);
   const bobGrant = await connect(server.url, bob, { browser: bobBrowser });
   const aliceGrant = await connect(server.url, alice, { browser });
-  const bobToken = issueMcpToken(server.deps.db, {
+  const bobToken = await issueMcpToken(server.deps.db, {
     userId: bob.user.id,
     workspaceId: bob.workspace.id,
   });
@@ -224,7 +231,7 @@ Deno.test("[connected] admins see and revoke everyone's access; users only their
     id: aliceGid,
   });
   assert.equal(steal.status, 404);
-  assert.ok(isGrantActive(server.deps.db, aliceGid));
+  assert.ok(await isGrantActive(server.deps.db, aliceGid));
 
   const adminView = await browser.get(path);
   assert.ok(adminView.text.includes(aliceGid) && adminView.text.includes(bobGid));
@@ -234,9 +241,9 @@ Deno.test("[connected] admins see and revoke everyone's access; users only their
     (await browser.post(`${path}/revoke`, { csrf, kind: "grant", id: bobGid })).status,
     200,
   );
-  assert.equal(isGrantActive(server.deps.db, bobGid), false);
+  assert.equal(await isGrantActive(server.deps.db, bobGid), false);
   await browser.post(`${path}/revoke`, { csrf, kind: "token", id: bobToken.sId });
-  assert.deepEqual(verifyMcpToken(server.deps.db, bobToken.token), {
+  assert.deepEqual(await verifyMcpToken(server.deps.db, bobToken.token), {
     ok: false,
     reason: "revoked",
   });
@@ -248,7 +255,7 @@ Deno.test("[account] changing the password revokes every grant and MCP token and
   const { server, alice, browser } = await admin();
   await using _ = server;
   const c = await connect(server.url, alice, { browser });
-  const token = issueMcpToken(server.deps.db, {
+  const token = await issueMcpToken(server.deps.db, {
     userId: alice.user.id,
     workspaceId: alice.workspace.id,
   });
@@ -282,8 +289,8 @@ Deno.test("[account] changing the password revokes every grant and MCP token and
       audience: `${server.config.publicUrl}/mcp`,
     },
   );
-  assert.equal(isGrantActive(server.deps.db, claims!.gid!), false);
-  assert.equal(verifyMcpToken(server.deps.db, token.token).ok, false);
+  assert.equal(await isGrantActive(server.deps.db, claims!.gid!), false);
+  assert.equal((await verifyMcpToken(server.deps.db, token.token)).ok, false);
   assert.equal((await other.get("/account")).status, 303, "the other session ended");
   assert.equal((await browser.get("/account")).status, 200, "this session stays");
 });
@@ -305,7 +312,7 @@ Deno.test("[connected] the page lists each grant's client, user, scopes, created
   const { server, alice, browser } = await admin();
   await using _ = server;
   const c = await connect(server.url, alice, { browser, readOnly: true });
-  const token = issueMcpToken(server.deps.db, {
+  const token = await issueMcpToken(server.deps.db, {
     userId: alice.user.id,
     workspaceId: alice.workspace.id,
   });
@@ -333,10 +340,10 @@ Deno.test("[connected] client-side MCP server registrations: listed, revocable b
     workspace: alice.workspace,
   });
 
-  const mine = registerRelayServer(server.deps, pageActorOf(server, alice), {
+  const mine = await registerRelayServer(server.deps, await pageActorOf(server, alice), {
     serverName: "Alice Tools",
   });
-  const bobs = registerRelayServer(server.deps, pageActorOf(server, bob), {
+  const bobs = await registerRelayServer(server.deps, await pageActorOf(server, bob), {
     serverName: "Bob Tools",
   });
   const path = `/w/${alice.workspace.sId}/connected`;
@@ -360,7 +367,7 @@ Deno.test("[connected] client-side MCP server registrations: listed, revocable b
   });
   assert.equal(r.status, 200);
   assert.ok(!r.text.includes(bobs.serverId), "gone from the list");
-  const left = server.deps.db.prepare("SELECT server_id FROM relay_registrations").all() as {
+  const left = await server.deps.db.all("SELECT server_id FROM relay_registrations") as {
     server_id: string;
   }[];
   assert.deepEqual(left.map((x) => x.server_id), [mine.serverId]);
@@ -386,11 +393,12 @@ Deno.test("[settings] every settings and account form refuses a POST with a miss
       assert.equal(r.status, 403, `${path} ${JSON.stringify(csrf)}`);
     }
   }
-  const settings = server.deps.db.prepare(
+  const settings = await server.deps.db.get(
     "SELECT mcp_enabled FROM workspaces WHERE id = ?",
-  ).get(alice.workspace.id) as { mcp_enabled: number };
+    alice.workspace.id,
+  ) as { mcp_enabled: number };
   assert.equal(settings.mcp_enabled, 1, "MCP was not turned off");
-  const statics = server.deps.db.prepare("SELECT count(*) AS n FROM oauth_clients").get() as {
+  const statics = await server.deps.db.get("SELECT count(*) AS n FROM oauth_clients") as {
     n: number;
   };
   assert.equal(statics.n, 0, "no client was created");

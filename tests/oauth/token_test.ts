@@ -104,11 +104,11 @@ Deno.test("[oauth] G3 code replay is invalid_grant and revokes the grant of the 
   const first = await exchange(server.url, c);
   assert.equal(first.status, 200);
   const claims = await mcpClaims(server, first.body.access_token);
-  assert.ok(claims?.gid && isGrantActive(server.deps.db, claims.gid));
+  assert.ok(claims?.gid && await isGrantActive(server.deps.db, claims.gid));
   const replay = await exchange(server.url, c);
   assert.equal(replay.status, 400);
   assert.equal(replay.body.error, "invalid_grant");
-  assert.equal(isGrantActive(server.deps.db, claims!.gid!), false);
+  assert.equal(await isGrantActive(server.deps.db, claims!.gid!), false);
   const r = await postForm(`${server.url}/token`, {
     grant_type: "refresh_token",
     refresh_token: first.body.refresh_token,
@@ -233,7 +233,7 @@ Deno.test("[oauth] H2 refresh rotates; reusing a used refresh token revokes the 
   assert.ok(claims?.gid);
   const reuse = await refresh(server, c.clientId, c.tokens.refresh_token);
   assert.equal(reuse.body.error, "invalid_grant");
-  assert.equal(isGrantActive(server.deps.db, claims.gid), false);
+  assert.equal(await isGrantActive(server.deps.db, claims.gid), false);
   const r2 = await refresh(server, c.clientId, r1.body.refresh_token);
   assert.equal(r2.body.error, "invalid_grant", "the rotated token died with the grant");
 });
@@ -270,12 +270,13 @@ Deno.test("[oauth] H4 access tokens last 1 hour; refresh tokens expire with the 
   const c = await connect(server.url, alice);
   const claims = await mcpClaims(server, c.tokens.access_token);
   assert.equal(claims!.exp - claims!.iat, 3600);
-  const row = server.deps.db.prepare(
+  const row = await server.deps.db.get(
     "SELECT g.created_at, g.expires_at, max(r.expires_at) AS rt FROM oauth_grants g JOIN oauth_refresh_tokens r ON r.grant_id = g.id WHERE g.s_id = ?",
-  ).get(claims!.gid!) as { created_at: number; expires_at: number; rt: number };
+    claims!.gid!,
+  ) as { created_at: number; expires_at: number; rt: number };
   assert.equal(row.expires_at - row.created_at, 365 * 24 * 3600 * 1000);
   assert.equal(row.rt, row.expires_at);
-  server.deps.db.prepare("UPDATE oauth_refresh_tokens SET expires_at = 1").run();
+  await server.deps.db.run("UPDATE oauth_refresh_tokens SET expires_at = 1");
   const r = await refresh(server, c.clientId, c.tokens.refresh_token);
   assert.equal(r.body.error, "invalid_grant");
 });
@@ -295,13 +296,13 @@ Deno.test("[oauth] H5 revoking a refresh token revokes the grant; another client
     client_id: other.body.client_id,
   });
   assert.equal(foreign.status, 200, "RFC 7009: no information leak");
-  assert.equal(isGrantActive(server.deps.db, gid), true);
+  assert.equal(await isGrantActive(server.deps.db, gid), true);
   const own = await postForm(`${server.url}/revoke`, {
     token: c.tokens.access_token,
     client_id: c.clientId,
   });
   assert.equal(own.status, 200);
-  assert.equal(isGrantActive(server.deps.db, gid), false);
+  assert.equal(await isGrantActive(server.deps.db, gid), false);
 });
 
 Deno.test("[oauth] I1 tampered signatures and swapped audiences are rejected", async () => {

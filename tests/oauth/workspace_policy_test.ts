@@ -66,7 +66,7 @@ async function world(): Promise<World> {
   });
   const bobBrowser = new BrowserHttp(server.url);
   await bobBrowser.signIn(bob.email, bob.password);
-  const posted = await postConversation(server.deps, pageActorOf(server, bob), {
+  const posted = await postConversation(server.deps, await pageActorOf(server, bob), {
     title: "Bob's private notes",
     visibility: "unlisted",
     post: {
@@ -87,8 +87,8 @@ async function world(): Promise<World> {
   };
 }
 
-function setPolicy(w: World, input: McpSettingsInput) {
-  updateMcpSettings(w.server.deps.db, pageActorOf(w.server, w.alice), input);
+async function setPolicy(w: World, input: McpSettingsInput) {
+  await updateMcpSettings(w.server.deps.db, await pageActorOf(w.server, w.alice), input);
 }
 
 async function registerClient(w: World, redirectUri: string): Promise<string> {
@@ -169,7 +169,7 @@ function refresh(w: World, clientId: string, refreshToken: string) {
 Deno.test("[policy] finding 5: MCP off + localhost allowlist refuse a rogue client's /api/v1 authorization at consent", async () => {
   const w = await world();
   await using _ = w.server;
-  setPolicy(w, LOCKED);
+  await setPolicy(w, LOCKED);
   const rogue = await registerClient(w, "https://rogue.example/cb");
   for (const resource of [w.resources.api, w.resources.mcp]) {
     const res = await consentStatus(w, rogue, "https://rogue.example/cb", resource);
@@ -183,11 +183,11 @@ Deno.test("[policy] the consent POST re-checks: a page opened while allowed cann
   const w = await world();
   await using _ = w.server;
   for (const resource of [w.resources.api, w.resources.mcp]) {
-    setPolicy(w, OPEN);
+    await setPolicy(w, OPEN);
     const client = await registerClient(w, "https://app.example.com/cb");
     const page = await openConsent(w, client, "https://app.example.com/cb", resource);
     assert.equal(page.status, 200);
-    setPolicy(w, { ...OPEN, redirectPolicy: "allowlist" });
+    await setPolicy(w, { ...OPEN, redirectPolicy: "allowlist" });
     const res = await approve(w, page);
     assert.equal(res.status, 403, `${resource}: ${res.location ?? ""}`);
     assert.equal(res.location, null);
@@ -201,11 +201,11 @@ Deno.test("[policy] each setting alone governs both resources: MCP off refuses a
   const loopbackClient = await registerClient(w, "http://localhost:8787/cb");
   const httpsClient = await registerClient(w, "https://app.example.com/cb");
   for (const resource of [w.resources.api, w.resources.mcp]) {
-    setPolicy(w, MCP_OFF);
+    await setPolicy(w, MCP_OFF);
     const off = await consentStatus(w, loopbackClient, "http://localhost:8787/cb", resource);
     assert.equal(off.status, 403, `MCP off, ${resource}`);
     assert.match(off.text, /MCP server is disabled/);
-    setPolicy(w, LOCALHOST_ONLY);
+    await setPolicy(w, LOCALHOST_ONLY);
     const unlisted = await consentStatus(w, httpsClient, "https://app.example.com/cb", resource);
     assert.equal(unlisted.status, 403, `allowlist, ${resource}`);
     assert.match(unlisted.text, /redirect URIs are not allowed/);
@@ -223,14 +223,14 @@ Deno.test("[policy] a code issued before access was turned off is not exchanged 
   const w = await world();
   await using _ = w.server;
   for (const resource of [w.resources.api, w.resources.mcp]) {
-    setPolicy(w, OPEN);
+    await setPolicy(w, OPEN);
     const c = await obtainCode(w.server.url, w.bob, { browser: w.bobBrowser, resource });
-    setPolicy(w, MCP_OFF);
+    await setPolicy(w, MCP_OFF);
     const refused = await exchange(w.server.url, c);
     assert.equal(refused.status, 400, `${resource}: ${JSON.stringify(refused.body)}`);
     assert.equal(refused.body.error, "invalid_grant");
     assert.match(refused.body.error_description, /MCP server is disabled/);
-    setPolicy(w, OPEN);
+    await setPolicy(w, OPEN);
     const ok = await exchange(w.server.url, c);
     assert.equal(ok.status, 200, `the refused exchange did not consume the code (${resource})`);
   }
@@ -239,16 +239,16 @@ Deno.test("[policy] a code issued before access was turned off is not exchanged 
 Deno.test("[policy] after the grant, turning MCP off stops access tokens and refresh for both resources; turning it on restores them", async () => {
   const w = await world();
   await using _ = w.server;
-  setPolicy(w, OPEN);
+  await setPolicy(w, OPEN);
   for (const resource of [w.resources.api, w.resources.mcp]) {
     const c = await connect(w.server.url, w.bob, { browser: w.bobBrowser, resource });
     assert.equal(await useToken(w, resource, c.tokens.access_token), 200, `control ${resource}`);
-    setPolicy(w, MCP_OFF);
+    await setPolicy(w, MCP_OFF);
     assert.equal(await useToken(w, resource, c.tokens.access_token), 403, `token ${resource}`);
     const r = await refresh(w, c.clientId, c.tokens.refresh_token);
     assert.equal(r.status, 400, `refresh ${resource}: ${JSON.stringify(r.body)}`);
     assert.equal(r.body.error, "invalid_grant");
-    setPolicy(w, OPEN);
+    await setPolicy(w, OPEN);
     assert.equal(await useToken(w, resource, c.tokens.access_token), 200, `restored ${resource}`);
     const again = await refresh(w, c.clientId, c.tokens.refresh_token);
     assert.equal(again.status, 200, `the refused refresh left the grant intact (${resource})`);
@@ -258,31 +258,31 @@ Deno.test("[policy] after the grant, turning MCP off stops access tokens and ref
 Deno.test("[policy] tightening the allowlist after the grant cuts the client off REST, /mcp and refresh", async () => {
   const w = await world();
   await using _ = w.server;
-  setPolicy(w, OPEN);
+  await setPolicy(w, OPEN);
   for (const resource of [w.resources.api, w.resources.mcp]) {
     const c = await connect(w.server.url, w.bob, { browser: w.bobBrowser, resource });
-    setPolicy(w, { ...LOCALHOST_ONLY, allowedRedirectUris: ["http://localhost:*"] });
+    await setPolicy(w, { ...LOCALHOST_ONLY, allowedRedirectUris: ["http://localhost:*"] });
     // The client's redirect is http://127.0.0.1:53682/callback: not on the list.
     assert.equal(c.redirectUri, LOOPBACK);
     assert.equal(await useToken(w, resource, c.tokens.access_token), 403, `token ${resource}`);
     const r = await refresh(w, c.clientId, c.tokens.refresh_token);
     assert.equal(r.status, 400, `refresh ${resource}`);
     assert.match(r.body.error_description, /redirect URIs are not allowed/);
-    setPolicy(w, { ...LOCALHOST_ONLY, allowedRedirectUris: ["http://127.0.0.1:*"] });
+    await setPolicy(w, { ...LOCALHOST_ONLY, allowedRedirectUris: ["http://127.0.0.1:*"] });
     assert.equal(await useToken(w, resource, c.tokens.access_token), 200, `listed ${resource}`);
-    setPolicy(w, OPEN);
+    await setPolicy(w, OPEN);
   }
 });
 
 Deno.test("[policy] REST answers 403 workspace_auth_error naming the setting; API keys and personal tokens are not governed", async () => {
   const w = await world();
   await using _ = w.server;
-  setPolicy(w, OPEN);
+  await setPolicy(w, OPEN);
   const c = await connect(w.server.url, w.bob, {
     browser: w.bobBrowser,
     resource: w.resources.api,
   });
-  setPolicy(w, MCP_OFF);
+  await setPolicy(w, MCP_OFF);
   const res = await fetch(`${w.server.url}/api/v1/w/${w.alice.workspace.sId}/spaces`, {
     headers: { authorization: `Bearer ${c.tokens.access_token}` },
   });
@@ -297,12 +297,12 @@ Deno.test("[policy] REST answers 403 workspace_auth_error naming the setting; AP
   await me.body?.cancel();
   // First-party credentials made in the console are not third-party applications.
   const db = w.server.deps.db;
-  const key = insertApiKey(db, {
+  const key = await insertApiKey(db, {
     workspaceId: w.alice.workspace.id,
     name: "k",
     createdByUserId: w.alice.user.id,
   });
-  const pat = issuePersonalToken(db, {
+  const pat = await issuePersonalToken(db, {
     workspaceId: w.alice.workspace.id,
     userId: w.bob.user.id,
     name: "p",
@@ -320,7 +320,7 @@ Deno.test("[policy] REST answers 403 workspace_auth_error naming the setting; AP
 Deno.test("[policy] the stream re-check (isCredentialActive) follows the workspace's switch for OAuth credentials", async () => {
   const w = await world();
   await using _ = w.server;
-  setPolicy(w, OPEN);
+  await setPolicy(w, OPEN);
   const c = await connect(w.server.url, w.bob, {
     browser: w.bobBrowser,
     resource: w.resources.api,
@@ -335,20 +335,24 @@ Deno.test("[policy] the stream re-check (isCredentialActive) follows the workspa
     clientId: c.clientId,
     expiresAt: claims.exp * 1000,
   };
-  assert.equal(isCredentialActive(w.server.deps.db, credential), true);
-  setPolicy(w, MCP_OFF);
-  assert.equal(isCredentialActive(w.server.deps.db, credential), false, "an open stream ends");
-  setPolicy(w, OPEN);
-  assert.equal(isCredentialActive(w.server.deps.db, credential), true);
+  assert.equal(await isCredentialActive(w.server.deps.db, credential), true);
+  await setPolicy(w, MCP_OFF);
+  assert.equal(
+    await isCredentialActive(w.server.deps.db, credential),
+    false,
+    "an open stream ends",
+  );
+  await setPolicy(w, OPEN);
+  assert.equal(await isCredentialActive(w.server.deps.db, credential), true);
 });
 
 Deno.test("[policy] consent lists a refusing workspace as not selectable, with the reason; the settings page says what the switch governs", async () => {
   const w = await world();
   await using _ = w.server;
   const db = w.server.deps.db;
-  const other = createWorkspace(db, { name: "Side project", adminUserId: w.bob.user.id });
-  addMember(db, { workspaceId: other.id, userId: w.bob.user.id, role: "admin" });
-  setPolicy(w, MCP_OFF);
+  const other = await createWorkspace(db, { name: "Side project", adminUserId: w.bob.user.id });
+  await addMember(db, { workspaceId: other.id, userId: w.bob.user.id, role: "admin" });
+  await setPolicy(w, MCP_OFF);
   const client = await registerClient(w, LOOPBACK);
   const page = await openConsent(w, client, LOOPBACK, w.resources.api);
   assert.equal(page.status, 200, "another workspace still allows it");

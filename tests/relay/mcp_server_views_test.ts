@@ -8,19 +8,22 @@ import { startTestServer } from "../helpers/server.ts";
 import { apiJson, createUserWithToken } from "../helpers/fixtures.ts";
 import { dustApiFor } from "../helpers/local_mcp.ts";
 
-function spaceOfKind(
-  server: { deps: { db: import("../../src/db/sqlite.ts").Db } },
+async function spaceOfKind(
+  server: { deps: { db: import("../../src/db/db.ts").Db } },
   workspaceId: number,
   kind: string,
 ) {
-  return (server.deps.db.prepare("SELECT s_id FROM spaces WHERE workspace_id = ? AND kind = ?")
-    .get(workspaceId, kind) as { s_id: string }).s_id;
+  return (await server.deps.db.get(
+    "SELECT s_id FROM spaces WHERE workspace_id = ? AND kind = ?",
+    workspaceId,
+    kind,
+  ) as { s_id: string }).s_id;
 }
 
 Deno.test("[relay] mcp_server_views lists the internal search and files views of the global space with includeAuto", async () => {
   await using server = await startTestServer();
   const alice = await createUserWithToken(server, { email: "alice@example.com", role: "user" });
-  const global = spaceOfKind(server, alice.workspace.id, "global");
+  const global = await spaceOfKind(server, alice.workspace.id, "global");
   const api = dustApiFor(server, alice.token, alice.workspace.sId);
   const withAuto = await api.getMCPServerViews(global, true);
   assert.ok(withAuto.isOk(), JSON.stringify(withAuto));
@@ -48,8 +51,8 @@ Deno.test("[relay] mcp_server_views: 404 for an unreadable space, 400 bad includ
   await using server = await startTestServer();
   const alice = await createUserWithToken(server, { email: "alice@example.com", role: "user" });
   const w = alice.workspace.sId;
-  const system = spaceOfKind(server, alice.workspace.id, "system");
-  const global = spaceOfKind(server, alice.workspace.id, "global");
+  const system = await spaceOfKind(server, alice.workspace.id, "system");
+  const global = await spaceOfKind(server, alice.workspace.id, "global");
   const hidden = await apiJson(
     server,
     alice.token,

@@ -86,7 +86,7 @@ Deno.test("[relay] register refuses names outside 5–30 characters and bad bodi
 Deno.test("[relay] register refuses an API key with Dust's 403 message", async () => {
   const { server, alice } = await setup();
   await using _ = server;
-  const key = createApiKey(server, alice.workspace);
+  const key = await createApiKey(server, alice.workspace);
   const r = await apiJson(server, key, mcpPath(alice, "register"), {
     method: "POST",
     body: { serverName: "Local Tools" },
@@ -219,7 +219,10 @@ Deno.test("[relay] requests: 400 without serverId or with a bad cursor, 403 mcp_
   assert.equal(cursor.status, 400);
   await cursor.body?.cancel();
   for (
-    const [token, u] of [[bob.token, bob], [createApiKey(server, alice.workspace), alice]] as const
+    const [token, u] of [[bob.token, bob], [
+      await createApiKey(server, alice.workspace),
+      alice,
+    ]] as const
   ) {
     const res = await openStream(server, token, u, `serverId=${encodeURIComponent(serverId)}`);
     assert.equal(res.status, 403);
@@ -333,42 +336,59 @@ Deno.test("[relay] checkClientSideServers answers Dust's 401/403 messages and re
   await using _ = server;
   server.deps.relay.timings.registrationTtlMs = 60_000;
   const { serverId } = await register(server, alice);
-  const aliceActor = userActorOf(server, alice);
+  const aliceActor = await userActorOf(server, alice);
   const keyActor = {
     kind: "api_key" as const,
     workspace: { id: alice.workspace.id, sId: alice.workspace.sId, name: alice.workspace.name },
     credential: { kind: "api_key" as const, id: "k" },
   };
-  const expect = (fn: () => unknown, status: number, message: string) =>
-    assert.throws(
+  const expect = (fn: () => Promise<unknown>, status: number, message: string) =>
+    assert.rejects(
       fn,
       (e: AppError) =>
         e.status === status && e.type === "invalid_request_error" && e.message === message,
     );
-  expect(
-    () => checkClientSideServers(server.deps, keyActor, [serverId], "conversation"),
+  await expect(
+    async () => await checkClientSideServers(server.deps, keyActor, [serverId], "conversation"),
     401,
     "Local MCP servers are only available to authenticated users.",
   );
-  expect(
-    () => checkClientSideServers(server.deps, userActorOf(server, bob), [serverId], "conversation"),
+  await expect(
+    async () =>
+      await checkClientSideServers(
+        server.deps,
+        await userActorOf(server, bob),
+        [serverId],
+        "conversation",
+      ),
     403,
     "User does not have access to the local MCP servers.",
   );
-  expect(
-    () => checkClientSideServers(server.deps, userActorOf(server, bob), [serverId], "message"),
+  await expect(
+    async () =>
+      await checkClientSideServers(
+        server.deps,
+        await userActorOf(server, bob),
+        [serverId],
+        "message",
+      ),
     403,
     "User does not have access to the client-side MCP servers.",
   );
-  assert.deepEqual(checkClientSideServers(server.deps, keyActor, [], "message"), []);
-  const before = findOwnedRegistration(server.deps, aliceActor, serverId)!.expiresAt;
+  assert.deepEqual(await checkClientSideServers(server.deps, keyActor, [], "message"), []);
+  const before = (await findOwnedRegistration(server.deps, aliceActor, serverId))!.expiresAt;
   await new Promise((r) => setTimeout(r, 20));
-  const [reg] = checkClientSideServers(server.deps, aliceActor, [serverId, serverId], "message");
+  const [reg] = await checkClientSideServers(
+    server.deps,
+    aliceActor,
+    [serverId, serverId],
+    "message",
+  );
   assert.equal(reg.serverId, serverId);
   assert.ok(reg.expiresAt > before, "the TTL was refreshed");
-  server.deps.db.prepare("UPDATE relay_registrations SET expires_at = 0").run();
-  expect(
-    () => checkClientSideServers(server.deps, aliceActor, [serverId], "message"),
+  await server.deps.db.run("UPDATE relay_registrations SET expires_at = 0");
+  await expect(
+    async () => await checkClientSideServers(server.deps, aliceActor, [serverId], "message"),
     403,
     "User does not have access to the client-side MCP servers.",
   );
@@ -391,9 +411,9 @@ Deno.test("[relay] posting a message over REST checks clientSideMCPServerIds wit
       },
     },
   });
-  const countConversations = () =>
-    (server.deps.db.prepare("SELECT COUNT(*) AS n FROM conversations").get() as { n: number }).n;
-  const key = createApiKey(server, alice.workspace);
+  const countConversations = async () =>
+    (await server.deps.db.get("SELECT COUNT(*) AS n FROM conversations") as { n: number }).n;
+  const key = await createApiKey(server, alice.workspace);
   const byKey = await apiJson(server, key, conversations, post([serverId]));
   assert.equal(byKey.status, 401);
   assert.deepEqual(byKey.body.error, {
@@ -403,7 +423,7 @@ Deno.test("[relay] posting a message over REST checks clientSideMCPServerIds wit
   const byBob = await apiJson(server, bob.token, conversations, post([serverId]));
   assert.equal(byBob.status, 403);
   assert.equal(byBob.body.error.message, "User does not have access to the local MCP servers.");
-  assert.equal(countConversations(), 0, "a refused post writes nothing");
+  assert.equal(await countConversations(), 0, "a refused post writes nothing");
 
   const ok = await apiJson(server, alice.token, conversations, post([serverId]));
   assert.equal(ok.status, 200, JSON.stringify(ok.body));

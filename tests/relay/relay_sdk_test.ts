@@ -28,8 +28,8 @@ Deno.test("[relay] an MCP SDK client lists and calls a tool of a DustMcpServerTr
     await client.close();
   }
   // Every answered request left the replay log; only the last notification may remain.
-  const left = server.deps.db.prepare(
+  const left = await server.deps.db.get(
     "SELECT count(*) AS n FROM relay_requests WHERE request_id IS NOT NULL",
-  ).get() as { n: number };
+  ) as { n: number };
   assert.equal(left.n, 0);
 });

@@ -23,7 +23,7 @@ class FrameReader {
     const deadline = Date.now() + ms;
     while (!this.#buf.includes("\n\n")) {
       if (this.ended) return null;
-      let timer: ReturnType<typeof setTimeout> | undefined;
+      let timer: Awaited<ReturnType<typeof setTimeout>> | undefined;
       const timeout = new Promise<"timeout">((r) => {
         timer = setTimeout(() => r("timeout"), Math.max(0, deadline - Date.now()));
       });
@@ -79,17 +79,17 @@ Deno.test("[relay] reconnect with lastEventId replays an unanswered request exac
   await using server = await startTestServer();
   const alice = await createUserWithToken(server, { email: "alice@example.com", role: "user" });
   const { serverId, stream: first } = await registerAndOpen(server, alice);
-  publishRelayRequest(server.deps, serverId, call("r1"));
+  await publishRelayRequest(server.deps, serverId, call("r1"));
   const e1 = await first.nextEvent();
   assert.equal(e1?.data.id, "r1");
   await first.cancel();
 
-  publishRelayRequest(server.deps, serverId, call("r2")); // while disconnected
+  await publishRelayRequest(server.deps, serverId, call("r2")); // while disconnected
   const second = await open(server, alice, serverId, e1!.eventId);
   const seen: string[] = [];
   const replayed = await second.nextEvent();
   seen.push(replayed!.data.id!);
-  publishRelayRequest(server.deps, serverId, call("r3")); // live after the replay
+  await publishRelayRequest(server.deps, serverId, call("r3")); // live after the replay
   for (let e = await second.nextEvent(300); e; e = await second.nextEvent(300)) {
     seen.push(e.data.id!);
   }
@@ -102,8 +102,8 @@ Deno.test("[relay] an answered request is never replayed; unanswered ones are, f
   const alice = await createUserWithToken(server, { email: "alice@example.com", role: "user" });
   const { serverId, stream } = await registerAndOpen(server, alice);
   await stream.cancel();
-  publishRelayRequest(server.deps, serverId, call("a"));
-  publishRelayRequest(server.deps, serverId, call("b"));
+  await publishRelayRequest(server.deps, serverId, call("a"));
+  await publishRelayRequest(server.deps, serverId, call("b"));
   const answered = await apiJson(
     server,
     alice.token,
@@ -131,8 +131,8 @@ Deno.test("[relay] two users' registrations never see each other's requests", as
   });
   const a = await registerAndOpen(server, alice);
   const b = await registerAndOpen(server, bob);
-  publishRelayRequest(server.deps, a.serverId, call("for-alice"));
-  publishRelayRequest(server.deps, b.serverId, call("for-bob"));
+  await publishRelayRequest(server.deps, a.serverId, call("for-alice"));
+  await publishRelayRequest(server.deps, b.serverId, call("for-bob"));
   assert.equal((await a.stream.nextEvent())?.data.id, "for-alice");
   assert.equal((await b.stream.nextEvent())?.data.id, "for-bob");
   assert.equal(await a.stream.nextEvent(200), null);
@@ -189,25 +189,33 @@ Deno.test("[relay] live registrations: users list and revoke their own, admins e
   });
   const b = await registerAndOpen(server, bob);
   const c = await registerAndOpen(server, carol);
-  const ids = (u: UserWithToken) =>
-    listRelayRegistrations(server.deps, userActorOf(server, u)).map((r) => r.serverId).sort();
-  assert.deepEqual(ids(bob), [b.serverId]);
-  assert.deepEqual(ids(admin), [b.serverId, c.serverId].sort());
-  const view = listRelayRegistrations(server.deps, userActorOf(server, bob))[0];
+  const ids = async (u: UserWithToken) =>
+    (await listRelayRegistrations(server.deps, await userActorOf(server, u))).map((r) => r.serverId)
+      .sort();
+  assert.deepEqual(await ids(bob), [b.serverId]);
+  assert.deepEqual(await ids(admin), [b.serverId, c.serverId].sort());
+  const view = (await listRelayRegistrations(server.deps, await userActorOf(server, bob)))[0];
   assert.equal(view.userEmail, "bob@example.com");
   assert.equal(view.connected, true);
 
-  assert.throws(
-    () => revokeRelayRegistration(server.deps, userActorOf(server, bob), { serverId: c.serverId }),
+  await assert.rejects(
+    async () =>
+      await revokeRelayRegistration(server.deps, await userActorOf(server, bob), {
+        serverId: c.serverId,
+      }),
     /not registered/,
   );
-  revokeRelayRegistration(server.deps, userActorOf(server, admin), { serverId: c.serverId });
+  await revokeRelayRegistration(server.deps, await userActorOf(server, admin), {
+    serverId: c.serverId,
+  });
   let last: string | null = "";
   for (let f = await c.stream.next(); f !== null; f = await c.stream.next()) last = f;
   assert.equal(last, "data: done");
   assert.equal(c.stream.ended, true);
-  revokeRelayRegistration(server.deps, userActorOf(server, bob), { serverId: b.serverId });
-  assert.deepEqual(ids(admin), []);
+  await revokeRelayRegistration(server.deps, await userActorOf(server, bob), {
+    serverId: b.serverId,
+  });
+  assert.deepEqual(await ids(admin), []);
   await b.stream.cancel();
 });
 
@@ -219,14 +227,14 @@ Deno.test("[relay] requests larger than one stream piece arrive whole, live and 
     params: { name: "t", arguments: { text: "é".repeat(n) } },
   });
   const { serverId, stream } = await registerAndOpen(server, alice);
-  publishRelayRequest(server.deps, serverId, big("live-big", 300_000));
-  publishRelayRequest(server.deps, serverId, call("live-small"));
+  await publishRelayRequest(server.deps, serverId, big("live-big", 300_000));
+  await publishRelayRequest(server.deps, serverId, call("live-small"));
   const live = [await stream.nextEvent(), await stream.nextEvent()];
   assert.deepEqual(live.map((e) => e?.data.id), ["live-big", "live-small"]);
   await stream.cancel();
-  publishRelayRequest(server.deps, serverId, big("replayed-big", 500_000));
+  await publishRelayRequest(server.deps, serverId, big("replayed-big", 500_000));
   const again = await open(server, alice, serverId, live[1]!.eventId);
-  const e = await again.nextEvent(5000) as { data: ReturnType<typeof big> } | null;
+  const e = await again.nextEvent(5000) as { data: Awaited<ReturnType<typeof big>> } | null;
   assert.equal(e?.data.id, "replayed-big");
   assert.equal(e?.data.params.arguments.text, "é".repeat(500_000));
   await again.cancel();

@@ -93,7 +93,7 @@ Deno.test("[security] an admin's API key reads none of a member's private conver
   await using _ = s;
   const { cId, mId, fId, path } = await seedConversation(s, member.token, w);
   const c = `${w}/assistant/conversations/${cId}`;
-  const messagesBefore = s.deps.db.prepare("SELECT COUNT(*) AS n FROM messages").get();
+  const messagesBefore = await s.deps.db.get("SELECT COUNT(*) AS n FROM messages");
   // The admin's own token was already refused; the key must answer the same.
   for (const token of [admin.token, key]) {
     const notFound = async (method: string, p: string, body?: unknown, type?: string) => {
@@ -128,7 +128,7 @@ Deno.test("[security] an admin's API key reads none of a member's private conver
   const actor = keyActorOf(admin.workspace);
   const scope = { type: "conversation" as const, conversation_id: cId };
   const refusals = [
-    () => filesList(s.deps, actor, { scope }),
+    async () => await filesList(s.deps, actor, { scope }),
     () => filesCat(s.deps, actor, { scope, path }),
     () => filesGrep(s.deps, actor, { scope, path, pattern: "secret" }),
   ];
@@ -138,7 +138,7 @@ Deno.test("[security] an admin's API key reads none of a member's private conver
       return true;
     });
   }
-  assert.deepEqual(s.deps.db.prepare("SELECT COUNT(*) AS n FROM messages").get(), messagesBefore);
+  assert.deepEqual(await s.deps.db.get("SELECT COUNT(*) AS n FROM messages"), messagesBefore);
 });
 
 Deno.test("[security] API keys read what API keys created (any key of the workspace) and workspace-visible conversations", async () => {

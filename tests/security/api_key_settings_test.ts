@@ -9,9 +9,10 @@ import { startTestServer, type TestServer } from "../helpers/server.ts";
 import { apiJson, createApiKey, createUserWithToken } from "../helpers/fixtures.ts";
 import { flushAuditLog, recordToolCall } from "../../src/core/audit.ts";
 import type { UserWithToken } from "../helpers/fixtures.ts";
+import { mapSeries } from "../../src/util/async.ts";
 
-function oldEntry(s: TestServer, u: UserWithToken): void {
-  recordToolCall(s.deps.db, {
+async function oldEntry(s: TestServer, u: UserWithToken): Promise<void> {
+  await recordToolCall(s.deps.db, {
     at: Date.now() - 3 * 86_400_000,
     workspaceId: u.workspace.id,
     userId: u.user.id,
@@ -26,21 +27,23 @@ function oldEntry(s: TestServer, u: UserWithToken): void {
     bytesReturned: 1,
     requestId: null,
   });
-  flushAuditLog(s.deps.db);
+  await flushAuditLog(s.deps.db);
 }
 
 Deno.test("[security] an API key cannot change the audit retention: 403 in the REST envelope, nothing pruned", async () => {
   await using s = await startTestServer();
   const admin = await createUserWithToken(s, { email: "admin@example.com", role: "admin" });
-  const key = createApiKey(s, admin.workspace);
-  oldEntry(s, admin);
+  const key = await createApiKey(s, admin.workspace);
+  await oldEntry(s, admin);
   const path = `/api/v1/w/${admin.workspace.sId}/audit/settings`;
   const r = await apiJson(s, key, path, { method: "PATCH", body: { retentionDays: 1 } });
   assert.equal(r.status, 403);
   assert.equal(r.body.error.type, "workspace_auth_error");
   assert.match(r.body.error.message, /workspace admins/);
-  const row = s.deps.db.prepare("SELECT audit_retention_days AS d FROM workspaces WHERE id = ?")
-    .get(admin.workspace.id) as { d: number };
+  const row = await s.deps.db.get(
+    "SELECT audit_retention_days AS d FROM workspaces WHERE id = ?",
+    admin.workspace.id,
+  ) as { d: number };
   assert.equal(row.d, 90);
   const log = await apiJson(s, admin.token, `/api/v1/w/${admin.workspace.sId}/audit`);
   assert.deepEqual(log.body.entries.map((e: { tool: string }) => e.tool), ["three_days_old"]);
@@ -60,7 +63,7 @@ Deno.test("[security] every admin-only workspace setting refuses an API key and 
     role: "user",
     workspace: admin.workspace,
   });
-  const key = createApiKey(s, admin.workspace);
+  const key = await createApiKey(s, admin.workspace);
   const w = `/api/v1/w/${admin.workspace.sId}`;
   const space = await apiJson(s, admin.token, `${w}/spaces`, {
     method: "POST",
@@ -76,16 +79,18 @@ Deno.test("[security] every admin-only workspace setting refuses an API key and 
     method: "POST",
     body: { name: "kept" },
   });
-  const snapshot = () =>
-    JSON.stringify([
-      "SELECT audit_retention_days, mcp_enabled, redirect_policy FROM workspaces",
-      "SELECT s_id, name FROM spaces ORDER BY id",
-      "SELECT COUNT(*) FROM groups",
-      "SELECT COUNT(*) FROM space_groups",
-      "SELECT COUNT(*) FROM space_members",
-      "SELECT s_id, revoked_at FROM api_keys ORDER BY id",
-    ].map((sql) => s.deps.db.prepare(sql).all()));
-  const before = snapshot();
+  const snapshot = async () =>
+    JSON.stringify(
+      await mapSeries([
+        "SELECT audit_retention_days, mcp_enabled, redirect_policy FROM workspaces",
+        "SELECT s_id, name FROM spaces ORDER BY id",
+        "SELECT COUNT(*) FROM groups",
+        "SELECT COUNT(*) FROM space_groups",
+        "SELECT COUNT(*) FROM space_members",
+        "SELECT s_id, revoked_at FROM api_keys ORDER BY id",
+      ], async (sql) => await s.deps.db.all(sql)),
+    );
+  const before = await snapshot();
   // Refused as a non-admin (403), or as a route that needs a user at all (401 user_not_found).
   const ADMIN = [403, "workspace_auth_error"] as const;
   const USER = [401, "user_not_found"] as const;
@@ -104,5 +109,5 @@ Deno.test("[security] every admin-only workspace setting refuses an API key and 
     assert.equal(r.status, status, `${method} ${path}: ${JSON.stringify(r.body)}`);
     assert.equal(r.body.error.type, type, `${method} ${path}`);
   }
-  assert.equal(snapshot(), before);
+  assert.equal(await snapshot(), before);
 });

@@ -23,7 +23,7 @@ Deno.test("[security] cross-scope: a member's own conversation cannot attach oth
   });
   assert.equal(mine.status, 200, JSON.stringify(mine.body));
   const own = `${base}/${mine.body.conversation.sId}`;
-  const before = digestWorkspace(s, w.alice.workspace.id);
+  const before = await digestWorkspace(s, w.alice.workspace.id);
   const post = (path: string, body: unknown) =>
     apiJson(s, w.bob.token, path, { method: "POST", body });
   const same = async (label: string, path: string, body: (id: string) => unknown, id: string) => {
@@ -62,7 +62,7 @@ Deno.test("[security] cross-scope: a member's own conversation cannot attach oth
     title: "x",
     message: messageBody("run it", [id]),
   }), privateAgent);
-  assert.equal(digestWorkspace(s, w.alice.workspace.id), before, "workspace A changed");
+  assert.equal(await digestWorkspace(s, w.alice.workspace.id), before, "workspace A changed");
   const mcp = (agentName: string) =>
     rawMcp(
       s,
@@ -103,9 +103,9 @@ Deno.test("[security] cross-scope: file tools confine paths to the scope named, 
     `${own}/%2e%2e/conversation-${w.conv}/owlprivate.txt`,
     `/${own}/../../conversation-${w.conv}/owlprivate.txt`,
   ];
-  const others = () =>
-    JSON.stringify(s.deps.db.prepare("SELECT * FROM files WHERE user_id != ?").all(w.bob.user.id));
-  const before = others();
+  const others = async () =>
+    JSON.stringify(await s.deps.db.all("SELECT * FROM files WHERE user_id != ?", w.bob.user.id));
+  const before = await others();
   for (const path of targets) {
     for (
       const [tool, args] of [
@@ -119,10 +119,12 @@ Deno.test("[security] cross-scope: file tools confine paths to the scope named, 
       for (const m of PRIVATE_MARKERS) assert.ok(!text.includes(m), `${tool} ${path} leaks ${m}`);
     }
   }
-  assert.equal(others(), before, "another user's file changed");
+  assert.equal(await others(), before, "another user's file changed");
   // Whatever bob created (a literal `%2e%2e` is just a name) stayed in his own scope.
-  const scopes = s.deps.db.prepare("SELECT DISTINCT scope_s_id FROM files WHERE user_id = ?")
-    .all(w.bob.user.id) as { scope_s_id: string }[];
+  const scopes = await s.deps.db.all(
+    "SELECT DISTINCT scope_s_id FROM files WHERE user_id = ?",
+    w.bob.user.id,
+  ) as { scope_s_id: string }[];
   assert.deepEqual(scopes.map((r) => r.scope_s_id).filter((x) => x !== ownConv), []);
   // Control: the same tools work inside the scope.
   const fine = { scope, path: `${own}/fine.txt`, content: "fine", content_type: "text/plain" };
@@ -136,7 +138,7 @@ Deno.test("[security] cross-scope: a member cannot add themselves to a restricte
   await using s = await startTestServer();
   const w = await buildSecurityWorld(s);
   const base = `/api/v1/w/${w.alice.workspace.sId}/spaces`;
-  const before = digestWorkspace(s, w.alice.workspace.id);
+  const before = await digestWorkspace(s, w.alice.workspace.id);
   for (const space of [w.vault, w.pod]) {
     for (const role of [undefined, "member", "editor"]) {
       const join = (id: string) =>
@@ -150,7 +152,7 @@ Deno.test("[security] cross-scope: a member cannot add themselves to a restricte
       assert.deepEqual([real.status, real.body.error.type], [fake.status, fake.body.error.type]);
     }
   }
-  assert.equal(digestWorkspace(s, w.alice.workspace.id), before, "bob joined something");
+  assert.equal(await digestWorkspace(s, w.alice.workspace.id), before, "bob joined something");
   const seen = await apiJson(s, w.bob.token, `${base}?kinds=global,regular,project`);
   assert.equal(seen.status, 200, JSON.stringify(seen.body));
   assert.ok(JSON.stringify(seen.body).includes(w.globalA), "control: bob lists the global space");

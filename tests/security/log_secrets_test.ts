@@ -62,7 +62,7 @@ async function setupAndSignIn(s: TestServer): Promise<Admin> {
   keep("session cookie", browser.cookies.get("dmcp_session"));
   const account = await browser.get("/account");
   const csrf = keep("CSRF token", formValue(account.text, "csrf"));
-  const wId = (s.deps.db.prepare("SELECT s_id FROM workspaces").get() as { s_id: string }).s_id;
+  const wId = (await s.deps.db.get("SELECT s_id FROM workspaces") as { s_id: string }).s_id;
   return { browser, email, password, wId, csrf };
 }
 
@@ -159,11 +159,12 @@ async function adminPages(a: Admin): Promise<void> {
 }
 
 async function restWithKeys(s: TestServer, a: Admin): Promise<void> {
-  const user = findUserByEmail(s.deps.db, a.email)!;
-  const ws = s.deps.db.prepare("SELECT id FROM workspaces").get() as { id: number };
+  const user = (await findUserByEmail(s.deps.db, a.email))!;
+  const ws = await s.deps.db.get("SELECT id FROM workspaces") as { id: number };
   const pat = keep(
     "personal token",
-    issuePersonalToken(s.deps.db, { workspaceId: ws.id, userId: user.id, name: "t" }).secret,
+    (await issuePersonalToken(s.deps.db, { workspaceId: ws.id, userId: user.id, name: "t" }))
+      .secret,
   );
   const w = `/api/v1/w/${a.wId}`;
   const key = await apiJson(s, pat, `${w}/api_keys`, { method: "POST", body: { name: "k" } });
@@ -221,8 +222,8 @@ Deno.test("[security] logs: no token, code, secret, password or upload of a full
     }
   }
   // The audit log keeps (short) tool arguments by design, never credentials.
-  flushAuditLog(s.deps.db);
-  const audit = JSON.stringify(s.deps.db.prepare("SELECT * FROM audit_log").all());
+  await flushAuditLog(s.deps.db);
+  const audit = JSON.stringify(await s.deps.db.all("SELECT * FROM audit_log"));
   assert.ok(audit.includes("files_create"), "MCP calls were audited");
   for (const [label, value] of secrets) {
     if (label === "file written through MCP") continue;

@@ -154,12 +154,12 @@ Deno.test("[security] MCP: every tool answers another workspace's ids like ids t
     /ledger_zebrasecret/,
   );
   assert.equal((await call(s, w.alice.mcpToken, "get_pod", { podId: w.pod })).isError, false);
-  const before = digestWorkspace(s, w.alice.workspace.id);
+  const before = await digestWorkspace(s, w.alice.workspace.id);
   for (const doc of w.ids.documentId) {
     const n = await sweep(s, w, w.carol.mcpToken, doc, [...PRIVATE_MARKERS, ...MEMBER_MARKERS]);
     assert.ok(n >= 20);
   }
-  assert.equal(digestWorkspace(s, w.alice.workspace.id), before, "workspace A changed");
+  assert.equal(await digestWorkspace(s, w.alice.workspace.id), before, "workspace A changed");
   // Control: every call is well-formed — the owner's identical calls pass validation.
   for (const [tool, list] of Object.entries(callsOf(realIds(w, w.ids.documentId[0])))) {
     for (const args of list) {
@@ -174,7 +174,7 @@ Deno.test("[security] MCP: a member's tools never reach restricted spaces, Pods 
   const w = await buildSecurityWorld(s);
   const heron = await call(s, w.bob.mcpToken, "search", { query: "heronpublic" });
   assert.match(heron.text, /welcome_heronpublic/, "bob searches the global space");
-  const before = digestWorkspace(s, w.alice.workspace.id);
+  const before = await digestWorkspace(s, w.alice.workspace.id);
   await sweep(s, w, w.bob.mcpToken, w.ids.documentId[0], PRIVATE_MARKERS);
-  assert.equal(digestWorkspace(s, w.alice.workspace.id), before, "workspace A changed");
+  assert.equal(await digestWorkspace(s, w.alice.workspace.id), before, "workspace A changed");
 });

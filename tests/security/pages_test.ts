@@ -32,7 +32,7 @@ interface World {
 
 async function world(s: TestServer): Promise<World> {
   const alice = await createPasswordUser(s, { email: "alice@a.example", role: "admin" });
-  s.deps.db.prepare("UPDATE users SET is_instance_admin = 1 WHERE id = ?").run(alice.user.id);
+  await s.deps.db.run("UPDATE users SET is_instance_admin = 1 WHERE id = ?", alice.user.id);
   const bob = await createPasswordUser(s, {
     email: "bob@a.example",
     role: "user",
@@ -80,7 +80,7 @@ Deno.test("[security] pages: every page forbids framing, referrers and cross-ori
   const clientId = await registerPublicClient(s.url);
   const authorize = authorizeUrl(s.url, { clientId, challenge: pkcePair().challenge });
   const pages = pageUrls(w, authorize);
-  const routes = routeTable(s).filter((r) => r.startsWith("GET ") && isPageRoute(r));
+  const routes = (await routeTable(s)).filter((r) => r.startsWith("GET ") && isPageRoute(r));
   assert.deepEqual(routes.filter((r) => !(r in pages)), [], "pages without a security check");
   const anonymous = new BrowserHttp(s.url);
   const browsers: [string, BrowserHttp][] = [["signed out", anonymous]];
@@ -160,8 +160,8 @@ const FORMS: Record<string, Form> = {
   "POST /w/:wId/settings/clients/delete": {
     path: (w) => `/w/${w.a}/settings/clients/delete`,
     csrf: true,
-    fields: (w) => {
-      const c = createStaticClient(
+    fields: async (w) => {
+      const c = await createStaticClient(
         w.s.deps.db,
         userActor({ ...w.alice, role: "admin", token: "" }),
         {
@@ -211,13 +211,13 @@ async function csrfOf(b: BrowserHttp): Promise<string> {
 async function checkForm(w: World, route: string, form: Form) {
   const b = new BrowserHttp(w.s.url);
   // Sessions made directly: the subject here is the forms (sign-in has its own tests).
-  if (route !== "POST /login") startSessionFor(w.s, b, w.alice.user.id);
+  if (route !== "POST /login") await startSessionFor(w.s, b, w.alice.user.id);
   const other = new BrowserHttp(w.s.url);
-  startSessionFor(w.s, other, w.bob.user.id);
+  await startSessionFor(w.s, other, w.bob.user.id);
   const mine: Record<string, string> = form.csrf ? { csrf: await csrfOf(b) } : {};
   const fields = await form.fields(w, b);
   const path = form.path(w);
-  const before = digestDatabase(w.s);
+  const before = await digestDatabase(w.s);
   const attempts: [string, () => ReturnType<BrowserHttp["request"]>][] = [
     ["another origin", () => b.post(path, { ...fields, ...mine }, "https://evil.example")],
     ["an opaque origin", () => b.post(path, { ...fields, ...mine }, "null")],
@@ -238,18 +238,18 @@ async function checkForm(w: World, route: string, form: Form) {
     const r = await attempt();
     assertUnframeable(`${route} with ${why}`, r.headers);
     assert.ok(r.status !== 200 || !form.csrf, `${route} with ${why} answered 200`);
-    assert.equal(digestDatabase(w.s), before, `${route} with ${why} changed the database`);
+    assert.equal(await digestDatabase(w.s), before, `${route} with ${why} changed the database`);
   }
   const done = await b.post(path, { ...fields, ...mine });
   assert.ok(done.status < 400, `${route} done right: ${done.status} ${done.text.slice(0, 200)}`);
-  assert.notEqual(digestDatabase(w.s), before, `${route} done right changed nothing`);
+  assert.notEqual(await digestDatabase(w.s), before, `${route} done right changed nothing`);
   form.after?.(w);
 }
 
 Deno.test("[security] pages: every form POST refuses missing, wrong and foreign CSRF tokens and other origins", async () => {
   await using s = await startTestServer();
   const w = await world(s);
-  const posts = routeTable(s).filter((r) => r.startsWith("POST ") && isPageRoute(r));
+  const posts = (await routeTable(s)).filter((r) => r.startsWith("POST ") && isPageRoute(r));
   const unchecked = posts.filter((r) => !(r in FORMS) && r !== "POST /setup");
   assert.deepEqual(unchecked, [], "forms without a CSRF check");
   for (const [route, form] of Object.entries(FORMS)) await checkForm(w, route, form);
@@ -265,12 +265,12 @@ Deno.test("[security] pages: the setup form changes nothing without its one-time
     workspace: "Evil",
   };
   const b = new BrowserHttp(s.url);
-  const before = digestDatabase(s);
+  const before = await digestDatabase(s);
   for (const t of [undefined, "", "A".repeat(43), token.slice(0, -1)]) {
     const r = await b.post("/setup", t === undefined ? fields : { ...fields, token: t });
     assertUnframeable("setup POST", r.headers);
     assert.equal(r.status, 410);
-    assert.equal(digestDatabase(s), before);
+    assert.equal(await digestDatabase(s), before);
   }
   const ok = await b.post("/setup", { ...fields, token });
   assert.equal(ok.status, 201, "control: the link works");
@@ -297,10 +297,10 @@ Deno.test("[security] pages: a workspace's forms change nothing for a non-member
     for (const [u, b, csrf] of intruders) {
       // A member generating their own MCP token is the page's purpose.
       if (u === w.bob && route === "POST /w/:wId/integrations/token") continue;
-      const before = digestDatabase(s);
+      const before = await digestDatabase(s);
       const r = await b.post(form.path(w), { ...fields, csrf });
       assertUnframeable(`${u.email} ${route}`, r.headers);
-      assert.equal(digestDatabase(s), before, `${u.email}: ${route} changed the database`);
+      assert.equal(await digestDatabase(s), before, `${u.email}: ${route} changed the database`);
       tried++;
     }
   }

@@ -42,11 +42,11 @@ Deno.test("[security] a password change revokes personal access tokens and relay
   holdAgentRuns(s);
   const alice = await createPasswordUser(s, { email: "alice@a.example" });
   const w = `/api/v1/w/${alice.workspace.sId}`;
-  const stolen = issuePersonalToken(s.deps.db, {
+  const stolen = (await issuePersonalToken(s.deps.db, {
     workspaceId: alice.workspace.id,
     userId: alice.user.id,
     name: "laptop",
-  }).secret;
+  })).secret;
   const minted = await apiJson(s, stolen, `${w}/personal_tokens`, {
     method: "POST",
     body: { name: "minted by the thief" },
@@ -89,8 +89,10 @@ Deno.test("[security] a password change revokes personal access tokens and relay
     await until(() => requests.state.ended);
     assert.ok(requests.state.ended, "the relay request stream ends");
     assert.ok(requests.state.text.endsWith("data: done\n\n"));
-    const row = s.deps.db.prepare("SELECT 1 FROM relay_registrations WHERE server_id = ?")
-      .get(serverId);
+    const row = await s.deps.db.get(
+      "SELECT 1 FROM relay_registrations WHERE server_id = ?",
+      serverId,
+    );
     assert.equal(row, undefined, "the registration is removed");
 
     // Every personal token stops, including the one the thief minted; nothing more is minted.
@@ -104,11 +106,11 @@ Deno.test("[security] a password change revokes personal access tokens and relay
     assert.equal(more.status, 401, "a revoked token mints nothing");
 
     // The conversation stream opened with the stolen token delivers nothing more and ends.
-    const fresh = issuePersonalToken(s.deps.db, {
+    const fresh = (await issuePersonalToken(s.deps.db, {
       workspaceId: alice.workspace.id,
       userId: alice.user.id,
       name: "after the change",
-    }).secret;
+    })).secret;
     const posted = await apiJson(s, fresh, `${convPath}/messages`, {
       method: "POST",
       body: messageBody("afterchange", []),

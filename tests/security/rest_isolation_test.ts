@@ -156,7 +156,7 @@ Deno.test("[security] REST: every route answers another workspace's ids exactly 
   await using _ = server;
   await assertOwnerReachesEveryRead(server, world, ops);
   const aId = world.alice.workspace.id;
-  const before = digestWorkspace(server, aId);
+  const before = await digestWorkspace(server, aId);
   const foreign = allIds(world);
   let compared = 0;
   for (const [who, token] of [["carol", world.carol.token], ["B's API key", world.keyB]]) {
@@ -174,7 +174,7 @@ Deno.test("[security] REST: every route answers another workspace's ids exactly 
     }
   }
   assert.ok(compared > 80, `only ${compared} comparisons`);
-  assert.equal(digestWorkspace(server, aId), before, "workspace A's rows changed");
+  assert.equal(await digestWorkspace(server, aId), before, "workspace A's rows changed");
   await assertOwnerPassesValidation(server, world, ops);
 });
 
@@ -182,7 +182,7 @@ Deno.test("[security] REST: a member never reaches restricted spaces, Pods, othe
   const { server, world, ops } = await setup();
   await using _ = server;
   const aId = world.alice.workspace.id;
-  const before = digestWorkspace(server, aId);
+  const before = await digestWorkspace(server, aId);
   const hidden = [...world.hiddenFromBob].filter((id) => id.length >= 8);
   let compared = 0;
   for (const op of ops) {
@@ -201,13 +201,13 @@ Deno.test("[security] REST: a member never reaches restricted spaces, Pods, othe
     }
   }
   assert.ok(compared > 40, `only ${compared} comparisons`);
-  assert.equal(digestWorkspace(server, aId), before, "workspace A's rows changed");
+  assert.equal(await digestWorkspace(server, aId), before, "workspace A's rows changed");
 });
 
 Deno.test("[security] REST: a workspace id in the path other than the credential's is refused on every route", async () => {
   const { server, world, ops } = await setup();
   await using _ = server;
-  const before = digestWorkspace(server, world.alice.workspace.id);
+  const before = await digestWorkspace(server, world.alice.workspace.id);
   for (const [who, token] of [["carol", world.carol.token], ["B's API key", world.keyB]]) {
     for (const op of ops) {
       const [p] = probesOf(op, world.alice.workspace.sId, world.ids);
@@ -217,7 +217,7 @@ Deno.test("[security] REST: a workspace id in the path other than the credential
       assertNoLeak(`${who}: ${p.path}`, r.text, p, [...PRIVATE_MARKERS, ...MEMBER_MARKERS], []);
     }
   }
-  assert.equal(digestWorkspace(server, world.alice.workspace.id), before);
+  assert.equal(await digestWorkspace(server, world.alice.workspace.id), before);
 });
 
 Deno.test("[security] REST: references to another workspace's resources from one's own are refused like fabricated ones", async () => {
@@ -225,7 +225,7 @@ Deno.test("[security] REST: references to another workspace's resources from one
   await using _ = server;
   const own = await buildTenant(server, world.carol, B_WORDS);
   const aIds = new Set(Object.values(world.ids).flat());
-  const before = digestWorkspace(server, world.alice.workspace.id);
+  const before = await digestWorkspace(server, world.alice.workspace.id);
   const foreign = allIds(world);
   let compared = 0;
   for (const op of ops) {
@@ -241,5 +241,9 @@ Deno.test("[security] REST: references to another workspace's resources from one
     }
   }
   assert.ok(compared > 20, `only ${compared} comparisons`);
-  assert.equal(digestWorkspace(server, world.alice.workspace.id), before, "workspace A changed");
+  assert.equal(
+    await digestWorkspace(server, world.alice.workspace.id),
+    before,
+    "workspace A changed",
+  );
 });

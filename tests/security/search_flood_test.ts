@@ -35,9 +35,9 @@ Deno.test("[security] a member flooding searches gets 429 (REST envelope, MCP is
   const eve = await createMcpUser(server, { email: "eve@example.com", role: "admin" });
   for (const u of [alice, eve]) {
     const a = actorOf(u);
-    const where = { spaceId: globalSpaceSId(server, u.workspace), dataSourceId: "" };
-    where.dataSourceId = createFolder(server, a, where.spaceId, "Notes");
-    putDocument(server, a, where, "doc", "walrus notes");
+    const where = { spaceId: await globalSpaceSId(server, u.workspace), dataSourceId: "" };
+    where.dataSourceId = await createFolder(server, a, where.spaceId, "Notes");
+    await putDocument(server, a, where, "doc", "walrus notes");
   }
   await using mcp = await connectV1(server, alice.mcpToken);
   const search = (u: typeof alice) =>
@@ -53,7 +53,7 @@ Deno.test("[security] a member flooding searches gets 429 (REST envelope, MCP is
   const refused: Awaited<ReturnType<typeof search>>[] = [];
   await new Promise<void>((resolve) => {
     for (const p of flood) {
-      p.then((r) => refused.push(r) === 7 && resolve());
+      void p.then((r) => refused.push(r) === 7 && resolve());
     }
   });
   for (const r of refused) {

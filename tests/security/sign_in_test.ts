@@ -73,7 +73,7 @@ Deno.test("[security] sign-in: 10,000 failures with made-up emails do not free a
   assert.equal(limited.status, 429, "control: the account is limited from this address");
   // The flood that evicted the victim's counter from the old 10,000-entry table.
   for (let i = 0; i < 10_500; i++) {
-    recordSignInFailure(s.deps.db, {
+    await recordSignInFailure(s.deps.db, {
       email: `junk-${i}@made-up.example`,
       address: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
     });
@@ -126,7 +126,7 @@ Deno.test("[security] sign-in: an account attacked from many addresses still let
   const attacker = new BrowserHttp(s.url);
   await failTimes(attacker, alice.email, SIGN_IN_LIMITS.perAccountAddress);
   for (let i = 0; i < SIGN_IN_LIMITS.perAccount; i++) {
-    recordSignInFailure(s.deps.db, { email: alice.email, address: `203.0.113.${i}` });
+    await recordSignInFailure(s.deps.db, { email: alice.email, address: `203.0.113.${i}` });
   }
   const stranger = await signIn(new BrowserHttp(s.url), alice.email, alice.password);
   assert.equal(stranger.status, 429, "control: a browser never used for the account is limited");
@@ -141,14 +141,21 @@ Deno.test("[security] sign-in: one address is limited across accounts (password 
   await using s = await startTestServer({ flags: { "client-ip-header": "x-forwarded-for" } });
   const { alice } = await twoUsers(s);
   for (let i = 0; i < SIGN_IN_LIMITS.perAddress; i++) {
-    recordSignInFailure(s.deps.db, { email: `user-${i}@a.example`, address: "203.0.113.50" });
-    recordSignInFailure(s.deps.db, { email: `user-${i}@a.example`, address: `2001:db8:1:2::${i}` });
+    await recordSignInFailure(s.deps.db, { email: `user-${i}@a.example`, address: "203.0.113.50" });
+    await recordSignInFailure(s.deps.db, {
+      email: `user-${i}@a.example`,
+      address: `2001:db8:1:2::${i}`,
+    });
   }
   const b = new BrowserHttp(s.url);
   assert.equal((await signIn(b, alice.email, alice.password, "203.0.113.50")).status, 429);
   assert.equal((await signIn(b, alice.email, alice.password, "2001:db8:1:2:ab::1")).status, 429);
   const subject = (address: string) => ({ email: alice.email, address });
-  assert.equal(signInRetryAfter(s.deps.db, subject("2001:db8:1:3::1")), 0, "another /64 is free");
+  assert.equal(
+    await signInRetryAfter(s.deps.db, subject("2001:db8:1:3::1")),
+    0,
+    "another /64 is free",
+  );
   assert.equal((await signIn(b, alice.email, alice.password, "198.51.100.1")).status, 303);
 });
 
@@ -157,23 +164,31 @@ Deno.test("[security] sign-in: a password hashed at the old cost still works and
   const email = "legacy@a.example", password = "an old password";
   const user = await createUser(s.deps.db, { email, name: "Legacy", password: null });
   const legacy = await hashPassword(password, { N: 2 ** 14, r: 8, p: 1 });
-  s.deps.db.prepare("UPDATE users SET password_hash = ?, password_changed_at = 1 WHERE id = ?")
-    .run(legacy, user.id);
-  const stored = () =>
-    s.deps.db.prepare("SELECT password_hash, password_changed_at FROM users WHERE id = ?")
-      .get(user.id) as { password_hash: string; password_changed_at: number };
+  await s.deps.db.run(
+    "UPDATE users SET password_hash = ?, password_changed_at = 1 WHERE id = ?",
+    legacy,
+    user.id,
+  );
+  const stored = async () =>
+    await s.deps.db.get(
+      "SELECT password_hash, password_changed_at FROM users WHERE id = ?",
+      user.id,
+    ) as { password_hash: string; password_changed_at: number };
 
   const wrong = await derivationsDuring(() => signIn(new BrowserHttp(s.url), email, "nope-nope"));
   assert.deepEqual(wrong, { "16384,8,1": 1 }, "a wrong password changes nothing");
-  assert.equal(stored().password_hash, legacy);
+  assert.equal((await stored()).password_hash, legacy);
   let status = 0;
   const first = await derivationsDuring(async () =>
     status = (await signIn(new BrowserHttp(s.url), email, password)).status
   );
   assert.equal(status, 303, "the old hash verifies");
   assert.deepEqual(first, { "16384,8,1": 1, [CURRENT]: 1 }, "verified, then rehashed");
-  assert.match(stored().password_hash, new RegExp(`^scrypt\\$${PASSWORD_COST.N}\\$8\\$1\\$`));
-  assert.equal(stored().password_changed_at, 1, "a rehash is not a password change");
+  assert.match(
+    (await stored()).password_hash,
+    new RegExp(`^scrypt\\$${PASSWORD_COST.N}\\$8\\$1\\$`),
+  );
+  assert.equal((await stored()).password_changed_at, 1, "a rehash is not a password change");
   const again = await derivationsDuring(async () =>
     status = (await signIn(new BrowserHttp(s.url), email, password)).status
   );
@@ -195,7 +210,9 @@ Deno.test("[security] account: the current-password check of a password change i
   const limited = await change(alice.password);
   assert.equal(limited.status, 429);
   assert.match(limited.text, /Too many failed sign-in attempts/);
-  const hash = s.deps.db.prepare("SELECT password_hash FROM users WHERE id = ?")
-    .get(alice.user.id) as { password_hash: string };
+  const hash = await s.deps.db.get(
+    "SELECT password_hash FROM users WHERE id = ?",
+    alice.user.id,
+  ) as { password_hash: string };
   assert.equal(hash.password_hash, alice.user.passwordHash, "the password did not change");
 });

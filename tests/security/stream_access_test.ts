@@ -112,11 +112,11 @@ Deno.test("[security] events: an agent-message stream stops delivering once its 
   const stream = follow(s, x.bob.token, path);
   try {
     const token = (t: string) => ({ type: "generation_tokens", text: t, messageId: x.agentMsg });
-    appendMessageEvent(s.deps, x.agentMsg, token("beforeremoval"));
+    await appendMessageEvent(s.deps, x.agentMsg, token("beforeremoval"));
     await until(() => stream.text.includes("beforeremoval"));
     assert.ok(stream.text.includes("beforeremoval"), "control: bob follows the message");
-    s.deps.db.prepare("DELETE FROM memberships WHERE user_id = ?").run(x.bob.user.id);
-    appendMessageEvent(s.deps, x.agentMsg, token("afterremoval"));
+    await s.deps.db.run("DELETE FROM memberships WHERE user_id = ?", x.bob.user.id);
+    await appendMessageEvent(s.deps, x.agentMsg, token("afterremoval"));
     await until(() => stream.ended);
     assert.ok(!stream.text.includes("afterremoval"), "a removed member still receives events");
     assert.ok(stream.ended, "the stream ends");
@@ -130,18 +130,25 @@ Deno.test("[security] events: a stream opened with a token stops delivering once
   const x = await podConversation(s);
   const conv = `${x.w}/assistant/conversations/${x.cId}`;
   const oauth = await mintOAuthToken(s, x.bob, { audience: apiResourceUrl(s.config) });
-  const patId = (s.deps.db.prepare(
+  const patId = (await s.deps.db.get(
     "SELECT s_id FROM personal_tokens WHERE user_id = ? ORDER BY id DESC LIMIT 1",
-  ).get(x.bob.user.id) as { s_id: string }).s_id;
-  const revocations: [string, string, () => void][] = [
-    ["personal token", x.bob.token, () => {
-      const r = s.deps.db.prepare("UPDATE personal_tokens SET revoked_at = ? WHERE s_id = ?")
-        .run(Date.now(), patId);
+    x.bob.user.id,
+  ) as { s_id: string }).s_id;
+  const revocations: [string, string, () => Promise<void>][] = [
+    ["personal token", x.bob.token, async () => {
+      const r = await s.deps.db.run(
+        "UPDATE personal_tokens SET revoked_at = ? WHERE s_id = ?",
+        Date.now(),
+        patId,
+      );
       assert.equal(r.changes, 1);
     }],
-    ["OAuth grant", oauth.token, () => {
-      s.deps.db.prepare("UPDATE oauth_grants SET revoked_at = ? WHERE id = ?")
-        .run(Date.now(), oauth.grantId);
+    ["OAuth grant", oauth.token, async () => {
+      await s.deps.db.run(
+        "UPDATE oauth_grants SET revoked_at = ? WHERE id = ?",
+        Date.now(),
+        oauth.grantId,
+      );
     }],
   ];
   for (const [name, token, revoke] of revocations) {
@@ -150,7 +157,7 @@ Deno.test("[security] events: a stream opened with a token stops delivering once
       await post(s, x.alice, `${conv}/messages`, `before${name}`);
       await until(() => stream.text.includes(`before${name}`));
       assert.ok(stream.text.includes(`before${name}`), `control: ${name} follows`);
-      revoke();
+      await revoke();
       await post(s, x.alice, `${conv}/messages`, `after${name}`);
       await until(() => stream.ended);
       assert.ok(!stream.text.includes(`after${name}`), `a revoked ${name} still receives events`);
@@ -174,31 +181,34 @@ Deno.test("[security] events: a relay request stream stops delivering once its t
   };
   const alice = await register(x.alice);
   const bob = await register(x.bob);
-  const cases: [string, UserWithToken, string, () => void][] = [
-    ["revoked personal token", x.alice, alice, () => {
-      s.deps.db.prepare("UPDATE personal_tokens SET revoked_at = ? WHERE user_id = ?")
-        .run(Date.now(), x.alice.user.id);
+  const cases: [string, UserWithToken, string, () => Promise<void>][] = [
+    ["revoked personal token", x.alice, alice, async () => {
+      await s.deps.db.run(
+        "UPDATE personal_tokens SET revoked_at = ? WHERE user_id = ?",
+        Date.now(),
+        x.alice.user.id,
+      );
     }],
-    ["removed member", x.bob, bob, () => {
-      s.deps.db.prepare("DELETE FROM memberships WHERE user_id = ?").run(x.bob.user.id);
+    ["removed member", x.bob, bob, async () => {
+      await s.deps.db.run("DELETE FROM memberships WHERE user_id = ?", x.bob.user.id);
     }],
   ];
   for (const [name, u, serverId, lose] of cases) {
     const path = `${x.w}/mcp/requests?serverId=${encodeURIComponent(serverId)}`;
     const stream = follow(s, u.token, path);
     try {
-      const call = (id: string) =>
-        publishRelayRequest(s.deps, serverId, {
+      const call = async (id: string) =>
+        await publishRelayRequest(s.deps, serverId, {
           jsonrpc: "2.0",
           id,
           method: "tools/call",
           params: { name: "t", arguments: { text: id } },
         });
-      call(`before-${name}`);
+      await call(`before-${name}`);
       await until(() => stream.text.includes(`before-${name}`));
       assert.ok(stream.text.includes(`before-${name}`), `control: ${name} follows`);
-      lose();
-      call(`after-${name}`);
+      await lose();
+      await call(`after-${name}`);
       await until(() => stream.ended);
       assert.ok(!stream.text.includes(`after-${name}`), `${name}: still receives requests`);
       assert.ok(stream.ended, `${name}: the stream ends`);

@@ -61,7 +61,7 @@ async function readToEnd(conn: Deno.TcpConn, ms = 20_000) {
   let closed = false;
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let timer: Awaited<ReturnType<typeof setTimeout>> | undefined;
     const timeout = new Promise<"timeout">((r) => (timer = setTimeout(() => r("timeout"), 1000)));
     const n = await Promise.race([conn.read(buf).catch(() => null), timeout]);
     clearTimeout(timer);
@@ -213,7 +213,7 @@ Deno.test("[security] streams: a slow reader that is cut resumes with lastEventI
   // Small events between the large ones, so frames of both sizes cross the cuts.
   const sizes = [1_900_000, 10, 20_000, 1_900_000, 10, 10, 1_900_000, 300_000, 1_900_000, 10];
   const conv = await conversationOf(s, mallory, sizes);
-  const expected = readEventsAfter(s.deps, conv.channel, 0, 1000).map((e) => e.eventId);
+  const expected = (await readEventsAfter(s.deps, conv.channel, 0, 1000)).map((e) => e.eventId);
   const seen: string[] = [];
   let cuts = 0;
   for (let round = 0; round < 30 && seen.length < expected.length; round++) {

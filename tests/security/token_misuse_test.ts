@@ -121,7 +121,7 @@ Deno.test("[security] tokens: each credential works only on the surfaces the pro
     "events",
   ]);
   // A key acts as the workspace (Dust lets it start conversations), never as a user.
-  await assertRow(ctx, "API key", createApiKey(ctx.s, alice.workspace), [
+  await assertRow(ctx, "API key", await createApiKey(ctx.s, alice.workspace), [
     "rest",
     "restWrite",
     "events",
@@ -154,9 +154,11 @@ Deno.test("[security] tokens: expired, revoked and removed-member credentials wo
     role: "admin",
     workspace: alice.workspace,
   });
-  const patId = (s.deps.db.prepare("SELECT s_id FROM personal_tokens ORDER BY id DESC LIMIT 1")
-    .get() as { s_id: string }).s_id;
-  revokePersonalToken(s.deps.db, {
+  const patId =
+    (await s.deps.db.get("SELECT s_id FROM personal_tokens ORDER BY id DESC LIMIT 1") as {
+      s_id: string;
+    }).s_id;
+  await revokePersonalToken(s.deps.db, {
     workspaceId: alice.workspace.id,
     userId: alice.user.id,
     tokenId: patId,
@@ -165,14 +167,18 @@ Deno.test("[security] tokens: expired, revoked and removed-member credentials wo
 
   const grant = await oauth(ctx, "api");
   const grantMcp = await oauth(ctx, "mcp");
-  s.deps.db.prepare("UPDATE oauth_grants SET revoked_at = ? WHERE id IN (?, ?)")
-    .run(Date.now(), grant.grantId, grantMcp.grantId);
+  await s.deps.db.run(
+    "UPDATE oauth_grants SET revoked_at = ? WHERE id IN (?, ?)",
+    Date.now(),
+    grant.grantId,
+    grantMcp.grantId,
+  );
   await assertRow(ctx, "OAuth /api/v1 of a revoked grant", grant.token, []);
   await assertRow(ctx, "OAuth /mcp of a revoked grant", grantMcp.token, []);
 
   const live = [alice.token, alice.mcpToken, (await oauth(ctx, "api")).token];
   live.push((await oauth(ctx, "mcp")).token);
-  s.deps.db.prepare("DELETE FROM memberships WHERE user_id = ?").run(alice.user.id);
+  await s.deps.db.run("DELETE FROM memberships WHERE user_id = ?", alice.user.id);
   for (const [i, token] of live.entries()) await assertRow(ctx, `removed member #${i}`, token, []);
 });
 
@@ -220,7 +226,7 @@ Deno.test("[security] tokens: a credential of workspace B is refused on A's path
   for (const [name, token] of [["PAT", carol.token], ["OAuth REST", apiToken.token]]) {
     await assertRow(ctx, `B's ${name}`, token, ["me"]);
   }
-  await assertRow(ctx, "B's API key", createApiKey(ctx.s, carol.workspace), []);
+  await assertRow(ctx, "B's API key", await createApiKey(ctx.s, carol.workspace), []);
   for (const [name, token] of [["MCP token", carol.mcpToken], ["OAuth /mcp", mcpToken.token]]) {
     await assertRow(ctx, `B's ${name}`, token, ["mcp", "mcpWrite"]);
     const who = await rawMcp(ctx.s, TOOLS_CALL("identity"), bearer(token));
@@ -237,7 +243,7 @@ Deno.test("[security] tokens: a read-only token changes nothing through any REST
     audience: apiResourceUrl(s.config),
     scopes: ["read"],
   });
-  const before = digestWorkspace(s, w.alice.workspace.id);
+  const before = await digestWorkspace(s, w.alice.workspace.id);
   const ops = (await listOperations(s)).filter((o) => o.template.includes("{wId}"));
   let sent = 0;
   // Dust's node search is a read sent as POST (SDK searchNodes).
@@ -251,7 +257,7 @@ Deno.test("[security] tokens: a read-only token changes nothing through any REST
     }
   }
   assert.ok(sent > 30);
-  assert.equal(digestWorkspace(s, w.alice.workspace.id), before, "a read-only token wrote");
+  assert.equal(await digestWorkspace(s, w.alice.workspace.id), before, "a read-only token wrote");
   const read = await sendProbe(
     s,
     ro.token,

@@ -21,6 +21,6 @@ export const AGENT_TOOLS: ToolDef[] = [
       ),
     }),
     write: false,
-    run: ({ deps, actor }, args) => listAgents(deps, actor, args),
+    run: async ({ deps, actor }, args) => await listAgents(deps, actor, args),
   }),
 ];

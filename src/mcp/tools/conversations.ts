@@ -40,7 +40,7 @@ export const CONVERSATION_TOOLS: ToolDef[] = [
       ),
     }),
     write: false,
-    run: ({ deps, actor }, args) => listConversations(deps, actor, args),
+    run: async ({ deps, actor }, args) => await listConversations(deps, actor, args),
   }),
   defineTool({
     name: "create_conversation",
@@ -83,7 +83,7 @@ export const CONVERSATION_TOOLS: ToolDef[] = [
       ),
     }),
     write: false,
-    run: ({ deps, actor }, args) => getConversationMessages(deps, actor, args),
+    run: async ({ deps, actor }, args) => await getConversationMessages(deps, actor, args),
   }),
   defineTool({
     name: "mark_conversation_read",
@@ -94,6 +94,6 @@ export const CONVERSATION_TOOLS: ToolDef[] = [
       read: z.boolean().describe("true to mark read, false to mark unread"),
     }),
     write: true,
-    run: ({ deps, actor }, args) => markConversationRead(deps, actor, args),
+    run: async ({ deps, actor }, args) => await markConversationRead(deps, actor, args),
   }),
 ];

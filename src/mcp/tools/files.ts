@@ -41,7 +41,7 @@ export const FILE_TOOLS: ToolDef[] = [
     description: "List the files of a conversation's or a Pod's file system.",
     input: z.object({ scope }),
     write: false,
-    run: ({ deps, actor }, args) => filesList(deps, actor, args),
+    run: async ({ deps, actor }, args) => await filesList(deps, actor, args),
   }),
   defineTool({
     name: "files_cat",
@@ -94,6 +94,6 @@ export const FILE_TOOLS: ToolDef[] = [
       file_id: z.string().min(1).max(128).describe("The file id (fil_...)"),
     }),
     write: false,
-    run: ({ deps, actor }, args) => filesResolve(deps, actor, args),
+    run: async ({ deps, actor }, args) => await filesResolve(deps, actor, args),
   }),
 ];

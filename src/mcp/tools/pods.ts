@@ -18,7 +18,7 @@ export const POD_TOOLS: ToolDef[] = [
     description: "List the Pods (project spaces) the user is a member of, sorted by name.",
     input: z.object({}),
     write: false,
-    run: ({ deps, actor }) => listPods(deps, actor),
+    run: async ({ deps, actor }) => await listPods(deps, actor),
   }),
   defineTool({
     name: "get_pod",
@@ -27,7 +27,7 @@ export const POD_TOOLS: ToolDef[] = [
       "Get a Pod's information: description, pinned frame, file tabs, linked content nodes and file count.",
     input: z.object({ podId }),
     write: false,
-    run: ({ deps, actor }, args) => getPod(deps, actor, args),
+    run: async ({ deps, actor }, args) => await getPod(deps, actor, args),
   }),
   defineTool({
     name: "get_pod_tasks",
@@ -45,6 +45,6 @@ export const POD_TOOLS: ToolDef[] = [
       ),
     }),
     write: false,
-    run: ({ deps, actor }, args) => getPodTasks(deps, actor, args),
+    run: async ({ deps, actor }, args) => await getPodTasks(deps, actor, args),
   }),
 ];

@@ -41,6 +41,6 @@ export const SEARCH_TOOLS: ToolDef[] = [
       id: z.string().min(1).max(1024).describe("The document id from a search result"),
     }),
     write: false,
-    run: ({ deps, actor }, args) => fetchDocument(deps, actor, args),
+    run: async ({ deps, actor }, args) => await fetchDocument(deps, actor, args),
   }),
 ];

@@ -13,7 +13,15 @@
  */
 import postgres from "postgres";
 import { AsyncLocalStorage } from "node:async_hooks";
-import { type Db, isNamedParams, type Row, type RunResult, type SqlParams } from "./db.ts";
+import {
+  bindStatement,
+  type Db,
+  isNamedParams,
+  type Row,
+  type RunResult,
+  type SqlParams,
+  type Statement,
+} from "./db.ts";
 
 type Sql = postgres.Sql;
 type TxSql = postgres.TransactionSql;
@@ -139,7 +147,7 @@ export class PostgresDb implements Db {
       const obj = isNamedParams(params) ? params[0] : {};
       values = t.names.map((name) => bindValue(obj[name]));
     } else values = (params as unknown[]).map(bindValue);
-    const conn: Sql = this.#context.getStore() ?? this.sql;
+    const conn: Sql | TxSql = this.#context.getStore() ?? this.sql;
     // deno-lint-ignore no-explicit-any
     return conn.unsafe(t.text, values as any[], { prepare: true });
   }
@@ -159,8 +167,12 @@ export class PostgresDb implements Db {
     return { changes: rows.count ?? 0 };
   }
 
+  prepare(sql: string): Statement {
+    return bindStatement(this, sql);
+  }
+
   async exec(sql: string): Promise<void> {
-    const conn: Sql = this.#context.getStore() ?? this.sql;
+    const conn: Sql | TxSql = this.#context.getStore() ?? this.sql;
     await conn.unsafe(sql);
   }
 
