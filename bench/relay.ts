@@ -15,7 +15,7 @@
  */
 import { resolveConfig } from "../src/config.ts";
 import { startServer } from "../src/server.ts";
-import { openDataDir } from "../src/server.ts";
+import { openConfiguredDatabase } from "../src/server.ts";
 import { createUser } from "../src/core/users.ts";
 import { createWorkspace } from "../src/core/workspaces.ts";
 import { issuePersonalToken } from "../src/core/personal_tokens.ts";
@@ -236,7 +236,7 @@ async function measureStreamMemory() {
   const port = freePort();
   const url = `http://127.0.0.1:${port}`;
   // Users, tokens and registrations are created before the server process starts.
-  const db = await openDataDir(dataDir);
+  const db = await openConfiguredDatabase({ dataDir, databaseUrl: null });
   const users = [];
   for (let i = 0; i < 20; i++) users.push(await createBenchUser({ db }, i));
   await db.close();

@@ -22,7 +22,7 @@
  * Run: `deno task bench stream_budget` (or `deno run -A bench/stream_budget.ts`).
  * @module
  */
-import { openDataDir } from "../src/server.ts";
+import { openConfiguredDatabase } from "../src/server.ts";
 import { createUser } from "../src/core/users.ts";
 import { addMember, createWorkspace } from "../src/core/workspaces.ts";
 import { issuePersonalToken } from "../src/core/personal_tokens.ts";
@@ -65,7 +65,7 @@ async function memoryMiB(pid: number): Promise<{ rss: number; hwm: number }> {
 
 /** An admin and a `user` member of one workspace, with personal tokens (before the server runs). */
 async function seed(dataDir: string) {
-  const db = await openDataDir(dataDir);
+  const db = await openConfiguredDatabase({ dataDir, databaseUrl: null });
   try {
     const admin = await createUser(db, { email: "admin@example.com", name: "A", password: null });
     const member = await createUser(db, { email: "member@example.com", name: "M", password: null });

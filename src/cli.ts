@@ -12,9 +12,10 @@ import {
   resolveConfig,
   settingOptions,
   settingsHelp,
+  StartError,
 } from "./config.ts";
 import { VERSION } from "./version.ts";
-import { openDataDir, startServer } from "./server.ts";
+import { openConfiguredDatabase, startServer } from "./server.ts";
 import { AppError } from "./errors.ts";
 import type { Db } from "./db/db.ts";
 import { migrate } from "./db/migrate.ts";
@@ -91,7 +92,7 @@ export const COMMANDS: Command[] = [
     summary: "Apply pending database migrations and exit",
     flags: {},
     run: async ({ config, io }) => {
-      const db = await openDataDir(config.dataDir, { migrate: false });
+      const db = await openConfiguredDatabase(config, { migrate: false });
       const applied = await migrate(db);
       await db.close();
       io.out(
@@ -370,7 +371,7 @@ export async function runCli(args: string[], io: Io = stdIo, env = readEnv()): P
         config,
         flags: values as Flags,
         io,
-        db: async () => (db ??= await openDataDir(config.dataDir)),
+        db: async () => (db ??= await openConfiguredDatabase(config)),
       });
     } finally {
       await (db as Db | null)?.close();
@@ -385,6 +386,11 @@ export async function runCli(args: string[], io: Io = stdIo, env = readEnv()): P
       // anything else (a duplicate, a conflict) is an operation refused on valid input.
       io.err(`dust-mcp: ${oneLine(e.message)}`);
       return e.status === 400 || e.status === 404 ? 2 : 1;
+    }
+    if (e instanceof StartError) {
+      // A configured service unusable at start (the files store): one line naming the setting.
+      io.err(`dust-mcp: ${oneLine(e.message)}`);
+      return 1;
     }
     if (isOsError(e)) {
       // The operating system refused (port in use, unwritable data directory): one line, not
@@ -420,6 +426,10 @@ async function serve(config: Config, io: Io): Promise<number> {
   io.err(`dust-mcp ${VERSION} serving region ${config.regionId} on ${handle.url}`);
   io.err(`  public URL: ${config.publicUrl}   MCP endpoint: ${config.publicUrl}/mcp`);
   io.err(`  data directory: ${config.dataDir}`);
+  if (config.filesUrl) {
+    const { bucket, prefix, endpoint } = config.filesUrl;
+    io.err(`  files: bucket ${bucket}${prefix ? `, prefix ${prefix}` : ""} at ${endpoint}`);
+  }
   if (handle.setupUrl) {
     io.err("");
     io.err("  No account exists yet. Open this one-time link to create the first admin:");

@@ -5,6 +5,7 @@
  * README's configuration table, so the three never drift apart.
  * @module
  */
+import { parseS3Url, type S3Location } from "./storage/s3_url.ts";
 
 export type RegionKey = "us" | "eu";
 export type LogLevel = "debug" | "info" | "warn" | "error";
@@ -23,6 +24,8 @@ export interface Config {
   port: number;
   host: string;
   dataDir: string;
+  /** PostgreSQL URL, or null for SQLite in the data directory. */
+  databaseUrl: string | null;
   /** Public origin, no path, no trailing slash: the OAuth issuer and the base of every URL. */
   publicUrl: string;
   logLevel: LogLevel;
@@ -61,13 +64,20 @@ export interface Config {
   streamBufferKib: number;
   /** Header naming the client address set by a trusted reverse proxy (sign-in limits), or null. */
   clientIpHeader: string | null;
+  /** Where file bytes live: null for `<dataDir>/files`, else a bucket of an S3-compatible store. */
+  filesUrl: S3Location | null;
+  /** Credentials for `filesUrl`, from the environment only (a flag would show in `ps`). */
+  awsAccessKeyId: string | null;
+  awsSecretAccessKey: string | null;
+  awsSessionToken: string | null;
 }
 
 type Raw = Record<string, string | undefined>;
 
 interface Setting {
   key: keyof Config;
-  flag: string;
+  /** The flag's name without `--`; null for a setting read from the environment only. */
+  flag: string | null;
   env: string;
   help: string;
   /** Default shown in `--help` (the real default may depend on the region). */
@@ -76,12 +86,19 @@ interface Setting {
   parse: (value: string, partial: Partial<Config>) => unknown;
   /** Default computed from the settings already resolved. */
   fallback: (partial: Partial<Config>) => unknown;
+  /** Never shown: its default in `--help` and the README is "(none)", errors never quote it. */
   secret?: boolean;
 }
 
 /** A bad flag, environment variable or value: the CLI prints the message and exits 2. */
 export class ConfigError extends Error {
   override name = "ConfigError";
+}
+
+/** A well-formed setting naming a service that is not usable at start (an unreachable store,
+ * a missing bucket): the CLI prints the message, which names the setting, and exits 1. */
+export class StartError extends Error {
+  override name = "StartError";
 }
 
 function parsePort(value: string, source: string): number {
@@ -106,6 +123,25 @@ export function normaliseOrigin(value: string, source: string): string {
     throw new ConfigError(`${source}: "${value}" must be an origin with no path, query or user`);
   }
   return url.origin;
+}
+
+/** A PostgreSQL connection URL (`postgres://` or `postgresql://`), never echoed (a password). */
+function parseDatabaseUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError("--database-url: not a URL (expected postgres://user:pass@host:port/db)");
+  }
+  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
+    throw new ConfigError(
+      `--database-url: "${url.protocol}" is not postgres: or postgresql: (unset it for SQLite)`,
+    );
+  }
+  if (!url.hostname && !url.searchParams.get("host")) {
+    throw new ConfigError("--database-url: no host (expected postgres://user:pass@host:port/db)");
+  }
+  return value;
 }
 
 function parsePositiveInt(value: string, source: string): number {
@@ -186,6 +222,16 @@ export const SETTINGS: readonly Setting[] = [
     shownDefault: "./dust-mcp-data/<region id>",
     parse: (v) => nonEmpty(v, "--data-dir"),
     fallback: (p) => `./dust-mcp-data/${REGIONS[p.region ?? "us"].id}`,
+  },
+  {
+    key: "databaseUrl",
+    flag: "database-url",
+    env: "DUST_MCP_DATABASE_URL",
+    help: "PostgreSQL URL (postgres://user:pass@host:port/db); unset: SQLite in the data directory",
+    shownDefault: "(none)",
+    parse: (v) => parseDatabaseUrl(v),
+    fallback: () => null,
+    secret: true,
   },
   {
     key: "publicUrl",
@@ -453,11 +499,60 @@ export const SETTINGS: readonly Setting[] = [
     },
     fallback: () => null,
   },
+  // File storage (README "Files on S3-compatible storage"): unset keeps the bytes in the data
+  // directory; an s3:// URL puts them in a bucket, with the standard AWS credential variables.
+  {
+    key: "filesUrl",
+    flag: "files-url",
+    env: "DUST_MCP_FILES_URL",
+    help:
+      "Keep file bytes in an S3-compatible bucket: s3://bucket/prefix?endpoint=https://host&region=us-east-1&force_path_style=true",
+    shownDefault: "(none: <data-dir>/files)",
+    parse: (v) => {
+      try {
+        return parseS3Url(v);
+      } catch (e) {
+        throw new ConfigError(`--files-url: ${(e as Error).message}`);
+      }
+    },
+    fallback: () => null,
+  },
+  ...awsCredentialRows(),
 ];
+
+/** AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN: environment only, secrets. */
+function awsCredentialRows(): Setting[] {
+  const rows: [keyof Config, string, string][] = [
+    ["awsAccessKeyId", "AWS_ACCESS_KEY_ID", "Access key id for --files-url"],
+    ["awsSecretAccessKey", "AWS_SECRET_ACCESS_KEY", "Secret access key for --files-url"],
+    ["awsSessionToken", "AWS_SESSION_TOKEN", "Session token for --files-url, with temporary keys"],
+  ];
+  return rows.map(([key, env, help]) => ({
+    key,
+    flag: null,
+    env,
+    help: `${help} (environment only)`,
+    shownDefault: "(none)",
+    parse: (v) => v,
+    fallback: () => null,
+    secret: true,
+  }));
+}
+
+/** Settings that are only valid together. */
+function checkCombinations(config: Partial<Config>): void {
+  if (config.filesUrl && !(config.awsAccessKeyId && config.awsSecretAccessKey)) {
+    throw new ConfigError(
+      "--files-url: an s3:// store needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment",
+    );
+  }
+}
 
 /** parseArgs option table for every setting (all take a string value). */
 export function settingOptions(): Record<string, { type: "string" }> {
-  return Object.fromEntries(SETTINGS.map((s) => [s.flag, { type: "string" as const }]));
+  return Object.fromEntries(
+    SETTINGS.flatMap((s) => (s.flag ? [[s.flag, { type: "string" as const }]] : [])),
+  );
 }
 
 /**
@@ -467,7 +562,7 @@ export function settingOptions(): Record<string, { type: "string" }> {
 export function resolveConfig(flags: Raw, env: Raw): Config {
   const partial: Partial<Config> = {};
   for (const s of SETTINGS) {
-    const fromFlag = flags[s.flag];
+    const fromFlag = s.flag === null ? undefined : flags[s.flag];
     const fromEnv = env[s.env];
     let value: unknown;
     if (fromFlag !== undefined) value = s.parse(fromFlag, partial);
@@ -480,6 +575,7 @@ export function resolveConfig(flags: Raw, env: Raw): Config {
     } else value = s.fallback(partial);
     (partial as Record<string, unknown>)[s.key] = value;
   }
+  checkCombinations(partial);
   const region = partial.region as RegionKey;
   return Object.freeze({ ...partial, regionId: REGIONS[region].id } as Config);
 }
@@ -491,11 +587,16 @@ export function readEnv(): Raw {
   return out;
 }
 
+/** The default `--help` and the README show: never anything for a secret. */
+function shownDefault(s: Setting): string {
+  return s.secret ? "(none)" : s.shownDefault;
+}
+
 /** `--help` lines for the settings. */
 export function settingsHelp(): string {
   const rows = SETTINGS.map((s) => {
-    const left = `  --${s.flag} <value>`.padEnd(28);
-    return `${left}${s.help}\n${"".padEnd(28)}env ${s.env}, default ${s.shownDefault}`;
+    const left = (s.flag ? `  --${s.flag} <value>` : `  $${s.env}`).padEnd(28);
+    return `${left}${s.help}\n${"".padEnd(28)}env ${s.env}, default ${shownDefault(s)}`;
   });
   return rows.join("\n");
 }
@@ -506,7 +607,9 @@ export function settingsMarkdown(): string {
   // Defaults like `./dust-mcp-data/<region id>` would render as HTML tags outside code spans.
   const shown = (d: string) => (d === "(none)" ? d : `\`${d}\``);
   const rows = SETTINGS.map((s) =>
-    `| \`--${s.flag}\` | \`${s.env}\` | ${shown(s.shownDefault)} | ${s.help} |`
+    `| ${s.flag ? `\`--${s.flag}\`` : "(none)"} | \`${s.env}\` | ${
+      shown(shownDefault(s))
+    } | ${s.help} |`
   );
   return [head, ...rows].join("\n");
 }

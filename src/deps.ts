@@ -5,7 +5,7 @@
  */
 import type { Config } from "./config.ts";
 import type { Db } from "./db/db.ts";
-import type { LocalFiles } from "./storage/local_files.ts";
+import type { BlobStore } from "./storage/blob_store.ts";
 import type { Logger } from "./util/log.ts";
 import type { EventBus } from "./events/bus.ts";
 import type { KeyRing } from "./core/signing_keys.ts";
@@ -21,7 +21,8 @@ import type { CimdHooks } from "./oauth/cimd.ts";
 export interface Deps {
   config: Config;
   db: Db;
-  files: LocalFiles;
+  /** File bytes: the data directory's `files/` or an S3-compatible bucket (`--files-url`). */
+  files: BlobStore;
   log: Logger;
   events: EventBus;
   keys: KeyRing;

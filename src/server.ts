@@ -5,12 +5,12 @@
  * @module
  */
 import { join, resolve } from "node:path";
-import type { Config } from "./config.ts";
-import { openDb } from "./db/sqlite.ts";
+import { type Config, StartError } from "./config.ts";
+import { openDatabase } from "./db/open.ts";
 import type { Db } from "./db/db.ts";
-import { migrate } from "./db/migrate.ts";
+import type { BlobStore } from "./storage/blob_store.ts";
 import { LocalFiles } from "./storage/local_files.ts";
-import { removeOrphanBlobs } from "./core/blob_sweep.ts";
+import { startPeriodicBlobSweep, sweepOrphanBlobs } from "./core/blob_sweep.ts";
 import { clearReservations } from "./core/storage_quota.ts";
 import { createLogger, type Logger, type LogSink } from "./util/log.ts";
 import { createEventBus } from "./events/bus.ts";
@@ -23,6 +23,7 @@ import type { Deps } from "./deps.ts";
 import type { CimdHooks } from "./oauth/cimd.ts";
 import { SearchWorkerPool } from "./core/search_worker.ts";
 import { ExtractPool } from "./extract/pool.ts";
+import { runFullTextJob } from "./db/fulltext_postgres.ts";
 import { syncSearchIndex } from "./core/search_index.ts";
 import { RelayHub } from "./relay/hub.ts";
 import { StreamBudget } from "./events/stream_budget.ts";
@@ -90,18 +91,68 @@ export function dataPaths(dataDir: string) {
 }
 
 /**
- * Open the database of a data directory (used by the server and by operator commands) and,
- * unless told not to (the `migrate` command reports what it applies), migrate it.
+ * Open the configured database — SQLite in the data directory, or `--database-url` — (used by
+ * the server and by operator commands) and, unless told not to (the `migrate` command reports
+ * what it applies), migrate it.
  */
-export async function openDataDir(
-  dataDir: string,
+export async function openConfiguredDatabase(
+  config: Pick<Config, "dataDir" | "databaseUrl">,
   options: { migrate?: boolean } = {},
 ): Promise<Db> {
-  const paths = dataPaths(dataDir);
-  await Deno.mkdir(paths.root, { recursive: true });
-  const db = openDb(paths.db);
-  if (options.migrate ?? true) await migrate(db);
-  return db;
+  return await openDatabase({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    migrate: options.migrate,
+  });
+}
+
+/**
+ * The blob store `--files-url` names (unset: the data directory's `files/`), ready to serve.
+ * An S3 store that does not answer, or whose bucket is missing or refuses these credentials,
+ * is a StartError naming the setting (the CLI prints one line and exits 1).
+ */
+export async function openBlobStore(config: Config): Promise<BlobStore> {
+  if (!config.filesUrl) {
+    const local = new LocalFiles(config.dataDir);
+    await local.init();
+    return local;
+  }
+  // Loaded only when configured: local files pay nothing for the S3 client at start.
+  const { S3Files } = await import("./storage/s3_files.ts");
+  const store = new S3Files(config.filesUrl, {
+    credentials: {
+      accessKeyId: config.awsAccessKeyId ?? "",
+      secretAccessKey: config.awsSecretAccessKey ?? "",
+      sessionToken: config.awsSessionToken ?? undefined,
+    },
+  });
+  try {
+    await store.init();
+  } catch (e) {
+    await store.close();
+    throw new StartError(`--files-url: ${(e as Error).message}`);
+  }
+  return store;
+}
+
+/**
+ * The orphan-blob sweep. Local files on SQLite: one sweep of every blob now, before anything
+ * can write one (agent runs resume and requests arrive later), as before. A store other
+ * instances may write to: a sweep with the margin now and every hour, in the background.
+ * Housekeeping: a sweep that fails leaves orphans for the next one, it does not stop the server.
+ */
+async function startBlobSweeps(
+  deps: Pick<Deps, "db" | "files">,
+  log: Logger,
+): Promise<{ stop(): Promise<void> }> {
+  if (deps.files.kind === "s3" || deps.db.engine !== "sqlite") {
+    return startPeriodicBlobSweep(deps, log);
+  }
+  await sweepOrphanBlobs(deps).then(
+    (sweep) => log.info("orphan blobs swept", { ...sweep }),
+    (e) => log.warn("orphan blob sweep failed", { error: String(e) }),
+  );
+  return { stop: () => Promise.resolve() };
 }
 
 export async function startServer(
@@ -109,15 +160,12 @@ export async function startServer(
   options: StartOptions = {},
 ): Promise<ServerHandle> {
   const log: Logger = createLogger(config.logLevel, options.logSink);
-  const db = await openDataDir(config.dataDir);
-  const files = new LocalFiles(config.dataDir);
-  await files.init();
-  // Before anything can write a blob (agent runs resume below, requests once listening).
-  // Housekeeping: a sweep that fails leaves orphans for the next start, it does not stop this one.
-  await removeOrphanBlobs(db, files).then(
-    (sweep) => log.info("orphan blobs swept", { ...sweep }),
-    (e) => log.warn("orphan blob sweep failed", { error: String(e) }),
-  );
+  const files = await openBlobStore(config);
+  const db = await openConfiguredDatabase(config).catch(async (e) => {
+    await files.close();
+    throw e;
+  });
+  const sweeps = await startBlobSweeps({ db, files }, log);
   // Same moment: no upload is in flight, so a storage reservation left is a stopped upload's.
   const released = await clearReservations(db);
   if (released > 0) log.info("storage reservations released", { released });
@@ -144,7 +192,8 @@ export async function startServer(
     }),
     agents: new AgentRunner(),
     searchWorkers: new SearchWorkerPool({
-      dbPath: dataPaths(config.dataDir).db,
+      dbPath: db.engine === "sqlite" ? dataPaths(config.dataDir).db : null,
+      direct: db.engine === "postgres" ? (job) => runFullTextJob(db, job) : undefined,
       size: config.searchWorkers,
       memberConcurrency: config.searchMemberConcurrency,
       memberQueue: config.searchMemberQueue,
@@ -179,7 +228,9 @@ export async function startServer(
     lifecycle.abort();
     deps.searchWorkers.close();
     await deps.extractor.close();
+    await sweeps.stop();
     await db.close();
+    await files.close();
     throw e;
   }
   const { port } = await listening;
@@ -202,7 +253,9 @@ export async function startServer(
       );
       deps.searchWorkers.close();
       await deps.extractor.close();
+      await sweeps.stop();
       await db.close();
+      await files.close();
       log.info("stopped");
     })();
     return stopping;

@@ -42,7 +42,7 @@ export async function createAgent(
   }
   return await deps.db.tx(async () => {
     const taken = await deps.db.get(
-      `SELECT 1 FROM agent_configurations WHERE workspace_id = ? AND name = ? COLLATE NOCASE
+      `SELECT 1 FROM agent_configurations WHERE workspace_id = ? AND lower(name) = lower(?)
        AND status = 'active'`,
       actor.workspace.id,
       input.name,
@@ -90,7 +90,7 @@ export async function setAgentFavorite(
   const a = await getAgentConfiguration(deps, actor, { agentId: input.agentId });
   if (input.userFavorite) {
     await deps.db.run(
-      "INSERT OR IGNORE INTO agent_favorites (user_id, agent_configuration_id, created_at) VALUES (?, ?, ?)",
+      "INSERT INTO agent_favorites (user_id, agent_configuration_id, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
       user.user.id,
       a.id,
       now(),

@@ -146,12 +146,12 @@ export async function updateAgentMessage(
     await deps.db.run(
       `UPDATE agent_messages SET
          status = COALESCE(?, status),
-         content = CASE WHEN ? THEN ? ELSE content END,
-         chain_of_thought = CASE WHEN ? THEN ? ELSE chain_of_thought END,
-         error_code = CASE WHEN ? THEN ? ELSE error_code END,
-         error_message = CASE WHEN ? THEN ? ELSE error_message END,
-         error_metadata = CASE WHEN ? THEN ? ELSE error_metadata END,
-         completed_at = CASE WHEN ? THEN ? ELSE completed_at END
+         content = CASE WHEN ? = 1 THEN ? ELSE content END,
+         chain_of_thought = CASE WHEN ? = 1 THEN ? ELSE chain_of_thought END,
+         error_code = CASE WHEN ? = 1 THEN ? ELSE error_code END,
+         error_message = CASE WHEN ? = 1 THEN ? ELSE error_message END,
+         error_metadata = CASE WHEN ? = 1 THEN ? ELSE error_metadata END,
+         completed_at = CASE WHEN ? = 1 THEN ? ELSE completed_at END
        WHERE message_id = ?`,
       input.status ?? null,
       ...setIf(input.content !== undefined, input.content ?? null),
@@ -219,7 +219,7 @@ export async function updateAgentAction(
   },
 ): Promise<Record<string, unknown>> {
   const r = await deps.db.get(
-    `UPDATE agent_actions SET status = ?, output = CASE WHEN ? THEN ? ELSE output END,
+    `UPDATE agent_actions SET status = ?, output = CASE WHEN ? = 1 THEN ? ELSE output END,
        updated_at = ? WHERE s_id = ? RETURNING *`,
     input.status,
     input.output !== undefined ? 1 : 0,

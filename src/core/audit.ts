@@ -111,7 +111,9 @@ const COUNT_REFUSAL_SQL =
    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, ?)
    ON CONFLICT (workspace_id, credential_id, tool, outcome, window_start)
      WHERE window_start IS NOT NULL
-   DO UPDATE SET count = count + excluded.count, last_at = MAX(last_at, excluded.last_at)`;
+   DO UPDATE SET count = audit_log.count + excluded.count,
+     last_at = CASE WHEN excluded.last_at > audit_log.last_at THEN excluded.last_at
+       ELSE audit_log.last_at END`;
 
 /** Entries are written in batches: at most this many, or after this delay. */
 const BATCH_MAX = 256;

@@ -104,7 +104,7 @@ export async function queryAuditPage(
      FROM audit_log a JOIN workspaces w ON w.id = a.workspace_id
      LEFT JOIN users u ON u.id = a.user_id
      WHERE a.workspace_id = ? AND a.id < ? AND (? = -1 OR a.user_id = ?)
-       AND (? IS NULL OR a.tool = ?) AND (? IS NULL OR a.outcome = ?)
+       AND (CAST(? AS TEXT) IS NULL OR a.tool = ?) AND (CAST(? AS TEXT) IS NULL OR a.outcome = ?)
        AND a.created_at >= ? AND a.created_at < ?
      ORDER BY a.id DESC LIMIT ?`,
     workspaceId,

@@ -1,37 +1,89 @@
 /**
- * The startup sweep of orphan blobs. Bytes are written under a fresh key and renamed into
- * place before the files row points to them, and an overwrite removes the old bytes only after
- * its row switched keys: a crash between the two steps (an upload, `files_create`, an inline
- * content fragment, a deleted file or workspace) leaves a blob no row references. Nothing else
- * ever removes such a blob, so the server sweeps them once at start.
+ * The sweep of orphan blobs. Bytes are written under a fresh key, complete, before the files
+ * row points to them, and an overwrite removes the old bytes only after its row switched keys:
+ * a crash between the two steps (an upload, `files_create`, an inline content fragment, a
+ * deleted file or workspace) leaves a blob no row references. Nothing else ever removes such a
+ * blob, so the server sweeps them: with local files once at start, before it listens; with an
+ * S3-compatible store (shared by instances that keep writing) at start and every hour, only
+ * blobs older than {@link ORPHAN_MARGIN_MS}, plus the multipart uploads a dead instance left.
  * @module
  */
-import type { Db } from "../db/db.ts";
-import type { LocalFiles } from "../storage/local_files.ts";
+import type { Deps } from "../deps.ts";
+import type { Logger } from "../util/log.ts";
+import { UPLOAD_MAX_MS } from "./files.ts";
 
 export interface BlobSweep {
   /** Blobs removed: no files row referenced them. */
   removed: number;
   /** Blobs kept: a files row references each. */
   kept: number;
-  /** False when the listing bound cut the walk short (the rest waits for the next start). */
+  /** False when the listing bound cut the walk short (the rest waits for the next sweep). */
   complete: boolean;
+  /** Unfinished writes abandoned (S3 multipart uploads, local temp files) that were aborted. */
+  aborted: number;
 }
 
 /**
- * Remove every blob whose key no files row references, whatever the row's status. One walk of
- * the files directory, then one query over the referenced keys.
- *
- * Safe because it runs before the server listens and before agent runs resume: no writer is
- * active (operator commands never write blobs). The walk comes before the query so that even
- * a writer in another process, whose blob is renamed into place right before its row commits,
- * is only at risk for that instant, not for the whole sweep.
+ * How old an unreferenced blob must be before a sweep that runs while others write removes it.
+ * On S3 a multipart object's LastModified is when its upload STARTED, so a blob completed a
+ * moment ago may look as old as its upload was long; its row commits right after. Every write
+ * ends within {@link UPLOAD_MAX_MS} (3 h: uploads are cut there; in-memory writes take
+ * seconds), and the other half covers the row's commit and clock skew between the instances and
+ * the store. Six hours of orphans cost at most what failed uploads stored meanwhile.
  */
-export async function removeOrphanBlobs(db: Db, files: LocalFiles): Promise<BlobSweep> {
-  const { keys, complete } = await files.listKeys();
+export const ORPHAN_MARGIN_MS = 2 * UPLOAD_MAX_MS;
+
+/** How often an instance on S3 sweeps (besides at start). */
+export const BLOB_SWEEP_INTERVAL_MS = 60 * 60 * 1000;
+
+/**
+ * Remove every blob whose key no files row references (whatever the row's status) and abort
+ * abandoned unfinished writes. One listing of the store, then one query over the referenced
+ * keys: the listing comes first, so a blob written after it is never judged.
+ *
+ * `olderThanMs` unset judges every blob: only safe when no writer is active (the local store at
+ * start, before the server listens and agent runs resume; operator commands never write
+ * blobs). A sweep that runs while instances write passes {@link ORPHAN_MARGIN_MS}.
+ */
+export async function sweepOrphanBlobs(
+  deps: Pick<Deps, "db" | "files">,
+  options: { olderThanMs?: number } = {},
+): Promise<BlobSweep> {
+  const { keys, complete } = await deps.files.listKeys({ olderThanMs: options.olderThanMs });
   const orphans = new Set(keys);
-  const referenced = db.prepare("SELECT storage_key FROM files WHERE storage_key IS NOT NULL");
-  for (const row of await referenced.all()) orphans.delete(String(row.storage_key));
-  for (const key of orphans) await files.remove(key);
-  return { removed: orphans.size, kept: keys.length - orphans.size, complete };
+  const referenced = await deps.db.all(
+    "SELECT storage_key FROM files WHERE storage_key IS NOT NULL",
+  );
+  for (const row of referenced) orphans.delete(String(row.storage_key));
+  for (const key of orphans) await deps.files.remove(key);
+  const aborted = await deps.files.abortStaleUploads(options.olderThanMs ?? 0);
+  return { removed: orphans.size, kept: keys.length - orphans.size, complete, aborted };
+}
+
+/**
+ * Sweep now and then every `intervalMs` in the background, with the margin (a store other
+ * instances write to). A failed sweep is logged and tried again at the next tick; a tick that
+ * finds the previous sweep still running skips. `stop()` ends the timer and waits for a sweep
+ * in progress, so the store can close after it.
+ */
+export function startPeriodicBlobSweep(
+  deps: Pick<Deps, "db" | "files">,
+  log: Logger,
+  intervalMs = BLOB_SWEEP_INTERVAL_MS,
+): { stop(): Promise<void> } {
+  let running: Promise<void> | null = null;
+  const tick = () => {
+    running ??= sweepOrphanBlobs(deps, { olderThanMs: ORPHAN_MARGIN_MS }).then(
+      (sweep) => log.info("orphan blobs swept", { ...sweep }),
+      (e) => log.warn("orphan blob sweep failed", { error: String(e) }),
+    ).finally(() => (running = null));
+  };
+  tick();
+  const timer = setInterval(tick, intervalMs);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
 }

@@ -60,11 +60,12 @@ export async function insertEvents(
   events: { stream: string; data: Record<string, unknown> }[],
 ): Promise<{ stream: string; event: StreamEvent }[]> {
   const insert = db.prepare(
-    "INSERT INTO stream_events (stream, payload, created_at) VALUES (?, ?, ?) RETURNING id",
+    "INSERT INTO stream_events (stream, payload, type, created_at) VALUES (?, ?, ?, ?) RETURNING id",
   );
   const t = now();
   return await mapSeries(events, async ({ stream, data }) => {
-    const row = await insert.get(stream, JSON.stringify(data), t) as { id: number };
+    const type = typeof data.type === "string" ? data.type : null;
+    const row = await insert.get(stream, JSON.stringify(data), type, t) as { id: number };
     return { stream, event: { eventId: String(row.id), data } };
   });
 }
@@ -121,7 +122,7 @@ export async function pageStreamLog(
   return await deps.db.all(
     `SELECT id, octet_length(payload) AS size,
        CASE WHEN octet_length(payload) <= ? THEN payload END AS payload,
-       CASE WHEN ? THEN json_extract(payload, '$.type') END AS type
+       CASE WHEN ? = 1 THEN type END AS type
      FROM stream_events WHERE stream = ? AND id > ? ORDER BY id LIMIT ?`,
     inlineBytes,
     withType ? 1 : 0,
@@ -150,7 +151,7 @@ export async function hasTerminalEvent(deps: Deps, stream: string): Promise<bool
   const types = [...TERMINAL_MESSAGE_EVENTS];
   return !!await deps.db.get(
     `SELECT 1 FROM stream_events WHERE stream = ?
-     AND json_extract(payload, '$.type') IN (${types.map(() => "?").join(", ")}) LIMIT 1`,
+     AND type IN (${types.map(() => "?").join(", ")}) LIMIT 1`,
     stream,
     ...types,
   );

@@ -250,7 +250,7 @@ export async function markConversationRead(
     `INSERT INTO conversation_participants (conversation_id, user_id, action, last_read_at,
        action_required, created_at, updated_at) VALUES (?, ?, 'subscribed', ?, 0, ?, ?)
      ON CONFLICT (conversation_id, user_id) DO UPDATE SET last_read_at = excluded.last_read_at,
-       action_required = CASE WHEN ? THEN 0 ELSE action_required END, updated_at = excluded.updated_at`,
+       action_required = CASE WHEN ? = 1 THEN 0 ELSE conversation_participants.action_required END, updated_at = excluded.updated_at`,
     c.id,
     user.user.id,
     input.read ? Math.max(t, c.updatedAt) : null,

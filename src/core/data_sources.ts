@@ -119,7 +119,7 @@ export async function listDataSources(deps: Deps, actor: Actor, input: { spaceId
   const space = await requireDataSourceSpace(deps, actor, input.spaceId);
   const rows = (await deps.db.all(
     `SELECT ${COLUMNS} FROM data_sources WHERE workspace_id = ? AND space_id = ?
-     ORDER BY name COLLATE NOCASE LIMIT 1000`,
+     ORDER BY lower(name) LIMIT 1000`,
     actor.workspace.id,
     space.id,
   )).map(fromRow);
@@ -147,7 +147,7 @@ export async function listDataSourceViews(deps: Deps, actor: Actor, input: { spa
   const space = await requireDataSourceSpace(deps, actor, input.spaceId);
   const rows = (await deps.db.all(
     `SELECT ${COLUMNS} FROM data_sources WHERE workspace_id = ? AND space_id = ?
-     ORDER BY name COLLATE NOCASE LIMIT 1000`,
+     ORDER BY lower(name) LIMIT 1000`,
     actor.workspace.id,
     space.id,
   )).map(fromRow);

@@ -179,7 +179,7 @@ async function writeChunksAndTags(
   await replaceDocumentChunks(deps.db, space, docRowId, chunks);
   await deps.db.run("DELETE FROM document_tags WHERE document_row_id = ?", docRowId);
   const insertTag = deps.db.prepare(
-    "INSERT OR IGNORE INTO document_tags (document_row_id, tag) VALUES (?, ?)",
+    "INSERT INTO document_tags (document_row_id, tag) VALUES (?, ?) ON CONFLICT DO NOTHING",
   );
   for (const t of tags) await insertTag.run(docRowId, t);
 }

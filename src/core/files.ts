@@ -13,6 +13,7 @@ import type { Actor } from "../auth/actor.ts";
 import { now } from "../db/db.ts";
 import { AppError, invalid } from "../errors.ts";
 import { newResourceId } from "../util/ids.ts";
+import { endBy } from "../util/streams.ts";
 import { canAccessFileScope, requireScope } from "./access.ts";
 import { findReadableConversation } from "./conversation_views.ts";
 import { findSpaceInWorkspace } from "./space_rows.ts";
@@ -284,6 +285,10 @@ export async function createFile(
 /** The most bytes an upload request may carry, multipart framing included. */
 export const UPLOAD_BODY_MAX = 64 * 1024 * 1024;
 
+/** The longest an upload's bytes may take to arrive (64 MB at under 6 KB/s): the orphan
+ * sweep's margin on a shared store relies on every write ending by then. */
+export const UPLOAD_MAX_MS = 3 * 60 * 60 * 1000;
+
 /**
  * An upload's request body, capped while it streams (it is never buffered: the upload route
  * skips the app's bodyLimit, which holds a body sent without Content-Length whole in memory).
@@ -377,13 +382,18 @@ async function streamToNewKey(
       "file_too_large",
       `File "${f.fileName}" is larger than its declared size (${f.fileSize} bytes).`,
     );
+  const late = () =>
+    new AppError(400, "file_processing_error", "The upload took longer than 3 hours.");
+  const timed = endBy(body.pipeThrough(limitBytes(f.fileSize, tooLarge)), UPLOAD_MAX_MS, late);
   let size: number;
   try {
-    size = await deps.files.write(key, body.pipeThrough(limitBytes(f.fileSize, tooLarge)));
+    size = await deps.files.write(key, timed.stream);
   } catch (e) {
     await deps.files.remove(key);
     if (e instanceof AppError) throw e;
     throw new AppError(400, "file_processing_error", "The upload was interrupted.");
+  } finally {
+    timed.done();
   }
   if (size !== f.fileSize) {
     await deps.files.remove(key);
@@ -402,8 +412,7 @@ export async function openFileContent(
   if (file.status !== "ready" || !file.storageKey) {
     throw invalid("The file has not been uploaded yet.");
   }
-  const handle = await deps.files.open(file.storageKey);
-  return { file, body: handle.readable };
+  return { file, body: await deps.files.readStream(file.storageKey) };
 }
 
 /** `DELETE /files/:fileId`: the row first (one statement), then the bytes. */

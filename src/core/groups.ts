@@ -40,7 +40,7 @@ export async function createGroup(
   );
   return await deps.db.tx(async () => {
     const taken = await deps.db.get(
-      "SELECT 1 FROM groups WHERE workspace_id = ? AND name = ? COLLATE NOCASE",
+      "SELECT 1 FROM groups WHERE workspace_id = ? AND lower(name) = lower(?)",
       actor.workspace.id,
       name,
     );
@@ -55,7 +55,7 @@ export async function createGroup(
       t,
     ) as { id: number };
     const add = deps.db.prepare(
-      "INSERT OR IGNORE INTO group_members (group_id, user_id, created_at) VALUES (?, ?, ?)",
+      "INSERT INTO group_members (group_id, user_id, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
     );
     for (const u of userIds) await add.run(g.id, u, t);
     return { sId, name, kind: "regular", memberCount: new Set(userIds).size };
@@ -85,7 +85,7 @@ export async function listGroups(deps: Deps, actor: Actor): Promise<GroupView[]>
   return (await deps.db.all(
     `SELECT g.s_id, g.name, g.kind, (SELECT count(*) FROM group_members gm WHERE gm.group_id = g.id) AS n
      FROM groups g WHERE g.workspace_id = ? AND g.kind IN ('global', 'regular')
-     ORDER BY g.name COLLATE NOCASE LIMIT 1000`,
+     ORDER BY lower(g.name) LIMIT 1000`,
     actor.workspace.id,
   )).map((r) => {
     const row = r as { s_id: string; name: string; kind: "global" | "regular"; n: number };
@@ -114,7 +114,7 @@ export async function grantGroupToSpace(
   ) as { id: number } | undefined;
   if (!g) throw new AppError(404, "group_not_found", "The group was not found.");
   await deps.db.run(
-    "INSERT OR IGNORE INTO space_groups (space_id, group_id) VALUES (?, ?)",
+    "INSERT INTO space_groups (space_id, group_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
     space.id,
     g.id,
   );

@@ -116,7 +116,7 @@ export async function touchClient(db: Db, clientId: string, at = now()): Promise
 /** Delete up to 100 expired DCR clients (called on registration, so the table stays bounded). */
 export async function sweepExpiredClients(db: Db, at = now()): Promise<number> {
   const r = await db.run(
-    `DELETE FROM oauth_clients WHERE rowid IN (SELECT rowid FROM oauth_clients
+    `DELETE FROM oauth_clients WHERE id IN (SELECT id FROM oauth_clients
        WHERE kind = 'dcr' AND expires_at IS NOT NULL AND expires_at <= ? LIMIT 100)`,
     at,
   );

@@ -145,7 +145,7 @@ async function refreshRegistration(
   const expiresAt = t + deps.relay.timings.registrationTtlMs;
   await deps.db.run(
     `UPDATE relay_registrations SET expires_at = ?,
-       last_heartbeat_at = CASE WHEN ? THEN ? ELSE last_heartbeat_at END
+       last_heartbeat_at = CASE WHEN ? = 1 THEN ? ELSE last_heartbeat_at END
      WHERE server_id = ?`,
     expiresAt,
     heartbeat ? 1 : 0,

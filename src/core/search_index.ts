@@ -17,8 +17,9 @@
  * Layout (SQLite): partition N is the FTS5 table `chunks_fts_pN` (external content: the view
  * `chunks_pN` of the `document_chunks` rows whose `partition_id` is N), created on demand in
  * the writer's transaction. This module is the only writer of `document_chunks` and of those
- * tables; the rest of the core only asks it which partitions a search reads. (PostgreSQL's
- * tsvector + GIN ranks with no corpus statistics: there the same functions need no tables.)
+ * tables; the rest of the core only asks it which partitions a search reads. On PostgreSQL
+ * each function hands over to `db/fulltext_postgres.ts` (tsvector + GIN, ranked with no corpus
+ * statistics, so nothing is partitioned): the one place the engines differ for search writes.
  *
  * What changes behind its back is caught by two queues the schema's triggers fill (migration
  * 0005): a space whose kind or restriction changed (`search_space_moves`: its chunks move to
@@ -31,6 +32,7 @@ import { type Db, now } from "../db/db.ts";
 import { isOpenToWorkspace } from "./access.ts";
 import { SPACE_COLUMNS, spaceFromRow, type SpaceRow } from "./space_rows.ts";
 import { partitionTable } from "./search_query.ts";
+import { removeChunksPostgres, replaceChunksPostgres } from "../db/fulltext_postgres.ts";
 
 const TOKENIZER = "unicode61 remove_diacritics 2";
 /** Chunks indexed per transaction when catching up (start after migration 0005). */
@@ -99,6 +101,7 @@ export async function replaceDocumentChunks(
   docRowId: number,
   chunks: readonly ChunkInput[],
 ): Promise<void> {
+  if (db.engine === "postgres") return await replaceChunksPostgres(db, docRowId, chunks);
   await db.tx(async () => {
     // A chunk id freed by a cascade may be reused below: its old entry must leave first.
     await emptyTrash(db);
@@ -122,6 +125,7 @@ export async function replaceDocumentChunks(
 
 /** Remove a document's chunks and their index entries. Joins the caller's transaction. */
 export async function removeDocumentChunks(db: Db, docRowId: number): Promise<void> {
+  if (db.engine === "postgres") return await removeChunksPostgres(db, docRowId);
   await db.tx(async () => {
     const partitions = await db.all(
       `SELECT DISTINCT partition_id AS p FROM document_chunks
@@ -154,6 +158,7 @@ const SPACE_CHUNKS = `SELECT c.id, c.text FROM data_sources ds
  * caught before the next search. Returns the number of chunks moved.
  */
 export async function moveSpaceIndex(db: Db, spaceId: number): Promise<number> {
+  if (db.engine === "postgres") return 0; // no partitions: nothing moves
   return await db.tx(async () => {
     const r = await db.get(`SELECT ${SPACE_COLUMNS} FROM spaces WHERE id = ?`, spaceId);
     if (!r) return 0;
@@ -274,6 +279,7 @@ export interface IndexWork {
  * one indexed probe per queue when nothing did.
  */
 export async function applyPendingIndexWork(db: Db): Promise<IndexWork> {
+  if (db.engine === "postgres") return { trashed: 0, moved: 0, indexed: 0 };
   const r = await db.get(`SELECT EXISTS (SELECT 1 FROM search_index_trash) AS trash,
        EXISTS (SELECT 1 FROM search_space_moves) AS moves,
        EXISTS (SELECT 1 FROM document_chunks WHERE partition_id IS NULL) AS fresh`) as {
@@ -293,6 +299,7 @@ export async function applyPendingIndexWork(db: Db): Promise<IndexWork> {
  * deleted), then apply pending work — after migration 0005 that indexes every existing chunk.
  */
 export async function syncSearchIndex(db: Db): Promise<IndexWork & { dropped: number }> {
+  if (db.engine === "postgres") return { trashed: 0, moved: 0, indexed: 0, dropped: 0 };
   const live = new Set(
     (await db.all("SELECT id FROM search_partitions") as { id: number }[]).map((r) => r.id),
   );
@@ -318,6 +325,7 @@ export async function searchPartitionsFor(
   workspaceId: number,
   spaceIds: readonly number[],
 ): Promise<number[]> {
+  if (db.engine === "postgres") return [];
   await applyPendingIndexWork(db);
   const spaces = (await db.all(
     `SELECT ${SPACE_COLUMNS} FROM spaces
@@ -342,6 +350,7 @@ export async function searchPartitionsFor(
  * copy of a crashed database).
  */
 export async function checkSearchIndex(db: Db): Promise<string> {
+  if (db.engine === "postgres") return "ok"; // the GIN index follows its rows
   const problems: string[] = [];
   for (const { id } of await db.all("SELECT id FROM search_partitions") as { id: number }[]) {
     const t = partitionTable(id);

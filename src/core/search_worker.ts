@@ -32,7 +32,14 @@ import type { GrepRequest, GrepResult, SearchHit, SearchRequest } from "./search
 import type { DocumentHit, NodeQueryRequest } from "./node_query.ts";
 
 export interface SearchWorkerPoolOptions {
-  dbPath: string;
+  /** The SQLite file the workers read (their own read-only connections). */
+  dbPath: string | null;
+  /**
+   * Runs search and node jobs in this process instead (PostgreSQL: the query runs in the
+   * database's processes, nothing blocks this loop). Greps always run on workers. The pool's
+   * budgets, fairness and timeouts apply alike; a timed-out query's result is dropped.
+   */
+  direct?: (job: Exclude<Job, { kind: "grep" }>) => Promise<unknown>;
   /** Number of workers (default 2: this runs on 2-core machines beside the main loop). */
   size?: number;
   /** Jobs waiting (all owners) beyond this are refused with 503 rather than queued. */
@@ -78,7 +85,7 @@ class JobTimeout extends Error {
   override name = "JobTimeout";
 }
 
-type Job =
+export type Job =
   | { kind: "search"; request: SearchRequest }
   | { kind: "grep"; request: GrepRequest }
   | { kind: "nodes"; request: NodeQueryRequest };
@@ -99,14 +106,16 @@ interface HeldRefusal {
 }
 
 interface Slot {
-  worker: Worker;
+  /** Null for a slot that runs jobs with `direct` (no thread). */
+  worker: Worker | null;
   busy: Pending | null;
   timer: Awaited<ReturnType<typeof setTimeout>> | undefined;
 }
 
 /** The search worker pool kept in `deps.searchWorkers`. */
 export class SearchWorkerPool {
-  readonly #dbPath: string;
+  readonly #dbPath: string | null;
+  readonly #direct: SearchWorkerPoolOptions["direct"];
   readonly #size: number;
   readonly #maxQueue: number;
   readonly #memberConcurrency: number;
@@ -130,6 +139,7 @@ export class SearchWorkerPool {
 
   constructor(options: SearchWorkerPoolOptions) {
     this.#dbPath = options.dbPath;
+    this.#direct = options.direct;
     this.#size = Math.max(1, options.size ?? 2);
     this.#maxQueue = options.maxQueue ?? 256;
     this.#memberConcurrency = Math.max(1, options.memberConcurrency ?? 1);
@@ -196,7 +206,7 @@ export class SearchWorkerPool {
     const stopped = new AppError(503, "service_unavailable", "The server is stopping.");
     for (const slot of this.#slots.splice(0)) {
       clearTimeout(slot.timer);
-      slot.worker.terminate();
+      slot.worker?.terminate();
       slot.busy?.reject(stopped);
     }
     for (const members of this.#waiting.values()) {
@@ -326,10 +336,18 @@ export class SearchWorkerPool {
   }
 
   #spawn(): Slot {
+    const slot: Slot = { worker: null, busy: null, timer: undefined };
+    if (!this.#direct) this.#spawnWorker(slot);
+    this.#slots.push(slot);
+    return slot;
+  }
+
+  /** Start the slot's worker thread (with `direct`, only when a grep first needs one). */
+  #spawnWorker(slot: Slot): Worker {
     const worker = new Worker(new URL("./search_worker_main.ts", import.meta.url).href, {
       type: "module",
     });
-    const slot: Slot = { worker, busy: null, timer: undefined };
+    slot.worker = worker;
     worker.onmessage = (
       e: MessageEvent<{ id: number; ok: boolean; result?: unknown; error?: string }>,
     ) => this.#settle(slot, e.data);
@@ -339,8 +357,7 @@ export class SearchWorkerPool {
       this.#retire(slot, new AppError(500, "internal_server_error", "The search worker failed."));
     };
     worker.postMessage({ id: 0, kind: "init", dbPath: this.#dbPath });
-    this.#slots.push(slot);
-    return slot;
+    return worker;
   }
 
   #start(slot: Slot, p: Pending): void {
@@ -352,7 +369,19 @@ export class SearchWorkerPool {
       this.#log?.warn("search worker job timed out", { kind: p.job.kind, ms: p.timeoutMs });
       this.#retire(slot, new JobTimeout(`${p.job.kind} over ${p.timeoutMs} ms`));
     }, p.timeoutMs);
-    slot.worker.postMessage({ id: p.id, kind: p.job.kind, request: p.job.request });
+    const job = p.job;
+    if (this.#direct && job.kind !== "grep") {
+      this.#direct(job).then(
+        (result) => this.#settle(slot, { id: p.id, ok: true, result }),
+        (e) => this.#settle(slot, { id: p.id, ok: false, error: String(e) }),
+      );
+      return;
+    }
+    (slot.worker ?? this.#spawnWorker(slot)).postMessage({
+      id: p.id,
+      kind: job.kind,
+      request: job.request,
+    });
   }
 
   #settle(slot: Slot, msg: { id: number; ok: boolean; result?: unknown; error?: string }): void {
@@ -372,7 +401,7 @@ export class SearchWorkerPool {
   /** Kill a worker (timeout or crash), fail its job, and let the next job spawn a fresh one. */
   #retire(slot: Slot, error: Error): void {
     clearTimeout(slot.timer);
-    slot.worker.terminate();
+    slot.worker?.terminate();
     const i = this.#slots.indexOf(slot);
     if (i >= 0) this.#slots.splice(i, 1);
     if (slot.busy) this.#finished(slot.busy);

@@ -69,7 +69,7 @@ export async function deleteUserSessions(
   keepIdHash: string | null,
 ): Promise<number> {
   const r = await db.run(
-    "DELETE FROM browser_sessions WHERE user_id = ? AND id_hash IS NOT ?",
+    "DELETE FROM browser_sessions WHERE user_id = ? AND id_hash IS DISTINCT FROM ?",
     userId,
     keepIdHash,
   );

@@ -97,8 +97,10 @@ async function recordFailure(db: Db, counters: Counter[], at: number): Promise<v
     const upsert = db.prepare(
       `INSERT INTO sign_in_failures (key_hash, failures, window_start) VALUES (?, 1, ?)
        ON CONFLICT (key_hash) DO UPDATE SET
-         failures = CASE WHEN window_start <= ? THEN 1 ELSE failures + 1 END,
-         window_start = CASE WHEN window_start <= ? THEN excluded.window_start ELSE window_start END`,
+         failures = CASE WHEN sign_in_failures.window_start <= ? THEN 1
+           ELSE sign_in_failures.failures + 1 END,
+         window_start = CASE WHEN sign_in_failures.window_start <= ? THEN excluded.window_start
+           ELSE sign_in_failures.window_start END`,
     );
     for (const c of counters) await upsert.run(c.keyHash, at, cutoff, cutoff);
     await db.run(

@@ -68,7 +68,7 @@ export async function rememberDevice(
     await db.run(
       `DELETE FROM sign_in_devices WHERE user_id = ? AND token_hash NOT IN
          (SELECT token_hash FROM sign_in_devices WHERE user_id = ?
-          ORDER BY last_used_at DESC, rowid DESC LIMIT ?)`,
+          ORDER BY last_used_at DESC, created_at DESC, token_hash DESC LIMIT ?)`,
       userId,
       userId,
       MAX_DEVICES_PER_USER,

@@ -78,7 +78,7 @@ export async function findSpaceById(
 /** Every space of a workspace, by name (workspaces hold tens to hundreds of spaces). */
 export async function listWorkspaceSpaces(db: Db, workspaceId: number): Promise<SpaceRow[]> {
   return (await db.all(
-    `SELECT ${SPACE_COLUMNS} FROM spaces WHERE workspace_id = ? ORDER BY name COLLATE NOCASE, id`,
+    `SELECT ${SPACE_COLUMNS} FROM spaces WHERE workspace_id = ? ORDER BY lower(name), id`,
     workspaceId,
   )).map(spaceFromRow);
 }

@@ -108,7 +108,7 @@ export async function createSpace(
   );
   return await deps.db.tx(async () => {
     const taken = await deps.db.get(
-      "SELECT 1 FROM spaces WHERE workspace_id = ? AND name = ? COLLATE NOCASE AND archived_at IS NULL",
+      "SELECT 1 FROM spaces WHERE workspace_id = ? AND lower(name) = lower(?) AND archived_at IS NULL",
       actor.workspace.id,
       name,
     );
@@ -130,7 +130,7 @@ export async function createSpace(
       ),
     );
     const add = deps.db.prepare(
-      "INSERT OR IGNORE INTO space_members (space_id, user_id, role, created_at) VALUES (?, ?, ?, ?)",
+      "INSERT INTO space_members (space_id, user_id, role, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
     );
     if (input.kind === "project") {
       await add.run(space.id, user.user.id, "editor", t);

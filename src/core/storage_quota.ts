@@ -220,15 +220,16 @@ export async function getStorageUsage(
      owners AS (SELECT user_id FROM storage_usage WHERE workspace_id = ?
                 UNION SELECT user_id FROM r),
      m AS (SELECT o.user_id, COALESCE(s.file_bytes, 0) AS file_bytes,
-             COALESCE(s.document_bytes, 0) AS document_bytes, COALESCE(r.bytes, 0) AS reserved
+             COALESCE(s.document_bytes, 0) AS document_bytes, COALESCE(r.bytes, 0) AS reserved,
+             COALESCE(s.file_bytes, 0) + COALESCE(s.document_bytes, 0) + COALESCE(r.bytes, 0)
+               AS held
            FROM owners o
            LEFT JOIN storage_usage s ON s.workspace_id = ? AND s.user_id = o.user_id
            LEFT JOIN r ON r.user_id = o.user_id)
-     SELECT m.*, m.file_bytes + m.document_bytes + m.reserved AS held,
-       u.s_id, u.email, u.first_name, u.last_name
+     SELECT m.*, u.s_id, u.email, u.first_name, u.last_name
      FROM m LEFT JOIN users u ON u.id = m.user_id
-     WHERE (held < ? OR (held = ? AND m.user_id > ?)) AND held > 0
-     ORDER BY held DESC, m.user_id ASC LIMIT ?`,
+     WHERE (m.held < ? OR (m.held = ? AND m.user_id > ?)) AND m.held > 0
+     ORDER BY m.held DESC, m.user_id ASC LIMIT ?`,
     workspaceId,
     workspaceId,
     workspaceId,
@@ -278,12 +279,12 @@ export async function sumStorageFromRows(
 ): Promise<StorageCounter[]> {
   return rowsOf(
     await db.all(
-      `SELECT owner AS userId, SUM(f) AS fileBytes, SUM(d) AS documentBytes FROM (
+      `SELECT owner AS user_id, SUM(f) AS file_bytes, SUM(d) AS document_bytes FROM (
        SELECT COALESCE(user_id, 0) AS owner, file_size AS f, 0 AS d FROM files
        WHERE workspace_id = ? AND status = 'ready'
        UNION ALL
        SELECT COALESCE(user_id, 0), 0, text_size FROM documents WHERE workspace_id = ?
-     ) GROUP BY owner HAVING SUM(f) != 0 OR SUM(d) != 0 ORDER BY owner`,
+     ) u GROUP BY owner HAVING SUM(f) != 0 OR SUM(d) != 0 ORDER BY owner`,
       workspaceId,
       workspaceId,
     ),
@@ -297,7 +298,7 @@ export async function readStorageCounters(
 ): Promise<StorageCounter[]> {
   return rowsOf(
     await db.all(
-      `SELECT user_id AS userId, file_bytes AS fileBytes, document_bytes AS documentBytes
+      `SELECT user_id, file_bytes, document_bytes
      FROM storage_usage WHERE workspace_id = ? AND (file_bytes != 0 OR document_bytes != 0)
      ORDER BY user_id`,
       workspaceId,
@@ -313,8 +314,8 @@ export interface StorageCounter {
 
 function rowsOf(rows: Record<string, unknown>[]): StorageCounter[] {
   return rows.map((r) => ({
-    userId: Number(r.userId),
-    fileBytes: Number(r.fileBytes),
-    documentBytes: Number(r.documentBytes),
+    userId: Number(r.user_id),
+    fileBytes: Number(r.file_bytes),
+    documentBytes: Number(r.document_bytes),
   }));
 }

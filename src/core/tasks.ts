@@ -211,12 +211,12 @@ export async function updateTask(
     const t = now();
     await deps.db.run(
       `UPDATE pod_tasks SET text = coalesce(?, text), status = ?,
-         assignee_user_id = CASE WHEN ? THEN ? ELSE assignee_user_id END,
-         conversation_id = CASE WHEN ? THEN ? ELSE conversation_id END,
-         agent_instructions = CASE WHEN ? THEN ? ELSE agent_instructions END,
-         done_at = CASE WHEN ? THEN ? WHEN ? THEN NULL ELSE done_at END,
-         marked_done_by_type = CASE WHEN ? THEN 'user' WHEN ? THEN NULL ELSE marked_done_by_type END,
-         marked_done_by_user_id = CASE WHEN ? THEN ? WHEN ? THEN NULL ELSE marked_done_by_user_id END,
+         assignee_user_id = CASE WHEN ? = 1 THEN ? ELSE assignee_user_id END,
+         conversation_id = CASE WHEN ? = 1 THEN ? ELSE conversation_id END,
+         agent_instructions = CASE WHEN ? = 1 THEN ? ELSE agent_instructions END,
+         done_at = CASE WHEN ? = 1 THEN ? WHEN ? = 1 THEN NULL ELSE done_at END,
+         marked_done_by_type = CASE WHEN ? = 1 THEN 'user' WHEN ? = 1 THEN NULL ELSE marked_done_by_type END,
+         marked_done_by_user_id = CASE WHEN ? = 1 THEN ? WHEN ? = 1 THEN NULL ELSE marked_done_by_user_id END,
          updated_at = ?
        WHERE id = ?`,
       input.text ?? null,
@@ -303,7 +303,7 @@ export async function listTasks(
   }
   const rows = await deps.db.all(
     `${SELECT} WHERE t.space_id = ? AND t.deleted_at IS NULL AND t.id > ?
-     AND (? IS NULL OR t.status = ?) AND (? IS NULL OR a.s_id = ?)
+     AND (CAST(? AS TEXT) IS NULL OR t.status = ?) AND (CAST(? AS TEXT) IS NULL OR a.s_id = ?)
      ORDER BY t.id LIMIT ?`,
     space.id,
     afterId,
@@ -340,7 +340,7 @@ export async function getPodTasks(deps: Deps, actor: Actor, input: GetPodTasksIn
   }
   const mine = assigneeFilter === "mine" ? requireUser(actor).user.id : null;
   const base = `${SELECT} WHERE t.space_id = ? AND t.deleted_at IS NULL
-    AND (? IS NULL OR t.assignee_user_id = ?)`;
+    AND (CAST(? AS BIGINT) IS NULL OR t.assignee_user_id = ?)`;
   const open = statusFilter === "done" ? [] : await deps.db.all(
     `${base} AND t.status != 'done' ORDER BY t.created_at, t.id LIMIT ?`,
     space.id,

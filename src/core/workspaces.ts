@@ -181,7 +181,7 @@ export async function listUserWorkspaces(db: Db, userId: number): Promise<Member
   const rows = await db.all(
     `SELECT ${COLUMNS.split(", ").map((c) => "w." + c).join(", ")}, m.role AS role
      FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
-     WHERE m.user_id = ? ORDER BY w.name COLLATE NOCASE`,
+     WHERE m.user_id = ? ORDER BY lower(w.name)`,
     userId,
   );
   // deno-lint-ignore no-explicit-any

@@ -66,6 +66,13 @@ export interface Db {
   /** Several statements without parameters (schema changes). */
   exec(sql: string): Promise<void>;
   tx<T>(fn: () => Promise<T>): Promise<T>;
+  /**
+   * A transaction that first takes the lock `name`, shared by every process on this database
+   * (PostgreSQL: an advisory lock, statements then see what the previous holder committed;
+   * SQLite: the write lock `tx` already takes). For work one instance at a time: migrations,
+   * periodic jobs.
+   */
+  lockedTx<T>(name: string, fn: () => Promise<T>): Promise<T>;
   /** True inside `tx` (the caller's async context holds the transaction). */
   inTx(): boolean;
   close(): Promise<void>;

@@ -1,17 +1,29 @@
 /**
- * Forward-only migrations, recorded in `_migrations`, each applied in its own transaction.
- * A new schema change is a new numbered module added to {@link MIGRATIONS}.
+ * Forward-only migrations, one list per engine numbered alike, recorded in `_migrations`. Each
+ * is applied in its own transaction under a lock every instance shares (several instances
+ * starting at once migrate once; the others wait, then find nothing to do). A schema change is
+ * a new numbered module in both `migrations/sqlite/` and `migrations/postgres/`.
  * @module
  */
-import { type Db, now } from "./db.ts";
-import * as m0001 from "./migrations/0001_init.ts";
-import * as m0002 from "./migrations/0002_relay_and_tool_views.ts";
-import * as m0003 from "./migrations/0003_agent_favorites.ts";
-import * as m0004 from "./migrations/0004_audit_bounds_and_key_conversations.ts";
-import * as m0005 from "./migrations/0005_search_partitions.ts";
-import * as m0006 from "./migrations/0006_sign_in_limits.ts";
-import * as m0007 from "./migrations/0007_storage_quotas.ts";
-import * as m0008 from "./migrations/0008_stream_events_autoincrement.ts";
+import { type Db, type Engine, now } from "./db.ts";
+import * as s0001 from "./migrations/sqlite/0001_init.ts";
+import * as s0002 from "./migrations/sqlite/0002_relay_and_tool_views.ts";
+import * as s0003 from "./migrations/sqlite/0003_agent_favorites.ts";
+import * as s0004 from "./migrations/sqlite/0004_audit_bounds_and_key_conversations.ts";
+import * as s0005 from "./migrations/sqlite/0005_search_partitions.ts";
+import * as s0006 from "./migrations/sqlite/0006_sign_in_limits.ts";
+import * as s0007 from "./migrations/sqlite/0007_storage_quotas.ts";
+import * as s0008 from "./migrations/sqlite/0008_stream_events_autoincrement.ts";
+import * as s0009 from "./migrations/sqlite/0009_stream_event_types.ts";
+import * as p0001 from "./migrations/postgres/0001_init.ts";
+import * as p0002 from "./migrations/postgres/0002_relay_and_tool_views.ts";
+import * as p0003 from "./migrations/postgres/0003_agent_favorites.ts";
+import * as p0004 from "./migrations/postgres/0004_audit_bounds_and_key_conversations.ts";
+import * as p0005 from "./migrations/postgres/0005_search_partitions.ts";
+import * as p0006 from "./migrations/postgres/0006_sign_in_limits.ts";
+import * as p0007 from "./migrations/postgres/0007_storage_quotas.ts";
+import * as p0008 from "./migrations/postgres/0008_stream_events_autoincrement.ts";
+import * as p0009 from "./migrations/postgres/0009_stream_event_types.ts";
 
 export interface Migration {
   version: number;
@@ -19,35 +31,71 @@ export interface Migration {
   sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [
-  { version: 1, name: m0001.name, sql: m0001.sql },
-  { version: 2, name: m0002.name, sql: m0002.sql },
-  { version: 3, name: m0003.name, sql: m0003.sql },
-  { version: 4, name: m0004.name, sql: m0004.sql },
-  { version: 5, name: m0005.name, sql: m0005.sql },
-  { version: 6, name: m0006.name, sql: m0006.sql },
-  { version: 7, name: m0007.name, sql: m0007.sql },
-  { version: 8, name: m0008.name, sql: m0008.sql },
-];
+type Module = { name: string; sql: string };
+
+function list(modules: Module[]): Migration[] {
+  return modules.map((m, i) => ({ version: i + 1, name: m.name, sql: m.sql }));
+}
+
+export const SQLITE_MIGRATIONS: readonly Migration[] = list([
+  s0001,
+  s0002,
+  s0003,
+  s0004,
+  s0005,
+  s0006,
+  s0007,
+  s0008,
+  s0009,
+]);
+
+export const POSTGRES_MIGRATIONS: readonly Migration[] = list([
+  p0001,
+  p0002,
+  p0003,
+  p0004,
+  p0005,
+  p0006,
+  p0007,
+  p0008,
+  p0009,
+]);
+
+/** The migrations of an engine. */
+export function migrationsFor(engine: Engine): readonly Migration[] {
+  return engine === "postgres" ? POSTGRES_MIGRATIONS : SQLITE_MIGRATIONS;
+}
+
+/** The SQLite list (tests that work on a SQLite file name it directly). */
+export const MIGRATIONS = SQLITE_MIGRATIONS;
+
+const LEDGER = {
+  sqlite: `CREATE TABLE IF NOT EXISTS _migrations (
+    version INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at INTEGER NOT NULL
+  ) STRICT`,
+  postgres: `CREATE TABLE IF NOT EXISTS _migrations (
+    version BIGINT PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at BIGINT NOT NULL
+  )`,
+};
 
 /** Apply every pending migration; returns the versions applied (empty when up to date). */
 export async function migrate(
   db: Db,
-  migrations: readonly Migration[] = MIGRATIONS,
+  migrations: readonly Migration[] = migrationsFor(db.engine),
 ): Promise<number[]> {
-  await db.exec(`CREATE TABLE IF NOT EXISTS _migrations (
-    version INTEGER PRIMARY KEY,
-    name TEXT NOT NULL,
-    applied_at INTEGER NOT NULL
-  ) STRICT`);
+  await db.lockedTx("dust-mcp:migrate", async () => await db.exec(LEDGER[db.engine]));
   const applied = new Set(
     (await db.all<{ version: number }>("SELECT version FROM _migrations")).map((r) => r.version),
   );
   const done: number[] = [];
   for (const m of migrations) {
     if (applied.has(m.version)) continue;
-    await db.tx(async () => {
-      // Another process may have applied it while we waited for the write lock.
+    await db.lockedTx("dust-mcp:migrate", async () => {
+      // Another process may have applied it while we waited for the lock.
       const again = await db.get("SELECT 1 FROM _migrations WHERE version = ?", m.version);
       if (again) return;
       await db.exec(m.sql);

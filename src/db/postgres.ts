@@ -13,6 +13,7 @@
  */
 import postgres from "postgres";
 import { AsyncLocalStorage } from "node:async_hooks";
+import { AppError } from "../errors.ts";
 import {
   bindStatement,
   type Db,
@@ -34,6 +35,8 @@ interface Translated {
   text: string;
   /** For `:name` parameters: the name bound to each `$n`, in order. */
   names: string[] | null;
+  /** 0-based `$n` positions that are list parameters (bound as arrays). */
+  lists: Set<number>;
 }
 
 const LIST_PHRASE =
@@ -44,12 +47,17 @@ const LIST_PHRASE =
  * quoted identifiers and `::` casts), list phrases to `= ANY(…)`.
  */
 export function translateSql(sql: string): Translated {
-  const listed = sql.replace(LIST_PHRASE, (_m, p: string) => `= ANY(${p})`);
+  const LIST_MARK = "\u0000";
+  // A list parameter keeps a mark until it is numbered below.
+  const listed = sql.replace(LIST_PHRASE, (_m, p: string) => `= ANY(${LIST_MARK}${p})`);
+  const lists = new Set<number>();
+  const listNames = new Set<string>();
   let out = "";
   let n = 0;
   const names: string[] = [];
   const seen = new Map<string, number>();
   let named = false;
+  let nextIsList = false;
   for (let i = 0; i < listed.length; i++) {
     const c = listed[i];
     if (c === "'" || c === '"') {
@@ -62,7 +70,11 @@ export function translateSql(sql: string): Translated {
       const stop = end < 0 ? listed.length : end;
       out += listed.slice(i, stop);
       i = stop - 1;
+    } else if (c === LIST_MARK) {
+      nextIsList = true;
     } else if (c === "?") {
+      if (nextIsList) lists.add(n);
+      nextIsList = false;
       out += `$${++n}`;
     } else if (c === ":" && listed[i + 1] === ":") {
       out += "::";
@@ -72,6 +84,8 @@ export function translateSql(sql: string): Translated {
     ) {
       const m = /^[A-Za-z_]\w*/.exec(listed.slice(i + 1))!;
       named = true;
+      if (nextIsList) listNames.add(m[0]);
+      nextIsList = false;
       let idx = seen.get(m[0]);
       if (idx === undefined) {
         names.push(m[0]);
@@ -82,10 +96,32 @@ export function translateSql(sql: string): Translated {
       i += m[0].length;
     } else out += c;
   }
-  return { text: out, names: named ? names : null };
+  for (const name of listNames) lists.add(seen.get(name)! - 1);
+  return { text: out, names: named ? names : null, lists };
 }
 
-function bindValue(v: unknown): unknown {
+/**
+ * PostgreSQL text cannot hold U+0000 (SQLite's can): such a value is refused as bad input, the
+ * same on every surface, instead of failing as a server error.
+ */
+function refuseNul(v: string): string {
+  if (v.includes("\u0000")) {
+    throw new AppError(
+      400,
+      "invalid_request_error",
+      "Text values must not contain the NUL character (U+0000).",
+    );
+  }
+  return v;
+}
+
+function bindValue(v: unknown, isList = false): unknown {
+  if (typeof v === "string") {
+    // The core may pass a list as the JSON text SQLite's json_each reads.
+    if (isList) return (JSON.parse(refuseNul(v)) as unknown[]).map((x) => bindValue(x));
+    return refuseNul(v);
+  }
+  if (Array.isArray(v)) return v.map((x) => bindValue(x));
   if (typeof v === "boolean") return v ? 1 : 0;
   if (v === undefined) return null;
   return v;
@@ -101,6 +137,7 @@ export class PostgresDb implements Db {
   readonly sql: Sql;
   readonly #context = new AsyncLocalStorage<TxSql>();
   readonly #translations = new Map<string, Translated>();
+  #closed = false;
 
   constructor(readonly url: string, options: PostgresOptions = {}) {
     this.sql = postgres(url, {
@@ -120,6 +157,14 @@ export class PostgresDb implements Db {
           from: [1700],
           serialize: (x: number) => String(x),
           parse: (x: string) => Number(x),
+        },
+        // Booleans as SQLite gives them (0/1): the core compares flags and `x IS NULL AS y`
+        // results with numbers, and stores its flags as integers on both engines.
+        bool: {
+          to: 16,
+          from: [16],
+          serialize: (x: unknown) => (x ? "t" : "f"),
+          parse: (x: string) => (x === "t" ? 1 : 0),
         },
       },
       connection: { application_name: "dust-mcp" },
@@ -141,12 +186,14 @@ export class PostgresDb implements Db {
   }
 
   #query(sql: string, params: SqlParams): postgres.PendingQuery<postgres.Row[]> {
+    // The same words as node:sqlite, so a closed database reads alike on both engines.
+    if (this.#closed) throw new Error("database is not open");
     const t = this.#translate(sql);
     let values: unknown[];
     if (t.names) {
       const obj = isNamedParams(params) ? params[0] : {};
-      values = t.names.map((name) => bindValue(obj[name]));
-    } else values = (params as unknown[]).map(bindValue);
+      values = t.names.map((name, i) => bindValue(obj[name], t.lists.has(i)));
+    } else values = (params as unknown[]).map((v, i) => bindValue(v, t.lists.has(i)));
     const conn: Sql | TxSql = this.#context.getStore() ?? this.sql;
     // deno-lint-ignore no-explicit-any
     return conn.unsafe(t.text, values as any[], { prepare: true });
@@ -172,6 +219,7 @@ export class PostgresDb implements Db {
   }
 
   async exec(sql: string): Promise<void> {
+    if (this.#closed) throw new Error("database is not open");
     const conn: Sql | TxSql = this.#context.getStore() ?? this.sql;
     await conn.unsafe(sql);
   }
@@ -192,7 +240,18 @@ export class PostgresDb implements Db {
     }
   }
 
+  /** Read committed, so that statements after the lock see what its last holder committed. */
+  async lockedTx<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    if (this.inTx()) throw new Error("lockedTx() cannot run inside another transaction");
+    return await this.sql.begin("isolation level read committed", async (t) => {
+      await t`SELECT pg_advisory_xact_lock(hashtext(${name}))`;
+      return await this.#context.run(t, fn);
+    }) as T;
+  }
+
   async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
     await this.sql.end({ timeout: 5 });
   }
 }

@@ -161,6 +161,10 @@ export class SqliteDb implements Db {
     return this.#exclusive(() => this.conn.exec(sql));
   }
 
+  lockedTx<T>(_name: string, fn: () => Promise<T>): Promise<T> {
+    return this.tx(fn);
+  }
+
   async tx<T>(fn: () => Promise<T>): Promise<T> {
     if (this.inTx()) return await fn();
     const token = {};

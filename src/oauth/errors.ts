@@ -8,6 +8,7 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { AppEnv } from "../deps.ts";
 import { OAuthError } from "../core/oauth_error.ts";
+import { AppError } from "../errors.ts";
 
 /** The JSON response for an OAuth error. */
 export function oauthErrorResponse(err: OAuthError, requestId?: string): Response {
@@ -25,6 +26,13 @@ export function oauthErrorResponse(err: OAuthError, requestId?: string): Respons
 export function onOAuthJsonError(err: Error, c: Context<AppEnv>): Response {
   const requestId = c.get("requestId");
   if (err instanceof OAuthError) return oauthErrorResponse(err, requestId);
+  if (err instanceof AppError && err.status < 500) {
+    // A refusal from the core (bad input it caught), in this surface's shape.
+    return oauthErrorResponse(
+      new OAuthError("invalid_request", err.message, err.status),
+      requestId,
+    );
+  }
   if (err instanceof HTTPException && err.status < 500) {
     const code = err.status === 413 ? "invalid_request" : "invalid_request";
     return oauthErrorResponse(

@@ -39,6 +39,12 @@ export interface BlobStore {
     keys: string[];
     complete: boolean;
   }>;
+  /**
+   * Abort the unfinished writes started more than `olderThanMs` ago that their writer left
+   * (an instance that died mid-upload): S3 multipart uploads (invisible but stored and billed),
+   * local temp files. Returns how many. The margin must exceed the slowest write.
+   */
+  abortStaleUploads(olderThanMs: number): Promise<number>;
   /** Release what the store holds (connections); nothing may be in flight. */
   close(): Promise<void>;
 }

@@ -134,6 +134,21 @@ export class LocalFiles implements BlobStore {
     });
   }
 
+  /** Remove the temp files of writes started more than `olderThanMs` ago (a crashed writer's;
+   * `init` already clears them all at start). */
+  async abortStaleUploads(olderThanMs: number): Promise<number> {
+    const cutoff = Date.now() - olderThanMs;
+    const tmp = join(this.root, "tmp");
+    let aborted = 0;
+    for await (const entry of Deno.readDir(tmp)) {
+      const path = join(tmp, entry.name);
+      const stat = await Deno.stat(path).catch(() => null);
+      if (!entry.isFile || !stat?.mtime || !(stat.mtime.getTime() < cutoff)) continue;
+      if (await Deno.remove(path).then(() => true, () => false)) aborted++;
+    }
+    return aborted;
+  }
+
   /** Nothing to release: every operation opens and closes its own files. */
   close(): Promise<void> {
     return Promise.resolve();

@@ -3,7 +3,7 @@
  * `kill -9` mid-run leaves it failed (with a reason) after the next start.
  */
 import assert from "node:assert/strict";
-import { startTestServer, type TestServer } from "../helpers/server.ts";
+import { engineEnv, startTestServer, type TestServer } from "../helpers/server.ts";
 import { apiJson, createUserWithToken, type UserWithToken } from "../helpers/fixtures.ts";
 import { startFakeModel } from "../helpers/fake_model.ts";
 import { waitFor } from "../helpers/local_mcp.ts";
@@ -121,6 +121,7 @@ Deno.test("[agents] a kill -9 mid-run leaves the message failed with a reason af
         "127.0.0.1",
         ...Object.entries(model.flags).flatMap(([k, v]) => [`--${k}`, v]),
       ],
+      env: await engineEnv(dataDir),
       stdout: "null",
       stderr: "null",
     }).spawn();

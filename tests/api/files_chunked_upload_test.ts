@@ -1,7 +1,8 @@
 /**
- * Uploads sent without Content-Length (chunked, a ReadableStream body) stream to disk: the
+ * Uploads sent without Content-Length (chunked, a ReadableStream body) stream to the store: the
  * upload route skips the app's bodyLimit (which buffers such a body whole before the handler
  * runs) and caps the body while it streams, answering `file_too_large` in Dust's envelope.
+ * On both stores (DUST_MCP_TEST_FILES_URL: S3).
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -9,6 +10,8 @@ import { startTestServer, type TestServer } from "../helpers/server.ts";
 import { apiJson, bearer, createUserWithToken, type UserWithToken } from "../helpers/fixtures.ts";
 import { UPLOAD_BODY_MAX } from "../../src/core/files.ts";
 import { BODY_LIMITS } from "../../src/app.ts";
+import { PART_SIZE } from "../../src/storage/s3_files.ts";
+import { pendingWrites } from "../helpers/test_files.ts";
 
 const BOUNDARY = "chunkedUploadBoundary7MA4YWxkTrZu0gW";
 const encoder = new TextEncoder();
@@ -73,10 +76,10 @@ async function listDir(path: string): Promise<string[]> {
   return names;
 }
 
-/** Nothing of a refused upload on disk: no temp file, no blob. */
+/** Nothing of a refused upload in the store: no write in flight (temp file, S3 multipart
+ * upload), no blob. */
 async function assertNothingStored(server: TestServer): Promise<void> {
-  const filesDir = join(server.dataDir, "files");
-  assert.deepEqual(await listDir(join(filesDir, "tmp")), [], "no temp file is left");
+  assert.equal(await pendingWrites(server.deps.files), 0, "no unfinished write is left");
   assert.deepEqual((await server.deps.files.listKeys()).keys, [], "no blob was stored");
 }
 
@@ -106,7 +109,8 @@ Deno.test("[api/files] a chunked upload (no Content-Length) of a valid size succ
 Deno.test("[api/files] a chunked upload past the declared size answers 400 file_too_large, stores nothing, and the file stays not ready", async () => {
   await using server = await startTestServer();
   const alice = await createUserWithToken(server, { email: "alice@example.com", role: "user" });
-  const declared = 1024 * 1024;
+  // On S3, more than a part: the multipart upload has started when the cut comes, and is aborted.
+  const declared = server.deps.files.kind === "s3" ? PART_SIZE + 1024 * 1024 : 1024 * 1024;
   const url = await createTextFile(server, alice, declared);
   const up = await postStream(url, alice.token, multipartStream(textBytes(4 * declared)));
   assert.equal(up.status, 400, up.text);
@@ -180,38 +184,48 @@ async function readUntilBody(conn: Deno.Conn): Promise<string> {
   return text;
 }
 
-/** The size of the upload's temp file once one holds bytes, or 0 after ~10 s. */
-async function waitForTempBytes(dataDir: string): Promise<number> {
-  const tmp = join(dataDir, "files", "tmp");
+/**
+ * How much of the upload the store holds before the body ends, once it holds some, or 0 after
+ * ~10 s: the bytes of the local temp file; on S3, `PART_SIZE` once the multipart upload has
+ * started (the first part is sent as soon as it is read).
+ */
+async function waitForStoredBytes(server: TestServer): Promise<number> {
   for (let i = 0; i < 500; i++) {
-    for (const name of await listDir(tmp)) {
-      const size = await Deno.stat(join(tmp, name)).then((s) => s.size, () => 0);
-      if (size > 0) return size;
+    if (server.deps.files.kind === "s3") {
+      if (await pendingWrites(server.deps.files) > 0) return PART_SIZE;
+    } else {
+      const tmp = join(server.dataDir, "files", "tmp");
+      for (const name of await listDir(tmp)) {
+        const size = await Deno.stat(join(tmp, name)).then((s) => s.size, () => 0);
+        if (size > 0) return size;
+      }
     }
     await sleep(20);
   }
   return 0;
 }
 
-Deno.test("[api/files] the upload handler gets the body as it streams: bytes reach disk before the body ends", async () => {
+Deno.test("[api/files] the upload handler gets the body as it streams: bytes reach the store before the body ends", async () => {
   await using server = await startTestServer();
   const alice = await createUserWithToken(server, { email: "alice@example.com", role: "user" });
-  const bytes = textBytes(2 * 1024 * 1024);
+  // On S3 a body of one part is sent in one PUT once whole: more than a part shows streaming.
+  const s3 = server.deps.files.kind === "s3";
+  const bytes = textBytes(s3 ? PART_SIZE + 2 * 1024 * 1024 : 2 * 1024 * 1024);
   const url = await createTextFile(server, alice, bytes.length);
-  const half = bytes.length / 2;
-  let onDiskMidBody = 0;
-  // The second half is held back until the first half shows up in a temp file. A body
-  // buffered before the handler runs would never get there (the wait then gives up).
+  const half = s3 ? PART_SIZE + 1024 * 1024 : bytes.length / 2;
+  let storedMidBody = 0;
+  // The rest is held back until the first part shows up in the store. A body buffered
+  // before the handler runs would never get there (the wait then gives up).
   const body = ReadableStream.from((async function* () {
     yield fileHead;
     yield* chunksOf(bytes.subarray(0, half));
-    onDiskMidBody = await waitForTempBytes(server.dataDir);
+    storedMidBody = await waitForStoredBytes(server);
     yield* chunksOf(bytes.subarray(half));
     yield closing;
   })());
   const up = await postStream(url, alice.token, body);
-  assert.ok(onDiskMidBody > 0, "the handler wrote bytes to disk before the body ended");
-  assert.ok(onDiskMidBody <= half, `${onDiskMidBody} bytes on disk of the ${half} sent so far`);
+  assert.ok(storedMidBody > 0, "the handler wrote bytes to the store before the body ended");
+  assert.ok(storedMidBody <= half, `${storedMidBody} bytes stored of the ${half} sent so far`);
   assert.equal(up.status, 200, up.text);
   const dl = await fetch(`${url}?action=download`, { headers: bearer(alice.token) });
   assert.deepEqual(new Uint8Array(await dl.arrayBuffer()), bytes);

@@ -2,19 +2,24 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { runCli } from "../../src/cli.ts";
 import { VERSION } from "../../src/version.ts";
-import { openDb } from "../../src/db/sqlite.ts";
+import { openDatabase } from "../../src/db/open.ts";
 import { captureIo, tempDataDir } from "./capture_io.ts";
+import { engineEnv } from "../helpers/server.ts";
 
 /** Run one operator command against `dir` (no environment read). */
 async function cli(dir: string, args: string[], stdin = "") {
   const io = captureIo(stdin);
-  const code = await runCli([...args, "--data-dir", dir], io, {});
+  const code = await runCli([...args, "--data-dir", dir], io, await engineEnv(dir));
   return { code, out: io.stdout, err: io.stderr };
 }
 
-/** Read rows from the data directory's database, then close it. */
+/** Read rows from the data directory's database (or its PostgreSQL twin), then close it. */
 async function query<T>(dir: string, sql: string, ...params: (string | number)[]): Promise<T[]> {
-  const db = openDb(join(dir, "dust-mcp.db"));
+  const db = await openDatabase({
+    databaseUrl: (await engineEnv(dir)).DUST_MCP_DATABASE_URL ?? null,
+    dataDir: dir,
+    migrate: false,
+  });
   try {
     return await db.all(sql, ...params) as T[];
   } finally {
@@ -41,6 +46,7 @@ Deno.test("[cli] version prints the version", async () => {
 
 Deno.test("[cli] migrate applies the schema once, then reports up to date", async () => {
   await using dir = await tempDataDir();
+  await engineEnv(dir.path, { empty: true }); // PostgreSQL: an empty database for this directory
   const first = await cli(dir.path, ["migrate"]);
   assert.equal(first.code, 0);
   assert.match(first.out[0], /^applied migrations: 1\b/);

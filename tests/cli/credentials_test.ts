@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { runCli } from "../../src/cli.ts";
 import { captureIo, tempDataDir } from "./capture_io.ts";
-import { startTestServer } from "../helpers/server.ts";
+import { engineEnv, startTestServer } from "../helpers/server.ts";
 import { apiJson } from "../helpers/fixtures.ts";
 
 async function cli(dir: string, args: string[], stdin = "") {
   const io = captureIo(stdin);
-  const code = await runCli([...args, "--data-dir", dir], io, {});
+  const code = await runCli([...args, "--data-dir", dir], io, await engineEnv(dir));
   return { code, out: io.stdout, err: io.stderr };
 }
 

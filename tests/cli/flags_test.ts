@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { runCli } from "../../src/cli.ts";
-import { REGIONS, resolveConfig, SETTINGS } from "../../src/config.ts";
+import { REGIONS, resolveConfig, SETTINGS, settingsMarkdown } from "../../src/config.ts";
 import { COMMANDS } from "../../src/cli.ts";
 import { captureIo } from "./capture_io.ts";
 
@@ -144,7 +144,7 @@ Deno.test("[cli] --help lists every setting, its variable and every command", as
   assert.equal(await runCli(["--help"], io, {}), 0);
   const help = io.stdout.join("\n");
   for (const s of SETTINGS) {
-    assert.ok(help.includes(`--${s.flag} `), `--${s.flag} in help`);
+    if (s.flag) assert.ok(help.includes(`--${s.flag} `), `--${s.flag} in help`);
     assert.ok(help.includes(s.env), `${s.env} in help`);
   }
   for (const c of COMMANDS) assert.ok(help.includes(c.words.join(" ")), c.words.join(" "));
@@ -173,4 +173,71 @@ Deno.test("[cli] <command> --help shows that command's flags with their meaning"
   const io = captureIo();
   assert.equal(await runCli(["serve", "--help"], io, {}), 0);
   assert.match(io.stdout.join("\n"), /--region <value>/, "serve --help is the full help");
+});
+
+const S3_URL = "s3://dust-files/team?endpoint=http://127.0.0.1:9000&force_path_style=true";
+const AWS = { AWS_ACCESS_KEY_ID: "AKIDEXAMPLE", AWS_SECRET_ACCESS_KEY: "wJalrXUtnFEMI-secret" };
+
+Deno.test("[cli] a bad --files-url exits 2 with one line naming the setting (flag or variable)", async () => {
+  const cases: [string, RegExp][] = [
+    ["https://dust-files.s3.amazonaws.com", /expected an s3:\/\/ URL/],
+    ["s3://AB", /bucket "AB" is not a valid name/],
+    ["s3://dust-files?endpoint=ftp://x", /endpoint must be an http/],
+    ["s3://key:secret@dust-files", /credentials do not belong in the URL/],
+    ["s3://dust-files/a/../b", /prefix segment "\.\." is refused/],
+    ["s3://dust-files?colour=red", /unknown parameter "colour"/],
+  ];
+  for (const [value, reason] of cases) {
+    const flagged = await refused(["--files-url", value], AWS);
+    assert.equal(flagged.code, 2, value);
+    assertOneLine(flagged.io.stderr, /^dust-mcp: --files-url: /);
+    assert.match(flagged.io.stderr[0], reason);
+    assert.ok(!flagged.io.stderr[0].includes("secret"), "the URL's credentials are not echoed");
+    const fromEnv = await refused(["version"], { ...AWS, DUST_MCP_FILES_URL: value });
+    assert.equal(fromEnv.code, 2, value);
+    assertOneLine(fromEnv.io.stderr, /^dust-mcp: DUST_MCP_FILES_URL: /);
+  }
+});
+
+Deno.test("[cli] --files-url without AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY exits 2 naming them", async () => {
+  const envs: Record<string, string>[] = [
+    {},
+    { AWS_ACCESS_KEY_ID: "AKIDEXAMPLE" },
+    { AWS_SECRET_ACCESS_KEY: "x" },
+  ];
+  for (const env of envs) {
+    const { code, io } = await refused(["--files-url", S3_URL], env);
+    assert.equal(code, 2);
+    assertOneLine(io.stderr, /--files-url: .*AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY/);
+  }
+});
+
+Deno.test("[cli] S3 credentials come from the environment only, and --help never shows them", async () => {
+  const config = resolveConfig({ "files-url": S3_URL }, { ...AWS, AWS_SESSION_TOKEN: "tok" });
+  assert.deepEqual(config.filesUrl, {
+    bucket: "dust-files",
+    prefix: "team/",
+    endpoint: "http://127.0.0.1:9000",
+    region: "us-east-1",
+    forcePathStyle: true,
+  });
+  assert.equal(config.awsAccessKeyId, "AKIDEXAMPLE");
+  assert.equal(config.awsSecretAccessKey, "wJalrXUtnFEMI-secret");
+  assert.equal(config.awsSessionToken, "tok");
+  assert.equal(resolveConfig({}, {}).filesUrl, null, "unset: the data directory's files/");
+  const flag = await refused(["--aws-secret-access-key", "x"]);
+  assert.equal(flag.code, 2, "no flag takes a secret (it would show in ps)");
+  const io = captureIo();
+  assert.equal(await runCli(["--help"], io, { ...AWS, AWS_SESSION_TOKEN: "tok" }), 0);
+  const help = io.stdout.join("\n");
+  for (const name of ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"]) {
+    assert.match(help, new RegExp(`\\$${name} .*\\n.*default \\(none\\)`), name);
+  }
+  assert.ok(!help.includes("wJalrXUtnFEMI") && !help.includes("AKIDEXAMPLE"));
+  for (const s of SETTINGS.filter((s) => s.secret)) {
+    assert.ok(
+      settingsMarkdown().includes(`| \`${s.env}\` | (none) |`),
+      `${s.env}: no default shown`,
+    );
+  }
 });

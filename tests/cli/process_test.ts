@@ -6,6 +6,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { openDb } from "../../src/db/sqlite.ts";
 import { VERSION } from "../../src/version.ts";
+import { engineEnv, testEngine } from "../helpers/server.ts";
+import { startS3Server } from "../helpers/s3_server.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const PERMISSIONS = [
@@ -16,11 +18,15 @@ const PERMISSIONS = [
   "--allow-sys",
 ];
 
-function program(args: string[], stdin: "null" | "piped" = "null"): Deno.ChildProcess {
+function program(
+  args: string[],
+  stdin: "null" | "piped" = "null",
+  env: Record<string, string> = {},
+): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
     args: ["run", ...PERMISSIONS, join(ROOT, "main.ts"), ...args],
     cwd: ROOT,
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...env },
     clearEnv: false,
     stdin,
     stdout: "piped",
@@ -50,7 +56,11 @@ class Output {
 
 /** Start `serve` on a free port, wait for the banner, return the child and its URL. */
 async function serve(dataDir: string) {
-  const child = program(["serve", "--port", "0", "--data-dir", dataDir, "--log-level", "warn"]);
+  const child = program(
+    ["serve", "--port", "0", "--data-dir", dataDir, "--log-level", "warn"],
+    "null",
+    await engineEnv(dataDir),
+  );
   const stderr = new Output(child.stderr);
   const stdout = new Output(child.stdout);
   const [, url] = await stderr.waitFor(/serving region us-central1 on (http:\/\/\S+)/);
@@ -91,6 +101,7 @@ Deno.test("[cli] users create reads the password from a real stdin pipe", async 
     const child = program(
       ["users", "create", "--email", "pipe@example.com", "--name", "Pipe", "--data-dir", dataDir],
       "piped",
+      await engineEnv(dataDir),
     );
     const writer = child.stdin.getWriter();
     await writer.write(new TextEncoder().encode("piped password\n"));
@@ -111,25 +122,30 @@ Deno.test("[cli] serve prints the setup link, stops on SIGTERM and SIGINT with e
     const health = await fetch(`${first.url}/healthz`);
     assert.equal((await health.json()).status, "ok");
     assert.equal(await stopWith(first, "SIGTERM"), 0, first.stderr.text);
-    assert.equal(
-      await exists(join(dataDir, "dust-mcp.db-wal")),
-      false,
-      "the database was closed (its WAL checkpointed and removed)",
-    );
+    const sqlite = testEngine() === "sqlite";
+    if (sqlite) {
+      assert.equal(
+        await exists(join(dataDir, "dust-mcp.db-wal")),
+        false,
+        "the database was closed (its WAL checkpointed and removed)",
+      );
+    }
 
     const second = await serve(dataDir);
     const again = await fetch(`${second.url}/healthz`);
     assert.equal(again.status, 200);
     await again.body?.cancel();
     assert.equal(await stopWith(second, "SIGINT"), 0, second.stderr.text);
-    assert.equal(await exists(join(dataDir, "dust-mcp.db-wal")), false);
-
-    const db = openDb(join(dataDir, "dust-mcp.db"));
-    try {
-      const [row] = await db.all("PRAGMA integrity_check") as Record<string, string>[];
-      assert.equal(Object.values(row)[0], "ok");
-    } finally {
-      await db.close();
+    if (sqlite) {
+      // The SQLite file closed cleanly (PostgreSQL keeps its own files).
+      assert.equal(await exists(join(dataDir, "dust-mcp.db-wal")), false);
+      const db = openDb(join(dataDir, "dust-mcp.db"));
+      try {
+        const [row] = await db.all("PRAGMA integrity_check") as Record<string, string>[];
+        assert.equal(Object.values(row)[0], "ok");
+      } finally {
+        await db.close();
+      }
     }
   } finally {
     await Deno.remove(dataDir, { recursive: true });
@@ -169,4 +185,41 @@ Deno.test("[cli] the README's start command passes flags through deno task", asy
   }).output();
   assert.equal(code, 0, new TextDecoder().decode(stderr));
   assert.equal(new TextDecoder().decode(stdout).trim(), `dust-mcp ${VERSION}`);
+});
+
+Deno.test("[cli] serve exits 1 with one line naming --files-url when the store is unreachable, the bucket missing or the key wrong", async () => {
+  await using s3 = await startS3Server();
+  const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const closedPort = (closed.addr as Deno.NetAddr).port;
+  closed.close();
+  const keys = { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey };
+  const cases: [string, Record<string, string>, RegExp][] = [
+    [
+      `s3://dust-files?endpoint=http://127.0.0.1:${closedPort}&force_path_style=true`,
+      keys,
+      /NetworkError/,
+    ],
+    [`s3://no-such-bucket?endpoint=${s3.endpoint}&force_path_style=true`, keys, /NoSuchBucket/],
+    [s3.url, { ...keys, AWS_SECRET_ACCESS_KEY: "not-the-secret" }, /SignatureDoesNotMatch/],
+  ];
+  for (const [url, env, reason] of cases) {
+    const dataDir = await Deno.makeTempDir({ prefix: "dust-mcp-proc-" });
+    try {
+      const child = program(
+        ["--port", "0", "--data-dir", dataDir, "--files-url", url],
+        "null",
+        env,
+      );
+      const { code, stderr } = await child.output();
+      const text = new TextDecoder().decode(stderr);
+      assert.equal(code, 1, text);
+      assert.equal(text.trimEnd().split("\n").length, 1, `one line, no stack trace: ${text}`);
+      assert.match(text, /^dust-mcp: --files-url: bucket "[a-z-]+" at http:\/\/127\.0\.0\.1:\d+ /);
+      assert.match(text, reason);
+      assert.ok(!text.includes("not-the-secret"), "the secret is never printed");
+      assert.equal(await exists(join(dataDir, "dust-mcp.db")), false, "nothing was started");
+    } finally {
+      await Deno.remove(dataDir, { recursive: true });
+    }
+  }
 });

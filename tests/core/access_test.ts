@@ -110,7 +110,7 @@ async function readers(w: Awaited<ReturnType<typeof world>>, space: SpaceRow): P
   return out;
 }
 
-async function thrown(fn: () => Promise<unknown>): Promise<AppError> {
+async function thrown(fn: () => unknown): Promise<AppError> {
   try {
     await fn();
   } catch (e) {
@@ -274,7 +274,7 @@ Deno.test("[access] requireReadablePod: non-Pods, unreadable and archived Pods a
 Deno.test("[access] user-only operations refuse API keys with 401 user_not_found", async () => {
   const w = await world();
   await using _ = w.server;
-  const e = await thrown(async () => requireUser(w.key));
+  const e = await thrown(() => requireUser(w.key));
   assert.equal(e.status, 401);
   assert.equal(e.type, "user_not_found");
   assert.equal(requireUser(w.user), w.user);
@@ -285,7 +285,7 @@ Deno.test("[access] role checks refuse lower roles and API keys with 403", async
   await using _ = w.server;
   assert.equal(requireWorkspaceRole(w.admin, ["admin"]), w.admin);
   for (const a of [w.builder, w.user, w.key]) {
-    const e = await thrown(async () => requireWorkspaceRole(a, ["admin"]));
+    const e = await thrown(() => requireWorkspaceRole(a, ["admin"]));
     assert.equal(e.status, 403);
     assert.equal(e.type, "workspace_auth_error");
   }
@@ -295,7 +295,7 @@ Deno.test("[access] a read-only token is refused writes", async () => {
   const w = await world();
   await using _ = w.server;
   const readOnly: UserActor = { ...w.user, scopes: new Set(["read"]) };
-  assert.equal((await thrown(async () => requireScope(readOnly, "write"))).status, 403);
+  assert.equal((await thrown(() => requireScope(readOnly, "write"))).status, 403);
   requireScope(readOnly, "read");
   requireScope(w.key, "write");
 });

@@ -16,6 +16,7 @@ import {
   PATH_LIMITS,
 } from "../../src/core/file_types.ts";
 import { AppError } from "../../src/errors.ts";
+import { pendingWrites } from "../helpers/test_files.ts";
 
 function stream(bytes: Uint8Array): ReadableStream<Uint8Array> {
   return ReadableStream.from([bytes]);
@@ -111,9 +112,8 @@ Deno.test("[files] create → upload → ready → view → delete, bytes gone f
   assert.equal(ready.status, "ready");
   const { body } = await openFileContent(server.deps, actor, f.sId);
   assert.equal(await new Response(body).text(), "hello\nworld\n");
-  const onDisk = server.deps.files.pathOf(ready.storageKey!);
   await deleteFile(server.deps, actor, f.sId);
-  await assert.rejects(() => Deno.stat(onDisk), Deno.errors.NotFound);
+  await assert.rejects(() => server.deps.files.read(ready.storageKey!), Deno.errors.NotFound);
   await rejectsWith(
     async () => await requireReadableFile(server.deps, actor, f.sId),
     404,
@@ -180,8 +180,8 @@ Deno.test("[files] upload with more bytes than declared is cut off with file_too
     400,
     "file_too_large",
   );
-  const tmp = [...Deno.readDirSync(`${server.deps.files.root}/tmp`)];
-  assert.deepEqual(tmp, [], "no partial file left behind");
+  assert.equal(await pendingWrites(server.deps.files), 0, "no partial write left behind");
+  assert.deepEqual((await server.deps.files.listKeys()).keys, [], "no blob was stored");
 });
 
 Deno.test("[files] an unsupported use case is refused", async () => {

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { startTestServer, type TestServer } from "../helpers/server.ts";
+import { startTestServer, testEngine, type TestServer } from "../helpers/server.ts";
 import { createUserWithToken } from "../helpers/fixtures.ts";
 import {
   actorOf,
@@ -93,60 +93,74 @@ Deno.test("[search] no statistic crosses a boundary: an unreadable restricted sp
   assert.ok(ids.includes("probe") && ids.includes("c0"));
 });
 
-Deno.test("[search] a space turned restricted takes its documents out of the open partition, and back", async () => {
-  await using server = await startTestServer();
-  const { alice, a, b, handbook } = await setup(server);
-  const before = await probeScore(server, b, "quokka", "probe");
-  const wikiId = (await createSpace(server.deps, a, { kind: "regular", name: "Wiki" })).sId;
-  const wiki = { spaceId: wikiId, dataSourceId: await createFolder(server, a, wikiId, "Pages") };
-  await addSpaceMember(server.deps, a, { spaceId: wikiId, userId: alice.user.sId });
-  for (let i = 0; i < 8; i++) await putDocument(server, a, wiki, `w${i}`, `quokka wiki page ${i}`);
-  // Open: Bob reads the wiki, and its words count in his figures.
-  const open = await probeScore(server, b, "quokka", "probe");
-  assert.notEqual(open, before);
-  // No operation changes a space's restriction yet: a direct write stands in for the future one
-  // (the schema's trigger queues the space; the next search moves its documents first).
-  const restrict = async (v: number) =>
-    await server.deps.db.run("UPDATE spaces SET is_restricted = ? WHERE s_id = ?", v, wikiId);
-  await restrict(1);
-  assert.equal(await probeScore(server, b, "quokka", "probe"), before);
-  const aliceIds = (await searchWorkspace(server.deps, a, { query: "quokka", topK: 64 })).results
-    .map((r) => r.id);
-  assert.ok(aliceIds.includes("w0") && aliceIds.includes("probe"), "Alice still finds both");
-  assert.equal(
-    (await searchDataSource(server.deps, a, { ...wiki, query: "quokka" })).documents.length,
-    8,
-  );
-  await restrict(0);
-  assert.equal(await probeScore(server, b, "quokka", "probe"), open);
-  assert.equal(
-    (await searchDataSource(server.deps, b, { ...handbook, query: "quokka" })).documents.length,
-    1,
-  );
-  assert.equal(await checkSearchIndex(server.deps.db), "ok");
+Deno.test({
+  name:
+    "[search] a space turned restricted takes its documents out of the open partition, and back",
+  // SQLite's FTS5 partitions only: PostgreSQL ranks with no corpus statistics, nothing moves.
+  ignore: testEngine() === "postgres",
+  fn: async () => {
+    await using server = await startTestServer();
+    const { alice, a, b, handbook } = await setup(server);
+    const before = await probeScore(server, b, "quokka", "probe");
+    const wikiId = (await createSpace(server.deps, a, { kind: "regular", name: "Wiki" })).sId;
+    const wiki = { spaceId: wikiId, dataSourceId: await createFolder(server, a, wikiId, "Pages") };
+    await addSpaceMember(server.deps, a, { spaceId: wikiId, userId: alice.user.sId });
+    for (let i = 0; i < 8; i++) {
+      await putDocument(server, a, wiki, `w${i}`, `quokka wiki page ${i}`);
+    }
+    // Open: Bob reads the wiki, and its words count in his figures.
+    const open = await probeScore(server, b, "quokka", "probe");
+    assert.notEqual(open, before);
+    // No operation changes a space's restriction yet: a direct write stands in for the future one
+    // (the schema's trigger queues the space; the next search moves its documents first).
+    const restrict = async (v: number) =>
+      await server.deps.db.run("UPDATE spaces SET is_restricted = ? WHERE s_id = ?", v, wikiId);
+    await restrict(1);
+    assert.equal(await probeScore(server, b, "quokka", "probe"), before);
+    const aliceIds = (await searchWorkspace(server.deps, a, { query: "quokka", topK: 64 })).results
+      .map((r) => r.id);
+    assert.ok(aliceIds.includes("w0") && aliceIds.includes("probe"), "Alice still finds both");
+    assert.equal(
+      (await searchDataSource(server.deps, a, { ...wiki, query: "quokka" })).documents.length,
+      8,
+    );
+    await restrict(0);
+    assert.equal(await probeScore(server, b, "quokka", "probe"), open);
+    assert.equal(
+      (await searchDataSource(server.deps, b, { ...handbook, query: "quokka" })).documents.length,
+      1,
+    );
+    assert.equal(await checkSearchIndex(server.deps.db), "ok");
+  },
 });
 
-Deno.test("[search] documents deleted by a cascade leave their partition's index (freed chunk ids reused safely)", async () => {
-  await using server = await startTestServer();
-  const { a, b, handbook } = await setup(server);
-  const before = await probeScore(server, b, "quokka", "probe");
-  const extra = {
-    spaceId: handbook.spaceId,
-    dataSourceId: await createFolder(server, a, handbook.spaceId, "Extra"),
-  };
-  for (let i = 0; i < 8; i++) await putDocument(server, a, extra, `x${i}`, `quokka extra ${i}`);
-  assert.notEqual(await probeScore(server, b, "quokka", "probe"), before);
-  // No operation deletes a data source yet: a direct delete cascades to its documents, whose
-  // chunk ids (the highest) the next upsert reuses.
-  await server.deps.db.run("DELETE FROM data_sources WHERE s_id = ?", extra.dataSourceId);
-  await putDocument(server, a, handbook, "late", "a quokka came late");
-  assert.equal(await checkSearchIndex(server.deps.db), "ok");
-  const ids = (await searchWorkspace(server.deps, b, { query: "quokka", topK: 64 })).results
-    .map((r) => r.id).sort();
-  assert.deepEqual(ids, ["late", "probe"]);
-  await deleteDocument(server.deps, a, { ...handbook, documentId: "late" });
-  assert.equal(await probeScore(server, b, "quokka", "probe"), before);
-  assert.equal(await checkSearchIndex(server.deps.db), "ok");
+Deno.test({
+  name:
+    "[search] documents deleted by a cascade leave their partition's index (freed chunk ids reused safely)",
+  // SQLite's FTS5 partitions only: PostgreSQL ranks with no corpus statistics, nothing moves.
+  ignore: testEngine() === "postgres",
+  fn: async () => {
+    await using server = await startTestServer();
+    const { a, b, handbook } = await setup(server);
+    const before = await probeScore(server, b, "quokka", "probe");
+    const extra = {
+      spaceId: handbook.spaceId,
+      dataSourceId: await createFolder(server, a, handbook.spaceId, "Extra"),
+    };
+    for (let i = 0; i < 8; i++) await putDocument(server, a, extra, `x${i}`, `quokka extra ${i}`);
+    assert.notEqual(await probeScore(server, b, "quokka", "probe"), before);
+    // No operation deletes a data source yet: a direct delete cascades to its documents, whose
+    // chunk ids (the highest) the next upsert reuses.
+    await server.deps.db.run("DELETE FROM data_sources WHERE s_id = ?", extra.dataSourceId);
+    await putDocument(server, a, handbook, "late", "a quokka came late");
+    assert.equal(await checkSearchIndex(server.deps.db), "ok");
+    const ids = (await searchWorkspace(server.deps, b, { query: "quokka", topK: 64 })).results
+      .map((r) => r.id).sort();
+    assert.deepEqual(ids, ["late", "probe"]);
+    await deleteDocument(server.deps, a, { ...handbook, documentId: "late" });
+    assert.equal(await probeScore(server, b, "quokka", "probe"), before);
+    assert.equal(await checkSearchIndex(server.deps.db), "ok");
+  },
 });
 
 /** A data directory at schema version 3 (one shared FTS5 table), with two workspaces' documents. */
@@ -215,35 +229,40 @@ async function legacyDataDir() {
   }
 }
 
-Deno.test("[search] content indexed before partitions is re-indexed into them at start", async () => {
-  const legacy = await legacyDataDir();
-  try {
-    await using server = await startTestServer({ dataDir: legacy.dataDir });
-    const db = server.deps.db;
-    assert.equal(
-      await db.get("SELECT 1 FROM sqlite_schema WHERE name = 'document_chunks_fts'"),
-      undefined,
-    );
-    assert.equal(await checkSearchIndex(db), "ok");
-    // Two workspaces' open spaces and one restricted space: three partitions.
-    const partitions = await db.get("SELECT count(*) AS n FROM search_partitions") as {
-      n: number;
-    };
-    assert.equal(partitions.n, 3);
-    const admin: UserActor = {
-      kind: "user",
-      user: toUserRef(legacy.user),
-      workspace: toWorkspaceRef(legacy.ws),
-      role: "admin",
-      scopes: new Set(["read", "write"]),
-      credential: { kind: "personal_token", id: "pat_test" },
-    };
-    const ids = (await searchWorkspace(server.deps, admin, { query: "quokka" })).results
-      .map((r) => r.id);
-    assert.deepEqual(ids.sort(), ["probe"]); // not a member of Legal; never another workspace's
-  } finally {
-    await Deno.remove(legacy.dataDir, { recursive: true });
-  }
+Deno.test({
+  name: "[search] content indexed before partitions is re-indexed into them at start",
+  // SQLite's FTS5 partitions only: PostgreSQL ranks with no corpus statistics, nothing moves.
+  ignore: testEngine() === "postgres",
+  fn: async () => {
+    const legacy = await legacyDataDir();
+    try {
+      await using server = await startTestServer({ dataDir: legacy.dataDir });
+      const db = server.deps.db;
+      assert.equal(
+        await db.get("SELECT 1 FROM sqlite_schema WHERE name = 'document_chunks_fts'"),
+        undefined,
+      );
+      assert.equal(await checkSearchIndex(db), "ok");
+      // Two workspaces' open spaces and one restricted space: three partitions.
+      const partitions = await db.get("SELECT count(*) AS n FROM search_partitions") as {
+        n: number;
+      };
+      assert.equal(partitions.n, 3);
+      const admin: UserActor = {
+        kind: "user",
+        user: toUserRef(legacy.user),
+        workspace: toWorkspaceRef(legacy.ws),
+        role: "admin",
+        scopes: new Set(["read", "write"]),
+        credential: { kind: "personal_token", id: "pat_test" },
+      };
+      const ids = (await searchWorkspace(server.deps, admin, { query: "quokka" })).results
+        .map((r) => r.id);
+      assert.deepEqual(ids.sort(), ["probe"]); // not a member of Legal; never another workspace's
+    } finally {
+      await Deno.remove(legacy.dataDir, { recursive: true });
+    }
+  },
 });
 
 Deno.test("[search] filters stay exact when other data sources of the partition outrank ours (widening, then full scan)", async () => {

@@ -38,7 +38,7 @@ Deno.test("[db] a concurrent statement never sees an open transaction's rows nor
   });
   await wrote;
   // Another request, in its own async context, while the transaction is open.
-  const reader = count(t.db, "iso-");
+  const reader = count(t.db, "iso-tx");
   const writer = t.db.run(PUT, "iso-outside");
   release();
   await assert.rejects(tx, /rolled back/);

@@ -130,7 +130,8 @@ Deno.test("[setup] a valid form creates the instance admin, the workspace and it
     ws.id,
   ) as { scope: string; status: string };
   assert.deepEqual({ ...agent }, { scope: "global", status: "active" }, "the dust agent exists");
-  assert.deepEqual(await db.all("PRAGMA foreign_key_check"), []);
+  // SQLite checks foreign keys on request; PostgreSQL never lets one be violated.
+  if (db.engine === "sqlite") assert.deepEqual(await db.all("PRAGMA foreign_key_check"), []);
 });
 
 Deno.test("[setup] after setup the link answers 410 and cannot be reused", async () => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { SqliteDb } from "../../src/db/sqlite.ts";
+import { SqliteDb } from "../../src/db/sqlite.ts";
 import { Hono } from "hono";
 import { startTestServer } from "../helpers/server.ts";
 import { resolveConfig } from "../../src/config.ts";
@@ -137,7 +137,8 @@ Deno.test("[server] /healthz checks the database: a closed database answers 500"
     assert.equal(line.requestId, "hz-1");
     assert.match(line.stack, /\n\s+at /, "with its stack");
   } finally {
-    (server.deps.db as SqliteDb).conn.open(); // so stop() can close it
+    // So stop() can close it (a PostgreSQL pool is not reopened: stop() closes it twice, a no-op).
+    if (server.deps.db instanceof SqliteDb) server.deps.db.conn.open();
   }
 });
 

@@ -64,9 +64,15 @@ export class ServerProcess {
 
   /**
    * Spawn `main.ts serve` without waiting for it (stderr is read in the background);
-   * `flags` adds command-line options (e.g. a model endpoint).
+   * `flags` adds command-line options (e.g. a model endpoint), `env` environment variables
+   * (e.g. the AWS credentials of a `files-url`).
    */
-  static spawn(dataDir: string, port: number, flags: Record<string, string> = {}): ServerProcess {
+  static spawn(
+    dataDir: string,
+    port: number,
+    flags: Record<string, string> = {},
+    env: Record<string, string> = {},
+  ): ServerProcess {
     const child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
@@ -87,7 +93,7 @@ export class ServerProcess {
         ...Object.entries(flags).flatMap(([k, v]) => [`--${k}`, v]),
       ],
       cwd: ROOT,
-      env: { NO_COLOR: "1" },
+      env: { NO_COLOR: "1", ...env },
       stdin: "null",
       stdout: "null",
       stderr: "piped",
@@ -103,10 +109,11 @@ export class ServerProcess {
     dataDir: string,
     port: number,
     flags: Record<string, string> = {},
+    env: Record<string, string> = {},
   ): Promise<ServerProcess> {
     let lastOutput = "";
     for (let attempt = 1; attempt <= 5; attempt++) {
-      const proc = ServerProcess.spawn(dataDir, port, flags);
+      const proc = ServerProcess.spawn(dataDir, port, flags, env);
       if (await proc.waitUntilUp(30_000)) return proc;
       lastOutput = proc.#stderr;
       await proc.kill();

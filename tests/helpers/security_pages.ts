@@ -30,9 +30,11 @@ const VOLATILE_TABLES = new Set(["audit_log", "stream_events", "sqlite_sequence"
 /** A fingerprint of every durable row (browser sessions by id and user only). */
 export async function digestDatabase(server: TestServer): Promise<string> {
   const db = server.deps.db;
-  const tables = (await db.all(
-    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '%fts%' ORDER BY name",
-  ) as { name: string }[]).map((t) => t.name).filter((t) => !VOLATILE_TABLES.has(t));
+  const tables = (await db.all<{ name: string }>(
+    db.engine === "sqlite"
+      ? "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '%fts%' ORDER BY name"
+      : "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name",
+  )).map((t) => t.name).filter((t) => !VOLATILE_TABLES.has(t));
   return (await mapSeries(tables, async (t) => {
     const cols = t === "browser_sessions" ? "id_hash, user_id" : "*";
     const rows = await db.all(`SELECT ${cols} FROM "${t}" ORDER BY 1`);

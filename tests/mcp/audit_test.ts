@@ -4,7 +4,7 @@
  * REST, the admin page and the CLI, and retention pruning.
  */
 import assert from "node:assert/strict";
-import { startTestServer, type TestServer } from "../helpers/server.ts";
+import { engineEnv, startTestServer, type TestServer } from "../helpers/server.ts";
 import { apiJson, createUserWithToken } from "../helpers/fixtures.ts";
 import { actorOf, createPod } from "../helpers/knowledge.ts";
 import { createMcpUser, type McpUser, mintOAuthToken, rawMcp, TOOLS_CALL } from "./helpers.ts";
@@ -187,12 +187,25 @@ Deno.test("[mcp audit] CLI audit export prints JSON lines, filtered by --since a
     readStdin: () => Promise.resolve(""),
   };
   const base = ["audit", "export", "--workspace", u.workspace.sId, "--data-dir", s.dataDir];
-  assert.equal(await runCli([...base, "--tool", "identity"], io, {}), 0);
+  assert.equal(
+    await runCli([...base, "--tool", "identity"], io, await engineEnv(s.dataDir)),
+    0,
+  );
   assert.deepEqual(out.map((l) => JSON.parse(l).tool), ["identity"]);
   out.length = 0;
-  assert.equal(await runCli([...base, "--since", String(Date.now() + 60_000)], io, {}), 0);
+  assert.equal(
+    await runCli(
+      [...base, "--since", String(Date.now() + 60_000)],
+      io,
+      await engineEnv(s.dataDir),
+    ),
+    0,
+  );
   assert.deepEqual(out, []);
-  assert.equal(await runCli([...base, "--since", "not-a-date"], io, {}), 2);
+  assert.equal(
+    await runCli([...base, "--since", "not-a-date"], io, await engineEnv(s.dataDir)),
+    2,
+  );
 });
 
 Deno.test("[mcp audit] the admin page lists and filters entries; non-admins get 403", async () => {

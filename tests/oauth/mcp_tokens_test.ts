@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { startTestServer } from "../helpers/server.ts";
+import { engineEnv, startTestServer } from "../helpers/server.ts";
 import { createPasswordUser } from "../helpers/oauth_client.ts";
 import { BrowserHttp, formValue } from "../helpers/browser_http.ts";
 import { issueMcpToken, MCP_TOKEN_TTL_MS, verifyMcpToken } from "../../src/core/mcp_tokens.ts";
@@ -129,7 +129,7 @@ Deno.test("[mcp-tokens] operator command mcp-tokens create prints a working toke
       server.dataDir,
     ],
     io,
-    {},
+    await engineEnv(server.dataDir),
   );
   assert.equal(code, 0, err.join("\n"));
   assert.equal(out.length, 1);
@@ -146,7 +146,7 @@ Deno.test("[mcp-tokens] operator command mcp-tokens create prints a working toke
       server.dataDir,
     ],
     io,
-    {},
+    await engineEnv(server.dataDir),
   );
   assert.equal(bad, 2);
 });

@@ -271,7 +271,7 @@ Deno.test("[oauth] H4 access tokens last 1 hour; refresh tokens expire with the 
   const claims = await mcpClaims(server, c.tokens.access_token);
   assert.equal(claims!.exp - claims!.iat, 3600);
   const row = await server.deps.db.get(
-    "SELECT g.created_at, g.expires_at, max(r.expires_at) AS rt FROM oauth_grants g JOIN oauth_refresh_tokens r ON r.grant_id = g.id WHERE g.s_id = ?",
+    "SELECT g.created_at, g.expires_at, max(r.expires_at) AS rt FROM oauth_grants g JOIN oauth_refresh_tokens r ON r.grant_id = g.id WHERE g.s_id = ? GROUP BY g.created_at, g.expires_at",
     claims!.gid!,
   ) as { created_at: number; expires_at: number; rt: number };
   assert.equal(row.expires_at - row.created_at, 365 * 24 * 3600 * 1000);

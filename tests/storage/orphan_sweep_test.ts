@@ -1,7 +1,9 @@
 /**
- * The startup sweep of orphan blobs (src/core/blob_sweep.ts): a blob no files row references
- * (left by a crash between a blob's rename and its row's commit) is removed when the server
- * starts; referenced blobs, whatever their row's status, and foreign names stay.
+ * The startup sweep of orphan blobs with local files (src/core/blob_sweep.ts): a blob no files
+ * row references (left by a crash between a blob's rename and its row's commit) is removed when
+ * the server starts; referenced blobs, whatever their row's status, and foreign names stay.
+ * These tests look inside the data directory, so their servers keep files locally whatever
+ * DUST_MCP_TEST_FILES_URL says (the S3 sweep: s3_sweep_test.ts).
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -77,7 +79,7 @@ Deno.test("[storage] a restart removes orphan blobs; referenced blobs stay and d
     let keptId: string;
     let failedId: string;
     {
-      await using first = await startTestServer({ dataDir });
+      await using first = await startTestServer({ dataDir, files: "local" });
       alice = await createUserWithToken(first, { email: "alice@example.com", role: "user" });
       keptId = await uploadText(first, alice, "referenced bytes");
       failedId = await uploadText(first, alice, "a failed row still names its blob");
@@ -94,7 +96,7 @@ Deno.test("[storage] a restart removes orphan blobs; referenced blobs stay and d
     await Deno.writeTextFile(join(filesDir, "README"), "operator note");
     await Deno.writeTextFile(join(filesDir, keptKey.slice(0, 2), "notes.txt"), "operator note");
 
-    await using second = await startTestServer({ dataDir });
+    await using second = await startTestServer({ dataDir, files: "local" });
     assert.equal(await exists(join(filesDir, orphanKey)), false, "the orphan is gone");
     assert.equal(
       await Deno.readTextFile(join(filesDir, failedKey)),
@@ -122,7 +124,7 @@ Deno.test("[storage] the blob an overwrite left behind (crash before removing it
     let sId: string;
     let oldKey: string;
     {
-      await using first = await startTestServer({ dataDir });
+      await using first = await startTestServer({ dataDir, files: "local" });
       alice = await createUserWithToken(first, { email: "alice@example.com", role: "user" });
       sId = await uploadText(first, alice, "old bytes");
       oldKey = storageKeyOf(dataDir, sId);
@@ -136,7 +138,7 @@ Deno.test("[storage] the blob an overwrite left behind (crash before removing it
     db.prepare("UPDATE files SET storage_key = ?, file_size = 9 WHERE s_id = ?").run(newKey, sId);
     db.close();
 
-    await using second = await startTestServer({ dataDir });
+    await using second = await startTestServer({ dataDir, files: "local" });
     assert.equal(await exists(files.pathOf(oldKey)), false, "the replaced blob is gone");
     assert.deepEqual(lastSweep(second), { removed: 1, kept: 1, complete: true });
     const dl = await fetch(

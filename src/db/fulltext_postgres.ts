@@ -1,0 +1,150 @@
+/**
+ * Full-text search on PostgreSQL: each chunk's `tsv` (a generated `to_tsvector('simple', text)`
+ * column, GIN-indexed, migration postgres/0001) matched with `@@` and ranked with `ts_rank`.
+ * `ts_rank` reads only the chunk's own vector — no corpus statistics — so, unlike FTS5's bm25, no
+ * score depends on other workspaces or unreadable spaces and the index needs no partitions.
+ *
+ * The same request and result shapes as the SQLite query (`core/search_query.ts`,
+ * `core/node_query.ts`), run on the pool: PostgreSQL works in its own processes, so a search
+ * never blocks this event loop and needs no worker thread.
+ * @module
+ */
+import type { Db } from "./db.ts";
+import type { SearchHit, SearchRequest } from "../core/search_query.ts";
+import type { DocumentHit, NodeQueryRequest } from "../core/node_query.ts";
+
+/** The words of a MATCH string built by `buildMatchQuery` (`"a" OR "b"`), back as a list. */
+export function matchTerms(match: string): string[] {
+  const out: string[] = [];
+  for (const m of match.matchAll(/"((?:[^"]|"")*)"/g)) out.push(m[1].replaceAll('""', '"'));
+  return out;
+}
+
+/**
+ * A tsquery text that ORs the terms. `buildMatchQuery` keeps letters, digits and marks only, so a
+ * term holds no tsquery syntax; each is quoted all the same.
+ */
+function tsqueryText(terms: string[]): string {
+  return terms.map((t) => `'${t.replaceAll("'", "''").replaceAll("\\", "\\\\")}'`).join(" | ");
+}
+
+const FILTERS = `
+  d.workspace_id = :ws
+  AND d.data_source_id IN (SELECT value FROM json_each(:ds))
+  AND (CAST(:tgt AS BIGINT) IS NULL OR d.timestamp > :tgt)
+  AND (CAST(:tlt AS BIGINT) IS NULL OR d.timestamp < :tlt)
+  AND (CAST(:tin AS TEXT[]) IS NULL OR EXISTS (SELECT 1 FROM document_tags t
+       WHERE t.document_row_id = d.id AND t.tag = ANY(CAST(:tin AS TEXT[]))))
+  AND (CAST(:tnot AS TEXT[]) IS NULL OR NOT EXISTS (SELECT 1 FROM document_tags t
+       WHERE t.document_row_id = d.id AND t.tag = ANY(CAST(:tnot AS TEXT[]))))
+  AND (CAST(:nodes AS TEXT[]) IS NULL OR d.document_id = ANY(CAST(:nodes AS TEXT[]))
+       OR EXISTS (SELECT 1 FROM json_array_elements_text(d.parents::json) p
+                  WHERE p.value = ANY(CAST(:nodes AS TEXT[]))))`;
+
+const SEARCH_SQL = `
+WITH q AS (SELECT to_tsquery('simple', :query) AS q),
+ranked AS (
+  SELECT c.id, ts_rank(c.tsv, q.q) AS score
+  FROM q, document_chunks c JOIN documents d ON d.id = c.document_row_id
+  WHERE c.tsv @@ q.q AND ${FILTERS}
+  ORDER BY score DESC, c.id
+  LIMIT :limit
+)
+SELECT c.id AS chunk_id, c.document_row_id, c.chunk_index, c."offset" AS char_offset, c.text,
+  c.hash, r.score,
+  ts_headline('simple', c.text, q.q,
+    'StartSel="", StopSel="", MaxWords=32, MinWords=12, ShortWord=1, FragmentDelimiter=" … ", MaxFragments=1')
+    AS snippet
+FROM ranked r JOIN document_chunks c ON c.id = r.id, q
+ORDER BY r.score DESC, c.id`;
+
+/** The best `limit` chunks the filters allow, best first. */
+export async function runSearchQueryPostgres(db: Db, req: SearchRequest): Promise<SearchHit[]> {
+  const terms = matchTerms(req.match);
+  if (req.dataSourceIds.length === 0 || terms.length === 0) return [];
+  const rows = await db.all<Record<string, unknown>>(SEARCH_SQL, {
+    query: tsqueryText(terms),
+    ws: req.workspaceId,
+    ds: req.dataSourceIds,
+    tgt: req.timestampGt,
+    tlt: req.timestampLt,
+    tin: req.tagsIn,
+    tnot: req.tagsNot,
+    nodes: req.nodeIds,
+    limit: req.limit,
+  });
+  return rows.map((r) => ({
+    chunkId: r.chunk_id as number,
+    documentRowId: r.document_row_id as number,
+    chunkIndex: r.chunk_index as number,
+    offset: r.char_offset as number,
+    text: r.text as string,
+    hash: r.hash as string,
+    score: r.score as number,
+    snippet: r.snippet as string,
+  }));
+}
+
+const NODE_COLUMNS =
+  "data_source_id, document_id, title, mime_type, source_url, parent_id, parents, timestamp";
+
+/** Documents by id, or whose title (its id when untitled) contains the query; prefix first. */
+export async function runNodeQueryPostgres(db: Db, req: NodeQueryRequest): Promise<DocumentHit[]> {
+  if (req.nodeIds) {
+    return await db.all<DocumentHit>(
+      `SELECT ${NODE_COLUMNS} FROM documents WHERE data_source_id IN (SELECT value FROM json_each(?))
+       AND document_id IN (SELECT value FROM json_each(?)) ORDER BY timestamp DESC, id DESC LIMIT ?`,
+      req.dataSourceIds,
+      req.nodeIds,
+      req.limit,
+    );
+  }
+  const literal = (req.query ?? "").toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`);
+  return await db.all<DocumentHit>(
+    `SELECT ${NODE_COLUMNS} FROM documents WHERE data_source_id IN (SELECT value FROM json_each(?))
+     AND lower(coalesce(title, document_id)) LIKE ? ESCAPE '\\'
+     ORDER BY lower(coalesce(title, document_id)) LIKE ? ESCAPE '\\' DESC, timestamp DESC, id DESC
+     LIMIT ? OFFSET ?`,
+    req.dataSourceIds,
+    `%${literal}%`,
+    `${literal}%`,
+    req.limit,
+    req.offset ?? 0,
+  );
+}
+
+/** A search or node job of the search pool, run on PostgreSQL (`SearchWorkerPool.direct`). */
+export async function runFullTextJob(
+  db: Db,
+  job: { kind: "search"; request: SearchRequest } | { kind: "nodes"; request: NodeQueryRequest },
+): Promise<unknown> {
+  return job.kind === "search"
+    ? await runSearchQueryPostgres(db, job.request)
+    : await runNodeQueryPostgres(db, job.request);
+}
+
+/** A chunk to store (the same shape `search_index.ts` takes). */
+export interface ChunkRow {
+  index: number;
+  offset: number;
+  text: string;
+  hash: string;
+}
+
+/** Replace a document's chunks; the tsvector and its GIN entry follow the row. */
+export async function replaceChunksPostgres(
+  db: Db,
+  docRowId: number,
+  chunks: readonly ChunkRow[],
+): Promise<void> {
+  await db.run("DELETE FROM document_chunks WHERE document_row_id = ?", docRowId);
+  const insert = db.prepare(
+    `INSERT INTO document_chunks (document_row_id, chunk_index, "offset", text, hash)
+     VALUES (?, ?, ?, ?, ?)`,
+  );
+  for (const c of chunks) await insert.run(docRowId, c.index, c.offset, c.text, c.hash);
+}
+
+export async function removeChunksPostgres(db: Db, docRowId: number): Promise<void> {
+  await db.run("DELETE FROM document_chunks WHERE document_row_id = ?", docRowId);
+}
