@@ -47,6 +47,7 @@ import {
   methodNotAllowed,
 } from "./api/allowed_methods.ts";
 import { UPLOAD_BODY_MAX } from "./core/files.ts";
+import { documentUploadRoutes } from "./api/document_upload.ts";
 
 /**
  * Body-size limits: uploads and relay results are larger than ordinary JSON. The upload cap
@@ -60,6 +61,8 @@ export const BODY_LIMITS = {
 
 /** `POST` here is an upload; the other methods on the path carry no body. */
 const FILE_PATH = /^\/api\/v1\/w\/[^/]+\/files\/[^/]+$/;
+/** A document upload (src/api/document_upload.ts), capped the same way. */
+const DOCUMENT_UPLOAD_PATH = /^\/api\/v1\/w\/[^/]+\/spaces\/[^/]+\/data_sources\/[^/]+\/upload$/;
 
 function bodyLimitFor(path: string): number {
   if (/^\/api\/v1\/w\/[^/]+\/mcp\/results$/.test(path)) return BODY_LIMITS.relayResults;
@@ -125,7 +128,10 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   app.use("*", async (c, next) => {
     // An upload is capped while it streams to disk (capUploadBody, src/core/files.ts):
     // bodyLimit would hold a body sent without Content-Length whole in memory first.
-    if (c.req.method === "POST" && FILE_PATH.test(c.req.path)) return await next();
+    if (
+      c.req.method === "POST" &&
+      (FILE_PATH.test(c.req.path) || DOCUMENT_UPLOAD_PATH.test(c.req.path))
+    ) return await next();
     const limit = bodyLimitFor(c.req.path);
     // A declared length within the limit needs no counting: the HTTP server enforces the
     // framing, so the body cannot be longer. Counting costs ~5 µs per request (BENCHMARKS.md).
@@ -170,6 +176,7 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   app.route("/api/v1/w/:wId", groupsRoutes());
   app.route("/api/v1/w/:wId", filesRoutes());
   app.route("/api/v1/w/:wId", dataSourcesRoutes());
+  app.route("/api/v1/w/:wId", documentUploadRoutes());
   app.route("/api/v1/w/:wId", searchRoutes());
   app.route("/api/v1/w/:wId", auditRoutes());
   app.route("/api/v1/w/:wId", storageRoutes());

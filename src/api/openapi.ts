@@ -37,6 +37,8 @@ export interface RouteDoc {
   auth?: RouteAuth;
   query?: z.ZodType;
   body?: z.ZodType;
+  /** The body's media type when it is not JSON (e.g. `multipart/form-data`). */
+  bodyContentType?: string;
   /** The success body (JSON). */
   response?: z.ZodType;
   /** Success status (default 200); a 4xx here means the route always refuses. */
@@ -232,7 +234,11 @@ export function buildOperation(doc: RouteDoc, sink?: SchemaSink): Record<string,
       ? {
         requestBody: {
           required: true,
-          content: { "application/json": { schema: toSchema(doc.body, "input", sink) } },
+          content: {
+            [doc.bodyContentType ?? "application/json"]: {
+              schema: toSchema(doc.body, "input", sink),
+            },
+          },
         },
       }
       : {}),

@@ -202,6 +202,11 @@ Deno.test("[api/credentials] every workspace route answers an API key as the wor
         403,
         "data_source_auth_error",
       ]],
+      // A key may write (then the JSON body is refused: the route takes multipart); a member not.
+      ["POST", `${docs}/upload`, {}, [400, "invalid_request_error"], [
+        403,
+        "data_source_auth_error",
+      ]],
       ["GET", `${docs}/documents/shared`, undefined, 200, 200],
       ["GET", `${docs}/documents`, undefined, 200, 200],
       ["GET", `${docs}/search?query=hello`, undefined, 200, 200],

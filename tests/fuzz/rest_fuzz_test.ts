@@ -152,6 +152,7 @@ Deno.test("[fuzz/rest] every OpenAPI route survives hostile paths, queries, head
 /** The body limit the app applies to a path (uploads and relay results are larger). */
 function limitOf(path: string): number {
   if (/\/files\/[^/]+$/.test(path)) return BODY_LIMITS.fileUpload;
+  if (/\/data_sources\/[^/]+\/upload$/.test(path)) return BODY_LIMITS.fileUpload;
   if (/\/mcp\/results$/.test(path)) return BODY_LIMITS.relayResults;
   return BODY_LIMITS.default;
 }
@@ -180,13 +181,14 @@ Deno.test("[fuzz/rest] bodies over the limit answer 413 in the REST shape on eve
   for (const op of withBody) {
     const path = op.path.replace(/\{(\w+)\}/g, (_, name: string) => idsFor(world.a, name)[0]);
     const limit = limitOf(path);
-    const upload = op.method === "POST" && /\/files\/\{fileId\}$/.test(op.path);
+    const upload = op.method === "POST" &&
+      /\/files\/\{fileId\}$|\/data_sources\/\{dsId\}\/upload$/.test(op.path);
     const req: FuzzRequest = {
       method: op.method,
       path,
       headers: {
         Authorization: `Bearer ${world.a.token}`,
-        // The upload route streams the bytes to disk and only reads multipart bodies.
+        // The upload routes stream (files) or cap (documents) the bytes and read only multipart.
         "Content-Type": upload ? "multipart/form-data; boundary=fuzz" : "application/json",
       },
       body: limit === BODY_LIMITS.default ? big : streamedBody(limit + 1),
