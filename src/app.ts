@@ -41,6 +41,7 @@ import { endStreamsOnShutdown } from "./events/end_on_shutdown.ts";
 import { relayRoutes } from "./api/relay.ts";
 import { modelSettingsRoutes } from "./pages/model_settings.tsx";
 import { conversationRoutes } from "./api/conversations.ts";
+import { toolApprovalRoutes } from "./api/tool_approvals.ts";
 import {
   allowedMethodsLookup,
   enforceAllowedMethods,
@@ -188,6 +189,7 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   app.route("/", relayRoutes());
   app.route("/", modelSettingsRoutes());
   app.route("/", conversationRoutes());
+  app.route("/", toolApprovalRoutes());
 
   app.notFound((c) => {
     const allowed = allowedMethods(c.req.path);

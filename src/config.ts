@@ -57,6 +57,8 @@ export interface Config {
   extractProcesses: number;
   extractTimeoutSeconds: number;
   extractMemory: number;
+  /** Seconds a tool call waits for the poster's approval; then it is refused as timed out. */
+  toolApprovalTimeoutSeconds: number;
   /** Open event streams (conversation, message, relay): per user or API key, per instance. */
   streamsPerUser: number;
   streamsTotal: number;
@@ -453,6 +455,16 @@ export const SETTINGS: readonly Setting[] = [
       return n;
     },
     fallback: () => 512 * 2 ** 20,
+  },
+  {
+    key: "toolApprovalTimeoutSeconds",
+    flag: "tool-approval-timeout-seconds",
+    env: "DUST_MCP_TOOL_APPROVAL_TIMEOUT_SECONDS",
+    help:
+      "Seconds an agent's tool call waits for the user's approval; then the agent is told it timed out",
+    shownDefault: "3600",
+    parse: (v) => parsePositiveInt(v, "--tool-approval-timeout-seconds"),
+    fallback: () => 3600,
   },
   {
     key: "streamsPerUser",

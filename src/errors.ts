@@ -47,7 +47,10 @@ export type ErrorType =
   | "assistant_saving_error"
   | "group_not_found"
   | "space_already_exists"
-  | "app_not_found";
+  | "app_not_found"
+  | "action_not_found"
+  | "action_not_blocked"
+  | "invalid_oauth_token_error";
 
 /** Longest error message ever sent back; messages quoting client input stay readable. */
 export const MAX_ERROR_MESSAGE = 1_000;

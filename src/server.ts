@@ -29,6 +29,7 @@ import { RelayHub } from "./relay/hub.ts";
 import { StreamBudget } from "./events/stream_budget.ts";
 import { SlowReaderCut } from "./events/log_stream.ts";
 import { AgentRunner } from "./agents/runner.ts";
+import { startApprovalSweeper } from "./agents/approval_sweeper.ts";
 
 export interface ServerHandle extends AsyncDisposable {
   /** Base URL the server listens on (http://host:port). */
@@ -211,6 +212,7 @@ export async function startServer(
   };
   const app = createApp(deps);
   await deps.agents.start(deps);
+  const approvals = startApprovalSweeper(deps);
 
   let resolveListening!: (v: { port: number }) => void;
   const listening = new Promise<{ port: number }>((r) => (resolveListening = r));
@@ -226,6 +228,7 @@ export async function startServer(
     // Listening failed (port in use, bad host): release what was started so a caller that
     // reports or retries leaks neither the database nor timers and workers.
     lifecycle.abort();
+    await approvals.stop();
     deps.searchWorkers.close();
     await deps.extractor.close();
     await sweeps.stop();
@@ -246,6 +249,7 @@ export async function startServer(
   const stop = () => {
     stopping ??= (async () => {
       lifecycle.abort();
+      await approvals.stop();
       await deps.agents.stop();
       await shutdownWithin(server, SHUTDOWN_GRACE_MS, log);
       await flushAuditLog(db).catch((e) =>

@@ -17,11 +17,10 @@ import {
   appendConversationEvent,
   appendMessageEvent,
   type ConversationForAgent,
-  createAgentAction,
   getConversationForAgent,
-  updateAgentAction,
   updateAgentMessage,
 } from "../core/agent_messages.ts";
+import { claimParkedRun } from "../core/tool_approvals.ts";
 import { type AgentRow, findAgentBySId } from "../core/agents.ts";
 import {
   getModelSettings,
@@ -31,14 +30,9 @@ import {
 } from "../core/model_settings.ts";
 import { findPodSId, findUserSId } from "../core/agent_runs.ts";
 import { findWorkspaceById, toWorkspaceRef } from "../core/workspaces.ts";
-import {
-  type ChatMessage,
-  type ChatToolCall,
-  createModelClient,
-  ModelError,
-  runModelTurn,
-} from "./provider.ts";
-import { type AgentToolset, type McpContent, prepareAgentTools } from "./tools.ts";
+import { type ChatMessage, createModelClient, ModelError, runModelTurn } from "./provider.ts";
+import { type AgentToolset, prepareAgentTools } from "./tools.ts";
+import { prepareCall, StepTools } from "./tool_calls.ts";
 
 /** Why a run stopped early: the user cancelled, or the server is stopping. */
 export type AbortReason = "cancelled" | "shutdown";
@@ -187,14 +181,27 @@ async function prepareRun(
 }
 
 async function runSteps(deps: Deps, job: AgentMessageCreated, signal: AbortSignal) {
+  // A resumed run first claims its checkpoint: nothing to claim (another run took it, or the
+  // message was cancelled meanwhile) means nothing to do.
+  const parked = job.resume ? await claimParkedRun(deps, job.messageSId) : null;
+  if (job.resume && !parked) return;
   const run = await prepareRun(deps, job, signal);
   if (!run) return;
-  const { settings, agent, toolset, messages } = run;
+  const { settings, agent, toolset } = run;
+  const messages = parked ? parked.chat as ChatMessage[] : run.messages;
   const events = new RunEvents(deps, job);
+  const tools = new StepTools(deps, job, toolset, agent.name, signal);
   const client = await createModelClient(settings);
-  let content = "";
-  const maxSteps = Math.max(1, agent.maxStepsPerRun);
-  for (let step = 0; step < maxSteps; step++) {
+  let content = parked?.content ?? "";
+  let first = 0;
+  if (parked) {
+    for (const c of parked.calls) {
+      messages.push({ role: "tool", tool_call_id: c.callId, content: await tools.runParked(c) });
+    }
+    first = parked.step + 1;
+  }
+  const maxSteps = Math.max(1, agent.maxStepsPerRun, first + 1);
+  for (let step = first; step < maxSteps; step++) {
     const lastStep = step === maxSteps - 1;
     const turn = await runModelTurn(client, settings, {
       messages,
@@ -207,9 +214,11 @@ async function runSteps(deps: Deps, job: AgentMessageCreated, signal: AbortSigna
     content += turn.content;
     if (turn.toolCalls.length === 0 || lastStep) break;
     messages.push({ role: "assistant", content: turn.content || null, tool_calls: turn.toolCalls });
-    for (const [i, call] of turn.toolCalls.entries()) {
-      const output = await runToolCall(deps, job, toolset, events, { call, step, i }, signal);
-      messages.push({ role: "tool", tool_call_id: call.id, content: output });
+    const calls = turn.toolCalls.map((call, i) => prepareCall(call, step, i));
+    // A call that must ask the poster parks the run here; it resumes once all are decided.
+    if (await tools.parkIfAsked(calls, { step, content, chat: messages })) return;
+    for (const p of calls) {
+      messages.push({ role: "tool", tool_call_id: p.callId, content: await tools.run(p, step) });
     }
   }
   signal.throwIfAborted();
@@ -264,76 +273,4 @@ function buildPrompt(
     }
   }
   return out;
-}
-
-/** The text a tool result gives the model. */
-function outputText(content: McpContent[]): string {
-  return content.map((c) => (c.type === "text" ? String(c.text ?? "") : `[${c.type} content]`))
-    .join("\n");
-}
-
-/** Persist and publish one tool call; returns what the model gets back. */
-async function runToolCall(
-  deps: Deps,
-  job: AgentMessageCreated,
-  toolset: AgentToolset,
-  events: RunEvents,
-  at: { call: ChatToolCall; step: number; i: number },
-  signal: AbortSignal,
-): Promise<string> {
-  const name = at.call.function.name;
-  let args: Record<string, unknown> = {};
-  let parseError: string | null = null;
-  try {
-    const parsed = JSON.parse(at.call.function.arguments || "{}");
-    if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) args = parsed;
-    else parseError = "The tool arguments must be a JSON object.";
-  } catch {
-    parseError = "The tool arguments are not valid JSON.";
-  }
-  at.call.id ||= `call_${at.step}_${at.i}`;
-  const action = await createAgentAction(deps, {
-    messageId: job.messageSId,
-    step: at.step,
-    functionCallName: name,
-    functionCallId: at.call.id,
-    mcpServerId: toolset.serverOf(name),
-    params: args,
-  });
-  await events.message("tool_params", { action });
-  // Progress arrives from the tool's client without being awaited: its events are written one
-  // after the other, and all of them before the action's own result.
-  let progress: Promise<unknown> = Promise.resolve();
-  const outcome = parseError
-    ? { ok: false, content: [{ type: "text", text: parseError }] }
-    : await toolset.call(name, args, {
-      signal,
-      onProgress: (p) => {
-        progress = progress.then(() =>
-          events.message("tool_notification", {
-            action,
-            notification: {
-              progress: p.progress,
-              total: p.total ?? null,
-              _meta: { data: { label: p.message ?? `Running ${name}`, output: null } },
-            },
-          })
-        ).catch((e) => deps.log.warn("tool progress not recorded", { error: String(e) }));
-      },
-    });
-  await progress;
-  const status = signal.aborted ? "cancelled" : outcome.ok ? "succeeded" : "errored";
-  const done = await updateAgentAction(deps, {
-    actionId: action.sId as string,
-    status,
-    output: outcome.content,
-  });
-  signal.throwIfAborted();
-  if (outcome.ok) await events.message("agent_action_success", { action: done });
-  else {
-    await events.message("tool_error", {
-      error: { code: "tool_error", message: outputText(outcome.content), metadata: null },
-    });
-  }
-  return outputText(outcome.content);
 }

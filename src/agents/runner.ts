@@ -104,6 +104,11 @@ export class AgentRunner {
 
   async #enqueue(job: AgentMessageCreated): Promise<void> {
     if (this.deps.shutdown.aborted) return;
+    // A message announced twice (a resume after tool approvals racing its expiry) runs once.
+    if (
+      this.#running.has(job.messageSId) ||
+      this.#queue.some((j) => j.messageSId === job.messageSId)
+    ) return;
     if (this.#queue.length >= MAX_QUEUED_RUNS) {
       await failAgentMessage(this.deps, job, {
         code: "agent_overloaded",

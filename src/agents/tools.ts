@@ -18,6 +18,7 @@ import type { FileScope } from "../core/file_types.ts";
 import { findInternalTool } from "../core/mcp_server_views.ts";
 import { findRegistrationForRun, slugify } from "../core/relay_registry.ts";
 import { connectRelayClient } from "../relay/transport.ts";
+import { clientSideServerKey, type Stake, type ToolIdentity } from "../core/tool_stakes.ts";
 import { withoutNulDeep } from "../util/nul.ts";
 
 /** MCP content blocks, as stored in an action's `output`. */
@@ -44,6 +45,8 @@ interface ToolEntry {
   definition: ToolDefinition;
   /** `mcpServerId` of the action (the client-side serverId, or the internal server name). */
   serverId: string;
+  /** Who the tool is, for approvals (stake, "always allow" key, names shown to the user). */
+  identity: ToolIdentity;
   run(args: Record<string, unknown>, opts: CallOptions): Promise<ToolOutcome>;
 }
 
@@ -58,7 +61,18 @@ export interface AgentToolset {
   notes: string[];
   /** The server an exposed tool belongs to, or null for an unknown name. */
   serverOf(name: string): string | null;
+  /** The tool's identity and stake, or null for an unknown name (never asks). */
+  identityOf(name: string): ToolIdentity | null;
   call(name: string, args: Record<string, unknown>, opts: CallOptions): Promise<ToolOutcome>;
+}
+
+/**
+ * A client-side tool's stake: Dust's default for local tools is `low` (asks, and the user may
+ * "always allow" it); a tool that declares itself destructive (`destructiveHint`) is `high`
+ * (asks every time).
+ */
+export function clientSideStake(t: { annotations?: { destructiveHint?: boolean } }): Stake {
+  return t.annotations?.destructiveHint === true ? "high" : "low";
 }
 
 /** Dust's maximum tool-name length for the model. */
@@ -104,6 +118,7 @@ export async function prepareAgentTools(
     definitions: [...entries.values()].map((e) => e.definition),
     notes,
     serverOf: (name) => entries.get(name)?.serverId ?? null,
+    identityOf: (name) => entries.get(name)?.identity ?? null,
     call: async (name, args, opts) => {
       const entry = entries.get(name);
       if (!entry) return { ok: false, content: text(`Unknown tool: ${name}.`) };
@@ -169,6 +184,12 @@ function entry(
   const t = findInternalTool(name)!;
   return {
     serverId,
+    identity: {
+      serverKey: serverId,
+      serverName: serverId,
+      toolName: t.name,
+      stake: t.stake,
+    },
     definition: { name: t.name, description: t.description, parameters: t.inputSchema },
     run: async (args) => ({ ok: true, content: await run(args) }),
   };
@@ -250,6 +271,12 @@ async function listClientSideTools(
     return {
       entries: tools.filter((t) => TOOL_NAME.test(t.name)).map((t) => ({
         serverId,
+        identity: {
+          serverKey: clientSideServerKey(serverId),
+          serverName: reg.serverName,
+          toolName: t.name,
+          stake: clientSideStake(t),
+        },
         definition: {
           name: exposedToolName(reg.serverName, t.name),
           description: t.description ?? "",
@@ -266,7 +293,12 @@ async function listClientSideTools(
   }
 }
 
-type ListedTool = { name: string; description?: string; inputSchema?: unknown };
+type ListedTool = {
+  name: string;
+  description?: string;
+  inputSchema?: unknown;
+  annotations?: { destructiveHint?: boolean };
+};
 
 /** `tools/list` with pagination, bounded to 20 pages. */
 async function listAllTools(client: Client, signal: AbortSignal): Promise<ListedTool[]> {

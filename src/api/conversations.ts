@@ -242,6 +242,7 @@ export function conversationRoutes(): Hono<AppEnv> {
         mentions: body.message?.mentions ?? [],
         context: body.message?.context ?? null,
         contentFragments: fragments,
+        skipToolsValidation: body.skipToolsValidation ?? body.message?.skipToolsValidation,
       }
       : null;
     const r = await postConversation(c.var.deps, actor, {
@@ -291,6 +292,7 @@ export function conversationRoutes(): Hono<AppEnv> {
         mentions: body.mentions,
         context: body.context,
         contentFragments: [],
+        skipToolsValidation: body.skipToolsValidation,
       },
       blocking: body.blocking ?? false,
     });

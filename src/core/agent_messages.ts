@@ -33,6 +33,7 @@ import {
 } from "./conversation_views.ts";
 import { agentActionJson } from "./message_json.ts";
 import { mapSeries } from "../util/async.ts";
+import { dropParkedRuns } from "./tool_approvals.ts";
 
 /** Channel announcing created agent messages to the agent runner. */
 export const AGENT_MESSAGE_CREATED_CHANNEL = "agent_messages:created";
@@ -47,6 +48,11 @@ export interface AgentMessageCreated {
   agentSId: string;
   /** The user who posted the triggering message (null for API keys). */
   userId: number | null;
+  /**
+   * True when the message was parked on tool approvals and they are all decided: the run
+   * resumes from its checkpoint (tool_approvals.ts) instead of starting over.
+   */
+  resume?: boolean;
 }
 
 export type AgentMessageStatus = "created" | "succeeded" | "failed" | "cancelled";
@@ -302,6 +308,7 @@ export async function cancelMessageGeneration(
       agent_s_id: string;
     }[];
     const events = await mapSeries(rows, async (r) => await cancelEvents(deps, c, r));
+    await dropParkedRuns(deps, rows.map((r) => r.message_id));
     return await insertEvents(deps.db, events.flat());
   });
   await publishEvents(deps, stored);
@@ -328,10 +335,13 @@ async function cancelEvents(
   ];
 }
 
-/** Statuses of agent messages by sId. */
+/** Statuses of agent messages by sId (`parked`: waiting for tool approvals). */
 async function statuses(deps: Deps, sIds: string[]): Promise<Map<string, string>> {
   const rows = await deps.db.all(
-    `SELECT m.s_id, am.status FROM messages m JOIN agent_messages am ON am.message_id = m.id
+    `SELECT m.s_id, CASE WHEN am.status = 'created' AND EXISTS (SELECT 1 FROM
+       agent_run_checkpoints k WHERE k.agent_message_id = m.id) THEN 'parked' ELSE am.status
+       END AS status
+     FROM messages m JOIN agent_messages am ON am.message_id = m.id
      WHERE m.s_id IN (SELECT value FROM json_each(?))`,
     JSON.stringify(sIds),
   ) as { s_id: string; status: string }[];
@@ -342,7 +352,8 @@ async function statuses(deps: Deps, sIds: string[]): Promise<Map<string, string>
 export const BLOCKING_WAIT_MS = 5 * 60 * 1000;
 
 /**
- * Wait until every agent message is terminal, `timeoutMs` passed, or the server stops.
+ * Wait until every agent message is terminal or parked on tool approvals (nothing more
+ * happens until someone decides), `timeoutMs` passed, or the server stops.
  * Wakes on each event of the messages' streams, and re-checks the database every second in
  * case a status changed without an event.
  */
@@ -360,7 +371,11 @@ export async function waitForAgentMessages(
   try {
     while (!deps.shutdown.aborted && Date.now() < deadline) {
       const st = await statuses(deps, messageSIds);
-      if (messageSIds.every((s) => TERMINAL.has(st.get(s) ?? "cancelled"))) return;
+      const settled = (s: string) => {
+        const status = st.get(s) ?? "cancelled";
+        return TERMINAL.has(status) || status === "parked";
+      };
+      if (messageSIds.every(settled)) return;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.min(1000, Math.max(0, deadline - Date.now())));
         wake = () => {

@@ -1,7 +1,7 @@
 /**
  * The queries the agent runner needs that are not one agent message's business: which agent
- * messages are still `created` (to fail them after a crash or restart), and the run-time
- * identity of the message's poster.
+ * messages are still `created` and not parked (to fail them after a crash or restart), and
+ * the run-time identity of the message's poster.
  * @module
  */
 import type { Deps } from "../deps.ts";
@@ -15,7 +15,11 @@ export interface UnfinishedAgentMessage {
   workspaceSId: string;
 }
 
-/** Agent messages still `created` (oldest first, bounded by `limit`). */
+/**
+ * Agent messages still `created` (oldest first, bounded by `limit`), except those parked on
+ * tool approvals (a checkpoint): nothing runs them, they wait in the database and resume
+ * after a restart (tool_approvals.ts).
+ */
 export async function listUnfinishedAgentMessages(
   deps: Deps,
   limit = 1000,
@@ -24,7 +28,9 @@ export async function listUnfinishedAgentMessages(
     `SELECT m.s_id, am.agent_s_id, c.s_id AS c_s_id, w.id AS w_id, w.s_id AS w_s_id
      FROM agent_messages am JOIN messages m ON m.id = am.message_id
      JOIN conversations c ON c.id = m.conversation_id JOIN workspaces w ON w.id = m.workspace_id
-     WHERE am.status = 'created' ORDER BY m.id LIMIT ?`,
+     WHERE am.status = 'created' AND NOT EXISTS (SELECT 1 FROM agent_run_checkpoints k
+       WHERE k.agent_message_id = am.message_id)
+     ORDER BY m.id LIMIT ?`,
     limit,
   ) as {
     s_id: string;

@@ -10,12 +10,15 @@ import type { Deps } from "../deps.ts";
 import type { Actor } from "../auth/actor.ts";
 import { requireReadableSpace } from "./access.ts";
 import { fullName } from "../auth/actor.ts";
+import type { Stake } from "./tool_stakes.ts";
 
 /** A tool as listed in a view (and offered to the model by the agent loop). */
 export interface CatalogTool {
   name: string;
   description: string;
   inputSchema: Record<string, unknown>;
+  /** Whether a call asks the poster first (tool_stakes.ts): reads never ask, writes do. */
+  stake: Stake;
 }
 
 export interface InternalServer {
@@ -50,6 +53,7 @@ export const INTERNAL_MCP_SERVERS: Record<"search" | "files", InternalServer> = 
     tools: [{
       name: "search",
       description: "Search the workspace's knowledge (documents of the data sources you can read).",
+      stake: "never_ask",
       inputSchema: objectSchema({
         query: { type: "string", description: "What to look for." },
         relativeTimeFrame: { type: "string", description: '"all" or <k>h|d|w|m|y' },
@@ -65,11 +69,13 @@ export const INTERNAL_MCP_SERVERS: Record<"search" | "files", InternalServer> = 
       {
         name: "files_list",
         description: "List the files.",
+        stake: "never_ask",
         inputSchema: objectSchema({ scope: SCOPE_PARAM }),
       },
       {
         name: "files_cat",
         description: "Read a text file (numbered lines).",
+        stake: "never_ask",
         inputSchema: objectSchema({
           scope: SCOPE_PARAM,
           path: PATH_PARAM,
@@ -80,6 +86,7 @@ export const INTERNAL_MCP_SERVERS: Record<"search" | "files", InternalServer> = 
       {
         name: "files_create",
         description: "Create or overwrite a UTF-8 text file.",
+        stake: "low",
         inputSchema: objectSchema({
           scope: SCOPE_PARAM,
           path: PATH_PARAM,
@@ -90,6 +97,7 @@ export const INTERNAL_MCP_SERVERS: Record<"search" | "files", InternalServer> = 
       {
         name: "files_grep",
         description: "Search a text file with a regular expression.",
+        stake: "never_ask",
         inputSchema: objectSchema({
           scope: SCOPE_PARAM,
           path: PATH_PARAM,
@@ -130,7 +138,11 @@ function viewJson(r: Row, spaceSId: string) {
       description: internal?.description ?? "",
       icon: internal?.icon ?? "ActionCubeIcon",
       authorization: null,
-      tools: internal?.tools ?? [],
+      tools: (internal?.tools ?? []).map((t) => ({
+        name: t.name,
+        description: t.description,
+        inputSchema: t.inputSchema,
+      })),
       availability: r.availability,
       allowMultipleInstances: false,
       documentationUrl: null,

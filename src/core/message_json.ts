@@ -105,10 +105,12 @@ export async function loadActions(
   const out = new Map<number, Json[]>();
   if (agentMessageIds.length === 0) return out;
   const rows = await deps.db.all(
-    `SELECT id, s_id, agent_message_id, step, function_call_name, function_call_id, mcp_server_id,
-       params, output, status, created_at, updated_at
-     FROM agent_actions WHERE agent_message_id IN (SELECT value FROM json_each(?))
-     ORDER BY agent_message_id, step, id`,
+    `SELECT a.id, a.s_id, a.agent_message_id, a.step, a.function_call_name, a.function_call_id,
+       a.mcp_server_id, a.params, a.output, a.status, a.created_at, a.updated_at,
+       t.state AS approval_state
+     FROM agent_actions a LEFT JOIN tool_approvals t ON t.action_id = a.id
+     WHERE a.agent_message_id IN (SELECT value FROM json_each(?))
+     ORDER BY a.agent_message_id, a.step, a.id`,
     JSON.stringify(agentMessageIds),
   ) as Json[];
   for (const r of rows) {
@@ -119,7 +121,26 @@ export async function loadActions(
   return out;
 }
 
-/** Dust's AgentAction JSON from an `agent_actions` row. */
+/**
+ * Dust's status of an action: the row's own (`running`, `succeeded`, `errored`, `cancelled`),
+ * or, for a call that asked for approval, `blocked_validation_required` while it waits,
+ * `ready_allowed_explicitly` once approved and not yet run, `denied` when rejected or expired.
+ */
+export function actionStatus(status: string, approval: string | null | undefined): string {
+  switch (approval) {
+    case "pending":
+      return "blocked_validation_required";
+    case "rejected":
+    case "expired":
+      return "denied";
+    case "approved":
+      return status === "running" ? "ready_allowed_explicitly" : status;
+    default:
+      return status;
+  }
+}
+
+/** Dust's AgentAction JSON from an `agent_actions` row (with `approval_state` when joined). */
 export function agentActionJson(r: Json): Json {
   const name: string = r.function_call_name;
   return {
@@ -134,10 +155,12 @@ export function agentActionJson(r: Json): Json {
     agentMessageId: r.agent_message_id,
     functionCallName: name,
     functionCallId: r.function_call_id,
-    status: r.status,
+    status: actionStatus(r.status, r.approval_state),
     params: JSON.parse(r.params),
     step: r.step,
-    executionDurationMs: r.status === "running" ? null : r.updated_at - r.created_at,
+    executionDurationMs: r.status === "running" || r.approval_state === "pending"
+      ? null
+      : r.updated_at - r.created_at,
     citationsAllocated: 0,
     output: r.output ? JSON.parse(r.output) : null,
     generatedFiles: [],

@@ -48,6 +48,8 @@ export interface PostInput {
   mentions: MentionInput[];
   context: MessageContext | null;
   contentFragments: FragmentInput[];
+  /** Dust's `skipToolsValidation`: the agents' tool calls run without asking for approval. */
+  skipToolsValidation?: boolean;
 }
 
 type AgentRef = Pick<AgentRow, "id" | "sId" | "version" | "name">;
@@ -72,6 +74,7 @@ export interface PreparedPost {
   context: MessageContext | null;
   agents: AgentRef[];
   fragments: PreparedFragment[];
+  skipToolsValidation: boolean;
 }
 
 async function validateUserMentions(
@@ -127,10 +130,17 @@ export async function preparePost(
   try {
     for (const f of input.contentFragments) fragments.push(await prepareFragment(deps, actor, f));
   } catch (e) {
-    await discardPrepared(deps, { content: null, mentions: [], context: null, agents, fragments });
+    await discardFragments(deps, fragments);
     throw e;
   }
-  return { content: input.content, mentions: input.mentions, context, agents, fragments };
+  return {
+    content: input.content,
+    mentions: input.mentions,
+    context,
+    agents,
+    fragments,
+    skipToolsValidation: input.skipToolsValidation === true,
+  };
 }
 
 /** What a post created (sIds), for {@link finishPost}. */
@@ -200,12 +210,13 @@ export async function insertPost(
       const am = await addMessage("agent_message");
       await db.run(
         `INSERT INTO agent_messages (message_id, agent_configuration_id, agent_s_id, agent_version,
-           status, parent_message_id) VALUES (?, ?, ?, ?, 'created', ?)`,
+           status, parent_message_id, skip_tools_validation) VALUES (?, ?, ?, ?, 'created', ?, ?)`,
         am.id,
         a.id,
         a.sId,
         a.version,
         um.id,
+        p.skipToolsValidation ? 1 : 0,
       );
       agentMessages.push({ sId: am.sId, agentSId: a.sId });
     }
