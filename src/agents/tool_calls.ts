@@ -23,8 +23,8 @@ import {
   type Decision,
   findAgentMessageFacts,
   needsApproval,
-  type ParkedCall,
   parkAgentRun,
+  type ParkedCall,
 } from "../core/tool_approvals.ts";
 import type { ChatMessage, ChatToolCall } from "./provider.ts";
 import type { AgentToolset, McpContent } from "./tools.ts";

@@ -8,11 +8,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import type { AppEnv } from "../deps.ts";
 import { getActor } from "../auth/bearer.ts";
-import {
-  answerUserQuestion,
-  listBlockedActions,
-  validateAction,
-} from "../core/tool_validation.ts";
+import { answerUserQuestion, listBlockedActions, validateAction } from "../core/tool_validation.ts";
 import { documentRoute } from "./openapi.ts";
 import { parseJson } from "./validate.ts";
 

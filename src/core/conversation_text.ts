@@ -14,11 +14,14 @@
  * ID: … / Content-Type: … / Title: … / Version: … / Source URL: …
  * ```
  * Deleted messages show `[Deleted message]`; only the last version of each message is shown.
+ * An agent message waiting for tool approvals says which calls wait and where to decide
+ * (`validate-action`); the page also lists them as `pendingApprovals`.
  * @module
  */
 import type { Deps } from "../deps.ts";
 import type { Actor } from "../auth/actor.ts";
 import { invalid } from "../errors.ts";
+import { type BlockedAction, pendingApprovals } from "./tool_validation.ts";
 import {
   type ConversationRow,
   getParticipantState,
@@ -34,8 +37,31 @@ function header(kind: string, m: MessageRecord, lastReadMs: number | null): stri
   return `>> ${kind} [${new Date(m.created).toISOString()}]${unread}:`;
 }
 
+/** Where an approval is decided, for someone reading the transcript (an MCP client's model). */
+function approvalNote(a: BlockedAction, baseUrl: string, workspaceSId: string): string {
+  const url = `${baseUrl}/api/v1/w/${workspaceSId}/assistant/conversations/${a.conversationId}` +
+    `/messages/${a.messageId}/validate-action`;
+  return `[Waiting for approval: ${a.metadata.agentName} wants to run ${a.metadata.toolName} ` +
+    `(${a.metadata.mcpServerName}) with ${JSON.stringify(a.inputs)}; action ${a.actionId}, ` +
+    `stake ${a.stake}, expires ${new Date(a.expiresAt).toISOString()}. Only the user who ` +
+    `posted the message decides: POST ${url} with {"actionId":"${a.actionId}","approved":` +
+    `"approved"|"rejected"|"always_approved"}, or answer the approval request ` +
+    `get_conversation_messages sends an MCP client that supports elicitation.]`;
+}
+
+/** How the waiting approvals of a page are shown (none for other callers). */
+export interface ApprovalNotes {
+  byMessage: Map<string, BlockedAction[]>;
+  baseUrl: string;
+  workspaceSId: string;
+}
+
 /** One message as text (header, content, blank line), Dust's rules. */
-export function renderMessageAsText(m: MessageRecord, lastReadMs: number | null): string {
+export function renderMessageAsText(
+  m: MessageRecord,
+  lastReadMs: number | null,
+  approvals?: ApprovalNotes,
+): string {
   const j = m.json;
   if (m.type === "content_fragment") {
     return `${header("Content Fragment", m, lastReadMs)}\nID: ${j.contentFragmentId}\n` +
@@ -48,7 +74,7 @@ export function renderMessageAsText(m: MessageRecord, lastReadMs: number | null)
   const content = m.visibility === "deleted"
     ? "[Deleted message]"
     : m.type === "agent_message"
-    ? agentContent(m)
+    ? agentContent(m, approvals)
     : (j.content ?? "");
   return `${header(who, m, lastReadMs)}\n${content}\n`;
 }
@@ -57,8 +83,13 @@ export function renderMessageAsText(m: MessageRecord, lastReadMs: number | null)
  * An agent message's text with its state when it is not a finished answer: still being
  * written, failed (with the error) or cancelled, after whatever text was written.
  */
-function agentContent(m: MessageRecord): string {
+function agentContent(m: MessageRecord, approvals?: ApprovalNotes): string {
   const text = (m.json.content as string | null) ?? "";
+  const waiting = m.agentStatus === "created" ? approvals?.byMessage.get(m.sId) ?? [] : [];
+  if (waiting.length > 0) {
+    const notes = waiting.map((a) => approvalNote(a, approvals!.baseUrl, approvals!.workspaceSId));
+    return [...(text === "" ? [] : [text]), ...notes].join("\n");
+  }
   const error = m.json.error as { code: string; message: string } | null;
   const note = m.agentStatus === "failed"
     ? `[Agent message failed${error?.code ? ` (${error.code})` : ""}: ${
@@ -74,11 +105,15 @@ function agentContent(m: MessageRecord): string {
 }
 
 /** Render messages (chronological, last version per rank) as Dust's text transcript. */
-export function renderMessagesAsText(records: MessageRecord[], lastReadMs: number | null): string {
+export function renderMessagesAsText(
+  records: MessageRecord[],
+  lastReadMs: number | null,
+  approvals?: ApprovalNotes,
+): string {
   const latest = new Map<number, MessageRecord>();
   for (const r of records) latest.set(r.rank, r);
   return [...latest.values()].sort((a, b) => a.rank - b.rank)
-    .map((m) => renderMessageAsText(m, lastReadMs)).join("\n");
+    .map((m) => renderMessageAsText(m, lastReadMs, approvals)).join("\n");
 }
 
 /**
@@ -103,6 +138,7 @@ export async function getConversationMessages(
     messages: page.text,
     hasMore: page.hasMore,
     lastValue: page.lastValue,
+    pendingApprovals: page.pendingApprovals,
   };
 }
 
@@ -113,7 +149,9 @@ async function renderPage(
   c: ConversationRow,
   below: number | undefined,
   size: number,
-): Promise<{ text: string; hasMore: boolean; lastValue: number | null }> {
+): Promise<
+  { text: string; hasMore: boolean; lastValue: number | null; pendingApprovals: BlockedAction[] }
+> {
   const ranks = await deps.db.all(
     `SELECT DISTINCT rank FROM messages WHERE conversation_id = ? AND rank < ?
      ORDER BY rank DESC LIMIT ?`,
@@ -128,10 +166,16 @@ async function renderPage(
     toRank: page[0].rank,
   });
   const state = await getParticipantState(deps, actor, c.id);
+  const onPage = new Set(records.map((r) => r.sId));
+  const waiting = (await pendingApprovals(deps, c)).filter((a) => onPage.has(a.messageId));
+  const byMessage = new Map<string, BlockedAction[]>();
+  for (const a of waiting) byMessage.set(a.messageId, [...byMessage.get(a.messageId) ?? [], a]);
+  const notes = { byMessage, baseUrl: deps.config.publicUrl, workspaceSId: actor.workspace.sId };
   return {
-    text: renderMessagesAsText(records, state?.lastReadAt ?? null),
+    text: renderMessagesAsText(records, state?.lastReadAt ?? null, notes),
     hasMore,
     lastValue: hasMore ? page[page.length - 1].rank : null,
+    pendingApprovals: waiting,
   };
 }
 

@@ -149,7 +149,12 @@ async function requireAction(deps: Deps, messageId: number, actionSId: string) {
 export async function validateAction(
   deps: Deps,
   actor: Actor,
-  input: { conversationId: string; messageId: string; actionId: string; approved: ApprovalDecision },
+  input: {
+    conversationId: string;
+    messageId: string;
+    actionId: string;
+    approved: ApprovalDecision;
+  },
 ): Promise<{ success: true }> {
   requireScope(actor, "write");
   const m = await requirePostersMessage(
@@ -218,7 +223,12 @@ export interface UserQuestionAnswer {
 export async function answerUserQuestion(
   deps: Deps,
   actor: Actor,
-  input: { conversationId: string; messageId: string; actionId: string; answer: UserQuestionAnswer },
+  input: {
+    conversationId: string;
+    messageId: string;
+    actionId: string;
+    answer: UserQuestionAnswer;
+  },
 ): Promise<{ success: true }> {
   requireScope(actor, "write");
   const c = await requireReadableConversation(deps, actor, input.conversationId);
@@ -228,7 +238,11 @@ export async function answerUserQuestion(
   }
   // Dust: anyone may answer when the message was posted without a user.
   if (m.posterUserId !== null && (actor.kind !== "user" || actor.user.id !== m.posterUserId)) {
-    throw new AppError(403, "workspace_auth_error", "User is not authorized to answer this question");
+    throw new AppError(
+      403,
+      "workspace_auth_error",
+      "User is not authorized to answer this question",
+    );
   }
   const a = await requireAction(deps, m.id, input.actionId);
   throw new AppError(

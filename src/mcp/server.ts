@@ -26,6 +26,7 @@ import type {
   ScopeChallenge,
   ScopeChallengeHandler,
   ServerCapabilities,
+  ServerContext,
 } from "@modelcontextprotocol/server";
 import { VERSION } from "../version.ts";
 import {
@@ -144,7 +145,11 @@ function registerToolHandlers(server: McpServer, rt: McpRuntime, era: Era): void
             : null
         : undefined;
       const call = { name: p.name, arguments: p.arguments };
-      const result = await callTool(rt, rt.tools, call, caller, asTask);
+      const exchange = {
+        canElicit: era === "modern" && clientCanElicit(ctx),
+        inputResponses: ctx.mcpReq.inputResponses,
+      };
+      const result = await callTool(rt, rt.tools, call, caller, asTask, exchange);
       const first = result.content?.[0];
       const text = first?.type === "text" ? first.text : "";
       await (result.isError ? log("warning", "error", text) : log("debug", "success"));
@@ -154,6 +159,20 @@ function registerToolHandlers(server: McpServer, rt: McpRuntime, era: Era): void
       throw e;
     }
   });
+}
+
+/**
+ * Whether a 2026-07-28 request declares the elicitation capability (per request, in its
+ * `_meta` envelope): only then may a tool answer `input_required` with an elicitation. The
+ * 2025 revisions need a server-to-client request on a session, which this stateless server
+ * cannot route back; there, tools say in their result where to act instead.
+ */
+function clientCanElicit(ctx: ServerContext): boolean {
+  const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined;
+  const caps = envelope?.["io.modelcontextprotocol/clientCapabilities"] as
+    | { elicitation?: unknown }
+    | undefined;
+  return typeof caps?.elicitation === "object" && caps.elicitation !== null;
 }
 
 /** `tasks/*`: the 2025-11-25 core methods, or the 2026-07-28 extension's (tasks.ts). */

@@ -10,7 +10,11 @@
  * @module
  */
 import type { CallToolResult, Tool } from "@modelcontextprotocol/server";
-import { ProtocolError, ProtocolErrorCode } from "@modelcontextprotocol/server";
+import {
+  isInputRequiredResult,
+  ProtocolError,
+  ProtocolErrorCode,
+} from "@modelcontextprotocol/server";
 import { ZodError } from "zod";
 import type * as z from "zod";
 import type { Deps } from "../deps.ts";
@@ -31,11 +35,20 @@ export interface McpCaller {
   endpoint: Endpoint;
 }
 
+/** What the MCP exchange of a call allows (absent on the fast path: a plain 2025 call). */
+export interface McpExchange {
+  /** The client can be asked for input in this call (2026-07-28 `input_required` results). */
+  canElicit: boolean;
+  /** Answers to the input requests of a previous round, keyed as the tool asked. */
+  inputResponses?: Record<string, unknown>;
+}
+
 /** What a tool's `run` receives besides its arguments. */
 export interface ToolContext {
   deps: Deps;
   actor: UserActor;
   caller: McpCaller;
+  exchange?: McpExchange;
 }
 
 /** A `resource_link` content item (a `dust://` resource a result names). */
@@ -213,6 +226,7 @@ export async function callTool(
   caller: McpCaller,
   /** Turns a successful call into another result (a task), or null to keep it. */
   after?: (def: ToolDef, raw: unknown) => Promise<CallToolResult | null>,
+  exchange?: McpExchange,
 ): Promise<CallToolResult> {
   const def = tools.get(call.name);
   const served = def !== undefined && servesTool(caller.endpoint, def);
@@ -233,7 +247,7 @@ export async function callTool(
     await auditCall(rt, caller, { ...emptyCall(def.name, args), outcome: "error", error });
     return textResult(error, true);
   }
-  const { result, raw } = await runTool(rt, def, parsed.data, caller);
+  const { result, raw } = await runTool(rt, def, parsed.data, caller, exchange);
   return (!result.isError && await after?.(def, raw)) || result;
 }
 
@@ -250,15 +264,28 @@ export async function runTool(
   def: ToolDef,
   args: Record<string, unknown>,
   caller: McpCaller,
+  exchange?: McpExchange,
 ): Promise<{ result: CallToolResult; raw?: unknown }> {
   const started = performance.now();
-  const ctx: ToolContext = { deps: rt.deps, actor: caller.actor, caller };
+  const ctx: ToolContext = { deps: rt.deps, actor: caller.actor, caller, exchange };
   let text: string;
   let outcome: AuditOutcome = "success";
   let result: CallToolResult;
   let raw: unknown;
   try {
     raw = await def.run(ctx, args);
+    if (isInputRequiredResult(raw)) {
+      // The tool asks the client for input (2026-07-28): the SDK sends it as is.
+      await auditCall(rt, caller, {
+        tool: def.name,
+        arguments: args,
+        outcome: "success",
+        error: null,
+        latencyMs: performance.now() - started,
+        bytesReturned: 0,
+      });
+      return { result: raw as unknown as CallToolResult };
+    }
     const payload = (def.present ? def.present(raw) : raw) as Record<string, unknown>;
     text = JSON.stringify(payload);
     result = { content: [{ type: "text", text }, ...linksOf(rt, def, raw, args, ctx)] };

@@ -29,6 +29,8 @@ async function askDust(
       title: null,
       visibility: "unlisted",
       blocking: opts.blocking ?? true,
+      // These tests are about the loop and the relay; approvals: tool_approval_test.ts.
+      skipToolsValidation: true,
       message: {
         content,
         mentions: [{ configurationId: "dust" }],

@@ -28,6 +28,8 @@ Deno.test("[agents] through @dust-tt/client: register a local server, post, stre
   const created = await api.createConversation({
     title: null,
     visibility: "unlisted",
+    // Approvals of local tools through the SDK: tool_approval_test.ts.
+    skipToolsValidation: true,
     message: {
       content: "What is in the vault?",
       mentions: [{ configurationId: "dust" }],

@@ -30,15 +30,45 @@ const useLocalTool = (label: string) => [
   (req: ChatRequest) => ({ content: `Found ${lastToolResult(req)}` }),
 ];
 
-/** Poll `get_conversation_messages` (bounded) until its text contains `needle`. */
-async function waitForText(c: AnyClient, conversationId: string, needle: string) {
+type Page = {
+  messages: string;
+  pendingApprovals: { actionId: string; messageId: string }[];
+};
+
+/**
+ * Poll `get_conversation_messages` (bounded) until its text contains `needle`. A local tool
+ * asks for approval (tool_approval_test.ts): the first waiting call the page shows is
+ * approved the way its text says, through REST validate-action with the poster's token.
+ */
+async function waitForText(
+  c: AnyClient,
+  conversationId: string,
+  needle: string,
+  poster: { server: TestServer; user: McpUser },
+) {
   let text = "";
+  let approved = false;
   for (let i = 0; i < 400 && !text.includes(needle); i++) {
     await new Promise((r) => setTimeout(r, 25));
-    text = payloadOf<{ messages: string }>(
+    const page = payloadOf<Page>(
       await c.callTool({ name: "get_conversation_messages", arguments: { conversationId } }),
-    ).messages;
+    );
+    text = page.messages;
+    const waiting = page.pendingApprovals[0];
+    if (waiting && !approved) {
+      assert.match(text, /\[Waiting for approval: Dust wants to run get_secret \(Local Tools\)/);
+      const { user, server } = poster;
+      const r = await apiJson(
+        server,
+        user.token,
+        `/api/v1/w/${user.workspace.sId}/assistant/conversations/${conversationId}/messages/${waiting.messageId}/validate-action`,
+        { method: "POST", body: { actionId: waiting.actionId, approved: "approved" } },
+      );
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      approved = true;
+    }
   }
+  assert.ok(approved, "the local tool call waited for the poster's approval");
   return text;
 }
 
@@ -86,7 +116,7 @@ Deno.test("[agents] through /mcp: create_conversation_message with clientSideMCP
     }),
   );
   assert.equal(posted.agentMessageIds.length, 1);
-  const text = await waitForText(c, conversationId, "Found vault: 42");
+  const text = await waitForText(c, conversationId, "Found vault: 42", { server, user: alice });
   assert.match(text, />> Agent \(Dust\) .*\n+Found vault: 42/);
   assert.deepEqual(local.calls, [{ label: "vault" }], "the local tool ran once, through the relay");
   assert.ok(toolNamesOffered(model.requests[0]).includes("local_tools__get_secret"));
@@ -109,7 +139,10 @@ Deno.test("[agents] through /mcp: create_conversation with clientSideMCPServerId
     }),
   );
   assert.equal(created.agentMessageIds.length, 1);
-  const text = await waitForText(c, created.conversationId, "Found door: s3cr3t");
+  const text = await waitForText(c, created.conversationId, "Found door: s3cr3t", {
+    server,
+    user: alice,
+  });
   assert.match(text, />> Agent \(Dust\) .*\n+Found door: s3cr3t/);
   assert.deepEqual(local.calls, [{ label: "door" }]);
 });

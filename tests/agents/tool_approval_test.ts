@@ -190,5 +190,9 @@ Deno.test("[approval] skipToolsValidation runs the tool without asking", async (
   await using events = posted.events;
   const done = await events.until("agent_message_success");
   assert.equal(done.message.content, "Got: vault: 42");
-  assert.deepEqual(events.types(), ["tool_params", "agent_action_success", "agent_message_success"]);
+  assert.deepEqual(events.types(), [
+    "tool_params",
+    "agent_action_success",
+    "agent_message_success",
+  ]);
 });

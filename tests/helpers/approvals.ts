@@ -29,7 +29,9 @@ export class EventReader implements AsyncDisposable {
       const timeout = new Promise<"timeout">((r) => (timer = setTimeout(() => r("timeout"), left)));
       const next = await Promise.race([this.it.next(), timeout]);
       clearTimeout(timer);
-      if (next === "timeout") throw new Error(`no ${type} event within ${ms} ms (saw ${this.types()})`);
+      if (next === "timeout") {
+        throw new Error(`no ${type} event within ${ms} ms (saw ${this.types()})`);
+      }
       if (next.done) throw new Error(`stream ended before ${type} (saw ${this.types()})`);
       this.seen.push(next.value);
       if (next.value.type === type) return next.value;

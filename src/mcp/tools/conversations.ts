@@ -16,6 +16,7 @@ import { getConversationMessages } from "../../core/conversation_text.ts";
 import { createConversationMessage } from "../../core/messages.ts";
 import { defineTool, type ResourceLink, type ToolContext, type ToolDef } from "../tool_kit.ts";
 import { conversationUri } from "../resource_uris.ts";
+import { withApprovalRequests } from "../approvals.ts";
 
 const id = (what: string) => z.string().min(1).max(128).describe(what);
 const agentName = z.string().max(256).nullable().optional().describe(
@@ -68,12 +69,33 @@ const ListConversationsOutput = z.object({
   lastValue: z.string().nullable(),
 });
 
+const PendingApproval = z.object({
+  messageId: z.string(),
+  conversationId: z.string(),
+  actionId: z.string(),
+  inputs: z.record(z.string(), z.unknown()),
+  stake: z.string(),
+  status: z.literal("blocked_validation_required"),
+  userId: z.string().optional().describe("The poster, who decides"),
+  metadata: z.object({
+    toolName: z.string(),
+    mcpServerName: z.string(),
+    agentName: z.string(),
+    mcpServerId: z.string().optional(),
+    mcpServerDisplayName: z.string(),
+  }),
+  expiresAt: z.number().describe("When the call is refused as timed out (epoch ms)"),
+});
+
 const MessagesOutput = z.object({
   conversationId: z.string(),
   title: z.string().nullable(),
   messages: z.string().describe("The page of messages as text, oldest first"),
   hasMore: z.boolean(),
   lastValue: z.number().int().nullable().describe("Cursor for older messages, when hasMore"),
+  pendingApprovals: z.array(PendingApproval).describe(
+    "Tool calls of agents waiting for the poster's approval (see the text for where to decide)",
+  ),
 });
 
 function conversationLink(
@@ -152,7 +174,7 @@ export const CONVERSATION_TOOLS: ToolDef[] = [
     title: "Read conversation",
     toolset: "conversations",
     description:
-      "Read a conversation's messages as plain text (25 messages per page, most recent page first; pass lastValue to read older messages). An agent message still being written, failed or cancelled says so.",
+      "Read a conversation's messages as plain text (25 messages per page, most recent page first; pass lastValue to read older messages). An agent message still being written, failed or cancelled says so; one waiting for the user's approval of a tool call says where to decide, and a client that supports elicitation (2026-07-28) is asked directly.",
     input: z.object({
       conversationId: id("The conversation id"),
       lastValue: z.number().int().min(0).optional().describe(
@@ -161,8 +183,12 @@ export const CONVERSATION_TOOLS: ToolDef[] = [
     }),
     output: MessagesOutput,
     write: false,
-    run: async ({ deps, actor }, args) => await getConversationMessages(deps, actor, args),
-    links: (r, _args, ctx) => [conversationLink(ctx, r)],
+    run: async (ctx, args) => {
+      const read = async () => await getConversationMessages(ctx.deps, ctx.actor, args);
+      return await withApprovalRequests(ctx, await read(), read);
+    },
+    // Not called for an input_required result (tool_kit.ts returns it before links).
+    links: (r, _args, ctx) => [conversationLink(ctx, r as { conversationId: string })],
   }),
   defineTool({
     name: "mark_conversation_read",
