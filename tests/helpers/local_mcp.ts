@@ -29,6 +29,8 @@ export interface LocalMcpOptions {
   serverName?: string;
   /** Also offer `slow_tool`, which answers only after this many milliseconds. */
   slowMs?: number;
+  /** Also offer `wipe`, a tool annotated `destructiveHint: true` (it records its calls too). */
+  destructive?: boolean;
 }
 
 /** A quiet logger for `DustAPI` (its errors are expected in failure tests). */
@@ -71,6 +73,16 @@ export async function startLocalMcpServer(
     calls.push({ label });
     return { content: [{ type: "text", text: `${label}: ${options.secret}` }] };
   });
+  if (options.destructive) {
+    mcp.registerTool("wipe", {
+      description: "Wipes a label.",
+      inputSchema: { label: z.string() },
+      annotations: { destructiveHint: true },
+    }, ({ label }) => {
+      calls.push({ label: `wiped ${label}` });
+      return { content: [{ type: "text", text: `wiped ${label}` }] };
+    });
+  }
   const pending = new Set<Awaited<ReturnType<typeof setTimeout>>>();
   if (options.slowMs !== undefined) {
     const ms = options.slowMs;
