@@ -42,6 +42,10 @@ import { relayRoutes } from "./api/relay.ts";
 import { modelSettingsRoutes } from "./pages/model_settings.tsx";
 import { conversationRoutes } from "./api/conversations.ts";
 import { toolApprovalRoutes } from "./api/tool_approvals.ts";
+import { mentionsRoutes } from "./api/mentions.ts";
+import { conversationExtraRoutes } from "./api/conversation_extras.ts";
+import { spaceSyncRoutes } from "./api/space_sync.ts";
+import { dataSourceViewRoutes } from "./api/data_source_views.ts";
 import {
   allowedMethodsLookup,
   enforceAllowedMethods,
@@ -184,12 +188,16 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   app.route("/api/v1/w/:wId", workspaceDirectoryRoutes());
   app.route("/api/v1/w/:wId", tokenizeRoutes());
   app.route("/api/v1/w/:wId", dustAppsRoutes());
+  app.route("/api/v1/w/:wId", mentionsRoutes());
+  app.route("/api/v1/w/:wId", spaceSyncRoutes());
+  app.route("/api/v1/w/:wId", dataSourceViewRoutes());
   app.route("/", auditPageRoutes());
   app.route("/", mcpRoutes(deps));
   app.route("/", relayRoutes());
   app.route("/", modelSettingsRoutes());
   app.route("/", conversationRoutes());
   app.route("/", toolApprovalRoutes());
+  app.route("/", conversationExtraRoutes());
 
   app.notFound((c) => {
     const allowed = allowedMethods(c.req.path);

@@ -50,7 +50,8 @@ export type ErrorType =
   | "app_not_found"
   | "action_not_found"
   | "action_not_blocked"
-  | "invalid_oauth_token_error";
+  | "invalid_oauth_token_error"
+  | "data_source_error";
 
 /** Longest error message ever sent back; messages quoting client input stay readable. */
 export const MAX_ERROR_MESSAGE = 1_000;

@@ -21,6 +21,7 @@ import {
   updateAgentMessage,
 } from "../core/agent_messages.ts";
 import { claimParkedRun } from "../core/tool_approvals.ts";
+import { listConversationToolServers } from "../core/conversation_tools.ts";
 import { type AgentRow, findAgentBySId } from "../core/agents.ts";
 import {
   getModelSettings,
@@ -169,9 +170,11 @@ async function prepareRun(
   }
   const convo = await getConversationForAgent(deps, { messageId: job.messageSId });
   const podSId = await findPodSId(deps, convo.conversation.spaceId);
+  // The agent's own tools, and those added to the conversation (conversation_tools.ts).
+  const added = await listConversationToolServers(deps, convo.conversation.id);
   const toolset = await prepareAgentTools(deps, {
     actor,
-    agentTools: agent.tools,
+    agentTools: [...new Set([...agent.tools, ...added])],
     conversationSId: job.conversationSId,
     podSId,
     agentMessageSId: job.messageSId,

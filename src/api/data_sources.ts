@@ -25,6 +25,7 @@ import {
   upsertDocument,
 } from "../core/documents.ts";
 import { searchDataSource, TOP_K_MAX } from "../core/search.ts";
+import { searchThroughView } from "../core/data_source_views.ts";
 import { invalid } from "../errors.ts";
 import { documentRoute } from "./openapi.ts";
 import { parseJson, parseQuery } from "./validate.ts";
@@ -369,7 +370,7 @@ export function dataSourcesRoutes(): Hono<AppEnv> {
   documentRoute({
     method: "get",
     path: "/api/v1/w/:wId/spaces/:spaceId/data_source_views/:dsvId/search",
-    summary: "Full-text search in a data source through its view (same as the data source search)",
+    summary: "Full-text search in a data source through its view (narrowed to its parentsIn)",
     tags: ["Data sources"],
     query: SearchQuery,
     response: z.object({ documents: z.array(DocumentSchema) }),
@@ -377,12 +378,13 @@ export function dataSourcesRoutes(): Hono<AppEnv> {
   });
   app.get("/spaces/:spaceId/data_source_views/:dsvId/search", async (c) => {
     const q = parseQuery(c, SearchQuery);
-    const actor = getActor(c);
-    const where = await locateDataSource(c.var.deps, actor, {
-      spaceId: c.req.param("spaceId"),
-      viewId: c.req.param("dsvId"),
-    });
-    return c.json(await searchDataSource(c.var.deps, actor, { ...where, ...searchInput(q) }));
+    return c.json(
+      await searchThroughView(c.var.deps, getActor(c), {
+        spaceId: c.req.param("spaceId"),
+        viewId: c.req.param("dsvId"),
+        ...searchInput(q),
+      }),
+    );
   });
 
   documentRoute({

@@ -9,6 +9,7 @@
  * @module
  */
 import type { Deps } from "../deps.ts";
+import { actionStatus } from "./message_json.ts";
 import type { Actor } from "../auth/actor.ts";
 import { AppError } from "../errors.ts";
 import { type ConversationRow, requireReadableConversation } from "./conversation_views.ts";
@@ -97,10 +98,13 @@ async function findAnswer(deps: Deps, userMessageId: number): Promise<AgentAnswe
     a.id,
   ) as { n: number }).n;
   const last = await deps.db.get(
-    `SELECT function_call_name, status, updated_at FROM agent_actions WHERE agent_message_id = ?
-     ORDER BY step DESC, id DESC LIMIT 1`,
+    `SELECT a.function_call_name, a.status, a.updated_at, t.state AS approval_state
+     FROM agent_actions a LEFT JOIN tool_approvals t ON t.action_id = a.id
+     WHERE a.agent_message_id = ? ORDER BY a.step DESC, a.id DESC LIMIT 1`,
     a.id,
-  ) as { function_call_name: string; status: string; updated_at: number } | undefined;
+  ) as
+    | { function_call_name: string; status: string; updated_at: number; approval_state: string }
+    | undefined;
   return {
     messageSId: a.s_id,
     agentSId: a.agent_s_id,
@@ -112,7 +116,12 @@ async function findAnswer(deps: Deps, userMessageId: number): Promise<AgentAnswe
     completedAt: a.completed_at,
     steps,
     lastAction: last
-      ? { name: last.function_call_name, status: last.status, updatedAt: last.updated_at }
+      ? {
+        name: last.function_call_name,
+        // `blocked_validation_required` while it waits for the poster's approval.
+        status: actionStatus(last.status, last.approval_state),
+        updatedAt: last.updated_at,
+      }
       : null,
   };
 }

@@ -29,10 +29,12 @@ export interface DataSourceRow {
   description: string | null;
   createdAt: number;
   updatedAt: number;
+  /** The default view's `parentsIn` (null: the whole data source). */
+  viewParentsIn: string[] | null;
 }
 
 const COLUMNS =
-  "id, s_id, view_s_id, workspace_id, space_id, name, description, created_at, updated_at";
+  "id, s_id, view_s_id, workspace_id, space_id, name, description, created_at, updated_at, view_parents_in";
 
 // deno-lint-ignore no-explicit-any
 function fromRow(r: any): DataSourceRow {
@@ -46,6 +48,7 @@ function fromRow(r: any): DataSourceRow {
     description: r.description,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
+    viewParentsIn: r.view_parents_in ? JSON.parse(r.view_parents_in) : null,
   };
 }
 
@@ -133,7 +136,7 @@ export function toDataSourceViewJSON(ds: DataSourceRow, space: Pick<SpaceRow, "s
     sId: ds.viewSId,
     category: "folder",
     kind: "default",
-    parentsIn: null,
+    parentsIn: ds.viewParentsIn,
     createdAt: ds.createdAt,
     updatedAt: ds.updatedAt,
     spaceId: space.sId,
