@@ -113,6 +113,15 @@ Deno.test("[docs] compose.yaml: the proxy balances over every instance and check
   assert.ok(services.proxy.ports.includes(`${publicPort}:80`), "the public URL is the proxy's");
 });
 
+Deno.test("[docs] the Dockerfile's HEALTHCHECK runs the healthcheck command of its binary", async () => {
+  const text = (await read("Dockerfile")).replaceAll("\\\n", " ");
+  const line = text.split("\n").find((l) => l.startsWith("HEALTHCHECK "))!;
+  assert.ok(line, "a HEALTHCHECK line");
+  const argv = JSON.parse(line.slice(line.indexOf(" CMD ") + 5).trim()) as string[];
+  assert.deepEqual(argv, [await installedBinary(), "healthcheck"]);
+  assert.ok(COMMANDS.some((c) => c.words.join(" ") === "healthcheck"));
+});
+
 /** The binary's path in the image (the Dockerfile's entrypoint). */
 async function installedBinary(): Promise<string> {
   const line = (await read("Dockerfile")).split("\n").find((l) => l.startsWith("ENTRYPOINT "))!;
