@@ -69,6 +69,16 @@ const FILE_PAGE = 500;
 const PROGRESS_EVERY_MS = 5_000;
 
 export async function migrateData(input: MigrateDataInput): Promise<MigrateDataSummary> {
+  try {
+    return await move(input);
+  } catch (e) {
+    // One line for the operator (a refused privilege, a damaged file), whatever the step.
+    if (e instanceof MigrateDataError) throw e;
+    throw new MigrateDataError((e as Error).message ?? String(e), { cause: e });
+  }
+}
+
+async function move(input: MigrateDataInput): Promise<MigrateDataSummary> {
   const started = performance.now();
   const { report } = input;
   const source = openSource(input.sqlitePath, input.dataDir);
@@ -84,9 +94,7 @@ export async function migrateData(input: MigrateDataInput): Promise<MigrateDataS
         ? `target: applied migrations ${applied.join(", ")}`
         : "target: schema up to date",
     );
-    const plans = await planCopy(source, input.target).catch((e) => {
-      throw new MigrateDataError(String((e as Error).message));
-    });
+    const plans = await planCopy(source, input.target);
     try {
       if (input.files) await copyFiles(source, local, input.files, scan.files, report);
       else {
@@ -95,14 +103,13 @@ export async function migrateData(input: MigrateDataInput): Promise<MigrateDataS
         );
       }
       const rows = await copyRows(source, input.target, plans, report);
-      const ms = performance.now() - started;
       return {
         tables: plans.length,
         rows,
         files: scan.files,
         bytes: scan.bytes,
         filesCopied: input.files !== null,
-        ms,
+        ms: performance.now() - started,
       };
     } catch (e) {
       if (input.files) {
@@ -113,8 +120,7 @@ export async function migrateData(input: MigrateDataInput): Promise<MigrateDataS
             : "failed: rows rolled back; removing the copied objects failed too",
         );
       } else report("failed: rows rolled back");
-      if (e instanceof MigrateDataError) throw e;
-      throw new MigrateDataError((e as Error).message, { cause: e });
+      throw e;
     }
   } finally {
     await source.close();
@@ -124,8 +130,13 @@ export async function migrateData(input: MigrateDataInput): Promise<MigrateDataS
 /** The source database, ours alone until closed. */
 function openSource(path: string, dataDir: string): SqliteDb {
   const db = openDb(path);
-  if (!lockSqliteExclusively(db)) {
-    db.conn.close();
+  let locked = false;
+  try {
+    locked = lockSqliteExclusively(db);
+  } finally {
+    if (!locked) db.conn.close();
+  }
+  if (!locked) {
     throw new MigrateDataError(
       `the source database ${path} is in use: stop the server (and every command) using ` +
         `${dataDir} first`,

@@ -198,11 +198,13 @@ export async function planCopy(sqlite: Db, pg: Db): Promise<TablePlan[]> {
   });
 }
 
-/** Every table of the database (any schema but the system's) that holds a row, but the ledger. */
+/** Every table of the database (any schema but the system's, readable by this user) that holds
+ * a row, but the ledger. */
 export async function postgresTablesWithRows(pg: Db): Promise<string[]> {
   const tables = await pg.all<{ s: string; t: string }>(
     `SELECT schemaname AS s, tablename AS t FROM pg_tables
      WHERE schemaname NOT IN ('pg_catalog', 'information_schema') AND schemaname NOT LIKE 'pg\\_%'
+       AND has_table_privilege(format('%I.%I', schemaname, tablename), 'SELECT')
      ORDER BY schemaname, tablename`,
   );
   const out: string[] = [];

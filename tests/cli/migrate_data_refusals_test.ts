@@ -183,3 +183,30 @@ Deno.test("[cli] migrate-data: a bad command line exits 2, an unreachable databa
   assert.match(unreachable.err, /^dust-mcp: --database-url: cannot connect/);
   assert.doesNotMatch(unreachable.err, /127\.0\.0\.1:1\/dust/, "the URL is never echoed");
 });
+
+Deno.test({
+  name: "[cli] migrate-data refuses a source that is not a dust-mcp database, in one line",
+  ignore: !onPostgres,
+  async fn() {
+    await using dir = await tempDataDir();
+    await using target = await createPgTestDatabase({ empty: true });
+    await Deno.writeTextFile(
+      join(dir.path, "dust-mcp.db"),
+      "not a database at all, not even close",
+    );
+    const garbage = await migrateData(dir.path, targetArgs(target.url, null));
+    assert.equal(garbage.code, 1);
+    assert.match(garbage.err.join("\n"), /^dust-mcp: migrate-data: .*not a database/);
+    await Deno.remove(join(dir.path, "dust-mcp.db"));
+    // A SQLite database of something else: no migrations ledger.
+    await withSource(dir.path, (db) => db.exec("CREATE TABLE notes (body TEXT)"));
+    const foreign = await migrateData(dir.path, targetArgs(target.url, null));
+    assert.equal(foreign.code, 1);
+    assert.match(foreign.err.join("\n"), /is not a dust-mcp database \(no _migrations\)/);
+    assert.deepEqual(await targetState(target.url, null), {
+      migrated: false,
+      withRows: [],
+      objects: false,
+    });
+  },
+});
