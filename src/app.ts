@@ -30,6 +30,9 @@ import { dataSourcesRoutes } from "./api/data_sources.ts";
 import { searchRoutes } from "./api/search.ts";
 import { auditRoutes } from "./api/audit.ts";
 import { storageRoutes } from "./api/storage.ts";
+import { workspaceDirectoryRoutes } from "./api/workspace_directory.ts";
+import { tokenizeRoutes } from "./api/tokenize.ts";
+import { dustAppsRoutes } from "./api/dust_apps.ts";
 import { auditPageRoutes } from "./pages/audit.tsx";
 import { mcpRoutes } from "./mcp/route.ts";
 import { requireAuth } from "./auth/bearer.ts";
@@ -38,8 +41,13 @@ import { endStreamsOnShutdown } from "./events/end_on_shutdown.ts";
 import { relayRoutes } from "./api/relay.ts";
 import { modelSettingsRoutes } from "./pages/model_settings.tsx";
 import { conversationRoutes } from "./api/conversations.ts";
-import { allowedMethodsLookup } from "./api/allowed_methods.ts";
+import {
+  allowedMethodsLookup,
+  enforceAllowedMethods,
+  methodNotAllowed,
+} from "./api/allowed_methods.ts";
 import { UPLOAD_BODY_MAX } from "./core/files.ts";
+import { documentUploadRoutes } from "./api/document_upload.ts";
 
 /**
  * Body-size limits: uploads and relay results are larger than ordinary JSON. The upload cap
@@ -53,6 +61,8 @@ export const BODY_LIMITS = {
 
 /** `POST` here is an upload; the other methods on the path carry no body. */
 const FILE_PATH = /^\/api\/v1\/w\/[^/]+\/files\/[^/]+$/;
+/** A document upload (src/api/document_upload.ts), capped the same way. */
+const DOCUMENT_UPLOAD_PATH = /^\/api\/v1\/w\/[^/]+\/spaces\/[^/]+\/data_sources\/[^/]+\/upload$/;
 
 function bodyLimitFor(path: string): number {
   if (/^\/api\/v1\/w\/[^/]+\/mcp\/results$/.test(path)) return BODY_LIMITS.relayResults;
@@ -65,7 +75,7 @@ function bodyLimitFor(path: string): number {
  */
 function payloadTooLarge(path: string, limit: number, requestId: string): Response {
   const message = `Request body is larger than ${limit} bytes.`;
-  if (path === "/mcp" || path === "/mcp/") {
+  if (path === "/mcp" || path.startsWith("/mcp/")) {
     const rpc = { jsonrpc: "2.0", id: null, error: { code: -32600, message } };
     return Response.json(rpc, { status: 413, headers: { "X-Request-Id": requestId } });
   }
@@ -118,7 +128,10 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   app.use("*", async (c, next) => {
     // An upload is capped while it streams to disk (capUploadBody, src/core/files.ts):
     // bodyLimit would hold a body sent without Content-Length whole in memory first.
-    if (c.req.method === "POST" && FILE_PATH.test(c.req.path)) return await next();
+    if (
+      c.req.method === "POST" &&
+      (FILE_PATH.test(c.req.path) || DOCUMENT_UPLOAD_PATH.test(c.req.path))
+    ) return await next();
     const limit = bodyLimitFor(c.req.path);
     // A declared length within the limit needs no counting: the HTTP server enforces the
     // framing, so the body cannot be longer. Counting costs ~5 µs per request (BENCHMARKS.md).
@@ -144,6 +157,11 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   // Every workspace route of the REST API authenticates the same way (src/auth/bearer.ts), and
   // OAuth access tokens obey the workspace's OAuth settings on every request.
   app.use("/api/v1/w/:wId/*", requireAuth(), requireAllowedOAuthClient());
+  // Then, on every REST path: OPTIONS and methods the path does not serve, from the route table.
+  const allowedMethods = allowedMethodsLookup(() => app.routes);
+  const restRoutes = () =>
+    app.routes.filter((r) => r.path.startsWith("/api/v1/") || r.path === "*");
+  app.use("/api/v1/*", enforceAllowedMethods(allowedMethodsLookup(restRoutes)));
 
   app.route("/", setupRoutes());
   app.route("/", oauthRoutes(deps));
@@ -158,25 +176,22 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   app.route("/api/v1/w/:wId", groupsRoutes());
   app.route("/api/v1/w/:wId", filesRoutes());
   app.route("/api/v1/w/:wId", dataSourcesRoutes());
+  app.route("/api/v1/w/:wId", documentUploadRoutes());
   app.route("/api/v1/w/:wId", searchRoutes());
   app.route("/api/v1/w/:wId", auditRoutes());
   app.route("/api/v1/w/:wId", storageRoutes());
+  app.route("/api/v1/w/:wId", workspaceDirectoryRoutes());
+  app.route("/api/v1/w/:wId", tokenizeRoutes());
+  app.route("/api/v1/w/:wId", dustAppsRoutes());
   app.route("/", auditPageRoutes());
   app.route("/", mcpRoutes(deps));
   app.route("/", relayRoutes());
   app.route("/", modelSettingsRoutes());
   app.route("/", conversationRoutes());
 
-  const allowedMethods = allowedMethodsLookup(() => app.routes);
   app.notFound((c) => {
     const allowed = allowedMethods(c.req.path);
-    if (allowed.length > 0) {
-      c.header("Allow", allowed.join(", "));
-      const message = `The method ${c.req.method} is not supported on ${c.req.path} (${
-        allowed.join(", ")
-      }).`;
-      return c.json({ error: { type: "method_not_supported_error", message } }, 405);
-    }
+    if (allowed?.length) return methodNotAllowed(c, allowed);
     return c.json(
       { error: { type: "not_found", message: `No route for ${c.req.method} ${c.req.path}.` } },
       404,

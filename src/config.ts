@@ -53,6 +53,10 @@ export interface Config {
   searchMemberConcurrency: number;
   searchMemberQueue: number;
   searchRefusalDelayMs: number;
+  /** Document uploads: extraction processes at once, time and memory each may use. */
+  extractProcesses: number;
+  extractTimeoutSeconds: number;
+  extractMemory: number;
   /** Open event streams (conversation, message, relay): per user or API key, per instance. */
   streamsPerUser: number;
   streamsTotal: number;
@@ -415,6 +419,40 @@ export const SETTINGS: readonly Setting[] = [
     shownDefault: "1000",
     parse: (v) => (v === "0" ? 0 : parsePositiveInt(v, "--search-refusal-delay-ms")),
     fallback: () => 1000,
+  },
+  {
+    key: "extractProcesses",
+    flag: "extract-processes",
+    env: "DUST_MCP_EXTRACT_PROCESSES",
+    help: "Uploaded documents (PDF, DOCX, …) read at once, each in a process of its own",
+    shownDefault: "1",
+    parse: (v) => parsePositiveInt(v, "--extract-processes"),
+    fallback: () => 1,
+  },
+  {
+    key: "extractTimeoutSeconds",
+    flag: "extract-timeout-seconds",
+    env: "DUST_MCP_EXTRACT_TIMEOUT_SECONDS",
+    help: "Seconds reading one uploaded document may take; then it is stopped and refused",
+    shownDefault: "20",
+    parse: (v) => parsePositiveInt(v, "--extract-timeout-seconds"),
+    fallback: () => 20,
+  },
+  {
+    key: "extractMemory",
+    flag: "extract-memory",
+    env: "DUST_MCP_EXTRACT_MEMORY",
+    help:
+      "Memory reading one uploaded document may use (min 128MiB); then it is stopped and refused",
+    shownDefault: "512MiB",
+    parse: (v) => {
+      const n = parseByteSize(v, "--extract-memory");
+      if (n === null || n < 128 * 2 ** 20) {
+        throw new ConfigError(`--extract-memory: "${v}" is not a size of at least 128MiB`);
+      }
+      return n;
+    },
+    fallback: () => 512 * 2 ** 20,
   },
   {
     key: "streamsPerUser",

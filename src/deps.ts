@@ -12,6 +12,7 @@ import type { KeyRing } from "./core/signing_keys.ts";
 import type { VerifiedTokenCache } from "./auth/jwt.ts";
 import type { Actor } from "./auth/actor.ts";
 import type { SearchWorkerPool } from "./core/search_worker.ts";
+import type { ExtractPool } from "./extract/pool.ts";
 import type { RelayHub } from "./relay/hub.ts";
 import type { StreamBudget } from "./events/stream_budget.ts";
 import type { AgentRunner } from "./agents/runner.ts";
@@ -34,6 +35,8 @@ export interface Deps {
   agents: AgentRunner;
   /** FTS5 searches and regex greps off the main event loop (terminated on stop). */
   searchWorkers: SearchWorkerPool;
+  /** Text extraction of uploaded documents, one killable process each (stopped on stop). */
+  extractor: ExtractPool;
   /** Aborted when the server stops: open streams end, background work stops. */
   shutdown: AbortSignal;
   /** TEST HOOK ONLY (StartOptions.cimdFetch): CIMD name resolution + HTTP replacement. */

@@ -46,7 +46,8 @@ export type ErrorType =
   | "workspace_user_not_found"
   | "assistant_saving_error"
   | "group_not_found"
-  | "space_already_exists";
+  | "space_already_exists"
+  | "app_not_found";
 
 /** Longest error message ever sent back; messages quoting client input stay readable. */
 export const MAX_ERROR_MESSAGE = 1_000;

@@ -22,6 +22,7 @@ import { flushAuditLog } from "./core/audit.ts";
 import type { Deps } from "./deps.ts";
 import type { CimdHooks } from "./oauth/cimd.ts";
 import { SearchWorkerPool } from "./core/search_worker.ts";
+import { ExtractPool } from "./extract/pool.ts";
 import { runFullTextJob } from "./db/fulltext_postgres.ts";
 import { syncSearchIndex } from "./core/search_index.ts";
 import { RelayHub } from "./relay/hub.ts";
@@ -199,6 +200,12 @@ export async function startServer(
       refusalDelayMs: config.searchRefusalDelayMs,
       log,
     }),
+    extractor: new ExtractPool({
+      processes: config.extractProcesses,
+      timeoutMs: config.extractTimeoutSeconds * 1000,
+      memoryBytes: config.extractMemory,
+      log,
+    }),
     shutdown: lifecycle.signal,
     cimdHooks: options.cimdFetch,
   };
@@ -220,6 +227,7 @@ export async function startServer(
     // reports or retries leaks neither the database nor timers and workers.
     lifecycle.abort();
     deps.searchWorkers.close();
+    await deps.extractor.close();
     await sweeps.stop();
     await db.close();
     await files.close();
@@ -244,6 +252,7 @@ export async function startServer(
         log.error("audit flush at stop failed", { error: String(e) })
       );
       deps.searchWorkers.close();
+      await deps.extractor.close();
       await sweeps.stop();
       await db.close();
       await files.close();

@@ -6,6 +6,7 @@
  */
 import type OpenAI from "openai";
 import type { ModelSettings } from "../core/model_settings.ts";
+import { withoutNul, withoutNulDeep } from "../util/nul.ts";
 
 /** A message of the chat-completions protocol (the subset the loop uses). */
 export type ChatMessage =
@@ -110,11 +111,11 @@ export async function runModelTurn(
       // deno-lint-ignore no-explicit-any
       const res = await client.chat.completions.create(body as any, { signal: input.signal });
       const choice = res.choices[0];
-      const content = choice?.message?.content ?? "";
+      const content = withoutNul(choice?.message?.content ?? "");
       if (content) await input.onToken?.(content);
       return {
         content,
-        toolCalls: (choice?.message?.tool_calls ?? []) as ChatToolCall[],
+        toolCalls: withoutNulDeep((choice?.message?.tool_calls ?? []) as ChatToolCall[]),
         finishReason: choice?.finish_reason ?? null,
       };
     }
@@ -130,7 +131,8 @@ export async function runModelTurn(
     for await (const chunk of stream as any) {
       const choice = chunk.choices?.[0];
       if (!choice) continue;
-      const text = choice.delta?.content;
+      const raw = choice.delta?.content;
+      const text = typeof raw === "string" ? withoutNul(raw) : raw;
       if (typeof text === "string" && text !== "") {
         content += text;
         await input.onToken?.(text);
@@ -138,7 +140,7 @@ export async function runModelTurn(
       for (const d of choice.delta?.tool_calls ?? []) mergeToolCallDelta(toolCalls, d);
       if (choice.finish_reason) finishReason = choice.finish_reason;
     }
-    return { content, toolCalls: toolCalls.filter(Boolean), finishReason };
+    return { content, toolCalls: withoutNulDeep(toolCalls.filter(Boolean)), finishReason };
   } catch (e) {
     if (input.signal?.aborted) throw e;
     throw new ModelError(describeModelFailure(e));

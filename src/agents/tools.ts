@@ -18,6 +18,7 @@ import type { FileScope } from "../core/file_types.ts";
 import { findInternalTool } from "../core/mcp_server_views.ts";
 import { findRegistrationForRun, slugify } from "../core/relay_registry.ts";
 import { connectRelayClient } from "../relay/transport.ts";
+import { withoutNulDeep } from "../util/nul.ts";
 
 /** MCP content blocks, as stored in an action's `output`. */
 export type McpContent = { type: string; text?: string } & Record<string, unknown>;
@@ -107,9 +108,10 @@ export async function prepareAgentTools(
       const entry = entries.get(name);
       if (!entry) return { ok: false, content: text(`Unknown tool: ${name}.`) };
       try {
-        return await entry.run(args, opts);
+        const outcome = await entry.run(args, opts);
+        return { ...outcome, content: withoutNulDeep(outcome.content) };
       } catch (e) {
-        return { ok: false, content: text(describeToolFailure(e, opts.signal)) };
+        return { ok: false, content: withoutNulDeep(text(describeToolFailure(e, opts.signal))) };
       }
     },
   };

@@ -14,10 +14,10 @@ import {
   searchAgentConfigurations,
   withLastAuthors,
 } from "../core/agents.ts";
-import { createAgent, setAgentFavorite } from "../core/agent_editing.ts";
+import { AGENT_NAME, createAgent, setAgentFavorite } from "../core/agent_editing.ts";
 import { documentRoute } from "./openapi.ts";
 import { parseJson, parseQuery } from "./validate.ts";
-import { LightAgentConfigurationSchema } from "./dust_schemas.ts";
+import { LightAgentConfigurationSchema, nonBlank } from "./dust_schemas.ts";
 
 const W = "/api/v1/w/:wId";
 
@@ -29,7 +29,8 @@ const ListQuery = z.object({
 });
 
 const CreateBody = z.object({
-  name: z.string().describe("Letters, digits, '_', '-', '.'; 1-64 characters; unique"),
+  name: z.string().regex(AGENT_NAME, "1 to 64 letters, digits, '_', '-' or '.'")
+    .describe("Letters, digits, '_', '-', '.'; 1-64 characters; unique among active agents"),
   description: z.string().max(1024),
   instructions: z.string().min(1).max(100_000),
   model: z.object({
@@ -42,7 +43,7 @@ const CreateBody = z.object({
   maxStepsPerRun: z.number().int().min(1).max(32).optional(),
 });
 
-const SearchQuery = z.object({ q: z.string().trim().min(1).max(255) });
+const SearchQuery = z.object({ q: nonBlank(255) });
 
 const PatchBody = z.object({ userFavorite: z.boolean() });
 

@@ -10,6 +10,7 @@ import { getActor } from "../auth/bearer.ts";
 import { createApiKey, listApiKeys, revokeApiKey } from "../core/api_keys.ts";
 import { documentRoute } from "./openapi.ts";
 import { parseJson, parseQuery } from "./validate.ts";
+import { nonBlank, OPAQUE_CURSOR } from "./dust_schemas.ts";
 
 const W = "/api/v1/w/:wId";
 
@@ -24,9 +25,9 @@ const KeySchema = z.object({
 });
 const ListQuery = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),
-  cursor: z.string().optional(),
+  cursor: z.string().optional().describe(OPAQUE_CURSOR),
 });
-const CreateBody = z.object({ name: z.string().trim().min(1).max(255) });
+const CreateBody = z.object({ name: nonBlank(255) });
 
 /** Mounted at `/api/v1/w/:wId`. */
 export function apiKeysRoutes(): Hono<AppEnv> {

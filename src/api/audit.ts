@@ -47,6 +47,30 @@ export const AuditSettingsBody = z.object({
   retentionDays: z.number().int().min(AUDIT_RETENTION_MIN_DAYS).max(AUDIT_RETENTION_MAX_DAYS)
     .describe("Days audit entries are kept before they are pruned (default 90)"),
 });
+const AuditEntry = z.object({
+  id: z.number(),
+  createdAt: z.string(),
+  workspaceId: z.string(),
+  user: z.object({ sId: z.string(), email: z.string() }).nullable(),
+  credentialKind: z.string(),
+  credentialId: z.string().nullable(),
+  clientId: z.string().nullable(),
+  tool: z.string(),
+  arguments: z.unknown(),
+  outcome: z.enum(AUDIT_OUTCOMES as [string, ...string[]]),
+  error: z.string().nullable(),
+  latencyMs: z.number(),
+  bytesReturned: z.number(),
+  requestId: z.string().nullable(),
+  count: z.number(),
+  lastAt: z.string().nullable(),
+});
+const AuditPage = z.object({
+  entries: z.array(AuditEntry),
+  hasMore: z.boolean(),
+  nextCursor: z.number().nullable(),
+});
+
 const AuditSettings = z.object({
   retentionDays: z.number().int(),
   entries: z.number().int().describe("Entries the workspace's audit log holds now"),
@@ -64,6 +88,8 @@ export function auditRoutes(): Hono<AppEnv> {
     summary: "MCP audit log (workspace admins): filter, page, or export as JSON lines",
     tags: ["Audit"],
     query: AuditQuery,
+    response: AuditPage,
+    responseContentType: "application/x-ndjson",
   });
   app.get("/audit", async (c) => {
     const q = parseQuery(c, AuditQuery);

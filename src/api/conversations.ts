@@ -16,6 +16,7 @@ import {
   getConversation,
   listConversations,
   markConversationRead,
+  MAX_CONVERSATION_DEPTH,
   postConversation,
 } from "../core/conversations.ts";
 import { postToConversation } from "../core/messages.ts";
@@ -29,7 +30,8 @@ const shortString = z.string().max(254, "must be less than 255 characters");
 
 export const MessageContextBody = z.object({
   username: z.string().min(1, "required").max(254, "must be less than 255 characters"),
-  timezone: z.string().refine(isValidTimezone, "not a valid IANA time zone name"),
+  timezone: z.string().min(1).max(254).refine(isValidTimezone, "not a valid IANA time zone name")
+    .describe("An IANA time zone name, e.g. Europe/Paris (anything else: 400)"),
   fullName: shortString.nullable().optional(),
   email: shortString.nullable().optional(),
   profilePictureUrl: z.string().max(2048).nullable().optional(),
@@ -60,6 +62,20 @@ export const ContentFragmentBody = z.object({
   context: FragmentContext,
   nodeId: z.string().optional(),
   nodeDataSourceViewId: z.string().optional(),
+}).meta({
+  description: "One of three shapes: inline content (content + contentType), a file (fileId), " +
+    "or a content node (nodeId + nodeDataSourceViewId).",
+  oneOf: [
+    {
+      required: ["content", "contentType"],
+      properties: { fileId: false, nodeId: false, nodeDataSourceViewId: false },
+    },
+    {
+      required: ["fileId"],
+      properties: { content: false, nodeId: false, nodeDataSourceViewId: false },
+    },
+    { required: ["nodeId", "nodeDataSourceViewId"], properties: { content: false, fileId: false } },
+  ],
 });
 
 export const PostMessageBody = z.object({
@@ -73,7 +89,7 @@ export const PostMessageBody = z.object({
 export const PostConversationBody = z.object({
   title: z.string().max(1024).nullable().optional(),
   visibility: z.enum(["unlisted", "workspace", "test"]).optional(),
-  depth: z.number().int().min(0).optional(),
+  depth: z.number().int().min(0).max(MAX_CONVERSATION_DEPTH - 1).optional(),
   spaceId: z.string().min(1).optional(),
   message: PostMessageBody.optional(),
   contentFragment: ContentFragmentBody.optional(),
@@ -83,16 +99,24 @@ export const PostConversationBody = z.object({
 });
 
 export const ListConversationsQuery = z.object({
-  lastValue: z.string().optional().describe("updatedAt (ms) of the previous page's last item"),
+  lastValue: z.string().regex(/^\d{1,15}$/, "not a cursor from a previous page").optional()
+    .describe("updatedAt (ms) of the previous page's last item"),
   orderDirection: z.enum(["asc", "desc"]).optional(),
   limit: z.coerce.number().int().min(1).max(1000).optional().describe("default 500"),
 });
 export const PatchConversationBody = z.object({ read: z.boolean() });
 export const CancelBody = z.object({ messageIds: z.array(z.string().min(1)).min(1).max(100) });
-export const EventsQuery = z.object({ lastEventId: z.string().optional() });
+export const EventsQuery = z.object({
+  lastEventId: z.string().regex(/^(\d{1,15})?$/, "not an event id of this stream").optional()
+    .describe("The id of the last event received (empty or absent: from the start)"),
+});
 
 const Json = z.record(z.string(), z.unknown());
-const ConversationResponse = z.object({ conversation: Json, message: Json.optional() });
+const ConversationResponse = z.object({
+  conversation: Json,
+  message: Json.optional().describe("The first user message, when one was posted"),
+  contentFragment: Json.optional().describe("The first content fragment, when some were posted"),
+});
 
 /** A fragment body → core input: inline content, a file by id, or a content node. */
 function toFragment(f: z.output<typeof ContentFragmentBody>, field: string): FragmentInput {
@@ -186,6 +210,7 @@ function documentRoutes(base: string): void {
     tags,
     query: EventsQuery,
     responseContentType: "text/event-stream",
+    errors: [429],
   });
   documentRoute({
     method: "get",
@@ -194,6 +219,7 @@ function documentRoutes(base: string): void {
     tags,
     query: EventsQuery,
     responseContentType: "text/event-stream",
+    errors: [429],
   });
 }
 

@@ -18,16 +18,21 @@ import {
 import {
   deleteDocument,
   DOCUMENT_LIST_MAX,
+  DOCUMENT_TEXT_MAX_CHARS,
   getDocument,
   listDocuments,
+  TAGS_MAX,
   upsertDocument,
 } from "../core/documents.ts";
 import { searchDataSource, TOP_K_MAX } from "../core/search.ts";
 import { invalid } from "../errors.ts";
 import { documentRoute } from "./openapi.ts";
 import { parseJson, parseQuery } from "./validate.ts";
+import { EditedByUserSchema } from "./dust_schemas.ts";
 
 const DS = "/api/v1/w/:wId/spaces/:spaceId/data_sources";
+/** Searches run on the worker pool: 429 past the caller's share, 503 when its queue is full. */
+const BUSY = [429, 503];
 
 export const DataSourceSchema = z.object({
   id: z.number(),
@@ -40,6 +45,7 @@ export const DataSourceSchema = z.object({
   dustAPIDataSourceId: z.string(),
   connectorId: z.string().nullable(),
   connectorProvider: z.string().nullable(),
+  editedByUser: EditedByUserSchema.nullable(),
   spaceId: z.string(),
   dataSourceViewId: z.string(),
 });
@@ -53,6 +59,7 @@ export const DataSourceViewSchema = z.object({
   createdAt: z.number(),
   updatedAt: z.number(),
   spaceId: z.string(),
+  editedByUser: EditedByUserSchema.nullable(),
   dataSource: DataSourceSchema,
 });
 
@@ -82,7 +89,10 @@ const DocumentSchema = z.object({
 });
 
 const CreateBody = z.object({
-  name: z.string().min(1).max(100),
+  name: z.string().max(100).regex(
+    /^[\p{L}\p{N} _.\-]*[\p{L}\p{N}_.\-][\p{L}\p{N} _.\-]*$/u,
+    "1 to 100 letters, digits, spaces, '_', '.' or '-'",
+  ).describe("Letters, digits, spaces, '_', '.', '-'; unique in the workspace (409 otherwise)"),
   description: z.string().max(1000).nullable().optional(),
 });
 
@@ -97,14 +107,14 @@ const SectionSchema: z.ZodType<Section> = z.lazy(() =>
     content: z.string().nullable().optional(),
     sections: z.array(SectionSchema).optional(),
   })
-);
+).meta({ id: "DocumentSection" });
 
 const UpsertBody = z.object({
-  text: z.string().nullable().optional(),
+  text: z.string().max(DOCUMENT_TEXT_MAX_CHARS).nullable().optional(),
   section: SectionSchema.nullable().optional(),
   title: z.string().max(1024).nullable().optional(),
   source_url: z.string().max(4096).nullable().optional(),
-  tags: z.array(z.string()).nullable().optional(),
+  tags: z.array(z.string().min(1).max(256)).max(TAGS_MAX).nullable().optional(),
   timestamp: z.number().int().min(0).nullable().optional(),
   parents: z.array(z.string().max(512)).max(64).nullable().optional(),
   parent_id: z.string().max(512).nullable().optional(),
@@ -112,7 +122,20 @@ const UpsertBody = z.object({
   light_document_output: z.boolean().optional(),
   async: z.boolean().optional(),
   upsert_context: z.unknown().optional(),
+}).meta({
+  anyOf: [
+    { required: ["text"], properties: { text: { type: "string" } } },
+    { required: ["section"], properties: { section: { type: "object" } } },
+  ],
+  description: "Give the text, or a section tree whose prefixes and contents make it.",
 });
+
+/** Dust's document ids: any text of 1 to 512 characters without control characters. */
+const DocumentIdParam = z.string().min(1).max(512).regex(
+  // deno-lint-ignore no-control-regex
+  /^[^\u0000-\u001f]+$/,
+  "control characters are not allowed",
+);
 
 /** Dust's section tree → text (prefix, content, then children), depth and size bounded. */
 function flattenSection(s: Section, depth = 0): string {
@@ -125,7 +148,8 @@ function flattenSection(s: Section, depth = 0): string {
 const ListQuery = z.object({
   limit: z.coerce.number().int().min(1).max(DOCUMENT_LIST_MAX).optional(),
   offset: z.coerce.number().int().min(0).optional(),
-  cursor: z.string().max(64).optional().describe("nextCursor of the previous page"),
+  cursor: z.string().regex(/^\d{1,16}\.\d{1,16}$/, "not a cursor returned by this endpoint")
+    .optional().describe("nextCursor of the previous page"),
 });
 
 const many = z.union([z.string(), z.array(z.string())]).optional()
@@ -142,7 +166,7 @@ const SearchQuery = z.object({
   tags_in: many,
   tags_not: many,
   parents_in: many,
-  parents_not: many.refine((v) => v === undefined, "not supported by this server"),
+  parents_not: many.describe("Leave out documents with this id or under this parent (folder)"),
 });
 
 /** Dust's search query parameters → the core's input. */
@@ -154,6 +178,7 @@ function searchInput(q: z.output<typeof SearchQuery>) {
     tagsIn: q.tags_in,
     tagsNot: q.tags_not,
     parentsIn: q.parents_in,
+    parentsNot: q.parents_not,
     timestampGt: q.timestamp_gt,
     timestampLt: q.timestamp_lt,
   };
@@ -219,6 +244,7 @@ export function dataSourcesRoutes(): Hono<AppEnv> {
     tags: ["Data sources"],
     body: CreateBody,
     response: z.object({ data_source: DataSourceSchema }),
+    errors: [409],
   });
   app.post(base, async (c) => {
     const b = await parseJson(c, CreateBody);
@@ -248,10 +274,23 @@ export function dataSourcesRoutes(): Hono<AppEnv> {
   documentRoute({
     method: "post",
     path: `${DS}/:dsId/documents/:documentId`,
+    pathParams: { documentId: DocumentIdParam },
     summary: "Create or replace a document (chunked and indexed for search)",
     tags: ["Data sources"],
     body: UpsertBody,
-    response: z.object({ document: z.unknown(), data_source: DataSourceSchema }),
+    response: z.object({
+      document: z.union([
+        DocumentSchema,
+        z.object({
+          hash: z.string(),
+          text_size: z.number(),
+          chunk_count: z.number(),
+          token_count: z.number(),
+          created: z.number(),
+        }).describe("With light_document_output: true"),
+      ]),
+      data_source: DataSourceSchema,
+    }),
   });
   app.post(`${base}/:dsId/documents/:documentId`, async (c) => {
     const b = await parseJson(c, UpsertBody);
@@ -283,6 +322,7 @@ export function dataSourcesRoutes(): Hono<AppEnv> {
   documentRoute({
     method: "get",
     path: `${DS}/:dsId/documents/:documentId`,
+    pathParams: { documentId: DocumentIdParam },
     summary: "Get a document with its text",
     tags: ["Data sources"],
     response: z.object({ document: DocumentSchema }),
@@ -295,6 +335,7 @@ export function dataSourcesRoutes(): Hono<AppEnv> {
   documentRoute({
     method: "delete",
     path: `${DS}/:dsId/documents/:documentId`,
+    pathParams: { documentId: DocumentIdParam },
     summary: "Delete a document",
     tags: ["Data sources"],
     response: z.object({ document: z.object({ document_id: z.string() }) }),
@@ -311,6 +352,7 @@ export function dataSourcesRoutes(): Hono<AppEnv> {
     tags: ["Data sources"],
     query: SearchQuery,
     response: z.object({ documents: z.array(DocumentSchema) }),
+    errors: BUSY,
   });
   app.get(`${base}/:dsId/search`, async (c) => {
     const q = parseQuery(c, SearchQuery);
@@ -331,6 +373,7 @@ export function dataSourcesRoutes(): Hono<AppEnv> {
     tags: ["Data sources"],
     query: SearchQuery,
     response: z.object({ documents: z.array(DocumentSchema) }),
+    errors: BUSY,
   });
   app.get("/spaces/:spaceId/data_source_views/:dsvId/search", async (c) => {
     const q = parseQuery(c, SearchQuery);
@@ -349,6 +392,7 @@ export function dataSourcesRoutes(): Hono<AppEnv> {
     tags: ["Data sources"],
     query: SearchQuery,
     response: z.object({ documents: z.array(DocumentSchema) }),
+    errors: BUSY,
   });
   app.get("/data_sources/:dsId/search", async (c) => {
     const q = parseQuery(c, SearchQuery);

@@ -111,4 +111,24 @@ export const PodMetadataSchema = z.object({
   tabsOrder: z.array(z.unknown()),
 });
 
+/** Who last edited a data source or view (Dust's `EditedByUserSchema`; null here: no editor kept). */
+export const EditedByUserSchema = z.object({
+  editedAt: z.number().nullable(),
+  fullName: z.string().nullable(),
+  imageUrl: z.string().nullable(),
+  email: z.string().nullable(),
+  userId: z.string().nullable(),
+});
+
+/**
+ * A name or text the core trims: at most `max` characters and at least one that is not
+ * blank (written as the `pattern` \S in the document, so that "   " is not documented as valid).
+ */
+export function nonBlank(max: number) {
+  return z.string().max(max).regex(/\S/, "must not be blank").trim();
+}
+
+/** An opaque keyset cursor: an id this route returned as nextCursor, refused (400) otherwise. */
+export const OPAQUE_CURSOR = "nextCursor of the previous page (any other value: 400)";
+
 export const SuccessSchema = z.object({ success: z.boolean() });

@@ -27,7 +27,7 @@ const CreateBody = z.object({
   contentType: z.string().min(1).max(255),
   fileName: z.string().min(1).max(4096),
   fileSize: z.number().int().min(0),
-  useCase: z.string().min(1).describe(
+  useCase: z.enum(["conversation", "project_context"]).describe(
     "conversation (Dust's public API) or project_context (a Pod file; this server's extension)",
   ),
   useCaseMetadata: z.object({
@@ -119,9 +119,11 @@ export function filesRoutes(): Hono<AppEnv> {
     method: "get",
     path: `${W}/files/:fileId`,
     summary: "Read a file's bytes (view inline for safe types, else download)",
+    description: "The bytes as uploaded: with action=view and a type safe to display, with " +
+      "the file's own content type; otherwise application/octet-stream as an attachment.",
     tags: ["Files"],
     query: GetQuery,
-    responseContentType: "application/octet-stream",
+    responseContentType: "*/*",
   });
   app.get("/files/:fileId", async (c) => {
     const q = parseQuery(c, GetQuery);

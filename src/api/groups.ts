@@ -10,7 +10,7 @@ import { getActor } from "../auth/bearer.ts";
 import { createGroup, grantGroupToSpace, listGroups } from "../core/groups.ts";
 import { documentRoute } from "./openapi.ts";
 import { parseJson } from "./validate.ts";
-import { SuccessSchema } from "./dust_schemas.ts";
+import { nonBlank, SuccessSchema } from "./dust_schemas.ts";
 
 const W = "/api/v1/w/:wId";
 
@@ -21,7 +21,7 @@ const GroupSchema = z.object({
   memberCount: z.number().describe("Explicit members (the global group holds everyone)"),
 });
 const CreateBody = z.object({
-  name: z.string().trim().min(1).max(255),
+  name: nonBlank(255),
   members: z.array(z.string()).max(10_000).optional().describe("User sIds"),
 });
 const GrantBody = z.object({ groupId: z.string().min(1) });
@@ -46,6 +46,7 @@ export function groupsRoutes(): Hono<AppEnv> {
     tags: ["Groups"],
     body: CreateBody,
     response: z.object({ group: GroupSchema }),
+    errors: [409],
   });
   app.post("/groups", async (c) => {
     const b = await parseJson(c, CreateBody);

@@ -82,16 +82,16 @@ async function skipToNextPart(src: Source, delimiter: Uint8Array): Promise<boole
   }
 }
 
-/** The part's header block, parsed to its field name and file name. */
+/** The part's header block, parsed to its field name, file name and content type. */
 async function readPartHeaders(
   src: Source,
-): Promise<{ name: string | null; fileName: string | null }> {
+): Promise<{ name: string | null; fileName: string | null; contentType: string | null }> {
   const end = encoder.encode("\r\n\r\n");
   for (;;) {
     // The delimiter line's CRLF was consumed, so headers start here; an empty block is "\r\n".
     if (src.buf.length >= 2 && src.buf[0] === 13 && src.buf[1] === 10) {
       src.buf = src.buf.subarray(2);
-      return { name: null, fileName: null };
+      return { name: null, fileName: null, contentType: null };
     }
     const i = indexOf(src.buf, end);
     if (i >= 0) {
@@ -100,7 +100,8 @@ async function readPartHeaders(
       const disp = /^content-disposition:(.*)$/im.exec(text)?.[1] ?? "";
       const name = /;\s*name="([^"]*)"/i.exec(disp)?.[1] ?? null;
       const fileName = /;\s*filename="([^"]*)"/i.exec(disp)?.[1] ?? null;
-      return { name, fileName };
+      const contentType = /^content-type:\s*(.*?)\s*$/im.exec(text)?.[1] ?? null;
+      return { name, fileName, contentType };
     }
     if (src.buf.length > HEADER_BLOCK_MAX) throw invalid("body: multipart part headers too long");
     if (!(await src.more())) throw invalid("body: truncated multipart/form-data");
@@ -154,4 +155,83 @@ export async function streamMultipartField(
   }
   await src.cancel();
   throw invalid(`${field}: a file field is required`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// A whole form, buffered within limits (document uploads: the extractor needs all the bytes).
+
+export interface MultipartForm {
+  /** The file part, or null when the form has none. */
+  file: { fileName: string | null; contentType: string | null; bytes: Uint8Array } | null;
+  /** The text fields asked for, each with its values in order. */
+  fields: Map<string, string[]>;
+}
+
+/** The current part's bytes up to the next delimiter (left in the buffer), at most `max`. */
+async function readPart(
+  src: Source,
+  delimiter: Uint8Array,
+  max: number,
+  tooLarge: () => Error,
+): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const take = (n: number) => {
+    size += n;
+    if (size > max) throw tooLarge();
+    chunks.push(src.buf.slice(0, n));
+    src.buf = src.buf.subarray(n);
+  };
+  for (;;) {
+    const i = indexOf(src.buf, delimiter);
+    if (i >= 0) {
+      take(i);
+      break;
+    }
+    if (src.buf.length >= delimiter.length) take(src.buf.length - (delimiter.length - 1));
+    if (!(await src.more())) throw invalid("body: truncated multipart/form-data");
+  }
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) (out.set(c, at), at += c.length);
+  return out;
+}
+
+/**
+ * Read a `multipart/form-data` body whole: the `fileField` part (its first occurrence) of at
+ * most `maxFileBytes` (past it, `fileTooLarge()` is thrown as soon as it is passed), the
+ * text `fields` asked for (at most 8 KiB each), at most 32 parts; other parts are skipped
+ * unread. 400 when the body is not multipart.
+ */
+export async function readMultipartForm(
+  body: ReadableStream<Uint8Array> | null,
+  contentType: string | undefined,
+  options: { fileField: string; fields: string[]; maxFileBytes: number; fileTooLarge: () => Error },
+): Promise<MultipartForm> {
+  const boundary = multipartBoundary(contentType);
+  if (!boundary || !body) {
+    throw invalid(`body: expected multipart/form-data with a \`${options.fileField}\` field`);
+  }
+  const delimiter = encoder.encode(`\r\n--${boundary}`);
+  const src = new Source(body);
+  const form: MultipartForm = { file: null, fields: new Map() };
+  try {
+    let parts = 0;
+    while (await skipToNextPart(src, delimiter)) {
+      if (++parts > 32) throw invalid("body: more than 32 multipart parts");
+      const { name, fileName, contentType } = await readPartHeaders(src);
+      if (name === options.fileField && form.file === null) {
+        const bytes = await readPart(src, delimiter, options.maxFileBytes, options.fileTooLarge);
+        form.file = { fileName, contentType, bytes };
+      } else if (name !== null && options.fields.includes(name)) {
+        const value = await readPart(src, delimiter, 8192, () => invalid(`${name}: too long`));
+        const values = form.fields.get(name) ?? [];
+        if (values.length >= 64) throw invalid(`${name}: given more than 64 times`);
+        form.fields.set(name, [...values, new TextDecoder().decode(value)]);
+      }
+    }
+  } finally {
+    await src.cancel();
+  }
+  return form;
 }

@@ -16,6 +16,7 @@ import {
 } from "../core/personal_tokens.ts";
 import { documentRoute } from "./openapi.ts";
 import { parseJson, parseQuery } from "./validate.ts";
+import { nonBlank, OPAQUE_CURSOR } from "./dust_schemas.ts";
 
 const W = "/api/v1/w/:wId";
 
@@ -30,10 +31,10 @@ const TokenSchema = z.object({
 });
 const ListQuery = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),
-  cursor: z.string().optional(),
+  cursor: z.string().optional().describe(OPAQUE_CURSOR),
 });
 const CreateBody = z.object({
-  name: z.string().trim().min(1).max(255),
+  name: nonBlank(255),
   expiresInDays: z.number().int().min(1).max(MAX_EXPIRY_DAYS).nullable().optional().describe(
     "Days until the token expires; omitted or null: never",
   ),

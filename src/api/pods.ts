@@ -20,7 +20,13 @@ import {
 } from "../core/tasks.ts";
 import { documentRoute } from "./openapi.ts";
 import { parseJson, parseQuery } from "./validate.ts";
-import { PodMetadataSchema, PodTaskSchema, SuccessSchema } from "./dust_schemas.ts";
+import {
+  nonBlank,
+  OPAQUE_CURSOR,
+  PodMetadataSchema,
+  PodTaskSchema,
+  SuccessSchema,
+} from "./dust_schemas.ts";
 
 const W = "/api/v1/w/:wId";
 
@@ -36,10 +42,10 @@ const ListTasksQuery = z.object({
   status: z.enum(TASK_STATUSES).optional(),
   assigneeId: z.string().optional().describe("Only tasks assigned to this user sId"),
   limit: z.coerce.number().int().min(1).max(MAX_TASKS_PAGE).default(50),
-  cursor: z.string().optional().describe("nextCursor of the previous page"),
+  cursor: z.string().optional().describe(OPAQUE_CURSOR),
 });
 
-const TaskText = z.string().trim().min(1).max(10_000);
+const TaskText = nonBlank(10_000);
 const CreateTaskBody = z.object({
   text: TaskText,
   status: z.enum(TASK_STATUSES).optional(),

@@ -6,6 +6,7 @@
  * @module
  */
 import { Hono } from "hono";
+import { z } from "zod";
 import type { AppEnv } from "../deps.ts";
 import { Layout } from "../pages/layout.tsx";
 import { securePage } from "../pages/page_security.ts";
@@ -63,6 +64,10 @@ export function referenceRoutes(): Hono<AppEnv> {
     summary: "This OpenAPI 3.1 document",
     tags: ["Reference"],
     auth: "none",
+    response: z.looseObject({
+      openapi: z.literal("3.1.0"),
+      paths: z.record(z.string(), z.unknown()),
+    }),
   });
   app.get("/api/v1/openapi.json", (c) => c.json(buildOpenApiDocument(c.var.deps.config)));
 

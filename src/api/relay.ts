@@ -10,7 +10,6 @@ import { Hono } from "hono";
 import { z } from "zod";
 import type { AppEnv } from "../deps.ts";
 import { getActor } from "../auth/bearer.ts";
-import { AppError } from "../errors.ts";
 import { listMcpServerViews } from "../core/mcp_server_views.ts";
 import { documentComponents, documentRoute, type HttpMethod } from "./openapi.ts";
 import { SEED_001 } from "./relay_openapi_seed.ts";
@@ -101,13 +100,6 @@ export function relayRoutes(): Hono<AppEnv> {
     const q = parseQuery(c, ViewsQuery);
     const input = { spaceId: c.req.param("spaceId"), includeAuto: q.includeAuto === "true" };
     return c.json(await listMcpServerViews(c.var.deps, getActor(c), input));
-  });
-  app.all(views, () => {
-    throw new AppError(
-      405,
-      "method_not_supported_error",
-      "The method passed is not supported, GET is expected.",
-    );
   });
 
   return app;

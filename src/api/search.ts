@@ -68,6 +68,12 @@ const NodeSearchBody = z.object({
 }).refine((b) => (b.query === undefined) !== (b.nodeIds === undefined), {
   path: ["query"],
   message: "give exactly one of query and nodeIds",
+}).meta({
+  description: "Give exactly one of query and nodeIds (as Dust's SearchRequestBodySchema).",
+  oneOf: [
+    { required: ["query"], properties: { nodeIds: false } },
+    { required: ["nodeIds"], properties: { query: false } },
+  ],
 });
 
 const ContentNodeSchema = z.object({
@@ -120,6 +126,8 @@ export function searchRoutes(): Hono<AppEnv> {
     tags: ["Search"],
     query: SearchQuery,
     response: z.object({ count: z.number(), results: z.array(ResultSchema) }),
+    responseContentType: "text/event-stream",
+    errors: [429, 503],
   });
   app.get("/search", async (c) => {
     if (/\btext\/event-stream\b/.test(c.req.header("Accept") ?? "")) {
@@ -153,6 +161,7 @@ export function searchRoutes(): Hono<AppEnv> {
       warningCode: z.null(),
       resultsCount: z.number(),
     }),
+    errors: [429, 503],
   });
   app.post("/search", async (c) => {
     const b = await parseJson(c, NodeSearchBody);

@@ -18,12 +18,15 @@ import {
 import { SPACE_KINDS } from "../core/space_rows.ts";
 import { documentRoute } from "./openapi.ts";
 import { parseJson, parseQuery } from "./validate.ts";
-import { SpaceSchema, SuccessSchema } from "./dust_schemas.ts";
+import { nonBlank, SpaceSchema, SuccessSchema } from "./dust_schemas.ts";
 
 const W = "/api/v1/w/:wId";
 
+const KIND = `\\s*(${SPACE_KINDS.join("|")})\\s*`;
+
 const ListQuery = z.object({
-  kinds: z.string().optional()
+  kinds: z.string().regex(new RegExp(`^${KIND}(,${KIND})*$`), "not a list of space kinds")
+    .optional()
     .transform((s) => s?.split(",").map((k) => k.trim()).filter(Boolean))
     .pipe(z.array(z.enum(SPACE_KINDS)).optional())
     .describe(
@@ -33,7 +36,7 @@ const ListQuery = z.object({
 
 const CreateBody = z.object({
   kind: z.enum(["regular", "project"]).describe("project creates a Pod"),
-  name: z.string().min(1).max(255),
+  name: nonBlank(255),
   restricted: z.boolean().optional().describe("Default: true for Pods, false for regular spaces"),
   members: z.array(z.string()).max(1000).optional().describe("User sIds to add as members"),
 });

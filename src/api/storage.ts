@@ -15,7 +15,8 @@ const StorageQuery = z.object({
   limit: z.coerce.number().int().min(1).max(STORAGE_MEMBERS_MAX).optional().describe(
     "Members per page (default 100)",
   ),
-  cursor: z.string().max(64).optional().describe("nextCursor of the previous page"),
+  cursor: z.string().regex(/^\d{1,16}\.\d{1,16}$/, "not a cursor returned by this endpoint")
+    .optional().describe("nextCursor of the previous page"),
 });
 
 const Bytes = z.object({

@@ -51,13 +51,17 @@ export async function parseJson<S extends z.ZodType>(c: Context, schema: S): Pro
 }
 
 /**
- * Validate the query string. A parameter given once is a string, a repeated one an array of
- * strings (Dust accepts both for `tags_in` and the like); schemas coerce numbers themselves.
+ * Validate the query string against an object schema of the route's parameters. A parameter
+ * given once is a string, a repeated one an array of strings (Dust accepts both for `tags_in`
+ * and the like); schemas coerce numbers themselves. Parameters the schema does not name are
+ * ignored, as Dust ignores them: this is the one place that decides it for every route (a
+ * strict schema cannot refuse them, since they never reach it).
  */
-export function parseQuery<S extends z.ZodType>(c: Context, schema: S): z.output<S> {
+export function parseQuery<S extends z.ZodObject>(c: Context, schema: S): z.output<S> {
   const url = new URL(c.req.url);
   const out: Record<string, string | string[]> = {};
   for (const key of new Set(url.searchParams.keys())) {
+    if (!Object.hasOwn(schema.shape, key)) continue;
     const all = url.searchParams.getAll(key);
     out[key] = all.length === 1 ? all[0] : all;
   }

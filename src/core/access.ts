@@ -91,6 +91,15 @@ export function canReadAuditLog(actor: Actor): boolean {
   return actor.kind === "api_key" || isAdmin(actor);
 }
 
+/**
+ * Rule: what Dust gives only its system key about a workspace (member emails, verified domains,
+ * feature flags) is read here by workspace admins and the workspace's API keys, this server's
+ * nearest equivalents; other callers are answered as Dust answers them (404).
+ */
+export function canReadWorkspaceDirectory(actor: Actor): boolean {
+  return actor.kind === "api_key" || isAdmin(actor);
+}
+
 /** Rule: builders and admins (and API keys, which act at builder level) build things. */
 export function isBuilder(actor: Actor): boolean {
   return actor.kind === "api_key" || actor.role === "admin" || actor.role === "builder";

@@ -135,6 +135,8 @@ interface Pending {
   refusals: Map<string, RefusalCount>;
   timer: Awaited<ReturnType<typeof setTimeout>> | undefined;
   maxEntries: number;
+  /** The batches being written: a flush returns only once everything queued before it is in. */
+  writing: Promise<void>;
 }
 const pending = new WeakMap<Db, Pending>();
 
@@ -152,7 +154,16 @@ export async function recordToolCall(
 ): Promise<void> {
   let p = pending.get(db);
   if (!p) {
-    pending.set(db, p = { rows: [], refusals: new Map(), timer: undefined, maxEntries });
+    pending.set(
+      db,
+      p = {
+        rows: [],
+        refusals: new Map(),
+        timer: undefined,
+        maxEntries,
+        writing: Promise.resolve(),
+      },
+    );
   }
   p.maxEntries = maxEntries;
   const { refused, ...entry } = e;
@@ -188,6 +199,14 @@ export async function flushAuditLog(db: Db): Promise<void> {
   if (!p) return;
   if (p.timer !== undefined) clearTimeout(p.timer);
   p.timer = undefined;
+  // After the batches already being written (on PostgreSQL a reader on another connection
+  // would otherwise read before them): one chain, in order.
+  const batch = p.writing.catch(() => {}).then(() => writeBatch(db, p));
+  p.writing = batch;
+  await batch;
+}
+
+async function writeBatch(db: Db, p: Pending): Promise<void> {
   if (p.rows.length === 0 && p.refusals.size === 0) return;
   const { rows, refusals } = p;
   p.rows = [];

@@ -25,7 +25,7 @@ export const CHUNK_OVERLAP = 200;
 export const DOCUMENT_TEXT_MAX_CHARS = 1_500_000;
 export const DOCUMENT_LIST_DEFAULT = 10;
 export const DOCUMENT_LIST_MAX = 100;
-const TAGS_MAX = 64;
+export const TAGS_MAX = 64;
 
 export interface Chunk {
   index: number;
@@ -396,5 +396,59 @@ export async function listDocuments(
     documents: page.map((d) => toDocumentJSON(d, dataSource)),
     total,
     nextCursor: rows.length > limit && last ? `${last.timestamp}.${last.id}` : null,
+  };
+}
+
+/** A document as a listing names it (no text). */
+export interface ListedDocument {
+  documentId: string;
+  title: string | null;
+  mimeType: string;
+  dataSourceViewId: string;
+  textSize: number;
+  updatedAt: number;
+}
+
+/** Largest page of {@link listReadableDocuments}. */
+export const READABLE_DOCUMENTS_PAGE_MAX = 100;
+
+/**
+ * Documents of every data source the actor reads (MCP `resources/list` and completion),
+ * latest created first, `limit` per page after `cursor` (the row id `nextCursor` returned);
+ * optionally only one data source view's, and only ids starting with `prefix`.
+ */
+export async function listReadableDocuments(
+  deps: Deps,
+  actor: Actor,
+  input: { limit: number; cursor?: number | null; dataSourceViewId?: string; prefix?: string },
+): Promise<{ documents: ListedDocument[]; nextCursor: number | null }> {
+  const limit = Math.min(Math.max(Math.trunc(input.limit), 1), READABLE_DOCUMENTS_PAGE_MAX);
+  const sources = (await listSearchableDataSources(deps, actor))
+    .filter((s) => input.dataSourceViewId === undefined || s.viewSId === input.dataSourceViewId);
+  if (sources.length === 0) return { documents: [], nextCursor: null };
+  const views = new Map(sources.map((s) => [s.id, s.viewSId]));
+  const prefix = input.prefix ?? "";
+  const rows = await deps.db.all(
+    `SELECT id, data_source_id, document_id, title, mime_type, text_size, updated_at
+     FROM documents WHERE data_source_id IN (SELECT value FROM json_each(?)) AND id < ?
+     AND (? = 0 OR substr(document_id, 1, ?) = ?) ORDER BY id DESC LIMIT ?`,
+    JSON.stringify([...views.keys()]),
+    input.cursor ?? Number.MAX_SAFE_INTEGER,
+    prefix.length,
+    prefix.length,
+    prefix,
+    limit + 1,
+  ) as Record<string, never>[];
+  const page = rows.slice(0, limit);
+  return {
+    documents: page.map((r) => ({
+      documentId: r.document_id,
+      title: r.title,
+      mimeType: r.mime_type,
+      dataSourceViewId: views.get(r.data_source_id)!,
+      textSize: r.text_size,
+      updatedAt: r.updated_at,
+    })),
+    nextCursor: rows.length > limit ? page[page.length - 1].id : null,
   };
 }

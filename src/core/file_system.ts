@@ -16,6 +16,7 @@ import type { Actor } from "../auth/actor.ts";
 import { AppError } from "../errors.ts";
 import {
   type FileScope,
+  formatFileSize,
   isReadableAsText,
   isVisionImage,
   kbRoundedUp,
@@ -53,20 +54,40 @@ function toolError(message: string, status = 400): AppError {
   return new AppError(status, status === 404 ? "file_not_found" : "invalid_request_error", message);
 }
 
-/** `files_list`: one line per ready file, `<path> (<mime>, <KB> KB)`, sorted by path. */
-export async function filesList(deps: Deps, actor: Actor, input: { scope: FileScope }) {
+/** One file as `files_list` names it. */
+export interface ListedFile {
+  path: string;
+  mimeType: string;
+  sizeBytes: number;
+}
+
+/**
+ * `files_list`: one line per ready file, `<path> (<mime>, <KB> KB)`, sorted by path; `files`
+ * are the same files as data (the MCP tool links them as resources).
+ */
+export async function filesList(
+  deps: Deps,
+  actor: Actor,
+  input: { scope: FileScope },
+): Promise<{ text: string; files: ListedFile[] }> {
   await requireFileScope(deps, actor, input.scope, "read");
   const rows = await listScopeFiles(deps, actor.workspace.id, input.scope, LIST_FILES_MAX + 1);
-  if (rows.length === 0) return { text: "No files available." };
-  const lines = rows.slice(0, LIST_FILES_MAX).map((f) => {
-    const mime = stripMimeParameters(f.contentType);
-    const id = mime === INTERACTIVE_CONTENT_TYPE ? ` [id: ${f.sId}]` : "";
-    return `${toScopedPath(f.scopeType!, f.scopeSId!, f.path!)} (${mime}, ${
-      kbRoundedUp(f.fileSize)
-    } KB)${id}`;
+  if (rows.length === 0) return { text: "No files available.", files: [] };
+  const files = rows.slice(0, LIST_FILES_MAX).map((f) => ({
+    path: toScopedPath(f.scopeType!, f.scopeSId!, f.path!),
+    mimeType: stripMimeParameters(f.contentType),
+    sizeBytes: f.fileSize,
+    sId: f.sId,
+  }));
+  const lines = files.map((f) => {
+    const id = f.mimeType === INTERACTIVE_CONTENT_TYPE ? ` [id: ${f.sId}]` : "";
+    return `${f.path} (${f.mimeType}, ${kbRoundedUp(f.sizeBytes)} KB)${id}`;
   });
   if (rows.length > LIST_FILES_MAX) lines.push(`[Showing the first ${LIST_FILES_MAX} files.]`);
-  return { text: lines.join("\n") };
+  return {
+    text: lines.join("\n"),
+    files: files.map(({ path, mimeType, sizeBytes }) => ({ path, mimeType, sizeBytes })),
+  };
 }
 
 /** Resolve `path` in `scope` to a ready file, with Dust's "File not found" text. */
@@ -183,6 +204,44 @@ export async function filesCat(deps: Deps, actor: Actor, input: FilesCatInput) {
   return { text: pageLines(splitLines(text), input.path, offset, limit, f.fileSize) };
 }
 
+/**
+ * Largest file read whole (MCP `resources/read`): the limit `files_cat` puts on the images it
+ * accepts, for every file; larger text files are read by pages with `files_cat`.
+ */
+export const READ_WHOLE_MAX_BYTES = CAT_IMAGE_MAX_BYTES;
+
+/**
+ * A whole file of a scope, by scoped path, if the actor reads the scope: text (UTF-8) for text
+ * types, bytes for the others, at most {@link READ_WHOLE_MAX_BYTES}.
+ */
+export async function readScopedFile(
+  deps: Deps,
+  actor: Actor,
+  input: { scope: FileScope; path: string },
+): Promise<
+  & { path: string; mimeType: string; sizeBytes: number }
+  & (
+    | { text: string; bytes?: undefined }
+    | { bytes: Uint8Array; text?: undefined }
+  )
+> {
+  const f = await requireScopedFile(deps, actor, input.scope, input.path);
+  const mimeType = stripMimeParameters(f.contentType);
+  const path = toScopedPath(f.scopeType!, f.scopeSId!, f.path!);
+  if (f.fileSize > READ_WHOLE_MAX_BYTES) {
+    throw toolError(
+      `\`${path}\` (${kbRoundedUp(f.fileSize)} KB) exceeds the ${
+        READ_WHOLE_MAX_BYTES / 1024
+      } KB limit for reading a file whole; read it by pages with files_cat.`,
+    );
+  }
+  const bytes = await deps.files.read(f.storageKey!);
+  const meta = { path, mimeType, sizeBytes: f.fileSize };
+  return isReadableAsText(mimeType)
+    ? { ...meta, text: new TextDecoder().decode(bytes) }
+    : { ...meta, bytes };
+}
+
 export interface FilesCreateInput {
   scope: FileScope;
   path: string;
@@ -218,8 +277,8 @@ export async function filesCreate(deps: Deps, actor: Actor, input: FilesCreateIn
   const verb = created ? "Created" : "Updated";
   return {
     message: `${verb} \`${input.path}\` (${input.content_type}, ${
-      kbRoundedUp(bytes.byteLength)
-    } KB)`,
+      formatFileSize(bytes.byteLength)
+    })`,
     path: input.path,
     contentType: input.content_type,
   };

@@ -269,3 +269,8 @@ export function fileNameToSegment(fileName: string): string {
 export function kbRoundedUp(bytes: number): number {
   return Math.ceil(bytes / 1024);
 }
+
+/** A size for people: `27 bytes` under 1 KB, else `<KB rounded up> KB`. */
+export function formatFileSize(bytes: number): string {
+  return bytes < 1024 ? `${bytes} byte${bytes === 1 ? "" : "s"}` : `${kbRoundedUp(bytes)} KB`;
+}

@@ -185,6 +185,7 @@ export interface DataSourceSearchInput {
   tagsIn?: string[] | null;
   tagsNot?: string[] | null;
   parentsIn?: string[] | null;
+  parentsNot?: string[] | null;
   timestampGt?: number | null;
   timestampLt?: number | null;
 }
@@ -206,6 +207,7 @@ export async function searchDataSource(deps: Deps, actor: Actor, input: DataSour
     tagsIn: input.tagsIn?.length ? input.tagsIn : null,
     tagsNot: input.tagsNot?.length ? input.tagsNot : null,
     nodeIds: input.parentsIn?.length ? input.parentsIn : null,
+    nodeIdsNot: input.parentsNot?.length ? input.parentsNot : null,
     limit: topK,
   };
   const hits = await deps.searchWorkers.search(request, { owner: searchOwnerOf(actor) });

@@ -26,6 +26,8 @@ export interface SearchRequest {
   tagsNot: string[] | null;
   /** Document ids, or parent ids (folders) the document lists in `parents`. */
   nodeIds: string[] | null;
+  /** Leave out these document ids and documents under these parents (Dust's `parents_not`). */
+  nodeIdsNot?: string[] | null;
   limit: number;
 }
 
@@ -73,7 +75,10 @@ const FILTERS = `
        WHERE t.document_row_id = d.id AND t.tag IN (SELECT value FROM json_each(:tnot))))
   AND (:nodes IS NULL OR d.document_id IN (SELECT value FROM json_each(:nodes))
        OR EXISTS (SELECT 1 FROM json_each(d.parents) p
-                  WHERE p.value IN (SELECT value FROM json_each(:nodes))))`;
+                  WHERE p.value IN (SELECT value FROM json_each(:nodes))))
+  AND (:nnot IS NULL OR NOT (d.document_id IN (SELECT value FROM json_each(:nnot))
+       OR EXISTS (SELECT 1 FROM json_each(d.parents) p
+                  WHERE p.value IN (SELECT value FROM json_each(:nnot)))))`;
 
 const KEEP_SQL = `
 SELECT c.id AS id FROM json_each(:ids) j
@@ -111,6 +116,7 @@ function filterParams(req: SearchRequest) {
     tin: json(req.tagsIn),
     tnot: json(req.tagsNot),
     nodes: json(req.nodeIds),
+    nnot: json(req.nodeIdsNot ?? null),
   };
 }
 

@@ -39,7 +39,10 @@ const FILTERS = `
        WHERE t.document_row_id = d.id AND t.tag = ANY(CAST(:tnot AS TEXT[]))))
   AND (CAST(:nodes AS TEXT[]) IS NULL OR d.document_id = ANY(CAST(:nodes AS TEXT[]))
        OR EXISTS (SELECT 1 FROM json_array_elements_text(d.parents::json) p
-                  WHERE p.value = ANY(CAST(:nodes AS TEXT[]))))`;
+                  WHERE p.value = ANY(CAST(:nodes AS TEXT[]))))
+  AND (CAST(:nnot AS TEXT[]) IS NULL OR NOT (d.document_id = ANY(CAST(:nnot AS TEXT[]))
+       OR EXISTS (SELECT 1 FROM json_array_elements_text(d.parents::json) p
+                  WHERE p.value = ANY(CAST(:nnot AS TEXT[])))))`;
 
 const SEARCH_SQL = `
 WITH q AS (SELECT to_tsquery('simple', :query) AS q),
@@ -71,6 +74,7 @@ export async function runSearchQueryPostgres(db: Db, req: SearchRequest): Promis
     tin: req.tagsIn,
     tnot: req.tagsNot,
     nodes: req.nodeIds,
+    nnot: req.nodeIdsNot ?? null,
     limit: req.limit,
   });
   return rows.map((r) => ({

@@ -44,17 +44,24 @@ function quote(v: string): string {
   return `"${v.replace(/["\\]/g, "'")}"`;
 }
 
-/** The 401 with Dust's body and the Bearer challenge (A1–A3). */
-export function unauthorizedResponse(deps: Deps, description: string): Response {
+/**
+ * The 401 with Dust's body and the Bearer challenge (A1–A3). A request that sent no
+ * credential at all gets a challenge without an error code (RFC 6750 §3.1); one that sent a
+ * bad credential gets `error="invalid_token"` and the reason.
+ */
+export function unauthorizedResponse(
+  deps: Deps,
+  description: string,
+  tokenSent = true,
+): Response {
   const challenge = [
-    `Bearer error="invalid_token"`,
-    `error_description=${quote(description)}`,
+    ...(tokenSent ? [`error="invalid_token"`, `error_description=${quote(description)}`] : []),
     `resource_metadata=${quote(resourceMetadataUrl(deps))}`,
     `scope=${quote(BASELINE_SCOPE)}`,
   ].join(", ");
   return Response.json({ error: "invalid_token", error_description: description }, {
     status: 401,
-    headers: { "WWW-Authenticate": challenge, "Cache-Control": "no-store" },
+    headers: { "WWW-Authenticate": `Bearer ${challenge}`, "Cache-Control": "no-store" },
   });
 }
 
@@ -127,7 +134,9 @@ export async function authenticateMcpRequest(
   memo: McpAuthMemo,
 ): Promise<McpAuthResult> {
   const found = extractToken(req);
-  if (found === null) return fail401(deps, "Authorization needed");
+  if (found === null) {
+    return { ok: false, response: unauthorizedResponse(deps, "Authorization needed", false) };
+  }
   if ("error" in found) return fail401(deps, found.error);
   const { token, fromUrl } = found;
   // API keys and personal access tokens are REST credentials: name the wrong kind clearly.

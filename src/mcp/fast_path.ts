@@ -7,8 +7,9 @@
  *
  * - only when every check the SDK would make is already satisfied (POST, JSON content type,
  *   an Accept listing both JSON and SSE, a supported 2025 protocol header, no session id,
- *   a single JSON-RPC request without the 2026 `_meta` envelope, a registered tool, arguments
- *   that pass the tool's own zod schema, and the write scope for a write tool);
+ *   a single JSON-RPC request without the 2026 `_meta` envelope or a task request, a tool the
+ *   endpoint serves, arguments that pass the tool's own zod schema, and the write scope for a
+ *   write tool);
  * - by calling {@link executeTool}, the very function the SDK-registered callback calls, so
  *   the result content, errors, budget and audit are identical by construction;
  * - answering with the same JSON-RPC result as the SDK (as `application/json`, which the
@@ -22,6 +23,7 @@
  */
 import { hasScope } from "../auth/actor.ts";
 import { executeTool, type McpCaller, type ToolDef, type ToolRuntime } from "./tool_kit.ts";
+import { servesTool } from "./endpoint.ts";
 
 const FAST_VERSIONS = new Set(["2025-11-25", "2025-06-18", "2025-03-26"]);
 const ENVELOPE_KEY = "io.modelcontextprotocol/protocolVersion";
@@ -58,6 +60,8 @@ function asToolCall(msg: unknown): ToolCallMessage | null {
   }
   const params = msg.params;
   if (!isPlainObject(params) || typeof params.name !== "string") return null;
+  // Anything beyond the plain call (a task request, say) is the SDK's to answer.
+  for (const k in params) if (k !== "name" && k !== "arguments" && k !== "_meta") return null;
   if (
     params._meta !== undefined && (!isPlainObject(params._meta) || ENVELOPE_KEY in params._meta)
   ) {
@@ -81,7 +85,7 @@ export async function tryFastToolCall(
   const call = asToolCall(msg);
   if (!call) return null;
   const def = tools.get(call.name);
-  if (!def) return null;
+  if (!def || !servesTool(caller.endpoint, def)) return null;
   if (def.write && !hasScope(caller.actor, "write")) return null;
   const parsed = def.input.safeParse(call.args);
   if (!parsed.success) return null;

@@ -2,7 +2,9 @@
  * `/mcp`: the remote MCP server over Streamable HTTP (POST / GET / DELETE), serving the
  * 2026-07-28 revision and the 2025-11-25 / 2025-06-18 / 2025-03-26 revisions on one path
  * through the SDK's `createMcpHandler` (stateless; legacy requests take its stateless
- * fallback). `/mcp/` is served too — no redirect (mcp-auth.md K4).
+ * fallback). `/mcp/` is served too — no redirect (mcp-auth.md K4) — and so are the narrowed
+ * endpoints `/mcp/x/<toolsets>`, `/mcp/readonly` and `/mcp/x/<toolsets>/readonly`
+ * (endpoint.ts), all one OAuth resource.
  *
  * Order of checks on every request: Host/Origin (DNS rebinding, A13: the
  * `@modelcontextprotocol/hono` middleware) → CORS preflight →
@@ -13,6 +15,7 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import {
+  type AuthInfo,
   createMcpHandler,
   localhostAllowedHostnames,
   type McpHttpHandler,
@@ -24,10 +27,22 @@ import { AppError } from "../errors.ts";
 import { consumeRequestBudget, type RateBudgets, RateLimiter } from "../core/rate_limits.ts";
 import { pruneAuditLog } from "../core/audit.ts";
 import { authenticateMcpRequest, McpAuthMemo, resourceMetadataUrl } from "./auth.ts";
-import { createServerPool, TOOL_GROUPS } from "./server.ts";
+import { ALL_TOOLS, createServerPool, type McpRuntime } from "./server.ts";
 import { DUST_SVG, ICON_PATHS, iconPng } from "./icon.ts";
-import type { McpCaller, ToolDef, ToolRuntime } from "./tool_kit.ts";
+import type { McpCaller, ToolDef } from "./tool_kit.ts";
 import { fastPathHeadersOk, tryFastToolCall } from "./fast_path.ts";
+import { type Endpoint, parseEndpoint } from "./endpoint.ts";
+import { LogLevels } from "./logging.ts";
+import {
+  isCancelledNotification,
+  isListenRequest,
+  narrowListen,
+  onStreamEnd,
+  OpenListens,
+  ResourceUpdateBridge,
+} from "./subscriptions.ts";
+import { streamOwnerOf } from "../events/stream_budget.ts";
+import { connectionDone } from "../api/sse.ts";
 
 const CORS_ALLOW_HEADERS =
   "Authorization, Content-Type, Accept, Mcp-Session-Id, MCP-Protocol-Version, Mcp-Method, Mcp-Name, Last-Event-ID";
@@ -61,15 +76,23 @@ function setCors(headers: Headers, origin: string | undefined): void {
 /** The MCP endpoint and its icon. Mounted at the root by `createApp`. */
 export function mcpRoutes(deps: Deps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  const rt: ToolRuntime = { deps, limiter: new RateLimiter(), budgets: budgetsOf(deps) };
+  const tools = new Map<string, ToolDef>(ALL_TOOLS.map((d) => [d.name, d]));
+  const rt: McpRuntime = {
+    deps,
+    limiter: new RateLimiter(),
+    budgets: budgetsOf(deps),
+    tools,
+    logLevels: new LogLevels(),
+  };
   const pool = createServerPool(rt);
   const handler: McpHttpHandler = createMcpHandler(pool.factory, {
     onerror: (e) => deps.log.debug("mcp exchange rejected", { error: e.message }),
   });
+  const updates = new ResourceUpdateBridge(deps, handler.notify);
+  const listens = new OpenListens();
   // The server's stop() flushes the audit log itself before it closes the database.
   deps.shutdown.addEventListener("abort", () => void handler.close(), { once: true });
   const memo = new McpAuthMemo();
-  const tools = new Map<string, ToolDef>(TOOL_GROUPS.flat().map((d) => [d.name, d]));
   const hosts = allowedHostnames(deps);
   let lastPrune = 0;
 
@@ -86,6 +109,8 @@ export function mcpRoutes(deps: Deps): Hono<AppEnv> {
   };
 
   const authorizeAndServe = async (c: Context<AppEnv>, req: Request): Promise<Response> => {
+    const endpoint = parseEndpoint(new URL(req.url));
+    if ("error" in endpoint) return badEndpoint(endpoint.error);
     const auth = await authenticateMcpRequest(deps, req, memo);
     if (!auth.ok) return auth.response;
     const { actor, clientId } = auth;
@@ -104,11 +129,11 @@ export function mcpRoutes(deps: Deps): Hono<AppEnv> {
       lastPrune = now;
       await pruneAuditLog(deps.db, now, deps.config.auditMaxEntries);
     }
-    const caller: McpCaller = { actor, clientId, requestId: c.get("requestId") };
+    const caller: McpCaller = { actor, clientId, requestId: c.get("requestId"), endpoint };
     const authInfo = {
       token: auth.token,
       clientId,
-      scopes: hasScope(actor, "write") ? ["read", "write"] : ["read"],
+      scopes: scopesOf(caller, endpoint),
       resourceMetadataUrl: resourceMetadataUrl(deps),
       extra: { caller },
     };
@@ -123,10 +148,15 @@ export function mcpRoutes(deps: Deps): Hono<AppEnv> {
     if (Array.isArray(parsed) && parsed.length > deps.config.mcpMaxBatch) {
       return batchTooLarge(deps.config.mcpMaxBatch);
     }
+    if (isListenRequest(parsed)) return await listen(c, req, text, parsed, caller, authInfo);
+    if (isCancelledNotification(parsed)) listens.cancel(caller, parsed.params.requestId);
     const replay = new Request(req.url, { method: "POST", headers: req.headers, body: text });
     // Off the fast path's headers the SDK reads and checks the body itself, as before.
     if (!fastPathHeadersOk(req)) return await handler.fetch(replay, { authInfo });
-    const fast = await tryFastToolCall(rt, tools, parsed, caller);
+    // A client that asked for logs gets them on the SDK's event stream, not the fast path.
+    const fast = rt.logLevels.get(caller) === undefined
+      ? await tryFastToolCall(rt, tools, parsed, caller)
+      : null;
     if (fast) return fast;
     return await handler.fetch(
       replay,
@@ -134,7 +164,55 @@ export function mcpRoutes(deps: Deps): Hono<AppEnv> {
     );
   };
 
-  for (const path of ["/mcp", "/mcp/"]) {
+  /**
+   * `subscriptions/listen` (2026-07-28): narrowed to what the caller may watch, counted as one
+   * of the caller's event streams, and bridged to conversation events while it is open.
+   */
+  const listen = async (
+    c: Context<AppEnv>,
+    req: Request,
+    text: string,
+    body: Record<string, unknown>,
+    caller: McpCaller,
+    authInfo: AuthInfo,
+  ): Promise<Response> => {
+    const { body: narrowed, watched } = await narrowListen(deps, caller, body);
+    let lease;
+    try {
+      lease = deps.streams.acquire(streamOwnerOf(caller.actor));
+    } catch (e) {
+      if (e instanceof AppError && e.status === 429) return tooManyRequests(e);
+      throw e;
+    }
+    const connection = connectionDone(c);
+    lease.holdUntil(connection);
+    // The stream ends when the client goes away or cancels the listen request (the SDK's
+    // HTTP entry does not route that cancellation itself).
+    const stop = new AbortController();
+    void connection?.finally(() => stop.abort());
+    const forget = listens.open(caller, body.id, stop);
+    const replay = new Request(req.url, {
+      method: "POST",
+      headers: req.headers,
+      body: text,
+      signal: stop.signal,
+    });
+    const res = await handler.fetch(replay, { authInfo, parsedBody: narrowed });
+    if (!res.body || !(res.headers.get("content-type") ?? "").includes("text/event-stream")) {
+      forget();
+      lease.release();
+      return res;
+    }
+    const unwatch = updates.watch(watched);
+    const body$ = onStreamEnd(res.body, () => {
+      unwatch();
+      forget();
+      lease.release();
+    });
+    return new Response(body$, res);
+  };
+
+  for (const path of ["/mcp", "/mcp/*"]) {
     app.use(path, hostHeaderValidation(hosts), originValidation(hosts));
     app.all(path, serve);
   }
@@ -149,6 +227,20 @@ export function mcpRoutes(deps: Deps): Hono<AppEnv> {
   app.get(ICON_PATHS.svg, () => icon(DUST_SVG, "image/svg+xml"));
   app.get(ICON_PATHS.png, () => icon(iconPng(), "image/png"));
   return app;
+}
+
+/** The scopes the SDK sees: a read-only endpoint never has `write`, whatever the token has. */
+function scopesOf(caller: McpCaller, endpoint: Endpoint): string[] {
+  return hasScope(caller.actor, "write") && !endpoint.readOnly ? ["read", "write"] : ["read"];
+}
+
+/** A `/mcp/…` URL naming no endpoint (unknown path or toolset): 404, or 400 for a bad toolset. */
+function badEndpoint(message: string): Response {
+  const status = message === "Unknown MCP endpoint" ? 404 : 400;
+  return Response.json({ jsonrpc: "2.0", id: null, error: { code: -32600, message } }, {
+    status,
+    headers: { "Cache-Control": "no-store" },
+  });
 }
 
 function preflight(origin: string | undefined): Response {

@@ -1,14 +1,14 @@
 /**
  * `POST /register`: Dynamic Client Registration (RFC 7591; checklist D1–D6). Public and
  * confidential clients; private-use redirect schemes accepted, script and local schemes
- * refused; registrations rate-limited per IP address.
+ * refused; registrations rate-limited per client address (IPv6 per /64).
  * @module
  */
 import { Hono } from "hono";
 import type { AppEnv } from "../deps.ts";
 import { OAuthError } from "../core/oauth_error.ts";
 import { type ClientMetadataInput, registerDynamicClient } from "../core/oauth_clients.ts";
-import { remoteIp, WindowLimiter } from "../auth/rate_limit.ts";
+import { addressBucket, clientAddress, WindowLimiter } from "../auth/rate_limit.ts";
 import { oauthCors } from "./metadata.ts";
 import { onOAuthJsonError } from "./errors.ts";
 
@@ -21,7 +21,8 @@ export function registerRoutes(): Hono<AppEnv> {
   app.use("/register", oauthCors);
   app.onError(onOAuthJsonError);
   app.post("/register", async (c) => {
-    const ip = remoteIp(c.env);
+    // Behind a proxy, `--client-ip-header` names the client; an IPv6 client counts by its /64.
+    const ip = addressBucket(clientAddress(c));
     const wait = limiter.retryAfter(ip);
     if (wait > 0) {
       throw new OAuthError(

@@ -2,7 +2,8 @@
 /**
  * The Integrations page of a workspace: the MCP URL, ready setup for every client with OAuth
  * and with an MCP API token, and the "Generate MCP token" button (the token is shown once;
- * generating a new one revokes the previous one).
+ * generating a new one revokes the previous one). A form (plain GET, no script) narrows the
+ * URL to chosen toolsets and/or read-only (src/mcp/endpoint.ts); every snippet then uses it.
  * @module
  */
 import { Hono } from "hono";
@@ -15,6 +16,7 @@ import { type ClientSetup, clientSetups } from "./integration_snippets.ts";
 import { mcpResourceUrl } from "../config.ts";
 import { createMcpToken, MCP_TOKEN_TTL_MS } from "../core/mcp_tokens.ts";
 import { getMcpSettings } from "../core/workspace_settings.ts";
+import { endpointPath, type Toolset, TOOLSETS } from "../mcp/endpoint.ts";
 
 const PLACEHOLDER = "<YOUR_MCP_TOKEN>";
 
@@ -34,18 +36,102 @@ function setupCard(s: ClientSetup) {
   return <SetupCard s={s} />;
 }
 
+/** What each toolset serves, for the narrowing form. */
+const TOOLSET_HELP: Record<Toolset, string> = {
+  identity: "who you are (always included)",
+  agents: "list_agents",
+  conversations: "conversations, messages, agent answers; transcripts; Ask prompts",
+  pods: "Pods and their tasks",
+  search: "company data search and fetch; documents",
+  files: "conversation and Pod files",
+};
+
+/** The endpoint a query string selects (unknown names are ignored). */
+export interface EndpointChoice {
+  toolsets: Toolset[];
+  readOnly: boolean;
+}
+
+function choiceOf(c: import("hono").Context<AppEnv>): EndpointChoice {
+  const picked = new Set(c.req.queries("toolsets") ?? []);
+  const toolsets = TOOLSETS.filter((t) => t !== "identity" && picked.has(t));
+  return { toolsets, readOnly: c.req.query("readonly") === "1" };
+}
+
+function choiceQuery(ch: EndpointChoice): string {
+  const q = new URLSearchParams();
+  for (const t of ch.toolsets) q.append("toolsets", t);
+  if (ch.readOnly) q.set("readonly", "1");
+  const s = q.toString();
+  return s ? `?${s}` : "";
+}
+
+function EndpointForm(props: { wId: string; choice: EndpointChoice; url: string }) {
+  return (
+    <div class="card" id="endpoint">
+      <h2>Narrow the tool list</h2>
+      <p class="muted">
+        Clients whose context fills up with tool lists can use fewer tools: pick toolsets, or
+        read-only (only tools that read, whatever your token allows). The same sign-in works on
+        every URL.
+      </p>
+      <form method="get" action={`/w/${props.wId}/integrations`}>
+        <fieldset>
+          <legend>Toolsets (none checked: all)</legend>
+          {TOOLSETS.filter((t) => t !== "identity").map((t) => (
+            <div>
+              <input
+                type="checkbox"
+                id={`toolset-${t}`}
+                name="toolsets"
+                value={t}
+                checked={props.choice.toolsets.includes(t)}
+              />
+              <label for={`toolset-${t}`}>{t}: {TOOLSET_HELP[t]}</label>
+            </div>
+          ))}
+        </fieldset>
+        <div>
+          <input
+            type="checkbox"
+            id="readonly"
+            name="readonly"
+            value="1"
+            checked={props.choice.readOnly}
+          />
+          <label for="readonly">Read-only</label>
+        </div>
+        <button type="submit">Use this URL below</button>
+      </form>
+      <p>MCP URL for this choice:</p>
+      <pre id="endpoint-url">{props.url}</pre>
+      <p class="muted">
+        Examples: <code>/mcp/readonly</code>, <code>/mcp/x/search,files</code>,{" "}
+        <code>/mcp/x/conversations/readonly</code>; the query forms{" "}
+        <code>?toolsets=search,files</code> and <code>?readonly=true</code> work too.
+      </p>
+    </div>
+  );
+}
+
 function IntegrationsPage(
   props: {
     wId: string;
     admin: boolean;
     csrf: string;
     mcpUrl: string;
+    choice: EndpointChoice;
     enabled: boolean;
     allowTokenInUrl: boolean;
     token: string | null;
   },
 ) {
-  const setups = clientSetups(props.mcpUrl, props.token ?? PLACEHOLDER, props.allowTokenInUrl);
+  const base = props.mcpUrl.slice(0, -"/mcp".length);
+  const narrowed = props.choice.toolsets.length > 0 || props.choice.readOnly;
+  const url = narrowed
+    ? `${base}${endpointPath(props.choice.toolsets, props.choice.readOnly)}`
+    : props.mcpUrl;
+  const setups = clientSetups(url, props.token ?? PLACEHOLDER, props.allowTokenInUrl);
   return (
     <Layout title="Integrations" nav={<WorkspaceNav wId={props.wId} admin={props.admin} />}>
       <div class="card">
@@ -71,11 +157,15 @@ function IntegrationsPage(
             </div>
           )
           : null}
-        <form method="post" action={`/w/${props.wId}/integrations/token`}>
+        <form
+          method="post"
+          action={`/w/${props.wId}/integrations/token${choiceQuery(props.choice)}`}
+        >
           <input type="hidden" name="csrf" value={props.csrf} />
           <button type="submit">Generate MCP token</button>
         </form>
       </div>
+      <EndpointForm wId={props.wId} choice={props.choice} url={url} />
       {setups.map(setupCard)}
     </Layout>
   );
@@ -98,6 +188,7 @@ export function integrationsRoutes(): Hono<AppEnv> {
         admin={page.actor.role === "admin"}
         csrf={page.session.session.csrf}
         mcpUrl={mcpResourceUrl(deps.config)}
+        choice={choiceOf(c)}
         enabled={ws.mcpEnabled}
         allowTokenInUrl={ws.allowTokenInUrl}
         token={token}

@@ -155,6 +155,7 @@ Deno.test("[api/credentials] every workspace route answers an API key as the wor
   const USER_ONLY: Expect = [401, "user_not_found"];
   // Workspace admins only, or a Pod's editors only (the member is neither).
   const ADMIN_ONLY: Expect = [403, "workspace_auth_error"];
+  const NO_APPS: Expect = [404, "app_not_found"];
 
   for (const [who, token] of [["key", key], ["member", member.token]] as const) {
     const { cId, mId, fId } = await seedFor(server, token, w);
@@ -201,6 +202,11 @@ Deno.test("[api/credentials] every workspace route answers an API key as the wor
         403,
         "data_source_auth_error",
       ]],
+      // A key may write (then the JSON body is refused: the route takes multipart); a member not.
+      ["POST", `${docs}/upload`, {}, [400, "invalid_request_error"], [
+        403,
+        "data_source_auth_error",
+      ]],
       ["GET", `${docs}/documents/shared`, undefined, 200, 200],
       ["GET", `${docs}/documents`, undefined, 200, 200],
       ["GET", `${docs}/search?query=hello`, undefined, 200, 200],
@@ -237,6 +243,13 @@ Deno.test("[api/credentials] every workspace route answers an API key as the wor
       ["GET", `${w}/groups`, undefined, ADMIN_ONLY, ADMIN_ONLY],
       ["DELETE", `${docs}/documents/d-${who}`, undefined, 200, [403, "data_source_auth_error"]],
       ["DELETE", `${w}/files/${fId}`, undefined, 204, 204],
+      ["GET", `${w}/members/emails`, undefined, 200, [404, "workspace_not_found"]],
+      ["GET", `${w}/verified_domains`, undefined, 200, [404, "workspace_not_found"]],
+      ["GET", `${w}/feature_flags`, undefined, 200, [404, "workspace_not_found"]],
+      ["POST", `${w}/data_sources/${ds}/tokenize`, { text: "hello" }, 200, 200],
+      ["GET", `${w}/spaces/${gs}/apps/export`, undefined, NO_APPS, NO_APPS],
+      ["POST", `${w}/spaces/${gs}/apps/check`, { apps: [] }, NO_APPS, NO_APPS],
+      ["POST", `${w}/spaces/${gs}/apps/app1/runs`, {}, NO_APPS, NO_APPS],
     ];
     for (const [method, path, body, forKey, forMember] of table) {
       const r = await apiJson(server, token, path, { method, ...(body ? { body } : {}) });

@@ -91,17 +91,30 @@ Deno.test("[api/documents] search through a data source view and by data source 
   assert.equal(foreignView.body.error.type, "data_source_view_not_found");
 });
 
-Deno.test("[api/documents] data source search refuses parents_not (not supported) instead of ignoring it", async () => {
+Deno.test("[api/documents] data source search honours parents_not: documents with that id or under that parent are left out", async () => {
   await using server = await startTestServer();
   const admin = await createUserWithToken(server, { email: "admin@example.com", role: "admin" });
   const gs = await globalSpaceSId(server, admin.workspace);
   const ds = await createFolder(server, actorOf(admin), gs, "handbook");
-  const r = await apiJson(
-    server,
-    admin.token,
-    `/api/v1/w/${admin.workspace.sId}/data_sources/${ds}/search?query=a&parents_not=p1`,
-  );
-  assert.equal(r.status, 400);
-  assert.equal(r.body.error.type, "invalid_request_error");
-  assert.match(r.body.error.message, /^parents_not: not supported by this server/);
+  const where = { spaceId: gs, dataSourceId: ds };
+  await putDocument(server, actorOf(admin), where, "top", "alpha top");
+  await putDocument(server, actorOf(admin), where, "in-a", "alpha in a", {
+    parents: ["in-a", "dir-a"],
+  });
+  await putDocument(server, actorOf(admin), where, "in-b", "alpha in b", {
+    parents: ["in-b", "dir-b"],
+  });
+  const search = async (qs: string) => {
+    const r = await apiJson(
+      server,
+      admin.token,
+      `/api/v1/w/${admin.workspace.sId}/spaces/${gs}/data_sources/${ds}/search?query=alpha${qs}`,
+    );
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    return (r.body.documents as { document_id: string }[]).map((d) => d.document_id).sort();
+  };
+  assert.deepEqual(await search(""), ["in-a", "in-b", "top"]);
+  assert.deepEqual(await search("&parents_not=dir-a"), ["in-b", "top"]);
+  assert.deepEqual(await search("&parents_not=dir-a&parents_not=top"), ["in-b"]);
+  assert.deepEqual(await search("&parents_in=dir-b&parents_not=dir-a"), ["in-b"]);
 });

@@ -216,6 +216,33 @@ Deno.test("[conversations core] get_conversation_messages renders Dust's text tr
   );
 });
 
+Deno.test("[conversations core] get_conversation_messages shows a failed, cancelled or running agent message with its state", async () => {
+  const { server, deps, a } = await setup();
+  await using _ = server;
+  const failed = await createConversation(deps, a, { title: "F", message: "Hi?" });
+  await updateAgentMessage(deps, {
+    messageId: failed.agentMessageIds[0],
+    status: "failed",
+    error: { code: "model_error", message: "The model provider answered 500." },
+  });
+  const out = await getConversationMessages(deps, a, { conversationId: failed.conversationId });
+  assert.match(
+    out.messages,
+    /\n>> Agent \(Dust\) \[[^\]]+\]:\n\[Agent message failed \(model_error\): The model provider answered 500\.\]\n$/,
+  );
+  const partial = await createConversation(deps, a, { title: "C", message: "Hi?" });
+  await updateAgentMessage(deps, { messageId: partial.agentMessageIds[0], content: "Half an" });
+  const running = await getConversationMessages(deps, a, {
+    conversationId: partial.conversationId,
+  });
+  assert.match(running.messages, /\nHalf an\n\[Agent message in progress\]\n$/);
+  await updateAgentMessage(deps, { messageId: partial.agentMessageIds[0], status: "cancelled" });
+  const cancelled = await getConversationMessages(deps, a, {
+    conversationId: partial.conversationId,
+  });
+  assert.match(cancelled.messages, /\nHalf an\n\[Agent message cancelled\]\n$/);
+});
+
 Deno.test("[conversations core] get_conversation_messages marks messages newer than the last read as unread", async () => {
   const { server, deps, a, b } = await setup();
   await using _ = server;

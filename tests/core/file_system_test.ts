@@ -57,13 +57,20 @@ async function put(
 Deno.test("[file_system] files_list: empty scope, then `<path> (<mime>, <KB> KB)` lines by path", async () => {
   await using server = await startTestServer();
   const { alice, podId, scope, a } = await setup(server);
-  assert.deepEqual(await filesList(server.deps, a, { scope }), { text: "No files available." });
+  assert.deepEqual(await filesList(server.deps, a, { scope }), {
+    text: "No files available.",
+    files: [],
+  });
   await put(server, alice, scope, "notes/b.md", "x".repeat(1025), "text/markdown");
   await put(server, alice, scope, "a.txt", "hi");
   assert.equal(
     (await filesList(server.deps, a, { scope })).text,
     `pod-${podId}/a.txt (text/plain, 1 KB)\npod-${podId}/notes/b.md (text/markdown, 2 KB)`,
   );
+  assert.deepEqual((await filesList(server.deps, a, { scope })).files, [
+    { path: `pod-${podId}/a.txt`, mimeType: "text/plain", sizeBytes: 2 },
+    { path: `pod-${podId}/notes/b.md`, mimeType: "text/markdown", sizeBytes: 1025 },
+  ]);
 });
 
 Deno.test("[file_system] files_create: Created then Updated, Dust's message and shape", async () => {
@@ -77,7 +84,8 @@ Deno.test("[file_system] files_create: Created then Updated, Dust's message and 
     content_type: "application/json",
   });
   assert.deepEqual(first, {
-    message: `Created \`${path}\` (application/json, 1 KB)`,
+    // 7 bytes are 7 bytes, not "1 KB" (issue 13).
+    message: `Created \`${path}\` (application/json, 7 bytes)`,
     path,
     contentType: "application/json",
   });

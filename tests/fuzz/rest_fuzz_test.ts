@@ -3,7 +3,9 @@
  * covered without touching this file): path parameters from real ids, the other workspace's
  * ids, traversal strings and garbage; hostile query strings, headers, credentials and bodies
  * (schema-shaped with mutations, any JSON, broken JSON, wrong content types); oversized bodies
- * on every route that takes one.
+ * on every route that takes one. Every response is checked against the served document
+ * (tests/helpers/openapi_contract.ts): a documented status, a body valid against its schema,
+ * and 405 / OPTIONS with the `Allow` the document implies.
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
@@ -23,6 +25,7 @@ import {
 import { checkResponse, type FuzzRequest, send } from "../helpers/fuzz_check.ts";
 import { type ApiOperation, checkProperty, listApiOperations } from "../helpers/fuzz_run.ts";
 import { BODY_LIMITS } from "../../src/app.ts";
+import { OpenApiContract } from "../helpers/openapi_contract.ts";
 
 const RUNS_PER_ROUTE = 14;
 
@@ -136,10 +139,12 @@ Deno.test("[fuzz/rest] every OpenAPI route survives hostile paths, queries, head
   await using world = await startFuzzWorld();
   const { ops, doc } = await listApiOperations(world);
   assert.ok(ops.length >= 50, `only ${ops.length} operations in the OpenAPI document`);
+  const contract = new OpenApiContract(doc);
   for (const op of ops) {
     await checkProperty(world, `${op.method} ${op.path}`, restCase(world, op, doc), async (req) => {
       const res = await send(world, req);
       checkResponse(world, req, res, "rest");
+      assert.equal(contract.check(req, res), null);
     }, RUNS_PER_ROUTE);
   }
 });
@@ -147,6 +152,7 @@ Deno.test("[fuzz/rest] every OpenAPI route survives hostile paths, queries, head
 /** The body limit the app applies to a path (uploads and relay results are larger). */
 function limitOf(path: string): number {
   if (/\/files\/[^/]+$/.test(path)) return BODY_LIMITS.fileUpload;
+  if (/\/data_sources\/[^/]+\/upload$/.test(path)) return BODY_LIMITS.fileUpload;
   if (/\/mcp\/results$/.test(path)) return BODY_LIMITS.relayResults;
   return BODY_LIMITS.default;
 }
@@ -167,20 +173,22 @@ function streamedBody(size: number): ReadableStream<Uint8Array> {
 
 Deno.test("[fuzz/rest] bodies over the limit answer 413 in the REST shape on every route with a body", async () => {
   await using world = await startFuzzWorld();
-  const { ops } = await listApiOperations(world);
+  const { ops, doc } = await listApiOperations(world);
+  const contract = new OpenApiContract(doc);
   const withBody = ops.filter((o) => o.bodySchema || o.method === "POST");
   assert.ok(withBody.length >= 20);
   const big = "x".repeat(BODY_LIMITS.default + 1);
   for (const op of withBody) {
     const path = op.path.replace(/\{(\w+)\}/g, (_, name: string) => idsFor(world.a, name)[0]);
     const limit = limitOf(path);
-    const upload = op.method === "POST" && /\/files\/\{fileId\}$/.test(op.path);
+    const upload = op.method === "POST" &&
+      /\/files\/\{fileId\}$|\/data_sources\/\{dsId\}\/upload$/.test(op.path);
     const req: FuzzRequest = {
       method: op.method,
       path,
       headers: {
         Authorization: `Bearer ${world.a.token}`,
-        // The upload route streams the bytes to disk and only reads multipart bodies.
+        // The upload routes stream (files) or cap (documents) the bytes and read only multipart.
         "Content-Type": upload ? "multipart/form-data; boundary=fuzz" : "application/json",
       },
       body: limit === BODY_LIMITS.default ? big : streamedBody(limit + 1),
@@ -188,6 +196,7 @@ Deno.test("[fuzz/rest] bodies over the limit answer 413 in the REST shape on eve
     };
     const res = await send(world, req);
     checkResponse(world, req, res, "rest");
+    assert.equal(contract.check(req, res), null);
     const where = `${op.method} ${op.path}: ${res.status} ${res.text.slice(0, 200)}`;
     if (!upload) assert.equal(res.status, 413, where);
     else {
@@ -240,9 +249,10 @@ Deno.test("[fuzz/rest] oversized bodies on /mcp and the OAuth JSON endpoints ans
 
 Deno.test("[fuzz/rest] wrong methods and mangled paths around every route answer 4xx in the envelope", async () => {
   await using world = await startFuzzWorld();
-  const { ops } = await listApiOperations(world);
+  const { ops, doc } = await listApiOperations(world);
+  const contract = new OpenApiContract(doc);
   const auth = { Authorization: `Bearer ${world.a.token}`, "Content-Type": "application/json" };
-  const methods = ["GET", "POST", "PUT", "DELETE"];
+  const methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
   const paths = new Set<string>();
   for (const op of ops) {
     const path = op.path.replace(/\{(\w+)\}/g, (_, name: string) => idsFor(world.a, name)[0]);
@@ -265,7 +275,9 @@ Deno.test("[fuzz/rest] wrong methods and mangled paths around every route answer
         as: world.a,
       };
       const res = await send(world, req);
-      checkResponse(world, req, res, "rest");
+      if (method === "OPTIONS" && res.status === 204) assert.equal(res.text, "");
+      else checkResponse(world, req, res, "rest");
+      assert.equal(contract.check(req, res), null);
     }
   }
 });

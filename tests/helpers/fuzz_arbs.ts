@@ -6,6 +6,7 @@
  */
 import fc from "fast-check";
 import { fileName, type FuzzWorld, type Tenant } from "./fuzz_world.ts";
+import { withBranch } from "./openapi_contract.ts";
 
 /** Fixed nasty strings that random generation rarely finds. */
 export const NASTY_STRINGS: string[] = [
@@ -254,7 +255,9 @@ export function fromSchema(
   if (depth <= 0) return hostileJson(0);
   const variants = s.oneOf ?? s.anyOf;
   if (Array.isArray(variants) && variants.length) {
-    return fc.oneof(...variants.map((v: Schema) => fromSchema(mode, v, name, depth)));
+    return fc.oneof(
+      ...variants.map((v: Schema) => fromSchema(mode, withBranch(s, v), name, depth)),
+    );
   }
   if (s.const !== undefined) return mutate(fc.constant(s.const));
   if (Array.isArray(s.enum) && s.enum.length) return mutate(fc.constantFrom(...s.enum));

@@ -7,6 +7,7 @@
  */
 import type { TestServer } from "./server.ts";
 import { bearer } from "./fixtures.ts";
+import { withBranch } from "./openapi_contract.ts";
 
 // deno-lint-ignore no-explicit-any
 type Json = any;
@@ -20,6 +21,8 @@ export interface Operation {
   /** Optional query parameters that name resources (filled as well). */
   idQuery: string[];
   bodySchema: Json | null;
+  /** The document gives the operation no 2xx answer (it always refuses, e.g. Dust Apps). */
+  alwaysRefuses: boolean;
 }
 
 /** Optional query parameters that name resources → the id list they take values from. */
@@ -48,6 +51,7 @@ export async function listOperations(server: TestServer): Promise<Operation[]> {
         idQuery: params.filter((p) => p.in === "query" && !p.required && p.name in QUERY_IDS)
           .map((p) => p.name),
         bodySchema: op.requestBody?.content?.["application/json"]?.schema ?? null,
+        alwaysRefuses: !Object.keys(op.responses ?? {}).some((status) => status.startsWith("2")),
       });
     }
   }
@@ -60,7 +64,10 @@ export function sampleOf(schema: Json, overrides: Record<string, unknown>, depth
   if (schema.const !== undefined) return schema.const;
   if (schema.enum) return schema.enum[0];
   const alt = schema.anyOf ?? schema.oneOf;
-  if (alt) return sampleOf(alt.find((s: Json) => s.type !== "null") ?? alt[0], overrides, depth);
+  if (alt) {
+    const branch = alt.find((s: Json) => s.type !== "null") ?? alt[0];
+    return sampleOf(withBranch(schema, branch), overrides, depth);
+  }
   const type = Array.isArray(schema.type)
     ? schema.type.find((t: string) => t !== "null")
     : schema.type;

@@ -267,6 +267,8 @@ export async function buildTenant(
     sId: [privateAgent, agent],
     serverId: [serverId],
     groupId: [group],
+    // Dust App ids: this server has no Dust Apps, so any id names nothing (the space decides).
+    aId: ["app1"],
   };
   const hidden = new Set([
     k.vault,

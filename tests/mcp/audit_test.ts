@@ -61,6 +61,29 @@ Deno.test("[mcp audit] each tool call is recorded with caller, client, outcome, 
   assert.deepEqual(err.arguments, { podId: "vlt_nope" });
 });
 
+Deno.test("[mcp audit] calls refused by argument validation and calls of unknown tools are recorded too", async () => {
+  await using s = await startTestServer();
+  const u = await createMcpUser(s, { email: "alice@example.com", role: "admin" });
+  // Both dispatch paths: the fast path's headers (it declines and the SDK answers) and none.
+  await callTool(s, u.mcpToken, "get_pod", { podId: 42 });
+  const r = await rawMcp(s, TOOLS_CALL("get_pod", { podId: 7 }), {
+    Authorization: `Bearer ${u.mcpToken}`,
+    "MCP-Protocol-Version": null,
+  });
+  assert.equal(r.status, 200);
+  await callTool(s, u.mcpToken, "no_such_tool", { x: 1 });
+  const { body } = await auditPage(s, u);
+  const [unknown, second, first] = body.entries;
+  assert.equal(first.tool, "get_pod");
+  assert.equal(first.outcome, "error");
+  assert.deepEqual(first.arguments, { podId: 42 });
+  assert.match(first.error, /^Input validation error: Invalid arguments for tool get_pod: podId/);
+  assert.deepEqual(second.arguments, { podId: 7 });
+  assert.equal(unknown.tool, "no_such_tool");
+  assert.equal(unknown.outcome, "error");
+  assert.equal(unknown.error, "Tool no_such_tool not found");
+});
+
 Deno.test("[mcp audit] OAuth calls record the OAuth client id and the grant", async () => {
   await using s = await startTestServer();
   const u = await createMcpUser(s, { email: "alice@example.com", role: "admin" });

@@ -59,7 +59,25 @@ Deno.test("[mcp auth] A1 no token: 401 with a Bearer challenge, also on initiali
       error: "invalid_token",
       error_description: "Authorization needed",
     });
-    assert.equal(challengeOf(r.headers.get("www-authenticate")).error, "invalid_token");
+    // RFC 6750 §3.1: no credential was sent, so the challenge carries no error code.
+    const c = challengeOf(r.headers.get("www-authenticate"));
+    assert.equal(c.error, undefined);
+    assert.equal(c.error_description, undefined);
+    assert.equal(
+      c.resource_metadata,
+      `${s.config.publicUrl}/.well-known/oauth-protected-resource/mcp`,
+    );
+    assert.equal(c.scope, "read write");
+  });
+});
+
+Deno.test("[mcp auth] A1 a bad token: the challenge says invalid_token and why", async () => {
+  await withUser(async (s) => {
+    const r = await rawMcp(s, TOOLS_CALL("identity"), auth("dmcp_" + "B".repeat(43)));
+    assert.equal(r.status, 401);
+    const c = challengeOf(r.headers.get("www-authenticate"));
+    assert.equal(c.error, "invalid_token");
+    assert.equal(c.error_description, "Invalid API token");
   });
 });
 

@@ -79,6 +79,11 @@ export interface AnyClient extends AsyncDisposable {
   instructions(): string | undefined;
   /** The negotiated revision (v2 client only). */
   protocolVersion(): string | undefined;
+  /** The SDK client itself, for the rest of its API (resources, prompts, completion…). */
+  // deno-lint-ignore no-explicit-any
+  raw: any;
+  /** Which SDK generation this is. */
+  sdk: "v1" | "v2";
 }
 
 export interface CallResult {
@@ -88,13 +93,17 @@ export interface CallResult {
 }
 
 /** Connect the v1 SDK client (`@modelcontextprotocol/sdk` 1.32.2) with a bearer header. */
-export async function connectV1(server: TestServer, token: string): Promise<AnyClient> {
+export async function connectV1(
+  server: TestServer,
+  token: string,
+  path = "/mcp",
+): Promise<AnyClient> {
   const client = new V1Client({ name: "v1-test", version: "1.0.0" });
-  const transport = new V1Transport(new URL(`${server.url}/mcp`), {
+  const transport = new V1Transport(new URL(`${server.url}${path}`), {
     requestInit: { headers: { Authorization: `Bearer ${token}` } },
   });
   await client.connect(transport);
-  return wrap(client, () => client.close());
+  return wrap(client, () => client.close(), "v1");
 }
 
 /** Connect the v2 SDK client (`@modelcontextprotocol/client` 2.4.0) with a bearer header. */
@@ -102,20 +111,33 @@ export async function connectV2(
   server: TestServer,
   token: string,
   mode: "legacy" | "auto" = "legacy",
+  path = "/mcp",
 ): Promise<AnyClient> {
   const client = new V2Client({ name: "v2-test", version: "2.0.0" }, {
     versionNegotiation: { mode },
   });
-  const transport = new V2Transport(new URL(`${server.url}/mcp`), {
+  const transport = new V2Transport(new URL(`${server.url}${path}`), {
     requestInit: { headers: { Authorization: `Bearer ${token}` } },
   });
   await client.connect(transport);
-  return wrap(client, () => client.close());
+  return wrap(client, () => client.close(), "v2");
 }
 
+/** The three real clients every feature is tried with, by label. */
+export const CLIENTS: Record<
+  string,
+  (s: TestServer, token: string, path?: string) => Promise<AnyClient>
+> = {
+  "v1 (2025-11-25)": (s, t, p) => connectV1(s, t, p),
+  "v2 (legacy: 2025-11-25)": (s, t, p) => connectV2(s, t, "legacy", p),
+  "v2 (auto: 2026-07-28)": (s, t, p) => connectV2(s, t, "auto", p),
+};
+
 // deno-lint-ignore no-explicit-any
-function wrap(client: any, close: () => Promise<void>): AnyClient {
+function wrap(client: any, close: () => Promise<void>, sdk: "v1" | "v2"): AnyClient {
   return {
+    raw: client,
+    sdk,
     listTools: () => client.listTools(),
     callTool: (p) => client.callTool(p) as Promise<CallResult>,
     serverInfo: () => client.getServerVersion(),
@@ -223,6 +245,7 @@ export async function oauthTokenByFlow(
   style: ClientStyle,
   sdk: "v1" | "v2",
   serveCimd?: (path: string, doc: Record<string, unknown>) => void,
+  mcpPath = "/mcp",
 ): Promise<string> {
   const browser = new BrowserHttp(server.url);
   const session = await createSession(server.deps.db, who.user.id);
@@ -240,7 +263,7 @@ export async function oauthTokenByFlow(
   }
   // deno-lint-ignore no-explicit-any
   const auth = (sdk === "v1" ? authV1 : authV2) as (p: any, o: any) => Promise<string>;
-  const serverUrl = `${server.url}/mcp`;
+  const serverUrl = `${server.url}${mcpPath}`;
   if (await auth(provider, { serverUrl }) !== "REDIRECT") throw new Error("expected a redirect");
   const cb = await browser.approve(provider.authorizationUrl!.href);
   if (!cb.href.startsWith(style.redirectUri)) throw new Error(`redirected to ${cb.href}`);

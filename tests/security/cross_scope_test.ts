@@ -114,7 +114,16 @@ Deno.test("[security] cross-scope: file tools confine paths to the scope named, 
         ["files_create", { scope, path, content: "overwrite", content_type: "text/plain" }],
       ] as const
     ) {
-      const r = rpcOf((await rawMcp(s, TOOLS_CALL(tool, args), auth)).text);
+      const r = rpcOf((await rawMcp(s, TOOLS_CALL(tool, args), auth)).text) as {
+        result?: { content: { type: string; uri?: string }[] };
+      };
+      // A resource link names the file the call touched, from the path given: it must point
+      // into bob's own scope; the rest of the answer must not hold the other scopes' data.
+      const content = r.result?.content ?? [];
+      for (const l of content.filter((c) => c.type === "resource_link")) {
+        assert.ok(l.uri!.includes(`/files/${own}/`), `${tool} ${path} links ${l.uri}`);
+      }
+      if (r.result) r.result.content = content.filter((c) => c.type !== "resource_link");
       const text = JSON.stringify(r).split(path).join("");
       for (const m of PRIVATE_MARKERS) assert.ok(!text.includes(m), `${tool} ${path} leaks ${m}`);
     }

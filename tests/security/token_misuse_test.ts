@@ -246,8 +246,11 @@ Deno.test("[security] tokens: a read-only token changes nothing through any REST
   const before = await digestWorkspace(s, w.alice.workspace.id);
   const ops = (await listOperations(s)).filter((o) => o.template.includes("{wId}"));
   let sent = 0;
-  // Dust's node search is a read sent as POST (SDK searchNodes).
-  const readsByPost = new Set(["POST /api/v1/w/{wId}/search"]);
+  // Dust's node search and the tokenizer are reads sent as POST (SDK searchNodes, tokenize).
+  const readsByPost = new Set([
+    "POST /api/v1/w/{wId}/search",
+    "POST /api/v1/w/{wId}/data_sources/{dsId}/tokenize",
+  ]);
   const writes = ops.filter((o) => o.method !== "GET" && !readsByPost.has(`POST ${o.template}`));
   for (const op of writes) {
     for (const p of probesOf(op, w.alice.workspace.sId, w.ids)) {

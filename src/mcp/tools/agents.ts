@@ -7,11 +7,24 @@ import * as z from "zod";
 import { listAgents } from "../../core/agents.ts";
 import { defineTool, type ToolDef } from "../tool_kit.ts";
 
+const ListAgentsOutput = z.object({
+  agents: z.array(z.object({
+    id: z.string().describe("The agent's sId"),
+    name: z.string().describe("The name to mention it by (agentName)"),
+    description: z.string(),
+    pictureUrl: z.string(),
+    scope: z.string(),
+  })),
+  hasMore: z.boolean(),
+  lastValue: z.string().nullable().describe("Cursor for the next page, when hasMore"),
+});
+
 /** The agents tool group. */
 export const AGENT_TOOLS: ToolDef[] = [
   defineTool({
     name: "list_agents",
     title: "List agents",
+    toolset: "agents",
     description:
       "List the agents available to the user in this workspace (25 per page). Optionally filter by a fuzzy match on the agent name. Pass the returned lastValue to get the next page.",
     input: z.object({
@@ -20,6 +33,7 @@ export const AGENT_TOOLS: ToolDef[] = [
         "Cursor: the lastValue of the previous page (the id of its last agent)",
       ),
     }),
+    output: ListAgentsOutput,
     write: false,
     run: async ({ deps, actor }, args) => await listAgents(deps, actor, args),
   }),

@@ -18,6 +18,7 @@ export const IDENTITY_TOOLS: ToolDef[] = [
   defineTool({
     name: "identity",
     title: "Identity",
+    toolset: "identity",
     description:
       "Identify the authenticated user and the Dust workspace this connection acts in. Call it first to learn which workspace the other tools read and write.",
     input: z.object({}),
