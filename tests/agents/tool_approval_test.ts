@@ -9,7 +9,8 @@
 import assert from "node:assert/strict";
 import { startTestServer } from "../helpers/server.ts";
 import { createUserWithToken } from "../helpers/fixtures.ts";
-import { dustApiFor, startLocalMcpServer } from "../helpers/local_mcp.ts";
+import { DustAPI } from "@dust-tt/client";
+import { dustApiFor, quietLogger, startLocalMcpServer } from "../helpers/local_mcp.ts";
 import { type ChatRequest, lastToolResult, startFakeModel } from "../helpers/fake_model.ts";
 import { postAgainAndFollow, postAndFollow } from "../helpers/approvals.ts";
 import { EXPIRED_TEXT, REJECTED_TEXT } from "../../src/agents/tool_calls.ts";
@@ -195,4 +196,40 @@ Deno.test("[approval] skipToolsValidation runs the tool without asking", async (
     "agent_action_success",
     "agent_message_success",
   ]);
+});
+
+Deno.test("[approval] the SDK's high-level agents API approves through its own handler (autoApproveTools, toolApprovalRequired)", async () => {
+  await using model = await startFakeModel([
+    { toolCalls: [{ name: "files_create", arguments: { path: "a.md", content: "a" } }] },
+    (req: ChatRequest) => ({ content: `Saved: ${lastToolResult(req)}` }),
+    { toolCalls: [{ name: "files_create", arguments: { path: "b.md", content: "b" } }] },
+    (req: ChatRequest) => ({ content: `Refused: ${lastToolResult(req)}` }),
+  ]);
+  await using server = await startTestServer({ flags: model.flags });
+  const alice = await createUserWithToken(server, { email: "alice@example.com", role: "user" });
+  const auto = new DustAPI({
+    baseUrl: server.url,
+    apiKey: alice.token,
+    workspaceId: alice.workspace.sId,
+    autoApproveTools: true,
+    logger: quietLogger,
+  });
+  const saved = await auto.agents.sendMessage({ agentId: "dust", message: "Save a.md" });
+  assert.match(saved.text, /^Saved: .*a\.md/);
+
+  const asking = new DustAPI({
+    baseUrl: server.url,
+    apiKey: alice.token,
+    workspaceId: alice.workspace.sId,
+    logger: quietLogger,
+  });
+  const stream = asking.agents.streamMessage({ agentId: "dust", message: "Save b.md" });
+  const asked: string[] = [];
+  stream.on("toolApprovalRequired", (approval) => {
+    asked.push(approval.toolName);
+    return false;
+  });
+  const refused = await stream.finalMessage();
+  assert.deepEqual(asked, ["files_create"]);
+  assert.equal(refused.text, `Refused: ${REJECTED_TEXT}`);
 });
