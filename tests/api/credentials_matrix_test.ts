@@ -152,7 +152,16 @@ Deno.test("[api/credentials] every workspace route answers an API key as the wor
     "shared",
     "hello all",
   );
+  const toolView = (await server.deps.db.get(
+    `SELECT v.s_id FROM mcp_server_views v JOIN spaces s ON s.id = v.space_id
+     WHERE s.s_id = ? ORDER BY v.id LIMIT 1`,
+    gs,
+  ) as { s_id: string }).s_id;
+  const folderBody = { timestamp: 1, title: "F", mime_type: "application/vnd.dust.folder" };
   const USER_ONLY: Expect = [401, "user_not_found"];
+  const NOT_A_USER: Expect = [401, "not_authenticated"];
+  const NO_POD: Expect = [404, "space_not_found"];
+  const DS_AUTH: Expect = [403, "data_source_auth_error"];
   // Workspace admins only, or a Pod's editors only (the member is neither).
   const ADMIN_ONLY: Expect = [403, "workspace_auth_error"];
   const NO_APPS: Expect = [404, "app_not_found"];
@@ -247,6 +256,72 @@ Deno.test("[api/credentials] every workspace route answers an API key as the wor
       ["GET", `${w}/verified_domains`, undefined, 200, [404, "workspace_not_found"]],
       ["GET", `${w}/feature_flags`, undefined, 200, [404, "workspace_not_found"]],
       ["POST", `${w}/data_sources/${ds}/tokenize`, { text: "hello" }, 200, 200],
+      // Tool approval: the seeded message never asked, so its actions are not found.
+      ["GET", `${w}/assistant/conversations/${cId}/actions/blocked`, undefined, 200, 200],
+      [
+        "POST",
+        `${w}/assistant/conversations/${cId}/messages/${mId}/validate-action`,
+        { actionId: "act_unknown", approved: "approved" },
+        [404, "action_not_found"],
+        [404, "action_not_found"],
+      ],
+      [
+        "POST",
+        `${w}/assistant/conversations/${cId}/messages/${mId}/answer-question`,
+        { actionId: "act_unknown", answer: { selectedOptions: [0] } },
+        [404, "action_not_found"],
+        [404, "action_not_found"],
+      ],
+      ["POST", `${w}/assistant/mentions/parse`, { markdown: "@dust hi" }, 200, 200],
+      ["GET", `${w}/assistant/mentions/suggestions?query=d`, undefined, 200, 200],
+      [
+        "GET",
+        `${w}/assistant/conversations/${cId}/mentions/suggestions?query=d`,
+        undefined,
+        200,
+        200,
+      ],
+      [
+        "POST",
+        `${w}/assistant/conversations/${cId}/tools`,
+        { action: "add", mcp_server_view_id: toolView },
+        200,
+        200,
+      ],
+      ["GET", `${w}/assistant/conversations/${cId}/feedbacks`, undefined, NOT_A_USER, 200],
+      [
+        "POST",
+        `${w}/assistant/conversations/${cId}/messages/${mId}/feedbacks`,
+        { thumbDirection: "up" },
+        NOT_A_USER,
+        200,
+      ],
+      [
+        "DELETE",
+        `${w}/assistant/conversations/${cId}/messages/${mId}/feedbacks`,
+        undefined,
+        NOT_A_USER,
+        200,
+      ],
+      ["POST", `${w}/assistant/conversations/${cId}/messages/${mId}/retry`, undefined, 200, 200],
+      ["GET", `${w}/spaces/${pod}/conversations`, undefined, NO_POD, 200],
+      ["GET", `${w}/spaces/${pod}/conversation_ids`, undefined, NO_POD, 200],
+      ["GET", `${w}/spaces/${pod}/project_files`, undefined, NO_POD, 200],
+      ["GET", `${w}/data_source_views/search`, undefined, 200, 200],
+      ["GET", `${w}/spaces/${gs}/data_source_views/${dsView}`, undefined, 200, 200],
+      [
+        "PATCH",
+        `${w}/spaces/${gs}/data_source_views/${dsView}`,
+        { parentsIn: ["shared"] },
+        200,
+        ADMIN_ONLY,
+      ],
+      ["POST", `${w}/data_sources/${ds}/folders/f1`, folderBody, 200, DS_AUTH],
+      ["GET", `${w}/data_sources/${ds}/folders/f1`, undefined, 200, 200],
+      ["POST", `${docs}/folders/f2`, folderBody, 200, DS_AUTH],
+      ["GET", `${docs}/folders/f2`, undefined, 200, 200],
+      ["DELETE", `${w}/data_sources/${ds}/folders/gone`, undefined, 200, DS_AUTH],
+      ["DELETE", `${docs}/folders/gone`, undefined, 200, DS_AUTH],
       ["GET", `${w}/spaces/${gs}/apps/export`, undefined, NO_APPS, NO_APPS],
       ["POST", `${w}/spaces/${gs}/apps/check`, { apps: [] }, NO_APPS, NO_APPS],
       ["POST", `${w}/spaces/${gs}/apps/app1/runs`, {}, NO_APPS, NO_APPS],
