@@ -48,6 +48,9 @@ import {
 } from "./api/allowed_methods.ts";
 import { UPLOAD_BODY_MAX } from "./core/files.ts";
 import { documentUploadRoutes } from "./api/document_upload.ts";
+import { assetRoutes } from "./pages/assets.ts";
+import { errorAsPage, notFoundPage, wantsPage } from "./pages/error_pages.tsx";
+import { consoleRoutes } from "./pages/console_routes.ts";
 
 /**
  * Body-size limits: uploads and relay results are larger than ordinary JSON. The upload cap
@@ -188,19 +191,40 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   app.route("/", relayRoutes());
   app.route("/", modelSettingsRoutes());
   app.route("/", conversationRoutes());
+  app.route("/", assetRoutes());
+  app.route("/", consoleRoutes());
 
   app.notFound((c) => {
     const allowed = allowedMethods(c.req.path);
     if (allowed?.length) return methodNotAllowed(c, allowed);
+    if (wantsPage(c)) return notFoundPage(c);
     return c.json(
       { error: { type: "not_found", message: `No route for ${c.req.method} ${c.req.path}.` } },
       404,
     );
   });
 
-  app.onError((err, c) => renderError(err, c.get("requestId"), deps));
+  app.onError((err, c) => {
+    // A browser on a page gets a page; everything else the REST envelope (one renderer each).
+    if (wantsPage(c)) {
+      if (!(err instanceof AppError || err instanceof ZodError || err instanceof HTTPException)) {
+        logUnhandled(err, c.get("requestId"), deps);
+      }
+      const page = errorAsPage(c, err, c.get("requestId"));
+      if (page) return page;
+    }
+    return renderError(err, c.get("requestId"), deps);
+  });
 
   return app;
+}
+
+function logUnhandled(err: unknown, requestId: string | undefined, deps: Deps): void {
+  deps.log.error("unhandled error", {
+    requestId,
+    error: err instanceof Error ? err.message : String(err),
+    stack: err instanceof Error ? err.stack : undefined,
+  });
 }
 
 /** The one place that turns a thrown error into a REST response. */
@@ -230,11 +254,7 @@ export function renderError(err: unknown, requestId: string | undefined, deps: D
       { status: err.status, headers },
     );
   }
-  deps.log.error("unhandled error", {
-    requestId,
-    error: err instanceof Error ? err.message : String(err),
-    stack: err instanceof Error ? err.stack : undefined,
-  });
+  logUnhandled(err, requestId, deps);
   const body = {
     error: {
       type: "internal_server_error",
