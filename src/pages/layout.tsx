@@ -50,7 +50,7 @@ pre{background:var(--bg);border:1px solid var(--border);border-radius:6px;paddin
 .table-wrap{overflow-x:auto;margin:8px 0;max-width:100%}
 table{width:100%;border-collapse:collapse}th,td{text-align:left;padding:6px 8px;border-bottom:1px solid var(--border);vertical-align:top}th{font-weight:600;white-space:nowrap}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}td.empty{color:var(--muted);font-style:italic;text-align:center;padding:14px}
-td code{overflow-wrap:anywhere}td.args code{display:block;max-width:360px;overflow-wrap:anywhere}td.nowrap{white-space:nowrap}
+td code{overflow-wrap:anywhere}td.args{min-width:180px}td.args code{display:block;max-width:280px;overflow-wrap:anywhere}td.wrap{overflow-wrap:anywhere}td.nowrap{white-space:nowrap}
 details{margin:8px 0}summary{cursor:pointer;font-weight:600}
 .badge{display:inline-block;padding:0 8px;border-radius:10px;border:1px solid var(--border);font-size:12px;color:var(--muted)}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(240px,1fr));gap:16px}
@@ -58,8 +58,8 @@ details{margin:8px 0}summary{cursor:pointer;font-weight:600}
 .column{background:var(--bg);border:1px solid var(--border);border-radius:8px;padding:10px}.column h3{margin:0 0 8px;font-size:15px}
 .task{background:var(--card);border:1px solid var(--border);border-radius:6px;padding:8px 10px;margin-bottom:8px}.task p{margin:0 0 6px;overflow-wrap:anywhere}
 .task .meta{font-size:13px;color:var(--muted)}.task form{margin-top:6px}
-.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:16px}.chart{min-height:60px}
-.bars svg{display:block;width:100%;height:auto}.bars text{fill:var(--fg);font-size:12px}.bars rect.bar{fill:var(--accent)}.bars rect.track{fill:var(--bg)}
+figure{margin:0 0 16px}figcaption h2{margin-top:0}.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:16px;margin-bottom:16px}.charts>.card{margin:0}.chart{min-height:60px}
+.bars svg{display:block;width:100%;height:auto}.bars text{fill:var(--fg);font-size:14px}.bars rect.bar{fill:var(--accent)}.bars rect.track{fill:var(--bg)}
 .stats{display:flex;flex-wrap:wrap;gap:24px;margin:8px 0}.stats div{min-width:110px}.stats strong{display:block;font-size:20px}
 `;
 
@@ -171,9 +171,17 @@ export function Table(props: {
   rows: number;
   caption?: string;
   id?: string;
+  /** What the table is, for screen readers (its scrolling region is focusable). */
+  label?: string;
 }) {
   return (
-    <div class="table-wrap">
+    <div
+      class="table-wrap"
+      tabindex={0}
+      role="region"
+      aria-label={props.label ?? props.caption ??
+        props.head.map((h) => typeof h === "string" ? h : h.label).filter(Boolean).join(", ")}
+    >
       <table id={props.id}>
         {props.caption ? <caption class="muted">{props.caption}</caption> : null}
         <thead>
