@@ -592,13 +592,29 @@ function shownDefault(s: Setting): string {
   return s.secret ? "(none)" : s.shownDefault;
 }
 
-/** `--help` lines for the settings. */
-export function settingsHelp(): string {
-  const rows = SETTINGS.map((s) => {
-    const left = (s.flag ? `  --${s.flag} <value>` : `  $${s.env}`).padEnd(28);
-    return `${left}${s.help}\n${"".padEnd(28)}env ${s.env}, default ${shownDefault(s)}`;
-  });
-  return rows.join("\n");
+/**
+ * Rows of two columns: the left padded to the widest left cell (at most `max` characters; a
+ * longer one puts its text on the next line), then two spaces and the text.
+ */
+export function twoColumns(rows: [string, string][], indent = 2, max = 36): string {
+  const width = Math.min(max, Math.max(...rows.map(([l]) => l.length)));
+  const pad = " ".repeat(indent);
+  return rows.map(([left, text]) =>
+    left.length > width
+      ? `${pad}${left}\n${pad}${" ".repeat(width)}  ${text}`
+      : `${pad}${left.padEnd(width)}  ${text}`
+  ).join("\n");
+}
+
+/** `--help` lines for the settings (and `extra` rows, aligned with them). */
+export function settingsHelp(extra: [string, string][] = []): string {
+  return twoColumns([
+    ...SETTINGS.flatMap((s): [string, string][] => [
+      [s.flag ? `--${s.flag} <value>` : `$${s.env}`, s.help],
+      ["", `env ${s.env}, default ${shownDefault(s)}`],
+    ]),
+    ...extra,
+  ]);
 }
 
 /** The README's configuration table, generated from the same rows. */

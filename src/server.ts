@@ -84,6 +84,18 @@ function onServeError(e: unknown, log: Logger): Response {
   return new Response("Internal Server Error", { status: 500 });
 }
 
+/**
+ * The configuration with the port the server listens on in its public URL, when it was asked
+ * for port 0 and its public URL names port 0 (the default `http://localhost:<port>`).
+ */
+export function withListeningPort(config: Config, port: number): Config {
+  if (config.port !== 0) return config;
+  const url = new URL(config.publicUrl);
+  if (url.port !== "0") return config;
+  url.port = String(port);
+  return Object.freeze({ ...config, port, publicUrl: url.origin });
+}
+
 /** Paths inside the data directory. */
 export function dataPaths(dataDir: string) {
   const root = resolve(dataDir);
@@ -219,7 +231,13 @@ export async function startServer(
     server = Deno.serve({
       port: config.port,
       hostname: config.host,
-      onListen: (addr) => resolveListening({ port: (addr as Deno.NetAddr).port }),
+      onListen: (addr) => {
+        const port = (addr as Deno.NetAddr).port;
+        // `--port 0` with the default public URL: the URL names the port the system chose,
+        // before any request is served (links, the OAuth issuer and the banner use it).
+        deps.config = withListeningPort(config, port);
+        resolveListening({ port });
+      },
       onError: (e) => onServeError(e, log),
     }, app.fetch);
   } catch (e) {
@@ -238,8 +256,9 @@ export async function startServer(
   const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
 
   const setupToken = await issueSetupToken(db);
-  const setupUrl = setupToken ? `${config.publicUrl}/setup?token=${setupToken}` : null;
-  log.info("listening", { url, publicUrl: config.publicUrl, region: config.regionId });
+  const publicUrl = deps.config.publicUrl;
+  const setupUrl = setupToken ? `${publicUrl}/setup?token=${setupToken}` : null;
+  log.info("listening", { url, publicUrl, region: config.regionId });
   options.onListen?.({ url, port });
 
   let stopping: Promise<void> | null = null;

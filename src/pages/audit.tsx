@@ -10,7 +10,7 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import type { AppEnv } from "../deps.ts";
-import { errorPage, formExpiredPage, Layout, Table } from "./layout.tsx";
+import { formExpiredPage, Layout, Table } from "./layout.tsx";
 import { securePage } from "./page_security.ts";
 import { originCheck, readCsrfForm, requireWorkspacePage } from "./page_auth.ts";
 import { AUDIT_OUTCOMES, type AuditOutcome, REFUSAL_WINDOW_MS } from "../core/audit.ts";
