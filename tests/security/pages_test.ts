@@ -20,6 +20,15 @@ import {
   isPageRoute,
   routeTable,
 } from "../helpers/security_pages.ts";
+import { pageActorOf } from "../helpers/oauth_client.ts";
+import { createSpace } from "../../src/core/spaces.ts";
+import { createTask } from "../../src/core/tasks.ts";
+import { uploadPodFile } from "../../src/core/pod_files.ts";
+import { addGroupMember, createGroup } from "../../src/core/groups.ts";
+import { createInvitation } from "../../src/core/invitations.ts";
+import { createOwnPersonalToken } from "../../src/core/personal_tokens.ts";
+import { createApiKey } from "../../src/core/api_keys.ts";
+import type { UserActor } from "../../src/auth/actor.ts";
 
 interface World {
   s: TestServer;
@@ -28,6 +37,17 @@ interface World {
   carol: PasswordUser;
   a: string;
   b: string;
+  /** Alice's actor (admin of workspace a) for preparing forms through the core. */
+  admin: UserActor;
+  /** A restricted space, a Pod (alice edits it; bob is not in it), a file of it, a group. */
+  spaceId: string;
+  podId: string;
+  fileId: string;
+  groupId: string;
+  /** The Pod, task or group the last prepared form acts on. */
+  lastPod?: string;
+  lastTask?: string;
+  lastGroup?: string;
 }
 
 async function world(s: TestServer): Promise<World> {
@@ -39,7 +59,52 @@ async function world(s: TestServer): Promise<World> {
     workspace: alice.workspace,
   });
   const carol = await createPasswordUser(s, { email: "carol@b.example", role: "admin" });
-  return { s, alice, bob, carol, a: alice.workspace.sId, b: carol.workspace.sId };
+  const admin = await pageActorOf(s, alice);
+  const space = await createSpace(s.deps, admin, {
+    kind: "regular",
+    name: "Vault",
+    restricted: true,
+  });
+  const pod = await createSpace(s.deps, admin, { kind: "project", name: "Pod" });
+  const file = await uploadPodFile(s.deps, admin, {
+    podId: pod.sId,
+    name: "a.txt",
+    contentType: "text/plain",
+    bytes: new TextEncoder().encode("hello"),
+  });
+  const fileId = (await s.deps.db.get("SELECT s_id FROM files WHERE path = 'a.txt'") as {
+    s_id: string;
+  }).s_id;
+  void file;
+  const group = await createGroup(s.deps, admin, { name: "Group" });
+  return {
+    s,
+    alice,
+    bob,
+    carol,
+    a: alice.workspace.sId,
+    b: carol.workspace.sId,
+    admin,
+    spaceId: space.sId,
+    podId: pod.sId,
+    fileId,
+    groupId: group.sId,
+  };
+}
+
+/** A fresh task of the Pod (each form that changes one gets its own). */
+async function newTask(w: World): Promise<string> {
+  return (await createTask(w.s.deps, w.admin, { podId: w.podId, text: "A task" })).sId;
+}
+
+let podCount = 0;
+/** A fresh open Pod of workspace a (alice edits it), for forms that change membership. */
+async function newPod(w: World): Promise<string> {
+  return (await createSpace(w.s.deps, w.admin, {
+    kind: "project",
+    name: `Pod ${++podCount}`,
+    restricted: false,
+  })).sId;
 }
 
 async function consentRequest(w: World, browser: BrowserHttp): Promise<string> {
@@ -66,6 +131,17 @@ function pageUrls(w: World, authorize: string): Record<string, string[]> {
     "GET /w/:wId/audit/export.jsonl": ws("audit/export.jsonl"),
     "GET /admin/model": ["/admin/model"],
     "GET /api/v1/reference": ["/api/v1/reference"],
+    "GET /": ["/"],
+    "GET /w": ["/w"],
+    "GET /w/:wId": [`/w/${w.a}`, `/w/${w.b}`, "/w/nope"],
+    "GET /invite": ["/invite", "/invite?token=dinv_wrong"],
+    "GET /w/:wId/members": ws("members"),
+    "GET /w/:wId/members/groups/:groupId": ws(`members/groups/${w.groupId}`),
+    "GET /w/:wId/spaces": ws("spaces"),
+    "GET /w/:wId/spaces/:spaceId": ws(`spaces/${w.spaceId}`),
+    "GET /w/:wId/pods/:podId": ws(`pods/${w.podId}`),
+    "GET /w/:wId/pods/:podId/files/:fileId": ws(`pods/${w.podId}/files/${w.fileId}`),
+    "GET /w/:wId/credentials": ws("credentials"),
   };
 }
 
@@ -113,7 +189,222 @@ interface Form {
   csrf: boolean;
   /** Bookkeeping after the successful submission. */
   after?(w: World): void;
+  /** Sent as multipart/form-data with a small file (`file`), as a file upload form is. */
+  multipart?: boolean;
 }
+
+/** The POST as the form sends it: urlencoded, or multipart with a file. */
+function submit(
+  b: BrowserHttp,
+  form: Form,
+  path: string,
+  fields: Record<string, string>,
+  origin: string | null = b.origin,
+) {
+  if (!form.multipart) return b.post(path, fields, origin);
+  const data = new FormData();
+  for (const [k, v] of Object.entries(fields)) data.set(k, v);
+  data.set("file", new File(["hello"], "upload.txt", { type: "text/plain" }));
+  return b.request(path, {
+    method: "POST",
+    headers: origin === null ? {} : { origin },
+    body: data,
+  });
+}
+
+let inviteCount = 0;
+const wsForm = (
+  path: (w: World) => string,
+  fields: (w: World) => Promise<Record<string, string>> | Record<string, string>,
+): Form => ({ path, csrf: true, fields: async (w) => await fields(w) });
+
+/** The console's forms (members, spaces, Pods, credentials, invitations). */
+const CONSOLE_FORMS: Record<string, Form> = {
+  "POST /w/:wId/members/invite": wsForm((w) => `/w/${w.a}/members/invite`, () => ({
+    email: `invitee${++inviteCount}@a.example`,
+    role: "user",
+    days: "7",
+  })),
+  "POST /w/:wId/members/invitations/revoke": wsForm(
+    (w) => `/w/${w.a}/members/invitations/revoke`,
+    async (w) => ({
+      invitation: (await createInvitation(w.s.deps, w.admin, {
+        email: `revoked${++inviteCount}@a.example`,
+        role: "user",
+      })).invitation.sId,
+    }),
+  ),
+  "POST /w/:wId/members/role": wsForm((w) => `/w/${w.a}/members/role`, (w) => ({
+    user: w.bob.user.sId,
+    role: "builder",
+  })),
+  "POST /w/:wId/members/remove": wsForm((w) => `/w/${w.a}/members/remove`, async (w) => {
+    const extra = await createPasswordUser(w.s, {
+      email: `leaver${++inviteCount}@a.example`,
+      role: "user",
+      workspace: w.alice.workspace,
+    });
+    return { user: extra.user.sId, confirm: "1" };
+  }),
+  "POST /w/:wId/members/groups": wsForm((w) => `/w/${w.a}/members/groups`, () => ({
+    name: `Group ${++inviteCount}`,
+  })),
+  "POST /w/:wId/members/groups/:groupId/add": wsForm(
+    (w) => `/w/${w.a}/members/groups/${w.groupId}/add`,
+    (w) => ({ user: w.bob.user.sId }),
+  ),
+  "POST /w/:wId/members/groups/:groupId/remove": {
+    path: (w) => `/w/${w.a}/members/groups/${w.groupId}/remove`,
+    csrf: true,
+    fields: async (w) => {
+      await addGroupMember(w.s.deps, w.admin, { groupId: w.groupId, userId: w.alice.user.sId });
+      return { user: w.alice.user.sId };
+    },
+  },
+  "POST /w/:wId/members/groups/:groupId/delete": wsForm(
+    (w) => `/w/${w.a}/members/groups/${w.lastGroup}/delete`,
+    async (w) => {
+      w.lastGroup = (await createGroup(w.s.deps, w.admin, { name: `Doomed ${++inviteCount}` })).sId;
+      return {};
+    },
+  ),
+  "POST /w/:wId/spaces": wsForm((w) => `/w/${w.a}/spaces`, () => ({
+    kind: "regular",
+    name: `Space ${++inviteCount}`,
+  })),
+  "POST /w/:wId/spaces/:spaceId/join": {
+    path: (w) => `/w/${w.a}/spaces/${w.lastPod}/join`,
+    csrf: true,
+    fields: async (w) => {
+      w.lastPod = await newPod(w);
+      await w.s.deps.db.run(
+        "DELETE FROM space_members WHERE space_id = (SELECT id FROM spaces WHERE s_id = ?)",
+        w.lastPod,
+      );
+      return {};
+    },
+  },
+  "POST /w/:wId/spaces/:spaceId/restriction": wsForm(
+    (w) => `/w/${w.a}/spaces/${w.spaceId}/restriction`,
+    () => ({ restricted: "0" }),
+  ),
+  "POST /w/:wId/spaces/:spaceId/members": wsForm(
+    (w) => `/w/${w.a}/spaces/${w.spaceId}/members`,
+    (w) => ({ user: w.bob.user.sId }),
+  ),
+  "POST /w/:wId/spaces/:spaceId/members/remove": wsForm(
+    (w) => `/w/${w.a}/spaces/${w.spaceId}/members/remove`,
+    (w) => ({ user: w.alice.user.sId }),
+  ),
+  "POST /w/:wId/spaces/:spaceId/groups": wsForm(
+    (w) => `/w/${w.a}/spaces/${w.spaceId}/groups`,
+    (w) => ({ group: w.groupId }),
+  ),
+  "POST /w/:wId/spaces/:spaceId/groups/revoke": {
+    path: (w) => `/w/${w.a}/spaces/${w.spaceId}/groups/revoke`,
+    csrf: true,
+    fields: async (w) => {
+      const g = await createGroup(w.s.deps, w.admin, { name: `Granted ${++inviteCount}` });
+      const { grantGroupToSpace } = await import("../../src/core/groups.ts");
+      await grantGroupToSpace(w.s.deps, w.admin, { spaceId: w.spaceId, groupId: g.sId });
+      return { group: g.sId };
+    },
+  },
+  "POST /w/:wId/pods/:podId/description": wsForm(
+    (w) => `/w/${w.a}/pods/${w.podId}/description`,
+    () => ({ description: `Changed ${++inviteCount}` }),
+  ),
+  "POST /w/:wId/pods/:podId/archive": wsForm(
+    (w) => `/w/${w.a}/pods/${w.lastPod}/archive`,
+    async (w) => {
+      w.lastPod = await newPod(w);
+      return { archived: "1" };
+    },
+  ),
+  "POST /w/:wId/pods/:podId/members": wsForm(
+    (w) => `/w/${w.a}/pods/${w.podId}/members`,
+    async (w) => ({
+      user: (await createPasswordUser(w.s, {
+        email: `podder${++inviteCount}@a.example`,
+        role: "user",
+        workspace: w.alice.workspace,
+      })).user.sId,
+      role: "member",
+    }),
+  ),
+  "POST /w/:wId/pods/:podId/members/remove": wsForm(
+    (w) => `/w/${w.a}/pods/${w.podId}/members/remove`,
+    async (w) => {
+      const u = await createPasswordUser(w.s, {
+        email: `podleaver${++inviteCount}@a.example`,
+        role: "user",
+        workspace: w.alice.workspace,
+      });
+      const { addSpaceMember } = await import("../../src/core/spaces.ts");
+      await addSpaceMember(w.s.deps, w.admin, { spaceId: w.podId, userId: u.user.sId });
+      return { user: u.user.sId };
+    },
+  ),
+  "POST /w/:wId/pods/:podId/tasks": wsForm(
+    (w) => `/w/${w.a}/pods/${w.podId}/tasks`,
+    () => ({ text: "New task" }),
+  ),
+  "POST /w/:wId/pods/:podId/tasks/:taskId": wsForm(
+    (w) => `/w/${w.a}/pods/${w.podId}/tasks/${w.lastTask}`,
+    async (w) => {
+      w.lastTask = await newTask(w);
+      return { status: "done" };
+    },
+  ),
+  "POST /w/:wId/pods/:podId/tasks/:taskId/delete": wsForm(
+    (w) => `/w/${w.a}/pods/${w.podId}/tasks/${w.lastTask}/delete`,
+    async (w) => {
+      w.lastTask = await newTask(w);
+      return {};
+    },
+  ),
+  "POST /w/:wId/pods/:podId/files": {
+    path: (w) => `/w/${w.a}/pods/${w.podId}/files`,
+    csrf: true,
+    multipart: true,
+    fields: () => Promise.resolve({}),
+  },
+  "POST /w/:wId/credentials/mcp-token": wsForm(
+    (w) => `/w/${w.a}/credentials/mcp-token`,
+    () => ({}),
+  ),
+  "POST /w/:wId/credentials/personal-tokens": wsForm(
+    (w) => `/w/${w.a}/credentials/personal-tokens`,
+    () => ({ name: `Token ${++inviteCount}`, days: "" }),
+  ),
+  "POST /w/:wId/credentials/personal-tokens/revoke": wsForm(
+    (w) => `/w/${w.a}/credentials/personal-tokens/revoke`,
+    async (w) => ({
+      id: (await createOwnPersonalToken(w.s.deps, w.admin, { name: "doomed" })).token.sId,
+    }),
+  ),
+  "POST /w/:wId/credentials/api-keys": wsForm(
+    (w) => `/w/${w.a}/credentials/api-keys`,
+    () => ({ name: `Key ${++inviteCount}` }),
+  ),
+  "POST /w/:wId/credentials/api-keys/revoke": wsForm(
+    (w) => `/w/${w.a}/credentials/api-keys/revoke`,
+    async (w) => ({ id: (await createApiKey(w.s.deps, w.admin, { name: "doomed" })).key.sId }),
+  ),
+  "POST /invite/accept": {
+    path: () => "/invite/accept",
+    // The link's secret stands for the CSRF token (as setup's does); the origin is checked.
+    csrf: false,
+    fields: async (w) => {
+      const carol = await pageActorOf(w.s, w.carol);
+      const inv = await createInvitation(w.s.deps, carol, {
+        email: w.alice.email,
+        role: "user",
+      });
+      return { token: inv.token, action: "join" };
+    },
+  },
+};
 
 const FORMS: Record<string, Form> = {
   "POST /login": {
@@ -191,6 +482,7 @@ const FORMS: Record<string, Form> = {
     csrf: true,
     fields: () => Promise.resolve({ base_url: "http://127.0.0.1:9/v1", model: "m" }),
   },
+  ...CONSOLE_FORMS,
 };
 
 /** A form POST with explicit Origin / Sec-Fetch-Site headers. */
@@ -219,8 +511,8 @@ async function checkForm(w: World, route: string, form: Form) {
   const path = form.path(w);
   const before = await digestDatabase(w.s);
   const attempts: [string, () => ReturnType<BrowserHttp["request"]>][] = [
-    ["another origin", () => b.post(path, { ...fields, ...mine }, "https://evil.example")],
-    ["an opaque origin", () => b.post(path, { ...fields, ...mine }, "null")],
+    ["another origin", () => submit(b, form, path, { ...fields, ...mine }, "https://evil.example")],
+    ["an opaque origin", () => submit(b, form, path, { ...fields, ...mine }, "null")],
     [
       "a cross-site fetch",
       () => postRaw(b, path, { ...fields, ...mine }, { "sec-fetch-site": "cross-site" }),
@@ -229,9 +521,9 @@ async function checkForm(w: World, route: string, form: Form) {
   if (form.csrf) {
     const bobs = await csrfOf(other);
     attempts.push(
-      ["no CSRF token", () => b.post(path, fields)],
-      ["a wrong CSRF token", () => b.post(path, { ...fields, csrf: "A".repeat(43) })],
-      ["another session's CSRF token", () => b.post(path, { ...fields, csrf: bobs })],
+      ["no CSRF token", () => submit(b, form, path, fields)],
+      ["a wrong CSRF token", () => submit(b, form, path, { ...fields, csrf: "A".repeat(43) })],
+      ["another session's CSRF token", () => submit(b, form, path, { ...fields, csrf: bobs })],
     );
   }
   for (const [why, attempt] of attempts) {
@@ -240,7 +532,7 @@ async function checkForm(w: World, route: string, form: Form) {
     assert.ok(r.status !== 200 || !form.csrf, `${route} with ${why} answered 200`);
     assert.equal(await digestDatabase(w.s), before, `${route} with ${why} changed the database`);
   }
-  const done = await b.post(path, { ...fields, ...mine });
+  const done = await submit(b, form, path, { ...fields, ...mine });
   assert.ok(done.status < 400, `${route} done right: ${done.status} ${done.text.slice(0, 200)}`);
   assert.notEqual(await digestDatabase(w.s), before, `${route} done right changed nothing`);
   form.after?.(w);
@@ -290,21 +582,29 @@ Deno.test("[security] pages: a workspace's forms change nothing for a non-member
   // Sign-in, sign-out, one's own password and consent act on the caller only.
   const own = new Set(["POST /login", "POST /logout", "POST /account/password"]);
   own.add("POST /authorize/consent");
+  own.add("POST /invite/accept");
+  // What a member does for themselves: their own MCP token and personal tokens, joining an
+  // open Pod.
+  const bobsOwn = new Set([
+    "POST /w/:wId/integrations/token",
+    "POST /w/:wId/credentials/mcp-token",
+    "POST /w/:wId/credentials/personal-tokens",
+    "POST /w/:wId/spaces/:spaceId/join",
+  ]);
   let tried = 0;
   for (const [route, form] of Object.entries(FORMS)) {
     if (own.has(route)) continue;
     const fields = await form.fields(w, owner);
     for (const [u, b, csrf] of intruders) {
-      // A member generating their own MCP token is the page's purpose.
-      if (u === w.bob && route === "POST /w/:wId/integrations/token") continue;
+      if (u === w.bob && bobsOwn.has(route)) continue;
       const before = await digestDatabase(s);
-      const r = await b.post(form.path(w), { ...fields, csrf });
+      const r = await submit(b, form, form.path(w), { ...fields, csrf });
       assertUnframeable(`${u.email} ${route}`, r.headers);
       assert.equal(await digestDatabase(s), before, `${u.email}: ${route} changed the database`);
       tried++;
     }
   }
-  assert.ok(tried >= 12);
+  assert.ok(tried >= 40, `${tried}`);
 });
 
 Deno.test("[security] pages: sign-in never redirects off-origin, whatever characters next hides", async () => {
