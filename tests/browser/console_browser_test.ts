@@ -250,5 +250,8 @@ Deno.test("[browser] an admin invites a teammate, who accepts by creating an acc
   assert.equal(new URL(landed.url).pathname, `/w/${w.ws.sId}`);
   assert.match((await b.text("main h1"))!, /Acme/);
   assert.match((await b.text("main"))!, /a builder of this workspace/);
-  assert.ok(await b.count("nav.side a:has-text('Spaces and Pods')") === 1, "the navigation is there");
+  assert.ok(
+    await b.count("nav.side a:has-text('Spaces and Pods')") === 1,
+    "the navigation is there",
+  );
 });
