@@ -36,3 +36,6 @@ ENV DUST_MCP_DATA_DIR=/data DUST_MCP_HOST=0.0.0.0
 EXPOSE 4310 4320
 ENTRYPOINT ["/usr/local/bin/dust-mcp"]
 CMD ["serve"]
+# No shell or curl here: the binary asks its own /healthz (same settings, so the same port).
+HEALTHCHECK --interval=30s --timeout=6s --start-period=30s --retries=3 \
+  CMD ["/usr/local/bin/dust-mcp", "healthcheck"]

@@ -1,7 +1,8 @@
 /**
  * The command line: `serve` (the default) and the operator commands that work on the data
  * directory. Operator commands open the same SQLite database (WAL + busy timeout), so they are
- * safe while the server runs. Bad flags exit 2 with a one-line reason.
+ * safe while the server runs — except `migrate-data`, which needs the instance stopped and
+ * refuses otherwise. Bad flags exit 2 with a one-line reason.
  * @module
  */
 import { parseArgs } from "node:util";
@@ -16,7 +17,7 @@ import {
   twoColumns,
 } from "./config.ts";
 import { VERSION } from "./version.ts";
-import { openConfiguredDatabase, startServer } from "./server.ts";
+import { openBlobStore, openConfiguredDatabase, startServer } from "./server.ts";
 import { type LogSink, stdoutSink } from "./util/log.ts";
 import { AppError } from "./errors.ts";
 import type { Db } from "./db/db.ts";
@@ -34,6 +35,9 @@ import { insertApiKey, listWorkspaceApiKeys, revokeWorkspaceApiKey } from "./cor
 import { issuePersonalToken } from "./core/personal_tokens.ts";
 import { issueMcpToken } from "./core/mcp_tokens.ts";
 import { exportAuditJsonl } from "./core/audit_views.ts";
+import { formatBytes, migrateData, MigrateDataError } from "./core/migrate_data.ts";
+import { sqlitePath } from "./db/open.ts";
+import type { S3Files } from "./storage/s3_files.ts";
 
 /** Where command output goes (tests capture it). */
 export interface Io {
@@ -102,6 +106,20 @@ export const COMMANDS: Command[] = [
       );
       return 0;
     },
+  },
+  {
+    words: ["migrate-data"],
+    summary:
+      "Copy this stopped instance's SQLite database and files into --database-url (PostgreSQL) " +
+      "and --files-url (S3, optional), then verify",
+    flags: {},
+    run: async ({ config, io }) => await runMigrateData(config, io),
+  },
+  {
+    words: ["healthcheck"],
+    summary: "Exit 0 when this instance's /healthz answers ok (container health checks)",
+    flags: {},
+    run: async ({ config, io }) => await runHealthcheck(config, io),
   },
   {
     words: ["version"],
@@ -271,6 +289,70 @@ export const COMMANDS: Command[] = [
     },
   },
 ];
+
+/** `migrate-data`: the stores come from the usual settings, the source is the data directory. */
+async function runMigrateData(config: Config, io: Io): Promise<number> {
+  if (!config.databaseUrl) {
+    throw new UsageError("migrate-data needs --database-url (the PostgreSQL database to fill)");
+  }
+  const source = sqlitePath(config.dataDir);
+  if (!(await Deno.stat(source).then((s) => s.isFile, () => false))) {
+    throw new UsageError(`--data-dir: no database at ${source} (the instance to move)`);
+  }
+  const pg = new URL(config.databaseUrl);
+  io.out(`target: PostgreSQL ${pg.hostname}:${pg.port || 5432}${pg.pathname}`);
+  const target = await openConfiguredDatabase(config, { migrate: false });
+  let files: S3Files | null = null;
+  try {
+    files = config.filesUrl ? await openBlobStore(config) as S3Files : null;
+    const done = await migrateData({
+      sqlitePath: source,
+      dataDir: config.dataDir,
+      target,
+      files,
+      report: (line) => io.out(line),
+    });
+    const bytes = `${done.files} files (${formatBytes(done.bytes)})`;
+    io.out(
+      `done in ${(done.ms / 1000).toFixed(1)} s: ${done.rows} rows in ${done.tables} tables, ` +
+        `${done.filesCopied ? `${bytes} copied` : `${bytes} left in place`}; verified. ` +
+        "Start the instances with the same --database-url" +
+        (done.filesCopied ? " and --files-url." : "."),
+    );
+    return 0;
+  } catch (e) {
+    if (!(e instanceof MigrateDataError)) throw e;
+    io.err(`dust-mcp: migrate-data: ${oneLine(e.message)}`);
+    return 1;
+  } finally {
+    await files?.close();
+    await target.close();
+  }
+}
+
+/** `healthcheck`: GET /healthz on this instance's port, from inside its host or container. */
+async function runHealthcheck(config: Config, io: Io): Promise<number> {
+  const host = config.host === "0.0.0.0"
+    ? "127.0.0.1"
+    : config.host === "::"
+    ? "[::1]"
+    : config.host.includes(":")
+    ? `[${config.host}]`
+    : config.host;
+  const url = `http://${host}:${config.port}/healthz`;
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(5_000) });
+    const body = await res.json().catch(() => null) as { status?: string } | null;
+    if (res.ok && body?.status === "ok") {
+      io.out("ok");
+      return 0;
+    }
+    io.err(`dust-mcp: ${url} answered ${res.status}`);
+  } catch (e) {
+    io.err(`dust-mcp: ${url}: ${oneLine((e as Error).message)}`);
+  }
+  return 1;
+}
 
 /** `dust-mcp <command> --help`: the command's own flags with what each means. */
 function commandHelp(c: Command): string {

@@ -169,6 +169,12 @@ export class S3Files implements BlobStore {
     return { keys, complete: false };
   }
 
+  /** True when anything at all is stored under the prefix, shaped like a key or not
+   * (`migrate-data` copies only into an empty prefix). */
+  async hasObjects(): Promise<boolean> {
+    return (await this.#list(undefined, 1)).objects.length > 0;
+  }
+
   /** Unfinished multipart uploads under the prefix (ListMultipartUploads, first 1000). */
   async listUploads(): Promise<S3Upload[]> {
     const url = this.#bucketUrl({ uploads: "", prefix: this.location.prefix });

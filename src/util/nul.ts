@@ -5,6 +5,7 @@
  * @module
  */
 
+// deno-lint-ignore no-control-regex
 const NUL = /\u0000/g;
 
 /** `text` with every U+0000 replaced by U+FFFD. */

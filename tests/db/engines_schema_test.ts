@@ -9,13 +9,13 @@ import { openDb } from "../../src/db/sqlite.ts";
 import { PostgresDb } from "../../src/db/postgres.ts";
 import { migrate, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS } from "../../src/db/migrate.ts";
 import { createPgTestDatabase } from "../helpers/pg_test_db.ts";
+import { SQLITE_ONLY_COLUMNS, SQLITE_ONLY_TABLES } from "../../src/db/copy_tables.ts";
 
 const ENGINE_ONLY = new Set([
-  // SQLite: FTS5 partitions (bm25 statistics must not cross a boundary) and their queues.
-  "search_partitions",
-  "search_space_moves",
-  "search_index_trash",
-  "document_chunks.partition_id",
+  // SQLite: FTS5 partitions (bm25 statistics must not cross a boundary) and their queues, the
+  // same list `migrate-data` leaves behind.
+  ...SQLITE_ONLY_TABLES,
+  ...SQLITE_ONLY_COLUMNS,
   // PostgreSQL: the generated tsvector of a chunk.
   "document_chunks.tsv",
 ]);

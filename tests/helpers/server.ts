@@ -30,6 +30,9 @@ export interface TestServerOptions {
   /** "local": bytes in the data directory even when DUST_MCP_TEST_FILES_URL is set (tests
    * that look inside that directory). */
   files?: "local";
+  /** "sqlite": the data directory's SQLite database even when the suite runs on PostgreSQL
+   * (the source of a `migrate-data`). */
+  engine?: "sqlite";
 }
 
 /** The engine the suite runs on: `DUST_MCP_TEST_DATABASE=postgres` (set by `deno task test`). */
@@ -42,7 +45,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const ownsDir = !options.dataDir;
   const logs: string[] = [];
   // On PostgreSQL a fresh database per server; a restart on the same data directory reuses it.
-  const database = testEngine() === "postgres" && !options.flags?.["database-url"]
+  const database = testEngine() === "postgres" && options.engine !== "sqlite" &&
+      !options.flags?.["database-url"]
     ? await databaseFor(dataDir, ownsDir)
     : null;
   const flags = database ? { ...options.flags, "database-url": database.url } : options.flags;
