@@ -42,6 +42,9 @@ export interface ConsentProps {
   error?: string;
 }
 
+/** After the redirect host, with its leading space (a JSX text would lose it). */
+const LOOPBACK_NOTE = " (an application on this computer)";
+
 function isLoopbackOnly(uri: string): boolean {
   return /^http:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?\//.test(uri);
 }
@@ -79,9 +82,7 @@ export function ConsentPage(p: ConsentProps) {
             <th scope="row">Sends you back to</th>
             <td>
               <strong>{displayHost(p.redirectUri)}</strong>
-              {isLoopbackOnly(p.redirectUri)
-                ? <span class="muted">(an application on this computer)</span>
-                : null}
+              {isLoopbackOnly(p.redirectUri) ? <span class="muted">{LOOPBACK_NOTE}</span> : null}
             </td>
           </tr>
           <tr>

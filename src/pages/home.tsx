@@ -78,7 +78,7 @@ function HomePage(p: HomeProps) {
                   <li>
                     {i.done ? "✓ " : ""}
                     <a href={i.href}>{i.label}</a>
-                    {i.done ? <span class="muted">(done)</span> : null}
+                    {i.done ? " (done)" : null}
                   </li>
                 ))}
               </ul>

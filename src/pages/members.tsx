@@ -73,7 +73,7 @@ function MemberRow(p: { m: MemberView; wId: string; csrf: string; self: boolean 
     <tr data-member={p.m.email}>
       <td>
         {p.m.fullName}
-        {p.self ? <span class="muted">(you)</span> : null}
+        {p.self ? " (you)" : null}
       </td>
       <td>{p.m.email}</td>
       <td>

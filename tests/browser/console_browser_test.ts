@@ -215,6 +215,12 @@ Deno.test("[browser] scripts where they are needed: copy buttons appear and copy
   const height = await b.eval<number>("document.documentElement.scrollHeight");
   assert.ok(height < 2600, `the Integrations page is ${height} px tall`);
   await b.goto(`${s.url}/w/${w.ws.sId}/audit`);
+  // Number and typeless inputs look like the others (they were unstyled).
+  const style = await b.eval<string[]>(`["#retentionDays", "#tool", "#user"].map((q) => {
+    const c = getComputedStyle(document.querySelector(q));
+    return c.borderTopLeftRadius + " " + c.paddingLeft;
+  })`);
+  assert.equal(new Set(style).size, 1, `inputs styled alike: ${style}`);
   for (const id of ["chart-tools", "chart-outcomes", "chart-latency"]) {
     assert.equal(await b.count(`#${id} .uplot canvas`), 1, `${id} drawn`);
   }

@@ -79,3 +79,18 @@ Deno.test("[console] copy buttons are hidden until the script runs; the text is 
     clientSetups("http://x/mcp", "t", true).length,
   );
 });
+
+Deno.test("[console] consent: the redirect host and its note are spaced, Allow and Deny apart", async () => {
+  await using s = await startTestServer();
+  const w = await seedConsoleWorld(s);
+  const b = new BrowserHttp(s.url);
+  await startSessionFor(s, b, w.user.user.id);
+  const { registerPublicClient, authorizeUrl } = await import("../helpers/oauth_flow.ts");
+  const { pkcePair } = await import("../helpers/oauth_client.ts");
+  const clientId = await registerPublicClient(s.url);
+  const { page } = await b.openConsent(
+    authorizeUrl(s.url, { clientId, challenge: pkcePair().challenge }),
+  );
+  assert.match(page.text, /<\/strong><span class="muted"> \(an application on this computer\)/);
+  assert.match(page.text, /<div class="actions"><button[^>]*value="approve"[\s\S]*?value="deny"/);
+});
