@@ -154,7 +154,7 @@ function AgentForm(
       <fieldset>
         <legend>Tools</legend>
         {AGENT_TOOLS.map((t) => (
-          <div>
+          <div key={t}>
             <input
               id={`tool_${t}`}
               name={`tool_${t}`}
@@ -169,7 +169,7 @@ function AgentForm(
       <fieldset>
         <legend>Spaces its search reads (none ticked: every space the asking member reads)</legend>
         {p.spaces.map((s) => (
-          <div>
+          <div key={s.sId}>
             <input
               id={`space_${s.sId}`}
               name={`space_${s.sId}`}
@@ -186,7 +186,7 @@ function AgentForm(
       <label for="scope">Scope</label>
       <select id="scope" name="scope">
         {EDITABLE_SCOPES.map((s) => (
-          <option value={s} selected={v.scope === s}>{SCOPE_HELP[s]}</option>
+          <option key={s} value={s} selected={v.scope === s}>{SCOPE_HELP[s]}</option>
         ))}
       </select>
       <button type="submit">{p.submit}</button>
@@ -259,7 +259,7 @@ async function renderList(c: Context<AppEnv>, page: ConsolePage, ok?: string) {
           </thead>
           <tbody>
             {agents.map((a) => (
-              <tr>
+              <tr key={a.sId}>
                 <td>
                   <a href={agentPath(wId, a.sId)}>@{a.name}</a>
                   {a.description ? <div class="muted">{a.description}</div> : null}

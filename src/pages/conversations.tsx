@@ -64,8 +64,9 @@ type AgentOption = { sId: string; name: string };
 function AgentSelect(p: { id: string; agents: AgentOption[]; selected: string | null }) {
   return (
     <select id={p.id} name="agent">
-      {p.agents.map((a) => <option value={a.sId} selected={a.sId === p.selected}>@{a.name}
-      </option>)}
+      {p.agents.map((a) => (
+        <option key={a.sId} value={a.sId} selected={a.sId === p.selected}>@{a.name}</option>
+      ))}
       <option value="" selected={p.selected === ""}>No agent</option>
     </select>
   );
@@ -102,6 +103,7 @@ async function renderList(c: Context<AppEnv>, page: ConsolePage, error?: string)
         <nav aria-label="Conversation lists">
           {CONSOLE_CONVERSATION_VIEWS.map((v) => (
             <a
+              key={v}
               href={`${listPath(wId)}${query({ view: v === "mine" ? null : v })}`}
               aria-current={v === view ? "page" : undefined}
             >
@@ -120,7 +122,7 @@ async function renderList(c: Context<AppEnv>, page: ConsolePage, error?: string)
             </thead>
             <tbody>
               {list.conversations.map((cv) => (
-                <tr>
+                <tr key={cv.sId}>
                   <td>
                     <a href={convPath(wId, cv.sId)}>{cv.title || "Untitled conversation"}</a>
                     {cv.unread ? <strong>· unread</strong> : null}
@@ -173,7 +175,7 @@ async function renderList(c: Context<AppEnv>, page: ConsolePage, error?: string)
           <select id="where" name="where">
             <option value="private">Private (you, and whoever you share it with later)</option>
             <option value="workspace">Shared with the workspace</option>
-            {pods.map((p) => <option value={`pod:${p.sId}`}>{`Pod ${p.name}`}</option>)}
+            {pods.map((p) => <option key={p.sId} value={`pod:${p.sId}`}>{`Pod ${p.name}`}</option>)}
           </select>
           <label for="agent">Agent</label>
           <AgentSelect id="agent" agents={agents} selected={agents[0]?.sId ?? ""} />
@@ -201,7 +203,7 @@ function Actions(p: { actions: Json[] }) {
   return (
     <div>
       {p.actions.map((a) => (
-        <details>
+        <details key={a.sId}>
           <summary>
             {`Tool ${a.functionCallName} — ${a.status}`}
             {a.executionDurationMs != null ? ` (${a.executionDurationMs} ms)` : ""}
@@ -396,10 +398,10 @@ async function renderConversation(
       {messages.length === 0 ? <p class="card">No messages yet.</p> : null}
       {messages.map((m) =>
         m.type === "user_message"
-          ? <UserMessage m={m} />
+          ? <UserMessage key={m.sId} m={m} />
           : m.type === "agent_message"
-          ? <AgentMessage m={m} wId={wId} cId={conv.sId} page={page} />
-          : <Fragment m={m} />
+          ? <AgentMessage key={m.sId} m={m} wId={wId} cId={conv.sId} page={page} />
+          : <Fragment key={m.sId} m={m} />
       )}
       {files.length
         ? (
@@ -407,7 +409,7 @@ async function renderConversation(
             <h2>Files</h2>
             <ul>
               {files.map((f) => (
-                <li>
+                <li key={f.path}>
                   <code>{f.path}</code>{" "}
                   <span class="muted">{`${f.mimeType}, ${formatBytes(f.sizeBytes)}`}</span>
                 </li>

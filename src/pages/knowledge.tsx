@@ -77,7 +77,7 @@ function SpaceCard(p: { wId: string; page: ConsolePage; space: KnowledgeSpace; e
           </thead>
           <tbody>
             {s.dataSources.map((d) => (
-              <tr>
+              <tr key={d.sId}>
                 <td>
                   <a href={dsPath(p.wId, s.sId, d.sId)}>{d.name}</a>
                   {d.description ? <div class="muted">{d.description}</div> : null}
@@ -127,6 +127,7 @@ async function renderOverview(
       {spaces.length === 0 ? <p class="card">You cannot read any space.</p> : null}
       {spaces.map((s) => (
         <SpaceCard
+          key={s.sId}
           wId={wId}
           page={page}
           space={s}
@@ -153,7 +154,7 @@ function DocumentRows(
       </thead>
       <tbody>
         {p.docs.map((d) => (
-          <tr>
+          <tr key={d.documentId}>
             <td>
               <a
                 href={`${dsPath(p.wId, p.spaceId, p.dsId)}/document${query({ id: d.documentId })}`}
