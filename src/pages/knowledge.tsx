@@ -42,7 +42,7 @@ import { csrfMatches } from "../auth/sessions.ts";
 import { AppError, invalid } from "../errors.ts";
 
 const KIND_LABEL: Record<string, string> = {
-  global: "Company data",
+  global: "every member",
   regular: "Space",
   project: "Pod",
   system: "System (admins)",
