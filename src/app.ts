@@ -48,6 +48,9 @@ import {
 } from "./api/allowed_methods.ts";
 import { UPLOAD_BODY_MAX } from "./core/files.ts";
 import { documentUploadRoutes } from "./api/document_upload.ts";
+import { knowledgeRoutes } from "./pages/knowledge.tsx";
+import { agentPageRoutes } from "./pages/agents.tsx";
+import { conversationPageRoutes } from "./pages/conversations.tsx";
 
 /**
  * Body-size limits: uploads and relay results are larger than ordinary JSON. The upload cap
@@ -63,6 +66,8 @@ export const BODY_LIMITS = {
 const FILE_PATH = /^\/api\/v1\/w\/[^/]+\/files\/[^/]+$/;
 /** A document upload (src/api/document_upload.ts), capped the same way. */
 const DOCUMENT_UPLOAD_PATH = /^\/api\/v1\/w\/[^/]+\/spaces\/[^/]+\/data_sources\/[^/]+\/upload$/;
+/** The console's document upload form (src/pages/knowledge.tsx), capped the same way. */
+const CONSOLE_UPLOAD_PATH = /^\/w\/[^/]+\/knowledge\/[^/]+\/[^/]+\/upload$/;
 
 function bodyLimitFor(path: string): number {
   if (/^\/api\/v1\/w\/[^/]+\/mcp\/results$/.test(path)) return BODY_LIMITS.relayResults;
@@ -130,7 +135,8 @@ export function createApp(deps: Deps): Hono<AppEnv> {
     // bodyLimit would hold a body sent without Content-Length whole in memory first.
     if (
       c.req.method === "POST" &&
-      (FILE_PATH.test(c.req.path) || DOCUMENT_UPLOAD_PATH.test(c.req.path))
+      (FILE_PATH.test(c.req.path) || DOCUMENT_UPLOAD_PATH.test(c.req.path) ||
+        CONSOLE_UPLOAD_PATH.test(c.req.path))
     ) return await next();
     const limit = bodyLimitFor(c.req.path);
     // A declared length within the limit needs no counting: the HTTP server enforces the
@@ -188,6 +194,10 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   app.route("/", relayRoutes());
   app.route("/", modelSettingsRoutes());
   app.route("/", conversationRoutes());
+  // The console's knowledge, agents and conversations pages.
+  app.route("/", knowledgeRoutes());
+  app.route("/", agentPageRoutes());
+  app.route("/", conversationPageRoutes());
 
   app.notFound((c) => {
     const allowed = allowedMethods(c.req.path);

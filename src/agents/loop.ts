@@ -178,6 +178,7 @@ async function prepareRun(
   const toolset = await prepareAgentTools(deps, {
     actor,
     agentTools: agent.tools,
+    agentSpaceIds: agent.spaceIds,
     conversationSId: job.conversationSId,
     podSId,
     agentMessageSId: job.messageSId,
