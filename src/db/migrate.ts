@@ -35,34 +35,35 @@ export interface Migration {
 
 type Module = { name: string; sql: string };
 
-function list(modules: Module[]): Migration[] {
-  return modules.map((m, i) => ({ version: i + 1, name: m.name, sql: m.sql }));
+/** Each migration with the number of its file: a version is never derived from a position. */
+function list(modules: [number, Module][]): Migration[] {
+  return modules.map(([version, m]) => ({ version, name: m.name, sql: m.sql }));
 }
 
 export const SQLITE_MIGRATIONS: readonly Migration[] = list([
-  s0001,
-  s0002,
-  s0003,
-  s0004,
-  s0005,
-  s0006,
-  s0007,
-  s0008,
-  s0009,
-  s0011,
+  [1, s0001],
+  [2, s0002],
+  [3, s0003],
+  [4, s0004],
+  [5, s0005],
+  [6, s0006],
+  [7, s0007],
+  [8, s0008],
+  [9, s0009],
+  [11, s0011],
 ]);
 
 export const POSTGRES_MIGRATIONS: readonly Migration[] = list([
-  p0001,
-  p0002,
-  p0003,
-  p0004,
-  p0005,
-  p0006,
-  p0007,
-  p0008,
-  p0009,
-  p0011,
+  [1, p0001],
+  [2, p0002],
+  [3, p0003],
+  [4, p0004],
+  [5, p0005],
+  [6, p0006],
+  [7, p0007],
+  [8, p0008],
+  [9, p0009],
+  [11, p0011],
 ]);
 
 /** The migrations of an engine. */
