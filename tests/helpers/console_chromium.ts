@@ -121,12 +121,12 @@ async function run(cmd: Command): Promise<unknown> {
       return { text: await pageOf(cmd.page).page.locator(cmd.selector).first().textContent() };
     case "waitText": {
       const { page } = pageOf(cmd.page);
-      await page.waitForFunction(
-        `(document.querySelector(${JSON.stringify(cmd.selector)})?.textContent ?? "")` +
-          `.includes(${JSON.stringify(cmd.text)})`,
-        undefined,
-        { timeout: cmd.timeoutMs ?? 20_000 },
-      );
+      // A locator wait, not waitForFunction with a string: the pages' CSP forbids eval, and
+      // Playwright evaluates a string predicate with eval when it polls again after a change.
+      await page.locator(cmd.selector, { hasText: cmd.text }).first().waitFor({
+        state: "attached",
+        timeout: cmd.timeoutMs ?? 20_000,
+      });
       return {};
     }
     case "waitGone": {
