@@ -249,6 +249,12 @@ export class PostgresDb implements Db {
     }) as T;
   }
 
+  async txLock(name: string): Promise<void> {
+    const t = this.#context.getStore();
+    if (!t) throw new Error("txLock() must run inside tx()");
+    await t`SELECT pg_advisory_xact_lock(hashtext(${name}))`;
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
