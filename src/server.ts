@@ -118,7 +118,7 @@ export async function openConfiguredDatabase(
 export async function openBlobStore(config: Config): Promise<BlobStore> {
   if (!config.filesUrl) {
     const local = new LocalFiles(config.dataDir);
-    await local.init();
+    await local.init({ shared: config.databaseUrl !== null });
     return local;
   }
   // Loaded only when configured: local files pay nothing for the S3 client at start.

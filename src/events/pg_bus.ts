@@ -65,7 +65,8 @@ export class PgEventBus implements EventBus {
     this.#pingTimer = setInterval(() => this.#ping(), this.#pingMs);
   }
 
-  publish(channel: string, note: unknown): void {
+  /** Every listener gets the note (`_localPayload` is for the in-process bus only). */
+  publish(channel: string, note: unknown, _localPayload?: unknown): void {
     const text = noteText(channel, note);
     this.#listeners.deliver(channel, note);
     this.#send(JSON.stringify({ o: this.instanceId, c: channel, p: JSON.parse(text) }));
