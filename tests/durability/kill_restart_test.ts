@@ -329,7 +329,9 @@ Deno.test("[durability] acknowledged writes survive SIGKILL at random moments; i
       const restartMs = await restartAndVerify(run, round);
       console.log(
         `[durability] round ${round}: killed after ${afterMs} ms, orphan blobs ${orphans} ` +
-          `(swept by the restart), restart ${restartMs} ms, ` +
+          `(${
+            durabilityOnPostgres() ? "left to the periodic sweep" : "swept by the restart"
+          }), restart ${restartMs} ms, ` +
           `acknowledged so far ${JSON.stringify(run.ledger.counts())}`,
       );
     }
