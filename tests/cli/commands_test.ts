@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { runCli } from "../../src/cli.ts";
 import { VERSION } from "../../src/version.ts";
 import { openDatabase } from "../../src/db/open.ts";
