@@ -472,7 +472,7 @@ export const SETTINGS: readonly Setting[] = [
     flag: "work-lease-seconds",
     env: "DUST_MCP_WORK_LEASE_SECONDS",
     help:
-      "Seconds an instance's claim on an agent run or a periodic job outlives its last renewal (renewed every third of it); past it another instance takes the work over (min 2)",
+      "Seconds an instance's claim on an agent run or a periodic job outlives its last renewal; then another instance takes it (min 2)",
     shownDefault: "30",
     parse: (v) => {
       const n = parsePositiveInt(v, "--work-lease-seconds");
