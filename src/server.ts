@@ -199,6 +199,7 @@ function addPeriodicJobs(deps: Deps, sweptAtStart: boolean): void {
     cluster.addJob({
       name: "blob-sweep",
       intervalMs: BLOB_SWEEP_INTERVAL_MS,
+      runAtStart: true,
       run: async () => {
         const sweep = await sweepOrphanBlobs(deps, { olderThanMs: ORPHAN_MARGIN_MS });
         log.info("orphan blobs swept", { ...sweep });

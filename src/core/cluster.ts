@@ -19,6 +19,7 @@ import {
   claimJob,
   dueJobs,
   finishJob,
+  makeJobDue,
   type PeriodicJob,
   registerJob,
   renewJobs,
@@ -73,7 +74,10 @@ export class Cluster {
   /** The first heartbeat and the job rows; then a first tick (in the background) and the timer. */
   async start(): Promise<void> {
     await this.#heartbeat();
-    for (const name of this.#jobs.keys()) await registerJob(this.deps.db, name);
+    for (const job of this.#jobs.values()) {
+      await registerJob(this.deps.db, job.name);
+      if (job.runAtStart) await makeJobDue(this.deps.db, job.name);
+    }
     void this.tick();
     this.#timer = setInterval(() => void this.tick(), this.tickMs);
   }

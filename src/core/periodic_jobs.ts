@@ -12,7 +12,14 @@ import type { Db } from "../db/db.ts";
 export interface PeriodicJob {
   name: string;
   intervalMs: number;
+  /** Also due whenever an instance starts (still one run at a time). */
+  runAtStart?: boolean;
   run(): Promise<unknown>;
+}
+
+/** Make a job due now (an instance starting, for a job that runs at every start). */
+export async function makeJobDue(db: Db, name: string): Promise<void> {
+  await db.run("UPDATE periodic_jobs SET next_run_at = 0 WHERE name = ?", name);
 }
 
 /** Make sure the job has its row (due at once when new). */

@@ -9,6 +9,7 @@ import { resolveConfig } from "../../src/config.ts";
 import { Cluster } from "../../src/core/cluster.ts";
 import { claimJob, listJobs, registerJob } from "../../src/core/periodic_jobs.ts";
 import { releaseDeadInstanceWork } from "../../src/core/instances.ts";
+import { loadKeyRing } from "../../src/core/signing_keys.ts";
 import { PostgresDb } from "../../src/db/postgres.ts";
 import type { Db } from "../../src/db/db.ts";
 import { createLogger } from "../../src/util/log.ts";
@@ -109,4 +110,17 @@ Deno.test("[cluster] a dead instance's upload reservations are released; a live 
   assert.equal(await releaseDeadInstanceWork(db, Date.now()), 2);
   const left = await db.all("SELECT instance_id FROM storage_reservations");
   assert.deepEqual(left.map((r) => r.instance_id), [server.deps.instanceId]);
+});
+
+Deno.test("[cluster] instances starting together on a database without keys make one key ring", async () => {
+  await using t = await openTestDb();
+  const hs = handles(t.db, 4);
+  try {
+    const rings = await Promise.all(hs.map((db) => loadKeyRing(db)));
+    const n = await t.db.get<{ n: number }>("SELECT count(*) AS n FROM signing_keys");
+    assert.equal(Number(n?.n), 1, "one key generated");
+    assert.deepEqual(new Set(rings.map((r) => r.current.kid)).size, 1, "every ring signs with it");
+  } finally {
+    await closeHandles(t.db, hs);
+  }
 });
