@@ -192,7 +192,7 @@ function addPeriodicJobs(deps: Deps, sweptAtStart: boolean): void {
     intervalMs: cluster.leaseMs,
     run: async () => {
       const released = await releaseDeadInstanceWork(db, Date.now());
-      if (released > 0) log.info("storage reservations of dead instances released", { released });
+      if (released > 0) log.info("storage reservations released", { released, dead: true });
     },
   });
   if (!sweptAtStart) {
@@ -220,13 +220,13 @@ export async function startServer(
   });
   const instanceId = `ins_${randomString(16)}`;
   const sweptAtStart = await sweepBlobsAtStart({ db, files }, log);
-  if (db.engine === "sqlite") {
-    // One instance: no upload is in flight now, so a reservation left is a stopped upload's.
-    // (Several instances release a dead one's reservations in a periodic job instead.)
-    await forgetOtherInstances(db, instanceId);
-    const released = await clearReservations(db);
-    if (released > 0) log.info("storage reservations released", { released });
-  }
+  // One instance (SQLite): no upload is in flight now, so a reservation left is a stopped
+  // upload's. Several: only those of instances no longer alive (a periodic job does it later).
+  if (db.engine === "sqlite") await forgetOtherInstances(db, instanceId);
+  const released = db.engine === "sqlite"
+    ? await clearReservations(db)
+    : await releaseDeadInstanceWork(db, Date.now());
+  if (released > 0) log.info("storage reservations released", { released });
   // Before searches run: index content from before partitions (migration 0005) and anything a
   // cascade or a space change left pending.
   const indexWork = await syncSearchIndex(db);

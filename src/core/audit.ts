@@ -135,6 +135,8 @@ interface Pending {
   refusals: Map<string, RefusalCount>;
   timer: Awaited<ReturnType<typeof setTimeout>> | undefined;
   maxEntries: number;
+  /** The flushes started so far, one after the other (a flush waits for the ones before). */
+  flushing: Promise<void>;
 }
 const pending = new WeakMap<Db, Pending>();
 
@@ -152,7 +154,16 @@ export async function recordToolCall(
 ): Promise<void> {
   let p = pending.get(db);
   if (!p) {
-    pending.set(db, p = { rows: [], refusals: new Map(), timer: undefined, maxEntries });
+    pending.set(
+      db,
+      p = {
+        rows: [],
+        refusals: new Map(),
+        timer: undefined,
+        maxEntries,
+        flushing: Promise.resolve(),
+      },
+    );
   }
   p.maxEntries = maxEntries;
   const { refused, ...entry } = e;
@@ -182,16 +193,31 @@ function refusalCredential(e: StoredEntry): string {
   return e.credentialId ?? `${e.credentialKind}:${e.userId ?? ""}`;
 }
 
-/** Write every buffered entry now (before reads, and on shutdown). */
+/**
+ * Write every buffered entry now (before reads, and on shutdown). Resolves once every entry
+ * buffered before the call is committed, also those a flush already under way is writing (on
+ * PostgreSQL a reader's query does not wait for another connection's transaction).
+ */
 export async function flushAuditLog(db: Db): Promise<void> {
   const p = pending.get(db);
   if (!p) return;
   if (p.timer !== undefined) clearTimeout(p.timer);
   p.timer = undefined;
-  if (p.rows.length === 0 && p.refusals.size === 0) return;
+  if (p.rows.length === 0 && p.refusals.size === 0) return await p.flushing;
   const { rows, refusals } = p;
   p.rows = [];
   p.refusals = new Map();
+  const write = p.flushing.then(() => writeBatch(db, p, rows, refusals));
+  p.flushing = write.catch(() => {});
+  await write;
+}
+
+async function writeBatch(
+  db: Db,
+  p: Pending,
+  rows: StoredEntry[],
+  refusals: Map<string, RefusalCount>,
+): Promise<void> {
   const touched = new Set<number>();
   await db.tx(async () => {
     const insert = db.prepare(INSERT_SQL);
