@@ -15,6 +15,7 @@ import * as s0006 from "./migrations/sqlite/0006_sign_in_limits.ts";
 import * as s0007 from "./migrations/sqlite/0007_storage_quotas.ts";
 import * as s0008 from "./migrations/sqlite/0008_stream_events_autoincrement.ts";
 import * as s0009 from "./migrations/sqlite/0009_stream_event_types.ts";
+import * as s0010 from "./migrations/sqlite/0010_instances_and_leases.ts";
 import * as s0011 from "./migrations/sqlite/0011_console.ts";
 import * as p0001 from "./migrations/postgres/0001_init.ts";
 import * as p0002 from "./migrations/postgres/0002_relay_and_tool_views.ts";
@@ -25,6 +26,7 @@ import * as p0006 from "./migrations/postgres/0006_sign_in_limits.ts";
 import * as p0007 from "./migrations/postgres/0007_storage_quotas.ts";
 import * as p0008 from "./migrations/postgres/0008_stream_events_autoincrement.ts";
 import * as p0009 from "./migrations/postgres/0009_stream_event_types.ts";
+import * as p0010 from "./migrations/postgres/0010_instances_and_leases.ts";
 import * as p0011 from "./migrations/postgres/0011_console.ts";
 
 export interface Migration {
@@ -50,6 +52,7 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = list([
   [7, s0007],
   [8, s0008],
   [9, s0009],
+  [10, s0010],
   [11, s0011],
 ]);
 
@@ -63,6 +66,7 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = list([
   [7, p0007],
   [8, p0008],
   [9, p0009],
+  [10, p0010],
   [11, p0011],
 ]);
 

@@ -17,6 +17,8 @@ export interface ScriptedTurn {
   toolCalls?: { name: string; arguments: Record<string, unknown> | string; id?: string }[];
   /** Never answer (until the client goes away): for cancel and shutdown tests. */
   hang?: boolean;
+  /** Stream `content` as tokens, then never finish (a run killed mid-answer). */
+  hangAfterContent?: boolean;
   /** Answer with this HTTP status and an OpenAI error body instead. */
   errorStatus?: number;
   /**
@@ -159,6 +161,20 @@ export function startFakeModel(script: ScriptStep[]): Promise<FakeModel> {
       return Response.json({ error: { message: "scripted failure", type: "server_error" } }, {
         status: turn.errorStatus,
       });
+    }
+    if (turn.hangAfterContent && body.stream) {
+      const head = chunk({ role: "assistant", content: "" }) +
+        (turn.content ?? "").split(" ").map((w) => chunk({ content: `${w} ` })).join("");
+      return new Response(
+        new ReadableStream<Uint8Array>({
+          start: (c) => {
+            c.enqueue(new TextEncoder().encode(head));
+            hung.add(c);
+          },
+          cancel: () => {},
+        }),
+        { headers: { "Content-Type": "text/event-stream" } },
+      );
     }
     if (turn.hang) {
       return new Response(
