@@ -1,11 +1,11 @@
 /**
  * `deno run -A scripts/screenshots.ts`: the README's pictures of the console — a test server
- * with a seeded workspace (tests/helpers/console_world.ts) in headless chromium, one PNG per
+ * with a seeded workspace (tests/helpers/console_admin_world.ts) in headless chromium, one PNG per
  * main page into docs/screenshots/ (1280×800, the top of the page).
  * @module
  */
 import { startTestServer } from "../tests/helpers/server.ts";
-import { seedConsoleWorld } from "../tests/helpers/console_world.ts";
+import { seedConsoleWorld } from "../tests/helpers/console_admin_world.ts";
 import { Browser } from "../tests/helpers/browser.ts";
 
 const out = new URL("../docs/screenshots/", import.meta.url);

@@ -51,6 +51,9 @@ import { documentUploadRoutes } from "./api/document_upload.ts";
 import { assetRoutes } from "./pages/assets.ts";
 import { errorAsPage, notFoundPage, wantsPage } from "./pages/error_pages.tsx";
 import { consoleRoutes } from "./pages/console_routes.ts";
+import { knowledgeRoutes } from "./pages/knowledge.tsx";
+import { agentPageRoutes } from "./pages/agents.tsx";
+import { conversationPageRoutes } from "./pages/conversations.tsx";
 
 /**
  * Body-size limits: uploads and relay results are larger than ordinary JSON. The upload cap
@@ -66,6 +69,8 @@ export const BODY_LIMITS = {
 const FILE_PATH = /^\/api\/v1\/w\/[^/]+\/files\/[^/]+$/;
 /** A document upload (src/api/document_upload.ts), capped the same way. */
 const DOCUMENT_UPLOAD_PATH = /^\/api\/v1\/w\/[^/]+\/spaces\/[^/]+\/data_sources\/[^/]+\/upload$/;
+/** The console's document upload form (src/pages/knowledge.tsx), capped the same way. */
+const CONSOLE_UPLOAD_PATH = /^\/w\/[^/]+\/knowledge\/[^/]+\/[^/]+\/upload$/;
 
 function bodyLimitFor(path: string): number {
   if (/^\/api\/v1\/w\/[^/]+\/mcp\/results$/.test(path)) return BODY_LIMITS.relayResults;
@@ -133,7 +138,8 @@ export function createApp(deps: Deps): Hono<AppEnv> {
     // bodyLimit would hold a body sent without Content-Length whole in memory first.
     if (
       c.req.method === "POST" &&
-      (FILE_PATH.test(c.req.path) || DOCUMENT_UPLOAD_PATH.test(c.req.path))
+      (FILE_PATH.test(c.req.path) || DOCUMENT_UPLOAD_PATH.test(c.req.path) ||
+        CONSOLE_UPLOAD_PATH.test(c.req.path))
     ) return await next();
     const limit = bodyLimitFor(c.req.path);
     // A declared length within the limit needs no counting: the HTTP server enforces the
@@ -193,6 +199,10 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   app.route("/", conversationRoutes());
   app.route("/", assetRoutes());
   app.route("/", consoleRoutes());
+  // The console's knowledge, agents and conversations pages.
+  app.route("/", knowledgeRoutes());
+  app.route("/", agentPageRoutes());
+  app.route("/", conversationPageRoutes());
 
   app.notFound((c) => {
     const allowed = allowedMethods(c.req.path);

@@ -38,6 +38,7 @@ import { exportAuditJsonl } from "./core/audit_views.ts";
 import { formatBytes, migrateData, MigrateDataError } from "./core/migrate_data.ts";
 import { sqlitePath } from "./db/open.ts";
 import type { S3Files } from "./storage/s3_files.ts";
+import { rotateSigningKey } from "./core/signing_keys.ts";
 
 /** Where command output goes (tests capture it). */
 export interface Io {
@@ -257,6 +258,17 @@ export const COMMANDS: Command[] = [
         tool: flags.tool === undefined ? undefined : String(flags.tool),
       };
       for await (const line of await exportAuditJsonl(d, ws.id, filter)) io.out(line);
+      return 0;
+    },
+  },
+  {
+    words: ["signing-keys", "rotate"],
+    summary:
+      "Sign new access tokens with a new key; the previous key still verifies its tokens until the next rotation, older keys are retired (running instances follow)",
+    flags: {},
+    run: async ({ io, db }) => {
+      const { kid, retired } = await rotateSigningKey(await db());
+      io.out(`signing key ${kid} is current; ${retired} older key(s) retired`);
       return 0;
     },
   },

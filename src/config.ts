@@ -64,6 +64,11 @@ export interface Config {
   streamBufferKib: number;
   /** Header naming the client address set by a trusted reverse proxy (sign-in limits), or null. */
   clientIpHeader: string | null;
+  /**
+   * Seconds an instance's claim on work (an agent run, a periodic job, an upload's reservation)
+   * outlives its last renewal; another instance takes the work over after that.
+   */
+  workLeaseSeconds: number;
   /** Where file bytes live: null for `<dataDir>/files`, else a bucket of an S3-compatible store. */
   filesUrl: S3Location | null;
   /** Credentials for `filesUrl`, from the environment only (a flag would show in `ps`). */
@@ -498,6 +503,21 @@ export const SETTINGS: readonly Setting[] = [
       return v.toLowerCase();
     },
     fallback: () => null,
+  },
+  // Several instances on one PostgreSQL database (README "Scaling out").
+  {
+    key: "workLeaseSeconds",
+    flag: "work-lease-seconds",
+    env: "DUST_MCP_WORK_LEASE_SECONDS",
+    help:
+      "Seconds an instance's claim on an agent run or a periodic job outlives its last renewal; then another instance takes it (min 2)",
+    shownDefault: "30",
+    parse: (v) => {
+      const n = parsePositiveInt(v, "--work-lease-seconds");
+      if (n < 2) throw new ConfigError(`--work-lease-seconds: ${n} is below the minimum of 2`);
+      return n;
+    },
+    fallback: () => 30,
   },
   // File storage (README "Files on S3-compatible storage"): unset keeps the bytes in the data
   // directory; an s3:// URL puts them in a bucket, with the standard AWS credential variables.

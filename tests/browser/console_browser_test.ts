@@ -14,7 +14,7 @@ import {
   seedConsoleWorld,
   type Viewer,
   viewerOf,
-} from "../helpers/console_world.ts";
+} from "../helpers/console_admin_world.ts";
 
 interface Visit {
   path: (w: ConsoleWorld) => string;

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { startTestServer } from "../helpers/server.ts";
 import { BrowserHttp, formValue, startSessionFor } from "../helpers/browser_http.ts";
-import { seedConsoleWorld } from "../helpers/console_world.ts";
+import { seedConsoleWorld } from "../helpers/console_admin_world.ts";
 import {
   bucketSizeFor,
   getAuditStats,

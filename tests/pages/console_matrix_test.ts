@@ -12,7 +12,7 @@ import {
   seedConsoleWorld,
   type Viewer,
   viewerOf,
-} from "../helpers/console_world.ts";
+} from "../helpers/console_admin_world.ts";
 
 type Who = Viewer | "signed out";
 const VIEWERS: Who[] = ["admin", "builder", "user", "non-member", "signed out"];

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { startTestServer } from "../helpers/server.ts";
 import { BrowserHttp, formValue, startSessionFor } from "../helpers/browser_http.ts";
-import { seedConsoleWorld, type Viewer, viewerOf } from "../helpers/console_world.ts";
+import { seedConsoleWorld, type Viewer, viewerOf } from "../helpers/console_admin_world.ts";
 import { apiJson } from "../helpers/fixtures.ts";
 import { rawMcp, TOOLS_CALL } from "../mcp/helpers.ts";
 

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { startTestServer } from "../helpers/server.ts";
 import { BrowserHttp, startSessionFor } from "../helpers/browser_http.ts";
-import { seedConsoleWorld } from "../helpers/console_world.ts";
+import { seedConsoleWorld } from "../helpers/console_admin_world.ts";
 import { UPLOT_CSS, UPLOT_JS } from "../../src/pages/vendor/uplot.ts";
 import npmJs from "uplot/dist/uPlot.iife.min.js" with { type: "text" };
 import npmCss from "uplot/dist/uPlot.min.css" with { type: "text" };

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { startTestServer } from "../helpers/server.ts";
 import { BrowserHttp, formValue, startSessionFor } from "../helpers/browser_http.ts";
-import { type ConsoleWorld, seedConsoleWorld } from "../helpers/console_world.ts";
+import { type ConsoleWorld, seedConsoleWorld } from "../helpers/console_admin_world.ts";
 import { apiJson, createUserWithToken } from "../helpers/fixtures.ts";
 import { mintOAuthToken, rawMcp, TOOLS_CALL } from "../mcp/helpers.ts";
 import { issueMcpToken } from "../../src/core/mcp_tokens.ts";

@@ -11,7 +11,7 @@ import {
   seedConsoleWorld,
   type Viewer,
   viewerOf,
-} from "../helpers/console_world.ts";
+} from "../helpers/console_admin_world.ts";
 import { listTasks } from "../../src/core/tasks.ts";
 import { pageActorOf } from "../helpers/oauth_client.ts";
 

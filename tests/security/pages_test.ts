@@ -29,6 +29,10 @@ import { createInvitation } from "../../src/core/invitations.ts";
 import { createOwnPersonalToken } from "../../src/core/personal_tokens.ts";
 import { createApiKey } from "../../src/core/api_keys.ts";
 import type { UserActor } from "../../src/auth/actor.ts";
+import { holdAgentRuns } from "../helpers/conversations.ts";
+import { createFolder, globalSpaceSId, putDocument } from "../helpers/knowledge.ts";
+import { createAgent } from "../../src/core/agent_editing.ts";
+import { postConversation } from "../../src/core/conversations.ts";
 
 interface World {
   s: TestServer;
@@ -48,6 +52,17 @@ interface World {
   lastPod?: string;
   lastTask?: string;
   lastGroup?: string;
+  /** Console fixtures in workspace a (ids). */
+  k: {
+    space: string;
+    ds: string;
+    agent: string;
+    conversation: string;
+    userMessage: string;
+    /** Made by a form's `fields()` for its `path()`. */
+    made: Record<string, string>;
+  };
+  seq: number;
 }
 
 async function world(s: TestServer): Promise<World> {
@@ -77,6 +92,25 @@ async function world(s: TestServer): Promise<World> {
   }).s_id;
   void file;
   const group = await createGroup(s.deps, admin, { name: "Group" });
+  const actor = userActor({ ...alice, role: "admin", token: "" });
+  const gspace = await globalSpaceSId(s, alice.workspace);
+  const ds = await createFolder(s, actor, gspace, "Docs");
+  await putDocument(s, actor, { spaceId: gspace, dataSourceId: ds }, "d1", "some text");
+  const agent = (await createAgent(s.deps, actor, {
+    name: "helper",
+    description: "",
+    instructions: "Help.",
+  })).sId;
+  const c = await postConversation(s.deps, actor, {
+    title: "Console",
+    visibility: "unlisted",
+    post: {
+      content: "hello",
+      mentions: [],
+      context: { username: "alice", timezone: "UTC" },
+      contentFragments: [],
+    },
+  });
   return {
     s,
     alice,
@@ -89,6 +123,15 @@ async function world(s: TestServer): Promise<World> {
     podId: pod.sId,
     fileId,
     groupId: group.sId,
+    k: {
+      space: gspace,
+      ds,
+      agent,
+      conversation: c.conversation.sId,
+      userMessage: c.userMessage!.sId as string,
+      made: {},
+    },
+    seq: 0,
   };
 }
 
@@ -142,6 +185,19 @@ function pageUrls(w: World, authorize: string): Record<string, string[]> {
     "GET /w/:wId/pods/:podId": ws(`pods/${w.podId}`),
     "GET /w/:wId/pods/:podId/files/:fileId": ws(`pods/${w.podId}/files/${w.fileId}`),
     "GET /w/:wId/credentials": ws("credentials"),
+    "GET /w/:wId/knowledge": ws("knowledge"),
+    "GET /w/:wId/knowledge/:spaceId/:dsId": ws(`knowledge/${w.k.space}/${w.k.ds}`),
+    "GET /w/:wId/knowledge/:spaceId/:dsId/document": ws(
+      `knowledge/${w.k.space}/${w.k.ds}/document?id=d1`,
+    ),
+    "GET /w/:wId/agents": ws("agents"),
+    "GET /w/:wId/agents/new": ws("agents/new"),
+    "GET /w/:wId/agents/:aId": ws(`agents/${w.k.agent}`),
+    "GET /w/:wId/conversations": ws("conversations"),
+    "GET /w/:wId/conversations/:cId": ws(`conversations/${w.k.conversation}`),
+    "GET /w/:wId/conversations/:cId/messages/:mId/events": ws(
+      `conversations/${w.k.conversation}/messages/${w.k.userMessage}/events`,
+    ),
   };
 }
 
@@ -189,28 +245,11 @@ interface Form {
   csrf: boolean;
   /** Bookkeeping after the successful submission. */
   after?(w: World): void;
-  /** Sent as multipart/form-data with a small file (`file`), as a file upload form is. */
-  multipart?: boolean;
+  /** Sent as multipart/form-data with this file (upload forms). */
+  file?: { name: string; type: string; content: string };
 }
 
-/** The POST as the form sends it: urlencoded, or multipart with a file. */
-function submit(
-  b: BrowserHttp,
-  form: Form,
-  path: string,
-  fields: Record<string, string>,
-  origin: string | null = b.origin,
-) {
-  if (!form.multipart) return b.post(path, fields, origin);
-  const data = new FormData();
-  for (const [k, v] of Object.entries(fields)) data.set(k, v);
-  data.set("file", new File(["hello"], "upload.txt", { type: "text/plain" }));
-  return b.request(path, {
-    method: "POST",
-    headers: origin === null ? {} : { origin },
-    body: data,
-  });
-}
+const alicesActor = (w: World) => userActor({ ...w.alice, role: "admin", token: "" });
 
 let inviteCount = 0;
 const wsForm = (
@@ -366,7 +405,7 @@ const CONSOLE_FORMS: Record<string, Form> = {
   "POST /w/:wId/pods/:podId/files": {
     path: (w) => `/w/${w.a}/pods/${w.podId}/files`,
     csrf: true,
-    multipart: true,
+    file: { name: "upload.txt", type: "text/plain", content: "hello" },
     fields: () => Promise.resolve({}),
   },
   "POST /w/:wId/credentials/mcp-token": wsForm(
@@ -483,7 +522,131 @@ const FORMS: Record<string, Form> = {
     fields: () => Promise.resolve({ base_url: "http://127.0.0.1:9/v1", model: "m" }),
   },
   ...CONSOLE_FORMS,
+  "POST /w/:wId/knowledge/:spaceId/data_sources": {
+    path: (w) => `/w/${w.a}/knowledge/${w.k.space}/data_sources`,
+    csrf: true,
+    fields: (w) => Promise.resolve({ name: `Folder ${++w.seq}` }),
+  },
+  "POST /w/:wId/knowledge/:spaceId/:dsId/upload": {
+    path: (w) => `/w/${w.a}/knowledge/${w.k.space}/${w.k.ds}/upload`,
+    csrf: true,
+    fields: () => Promise.resolve({ title: "Uploaded" }),
+    file: { name: "notes.md", type: "text/markdown", content: "# Notes\n\nUploaded text." },
+  },
+  "POST /w/:wId/knowledge/:spaceId/:dsId/document/delete": {
+    path: (w) => `/w/${w.a}/knowledge/${w.k.space}/${w.k.ds}/document/delete`,
+    csrf: true,
+    fields: async (w) => {
+      const id = `doomed-${++w.seq}`;
+      await putDocument(w.s, alicesActor(w), { spaceId: w.k.space, dataSourceId: w.k.ds }, id, "x");
+      return { id };
+    },
+  },
+  "POST /w/:wId/agents": {
+    path: (w) => `/w/${w.a}/agents`,
+    csrf: true,
+    fields: (w) => Promise.resolve(agentFields(`made-${++w.seq}`)),
+  },
+  "POST /w/:wId/agents/:aId": {
+    path: (w) => `/w/${w.a}/agents/${w.k.made.agent}`,
+    csrf: true,
+    fields: async (w) => {
+      w.k.made.agent = (await createAgent(w.s.deps, alicesActor(w), {
+        name: `edited-${++w.seq}`,
+        description: "",
+        instructions: "Help.",
+      })).sId;
+      return agentFields(`renamed-${w.seq}`);
+    },
+  },
+  "POST /w/:wId/agents/:aId/archive": {
+    path: (w) => `/w/${w.a}/agents/${w.k.made.archived}/archive`,
+    csrf: true,
+    fields: async (w) => {
+      w.k.made.archived = (await createAgent(w.s.deps, alicesActor(w), {
+        name: `archived-${++w.seq}`,
+        description: "",
+        instructions: "Help.",
+      })).sId;
+      return {};
+    },
+  },
+  "POST /w/:wId/agents/:aId/test": {
+    path: (w) => `/w/${w.a}/agents/${w.k.agent}/test`,
+    csrf: true,
+    fields: () => Promise.resolve({ message: "Are you there?" }),
+  },
+  "POST /w/:wId/conversations": {
+    path: (w) => `/w/${w.a}/conversations`,
+    csrf: true,
+    fields: () => Promise.resolve({ where: "private", agent: "", content: "A new one" }),
+  },
+  "POST /w/:wId/conversations/:cId/messages": {
+    path: (w) => `/w/${w.a}/conversations/${w.k.conversation}/messages`,
+    csrf: true,
+    fields: () => Promise.resolve({ agent: "", content: "Another message" }),
+  },
+  "POST /w/:wId/conversations/:cId/cancel": {
+    path: (w) => `/w/${w.a}/conversations/${w.k.conversation}/cancel`,
+    csrf: true,
+    fields: async (w) => {
+      const r = await postConversation(w.s.deps, alicesActor(w), {
+        title: "Held",
+        visibility: "unlisted",
+        post: {
+          content: "answer slowly",
+          mentions: [{ configurationId: w.k.agent }],
+          context: { username: "alice", timezone: "UTC" },
+          contentFragments: [],
+        },
+      });
+      w.k.conversation = r.conversation.sId;
+      return { messageId: r.agentMessages[0].sId as string };
+    },
+  },
 };
+
+function agentFields(name: string): Record<string, string> {
+  return {
+    name,
+    description: "",
+    instructions: "Help.",
+    providerId: "openai",
+    modelId: "gpt-4o",
+    temperature: "0.5",
+    maxStepsPerRun: "4",
+    scope: "workspace",
+    tool_search: "1",
+  };
+}
+
+/** Post a form as a browser would (multipart when it carries a file). */
+function submit(
+  form: Form,
+  b: BrowserHttp,
+  path: string,
+  fields: Record<string, string>,
+  origin: string | null = b.origin,
+  extra: Record<string, string> = {},
+) {
+  if (!form.file) {
+    if (Object.keys(extra).length) return postRaw(b, path, fields, extra);
+    return b.post(path, fields, origin);
+  }
+  const body = new FormData();
+  for (const [k, v] of Object.entries(fields)) body.set(k, v);
+  body.set("file", new File([form.file.content], form.file.name, { type: form.file.type }));
+  const headers: Record<string, string> = { ...extra };
+  if (origin !== null && Object.keys(extra).length === 0) headers.origin = origin;
+  return b.request(path, { method: "POST", headers, body });
+}
+
+/** Forms any member uses for themselves (a new row of their own is their purpose). */
+const MEMBER_OWN = new Set([
+  "POST /w/:wId/integrations/token",
+  "POST /w/:wId/conversations",
+  "POST /w/:wId/agents/:aId/test",
+]);
 
 /** A form POST with explicit Origin / Sec-Fetch-Site headers. */
 function postRaw(b: BrowserHttp, path: string, fields: Record<string, string>, h: HeadersInit) {
@@ -511,19 +674,22 @@ async function checkForm(w: World, route: string, form: Form) {
   const path = form.path(w);
   const before = await digestDatabase(w.s);
   const attempts: [string, () => ReturnType<BrowserHttp["request"]>][] = [
-    ["another origin", () => submit(b, form, path, { ...fields, ...mine }, "https://evil.example")],
-    ["an opaque origin", () => submit(b, form, path, { ...fields, ...mine }, "null")],
+    [
+      "another origin",
+      () => submit(form, b, path, { ...fields, ...mine }, "https://evil.example"),
+    ],
+    ["an opaque origin", () => submit(form, b, path, { ...fields, ...mine }, "null")],
     [
       "a cross-site fetch",
-      () => postRaw(b, path, { ...fields, ...mine }, { "sec-fetch-site": "cross-site" }),
+      () => submit(form, b, path, { ...fields, ...mine }, null, { "sec-fetch-site": "cross-site" }),
     ],
   ];
   if (form.csrf) {
     const bobs = await csrfOf(other);
     attempts.push(
-      ["no CSRF token", () => submit(b, form, path, fields)],
-      ["a wrong CSRF token", () => submit(b, form, path, { ...fields, csrf: "A".repeat(43) })],
-      ["another session's CSRF token", () => submit(b, form, path, { ...fields, csrf: bobs })],
+      ["no CSRF token", () => submit(form, b, path, fields)],
+      ["a wrong CSRF token", () => submit(form, b, path, { ...fields, csrf: "A".repeat(43) })],
+      ["another session's CSRF token", () => submit(form, b, path, { ...fields, csrf: bobs })],
     );
   }
   for (const [why, attempt] of attempts) {
@@ -532,7 +698,7 @@ async function checkForm(w: World, route: string, form: Form) {
     assert.ok(r.status !== 200 || !form.csrf, `${route} with ${why} answered 200`);
     assert.equal(await digestDatabase(w.s), before, `${route} with ${why} changed the database`);
   }
-  const done = await submit(b, form, path, { ...fields, ...mine });
+  const done = await submit(form, b, path, { ...fields, ...mine });
   assert.ok(done.status < 400, `${route} done right: ${done.status} ${done.text.slice(0, 200)}`);
   assert.notEqual(await digestDatabase(w.s), before, `${route} done right changed nothing`);
   form.after?.(w);
@@ -540,6 +706,7 @@ async function checkForm(w: World, route: string, form: Form) {
 
 Deno.test("[security] pages: every form POST refuses missing, wrong and foreign CSRF tokens and other origins", async () => {
   await using s = await startTestServer();
+  holdAgentRuns(s); // agent messages stay as posted: no run writes while rows are compared
   const w = await world(s);
   const posts = (await routeTable(s)).filter((r) => r.startsWith("POST ") && isPageRoute(r));
   const unchecked = posts.filter((r) => !(r in FORMS) && r !== "POST /setup");
@@ -570,6 +737,7 @@ Deno.test("[security] pages: the setup form changes nothing without its one-time
 
 Deno.test("[security] pages: a workspace's forms change nothing for a non-member or a non-admin", async () => {
   await using s = await startTestServer();
+  holdAgentRuns(s);
   const w = await world(s);
   const owner = new BrowserHttp(s.url);
   await owner.signIn(w.alice.email, w.alice.password);
@@ -596,9 +764,11 @@ Deno.test("[security] pages: a workspace's forms change nothing for a non-member
     if (own.has(route)) continue;
     const fields = await form.fields(w, owner);
     for (const [u, b, csrf] of intruders) {
-      if (u === w.bob && bobsOwn.has(route)) continue;
+      // A member generating their own MCP token, starting a conversation of their own or
+      // trying an agent they see is the page's purpose.
+      if (u === w.bob && (MEMBER_OWN.has(route) || bobsOwn.has(route))) continue;
       const before = await digestDatabase(s);
-      const r = await submit(b, form, form.path(w), { ...fields, csrf });
+      const r = await submit(form, b, form.path(w), { ...fields, csrf });
       assertUnframeable(`${u.email} ${route}`, r.headers);
       assert.equal(await digestDatabase(s), before, `${u.email}: ${route} changed the database`);
       tried++;
