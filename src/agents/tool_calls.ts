@@ -197,6 +197,8 @@ export class StepTools {
         },
       });
     await progress;
+    // Taken over by another instance: that one owns the message now; write nothing.
+    if (this.signal.reason === "lease_lost") this.signal.throwIfAborted();
     const status = this.signal.aborted ? "cancelled" : outcome.ok ? "succeeded" : "errored";
     const done = await updateAgentAction(this.deps, {
       actionId: action.sId as string,

@@ -311,7 +311,7 @@ export async function cancelMessageGeneration(
     await dropParkedRuns(deps, rows.map((r) => r.message_id));
     return await insertEvents(deps.db, events.flat());
   });
-  await publishEvents(deps, stored);
+  publishEvents(deps, stored);
   return { success: true };
 }
 

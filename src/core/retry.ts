@@ -30,6 +30,7 @@ import {
   publishEvents,
 } from "./conversation_events.ts";
 import { AGENT_MESSAGE_CREATED_CHANNEL, type AgentMessageCreated } from "./agent_messages.ts";
+import { insertAgentRun } from "./agent_runs.ts";
 import { findAgentMessageFacts } from "./tool_approvals.ts";
 import { pendingApprovals } from "./tool_validation.ts";
 
@@ -109,6 +110,14 @@ export async function retryAgentMessage(
       parent.parent_message_id,
       parent.skip_tools_validation ?? 0,
     );
+    // The run is this instance's (it announces the message to its runner below).
+    const at = Date.now();
+    await insertAgentRun(deps.db, {
+      messageId: inserted.id,
+      instanceId: deps.instanceId,
+      at,
+      leaseUntil: at + deps.config.workLeaseSeconds * 1000,
+    });
     await deps.db.run("UPDATE conversations SET updated_at = ? WHERE id = ?", t, c.id);
     const [record] = await loadMessagesBySId(deps, actor.workspace.sId, c.id, [sId]);
     return await insertEvents(deps.db, [{
@@ -131,7 +140,7 @@ export async function retryAgentMessage(
     agentSId: m.agentSId,
     userId: m.posterUserId,
   };
-  deps.events.publish(AGENT_MESSAGE_CREATED_CHANNEL, job);
+  deps.events.publishLocal(AGENT_MESSAGE_CREATED_CHANNEL, job);
   const [message] = await loadMessagesBySId(deps, actor.workspace.sId, c.id, [sId]);
   return { message: message.json };
 }

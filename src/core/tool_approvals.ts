@@ -19,6 +19,7 @@ import { now } from "../db/db.ts";
 import { mapSeries } from "../util/async.ts";
 import { insertEvents, messageStream, publishEvents } from "./conversation_events.ts";
 import { AGENT_MESSAGE_CREATED_CHANNEL, type AgentMessageCreated } from "./agent_messages.ts";
+import { leaseAgentRunHere } from "./agent_runs.ts";
 import type { Stake, ToolIdentity } from "./tool_stakes.ts";
 
 /** A tool call of the parked step, as the resumed run replays it. */
@@ -287,7 +288,10 @@ export async function announceResume(deps: Deps, messageId: number): Promise<voi
     userId: m.posterUserId,
     resume: true,
   };
-  deps.events.publish(AGENT_MESSAGE_CREATED_CHANNEL, job);
+  // The instance that takes the lease runs it (any instance may announce: a decision, the
+  // expiry sweeper, a start); the others leave it.
+  if (!(await leaseAgentRunHere(deps, m.id))) return;
+  deps.events.publishLocal(AGENT_MESSAGE_CREATED_CHANNEL, job);
 }
 
 /**
