@@ -156,24 +156,27 @@ async function republishApprovals(
   if (waiting.length === 0) throw invalid("The agent message is not waiting for a tool approval.");
   const [record] = await loadMessagesBySId(deps, actor.workspace.sId, c.id, [messageSId]);
   const t = now();
-  const stored = await insertEvents(
-    deps.db,
-    waiting.map((a, i) => ({
-      stream: messageStream(messageSId),
-      data: {
-        type: "tool_approve_execution",
-        created: t,
-        configurationId: (record.json.configuration as { sId: string }).sId,
-        messageId: messageSId,
-        conversationId: c.sId,
-        actionId: a.actionId,
-        inputs: a.inputs,
-        stake: a.stake,
-        ...(a.userId ? { userId: a.userId } : {}),
-        metadata: a.metadata,
-        isLastBlockingEventForStep: i === waiting.length - 1,
-      },
-    })),
+  // Events are numbered under the transaction's lock (conversation_events.ts).
+  const stored = await deps.db.tx(async () =>
+    await insertEvents(
+      deps.db,
+      waiting.map((a, i) => ({
+        stream: messageStream(messageSId),
+        data: {
+          type: "tool_approve_execution",
+          created: t,
+          configurationId: (record.json.configuration as { sId: string }).sId,
+          messageId: messageSId,
+          conversationId: c.sId,
+          actionId: a.actionId,
+          inputs: a.inputs,
+          stake: a.stake,
+          ...(a.userId ? { userId: a.userId } : {}),
+          metadata: a.metadata,
+          isLastBlockingEventForStep: i === waiting.length - 1,
+        },
+      })),
+    )
   );
   await publishEvents(deps, stored);
   return { message: record.json };
