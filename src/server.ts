@@ -29,6 +29,7 @@ import { RelayHub } from "./relay/hub.ts";
 import { StreamBudget } from "./events/stream_budget.ts";
 import { SlowReaderCut } from "./events/log_stream.ts";
 import { AgentRunner } from "./agents/runner.ts";
+import { type BackupSchedule, startBackupSchedule } from "./core/backup_schedule.ts";
 
 export interface ServerHandle extends AsyncDisposable {
   /** Base URL the server listens on (http://host:port). */
@@ -211,6 +212,10 @@ export async function startServer(
   };
   const app = createApp(deps);
   await deps.agents.start(deps);
+  // Scheduled backups (--backup-dir; SQLite only, enforced by the config).
+  const backups: BackupSchedule | null = config.backupDir
+    ? startBackupSchedule(deps, dataPaths(config.dataDir).db)
+    : null;
 
   let resolveListening!: (v: { port: number }) => void;
   const listening = new Promise<{ port: number }>((r) => (resolveListening = r));
@@ -228,6 +233,7 @@ export async function startServer(
     lifecycle.abort();
     deps.searchWorkers.close();
     await deps.extractor.close();
+    await backups?.stop();
     await sweeps.stop();
     await db.close();
     await files.close();
@@ -253,6 +259,7 @@ export async function startServer(
       );
       deps.searchWorkers.close();
       await deps.extractor.close();
+      await backups?.stop();
       await sweeps.stop();
       await db.close();
       await files.close();

@@ -15,6 +15,7 @@ import * as s0006 from "./migrations/sqlite/0006_sign_in_limits.ts";
 import * as s0007 from "./migrations/sqlite/0007_storage_quotas.ts";
 import * as s0008 from "./migrations/sqlite/0008_stream_events_autoincrement.ts";
 import * as s0009 from "./migrations/sqlite/0009_stream_event_types.ts";
+import * as s0013 from "./migrations/sqlite/0013_backups.ts";
 import * as p0001 from "./migrations/postgres/0001_init.ts";
 import * as p0002 from "./migrations/postgres/0002_relay_and_tool_views.ts";
 import * as p0003 from "./migrations/postgres/0003_agent_favorites.ts";
@@ -24,6 +25,7 @@ import * as p0006 from "./migrations/postgres/0006_sign_in_limits.ts";
 import * as p0007 from "./migrations/postgres/0007_storage_quotas.ts";
 import * as p0008 from "./migrations/postgres/0008_stream_events_autoincrement.ts";
 import * as p0009 from "./migrations/postgres/0009_stream_event_types.ts";
+import * as p0013 from "./migrations/postgres/0013_backups.ts";
 
 export interface Migration {
   version: number;
@@ -47,6 +49,7 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = list([
   s0007,
   s0008,
   s0009,
+  s0013,
 ]);
 
 export const POSTGRES_MIGRATIONS: readonly Migration[] = list([
@@ -59,6 +62,7 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = list([
   p0007,
   p0008,
   p0009,
+  p0013,
 ]);
 
 /** The migrations of an engine. */
