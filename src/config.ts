@@ -528,7 +528,7 @@ export const SETTINGS: readonly Setting[] = [
     flag: "backup-dir",
     env: "DUST_MCP_BACKUP_DIR",
     help: "Take scheduled backups (SQLite) into this directory, one subdirectory each",
-    shownDefault: "(none: no scheduled backups)",
+    shownDefault: "(none)",
     parse: (v) => nonEmpty(v, "--backup-dir"),
     fallback: () => null,
   },
