@@ -48,6 +48,12 @@ import {
 } from "./api/allowed_methods.ts";
 import { UPLOAD_BODY_MAX } from "./core/files.ts";
 import { documentUploadRoutes } from "./api/document_upload.ts";
+import { assetRoutes } from "./pages/assets.ts";
+import { errorAsPage, notFoundPage, wantsPage } from "./pages/error_pages.tsx";
+import { consoleRoutes } from "./pages/console_routes.ts";
+import { knowledgeRoutes } from "./pages/knowledge.tsx";
+import { agentPageRoutes } from "./pages/agents.tsx";
+import { conversationPageRoutes } from "./pages/conversations.tsx";
 
 /**
  * Body-size limits: uploads and relay results are larger than ordinary JSON. The upload cap
@@ -63,6 +69,8 @@ export const BODY_LIMITS = {
 const FILE_PATH = /^\/api\/v1\/w\/[^/]+\/files\/[^/]+$/;
 /** A document upload (src/api/document_upload.ts), capped the same way. */
 const DOCUMENT_UPLOAD_PATH = /^\/api\/v1\/w\/[^/]+\/spaces\/[^/]+\/data_sources\/[^/]+\/upload$/;
+/** The console's document upload form (src/pages/knowledge.tsx), capped the same way. */
+const CONSOLE_UPLOAD_PATH = /^\/w\/[^/]+\/knowledge\/[^/]+\/[^/]+\/upload$/;
 
 function bodyLimitFor(path: string): number {
   if (/^\/api\/v1\/w\/[^/]+\/mcp\/results$/.test(path)) return BODY_LIMITS.relayResults;
@@ -130,7 +138,8 @@ export function createApp(deps: Deps): Hono<AppEnv> {
     // bodyLimit would hold a body sent without Content-Length whole in memory first.
     if (
       c.req.method === "POST" &&
-      (FILE_PATH.test(c.req.path) || DOCUMENT_UPLOAD_PATH.test(c.req.path))
+      (FILE_PATH.test(c.req.path) || DOCUMENT_UPLOAD_PATH.test(c.req.path) ||
+        CONSOLE_UPLOAD_PATH.test(c.req.path))
     ) return await next();
     const limit = bodyLimitFor(c.req.path);
     // A declared length within the limit needs no counting: the HTTP server enforces the
@@ -188,19 +197,44 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   app.route("/", relayRoutes());
   app.route("/", modelSettingsRoutes());
   app.route("/", conversationRoutes());
+  app.route("/", assetRoutes());
+  app.route("/", consoleRoutes());
+  // The console's knowledge, agents and conversations pages.
+  app.route("/", knowledgeRoutes());
+  app.route("/", agentPageRoutes());
+  app.route("/", conversationPageRoutes());
 
   app.notFound((c) => {
     const allowed = allowedMethods(c.req.path);
     if (allowed?.length) return methodNotAllowed(c, allowed);
+    if (wantsPage(c)) return notFoundPage(c);
     return c.json(
       { error: { type: "not_found", message: `No route for ${c.req.method} ${c.req.path}.` } },
       404,
     );
   });
 
-  app.onError((err, c) => renderError(err, c.get("requestId"), deps));
+  app.onError((err, c) => {
+    // A browser on a page gets a page; everything else the REST envelope (one renderer each).
+    if (wantsPage(c)) {
+      if (!(err instanceof AppError || err instanceof ZodError || err instanceof HTTPException)) {
+        logUnhandled(err, c.get("requestId"), deps);
+      }
+      const page = errorAsPage(c, err, c.get("requestId"));
+      if (page) return page;
+    }
+    return renderError(err, c.get("requestId"), deps);
+  });
 
   return app;
+}
+
+function logUnhandled(err: unknown, requestId: string | undefined, deps: Deps): void {
+  deps.log.error("unhandled error", {
+    requestId,
+    error: err instanceof Error ? err.message : String(err),
+    stack: err instanceof Error ? err.stack : undefined,
+  });
 }
 
 /** The one place that turns a thrown error into a REST response. */
@@ -230,11 +264,7 @@ export function renderError(err: unknown, requestId: string | undefined, deps: D
       { status: err.status, headers },
     );
   }
-  deps.log.error("unhandled error", {
-    requestId,
-    error: err instanceof Error ? err.message : String(err),
-    stack: err instanceof Error ? err.stack : undefined,
-  });
+  logUnhandled(err, requestId, deps);
   const body = {
     error: {
       type: "internal_server_error",

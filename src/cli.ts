@@ -14,9 +14,11 @@ import {
   settingOptions,
   settingsHelp,
   StartError,
+  twoColumns,
 } from "./config.ts";
 import { VERSION } from "./version.ts";
 import { openBlobStore, openConfiguredDatabase, startServer } from "./server.ts";
+import { type LogSink, stdoutSink } from "./util/log.ts";
 import { AppError } from "./errors.ts";
 import type { Db } from "./db/db.ts";
 import { migrate } from "./db/migrate.ts";
@@ -37,6 +39,7 @@ import { formatBytes, migrateData, MigrateDataError } from "./core/migrate_data.
 import { sqlitePath } from "./db/open.ts";
 import type { S3Files } from "./storage/s3_files.ts";
 import { runBackupCommand, runRestoreCommand, runVerifyBackupCommand } from "./cli_backup.ts";
+import { rotateSigningKey } from "./core/signing_keys.ts";
 
 /** Where command output goes (tests capture it). */
 export interface Io {
@@ -288,6 +291,17 @@ export const COMMANDS: Command[] = [
     },
   },
   {
+    words: ["signing-keys", "rotate"],
+    summary:
+      "Sign new access tokens with a new key; the previous key still verifies its tokens until the next rotation, older keys are retired (running instances follow)",
+    flags: {},
+    run: async ({ io, db }) => {
+      const { kid, retired } = await rotateSigningKey(await db());
+      io.out(`signing key ${kid} is current; ${retired} older key(s) retired`);
+      return 0;
+    },
+  },
+  {
     words: ["personal-tokens", "create"],
     summary: "Create a personal access token for a member (REST only); prints it once",
     flags: {
@@ -383,42 +397,71 @@ async function runHealthcheck(config: Config, io: Io): Promise<number> {
 
 /** `dust-mcp <command> --help`: the command's own flags with what each means. */
 function commandHelp(c: Command): string {
-  const flags = Object.entries(c.flags).map(([f, help]) => {
-    const optional = c.optional?.includes(f) ? " (optional)" : "";
-    return `  ${`--${f} <${f}>`.padEnd(27)} ${help}${optional}`;
-  });
+  const flags = Object.keys(c.flags).length
+    ? twoColumns(
+      Object.entries(c.flags).map(([f, help]): [string, string] => [
+        `--${f} <${f}>`,
+        `${help}${c.optional?.includes(f) ? " (optional)" : ""}`,
+      ]),
+    )
+    : "";
   return [
     `Usage: dust-mcp ${c.words.join(" ")} [options]${c.passthrough ? ` ${c.passthrough}` : ""}`,
     "",
     c.summary,
-    ...(flags.length ? ["", "Options:", ...flags] : []),
+    ...(flags.length ? ["", "Options:", flags] : []),
     "",
     "Every command also takes the settings (--region, --data-dir, …): see dust-mcp --help.",
   ].join("\n");
 }
 
-function helpText(): string {
-  const cmds = COMMANDS.map((c) => {
-    const flags = Object.keys(c.flags).map((f) =>
-      c.optional?.includes(f) ? `[--${f} <${f}>]` : `--${f} <${f}>`
-    ).join(" ");
-    const usage = [...c.words, flags, c.passthrough ?? ""].filter(Boolean).join(" ");
-    return `  ${usage.padEnd(64)} ${c.summary}`;
+/** A command's flags as its usage line shows them. */
+function flagsOf(c: Command): string {
+  return Object.keys(c.flags).map((f) =>
+    c.optional?.includes(f) ? `[--${f} <${f}>]` : `--${f} <${f}>`
+  ).concat(c.passthrough ? [c.passthrough] : []).join(" ");
+}
+
+function commandRows(commands: Command[]): [string, string][] {
+  return commands.flatMap((c): [string, string][] => {
+    const flags = flagsOf(c);
+    return flags ? [[c.words.join(" "), c.summary], ["", flags]] : [[c.words.join(" "), c.summary]];
   });
+}
+
+function helpText(): string {
   return [
     `dust-mcp ${VERSION} — a team workspace served to AI clients as a remote MCP server`,
     "",
-    "Usage: dust-mcp [serve] [options]        start the server (default command)",
-    "       dust-mcp <command> [options]",
+    "Usage: dust-mcp [serve] [options]    start the server (default command)",
+    "       dust-mcp <command> [options]  run an operator command (dust-mcp <command> --help)",
     "",
     "Commands:",
-    `  ${"serve".padEnd(64)} Start the server`,
-    ...cmds,
+    twoColumns([["serve", "Start the server"], ...commandRows(COMMANDS)]),
     "",
     "Options (every command):",
-    settingsHelp(),
-    `  ${"--help".padEnd(26)}Show this help`,
+    settingsHelp([["--help", "Show this help (after a command: that command's help)"]]),
   ].join("\n");
+}
+
+/** `dust-mcp users --help`: the commands that start with these words. */
+function groupHelp(words: string[], commands: Command[]): string {
+  return [
+    `Usage: dust-mcp ${words.join(" ")} <command> [options]`,
+    "",
+    "Commands:",
+    twoColumns(commandRows(commands)),
+    "",
+    `See dust-mcp ${commands[0].words.join(" ")} --help for a command's options.`,
+  ].join("\n");
+}
+
+/** Commands whose words start with `positionals` (a group such as `users`). */
+function commandGroup(positionals: string[]): Command[] {
+  return COMMANDS.filter((c) =>
+    positionals.length > 0 && positionals.length < c.words.length &&
+    positionals.every((w, i) => c.words[i] === w)
+  );
 }
 
 function findCommand(positionals: string[]): { command: Command | "serve"; rest: string[] } {
@@ -456,6 +499,18 @@ export async function runCli(args: string[], io: Io = stdIo, env = readEnv()): P
       );
     }
     const { values, positionals } = parsed;
+    const group = commandGroup(positionals);
+    if (group.length) {
+      if (values.help) {
+        io.out(groupHelp(positionals, group));
+        return 0;
+      }
+      throw new UsageError(
+        `${positionals.join(" ")}: name a command: ${
+          group.map((c) => c.words.join(" ")).join(", ")
+        } (see dust-mcp ${positionals.join(" ")} --help)`,
+      );
+    }
     const { command, rest } = findCommand(positionals);
     if (values.help) {
       io.out(command === "serve" ? helpText() : commandHelp(command));
@@ -536,11 +591,54 @@ function isOsError(e: unknown): boolean {
   return Object.values(Deno.errors).some((cls) => e instanceof cls);
 }
 
+/**
+ * Log lines held until the banner is printed, so the banner comes first and in one piece on
+ * the terminal; from then on lines go straight to standard output.
+ */
+function heldLogSink(): { sink: LogSink; release(): void } {
+  const held: string[] = [];
+  let direct = false;
+  return {
+    sink: (line) => (direct ? stdoutSink(line) : held.push(line)),
+    release: () => {
+      direct = true;
+      for (const line of held.splice(0)) stdoutSink(line);
+    },
+  };
+}
+
+/** The start banner: what runs where, and the setup link on a first start. */
+export function bannerLines(
+  config: Config,
+  handle: { url: string; setupUrl: string | null },
+): string[] {
+  const lines = [
+    `dust-mcp ${VERSION} serving region ${config.regionId} on ${handle.url}`,
+    `  public URL: ${config.publicUrl}   MCP endpoint: ${config.publicUrl}/mcp`,
+    `  data directory: ${config.dataDir}`,
+  ];
+  if (config.filesUrl) {
+    const { bucket, prefix, endpoint } = config.filesUrl;
+    lines.push(`  files: bucket ${bucket}${prefix ? `, prefix ${prefix}` : ""} at ${endpoint}`);
+  }
+  if (handle.setupUrl) {
+    lines.push(
+      "",
+      "  No account exists yet. Open this one-time link to create the first admin:",
+      `  ${handle.setupUrl}`,
+      "",
+    );
+  }
+  return lines;
+}
+
 async function serve(config: Config, io: Io): Promise<number> {
   let handle: Awaited<ReturnType<typeof startServer>>;
+  const logs = heldLogSink();
   try {
-    handle = await startServer(config);
+    handle = await startServer(config, { logSink: logs.sink });
   } catch (e) {
+    logs.release();
     if (e instanceof Deno.errors.AddrInUse || e instanceof Deno.errors.AddrNotAvailable) {
       (e as Error).message = `cannot listen on ${config.host}:${config.port}: ${
         (e as Error).message
@@ -548,19 +646,9 @@ async function serve(config: Config, io: Io): Promise<number> {
     }
     throw e;
   }
-  io.err(`dust-mcp ${VERSION} serving region ${config.regionId} on ${handle.url}`);
-  io.err(`  public URL: ${config.publicUrl}   MCP endpoint: ${config.publicUrl}/mcp`);
-  io.err(`  data directory: ${config.dataDir}`);
-  if (config.filesUrl) {
-    const { bucket, prefix, endpoint } = config.filesUrl;
-    io.err(`  files: bucket ${bucket}${prefix ? `, prefix ${prefix}` : ""} at ${endpoint}`);
-  }
-  if (handle.setupUrl) {
-    io.err("");
-    io.err("  No account exists yet. Open this one-time link to create the first admin:");
-    io.err(`  ${handle.setupUrl}`);
-    io.err("");
-  }
+  // The configuration the server runs with (with `--port 0`, its public URL names the port).
+  for (const line of bannerLines(handle.deps.config, handle)) io.err(line);
+  logs.release();
   // Wait for a signal, then for the whole stop (streams ended, database closed). Waiting on
   // `handle.finished` instead let main exit between the HTTP shutdown and the database close.
   let onSignal!: () => void;

@@ -64,6 +64,11 @@ export interface Config {
   streamBufferKib: number;
   /** Header naming the client address set by a trusted reverse proxy (sign-in limits), or null. */
   clientIpHeader: string | null;
+  /**
+   * Seconds an instance's claim on work (an agent run, a periodic job, an upload's reservation)
+   * outlives its last renewal; another instance takes the work over after that.
+   */
+  workLeaseSeconds: number;
   /** Where file bytes live: null for `<dataDir>/files`, else a bucket of an S3-compatible store. */
   filesUrl: S3Location | null;
   /** Credentials for `filesUrl`, from the environment only (a flag would show in `ps`). */
@@ -503,6 +508,21 @@ export const SETTINGS: readonly Setting[] = [
     },
     fallback: () => null,
   },
+  // Several instances on one PostgreSQL database (README "Scaling out").
+  {
+    key: "workLeaseSeconds",
+    flag: "work-lease-seconds",
+    env: "DUST_MCP_WORK_LEASE_SECONDS",
+    help:
+      "Seconds an instance's claim on an agent run or a periodic job outlives its last renewal; then another instance takes it (min 2)",
+    shownDefault: "30",
+    parse: (v) => {
+      const n = parsePositiveInt(v, "--work-lease-seconds");
+      if (n < 2) throw new ConfigError(`--work-lease-seconds: ${n} is below the minimum of 2`);
+      return n;
+    },
+    fallback: () => 30,
+  },
   // File storage (README "Files on S3-compatible storage"): unset keeps the bytes in the data
   // directory; an s3:// URL puts them in a bucket, with the standard AWS credential variables.
   {
@@ -635,13 +655,29 @@ function shownDefault(s: Setting): string {
   return s.secret ? "(none)" : s.shownDefault;
 }
 
-/** `--help` lines for the settings. */
-export function settingsHelp(): string {
-  const rows = SETTINGS.map((s) => {
-    const left = (s.flag ? `  --${s.flag} <value>` : `  $${s.env}`).padEnd(28);
-    return `${left}${s.help}\n${"".padEnd(28)}env ${s.env}, default ${shownDefault(s)}`;
-  });
-  return rows.join("\n");
+/**
+ * Rows of two columns: the left padded to the widest left cell (at most `max` characters; a
+ * longer one puts its text on the next line), then two spaces and the text.
+ */
+export function twoColumns(rows: [string, string][], indent = 2, max = 36): string {
+  const width = Math.min(max, Math.max(...rows.map(([l]) => l.length)));
+  const pad = " ".repeat(indent);
+  return rows.map(([left, text]) =>
+    left.length > width
+      ? `${pad}${left}\n${pad}${" ".repeat(width)}  ${text}`
+      : `${pad}${left.padEnd(width)}  ${text}`
+  ).join("\n");
+}
+
+/** `--help` lines for the settings (and `extra` rows, aligned with them). */
+export function settingsHelp(extra: [string, string][] = []): string {
+  return twoColumns([
+    ...SETTINGS.flatMap((s): [string, string][] => [
+      [s.flag ? `--${s.flag} <value>` : `$${s.env}`, s.help],
+      ["", `env ${s.env}, default ${shownDefault(s)}`],
+    ]),
+    ...extra,
+  ]);
 }
 
 /** The README's configuration table, generated from the same rows. */

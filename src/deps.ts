@@ -17,9 +17,12 @@ import type { RelayHub } from "./relay/hub.ts";
 import type { StreamBudget } from "./events/stream_budget.ts";
 import type { AgentRunner } from "./agents/runner.ts";
 import type { CimdHooks } from "./oauth/cimd.ts";
+import type { Cluster } from "./core/cluster.ts";
 
 export interface Deps {
   config: Config;
+  /** This instance's id (random at each start): owner of its leases and upload reservations. */
+  instanceId: string;
   db: Db;
   /** File bytes: the data directory's `files/` or an S3-compatible bucket (`--files-url`). */
   files: BlobStore;
@@ -33,6 +36,8 @@ export interface Deps {
   streams: StreamBudget;
   /** Runs agent messages (started by `startServer`); `cancel(messageSId)` stops one. */
   agents: AgentRunner;
+  /** The instances sharing the database: heartbeat, live count, leases, periodic jobs. */
+  cluster: Cluster;
   /** FTS5 searches and regex greps off the main event loop (terminated on stop). */
   searchWorkers: SearchWorkerPool;
   /** Text extraction of uploaded documents, one killable process each (stopped on stop). */

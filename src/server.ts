@@ -10,15 +10,20 @@ import { openDatabase } from "./db/open.ts";
 import type { Db } from "./db/db.ts";
 import type { BlobStore } from "./storage/blob_store.ts";
 import { LocalFiles } from "./storage/local_files.ts";
-import { startPeriodicBlobSweep, sweepOrphanBlobs } from "./core/blob_sweep.ts";
+import { BLOB_SWEEP_INTERVAL_MS, ORPHAN_MARGIN_MS, sweepOrphanBlobs } from "./core/blob_sweep.ts";
 import { clearReservations } from "./core/storage_quota.ts";
 import { createLogger, type Logger, type LogSink } from "./util/log.ts";
-import { createEventBus } from "./events/bus.ts";
-import { loadKeyRing } from "./core/signing_keys.ts";
+import { createEventBus, type EventBus } from "./events/bus.ts";
+import { loadKeyRing, watchKeyRing } from "./core/signing_keys.ts";
 import { VerifiedTokenCache } from "./auth/jwt.ts";
+import { onRevoked } from "./auth/revocations.ts";
 import { issueSetupToken } from "./core/setup.ts";
 import { createApp } from "./app.ts";
-import { flushAuditLog } from "./core/audit.ts";
+import { flushAuditLog, pruneAuditLog } from "./core/audit.ts";
+import { EVENT_PRUNE_INTERVAL_MS, pruneExpiredEvents } from "./core/conversation_events.ts";
+import { Cluster } from "./core/cluster.ts";
+import { forgetOtherInstances, releaseDeadInstanceWork } from "./core/instances.ts";
+import { randomString } from "./util/ids.ts";
 import type { Deps } from "./deps.ts";
 import type { CimdHooks } from "./oauth/cimd.ts";
 import { SearchWorkerPool } from "./core/search_worker.ts";
@@ -85,6 +90,18 @@ function onServeError(e: unknown, log: Logger): Response {
   return new Response("Internal Server Error", { status: 500 });
 }
 
+/**
+ * The configuration with the port the server listens on in its public URL, when it was asked
+ * for port 0 and its public URL names port 0 (the default `http://localhost:<port>`).
+ */
+export function withListeningPort(config: Config, port: number): Config {
+  if (config.port !== 0) return config;
+  const url = new URL(config.publicUrl);
+  if (url.port !== "0") return config;
+  url.port = String(port);
+  return Object.freeze({ ...config, port, publicUrl: url.origin });
+}
+
 /** Paths inside the data directory. */
 export function dataPaths(dataDir: string) {
   const root = resolve(dataDir);
@@ -115,7 +132,7 @@ export async function openConfiguredDatabase(
 export async function openBlobStore(config: Config): Promise<BlobStore> {
   if (!config.filesUrl) {
     const local = new LocalFiles(config.dataDir);
-    await local.init();
+    await local.init({ shared: config.databaseUrl !== null });
     return local;
   }
   // Loaded only when configured: local files pay nothing for the S3 client at start.
@@ -139,21 +156,70 @@ export async function openBlobStore(config: Config): Promise<BlobStore> {
 /**
  * The orphan-blob sweep. Local files on SQLite: one sweep of every blob now, before anything
  * can write one (agent runs resume and requests arrive later), as before. A store other
- * instances may write to: a sweep with the margin now and every hour, in the background.
- * Housekeeping: a sweep that fails leaves orphans for the next one, it does not stop the server.
+ * instances may write to: a periodic job (one instance at a time, hourly) that sweeps with the
+ * margin. Housekeeping: a sweep that fails leaves orphans for the next one.
  */
-async function startBlobSweeps(
+async function sweepBlobsAtStart(
   deps: Pick<Deps, "db" | "files">,
   log: Logger,
-): Promise<{ stop(): Promise<void> }> {
-  if (deps.files.kind === "s3" || deps.db.engine !== "sqlite") {
-    return startPeriodicBlobSweep(deps, log);
-  }
+): Promise<boolean> {
+  if (deps.files.kind === "s3" || deps.db.engine !== "sqlite") return false;
   await sweepOrphanBlobs(deps).then(
     (sweep) => log.info("orphan blobs swept", { ...sweep }),
     (e) => log.warn("orphan blob sweep failed", { error: String(e) }),
   );
-  return { stop: () => Promise.resolve() };
+  return true;
+}
+
+/** The bus: in-process on SQLite (one instance), LISTEN/NOTIFY on PostgreSQL. */
+async function openEventBus(db: Db, instanceId: string, log: Logger): Promise<EventBus> {
+  const onError = (e: unknown) => log.error("event listener failed", { error: String(e) });
+  if (db.engine !== "postgres") return createEventBus(onError);
+  // Loaded only then, as the driver itself.
+  const { PostgresDb } = await import("./db/postgres.ts");
+  const { PgEventBus } = await import("./events/pg_bus.ts");
+  const pg = db as InstanceType<typeof PostgresDb>;
+  const bus = new PgEventBus(pg.url, pg.sql, instanceId, log);
+  try {
+    await bus.start();
+  } catch (e) {
+    throw new StartError(`--database-url: cannot LISTEN: ${(e as Error).message}`);
+  }
+  return bus;
+}
+
+/** The housekeeping every instance offers and one at a time does. */
+function addPeriodicJobs(deps: Deps, sweptAtStart: boolean): void {
+  const { cluster, db, log } = deps;
+  cluster.addJob({
+    name: "event-log-prune",
+    intervalMs: EVENT_PRUNE_INTERVAL_MS,
+    run: async () => await pruneExpiredEvents(deps),
+  });
+  cluster.addJob({
+    name: "audit-prune",
+    intervalMs: 3600_000,
+    run: async () => await pruneAuditLog(db, Date.now(), deps.config.auditMaxEntries),
+  });
+  cluster.addJob({
+    name: "dead-instance-work",
+    intervalMs: cluster.leaseMs,
+    run: async () => {
+      const released = await releaseDeadInstanceWork(db, Date.now());
+      if (released > 0) log.info("storage reservations released", { released, dead: true });
+    },
+  });
+  if (!sweptAtStart) {
+    cluster.addJob({
+      name: "blob-sweep",
+      intervalMs: BLOB_SWEEP_INTERVAL_MS,
+      runAtStart: true,
+      run: async () => {
+        const sweep = await sweepOrphanBlobs(deps, { olderThanMs: ORPHAN_MARGIN_MS });
+        log.info("orphan blobs swept", { ...sweep });
+      },
+    });
+  }
 }
 
 export async function startServer(
@@ -166,9 +232,14 @@ export async function startServer(
     await files.close();
     throw e;
   });
-  const sweeps = await startBlobSweeps({ db, files }, log);
-  // Same moment: no upload is in flight, so a storage reservation left is a stopped upload's.
-  const released = await clearReservations(db);
+  const instanceId = `ins_${randomString(16)}`;
+  const sweptAtStart = await sweepBlobsAtStart({ db, files }, log);
+  // One instance (SQLite): no upload is in flight now, so a reservation left is a stopped
+  // upload's. Several: only those of instances no longer alive (a periodic job does it later).
+  if (db.engine === "sqlite") await forgetOtherInstances(db, instanceId);
+  const released = db.engine === "sqlite"
+    ? await clearReservations(db)
+    : await releaseDeadInstanceWork(db, Date.now());
   if (released > 0) log.info("storage reservations released", { released });
   // Before searches run: index content from before partitions (migration 0005) and anything a
   // cascade or a space change left pending.
@@ -177,14 +248,22 @@ export async function startServer(
     log.info("search index updated", { ...indexWork });
   }
   const lifecycle = new AbortController();
+  const events = await openEventBus(db, instanceId, log).catch(async (e) => {
+    await db.close();
+    await files.close();
+    throw e;
+  });
+  const keys = await loadKeyRing(db);
+  const tokenCache = new VerifiedTokenCache();
   const deps: Deps = {
     config,
+    instanceId,
     db,
     files,
     log,
-    events: createEventBus((e) => log.error("event listener failed", { error: String(e) })),
-    keys: await loadKeyRing(db),
-    tokenCache: new VerifiedTokenCache(),
+    events,
+    keys,
+    tokenCache,
     relay: new RelayHub(lifecycle.signal),
     streams: new StreamBudget({
       perOwner: config.streamsPerUser,
@@ -192,6 +271,7 @@ export async function startServer(
       bufferBytes: config.streamBufferKib * 1024,
     }),
     agents: new AgentRunner(),
+    cluster: new Cluster({ db, log, config }, instanceId),
     searchWorkers: new SearchWorkerPool({
       dbPath: db.engine === "sqlite" ? dataPaths(config.dataDir).db : null,
       direct: db.engine === "postgres" ? (job) => runFullTextJob(db, job) : undefined,
@@ -210,12 +290,19 @@ export async function startServer(
     shutdown: lifecycle.signal,
     cimdHooks: options.cimdFetch,
   };
+  watchKeyRing(deps);
+  onRevoked(events, (note) => {
+    if (note === null) tokenCache.clear();
+    else if (note.kind === "oauth" && note.sId) tokenCache.drop({ grantSId: note.sId });
+  });
+  addPeriodicJobs(deps, sweptAtStart);
   const app = createApp(deps);
   await deps.agents.start(deps);
   // Scheduled backups (--backup-dir; SQLite only, enforced by the config).
   const backups: BackupSchedule | null = config.backupDir
     ? startBackupSchedule(deps, dataPaths(config.dataDir).db)
     : null;
+  await deps.cluster.start();
 
   let resolveListening!: (v: { port: number }) => void;
   const listening = new Promise<{ port: number }>((r) => (resolveListening = r));
@@ -224,7 +311,13 @@ export async function startServer(
     server = Deno.serve({
       port: config.port,
       hostname: config.host,
-      onListen: (addr) => resolveListening({ port: (addr as Deno.NetAddr).port }),
+      onListen: (addr) => {
+        const port = (addr as Deno.NetAddr).port;
+        // `--port 0` with the default public URL: the URL names the port the system chose,
+        // before any request is served (links, the OAuth issuer and the banner use it).
+        deps.config = withListeningPort(config, port);
+        resolveListening({ port });
+      },
       onError: (e) => onServeError(e, log),
     }, app.fetch);
   } catch (e) {
@@ -234,7 +327,8 @@ export async function startServer(
     deps.searchWorkers.close();
     await deps.extractor.close();
     await backups?.stop();
-    await sweeps.stop();
+    await deps.cluster.stop();
+    await events.close();
     await db.close();
     await files.close();
     throw e;
@@ -243,9 +337,10 @@ export async function startServer(
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
   const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
 
-  const setupToken = await issueSetupToken(db);
-  const setupUrl = setupToken ? `${config.publicUrl}/setup?token=${setupToken}` : null;
-  log.info("listening", { url, publicUrl: config.publicUrl, region: config.regionId });
+  const setupToken = await issueSetupToken(db, instanceId);
+  const publicUrl = deps.config.publicUrl;
+  const setupUrl = setupToken ? `${publicUrl}/setup?token=${setupToken}` : null;
+  log.info("listening", { url, publicUrl, region: config.regionId });
   options.onListen?.({ url, port });
 
   let stopping: Promise<void> | null = null;
@@ -260,7 +355,8 @@ export async function startServer(
       deps.searchWorkers.close();
       await deps.extractor.close();
       await backups?.stop();
-      await sweeps.stop();
+      await deps.cluster.stop();
+      await events.close();
       await db.close();
       await files.close();
       log.info("stopped");

@@ -40,8 +40,11 @@ import {
 } from "./provider.ts";
 import { type AgentToolset, type McpContent, prepareAgentTools } from "./tools.ts";
 
-/** Why a run stopped early: the user cancelled, or the server is stopping. */
-export type AbortReason = "cancelled" | "shutdown";
+/**
+ * Why a run stopped early: the user cancelled, the server is stopping, or another instance
+ * took the run's lease over (this one stalled past it): then the run writes nothing more.
+ */
+export type AbortReason = "cancelled" | "shutdown" | "lease_lost";
 
 /** An agent error as Dust shapes it. */
 export interface AgentErrorInfo {
@@ -52,6 +55,10 @@ export interface AgentErrorInfo {
 /** The message the loop writes when the server stops mid-run (and the runner at startup). */
 export const INTERRUPTED_MESSAGE =
   "The server stopped while this message was being generated. Retry the message.";
+
+/** The message an instance writes when it ends the run of an instance that died. */
+export const TAKEN_OVER_MESSAGE =
+  "The server instance generating this message stopped before it finished. Retry the message.";
 
 /** Publishes the run's message events with Dust's common fields. */
 class RunEvents {
@@ -178,6 +185,7 @@ async function prepareRun(
   const toolset = await prepareAgentTools(deps, {
     actor,
     agentTools: agent.tools,
+    agentSpaceIds: agent.spaceIds,
     conversationSId: job.conversationSId,
     podSId,
     agentMessageSId: job.messageSId,
@@ -322,6 +330,8 @@ async function runToolCall(
       },
     });
   await progress;
+  // Taken over by another instance: that one owns the message now; write nothing.
+  if (signal.reason === "lease_lost") signal.throwIfAborted();
   const status = signal.aborted ? "cancelled" : outcome.ok ? "succeeded" : "errored";
   const done = await updateAgentAction(deps, {
     actionId: action.sId as string,

@@ -33,6 +33,8 @@ export interface ToolRunContext {
   actor: Actor;
   /** The agent's internal tools (`search`, `files`). */
   agentTools: readonly string[];
+  /** Space sIds the agent's `search` is limited to (empty: every space the asker reads). */
+  agentSpaceIds?: readonly string[];
   conversationSId: string;
   /** sId of the conversation's Pod, when it lives in one. */
   podSId: string | null;
@@ -150,6 +152,7 @@ function internalTools(deps: Deps, ctx: ToolRunContext): ToolEntry[] {
       json(
         await searchWorkspace(deps, ctx.actor, {
           query: str(a.query, "query"),
+          spaceIds: ctx.agentSpaceIds?.length ? [...ctx.agentSpaceIds] : undefined,
           relativeTimeFrame: typeof a.relativeTimeFrame === "string"
             ? a.relativeTimeFrame
             : undefined,

@@ -1,7 +1,7 @@
 /** @jsxImportSource hono/jsx */
 /**
  * `GET /api/v1/openapi.json` (the OpenAPI 3.1 document of every documented route) and
- * `GET /api/v1/reference`, a browsable server-rendered page of the same routes: no scripts,
+ * `GET /api/v1/reference`, a browsable server-rendered page of the same routes: no inline script,
  * schemas shown in collapsible blocks. Both are public, like Dust's API docs.
  * @module
  */

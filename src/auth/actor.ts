@@ -37,6 +37,11 @@ export interface Credential {
   grantId?: number;
   /** When a self-contained credential (an OAuth access token) expires, epoch ms. */
   expiresAt?: number;
+  /**
+   * The browser session's id hash, for a page's event stream: signing out (or the session
+   * expiring) ends the stream (core/credential_state.ts). Never shown or logged.
+   */
+  sessionIdHash?: string;
 }
 
 export interface UserActor {

@@ -1,8 +1,10 @@
 /**
  * User access tokens: JWTs (RFC 9068 style) signed with the instance's Ed25519 key, bound to
  * one workspace (`wid`) and one audience (`aud`: the MCP or the REST resource URL). Verified
- * tokens are memoised until they expire, so a busy client costs one signature check an hour;
- * revocation is still honoured because callers check the grant on every request.
+ * tokens are memoised for at most {@link VERIFIED_TTL_MS} (and never past their expiry), so a
+ * busy client costs one signature check a minute; revocation is honoured because callers check
+ * the grant on every request, and a revoked grant's entries are dropped at once when the bus
+ * says so (any instance: `auth:revoked`).
  * @module
  */
 import * as jose from "jose";
@@ -55,27 +57,49 @@ export async function issueAccessToken(keys: KeyRing, input: IssueInput): Promis
   return await jwt.sign(keys.current.privateKey);
 }
 
-/** A bounded memo of verified tokens, each dropped at its `exp`. */
+/** How long a verified token is memoised at most (a backstop: revocation drops it at once). */
+export const VERIFIED_TTL_MS = 60_000;
+
+/** A bounded memo of verified tokens, each dropped at its `exp` or after the TTL. */
 export class VerifiedTokenCache {
-  #map = new Map<string, AccessClaims>();
-  constructor(readonly max = 10_000) {}
+  #map = new Map<string, { claims: AccessClaims; until: number }>();
+  constructor(readonly max = 10_000, readonly ttlMs = VERIFIED_TTL_MS) {}
 
   get(token: string, nowSeconds: number): AccessClaims | undefined {
-    const c = this.#map.get(token);
-    if (!c) return undefined;
-    if (c.exp <= nowSeconds) {
+    const e = this.#map.get(token);
+    if (!e) return undefined;
+    if (e.claims.exp <= nowSeconds || e.until <= nowSeconds * 1000) {
       this.#map.delete(token);
       return undefined;
     }
-    return c;
+    return e.claims;
   }
 
-  set(token: string, claims: AccessClaims): void {
+  set(token: string, claims: AccessClaims, at = Date.now()): void {
     if (this.#map.size >= this.max) {
       const oldest = this.#map.keys().next().value;
       if (oldest !== undefined) this.#map.delete(oldest);
     }
-    this.#map.set(token, claims);
+    this.#map.set(token, { claims, until: at + this.ttlMs });
+  }
+
+  /** Drop the tokens of a grant (revoked), or of a user (all their grants). */
+  drop(match: { grantSId?: string; userSId?: string }): number {
+    let n = 0;
+    for (const [token, e] of this.#map) {
+      if (
+        (match.grantSId !== undefined && e.claims.gid === match.grantSId) ||
+        (match.userSId !== undefined && e.claims.sub === match.userSId)
+      ) {
+        this.#map.delete(token);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  get size(): number {
+    return this.#map.size;
   }
 
   clear(): void {
@@ -103,8 +127,13 @@ export async function verifyAccessToken(
   if (hit) return hit.aud === expected.audience && hit.iss === expected.issuer ? hit : null;
   if (!looksLikeJwt(token)) return null;
   try {
-    const { payload, protectedHeader } = await jose.jwtVerify(token, (header) => {
-      const key = keys.all.find((k) => k.kid === header.kid);
+    const { payload, protectedHeader } = await jose.jwtVerify(token, async (header) => {
+      let key = keys.all.find((k) => k.kid === header.kid);
+      if (!key && keys.reload) {
+        // Signed by a key another instance made current since this ring was loaded?
+        await keys.reload();
+        key = keys.all.find((k) => k.kid === header.kid);
+      }
       if (!key) throw new Error("unknown kid");
       return key.publicKey;
     }, { algorithms: ["EdDSA"], clockTolerance: 5 });

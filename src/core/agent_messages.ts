@@ -304,7 +304,7 @@ export async function cancelMessageGeneration(
     const events = await mapSeries(rows, async (r) => await cancelEvents(deps, c, r));
     return await insertEvents(deps.db, events.flat());
   });
-  await publishEvents(deps, stored);
+  publishEvents(deps, stored);
   return { success: true };
 }
 

@@ -49,6 +49,8 @@ export interface AgentRow {
   status: string;
   maxStepsPerRun: number;
   tools: string[];
+  /** Space sIds the agent's `search` is limited to; empty = every space the asker reads. */
+  spaceIds: string[];
   authorUserId: number | null;
   createdAt: number;
   updatedAt: number;
@@ -94,6 +96,7 @@ function fromRow(r: any): AgentRow {
     status: r.status,
     maxStepsPerRun: r.max_steps_per_run,
     tools: JSON.parse(r.tools),
+    spaceIds: JSON.parse(r.space_ids ?? "[]"),
     authorUserId: r.author_user_id,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
@@ -132,6 +135,22 @@ export function toLightAgentConfiguration(
 export function canReadAgent(actor: Actor, a: AgentRow): boolean {
   if (a.scope !== "private") return true;
   return actor.kind === "user" && a.authorUserId === actor.user.id;
+}
+
+/**
+ * Rule: who edits and archives an agent. Global agents (the built-in `dust`) are nobody's;
+ * a private agent is its author's alone; builders and admins edit the workspace's other
+ * agents. API keys never edit (editing needs a user, as creating does).
+ */
+export function canEditAgent(actor: Actor, a: AgentRow): boolean {
+  if (actor.kind !== "user" || a.scope === "global") return false;
+  if (actor.role !== "admin" && actor.role !== "builder") return false;
+  return a.scope !== "private" || a.authorUserId === actor.user.id;
+}
+
+/** Rule: builders and admins (users) create agents. */
+export function canCreateAgents(actor: Actor): boolean {
+  return actor.kind === "user" && (actor.role === "admin" || actor.role === "builder");
 }
 
 /** An agent of the workspace by sId, whatever its status (null when absent). */

@@ -135,8 +135,8 @@ interface Pending {
   refusals: Map<string, RefusalCount>;
   timer: Awaited<ReturnType<typeof setTimeout>> | undefined;
   maxEntries: number;
-  /** The batches being written: a flush returns only once everything queued before it is in. */
-  writing: Promise<void>;
+  /** The flushes started so far, one after the other (a flush waits for the ones before). */
+  flushing: Promise<void>;
 }
 const pending = new WeakMap<Db, Pending>();
 
@@ -161,7 +161,7 @@ export async function recordToolCall(
         refusals: new Map(),
         timer: undefined,
         maxEntries,
-        writing: Promise.resolve(),
+        flushing: Promise.resolve(),
       },
     );
   }
@@ -193,24 +193,31 @@ function refusalCredential(e: StoredEntry): string {
   return e.credentialId ?? `${e.credentialKind}:${e.userId ?? ""}`;
 }
 
-/** Write every buffered entry now (before reads, and on shutdown). */
+/**
+ * Write every buffered entry now (before reads, and on shutdown). Resolves once every entry
+ * buffered before the call is committed, also those a flush already under way is writing (on
+ * PostgreSQL a reader's query does not wait for another connection's transaction).
+ */
 export async function flushAuditLog(db: Db): Promise<void> {
   const p = pending.get(db);
   if (!p) return;
   if (p.timer !== undefined) clearTimeout(p.timer);
   p.timer = undefined;
-  // After the batches already being written (on PostgreSQL a reader on another connection
-  // would otherwise read before them): one chain, in order.
-  const batch = p.writing.catch(() => {}).then(() => writeBatch(db, p));
-  p.writing = batch;
-  await batch;
-}
-
-async function writeBatch(db: Db, p: Pending): Promise<void> {
-  if (p.rows.length === 0 && p.refusals.size === 0) return;
+  if (p.rows.length === 0 && p.refusals.size === 0) return await p.flushing;
   const { rows, refusals } = p;
   p.rows = [];
   p.refusals = new Map();
+  const write = p.flushing.then(() => writeBatch(db, p, rows, refusals));
+  p.flushing = write.catch(() => {});
+  await write;
+}
+
+async function writeBatch(
+  db: Db,
+  p: Pending,
+  rows: StoredEntry[],
+  refusals: Map<string, RefusalCount>,
+): Promise<void> {
   const touched = new Set<number>();
   await db.tx(async () => {
     const insert = db.prepare(INSERT_SQL);

@@ -4,6 +4,11 @@
  * on `deps.events` under the same channel name, so an SSE reader replays history after a
  * `lastEventId` and then follows live events without a gap. Event ids are opaque strings to
  * clients (the row id). Events expire after {@link EVENT_TTL_MS}, like Dust's Redis streams.
+ *
+ * Across instances the bus carries `{eventId, type}` only and readers read the log after their
+ * cursor, which is only exact if a stream's events commit in the order of their ids: the
+ * transaction inserting into a stream first takes that stream's lock (`db.txLock`), so an
+ * event with a smaller id is never committed after a reader has moved past a larger one.
  * @module
  */
 import type { Deps } from "../deps.ts";
@@ -15,8 +20,9 @@ import { mapSeries } from "../util/async.ts";
 
 /** Events older than this are pruned (Dust expires its event streams after 10 minutes). */
 export const EVENT_TTL_MS = 10 * 60 * 1000;
-/** Prune at most this often, and at most this many rows per batch, so appends stay cheap. */
-const PRUNE_INTERVAL_MS = 30_000;
+/** How often the event-log prune runs (a periodic job: one instance at a time). */
+export const EVENT_PRUNE_INTERVAL_MS = 30_000;
+/** At most this many rows per batch, so appends stay cheap. */
 const PRUNE_BATCH = 2_000;
 const PRUNE_MAX_BATCHES = 50;
 
@@ -52,13 +58,18 @@ export function parseLastEventId(raw: string | undefined | null): number {
 }
 
 /**
- * Insert events into the log. Synchronous, so it can join the caller's transaction; the caller
- * publishes the returned events with {@link publishEvents} once that transaction committed.
+ * Insert events into the log, inside the caller's transaction (it takes the streams' locks,
+ * held until that transaction ends); the caller publishes the returned events with
+ * {@link publishEvents} once it committed.
  */
 export async function insertEvents(
   db: Db,
   events: { stream: string; data: Record<string, unknown> }[],
 ): Promise<{ stream: string; event: StreamEvent }[]> {
+  // One order for every transaction (conversation:… before message:…): no lock cycle.
+  for (const stream of [...new Set(events.map((e) => e.stream))].sort()) {
+    await db.txLock(`stream:${stream}`);
+  }
   const insert = db.prepare(
     "INSERT INTO stream_events (stream, payload, type, created_at) VALUES (?, ?, ?, ?) RETURNING id",
   );
@@ -70,13 +81,25 @@ export async function insertEvents(
   });
 }
 
-/** Publish committed events to live readers (channel = stream name). */
-export async function publishEvents(
+/**
+ * Publish committed events to live readers (channel = stream name): the note names the row
+ * (`{eventId, type}`), the full event goes to this instance's readers when the bus is local.
+ */
+export function publishEvents(
   deps: Deps,
   stored: { stream: string; event: StreamEvent }[],
-): Promise<void> {
-  for (const s of stored) deps.events.publish(s.stream, s.event);
-  await pruneIfDue(deps);
+): void {
+  for (const s of stored) {
+    deps.events.publish(s.stream, eventNote(s.event), s.event);
+  }
+}
+
+/** What crosses instances for one event: its id, and its type when short. */
+export function eventNote(e: StreamEvent): { eventId: string; type?: string } {
+  const type = e.data.type;
+  return typeof type === "string" && type.length <= 64
+    ? { eventId: e.eventId, type }
+    : { eventId: e.eventId };
 }
 
 /** Append one event to a stream and publish it. */
@@ -86,7 +109,7 @@ export async function appendEvent(
   data: Record<string, unknown>,
 ): Promise<StreamEvent> {
   const stored = await deps.db.tx(async () => await insertEvents(deps.db, [{ stream, data }]));
-  await publishEvents(deps, stored);
+  publishEvents(deps, stored);
   return stored[0].event;
 }
 
@@ -157,14 +180,12 @@ export async function hasTerminalEvent(deps: Deps, stream: string): Promise<bool
   );
 }
 
-const lastPrune = new WeakMap<Db, number>();
-
 /**
- * Delete expired events. Rows are appended in time order, so the oldest rows by id are the
- * expired ones: each batch looks only at the first rows by id and stops at the first batch
- * that deletes less than a full batch.
+ * Delete expired events (a periodic job, {@link EVENT_PRUNE_INTERVAL_MS}). Rows are appended in
+ * time order, so the oldest rows by id are the expired ones: each batch looks only at the first
+ * rows by id and stops at the first batch that deletes less than a full batch.
  */
-export async function pruneExpiredEvents(deps: Deps, at = now()): Promise<number> {
+export async function pruneExpiredEvents(deps: Pick<Deps, "db">, at = now()): Promise<number> {
   const cutoff = at - EVENT_TTL_MS;
   const del = deps.db.prepare(
     `DELETE FROM stream_events WHERE id IN
@@ -176,17 +197,5 @@ export async function pruneExpiredEvents(deps: Deps, at = now()): Promise<number
     total += n;
     if (n < PRUNE_BATCH) break;
   }
-  lastPrune.set(deps.db, at);
   return total;
-}
-
-async function pruneIfDue(deps: Deps): Promise<void> {
-  const t = now();
-  if (t - (lastPrune.get(deps.db) ?? 0) < PRUNE_INTERVAL_MS) return;
-  try {
-    await pruneExpiredEvents(deps, t);
-  } catch (e) {
-    // Pruning is housekeeping: a busy database must not fail the write that triggered it.
-    deps.log.warn("event pruning failed", { error: String(e) });
-  }
 }

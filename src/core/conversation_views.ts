@@ -156,9 +156,15 @@ export function workspaceJson(actor: Actor) {
   };
 }
 
-/** The URL of a conversation: its REST resource (this server has no conversation web page). */
+/**
+ * The URL of a conversation: its console page (`/w/{wId}/conversations/{cId}`), as Dust's
+ * `url` / `conversationUrl` name its web app page. REST clients read the conversation at
+ * `/api/v1/w/{wId}/assistant/conversations/{cId}` by its sId, never through this URL.
+ */
 export function conversationUrl(deps: Deps, workspaceSId: string, conversationSId: string): string {
-  return `${deps.config.publicUrl}/api/v1/w/${workspaceSId}/assistant/conversations/${conversationSId}`;
+  return `${deps.config.publicUrl}/w/${encodeURIComponent(workspaceSId)}/conversations/${
+    encodeURIComponent(conversationSId)
+  }`;
 }
 
 /** A conversation without content (Dust's `ConversationWithoutContent`, plus `spaceId`). */

@@ -21,8 +21,9 @@ const STATE_SQL = {
 /**
  * True unless the credential was revoked or expired since it was verified. OAuth access
  * tokens are judged by their own expiry and their grant, including whether the grant's workspace
- * still lets its client in (a token without a grant has nothing stored to revoke); browser
- * sessions open no streams and count as live.
+ * still lets its client in (a token without a grant has nothing stored to revoke); a browser
+ * session that names its id hash (a console page's event stream) must still be stored and
+ * unexpired, other session actors (agent runs) count as live.
  */
 export async function isCredentialActive(
   db: Db,
@@ -30,7 +31,14 @@ export async function isCredentialActive(
   at = now(),
 ): Promise<boolean> {
   if (credential.expiresAt !== undefined && credential.expiresAt <= at) return false;
-  if (credential.kind === "session") return true;
+  if (credential.kind === "session") {
+    if (credential.sessionIdHash === undefined) return true;
+    const row = await db.get(
+      "SELECT expires_at FROM browser_sessions WHERE id_hash = ?",
+      credential.sessionIdHash,
+    ) as { expires_at: number } | undefined;
+    return !!row && row.expires_at > at;
+  }
   if (credential.kind === "oauth") {
     return !credential.id.startsWith("gnt_") || await isGrantUsable(db, credential.id, at);
   }

@@ -130,3 +130,140 @@ export async function listSpaceGroupIds(
     spaceId,
   ) as { s_id: string }[]).map((r) => r.s_id);
 }
+
+export interface GroupMember {
+  sId: string;
+  email: string;
+  fullName: string;
+}
+
+/** A group of the actor's workspace by sId (404 otherwise), admins only. */
+async function requireGroup(deps: Deps, actor: Actor, groupId: string) {
+  requireWorkspaceRole(actor, ["admin"], ADMIN_ONLY);
+  const g = await deps.db.get(
+    `SELECT id, s_id, name, kind FROM groups WHERE s_id = ? AND workspace_id = ?
+     AND kind IN ('global', 'regular')`,
+    groupId,
+    actor.workspace.id,
+  ) as { id: number; s_id: string; name: string; kind: "global" | "regular" } | undefined;
+  if (!g) throw new AppError(404, "group_not_found", "The group was not found.");
+  return g;
+}
+
+function requireRegular(g: { kind: string }): void {
+  if (g.kind !== "regular") {
+    throw invalid("groupId: the Workspace group holds every member; it cannot be changed");
+  }
+}
+
+/** Admins read a group with its members (the Workspace group lists none: it is everyone). */
+export async function getGroup(
+  deps: Deps,
+  actor: Actor,
+  input: { groupId: string },
+): Promise<{ group: GroupView; members: GroupMember[] }> {
+  const g = await requireGroup(deps, actor, input.groupId);
+  const members = (await deps.db.all(
+    `SELECT u.s_id, u.email, u.first_name, u.last_name FROM group_members gm
+     JOIN users u ON u.id = gm.user_id WHERE gm.group_id = ? ORDER BY u.email LIMIT 10000`,
+    g.id,
+  ) as { s_id: string; email: string; first_name: string; last_name: string | null }[]).map(
+    (r) => ({
+      sId: r.s_id,
+      email: r.email,
+      fullName: [r.first_name, r.last_name].filter(Boolean).join(" "),
+    }),
+  );
+  return {
+    group: { sId: g.s_id, name: g.name, kind: g.kind, memberCount: members.length },
+    members,
+  };
+}
+
+/** Admins add a workspace member to a regular group (idempotent). */
+export async function addGroupMember(
+  deps: Deps,
+  actor: Actor,
+  input: { groupId: string; userId: string },
+): Promise<void> {
+  requireScope(actor, "write");
+  const g = await requireGroup(deps, actor, input.groupId);
+  requireRegular(g);
+  const userId = await requireWorkspaceMember(deps.db, actor, input.userId);
+  await deps.db.run(
+    "INSERT INTO group_members (group_id, user_id, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+    g.id,
+    userId,
+    now(),
+  );
+}
+
+/** Admins remove a user from a regular group (404 when not in it). */
+export async function removeGroupMember(
+  deps: Deps,
+  actor: Actor,
+  input: { groupId: string; userId: string },
+): Promise<void> {
+  requireScope(actor, "write");
+  const g = await requireGroup(deps, actor, input.groupId);
+  requireRegular(g);
+  const r = await deps.db.run(
+    `DELETE FROM group_members WHERE group_id = ?
+     AND user_id = (SELECT id FROM users WHERE s_id = ?)`,
+    g.id,
+    input.userId,
+  );
+  if (Number(r.changes) === 0) {
+    throw new AppError(404, "workspace_user_not_found", "This user is not in the group.");
+  }
+}
+
+/** Admins delete a regular group; the spaces it was granted lose that grant. */
+export async function deleteGroup(
+  deps: Deps,
+  actor: Actor,
+  input: { groupId: string },
+): Promise<void> {
+  requireScope(actor, "write");
+  const g = await requireGroup(deps, actor, input.groupId);
+  requireRegular(g);
+  await deps.db.run("DELETE FROM groups WHERE id = ?", g.id);
+}
+
+/** Whoever administers a regular space takes a group's grant away (404 when not granted). */
+export async function revokeGroupFromSpace(
+  deps: Deps,
+  actor: Actor,
+  input: { spaceId: string; groupId: string },
+): Promise<void> {
+  requireScope(actor, "write");
+  const space = await requireAdministrableSpace(deps.db, actor, input.spaceId);
+  const r = await deps.db.run(
+    `DELETE FROM space_groups WHERE space_id = ?
+     AND group_id = (SELECT id FROM groups WHERE s_id = ? AND workspace_id = ?)`,
+    space.id,
+    input.groupId,
+    actor.workspace.id,
+  );
+  if (Number(r.changes) === 0) {
+    throw new AppError(404, "group_not_found", "This group is not granted the space.");
+  }
+}
+
+/** The groups granted a space, by name (whoever administers the space). */
+export async function listSpaceGroups(
+  deps: Deps,
+  actor: Actor,
+  input: { spaceId: string },
+): Promise<{ sId: string; name: string; kind: string }[]> {
+  const space = await requireAdministrableSpace(deps.db, actor, input.spaceId);
+  return (await deps.db.all(
+    `SELECT g.s_id, g.name, g.kind FROM space_groups sg JOIN groups g ON g.id = sg.group_id
+     WHERE sg.space_id = ? ORDER BY lower(g.name)`,
+    space.id,
+  ) as { s_id: string; name: string; kind: string }[]).map((r) => ({
+    sId: r.s_id,
+    name: r.name,
+    kind: r.kind,
+  }));
+}

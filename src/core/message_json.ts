@@ -176,6 +176,7 @@ function missingAgent(sId: string): AgentRow {
     status: "archived",
     maxStepsPerRun: 0,
     tools: [],
+    spaceIds: [],
     authorUserId: null,
     createdAt: 0,
     updatedAt: 0,

@@ -38,6 +38,7 @@ import {
   waitForAgentMessages,
 } from "./agent_messages.ts";
 import { mapSeries } from "../util/async.ts";
+import { insertAgentRun } from "./agent_runs.ts";
 
 export type MentionInput = { configurationId: string } | { type: "user"; userId: string };
 
@@ -207,6 +208,14 @@ export async function insertPost(
         a.version,
         um.id,
       );
+      // The run is this instance's (it announces the message to its runner below).
+      const at = Date.now();
+      await insertAgentRun(db, {
+        messageId: am.id,
+        instanceId: deps.instanceId,
+        at,
+        leaseUntil: at + deps.config.workLeaseSeconds * 1000,
+      });
       agentMessages.push({ sId: am.sId, agentSId: a.sId });
     }
   }
@@ -292,7 +301,7 @@ export async function finishPost(
   blocking: boolean,
 ): Promise<PostResult> {
   if (!ins) return { userMessage: null, agentMessages: [], contentFragments: [] };
-  await publishEvents(deps, ins.events);
+  publishEvents(deps, ins.events);
   for (const a of ins.agentMessages) {
     const payload: AgentMessageCreated = {
       workspaceId: c.workspaceId,
@@ -302,7 +311,8 @@ export async function finishPost(
       agentSId: a.agentSId,
       userId: actor.kind === "user" ? actor.user.id : null,
     };
-    deps.events.publish(AGENT_MESSAGE_CREATED_CHANNEL, payload);
+    // To this instance's runner only: the run's lease is already this instance's.
+    deps.events.publishLocal(AGENT_MESSAGE_CREATED_CHANNEL, payload);
   }
   if (blocking) await waitForAgentMessages(deps, ins.agentMessages.map((a) => a.sId));
   const sIds = [

@@ -218,3 +218,68 @@ export async function patchPodMetadata(
     return { metadata: await toMetadataJson(deps.db, fresh, await loadMetadata(deps.db, fresh)) };
   });
 }
+
+export interface PodMember {
+  sId: string;
+  email: string;
+  fullName: string;
+  role: "member" | "editor";
+}
+
+/** The members and editors of a Pod, for anyone who reads it (editors first, then by email). */
+export async function listPodMembers(
+  deps: Deps,
+  actor: Actor,
+  input: { podId: string },
+): Promise<PodMember[]> {
+  const space = await requireReadablePod(deps.db, actor, input.podId);
+  return (await deps.db.all(
+    `SELECT u.s_id, u.email, u.first_name, u.last_name, sm.role FROM space_members sm
+     JOIN users u ON u.id = sm.user_id WHERE sm.space_id = ?
+     ORDER BY CASE WHEN sm.role = 'editor' THEN 0 ELSE 1 END, u.email LIMIT 10000`,
+    space.id,
+  ) as {
+    s_id: string;
+    email: string;
+    first_name: string;
+    last_name: string | null;
+    role: "member" | "editor";
+  }[]).map((r) => ({
+    sId: r.s_id,
+    email: r.email,
+    fullName: [r.first_name, r.last_name].filter(Boolean).join(" "),
+    role: r.role,
+  }));
+}
+
+/** A Pod as its page shows it, with what the viewer may do there. */
+export interface PodOverview {
+  sId: string;
+  name: string;
+  description: string;
+  isRestricted: boolean;
+  archived: boolean;
+  /** Members and editors write (description, tasks, files). */
+  canWrite: boolean;
+  /** Editors manage members and archive. */
+  canAdminister: boolean;
+}
+
+/** A Pod the actor reads (archived ones too, so editors can restore them). */
+export async function getPodOverview(
+  deps: Deps,
+  actor: Actor,
+  input: { podId: string },
+): Promise<PodOverview> {
+  const space = await requireReadablePod(deps.db, actor, input.podId);
+  const meta = await loadMetadata(deps.db, space);
+  return {
+    sId: space.sId,
+    name: space.name,
+    description: meta.description,
+    isRestricted: space.isRestricted,
+    archived: space.archivedAt !== null,
+    canWrite: await canWriteSpace(deps.db, actor, space),
+    canAdminister: await canAdministerSpace(deps.db, actor, space),
+  };
+}

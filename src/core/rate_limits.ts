@@ -6,6 +6,15 @@
  * Memory is bounded: at most `maxKeys` counters live at once; when full, the oldest window is
  * evicted first (a Map keeps insertion order, and a key is re-inserted when its window
  * rolls), so a flood of distinct keys cannot grow the process.
+ *
+ * Several instances: the counters stay in each instance's memory and each instance allows its
+ * share of every limit, the limit divided by the live instances (`Cluster.share`, refreshed
+ * every heartbeat), so the cluster never allows more than the limit (a client pinned to one
+ * instance gets its share only; a round-robin balancer spreads it evenly). A counter in the
+ * database — three `INSERT … ON CONFLICT DO UPDATE` per `tools/call` — was measured instead
+ * (bench/rate_counter.ts, identity `tools/call` on one hot token): 60 % of the in-memory
+ * throughput on SQLite, 36–74 % on PostgreSQL at 32 clients (+0.4–0.8 ms per call at one client),
+ * a price the hot path should not pay for a limit that only needs to be approximately right.
  * @module
  */
 import { rateLimited } from "../errors.ts";

@@ -264,7 +264,7 @@ export function relayControlChannel(serverId: string): string {
 }
 
 /** Tell a server's open request streams (on every instance) that it was revoked. */
-function announceRevoked(deps: Deps, serverId: string): void {
+export function announceRelayRevoked(deps: Deps, serverId: string): void {
   deps.events.publish(relayControlChannel(serverId), { type: "revoked" });
 }
 
@@ -278,7 +278,7 @@ export async function removeUserRelayRegistrations(deps: Deps, userId: number): 
     "DELETE FROM relay_registrations WHERE user_id = ? RETURNING server_id",
     userId,
   ) as { server_id: string }[];
-  for (const r of rows) announceRevoked(deps, r.server_id);
+  for (const r of rows) announceRelayRevoked(deps, r.server_id);
   return rows.length;
 }
 
@@ -344,6 +344,6 @@ export async function revokeRelayRegistration(
   if (res.changes === 0) {
     throw notFound("mcp_server_connection_not_found", "MCP server not registered or expired");
   }
-  announceRevoked(deps, input.serverId);
+  announceRelayRevoked(deps, input.serverId);
   return { success: true };
 }

@@ -2,9 +2,15 @@
  * The relay's request log and result routing (`../reference/dust.md` §3.5–3.8). Every JSON-RPC
  * message the server side sends to a client-side server is written to `relay_requests` (so a
  * reconnecting stream can replay it, for 10 minutes) and published live on
- * `relay:<serverId>`; the client's answers, posted to `mcp/results`, are published on
- * `relay-results:<serverId>` where the waiting {@link RelayClientTransport} picks its own by
- * rewritten id. Answered requests leave the log so they are never replayed.
+ * `relay:<serverId>`; the client's answers, posted to `mcp/results`, are written to
+ * `relay_results` and announced on `relay-results:<serverId>` where the waiting
+ * {@link RelayClientTransport} picks its own by rewritten id (and deletes the row). Answered
+ * requests leave the log so they are never replayed.
+ *
+ * Across instances (the request stream open on one, the agent run on another, the result posted
+ * to a third) the bus carries row ids only: `{eventId}` for a request (the stream reads the log
+ * after its cursor; a server's requests commit in id order under its lock), `{resultId, id}`
+ * for a result (the rewritten JSON-RPC id when short, so only the run waiting for it reads it).
  * @module
  */
 import type { Deps } from "../deps.ts";
@@ -83,6 +89,7 @@ export async function publishRelayRequest(
   const t = now();
   const requestId = message.id === undefined ? null : String(message.id);
   const row = await deps.db.tx(async () => {
+    await deps.db.txLock(requestChannel(serverId));
     await deps.db.run(
       "DELETE FROM relay_requests WHERE server_id = ? AND expires_at <= ?",
       serverId,
@@ -99,7 +106,7 @@ export async function publishRelayRequest(
     ) as { id: number };
   });
   const event = { eventId: String(row.id), data: message };
-  deps.events.publish(requestChannel(serverId), event);
+  deps.events.publish(requestChannel(serverId), { eventId: event.eventId }, event);
   return event;
 }
 
@@ -169,19 +176,94 @@ export async function postRelayResult(
   }
   const id = (result as JsonRpcMessage).id;
   if (typeof id === "string") await requireResultTarget(deps, reg.workspaceId, id);
-  await deps.db.tx(async () => {
-    if (typeof id === "string" || typeof id === "number") {
+  const requestId = typeof id === "string" || typeof id === "number" ? String(id) : null;
+  const t = now();
+  const stored = await deps.db.tx(async () => {
+    if (requestId !== null) {
       await deps.db.run(
         "DELETE FROM relay_requests WHERE server_id = ? AND request_id = ?",
         reg.serverId,
-        String(id),
+        requestId,
       );
     }
     await deps.db.run(
       "DELETE FROM relay_requests WHERE server_id = ? AND request_id IS NULL",
       reg.serverId,
     );
+    await deps.db.run(
+      "DELETE FROM relay_results WHERE server_id = ? AND expires_at <= ?",
+      reg.serverId,
+      t,
+    );
+    return await deps.db.get(
+      `INSERT INTO relay_results (server_id, request_id, payload, created_at, expires_at)
+       VALUES (?, ?, ?, ?, ?) RETURNING id`,
+      reg.serverId,
+      requestId,
+      JSON.stringify(result),
+      t,
+      t + deps.relay.timings.callTimeoutMs + RESULT_SLACK_MS,
+    ) as { id: number };
   });
-  deps.events.publish(resultChannel(reg.serverId), { result });
+  const note: RelayResultNote = { resultId: stored.id };
+  if (requestId !== null && requestId.length <= MAX_NOTED_ID_CHARS) note.id = requestId;
+  deps.events.publish(resultChannel(reg.serverId), note, { ...note, result });
   return { success: true };
+}
+
+/** A result waits at most the call timeout plus this for the run that asked. */
+const RESULT_SLACK_MS = 60_000;
+/** Longer JSON-RPC ids are left out of the note (every waiting run then reads the row). */
+const MAX_NOTED_ID_CHARS = 512;
+
+/** What the bus carries for a posted result (plus `result` itself on the in-process bus). */
+export interface RelayResultNote {
+  resultId: number;
+  /** The answered JSON-RPC id, when short enough to go on the bus. */
+  id?: string;
+}
+
+/**
+ * Take a posted result for a waiting run: the row is deleted (one run consumes an answer);
+ * notifications (no id) are read and left for every run of the server. Null once gone.
+ */
+export async function takeRelayResult(
+  deps: Deps,
+  serverId: string,
+  resultId: number,
+  consume: boolean,
+): Promise<JsonRpcMessage | null> {
+  const row = consume
+    ? await deps.db.get(
+      "DELETE FROM relay_results WHERE id = ? AND server_id = ? RETURNING payload",
+      resultId,
+      serverId,
+    )
+    : await deps.db.get(
+      "SELECT payload FROM relay_results WHERE id = ? AND server_id = ?",
+      resultId,
+      serverId,
+    );
+  return row ? JSON.parse(String((row as { payload: string }).payload)) : null;
+}
+
+/** Results posted for any of `requestIds` (after a gap on the bus), consumed. */
+export async function takeRelayResultsFor(
+  deps: Deps,
+  serverId: string,
+  requestIds: string[],
+): Promise<JsonRpcMessage[]> {
+  if (requestIds.length === 0) return [];
+  const rows = await deps.db.all(
+    `DELETE FROM relay_results WHERE server_id = ?
+       AND request_id IN (SELECT value FROM json_each(?)) RETURNING payload`,
+    serverId,
+    requestIds,
+  ) as { payload: string }[];
+  return rows.map((r) => JSON.parse(r.payload));
+}
+
+/** Forget a result already handed over from the in-process bus's payload. */
+export async function dropRelayResult(deps: Deps, resultId: number): Promise<void> {
+  await deps.db.run("DELETE FROM relay_results WHERE id = ?", resultId);
 }

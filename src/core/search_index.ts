@@ -32,7 +32,11 @@ import { type Db, now } from "../db/db.ts";
 import { isOpenToWorkspace } from "./access.ts";
 import { SPACE_COLUMNS, spaceFromRow, type SpaceRow } from "./space_rows.ts";
 import { partitionTable } from "./search_query.ts";
-import { removeChunksPostgres, replaceChunksPostgres } from "../db/fulltext_postgres.ts";
+import {
+  checkFullTextIndex,
+  removeChunksPostgres,
+  replaceChunksPostgres,
+} from "../db/fulltext_postgres.ts";
 
 const TOKENIZER = "unicode61 remove_diacritics 2";
 /** Chunks indexed per transaction when catching up (start after migration 0005). */
@@ -347,10 +351,11 @@ export async function searchPartitionsFor(
 /**
  * FTS5's integrity check of every partition against its content (rank 1), and no chunk left
  * without a partition: "ok", or what is wrong. Needs a writable connection (tests run it on a
- * copy of a crashed database).
+ * copy of a crashed database). PostgreSQL (no partitions): every tsvector against its text and
+ * the GIN index against a scan (`checkFullTextIndex`).
  */
 export async function checkSearchIndex(db: Db): Promise<string> {
-  if (db.engine === "postgres") return "ok"; // the GIN index follows its rows
+  if (db.engine === "postgres") return await checkFullTextIndex(db);
   const problems: string[] = [];
   for (const { id } of await db.all("SELECT id FROM search_partitions") as { id: number }[]) {
     const t = partitionTable(id);

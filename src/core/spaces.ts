@@ -11,6 +11,7 @@ import { AppError, invalid } from "../errors.ts";
 import { newResourceId } from "../util/ids.ts";
 import {
   canAdministerSpace,
+  canReadSpace,
   readableSpaceIds,
   requireAdministrableSpace,
   requireScope,
@@ -29,6 +30,7 @@ import {
 import { listSpaceGroupIds, requireWorkspaceMember } from "./groups.ts";
 import { findUserBySId } from "./users.ts";
 import { mapSeries } from "../util/async.ts";
+import { moveSpaceIndex } from "./search_index.ts";
 
 /** Dust's public `Space` JSON. */
 export interface SpaceJson {
@@ -263,4 +265,131 @@ export async function removeSpaceMember(
     }
     await deps.db.run("UPDATE spaces SET updated_at = ? WHERE id = ?", now(), space.id);
   });
+}
+
+/**
+ * Workspace admins open or restrict a regular space. The search index moves its documents to
+ * the partition the space now belongs to in the same transaction (search_index.ts), so a
+ * search never ranks them with content its reader may not read.
+ */
+export async function setSpaceRestricted(
+  deps: Deps,
+  actor: Actor,
+  input: { spaceId: string; restricted: boolean },
+): Promise<SpaceJson> {
+  requireScope(actor, "write");
+  requireWorkspaceRole(actor, ["admin"], "Only workspace admins can open or restrict spaces.");
+  const space = await requireAdministrableSpace(deps.db, actor, input.spaceId);
+  if (space.kind !== "regular") {
+    throw invalid(`spaceId: only regular spaces can be opened or restricted, not ${space.kind}`);
+  }
+  return await deps.db.tx(async () => {
+    await deps.db.run(
+      "UPDATE spaces SET is_restricted = ?, updated_at = ? WHERE id = ?",
+      input.restricted ? 1 : 0,
+      now(),
+      space.id,
+    );
+    await moveSpaceIndex(deps.db, space.id);
+    const fresh = await findSpaceInWorkspace(deps.db, actor.workspace.id, space.sId);
+    return await toSpaceJson(deps.db, fresh!);
+  });
+}
+
+/** A space as the console lists it: what the viewer may do there. */
+export interface ConsoleSpace {
+  sId: string;
+  name: string;
+  kind: SpaceKind;
+  isRestricted: boolean;
+  archived: boolean;
+  canRead: boolean;
+  canAdminister: boolean;
+  /** An open Pod the viewer may join. */
+  canJoin: boolean;
+  memberCount: number;
+}
+
+/**
+ * The spaces and Pods a member sees in the console, by name: those they read, those they
+ * administer without reading (restricted spaces, for admins), and open Pods they may join.
+ * The system and conversations spaces are not listed. Archived Pods appear to their readers.
+ */
+export async function listConsoleSpaces(deps: Deps, actor: Actor): Promise<ConsoleSpace[]> {
+  const user = requireUser(actor);
+  const readable = await readableSpaceIds(deps.db, actor);
+  const spaces = (await listWorkspaceSpaces(deps.db, actor.workspace.id))
+    .filter((s) => s.kind === "global" || s.kind === "regular" || s.kind === "project");
+  const counts = new Map(
+    (await deps.db.all(
+      `SELECT sm.space_id, count(*) AS n FROM space_members sm JOIN spaces s ON s.id = sm.space_id
+       WHERE s.workspace_id = ? GROUP BY sm.space_id`,
+      actor.workspace.id,
+    ) as { space_id: number; n: number }[]).map((r) => [r.space_id, Number(r.n)]),
+  );
+  const editorOf = new Set(
+    (await deps.db.all(
+      `SELECT sm.space_id FROM space_members sm JOIN spaces s ON s.id = sm.space_id
+       WHERE s.workspace_id = ? AND sm.user_id = ? AND sm.role = 'editor'`,
+      actor.workspace.id,
+      user.user.id,
+    ) as { space_id: number }[]).map((r) => r.space_id),
+  );
+  const out: ConsoleSpace[] = [];
+  for (const s of spaces) {
+    const canRead = readable.has(s.id);
+    const canAdminister = s.kind === "project" ? editorOf.has(s.id) : user.role === "admin";
+    const canJoin = s.kind === "project" && !canRead && !s.isRestricted && s.archivedAt === null;
+    if (!canRead && !canAdminister && !canJoin) continue;
+    if (s.archivedAt !== null && !canRead) continue;
+    out.push({
+      sId: s.sId,
+      name: s.name,
+      kind: s.kind,
+      isRestricted: s.isRestricted,
+      archived: s.archivedAt !== null,
+      canRead,
+      canAdminister,
+      canJoin,
+      memberCount: counts.get(s.id) ?? 0,
+    });
+  }
+  return out;
+}
+
+/** A space as its console page shows it, with what the viewer may do there. */
+export interface SpaceOverview {
+  sId: string;
+  name: string;
+  kind: SpaceKind;
+  isRestricted: boolean;
+  canRead: boolean;
+  canAdminister: boolean;
+}
+
+/**
+ * A space the actor reads or administers (404 `space_not_found` otherwise, the same answer as
+ * a missing id). Not the system or conversations spaces.
+ */
+export async function getSpaceOverview(
+  deps: Deps,
+  actor: Actor,
+  input: { spaceId: string },
+): Promise<SpaceOverview> {
+  const space = await findSpaceInWorkspace(deps.db, actor.workspace.id, input.spaceId);
+  const listed = space && (space.kind === "global" || space.kind === "regular" ||
+    space.kind === "project");
+  const canRead = !!listed && await canReadSpace(deps.db, actor, space);
+  const canAdminister = !!listed && await canAdministerSpace(deps.db, actor, space);
+  if (!space || (!canRead && !canAdminister)) {
+    throw new AppError(404, "space_not_found", "Space not found.");
+  }
+  return {
+    sId: space.sId,
+    name: space.name,
+    kind: space.kind,
+    isRestricted: space.isRestricted,
+    canRead,
+    canAdminister,
+  };
 }

@@ -14,7 +14,8 @@
  * writers cannot both pass on the same free space. An upload streams for a while, so it
  * first reserves its declared size (a `storage_reservations` row, counted like stored bytes),
  * and the transaction that makes the file ready deletes the reservation and checks again;
- * a failed or cut upload deletes its reservation. Concurrent uploads by one member therefore
+ * a failed or cut upload deletes its reservation, and a reservation whose instance died (its
+ * upload with it) is released by the instances still alive. Concurrent uploads by one member therefore
  * never take the member past the quota. Writes that shrink usage are always allowed, so a
  * member over a lowered quota can still delete and overwrite with less.
  * @module
@@ -150,12 +151,13 @@ export async function reserveStorage(
   return await deps.db.tx(async () => {
     await assertStorageFits(deps, owner, { memberBytes: bytes, workspaceBytes: bytes }, kind);
     const r = await deps.db.get(
-      `INSERT INTO storage_reservations (workspace_id, user_id, bytes, created_at)
-       VALUES (?, ?, ?, ?) RETURNING id`,
+      `INSERT INTO storage_reservations (workspace_id, user_id, bytes, created_at, instance_id)
+       VALUES (?, ?, ?, ?, ?) RETURNING id`,
       owner.workspaceId,
       owner.userId,
       bytes,
       now(),
+      deps.instanceId,
     ) as { id: number };
     return r.id;
   });
@@ -167,8 +169,9 @@ export async function releaseReservation(db: Db, reservationId: number): Promise
 }
 
 /**
- * Drop every reservation: at start, before the server listens, no upload is in flight, so
- * any row left is from a process that stopped mid-upload.
+ * Drop every reservation: on SQLite at start, before the server listens, no upload is in
+ * flight (it is the only instance), so any row left is from a process that stopped mid-upload.
+ * Several instances release only a dead instance's reservations (`releaseDeadInstanceWork`).
  */
 export async function clearReservations(db: Db): Promise<number> {
   return Number((await db.run("DELETE FROM storage_reservations")).changes);

@@ -367,3 +367,45 @@ export async function getPodTasks(deps: Deps, actor: Actor, input: GetPodTasksIn
     tasks,
   };
 }
+
+/** A task assigned to the caller, with its Pod, for the console's home page. */
+export interface AssignedTask {
+  sId: string;
+  text: string;
+  status: TaskStatus;
+  podId: string;
+  podName: string;
+  updatedAt: number;
+}
+
+/**
+ * The caller's open tasks (not done) in Pods they still read and that are not archived, most
+ * recently updated first, at most `limit`.
+ */
+export async function listAssignedTasks(
+  deps: Deps,
+  actor: Actor,
+  input: { limit: number },
+): Promise<AssignedTask[]> {
+  const user = requireUser(actor);
+  const rows = await deps.db.all(
+    `SELECT t.s_id, t.text, t.status, t.updated_at, s.s_id AS pod_s_id, s.name AS pod_name
+     FROM pod_tasks t JOIN spaces s ON s.id = t.space_id
+     JOIN space_members sm ON sm.space_id = s.id AND sm.user_id = ?
+     WHERE t.workspace_id = ? AND t.assignee_user_id = ? AND t.deleted_at IS NULL
+       AND t.status != 'done' AND s.archived_at IS NULL
+     ORDER BY t.updated_at DESC, t.id DESC LIMIT ?`,
+    user.user.id,
+    actor.workspace.id,
+    user.user.id,
+    Math.min(Math.max(input.limit, 1), MAX_TASKS_PAGE),
+  ) as Record<string, unknown>[];
+  return rows.map((r) => ({
+    sId: r.s_id as string,
+    text: r.text as string,
+    status: r.status as TaskStatus,
+    podId: r.pod_s_id as string,
+    podName: r.pod_name as string,
+    updatedAt: Number(r.updated_at),
+  }));
+}

@@ -73,6 +73,13 @@ export interface Db {
    * periodic jobs.
    */
   lockedTx<T>(name: string, fn: () => Promise<T>): Promise<T>;
+  /**
+   * Inside `tx`: wait for the lock `name` and hold it until the transaction ends, so that
+   * writers of the same thing (one event stream's log) commit one after the other, in the
+   * order their ids were given. PostgreSQL: a transaction-scoped advisory lock; SQLite: nothing
+   * to do, its one writer already commits transactions one at a time.
+   */
+  txLock(name: string): Promise<void>;
   /** True inside `tx` (the caller's async context holds the transaction). */
   inTx(): boolean;
   close(): Promise<void>;

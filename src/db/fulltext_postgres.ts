@@ -152,3 +152,46 @@ export async function replaceChunksPostgres(
 export async function removeChunksPostgres(db: Db, docRowId: number): Promise<void> {
   await db.run("DELETE FROM document_chunks WHERE document_row_id = ?", docRowId);
 }
+
+/**
+ * The PostgreSQL side of `checkSearchIndex`: every chunk's stored tsvector is the one its text
+ * gives now, and the GIN index is valid and finds what a scan of the column finds for a sample
+ * of the indexed words. "ok", or what is wrong.
+ */
+export async function checkFullTextIndex(db: Db): Promise<string> {
+  const problems: string[] = [];
+  const stale = await db.get(
+    "SELECT count(*) AS n FROM document_chunks WHERE tsv IS DISTINCT FROM to_tsvector('simple', text)",
+  ) as { n: number };
+  if (stale.n > 0) problems.push(`${stale.n} chunks whose tsvector is not their text's`);
+  const index = await db.get(
+    `SELECT i.indisvalid AS valid, i.indisready AS ready FROM pg_index i
+     JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 'document_chunks_tsv'`,
+  ) as { valid: number; ready: number } | undefined;
+  if (!index || !index.valid || !index.ready) problems.push("the GIN index is missing or invalid");
+  const words = await db.all(
+    `SELECT word FROM ts_stat('SELECT tsv FROM document_chunks') ORDER BY nentry DESC, word
+     LIMIT 20`,
+  ) as { word: string }[];
+  for (const { word } of words) {
+    // The index answers (bitmap scan) against the column read row by row (the scan below).
+    const indexed = await db.get(
+      "SELECT count(*) AS n FROM document_chunks WHERE tsv @@ to_tsquery('simple', ?)",
+      quoteLexeme(word),
+    ) as { n: number };
+    const scanned = await db.get(
+      `SELECT count(*) AS n FROM document_chunks
+       WHERE position(' ' || ? || ':' IN ' ' || tsv::text) > 0`,
+      `'${word.replaceAll("'", "''")}'`,
+    ) as { n: number };
+    if (indexed.n !== scanned.n) {
+      problems.push(`"${word}": the index finds ${indexed.n} chunks, a scan ${scanned.n}`);
+    }
+  }
+  return problems.length === 0 ? "ok" : problems.join("; ");
+}
+
+/** A lexeme as a tsquery operand. */
+function quoteLexeme(word: string): string {
+  return `'${word.replaceAll("\\", "\\\\").replaceAll("'", "''")}'`;
+}

@@ -15,7 +15,10 @@ import * as s0006 from "./migrations/sqlite/0006_sign_in_limits.ts";
 import * as s0007 from "./migrations/sqlite/0007_storage_quotas.ts";
 import * as s0008 from "./migrations/sqlite/0008_stream_events_autoincrement.ts";
 import * as s0009 from "./migrations/sqlite/0009_stream_event_types.ts";
+import * as s0010 from "./migrations/sqlite/0010_instances_and_leases.ts";
+import * as s0011 from "./migrations/sqlite/0011_console.ts";
 import * as s0013 from "./migrations/sqlite/0013_backups.ts";
+import * as s0014 from "./migrations/sqlite/0014_invitations.ts";
 import * as p0001 from "./migrations/postgres/0001_init.ts";
 import * as p0002 from "./migrations/postgres/0002_relay_and_tool_views.ts";
 import * as p0003 from "./migrations/postgres/0003_agent_favorites.ts";
@@ -25,7 +28,10 @@ import * as p0006 from "./migrations/postgres/0006_sign_in_limits.ts";
 import * as p0007 from "./migrations/postgres/0007_storage_quotas.ts";
 import * as p0008 from "./migrations/postgres/0008_stream_events_autoincrement.ts";
 import * as p0009 from "./migrations/postgres/0009_stream_event_types.ts";
+import * as p0010 from "./migrations/postgres/0010_instances_and_leases.ts";
+import * as p0011 from "./migrations/postgres/0011_console.ts";
 import * as p0013 from "./migrations/postgres/0013_backups.ts";
+import * as p0014 from "./migrations/postgres/0014_invitations.ts";
 
 export interface Migration {
   version: number;
@@ -35,34 +41,41 @@ export interface Migration {
 
 type Module = { name: string; sql: string };
 
-function list(modules: Module[]): Migration[] {
-  return modules.map((m, i) => ({ version: i + 1, name: m.name, sql: m.sql }));
+/** Each migration with the number of its file: a version is never derived from a position. */
+function list(modules: [number, Module][]): Migration[] {
+  return modules.map(([version, m]) => ({ version, name: m.name, sql: m.sql }));
 }
 
 export const SQLITE_MIGRATIONS: readonly Migration[] = list([
-  s0001,
-  s0002,
-  s0003,
-  s0004,
-  s0005,
-  s0006,
-  s0007,
-  s0008,
-  s0009,
-  s0013,
+  [1, s0001],
+  [2, s0002],
+  [3, s0003],
+  [4, s0004],
+  [5, s0005],
+  [6, s0006],
+  [7, s0007],
+  [8, s0008],
+  [9, s0009],
+  [10, s0010],
+  [11, s0011],
+  [13, s0013],
+  [14, s0014],
 ]);
 
 export const POSTGRES_MIGRATIONS: readonly Migration[] = list([
-  p0001,
-  p0002,
-  p0003,
-  p0004,
-  p0005,
-  p0006,
-  p0007,
-  p0008,
-  p0009,
-  p0013,
+  [1, p0001],
+  [2, p0002],
+  [3, p0003],
+  [4, p0004],
+  [5, p0005],
+  [6, p0006],
+  [7, p0007],
+  [8, p0008],
+  [9, p0009],
+  [10, p0010],
+  [11, p0011],
+  [13, p0013],
+  [14, p0014],
 ]);
 
 /** The migrations of an engine. */

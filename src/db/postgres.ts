@@ -29,7 +29,15 @@ type TxSql = postgres.TransactionSql;
 
 /** Serialization failures and deadlocks: the transaction is retried. */
 const RETRY_CODES = new Set(["40001", "40P01"]);
-const TX_ATTEMPTS = 10;
+const TX_ATTEMPTS = 20;
+
+/**
+ * Full-jitter exponential backoff before retry `attempt` (at most ~1 s): a long transaction
+ * that lost to short ones waits long enough, at a random moment, to get a turn.
+ */
+function retryDelayMs(attempt: number): number {
+  return Math.random() * Math.min(1000, 5 * 2 ** attempt);
+}
 
 interface Translated {
   text: string;
@@ -235,7 +243,7 @@ export class PostgresDb implements Db {
       } catch (e) {
         const code = (e as { code?: string }).code;
         if (!code || !RETRY_CODES.has(code) || attempt >= TX_ATTEMPTS) throw e;
-        await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
+        await new Promise((r) => setTimeout(r, retryDelayMs(attempt)));
       }
     }
   }
@@ -247,6 +255,12 @@ export class PostgresDb implements Db {
       await t`SELECT pg_advisory_xact_lock(hashtext(${name}))`;
       return await this.#context.run(t, fn);
     }) as T;
+  }
+
+  async txLock(name: string): Promise<void> {
+    const t = this.#context.getStore();
+    if (!t) throw new Error("txLock() must run inside tx()");
+    await t`SELECT pg_advisory_xact_lock(hashtext(${name}))`;
   }
 
   async close(): Promise<void> {

@@ -30,6 +30,18 @@ const STATEMENT_CACHE_MAX = 512;
 /** A statement waiting this long for another context's transaction is refused (a deadlock). */
 export const TX_WAIT_LIMIT_MS = 60_000;
 
+const ROW_LOCKS = /\s+FOR\s+UPDATE(\s+SKIP\s+LOCKED)?\b/gi;
+
+/**
+ * The shared dialect's row locks (`FOR UPDATE [SKIP LOCKED]`, for leases several PostgreSQL
+ * instances claim at once) mean nothing to SQLite, whose one writer already runs each statement
+ * alone: they are dropped. Done when a text is first prepared, so the cached statement pays
+ * nothing.
+ */
+function sqliteDialect(sql: string): string {
+  return sql.replace(ROW_LOCKS, "");
+}
+
 /**
  * A connection whose `prepare()` returns a cached statement for SQL it has seen. Preparing costs
  * several times a point lookup (perf.md: 13–19 µs against 3 µs) and was 12 % of the server's
@@ -42,7 +54,7 @@ class CachingDatabase extends DatabaseSync {
   override prepare(sql: string): StatementSync {
     const cached = this.#statements.get(sql);
     if (cached) return cached;
-    const fresh = super.prepare(sql);
+    const fresh = super.prepare(sqliteDialect(sql));
     if (this.#statements.size >= STATEMENT_CACHE_MAX) {
       this.#statements.delete(this.#statements.keys().next().value!);
     }
@@ -163,6 +175,11 @@ export class SqliteDb implements Db {
 
   lockedTx<T>(_name: string, fn: () => Promise<T>): Promise<T> {
     return this.tx(fn);
+  }
+
+  txLock(_name: string): Promise<void> {
+    if (!this.inTx()) return Promise.reject(new Error("txLock() must run inside tx()"));
+    return Promise.resolve();
   }
 
   async tx<T>(fn: () => Promise<T>): Promise<T> {

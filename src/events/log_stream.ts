@@ -13,6 +13,10 @@
  * - **Live events** are written from the published payload when the stream is caught up and
  *   the frame fits; otherwise the stream marks itself behind and catches up from the log, so a
  *   burst never piles up in memory. Ids below the cursor are dropped: each event exactly once.
+ *   On a bus shared by several instances a live event is only a note (`{eventId}`): the stream
+ *   always catches up from the log, which is ordered (a note may arrive before an earlier
+ *   event's note from another instance, and writing it first would skip that one). A resync of
+ *   the bus, and every keep-alive there, also catch up: a missed note only delays.
  * - **Slow readers are cut.** A stream with more to send whose queue stays full for
  *   `deps.streams.timings.stallMs` without the reader taking a byte is ended abruptly (the
  *   response is aborted, the queue dropped); the client resumes with the `eventId` of the last
@@ -156,7 +160,7 @@ class LogPump implements LogStreamHandle {
     // Subscribe before the first page is read, so nothing published in between is lost.
     this.#unsubscribe = this.deps.events.subscribe(
       this.source.channel,
-      (payload) => this.#onLive(payload as { eventId: string; data: Record<string, unknown> }),
+      (payload) => this.#onLive(payload as { eventId?: string; data?: Record<string, unknown> }),
     );
     this.#enqueue(HANDSHAKE);
     const detach = attach(this);
@@ -180,6 +184,9 @@ class LogPump implements LogStreamHandle {
     if (this.#closed) return false;
     // Never between two pieces of a frame, and never past the buffer.
     if (this.#partial === null && this.#room() > 0) this.#enqueue(KEEP_ALIVE);
+    // Shared bus: a note lost on the way (an instance killed between its commit and its
+    // NOTIFY) is read from the log now instead of waiting for the next event.
+    if (this.deps.events.shared && this.#busy === 0) this.#run(() => this.#live(NaN));
     return !this.#closed;
   }
 
@@ -268,21 +275,26 @@ class LogPump implements LogStreamHandle {
     });
   }
 
-  #onLive(e: { eventId: string; data: Record<string, unknown> }): void {
-    const id = Number(e.eventId);
+  /**
+   * A live event: the full event (in-process bus), a note naming it (shared bus: `data` is
+   * undefined), or a resync (no id: catch up from the log).
+   */
+  #onLive(e: { eventId?: string; data?: Record<string, unknown> }): void {
+    const id = e?.eventId === undefined ? NaN : Number(e.eventId);
     if (this.#closed || id <= this.#lastSent) return;
     if (this.#busy > 0) {
       // Work is queued: the refill it ends with reads this event from the log.
       this.#behind = true;
       return this.#queueRefill();
     }
-    this.#run(async () => await this.#live(id, e.data));
+    this.#run(async () => await this.#live(id, e?.data));
   }
 
-  async #live(id: number, data: Record<string, unknown>): Promise<void> {
+  async #live(id: number, data?: Record<string, unknown>): Promise<void> {
     if (!(await this.source.allowed())) return this.end();
     if (this.#closed || id <= this.#lastSent) return;
-    if (!this.#pending()) {
+    if (data === undefined || this.deps.events.shared) this.#behind = true;
+    else if (!this.#pending()) {
       const frame = encodeFrame(id, JSON.stringify(data));
       if (frame.length <= CHUNK_BYTES && this.#room() > 0) {
         this.#enqueue(frame);

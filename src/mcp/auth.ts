@@ -23,6 +23,7 @@ import { PERSONAL_TOKEN_PREFIX } from "../core/personal_tokens.ts";
 import { checkCredentialState, type CredentialRef } from "../core/mcp_credentials.ts";
 import { checkClientAllowed, MCP_DISABLED_MESSAGE } from "../core/workspace_settings.ts";
 import { mcpResourceUrl } from "../config.ts";
+import type { RevokedNote } from "../auth/revocations.ts";
 
 /** The scopes a client should ask for (PRM `scopes_supported`, the 401 challenge). */
 export const BASELINE_SCOPE = ALL_SCOPES.join(" ");
@@ -93,7 +94,7 @@ function extractToken(
 }
 
 /** How long a verified credential's actor is reused (it is re-checked on every request). */
-const MEMO_TTL_MS = 60_000;
+export const MEMO_TTL_MS = 60_000;
 
 interface MemoEntry {
   actor: UserActor;
@@ -105,11 +106,37 @@ interface MemoEntry {
 /**
  * Memo of verified credentials → actor, bounded (oldest evicted first). It saves the token
  * hash / JWT signature and the actor lookups; {@link checkCredentialState} still runs on
- * every request, so revocation and membership changes apply immediately.
+ * every request, so revocation and membership changes apply immediately, on every instance.
+ * Entries of a revoked credential or a removed member are also dropped as soon as the bus says
+ * so ({@link McpAuthMemo.drop}), and none outlives {@link MEMO_TTL_MS}.
  */
 export class McpAuthMemo {
   #map = new Map<string, MemoEntry>();
   constructor(readonly max = 10_000) {}
+
+  /** Drop the entries a revocation concerns (null: every entry). Returns how many. */
+  drop(note: RevokedNote | null): number {
+    if (note === null) {
+      const n = this.#map.size;
+      this.#map.clear();
+      return n;
+    }
+    let n = 0;
+    for (const [token, e] of this.#map) {
+      const hit = note.kind === "member"
+        ? e.ref.userId === note.userId && e.ref.workspaceId === note.workspaceId
+        : e.ref.kind === note.kind && e.ref.sId === note.sId;
+      if (hit) {
+        this.#map.delete(token);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  get size(): number {
+    return this.#map.size;
+  }
   get(token: string, at: number): MemoEntry | undefined {
     const e = this.#map.get(token);
     if (e && e.until <= at) this.#map.delete(token);

@@ -25,8 +25,8 @@ import type { AppEnv, Deps } from "../deps.ts";
 import { hasScope } from "../auth/actor.ts";
 import { AppError } from "../errors.ts";
 import { consumeRequestBudget, type RateBudgets, RateLimiter } from "../core/rate_limits.ts";
-import { pruneAuditLog } from "../core/audit.ts";
 import { authenticateMcpRequest, McpAuthMemo, resourceMetadataUrl } from "./auth.ts";
+import { onRevoked } from "../auth/revocations.ts";
 import { ALL_TOOLS, createServerPool, type McpRuntime } from "./server.ts";
 import { DUST_SVG, ICON_PATHS, iconPng } from "./icon.ts";
 import type { McpCaller, ToolDef } from "./tool_kit.ts";
@@ -47,7 +47,6 @@ import { connectionDone } from "../api/sse.ts";
 const CORS_ALLOW_HEADERS =
   "Authorization, Content-Type, Accept, Mcp-Session-Id, MCP-Protocol-Version, Mcp-Method, Mcp-Name, Last-Event-ID";
 const CORS_EXPOSE_HEADERS = "WWW-Authenticate, Mcp-Session-Id, Retry-After, MCP-Protocol-Version";
-const PRUNE_EVERY_MS = 3600_000;
 
 /** Hostnames allowed in `Host` and `Origin`: the public host, and loopback when bound locally. */
 export function allowedHostnames(deps: Deps): string[] {
@@ -59,11 +58,25 @@ export function allowedHostnames(deps: Deps): string[] {
   return [...hosts];
 }
 
-function budgetsOf(deps: Deps): RateBudgets {
-  return {
-    toolCallsPerUser: deps.config.mcpRateUser,
-    toolCallsPerClient: deps.config.mcpRateClient,
-    requestsPerCredential: deps.config.mcpRateRequests,
+/**
+ * This instance's share of the `/mcp` budgets: each limit divided by the live instances (the
+ * counters stay in memory; see src/core/rate_limits.ts for why), recomputed when that changes.
+ */
+function budgetsOf(deps: Deps): () => RateBudgets {
+  let cached: { live: number; budgets: RateBudgets } | null = null;
+  return () => {
+    const live = deps.cluster.liveInstances;
+    if (cached?.live !== live) {
+      cached = {
+        live,
+        budgets: {
+          toolCallsPerUser: deps.cluster.share(deps.config.mcpRateUser),
+          toolCallsPerClient: deps.cluster.share(deps.config.mcpRateClient),
+          requestsPerCredential: deps.cluster.share(deps.config.mcpRateRequests),
+        },
+      };
+    }
+    return cached.budgets;
   };
 }
 
@@ -77,10 +90,13 @@ function setCors(headers: Headers, origin: string | undefined): void {
 export function mcpRoutes(deps: Deps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const tools = new Map<string, ToolDef>(ALL_TOOLS.map((d) => [d.name, d]));
+  const shareOf = budgetsOf(deps);
   const rt: McpRuntime = {
     deps,
     limiter: new RateLimiter(),
-    budgets: budgetsOf(deps),
+    get budgets() {
+      return shareOf();
+    },
     tools,
     logLevels: new LogLevels(),
   };
@@ -93,8 +109,9 @@ export function mcpRoutes(deps: Deps): Hono<AppEnv> {
   // The server's stop() flushes the audit log itself before it closes the database.
   deps.shutdown.addEventListener("abort", () => void handler.close(), { once: true });
   const memo = new McpAuthMemo();
+  // A revocation on any instance drops the memoised credential here at once.
+  onRevoked(deps.events, (note) => void memo.drop(note));
   const hosts = allowedHostnames(deps);
-  let lastPrune = 0;
 
   const serve = async (c: Context<AppEnv>): Promise<Response> => {
     const req = c.req.raw;
@@ -123,11 +140,6 @@ export function mcpRoutes(deps: Deps): Hono<AppEnv> {
     } catch (e) {
       if (e instanceof AppError && e.status === 429) return tooManyRequests(e);
       throw e;
-    }
-    const now = Date.now();
-    if (now - lastPrune > PRUNE_EVERY_MS) {
-      lastPrune = now;
-      await pruneAuditLog(deps.db, now, deps.config.auditMaxEntries);
     }
     const caller: McpCaller = { actor, clientId, requestId: c.get("requestId"), endpoint };
     const authInfo = {

@@ -1,13 +1,12 @@
 /** @jsxImportSource hono/jsx */
 /**
- * The account page: who is signed in, their workspaces with links to each workspace's
- * Integrations, connected access and (admins) MCP settings, the password change (which revokes
+ * The account page: who is signed in, their workspaces, the password change (which revokes
  * every credential of the user: `core/account.ts`) and sign-out.
  * @module
  */
 import { Hono } from "hono";
 import type { AppEnv } from "../deps.ts";
-import { formExpiredPage, Layout } from "./layout.tsx";
+import { Flash, formExpiredPage, Layout, Table } from "./layout.tsx";
 import { securePage } from "./page_security.ts";
 import { originCheck, readCsrfForm, requireSession } from "./page_auth.ts";
 import { listUserWorkspaces, type MembershipView } from "../core/workspaces.ts";
@@ -16,38 +15,17 @@ import { AppError } from "../errors.ts";
 import { type PageSession, readDeviceCookie } from "../auth/sessions.ts";
 import { clientAddress } from "../auth/rate_limit.ts";
 
-/** Links shared by the workspace pages. */
-export function WorkspaceNav(props: { wId: string; admin: boolean }) {
-  const base = `/w/${props.wId}`;
-  return (
-    <nav>
-      <a href="/account">Account</a>
-      <a href={`${base}/integrations`}>Integrations</a>
-      <a href={`${base}/connected`}>Connected access</a>
-      {props.admin ? <a href={`${base}/settings`}>MCP settings</a> : null}
-    </nav>
-  );
-}
+/** Kept for pages that passed it as `nav`: the navigation is now automatic (nav.tsx). */
+export { WorkspaceNav } from "./nav.tsx";
 
 function workspaceRow(m: MembershipView) {
-  const base = `/w/${m.workspace.sId}`;
   return (
     <tr>
       <td>
-        {m.workspace.name} <code>{m.workspace.sId}</code>
+        <a href={`/w/${m.workspace.sId}`}>{m.workspace.name}</a>{" "}
+        <code class="muted">{m.workspace.sId}</code>
       </td>
       <td>{m.role}</td>
-      <td>
-        <a href={`${base}/integrations`}>Integrations</a> ·{" "}
-        <a href={`${base}/connected`}>Connected access</a>
-        {m.role === "admin"
-          ? (
-            <>
-              {" "}· <a href={`${base}/settings`}>MCP settings</a>
-            </>
-          )
-          : null}
-      </td>
     </tr>
   );
 }
@@ -59,10 +37,15 @@ function AccountPage(
     <Layout title="Account">
       <div class="card">
         <h1>Signed in as {props.s.user.email}</h1>
-        {props.message ? <p class="ok" role="status">{props.message}</p> : null}
-        {props.error ? <p class="error" role="alert">{props.error}</p> : null}
+        <Flash message={props.message} error={props.error} />
         <h2>Workspaces</h2>
-        <table>{props.workspaces.map(workspaceRow)}</table>
+        <Table
+          head={["Workspace", "Your role"]}
+          rows={props.workspaces.length}
+          empty="You are not a member of any workspace."
+        >
+          {props.workspaces.map(workspaceRow)}
+        </Table>
         <form method="post" action="/logout">
           <input type="hidden" name="csrf" value={props.s.session.csrf} />
           <button type="submit" class="secondary">Sign out</button>

@@ -9,10 +9,9 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import type { AppEnv } from "../deps.ts";
-import { formExpiredPage, Layout } from "./layout.tsx";
+import { Csrf, Flash, formExpiredPage, Layout, Table, when } from "./layout.tsx";
 import { securePage } from "./page_security.ts";
 import { originCheck, readCsrfForm, requireWorkspacePage } from "./page_auth.ts";
-import { WorkspaceNav } from "./account.tsx";
 import { type GrantView, listGrants, revokeGrant } from "../core/oauth_grants.ts";
 import { listMcpTokens, type McpTokenView, revokeMcpToken } from "../core/mcp_tokens.ts";
 import { type ClientView, listClients } from "../core/oauth_clients.ts";
@@ -24,45 +23,52 @@ import {
 } from "../core/relay_registry.ts";
 import { AppError } from "../errors.ts";
 
-const when = (
-  t: number | null,
-) => (t ? new Date(t).toISOString().replace(/\.\d+Z$/, "Z") : "never");
-
 function RevokeButton(
-  p: { wId: string; csrf: string; kind: "grant" | "token" | "relay"; id: string },
+  p: { wId: string; csrf: string; kind: "grant" | "token" | "relay"; id: string; label: string },
 ) {
   return (
     <form method="post" action={`/w/${p.wId}/connected/revoke`}>
-      <input type="hidden" name="csrf" value={p.csrf} />
+      <Csrf token={p.csrf} />
       <input type="hidden" name="kind" value={p.kind} />
       <input type="hidden" name="id" value={p.id} />
-      <button type="submit" class="danger">Revoke</button>
+      <button type="submit" class="small danger" aria-label={p.label}>Revoke</button>
     </form>
   );
 }
 
-interface Props {
-  actor: UserActor;
-  csrf: string;
+/** What the connected-access tables show (also embedded in the Credentials page). */
+export interface ConnectedData {
   grants: GrantView[];
   tokens: McpTokenView[];
   clients: ClientView[];
   relays: RegistrationView[];
+}
+
+interface Props extends ConnectedData {
+  actor: UserActor;
+  csrf: string;
   message?: string;
   error?: string;
 }
 
-function ConnectedPage(p: Props) {
+/** The four tables of connected access, with revoke buttons. */
+export function ConnectedSections(p: ConnectedData & { actor: UserActor; csrf: string }) {
   const wId = p.actor.workspace.sId;
   const grantRow = (g: GrantView) => (
     <tr data-grant={g.sId}>
-      <td>{g.clientName ?? g.clientId}</td>
+      <td title={g.clientId}>{g.clientName ?? g.clientId}</td>
       <td>{g.userEmail}</td>
       <td>{g.scope}</td>
-      <td>{when(g.createdAt)}</td>
-      <td>{when(g.lastUsedAt)}</td>
+      <td class="nowrap">{when(g.createdAt)}</td>
+      <td class="nowrap">{when(g.lastUsedAt)}</td>
       <td>
-        <RevokeButton wId={wId} csrf={p.csrf} kind="grant" id={g.sId} />
+        <RevokeButton
+          wId={wId}
+          csrf={p.csrf}
+          kind="grant"
+          id={g.sId}
+          label={`Revoke ${g.clientName ?? g.clientId} for ${g.userEmail}`}
+        />
       </td>
     </tr>
   );
@@ -72,11 +78,17 @@ function ConnectedPage(p: Props) {
         <code>{t.prefix}…</code>
       </td>
       <td>{t.userEmail}</td>
-      <td>{when(t.createdAt)}</td>
-      <td>{when(t.expiresAt)}</td>
-      <td>{when(t.lastUsedAt)}</td>
+      <td class="nowrap">{when(t.createdAt)}</td>
+      <td class="nowrap">{when(t.expiresAt)}</td>
+      <td class="nowrap">{when(t.lastUsedAt)}</td>
       <td>
-        <RevokeButton wId={wId} csrf={p.csrf} kind="token" id={t.sId} />
+        <RevokeButton
+          wId={wId}
+          csrf={p.csrf}
+          kind="token"
+          id={t.sId}
+          label={`Revoke MCP token ${t.prefix} of ${t.userEmail}`}
+        />
       </td>
     </tr>
   );
@@ -87,27 +99,80 @@ function ConnectedPage(p: Props) {
       <td>
         <code>{c.clientId}</code>
       </td>
-      <td>{c.activeGrants}</td>
-      <td>{when(c.lastUsedAt)}</td>
+      <td class="num">{c.activeGrants}</td>
+      <td class="nowrap">{when(c.lastUsedAt)}</td>
     </tr>
   );
   const relayRow = (r: RegistrationView) => (
     <tr data-relay={r.serverId}>
       <td>{r.serverName}</td>
       <td>{r.userEmail}</td>
-      <td>{when(r.registeredAt)}</td>
-      <td>{when(r.lastHeartbeatAt)}</td>
+      <td class="nowrap">{when(r.registeredAt)}</td>
+      <td class="nowrap">{when(r.lastHeartbeatAt)}</td>
       <td>{r.connected ? "connected" : "registered"}</td>
       <td>
-        <RevokeButton wId={wId} csrf={p.csrf} kind="relay" id={r.serverId} />
+        <RevokeButton
+          wId={wId}
+          csrf={p.csrf}
+          kind="relay"
+          id={r.serverId}
+          label={`Revoke ${r.serverName} of ${r.userEmail}`}
+        />
       </td>
     </tr>
   );
   return (
-    <Layout
-      title="Connected access"
-      nav={<WorkspaceNav wId={wId} admin={p.actor.role === "admin"} />}
-    >
+    <>
+      <h2>OAuth grants</h2>
+      <Table
+        head={["Client", "User", "Scopes", "Created", "Last used", ""]}
+        rows={p.grants.length}
+        empty="No AI client is connected with OAuth."
+      >
+        {p.grants.map(grantRow)}
+      </Table>
+      <h2>MCP tokens</h2>
+      <Table
+        head={["Token", "User", "Created", "Expires", "Last used", ""]}
+        rows={p.tokens.length}
+        empty="No active MCP token."
+      >
+        {p.tokens.map(tokenRow)}
+      </Table>
+      <h2>Registered clients</h2>
+      <Table
+        head={["Name", "Kind", "Client id", { label: "Active grants", num: true }, "Last used"]}
+        rows={p.clients.length}
+        empty="No OAuth client has registered."
+      >
+        {p.clients.map(clientRow)}
+      </Table>
+      <h2>Client-side MCP servers</h2>
+      <Table
+        head={["Server", "User", "Registered", "Last heartbeat", "Stream", ""]}
+        rows={p.relays.length}
+        empty="No client-side MCP server is registered."
+      >
+        {p.relays.map(relayRow)}
+      </Table>
+    </>
+  );
+}
+
+/** Everything the connected-access tables show, for the actor (admins: everyone's). */
+export async function loadConnected(c: Context<AppEnv>, actor: UserActor): Promise<ConnectedData> {
+  const deps = c.get("deps");
+  return {
+    grants: await listGrants(deps.db, actor),
+    tokens: await listMcpTokens(deps.db, actor),
+    clients: await listClients(deps.db, actor),
+    relays: await listRelayRegistrations(deps, actor),
+  };
+}
+
+function ConnectedPage(p: Props) {
+  return (
+    <Layout title="Connected access">
       <div class="card">
         <h1>Connected access · {p.actor.workspace.name}</h1>
         <p class="muted">
@@ -115,55 +180,8 @@ function ConnectedPage(p: Props) {
             ? "Everyone's access to this workspace."
             : "Your access to this workspace."}
         </p>
-        {p.message ? <p class="ok" role="status">{p.message}</p> : null}
-        {p.error ? <p class="error" role="alert">{p.error}</p> : null}
-        <h2>OAuth grants</h2>
-        <table>
-          <tr>
-            <th>Client</th>
-            <th>User</th>
-            <th>Scopes</th>
-            <th>Created</th>
-            <th>Last used</th>
-            <th></th>
-          </tr>
-          {p.grants.map(grantRow)}
-        </table>
-        <h2>MCP tokens</h2>
-        <table>
-          <tr>
-            <th>Token</th>
-            <th>User</th>
-            <th>Created</th>
-            <th>Expires</th>
-            <th>Last used</th>
-            <th></th>
-          </tr>
-          {p.tokens.map(tokenRow)}
-        </table>
-        <h2>Registered clients</h2>
-        <table>
-          <tr>
-            <th>Name</th>
-            <th>Kind</th>
-            <th>Client id</th>
-            <th>Active grants</th>
-            <th>Last used</th>
-          </tr>
-          {p.clients.map(clientRow)}
-        </table>
-        <h2>Client-side MCP servers</h2>
-        <table>
-          <tr>
-            <th>Server</th>
-            <th>User</th>
-            <th>Registered</th>
-            <th>Last heartbeat</th>
-            <th>Stream</th>
-            <th></th>
-          </tr>
-          {p.relays.map(relayRow)}
-        </table>
+        <Flash message={p.message} error={p.error} />
+        <ConnectedSections {...p} />
       </div>
     </Layout>
   );
@@ -175,18 +193,8 @@ async function render(
   csrf: string,
   extra: Partial<Props> = {},
 ) {
-  const deps = c.get("deps");
-  const db = deps.db;
   return c.html(
-    <ConnectedPage
-      actor={actor}
-      csrf={csrf}
-      grants={await listGrants(db, actor)}
-      tokens={await listMcpTokens(db, actor)}
-      clients={await listClients(db, actor)}
-      relays={await listRelayRegistrations(deps, actor)}
-      {...extra}
-    />,
+    <ConnectedPage actor={actor} csrf={csrf} {...await loadConnected(c, actor)} {...extra} />,
     extra.error ? 404 : 200,
   );
 }

@@ -42,6 +42,9 @@ export interface ConsentProps {
   error?: string;
 }
 
+/** After the redirect host, with its leading space (a JSX text would lose it). */
+const LOOPBACK_NOTE = " (an application on this computer)";
+
 function isLoopbackOnly(uri: string): boolean {
   return /^http:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?\//.test(uri);
 }
@@ -61,13 +64,13 @@ function workspaceOption(w: { sId: string; name: string; refusal: string | null 
 export function ConsentPage(p: ConsentProps) {
   const clientHost = p.clientKind === "cimd" ? displayHost(p.clientId) : null;
   return (
-    <Layout title="Authorize application">
+    <Layout title="Authorize application" narrow>
       <div class="card">
         <h1>Allow “{p.clientName}” to access your workspace?</h1>
         {p.error ? <p class="error" role="alert">{p.error}</p> : null}
         <table>
           <tr>
-            <th>Application</th>
+            <th scope="row">Application</th>
             <td>
               {p.clientName}{" "}
               <span class="muted">
@@ -76,22 +79,20 @@ export function ConsentPage(p: ConsentProps) {
             </td>
           </tr>
           <tr>
-            <th>Sends you back to</th>
+            <th scope="row">Sends you back to</th>
             <td>
               <strong>{displayHost(p.redirectUri)}</strong>
-              {isLoopbackOnly(p.redirectUri)
-                ? <span class="muted">(an application on this computer)</span>
-                : null}
+              {isLoopbackOnly(p.redirectUri) ? <span class="muted">{LOOPBACK_NOTE}</span> : null}
             </td>
           </tr>
           <tr>
-            <th>Resource</th>
+            <th scope="row">Resource</th>
             <td>
               <code>{p.resource}</code>
             </td>
           </tr>
           <tr>
-            <th>Signed in as</th>
+            <th scope="row">Signed in as</th>
             <td>{p.userEmail}</td>
           </tr>
         </table>
@@ -108,13 +109,15 @@ export function ConsentPage(p: ConsentProps) {
           </select>
           {p.scopes.includes("write")
             ? (
-              <label>
+              <label class="inline">
                 <input type="checkbox" name="read_only" value="1" /> Read-only: do not allow writes
               </label>
             )
             : null}
-          <button type="submit" name="decision" value="approve">Allow</button>{" "}
-          <button type="submit" name="decision" value="deny" class="secondary">Deny</button>
+          <div class="actions">
+            <button type="submit" name="decision" value="approve">Allow</button>
+            <button type="submit" name="decision" value="deny" class="secondary">Deny</button>
+          </div>
         </form>
         <p class="muted">
           Only allow applications you trust. You can revoke access at any time from the connected

@@ -8,10 +8,9 @@
  */
 import { Hono } from "hono";
 import type { AppEnv } from "../deps.ts";
-import { formExpiredPage, Layout } from "./layout.tsx";
+import { Copyable, formExpiredPage, Layout } from "./layout.tsx";
 import { securePage } from "./page_security.ts";
 import { originCheck, readCsrfForm, requireWorkspacePage } from "./page_auth.ts";
-import { WorkspaceNav } from "./account.tsx";
 import { type ClientSetup, clientSetups } from "./integration_snippets.ts";
 import { mcpResourceUrl } from "../config.ts";
 import { createMcpToken, MCP_TOKEN_TTL_MS } from "../core/mcp_tokens.ts";
@@ -20,20 +19,25 @@ import { endpointPath, type Toolset, TOOLSETS } from "../mcp/endpoint.ts";
 
 const PLACEHOLDER = "<YOUR_MCP_TOKEN>";
 
-function SetupCard(props: { s: ClientSetup }) {
+/** One client's setup, folded (the page lists a dozen clients: open the one you use). */
+function SetupDetails(props: { s: ClientSetup }) {
   return (
-    <div class="card" id={props.s.id}>
-      <h2>{props.s.name}</h2>
+    <details id={props.s.id}>
+      <summary>{props.s.name}</summary>
       <p class="muted">With OAuth (recommended)</p>
-      <pre>{props.s.oauth}</pre>
+      <Copyable id={`${props.s.id}-oauth`} text={props.s.oauth} label={`Copy ${props.s.name}`} />
       <p class="muted">With an MCP token</p>
-      <pre>{props.s.token ?? "This client connects with OAuth only."}</pre>
-    </div>
+      {props.s.token
+        ? (
+          <Copyable
+            id={`${props.s.id}-token`}
+            text={props.s.token}
+            label={`Copy ${props.s.name} with a token`}
+          />
+        )
+        : <pre>This client connects with OAuth only.</pre>}
+    </details>
   );
-}
-
-function setupCard(s: ClientSetup) {
-  return <SetupCard s={s} />;
 }
 
 /** What each toolset serves, for the narrowing form. */
@@ -104,7 +108,7 @@ function EndpointForm(props: { wId: string; choice: EndpointChoice; url: string 
         <button type="submit">Use this URL below</button>
       </form>
       <p>MCP URL for this choice:</p>
-      <pre id="endpoint-url">{props.url}</pre>
+      <Copyable id="endpoint-url" text={props.url} label="Copy the narrowed MCP URL" />
       <p class="muted">
         Examples: <code>/mcp/readonly</code>, <code>/mcp/x/search,files</code>,{" "}
         <code>/mcp/x/conversations/readonly</code>; the query forms{" "}
@@ -133,14 +137,14 @@ function IntegrationsPage(
     : props.mcpUrl;
   const setups = clientSetups(url, props.token ?? PLACEHOLDER, props.allowTokenInUrl);
   return (
-    <Layout title="Integrations" nav={<WorkspaceNav wId={props.wId} admin={props.admin} />}>
+    <Layout title="Integrations">
       <div class="card">
         <h1>Connect AI clients</h1>
         {props.enabled
           ? null
           : <p class="error">The MCP server is turned off for this workspace (MCP settings).</p>}
         <p>Your MCP URL:</p>
-        <pre id="mcp-url">{props.mcpUrl}</pre>
+        <Copyable id="mcp-url" text={props.mcpUrl} label="Copy the MCP URL" />
         <p class="muted">
           OAuth is the default: paste the URL in your client, sign in, pick this workspace and click
           Allow. Sessions last up to a year. Clients without OAuth use an MCP token.
@@ -148,8 +152,10 @@ function IntegrationsPage(
         {props.token
           ? (
             <div>
-              <p class="ok">Your new MCP token (copy it now, it will not be shown again):</p>
-              <pre id="new-token">{props.token}</pre>
+              <p class="ok" role="status">
+                Your new MCP token (copy it now, it will not be shown again):
+              </p>
+              <Copyable id="new-token" text={props.token} label="Copy the new MCP token" />
               <p class="muted">
                 It expires in {Math.round(MCP_TOKEN_TTL_MS / 86_400_000)}{" "}
                 days. Your previous token, if any, has been revoked.
@@ -165,8 +171,16 @@ function IntegrationsPage(
           <button type="submit">Generate MCP token</button>
         </form>
       </div>
+      <div class="card" id="clients">
+        <h2>Setup for each client</h2>
+        <p class="muted">
+          {props.token
+            ? "Every snippet below carries your new token."
+            : "Snippets with a token show a placeholder until you generate one."}
+        </p>
+        {setups.map((x) => <SetupDetails key={x.id} s={x} />)}
+      </div>
       <EndpointForm wId={props.wId} choice={props.choice} url={url} />
-      {setups.map(setupCard)}
     </Layout>
   );
 }

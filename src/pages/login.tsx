@@ -32,7 +32,7 @@ function LoginForm(
   props: { next: string; email?: string; error?: string; note?: string; fromPeer?: boolean },
 ) {
   return (
-    <Layout title="Sign in">
+    <Layout title="Sign in" narrow>
       <div class="card">
         <h1>Sign in to dust-mcp</h1>
         {props.note ? <p class="muted">{props.note}</p> : null}

@@ -9,7 +9,7 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import type { AppEnv } from "../deps.ts";
-import { formExpiredPage, Layout, MessagePage } from "./layout.tsx";
+import { Flash, formExpiredPage, Layout, MessagePage } from "./layout.tsx";
 import { securePage } from "./page_security.ts";
 import { originCheck, pageActor, readCsrfForm, requireSession } from "./page_auth.ts";
 import type { PageSession } from "../auth/sessions.ts";
@@ -38,8 +38,7 @@ function ModelPage(p: Props) {
           Any OpenAI-compatible chat-completions endpoint: OpenAI, Azure OpenAI, Ollama, vLLM, LM
           Studio, llama.cpp server. Current: <strong>{source}</strong>.
         </p>
-        {p.message ? <p class="ok" role="status">{p.message}</p> : null}
-        {p.error ? <p class="error" role="alert">{p.error}</p> : null}
+        <Flash message={p.message} error={p.error} />
         <form method="post" action="/admin/model">
           <input type="hidden" name="csrf" value={p.csrf} />
           <label for="base_url">Base URL (e.g. http://localhost:11434/v1)</label>
@@ -50,7 +49,7 @@ function ModelPage(p: Props) {
             API key {p.current.apiKeySet ? "(set; leave empty to keep it)" : "(none set)"}
           </label>
           <input id="api_key" name="api_key" type="password" autocomplete="off" value="" />
-          <label>
+          <label class="inline">
             <input type="checkbox" name="clear_api_key" value="1" /> Remove the saved API key
           </label>
           <button type="submit">Save</button>

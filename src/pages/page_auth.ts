@@ -11,6 +11,9 @@ import type { UserActor } from "../auth/actor.ts";
 import { csrfMatches, currentSession, type PageSession } from "../auth/sessions.ts";
 import { findWorkspaceBySId, getRole, toWorkspaceRef } from "../core/workspaces.ts";
 import { toUserRef } from "../core/users.ts";
+import { notePageSession, notePageWorkspace } from "./page_security.ts";
+import { errorPage, formExpiredPage } from "./layout.tsx";
+import { AppError } from "../errors.ts";
 
 /** Origin check for page POSTs: the request must come from this server's public origin. */
 export const originCheck: MiddlewareHandler<AppEnv> = (c, next) =>
@@ -38,6 +41,7 @@ export async function pageActor(
   if (!ws) return null;
   const role = await getRole(db, ws.id, session.user.id);
   if (!role) return null;
+  notePageWorkspace({ sId: ws.sId, name: ws.name, role });
   return {
     kind: "user",
     user: toUserRef(session.user),
@@ -51,13 +55,13 @@ export async function pageActor(
 /** A local path safe to redirect to after sign-in (no open redirector: L 2.1). */
 export function safeNextPath(next: string | undefined): string {
   if (!next || !next.startsWith("/") || next.startsWith("//") || next.includes("\\")) {
-    return "/account";
+    return "/";
   }
   // Browsers drop tabs and newlines while parsing a URL ("/\t/evil.example" becomes
   // "//evil.example", another origin), and control characters cannot go in a Location header.
   // deno-lint-ignore no-control-regex
-  if (/[\x00-\x1f\x7f]/.test(next)) return "/account";
-  if (new URL(next, "http://local.invalid").host !== "local.invalid") return "/account";
+  if (/[\x00-\x1f\x7f]/.test(next)) return "/";
+  if (new URL(next, "http://local.invalid").host !== "local.invalid") return "/";
   return next;
 }
 
@@ -71,8 +75,14 @@ export function toLogin(c: Context<AppEnv>): Response {
 
 /** The signed-in session, or a redirect to the sign-in page. */
 export async function requireSession(c: Context<AppEnv>): Promise<PageSession | Response> {
-  return await currentSession(c) ?? toLogin(c);
+  const session = await currentSession(c);
+  notePageSession(session);
+  return session ?? toLogin(c);
 }
+
+/** The message a page shows for a workspace that is not there or not the viewer's. */
+export const WORKSPACE_NOT_FOUND =
+  "This workspace does not exist, or you are not a member of it. Ask one of its admins for an invitation.";
 
 /** The session and the page actor in workspace `wId`, or the response to send instead. */
 export async function requireWorkspacePage(
@@ -80,8 +90,54 @@ export async function requireWorkspacePage(
   wId: string,
 ): Promise<{ session: PageSession; actor: UserActor } | Response> {
   const session = await currentSession(c);
+  notePageSession(session);
   if (!session) return toLogin(c);
   const actor = await pageActor(c, session, wId);
-  if (!actor) return c.html("<h1>Workspace not found</h1>", 404);
+  if (!actor) return await errorPage(c, 404, "Workspace not found", WORKSPACE_NOT_FOUND);
   return { session, actor };
+}
+
+/** A signed-in member on a workspace page. */
+export interface WorkspacePage {
+  session: PageSession;
+  actor: UserActor;
+}
+
+/** What a page shows after a form: a confirmation or the reason it was refused. */
+export interface FormOutcome {
+  message?: string;
+  error?: string;
+}
+
+/**
+ * The POST handler of a workspace page's form: the viewer must be signed in and a member, the
+ * form must carry the session's CSRF token (else nothing runs), then `act` runs and the page
+ * is rendered with its outcome. A refusal the viewer can fix (4xx) is shown on the page with
+ * its status; the page itself still decides what the viewer may see (a 403 there becomes the
+ * error page).
+ */
+export function formAction<E extends FormOutcome>(
+  render: (
+    c: Context<AppEnv>,
+    page: WorkspacePage,
+    outcome: E,
+    status?: number,
+  ) => Promise<Response>,
+  act: (c: Context<AppEnv>, page: WorkspacePage, form: Record<string, string>) => Promise<E>,
+) {
+  return async (c: Context<AppEnv>): Promise<Response> => {
+    const page = await requireWorkspacePage(c, c.req.param("wId") ?? "");
+    if (page instanceof Response) return page;
+    const form = await readCsrfForm(c, page.session);
+    if (!form) return await formExpiredPage(c);
+    let outcome: E;
+    try {
+      outcome = await act(c, page, form);
+    } catch (e) {
+      if (!(e instanceof AppError) || e.status >= 500) throw e;
+      if (e.status === 429) c.header("Retry-After", String(e.extra?.retryAfter ?? 60));
+      return await render(c, page, { error: e.message } as E, e.status);
+    }
+    return await render(c, page, outcome);
+  };
 }

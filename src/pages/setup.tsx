@@ -6,17 +6,18 @@
  */
 import { Hono } from "hono";
 import type { AppEnv } from "../deps.ts";
-import { Layout, MessagePage } from "./layout.tsx";
+import { Copyable, Layout, MessagePage } from "./layout.tsx";
 import { securePage } from "./page_security.ts";
 import { completeSetup, isSetupTokenValid } from "../core/setup.ts";
 import { AppError } from "../errors.ts";
 import { mcpResourceUrl } from "../config.ts";
+import { startSession } from "../auth/sessions.ts";
 
 function SetupForm(
   props: { token: string; error?: string; email?: string; name?: string; workspace?: string },
 ) {
   return (
-    <Layout title="Set up dust-mcp">
+    <Layout title="Set up dust-mcp" narrow>
       <div class="card">
         <h1>Set up dust-mcp</h1>
         <p class="muted">
@@ -95,17 +96,20 @@ export function setupRoutes(): Hono<AppEnv> {
         workspaceName: field("workspace"),
       });
       deps.log.info("setup completed", { userId: user.sId, workspaceId: workspace.sId });
+      // The new admin is signed in: the next click is their workspace, not a sign-in form.
+      await startSession(c, user.id);
       return c.html(
         <MessagePage title="You are all set">
-          <p class="ok">Account {user.email} and workspace “{workspace.name}” created.</p>
+          <p class="ok" role="status">
+            Account {user.email} and workspace “{workspace.name}” created. You are signed in.
+          </p>
           <p>
             Workspace id: <code>{workspace.sId}</code>
           </p>
+          <p>MCP server URL for your AI clients:</p>
+          <Copyable id="setup-mcp-url" text={mcpResourceUrl(deps.config)} />
           <p>
-            MCP server URL for your AI clients: <code>{mcpResourceUrl(deps.config)}</code>
-          </p>
-          <p>
-            <a class="button" href="/login">Sign in</a>
+            <a class="button" href={`/w/${workspace.sId}`}>Open your workspace</a>
           </p>
         </MessagePage>,
         201,

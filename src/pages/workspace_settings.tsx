@@ -10,10 +10,9 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import type { AppEnv } from "../deps.ts";
-import { formExpiredPage, Layout } from "./layout.tsx";
+import { errorPage, Flash, formExpiredPage, Layout, Table } from "./layout.tsx";
 import { securePage } from "./page_security.ts";
 import { originCheck, readCsrfForm, requireWorkspacePage } from "./page_auth.ts";
-import { WorkspaceNav } from "./account.tsx";
 import { getMcpSettings, updateMcpSettings } from "../core/workspace_settings.ts";
 import {
   type AuthMethod,
@@ -52,7 +51,9 @@ function StaticRow(props: { c: ClientView; wId: string; csrf: string }) {
         <form method="post" action={`/w/${props.wId}/settings/clients/delete`}>
           <input type="hidden" name="csrf" value={props.csrf} />
           <input type="hidden" name="client_id" value={props.c.clientId} />
-          <button type="submit" class="danger">Delete</button>
+          <button type="submit" class="small danger" aria-label={`Delete ${props.c.name}`}>
+            Delete
+          </button>
         </form>
       </td>
     </tr>
@@ -73,22 +74,25 @@ function StorageCard(props: { s: StorageUsage }) {
         {" "}
         {formatBytes(w.reservedBytes)}). Each member may store {quotaText(quota.memberBytes)}.
       </p>
-      <table>
-        <tr>
-          <th scope="col">Member</th>
-          <th scope="col">Files</th>
-          <th scope="col">Documents</th>
-          <th scope="col">Total</th>
-        </tr>
+      <Table
+        head={[
+          "Member",
+          { label: "Files", num: true },
+          { label: "Documents", num: true },
+          { label: "Total", num: true },
+        ]}
+        rows={members.length}
+        empty="Nothing stored yet."
+      >
         {members.map((m) => (
           <tr>
             <td>{m.user ? `${m.user.fullName} (${m.user.email})` : "No member (API keys)"}</td>
-            <td>{formatBytes(m.fileBytes)}</td>
-            <td>{formatBytes(m.documentBytes)}</td>
-            <td>{formatBytes(m.usedBytes)}</td>
+            <td class="num">{formatBytes(m.fileBytes)}</td>
+            <td class="num">{formatBytes(m.documentBytes)}</td>
+            <td class="num">{formatBytes(m.usedBytes)}</td>
           </tr>
         ))}
-      </table>
+      </Table>
     </div>
   );
 }
@@ -96,14 +100,13 @@ function StorageCard(props: { s: StorageUsage }) {
 function SettingsPage(p: Props) {
   const row = (c: ClientView) => <StaticRow c={c} wId={p.ws.sId} csrf={p.csrf} />;
   return (
-    <Layout title="MCP settings" nav={<WorkspaceNav wId={p.ws.sId} admin />}>
+    <Layout title="MCP settings">
       <div class="card">
         <h1>MCP settings · {p.ws.name}</h1>
-        {p.message ? <p class="ok" role="status">{p.message}</p> : null}
-        {p.error ? <p class="error" role="alert">{p.error}</p> : null}
+        <Flash message={p.message} error={p.error} />
         <form method="post" action={`/w/${p.ws.sId}/settings`}>
           <input type="hidden" name="csrf" value={p.csrf} />
-          <label>
+          <label class="inline">
             <input type="checkbox" name="mcp_enabled" value="1" checked={p.ws.mcpEnabled} />{" "}
             MCP server enabled for this workspace
           </label>
@@ -113,7 +116,7 @@ function SettingsPage(p: Props) {
             and refresh, and on every request. Turning the switch off stops the MCP server, MCP
             tokens and all OAuth applications; API keys and personal access tokens keep working.
           </p>
-          <label>
+          <label class="inline">
             <input
               type="checkbox"
               name="allow_token_in_url"
@@ -156,7 +159,13 @@ function SettingsPage(p: Props) {
             </div>
           )
           : null}
-        <table>{p.statics.map(row)}</table>
+        <Table
+          head={["Name", "Client id", "Authentication", "Redirect URIs", ""]}
+          rows={p.statics.length}
+          empty="No static client."
+        >
+          {p.statics.map(row)}
+        </Table>
         <form method="post" action={`/w/${p.ws.sId}/settings/clients`}>
           <input type="hidden" name="csrf" value={p.csrf} />
           <label for="name">Name</label>
@@ -183,7 +192,7 @@ async function adminPage(
   const page = await requireWorkspacePage(c, c.req.param("wId") ?? "");
   if (page instanceof Response) return page;
   if (page.actor.role !== "admin") {
-    return c.html("<h1>Admins only</h1><p>Only workspace admins can change MCP settings.</p>", 403);
+    return await errorPage(c, 403, "Admins only", "Only workspace admins can change MCP settings.");
   }
   return { actor: page.actor, csrf: page.session.session.csrf };
 }

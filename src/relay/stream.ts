@@ -54,7 +54,9 @@ export async function openRelayRequestStream(
     // Keep-alives and the idle end come from the relay's one shared ticker.
     const untrack = deps.relay.track(handle);
     // A revoked registration ends its streams at once.
-    const unsubscribe = deps.events.subscribe(relayControlChannel(serverId), () => handle.end());
+    const unsubscribe = deps.events.subscribe(relayControlChannel(serverId), (note) => {
+      if ((note as { type?: string } | null)?.type === "revoked") handle.end();
+    });
     return () => {
       untrack();
       unsubscribe();

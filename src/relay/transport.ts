@@ -1,9 +1,10 @@
 /**
  * The server side's MCP client transport to a client-side server through the relay (Dust's
  * `ClientSideRedisMCPTransport`, dust.md §3.8): `send` rewrites the JSON-RPC id, logs and
- * publishes the message on the server's request stream; answers posted to `mcp/results` come
- * back on the results channel and are handed to the MCP SDK `Client` with their original id.
- * Answers for other runs sharing the same server are ignored.
+ * publishes the message on the server's request stream; answers posted to `mcp/results` (on
+ * any instance) are stored and announced on the results channel, read back here and handed to
+ * the MCP SDK `Client` with their original id. Answers for other runs sharing the same server
+ * are ignored without being read (the announcement names the id they answer).
  * @module
  */
 import type { Client } from "@modelcontextprotocol/sdk/client";
@@ -12,11 +13,16 @@ import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types";
 import type { Deps } from "../deps.ts";
 import { VERSION } from "../version.ts";
 import {
+  dropRelayResult,
   type JsonRpcMessage,
   publishRelayRequest,
+  type RelayResultNote,
   resultChannel,
   rewriteRequestId,
+  takeRelayResult,
+  takeRelayResultsFor,
 } from "../core/relay_requests.ts";
+import { isResync } from "../events/bus.ts";
 
 /** Which server, and which agent message the traffic belongs to (for id rewriting). */
 export interface RelayTarget {
@@ -40,9 +46,35 @@ export class RelayClientTransport implements Transport {
   start(): Promise<void> {
     this.#unsubscribe = this.deps.events.subscribe(
       resultChannel(this.target.serverId),
-      (payload) => this.#receive((payload as { result: JsonRpcMessage }).result),
+      (payload) => {
+        this.#announced(payload).catch((e) =>
+          this.onerror?.(e instanceof Error ? e : new Error(String(e)))
+        );
+      },
     );
     return Promise.resolve();
+  }
+
+  /** A result was posted for the server (or the bus had a gap): fetch it when it is ours. */
+  async #announced(payload: unknown): Promise<void> {
+    if (this.#closed) return;
+    const serverId = this.target.serverId;
+    if (isResync(payload)) {
+      for (const r of await takeRelayResultsFor(this.deps, serverId, [...this.#pending.keys()])) {
+        this.#receive(r);
+      }
+      return;
+    }
+    const note = payload as RelayResultNote & { result?: JsonRpcMessage };
+    if (typeof note?.resultId !== "number") return;
+    if (note.id !== undefined && !this.#pending.has(note.id)) return;
+    if (note.result !== undefined) {
+      // The in-process bus handed the result over: the row is not needed any more.
+      if (note.id !== undefined) await dropRelayResult(this.deps, note.resultId);
+      return this.#receive(note.result);
+    }
+    const result = await takeRelayResult(this.deps, serverId, note.resultId, note.id !== undefined);
+    if (result !== null) this.#receive(result);
   }
 
   async send(message: JSONRPCMessage): Promise<void> {

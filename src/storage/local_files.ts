@@ -26,9 +26,14 @@ export class LocalFiles implements BlobStore {
     this.root = resolve(dataDir, "files");
   }
 
-  /** Create the directory and remove temp files a crash may have left. */
-  async init(): Promise<void> {
+  /**
+   * Create the directory and remove temp files a crash may have left — unless other instances
+   * may share the directory (`shared`: several instances on one database), whose writes in
+   * flight would go with them: the periodic sweep then removes temp files older than its margin.
+   */
+  async init(options: { shared?: boolean } = {}): Promise<void> {
     await Deno.mkdir(join(this.root, "tmp"), { recursive: true });
+    if (options.shared) return;
     for await (const entry of Deno.readDir(join(this.root, "tmp"))) {
       await Deno.remove(join(this.root, "tmp", entry.name)).catch(() => {});
     }

@@ -72,14 +72,18 @@ Deno.test("[api/openapi] every documented route is served (no 'No route' 404 wit
   }
 });
 
-Deno.test("[api/openapi] the reference page lists the routes as a script-free, unframeable page", async () => {
+Deno.test("[api/openapi] the reference page lists the routes as an unframeable page with no inline script", async () => {
   await using server = await startTestServer();
   const res = await fetch(`${server.url}/api/v1/reference`);
   const html = await res.text();
   assert.equal(res.status, 200);
   assert.match(res.headers.get("content-type") ?? "", /text\/html/);
   assert.match(res.headers.get("content-security-policy") ?? "", /frame-ancestors 'none'/);
-  assert.ok(!/<script/i.test(html));
+  // The console's one script, from the binary, with this response's nonce; nothing inline.
+  const nonce = /script-src 'nonce-([^']+)'/.exec(res.headers.get("content-security-policy")!)![1];
+  for (const [tag] of html.matchAll(/<script\b[^>]*>/gi)) {
+    assert.match(tag, new RegExp(`src="/static/[a-z]+-[0-9a-f]{8}\\.js" nonce="${nonce}"`), tag);
+  }
   assert.ok(html.includes("GET /api/v1/w/{wId}/spaces"));
   assert.ok(html.includes("openapi.json"));
 });

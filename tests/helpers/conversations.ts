@@ -144,9 +144,9 @@ export function holdAgentRuns(
   listener: (m: AgentMessageCreated) => void = () => {},
 ): void {
   const bus = server.deps.events;
-  const publish = bus.publish.bind(bus);
-  bus.publish = (channel, payload) => {
+  const publishLocal = bus.publishLocal.bind(bus);
+  bus.publishLocal = (channel, payload) => {
     if (channel === AGENT_MESSAGE_CREATED_CHANNEL) listener(payload as AgentMessageCreated);
-    else publish(channel, payload);
+    else publishLocal(channel, payload);
   };
 }

@@ -43,6 +43,11 @@ export function freePort(): number {
   throw new Error("no free port below the ephemeral range");
 }
 
+/** How to spawn: the public URL (default: the process's own address). */
+export interface SpawnOptions {
+  publicUrl?: string;
+}
+
 /** One running server process; `kill()` is SIGKILL, `stop()` SIGTERM (clean stop). */
 export class ServerProcess {
   #stderr = "";
@@ -72,6 +77,7 @@ export class ServerProcess {
     port: number,
     flags: Record<string, string> = {},
     env: Record<string, string> = {},
+    options: SpawnOptions = {},
   ): ServerProcess {
     const child = new Deno.Command(Deno.execPath(), {
       args: [
@@ -85,7 +91,7 @@ export class ServerProcess {
         "--host",
         "127.0.0.1",
         "--public-url",
-        `http://127.0.0.1:${port}`,
+        options.publicUrl ?? `http://127.0.0.1:${port}`,
         "--region",
         "us",
         "--log-level",
@@ -110,10 +116,11 @@ export class ServerProcess {
     port: number,
     flags: Record<string, string> = {},
     env: Record<string, string> = {},
+    options: SpawnOptions = {},
   ): Promise<ServerProcess> {
     let lastOutput = "";
     for (let attempt = 1; attempt <= 5; attempt++) {
-      const proc = ServerProcess.spawn(dataDir, port, flags, env);
+      const proc = ServerProcess.spawn(dataDir, port, flags, env, options);
       if (await proc.waitUntilUp(30_000)) return proc;
       lastOutput = proc.#stderr;
       await proc.kill();
@@ -173,16 +180,27 @@ export interface DurabilitySetup {
   memberMcpToken: string;
 }
 
-async function cli(args: string[], stdin = ""): Promise<string> {
+async function cliIn(
+  args: string[],
+  stdin = "",
+  env: Record<string, string> = {},
+): Promise<string> {
   const io = captureIo(stdin);
-  const code = await runCli(args, io, {});
+  const code = await runCli(args, io, env);
   assert.equal(code, 0, `${args.join(" ")}: ${io.stderr.join("\n")}`);
   return io.stdout.join("\n").trim();
 }
 
-/** Users, a workspace, a member, an API key, personal tokens and an MCP token, via the CLI. */
-export async function prepareDataDir(dataDir: string): Promise<DurabilitySetup> {
+/**
+ * Users, a workspace, a member, an API key, personal tokens and an MCP token, via the CLI;
+ * `env` points it at the data directory's database (PostgreSQL: `durabilityEnv`).
+ */
+export async function prepareDataDir(
+  dataDir: string,
+  env: Record<string, string> = {},
+): Promise<DurabilitySetup> {
   const d = ["--data-dir", dataDir];
+  const cli = (args: string[], stdin = "") => cliIn(args, stdin, env);
   const adminEmail = "admin@durability.test";
   const adminPassword = "durable horse battery staple";
   await cli(["users", "create", "--email", adminEmail, "--name", "Admin", ...d], adminPassword);

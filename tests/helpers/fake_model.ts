@@ -17,8 +17,15 @@ export interface ScriptedTurn {
   toolCalls?: { name: string; arguments: Record<string, unknown> | string; id?: string }[];
   /** Never answer (until the client goes away): for cancel and shutdown tests. */
   hang?: boolean;
+  /** Stream `content` as tokens, then never finish (a run killed mid-answer). */
+  hangAfterContent?: boolean;
   /** Answer with this HTTP status and an OpenAI error body instead. */
   errorStatus?: number;
+  /**
+   * Streamed answers only: send the first half of the text, then wait for this promise before
+   * the rest (a test sees the answer mid-stream, without timing assumptions).
+   */
+  holdSecondHalf?: Promise<unknown>;
 }
 
 // deno-lint-ignore no-explicit-any
@@ -94,6 +101,29 @@ function streamBody(turn: ScriptedTurn): string {
   return out + "data: [DONE]\n\n";
 }
 
+/** The streamed answer of a text-only turn, its second half sent once `hold` settles. */
+function heldStream(turn: ScriptedTurn, hold: Promise<unknown>): ReadableStream<Uint8Array> {
+  const text = turn.content ?? "";
+  const half = Math.ceil(text.length / 2);
+  const enc = new TextEncoder();
+  return new ReadableStream<Uint8Array>({
+    async start(c) {
+      c.enqueue(
+        enc.encode(
+          chunk({ role: "assistant", content: "" }) + chunk({ content: text.slice(0, half) }),
+        ),
+      );
+      await hold.catch(() => {});
+      try {
+        c.enqueue(
+          enc.encode(chunk({ content: text.slice(half) }) + chunk({}, "stop") + "data: [DONE]\n\n"),
+        );
+        c.close();
+      } catch { /* the client went away */ }
+    },
+  });
+}
+
 function jsonBody(turn: ScriptedTurn) {
   const calls = toolCallsOf(turn);
   return {
@@ -132,6 +162,20 @@ export function startFakeModel(script: ScriptStep[]): Promise<FakeModel> {
         status: turn.errorStatus,
       });
     }
+    if (turn.hangAfterContent && body.stream) {
+      const head = chunk({ role: "assistant", content: "" }) +
+        (turn.content ?? "").split(" ").map((w) => chunk({ content: `${w} ` })).join("");
+      return new Response(
+        new ReadableStream<Uint8Array>({
+          start: (c) => {
+            c.enqueue(new TextEncoder().encode(head));
+            hung.add(c);
+          },
+          cancel: () => {},
+        }),
+        { headers: { "Content-Type": "text/event-stream" } },
+      );
+    }
     if (turn.hang) {
       return new Response(
         new ReadableStream<Uint8Array>({
@@ -140,6 +184,11 @@ export function startFakeModel(script: ScriptStep[]): Promise<FakeModel> {
         }),
         { headers: { "Content-Type": "text/event-stream" } },
       );
+    }
+    if (body.stream && turn.holdSecondHalf) {
+      return new Response(heldStream(turn, turn.holdSecondHalf), {
+        headers: { "Content-Type": "text/event-stream" },
+      });
     }
     if (body.stream) {
       return new Response(streamBody(turn), { headers: { "Content-Type": "text/event-stream" } });

@@ -58,7 +58,9 @@ export function dustApiFor(
 
 /** Start the local MCP server and wait until its request stream is open on the server. */
 export async function startLocalMcpServer(
-  server: Pick<ServerHandle, "url" | "deps">,
+  /** Without `deps` (another process), only the registration is waited for: requests sent
+   * before its stream opens are replayed from the log. */
+  server: Pick<ServerHandle, "url"> & Partial<Pick<ServerHandle, "deps">>,
   who: { token: string; workspace: { sId: string } },
   options: LocalMcpOptions,
 ): Promise<LocalMcpServer> {
@@ -107,7 +109,9 @@ export async function startLocalMcpServer(
   );
   await mcp.connect(transport);
   await waitFor(
-    () => serverId !== "" && server.deps.events.listenerCount(requestChannel(serverId)) > 0,
+    () =>
+      serverId !== "" &&
+      (!server.deps || server.deps.events.listenerCount(requestChannel(serverId)) > 0),
     5_000,
     "the local MCP server's request stream",
   );

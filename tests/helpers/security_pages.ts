@@ -25,7 +25,16 @@ export function isPageRoute(route: string): boolean {
     ["/healthz", "/register", "/token", "/revoke", "/mcp"].includes(path));
 }
 
-const VOLATILE_TABLES = new Set(["audit_log", "stream_events", "sqlite_sequence", "_migrations"]);
+const VOLATILE_TABLES = new Set([
+  "audit_log",
+  "stream_events",
+  "sqlite_sequence",
+  "_migrations",
+  // The cluster's own bookkeeping, renewed in the background (heartbeats, job and run leases).
+  "instances",
+  "periodic_jobs",
+  "agent_runs",
+]);
 
 /** A fingerprint of every durable row (browser sessions by id and user only). */
 export async function digestDatabase(server: TestServer): Promise<string> {

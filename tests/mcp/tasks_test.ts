@@ -225,6 +225,9 @@ Deno.test("[mcp tasks] v1 on 2025-11-25: tasks/result waits, reporting the agent
   const waiting = c.raw.experimental.tasks.getTaskResult(taskId, CallToolResultSchema, {
     onprogress: (p: Json) => progress.push(p),
   });
+  // Settled as soon as the task is cancelled, possibly before the assertion below awaits it: a
+  // handler attached now keeps that rejection from counting as unhandled.
+  const outcome = waiting.then(() => null, (e: unknown) => e);
   // tasks/result reports where the task stands when it starts waiting, then each change.
   await waitFor(() => progress.length > 0, "the first progress");
   assert.deepEqual(progress[0], { progress: 0, message: "@Dust is thinking" });
@@ -250,7 +253,7 @@ Deno.test("[mcp tasks] v1 on 2025-11-25: tasks/result waits, reporting the agent
   await assert.rejects(ro.raw.experimental.tasks.cancelTask(taskId), /read-only/);
   const cancelled = await c.raw.experimental.tasks.cancelTask(taskId);
   assert.equal(cancelled.status, "cancelled");
-  await assert.rejects(waiting, /was cancelled/);
+  assert.match(String(await outcome), /was cancelled/);
   assert.equal(
     (await s.deps.db.get(
       "SELECT am.status FROM agent_messages am JOIN messages m ON m.id = am.message_id WHERE m.s_id = ?",

@@ -399,7 +399,7 @@ Deno.test("[oauth] L2.1 sign-in never redirects off-origin (no open redirector)"
     const b = new BrowserHttp(server.url);
     const r = await b.post("/login", { email: alice.email, password: alice.password, next });
     assert.equal(r.status, 303);
-    assert.equal(r.location, "/account", next);
+    assert.equal(r.location, "/", next);
   }
 });
 

@@ -28,9 +28,9 @@ Deno.test("[security] agents: a run as a member searches and reads nothing the m
     (req) => ({ content: toolResults(req) }),
   ]);
   await using s = await startTestServer({ flags: model.flags });
-  const publish = s.deps.events.publish;
+  const publishLocal = s.deps.events.publishLocal;
   const w = await buildSecurityWorld(s);
-  s.deps.events.publish = publish; // the world holds agent runs; this test needs them
+  s.deps.events.publishLocal = publishLocal; // the world holds agent runs; this test needs them
   paths.push(
     `../conversation-${w.conv}/owlprivate.txt`,
     `conversation-${w.conv}/owlprivate.txt`,

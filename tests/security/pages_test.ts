@@ -20,6 +20,19 @@ import {
   isPageRoute,
   routeTable,
 } from "../helpers/security_pages.ts";
+import { pageActorOf } from "../helpers/oauth_client.ts";
+import { createSpace } from "../../src/core/spaces.ts";
+import { createTask } from "../../src/core/tasks.ts";
+import { uploadPodFile } from "../../src/core/pod_files.ts";
+import { addGroupMember, createGroup } from "../../src/core/groups.ts";
+import { createInvitation } from "../../src/core/invitations.ts";
+import { createOwnPersonalToken } from "../../src/core/personal_tokens.ts";
+import { createApiKey } from "../../src/core/api_keys.ts";
+import type { UserActor } from "../../src/auth/actor.ts";
+import { holdAgentRuns } from "../helpers/conversations.ts";
+import { createFolder, globalSpaceSId, putDocument } from "../helpers/knowledge.ts";
+import { createAgent } from "../../src/core/agent_editing.ts";
+import { postConversation } from "../../src/core/conversations.ts";
 
 interface World {
   s: TestServer;
@@ -28,6 +41,28 @@ interface World {
   carol: PasswordUser;
   a: string;
   b: string;
+  /** Alice's actor (admin of workspace a) for preparing forms through the core. */
+  admin: UserActor;
+  /** A restricted space, a Pod (alice edits it; bob is not in it), a file of it, a group. */
+  spaceId: string;
+  podId: string;
+  fileId: string;
+  groupId: string;
+  /** The Pod, task or group the last prepared form acts on. */
+  lastPod?: string;
+  lastTask?: string;
+  lastGroup?: string;
+  /** Console fixtures in workspace a (ids). */
+  k: {
+    space: string;
+    ds: string;
+    agent: string;
+    conversation: string;
+    userMessage: string;
+    /** Made by a form's `fields()` for its `path()`. */
+    made: Record<string, string>;
+  };
+  seq: number;
 }
 
 async function world(s: TestServer): Promise<World> {
@@ -39,7 +74,80 @@ async function world(s: TestServer): Promise<World> {
     workspace: alice.workspace,
   });
   const carol = await createPasswordUser(s, { email: "carol@b.example", role: "admin" });
-  return { s, alice, bob, carol, a: alice.workspace.sId, b: carol.workspace.sId };
+  const admin = await pageActorOf(s, alice);
+  const space = await createSpace(s.deps, admin, {
+    kind: "regular",
+    name: "Vault",
+    restricted: true,
+  });
+  const pod = await createSpace(s.deps, admin, { kind: "project", name: "Pod" });
+  const file = await uploadPodFile(s.deps, admin, {
+    podId: pod.sId,
+    name: "a.txt",
+    contentType: "text/plain",
+    bytes: new TextEncoder().encode("hello"),
+  });
+  const fileId = (await s.deps.db.get("SELECT s_id FROM files WHERE path = 'a.txt'") as {
+    s_id: string;
+  }).s_id;
+  void file;
+  const group = await createGroup(s.deps, admin, { name: "Group" });
+  const actor = userActor({ ...alice, role: "admin", token: "" });
+  const gspace = await globalSpaceSId(s, alice.workspace);
+  const ds = await createFolder(s, actor, gspace, "Docs");
+  await putDocument(s, actor, { spaceId: gspace, dataSourceId: ds }, "d1", "some text");
+  const agent = (await createAgent(s.deps, actor, {
+    name: "helper",
+    description: "",
+    instructions: "Help.",
+  })).sId;
+  const c = await postConversation(s.deps, actor, {
+    title: "Console",
+    visibility: "unlisted",
+    post: {
+      content: "hello",
+      mentions: [],
+      context: { username: "alice", timezone: "UTC" },
+      contentFragments: [],
+    },
+  });
+  return {
+    s,
+    alice,
+    bob,
+    carol,
+    a: alice.workspace.sId,
+    b: carol.workspace.sId,
+    admin,
+    spaceId: space.sId,
+    podId: pod.sId,
+    fileId,
+    groupId: group.sId,
+    k: {
+      space: gspace,
+      ds,
+      agent,
+      conversation: c.conversation.sId,
+      userMessage: c.userMessage!.sId as string,
+      made: {},
+    },
+    seq: 0,
+  };
+}
+
+/** A fresh task of the Pod (each form that changes one gets its own). */
+async function newTask(w: World): Promise<string> {
+  return (await createTask(w.s.deps, w.admin, { podId: w.podId, text: "A task" })).sId;
+}
+
+let podCount = 0;
+/** A fresh open Pod of workspace a (alice edits it), for forms that change membership. */
+async function newPod(w: World): Promise<string> {
+  return (await createSpace(w.s.deps, w.admin, {
+    kind: "project",
+    name: `Pod ${++podCount}`,
+    restricted: false,
+  })).sId;
 }
 
 async function consentRequest(w: World, browser: BrowserHttp): Promise<string> {
@@ -66,6 +174,30 @@ function pageUrls(w: World, authorize: string): Record<string, string[]> {
     "GET /w/:wId/audit/export.jsonl": ws("audit/export.jsonl"),
     "GET /admin/model": ["/admin/model"],
     "GET /api/v1/reference": ["/api/v1/reference"],
+    "GET /": ["/"],
+    "GET /w": ["/w"],
+    "GET /w/:wId": [`/w/${w.a}`, `/w/${w.b}`, "/w/nope"],
+    "GET /invite": ["/invite", "/invite?token=dinv_wrong"],
+    "GET /w/:wId/members": ws("members"),
+    "GET /w/:wId/members/groups/:groupId": ws(`members/groups/${w.groupId}`),
+    "GET /w/:wId/spaces": ws("spaces"),
+    "GET /w/:wId/spaces/:spaceId": ws(`spaces/${w.spaceId}`),
+    "GET /w/:wId/pods/:podId": ws(`pods/${w.podId}`),
+    "GET /w/:wId/pods/:podId/files/:fileId": ws(`pods/${w.podId}/files/${w.fileId}`),
+    "GET /w/:wId/credentials": ws("credentials"),
+    "GET /w/:wId/knowledge": ws("knowledge"),
+    "GET /w/:wId/knowledge/:spaceId/:dsId": ws(`knowledge/${w.k.space}/${w.k.ds}`),
+    "GET /w/:wId/knowledge/:spaceId/:dsId/document": ws(
+      `knowledge/${w.k.space}/${w.k.ds}/document?id=d1`,
+    ),
+    "GET /w/:wId/agents": ws("agents"),
+    "GET /w/:wId/agents/new": ws("agents/new"),
+    "GET /w/:wId/agents/:aId": ws(`agents/${w.k.agent}`),
+    "GET /w/:wId/conversations": ws("conversations"),
+    "GET /w/:wId/conversations/:cId": ws(`conversations/${w.k.conversation}`),
+    "GET /w/:wId/conversations/:cId/messages/:mId/events": ws(
+      `conversations/${w.k.conversation}/messages/${w.k.userMessage}/events`,
+    ),
   };
 }
 
@@ -113,7 +245,205 @@ interface Form {
   csrf: boolean;
   /** Bookkeeping after the successful submission. */
   after?(w: World): void;
+  /** Sent as multipart/form-data with this file (upload forms). */
+  file?: { name: string; type: string; content: string };
 }
+
+const alicesActor = (w: World) => userActor({ ...w.alice, role: "admin", token: "" });
+
+let inviteCount = 0;
+const wsForm = (
+  path: (w: World) => string,
+  fields: (w: World) => Promise<Record<string, string>> | Record<string, string>,
+): Form => ({ path, csrf: true, fields: async (w) => await fields(w) });
+
+/** The console's forms (members, spaces, Pods, credentials, invitations). */
+const CONSOLE_FORMS: Record<string, Form> = {
+  "POST /w/:wId/members/invite": wsForm((w) => `/w/${w.a}/members/invite`, () => ({
+    email: `invitee${++inviteCount}@a.example`,
+    role: "user",
+    days: "7",
+  })),
+  "POST /w/:wId/members/invitations/revoke": wsForm(
+    (w) => `/w/${w.a}/members/invitations/revoke`,
+    async (w) => ({
+      invitation: (await createInvitation(w.s.deps, w.admin, {
+        email: `revoked${++inviteCount}@a.example`,
+        role: "user",
+      })).invitation.sId,
+    }),
+  ),
+  "POST /w/:wId/members/role": wsForm((w) => `/w/${w.a}/members/role`, (w) => ({
+    user: w.bob.user.sId,
+    role: "builder",
+  })),
+  "POST /w/:wId/members/remove": wsForm((w) => `/w/${w.a}/members/remove`, async (w) => {
+    const extra = await createPasswordUser(w.s, {
+      email: `leaver${++inviteCount}@a.example`,
+      role: "user",
+      workspace: w.alice.workspace,
+    });
+    return { user: extra.user.sId, confirm: "1" };
+  }),
+  "POST /w/:wId/members/groups": wsForm((w) => `/w/${w.a}/members/groups`, () => ({
+    name: `Group ${++inviteCount}`,
+  })),
+  "POST /w/:wId/members/groups/:groupId/add": wsForm(
+    (w) => `/w/${w.a}/members/groups/${w.groupId}/add`,
+    (w) => ({ user: w.bob.user.sId }),
+  ),
+  "POST /w/:wId/members/groups/:groupId/remove": {
+    path: (w) => `/w/${w.a}/members/groups/${w.groupId}/remove`,
+    csrf: true,
+    fields: async (w) => {
+      await addGroupMember(w.s.deps, w.admin, { groupId: w.groupId, userId: w.alice.user.sId });
+      return { user: w.alice.user.sId };
+    },
+  },
+  "POST /w/:wId/members/groups/:groupId/delete": wsForm(
+    (w) => `/w/${w.a}/members/groups/${w.lastGroup}/delete`,
+    async (w) => {
+      w.lastGroup = (await createGroup(w.s.deps, w.admin, { name: `Doomed ${++inviteCount}` })).sId;
+      return {};
+    },
+  ),
+  "POST /w/:wId/spaces": wsForm((w) => `/w/${w.a}/spaces`, () => ({
+    kind: "regular",
+    name: `Space ${++inviteCount}`,
+  })),
+  "POST /w/:wId/spaces/:spaceId/join": {
+    path: (w) => `/w/${w.a}/spaces/${w.lastPod}/join`,
+    csrf: true,
+    fields: async (w) => {
+      w.lastPod = await newPod(w);
+      await w.s.deps.db.run(
+        "DELETE FROM space_members WHERE space_id = (SELECT id FROM spaces WHERE s_id = ?)",
+        w.lastPod,
+      );
+      return {};
+    },
+  },
+  "POST /w/:wId/spaces/:spaceId/restriction": wsForm(
+    (w) => `/w/${w.a}/spaces/${w.spaceId}/restriction`,
+    () => ({ restricted: "0" }),
+  ),
+  "POST /w/:wId/spaces/:spaceId/members": wsForm(
+    (w) => `/w/${w.a}/spaces/${w.spaceId}/members`,
+    (w) => ({ user: w.bob.user.sId }),
+  ),
+  "POST /w/:wId/spaces/:spaceId/members/remove": wsForm(
+    (w) => `/w/${w.a}/spaces/${w.spaceId}/members/remove`,
+    (w) => ({ user: w.alice.user.sId }),
+  ),
+  "POST /w/:wId/spaces/:spaceId/groups": wsForm(
+    (w) => `/w/${w.a}/spaces/${w.spaceId}/groups`,
+    (w) => ({ group: w.groupId }),
+  ),
+  "POST /w/:wId/spaces/:spaceId/groups/revoke": {
+    path: (w) => `/w/${w.a}/spaces/${w.spaceId}/groups/revoke`,
+    csrf: true,
+    fields: async (w) => {
+      const g = await createGroup(w.s.deps, w.admin, { name: `Granted ${++inviteCount}` });
+      const { grantGroupToSpace } = await import("../../src/core/groups.ts");
+      await grantGroupToSpace(w.s.deps, w.admin, { spaceId: w.spaceId, groupId: g.sId });
+      return { group: g.sId };
+    },
+  },
+  "POST /w/:wId/pods/:podId/description": wsForm(
+    (w) => `/w/${w.a}/pods/${w.podId}/description`,
+    () => ({ description: `Changed ${++inviteCount}` }),
+  ),
+  "POST /w/:wId/pods/:podId/archive": wsForm(
+    (w) => `/w/${w.a}/pods/${w.lastPod}/archive`,
+    async (w) => {
+      w.lastPod = await newPod(w);
+      return { archived: "1" };
+    },
+  ),
+  "POST /w/:wId/pods/:podId/members": wsForm(
+    (w) => `/w/${w.a}/pods/${w.podId}/members`,
+    async (w) => ({
+      user: (await createPasswordUser(w.s, {
+        email: `podder${++inviteCount}@a.example`,
+        role: "user",
+        workspace: w.alice.workspace,
+      })).user.sId,
+      role: "member",
+    }),
+  ),
+  "POST /w/:wId/pods/:podId/members/remove": wsForm(
+    (w) => `/w/${w.a}/pods/${w.podId}/members/remove`,
+    async (w) => {
+      const u = await createPasswordUser(w.s, {
+        email: `podleaver${++inviteCount}@a.example`,
+        role: "user",
+        workspace: w.alice.workspace,
+      });
+      const { addSpaceMember } = await import("../../src/core/spaces.ts");
+      await addSpaceMember(w.s.deps, w.admin, { spaceId: w.podId, userId: u.user.sId });
+      return { user: u.user.sId };
+    },
+  ),
+  "POST /w/:wId/pods/:podId/tasks": wsForm(
+    (w) => `/w/${w.a}/pods/${w.podId}/tasks`,
+    () => ({ text: "New task" }),
+  ),
+  "POST /w/:wId/pods/:podId/tasks/:taskId": wsForm(
+    (w) => `/w/${w.a}/pods/${w.podId}/tasks/${w.lastTask}`,
+    async (w) => {
+      w.lastTask = await newTask(w);
+      return { status: "done" };
+    },
+  ),
+  "POST /w/:wId/pods/:podId/tasks/:taskId/delete": wsForm(
+    (w) => `/w/${w.a}/pods/${w.podId}/tasks/${w.lastTask}/delete`,
+    async (w) => {
+      w.lastTask = await newTask(w);
+      return {};
+    },
+  ),
+  "POST /w/:wId/pods/:podId/files": {
+    path: (w) => `/w/${w.a}/pods/${w.podId}/files`,
+    csrf: true,
+    file: { name: "upload.txt", type: "text/plain", content: "hello" },
+    fields: () => Promise.resolve({}),
+  },
+  "POST /w/:wId/credentials/mcp-token": wsForm(
+    (w) => `/w/${w.a}/credentials/mcp-token`,
+    () => ({}),
+  ),
+  "POST /w/:wId/credentials/personal-tokens": wsForm(
+    (w) => `/w/${w.a}/credentials/personal-tokens`,
+    () => ({ name: `Token ${++inviteCount}`, days: "" }),
+  ),
+  "POST /w/:wId/credentials/personal-tokens/revoke": wsForm(
+    (w) => `/w/${w.a}/credentials/personal-tokens/revoke`,
+    async (w) => ({
+      id: (await createOwnPersonalToken(w.s.deps, w.admin, { name: "doomed" })).token.sId,
+    }),
+  ),
+  "POST /w/:wId/credentials/api-keys": wsForm(
+    (w) => `/w/${w.a}/credentials/api-keys`,
+    () => ({ name: `Key ${++inviteCount}` }),
+  ),
+  "POST /w/:wId/credentials/api-keys/revoke": wsForm(
+    (w) => `/w/${w.a}/credentials/api-keys/revoke`,
+    async (w) => ({ id: (await createApiKey(w.s.deps, w.admin, { name: "doomed" })).key.sId }),
+  ),
+  "POST /invite/accept": {
+    path: () => "/invite/accept",
+    // The link's secret stands for the CSRF token (as setup's does); the origin is checked.
+    csrf: false,
+    fields: async (w) => {
+      const carol = await pageActorOf(w.s, w.carol);
+      const inv = await createInvitation(w.s.deps, carol, {
+        email: w.alice.email,
+        role: "user",
+      });
+      return { token: inv.token, action: "join" };
+    },
+  },
+};
 
 const FORMS: Record<string, Form> = {
   "POST /login": {
@@ -191,7 +521,132 @@ const FORMS: Record<string, Form> = {
     csrf: true,
     fields: () => Promise.resolve({ base_url: "http://127.0.0.1:9/v1", model: "m" }),
   },
+  ...CONSOLE_FORMS,
+  "POST /w/:wId/knowledge/:spaceId/data_sources": {
+    path: (w) => `/w/${w.a}/knowledge/${w.k.space}/data_sources`,
+    csrf: true,
+    fields: (w) => Promise.resolve({ name: `Folder ${++w.seq}` }),
+  },
+  "POST /w/:wId/knowledge/:spaceId/:dsId/upload": {
+    path: (w) => `/w/${w.a}/knowledge/${w.k.space}/${w.k.ds}/upload`,
+    csrf: true,
+    fields: () => Promise.resolve({ title: "Uploaded" }),
+    file: { name: "notes.md", type: "text/markdown", content: "# Notes\n\nUploaded text." },
+  },
+  "POST /w/:wId/knowledge/:spaceId/:dsId/document/delete": {
+    path: (w) => `/w/${w.a}/knowledge/${w.k.space}/${w.k.ds}/document/delete`,
+    csrf: true,
+    fields: async (w) => {
+      const id = `doomed-${++w.seq}`;
+      await putDocument(w.s, alicesActor(w), { spaceId: w.k.space, dataSourceId: w.k.ds }, id, "x");
+      return { id };
+    },
+  },
+  "POST /w/:wId/agents": {
+    path: (w) => `/w/${w.a}/agents`,
+    csrf: true,
+    fields: (w) => Promise.resolve(agentFields(`made-${++w.seq}`)),
+  },
+  "POST /w/:wId/agents/:aId": {
+    path: (w) => `/w/${w.a}/agents/${w.k.made.agent}`,
+    csrf: true,
+    fields: async (w) => {
+      w.k.made.agent = (await createAgent(w.s.deps, alicesActor(w), {
+        name: `edited-${++w.seq}`,
+        description: "",
+        instructions: "Help.",
+      })).sId;
+      return agentFields(`renamed-${w.seq}`);
+    },
+  },
+  "POST /w/:wId/agents/:aId/archive": {
+    path: (w) => `/w/${w.a}/agents/${w.k.made.archived}/archive`,
+    csrf: true,
+    fields: async (w) => {
+      w.k.made.archived = (await createAgent(w.s.deps, alicesActor(w), {
+        name: `archived-${++w.seq}`,
+        description: "",
+        instructions: "Help.",
+      })).sId;
+      return {};
+    },
+  },
+  "POST /w/:wId/agents/:aId/test": {
+    path: (w) => `/w/${w.a}/agents/${w.k.agent}/test`,
+    csrf: true,
+    fields: () => Promise.resolve({ message: "Are you there?" }),
+  },
+  "POST /w/:wId/conversations": {
+    path: (w) => `/w/${w.a}/conversations`,
+    csrf: true,
+    fields: () => Promise.resolve({ where: "private", agent: "", content: "A new one" }),
+  },
+  "POST /w/:wId/conversations/:cId/messages": {
+    path: (w) => `/w/${w.a}/conversations/${w.k.conversation}/messages`,
+    csrf: true,
+    fields: () => Promise.resolve({ agent: "", content: "Another message" }),
+  },
+  "POST /w/:wId/conversations/:cId/cancel": {
+    path: (w) => `/w/${w.a}/conversations/${w.k.conversation}/cancel`,
+    csrf: true,
+    fields: async (w) => {
+      const r = await postConversation(w.s.deps, alicesActor(w), {
+        title: "Held",
+        visibility: "unlisted",
+        post: {
+          content: "answer slowly",
+          mentions: [{ configurationId: w.k.agent }],
+          context: { username: "alice", timezone: "UTC" },
+          contentFragments: [],
+        },
+      });
+      w.k.conversation = r.conversation.sId;
+      return { messageId: r.agentMessages[0].sId as string };
+    },
+  },
 };
+
+function agentFields(name: string): Record<string, string> {
+  return {
+    name,
+    description: "",
+    instructions: "Help.",
+    providerId: "openai",
+    modelId: "gpt-4o",
+    temperature: "0.5",
+    maxStepsPerRun: "4",
+    scope: "workspace",
+    tool_search: "1",
+  };
+}
+
+/** Post a form as a browser would (multipart when it carries a file). */
+function submit(
+  form: Form,
+  b: BrowserHttp,
+  path: string,
+  fields: Record<string, string>,
+  origin: string | null = b.origin,
+  extra: Record<string, string> = {},
+) {
+  if (!form.file) {
+    if (Object.keys(extra).length) return postRaw(b, path, fields, extra);
+    return b.post(path, fields, origin);
+  }
+  const body = new FormData();
+  for (const [k, v] of Object.entries(fields)) body.set(k, v);
+  body.set("file", new File([form.file.content], form.file.name, { type: form.file.type }));
+  const headers: Record<string, string> = { ...extra };
+  if (origin !== null && Object.keys(extra).length === 0) headers.origin = origin;
+  return b.request(path, { method: "POST", headers, body });
+}
+
+/** Forms any member uses for themselves (a new row of their own is their purpose). */
+const MEMBER_OWN = new Set([
+  "POST /w/:wId/integrations/token",
+  "POST /w/:wId/conversations",
+  "POST /w/:wId/agents/:aId/test",
+]);
 
 /** A form POST with explicit Origin / Sec-Fetch-Site headers. */
 function postRaw(b: BrowserHttp, path: string, fields: Record<string, string>, h: HeadersInit) {
@@ -219,19 +674,22 @@ async function checkForm(w: World, route: string, form: Form) {
   const path = form.path(w);
   const before = await digestDatabase(w.s);
   const attempts: [string, () => ReturnType<BrowserHttp["request"]>][] = [
-    ["another origin", () => b.post(path, { ...fields, ...mine }, "https://evil.example")],
-    ["an opaque origin", () => b.post(path, { ...fields, ...mine }, "null")],
+    [
+      "another origin",
+      () => submit(form, b, path, { ...fields, ...mine }, "https://evil.example"),
+    ],
+    ["an opaque origin", () => submit(form, b, path, { ...fields, ...mine }, "null")],
     [
       "a cross-site fetch",
-      () => postRaw(b, path, { ...fields, ...mine }, { "sec-fetch-site": "cross-site" }),
+      () => submit(form, b, path, { ...fields, ...mine }, null, { "sec-fetch-site": "cross-site" }),
     ],
   ];
   if (form.csrf) {
     const bobs = await csrfOf(other);
     attempts.push(
-      ["no CSRF token", () => b.post(path, fields)],
-      ["a wrong CSRF token", () => b.post(path, { ...fields, csrf: "A".repeat(43) })],
-      ["another session's CSRF token", () => b.post(path, { ...fields, csrf: bobs })],
+      ["no CSRF token", () => submit(form, b, path, fields)],
+      ["a wrong CSRF token", () => submit(form, b, path, { ...fields, csrf: "A".repeat(43) })],
+      ["another session's CSRF token", () => submit(form, b, path, { ...fields, csrf: bobs })],
     );
   }
   for (const [why, attempt] of attempts) {
@@ -240,7 +698,7 @@ async function checkForm(w: World, route: string, form: Form) {
     assert.ok(r.status !== 200 || !form.csrf, `${route} with ${why} answered 200`);
     assert.equal(await digestDatabase(w.s), before, `${route} with ${why} changed the database`);
   }
-  const done = await b.post(path, { ...fields, ...mine });
+  const done = await submit(form, b, path, { ...fields, ...mine });
   assert.ok(done.status < 400, `${route} done right: ${done.status} ${done.text.slice(0, 200)}`);
   assert.notEqual(await digestDatabase(w.s), before, `${route} done right changed nothing`);
   form.after?.(w);
@@ -248,6 +706,7 @@ async function checkForm(w: World, route: string, form: Form) {
 
 Deno.test("[security] pages: every form POST refuses missing, wrong and foreign CSRF tokens and other origins", async () => {
   await using s = await startTestServer();
+  holdAgentRuns(s); // agent messages stay as posted: no run writes while rows are compared
   const w = await world(s);
   const posts = (await routeTable(s)).filter((r) => r.startsWith("POST ") && isPageRoute(r));
   const unchecked = posts.filter((r) => !(r in FORMS) && r !== "POST /setup");
@@ -278,6 +737,7 @@ Deno.test("[security] pages: the setup form changes nothing without its one-time
 
 Deno.test("[security] pages: a workspace's forms change nothing for a non-member or a non-admin", async () => {
   await using s = await startTestServer();
+  holdAgentRuns(s);
   const w = await world(s);
   const owner = new BrowserHttp(s.url);
   await owner.signIn(w.alice.email, w.alice.password);
@@ -290,21 +750,31 @@ Deno.test("[security] pages: a workspace's forms change nothing for a non-member
   // Sign-in, sign-out, one's own password and consent act on the caller only.
   const own = new Set(["POST /login", "POST /logout", "POST /account/password"]);
   own.add("POST /authorize/consent");
+  own.add("POST /invite/accept");
+  // What a member does for themselves: their own MCP token and personal tokens, joining an
+  // open Pod.
+  const bobsOwn = new Set([
+    "POST /w/:wId/integrations/token",
+    "POST /w/:wId/credentials/mcp-token",
+    "POST /w/:wId/credentials/personal-tokens",
+    "POST /w/:wId/spaces/:spaceId/join",
+  ]);
   let tried = 0;
   for (const [route, form] of Object.entries(FORMS)) {
     if (own.has(route)) continue;
     const fields = await form.fields(w, owner);
     for (const [u, b, csrf] of intruders) {
-      // A member generating their own MCP token is the page's purpose.
-      if (u === w.bob && route === "POST /w/:wId/integrations/token") continue;
+      // A member generating their own MCP token, starting a conversation of their own or
+      // trying an agent they see is the page's purpose.
+      if (u === w.bob && (MEMBER_OWN.has(route) || bobsOwn.has(route))) continue;
       const before = await digestDatabase(s);
-      const r = await b.post(form.path(w), { ...fields, csrf });
+      const r = await submit(form, b, form.path(w), { ...fields, csrf });
       assertUnframeable(`${u.email} ${route}`, r.headers);
       assert.equal(await digestDatabase(s), before, `${u.email}: ${route} changed the database`);
       tried++;
     }
   }
-  assert.ok(tried >= 12);
+  assert.ok(tried >= 40, `${tried}`);
 });
 
 Deno.test("[security] pages: sign-in never redirects off-origin, whatever characters next hides", async () => {
