@@ -38,6 +38,7 @@ import { exportAuditJsonl } from "./core/audit_views.ts";
 import { formatBytes, migrateData, MigrateDataError } from "./core/migrate_data.ts";
 import { sqlitePath } from "./db/open.ts";
 import type { S3Files } from "./storage/s3_files.ts";
+import { runBackupCommand, runRestoreCommand, runVerifyBackupCommand } from "./cli_backup.ts";
 import { rotateSigningKey } from "./core/signing_keys.ts";
 
 /** Where command output goes (tests capture it). */
@@ -63,7 +64,16 @@ export interface Command {
   /** Command-specific string flags: name → help. Every flag is required unless in `optional`. */
   flags: Record<string, string>;
   optional?: string[];
-  run(ctx: { config: Config; flags: Flags; io: Io; db: () => Promise<Db> }): Promise<number>;
+  /** Takes what follows `--` (commands to start): its usage, e.g. `-- <command> [args…]`. */
+  passthrough?: string;
+  run(ctx: {
+    config: Config;
+    flags: Flags;
+    io: Io;
+    db: () => Promise<Db>;
+    /** The words after `--`, when the command takes them. */
+    passthrough: string[];
+  }): Promise<number>;
 }
 
 /** Exit code 2 with a one-line reason. */
@@ -121,6 +131,25 @@ export const COMMANDS: Command[] = [
     summary: "Exit 0 when this instance's /healthz answers ok (container health checks)",
     flags: {},
     run: async ({ config, io }) => await runHealthcheck(config, io),
+  },
+  {
+    words: ["backup"],
+    summary: "Write a consistent backup (database snapshot, the files it references, a " +
+      "manifest of hashes) of this running SQLite instance into a new directory",
+    flags: { to: "Directory to create (or an empty one)" },
+    run: async ({ config, flags, io }) => await runBackupCommand(config, String(flags.to), io),
+  },
+  {
+    words: ["restore"],
+    summary: "Restore a backup into an empty --data-dir (and --files-url), every hash checked",
+    flags: { from: "Backup directory" },
+    run: async ({ config, flags, io }) => await runRestoreCommand(config, String(flags.from), io),
+  },
+  {
+    words: ["verify-backup"],
+    summary: "Check a backup's database and files against its manifest, without restoring",
+    flags: { from: "Backup directory" },
+    run: async ({ flags, io }) => await runVerifyBackupCommand(String(flags.from), io),
   },
   {
     words: ["version"],
@@ -377,7 +406,7 @@ function commandHelp(c: Command): string {
     )
     : "";
   return [
-    `Usage: dust-mcp ${c.words.join(" ")} [options]`,
+    `Usage: dust-mcp ${c.words.join(" ")} [options]${c.passthrough ? ` ${c.passthrough}` : ""}`,
     "",
     c.summary,
     ...(flags.length ? ["", "Options:", flags] : []),
@@ -390,7 +419,7 @@ function commandHelp(c: Command): string {
 function flagsOf(c: Command): string {
   return Object.keys(c.flags).map((f) =>
     c.optional?.includes(f) ? `[--${f} <${f}>]` : `--${f} <${f}>`
-  ).join(" ");
+  ).concat(c.passthrough ? [c.passthrough] : []).join(" ");
 }
 
 function commandRows(commands: Command[]): [string, string][] {
@@ -457,9 +486,10 @@ export async function runCli(args: string[], io: Io = stdIo, env = readEnv()): P
     };
     for (const f of commandFlags) options[f] = { type: "string" };
     let parsed;
+    // `deno task start -- --region eu` passes the `--` through: a leading one is a separator.
+    // A later one starts the words a command such as `bridge` runs (`-- <command> [args…]`).
+    const { argv, passthrough } = splitPassthrough(args[0] === "--" ? args.slice(1) : args);
     try {
-      // `deno task start -- --region eu` passes the `--` through: a leading one is a separator.
-      const argv = args[0] === "--" ? args.slice(1) : args;
       parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
     } catch (e) {
       const msg = (e as Error).message;
@@ -487,6 +517,9 @@ export async function runCli(args: string[], io: Io = stdIo, env = readEnv()): P
       return 0;
     }
     if (rest.length) throw new UsageError(`unexpected argument "${rest[0]}"`);
+    if (passthrough && (command === "serve" || !command.passthrough)) {
+      throw new UsageError(`unexpected argument "--" (see --help)`);
+    }
     const config = resolveConfig(values as Record<string, string | undefined>, env);
     if (command === "serve") {
       for (const f of commandFlags) {
@@ -510,6 +543,7 @@ export async function runCli(args: string[], io: Io = stdIo, env = readEnv()): P
         flags: values as Flags,
         io,
         db: async () => (db ??= await openConfiguredDatabase(config)),
+        passthrough: passthrough ?? [],
       });
     } finally {
       await (db as Db | null)?.close();
@@ -538,6 +572,14 @@ export async function runCli(args: string[], io: Io = stdIo, env = readEnv()): P
     }
     throw e;
   }
+}
+
+/** Split the arguments at the first `--`: what follows is a command's passthrough (or null). */
+function splitPassthrough(args: string[]): { argv: string[]; passthrough: string[] | null } {
+  const at = args.indexOf("--");
+  return at < 0
+    ? { argv: args, passthrough: null }
+    : { argv: args.slice(0, at), passthrough: args.slice(at + 1) };
 }
 
 function oneLine(message: string): string {

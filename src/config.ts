@@ -77,6 +77,10 @@ export interface Config {
   awsAccessKeyId: string | null;
   awsSecretAccessKey: string | null;
   awsSessionToken: string | null;
+  /** Scheduled backups (SQLite): their directory (null: none), period and how many are kept. */
+  backupDir: string | null;
+  backupEveryHours: number;
+  backupKeep: number;
 }
 
 type Raw = Record<string, string | undefined>;
@@ -550,6 +554,38 @@ export const SETTINGS: readonly Setting[] = [
     fallback: () => null,
   },
   ...awsCredentialRows(),
+  // Scheduled backups (README "Backup and restore"): SQLite only; one instance at a time.
+  {
+    key: "backupDir",
+    flag: "backup-dir",
+    env: "DUST_MCP_BACKUP_DIR",
+    help: "Take scheduled backups (SQLite) into this directory, one subdirectory each",
+    shownDefault: "(none)",
+    parse: (v) => nonEmpty(v, "--backup-dir"),
+    fallback: () => null,
+  },
+  {
+    key: "backupEveryHours",
+    flag: "backup-every-hours",
+    env: "DUST_MCP_BACKUP_EVERY_HOURS",
+    help: "Hours between scheduled backups (decimals allowed)",
+    shownDefault: "24",
+    parse: (v) => {
+      const n = /^\d{1,6}(\.\d{1,6})?$/.test(v) ? Number(v) : NaN;
+      if (!(n > 0)) throw new ConfigError(`--backup-every-hours: "${v}" is not a positive number`);
+      return n;
+    },
+    fallback: () => 24,
+  },
+  {
+    key: "backupKeep",
+    flag: "backup-keep",
+    env: "DUST_MCP_BACKUP_KEEP",
+    help: "Scheduled backups kept in --backup-dir (the oldest are removed)",
+    shownDefault: "7",
+    parse: (v) => parsePositiveInt(v, "--backup-keep"),
+    fallback: () => 7,
+  },
 ];
 
 /** AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN: environment only, secrets. */
@@ -573,6 +609,13 @@ function awsCredentialRows(): Setting[] {
 
 /** Settings that are only valid together. */
 function checkCombinations(config: Partial<Config>): void {
+  if (config.backupDir && config.databaseUrl) {
+    throw new ConfigError(
+      "--backup-dir: scheduled backups copy a SQLite data directory; on PostgreSQL use " +
+        "pg_dump or pg_basebackup with WAL archiving, or the managed service's backups " +
+        '(README "Backup and restore")',
+    );
+  }
   if (config.filesUrl && !(config.awsAccessKeyId && config.awsSecretAccessKey)) {
     throw new ConfigError(
       "--files-url: an s3:// store needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment",

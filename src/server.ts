@@ -35,6 +35,7 @@ import { StreamBudget } from "./events/stream_budget.ts";
 import { SlowReaderCut } from "./events/log_stream.ts";
 import { AgentRunner } from "./agents/runner.ts";
 import { startApprovalSweeper } from "./agents/approval_sweeper.ts";
+import { type BackupSchedule, startBackupSchedule } from "./core/backup_schedule.ts";
 
 export interface ServerHandle extends AsyncDisposable {
   /** Base URL the server listens on (http://host:port). */
@@ -299,6 +300,10 @@ export async function startServer(
   const app = createApp(deps);
   await deps.agents.start(deps);
   const approvals = startApprovalSweeper(deps);
+  // Scheduled backups (--backup-dir; SQLite only, enforced by the config).
+  const backups: BackupSchedule | null = config.backupDir
+    ? startBackupSchedule(deps, dataPaths(config.dataDir).db)
+    : null;
   await deps.cluster.start();
 
   let resolveListening!: (v: { port: number }) => void;
@@ -324,6 +329,7 @@ export async function startServer(
     await approvals.stop();
     deps.searchWorkers.close();
     await deps.extractor.close();
+    await backups?.stop();
     await deps.cluster.stop();
     await events.close();
     await db.close();
@@ -352,6 +358,7 @@ export async function startServer(
       );
       deps.searchWorkers.close();
       await deps.extractor.close();
+      await backups?.stop();
       await deps.cluster.stop();
       await events.close();
       await db.close();

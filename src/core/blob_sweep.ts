@@ -11,6 +11,7 @@
 import type { Deps } from "../deps.ts";
 import type { Logger } from "../util/log.ts";
 import { UPLOAD_MAX_MS } from "./files.ts";
+import { removeBlob } from "./backup_runs.ts";
 
 export interface BlobSweep {
   /** Blobs removed: no files row referenced them. */
@@ -55,7 +56,7 @@ export async function sweepOrphanBlobs(
     "SELECT storage_key FROM files WHERE storage_key IS NOT NULL",
   );
   for (const row of referenced) orphans.delete(String(row.storage_key));
-  for (const key of orphans) await deps.files.remove(key);
+  for (const key of orphans) await removeBlob(deps, key);
   const aborted = await deps.files.abortStaleUploads(options.olderThanMs ?? 0);
   return { removed: orphans.size, kept: keys.length - orphans.size, complete, aborted };
 }

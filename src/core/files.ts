@@ -17,6 +17,7 @@ import { endBy } from "../util/streams.ts";
 import { canAccessFileScope, requireScope } from "./access.ts";
 import { findReadableConversation } from "./conversation_views.ts";
 import { findSpaceInWorkspace } from "./space_rows.ts";
+import { removeBlob } from "./backup_runs.ts";
 import {
   assertStorageFits,
   releaseReservation,
@@ -424,5 +425,5 @@ export async function deleteFile(deps: Deps, actor: Actor, fileSId: string): Pro
     throw new AppError(403, "workspace_auth_error", "You cannot delete this file.");
   }
   await deps.db.run("DELETE FROM files WHERE id = ?", f.id);
-  if (f.storageKey) await deps.files.remove(f.storageKey);
+  if (f.storageKey) await removeBlob(deps, f.storageKey);
 }

@@ -30,6 +30,7 @@ import {
   type TablePlan,
 } from "../db/copy_tables.ts";
 import { LocalFiles } from "../storage/local_files.ts";
+import { inPool } from "../util/async.ts";
 // A type only: the S3 client is loaded by whoever opens the store, when one is configured.
 import type { S3Files } from "../storage/s3_files.ts";
 
@@ -294,25 +295,6 @@ async function copyFiles(
     `files: ${done}/${total} copied to s3://${bucket}/${prefix} and verified, SHA-256 equal ` +
       `(${formatBytes(bytes)})`,
   );
-}
-
-/** Run `fn` over `items`, `width` at a time; the first failure stops new work, waits for the
- * work under way, then rejects. */
-async function inPool<T>(items: T[], width: number, fn: (item: T) => Promise<void>) {
-  let next = 0;
-  let failure: { error: unknown } | null = null;
-  const worker = async () => {
-    while (!failure && next < items.length) {
-      const item = items[next++];
-      try {
-        await fn(item);
-      } catch (e) {
-        failure ??= { error: e };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
-  if (failure) throw (failure as { error: unknown }).error;
 }
 
 /** Copy every table in one transaction; verify the counts before it commits. */

@@ -11,6 +11,7 @@ import { newResourceId } from "../util/ids.ts";
 import { type FileScope, scopeColumns, stripMimeParameters } from "./file_types.ts";
 import { FILE_COLUMNS, fileFromRow, type FileRow, type FileUseCase } from "./files.ts";
 import { assertStorageFits, storageOwnerOf } from "./storage_quota.ts";
+import { removeBlob } from "./backup_runs.ts";
 
 /** Ready files of a scope by path, at most `limit` of them. */
 export async function listScopeFiles(
@@ -129,7 +130,7 @@ export async function writeScopeFile(
     throw e;
   }
   const { file, oldKey, created } = written;
-  if (oldKey) await deps.files.remove(oldKey);
+  if (oldKey) await removeBlob(deps, oldKey);
   return { file, created };
 }
 

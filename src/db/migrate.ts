@@ -18,6 +18,7 @@ import * as s0009 from "./migrations/sqlite/0009_stream_event_types.ts";
 import * as s0010 from "./migrations/sqlite/0010_instances_and_leases.ts";
 import * as s0011 from "./migrations/sqlite/0011_console.ts";
 import * as s0012 from "./migrations/sqlite/0012_tool_approvals_and_sdk_routes.ts";
+import * as s0013 from "./migrations/sqlite/0013_backups.ts";
 import * as s0014 from "./migrations/sqlite/0014_invitations.ts";
 import * as p0001 from "./migrations/postgres/0001_init.ts";
 import * as p0002 from "./migrations/postgres/0002_relay_and_tool_views.ts";
@@ -31,6 +32,7 @@ import * as p0009 from "./migrations/postgres/0009_stream_event_types.ts";
 import * as p0010 from "./migrations/postgres/0010_instances_and_leases.ts";
 import * as p0011 from "./migrations/postgres/0011_console.ts";
 import * as p0012 from "./migrations/postgres/0012_tool_approvals_and_sdk_routes.ts";
+import * as p0013 from "./migrations/postgres/0013_backups.ts";
 import * as p0014 from "./migrations/postgres/0014_invitations.ts";
 
 export interface Migration {
@@ -59,6 +61,7 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = list([
   [10, s0010],
   [11, s0011],
   [12, s0012],
+  [13, s0013],
   [14, s0014],
 ]);
 
@@ -75,6 +78,7 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = list([
   [10, p0010],
   [11, p0011],
   [12, p0012],
+  [13, p0013],
   [14, p0014],
 ]);
 
