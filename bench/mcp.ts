@@ -8,6 +8,10 @@
  *
  * Targets (issue 5): identity at 32 clients ≥ 15 % of bare req/s, ≥ 10× the Node peer, p99 ≤ 10 ms.
  * The peer's dependencies are installed with npm into ~/.cache/dust-mcp/bench-node-sdk-peer.
+ *
+ * Engine: SQLite, or PostgreSQL when `DUST_MCP_TEST_DATABASE=postgres` (source
+ * /work/notes/pgenv.sh: a fresh copy of the migrated template on that cluster).
+ * `BENCH_MCP_CASES=identity,search,peer` runs only those cases (bare always runs).
  * @module
  */
 import { join } from "node:path";
@@ -29,6 +33,7 @@ import {
   type ServedLoadResult,
 } from "./load.ts";
 import type { BenchResult } from "./result.ts";
+import { createPgTestDatabase, type PgTestDatabase } from "../tests/helpers/pg_test_db.ts";
 
 const PEER_DIR = join(Deno.env.get("HOME") ?? "/root", ".cache/dust-mcp/bench-node-sdk-peer");
 const HEADERS = {
@@ -198,8 +203,15 @@ export async function run(): Promise<BenchResult> {
   await bare.shutdown();
 
   const dataDir = await Deno.makeTempDir({ prefix: "dust-mcp-bench-mcp-" });
+  const pg: PgTestDatabase | null = Deno.env.get("DUST_MCP_TEST_DATABASE") === "postgres"
+    ? await createPgTestDatabase()
+    : null;
+  const wanted = new Set(
+    (Deno.env.get("BENCH_MCP_CASES") ?? "identity,search,peer").split(",").map((s) => s.trim()),
+  );
   try {
     const config = resolveConfig({
+      ...(pg ? { "database-url": pg.url } : {}),
       port: "0",
       host: "127.0.0.1",
       "data-dir": dataDir,
@@ -220,53 +232,75 @@ export async function run(): Promise<BenchResult> {
       const search = toolCall(url, token, "search", { query: "zeppelin policy", topK: 10 });
       await checkCall(identity, /workspaceName/);
       await checkCall(search, /zeppelin/);
-      for (const c of [1, 32]) {
-        record(`dust-mcp identity c${c}`, await runLoad({ ...settings(c), target: identity }));
-      }
-      for (const c of [1, 32]) {
-        record(`dust-mcp search c${c}`, await runLoad({ ...settings(c), target: search }));
+      for (const [name, target] of [["identity", identity], ["search", search]] as const) {
+        if (!wanted.has(name)) continue;
+        for (const c of [1, 32]) {
+          record(`dust-mcp ${name} c${c}`, await runLoad({ ...settings(c), target }));
+        }
       }
     } finally {
       await server.stop();
     }
   } finally {
     await Deno.remove(dataDir, { recursive: true });
+    await pg?.drop();
   }
 
-  const peer = await startPeer("peer-token");
-  try {
-    const target = toolCall(peer.url, "peer-token", "identity", {});
-    await checkCall(target, /peerUser01/);
-    for (const c of [1, 32]) {
-      record(`Node SDK peer identity c${c}`, await runLoad({ ...settings(c), target }));
+  if (wanted.has("peer")) {
+    const peer = await startPeer("peer-token");
+    try {
+      const target = toolCall(peer.url, "peer-token", "identity", {});
+      await checkCall(target, /peerUser01/);
+      for (const c of [1, 32]) {
+        record(`Node SDK peer identity c${c}`, await runLoad({ ...settings(c), target }));
+      }
+    } finally {
+      await peer.stop();
     }
-  } finally {
-    await peer.stop();
   }
 
+  const bare32 = results["bare Deno.serve c32"];
   const id32 = results["dust-mcp identity c32"];
-  const ofBare = id32.rps / results["bare Deno.serve c32"].rps;
-  const ofPeer = id32.rps / results["Node SDK peer identity c32"].rps;
-  lines.push(
-    `identity c32: ${(ofBare * 100).toFixed(1)} % of bare Deno.serve (target ≥ 15 %), ` +
-      `${ofPeer.toFixed(1)}× the Node SDK peer (target ≥ 10×), p99 ${
-        id32.p99Ms.toFixed(2)
-      } ms (target ≤ 10 ms)`,
-    `search c32: ${
-      (results["dust-mcp search c32"].rps / results["bare Deno.serve c32"].rps * 100).toFixed(1)
-    } % of bare, ` +
-      `${
-        (results["dust-mcp search c32"].rps / results["Node SDK peer identity c32"].rps).toFixed(1)
-      }× the peer's identity`,
-    `identity c1: ${
-      (results["dust-mcp identity c1"].rps / results["bare Deno.serve c1"].rps * 100).toFixed(1)
-    } % of bare c1`,
-  );
+  const peer32 = results["Node SDK peer identity c32"];
+  const search32 = results["dust-mcp search c32"];
+  const engine = pg ? "PostgreSQL" : "SQLite";
+  const ofBare = id32 ? id32.rps / bare32.rps : NaN;
+  const ofPeer = id32 && peer32 ? id32.rps / peer32.rps : NaN;
+  const cpu = (r: ServedLoadResult | undefined) => r?.cpuUsPerRequest ?? NaN;
+  const searchOfIdentity = search32 && id32 ? cpu(search32) / cpu(id32) : NaN;
+  const searchOfIdentityC1 = cpu(results["dust-mcp search c1"]) /
+    cpu(results["dust-mcp identity c1"]);
+  if (id32) {
+    lines.push(
+      `[${engine}] identity c32: ${(ofBare * 100).toFixed(1)} % of bare Deno.serve req/s ` +
+        `(target ≥ ${pg ? 10 : 20} %), ${ofPeer.toFixed(1)}× the Node SDK peer (target ≥ 10×), ` +
+        `p99 ${id32.p99Ms.toFixed(2)} ms; server CPU ${(cpu(id32) / cpu(bare32)).toFixed(1)}× bare`,
+    );
+  }
+  if (search32) {
+    lines.push(
+      `[${engine}] search c32: ${(search32.rps / bare32.rps * 100).toFixed(1)} % of bare; ` +
+        `server CPU per call ${searchOfIdentity.toFixed(2)}× identity's at c32, ` +
+        `${searchOfIdentityC1.toFixed(2)}× at c1 (target ≤ 2×)`,
+    );
+  }
   return {
     name: "mcp",
     ratio: ofBare,
     ratioLabel: "authenticated identity tools/call req/s ÷ bare Deno.serve JSON req/s (32 clients)",
     lines,
-    figures: { results, identityOfBare: ofBare, identityOfPeer: ofPeer },
+    figures: {
+      engine,
+      results,
+      identityOfBare: ofBare,
+      identityOfPeer: ofPeer,
+      searchCpuOfIdentity: searchOfIdentity,
+      searchCpuOfIdentityC1: searchOfIdentityC1,
+    },
   };
+}
+
+if (import.meta.main) {
+  const r = await run();
+  for (const line of r.lines) console.log(line);
 }

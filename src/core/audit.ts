@@ -98,10 +98,23 @@ export function storedArguments(value: unknown): string {
   return out;
 }
 
-const INSERT_SQL =
+const INSERT_HEAD =
   `INSERT INTO audit_log (created_at, workspace_id, user_id, credential_kind, credential_id,
      client_id, tool, arguments, outcome, error, latency_ms, bytes_returned, request_id)
-   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+   VALUES `;
+/** Rows per INSERT statement (13 parameters each, far below both engines' limits). */
+const INSERT_ROWS_MAX = 64;
+const insertSqls = new Map<number, string>();
+
+/** The INSERT of `n` rows (cached: each engine caches the statement by its text). */
+function insertSql(n: number): string {
+  let sql = insertSqls.get(n);
+  if (!sql) {
+    sql = INSERT_HEAD + Array(n).fill("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)").join(", ");
+    insertSqls.set(n, sql);
+  }
+  return sql;
+}
 
 /** One window row per credential, tool and outcome: a refusal adds to its count. */
 const COUNT_REFUSAL_SQL =
@@ -220,10 +233,11 @@ async function writeBatch(
 ): Promise<void> {
   const touched = new Set<number>();
   await db.tx(async () => {
-    const insert = db.prepare(INSERT_SQL);
-    for (const e of rows) {
-      await insert.run(...entryValues(e));
-      touched.add(e.workspaceId);
+    // Many rows per statement: one statement per row cost more than the rows themselves.
+    for (let i = 0; i < rows.length; i += INSERT_ROWS_MAX) {
+      const chunk = rows.slice(i, i + INSERT_ROWS_MAX);
+      await db.run(insertSql(chunk.length), ...chunk.flatMap(entryValues));
+      for (const e of chunk) touched.add(e.workspaceId);
     }
     const upsert = db.prepare(COUNT_REFUSAL_SQL);
     for (const { first: f, count, windowStart, lastAt } of refusals.values()) {

@@ -1,9 +1,11 @@
 /**
  * The per-request re-check of an already-verified `/mcp` credential. `/mcp` memoises the
  * expensive part of authentication (token hashing, JWT signature, building the actor) for a
- * short while; this one indexed query runs on EVERY request so that revocation, expiry,
- * membership removal, a role change and the workspace's MCP switches still take effect on
- * the very next request (mcp-auth.md A8).
+ * short while; this check runs on EVERY request so that revocation, expiry, membership
+ * removal, a role change and the workspace's MCP switches still take effect on the very next
+ * request (mcp-auth.md A8). Its one indexed query is itself reused ({@link CredentialStateMemo})
+ * only while the database's credential epoch has not moved (src/db/credential_epoch.ts: any
+ * write of those tables moves it), with expiry compared on every request.
  * @module
  */
 import type { Db } from "../db/db.ts";
@@ -40,7 +42,7 @@ function statementFor(db: Db, kind: CredentialRef["kind"]): ReturnType<Db["prepa
   let stmt = byKind.get(kind);
   if (!stmt) {
     stmt = db.prepare(
-      `SELECT (t.revoked_at IS NULL AND t.expires_at > ? AND t.user_id = ?) AS active,
+      `SELECT (t.revoked_at IS NULL AND t.user_id = ?) AS live, t.expires_at AS expires_at,
               m.role AS role, w.mcp_enabled AS mcp_enabled,
               w.allow_token_in_url AS allow_token_in_url, w.redirect_policy AS redirect_policy
        FROM workspaces w
@@ -59,15 +61,35 @@ export async function checkCredentialState(
   ref: CredentialRef,
   at = Date.now(),
 ): Promise<CredentialState> {
+  return stateAt(await readCredentialState(db, ref), at);
+}
+
+/** What the query says, before expiry is compared with the request's time. */
+interface StoredState extends Omit<CredentialState, "active"> {
+  live: boolean;
+  expiresAt: number;
+}
+
+function stateAt(s: StoredState, at: number): CredentialState {
+  return {
+    active: s.live && s.expiresAt > at,
+    role: s.role,
+    mcpEnabled: s.mcpEnabled,
+    allowTokenInUrl: s.allowTokenInUrl,
+    redirectPolicy: s.redirectPolicy,
+  };
+}
+
+async function readCredentialState(db: Db, ref: CredentialRef): Promise<StoredState> {
   const row = await statementFor(db, ref.kind).get(
-    at,
     ref.userId,
     ref.sId,
     ref.userId,
     ref.workspaceId,
   ) as
     | {
-      active: number | null;
+      live: number | null;
+      expires_at: number | null;
       role: Role | null;
       mcp_enabled: number;
       allow_token_in_url: number;
@@ -76,7 +98,8 @@ export async function checkCredentialState(
     | undefined;
   if (!row) {
     return {
-      active: false,
+      live: false,
+      expiresAt: 0,
       role: null,
       mcpEnabled: false,
       allowTokenInUrl: false,
@@ -84,10 +107,52 @@ export async function checkCredentialState(
     };
   }
   return {
-    active: row.active === 1,
+    live: row.live === 1,
+    expiresAt: row.expires_at ?? 0,
     role: row.role,
     mcpEnabled: row.mcp_enabled === 1,
     allowTokenInUrl: row.allow_token_in_url === 1,
     redirectPolicy: row.redirect_policy,
   };
+}
+
+interface MemoizedState {
+  state: StoredState;
+  epoch: number;
+}
+
+/**
+ * {@link checkCredentialState} without its query while the database's credential epoch has not
+ * moved since the state was read. Bounded (oldest evicted first); states are kept per
+ * credential, member and workspace, so one entry never answers for another.
+ */
+export class CredentialStateMemo {
+  #map = new Map<string, MemoizedState>();
+  hits = 0;
+  misses = 0;
+  constructor(readonly max = 10_000) {}
+
+  async check(db: Db, ref: CredentialRef, at = Date.now()): Promise<CredentialState> {
+    const key = `${ref.kind}\u0000${ref.sId}\u0000${ref.userId}\u0000${ref.workspaceId}`;
+    const epoch = db.credentialEpoch.value();
+    const held = this.#map.get(key);
+    if (held && held.epoch === epoch) {
+      this.hits++;
+      return stateAt(held.state, at);
+    }
+    this.misses++;
+    // The epoch is read BEFORE the query: a change committed meanwhile moves it past this value.
+    const state = await readCredentialState(db, ref);
+    if (held) this.#map.delete(key);
+    else if (this.#map.size >= this.max) {
+      const oldest = this.#map.keys().next().value;
+      if (oldest !== undefined) this.#map.delete(oldest);
+    }
+    this.#map.set(key, { state, epoch });
+    return stateAt(state, at);
+  }
+
+  get size(): number {
+    return this.#map.size;
+  }
 }

@@ -16,6 +16,7 @@
  * Engine-specific SQL (full-text search, migrations) lives in this folder only.
  * @module
  */
+import type { CredentialEpoch } from "./credential_epoch.ts";
 
 /** A value bound to a parameter. Arrays are list parameters (see the module doc). */
 export type SqlValue =
@@ -57,6 +58,8 @@ export function bindStatement(db: Db, sql: string): Statement {
 
 export interface Db {
   readonly engine: Engine;
+  /** Moves when what a credential check reads may have changed (src/db/credential_epoch.ts). */
+  readonly credentialEpoch: CredentialEpoch;
   /** The first row, or undefined. */
   get<T = Row>(sql: string, ...params: SqlParams): Promise<T | undefined>;
   all<T = Row>(sql: string, ...params: SqlParams): Promise<T[]>;

@@ -14,6 +14,7 @@
 import postgres from "postgres";
 import { AsyncLocalStorage } from "node:async_hooks";
 import { AppError } from "../errors.ts";
+import { CredentialEpoch } from "./credential_epoch.ts";
 import {
   bindStatement,
   type Db,
@@ -145,6 +146,7 @@ export class PostgresDb implements Db {
   readonly sql: Sql;
   readonly #context = new AsyncLocalStorage<TxSql>();
   readonly #translations = new Map<string, Translated>();
+  readonly credentialEpoch = new CredentialEpoch();
   #closed = false;
 
   constructor(readonly url: string, options: PostgresOptions = {}) {
@@ -209,16 +211,19 @@ export class PostgresDb implements Db {
 
   async get<T = Row>(sql: string, ...params: SqlParams): Promise<T | undefined> {
     const rows = await this.#query(sql, params);
+    this.credentialEpoch.noteStatement(sql);
     return rows[0] as T | undefined;
   }
 
   async all<T = Row>(sql: string, ...params: SqlParams): Promise<T[]> {
     const rows = await this.#query(sql, params);
+    this.credentialEpoch.noteStatement(sql);
     return [...rows] as T[];
   }
 
   async run(sql: string, ...params: SqlParams): Promise<RunResult> {
     const rows = await this.#query(sql, params);
+    this.credentialEpoch.noteStatement(sql);
     return { changes: rows.count ?? 0 };
   }
 
@@ -230,16 +235,21 @@ export class PostgresDb implements Db {
     if (this.#closed) throw new Error("database is not open");
     const conn: Sql | TxSql = this.#context.getStore() ?? this.sql;
     await conn.unsafe(sql);
+    this.credentialEpoch.noteStatement(sql);
   }
 
   async tx<T>(fn: () => Promise<T>): Promise<T> {
     if (this.inTx()) return await fn();
     for (let attempt = 1;; attempt++) {
+      const writes = this.credentialEpoch.writes;
       try {
-        return await this.sql.begin(
+        const out = await this.sql.begin(
           "isolation level serializable",
           (t) => this.#context.run(t, fn),
         ) as T;
+        // Committed: a credential check that read the old rows meanwhile must not be reused.
+        if (this.credentialEpoch.writes !== writes) this.credentialEpoch.bump();
+        return out;
       } catch (e) {
         const code = (e as { code?: string }).code;
         if (!code || !RETRY_CODES.has(code) || attempt >= TX_ATTEMPTS) throw e;
@@ -251,10 +261,13 @@ export class PostgresDb implements Db {
   /** Read committed, so that statements after the lock see what its last holder committed. */
   async lockedTx<T>(name: string, fn: () => Promise<T>): Promise<T> {
     if (this.inTx()) throw new Error("lockedTx() cannot run inside another transaction");
-    return await this.sql.begin("isolation level read committed", async (t) => {
+    const writes = this.credentialEpoch.writes;
+    const out = await this.sql.begin("isolation level read committed", async (t) => {
       await t`SELECT pg_advisory_xact_lock(hashtext(${name}))`;
       return await this.#context.run(t, fn);
     }) as T;
+    if (this.credentialEpoch.writes !== writes) this.credentialEpoch.bump();
+    return out;
   }
 
   async txLock(name: string): Promise<void> {

@@ -14,6 +14,7 @@
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { AsyncLocalStorage } from "node:async_hooks";
+import { CredentialEpoch } from "./credential_epoch.ts";
 import {
   bindStatement,
   type Db,
@@ -106,8 +107,15 @@ export class SqliteDb implements Db {
   #owner: object | null = null;
   #waiters: (() => void)[] = [];
 
+  readonly credentialEpoch: CredentialEpoch;
+
   constructor(readonly path: string, options: OpenOptions = {}) {
     this.conn = openSqliteConnection(path, options);
+    // Commits by other connections (operator commands in another process) move data_version.
+    const version = this.conn.prepare("PRAGMA data_version");
+    this.credentialEpoch = new CredentialEpoch(() =>
+      this.conn.isOpen ? Number((version.get() as { data_version: number }).data_version) : -1
+    );
   }
 
   inTx(): boolean {
@@ -149,18 +157,29 @@ export class SqliteDb implements Db {
 
   get<T = Row>(sql: string, ...params: SqlParams): Promise<T | undefined> {
     // deno-lint-ignore no-explicit-any
-    return this.#exclusive(() => this.conn.prepare(sql).get(...(bind(params) as any[])) as T);
+    return this.#exclusive(() => {
+      // deno-lint-ignore no-explicit-any
+      const row = this.conn.prepare(sql).get(...(bind(params) as any[])) as T;
+      this.credentialEpoch.noteStatement(sql);
+      return row;
+    });
   }
 
   all<T = Row>(sql: string, ...params: SqlParams): Promise<T[]> {
     // deno-lint-ignore no-explicit-any
-    return this.#exclusive(() => this.conn.prepare(sql).all(...(bind(params) as any[])) as T[]);
+    return this.#exclusive(() => {
+      // deno-lint-ignore no-explicit-any
+      const rows = this.conn.prepare(sql).all(...(bind(params) as any[])) as T[];
+      this.credentialEpoch.noteStatement(sql);
+      return rows;
+    });
   }
 
   run(sql: string, ...params: SqlParams): Promise<RunResult> {
     return this.#exclusive(() => {
       // deno-lint-ignore no-explicit-any
       const r = this.conn.prepare(sql).run(...(bind(params) as any[]));
+      this.credentialEpoch.noteStatement(sql);
       return { changes: Number(r.changes) };
     });
   }
@@ -170,7 +189,10 @@ export class SqliteDb implements Db {
   }
 
   exec(sql: string): Promise<void> {
-    return this.#exclusive(() => this.conn.exec(sql));
+    return this.#exclusive(() => {
+      this.conn.exec(sql);
+      this.credentialEpoch.noteStatement(sql);
+    });
   }
 
   lockedTx<T>(_name: string, fn: () => Promise<T>): Promise<T> {
@@ -197,9 +219,11 @@ export class SqliteDb implements Db {
         throw e;
       }
     });
+    const writes = this.credentialEpoch.writes;
     try {
       const out = await this.#context.run(token, fn);
       this.conn.exec("COMMIT");
+      if (this.credentialEpoch.writes !== writes) this.credentialEpoch.bump();
       return out;
     } catch (e) {
       if (this.conn.isTransaction) this.conn.exec("ROLLBACK");

@@ -20,7 +20,7 @@ import { looksLikeJwt, verifyAccessToken } from "../auth/jwt.ts";
 import { actorFromAccessClaims, resolveUserActor } from "../auth/user_actor.ts";
 import { looksLikeMcpToken, verifyMcpToken } from "../core/mcp_tokens.ts";
 import { PERSONAL_TOKEN_PREFIX } from "../core/personal_tokens.ts";
-import { checkCredentialState, type CredentialRef } from "../core/mcp_credentials.ts";
+import { type CredentialRef, CredentialStateMemo } from "../core/mcp_credentials.ts";
 import { checkClientAllowed, MCP_DISABLED_MESSAGE } from "../core/workspace_settings.ts";
 import { mcpResourceUrl } from "../config.ts";
 import type { RevokedNote } from "../auth/revocations.ts";
@@ -105,13 +105,16 @@ interface MemoEntry {
 
 /**
  * Memo of verified credentials → actor, bounded (oldest evicted first). It saves the token
- * hash / JWT signature and the actor lookups; {@link checkCredentialState} still runs on
- * every request, so revocation and membership changes apply immediately, on every instance.
+ * hash / JWT signature and the actor lookups; the credential's state is still checked on
+ * every request ({@link CredentialStateMemo}: its query only after the database's credential
+ * epoch moved), so revocation and membership changes apply immediately, on every instance.
  * Entries of a revoked credential or a removed member are also dropped as soon as the bus says
  * so ({@link McpAuthMemo.drop}), and none outlives {@link MEMO_TTL_MS}.
  */
 export class McpAuthMemo {
   #map = new Map<string, MemoEntry>();
+  /** The per-request state check, reused while the database's credential epoch holds. */
+  readonly states = new CredentialStateMemo();
   constructor(readonly max = 10_000) {}
 
   /** Drop the entries a revocation concerns (null: every entry). Returns how many. */
@@ -184,7 +187,7 @@ export async function authenticateMcpRequest(
     entry = verified;
     if (entry.until > at) memo.set(token, entry);
   }
-  const state = await checkCredentialState(deps.db, entry.ref, at);
+  const state = await memo.states.check(deps.db, entry.ref, at);
   // A grant-less access token has no row to re-check; it was fully verified just now.
   const active = entry.ref.sId === "" ? true : state.active;
   if (!active || !state.role) {

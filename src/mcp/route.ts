@@ -162,16 +162,17 @@ export function mcpRoutes(deps: Deps): Hono<AppEnv> {
     }
     if (isListenRequest(parsed)) return await listen(c, req, text, parsed, caller, authInfo);
     if (isCancelledNotification(parsed)) listens.cancel(caller, parsed.params.requestId);
-    const replay = new Request(req.url, { method: "POST", headers: req.headers, body: text });
+    // The body was read: the SDK gets a copy of the request (built only off the fast path).
+    const replay = () => new Request(req.url, { method: "POST", headers: req.headers, body: text });
     // Off the fast path's headers the SDK reads and checks the body itself, as before.
-    if (!fastPathHeadersOk(req)) return await handler.fetch(replay, { authInfo });
+    if (!fastPathHeadersOk(req)) return await handler.fetch(replay(), { authInfo });
     // A client that asked for logs gets them on the SDK's event stream, not the fast path.
     const fast = rt.logLevels.get(caller) === undefined
       ? await tryFastToolCall(rt, tools, parsed, caller)
       : null;
     if (fast) return fast;
     return await handler.fetch(
-      replay,
+      replay(),
       parsed === undefined ? { authInfo } : { authInfo, parsedBody: parsed },
     );
   };
