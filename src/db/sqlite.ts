@@ -156,7 +156,6 @@ export class SqliteDb implements Db {
   }
 
   get<T = Row>(sql: string, ...params: SqlParams): Promise<T | undefined> {
-    // deno-lint-ignore no-explicit-any
     return this.#exclusive(() => {
       // deno-lint-ignore no-explicit-any
       const row = this.conn.prepare(sql).get(...(bind(params) as any[])) as T;
@@ -166,7 +165,6 @@ export class SqliteDb implements Db {
   }
 
   all<T = Row>(sql: string, ...params: SqlParams): Promise<T[]> {
-    // deno-lint-ignore no-explicit-any
     return this.#exclusive(() => {
       // deno-lint-ignore no-explicit-any
       const rows = this.conn.prepare(sql).all(...(bind(params) as any[])) as T[];
