@@ -46,6 +46,8 @@ export interface LoadResult {
   p99Ms: number;
   /** The slowest request (a server stall shows here; it is too few samples to move p99). */
   maxMs: number;
+  /** CPU the load generator's own thread used while measuring (set by the Worker). */
+  generatorCpuMs?: number;
 }
 
 /** The q-quantile (0..1) of sorted values, nearest-rank. */
@@ -111,6 +113,16 @@ export function mainThreadCpuMs(): number | null {
 export interface ServedLoadResult extends LoadResult {
   /** Server-thread CPU µs per successful request (null when not measurable). */
   cpuUsPerRequest: number | null;
+  /**
+   * The whole process's CPU µs per successful request, less the load generator's thread:
+   * the server's main thread plus its workers (search), GC and I/O threads.
+   */
+  processCpuUsPerRequest: number | null;
+}
+
+function processCpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
 }
 
 /**
@@ -120,11 +132,14 @@ export interface ServedLoadResult extends LoadResult {
 export async function runLoad(options: LoadOptions): Promise<ServedLoadResult> {
   const worker = new Worker(new URL("./load_worker.ts", import.meta.url), { type: "module" });
   let cpuStart: number | null = null;
+  let processStart = 0;
   try {
     const result = await new Promise<LoadResult>((resolve, reject) => {
       worker.onmessage = (e: MessageEvent<WorkerMessage>) => {
-        if (e.data.phase === "measuring") cpuStart = mainThreadCpuMs();
-        else resolve(e.data.result);
+        if (e.data.phase === "measuring") {
+          cpuStart = mainThreadCpuMs();
+          processStart = processCpuMs();
+        } else resolve(e.data.result);
       };
       worker.onerror = (e) => {
         e.preventDefault();
@@ -133,11 +148,15 @@ export async function runLoad(options: LoadOptions): Promise<ServedLoadResult> {
       worker.postMessage(options);
     });
     const cpuEnd = mainThreadCpuMs();
+    const processEnd = processCpuMs();
     const ok = result.requests - result.errors;
     const cpuUsPerRequest = cpuStart !== null && cpuEnd !== null && ok > 0
       ? ((cpuEnd - cpuStart) * 1000) / ok
       : null;
-    return { ...result, cpuUsPerRequest };
+    const processCpuUsPerRequest = result.generatorCpuMs !== undefined && ok > 0
+      ? ((processEnd - processStart - result.generatorCpuMs) * 1000) / ok
+      : null;
+    return { ...result, cpuUsPerRequest, processCpuUsPerRequest };
   } finally {
     worker.terminate();
   }
@@ -169,9 +188,11 @@ export async function measure(
 
 /** One line per result: `label  12345 req/s  p50 0.41 ms  p99 1.20 ms  errors 0`. */
 export function formatLoad(label: string, r: ServedLoadResult): string {
-  const cpu = r.cpuUsPerRequest === null
-    ? ""
-    : `  server CPU ${r.cpuUsPerRequest.toFixed(1)} µs/req`;
+  const cpu =
+    (r.cpuUsPerRequest === null ? "" : `  server CPU ${r.cpuUsPerRequest.toFixed(1)} µs/req`) +
+    (r.processCpuUsPerRequest === null
+      ? ""
+      : ` (all threads ${r.processCpuUsPerRequest.toFixed(1)})`);
   return `${label.padEnd(24)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${
     r.p50Ms.toFixed(2)
   } ms  p99 ${r.p99Ms.toFixed(2)} ms${cpu}  errors ${r.errors}/${r.requests}`;

@@ -266,7 +266,8 @@ export async function run(): Promise<BenchResult> {
   const engine = pg ? "PostgreSQL" : "SQLite";
   const ofBare = id32 ? id32.rps / bare32.rps : NaN;
   const ofPeer = id32 && peer32 ? id32.rps / peer32.rps : NaN;
-  const cpu = (r: ServedLoadResult | undefined) => r?.cpuUsPerRequest ?? NaN;
+  // All the server's threads (main + search workers), less the load generator's.
+  const cpu = (r: ServedLoadResult | undefined) => r?.processCpuUsPerRequest ?? NaN;
   const searchOfIdentity = search32 && id32 ? cpu(search32) / cpu(id32) : NaN;
   const searchOfIdentityC1 = cpu(results["dust-mcp search c1"]) /
     cpu(results["dust-mcp identity c1"]);

@@ -53,6 +53,8 @@ export interface Config {
   searchMemberConcurrency: number;
   searchMemberQueue: number;
   searchRefusalDelayMs: number;
+  /** SQLite: a search over at most this many indexed chunks runs inline, not on a worker. */
+  searchInlineMaxChunks: number;
   /** Document uploads: extraction processes at once, time and memory each may use. */
   extractProcesses: number;
   extractTimeoutSeconds: number;
@@ -158,6 +160,13 @@ function parseDatabaseUrl(value: string): string {
 function parsePositiveInt(value: string, source: string): number {
   if (!/^\d{1,9}$/.test(value) || Number(value) < 1) {
     throw new ConfigError(`${source}: "${value}" is not a positive integer`);
+  }
+  return Number(value);
+}
+
+function parseCount(value: string, source: string): number {
+  if (!/^\d{1,9}$/.test(value)) {
+    throw new ConfigError(`${source}: "${value}" is not a whole number`);
   }
   return Number(value);
 }
@@ -401,6 +410,16 @@ export const SETTINGS: readonly Setting[] = [
     shownDefault: "2",
     parse: (v) => parsePositiveInt(v, "--search-workers"),
     fallback: () => 2,
+  },
+  {
+    key: "searchInlineMaxChunks",
+    flag: "search-inline-max-chunks",
+    env: "DUST_MCP_SEARCH_INLINE_MAX_CHUNKS",
+    help:
+      "SQLite: a search over at most this many indexed chunks runs on the main thread, not a worker (0: always a worker)",
+    shownDefault: "2000",
+    parse: (v) => parseCount(v, "--search-inline-max-chunks"),
+    fallback: () => 2000,
   },
   {
     key: "searchMemberConcurrency",

@@ -29,6 +29,7 @@ import type { CimdHooks } from "./oauth/cimd.ts";
 import { SearchWorkerPool } from "./core/search_worker.ts";
 import { ExtractPool } from "./extract/pool.ts";
 import { runFullTextJob } from "./db/fulltext_postgres.ts";
+import { searchInline } from "./core/search_inline.ts";
 import { syncSearchIndex } from "./core/search_index.ts";
 import { RelayHub } from "./relay/hub.ts";
 import { StreamBudget } from "./events/stream_budget.ts";
@@ -281,6 +282,9 @@ export async function startServer(
     searchWorkers: new SearchWorkerPool({
       dbPath: db.engine === "sqlite" ? dataPaths(config.dataDir).db : null,
       direct: db.engine === "postgres" ? (job) => runFullTextJob(db, job) : undefined,
+      inline: db.engine === "sqlite" && config.searchInlineMaxChunks > 0
+        ? (request) => searchInline(db, request, config.searchInlineMaxChunks)
+        : undefined,
       size: config.searchWorkers,
       memberConcurrency: config.searchMemberConcurrency,
       memberQueue: config.searchMemberQueue,

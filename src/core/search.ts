@@ -87,12 +87,44 @@ function checkTopK(topK: number): void {
   }
 }
 
+/** What a search result shows of a document (never its text: it may be megabytes). */
+type ResultDocument = Pick<
+  DocumentRow,
+  "id" | "dataSourceId" | "documentId" | "title" | "sourceUrl" | "tags"
+>;
+
 async function loadDocuments(deps: Deps, ids: number[]): Promise<Map<number, DocumentRow>> {
   const rows = (await deps.db.all(
     `SELECT ${DOCUMENT_COLUMNS} FROM documents WHERE id IN (SELECT value FROM json_each(?))`,
     JSON.stringify(ids),
   )).map(documentFromRow);
   return new Map(rows.map((d) => [d.id, d]));
+}
+
+async function loadResultDocuments(
+  deps: Deps,
+  ids: number[],
+): Promise<Map<number, ResultDocument>> {
+  const rows = await deps.db.all(
+    `SELECT id, data_source_id, document_id, title, source_url, tags FROM documents
+     WHERE id IN (SELECT value FROM json_each(?))`,
+    JSON.stringify(ids),
+  ) as {
+    id: number;
+    data_source_id: number;
+    document_id: string;
+    title: string | null;
+    source_url: string | null;
+    tags: string;
+  }[];
+  return new Map(rows.map((r) => [r.id, {
+    id: r.id,
+    dataSourceId: r.data_source_id,
+    documentId: r.document_id,
+    title: r.title,
+    sourceUrl: r.source_url,
+    tags: JSON.parse(r.tags),
+  }]));
 }
 
 /** Hits grouped per document, in rank order of each document's best chunk. */
@@ -111,7 +143,12 @@ function citationRef(i: number): string {
   return (1296 + i * 37).toString(36);
 }
 
-function documentUri(deps: Deps, actor: Actor, ds: SearchableDataSource, d: DocumentRow): string {
+function documentUri(
+  deps: Deps,
+  actor: Actor,
+  ds: SearchableDataSource,
+  d: Pick<DocumentRow, "sourceUrl" | "documentId">,
+): string {
   return d.sourceUrl ??
     `${deps.config.publicUrl}/api/v1/w/${actor.workspace.sId}/spaces/${ds.spaceSId}/data_sources/${ds.sId}/documents/${
       encodeURIComponent(d.documentId)
@@ -150,7 +187,7 @@ export async function searchWorkspace(deps: Deps, actor: Actor, input: SearchInp
     limit: topK,
   }, { owner: searchOwnerOf(actor) });
   const byId = new Map(sources.map((s) => [s.id, s]));
-  const docs = await loadDocuments(deps, [...new Set(hits.map((h) => h.documentRowId))]);
+  const docs = await loadResultDocuments(deps, [...new Set(hits.map((h) => h.documentRowId))]);
   const results = [];
   for (const [docId, chunks] of groupHits(hits)) {
     const d = docs.get(docId);

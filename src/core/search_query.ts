@@ -222,3 +222,30 @@ export function runGrep(req: GrepRequest): GrepResult {
   }
   return { matches, capped: false };
 }
+
+/**
+ * Rows (chunks) indexed in these partitions, read from each FTS5 table's averages record (its
+ * `_data` row 1 starts with the row count as a varint): one point lookup per partition,
+ * whatever the partition's size. The cost of any query over them is bounded by this count.
+ */
+export function partitionRowCount(db: Db, partitions: readonly number[]): number {
+  let rows = 0;
+  for (const p of partitions) {
+    const r = db.prepare(`SELECT block FROM ${partitionTable(p)}_data WHERE id = 1`).get() as
+      | { block: Uint8Array | null }
+      | undefined;
+    if (r?.block) rows += readVarint(r.block);
+  }
+  return rows;
+}
+
+/** SQLite's varint (big-endian 7-bit groups, a 9th byte of 8 bits), as FTS5 writes it. */
+function readVarint(b: Uint8Array): number {
+  let v = 0;
+  for (let i = 0; i < 9 && i < b.length; i++) {
+    if (i === 8) return v * 256 + b[i];
+    v = v * 128 + (b[i] & 0x7f);
+    if ((b[i] & 0x80) === 0) return v;
+  }
+  return v;
+}

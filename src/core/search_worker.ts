@@ -40,6 +40,11 @@ export interface SearchWorkerPoolOptions {
    * budgets, fairness and timeouts apply alike; a timed-out query's result is dropped.
    */
   direct?: (job: Exclude<Job, { kind: "grep" }>) => Promise<unknown>;
+  /**
+   * SQLite: answers a search on the main thread when it is small enough (bounded cost: no
+   * worker round trip, which costs more than a small query), or null to use a worker.
+   */
+  inline?: (request: SearchRequest) => Promise<SearchHit[] | null>;
   /** Number of workers (default 2: this runs on 2-core machines beside the main loop). */
   size?: number;
   /** Jobs waiting (all owners) beyond this are refused with 503 rather than queued. */
@@ -116,6 +121,9 @@ interface Slot {
 export class SearchWorkerPool {
   readonly #dbPath: string | null;
   readonly #direct: SearchWorkerPoolOptions["direct"];
+  readonly #inline: SearchWorkerPoolOptions["inline"];
+  /** Searches answered inline so far (tests and the benchmark). */
+  inlineCount = 0;
   readonly #size: number;
   readonly #maxQueue: number;
   readonly #memberConcurrency: number;
@@ -140,6 +148,7 @@ export class SearchWorkerPool {
   constructor(options: SearchWorkerPoolOptions) {
     this.#dbPath = options.dbPath;
     this.#direct = options.direct;
+    this.#inline = options.inline;
     this.#size = Math.max(1, options.size ?? 2);
     this.#maxQueue = options.maxQueue ?? 256;
     this.#memberConcurrency = Math.max(1, options.memberConcurrency ?? 1);
@@ -155,6 +164,13 @@ export class SearchWorkerPool {
 
   /** Run an FTS query on a worker; 503 when it exceeds `timeoutMs` or the pool is saturated. */
   async search(request: SearchRequest, options: JobOptions = {}): Promise<SearchHit[]> {
+    if (this.#inline && !this.#closed) {
+      const hits = await this.#inline(request);
+      if (hits) {
+        this.inlineCount++;
+        return hits;
+      }
+    }
     return await this.#submitSearch({ kind: "search", request }, options) as SearchHit[];
   }
 

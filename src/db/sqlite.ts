@@ -186,6 +186,14 @@ export class SqliteDb implements Db {
     return bindStatement(this, sql);
   }
 
+  /**
+   * Run synchronous work on the connection once no other context's transaction holds it (the
+   * same rule as every query; reads in `fn` see committed rows only).
+   */
+  withConnection<T>(fn: (conn: DatabaseSync) => T): Promise<T> {
+    return this.#exclusive(() => fn(this.conn));
+  }
+
   exec(sql: string): Promise<void> {
     return this.#exclusive(() => {
       this.conn.exec(sql);

@@ -312,7 +312,8 @@ Deno.test("[search] fetchDocument returns the full text by search id; deleted do
 });
 
 Deno.test("[search] re-upserting a document replaces its index (old words are gone)", async () => {
-  await using server = await startTestServer();
+  // Every search on a worker (its own connection), not inline on the server's.
+  await using server = await startTestServer({ flags: { "search-inline-max-chunks": "0" } });
   const { a, where } = await setup(server);
   await putDocument(server, a, where, "doc", "first version mentions llama");
   await putDocument(server, a, where, "doc", "second version mentions alpaca");
