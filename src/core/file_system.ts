@@ -10,7 +10,6 @@
  * cannot be stopped while one runs.
  * @module
  */
-import { RE2JS } from "re2js";
 import type { Deps } from "../deps.ts";
 import type { Actor } from "../auth/actor.ts";
 import { AppError } from "../errors.ts";
@@ -285,7 +284,7 @@ export async function filesCreate(deps: Deps, actor: Actor, input: FilesCreateIn
 }
 
 /** Split Dust's `(?i)` prefix off a pattern: JavaScript has no inline flags. */
-export function compileGrepPattern(pattern: string): { source: string } {
+export async function compileGrepPattern(pattern: string): Promise<{ source: string }> {
   if (pattern.length > GREP_PATTERN_MAX_CHARS) {
     throw toolError(
       `Unsupported or invalid regular expression. Error: Regular expressions cannot exceed ${GREP_PATTERN_MAX_CHARS} characters.`,
@@ -293,6 +292,8 @@ export function compileGrepPattern(pattern: string): { source: string } {
   }
   // RE2 syntax, as Dust's grep (`(?i)` inline, identity escapes such as `a\-b`, no
   // backreferences or lookarounds): matching is linear in the line length.
+  // RE2 loads with the first grep: most servers never run one.
+  const { RE2JS } = await import("re2js");
   try {
     RE2JS.compile(pattern);
   } catch (e) {
@@ -316,7 +317,7 @@ export async function filesGrep(
       text: `\`${input.path}\` is not a text file (${mime}) and cannot be searched with grep.`,
     };
   }
-  const { source } = compileGrepPattern(input.pattern);
+  const { source } = await compileGrepPattern(input.pattern);
   const { text, truncated } = await readText(deps, f, GREP_SCAN_MAX_BYTES);
   const result = await deps.searchWorkers.grep(
     { text, source, maxMatches: GREP_MATCHES_MAX, lineMaxChars: GREP_LINE_MAX_CHARS },

@@ -28,7 +28,8 @@
 import type { Actor } from "../auth/actor.ts";
 import { AppError, rateLimited } from "../errors.ts";
 import type { Logger } from "../util/log.ts";
-import type { GrepRequest, GrepResult, SearchHit, SearchRequest } from "./search_query.ts";
+import type { SearchHit, SearchRequest } from "./search_query.ts";
+import type { GrepRequest, GrepResult } from "./grep_query.ts";
 import type { DocumentHit, NodeQueryRequest } from "./node_query.ts";
 
 export interface SearchWorkerPoolOptions {
@@ -113,6 +114,8 @@ interface HeldRefusal {
 interface Slot {
   /** Null for a slot that runs jobs with `direct` (no thread). */
   worker: Worker | null;
+  /** The worker has loaded its modules (its job's time limit runs from then). */
+  ready: boolean;
   busy: Pending | null;
   timer: Awaited<ReturnType<typeof setTimeout>> | undefined;
 }
@@ -352,7 +355,7 @@ export class SearchWorkerPool {
   }
 
   #spawn(): Slot {
-    const slot: Slot = { worker: null, busy: null, timer: undefined };
+    const slot: Slot = { worker: null, ready: false, busy: null, timer: undefined };
     if (!this.#direct) this.#spawnWorker(slot);
     this.#slots.push(slot);
     return slot;
@@ -365,8 +368,15 @@ export class SearchWorkerPool {
     });
     slot.worker = worker;
     worker.onmessage = (
-      e: MessageEvent<{ id: number; ok: boolean; result?: unknown; error?: string }>,
-    ) => this.#settle(slot, e.data);
+      e: MessageEvent<
+        { id: number; ok: boolean; ready?: boolean; result?: unknown; error?: string }
+      >,
+    ) => {
+      if (e.data.ready) {
+        slot.ready = true;
+        if (slot.busy && slot.timer === undefined) this.#arm(slot, slot.busy);
+      } else this.#settle(slot, e.data);
+    };
     worker.onerror = (e: ErrorEvent) => {
       e.preventDefault();
       this.#log?.error("search worker crashed", { error: e.message });
@@ -381,12 +391,11 @@ export class SearchWorkerPool {
     this.#count(this.#runningPerMember, p.owner.member, 1);
     const ws = p.owner.workspaceId;
     this.#runningPerWorkspace.set(ws, (this.#runningPerWorkspace.get(ws) ?? 0) + 1);
-    slot.timer = setTimeout(() => {
-      this.#log?.warn("search worker job timed out", { kind: p.job.kind, ms: p.timeoutMs });
-      this.#retire(slot, new JobTimeout(`${p.job.kind} over ${p.timeoutMs} ms`));
-    }, p.timeoutMs);
     const job = p.job;
-    if (this.#direct && job.kind !== "grep") {
+    const onThread = !this.#direct || job.kind === "grep";
+    // A worker still loading its modules arms the limit when it says it is ready.
+    if (!onThread || slot.ready) this.#arm(slot, p);
+    if (!onThread) {
       this.#direct(job).then(
         (result) => this.#settle(slot, { id: p.id, ok: true, result }),
         (e) => this.#settle(slot, { id: p.id, ok: false, error: String(e) }),
@@ -400,10 +409,19 @@ export class SearchWorkerPool {
     });
   }
 
+  /** Start the running job's time limit. */
+  #arm(slot: Slot, p: Pending): void {
+    slot.timer = setTimeout(() => {
+      this.#log?.warn("search worker job timed out", { kind: p.job.kind, ms: p.timeoutMs });
+      this.#retire(slot, new JobTimeout(`${p.job.kind} over ${p.timeoutMs} ms`));
+    }, p.timeoutMs);
+  }
+
   #settle(slot: Slot, msg: { id: number; ok: boolean; result?: unknown; error?: string }): void {
     const p = slot.busy;
     if (!p || p.id !== msg.id) return;
     clearTimeout(slot.timer);
+    slot.timer = undefined;
     slot.busy = null;
     this.#finished(p);
     if (msg.ok) p.resolve(msg.result);

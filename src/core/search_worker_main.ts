@@ -8,7 +8,8 @@
 /// <reference lib="deno.worker" />
 import type { DatabaseSync as Db } from "node:sqlite";
 import { openSqliteConnection as openDb } from "../db/sqlite.ts";
-import { type GrepRequest, runGrep, runSearchQuery, type SearchRequest } from "./search_query.ts";
+import { runSearchQuery, type SearchRequest } from "./search_query.ts";
+import { type GrepRequest, runGrep } from "./grep_query.ts";
 import { type NodeQueryRequest, runNodeQuery } from "./node_query.ts";
 
 let dbPath: string | null = null;
@@ -19,6 +20,9 @@ type Message =
   | { id: number; kind: "search"; request: SearchRequest }
   | { id: number; kind: "grep"; request: GrepRequest }
   | { id: number; kind: "nodes"; request: NodeQueryRequest };
+
+// Loaded: jobs' time limits start now (loading the modules is not the job's time).
+self.postMessage({ id: 0, ok: true, ready: true });
 
 self.onmessage = (event: MessageEvent<Message>) => {
   const msg = event.data;

@@ -8,7 +8,8 @@
  * cancelled request leaves the call waiting. Other exchanges read where to approve in the text.
  * @module
  */
-import { acceptedContent, inputRequired } from "@modelcontextprotocol/server";
+import type { inputRequired } from "@modelcontextprotocol/server";
+import { loadMcpSdk } from "./sdk.ts";
 import { hasScope } from "../auth/actor.ts";
 import { AppError } from "../errors.ts";
 import type { BlockedAction } from "../core/tool_validation.ts";
@@ -26,8 +27,8 @@ export function approvalKey(a: Pick<BlockedAction, "actionId">): string {
   return `approve_${a.actionId}`;
 }
 
-function elicitation(a: BlockedAction) {
-  return inputRequired.elicit({
+function elicitation(ask: typeof inputRequired, a: BlockedAction) {
+  return ask.elicit({
     mode: "form",
     message: `${a.metadata.agentName} wants to run ${a.metadata.toolName} ` +
       `(${a.metadata.mcpServerName}) with ${JSON.stringify(a.inputs)}. Allow it?`,
@@ -66,11 +67,14 @@ export async function withApprovalRequests<P extends { pendingApprovals: Blocked
 ): Promise<P | ReturnType<typeof inputRequired>> {
   const mine = askable(ctx, page.pendingApprovals);
   if (mine.length === 0) return page;
+  const { acceptedContent, inputRequired } = await loadMcpSdk();
   const responses = ctx.exchange?.inputResponses ?? {};
   const answered = mine.filter((a) => approvalKey(a) in responses);
   if (answered.length === 0) {
     return inputRequired({
-      inputRequests: Object.fromEntries(mine.map((a) => [approvalKey(a), elicitation(a)])),
+      inputRequests: Object.fromEntries(
+        mine.map((a) => [approvalKey(a), elicitation(inputRequired, a)]),
+      ),
     });
   }
   for (const a of answered) {

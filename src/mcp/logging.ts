@@ -11,7 +11,7 @@
  * @module
  */
 import type { LoggingLevel, ServerContext } from "@modelcontextprotocol/server";
-import { LOG_LEVEL_META_KEY, PROTOCOL_VERSION_META_KEY } from "@modelcontextprotocol/server";
+import { LOG_LEVEL_META_KEY, PROTOCOL_VERSION_META_KEY } from "./sdk.ts";
 import type { McpCaller } from "./tool_kit.ts";
 
 const SEVERITY: readonly LoggingLevel[] = [

@@ -14,20 +14,17 @@
  */
 import { Hono } from "hono";
 import type { Context } from "hono";
-import {
-  type AuthInfo,
-  createMcpHandler,
-  localhostAllowedHostnames,
-  type McpHttpHandler,
-} from "@modelcontextprotocol/server";
-import { hostHeaderValidation, originValidation } from "@modelcontextprotocol/hono";
+import type { AuthInfo, McpHttpHandler } from "@modelcontextprotocol/server";
+import { loadMcpSdk, localhostAllowedHostnames } from "./sdk.ts";
+import { hostAndOriginCheck } from "./host_check.ts";
 import type { AppEnv, Deps } from "../deps.ts";
 import { hasScope } from "../auth/actor.ts";
 import { AppError } from "../errors.ts";
 import { consumeRequestBudget, type RateBudgets, RateLimiter } from "../core/rate_limits.ts";
 import { authenticateMcpRequest, McpAuthMemo, resourceMetadataUrl } from "./auth.ts";
 import { onRevoked } from "../auth/revocations.ts";
-import { ALL_TOOLS, createServerPool, type McpRuntime } from "./server.ts";
+import type { McpRuntime } from "./server.ts";
+import { ALL_TOOLS } from "./tool_list.ts";
 import { DUST_SVG, ICON_PATHS, iconPng } from "./icon.ts";
 import type { McpCaller, ToolDef } from "./tool_kit.ts";
 import { fastPathHeadersOk, tryFastToolCall } from "./fast_path.ts";
@@ -100,14 +97,30 @@ export function mcpRoutes(deps: Deps): Hono<AppEnv> {
     tools,
     logLevels: new LogLevels(),
   };
-  const pool = createServerPool(rt);
-  const handler: McpHttpHandler = createMcpHandler(pool.factory, {
-    onerror: (e) => deps.log.debug("mcp exchange rejected", { error: e.message }),
-  });
-  const updates = new ResourceUpdateBridge(deps, handler.notify);
+  // The SDK and its server pool load with the first request the fast path does not answer
+  // (src/mcp/sdk.ts): a server that only answered tool calls never pays for them.
+  let loaded: McpHttpHandler | null = null;
+  let sdkSide: Promise<{ handler: McpHttpHandler; updates: ResourceUpdateBridge }> | null = null;
+  const sdk = () =>
+    sdkSide ??= (async () => {
+      const [{ createMcpHandler }, { createServerPool }] = await Promise.all([
+        loadMcpSdk(),
+        import("./server.ts"),
+      ]);
+      const handler = createMcpHandler(createServerPool(rt).factory, {
+        onerror: (e) => deps.log.debug("mcp exchange rejected", { error: e.message }),
+      });
+      loaded = handler;
+      if (deps.shutdown.aborted) void handler.close();
+      return { handler, updates: new ResourceUpdateBridge(deps, handler.notify) };
+    })();
+  const handler = {
+    fetch: async (req: Request, options: Parameters<McpHttpHandler["fetch"]>[1]) =>
+      await (await sdk()).handler.fetch(req, options),
+  };
   const listens = new OpenListens();
   // The server's stop() flushes the audit log itself before it closes the database.
-  deps.shutdown.addEventListener("abort", () => void handler.close(), { once: true });
+  deps.shutdown.addEventListener("abort", () => void loaded?.close(), { once: true });
   const memo = new McpAuthMemo();
   // A revocation on any instance drops the memoised credential here at once.
   onRevoked(deps.events, (note) => void memo.drop(note));
@@ -216,7 +229,7 @@ export function mcpRoutes(deps: Deps): Hono<AppEnv> {
       lease.release();
       return res;
     }
-    const unwatch = updates.watch(watched);
+    const unwatch = (await sdk()).updates.watch(watched);
     const body$ = onStreamEnd(res.body, () => {
       unwatch();
       forget();
@@ -226,7 +239,7 @@ export function mcpRoutes(deps: Deps): Hono<AppEnv> {
   };
 
   for (const path of ["/mcp", "/mcp/*"]) {
-    app.use(path, hostHeaderValidation(hosts), originValidation(hosts));
+    app.use(path, hostAndOriginCheck(hosts));
     app.all(path, serve);
   }
   const icon = (body: BodyInit, type: string) =>

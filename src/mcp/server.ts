@@ -41,12 +41,7 @@ import {
 } from "./tool_kit.ts";
 import { BASELINE_SCOPE } from "./auth.ts";
 import { ICON_PATHS } from "./icon.ts";
-import { IDENTITY_TOOLS } from "./tools/identity.ts";
-import { AGENT_TOOLS } from "./tools/agents.ts";
-import { CONVERSATION_TOOLS } from "./tools/conversations.ts";
-import { POD_TOOLS } from "./tools/pods.ts";
-import { SEARCH_TOOLS } from "./tools/search.ts";
-import { FILE_TOOLS } from "./tools/files.ts";
+import { ALL_TOOLS } from "./tool_list.ts";
 import { listResources, listResourceTemplates, readResource } from "./resources.ts";
 import { getPrompt, listPrompts } from "./prompts.ts";
 import { complete } from "./completion.ts";
@@ -59,19 +54,6 @@ import {
   taskRequested,
   TASKS_EXTENSION,
 } from "./tasks.ts";
-
-/** Tool groups in Dust's registration order (identity, agents, conversations, pods, search, files). */
-export const TOOL_GROUPS: ToolDef[][] = [
-  IDENTITY_TOOLS,
-  AGENT_TOOLS,
-  CONVERSATION_TOOLS,
-  POD_TOOLS,
-  SEARCH_TOOLS,
-  FILE_TOOLS,
-];
-
-/** Every tool, in registration order. */
-export const ALL_TOOLS: readonly ToolDef[] = TOOL_GROUPS.flat();
 
 export const MCP_INSTRUCTIONS =
   `This server exposes a Dust workspace. Every call runs as the authenticated user, in the one workspace the token was issued for, and sees only what that user may see.

@@ -10,11 +10,7 @@
  * @module
  */
 import type { CallToolResult, Tool } from "@modelcontextprotocol/server";
-import {
-  isInputRequiredResult,
-  ProtocolError,
-  ProtocolErrorCode,
-} from "@modelcontextprotocol/server";
+import { isInputRequiredResult, loadMcpSdk } from "./sdk.ts";
 import { ZodError } from "zod";
 import type * as z from "zod";
 import type { Deps } from "../deps.ts";
@@ -237,6 +233,7 @@ export async function callTool(
   if (!served) {
     const error = `Tool ${auditName} not found`;
     await auditCall(rt, caller, { ...emptyCall(auditName, args), outcome: "error", error });
+    const { ProtocolError, ProtocolErrorCode } = await loadMcpSdk();
     throw new ProtocolError(ProtocolErrorCode.InvalidParams, error);
   }
   const parsed = def.input.safeParse(args);
@@ -371,6 +368,7 @@ export async function auditedRequest<T>(
   fn: () => T | Promise<T>,
   notFound: (e: AppError) => Error,
 ): Promise<T> {
+  const { ProtocolError, ProtocolErrorCode } = await loadMcpSdk();
   const refusal = await spendBudget(rt, call.name, call.arguments, caller);
   if (refusal) {
     throw new ProtocolError(ProtocolErrorCode.InvalidRequest, textOf(refusal));
