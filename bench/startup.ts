@@ -124,6 +124,11 @@ export async function run(): Promise<BenchResult> {
         `ratios vs bare: fresh ${(f.medianMs / b.medianMs).toFixed(2)}×, restart ${
           (r.medianMs / b.medianMs).toFixed(2)
         }×; idle RSS ${(f.idleMB / b.idleMB).toFixed(2)}×`,
+        `issue 15 targets (restart on an existing data dir): first request ≤ 150 ms (${
+          r.medianMs.toFixed(0)
+        } ms, ${r.medianMs <= 150 ? "met" : "not met"}), idle RSS ≤ 80 MB (${
+          r.idleMB.toFixed(1)
+        } MB, ${r.idleMB <= 80 ? "met" : "not met"})`,
       ],
       figures: { bare: b, fresh: f, restart: r, samples: { bare, fresh, restart } },
     };

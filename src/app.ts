@@ -3,6 +3,7 @@
  * @module
  */
 import { Hono } from "hono";
+import { TrieRouter } from "hono/router/trie-router";
 import { HTTPException } from "hono/http-exception";
 import { secureHeaders } from "hono/secure-headers";
 import { bodyLimit } from "hono/body-limit";
@@ -107,7 +108,9 @@ export function describeZodError(e: ZodError): string {
 }
 
 export function createApp(deps: Deps): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
+  // The trie router directly: Hono's default first tries to compile every route into one
+  // RegExp, fails on these routes and falls back to this one (~7 ms on the first request).
+  const app = new Hono<AppEnv>({ router: new TrieRouter() });
 
   app.use("*", async (c, next) => {
     const incoming = c.req.header("x-request-id");
@@ -119,6 +122,8 @@ export function createApp(deps: Deps): Hono<AppEnv> {
     // Mutate the headers (as secureHeaders does): c.header() on a finalised response copies it
     // through its body stream, which costs Deno.serve's fast path for fixed bodies.
     c.res.headers.set("X-Request-Id", requestId);
+    // The access log's fields (URL parsing, redaction) only when it is written.
+    if (deps.log.enabled?.("info") === false) return;
     deps.log.info("request", {
       requestId,
       method: c.req.method,

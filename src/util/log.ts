@@ -12,6 +12,8 @@ export interface Logger {
   info(msg: string, fields?: Record<string, unknown>): void;
   warn(msg: string, fields?: Record<string, unknown>): void;
   error(msg: string, fields?: Record<string, unknown>): void;
+  /** False when lines of `level` are dropped: callers skip building their fields. */
+  enabled?(level: LogLevel): boolean;
 }
 
 export type LogSink = (line: string) => void;
@@ -34,6 +36,7 @@ export function createLogger(level: LogLevel, sink: LogSink = stdoutSink): Logge
     info: (m, f) => write("info", m, f),
     warn: (m, f) => write("warn", m, f),
     error: (m, f) => write("error", m, f),
+    enabled: (lvl) => ORDER[lvl] >= min,
   };
 }
 
