@@ -195,5 +195,7 @@ export function formatLoad(label: string, r: ServedLoadResult): string {
       : ` (all threads ${r.processCpuUsPerRequest.toFixed(1)})`);
   return `${label.padEnd(24)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${
     r.p50Ms.toFixed(2)
-  } ms  p99 ${r.p99Ms.toFixed(2)} ms${cpu}  errors ${r.errors}/${r.requests}`;
+  } ms  p99 ${r.p99Ms.toFixed(2)} ms  max ${
+    r.maxMs.toFixed(0)
+  } ms${cpu}  errors ${r.errors}/${r.requests}`;
 }

@@ -167,7 +167,10 @@ export class SearchWorkerPool {
 
   /** Run an FTS query on a worker; 503 when it exceeds `timeoutMs` or the pool is saturated. */
   async search(request: SearchRequest, options: JobOptions = {}): Promise<SearchHit[]> {
-    if (this.#inline && !this.#closed) {
+    // Inline only for a member with nothing in the pool: one who already waits for a worker
+    // keeps the pool's budget and order (429 past it), as before.
+    const member = (options.owner ?? UNATTRIBUTED).member;
+    if (this.#inline && !this.#closed && this.#inFlight(member) === 0) {
       const hits = await this.#inline(request);
       if (hits) {
         this.inlineCount++;
@@ -244,8 +247,7 @@ export class SearchWorkerPool {
     if (this.#closed) {
       return Promise.reject(new AppError(503, "service_unavailable", "The server is stopping."));
     }
-    const inFlight = (this.#waitingPerMember.get(owner.member) ?? 0) +
-      (this.#runningPerMember.get(owner.member) ?? 0);
+    const inFlight = this.#inFlight(owner.member);
     if (inFlight >= this.#memberConcurrency + this.#memberQueue) {
       return this.#refuseLater(rateLimited(
         `Too many searches in progress: at most ${this.#memberConcurrency} running and ` +
@@ -262,6 +264,11 @@ export class SearchWorkerPool {
       this.#enqueue({ id: this.#nextId++, job, owner, timeoutMs, resolve, reject });
       this.#dispatch();
     });
+  }
+
+  /** The member's jobs running or waiting in the pool. */
+  #inFlight(member: string): number {
+    return (this.#waitingPerMember.get(member) ?? 0) + (this.#runningPerMember.get(member) ?? 0);
   }
 
   /** A refusal answered after the delay (at once when the delay is 0 or too many are held). */

@@ -20,7 +20,7 @@ import * as s0011 from "./migrations/sqlite/0011_console.ts";
 import * as s0012 from "./migrations/sqlite/0012_tool_approvals_and_sdk_routes.ts";
 import * as s0013 from "./migrations/sqlite/0013_backups.ts";
 import * as s0014 from "./migrations/sqlite/0014_invitations.ts";
-import * as s0017 from "./migrations/sqlite/0017_credential_changes.ts";
+import * as s0017 from "./migrations/sqlite/0017_credential_changes_and_audit_counts.ts";
 import * as p0001 from "./migrations/postgres/0001_init.ts";
 import * as p0002 from "./migrations/postgres/0002_relay_and_tool_views.ts";
 import * as p0003 from "./migrations/postgres/0003_agent_favorites.ts";
@@ -35,7 +35,7 @@ import * as p0011 from "./migrations/postgres/0011_console.ts";
 import * as p0012 from "./migrations/postgres/0012_tool_approvals_and_sdk_routes.ts";
 import * as p0013 from "./migrations/postgres/0013_backups.ts";
 import * as p0014 from "./migrations/postgres/0014_invitations.ts";
-import * as p0017 from "./migrations/postgres/0017_credential_changes.ts";
+import * as p0017 from "./migrations/postgres/0017_credential_changes_and_audit_counts.ts";
 
 export interface Migration {
   version: number;
@@ -67,6 +67,12 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = list([
   [14, s0014],
   [17, s0017],
 ]);
+
+/**
+ * The newest schema version this build knows on SQLite (numbers are assigned per change and
+ * may skip: never the length of the list).
+ */
+export const SQLITE_SCHEMA_VERSION = Math.max(...SQLITE_MIGRATIONS.map((m) => m.version));
 
 export const POSTGRES_MIGRATIONS: readonly Migration[] = list([
   [1, p0001],
