@@ -6,7 +6,8 @@
  * a stateless StreamableHTTPServerTransport per request, bench/peers/node_sdk_server.mjs),
  * all measured in the same run by the same load generator (bench/load.ts).
  *
- * Targets (issue 5): identity at 32 clients ≥ 15 % of bare req/s, ≥ 10× the Node peer, p99 ≤ 10 ms.
+ * Targets (issue 15): identity at 32 clients ≥ 20 % of bare req/s on SQLite (≥ 10 % on PostgreSQL),
+ * ≥ 10× the Node peer; `search` ≤ 2× the CPU of `identity` per call (all server threads).
  * The peer's dependencies are installed with npm into ~/.cache/dust-mcp/bench-node-sdk-peer.
  *
  * Engine: SQLite, or PostgreSQL when `DUST_MCP_TEST_DATABASE=postgres` (source
