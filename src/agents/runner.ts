@@ -239,6 +239,13 @@ export class AgentRunner {
     for (const r of this.#running.values()) r.controller.abort("shutdown");
     for (const job of interrupted) {
       try {
+        // A run that parked on tool approvals just before the stop is not interrupted: its
+        // checkpoint waits in the database and resumes after the restart.
+        const unfinished = await listUnfinishedAgentMessages(this.deps, 1, job.messageSId);
+        if (unfinished.length === 0) {
+          await endAgentRun(this.deps, job.messageSId, this.deps.instanceId);
+          continue;
+        }
         await failAgentMessage(this.deps, job, {
           code: "agent_interrupted",
           message: INTERRUPTED_MESSAGE,
