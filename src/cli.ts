@@ -152,6 +152,31 @@ export const COMMANDS: Command[] = [
     run: async ({ flags, io }) => await runVerifyBackupCommand(String(flags.from), io),
   },
   {
+    words: ["bridge"],
+    summary: "Put local stdio MCP servers behind a dust-mcp server's relay, so your agents can " +
+      "call their tools (runs until stopped; status lines on standard error)",
+    flags: {
+      url: "The dust-mcp server's URL (e.g. https://dust.example.com)",
+      workspace: "Workspace id",
+      token: "Your personal token (- reads it from standard input)",
+      names: "Comma-separated names to register the servers under, in order (default: each " +
+        "server's own name)",
+      ask: "Which tools ask for approval: writes (default: all but read-only tools), all, none",
+    },
+    optional: ["names", "ask"],
+    passthrough: "-- <command> [args…] [-- <command> [args…]]…",
+    run: async ({ flags, io, passthrough }) => {
+      // Loaded on use: the server never needs the bridge (nor the MCP SDK's stdio client).
+      const { runBridgeCommand, BridgeUsageError } = await import("./bridge/cli_bridge.ts");
+      try {
+        return await runBridgeCommand(flags, passthrough, io);
+      } catch (e) {
+        if (e instanceof BridgeUsageError) throw new UsageError(e.message);
+        throw e;
+      }
+    },
+  },
+  {
     words: ["version"],
     summary: "Print the version",
     flags: {},
