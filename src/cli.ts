@@ -47,13 +47,33 @@ export interface Io {
   err(line: string): void;
   /** Read all of standard input (for passwords). */
   readStdin(): Promise<string>;
+  /** Read the first line of standard input, without waiting for its end (a pasted token). */
+  readStdinLine?(): Promise<string>;
 }
 
 export const stdIo: Io = {
   out: (l) => console.log(l),
   err: (l) => console.error(l),
   readStdin: async () => await new Response(Deno.stdin.readable).text(),
+  readStdinLine: async () => await readFirstLine(Deno.stdin.readable),
 };
+
+/** Text up to the first newline of `stream` (at most 64 KiB), then the stream is let go. */
+async function readFirstLine(stream: ReadableStream<Uint8Array>): Promise<string> {
+  const reader = stream.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  try {
+    while (!text.includes("\n") && text.length < 65_536) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  return text.split(/\r?\n/)[0];
+}
 
 type Flags = Record<string, string | boolean | undefined>;
 

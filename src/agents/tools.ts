@@ -81,7 +81,10 @@ export interface AgentToolset {
  * every time) for a tool that declares itself destructive (`destructiveHint`).
  */
 export function clientSideStake(
-  t: { annotations?: { destructiveHint?: boolean }; _meta?: Record<string, unknown> },
+  t: {
+    annotations?: { destructiveHint?: unknown; readOnlyHint?: unknown };
+    _meta?: Record<string, unknown>;
+  },
 ): Stake {
   const declared = t._meta?.[DECLARED_STAKE_KEY];
   if (declared === "never_ask" || declared === "low" || declared === "high") return declared;

@@ -48,7 +48,7 @@ function serverUrl(value: string): string {
 export async function runBridgeCommand(
   flags: Flags,
   passthrough: string[],
-  io: { err(line: string): void; readStdin(): Promise<string> },
+  io: { err(line: string): void; readStdin(): Promise<string>; readStdinLine?(): Promise<string> },
 ): Promise<number> {
   const groups = commandGroups(passthrough);
   const ask = String(flags.ask ?? "writes");
@@ -62,7 +62,10 @@ export async function runBridgeCommand(
     throw new BridgeUsageError(`--names: ${names.length} names for ${groups.length} command(s)`);
   }
   let token = String(flags.token);
-  if (token === "-") token = (await io.readStdin()).split(/\r?\n/)[0].trim();
+  if (token === "-") {
+    if (Deno.stdin.isTerminal()) io.err("Personal access token (then Enter):");
+    token = (await (io.readStdinLine?.() ?? io.readStdin())).split(/\r?\n/)[0].trim();
+  }
   if (!token) throw new BridgeUsageError("--token: empty");
   const controller = new AbortController();
   const stop = () => controller.abort();
