@@ -129,6 +129,51 @@ Deno.test("[bridge] an agent reads and writes local files through the bridge, be
   }
 });
 
+Deno.test("[bridge] a registration that expired while the server was down is registered again", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "dust-mcp-bridge-files-" });
+  const dataDir = await Deno.makeTempDir({ prefix: "dust-mcp-bridge-data-" });
+  let server = await startTestServer({ dataDir });
+  const url = server.url;
+  try {
+    const alice = await createUserWithToken(server, { email: "alice@example.com", role: "user" });
+    await using bridge = startBridge([
+      "--url",
+      url,
+      "--workspace",
+      alice.workspace.sId,
+      "--token",
+      alice.token,
+      "--names",
+      "My files",
+      "--",
+      ...filesystemServer(dir),
+    ]);
+    const first = (await bridge.waitForLine(/\[My files\] connected as (\S+)/, 60_000))[1];
+    // The server is down longer than the registration's 10 minutes: it has expired.
+    await server.deps.db.run("UPDATE relay_registrations SET expires_at = 0");
+    const mark = bridge.lines.length;
+    await server.stop();
+    server = await startTestServer({
+      dataDir,
+      publicUrl: url,
+      flags: { port: new URL(url).port },
+    });
+    await bridge.waitForLine(/registration expired; registering again/, 60_000, mark);
+    const again = (await bridge.waitForLine(/\[My files\] connected as (\S+)/, 60_000, mark))[1];
+    assert.notEqual(again, first, "a new registration");
+    const row = await server.deps.db.get(
+      "SELECT server_name FROM relay_registrations WHERE server_id = ? AND expires_at > ?",
+      again,
+      Date.now(),
+    ) as { server_name: string } | undefined;
+    assert.equal(row?.server_name, "My files");
+  } finally {
+    await server.stop();
+    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
+
 Deno.test("[bridge] a bad token is one line and exit 1", async () => {
   await using server = await startTestServer();
   const alice = await createUserWithToken(server, { email: "alice@example.com", role: "user" });
