@@ -57,7 +57,10 @@ export async function startLocalServer(
         "(run the bridge with `deno task bridge` or `deno run --allow-run …`)",
     );
   }
-  const transport = new StdioClientTransport({ command: program, args, stderr: "pipe" });
+  // The bridge's own environment, as if the command were run from the same shell (the SDK
+  // alone would pass only HOME, PATH and a few others: a server's API key would be lost).
+  const env = Deno.env.toObject();
+  const transport = new StdioClientTransport({ command: program, args, env, stderr: "pipe" });
   const lastWords: string[] = [];
   const stderr = transport.stderr;
   let partial = "";

@@ -150,8 +150,10 @@ function BridgeCard(props: { wId: string; publicUrl: string }) {
         Several servers: repeat <code>-- &lt;command&gt;</code>; names with{" "}
         <code>--names files,notes</code>. Read-only tools run without asking; any other tool asks
         you first (<code>--ask all</code>: every tool asks;{" "}
-        <code>--ask none</code>: none does). The bridge prints one status line per server, with the
-        id to name in a message's{" "}
+        <code>--ask none</code>: none does). From a source checkout, run it as{" "}
+        <code>deno task bridge</code>{" "}
+        (it needs permission to start programs). The bridge prints one status line per server, with
+        the id to name in a message's{" "}
         <code>clientSideMCPServerIds</code>, and reconnects by itself after network loss or a server
         restart. Your connected servers are listed under{" "}
         <a href={`/w/${props.wId}/connected`}>Connected access</a>.
