@@ -84,7 +84,8 @@ export class BridgedServer {
             this.serverId = null;
             continue;
           }
-          this.status(`connection lost (${describe(e)}); retrying in ${seconds(wait)}`);
+          // Once per outage: the retries that follow are quiet until "reconnected".
+          if (!lost) this.status(`connection lost (${describe(e)}); retrying`);
           lost = true;
         }
         await sleep(wait, signal);
@@ -113,14 +114,23 @@ export class BridgedServer {
   /** 401, or a 403 other than an expired registration: retrying will not help. */
   #refusedForGood(e: unknown): void {
     if (!(e instanceof RelayRefusal)) return;
+    if (e.status === 401 && e.type === "workspace_auth_error") {
+      throw new BridgeFatal(
+        `the server refused the token for this workspace (401: ${e.message}); check --workspace ` +
+          "and --token",
+      );
+    }
     if (e.status === 401) {
       throw new BridgeFatal(`the server refused the token (401: ${e.message}); check --token`);
     }
     if (e.status === 403 && e.type !== "mcp_auth_error") {
       throw new BridgeFatal(`the server refused to register "${this.name}" (403: ${e.message})`);
     }
-    if (e.status === 404 && e.type === "workspace_not_found") {
-      throw new BridgeFatal(`no such workspace (404: ${e.message}); check --workspace`);
+    // Only a heartbeat's 404 means "expired" (handled there): here it is a wrong URL or id.
+    if (e.status === 404) {
+      throw new BridgeFatal(
+        `no relay for this workspace at this URL (404: ${e.message}); check --url and --workspace`,
+      );
     }
     if (e.status === 400) throw new BridgeFatal(`the server refused (400: ${e.message})`);
   }
@@ -264,10 +274,6 @@ function describe(e: unknown): string {
   if (e instanceof RelayRefusal) return `${e.status}: ${e.message}`;
   const msg = (e as Error)?.message ?? String(e);
   return msg.split("\n")[0].slice(0, 200);
-}
-
-function seconds(ms: number): string {
-  return ms < 1000 ? `${ms} ms` : `${Math.round(ms / 100) / 10} s`;
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {

@@ -174,7 +174,7 @@ Deno.test("[bridge] a registration that expired while the server was down is reg
   }
 });
 
-Deno.test("[bridge] a bad token is one line and exit 1", async () => {
+Deno.test("[bridge] a bad token, an unknown workspace or a URL without a relay is one line and exit 1", async () => {
   await using server = await startTestServer();
   const alice = await createUserWithToken(server, { email: "alice@example.com", role: "user" });
   const dir = await Deno.makeTempDir({ prefix: "dust-mcp-bridge-files-" });
@@ -196,6 +196,28 @@ Deno.test("[bridge] a bad token is one line and exit 1", async () => {
       ours[0],
       /^dust-mcp: bridge: the server refused the token \(401: .*\); check --token$/,
     );
+    // A workspace id that names nothing, or a URL with no relay: one line too, not retried.
+    for (
+      const [url, wId, expected] of [
+        [server.url, "nope", /check --url and --workspace$/],
+        [`${server.url}/elsewhere`, alice.workspace.sId, /check --url and --workspace$/],
+      ] as [string, string, RegExp][]
+    ) {
+      await using other = startBridge([
+        "--url",
+        url,
+        "--workspace",
+        wId,
+        "--token",
+        alice.token,
+        "--",
+        ...filesystemServer(dir),
+      ]);
+      assert.equal(await other.exited(60_000), 1, other.lines.join("\n"));
+      const said = other.lines.filter((l) => l.startsWith("dust-mcp"));
+      assert.equal(said.length, 1, other.lines.join("\n"));
+      assert.match(said[0], expected);
+    }
     const n = await server.deps.db.get("SELECT COUNT(*) AS n FROM relay_registrations") as {
       n: number;
     };
