@@ -15,6 +15,7 @@ import { dustApiFor } from "../helpers/local_mcp.ts";
 import { type ChatRequest, lastToolResult, startFakeModel } from "../helpers/fake_model.ts";
 import { postAgainAndFollow, postAndFollow } from "../helpers/approvals.ts";
 import { filesystemServer, startBridge } from "../helpers/bridge.ts";
+import { runBridge } from "../../src/bridge/bridge.ts";
 
 const TOOL = "secure_filesystem_server__";
 
@@ -265,4 +266,59 @@ Deno.test("[bridge] usage: no command, an empty group, or an unknown --ask is ex
     assert.equal(await bridge.exited(60_000), 2, bridge.lines.join("\n"));
     assert.match(bridge.lines.join("\n"), expected);
   }
+});
+
+Deno.test("[bridge] in process: two servers; a heartbeat that finds its registration gone registers that one again", async () => {
+  await using server = await startTestServer();
+  const alice = await createUserWithToken(server, { email: "alice@example.com", role: "user" });
+  const dirs = [
+    await Deno.makeTempDir({ prefix: "dust-mcp-bridge-a-" }),
+    await Deno.makeTempDir({ prefix: "dust-mcp-bridge-b-" }),
+  ];
+  const lines: string[] = [];
+  const stop = new AbortController();
+  const waitFor = async (re: RegExp, from = 0, ms = 30_000) => {
+    const until = Date.now() + ms;
+    for (;;) {
+      const m = lines.slice(from).map((l) => l.match(re)).find((x) => x);
+      if (m) return m;
+      if (Date.now() > until) throw new Error(`no line ${re}:\n${lines.join("\n")}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  const running = runBridge(
+    {
+      url: server.url,
+      workspaceId: alice.workspace.sId,
+      token: alice.token,
+      servers: dirs.map((d, i) => ({ command: filesystemServer(d), name: `Files ${i + 1}` })),
+      ask: "all",
+      timings: { heartbeatMs: 100 },
+    },
+    (l) => lines.push(l),
+    stop.signal,
+  );
+  try {
+    const one =
+      (await waitFor(/\[Files 1\] connected as (\S+) \(14 tools: 0 run without asking/))[1];
+    const two = (await waitFor(/\[Files 2\] connected as (\S+)/))[1];
+    assert.notEqual(one, two);
+    const mark = lines.length;
+    await server.deps.db.run("DELETE FROM relay_registrations WHERE server_id = ?", one);
+    await waitFor(/\[Files 1\] registration expired; registering again/, mark);
+    const again = (await waitFor(/\[Files 1\] connected as (\S+)/, mark))[1];
+    assert.notEqual(again, one);
+    const live = await server.deps.db.all(
+      "SELECT server_id FROM relay_registrations ORDER BY server_id",
+    ) as { server_id: string }[];
+    assert.deepEqual(live.map((r) => r.server_id).sort(), [again, two].sort());
+  } finally {
+    stop.abort();
+    assert.equal(await running, 0);
+    for (const d of dirs) await Deno.remove(d, { recursive: true });
+  }
+  const left = await server.deps.db.get("SELECT COUNT(*) AS n FROM relay_registrations") as {
+    n: number;
+  };
+  assert.equal(Number(left.n), 0, "both deregistered on stop");
 });
