@@ -80,13 +80,14 @@ export class BridgedServer {
           if (signal.aborted || this.#stopped) break;
           this.#refusedForGood(e);
           if (e instanceof RelayRefusal && e.status === 403 && e.type === "mcp_auth_error") {
+            // Registered again after the usual short wait (a loop of refusals stays slow).
             this.status("registration expired; registering again");
             this.serverId = null;
-            continue;
+          } else if (!lost) {
+            // Once per outage: the retries that follow are quiet until "reconnected".
+            this.status(`connection lost (${describe(e)}); retrying`);
+            lost = true;
           }
-          // Once per outage: the retries that follow are quiet until "reconnected".
-          if (!lost) this.status(`connection lost (${describe(e)}); retrying`);
-          lost = true;
         }
         await sleep(wait, signal);
         wait = Math.min(wait * 2, this.timings.retryMaxMs);
