@@ -31,7 +31,8 @@ export function commandGroups(passthrough: string[]): string[][] {
   return groups;
 }
 
-function serverUrl(value: string): string {
+/** The server's base URL; the MCP URL (`…/mcp`), often pasted instead, names the same server. */
+export function serverUrl(value: string): string {
   let url: URL;
   try {
     url = new URL(value);
@@ -41,7 +42,7 @@ function serverUrl(value: string): string {
   if (url.protocol !== "https:" && url.protocol !== "http:") {
     throw new BridgeUsageError(`--url: "${value}" is not an http(s) URL`);
   }
-  return url.origin + url.pathname.replace(/\/+$/, "");
+  return url.origin + url.pathname.replace(/\/+$/, "").replace(/\/mcp$/, "");
 }
 
 /** Parse the flags and run the bridge until a signal; returns the exit code. */

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { declareStakes, stakeFor } from "../../src/bridge/stakes.ts";
 import { readSseFrames } from "../../src/bridge/sse.ts";
 import { serverNameFor } from "../../src/bridge/bridge.ts";
-import { commandGroups } from "../../src/bridge/cli_bridge.ts";
+import { commandGroups, serverUrl } from "../../src/bridge/cli_bridge.ts";
 import { clientSideStake } from "../../src/agents/tools.ts";
 
 const READ = { annotations: { readOnlyHint: true } };
@@ -80,7 +80,7 @@ Deno.test("[bridge] SSE frames: a CRLF cut between chunks, comments, multi-line 
   ]);
 });
 
-Deno.test("[bridge] server names fit the relay's 5 to 30 characters; command groups split at --", () => {
+Deno.test("[bridge] server names fit the relay's 5 to 30 characters; command groups split at --; --url", () => {
   assert.equal(
     serverNameFor(undefined, "secure-filesystem-server", "node"),
     "secure-filesystem-server",
@@ -92,4 +92,8 @@ Deno.test("[bridge] server names fit the relay's 5 to 30 characters; command gro
   assert.deepEqual(commandGroups(["a", "b", "--", "c"]), [["a", "b"], ["c"]]);
   assert.throws(() => commandGroups([]), /needs a command/);
   assert.throws(() => commandGroups(["a", "--"]), /needs a command/);
+  assert.equal(serverUrl("https://dust.example.com/"), "https://dust.example.com");
+  assert.equal(serverUrl("https://dust.example.com/mcp"), "https://dust.example.com");
+  assert.equal(serverUrl("https://example.com/dust/"), "https://example.com/dust");
+  assert.throws(() => serverUrl("ftp://example.com"), /not an http\(s\) URL/);
 });
