@@ -23,6 +23,7 @@ import {
   releaseReservation,
   reserveStorage,
   storageOwnerOf,
+  storageTx,
 } from "./storage_quota.ts";
 import {
   assertUploadable,
@@ -249,7 +250,7 @@ export async function createFile(
       ? { conversationId: scope.conversation_id }
       : { spaceId: scope.pod_id })
     : {};
-  return await deps.db.tx(async () => {
+  return await storageTx(deps, actor.workspace.id, async () => {
     const size = input.fileSize;
     await assertStorageFits(
       deps,
@@ -344,7 +345,7 @@ export async function uploadFileContent(
     const key = await streamToNewKey(deps, f, input.body);
     let updated;
     try {
-      updated = await deps.db.tx(async () => {
+      updated = await storageTx(deps, owner.workspaceId, async () => {
         await releaseReservation(deps.db, reservation);
         const size = f.fileSize;
         await assertStorageFits(deps, owner, { memberBytes: size, workspaceBytes: size }, "file");
