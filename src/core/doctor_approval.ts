@@ -17,6 +17,8 @@ import { issueCode } from "./oauth_codes.ts";
 import { oauthClientRefusal } from "./workspace_settings.ts";
 import { findWorkspaceBySId, type WorkspaceRow } from "./workspaces.ts";
 import { recordTrace } from "./oauth_traces.ts";
+import type { Actor, UserActor } from "../auth/actor.ts";
+import { requireWorkspaceRole } from "./access.ts";
 
 export type DoctorApproval =
   | { ok: true; code: string; redirectUri: string; resource: string }
@@ -134,4 +136,9 @@ export async function cleanUpDoctorRun(db: Db, left: DoctorLeftovers, at = now()
       await db.run("DELETE FROM oauth_clients WHERE client_id = ? AND kind = 'dcr'", clientId);
     }
   });
+}
+
+/** Rule: the connection doctor (it approves as the viewer) is for workspace admins. */
+export function requireDoctorRunner(actor: Actor): UserActor {
+  return requireWorkspaceRole(actor, ["admin"], "Only workspace admins can run the doctor.");
 }
