@@ -160,7 +160,7 @@ export const COMMANDS: Command[] = [
     optional: Object.keys(DOCTOR_FLAGS),
     run: async ({ config, flags, io, db }) => {
       try {
-        return await runDoctorCommand(config, await db(), {
+        return await runDoctorCommand(config, db, {
           client: flags.client as string | undefined,
           url: flags.url as string | undefined,
           workspace: flags.workspace as string | undefined,

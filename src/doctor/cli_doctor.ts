@@ -22,7 +22,7 @@ export class DoctorUsageError extends Error {}
 
 export async function runDoctorCommand(
   config: Config,
-  db: Db,
+  openDb: () => Promise<Db>,
   flags: { client?: string; url?: string; workspace?: string },
   out: (line: string) => void,
 ): Promise<number> {
@@ -33,6 +33,7 @@ export async function runDoctorCommand(
   if (flags.url !== undefined && !/^https?:\/\/[^/]+/i.test(flags.url)) {
     throw new DoctorUsageError("--url: an http(s) URL");
   }
+  const db = await openDb();
   const subject = await doctorSubject(db, flags.workspace ?? null);
   const report = await runDoctor({
     db,

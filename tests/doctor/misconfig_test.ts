@@ -95,7 +95,10 @@ Deno.test("doctor: a redirect URI outside the workspace's allowlist is named, wi
   const policy = stepOf(report, "cursor", "policy");
   assert.equal(policy.status, "fail");
   assert.match(policy.why, /cursor:\/\/anysphere\.cursor-mcp\/oauth\/callback/);
-  assert.match(policy.fix ?? "", /Add cursor:\/\/anysphere.cursor-mcp\/oauth\/callback, https:\/\/www\.cursor\.com/);
+  assert.match(
+    policy.fix ?? "",
+    /Add cursor:\/\/anysphere.cursor-mcp\/oauth\/callback, https:\/\/www\.cursor\.com/,
+  );
   const consent = stepOf(report, "cursor", "consent");
   assert.equal(consent.status, "fail");
   assert.match(consent.why, /redirect URIs are not allowed/);
