@@ -163,13 +163,13 @@ export async function authenticateMcpRequest(
   deps: Deps,
   req: Request,
   memo: McpAuthMemo,
+  /** When the request arrived (`performance.now()`), for the trace's timing of a first call. */
+  startedAt?: number,
 ): Promise<McpAuthResult> {
-  const started = performance.now();
   const result = await authenticate(deps, req, memo);
   if (result.grantSId) {
     // The OAuth trace keeps a grant's first call (a Set lookup on every later one).
-    const doctor = isDoctor(req.headers.get("user-agent"));
-    await traceFirstCall(deps, memo, result.grantSId, result.result, started, doctor);
+    await traceFirstCall(deps, memo, result.grantSId, result.result, startedAt, req);
   }
   return result.result;
 }
@@ -269,10 +269,11 @@ async function traceFirstCall(
   memo: McpAuthMemo,
   grantSId: string,
   result: McpAuthResult,
-  started: number,
-  doctor: boolean,
+  startedAt: number | undefined,
+  req: Request,
 ): Promise<void> {
   if (!memo.firstCalls.first(grantSId)) return;
+  const doctor = isDoctor(req.headers.get("user-agent"));
   try {
     const first = await untracedFirstCall(deps.db, grantSId);
     if (!first) return;
@@ -289,7 +290,7 @@ async function traceFirstCall(
       status: result.ok ? 200 : result.response.status,
       reason,
       detail: doctor ? "doctor run" : null,
-      durationMs: performance.now() - started,
+      durationMs: startedAt === undefined ? 0 : performance.now() - startedAt,
     });
   } catch (e) {
     deps.log.warn("oauth trace write failed", { error: (e as Error).message });
