@@ -19,7 +19,7 @@ import {
   pkcePair,
   rpcMessage,
 } from "./http.ts";
-import { type DoctorStep, initializeMessage, step } from "./steps.ts";
+import { type DoctorStep, initializeMessage, step, type StepStatus } from "./steps.ts";
 import type { WorkspaceRow } from "../core/workspaces.ts";
 import { matchesRedirectPattern } from "../core/workspace_settings.ts";
 import { approveAsDoctor, type DoctorLeftovers } from "../core/doctor_approval.ts";
@@ -230,32 +230,19 @@ export async function consentAndExchange(
   requestId: string,
   verifier: string,
 ): Promise<{ steps: DoctorStep[]; accessToken: string | null }> {
+  const title = "Consent by a simulated user";
   const approval = await approveAsDoctor(f.db, requestId, {
     workspaceId: f.workspace.id,
     userId: f.userId,
   });
   if (!approval.ok) {
+    const fix = `Check the workspace's MCP settings in ${f.settingsPath}.`;
     return {
-      steps: [
-        step(
-          "consent",
-          "Consent by a simulated user",
-          "fail",
-          `Refused: ${approval.reason}.`,
-          `Check the workspace's MCP settings in ${f.settingsPath}.`,
-        ),
-      ],
+      steps: [step("consent", title, "fail", `Refused: ${approval.reason}.`, fix)],
       accessToken: null,
     };
   }
-  const steps = [
-    step(
-      "consent",
-      "Consent by a simulated user",
-      "pass",
-      `Approved for workspace ${f.workspace.name}.`,
-    ),
-  ];
+  const consent = step("consent", title, "pass", `Approved for workspace ${f.workspace.name}.`);
   const form = new URLSearchParams({
     grant_type: "authorization_code",
     code: approval.code,
@@ -264,6 +251,16 @@ export async function consentAndExchange(
     client_id: clientId,
   });
   if (f.client.sendsResource) form.set("resource", approval.resource);
+  const exchanged = await exchangeCode(f, form, approval.resource);
+  return { steps: [consent, exchanged.step], accessToken: exchanged.accessToken };
+}
+
+async function exchangeCode(
+  f: FlowContext,
+  form: URLSearchParams,
+  resource: string,
+): Promise<{ step: DoctorStep; accessToken: string | null }> {
+  const title = "Token exchange";
   let ex: Exchange;
   try {
     ex = await call(f.fetcher, `${f.base}/token`, {
@@ -272,44 +269,30 @@ export async function consentAndExchange(
       body: form.toString(),
     });
   } catch (e) {
-    steps.push(step("token", "Token exchange", "fail", (e as Error).message));
-    return { steps, accessToken: null };
+    return { step: step("token", title, "fail", (e as Error).message), accessToken: null };
   }
   const body = parseJson(ex.text);
   if (ex.status !== 200 || typeof body?.access_token !== "string") {
-    steps.push(
-      step(
-        "token",
-        "Token exchange",
-        "fail",
-        `POST /token answered ${ex.status}: ${body?.error_description ?? ex.text.slice(0, 200)}`,
-        "Route POST /token to the server with its form body unchanged.",
-        ex.ms,
-      ),
-    );
-    return { steps, accessToken: null };
+    const said = body?.error_description ?? ex.text.slice(0, 200);
+    const fix = "Route POST /token to the server with its form body unchanged.";
+    return {
+      step: step("token", title, "fail", `POST /token answered ${ex.status}: ${said}`, fix, ex.ms),
+      accessToken: null,
+    };
   }
   const grant = jwtClaim(body.access_token, "gid");
   if (grant) f.left.grantSIds.push(grant);
-  const noStore = (ex.headers.get("cache-control") ?? "").includes("no-store");
-  steps.push(
-    step(
-      "token",
-      "Token exchange",
-      noStore ? "pass" : "warn",
-      noStore
-        ? `200, Bearer token for ${approval.resource}.`
-        : "200, but Cache-Control: no-store was removed on the way.",
-      noStore ? null : "Make the proxy keep the token endpoint's Cache-Control header.",
-      ex.ms,
-    ),
-  );
-  return { steps, accessToken: body.access_token };
+  if (!(ex.headers.get("cache-control") ?? "").includes("no-store")) {
+    const why = "200, but Cache-Control: no-store was removed on the way.";
+    const fix = "Make the proxy keep the token endpoint's Cache-Control header.";
+    return { step: step("token", title, "warn", why, fix, ex.ms), accessToken: body.access_token };
+  }
+  const why = `200, Bearer token for ${resource}.`;
+  return { step: step("token", title, "pass", why, null, ex.ms), accessToken: body.access_token };
 }
 
 /** `initialize` then the first `tools/list` with the access token. */
 export async function firstToolsList(f: FlowContext, token: string): Promise<DoctorStep> {
-  const title = "First tools/list";
   const headers = {
     "Content-Type": "application/json",
     Accept: "application/json, text/event-stream",
@@ -330,14 +313,26 @@ export async function firstToolsList(f: FlowContext, token: string): Promise<Doc
       });
     }
   } catch (e) {
-    return step("tools-list", title, "fail", (e as Error).message);
+    return toolsStep("fail", (e as Error).message, null, null);
   }
+  return diagnoseToolsList(f, ex);
+}
+
+function toolsStep(
+  status: StepStatus,
+  why: string,
+  fix: string | null,
+  ms: number | null,
+): DoctorStep {
+  return step("tools-list", "First tools/list", status, why, fix, ms);
+}
+
+/** What the authenticated MCP answer says (a missing Authorization is told apart). */
+function diagnoseToolsList(f: FlowContext, ex: Exchange): DoctorStep {
   if (ex.status === 401) {
     const challenge = parseBearerChallenge(ex.headers.get("www-authenticate"));
     if (challenge && !challenge.error) {
-      return step(
-        "tools-list",
-        title,
+      return toolsStep(
         "fail",
         "The server received no Authorization header although the doctor sent one: a proxy " +
           "in front of the server strips it.",
@@ -346,41 +341,22 @@ export async function firstToolsList(f: FlowContext, token: string): Promise<Doc
         ex.ms,
       );
     }
-    return step(
-      "tools-list",
-      title,
-      "fail",
-      `401: ${challenge?.error_description ?? ex.text.slice(0, 200)}.`,
-      "Set --public-url to the URL clients use (the token's audience).",
-      ex.ms,
-    );
+    const why = `401: ${challenge?.error_description ?? ex.text.slice(0, 200)}.`;
+    return toolsStep("fail", why, "Set --public-url to the URL clients use.", ex.ms);
   }
   if (ex.status !== 200) {
     const body = parseJson(ex.text);
-    const why = `${ex.status}: ${
-      body?.error_description ?? (body?.error as { message?: string })?.message ??
-        ex.text.slice(0, 200)
-    }`;
-    return step(
-      "tools-list",
-      title,
-      "fail",
-      why,
-      ex.status === 403 ? `Check the workspace's MCP settings in ${f.settingsPath}.` : null,
-      ex.ms,
-    );
+    const said = body?.error_description ?? (body?.error as { message?: string })?.message ??
+      ex.text.slice(0, 200);
+    const fix = ex.status === 403
+      ? `Check the workspace's MCP settings in ${f.settingsPath}.`
+      : null;
+    return toolsStep("fail", `${ex.status}: ${said}`, fix, ex.ms);
   }
-  const msg = rpcMessage(ex, 2);
-  const tools = (msg?.result as { tools?: unknown[] } | undefined)?.tools;
+  const tools = (rpcMessage(ex, 2)?.result as { tools?: unknown[] } | undefined)?.tools;
   if (!Array.isArray(tools)) {
-    return step(
-      "tools-list",
-      title,
-      "fail",
-      "The answer holds no tools/list result.",
-      "Make the proxy pass event streams unbuffered (nginx: proxy_buffering off).",
-      ex.ms,
-    );
+    const fix = "Make the proxy pass event streams unbuffered (nginx: proxy_buffering off).";
+    return toolsStep("fail", "The answer holds no tools/list result.", fix, ex.ms);
   }
-  return step("tools-list", title, "pass", `${tools.length} tools listed.`, null, ex.ms);
+  return toolsStep("pass", `${tools.length} tools listed.`, null, ex.ms);
 }

@@ -108,7 +108,6 @@ export async function checkChallenge(
   base: string,
   issuer: string,
 ): Promise<{ step: DoctorStep; ex: Exchange | null; metadataUrl: string | null }> {
-  const title = "401 challenge on /mcp";
   let ex: Exchange;
   try {
     ex = await call(fetcher, `${base}/mcp`, {
@@ -120,95 +119,66 @@ export async function checkChallenge(
       body: JSON.stringify(initializeMessage(1)),
     });
   } catch (e) {
-    const why = (e as Error).message;
-    return {
-      step: step(
-        "challenge",
-        title,
-        "fail",
-        why,
-        "Check DNS, TLS and the proxy in front of the server.",
-      ),
-      ex: null,
-      metadataUrl: null,
-    };
+    const s = challengeStep("fail", (e as Error).message, "Check DNS, TLS and the proxy.", null);
+    return { step: s, ex: null, metadataUrl: null };
   }
+  const params = ex.status === 401
+    ? parseBearerChallenge(ex.headers.get("www-authenticate"))
+    : null;
+  const metadataUrl = params?.resource_metadata ?? null;
+  return { step: diagnoseChallenge(ex, issuer, metadataUrl), ex, metadataUrl };
+}
+
+function challengeStep(
+  status: StepStatus,
+  why: string,
+  fix: string | null,
+  ms: number | null,
+): DoctorStep {
+  return step("challenge", "401 challenge on /mcp", status, why, fix, ms);
+}
+
+/** What the answer to the unauthenticated request says about the path to the server. */
+function diagnoseChallenge(ex: Exchange, issuer: string, metadataUrl: string | null): DoctorStep {
   const hostRefusal = /Invalid Host(?: header)?: ([^"]+)/.exec(ex.text);
   if (ex.status === 403 && hostRefusal) {
-    return {
-      step: step(
-        "challenge",
-        title,
-        "fail",
-        `The server saw Host "${hostRefusal[1]}", not ${new URL(issuer).host}: a proxy rewrites ` +
-          "the Host header.",
-        "Make the proxy pass the client's Host through (nginx: proxy_set_header Host $host; " +
-          "Caddy and Traefik do by default), or set --public-url to the URL clients use.",
-        ex.ms,
-      ),
-      ex,
-      metadataUrl: null,
-    };
+    return challengeStep(
+      "fail",
+      `The server saw Host "${hostRefusal[1]}", not ${new URL(issuer).host}: a proxy rewrites ` +
+        "the Host header.",
+      "Make the proxy pass the client's Host through (nginx: proxy_set_header Host $host; " +
+        "Caddy and Traefik do by default), or set --public-url to the URL clients use.",
+      ex.ms,
+    );
   }
   if (ex.status !== 401) {
-    return {
-      step: step(
-        "challenge",
-        title,
-        "fail",
-        `POST /mcp without a token answered ${ex.status}, not 401: clients never start OAuth.`,
-        ex.status === 404
-          ? "Route /mcp (and /.well-known/*, /authorize, /token, /register) to the server."
-          : "Make the proxy pass 401 responses and their WWW-Authenticate header unchanged.",
-        ex.ms,
-      ),
-      ex,
-      metadataUrl: null,
-    };
-  }
-  const params = parseBearerChallenge(ex.headers.get("www-authenticate"));
-  const metadataUrl = params?.resource_metadata ?? null;
-  const expected = `${issuer}/.well-known/oauth-protected-resource/mcp`;
-  if (!metadataUrl) {
-    return {
-      step: step(
-        "challenge",
-        title,
-        "fail",
-        "The 401 carries no WWW-Authenticate Bearer challenge with resource_metadata.",
-        "Make the proxy pass the WWW-Authenticate header through.",
-        ex.ms,
-      ),
-      ex,
-      metadataUrl: null,
-    };
-  }
-  if (metadataUrl !== expected) {
-    return {
-      step: step(
-        "challenge",
-        title,
-        "fail",
-        `resource_metadata is ${metadataUrl}, expected ${expected}.`,
-        "Set --public-url to the URL clients use.",
-        ex.ms,
-      ),
-      ex,
-      metadataUrl,
-    };
-  }
-  return {
-    step: step(
-      "challenge",
-      title,
-      "pass",
-      `401 with resource_metadata=${metadataUrl}.`,
-      null,
+    return challengeStep(
+      "fail",
+      `POST /mcp without a token answered ${ex.status}, not 401: clients never start OAuth.`,
+      ex.status === 404
+        ? "Route /mcp (and /.well-known/*, /authorize, /token, /register) to the server."
+        : "Make the proxy pass 401 responses and their WWW-Authenticate header unchanged.",
       ex.ms,
-    ),
-    ex,
-    metadataUrl,
-  };
+    );
+  }
+  if (!metadataUrl) {
+    return challengeStep(
+      "fail",
+      "The 401 carries no WWW-Authenticate Bearer challenge with resource_metadata.",
+      "Make the proxy pass the WWW-Authenticate header through.",
+      ex.ms,
+    );
+  }
+  const expected = `${issuer}/.well-known/oauth-protected-resource/mcp`;
+  if (metadataUrl !== expected) {
+    return challengeStep(
+      "fail",
+      `resource_metadata is ${metadataUrl}, expected ${expected}.`,
+      "Set --public-url to the URL clients use.",
+      ex.ms,
+    );
+  }
+  return challengeStep("pass", `401 with resource_metadata=${metadataUrl}.`, null, ex.ms);
 }
 
 export function initializeMessage(id: number) {
