@@ -6,6 +6,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
+import { decodeJwt } from "jose";
 import { VERSION } from "../version.ts";
 
 export const DOCTOR_USER_AGENT = `dust-mcp-doctor/${VERSION}`;
@@ -120,9 +121,7 @@ export function isPrivateHost(hostname: string): boolean {
 /** A string claim of a JWT's payload, unverified (the doctor reads its own token's grant id). */
 export function jwtClaim(token: string, name: string): string | null {
   try {
-    const part = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
-    const json = new TextDecoder().decode(Uint8Array.from(atob(part), (ch) => ch.charCodeAt(0)));
-    const v = JSON.parse(json)[name];
+    const v = decodeJwt(token)[name];
     return typeof v === "string" ? v : null;
   } catch {
     return null;

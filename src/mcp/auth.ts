@@ -13,6 +13,7 @@
  * (no challenge) when the workspace turned MCP off or refuses the client.
  * @module
  */
+import { decodeJwt } from "jose";
 import type { Deps } from "../deps.ts";
 import type { UserActor } from "../auth/actor.ts";
 import { ALL_SCOPES } from "../auth/actor.ts";
@@ -249,15 +250,8 @@ async function authenticate(
 function unverifiedGrantOf(token: string): string | undefined {
   if (!looksLikeJwt(token)) return undefined;
   try {
-    const payload = JSON.parse(
-      new TextDecoder().decode(
-        Uint8Array.from(
-          atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")),
-          (ch) => ch.charCodeAt(0),
-        ),
-      ),
-    );
-    return typeof payload.gid === "string" && payload.gid.length <= 64 ? payload.gid : undefined;
+    const gid = decodeJwt(token).gid;
+    return typeof gid === "string" && gid.length <= 64 ? gid : undefined;
   } catch {
     return undefined;
   }

@@ -272,3 +272,38 @@ Deno.test("trace: admins only; attempts without a workspace stay hidden on a sha
   assert.equal(shared.attempts.length, 0);
   assert.equal(shared.unattributedHidden, 1);
 });
+
+Deno.test("trace: a token refused at /mcp (minted for the REST API) is its grant's traced first call", async () => {
+  await using server = await startTestServer();
+  const alice = await createPasswordUser(server, { email: "alice@example.com" });
+  const reg = await register(server.url, {
+    client_name: "Wrong audience",
+    redirect_uris: [REDIRECT],
+    token_endpoint_auth_method: "none",
+  });
+  const clientId = reg.body.client_id as string;
+  const browser = new BrowserHttp(server.url);
+  await browser.signIn(alice.email, alice.password);
+  const { verifier, challenge } = pkcePair();
+  const resource = `${server.config.publicUrl}/api/v1`;
+  const code = (await browser.approve(authorizeUrl(server.url, { clientId, challenge, resource }), {
+    workspace: alice.workspace.sId,
+  })).searchParams.get("code")!;
+  const token = await postForm(`${server.url}/token`, {
+    grant_type: "authorization_code",
+    code,
+    redirect_uri: REDIRECT,
+    code_verifier: verifier,
+    client_id: clientId,
+  });
+  assert.equal(token.status, 200);
+  for (let i = 1; i <= 2; i++) {
+    assert.equal(await mcpCall(server, token.body.access_token, i, "tools/list"), 401);
+  }
+  const mcp = (await traceRows(server)).filter((r) => r.step === "mcp");
+  assert.equal(mcp.length, 1);
+  assert.equal(Number(mcp[0].ok), 0);
+  assert.equal(Number(mcp[0].status), 401);
+  assert.match(String(mcp[0].reason), /invalid_token: Access token validation failed/);
+  assert.equal(Number(mcp[0].workspace_id), alice.workspace.id);
+});
