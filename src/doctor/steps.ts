@@ -126,7 +126,7 @@ export async function checkChallenge(
     ? parseBearerChallenge(ex.headers.get("www-authenticate"))
     : null;
   const metadataUrl = params?.resource_metadata ?? null;
-  return { step: diagnoseChallenge(ex, issuer, metadataUrl), ex, metadataUrl };
+  return { step: diagnoseChallenge(ex, base, issuer, metadataUrl), ex, metadataUrl };
 }
 
 function challengeStep(
@@ -139,8 +139,22 @@ function challengeStep(
 }
 
 /** What the answer to the unauthenticated request says about the path to the server. */
-function diagnoseChallenge(ex: Exchange, issuer: string, metadataUrl: string | null): DoctorStep {
+function diagnoseChallenge(
+  ex: Exchange,
+  base: string,
+  issuer: string,
+  metadataUrl: string | null,
+): DoctorStep {
   const hostRefusal = /Invalid Host(?: header)?: ([^"]+)/.exec(ex.text);
+  if (ex.status === 403 && hostRefusal && hostRefusal[1] === new URL(base).hostname) {
+    return challengeStep(
+      "fail",
+      `The server refuses the host ${hostRefusal[1]} the doctor connected to (it accepts ` +
+        `${new URL(issuer).hostname}, the public URL's).`,
+      `Run the doctor against the public URL (${issuer}).`,
+      ex.ms,
+    );
+  }
   if (ex.status === 403 && hostRefusal) {
     return challengeStep(
       "fail",
