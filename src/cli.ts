@@ -40,6 +40,7 @@ import { sqlitePath } from "./db/open.ts";
 import type { S3Files } from "./storage/s3_files.ts";
 import { runBackupCommand, runRestoreCommand, runVerifyBackupCommand } from "./cli_backup.ts";
 import { rotateSigningKey } from "./core/signing_keys.ts";
+import { DOCTOR_FLAGS, DoctorUsageError, runDoctorCommand } from "./doctor/cli_doctor.ts";
 
 /** Where command output goes (tests capture it). */
 export interface Io {
@@ -192,6 +193,25 @@ export const COMMANDS: Command[] = [
         return await runBridgeCommand(flags, passthrough, io);
       } catch (e) {
         if (e instanceof BridgeUsageError) throw new UsageError(e.message);
+        throw e;
+      }
+    },
+  },
+  {
+    words: ["doctor"],
+    summary: "Replay each AI client's discovery, registration, authorization, token exchange " +
+      "and first tools/list against the public URL; say which step fails, why, what to change",
+    flags: DOCTOR_FLAGS,
+    optional: Object.keys(DOCTOR_FLAGS),
+    run: async ({ config, flags, io, db }) => {
+      try {
+        return await runDoctorCommand(config, db, {
+          client: flags.client as string | undefined,
+          url: flags.url as string | undefined,
+          workspace: flags.workspace as string | undefined,
+        }, io.out);
+      } catch (e) {
+        if (e instanceof DoctorUsageError) throw new UsageError(e.message);
         throw e;
       }
     },

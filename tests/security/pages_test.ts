@@ -172,6 +172,7 @@ function pageUrls(w: World, authorize: string): Record<string, string[]> {
     "GET /w/:wId/connected": ws("connected"),
     "GET /w/:wId/audit": ws("audit"),
     "GET /w/:wId/audit/export.jsonl": ws("audit/export.jsonl"),
+    "GET /w/:wId/doctor": ws("doctor"),
     "GET /admin/model": ["/admin/model"],
     "GET /api/v1/reference": ["/api/v1/reference"],
     "GET /": ["/"],
@@ -515,6 +516,11 @@ const FORMS: Record<string, Form> = {
     path: (w) => `/w/${w.a}/audit/retention`,
     csrf: true,
     fields: () => Promise.resolve({ retentionDays: "7" }),
+  },
+  "POST /w/:wId/doctor": {
+    path: (w) => `/w/${w.a}/doctor`,
+    csrf: true,
+    fields: () => Promise.resolve({ client: "codex" }),
   },
   "POST /admin/model": {
     path: () => "/admin/model",
