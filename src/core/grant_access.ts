@@ -237,7 +237,7 @@ export async function writeGrantChoice(
   if (choice.spaceIds !== null && choice.spaceIds.length > 0) {
     await db.run(
       `INSERT INTO oauth_grant_spaces (grant_id, space_id)
-       SELECT ?, value FROM json_each(?) ON CONFLICT DO NOTHING`,
+       SELECT ?, value FROM json_each(?) WHERE true ON CONFLICT DO NOTHING`,
       grantId,
       JSON.stringify(choice.spaceIds),
     );
