@@ -14,7 +14,6 @@
  */
 import assert from "node:assert/strict";
 import { startTestServer, type TestServer } from "../helpers/server.ts";
-import { apiJson } from "../helpers/fixtures.ts";
 import { digestWorkspace } from "../helpers/security_world.ts";
 import { digestDatabase } from "../helpers/security_pages.ts";
 import {
@@ -37,6 +36,15 @@ import {
 } from "../helpers/narrowed_world.ts";
 import { URI_TEMPLATES } from "../../src/mcp/resource_uris.ts";
 import { BrowserHttp, formValue, startSessionFor } from "../helpers/browser_http.ts";
+import { type ChatRequest, lastToolResult, startFakeModel } from "../helpers/fake_model.ts";
+import { apiJson, createUserWithToken } from "../helpers/fixtures.ts";
+import {
+  actorOf,
+  createFolder,
+  createRestrictedSpace,
+  globalSpaceSId,
+  putDocument,
+} from "../helpers/knowledge.ts";
 
 type Args = Record<string, unknown>;
 
@@ -366,7 +374,6 @@ Deno.test("[security] narrowed consent: a read-only narrowed token writes nothin
 });
 
 async function editAccess(
-  s: TestServer,
   b: BrowserHttp,
   w: NarrowedWorld,
   grant: string,
@@ -402,8 +409,8 @@ Deno.test("[security] narrowed consent: editing the choice on the connected-acce
 
   // Widen: the Pod is added — the very same tokens reach it on their next request.
   const wide = accessFields(wId, { spaces: [w.globalA, w.pod], conversations: false });
-  assert.equal((await editAccess(s, c.browser, w, grant, wide)).status, 200);
-  assert.equal((await editAccess(s, c.browser, w, apiGrant, wide)).status, 200);
+  assert.equal((await editAccess(c.browser, w, grant, wide)).status, 200);
+  assert.equal((await editAccess(c.browser, w, apiGrant, wide)).status, 200);
   assert.equal((await tool(s, token, "get_pod", { podId: w.pod })).isError, false);
   assert.equal((await tool(s, token, "files_list", podFiles)).isError, false);
   assert.equal((await restPod()).status, 200);
@@ -418,14 +425,14 @@ Deno.test("[security] narrowed consent: editing the choice on the connected-acce
 
   // Read-only: the same token can no longer write, at once.
   const ro = accessFields(wId, { spaces: [w.globalA, w.pod], readOnly: true });
-  assert.equal((await editAccess(s, c.browser, w, grant, ro)).status, 200);
+  assert.equal((await editAccess(c.browser, w, grant, ro)).status, 200);
   const refused = await create("b.txt");
   assert.equal(refused.isError, true, refused.text);
   assert.equal((await tool(s, token, "get_pod", { podId: w.pod })).isError, false);
 
   // Narrow again: the Pod is gone for the same tokens at once.
-  assert.equal((await editAccess(s, c.browser, w, grant, NARROW(w))).status, 200);
-  assert.equal((await editAccess(s, c.browser, w, apiGrant, NARROW(w))).status, 200);
+  assert.equal((await editAccess(c.browser, w, grant, NARROW(w))).status, 200);
+  assert.equal((await editAccess(c.browser, w, apiGrant, NARROW(w))).status, 200);
   assert.equal((await tool(s, token, "get_pod", { podId: w.pod })).isError, true);
   assert.equal((await restPod()).status, 404);
 
@@ -441,7 +448,7 @@ Deno.test("[security] narrowed consent: editing the choice on the connected-acce
   assert.equal(bobEdit.status, 404, bobEdit.text.slice(0, 200));
   const bobConsent = await consentWith(s, w.bob, accessFields(wId, { spaces: [w.globalA] }));
   const bobGrant = await grantOf(s, bobConsent.clientId);
-  const r = await editAccess(s, bobBrowser, { ...w, alice: w.bob }, bobGrant, {
+  const r = await editAccess(bobBrowser, { ...w, alice: w.bob }, bobGrant, {
     ...accessFields(wId, { spaces: [w.globalA, w.vault] }),
   });
   assert.equal(r.status, 400, r.text.slice(0, 300));
@@ -468,4 +475,62 @@ Deno.test("[security] narrowed consent: the consent form refuses a space the use
   const ok = await consentWith(s, w.bob, accessFields(wId, { spaces: [w.globalA] }));
   assert.equal(ok.status, 303);
   assert.match((await tool(s, ok.token!, "search", { query: "heronpublic" })).text, /heronpublic/);
+});
+
+Deno.test("[security] narrowed consent: an agent run launched by a narrowed token searches only the chosen spaces", async () => {
+  const verdict = (req: ChatRequest) => {
+    const found = lastToolResult(req);
+    return {
+      content: found.includes("zebrasecret")
+        ? "LEAK"
+        : found.includes("heronpublic")
+        ? "clean"
+        : "none",
+    };
+  };
+  const search = {
+    toolCalls: [{ name: "search", arguments: { query: "zebrasecret heronpublic" } }],
+  };
+  await using model = await startFakeModel([search, verdict, search, verdict]);
+  await using s = await startTestServer({ flags: model.flags });
+  const alice = await createUserWithToken(s, { email: "alice@example.com", role: "admin" });
+  const a = actorOf(alice);
+  const global = await globalSpaceSId(s, alice.workspace);
+  const handbook = await createFolder(s, a, global, "handbook");
+  await putDocument(s, a, { spaceId: global, dataSourceId: handbook }, "h", "heronpublic welcome");
+  const vault = await createRestrictedSpace(s, a, "Vault", []);
+  const ledger = await createFolder(s, a, vault, "ledger");
+  await putDocument(s, a, { spaceId: vault, dataSourceId: ledger }, "l", "zebrasecret salaries");
+  const ask = async (token: string) => {
+    const w = `/api/v1/w/${alice.workspace.sId}/assistant/conversations`;
+    const r = await apiJson(s, token, w, {
+      method: "POST",
+      body: {
+        title: null,
+        visibility: "unlisted",
+        blocking: true,
+        message: {
+          content: "What do we know?",
+          mentions: [{ configurationId: "dust" }],
+          context: { username: "alice", timezone: "UTC" },
+        },
+      },
+    });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const got = await apiJson(s, token, `${w}/${r.body.conversation.sId}`);
+    // deno-lint-ignore no-explicit-any
+    return got.body.conversation.content.flat().find((m: any) => m.type === "agent_message");
+  };
+  // Control: the same question through alice's unnarrowed personal token finds the vault.
+  assert.equal((await ask(alice.token)).content, "LEAK");
+  const who = { ...alice, mcpToken: "" };
+  const narrow = await consentWith(
+    s,
+    who,
+    accessFields(alice.workspace.sId, { spaces: [global], conversations: true }),
+    "api",
+  );
+  const answer = await ask(narrow.token!);
+  assert.equal(answer.status, "succeeded", JSON.stringify(answer.error));
+  assert.equal(answer.content, "clean");
 });
