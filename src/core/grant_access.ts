@@ -234,14 +234,10 @@ export async function writeGrantChoice(
     grantId,
   );
   await db.run("DELETE FROM oauth_grant_spaces WHERE grant_id = ?", grantId);
-  if (choice.spaceIds !== null && choice.spaceIds.length > 0) {
-    await db.run(
-      `INSERT INTO oauth_grant_spaces (grant_id, space_id)
-       SELECT ?, value FROM json_each(?) WHERE true ON CONFLICT DO NOTHING`,
-      grantId,
-      JSON.stringify(choice.spaceIds),
-    );
-  }
+  const insert = db.prepare(
+    "INSERT INTO oauth_grant_spaces (grant_id, space_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+  );
+  for (const spaceId of choice.spaceIds ?? []) await insert.run(grantId, spaceId);
 }
 
 /** The JSON a code carries (null for the default, so codes of unchanged clients look as before). */
