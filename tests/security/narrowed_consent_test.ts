@@ -38,6 +38,7 @@ import { URI_TEMPLATES } from "../../src/mcp/resource_uris.ts";
 import { BrowserHttp, formValue, startSessionFor } from "../helpers/browser_http.ts";
 import { type ChatRequest, lastToolResult, startFakeModel } from "../helpers/fake_model.ts";
 import { apiJson, createUserWithToken } from "../helpers/fixtures.ts";
+import { messageBody } from "../helpers/conversations.ts";
 import {
   actorOf,
   createFolder,
@@ -533,4 +534,53 @@ Deno.test("[security] narrowed consent: an agent run launched by a narrowed toke
   const answer = await ask(narrow.token!);
   assert.equal(answer.status, "succeeded", JSON.stringify(answer.error));
   assert.equal(answer.content, "clean");
+});
+
+Deno.test("[security] narrowed consent: an event stream opened with the token ends when its grant's choice is edited", async () => {
+  await using s = await startTestServer();
+  const w = await buildNarrowedWorld(s);
+  const base = `/api/v1/w/${w.alice.workspace.sId}/assistant/conversations`;
+  const conv = await apiJson(s, w.alice.token, base, {
+    method: "POST",
+    body: { title: "t", spaceId: w.pod, message: messageBody("first", []) },
+  });
+  assert.equal(conv.status, 200, JSON.stringify(conv.body));
+  const path = `${base}/${conv.body.conversation.sId}`;
+  const podOnly = accessFields(w.alice.workspace.sId, { spaces: [w.pod] });
+  const c = await consentWith(s, w.alice, podOnly, "api");
+  const post = async (content: string) => {
+    const r = await apiJson(s, w.alice.token, `${path}/messages`, {
+      method: "POST",
+      body: messageBody(content, []),
+    });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+  };
+  let text = "";
+  let ended = false;
+  const res = await fetch(`${s.url}${path}/events`, {
+    headers: { Authorization: `Bearer ${c.token}` },
+  });
+  assert.equal(res.status, 200);
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  const pump = (async () => {
+    for (let r = await reader.read(); !r.done; r = await reader.read()) text += r.value;
+    ended = true;
+  })();
+  const until = async (cond: () => boolean) => {
+    for (let i = 0; i < 150 && !cond(); i++) await new Promise((ok) => setTimeout(ok, 20));
+  };
+  try {
+    await post("beforeedit");
+    await until(() => text.includes("beforeedit"));
+    assert.ok(text.includes("beforeedit"), "control: the token follows its Pod's conversation");
+    const edited = await editAccess(c.browser, w, await grantOf(s, c.clientId), NARROW(w));
+    assert.equal(edited.status, 200);
+    await post("afteredit");
+    await until(() => ended);
+    assert.ok(!text.includes("afteredit"), "the stream still delivers outside the new choice");
+    assert.ok(ended, "the stream ends");
+  } finally {
+    await reader.cancel().catch(() => {});
+    await pump.catch(() => {});
+  }
 });
