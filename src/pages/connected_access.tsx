@@ -73,6 +73,9 @@ export function ConnectedSections(p: ConnectedData & { actor: UserActor; csrf: s
     <tr data-grant={g.sId}>
       <td title={g.clientId}>{g.clientName ?? g.clientId}</td>
       <td>{g.userEmail}</td>
+      <td>{g.access.readOnly ? "read" : g.scope}</td>
+      <td class="nowrap">{when(g.createdAt)}</td>
+      <td class="nowrap">{when(g.lastUsedAt)}</td>
       <td data-access>
         {accessSummary(g.access)}
         {g.own
@@ -89,8 +92,6 @@ export function ConnectedSections(p: ConnectedData & { actor: UserActor; csrf: s
           )
           : null}
       </td>
-      <td class="nowrap">{when(g.createdAt)}</td>
-      <td class="nowrap">{when(g.lastUsedAt)}</td>
       <td>
         <RevokeButton
           wId={wId}
@@ -155,7 +156,7 @@ export function ConnectedSections(p: ConnectedData & { actor: UserActor; csrf: s
     <>
       <h2>OAuth grants</h2>
       <Table
-        head={["Client", "User", "Access", "Created", "Last used", ""]}
+        head={["Client", "User", "Scopes", "Created", "Last used", "Reaches", ""]}
         rows={p.grants.length}
         empty="No AI client is connected with OAuth."
       >
