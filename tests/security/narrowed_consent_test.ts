@@ -87,6 +87,7 @@ function outsideIds(w: NarrowedWorld): Set<string> {
     ...w.ids.dsId.slice(0, 1),
     ...w.ids.dsvId.slice(0, 1),
     ...w.ids.documentId.slice(0, 1),
+    ...w.ids.folderId.slice(0, 1),
     ...w.ids.mId,
     ...w.ids.taskId,
   ]);
@@ -265,8 +266,7 @@ function restIds(w: NarrowedWorld): Record<string, string[]> {
     dsvId: [i.dsvId[0], i.dsvId[0], i.dsvId[1]],
     documentId: [i.documentId[0], "moose_doc", i.documentId[1]],
     sId: [w.vaultAgent, ...i.sId],
-    // The folder routes need a folder id; none is made, so any id names nothing.
-    folderId: ["folder1"],
+    folderId: [i.folderId[0], i.folderId[0], i.folderId[1]],
   };
 }
 
