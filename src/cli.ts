@@ -47,13 +47,33 @@ export interface Io {
   err(line: string): void;
   /** Read all of standard input (for passwords). */
   readStdin(): Promise<string>;
+  /** Read the first line of standard input, without waiting for its end (a pasted token). */
+  readStdinLine?(): Promise<string>;
 }
 
 export const stdIo: Io = {
   out: (l) => console.log(l),
   err: (l) => console.error(l),
   readStdin: async () => await new Response(Deno.stdin.readable).text(),
+  readStdinLine: async () => await readFirstLine(Deno.stdin.readable),
 };
+
+/** Text up to the first newline of `stream` (at most 64 KiB), then the stream is let go. */
+async function readFirstLine(stream: ReadableStream<Uint8Array>): Promise<string> {
+  const reader = stream.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  try {
+    while (!text.includes("\n") && text.length < 65_536) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  return text.split(/\r?\n/)[0];
+}
 
 type Flags = Record<string, string | boolean | undefined>;
 
@@ -150,6 +170,31 @@ export const COMMANDS: Command[] = [
     summary: "Check a backup's database and files against its manifest, without restoring",
     flags: { from: "Backup directory" },
     run: async ({ flags, io }) => await runVerifyBackupCommand(String(flags.from), io),
+  },
+  {
+    words: ["bridge"],
+    summary: "Put local stdio MCP servers behind a dust-mcp server's relay, so your agents can " +
+      "call their tools (runs until stopped; status lines on standard error)",
+    flags: {
+      url: "The dust-mcp server's URL (e.g. https://dust.example.com)",
+      workspace: "Workspace id",
+      token: "Your personal token (- reads it from standard input)",
+      names: "Comma-separated names to register the servers under, in order (default: each " +
+        "server's own name)",
+      ask: "Which tools ask for approval: writes (default: all but read-only tools), all, none",
+    },
+    optional: ["names", "ask"],
+    passthrough: "-- <command> [args…] [-- <command> [args…]]…",
+    run: async ({ flags, io, passthrough }) => {
+      // Loaded on use: the server never needs the bridge (nor the MCP SDK's stdio client).
+      const { runBridgeCommand, BridgeUsageError } = await import("./bridge/cli_bridge.ts");
+      try {
+        return await runBridgeCommand(flags, passthrough, io);
+      } catch (e) {
+        if (e instanceof BridgeUsageError) throw new UsageError(e.message);
+        throw e;
+      }
+    },
   },
   {
     words: ["version"],

@@ -218,6 +218,9 @@ export async function parkAgentRun(deps: Deps, input: ParkInput): Promise<boolea
       JSON.stringify(input.calls),
       t,
     );
+    // Parked, the message has no run: whichever instance takes the resume leases it anew
+    // (resumeParkedRun), possibly before this run has quite finished here.
+    await deps.db.run("DELETE FROM agent_runs WHERE message_id = ?", m.id);
     if (m.posterUserId !== null) {
       await deps.db.run(
         `UPDATE conversation_participants SET action_required = 1
@@ -294,7 +297,7 @@ export async function announceResume(deps: Deps, messageId: number): Promise<voi
   };
   // The instance that takes the lease runs it (any instance may announce: a decision, the
   // expiry sweeper, a start); the others leave it.
-  if (!(await leaseAgentRunHere(deps, m.id))) return;
+  if (!(await leaseAgentRunHere(deps, job.messageSId))) return;
   deps.events.publishLocal(AGENT_MESSAGE_CREATED_CHANNEL, job);
 }
 
