@@ -39,6 +39,9 @@ import { BrowserHttp, formValue, startSessionFor } from "../helpers/browser_http
 import { type ChatRequest, lastToolResult, startFakeModel } from "../helpers/fake_model.ts";
 import { apiJson, createUserWithToken } from "../helpers/fixtures.ts";
 import { messageBody } from "../helpers/conversations.ts";
+import { pkcePair } from "../helpers/oauth_client.ts";
+import { authorizeUrl, registerPublicClient } from "../helpers/oauth_flow.ts";
+import { spaceField } from "../../src/core/grant_access.ts";
 import {
   actorOf,
   createFolder,
@@ -471,8 +474,18 @@ Deno.test("[security] narrowed consent: the consent form refuses a space the use
     assert.equal(r.status, 400, `${bad}: ${r.status} ${r.text.slice(0, 200)}`);
     assert.match(r.text, /cannot give access/);
   }
-  // A space of another workspace named under its own workspace's field is ignored, not given.
   assert.equal(await codes(), before, "no code was issued");
+  // The page offers bob the spaces he reads, ticked, under "every space" by default.
+  const b = new BrowserHttp(s.url);
+  await startSessionFor(s, b, w.bob.user.id);
+  const clientId = await registerPublicClient(s.url, ["http://127.0.0.1:53682/callback"]);
+  const { page } = await b.openConsent(
+    authorizeUrl(s.url, { clientId, challenge: pkcePair().challenge }),
+  );
+  assert.match(page.text, /<input type="radio" name="access" value="all" checked/);
+  assert.match(page.text, new RegExp(`name="${spaceField(wId, w.globalA)}" value="1" checked`));
+  assert.match(page.text, new RegExp(`name="${spaceField(wId, w.moose)}"`));
+  for (const hidden of [w.vault, w.pod]) assert.ok(!page.text.includes(hidden), hidden);
   const ok = await consentWith(s, w.bob, accessFields(wId, { spaces: [w.globalA] }));
   assert.equal(ok.status, 303);
   assert.match((await tool(s, ok.token!, "search", { query: "heronpublic" })).text, /heronpublic/);
