@@ -21,6 +21,7 @@ import * as s0012 from "./migrations/sqlite/0012_tool_approvals_and_sdk_routes.t
 import * as s0013 from "./migrations/sqlite/0013_backups.ts";
 import * as s0014 from "./migrations/sqlite/0014_invitations.ts";
 import * as s0015 from "./migrations/sqlite/0015_oauth_traces.ts";
+import * as s0016 from "./migrations/sqlite/0016_narrowed_consent.ts";
 import * as p0001 from "./migrations/postgres/0001_init.ts";
 import * as p0002 from "./migrations/postgres/0002_relay_and_tool_views.ts";
 import * as p0003 from "./migrations/postgres/0003_agent_favorites.ts";
@@ -36,6 +37,7 @@ import * as p0012 from "./migrations/postgres/0012_tool_approvals_and_sdk_routes
 import * as p0013 from "./migrations/postgres/0013_backups.ts";
 import * as p0014 from "./migrations/postgres/0014_invitations.ts";
 import * as p0015 from "./migrations/postgres/0015_oauth_traces.ts";
+import * as p0016 from "./migrations/postgres/0016_narrowed_consent.ts";
 
 export interface Migration {
   version: number;
@@ -66,6 +68,7 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = list([
   [13, s0013],
   [14, s0014],
   [15, s0015],
+  [16, s0016],
 ]);
 
 export const POSTGRES_MIGRATIONS: readonly Migration[] = list([
@@ -84,6 +87,7 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = list([
   [13, p0013],
   [14, p0014],
   [15, p0015],
+  [16, p0016],
 ]);
 
 /** The migrations of an engine. */

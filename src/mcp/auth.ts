@@ -104,6 +104,8 @@ interface MemoEntry {
   clientId: string;
   ref: CredentialRef;
   until: number;
+  /** The grant's `access_version` the actor was built at (0 for MCP tokens). */
+  accessVersion: number;
 }
 
 /**
@@ -202,17 +204,25 @@ async function authenticate(
   }
   const at = Date.now();
   let entry = memo.get(token, at);
-  if (!entry) {
-    const verified = await verifyCredential(deps, token, at);
-    if ("error" in verified) {
-      return { result: fail401(deps, verified.error), grantSId: unverifiedGrantOf(token) };
+  let state;
+  for (let attempt = 0;; attempt++) {
+    if (!entry) {
+      const verified = await verifyCredential(deps, token, at);
+      if ("error" in verified) {
+        return { result: fail401(deps, verified.error), grantSId: unverifiedGrantOf(token) };
+      }
+      entry = verified;
+      if (entry.until > at) memo.set(token, entry);
     }
-    entry = verified;
-    if (entry.until > at) memo.set(token, entry);
+    state = await checkCredentialState(deps.db, entry.ref, at);
+    // The user edited the grant's choice since this actor was built: build it again (once
+    // more at most; a second edit in between is answered with the fresher of the two).
+    if (state.accessVersion === entry.accessVersion || attempt === 1) break;
+    memo.delete(token);
+    entry = undefined;
   }
   const grantSId = entry.ref.kind === "oauth" && entry.ref.sId ? entry.ref.sId : undefined;
   const done = (result: McpAuthResult) => ({ result, grantSId });
-  const state = await checkCredentialState(deps.db, entry.ref, at);
   // A grant-less access token has no row to re-check; it was fully verified just now.
   const active = entry.ref.sId === "" ? true : state.active;
   if (!active || !state.role) {
@@ -312,7 +322,7 @@ async function verifyCredential(
     // A token client has no OAuth client id: the token itself is the client for limits/audit.
     const clientId = `mcp_token:${check.tokenSId}`;
     const ref = refOf(actor, "mcp_token", check.tokenSId);
-    return { actor, clientId, ref, until: at + MEMO_TTL_MS };
+    return { actor, clientId, ref, until: at + MEMO_TTL_MS, accessVersion: 0 };
   }
   if (!looksLikeJwt(token)) return { error: INVALID_API_TOKEN };
   const claims = await verifyAccessToken(deps.keys, deps.tokenCache, token, {
@@ -322,10 +332,11 @@ async function verifyCredential(
   if (!claims) return { error: "Access token validation failed" };
   const actor = await actorFromAccessClaims(deps, claims);
   if (!actor) return { error: REVOKED_ACCESS };
+  const accessVersion = actor.credential.grantVersion ?? 0;
   // Tokens without a grant cannot be re-checked cheaply: never memoised (until = now).
   const until = claims.gid ? Math.min(at + MEMO_TTL_MS, claims.exp * 1000) : at;
   const ref = refOf(actor, "oauth", claims.gid ?? "");
-  return { actor, clientId: claims.client_id, ref, until };
+  return { actor, clientId: claims.client_id, ref, until, accessVersion };
 }
 
 function refOf(actor: UserActor, kind: CredentialRef["kind"], sId: string): CredentialRef {

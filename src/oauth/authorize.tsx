@@ -33,7 +33,9 @@ import { mcpResourceUrl } from "../config.ts";
 import { findWorkspaceBySId, getRole, listUserWorkspaces } from "../core/workspaces.ts";
 import { oauthClientRefusal } from "../core/workspace_settings.ts";
 import { securePage } from "../pages/page_security.ts";
-import { currentSession, originCheck, readCsrfForm } from "../pages/page_auth.ts";
+import { currentSession, originCheck, pageActor, readCsrfForm } from "../pages/page_auth.ts";
+import { listChoosableSpaces, parseAccessForm } from "../core/grant_access.ts";
+import { AppError } from "../errors.ts";
 import {
   AuthorizeErrorPage,
   ConsentPage,
@@ -281,7 +283,17 @@ export function authorizeRoutes(cimd: CimdResolver, tracer: OAuthTracer): Hono<A
       await traced(false, 403, refusal);
       return errorPage(c, "Not allowed", `${refusal}.`, 403);
     }
-    const scopes: Scope[] = form.read_only === "1" ? ["read"] : p.scopes;
+    // The user's choice: read-only, chosen spaces, conversations (core/grant_access.ts). A
+    // space they cannot read is refused with the form again, never dropped silently.
+    const actor = await pageActor(c, session, ws.sId);
+    if (!actor) return await renderConsent(c, form.request, "Pick one of your workspaces.");
+    let access;
+    try {
+      access = await parseAccessForm(deps.db, actor, form);
+    } catch (e) {
+      if (!(e instanceof AppError)) throw e;
+      return await renderConsent(c, form.request, e.message);
+    }
     if (
       !await completeAuthRequest(deps.db, form.request, {
         userId: session.user.id,
@@ -297,8 +309,9 @@ export function authorizeRoutes(cimd: CimdResolver, tracer: OAuthTracer): Hono<A
       redirectUri: p.redirectUri,
       redirectUriSent: p.redirectUriSent,
       codeChallenge: p.codeChallenge,
-      scopes,
+      scopes: p.scopes,
       resource: p.resource,
+      access,
     });
     await traced(true, 303, null);
     // 303 so the browser turns the POST into a GET (RFC 9700 §4.12).
@@ -308,6 +321,22 @@ export function authorizeRoutes(cimd: CimdResolver, tracer: OAuthTracer): Hono<A
     );
   });
   return app;
+}
+
+/** The spaces the consent page offers in one workspace (name, sId, kind). */
+async function spacesToChoose(
+  c: Context<AppEnv>,
+  session: NonNullable<Awaited<ReturnType<typeof currentSession>>>,
+  wId: string,
+) {
+  const actor = await pageActor(c, session, wId);
+  if (!actor) return [];
+  return (await listChoosableSpaces(c.get("deps").db, actor)).map((s) => ({
+    sId: s.sId,
+    name: s.name,
+    kind: s.kind,
+    isRestricted: s.isRestricted,
+  }));
 }
 
 async function renderConsent(c: Context<AppEnv>, requestId: string, error?: string) {
@@ -334,6 +363,7 @@ async function renderConsent(c: Context<AppEnv>, requestId: string, error?: stri
     sId: m.workspace.sId,
     name: m.workspace.name,
     refusal: await oauthClientRefusal(deps.db, m.workspace.id, client.clientId),
+    spaces: await spacesToChoose(c, session, m.workspace.sId),
   }));
   if (workspaces.length === 0) {
     return c.html(

@@ -47,7 +47,7 @@ async function tokenResponse(deps: Deps, t: GrantTokens) {
     access_token: accessToken,
     token_type: "Bearer",
     expires_in: ACCESS_TOKEN_TTL_S,
-    scope: t.scopes.join(" "),
+    scope: t.grantedScopes.join(" "),
     refresh_token: t.refreshToken,
   };
 }
