@@ -20,6 +20,7 @@ import * as s0011 from "./migrations/sqlite/0011_console.ts";
 import * as s0012 from "./migrations/sqlite/0012_tool_approvals_and_sdk_routes.ts";
 import * as s0013 from "./migrations/sqlite/0013_backups.ts";
 import * as s0014 from "./migrations/sqlite/0014_invitations.ts";
+import * as s0019 from "./migrations/sqlite/0019_search_chunk_ids.ts";
 import * as p0001 from "./migrations/postgres/0001_init.ts";
 import * as p0002 from "./migrations/postgres/0002_relay_and_tool_views.ts";
 import * as p0003 from "./migrations/postgres/0003_agent_favorites.ts";
@@ -34,6 +35,7 @@ import * as p0011 from "./migrations/postgres/0011_console.ts";
 import * as p0012 from "./migrations/postgres/0012_tool_approvals_and_sdk_routes.ts";
 import * as p0013 from "./migrations/postgres/0013_backups.ts";
 import * as p0014 from "./migrations/postgres/0014_invitations.ts";
+import * as p0019 from "./migrations/postgres/0019_search_chunk_ids.ts";
 
 export interface Migration {
   version: number;
@@ -63,6 +65,7 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = list([
   [12, s0012],
   [13, s0013],
   [14, s0014],
+  [19, s0019],
 ]);
 
 export const POSTGRES_MIGRATIONS: readonly Migration[] = list([
@@ -80,6 +83,7 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = list([
   [12, p0012],
   [13, p0013],
   [14, p0014],
+  [19, p0019],
 ]);
 
 /** The migrations of an engine. */
