@@ -48,6 +48,9 @@ interface TermList {
   ids: Float64Array;
   tf: Float64Array;
   dl: Float64Array;
+  /** The word's document count, and the state of the partition it was counted in. */
+  df: number;
+  dfAt: string;
 }
 
 const lists = new WeakMap<Db, Map<string, TermList>>();
@@ -109,24 +112,39 @@ function bm25(idf: number, tf: number, dl: number, avgdl: number): number {
 }
 
 /** Rank the word exhaustively once and keep its best chunks with their frequency and length. */
-function buildList(db: Db, t: string, match: string, epoch: number, since: number): TermList {
+/** Each chunk's length in tokens (FTS5's `docsize` record, which `bm25()` reads). */
+function lengths(db: Db, t: string, ids: number[]): Map<number, number> {
+  return new Map(
+    (db.prepare(
+      `SELECT id, sz FROM ${t}_docsize WHERE id IN (SELECT value FROM json_each(:ids))`,
+    ).all({ ids: JSON.stringify(ids) }) as { id: number; sz: Uint8Array }[])
+      .map((r) => [r.id, readVarints(r.sz)[0] ?? 0]),
+  );
+}
+
+function buildList(
+  db: Db,
+  t: string,
+  match: string,
+  epoch: number,
+  since: number,
+  dfAt: string,
+): TermList {
   const best = db.prepare(
     `SELECT rowid AS id, bm25(${t}) AS bm FROM ${t} WHERE ${t} MATCH :m ORDER BY bm, rowid
      LIMIT ${LIST_SIZE}`,
   ).all({ m: match }) as Ranked[];
   const { rows, tokens } = totals(db, t);
   const avgdl = tokens / rows;
-  const idf = idfOf(rows, documentCount(db, t, match));
-  const sizes = new Map(
-    (db.prepare(
-      `SELECT id, sz FROM ${t}_docsize WHERE id IN (SELECT value FROM json_each(:ids))`,
-    ).all({ ids: JSON.stringify(best.map((b) => b.id)) }) as { id: number; sz: Uint8Array }[])
-      .map((r) => [r.id, readVarints(r.sz)[0] ?? 0]),
-  );
+  const df = documentCount(db, t, match);
+  const idf = idfOf(rows, df);
+  const sizes = lengths(db, t, best.map((b) => b.id));
   const list: TermList = {
     epoch,
     since,
     rows,
+    df,
+    dfAt,
     ids: new Float64Array(best.length),
     tf: new Float64Array(best.length),
     dl: new Float64Array(best.length),
@@ -173,25 +191,37 @@ export function rankCommonWord(
     list = undefined;
   }
   if (!list && documentCount(db, t, match, COMMON_AT) < COMMON_AT) return null;
-  let newer: Ranked[] = [];
+  // The partition's state: the word's document count is counted again only when it moved.
+  const state = `${rows}:${tokens}:${head.last}`;
+  // Chunks indexed since the list: their frequency from `highlight()` (one mark per
+  // occurrence), which, unlike `bm25()`, does not walk every match to count documents.
+  let newer: { id: number; h: string }[] = [];
   if (list) {
     newer = db.prepare(
-      `SELECT rowid AS id, bm25(${t}) AS bm FROM ${t} WHERE ${t} MATCH :m AND rowid > :since
-       LIMIT ${LIST_SIZE + 1}`,
-    ).all({ m: match, since: list.since }) as Ranked[];
+      `SELECT rowid AS id, highlight(${t}, 0, char(1), '') AS h FROM ${t}
+       WHERE ${t} MATCH :m AND rowid > :since LIMIT ${LIST_SIZE + 1}`,
+    ).all({ m: match, since: list.since }) as { id: number; h: string }[];
     if (newer.length > LIST_SIZE) list = undefined;
   }
   if (!list) {
-    list = buildList(db, t, match, head.epoch, head.last);
+    list = buildList(db, t, match, head.epoch, head.last, state);
     newer = [];
+  }
+  if (list.dfAt !== state) {
+    list.df = documentCount(db, t, match);
+    list.dfAt = state;
   }
   byTerm.set(key, list);
   if (byTerm.size > LISTS_MAX) byTerm.delete(byTerm.keys().next().value!);
 
   const avgdl = tokens / rows;
-  const idf = idfOf(rows, documentCount(db, t, match));
+  const idf = idfOf(rows, list.df);
   const fresh = new Set(newer.map((n) => n.id));
-  const candidates: Ranked[] = [...newer];
+  const newLengths = lengths(db, t, [...fresh]);
+  const candidates: Ranked[] = newer.map((n) => ({
+    id: n.id,
+    bm: bm25(idf, n.h.split("\u0001").length - 1, newLengths.get(n.id) ?? 0, avgdl),
+  }));
   for (let i = 0; i < list.ids.length; i++) {
     const id = list.ids[i];
     if (!fresh.has(id)) candidates.push({ id, bm: bm25(idf, list.tf[i], list.dl[i], avgdl) });

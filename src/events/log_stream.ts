@@ -31,6 +31,7 @@
  */
 import type { Deps } from "../deps.ts";
 import type { StreamLease } from "./stream_budget.ts";
+import { onAbort } from "./end_on_shutdown.ts";
 
 /** One row of a log page: `payload` is inline when at most the inline bound, else null. */
 export interface LogRow {
@@ -52,8 +53,12 @@ export interface LogSource {
   page(after: number, limit: number, inlineBytes: number): Promise<LogRow[]>;
   /** The payload of one row of this log, or null once it is gone (expired, answered). */
   payload(id: number): Promise<string | null>;
-  /** Re-checked before each live event: false ends the stream with `data: done`. */
-  allowed(): Promise<boolean> | boolean;
+  /**
+   * Re-checked before each live event (`eventId`; NaN when catching up after a resync or a
+   * keep-alive): false ends the stream with `data: done`. Streams of one reader may share the
+   * check of one event.
+   */
+  allowed(eventId: number): Promise<boolean> | boolean;
   /** Whether the stream ends right after an event of this `data.type` (message streams). */
   endsAfter?(type: string | null): boolean;
 }
@@ -90,6 +95,21 @@ const DONE = encoder.encode("data: done\n\n");
 /** The SSE frame of one log row; identical to `data: ${JSON.stringify({eventId, data})}`. */
 function encodeFrame(id: number, payload: string): Uint8Array {
   return encoder.encode(`data: {"eventId":"${id}","data":${payload}}\n\n`);
+}
+
+/**
+ * The frames of live events by the published object: the in-process bus hands one object to
+ * every stream of a channel, so 10,000 readers of one event share one encoding (the bytes are
+ * never written to, only read by each response).
+ */
+const liveFrames = new WeakMap<object, { id: number; frame: Uint8Array }>();
+
+function liveFrame(id: number, data: Record<string, unknown>): Uint8Array {
+  const hit = liveFrames.get(data);
+  if (hit && hit.id === id) return hit.frame;
+  const frame = encodeFrame(id, JSON.stringify(data));
+  liveFrames.set(data, { id, frame });
+  return frame;
 }
 
 /**
@@ -142,7 +162,7 @@ class LogPump implements LogStreamHandle {
   #stall: Awaited<ReturnType<typeof setTimeout>> | undefined;
   #detach = () => {};
   #unsubscribe = () => {};
-  readonly #onShutdown = () => this.end();
+  #forgetShutdown = () => {};
   readonly #bufferBytes: number;
 
   constructor(
@@ -167,7 +187,7 @@ class LogPump implements LogStreamHandle {
     // attach may end the stream at once (e.g. during shutdown): then undo it here.
     if (this.#closed) return detach();
     this.#detach = detach;
-    this.deps.shutdown.addEventListener("abort", this.#onShutdown);
+    this.#forgetShutdown = onAbort(this.deps.shutdown, () => this.end());
     if (this.deps.shutdown.aborted) this.end();
   }
 
@@ -207,7 +227,7 @@ class LogPump implements LogStreamHandle {
     this.#unsubscribe();
     this.#detach();
     clearTimeout(this.#stall);
-    this.deps.shutdown.removeEventListener("abort", this.#onShutdown);
+    this.#forgetShutdown();
     this.#partial = null;
     this.#frame = null;
     this.lease.release();
@@ -291,11 +311,11 @@ class LogPump implements LogStreamHandle {
   }
 
   async #live(id: number, data?: Record<string, unknown>): Promise<void> {
-    if (!(await this.source.allowed())) return this.end();
+    if (!(await this.source.allowed(id))) return this.end();
     if (this.#closed || id <= this.#lastSent) return;
     if (data === undefined || this.deps.events.shared) this.#behind = true;
     else if (!this.#pending()) {
-      const frame = encodeFrame(id, JSON.stringify(data));
+      const frame = liveFrame(id, data);
       if (frame.length <= CHUNK_BYTES && this.#room() > 0) {
         this.#enqueue(frame);
         return this.#delivered(id, typeof data.type === "string" ? data.type : null);
