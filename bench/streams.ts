@@ -185,6 +185,8 @@ interface Scenario {
   openMiB: number;
   afterEventsMiB: number;
   closedMiB: number;
+  /** RSS after glibc's malloc_trim(0) (bare server, BENCH_STREAMS_TRIM=1 only). */
+  trimmedMiB?: number;
   openSeconds: number;
   delivery: { p50: number; p99: number; max: number; lost: number; publishP50: number };
 }
@@ -307,6 +309,14 @@ const streams = new Set();
 Deno.serve({ hostname: "127.0.0.1", port: Number(Deno.args[0]), onListen() {} }, (req) => {
   const path = new URL(req.url).pathname;
   if (path === "/healthz") return new Response("ok");
+  if (path === "/trim") {
+    // Diagnosis only (BENCH_STREAMS_TRIM=1): glibc's malloc_trim(0), to show where the RSS kept
+    // after the streams closed sits (freed allocator pages, not live memory).
+    const libc = Deno.dlopen("libc.so.6", { malloc_trim: { parameters: ["usize"], result: "i32" } });
+    libc.symbols.malloc_trim(0);
+    libc.close();
+    return new Response("ok");
+  }
   if (path === "/publish") {
     const frame = enc.encode('data: {"type":"user_message_new","n":' + Date.now() + '}\\n\\n');
     for (const c of streams) c.enqueue(frame);
@@ -331,7 +341,7 @@ async function bare(): Promise<Scenario> {
   try {
     await waitHttp(`http://127.0.0.1:${port}/healthz`);
     const request = new TextEncoder().encode(`GET /sse HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
-    return await measure(
+    const s = await measure(
       child.pid,
       port,
       [request],
@@ -342,6 +352,12 @@ async function bare(): Promise<Scenario> {
         await r.body?.cancel();
       },
     );
+    if (Deno.env.get("BENCH_STREAMS_TRIM") === "1") {
+      await (await fetch(`http://127.0.0.1:${port}/trim`)).body?.cancel();
+      await sleep(500);
+      s.trimmedMiB = await rssMiB(child.pid);
+    }
+    return s;
   } finally {
     child.kill("SIGTERM");
     await child.status;
@@ -359,15 +375,19 @@ const NONE: Scenario = {
 
 function describe(label: string, s: Scenario): string {
   const perStream = ((s.openMiB - s.idleMiB) * 1024) / STREAMS;
-  return `${label}: RSS idle ${s.idleMiB.toFixed(0)} MiB → ${STREAMS} open ${
-    s.openMiB.toFixed(0)
-  } MiB (${perStream.toFixed(1)} KiB/stream, opened in ${
-    s.openSeconds.toFixed(1)
-  } s) → after ${EVENTS} events ${s.afterEventsMiB.toFixed(0)} → closed ${
-    s.closedMiB.toFixed(0)
-  } MiB; delivery p50 ${s.delivery.p50.toFixed(1)} ms, p99 ${s.delivery.p99.toFixed(1)} ms, max ${
-    s.delivery.max.toFixed(1)
-  } ms, lost ${s.delivery.lost} (publishing request p50 ${s.delivery.publishP50.toFixed(1)} ms)`;
+  const trimmed = s.trimmedMiB === undefined
+    ? ""
+    : ` → after malloc_trim(0) ${s.trimmedMiB.toFixed(0)} MiB`;
+  return [
+    `${label}: RSS idle ${s.idleMiB.toFixed(0)} MiB → ${STREAMS} open ${s.openMiB.toFixed(0)} MiB`,
+    `(${perStream.toFixed(1)} KiB/stream, opened in ${s.openSeconds.toFixed(1)} s)`,
+    `→ after ${EVENTS} events ${s.afterEventsMiB.toFixed(0)} → closed ${
+      s.closedMiB.toFixed(0)
+    } MiB${trimmed};`,
+    `delivery p50 ${s.delivery.p50.toFixed(1)} ms, p99 ${s.delivery.p99.toFixed(1)} ms,`,
+    `max ${s.delivery.max.toFixed(1)} ms, lost ${s.delivery.lost}`,
+    `(publishing request p50 ${s.delivery.publishP50.toFixed(1)} ms)`,
+  ].join(" ");
 }
 
 export async function run(): Promise<BenchResult> {

@@ -45,9 +45,11 @@ interface TermList {
   since: number;
   /** The partition's row count when it was built. */
   rows: number;
-  ids: Float64Array;
-  tf: Float64Array;
-  dl: Float64Array;
+  ids: number[];
+  tf: number[];
+  dl: number[];
+  /** Chunks of the partition indexed since the list was built (whatever words they hold). */
+  added: number;
   /** The word's document count, and the state of the partition it was counted in. */
   df: number;
   dfAt: string;
@@ -128,7 +130,6 @@ function buildList(
   match: string,
   epoch: number,
   since: number,
-  dfAt: string,
 ): TermList {
   const best = db.prepare(
     `SELECT rowid AS id, bm25(${t}) AS bm FROM ${t} WHERE ${t} MATCH :m ORDER BY bm, rowid
@@ -143,22 +144,71 @@ function buildList(
     epoch,
     since,
     rows,
+    added: 0,
     df,
-    dfAt,
-    ids: new Float64Array(best.length),
-    tf: new Float64Array(best.length),
-    dl: new Float64Array(best.length),
+    dfAt: "",
+    ids: [],
+    tf: [],
+    dl: [],
   };
-  best.forEach((b, i) => {
+  best.forEach((b) => {
     const dl = sizes.get(b.id) ?? 0;
     // bm25 = -idf·tf(k1+1)/(tf+K): solved for tf, an integer.
     const score = -b.bm;
     const k = K1 * (1 - B + B * dl / avgdl);
-    list.ids[i] = b.id;
-    list.tf[i] = Math.max(1, Math.round(score * k / (idf * (K1 + 1.0) - score)));
-    list.dl[i] = dl;
+    list.ids.push(b.id);
+    list.tf.push(Math.max(1, Math.round(score * k / (idf * (K1 + 1.0) - score))));
+    list.dl.push(dl);
   });
   return list;
+}
+
+/** Newer chunk ids read per page when catching up, and pages per search at most. */
+const SCAN_PAGE = 4096;
+const SCAN_PAGES = 16;
+/** Above this many new chunks of the partition in a page, one pass over the word's matches. */
+const ROW_LOOKUPS_MAX = 64;
+
+/**
+ * Add the chunks indexed since the list was built that hold the word, and move its mark past
+ * them: their frequency from `highlight()` (one mark per occurrence), which, unlike `bm25()`,
+ * does not walk every match to count documents; chunks of other partitions are skipped by id.
+ * Chunk ids are handed out in commit order (one writer), so nothing lands below the mark later.
+ * False when the list grew past twice its size or the backlog is too long: rebuild it.
+ */
+function catchUp(db: Db, t: string, partition: number, match: string, list: TermList): boolean {
+  for (let page = 0; page < SCAN_PAGES; page++) {
+    const rows = db.prepare(
+      `SELECT id, partition_id AS p FROM document_chunks WHERE id > :since ORDER BY id
+       LIMIT ${SCAN_PAGE}`,
+    ).all({ since: list.since }) as { id: number; p: number | null }[];
+    if (rows.length === 0) return true;
+    const ours = rows.filter((r) => r.p === partition).map((r) => r.id);
+    const hi = rows[rows.length - 1].id;
+    if (ours.length > 0) {
+      const found = (ours.length <= ROW_LOOKUPS_MAX
+        ? db.prepare(
+          `SELECT ${t}.rowid AS id, highlight(${t}, 0, char(1), '') AS h
+           FROM json_each(:ids) j CROSS JOIN ${t} ON ${t}.rowid = j.value WHERE ${t} MATCH :m`,
+        ).all({ ids: JSON.stringify(ours), m: match })
+        : db.prepare(
+          `SELECT rowid AS id, highlight(${t}, 0, char(1), '') AS h FROM ${t}
+           WHERE ${t} MATCH :m AND rowid > :lo AND rowid <= :hi`,
+        ).all({ m: match, lo: list.since, hi })) as { id: number; h: string }[];
+      list.added += ours.length;
+      const listed = new Set(list.ids);
+      const sizes = lengths(db, t, found.map((f) => f.id));
+      for (const f of found.filter((f) => !listed.has(f.id))) {
+        list.ids.push(f.id);
+        list.tf.push(f.h.split("\u0001").length - 1);
+        list.dl.push(sizes.get(f.id) ?? 0);
+      }
+      if (list.ids.length > 2 * LIST_SIZE) return false;
+    }
+    list.since = hi;
+    if (rows.length < SCAN_PAGE) return true;
+  }
+  return false;
 }
 
 /**
@@ -191,23 +241,13 @@ export function rankCommonWord(
     list = undefined;
   }
   if (!list && documentCount(db, t, match, COMMON_AT) < COMMON_AT) return null;
-  // The partition's state: the word's document count is counted again only when it moved.
-  const state = `${rows}:${tokens}:${head.last}`;
-  // Chunks indexed since the list: their frequency from `highlight()` (one mark per
-  // occurrence), which, unlike `bm25()`, does not walk every match to count documents.
-  let newer: { id: number; h: string }[] = [];
-  if (list) {
-    newer = db.prepare(
-      `SELECT rowid AS id, highlight(${t}, 0, char(1), '') AS h FROM ${t}
-       WHERE ${t} MATCH :m AND rowid > :since LIMIT ${LIST_SIZE + 1}`,
-    ).all({ m: match, since: list.since }) as { id: number; h: string }[];
-    if (newer.length > LIST_SIZE) list = undefined;
-  }
-  if (!list) {
-    list = buildList(db, t, match, head.epoch, head.last, state);
-    newer = [];
-  }
-  if (list.dfAt !== state) {
+  if (list && !catchUp(db, t, partition, match, list)) list = undefined;
+  list ??= buildList(db, t, match, head.epoch, head.last);
+  // The word's document count is counted again only when the partition changed: a chunk
+  // removed changes its row count, a chunk added is seen by `catchUp`.
+  const state = `${rows}:${tokens}:${list.added}`;
+  if (list.dfAt === "") list.dfAt = state;
+  else if (list.dfAt !== state) {
     list.df = documentCount(db, t, match);
     list.dfAt = state;
   }
@@ -216,16 +256,10 @@ export function rankCommonWord(
 
   const avgdl = tokens / rows;
   const idf = idfOf(rows, list.df);
-  const fresh = new Set(newer.map((n) => n.id));
-  const newLengths = lengths(db, t, [...fresh]);
-  const candidates: Ranked[] = newer.map((n) => ({
-    id: n.id,
-    bm: bm25(idf, n.h.split("\u0001").length - 1, newLengths.get(n.id) ?? 0, avgdl),
+  const candidates: Ranked[] = list.ids.map((id, i) => ({
+    id,
+    bm: bm25(idf, list.tf[i], list.dl[i], avgdl),
   }));
-  for (let i = 0; i < list.ids.length; i++) {
-    const id = list.ids[i];
-    if (!fresh.has(id)) candidates.push({ id, bm: bm25(idf, list.tf[i], list.dl[i], avgdl) });
-  }
   candidates.sort((a, b) => a.bm - b.bm || a.id - b.id);
   const out: Ranked[] = [];
   const batch = Math.max(64, limit * 8);

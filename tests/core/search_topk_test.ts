@@ -99,6 +99,15 @@ Deno.test("[search_topk] a common word's top 10 is the exhaustive one after docu
   await deleteDocument(server.deps, a, { ...handbook, documentId: top[3] });
   const after = await assertExact(server, a);
   assert.ok(!after.includes("new0") && !after.includes(top[3]));
+  // A batch larger than the row-by-row lookups (one pass over the word's new range instead).
+  await server.deps.db.tx(async () => {
+    for (let i = 0; i < 80; i++) {
+      const text = `${WORD} ${WORD} ${WORD} ${WORD} ${WORD} b${i}`;
+      await upsertDocument(server.deps, a, { ...handbook, documentId: `batch${i}`, text });
+    }
+  });
+  const batch = await assertExact(server, a);
+  assert.ok(batch.every((id) => id.startsWith("batch")), "the batch outranks the rest");
   // A filter that lets few listed chunks through falls back to exhaustive ranking.
   const ranged = await searchWorkspace(server.deps, a, {
     query: WORD,
