@@ -166,7 +166,7 @@ function buildList(
 /** Newer chunk ids read per page when catching up, and pages per search at most. */
 const SCAN_PAGE = 4096;
 const SCAN_PAGES = 16;
-/** Above this many new chunks of the partition in a page, one pass over the word's matches. */
+/** Above this many new chunks of the partition, one pass over the word's matches instead. */
 const ROW_LOOKUPS_MAX = 64;
 
 /**
@@ -177,38 +177,40 @@ const ROW_LOOKUPS_MAX = 64;
  * False when the list grew past twice its size or the backlog is too long: rebuild it.
  */
 function catchUp(db: Db, t: string, partition: number, match: string, list: TermList): boolean {
-  for (let page = 0; page < SCAN_PAGES; page++) {
+  const ours: number[] = [];
+  let hi = list.since;
+  for (let page = 0;; page++) {
+    if (page === SCAN_PAGES) return false;
     const rows = db.prepare(
       `SELECT id, partition_id AS p FROM document_chunks WHERE id > :since ORDER BY id
        LIMIT ${SCAN_PAGE}`,
-    ).all({ since: list.since }) as { id: number; p: number | null }[];
-    if (rows.length === 0) return true;
-    const ours = rows.filter((r) => r.p === partition).map((r) => r.id);
-    const hi = rows[rows.length - 1].id;
-    if (ours.length > 0) {
-      const found = (ours.length <= ROW_LOOKUPS_MAX
-        ? db.prepare(
-          `SELECT ${t}.rowid AS id, highlight(${t}, 0, char(1), '') AS h
-           FROM json_each(:ids) j CROSS JOIN ${t} ON ${t}.rowid = j.value WHERE ${t} MATCH :m`,
-        ).all({ ids: JSON.stringify(ours), m: match })
-        : db.prepare(
-          `SELECT rowid AS id, highlight(${t}, 0, char(1), '') AS h FROM ${t}
-           WHERE ${t} MATCH :m AND rowid > :lo AND rowid <= :hi`,
-        ).all({ m: match, lo: list.since, hi })) as { id: number; h: string }[];
-      list.added += ours.length;
-      const listed = new Set(list.ids);
-      const sizes = lengths(db, t, found.map((f) => f.id));
-      for (const f of found.filter((f) => !listed.has(f.id))) {
-        list.ids.push(f.id);
-        list.tf.push(f.h.split("\u0001").length - 1);
-        list.dl.push(sizes.get(f.id) ?? 0);
-      }
-      if (list.ids.length > 2 * LIST_SIZE) return false;
-    }
-    list.since = hi;
-    if (rows.length < SCAN_PAGE) return true;
+    ).all({ since: hi }) as { id: number; p: number | null }[];
+    for (const r of rows) if (r.p === partition) ours.push(r.id);
+    if (rows.length > 0) hi = rows[rows.length - 1].id;
+    if (rows.length < SCAN_PAGE) break;
   }
-  return false;
+  if (ours.length > 0) {
+    const found = (ours.length <= ROW_LOOKUPS_MAX
+      ? db.prepare(
+        `SELECT ${t}.rowid AS id, highlight(${t}, 0, char(1), '') AS h
+         FROM json_each(:ids) j CROSS JOIN ${t} ON ${t}.rowid = j.value WHERE ${t} MATCH :m`,
+      ).all({ ids: JSON.stringify(ours), m: match })
+      : db.prepare(
+        `SELECT rowid AS id, highlight(${t}, 0, char(1), '') AS h FROM ${t}
+         WHERE ${t} MATCH :m AND rowid > :lo AND rowid <= :hi LIMIT ${2 * LIST_SIZE + 1}`,
+      ).all({ m: match, lo: list.since, hi })) as { id: number; h: string }[];
+    list.added += ours.length;
+    if (list.ids.length + found.length > 2 * LIST_SIZE) return false;
+    const listed = new Set(list.ids);
+    const sizes = lengths(db, t, found.map((f) => f.id));
+    for (const f of found.filter((f) => !listed.has(f.id))) {
+      list.ids.push(f.id);
+      list.tf.push(f.h.split("\u0001").length - 1);
+      list.dl.push(sizes.get(f.id) ?? 0);
+    }
+  }
+  list.since = hi;
+  return true;
 }
 
 /**

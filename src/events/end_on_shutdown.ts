@@ -81,6 +81,18 @@ export function endOnShutdown(
   });
 }
 
+/** Bodies that end themselves when the server stops (the event-log streams). */
+const selfEnding = new WeakSet<ReadableStream<Uint8Array>>();
+
+/**
+ * Mark `body` as ending itself on shutdown: the middleware serves it as is, without a second
+ * stream around it (per open stream, one stream fewer to hold and to pass each chunk through).
+ */
+export function endsOnShutdown(body: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+  selfEnding.add(body);
+  return body;
+}
+
 /** Content types of responses that stay open until the server or the client ends them. */
 const STREAMING_TYPES = /^(text\/event-stream|application\/x-ndjson)\b/i;
 
@@ -94,6 +106,7 @@ export function endStreamsOnShutdown(signal: AbortSignal): MiddlewareHandler {
     const res = c.res;
     // Content type first: reading `body` turns a fixed body into a stream (slower to serve).
     if (!STREAMING_TYPES.test(res.headers.get("content-type") ?? "") || !res.body) return;
+    if (selfEnding.has(res.body)) return;
     c.res = new Response(endOnShutdown(res.body, signal), {
       status: res.status,
       statusText: res.statusText,

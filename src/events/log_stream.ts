@@ -31,7 +31,7 @@
  */
 import type { Deps } from "../deps.ts";
 import type { StreamLease } from "./stream_budget.ts";
-import { onAbort } from "./end_on_shutdown.ts";
+import { endsOnShutdown, onAbort } from "./end_on_shutdown.ts";
 
 /** One row of a log page: `payload` is inline when at most the inline bound, else null. */
 export interface LogRow {
@@ -124,19 +124,22 @@ export function openLogStream(
   attach: (handle: LogStreamHandle) => () => void,
 ): ReadableStream<Uint8Array> {
   let pump: LogPump | null = null;
-  return new ReadableStream<Uint8Array>({
-    start(controller) {
-      pump = new LogPump(deps, lease, source, after, controller);
-      pump.start(attach);
-    },
-    pull() {
-      pump?.pull();
-    },
-    cancel() {
-      pump?.cleanup();
-      pump = null;
-    },
-  }, new ByteLengthQueuingStrategy({ highWaterMark: deps.streams.limits.bufferBytes }));
+  // The pump ends the stream on shutdown itself (`deps.shutdown`).
+  return endsOnShutdown(
+    new ReadableStream<Uint8Array>({
+      start(controller) {
+        pump = new LogPump(deps, lease, source, after, controller);
+        pump.start(attach);
+      },
+      pull() {
+        pump?.pull();
+      },
+      cancel() {
+        pump?.cleanup();
+        pump = null;
+      },
+    }, new ByteLengthQueuingStrategy({ highWaterMark: deps.streams.limits.bufferBytes })),
+  );
 }
 
 /** A frame being written piece by piece: only its id and offset outlive a refill. */
