@@ -87,7 +87,7 @@ class Reader {
     this.conn = await Deno.connect({ hostname: "127.0.0.1", port });
     for (let off = 0; off < request.length;) off += await this.conn.write(request.subarray(off));
     const got = this.next(handshake);
-    this.#loop();
+    void this.#loop();
     await got;
   }
 
