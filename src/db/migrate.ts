@@ -86,6 +86,12 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = list([
   [19, p0019],
 ]);
 
+/**
+ * The newest SQLite schema version this build knows: the highest number, not the count
+ * (numbers are assigned to parallel work ahead of time, so the list may have gaps).
+ */
+export const SQLITE_SCHEMA_VERSION = Math.max(...SQLITE_MIGRATIONS.map((m) => m.version));
+
 /** The migrations of an engine. */
 export function migrationsFor(engine: Engine): readonly Migration[] {
   return engine === "postgres" ? POSTGRES_MIGRATIONS : SQLITE_MIGRATIONS;
