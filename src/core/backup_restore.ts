@@ -14,7 +14,7 @@
  */
 import { join, resolve } from "node:path";
 import { openDb } from "../db/sqlite.ts";
-import { migrate, SQLITE_MIGRATIONS } from "../db/migrate.ts";
+import { migrate, SQLITE_SCHEMA_VERSION } from "../db/migrate.ts";
 import type { BlobStore } from "../storage/blob_store.ts";
 import { LocalFiles } from "../storage/local_files.ts";
 import { inPool } from "../util/async.ts";
@@ -50,10 +50,10 @@ const FILE_COPIES = 4;
 export async function restoreBackup(input: RestoreInput): Promise<RestoreSummary> {
   const report = input.report ?? (() => {});
   const manifest = await readManifest(input.from);
-  if (manifest.schemaVersion > SQLITE_MIGRATIONS.length) {
+  if (manifest.schemaVersion > SQLITE_SCHEMA_VERSION) {
     throw new BackupError(
       `the backup's schema (version ${manifest.schemaVersion}) is newer than this dust-mcp's ` +
-        `(${SQLITE_MIGRATIONS.length}): restore it with dust-mcp ${manifest.serverVersion} or later`,
+        `(${SQLITE_SCHEMA_VERSION}): restore it with dust-mcp ${manifest.serverVersion} or later`,
     );
   }
   const dataDir = resolve(input.dataDir);

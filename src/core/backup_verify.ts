@@ -7,7 +7,7 @@
  */
 import { join } from "node:path";
 import { openDb } from "../db/sqlite.ts";
-import { SQLITE_MIGRATIONS } from "../db/migrate.ts";
+import { SQLITE_SCHEMA_VERSION } from "../db/migrate.ts";
 import { STORAGE_KEY_PATTERN } from "../storage/blob_store.ts";
 import {
   backupFilePath,
@@ -31,10 +31,10 @@ export async function verifyBackup(dir: string): Promise<VerifyReport> {
   const manifest = await readManifest(dir);
   const problems: string[] = [];
   const add = (line: string) => problems.push(line);
-  if (manifest.schemaVersion > SQLITE_MIGRATIONS.length) {
+  if (manifest.schemaVersion > SQLITE_SCHEMA_VERSION) {
     add(
       `schema version ${manifest.schemaVersion} is newer than this dust-mcp knows ` +
-        `(${SQLITE_MIGRATIONS.length}): use dust-mcp ${manifest.serverVersion} or later`,
+        `(${SQLITE_SCHEMA_VERSION}): use dust-mcp ${manifest.serverVersion} or later`,
     );
   }
   const dbSound = await checkFile(join(dir, DATABASE_FILE), manifest.database, "database", add);

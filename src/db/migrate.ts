@@ -22,6 +22,7 @@ import * as s0013 from "./migrations/sqlite/0013_backups.ts";
 import * as s0014 from "./migrations/sqlite/0014_invitations.ts";
 import * as s0015 from "./migrations/sqlite/0015_oauth_traces.ts";
 import * as s0016 from "./migrations/sqlite/0016_narrowed_consent.ts";
+import * as s0019 from "./migrations/sqlite/0019_search_chunk_ids.ts";
 import * as p0001 from "./migrations/postgres/0001_init.ts";
 import * as p0002 from "./migrations/postgres/0002_relay_and_tool_views.ts";
 import * as p0003 from "./migrations/postgres/0003_agent_favorites.ts";
@@ -38,6 +39,7 @@ import * as p0013 from "./migrations/postgres/0013_backups.ts";
 import * as p0014 from "./migrations/postgres/0014_invitations.ts";
 import * as p0015 from "./migrations/postgres/0015_oauth_traces.ts";
 import * as p0016 from "./migrations/postgres/0016_narrowed_consent.ts";
+import * as p0019 from "./migrations/postgres/0019_search_chunk_ids.ts";
 
 export interface Migration {
   version: number;
@@ -69,6 +71,7 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = list([
   [14, s0014],
   [15, s0015],
   [16, s0016],
+  [19, s0019],
 ]);
 
 export const POSTGRES_MIGRATIONS: readonly Migration[] = list([
@@ -88,7 +91,14 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = list([
   [14, p0014],
   [15, p0015],
   [16, p0016],
+  [19, p0019],
 ]);
+
+/**
+ * The newest SQLite schema version this build knows: the highest number, not the count
+ * (numbers are assigned to parallel work ahead of time, so the list may have gaps).
+ */
+export const SQLITE_SCHEMA_VERSION = Math.max(...SQLITE_MIGRATIONS.map((m) => m.version));
 
 /** The migrations of an engine. */
 export function migrationsFor(engine: Engine): readonly Migration[] {
