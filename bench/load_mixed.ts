@@ -28,6 +28,7 @@
  * @module
  */
 import type { BenchResult } from "./result.ts";
+import { benchDatabase } from "./engine.ts";
 import type { Job, KindStats, Req, WorkerReply } from "./load_mixed_worker.ts";
 import {
   benchDocumentText,
@@ -191,8 +192,12 @@ const total = (p: { kinds: Record<string, KindStats> }) =>
 const errorsOf = (p: { kinds: Record<string, KindStats> }) =>
   Object.values(p.kinds).reduce((a, s) => a + s.errors, 0);
 
+/** Run on SQLite, and by bench/run.ts on PostgreSQL too. */
+export const engines = ["sqlite", "postgres"];
+
 export async function run(): Promise<BenchResult> {
   const dataDir = await Deno.makeTempDir({ prefix: "dust-mcp-bench-mixed-" });
+  const database = await benchDatabase();
   try {
     const users = Math.max(1, CLIENTS);
     const relayStreams = Math.ceil(STREAMS / 2);
@@ -203,9 +208,9 @@ export async function run(): Promise<BenchResult> {
       docsPerWorkspace: DOCS_PER_WORKSPACE,
       conversationsPerUser: CONVERSATIONS_PER_USER,
       relayServersPerUser: Math.ceil(relayStreams / users),
-    });
+    }, database.flags);
     const seedSeconds = (performance.now() - seedStart) / 1000;
-    const server = await spawnServer(dataDir);
+    const server = await spawnServer(dataDir, database.flags);
     try {
       return await measure(server.url, server.pid, seeded, seedSeconds);
     } finally {
@@ -213,6 +218,7 @@ export async function run(): Promise<BenchResult> {
     }
   } finally {
     await Deno.remove(dataDir, { recursive: true });
+    await database.drop();
   }
 }
 

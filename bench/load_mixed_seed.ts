@@ -133,9 +133,14 @@ async function seedMember(
 }
 
 /** Seed `dataDir` with an in-process server, stopped before returning. */
-export async function seedDataDir(dataDir: string, plan: SeedPlan): Promise<SeededUser[]> {
+export async function seedDataDir(
+  dataDir: string,
+  plan: SeedPlan,
+  /** `database-url` for PostgreSQL (bench/engine.ts); none: SQLite in the data directory. */
+  dbFlags: Record<string, string> = {},
+): Promise<SeededUser[]> {
   const config = resolveConfig(
-    { port: "0", host: "127.0.0.1", "data-dir": dataDir, "log-level": "error" },
+    { port: "0", host: "127.0.0.1", "data-dir": dataDir, "log-level": "error", ...dbFlags },
     {},
   );
   const server = await startServer(config);
@@ -148,7 +153,9 @@ export async function seedDataDir(dataDir: string, plan: SeedPlan): Promise<Seed
     for (let i = 0; i < plan.users; i++) {
       users.push(await seedMember(server.deps, i, workspaces[i % workspaces.length], plan));
     }
-    await server.deps.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    if (server.deps.db.engine === "sqlite") {
+      await server.deps.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    }
     return users;
   } finally {
     await server.stop();
@@ -173,7 +180,10 @@ export interface ServerProcess {
  * Spawn `deno run -A main.ts` on `dataDir` (rate limits lifted) and wait for /healthz.
  * `BENCH_CPU_PROF=<dir>` profiles the server (`--cpu-prof`, written when it stops).
  */
-export async function spawnServer(dataDir: string): Promise<ServerProcess> {
+export async function spawnServer(
+  dataDir: string,
+  dbFlags: Record<string, string> = {},
+): Promise<ServerProcess> {
   const port = freePort();
   const url = `http://127.0.0.1:${port}`;
   const big = "100000000";
@@ -187,6 +197,7 @@ export async function spawnServer(dataDir: string): Promise<ServerProcess> {
       ...["--data-dir", dataDir, "--port", String(port), "--host", "127.0.0.1"],
       ...["--log-level", "error", "--mcp-rate-user", big, "--mcp-rate-client", big],
       ...["--mcp-rate-requests", big],
+      ...Object.entries(dbFlags).flatMap(([k, v]) => [`--${k}`, v]),
     ],
     stdout: "null",
     stderr: "inherit",

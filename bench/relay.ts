@@ -14,6 +14,7 @@
  * @module
  */
 import { resolveConfig } from "../src/config.ts";
+import { benchDatabase, benchEngine } from "./engine.ts";
 import { startServer } from "../src/server.ts";
 import { openConfiguredDatabase } from "../src/server.ts";
 import { createUser } from "../src/core/users.ts";
@@ -89,11 +90,14 @@ async function runResponder(url: string, wId: string, token: string, serverId: s
 /** Sequential relay round trips through the real server; returns latency samples (ms). */
 async function measureRoundTrips(): Promise<number[]> {
   const dataDir = await Deno.makeTempDir({ prefix: "dust-mcp-bench-" });
+  const database = await benchDatabase();
   const config = resolveConfig(
-    { port: "0", host: "127.0.0.1", "data-dir": dataDir, "log-level": "warn" },
+    { port: "0", host: "127.0.0.1", "data-dir": dataDir, "log-level": "warn", ...database.flags },
     {},
   );
-  const server = await startServer(config);
+  const server = await startServer(config).catch(async (
+    e,
+  ) => (await database.drop(), Promise.reject(e)));
   try {
     const deps = server.deps;
     const u = await createBenchUser(deps, 0);
@@ -137,6 +141,7 @@ async function measureRoundTrips(): Promise<number[]> {
   } finally {
     await server.stop();
     await Deno.remove(dataDir, { recursive: true });
+    await database.drop();
   }
 }
 
@@ -236,7 +241,9 @@ async function measureStreamMemory() {
   const port = freePort();
   const url = `http://127.0.0.1:${port}`;
   // Users, tokens and registrations are created before the server process starts.
-  const db = await openConfiguredDatabase({ dataDir, databaseUrl: null });
+  const database = await benchDatabase();
+  const databaseUrl = database.flags["database-url"] ?? null;
+  const db = await openConfiguredDatabase({ dataDir, databaseUrl });
   const users = [];
   for (let i = 0; i < 20; i++) users.push(await createBenchUser({ db }, i));
   await db.close();
@@ -258,6 +265,7 @@ async function measureStreamMemory() {
       String(Math.ceil(STREAMS / users.length)),
       "--streams-total",
       String(STREAMS),
+      ...(databaseUrl ? ["--database-url", databaseUrl] : []),
     ],
     stdout: "null",
     stderr: "null",
@@ -283,6 +291,7 @@ async function measureStreamMemory() {
     child.kill("SIGTERM");
     await child.status;
     await Deno.remove(dataDir, { recursive: true });
+    await database.drop();
   }
 }
 
@@ -306,6 +315,9 @@ async function measureBaselineStreamMemory() {
   }
 }
 
+/** Run on SQLite, and by bench/run.ts on PostgreSQL too. */
+export const engines = ["sqlite", "postgres"];
+
 export async function run(): Promise<BenchResult> {
   const echo = stats(await measureEchoRoundTrips());
   const relay = stats(await measureRoundTrips());
@@ -320,7 +332,9 @@ export async function run(): Promise<BenchResult> {
     ratio: relay.p50 / echo.p50,
     ratioLabel: "relay round trip p50 ÷ bare Deno.serve fetch echo p50 (lower is better)",
     lines: [
-      `round trip (n=${relay.n}): relay p50 ${f(relay.p50)} ms, p99 ${f(relay.p99)} ms; ` +
+      `engine ${benchEngine()}; round trip (n=${relay.n}): relay p50 ${f(relay.p50)} ms, p99 ${
+        f(relay.p99)
+      } ms; ` +
       `echo baseline p50 ${f(echo.p50)} ms, p99 ${f(echo.p99)} ms; p99 ratio ${
         f(relay.p99 / echo.p99)
       }`,

@@ -6,14 +6,23 @@
  * @module
  */
 import type { BenchResult } from "./result.ts";
+import { BENCH_PG_ENV } from "./engine.ts";
+import { findPgBin, startPgCluster } from "../tests/helpers/pg_cluster.ts";
 
-type BenchModule = { run: () => Promise<BenchResult> };
+type BenchModule = { run: () => Promise<BenchResult>; engines?: string[] };
 
 /** Every bench module in this directory, by file name without `.ts`. */
 async function discover(): Promise<Map<string, URL>> {
   const dir = new URL("./", import.meta.url);
   const found = new Map<string, URL>();
-  const helpers = new Set(["run.ts", "load.ts", "raw_http.ts", "result.ts", "load_mixed_seed.ts"]);
+  const helpers = new Set([
+    "run.ts",
+    "load.ts",
+    "raw_http.ts",
+    "result.ts",
+    "load_mixed_seed.ts",
+    "engine.ts",
+  ]);
   for await (const entry of Deno.readDir(dir)) {
     if (!entry.isFile || !entry.name.endsWith(".ts") || helpers.has(entry.name)) continue;
     if (entry.name.endsWith("_worker.ts")) continue;
@@ -22,12 +31,24 @@ async function discover(): Promise<Map<string, URL>> {
   return new Map([...found].sort(([a], [b]) => a.localeCompare(b)));
 }
 
-async function runOne(name: string, url: URL): Promise<BenchResult> {
+async function runOne(
+  name: string,
+  url: URL,
+  pgAdminUrl: string | null = null,
+): Promise<BenchResult> {
   const mod = await import(url.href) as Partial<BenchModule>;
   if (typeof mod.run !== "function") throw new Error(`bench/${name}.ts does not export run()`);
+  if (pgAdminUrl) name = `${name}@postgres`;
   console.log(`\n== ${name}`);
   const started = performance.now();
-  const result = await mod.run();
+  if (pgAdminUrl) Deno.env.set(BENCH_PG_ENV, pgAdminUrl);
+  let result: BenchResult;
+  try {
+    result = await mod.run();
+  } finally {
+    Deno.env.delete(BENCH_PG_ENV);
+  }
+  if (pgAdminUrl) result = { ...result, name: `${result.name}@postgres` };
   const seconds = (performance.now() - started) / 1000;
   for (const line of result.lines) console.log(`  ${line}`);
   console.log(`  took ${seconds.toFixed(1)} s`);
@@ -40,6 +61,19 @@ async function runOne(name: string, url: URL): Promise<BenchResult> {
     JSON.stringify({ ...result, seconds, at: new Date().toISOString() }, null, 2) + "\n",
   );
   return result;
+}
+
+/**
+ * The PostgreSQL server of the second pass: `BENCH_DATABASE_URL` (an admin URL, e.g.
+ * `postgres://postgres@127.0.0.1:5432/postgres`), else a throwaway cluster of Debian's binaries;
+ * a string says why there is none.
+ */
+async function postgresServer(): Promise<{ url: string; stop(): Promise<void> } | string> {
+  const given = Deno.env.get("BENCH_DATABASE_URL");
+  if (given) return { url: given, stop: () => Promise.resolve() };
+  if (!findPgBin()) return "no PostgreSQL: install Debian's postgresql or set BENCH_DATABASE_URL";
+  const cluster = await startPgCluster();
+  return { url: cluster.url, stop: () => cluster.stop() };
 }
 
 if (import.meta.main) {
@@ -57,6 +91,23 @@ if (import.meta.main) {
   );
   const results: BenchResult[] = [];
   for (const name of wanted) results.push(await runOne(name, all.get(name)!));
+  // The modules that also run on PostgreSQL, once more on a PostgreSQL server.
+  const onPg: string[] = [];
+  for (const name of wanted) {
+    const mod = await import(all.get(name)!.href) as Partial<BenchModule>;
+    if (mod.engines?.includes("postgres")) onPg.push(name);
+  }
+  if (onPg.length) {
+    const pg = await postgresServer();
+    if (typeof pg === "string") console.log(`\npostgres pass skipped (${onPg.join(", ")}): ${pg}`);
+    else {
+      try {
+        for (const name of onPg) results.push(await runOne(name, all.get(name)!, pg.url));
+      } finally {
+        await pg.stop();
+      }
+    }
+  }
   console.log("\nsummary");
   for (const r of results) {
     const failed = r.failures?.length ? `  FAILED (${r.failures.length})` : "";

@@ -118,6 +118,7 @@ export function createApp(deps: Deps): Hono<AppEnv> {
     c.set("requestId", requestId);
     c.set("deps", deps);
     const started = performance.now();
+    c.set("startedAt", started);
     await next();
     // Mutate the headers (as secureHeaders does): c.header() on a finalised response copies it
     // through its body stream, which costs Deno.serve's fast path for fixed bodies.

@@ -40,6 +40,7 @@ import { sqlitePath } from "./db/open.ts";
 import type { S3Files } from "./storage/s3_files.ts";
 import { runBackupCommand, runRestoreCommand, runVerifyBackupCommand } from "./cli_backup.ts";
 import { rotateSigningKey } from "./core/signing_keys.ts";
+import { DOCTOR_FLAGS, DoctorUsageError, runDoctorCommand } from "./doctor/cli_doctor.ts";
 
 /** Where command output goes (tests capture it). */
 export interface Io {
@@ -47,13 +48,33 @@ export interface Io {
   err(line: string): void;
   /** Read all of standard input (for passwords). */
   readStdin(): Promise<string>;
+  /** Read the first line of standard input, without waiting for its end (a pasted token). */
+  readStdinLine?(): Promise<string>;
 }
 
 export const stdIo: Io = {
   out: (l) => console.log(l),
   err: (l) => console.error(l),
   readStdin: async () => await new Response(Deno.stdin.readable).text(),
+  readStdinLine: async () => await readFirstLine(Deno.stdin.readable),
 };
+
+/** Text up to the first newline of `stream` (at most 64 KiB), then the stream is let go. */
+async function readFirstLine(stream: ReadableStream<Uint8Array>): Promise<string> {
+  const reader = stream.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  try {
+    while (!text.includes("\n") && text.length < 65_536) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  return text.split(/\r?\n/)[0];
+}
 
 type Flags = Record<string, string | boolean | undefined>;
 
@@ -150,6 +171,50 @@ export const COMMANDS: Command[] = [
     summary: "Check a backup's database and files against its manifest, without restoring",
     flags: { from: "Backup directory" },
     run: async ({ flags, io }) => await runVerifyBackupCommand(String(flags.from), io),
+  },
+  {
+    words: ["bridge"],
+    summary: "Put local stdio MCP servers behind a dust-mcp server's relay, so your agents can " +
+      "call their tools (runs until stopped; status lines on standard error)",
+    flags: {
+      url: "The dust-mcp server's URL (e.g. https://dust.example.com)",
+      workspace: "Workspace id",
+      token: "Your personal token (- reads it from standard input)",
+      names: "Comma-separated names to register the servers under, in order (default: each " +
+        "server's own name)",
+      ask: "Which tools ask for approval: writes (default: all but read-only tools), all, none",
+    },
+    optional: ["names", "ask"],
+    passthrough: "-- <command> [args…] [-- <command> [args…]]…",
+    run: async ({ flags, io, passthrough }) => {
+      // Loaded on use: the server never needs the bridge (nor the MCP SDK's stdio client).
+      const { runBridgeCommand, BridgeUsageError } = await import("./bridge/cli_bridge.ts");
+      try {
+        return await runBridgeCommand(flags, passthrough, io);
+      } catch (e) {
+        if (e instanceof BridgeUsageError) throw new UsageError(e.message);
+        throw e;
+      }
+    },
+  },
+  {
+    words: ["doctor"],
+    summary: "Replay each AI client's discovery, registration, authorization, token exchange " +
+      "and first tools/list against the public URL; say which step fails, why, what to change",
+    flags: DOCTOR_FLAGS,
+    optional: Object.keys(DOCTOR_FLAGS),
+    run: async ({ config, flags, io, db }) => {
+      try {
+        return await runDoctorCommand(config, db, {
+          client: flags.client as string | undefined,
+          url: flags.url as string | undefined,
+          workspace: flags.workspace as string | undefined,
+        }, io.out);
+      } catch (e) {
+        if (e instanceof DoctorUsageError) throw new UsageError(e.message);
+        throw e;
+      }
+    },
   },
   {
     words: ["version"],

@@ -52,6 +52,8 @@ export interface Deps {
 export interface AppEnv {
   Variables: {
     requestId: string;
+    /** `performance.now()` when the request arrived (the request log's and the OAuth trace's). */
+    startedAt: number;
     deps: Deps;
     actor: Actor;
   };

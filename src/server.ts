@@ -4,6 +4,7 @@
  * the database) and is `AsyncDisposable` for tests.
  * @module
  */
+import { pruneTraces, TRACE_PRUNE_INTERVAL_MS } from "./core/oauth_traces.ts";
 import { join, resolve } from "node:path";
 import { type Config, StartError } from "./config.ts";
 import { openDatabase } from "./db/open.ts";
@@ -207,6 +208,11 @@ function addPeriodicJobs(deps: Deps, sweptAtStart: boolean): void {
     name: "audit-prune",
     intervalMs: 3600_000,
     run: async () => await pruneAuditLog(db, Date.now(), deps.config.auditMaxEntries),
+  });
+  cluster.addJob({
+    name: "oauth-trace-prune",
+    intervalMs: TRACE_PRUNE_INTERVAL_MS,
+    run: async () => void await pruneTraces(db, Date.now()),
   });
   cluster.addJob({
     name: "dead-instance-work",

@@ -12,6 +12,7 @@ import type { Deps } from "../deps.ts";
 import type { Actor } from "../auth/actor.ts";
 import { ALL_SCOPES } from "../auth/actor.ts";
 import { resolveUserActor } from "../auth/user_actor.ts";
+import { narrowRunActor } from "../core/grant_access.ts";
 import {
   type AgentMessageCreated,
   appendConversationEvent,
@@ -108,12 +109,14 @@ async function actorForRun(deps: Deps, job: AgentMessageCreated): Promise<Actor 
   }
   const userSId = await findUserSId(deps, job.userId);
   if (!userSId) return null;
-  return await resolveUserActor(deps, {
+  const actor = await resolveUserActor(deps, {
     userSId,
     workspaceSId: job.workspaceSId,
     scopes: new Set(ALL_SCOPES),
     credential: { kind: "session", id: `agent_run:${job.messageSId}` },
   });
+  // A run launched through a narrowed OAuth grant reaches only what that grant reaches now.
+  return actor ? await narrowRunActor(deps.db, actor, job.grantId ?? null) : null;
 }
 
 /** Run one agent message to its end. Never throws: failures end the message `failed`. */

@@ -26,6 +26,7 @@ import {
   claimExpiredAgentRuns,
   endAgentRun,
   forgetAllAgentRuns,
+  leaseAgentRunHere,
   listUnfinishedAgentMessages,
   renewAgentRuns,
   type UnfinishedAgentMessage,
@@ -54,6 +55,7 @@ export class AgentRunner {
   readonly #running = new Map<string, Run>();
   readonly #queue: AgentMessageCreated[] = [];
   readonly #settled = new Set<Promise<void>>();
+  readonly #resumeAfter = new Map<string, AgentMessageCreated>();
   #unsubscribe: (() => void) | null = null;
   #deps: Deps | null = null;
 
@@ -168,10 +170,13 @@ export class AgentRunner {
   async #enqueue(job: AgentMessageCreated): Promise<void> {
     if (this.deps.shutdown.aborted) return;
     // A message announced twice (a resume after tool approvals racing its expiry) runs once.
-    if (
-      this.#running.has(job.messageSId) ||
-      this.#queue.some((j) => j.messageSId === job.messageSId)
-    ) return;
+    if (this.#running.has(job.messageSId)) {
+      // A resume announced while the run that parked is still finishing: it runs right after
+      // (its lease is already taken for it).
+      if (job.resume) this.#resumeAfter.set(job.messageSId, job);
+      return;
+    }
+    if (this.#queue.some((j) => j.messageSId === job.messageSId)) return;
     if (this.#queue.length >= MAX_QUEUED_RUNS) {
       await failAgentMessage(this.deps, job, {
         code: "agent_overloaded",
@@ -203,12 +208,20 @@ export class AgentRunner {
       this.deps.log.error("agent run crashed", { messageId: job.messageSId, error: String(e) })
     ).finally(async () => {
       unsubscribe();
-      if (controller.signal.reason !== "lease_lost") {
-        await endAgentRun(this.deps, job.messageSId, this.deps.instanceId).catch((e) =>
+      const sId = job.messageSId;
+      if (!this.#resumeAfter.has(sId) && controller.signal.reason !== "lease_lost") {
+        await endAgentRun(this.deps, sId, this.deps.instanceId).catch((e) =>
           this.deps.log.warn("agent run lease not released", { error: String(e) })
         );
       }
-      this.#running.delete(job.messageSId);
+      // A resume announced meanwhile (even during the release above) runs next, on a lease
+      // taken again in case the release removed it.
+      const resume = this.#resumeAfter.get(sId);
+      this.#resumeAfter.delete(sId);
+      if (resume && await leaseAgentRunHere(this.deps, sId).catch(() => false)) {
+        this.#queue.push(resume);
+      }
+      this.#running.delete(sId);
       this.#settled.delete(p);
       this.#drain();
     });
@@ -239,6 +252,13 @@ export class AgentRunner {
     for (const r of this.#running.values()) r.controller.abort("shutdown");
     for (const job of interrupted) {
       try {
+        // A run that parked on tool approvals just before the stop is not interrupted: its
+        // checkpoint waits in the database and resumes after the restart.
+        const unfinished = await listUnfinishedAgentMessages(this.deps, 1, job.messageSId);
+        if (unfinished.length === 0) {
+          await endAgentRun(this.deps, job.messageSId, this.deps.instanceId);
+          continue;
+        }
         await failAgentMessage(this.deps, job, {
           code: "agent_interrupted",
           message: INTERRUPTED_MESSAGE,

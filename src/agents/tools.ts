@@ -18,7 +18,12 @@ import type { FileScope } from "../core/file_types.ts";
 import { findInternalTool } from "../core/mcp_server_views.ts";
 import { findRegistrationForRun, slugify } from "../core/relay_registry.ts";
 import { connectRelayClient } from "../relay/transport.ts";
-import { clientSideServerKey, type Stake, type ToolIdentity } from "../core/tool_stakes.ts";
+import {
+  clientSideServerKey,
+  DECLARED_STAKE_KEY,
+  type Stake,
+  type ToolIdentity,
+} from "../core/tool_stakes.ts";
 import { withoutNulDeep } from "../util/nul.ts";
 
 /** MCP content blocks, as stored in an action's `output`. */
@@ -69,11 +74,21 @@ export interface AgentToolset {
 }
 
 /**
- * A client-side tool's stake: Dust's default for local tools is `low` (asks, and the user may
- * "always allow" it); a tool that declares itself destructive (`destructiveHint`) is `high`
- * (asks every time).
+ * A client-side tool's stake. A stake the tool declares in `_meta["dust-mcp/stake"]`
+ * (`never_ask`, `low`, `high`; `medium` counts as `high`) is the user's own choice for their
+ * own local tool (`dust-mcp bridge --ask`, src/bridge/stakes.ts) and wins. Otherwise Dust's
+ * default for local tools, `low` (asks, and the user may "always allow" it), or `high` (asks
+ * every time) for a tool that declares itself destructive (`destructiveHint`).
  */
-export function clientSideStake(t: { annotations?: { destructiveHint?: boolean } }): Stake {
+export function clientSideStake(
+  t: {
+    annotations?: { destructiveHint?: unknown; readOnlyHint?: unknown };
+    _meta?: Record<string, unknown>;
+  },
+): Stake {
+  const declared = t._meta?.[DECLARED_STAKE_KEY];
+  if (declared === "never_ask" || declared === "low" || declared === "high") return declared;
+  if (declared === "medium") return "high";
   return t.annotations?.destructiveHint === true ? "high" : "low";
 }
 
@@ -301,6 +316,7 @@ type ListedTool = {
   description?: string;
   inputSchema?: unknown;
   annotations?: { destructiveHint?: boolean };
+  _meta?: Record<string, unknown>;
 };
 
 /** `tools/list` with pagination, bounded to 20 pages. */

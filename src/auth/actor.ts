@@ -35,6 +35,8 @@ export interface Credential {
   clientId?: string;
   /** The OAuth grant row id, for OAuth access tokens (revocation checks). */
   grantId?: number;
+  /** The grant's `access_version` this actor was built at (core/grant_access.ts). */
+  grantVersion?: number;
   /** When a self-contained credential (an OAuth access token) expires, epoch ms. */
   expiresAt?: number;
   /**
@@ -44,6 +46,18 @@ export interface Credential {
   sessionIdHash?: string;
 }
 
+/**
+ * What an OAuth grant narrowed on consent may reach (core/grant_access.ts): only these spaces
+ * (row ids, and their sIds for the checks that only hold sIds), intersected with what the user
+ * reads; and the user's conversations that live in no space only when `conversations`.
+ * Absent on an actor: the credential reaches everything its user reads.
+ */
+export interface SpaceNarrowing {
+  spaceIds: ReadonlySet<number>;
+  spaceSIds: ReadonlySet<string>;
+  conversations: boolean;
+}
+
 export interface UserActor {
   kind: "user";
   user: UserRef;
@@ -51,6 +65,7 @@ export interface UserActor {
   role: Role;
   scopes: ReadonlySet<Scope>;
   credential: Credential;
+  narrowing?: SpaceNarrowing;
 }
 
 export interface ApiKeyActor {

@@ -10,7 +10,7 @@ import { ALL_SCOPES } from "./actor.ts";
 import type { AccessClaims } from "./jwt.ts";
 import { findUserBySId, toUserRef } from "../core/users.ts";
 import { findWorkspaceBySId, getRole, toWorkspaceRef } from "../core/workspaces.ts";
-import { isGrantActive } from "../core/oauth_grants.ts";
+import { applyGrantAccess, loadGrantAccess } from "../core/grant_access.ts";
 
 export function parseScopes(scope: string): Set<Scope> {
   const out = new Set<Scope>();
@@ -45,13 +45,18 @@ export async function resolveUserActor(
   };
 }
 
-/** Actor for verified OAuth access-token claims (checks the grant is still active). */
+/**
+ * Actor for verified OAuth access-token claims: the grant must still be active, and its
+ * current choice on consent (read-only, chosen spaces, conversations: core/grant_access.ts)
+ * is applied, so an edit on the connected-access page holds from the next request on.
+ */
 export async function actorFromAccessClaims(
   deps: Deps,
   claims: AccessClaims,
 ): Promise<UserActor | null> {
-  if (claims.gid && !await isGrantActive(deps.db, claims.gid)) return null;
-  return await resolveUserActor(deps, {
+  const access = claims.gid ? await loadGrantAccess(deps.db, claims.gid) : null;
+  if (claims.gid && !access?.active) return null;
+  const actor = await resolveUserActor(deps, {
     userSId: claims.sub,
     workspaceSId: claims.wid,
     scopes: parseScopes(claims.scope),
@@ -62,4 +67,7 @@ export async function actorFromAccessClaims(
       expiresAt: claims.exp * 1000,
     },
   });
+  if (!actor || !access) return actor;
+  if (access.userId !== actor.user.id || access.workspaceId !== actor.workspace.id) return null;
+  return applyGrantAccess(actor, access);
 }

@@ -29,6 +29,12 @@
  *   for the system space; everyone for the conversations space.
  * - Administering a space (`canAdministerSpace`): Pod editors for a Pod; workspace admins for
  *   global, regular and system spaces; nobody for the conversations space.
+ * - Narrowed credentials (an OAuth grant narrowed on consent, grant_access.ts): every space
+ *   rule above is intersected with the chosen spaces (`withinNarrowing`); the conversations
+ *   space, conversations in no space and unscoped uploads need the grant's "conversations"
+ *   choice (`reachesOwnConversations`); builder- and admin-only operations, the audit log and
+ *   the workspace directory are refused (`isNarrowed`), so a narrowed token can neither mint a
+ *   wider credential nor change who reads what.
  * @module
  */
 import type { Db } from "../db/db.ts";
@@ -72,7 +78,42 @@ export function requireWorkspaceRole(
   if (actor.kind !== "user" || !roles.includes(actor.role)) {
     throw new AppError(403, "workspace_auth_error", message);
   }
+  // Builder and admin operations act on the whole workspace: never through a narrowed token.
+  if (!roles.includes("user")) requireFullAccess(actor);
   return actor;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Narrowed credentials (grant_access.ts)
+// ---------------------------------------------------------------------------------------------
+
+export const NARROWED_MESSAGE =
+  "This token was narrowed to chosen spaces on consent; this action needs full access.";
+
+/** Rule: the credential was narrowed to chosen spaces (or away from conversations). */
+export function isNarrowed(actor: Actor): boolean {
+  return actor.kind === "user" && actor.narrowing !== undefined;
+}
+
+/** Rule: workspace-wide actions and minting credentials need an unnarrowed credential. */
+export function requireFullAccess(actor: Actor, message = NARROWED_MESSAGE): void {
+  if (isNarrowed(actor)) throw new AppError(403, "workspace_auth_error", message);
+}
+
+/** Rule: whether a narrowed credential's choice includes the space (always true otherwise). */
+export function withinNarrowing(actor: Actor, space: Pick<SpaceRow, "id" | "kind">): boolean {
+  if (actor.kind !== "user" || !actor.narrowing) return true;
+  return space.kind === "conversations"
+    ? actor.narrowing.conversations
+    : actor.narrowing.spaceIds.has(space.id);
+}
+
+/**
+ * Rule: the credential reaches the user's conversations that live in no space (private and
+ * workspace-visible ones) and their unscoped uploads.
+ */
+export function reachesOwnConversations(actor: Actor): boolean {
+  return actor.kind !== "user" || !actor.narrowing || actor.narrowing.conversations;
 }
 
 /**
@@ -88,7 +129,7 @@ export function requireWorkspaceAdmin(
 
 /** Rule: the audit log is read by workspace admins and by the workspace's API keys. */
 export function canReadAuditLog(actor: Actor): boolean {
-  return actor.kind === "api_key" || isAdmin(actor);
+  return actor.kind === "api_key" || (isAdmin(actor) && !isNarrowed(actor));
 }
 
 /**
@@ -97,7 +138,7 @@ export function canReadAuditLog(actor: Actor): boolean {
  * nearest equivalents; other callers are answered as Dust answers them (404).
  */
 export function canReadWorkspaceDirectory(actor: Actor): boolean {
-  return actor.kind === "api_key" || isAdmin(actor);
+  return actor.kind === "api_key" || (isAdmin(actor) && !isNarrowed(actor));
 }
 
 /** Rule: builders and admins (and API keys, which act at builder level) build things. */
@@ -127,7 +168,7 @@ export function requireScope(actor: Actor, scope: Scope): void {
 
 /** Rule: who reads a space (see the module comment for the table). */
 export async function canReadSpace(db: Db, actor: Actor, space: SpaceRow): Promise<boolean> {
-  if (space.workspaceId !== actor.workspace.id) return false;
+  if (space.workspaceId !== actor.workspace.id || !withinNarrowing(actor, space)) return false;
   return await spaceReadRule(
     actor,
     space,
@@ -196,6 +237,7 @@ export async function canWriteSpace(db: Db, actor: Actor, space: SpaceRow): Prom
 /** Rule: who administers a space (name, members, archive). */
 export async function canAdministerSpace(db: Db, actor: Actor, space: SpaceRow): Promise<boolean> {
   if (space.workspaceId !== actor.workspace.id || actor.kind !== "user") return false;
+  if (!withinNarrowing(actor, space)) return false;
   if (space.kind === "project") {
     return await getSpaceMemberRole(db, space.id, actor.user.id) === "editor";
   }
@@ -278,6 +320,7 @@ export async function readableSpaceIds(db: Db, actor: Actor): Promise<Set<number
   const granted = await groupGrantedSpaceIds(db, actor.workspace.id, userId);
   const out = new Set<number>();
   for (const s of spaces) {
+    if (!withinNarrowing(actor, s)) continue;
     const member = (id: number) => members.has(id);
     if (await spaceReadRule(actor, s, member, (id) => granted.has(id))) out.add(s.id);
   }
@@ -318,6 +361,7 @@ export async function canReadConversation(
 ): Promise<boolean> {
   if (c.workspaceId !== actor.workspace.id || c.visibility === "deleted") return false;
   if (c.space) return await canReadSpace(db, actor, c.space);
+  if (!reachesOwnConversations(actor)) return false;
   if (c.visibility === "workspace") return true;
   return actor.kind === "api_key" ? c.createdThroughApiKey : c.isParticipant;
 }

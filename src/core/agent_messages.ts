@@ -49,6 +49,11 @@ export interface AgentMessageCreated {
   /** The user who posted the triggering message (null for API keys). */
   userId: number | null;
   /**
+   * The OAuth grant (row id) of the credential that launched the run, when it was one: the run
+   * acts within that grant's choice of spaces (core/grant_access.ts `narrowRunActor`).
+   */
+  grantId?: number | null;
+  /**
    * True when the message was parked on tool approvals and they are all decided: the run
    * resumes from its checkpoint (tool_approvals.ts) instead of starting over.
    */

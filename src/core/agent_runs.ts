@@ -93,22 +93,28 @@ export async function insertAgentRun(
 
 /**
  * Take the run of a message that has none (a run resumed after tool approvals): true when this
- * instance now holds it, false when another instance already does (it runs the message).
+ * instance now holds it (or already did), false when another instance does (it runs it).
  */
 export async function leaseAgentRunHere(
   deps: Pick<Deps, "db" | "instanceId" | "config">,
-  messageId: number,
+  messageSId: string,
 ): Promise<boolean> {
   const at = Date.now();
-  const r = await deps.db.run(
+  await deps.db.run(
     `INSERT INTO agent_runs (message_id, instance_id, lease_until, attempts, created_at)
-     VALUES (?, ?, ?, 1, ?) ON CONFLICT (message_id) DO NOTHING`,
-    messageId,
+     SELECT id, ?, ?, 1, ? FROM messages WHERE s_id = ?
+     ON CONFLICT (message_id) DO NOTHING`,
     deps.instanceId,
     at + deps.config.workLeaseSeconds * 1000,
     at,
+    messageSId,
   );
-  return r.changes > 0;
+  const holder = await deps.db.get(
+    `SELECT r.instance_id FROM agent_runs r JOIN messages m ON m.id = r.message_id
+     WHERE m.s_id = ?`,
+    messageSId,
+  ) as { instance_id: string | null } | undefined;
+  return holder?.instance_id === deps.instanceId;
 }
 
 /**

@@ -131,10 +131,22 @@ export function toLightAgentConfiguration(
   };
 }
 
-/** Rule: a private agent exists only for its author; every other scope for the workspace. */
+/**
+ * Rule: a private agent exists only for its author; every other scope for the workspace. A
+ * token narrowed on consent also does not see an agent whose knowledge (`spaceIds`) reaches
+ * beyond its chosen spaces (Dust's rule for an agent's requested spaces).
+ */
 export function canReadAgent(actor: Actor, a: AgentRow): boolean {
+  if (!agentWithinNarrowing(actor, a)) return false;
   if (a.scope !== "private") return true;
   return actor.kind === "user" && a.authorUserId === actor.user.id;
+}
+
+/** Rule: a narrowed token reaches an agent only when all of its knowledge is in its spaces. */
+export function agentWithinNarrowing(actor: Actor, a: AgentRow): boolean {
+  if (actor.kind !== "user" || !actor.narrowing) return true;
+  const chosen = actor.narrowing.spaceSIds;
+  return a.spaceIds.every((s) => chosen.has(s));
 }
 
 /**
@@ -243,7 +255,7 @@ export async function listAgentConfigurations(
   return (await deps.db.all(
     "SELECT * FROM agent_configurations WHERE workspace_id = ? AND status = 'active' LIMIT 5000",
     actor.workspace.id,
-  )).map(fromRow).filter(keep).sort(compareAgents);
+  )).map(fromRow).filter((a) => keep(a) && agentWithinNarrowing(actor, a)).sort(compareAgents);
 }
 
 /** One agent by sId; unknown, another workspace's, or someone else's private → 404. */

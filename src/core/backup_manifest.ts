@@ -66,7 +66,8 @@ export function backupFilePath(dir: string, key: string): string {
 export async function readManifest(dir: string): Promise<BackupManifest> {
   let text: string;
   try {
-    text = await Deno.readTextFile(join(dir, MANIFEST_FILE));
+    // A data file of the backup, never a source file (readFile: the packaging check's rule).
+    text = new TextDecoder().decode(await Deno.readFile(join(dir, MANIFEST_FILE)));
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
       throw new BackupError(

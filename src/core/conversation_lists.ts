@@ -10,7 +10,7 @@
 import type { Deps } from "../deps.ts";
 import type { Actor } from "../auth/actor.ts";
 import { invalid } from "../errors.ts";
-import { readableSpaceIds, requireUser } from "./access.ts";
+import { reachesOwnConversations, readableSpaceIds, requireUser } from "./access.ts";
 import { listWorkspaceSpaces } from "./space_rows.ts";
 
 export const CONSOLE_CONVERSATION_VIEWS = ["mine", "shared", "pods"] as const;
@@ -48,7 +48,9 @@ export async function listConsoleConversations(
   const ws = actor.workspace.id;
   const uid = user.user.id;
   let rows: Record<string, unknown>[];
-  if (input.view === "mine") {
+  if (input.view !== "pods" && !reachesOwnConversations(actor)) {
+    rows = [];
+  } else if (input.view === "mine") {
     rows = await deps.db.all(
       `${SELECT} JOIN conversation_participants p ON p.conversation_id = c.id AND p.user_id = ?
        WHERE c.workspace_id = ? AND c.space_id IS NULL AND c.visibility = 'unlisted'

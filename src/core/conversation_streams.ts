@@ -91,8 +91,8 @@ function accessCheck(
   deps: Deps,
   actor: Actor,
   conversationSId: string,
-): () => Promise<boolean> {
-  return async () => {
+): (eventId: number) => Promise<boolean> {
+  const check = async () => {
     if (!await isCredentialActive(deps.db, actor.credential)) return false;
     if (
       actor.kind === "user" && await getRole(deps.db, actor.workspace.id, actor.user.id) === null
@@ -101,6 +101,39 @@ function accessCheck(
     }
     return await findReadableConversation(deps, actor, conversationSId) !== null;
   };
+  const reader = [
+    actor.workspace.id,
+    actor.kind === "user" ? `user:${actor.user.id}:${actor.role}` : "key",
+    actor.credential.kind,
+    actor.credential.id,
+    conversationSId,
+  ].join("|");
+  return (eventId) =>
+    Number.isFinite(eventId) ? sharedCheck(deps, `${reader}|${eventId}`, check) : check();
+}
+
+/** How long the check of one event by one reader is shared by that reader's other streams. */
+const SHARED_CHECK_MS = 1000;
+const sharedChecks = new WeakMap<Deps, Map<string, { at: number; ok: Promise<boolean> }>>();
+
+/**
+ * One access check per reader and event, however many streams the reader holds on the
+ * conversation (10,000 streams of one reader were 30,000 queries per event). Each event is
+ * checked anew, so a revocation acts on the next event as before; entries leave a second later.
+ */
+function sharedCheck(deps: Deps, key: string, check: () => Promise<boolean>): Promise<boolean> {
+  let checks = sharedChecks.get(deps);
+  if (!checks) sharedChecks.set(deps, checks = new Map());
+  const now = Date.now();
+  for (const [k, c] of checks) {
+    if (now - c.at < SHARED_CHECK_MS) break;
+    checks.delete(k);
+  }
+  const hit = checks.get(key);
+  if (hit) return hit.ok;
+  const ok = check();
+  checks.set(key, { at: now, ok });
+  return ok;
 }
 
 // deno-lint-ignore no-explicit-any

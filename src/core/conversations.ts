@@ -14,7 +14,13 @@ import { appendEvent, conversationStream } from "./conversation_events.ts";
 
 import { newSId } from "../util/ids.ts";
 import type { SpaceRow } from "./space_rows.ts";
-import { requireReadablePod, requireReadableSpace, requireScope, requireUser } from "./access.ts";
+import {
+  reachesOwnConversations,
+  requireReadablePod,
+  requireReadableSpace,
+  requireScope,
+  requireUser,
+} from "./access.ts";
 import {
   conversationFromRow,
   conversationListItem,
@@ -76,6 +82,13 @@ export async function postConversation(
     throw invalid(`depth: must be below ${MAX_CONVERSATION_DEPTH}`);
   }
   const space = input.spaceId ? await requireReadableSpace(deps.db, actor, input.spaceId) : null;
+  if (!space && !reachesOwnConversations(actor)) {
+    throw new AppError(
+      403,
+      "workspace_auth_error",
+      "This token was narrowed on consent to chosen spaces without conversations: create the conversation in one of its Pods (spaceId).",
+    );
+  }
   const sId = newSId();
   const prepared = input.post ? await preparePost(deps, actor, input.post, "conversation") : null;
   let created: { conversation: ConversationRow; inserted: InsertedPost | null };
@@ -208,7 +221,8 @@ export async function listConversations(deps: Deps, actor: Actor, input: ListCon
     );
   } else {
     requireUser(actor);
-    rows = await deps.db.all(
+    // A token narrowed away from conversations sees none outside its spaces.
+    rows = !reachesOwnConversations(actor) ? [] : await deps.db.all(
       `${LIST_SELECT} JOIN conversation_participants p ON p.conversation_id = c.id AND p.user_id = ?
        WHERE c.workspace_id = ? AND c.space_id IS NULL AND c.visibility = 'unlisted'
        AND c.updated_at ${cmp} ? ORDER BY c.updated_at ${order} LIMIT ?`,

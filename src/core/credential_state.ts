@@ -40,7 +40,16 @@ export async function isCredentialActive(
     return !!row && row.expires_at > at;
   }
   if (credential.kind === "oauth") {
-    return !credential.id.startsWith("gnt_") || await isGrantUsable(db, credential.id, at);
+    if (!credential.id.startsWith("gnt_")) return true;
+    if (!await isGrantUsable(db, credential.id, at)) return false;
+    if (credential.grantVersion === undefined) return true;
+    // The user edited what the grant may reach (grant_access.ts): the stream ends, and the
+    // client's reconnection is judged under the new choice.
+    const row = await db.get(
+      "SELECT access_version FROM oauth_grants WHERE s_id = ?",
+      credential.id,
+    ) as { access_version: number } | undefined;
+    return !!row && Number(row.access_version) === credential.grantVersion;
   }
   const row = await db.get(STATE_SQL[credential.kind], credential.id) as TokenRow;
   return !!row && row.revoked_at === null && (row.expires_at == null || row.expires_at > at);

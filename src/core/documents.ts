@@ -16,7 +16,7 @@ import {
   requireDataSource,
   toDataSourceJSON,
 } from "./data_sources.ts";
-import { assertStorageFits, storageOwnerOf } from "./storage_quota.ts";
+import { assertStorageFits, storageOwnerOf, storageTx } from "./storage_quota.ts";
 import { removeDocumentChunks, replaceDocumentChunks } from "./search_index.ts";
 import type { SpaceRow } from "./space_rows.ts";
 
@@ -219,7 +219,7 @@ export async function upsertDocument(deps: Deps, actor: Actor, input: UpsertDocu
   const chunks = chunkText(input.text);
   const t = now();
   const textSize = new TextEncoder().encode(input.text).byteLength;
-  const row = await deps.db.tx(async () => {
+  const row = await storageTx(deps, actor.workspace.id, async () => {
     await assertDocumentFits(deps, actor, dataSource.id, input.documentId, textSize);
     const r = await deps.db.get(
       `INSERT INTO documents (workspace_id, data_source_id, document_id, title, mime_type, text,

@@ -14,7 +14,7 @@ import { now } from "../db/db.ts";
 import { AppError, invalid } from "../errors.ts";
 import { newResourceId } from "../util/ids.ts";
 import { endBy } from "../util/streams.ts";
-import { canAccessFileScope, requireScope } from "./access.ts";
+import { canAccessFileScope, reachesOwnConversations, requireScope } from "./access.ts";
 import { findReadableConversation } from "./conversation_views.ts";
 import { findSpaceInWorkspace } from "./space_rows.ts";
 import { removeBlob } from "./backup_runs.ts";
@@ -23,6 +23,7 @@ import {
   releaseReservation,
   reserveStorage,
   storageOwnerOf,
+  storageTx,
 } from "./storage_quota.ts";
 import {
   assertUploadable,
@@ -161,6 +162,7 @@ function fileNotFound(): AppError {
 
 /** Rule for unscoped uploads: the uploading user, or API keys for key uploads. */
 function isUploader(actor: Actor, f: FileRow): boolean {
+  if (!reachesOwnConversations(actor)) return false; // uploads waiting for a conversation
   return actor.kind === "user" ? f.userId === actor.user.id : f.userId === null;
 }
 
@@ -199,7 +201,17 @@ async function resolveUploadScope(
 ): Promise<FileScope | null> {
   const meta = input.useCaseMetadata ?? {};
   if (input.useCase === "conversation") {
-    if (!meta.conversationId) return null;
+    if (!meta.conversationId) {
+      // An unscoped upload is the user's own, like a conversation in no space.
+      if (!reachesOwnConversations(actor)) {
+        throw new AppError(
+          403,
+          "workspace_auth_error",
+          "This token cannot upload outside its spaces.",
+        );
+      }
+      return null;
+    }
     const scope: FileScope = { type: "conversation", conversation_id: meta.conversationId };
     await requireFileScope(deps, actor, scope, "write");
     return scope;
@@ -249,7 +261,7 @@ export async function createFile(
       ? { conversationId: scope.conversation_id }
       : { spaceId: scope.pod_id })
     : {};
-  return await deps.db.tx(async () => {
+  return await storageTx(deps, actor.workspace.id, async () => {
     const size = input.fileSize;
     await assertStorageFits(
       deps,
@@ -344,7 +356,7 @@ export async function uploadFileContent(
     const key = await streamToNewKey(deps, f, input.body);
     let updated;
     try {
-      updated = await deps.db.tx(async () => {
+      updated = await storageTx(deps, owner.workspaceId, async () => {
         await releaseReservation(deps.db, reservation);
         const size = f.fileSize;
         await assertStorageFits(deps, owner, { memberBytes: size, workspaceBytes: size }, "file");

@@ -29,7 +29,14 @@ export interface CredentialState {
   allowTokenInUrl: boolean;
   /** "allowlist" means OAuth clients must pass the redirect-URI allowlist on every request. */
   redirectPolicy: "all" | "allowlist";
+  /**
+   * The OAuth grant's `access_version` (0 for MCP tokens): a memoised actor built at another
+   * version is rebuilt, so an edit of the grant's choice applies on the next request.
+   */
+  accessVersion: number;
 }
+
+const VERSION_COLUMN = { mcp_token: "0", oauth: "t.access_version" } as const;
 
 const TABLE = { mcp_token: "mcp_tokens", oauth: "oauth_grants" } as const;
 
@@ -44,7 +51,8 @@ function statementFor(db: Db, kind: CredentialRef["kind"]): ReturnType<Db["prepa
     stmt = db.prepare(
       `SELECT (t.revoked_at IS NULL AND t.user_id = ?) AS live, t.expires_at AS expires_at,
               m.role AS role, w.mcp_enabled AS mcp_enabled,
-              w.allow_token_in_url AS allow_token_in_url, w.redirect_policy AS redirect_policy
+              w.allow_token_in_url AS allow_token_in_url, w.redirect_policy AS redirect_policy,
+              ${VERSION_COLUMN[kind]} AS access_version
        FROM workspaces w
        LEFT JOIN ${TABLE[kind]} t ON t.s_id = ? AND t.workspace_id = w.id
        LEFT JOIN memberships m ON m.workspace_id = w.id AND m.user_id = ?
@@ -77,6 +85,7 @@ function stateAt(s: StoredState, at: number): CredentialState {
     mcpEnabled: s.mcpEnabled,
     allowTokenInUrl: s.allowTokenInUrl,
     redirectPolicy: s.redirectPolicy,
+    accessVersion: s.accessVersion,
   };
 }
 
@@ -94,6 +103,7 @@ async function readCredentialState(db: Db, ref: CredentialRef): Promise<StoredSt
       mcp_enabled: number;
       allow_token_in_url: number;
       redirect_policy: "all" | "allowlist";
+      access_version: number | null;
     }
     | undefined;
   if (!row) {
@@ -104,6 +114,7 @@ async function readCredentialState(db: Db, ref: CredentialRef): Promise<StoredSt
       mcpEnabled: false,
       allowTokenInUrl: false,
       redirectPolicy: "all",
+      accessVersion: 0,
     };
   }
   return {
@@ -113,6 +124,7 @@ async function readCredentialState(db: Db, ref: CredentialRef): Promise<StoredSt
     mcpEnabled: row.mcp_enabled === 1,
     allowTokenInUrl: row.allow_token_in_url === 1,
     redirectPolicy: row.redirect_policy,
+    accessVersion: Number(row.access_version ?? 0),
   };
 }
 

@@ -11,7 +11,7 @@ import { AppError } from "../errors.ts";
 import { newResourceId, newSecret } from "../util/ids.ts";
 import { hashSecret } from "../auth/hash.ts";
 import type { UserActor } from "../auth/actor.ts";
-import { isAdmin } from "./access.ts";
+import { isAdmin, requireFullAccess } from "./access.ts";
 
 export const MCP_TOKEN_PREFIX = "dmcp_";
 export const MCP_TOKEN_TTL_MS = 365 * 24 * 3600 * 1000;
@@ -68,6 +68,7 @@ export async function issueMcpToken(
 
 /** Create a token for the calling user in the actor's workspace (Integrations page). */
 export async function createMcpToken(db: Db, actor: UserActor): Promise<CreatedMcpToken> {
+  requireFullAccess(actor);
   return await issueMcpToken(db, { userId: actor.user.id, workspaceId: actor.workspace.id });
 }
 

@@ -13,6 +13,7 @@ import type { Actor } from "../auth/actor.ts";
 import { AppError, invalid } from "../errors.ts";
 import { newSId } from "../util/ids.ts";
 import { requireScope } from "./access.ts";
+import { launchingGrantId } from "./grant_access.ts";
 import { type AgentRow, findAgentByName, getAgentConfiguration } from "./agents.ts";
 import {
   attachFile,
@@ -211,13 +212,15 @@ export async function insertPost(
       const am = await addMessage("agent_message");
       await db.run(
         `INSERT INTO agent_messages (message_id, agent_configuration_id, agent_s_id, agent_version,
-           status, parent_message_id, skip_tools_validation) VALUES (?, ?, ?, ?, 'created', ?, ?)`,
+           status, parent_message_id, skip_tools_validation, grant_id)
+           VALUES (?, ?, ?, ?, 'created', ?, ?, ?)`,
         am.id,
         a.id,
         a.sId,
         a.version,
         um.id,
         p.skipToolsValidation ? 1 : 0,
+        launchingGrantId(actor),
       );
       // The run is this instance's (it announces the message to its runner below).
       const at = Date.now();
@@ -321,6 +324,7 @@ export async function finishPost(
       messageSId: a.sId,
       agentSId: a.agentSId,
       userId: actor.kind === "user" ? actor.user.id : null,
+      grantId: launchingGrantId(actor),
     };
     // To this instance's runner only: the run's lease is already this instance's.
     deps.events.publishLocal(AGENT_MESSAGE_CREATED_CHANNEL, payload);

@@ -17,7 +17,7 @@
 import { createHash } from "node:crypto";
 import type { Db } from "../db/db.ts";
 import { openDb, type SqliteDb } from "../db/sqlite.ts";
-import { migrate, SQLITE_MIGRATIONS } from "../db/migrate.ts";
+import { migrate, SQLITE_MIGRATIONS, SQLITE_SCHEMA_VERSION } from "../db/migrate.ts";
 import {
   appliedVersions,
   copyTable,
@@ -164,7 +164,7 @@ async function prepareSource(source: SqliteDb, report: (line: string) => void): 
   }
   const applied = await migrate(source);
   report(
-    `source: ${source.path}, schema version ${SQLITE_MIGRATIONS.length}` +
+    `source: ${source.path}, schema version ${SQLITE_SCHEMA_VERSION}` +
       (applied.length ? ` (applied migrations ${applied.join(", ")})` : ""),
   );
 }

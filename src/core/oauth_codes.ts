@@ -22,6 +22,14 @@ import {
   revokeGrantById,
 } from "./oauth_grants.ts";
 import { touchClient } from "./oauth_clients.ts";
+import {
+  type AccessChoice,
+  decodeChoice,
+  effectiveScopes,
+  encodeChoice,
+  FULL_ACCESS,
+  writeGrantChoice,
+} from "./grant_access.ts";
 import { oauthClientRefusal } from "./workspace_settings.ts";
 
 export const CODE_TTL_MS = 5 * 60 * 1000;
@@ -33,8 +41,11 @@ export interface CodeInput {
   redirectUri: string;
   redirectUriSent: boolean;
   codeChallenge: string;
+  /** The scopes the client asked for (the grant's ceiling). */
   scopes: Scope[];
   resource: string;
+  /** What the user chose on consent (read-only, spaces, conversations); default: everything. */
+  access?: AccessChoice;
 }
 
 /** Issue a code after consent; returns the code (given once to the client). */
@@ -42,8 +53,8 @@ export async function issueCode(db: Db, input: CodeInput, at = now()): Promise<s
   const code = newSecret();
   await db.run(
     `INSERT INTO oauth_codes (code_hash, client_id, user_id, workspace_id, redirect_uri,
-       redirect_uri_sent, code_challenge, scope, resource, created_at, expires_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       redirect_uri_sent, code_challenge, scope, resource, created_at, expires_at, access)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     hashSecret(code),
     input.clientId,
     input.userId,
@@ -55,6 +66,7 @@ export async function issueCode(db: Db, input: CodeInput, at = now()): Promise<s
     input.resource,
     at,
     at + CODE_TTL_MS,
+    encodeChoice(input.access ?? FULL_ACCESS),
   );
   return code;
 }
@@ -76,6 +88,7 @@ interface CodeRow {
   grant_id: number | null;
   expires_at: number;
   consumed_at: number | null;
+  access: string | null;
   user_s_id: string;
   workspace_s_id: string;
 }
@@ -126,7 +139,7 @@ export async function redeemAuthorizationCode(
   const row = await db.get(
     `SELECT c.client_id, c.user_id, c.workspace_id, c.redirect_uri, c.redirect_uri_sent,
             c.code_challenge, c.scope, c.resource, c.grant_id, c.expires_at, c.consumed_at,
-            u.s_id AS user_s_id, w.s_id AS workspace_s_id
+            c.access, u.s_id AS user_s_id, w.s_id AS workspace_s_id
      FROM oauth_codes c JOIN users u ON u.id = c.user_id JOIN workspaces w ON w.id = c.workspace_id
      WHERE c.code_hash = ?`,
     hash,
@@ -139,6 +152,7 @@ export async function redeemAuthorizationCode(
     throw new OAuthError("invalid_grant", "The authorization code was already used.");
   }
   checkCode(row, clientId, input, at);
+  const choice = decodeChoice(row.access);
   const out = await db.tx(async () => {
     const refusal = await oauthClientRefusal(db, row.workspace_id, clientId);
     if (refusal) throw new OAuthError("invalid_grant", `${refusal}.`);
@@ -150,6 +164,7 @@ export async function redeemAuthorizationCode(
       resource: row.resource,
       redirectUri: row.redirect_uri,
     }, at);
+    if (row.access !== null) await writeGrantChoice(db, grant.id, choice);
     const consumed = await db.run(
       "UPDATE oauth_codes SET consumed_at = ?, grant_id = ? WHERE code_hash = ? AND consumed_at IS NULL",
       at,
@@ -171,6 +186,8 @@ export async function redeemAuthorizationCode(
     workspaceSId: row.workspace_s_id,
     clientId,
     scopes: row.scope.split(" ").filter(Boolean) as Scope[],
+    grantedScopes: [...effectiveScopes(new Set(row.scope.split(" ") as Scope[]), choice)]
+      .filter((s) => s === "read" || s === "write"),
     resource: row.resource,
     refreshToken: out.refreshToken,
   };

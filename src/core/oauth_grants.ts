@@ -55,8 +55,14 @@ export interface GrantTokens {
   userSId: string;
   workspaceSId: string;
   clientId: string;
-  /** Scopes of the access token to mint (possibly narrowed). */
+  /**
+   * Scopes of the access token to mint: what the client asked for (possibly narrowed by the
+   * client on refresh). The user's read-only choice is NOT folded in here but applied on every
+   * request from the grant (grant_access.ts), so the user can widen it again at once.
+   */
   scopes: Scope[];
+  /** What the token may do now (`scopes` less `write` when the grant is read-only): `scope`. */
+  grantedScopes: Scope[];
   resource: string;
   refreshToken: string;
 }
@@ -148,6 +154,7 @@ interface RefreshRow {
   client_id: string;
   grant_revoked: number | null;
   grant_expires: number;
+  grant_read_only: number;
   resource: string;
   workspace_id: number;
   g_s_id: string;
@@ -170,6 +177,7 @@ export async function refreshGrant(
   const row = await db.get(
     `SELECT r.grant_id, r.scope, r.expires_at, r.used_at, r.revoked_at, g.client_id,
             g.revoked_at AS grant_revoked, g.expires_at AS grant_expires, g.resource, g.workspace_id,
+            g.read_only AS grant_read_only,
             g.s_id AS g_s_id,
             u.s_id AS user_s_id, w.s_id AS workspace_s_id
      FROM oauth_refresh_tokens r JOIN oauth_grants g ON g.id = r.grant_id
@@ -193,9 +201,11 @@ export async function refreshGrant(
     throw new OAuthError("invalid_target", "resource is not the resource of this grant.");
   }
   const held = parseScope(row.scope);
+  // The user's read-only choice holds against the client: asking for write is widening.
+  const allowed = row.grant_read_only === 1 ? held.filter((s) => s !== "write") : held;
   let scopes = held;
   if (input.scopes !== null) {
-    const wider = input.scopes.filter((s) => !held.includes(s));
+    const wider = input.scopes.filter((s) => !allowed.includes(s));
     if (wider.length) {
       throw new OAuthError("invalid_scope", `The grant does not include: ${wider.join(" ")}.`);
     }
@@ -227,6 +237,7 @@ export async function refreshGrant(
     workspaceSId: row.workspace_s_id,
     clientId,
     scopes,
+    grantedScopes: row.grant_read_only === 1 ? scopes.filter((s) => s !== "write") : scopes,
     resource: row.resource,
     refreshToken,
   };
@@ -294,6 +305,16 @@ export interface GrantView {
   createdAt: number;
   lastUsedAt: number | null;
   expiresAt: number;
+  /** The grant's user is the caller (only they edit its access). */
+  own: boolean;
+  /** What the user chose on consent or since (core/grant_access.ts). */
+  access: {
+    readOnly: boolean;
+    allSpaces: boolean;
+    conversations: boolean;
+    /** The chosen spaces that still exist (empty when `allSpaces`). */
+    spaces: { sId: string; name: string }[];
+  };
 }
 
 /** Active grants of the actor's workspace: all of them for admins, the user's own otherwise. */
@@ -303,8 +324,9 @@ export async function listGrants(
   page: { limit: number; cursor?: number } = { limit: 200 },
 ): Promise<GrantView[]> {
   const rows = await db.all(
-    `SELECT g.s_id, g.client_id, c.client_name, u.s_id AS user_s_id, u.email, g.scope,
-            g.resource, g.redirect_uri, g.created_at, g.last_used_at, g.expires_at
+    `SELECT g.id, g.s_id, g.client_id, c.client_name, u.s_id AS user_s_id, u.email, g.scope,
+            g.resource, g.redirect_uri, g.created_at, g.last_used_at, g.expires_at, g.user_id,
+            g.read_only, g.all_spaces, g.conversations
      FROM oauth_grants g JOIN users u ON u.id = g.user_id
        LEFT JOIN oauth_clients c ON c.client_id = g.client_id
      WHERE g.workspace_id = ? AND g.revoked_at IS NULL AND g.expires_at > ?
@@ -317,6 +339,15 @@ export async function listGrants(
     page.cursor ?? Number.MAX_SAFE_INTEGER,
     Math.min(Math.max(page.limit, 1), 500),
   ) as Array<Record<string, unknown>>;
+  const chosen = Map.groupBy(
+    await db.all(
+      `SELECT gs.grant_id, s.s_id, s.name FROM oauth_grant_spaces gs
+       JOIN spaces s ON s.id = gs.space_id
+       WHERE gs.grant_id IN (SELECT value FROM json_each(?)) ORDER BY lower(s.name), s.id`,
+      JSON.stringify(rows.filter((r) => r.all_spaces !== 1).map((r) => r.id)),
+    ) as { grant_id: number; s_id: string; name: string }[],
+    (r) => Number(r.grant_id),
+  );
   return rows.map((r) => ({
     sId: r.s_id as string,
     clientId: r.client_id as string,
@@ -329,6 +360,13 @@ export async function listGrants(
     createdAt: r.created_at as number,
     lastUsedAt: r.last_used_at as number | null,
     expiresAt: r.expires_at as number,
+    own: Number(r.user_id) === actor.user.id,
+    access: {
+      readOnly: r.read_only === 1 || !String(r.scope).split(" ").includes("write"),
+      allSpaces: r.all_spaces === 1,
+      conversations: r.conversations === 1,
+      spaces: (chosen.get(Number(r.id)) ?? []).map((s) => ({ sId: s.s_id, name: s.name })),
+    },
   }));
 }
 

@@ -8,7 +8,7 @@ import type { Db } from "../db/db.ts";
 import { now } from "../db/db.ts";
 import type { Deps } from "../deps.ts";
 import type { Actor } from "../auth/actor.ts";
-import { requireScope, requireUser } from "./access.ts";
+import { requireFullAccess, requireScope, requireUser } from "./access.ts";
 import { hashSecret } from "../auth/hash.ts";
 import { AppError, invalid } from "../errors.ts";
 import { newResourceId, newSecret } from "../util/ids.ts";
@@ -193,6 +193,8 @@ export async function createOwnPersonalToken(
 ): Promise<{ token: PersonalTokenView; secret: string }> {
   const user = requireUser(actor, USER_ONLY);
   requireScope(actor, "write");
+  // A token narrowed on consent must not mint a credential that reaches everything.
+  requireFullAccess(actor);
   return await issuePersonalToken(deps.db, {
     workspaceId: user.workspace.id,
     userId: user.user.id,

@@ -18,6 +18,7 @@ import { now } from "../db/db.ts";
 import { AppError, invalid } from "../errors.ts";
 import { newSId } from "../util/ids.ts";
 import { requireScope } from "./access.ts";
+import { launchingGrantId } from "./grant_access.ts";
 import {
   conversationStamp,
   loadMessagesBySId,
@@ -102,13 +103,15 @@ export async function retryAgentMessage(
     ) as { id: number };
     await deps.db.run(
       `INSERT INTO agent_messages (message_id, agent_configuration_id, agent_s_id, agent_version,
-         status, parent_message_id, skip_tools_validation) VALUES (?, ?, ?, ?, 'created', ?, ?)`,
+         status, parent_message_id, skip_tools_validation, grant_id)
+         VALUES (?, ?, ?, ?, 'created', ?, ?, ?)`,
       inserted.id,
       parent.agent_configuration_id,
       m.agentSId,
       parent.agent_version ?? 0,
       parent.parent_message_id,
       parent.skip_tools_validation ?? 0,
+      launchingGrantId(actor),
     );
     // The run is this instance's (it announces the message to its runner below).
     const at = Date.now();
@@ -139,6 +142,7 @@ export async function retryAgentMessage(
     messageSId: sId,
     agentSId: m.agentSId,
     userId: m.posterUserId,
+    grantId: launchingGrantId(actor),
   };
   deps.events.publishLocal(AGENT_MESSAGE_CREATED_CHANNEL, job);
   const [message] = await loadMessagesBySId(deps, actor.workspace.sId, c.id, [sId]);

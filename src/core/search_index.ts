@@ -112,16 +112,21 @@ export async function replaceDocumentChunks(
     await removeDocumentChunks(db, docRowId);
     if (chunks.length === 0) return;
     const partition = await ensurePartition(db, space.workspaceId, scopeOf(space));
+    // Ids never reused (migration 0019): a chunk newer than a top-k list has a higher id.
+    const { last } = await db.get(
+      "UPDATE search_chunk_ids SET last = last + ? WHERE id = 1 RETURNING last",
+      chunks.length,
+    ) as { last: number };
     const insert = db.prepare(
-      `INSERT INTO document_chunks (document_row_id, chunk_index, "offset", text, hash,
-         partition_id) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
+      `INSERT INTO document_chunks (id, document_row_id, chunk_index, "offset", text, hash,
+         partition_id) VALUES (?, ?, ?, ?, ?, ?, ?)`,
     );
     const table = partitionTable(partition);
     const index = db.prepare(`INSERT INTO ${table} (rowid, text) VALUES (?, ?)`);
+    let id = last - chunks.length;
     for (const c of chunks) {
-      const { id } = await insert.get(docRowId, c.index, c.offset, c.text, c.hash, partition) as {
-        id: number;
-      };
+      id++;
+      await insert.run(id, docRowId, c.index, c.offset, c.text, c.hash, partition);
       await index.run(id, c.text);
     }
   });
@@ -178,6 +183,7 @@ export async function moveSpaceIndex(db: Db, spaceId: number): Promise<number> {
     ) as { p: number }[]).map((x) => x.p);
     if (from.length === 0) return 0;
     const target = current ?? await ensurePartition(db, space.workspaceId, scopeOf(space));
+    await bumpEpochs(db, [target, ...from]);
     const to = partitionTable(target);
     let moved = 0;
     for (const p of from) {
@@ -198,6 +204,17 @@ export async function moveSpaceIndex(db: Db, spaceId: number): Promise<number> {
     }
     return moved;
   });
+}
+
+/**
+ * Chunks with old ids enter (or leave) these partitions: their top-k lists
+ * (`search_topk.ts`), which trust that a chunk they do not hold is older and worse, are void.
+ */
+async function bumpEpochs(db: Db, partitions: readonly number[]): Promise<void> {
+  await db.run(
+    "UPDATE search_partitions SET epoch = epoch + 1 WHERE id IN (SELECT value FROM json_each(?))",
+    JSON.stringify(partitions),
+  );
 }
 
 /** Remove the index entries of chunks deleted by a cascade (queued by a trigger). */
@@ -249,6 +266,7 @@ async function indexUnpartitioned(db: Db): Promise<number> {
           await db.get(`SELECT ${SPACE_COLUMNS} FROM spaces WHERE id = ?`, spaceId),
         );
         const p = await ensurePartition(db, space.workspaceId, scopeOf(space));
+        await bumpEpochs(db, [p]);
         const ids = JSON.stringify(chunks.map((c) => c.id));
         await db.run(
           "UPDATE document_chunks SET partition_id = ? WHERE id IN (SELECT value FROM json_each(?))",

@@ -11,6 +11,7 @@
  * @module
  */
 import type { DatabaseSync as Db } from "node:sqlite";
+import { rankCommonWord } from "./search_topk.ts";
 
 export interface SearchRequest {
   /** An FTS5 MATCH string built by `buildMatchQuery` (quoted tokens only). */
@@ -28,6 +29,11 @@ export interface SearchRequest {
   /** Leave out these document ids and documents under these parents (Dust's `parents_not`). */
   nodeIdsNot?: string[] | null;
   limit: number;
+  /**
+   * Rank every match even for a common word (no top-k list, `search_topk.ts`): never set by
+   * the core; benchmarks and tests compare the two.
+   */
+  exhaustive?: boolean;
 }
 
 /** The FTS5 table of index partition `id` (created by `search_index.ts`). */
@@ -61,7 +67,7 @@ export interface SearchHit {
  */
 const rankSql = (t: string) => `
 SELECT rowid AS id, bm25(${t}) AS bm FROM ${t}
-WHERE ${t} MATCH :match ORDER BY bm LIMIT :n`;
+WHERE ${t} MATCH :match ORDER BY bm, rowid LIMIT :n`;
 
 const FILTERS = `
   d.workspace_id = :ws
@@ -90,7 +96,7 @@ SELECT c.id AS id, bm25(${t}) AS bm FROM ${t}
 CROSS JOIN document_chunks c ON c.id = ${t}.rowid
 CROSS JOIN documents d ON d.id = c.document_row_id
 WHERE ${t} MATCH :match AND ${FILTERS}
-ORDER BY bm LIMIT :limit`;
+ORDER BY bm, c.id LIMIT :limit`;
 
 const detailSql = (t: string) => `
 SELECT c.id AS chunk_id, c.document_row_id, c.chunk_index, c."offset" AS char_offset, c.text,
@@ -119,9 +125,22 @@ function filterParams(req: SearchRequest) {
   };
 }
 
-/** The best `limit` chunks of FTS5 table `t` the filters allow, as ids with their bm25. */
-function rankFiltered(db: Db, t: string, req: SearchRequest): Ranked[] {
+/** The candidates of partition `p` the filters allow (a chunk moved elsewhere drops out). */
+const KEEP_IN_PARTITION_SQL = `${KEEP_SQL} AND c.partition_id = :p`;
+
+/** The best `limit` chunks of partition `p` the filters allow, as ids with their bm25. */
+function rankFiltered(db: Db, p: number, req: SearchRequest): Ranked[] {
+  const t = partitionTable(p);
   const filters = filterParams(req);
+  const common = req.exhaustive
+    ? null
+    : rankCommonWord(db, t, p, req.match, req.limit, (ids) =>
+      new Set(
+        (db.prepare(KEEP_IN_PARTITION_SQL).all({ ids: JSON.stringify(ids), p, ...filters }) as {
+          id: number;
+        }[]).map((r) => r.id),
+      ));
+  if (common) return common;
   for (let n = Math.max(64, req.limit * 8); n <= FULL_SCAN_AT; n *= 8) {
     const candidates = db.prepare(rankSql(t)).all({ match: req.match, n }) as Ranked[];
     if (candidates.length === 0) return [];
@@ -142,9 +161,8 @@ function rankFiltered(db: Db, t: string, req: SearchRequest): Ranked[] {
  */
 export function runSearchQuery(db: Db, req: SearchRequest): SearchHit[] {
   if (req.dataSourceIds.length === 0 || req.match === "") return [];
-  const ranked = req.partitions.flatMap((p) =>
-    rankFiltered(db, partitionTable(p), req).map((r) => ({ ...r, p }))
-  ).sort((a, b) => a.bm - b.bm).slice(0, req.limit);
+  const ranked = req.partitions.flatMap((p) => rankFiltered(db, p, req).map((r) => ({ ...r, p })))
+    .sort((a, b) => a.bm - b.bm || a.id - b.id).slice(0, req.limit);
   if (ranked.length === 0) return [];
   const byId = new Map<number, Record<string, unknown>>();
   for (const [p, hits] of Map.groupBy(ranked, (r) => r.p)) {

@@ -17,6 +17,7 @@ import {
   requireScope,
   requireUser,
   requireWorkspaceRole,
+  withinNarrowing,
 } from "./access.ts";
 import {
   findSpaceInWorkspace,
@@ -224,7 +225,9 @@ async function requireSpaceForMembership(
 ): Promise<SpaceRow> {
   const user = requireUser(actor);
   const space = await findSpaceInWorkspace(db, actor.workspace.id, input.spaceId);
+  // A token narrowed on consent joins no space outside its choice.
   const selfJoin = space?.kind === "project" && !space.isRestricted &&
+    withinNarrowing(actor, space) &&
     space.archivedAt === null && input.userId === user.user.sId &&
     (input.role ?? "member") === "member";
   if (space && selfJoin) return space;
@@ -242,7 +245,10 @@ export async function removeSpaceMember(
   const space = input.userId === user.user.sId
     ? await findSpaceInWorkspace(deps.db, actor.workspace.id, input.spaceId)
     : await requireAdministrableSpace(deps.db, actor, input.spaceId);
-  if (!space) throw new AppError(404, "space_not_found", "Space not found.");
+  // Leaving is a write into the space: never outside a narrowed token's choice.
+  if (!space || !withinNarrowing(actor, space)) {
+    throw new AppError(404, "space_not_found", "Space not found.");
+  }
   const target = await findUserBySId(deps.db, input.userId);
   await deps.db.tx(async () => {
     const removed = target

@@ -97,6 +97,8 @@ interface MessageFacts {
   posterUserId: number | null;
   posterSId: string | null;
   skip: boolean;
+  /** The grant that launched the run (agent_messages.grant_id), null for other credentials. */
+  grantId: number | null;
 }
 
 /** An agent message with its conversation and the poster of its user message. */
@@ -107,7 +109,7 @@ export async function findAgentMessageFacts(
   const where = "messageSId" in by ? "m.s_id = ?" : "m.id = ?";
   const r = await deps.db.get(
     `SELECT m.id, m.workspace_id, w.s_id AS w_s_id, m.conversation_id, c.s_id AS c_s_id,
-       am.agent_s_id, am.status, am.skip_tools_validation, um.user_id AS poster_id,
+       am.agent_s_id, am.status, am.skip_tools_validation, am.grant_id, um.user_id AS poster_id,
        u.s_id AS poster_s_id
      FROM messages m JOIN agent_messages am ON am.message_id = m.id
      JOIN conversations c ON c.id = m.conversation_id JOIN workspaces w ON w.id = m.workspace_id
@@ -128,6 +130,7 @@ export async function findAgentMessageFacts(
     posterUserId: r.poster_id ?? null,
     posterSId: r.poster_s_id ?? null,
     skip: r.skip_tools_validation === 1,
+    grantId: r.grant_id ?? null,
   };
 }
 
@@ -215,6 +218,9 @@ export async function parkAgentRun(deps: Deps, input: ParkInput): Promise<boolea
       JSON.stringify(input.calls),
       t,
     );
+    // Parked, the message has no run: whichever instance takes the resume leases it anew
+    // (resumeParkedRun), possibly before this run has quite finished here.
+    await deps.db.run("DELETE FROM agent_runs WHERE message_id = ?", m.id);
     if (m.posterUserId !== null) {
       await deps.db.run(
         `UPDATE conversation_participants SET action_required = 1
@@ -286,11 +292,12 @@ export async function announceResume(deps: Deps, messageId: number): Promise<voi
     }).s_id,
     agentSId: m.agentSId,
     userId: m.posterUserId,
+    grantId: m.grantId,
     resume: true,
   };
   // The instance that takes the lease runs it (any instance may announce: a decision, the
   // expiry sweeper, a start); the others leave it.
-  if (!(await leaseAgentRunHere(deps, m.id))) return;
+  if (!(await leaseAgentRunHere(deps, job.messageSId))) return;
   deps.events.publishLocal(AGENT_MESSAGE_CREATED_CHANNEL, job);
 }
 

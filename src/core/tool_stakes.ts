@@ -6,7 +6,8 @@
  *   list / cat / grep).
  * - `low`: asks the user who posted the message; "always allow" (`always_approved`) is then
  *   remembered for that user and tool, and it asks no more. Dust's default for client-side
- *   (local) tools; this server's internal write tool (`files_create`) too.
+ *   (local) tools that declare no stake ({@link DECLARED_STAKE_KEY}); this server's internal
+ *   write tool (`files_create`) too.
  * - `high`: asks every time; "always allow" approves this call only. A client-side tool that
  *   declares `destructiveHint: true` is `high`.
  * - `medium` exists in Dust's schemas (per-argument approval); no tool of this server has it,
@@ -15,6 +16,13 @@
  */
 
 export type Stake = "never_ask" | "low" | "medium" | "high";
+
+/**
+ * Where a client-side tool may declare its own stake: an MCP `_meta` key of the tool in
+ * `tools/list` (`dust-mcp bridge` sets it from its `--ask` policy). The user's own local tool,
+ * the user's own choice: it overrides the client-side default below.
+ */
+export const DECLARED_STAKE_KEY = "dust-mcp/stake";
 
 /** Who a tool is, for approvals and for what the user is shown. */
 export interface ToolIdentity {

@@ -18,6 +18,7 @@ export const SQLITE_ONLY_TABLES: readonly string[] = [
   "search_partitions",
   "search_space_moves",
   "search_index_trash",
+  "search_chunk_ids",
 ];
 export const SQLITE_ONLY_COLUMNS: readonly string[] = ["document_chunks.partition_id"];
 /** FTS5 partitions (`chunks_fts_pN` and their shadow tables; `chunks_pN` are views). */

@@ -61,12 +61,8 @@ SELECT c.id AS chunk_id, c.document_row_id, c.chunk_index, c."offset" AS char_of
 FROM ranked r JOIN document_chunks c ON c.id = r.id, q
 ORDER BY r.score DESC, c.id`;
 
-/** The best `limit` chunks the filters allow, best first. */
-export async function runSearchQueryPostgres(db: Db, req: SearchRequest): Promise<SearchHit[]> {
-  const terms = matchTerms(req.match);
-  if (req.dataSourceIds.length === 0 || terms.length === 0) return [];
-  const rows = await db.all<Record<string, unknown>>(SEARCH_SQL, {
-    query: tsqueryText(terms),
+function filterParams(req: SearchRequest) {
+  return {
     ws: req.workspaceId,
     ds: req.dataSourceIds,
     tgt: req.timestampGt,
@@ -75,9 +71,27 @@ export async function runSearchQueryPostgres(db: Db, req: SearchRequest): Promis
     tnot: req.tagsNot,
     nodes: req.nodeIds,
     nnot: req.nodeIdsNot ?? null,
+  };
+}
+
+/** The best `limit` chunks the filters allow, best first. */
+export async function runSearchQueryPostgres(db: Db, req: SearchRequest): Promise<SearchHit[]> {
+  const terms = matchTerms(req.match);
+  if (req.dataSourceIds.length === 0 || terms.length === 0) return [];
+  const common = terms.length === 1 && !req.exhaustive
+    ? await rankCommonWordPostgres(db, req, terms[0])
+    : null;
+  if (common) return await detailsPostgres(db, terms, common);
+  const rows = await db.all<Record<string, unknown>>(SEARCH_SQL, {
+    query: tsqueryText(terms),
+    ...filterParams(req),
     limit: req.limit,
   });
-  return rows.map((r) => ({
+  return rows.map(hitFromRow);
+}
+
+function hitFromRow(r: Record<string, unknown>): SearchHit {
+  return {
     chunkId: r.chunk_id as number,
     documentRowId: r.document_row_id as number,
     chunkIndex: r.chunk_index as number,
@@ -86,7 +100,133 @@ export async function runSearchQueryPostgres(db: Db, req: SearchRequest): Promis
     hash: r.hash as string,
     score: r.score as number,
     snippet: r.snippet as string,
-  }));
+  };
+}
+
+/*
+ * Top-k for a common word without ranking every match (issue 15, item 3). `ts_rank` reads
+ * only the chunk's own vector, and a chunk's vector never changes for its id (chunks are
+ * replaced, never edited; ids come from a sequence, never reused): a chunk's score is fixed.
+ * So per workspace and common word (in at least COMMON_AT of its chunks) this process keeps
+ * the word's best LIST_SIZE chunks in (score desc, id) order, ranked exhaustively once, with
+ * the highest chunk id at that time. A later search ranks the list plus the matching chunks
+ * with a higher id (a primary-key range), and keeps, in that order, those the filters allow
+ * (deleted chunks drop out). Every other matching chunk of the workspace ranked below the
+ * list's last one when it was built and still does: the answer is the exhaustive one. Too
+ * few survivors (narrow filters), or more new matches than the list holds: exhaustive path
+ * (and the list is rebuilt). Each instance keeps its own lists, in memory (bounded LRU).
+ */
+const COMMON_AT = 4096;
+const LIST_SIZE = 1024;
+const LISTS_MAX = 256;
+
+interface ScoredList {
+  since: number;
+  ids: number[];
+  scores: number[];
+}
+
+type Scored = { id: number; score: number };
+const pgLists = new WeakMap<Db, Map<string, ScoredList>>();
+
+const IN_WORKSPACE = `FROM document_chunks c JOIN documents d ON d.id = c.document_row_id
+  WHERE c.tsv @@ to_tsquery('simple', :query) AND d.workspace_id = :ws`;
+
+async function buildListPostgres(db: Db, ws: number, query: string): Promise<ScoredList | null> {
+  const common = await db.get(
+    `SELECT count(*) AS n FROM (SELECT 1 ${IN_WORKSPACE} LIMIT ${COMMON_AT}) x`,
+    { query, ws },
+  ) as { n: number | string };
+  if (Number(common.n) < COMMON_AT) return null;
+  // The highest id under a momentary SHARE lock (it waits for transactions inserting chunks):
+  // an id taken from the sequence later is higher, so a chunk the list lacks is either ranked
+  // below it or newer. A writer that holds the lock too long: no list this time.
+  const last = await db.tx(async () => {
+    await db.exec("SET LOCAL lock_timeout = '2s'");
+    await db.exec("LOCK TABLE document_chunks IN SHARE MODE");
+    return (await db.get("SELECT coalesce(max(id), 0) AS last FROM document_chunks") as {
+      last: number | string;
+    }).last;
+  }).catch(() => null);
+  if (last === null) return null;
+  const best = await db.all<{ id: number | string; score: number }>(
+    `SELECT c.id, ts_rank(c.tsv, to_tsquery('simple', :query)) AS score ${IN_WORKSPACE}
+     ORDER BY score DESC, c.id LIMIT ${LIST_SIZE}`,
+    { query, ws },
+  );
+  return {
+    since: Number(last),
+    ids: best.map((b) => Number(b.id)),
+    scores: best.map((b) => b.score),
+  };
+}
+
+async function rankCommonWordPostgres(
+  db: Db,
+  req: SearchRequest,
+  term: string,
+): Promise<Scored[] | null> {
+  const query = tsqueryText([term]);
+  let byTerm = pgLists.get(db);
+  if (!byTerm) pgLists.set(db, byTerm = new Map());
+  const key = `${req.workspaceId}\u0000${term}`;
+  let list = byTerm.get(key) ?? null;
+  byTerm.delete(key);
+  let newer: Scored[] = [];
+  if (list) {
+    newer = (await db.all<{ id: number | string; score: number }>(
+      `SELECT c.id, ts_rank(c.tsv, to_tsquery('simple', :query)) AS score ${IN_WORKSPACE}
+       AND c.id > :since LIMIT ${LIST_SIZE + 1}`,
+      { query, ws: req.workspaceId, since: list.since },
+    )).map((r) => ({ id: Number(r.id), score: r.score }));
+    if (newer.length > LIST_SIZE) list = null;
+  }
+  if (!list) {
+    list = await buildListPostgres(db, req.workspaceId, query);
+    newer = [];
+    if (!list) return null;
+  }
+  byTerm.set(key, list);
+  if (byTerm.size > LISTS_MAX) byTerm.delete(byTerm.keys().next().value!);
+  const fresh = new Set(newer.map((n) => n.id));
+  const candidates = [...newer];
+  list.ids.forEach((id, i) => {
+    if (!fresh.has(id)) candidates.push({ id, score: list.scores[i] });
+  });
+  candidates.sort((a, b) => b.score - a.score || a.id - b.id);
+  const out: Scored[] = [];
+  const batch = Math.max(64, req.limit * 8);
+  for (let i = 0; i < candidates.length && out.length < req.limit; i += batch) {
+    const slice = candidates.slice(i, i + batch);
+    const kept = new Set(
+      (await db.all<{ id: number | string }>(
+        `SELECT c.id FROM document_chunks c JOIN documents d ON d.id = c.document_row_id
+         WHERE c.id = ANY(CAST(:ids AS BIGINT[])) AND ${FILTERS}`,
+        { ids: slice.map((c) => c.id), ...filterParams(req) },
+      )).map((r) => Number(r.id)),
+    );
+    for (const c of slice) if (kept.has(c.id) && out.length < req.limit) out.push(c);
+  }
+  return out.length >= req.limit ? out : null;
+}
+
+/** Text, hash and snippet of the chosen chunks, in the given order. */
+async function detailsPostgres(db: Db, terms: string[], ranked: Scored[]): Promise<SearchHit[]> {
+  const rows = await db.all<Record<string, unknown>>(
+    `WITH q AS (SELECT to_tsquery('simple', :query) AS q)
+     SELECT c.id AS chunk_id, c.document_row_id, c.chunk_index, c."offset" AS char_offset, c.text,
+       c.hash, ts_rank(c.tsv, q.q) AS score,
+       ts_headline('simple', c.text, q.q,
+         'StartSel="", StopSel="", MaxWords=32, MinWords=12, ShortWord=1, FragmentDelimiter=" … ", MaxFragments=1')
+         AS snippet
+     FROM document_chunks c, q WHERE c.id = ANY(CAST(:ids AS BIGINT[]))`,
+    { query: tsqueryText(terms), ids: ranked.map((r) => r.id) },
+  );
+  const byId = new Map(rows.map((r) => [Number(r.chunk_id), r]));
+  return ranked.flatMap((r) => {
+    const row = byId.get(r.id);
+    return row ? [hitFromRow(row)] : [];
+  });
 }
 
 const NODE_COLUMNS =

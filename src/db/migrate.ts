@@ -20,7 +20,10 @@ import * as s0011 from "./migrations/sqlite/0011_console.ts";
 import * as s0012 from "./migrations/sqlite/0012_tool_approvals_and_sdk_routes.ts";
 import * as s0013 from "./migrations/sqlite/0013_backups.ts";
 import * as s0014 from "./migrations/sqlite/0014_invitations.ts";
+import * as s0015 from "./migrations/sqlite/0015_oauth_traces.ts";
+import * as s0016 from "./migrations/sqlite/0016_narrowed_consent.ts";
 import * as s0017 from "./migrations/sqlite/0017_credential_changes_and_audit_counts.ts";
+import * as s0019 from "./migrations/sqlite/0019_search_chunk_ids.ts";
 import * as p0001 from "./migrations/postgres/0001_init.ts";
 import * as p0002 from "./migrations/postgres/0002_relay_and_tool_views.ts";
 import * as p0003 from "./migrations/postgres/0003_agent_favorites.ts";
@@ -35,7 +38,10 @@ import * as p0011 from "./migrations/postgres/0011_console.ts";
 import * as p0012 from "./migrations/postgres/0012_tool_approvals_and_sdk_routes.ts";
 import * as p0013 from "./migrations/postgres/0013_backups.ts";
 import * as p0014 from "./migrations/postgres/0014_invitations.ts";
+import * as p0015 from "./migrations/postgres/0015_oauth_traces.ts";
+import * as p0016 from "./migrations/postgres/0016_narrowed_consent.ts";
 import * as p0017 from "./migrations/postgres/0017_credential_changes_and_audit_counts.ts";
+import * as p0019 from "./migrations/postgres/0019_search_chunk_ids.ts";
 
 export interface Migration {
   version: number;
@@ -65,14 +71,11 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = list([
   [12, s0012],
   [13, s0013],
   [14, s0014],
+  [15, s0015],
+  [16, s0016],
   [17, s0017],
+  [19, s0019],
 ]);
-
-/**
- * The newest schema version this build knows on SQLite (numbers are assigned per change and
- * may skip: never the length of the list).
- */
-export const SQLITE_SCHEMA_VERSION = Math.max(...SQLITE_MIGRATIONS.map((m) => m.version));
 
 export const POSTGRES_MIGRATIONS: readonly Migration[] = list([
   [1, p0001],
@@ -89,8 +92,17 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = list([
   [12, p0012],
   [13, p0013],
   [14, p0014],
+  [15, p0015],
+  [16, p0016],
   [17, p0017],
+  [19, p0019],
 ]);
+
+/**
+ * The newest SQLite schema version this build knows: the highest number, not the count
+ * (numbers are assigned to parallel work ahead of time, so the list may have gaps).
+ */
+export const SQLITE_SCHEMA_VERSION = Math.max(...SQLITE_MIGRATIONS.map((m) => m.version));
 
 /** The migrations of an engine. */
 export function migrationsFor(engine: Engine): readonly Migration[] {

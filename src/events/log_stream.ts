@@ -31,6 +31,7 @@
  */
 import type { Deps } from "../deps.ts";
 import type { StreamLease } from "./stream_budget.ts";
+import { endsOnShutdown, onAbort } from "./end_on_shutdown.ts";
 
 /** One row of a log page: `payload` is inline when at most the inline bound, else null. */
 export interface LogRow {
@@ -52,8 +53,12 @@ export interface LogSource {
   page(after: number, limit: number, inlineBytes: number): Promise<LogRow[]>;
   /** The payload of one row of this log, or null once it is gone (expired, answered). */
   payload(id: number): Promise<string | null>;
-  /** Re-checked before each live event: false ends the stream with `data: done`. */
-  allowed(): Promise<boolean> | boolean;
+  /**
+   * Re-checked before each live event (`eventId`; NaN when catching up after a resync or a
+   * keep-alive): false ends the stream with `data: done`. Streams of one reader may share the
+   * check of one event.
+   */
+  allowed(eventId: number): Promise<boolean> | boolean;
   /** Whether the stream ends right after an event of this `data.type` (message streams). */
   endsAfter?(type: string | null): boolean;
 }
@@ -93,6 +98,21 @@ function encodeFrame(id: number, payload: string): Uint8Array {
 }
 
 /**
+ * The frames of live events by the published object: the in-process bus hands one object to
+ * every stream of a channel, so 10,000 readers of one event share one encoding (the bytes are
+ * never written to, only read by each response).
+ */
+const liveFrames = new WeakMap<object, { id: number; frame: Uint8Array }>();
+
+function liveFrame(id: number, data: Record<string, unknown>): Uint8Array {
+  const hit = liveFrames.get(data);
+  if (hit && hit.id === id) return hit.frame;
+  const frame = encodeFrame(id, JSON.stringify(data));
+  liveFrames.set(data, { id, frame });
+  return frame;
+}
+
+/**
  * Open the SSE body of `source` after the cursor `after`. `lease` is released when the stream
  * ends; `attach` wires the stream's timers (returns their cleanup).
  */
@@ -104,19 +124,22 @@ export function openLogStream(
   attach: (handle: LogStreamHandle) => () => void,
 ): ReadableStream<Uint8Array> {
   let pump: LogPump | null = null;
-  return new ReadableStream<Uint8Array>({
-    start(controller) {
-      pump = new LogPump(deps, lease, source, after, controller);
-      pump.start(attach);
-    },
-    pull() {
-      pump?.pull();
-    },
-    cancel() {
-      pump?.cleanup();
-      pump = null;
-    },
-  }, new ByteLengthQueuingStrategy({ highWaterMark: deps.streams.limits.bufferBytes }));
+  // The pump ends the stream on shutdown itself (`deps.shutdown`).
+  return endsOnShutdown(
+    new ReadableStream<Uint8Array>({
+      start(controller) {
+        pump = new LogPump(deps, lease, source, after, controller);
+        pump.start(attach);
+      },
+      pull() {
+        pump?.pull();
+      },
+      cancel() {
+        pump?.cleanup();
+        pump = null;
+      },
+    }, new ByteLengthQueuingStrategy({ highWaterMark: deps.streams.limits.bufferBytes })),
+  );
 }
 
 /** A frame being written piece by piece: only its id and offset outlive a refill. */
@@ -142,7 +165,7 @@ class LogPump implements LogStreamHandle {
   #stall: Awaited<ReturnType<typeof setTimeout>> | undefined;
   #detach = () => {};
   #unsubscribe = () => {};
-  readonly #onShutdown = () => this.end();
+  #forgetShutdown = () => {};
   readonly #bufferBytes: number;
 
   constructor(
@@ -167,7 +190,7 @@ class LogPump implements LogStreamHandle {
     // attach may end the stream at once (e.g. during shutdown): then undo it here.
     if (this.#closed) return detach();
     this.#detach = detach;
-    this.deps.shutdown.addEventListener("abort", this.#onShutdown);
+    this.#forgetShutdown = onAbort(this.deps.shutdown, () => this.end());
     if (this.deps.shutdown.aborted) this.end();
   }
 
@@ -207,7 +230,7 @@ class LogPump implements LogStreamHandle {
     this.#unsubscribe();
     this.#detach();
     clearTimeout(this.#stall);
-    this.deps.shutdown.removeEventListener("abort", this.#onShutdown);
+    this.#forgetShutdown();
     this.#partial = null;
     this.#frame = null;
     this.lease.release();
@@ -291,11 +314,11 @@ class LogPump implements LogStreamHandle {
   }
 
   async #live(id: number, data?: Record<string, unknown>): Promise<void> {
-    if (!(await this.source.allowed())) return this.end();
+    if (!(await this.source.allowed(id))) return this.end();
     if (this.#closed || id <= this.#lastSent) return;
     if (data === undefined || this.deps.events.shared) this.#behind = true;
     else if (!this.#pending()) {
-      const frame = encodeFrame(id, JSON.stringify(data));
+      const frame = liveFrame(id, data);
       if (frame.length <= CHUNK_BYTES && this.#room() > 0) {
         this.#enqueue(frame);
         return this.#delivered(id, typeof data.type === "string" ? data.type : null);

@@ -13,6 +13,7 @@
  * (no challenge) when the workspace turned MCP off or refuses the client.
  * @module
  */
+import { decodeJwt } from "jose";
 import type { Deps } from "../deps.ts";
 import type { UserActor } from "../auth/actor.ts";
 import { ALL_SCOPES } from "../auth/actor.ts";
@@ -24,6 +25,8 @@ import { type CredentialRef, CredentialStateMemo } from "../core/mcp_credentials
 import { checkClientAllowed, MCP_DISABLED_MESSAGE } from "../core/workspace_settings.ts";
 import { mcpResourceUrl } from "../config.ts";
 import type { RevokedNote } from "../auth/revocations.ts";
+import { isDoctor } from "../oauth/trace.ts";
+import { FirstCallGate, recordTrace, untracedFirstCall } from "../core/oauth_traces.ts";
 
 /** The scopes a client should ask for (PRM `scopes_supported`, the 401 challenge). */
 export const BASELINE_SCOPE = ALL_SCOPES.join(" ");
@@ -101,6 +104,8 @@ interface MemoEntry {
   clientId: string;
   ref: CredentialRef;
   until: number;
+  /** The grant's `access_version` the actor was built at (0 for MCP tokens). */
+  accessVersion: number;
 }
 
 /**
@@ -115,6 +120,8 @@ export class McpAuthMemo {
   #map = new Map<string, MemoEntry>();
   /** The per-request state check, reused while the database's credential epoch holds. */
   readonly states = new CredentialStateMemo();
+  /** Grants whose first call was already considered for the OAuth trace. */
+  readonly firstCalls = new FirstCallGate();
   constructor(readonly max = 10_000) {}
 
   /** Drop the entries a revocation concerns (null: every entry). Returns how many. */
@@ -162,54 +169,139 @@ export async function authenticateMcpRequest(
   deps: Deps,
   req: Request,
   memo: McpAuthMemo,
+  /** When the request arrived (`performance.now()`), for the trace's timing of a first call. */
+  startedAt?: number,
 ): Promise<McpAuthResult> {
+  const result = await authenticate(deps, req, memo);
+  if (result.grantSId) {
+    // The OAuth trace keeps a grant's first call (a Set lookup on every later one).
+    await traceFirstCall(deps, memo, result.grantSId, result.result, startedAt, req);
+  }
+  return result.result;
+}
+
+async function authenticate(
+  deps: Deps,
+  req: Request,
+  memo: McpAuthMemo,
+): Promise<{ result: McpAuthResult; grantSId?: string }> {
   const found = extractToken(req);
   if (found === null) {
-    return { ok: false, response: unauthorizedResponse(deps, "Authorization needed", false) };
+    return {
+      result: { ok: false, response: unauthorizedResponse(deps, "Authorization needed", false) },
+    };
   }
-  if ("error" in found) return fail401(deps, found.error);
+  if ("error" in found) return { result: fail401(deps, found.error) };
   const { token, fromUrl } = found;
   // API keys and personal access tokens are REST credentials: name the wrong kind clearly.
   if (token.startsWith("sk-") || token.startsWith(PERSONAL_TOKEN_PREFIX)) {
-    return fail401(deps, WRONG_KIND);
+    return { result: fail401(deps, WRONG_KIND) };
   }
   if (fromUrl && !looksLikeMcpToken(token)) {
-    return fail401(
-      deps,
-      "Only MCP API tokens may be sent in the URL; send access tokens in the Authorization header",
-    );
+    return {
+      result: fail401(
+        deps,
+        "Only MCP API tokens may be sent in the URL; send access tokens in the Authorization header",
+      ),
+    };
   }
   const at = Date.now();
   let entry = memo.get(token, at);
-  if (!entry) {
-    const verified = await verifyCredential(deps, token, at);
-    if ("error" in verified) return fail401(deps, verified.error);
-    entry = verified;
-    if (entry.until > at) memo.set(token, entry);
+  let state;
+  for (let attempt = 0;; attempt++) {
+    if (!entry) {
+      const verified = await verifyCredential(deps, token, at);
+      if ("error" in verified) {
+        return { result: fail401(deps, verified.error), grantSId: unverifiedGrantOf(token) };
+      }
+      entry = verified;
+      if (entry.until > at) memo.set(token, entry);
+    }
+    state = await memo.states.check(deps.db, entry.ref, at);
+    // The user edited the grant's choice since this actor was built: build it again (once
+    // more at most; a second edit in between is answered with the fresher of the two).
+    if (state.accessVersion === entry.accessVersion || attempt === 1) break;
+    memo.delete(token);
+    entry = undefined;
   }
-  const state = await memo.states.check(deps.db, entry.ref, at);
+  const grantSId = entry.ref.kind === "oauth" && entry.ref.sId ? entry.ref.sId : undefined;
+  const done = (result: McpAuthResult) => ({ result, grantSId });
   // A grant-less access token has no row to re-check; it was fully verified just now.
   const active = entry.ref.sId === "" ? true : state.active;
   if (!active || !state.role) {
     memo.delete(token);
-    return fail401(deps, entry.ref.kind === "mcp_token" ? INVALID_API_TOKEN : REVOKED_ACCESS);
+    return done(
+      fail401(deps, entry.ref.kind === "mcp_token" ? INVALID_API_TOKEN : REVOKED_ACCESS),
+    );
   }
-  if (!state.mcpEnabled) return { ok: false, response: forbiddenResponse(MCP_DISABLED_MESSAGE) };
+  if (!state.mcpEnabled) {
+    return done({ ok: false, response: forbiddenResponse(MCP_DISABLED_MESSAGE) });
+  }
   if (state.redirectPolicy === "allowlist" && entry.ref.kind === "oauth") {
     // Checked on every request so that tightening the allowlist cuts existing clients off.
     const check = await checkClientAllowed(deps.db, { id: entry.ref.workspaceId }, entry.clientId);
-    if (!check.allowed) return { ok: false, response: forbiddenResponse(check.description) };
+    if (!check.allowed) {
+      return done({ ok: false, response: forbiddenResponse(check.description) });
+    }
   }
   if (fromUrl && !state.allowTokenInUrl) {
-    return fail401(
+    return done(fail401(
       deps,
       "This workspace does not accept tokens in the URL; send it in the Authorization header",
-    );
+    ));
   }
   const actor = state.role === entry.actor.role
     ? entry.actor
     : { ...entry.actor, role: state.role };
-  return { ok: true, actor, clientId: entry.clientId, token };
+  return done({ ok: true, actor, clientId: entry.clientId, token });
+}
+
+/**
+ * The grant id a refused JWT claims (unverified: it only selects which traced grant's first
+ * call this was; a made-up id matches no traced token step and writes nothing).
+ */
+function unverifiedGrantOf(token: string): string | undefined {
+  if (!looksLikeJwt(token)) return undefined;
+  try {
+    const gid = decodeJwt(token).gid;
+    return typeof gid === "string" && gid.length <= 64 ? gid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Trace the outcome of a grant's first `/mcp` call (see src/core/oauth_traces.ts). */
+async function traceFirstCall(
+  deps: Deps,
+  memo: McpAuthMemo,
+  grantSId: string,
+  result: McpAuthResult,
+  startedAt: number | undefined,
+  req: Request,
+): Promise<void> {
+  if (!memo.firstCalls.first(grantSId)) return;
+  const doctor = isDoctor(req.headers.get("user-agent"));
+  try {
+    const first = await untracedFirstCall(deps.db, grantSId);
+    if (!first) return;
+    let reason: string | null = null;
+    if (!result.ok) {
+      const body = await result.response.clone().json().catch(() => ({}));
+      reason = `${body.error ?? "refused"}: ${body.error_description ?? ""}`;
+    }
+    await recordTrace(deps.db, {
+      step: "mcp",
+      ...first,
+      grantSId,
+      ok: result.ok,
+      status: result.ok ? 200 : result.response.status,
+      reason,
+      detail: doctor ? "doctor run" : null,
+      durationMs: startedAt === undefined ? 0 : performance.now() - startedAt,
+    });
+  } catch (e) {
+    deps.log.warn("oauth trace write failed", { error: (e as Error).message });
+  }
 }
 
 const REVOKED_ACCESS = "Access token is no longer valid for this workspace";
@@ -233,7 +325,7 @@ async function verifyCredential(
     // A token client has no OAuth client id: the token itself is the client for limits/audit.
     const clientId = `mcp_token:${check.tokenSId}`;
     const ref = refOf(actor, "mcp_token", check.tokenSId);
-    return { actor, clientId, ref, until: at + MEMO_TTL_MS };
+    return { actor, clientId, ref, until: at + MEMO_TTL_MS, accessVersion: 0 };
   }
   if (!looksLikeJwt(token)) return { error: INVALID_API_TOKEN };
   const claims = await verifyAccessToken(deps.keys, deps.tokenCache, token, {
@@ -243,10 +335,11 @@ async function verifyCredential(
   if (!claims) return { error: "Access token validation failed" };
   const actor = await actorFromAccessClaims(deps, claims);
   if (!actor) return { error: REVOKED_ACCESS };
+  const accessVersion = actor.credential.grantVersion ?? 0;
   // Tokens without a grant cannot be re-checked cheaply: never memoised (until = now).
   const until = claims.gid ? Math.min(at + MEMO_TTL_MS, claims.exp * 1000) : at;
   const ref = refOf(actor, "oauth", claims.gid ?? "");
-  return { actor, clientId: claims.client_id, ref, until };
+  return { actor, clientId: claims.client_id, ref, until, accessVersion };
 }
 
 function refOf(actor: UserActor, kind: CredentialRef["kind"], sId: string): CredentialRef {

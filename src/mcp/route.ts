@@ -141,7 +141,7 @@ export function mcpRoutes(deps: Deps): Hono<AppEnv> {
   const authorizeAndServe = async (c: Context<AppEnv>, req: Request): Promise<Response> => {
     const endpoint = parseEndpoint(new URL(req.url));
     if ("error" in endpoint) return badEndpoint(endpoint.error);
-    const auth = await authenticateMcpRequest(deps, req, memo);
+    const auth = await authenticateMcpRequest(deps, req, memo, c.get("startedAt"));
     if (!auth.ok) return auth.response;
     const { actor, clientId } = auth;
     try {

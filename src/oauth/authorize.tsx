@@ -33,7 +33,9 @@ import { mcpResourceUrl } from "../config.ts";
 import { findWorkspaceBySId, getRole, listUserWorkspaces } from "../core/workspaces.ts";
 import { oauthClientRefusal } from "../core/workspace_settings.ts";
 import { securePage } from "../pages/page_security.ts";
-import { currentSession, originCheck, readCsrfForm } from "../pages/page_auth.ts";
+import { currentSession, originCheck, pageActor, readCsrfForm } from "../pages/page_auth.ts";
+import { listChoosableSpaces, parseAccessForm } from "../core/grant_access.ts";
+import { AppError } from "../errors.ts";
 import {
   AuthorizeErrorPage,
   ConsentPage,
@@ -47,6 +49,8 @@ import { resolveClient } from "./client_auth.ts";
 import { remoteIp } from "../auth/rate_limit.ts";
 import { parseResourceParam } from "./resource.ts";
 import { mapSeries } from "../util/async.ts";
+import { traceUri } from "../core/oauth_traces.ts";
+import type { OAuthTracer } from "./trace.ts";
 
 /** Narrow requested scopes to ours (F5): unknown ones and offline_access are dropped. */
 export function narrowScopes(raw: string | undefined): Scope[] {
@@ -131,70 +135,78 @@ function checkRequest(c: Context<AppEnv>, q: Record<string, string>): Omit<
   return { codeChallenge: q.code_challenge, scopes: narrowScopes(q.scope), resource };
 }
 
-export function authorizeRoutes(cimd: CimdResolver): Hono<AppEnv> {
+export function authorizeRoutes(cimd: CimdResolver, tracer: OAuthTracer): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use("/authorize", securePage);
   app.use("/authorize/*", securePage);
   app.use("/authorize/consent", originCheck);
 
-  app.get("/authorize", async (c) => {
-    const deps = c.get("deps");
-    const url = new URL(c.req.url);
-    const q: Record<string, string> = {};
-    for (const [k, v] of url.searchParams) {
-      if (k in q) return errorPage(c, "Invalid request", `The parameter ${k} is repeated.`);
-      q[k] = v;
-    }
-    if (!q.client_id) return errorPage(c, "Invalid request", "client_id is missing.");
-    let client: OAuthClient | null;
-    try {
-      client = await resolveClient(deps.db, cimd, q.client_id, remoteIp(c.env));
-    } catch (e) {
-      if (!(e instanceof OAuthError)) throw e;
-      return unresolvedClientPage(c, e);
-    }
-    if (!client) {
-      return errorPage(c, "Unknown application", "This client_id is not registered here.");
-    }
-    let redirectUri = q.redirect_uri;
-    const sent = redirectUri !== undefined;
-    if (!sent) {
-      if (client.redirectUris.length !== 1) {
-        return errorPage(c, "Invalid request", "redirect_uri is required for this client.");
+  app.get("/authorize", (c) =>
+    tracer.run("authorize", async (note) => {
+      const deps = c.get("deps");
+      const url = new URL(c.req.url);
+      const refuse = (title: string, message: string) => {
+        note.reason = message;
+        return errorPage(c, title, message);
+      };
+      const q: Record<string, string> = {};
+      for (const [k, v] of url.searchParams) {
+        if (k in q) return refuse("Invalid request", `The parameter ${k} is repeated.`);
+        q[k] = v;
       }
-      redirectUri = client.redirectUris[0];
-    }
-    if (!redirectUriMatches(client.redirectUris, redirectUri!)) {
-      return errorPage(
-        c,
-        "Invalid redirect URI",
-        "redirect_uri is not registered for this client.",
-      );
-    }
-    // Today's scheme policy also holds for clients registered before it was tightened.
-    const problem = redirectUriProblem(redirectUri!);
-    if (problem) return errorPage(c, "Invalid redirect URI", `redirect_uri: ${problem}.`);
-    const state = q.state ?? null;
-    let checked;
-    try {
-      checked = checkRequest(c, q);
-    } catch (e) {
-      if (!(e instanceof OAuthError)) throw e;
-      return redirectError(c, client, redirectUri!, state, e);
-    }
-    const id = await createAuthRequest(deps.db, {
-      clientId: client.clientId,
-      redirectUri: redirectUri!,
-      redirectUriSent: sent,
-      state,
-      ...checked,
-    });
-    return c.redirect(`/authorize/consent?request=${encodeURIComponent(id)}`, 303);
-  });
+      if (!q.client_id) return refuse("Invalid request", "client_id is missing.");
+      note.clientId = q.client_id.slice(0, 300);
+      note.detail = `redirect_uri=${traceUri(q.redirect_uri) ?? "(none)"} resource=${
+        q.resource === undefined ? "(none)" : q.resource.slice(0, 200)
+      }`;
+      let client: OAuthClient | null;
+      try {
+        client = await resolveClient(deps.db, cimd, q.client_id, remoteIp(c.env));
+      } catch (e) {
+        if (!(e instanceof OAuthError)) throw e;
+        note.reason = e.description;
+        return unresolvedClientPage(c, e);
+      }
+      if (!client) return refuse("Unknown application", "This client_id is not registered here.");
+      note.clientKind = client.kind;
+      note.clientName = client.name;
+      let redirectUri = q.redirect_uri;
+      const sent = redirectUri !== undefined;
+      if (!sent) {
+        if (client.redirectUris.length !== 1) {
+          return refuse("Invalid request", "redirect_uri is required for this client.");
+        }
+        redirectUri = client.redirectUris[0];
+      }
+      if (!redirectUriMatches(client.redirectUris, redirectUri!)) {
+        return refuse("Invalid redirect URI", "redirect_uri is not registered for this client.");
+      }
+      // Today's scheme policy also holds for clients registered before it was tightened.
+      const problem = redirectUriProblem(redirectUri!);
+      if (problem) return refuse("Invalid redirect URI", `redirect_uri: ${problem}.`);
+      const state = q.state ?? null;
+      let checked;
+      try {
+        checked = checkRequest(c, q);
+      } catch (e) {
+        if (!(e instanceof OAuthError)) throw e;
+        note.reason = `${e.code}: ${e.description}`;
+        return redirectError(c, client, redirectUri!, state, e);
+      }
+      const id = await createAuthRequest(deps.db, {
+        clientId: client.clientId,
+        redirectUri: redirectUri!,
+        redirectUriSent: sent,
+        state,
+        ...checked,
+      });
+      return c.redirect(`/authorize/consent?request=${encodeURIComponent(id)}`, 303);
+    }, c.req.header("user-agent")));
 
   app.get("/authorize/consent", async (c) => await renderConsent(c, c.req.query("request") ?? ""));
 
   app.post("/authorize/consent", async (c) => {
+    const started = performance.now();
     const deps = c.get("deps");
     const session = await currentSession(c);
     if (!session) return errorPage(c, "Sign in to continue", "Your session has ended.", 401);
@@ -217,6 +229,16 @@ export function authorizeRoutes(cimd: CimdResolver): Hono<AppEnv> {
     }
     if (!client) return errorPage(c, "Unknown application", "The client is no longer valid.");
     if (form.decision !== "approve") {
+      await tracer.record({
+        step: "consent",
+        clientId: client.clientId,
+        clientKind: client.kind,
+        clientName: client.name,
+        ok: false,
+        status: 303,
+        reason: "The user denied the request.",
+        durationMs: performance.now() - started,
+      });
       await completeAuthRequest(deps.db, form.request, {
         userId: session.user.id,
         workspaceId: null,
@@ -244,8 +266,34 @@ export function authorizeRoutes(cimd: CimdResolver): Hono<AppEnv> {
     }
     // The workspace's OAuth settings govern every resource, /mcp and /api/v1 alike.
     const refusal = await oauthClientRefusal(deps.db, ws.id, client.clientId);
-    if (refusal) return errorPage(c, "Not allowed", `${refusal}.`, 403);
-    const scopes: Scope[] = form.read_only === "1" ? ["read"] : p.scopes;
+    const traced = (ok: boolean, status: number, reason: string | null) =>
+      tracer.record({
+        step: "consent",
+        clientId: client.clientId,
+        clientKind: client.kind,
+        clientName: client.name,
+        workspaceId: ws.id,
+        ok,
+        status,
+        reason,
+        detail: `redirect_uri=${traceUri(p.redirectUri)} resource=${p.resource}`,
+        durationMs: performance.now() - started,
+      });
+    if (refusal) {
+      await traced(false, 403, refusal);
+      return errorPage(c, "Not allowed", `${refusal}.`, 403);
+    }
+    // The user's choice: read-only, chosen spaces, conversations (core/grant_access.ts). A
+    // space they cannot read is refused with the form again, never dropped silently.
+    const actor = await pageActor(c, session, ws.sId);
+    if (!actor) return await renderConsent(c, form.request, "Pick one of your workspaces.");
+    let access;
+    try {
+      access = await parseAccessForm(deps.db, actor, form);
+    } catch (e) {
+      if (!(e instanceof AppError)) throw e;
+      return await renderConsent(c, form.request, e.message);
+    }
     if (
       !await completeAuthRequest(deps.db, form.request, {
         userId: session.user.id,
@@ -261,9 +309,11 @@ export function authorizeRoutes(cimd: CimdResolver): Hono<AppEnv> {
       redirectUri: p.redirectUri,
       redirectUriSent: p.redirectUriSent,
       codeChallenge: p.codeChallenge,
-      scopes,
+      scopes: p.scopes,
       resource: p.resource,
+      access,
     });
+    await traced(true, 303, null);
     // 303 so the browser turns the POST into a GET (RFC 9700 §4.12).
     return c.redirect(
       clientRedirect(p.redirectUri, deps.config.publicUrl, { code, state: p.state }),
@@ -271,6 +321,22 @@ export function authorizeRoutes(cimd: CimdResolver): Hono<AppEnv> {
     );
   });
   return app;
+}
+
+/** The spaces the consent page offers in one workspace (name, sId, kind). */
+async function spacesToChoose(
+  c: Context<AppEnv>,
+  session: NonNullable<Awaited<ReturnType<typeof currentSession>>>,
+  wId: string,
+) {
+  const actor = await pageActor(c, session, wId);
+  if (!actor) return [];
+  return (await listChoosableSpaces(c.get("deps").db, actor)).map((s) => ({
+    sId: s.sId,
+    name: s.name,
+    kind: s.kind,
+    isRestricted: s.isRestricted,
+  }));
 }
 
 async function renderConsent(c: Context<AppEnv>, requestId: string, error?: string) {
@@ -297,6 +363,7 @@ async function renderConsent(c: Context<AppEnv>, requestId: string, error?: stri
     sId: m.workspace.sId,
     name: m.workspace.name,
     refusal: await oauthClientRefusal(deps.db, m.workspace.id, client.clientId),
+    spaces: await spacesToChoose(c, session, m.workspace.sId),
   }));
   if (workspaces.length === 0) {
     return c.html(

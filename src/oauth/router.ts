@@ -7,6 +7,7 @@ import { Hono } from "hono";
 import type { AppEnv, Deps } from "../deps.ts";
 import { CimdResolver } from "./cimd.ts";
 import { FetchBudget } from "./cimd_budget.ts";
+import { OAuthTracer } from "./trace.ts";
 import { metadataRoutes } from "./metadata.ts";
 import { registerRoutes } from "./register.ts";
 import { tokenRoutes } from "./token.ts";
@@ -28,12 +29,13 @@ export function oauthRoutes(deps: Deps): Hono<AppEnv> {
       total: deps.config.cimdFetchesTotal,
     }),
   );
+  const tracer = new OAuthTracer(deps);
   const app = new Hono<AppEnv>();
   app.route("/", metadataRoutes());
-  app.route("/", registerRoutes());
-  app.route("/", tokenRoutes(cimd));
+  app.route("/", registerRoutes(tracer));
+  app.route("/", tokenRoutes(cimd, tracer));
   app.route("/", revokeRoutes(cimd));
-  app.route("/", authorizeRoutes(cimd));
+  app.route("/", authorizeRoutes(cimd, tracer));
   app.route("/", loginRoutes());
   app.route("/", accountRoutes());
   app.route("/", integrationsRoutes());

@@ -17,6 +17,7 @@ import { authenticateClient } from "./client_auth.ts";
 import { remoteIp } from "../auth/rate_limit.ts";
 import type { CimdResolver } from "./cimd.ts";
 import { parseResourceParam } from "./resource.ts";
+import type { OAuthTracer } from "./trace.ts";
 
 export const ACCESS_TOKEN_TTL_S = 3600;
 
@@ -46,7 +47,7 @@ async function tokenResponse(deps: Deps, t: GrantTokens) {
     access_token: accessToken,
     token_type: "Bearer",
     expires_in: ACCESS_TOKEN_TTL_S,
-    scope: t.scopes.join(" "),
+    scope: t.grantedScopes.join(" "),
     refresh_token: t.refreshToken,
   };
 }
@@ -68,50 +69,60 @@ async function readForm(req: Request): Promise<Record<string, string>> {
   return out;
 }
 
-export function tokenRoutes(cimd: CimdResolver): Hono<AppEnv> {
+export function tokenRoutes(cimd: CimdResolver, tracer: OAuthTracer): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use("/token", oauthCors);
   app.onError(onOAuthJsonError);
-  app.post("/token", async (c) => {
-    const deps = c.get("deps");
-    const form = await readForm(c.req.raw);
-    const grantType = form.grant_type;
-    if (grantType !== "authorization_code" && grantType !== "refresh_token") {
-      throw new OAuthError(
-        grantType ? "unsupported_grant_type" : "invalid_request",
-        grantType ? `grant_type ${grantType} is not supported.` : "grant_type is required.",
-      );
-    }
-    const client = await authenticateClient(
-      deps.db,
-      cimd,
-      c.req.header("authorization"),
-      form,
-      remoteIp(c.env),
-    );
-    const resource = parseResourceParam(deps.config, form.resource);
-    let tokens: GrantTokens;
-    if (grantType === "authorization_code") {
-      if (!form.code) throw new OAuthError("invalid_request", "code is required.");
-      tokens = await redeemAuthorizationCode(deps.db, client.clientId, {
-        code: form.code,
-        redirectUri: form.redirect_uri ?? null,
-        codeVerifier: form.code_verifier ?? null,
-        resource,
-      });
-    } else {
-      if (!form.refresh_token) {
-        throw new OAuthError("invalid_request", "refresh_token is required.");
+  app.post("/token", (c) =>
+    tracer.run("token", async (note) => {
+      const deps = c.get("deps");
+      const form = await readForm(c.req.raw);
+      const grantType = form.grant_type;
+      note.clientId = form.client_id ?? "";
+      note.detail = `grant_type=${String(grantType ?? "").slice(0, 40)} resource=${
+        form.resource === undefined ? "(none)" : form.resource.slice(0, 200)
+      }`;
+      if (grantType !== "authorization_code" && grantType !== "refresh_token") {
+        throw new OAuthError(
+          grantType ? "unsupported_grant_type" : "invalid_request",
+          grantType ? `grant_type ${grantType} is not supported.` : "grant_type is required.",
+        );
       }
-      tokens = await refreshGrant(deps.db, client.clientId, {
-        refreshToken: form.refresh_token,
-        scopes: parseScopeParam(form.scope ?? null),
-        resource,
-      });
-    }
-    c.header("Cache-Control", "no-store");
-    c.header("Pragma", "no-cache");
-    return c.json(await tokenResponse(deps, tokens));
-  });
+      const client = await authenticateClient(
+        deps.db,
+        cimd,
+        c.req.header("authorization"),
+        form,
+        remoteIp(c.env),
+      );
+      note.clientId = client.clientId;
+      note.clientKind = client.kind;
+      note.clientName = client.name;
+      const resource = parseResourceParam(deps.config, form.resource);
+      let tokens: GrantTokens;
+      if (grantType === "authorization_code") {
+        if (!form.code) throw new OAuthError("invalid_request", "code is required.");
+        tokens = await redeemAuthorizationCode(deps.db, client.clientId, {
+          code: form.code,
+          redirectUri: form.redirect_uri ?? null,
+          codeVerifier: form.code_verifier ?? null,
+          resource,
+        });
+      } else {
+        if (!form.refresh_token) {
+          throw new OAuthError("invalid_request", "refresh_token is required.");
+        }
+        tokens = await refreshGrant(deps.db, client.clientId, {
+          refreshToken: form.refresh_token,
+          scopes: parseScopeParam(form.scope ?? null),
+          resource,
+        });
+      }
+      note.workspaceSId = tokens.workspaceSId;
+      note.grantSId = tokens.grantSId;
+      c.header("Cache-Control", "no-store");
+      c.header("Pragma", "no-cache");
+      return c.json(await tokenResponse(deps, tokens));
+    }, c.req.header("user-agent")));
   return app;
 }

@@ -3,7 +3,9 @@
  * Connected access: OAuth grants (client, user, scopes, created, last used), registered
  * clients, MCP tokens and live client-side MCP server registrations (the relay) of a
  * workspace, grants, tokens and registrations each with revoke. Admins see and revoke everything in
- * the workspace; a user sees and revokes their own.
+ * the workspace; a user sees and revokes their own. Each grant shows what its user let it reach
+ * (spaces, conversations, read-only: core/grant_access.ts), and its user edits that choice here
+ * (`/w/:wId/connected/grants/:gId`); an edit applies to the grant's existing tokens at once.
  * @module
  */
 import { Hono } from "hono";
@@ -22,6 +24,19 @@ import {
   revokeRelayRegistration,
 } from "../core/relay_registry.ts";
 import { AppError } from "../errors.ts";
+import { editGrantAccess, listChoosableSpaces } from "../core/grant_access.ts";
+import { AccessChoiceFields, type ChoiceState, SpaceBoxes } from "./access_choice.tsx";
+
+/** One line saying what a grant reaches. */
+export function accessSummary(a: GrantView["access"]): string {
+  const where = a.allSpaces
+    ? "every space"
+    : a.spaces.length === 0
+    ? "no space"
+    : a.spaces.map((s) => s.name).join(", ");
+  const conv = a.allSpaces ? "" : a.conversations ? " + conversations" : ", no conversations";
+  return `${where}${conv} · ${a.readOnly ? "read-only" : "read + write"}`;
+}
 
 function RevokeButton(
   p: { wId: string; csrf: string; kind: "grant" | "token" | "relay"; id: string; label: string },
@@ -58,9 +73,25 @@ export function ConnectedSections(p: ConnectedData & { actor: UserActor; csrf: s
     <tr data-grant={g.sId}>
       <td title={g.clientId}>{g.clientName ?? g.clientId}</td>
       <td>{g.userEmail}</td>
-      <td>{g.scope}</td>
+      <td>{g.access.readOnly ? "read" : g.scope}</td>
       <td class="nowrap">{when(g.createdAt)}</td>
       <td class="nowrap">{when(g.lastUsedAt)}</td>
+      <td data-access>
+        {accessSummary(g.access)}
+        {g.own
+          ? (
+            <>
+              {" "}
+              <a
+                href={`/w/${wId}/connected/grants/${g.sId}`}
+                aria-label={`Edit access of ${g.clientName ?? g.clientId}`}
+              >
+                Edit
+              </a>
+            </>
+          )
+          : null}
+      </td>
       <td>
         <RevokeButton
           wId={wId}
@@ -125,7 +156,7 @@ export function ConnectedSections(p: ConnectedData & { actor: UserActor; csrf: s
     <>
       <h2>OAuth grants</h2>
       <Table
-        head={["Client", "User", "Scopes", "Created", "Last used", ""]}
+        head={["Client", "User", "Scopes", "Created", "Last used", "Reaches", ""]}
         rows={p.grants.length}
         empty="No AI client is connected with OAuth."
       >
@@ -199,6 +230,58 @@ async function render(
   );
 }
 
+/** The edit page of one of the caller's own grants (404 for anyone else's). */
+async function renderEdit(
+  c: Context<AppEnv>,
+  actor: UserActor,
+  csrf: string,
+  grantSId: string,
+  error?: string,
+  status = 400,
+) {
+  const db = c.get("deps").db;
+  const g = (await listGrants(db, actor)).find((x) => x.sId === grantSId && x.own);
+  if (!g) return await render(c, actor, csrf, { error: "No such active grant of yours." });
+  const state: ChoiceState = {
+    allSpaces: g.access.allSpaces,
+    chosen: new Set(g.access.spaces.map((s) => s.sId)),
+    conversations: g.access.conversations,
+    readOnly: g.access.readOnly,
+  };
+  const spaces = (await listChoosableSpaces(db, actor)).map((s) => ({
+    sId: s.sId,
+    name: s.name,
+    kind: s.kind,
+    isRestricted: s.isRestricted,
+  }));
+  const name = g.clientName ?? g.clientId;
+  return c.html(
+    <Layout title="Edit access">
+      <div class="card">
+        <h1>What “{name}” may reach</h1>
+        <Flash error={error} />
+        <p class="muted">
+          Now:{" "}
+          {accessSummary(g.access)}. A change applies to the application's existing tokens from its
+          next request.
+        </p>
+        <form method="post" action={`/w/${actor.workspace.sId}/connected/access`}>
+          <Csrf token={csrf} />
+          <input type="hidden" name="grant" value={g.sId} />
+          <AccessChoiceFields state={state} canWrite={g.scope.split(" ").includes("write")}>
+            <SpaceBoxes workspace={actor.workspace} spaces={spaces} state={state} />
+          </AccessChoiceFields>
+          <div class="actions">
+            <button type="submit">Save</button>
+            <a class="button secondary" href={`/w/${actor.workspace.sId}/connected`}>Cancel</a>
+          </div>
+        </form>
+      </div>
+    </Layout>,
+    error ? status as 400 : 200,
+  );
+}
+
 export function connectedAccessRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use("/w/:wId/connected", securePage);
@@ -208,6 +291,27 @@ export function connectedAccessRoutes(): Hono<AppEnv> {
     const page = await requireWorkspacePage(c, c.req.param("wId"));
     if (page instanceof Response) return page;
     return await render(c, page.actor, page.session.session.csrf);
+  });
+
+  app.get("/w/:wId/connected/grants/:gId", async (c) => {
+    const page = await requireWorkspacePage(c, c.req.param("wId"));
+    if (page instanceof Response) return page;
+    return await renderEdit(c, page.actor, page.session.session.csrf, c.req.param("gId"));
+  });
+
+  app.post("/w/:wId/connected/access", async (c) => {
+    const page = await requireWorkspacePage(c, c.req.param("wId"));
+    if (page instanceof Response) return page;
+    const form = await readCsrfForm(c, page.session);
+    if (!form) return formExpiredPage(c);
+    const csrf = page.session.session.csrf;
+    try {
+      await editGrantAccess(c.get("deps").db, page.actor, form.grant ?? "", form);
+      return await render(c, page.actor, csrf, { message: "Access updated." });
+    } catch (e) {
+      if (!(e instanceof AppError) || e.status >= 500) throw e;
+      return await renderEdit(c, page.actor, csrf, form.grant ?? "", e.message, e.status);
+    }
   });
 
   app.post("/w/:wId/connected/revoke", async (c) => {

@@ -7,6 +7,12 @@
 import type { Child } from "hono/jsx";
 import { Layout, MessagePage } from "./layout.tsx";
 import type { Scope } from "../auth/actor.ts";
+import {
+  AccessChoiceFields,
+  type ChoosableSpace,
+  DEFAULT_CHOICE,
+  SpaceBoxes,
+} from "./access_choice.tsx";
 
 export const SCOPE_DESCRIPTIONS: Record<Scope, string> = {
   read:
@@ -37,7 +43,7 @@ export interface ConsentProps {
   scopes: Scope[];
   resource: string;
   /** The user's workspaces; `refusal` says why one's OAuth settings refuse this client. */
-  workspaces: { sId: string; name: string; refusal: string | null }[];
+  workspaces: { sId: string; name: string; refusal: string | null; spaces: ChoosableSpace[] }[];
   userEmail: string;
   error?: string;
 }
@@ -107,13 +113,16 @@ export function ConsentPage(p: ConsentProps) {
           <select id="workspace" name="workspace">
             {p.workspaces.map(workspaceOption)}
           </select>
-          {p.scopes.includes("write")
-            ? (
-              <label class="inline">
-                <input type="checkbox" name="read_only" value="1" /> Read-only: do not allow writes
-              </label>
-            )
-            : null}
+          <AccessChoiceFields state={DEFAULT_CHOICE} canWrite={p.scopes.includes("write")}>
+            {p.workspaces.filter((w) => w.refusal === null).map((w) => (
+              <SpaceBoxes
+                workspace={w}
+                spaces={w.spaces}
+                state={DEFAULT_CHOICE}
+                legend={p.workspaces.length === 1 ? "Spaces and Pods" : undefined}
+              />
+            ))}
+          </AccessChoiceFields>
           <div class="actions">
             <button type="submit" name="decision" value="approve">Allow</button>
             <button type="submit" name="decision" value="deny" class="secondary">Deny</button>

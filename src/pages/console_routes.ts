@@ -1,6 +1,6 @@
 /**
  * The console's own pages, mounted at the root by app.ts: home and the workspace picker,
- * invitations, members and groups, spaces and Pods, credentials. (Sign-in, consent, account,
+ * invitations, members and groups, spaces and Pods, credentials, the connection doctor. (Sign-in, consent, account,
  * integrations, connected access and settings are mounted with the OAuth routes; audit and
  * model by app.ts.)
  * @module
@@ -13,6 +13,7 @@ import { membersRoutes } from "./members.tsx";
 import { spacesRoutes } from "./spaces.tsx";
 import { podsPageRoutes } from "./pods.tsx";
 import { credentialsRoutes } from "./credentials.tsx";
+import { doctorPageRoutes } from "./doctor.tsx";
 
 export function consoleRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -22,5 +23,6 @@ export function consoleRoutes(): Hono<AppEnv> {
   app.route("/", spacesRoutes());
   app.route("/", podsPageRoutes());
   app.route("/", credentialsRoutes());
+  app.route("/", doctorPageRoutes());
   return app;
 }

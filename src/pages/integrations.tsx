@@ -4,6 +4,7 @@
  * and with an MCP API token, and the "Generate MCP token" button (the token is shown once;
  * generating a new one revokes the previous one). A form (plain GET, no script) narrows the
  * URL to chosen toolsets and/or read-only (src/mcp/endpoint.ts); every snippet then uses it.
+ * Last, how to put local MCP servers behind the relay with `dust-mcp bridge` (src/bridge/).
  * @module
  */
 import { Hono } from "hono";
@@ -118,6 +119,49 @@ function EndpointForm(props: { wId: string; choice: EndpointChoice; url: string 
   );
 }
 
+/** The `dust-mcp bridge` command for this server and workspace (the token read from stdin). */
+export function bridgeCommand(publicUrl: string, wId: string): string {
+  return [
+    "dust-mcp bridge \\",
+    `  --url ${publicUrl} --workspace ${wId} --token - \\`,
+    "  -- npx -y @modelcontextprotocol/server-filesystem ~/Documents",
+  ].join("\n");
+}
+
+/** How to put MCP servers that run on the user's own machine behind this server. */
+function BridgeCard(props: { wId: string; publicUrl: string }) {
+  return (
+    <div class="card" id="bridge">
+      <h2>Local MCP servers (bridge)</h2>
+      <p>
+        Your agents can use MCP servers that run on your own computer (files, a local database, a
+        command-line tool): run <code>dust-mcp bridge</code>{" "}
+        there. It starts each local server, registers it with this workspace as yours, and relays
+        your agents' tool calls to it. It reads a personal access token (from{" "}
+        <a href={`/w/${props.wId}/credentials`}>Credentials</a>) on its input: paste it and press
+        Enter, or pipe it from a file.
+      </p>
+      <Copyable
+        id="bridge-command"
+        text={bridgeCommand(props.publicUrl, props.wId)}
+        label="Copy the bridge command"
+      />
+      <p class="muted">
+        Several servers: repeat <code>-- &lt;command&gt;</code>; names with{" "}
+        <code>--names files,notes</code>. Read-only tools run without asking; any other tool asks
+        you first (<code>--ask all</code>: every tool asks;{" "}
+        <code>--ask none</code>: none does). From a source checkout, run it as{" "}
+        <code>deno task bridge</code>{" "}
+        (it needs permission to start programs). The bridge prints one status line per server, with
+        the id to name in a message's{" "}
+        <code>clientSideMCPServerIds</code>, and reconnects by itself after network loss or a server
+        restart. Your connected servers are listed under{" "}
+        <a href={`/w/${props.wId}/connected`}>Connected access</a>.
+      </p>
+    </div>
+  );
+}
+
 function IntegrationsPage(
   props: {
     wId: string;
@@ -181,6 +225,7 @@ function IntegrationsPage(
         {setups.map((x) => <SetupDetails key={x.id} s={x} />)}
       </div>
       <EndpointForm wId={props.wId} choice={props.choice} url={url} />
+      <BridgeCard wId={props.wId} publicUrl={base} />
     </Layout>
   );
 }

@@ -36,6 +36,7 @@ export const NAV_ITEMS: readonly NavItem[] = [
   { label: "Members", path: "/members", group: "Admin", roles: ADMINS },
   { label: "Audit log", path: "/audit", group: "Admin", roles: ADMINS },
   { label: "MCP settings", path: "/settings", group: "Admin", roles: ADMINS },
+  { label: "Connection doctor", path: "/doctor", group: "Admin", roles: ADMINS },
 ];
 
 /** The side-menu items a role sees. */

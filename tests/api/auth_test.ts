@@ -161,10 +161,14 @@ Deno.test("[auth] a REST OAuth token is verified once, then cached; revoking its
     client_id: clientId,
   });
   assert.equal(revoked.status, 200);
-  assert.ok(
-    cache.get(tokens.access_token, nowS()),
-    "still cached: the grant check is what refuses",
-  );
+  // One instance (SQLite): still cached, the grant check is what refuses. Several (PostgreSQL):
+  // the revocation note may already have dropped it; the refusal must not depend on which.
+  if (server.deps.db.engine === "sqlite") {
+    assert.ok(
+      cache.get(tokens.access_token, nowS()),
+      "still cached: the grant check is what refuses",
+    );
+  }
   const after = await apiJson(server, tokens.access_token, url);
   assert.equal(after.status, 401);
   assert.equal(after.body.error.type, "not_authenticated");

@@ -143,6 +143,15 @@ const VISITS: Record<string, Visit> = {
       "non-member": nope,
     },
   },
+  doctor: {
+    path: (w) => `/w/${w.ws.sId}/doctor`,
+    roles: {
+      admin: member("button:has-text('Run the doctor')"),
+      builder: forbidden,
+      user: forbidden,
+      "non-member": nope,
+    },
+  },
   account: {
     path: () => "/account",
     roles: {

@@ -37,7 +37,7 @@ Deno.test("[docs] the README gives the start and test commands and how to get De
       "npm install -g deno@2.9.6",
       "deno task compile",
       "docker build",
-      ".backup",
+      "dust-mcp backup --to",
       "VACUUM INTO",
       "dust-mcp.db-wal",
       "files/tmp/",

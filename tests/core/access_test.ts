@@ -5,10 +5,14 @@ import { authenticateWorkspaceRequest } from "../../src/auth/bearer.ts";
 import type { Actor, UserActor } from "../../src/auth/actor.ts";
 import {
   canAdministerSpace,
+  canReadAuditLog,
+  canReadConversation,
   canReadSpace,
   canWriteSpace,
+  isNarrowed,
   isOpenToWorkspace,
   POD_NOT_FOUND_MESSAGE,
+  reachesOwnConversations,
   readableSpaceIds,
   requireReadablePod,
   requireReadableSpace,
@@ -329,4 +333,73 @@ Deno.test("[access] open to the workspace: global, conversations and open regula
   }
   // A Pod everyone happens to be in is still not open: membership can change.
   assert.equal(isOpenToWorkspace(w.openPod), false);
+});
+
+/** An actor narrowed on consent to `spaces` (and conversations when asked). */
+function narrowed(a: UserActor, spaces: SpaceRow[], conversations = false): UserActor {
+  return {
+    ...a,
+    narrowing: {
+      spaceIds: new Set(spaces.map((s) => s.id)),
+      spaceSIds: new Set(spaces.map((s) => s.sId)),
+      conversations,
+    },
+  };
+}
+
+Deno.test("[access] a narrowed token reads, writes and administers only its chosen spaces", async () => {
+  const w = await world();
+  await using _ = w.server;
+  const db = w.server.deps.db;
+  // The builder reads the global, open and restricted spaces; narrowed to the open one only.
+  const b = narrowed(w.builder, [w.open]);
+  for (const s of [w.global, w.restricted, w.conversations]) {
+    assert.equal(await canReadSpace(db, w.builder, s), true, `control: ${s.name}`);
+    assert.equal(await canReadSpace(db, b, s), false, s.name);
+    assert.equal(await canWriteSpace(db, b, s), false, s.name);
+  }
+  assert.equal(await canReadSpace(db, b, w.open), true);
+  assert.equal(await canWriteSpace(db, b, w.open), true);
+  assert.deepEqual([...await readableSpaceIds(db, b)], [w.open.id]);
+  // Choosing a space the user does not read gives nothing: the choice only narrows.
+  assert.equal(await canReadSpace(db, narrowed(w.user, [w.restricted]), w.restricted), false);
+  // The Pod's editor administers it only when it is chosen.
+  assert.equal(await canAdministerSpace(db, w.builder, w.pod), true, "control");
+  assert.equal(await canAdministerSpace(db, narrowed(w.builder, [w.open]), w.pod), false);
+  assert.equal(await canAdministerSpace(db, narrowed(w.builder, [w.pod]), w.pod), true);
+});
+
+Deno.test("[access] a narrowed token reaches the conversations space and conversations in no space only with conversations", async () => {
+  const w = await world();
+  await using _ = w.server;
+  const db = w.server.deps.db;
+  const facts = {
+    workspaceId: w.ws.id,
+    space: null,
+    visibility: "workspace" as const,
+    isParticipant: true,
+    createdThroughApiKey: false,
+  };
+  assert.equal(await canReadConversation(db, narrowed(w.user, [w.global]), facts), false);
+  assert.equal(await canReadConversation(db, narrowed(w.user, [w.global], true), facts), true);
+  assert.equal(await canReadSpace(db, narrowed(w.user, [], false), w.conversations), false);
+  assert.equal(await canReadSpace(db, narrowed(w.user, [], true), w.conversations), true);
+  assert.equal(reachesOwnConversations(narrowed(w.user, [w.global])), false);
+  assert.equal(reachesOwnConversations(w.user), true);
+});
+
+Deno.test("[access] a narrowed token does no builder or admin action and reads no audit log", async () => {
+  const w = await world();
+  await using _ = w.server;
+  const admin = narrowed(w.admin, [w.global], true);
+  for (const roles of [["admin"], ["admin", "builder"]] as const) {
+    const e = await thrown(() => requireWorkspaceRole(admin, roles));
+    assert.equal(e.status, 403);
+    assert.equal(e.type, "workspace_auth_error");
+  }
+  assert.equal(requireWorkspaceRole(admin, ["admin", "builder", "user"]), admin);
+  assert.equal(canReadAuditLog(w.admin), true, "control");
+  assert.equal(canReadAuditLog(admin), false);
+  assert.equal(isNarrowed(admin), true);
+  assert.equal(isNarrowed(w.admin), false);
 });

@@ -85,6 +85,9 @@ Deno.test("[fuzz/agents] hostile model turns (tool calls, arguments, content, er
           mentions: [{ configurationId: "dust" }],
           context: { username: "fuzzer", timezone: "UTC" },
         },
+        // Tool calls run without asking (a call that asks parks the message on an approval:
+        // tests/agents/tool_approval_test.ts covers that path).
+        skipToolsValidation: true,
         blocking: true,
       }),
       as: world.a,

@@ -34,6 +34,8 @@ const VOLATILE_TABLES = new Set([
   "instances",
   "periodic_jobs",
   "agent_runs",
+  // OAuth attempt traces (the doctor's page): a log of attempts, like the audit log.
+  "oauth_traces",
 ]);
 
 /** A fingerprint of every durable row (browser sessions by id and user only). */

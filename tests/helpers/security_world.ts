@@ -252,7 +252,21 @@ export async function buildTenant(
   const serverId = (await ok(server, owner.token, `${w}/mcp/register`, {
     serverName: `Tools ${t.conv}`.slice(0, 30),
   })).serverId;
+  // A folder in each data source (folder ids are the caller's, unique within a data source).
+  const folderOf = async (space: string, ds: string, name: string) => {
+    await ok(server, owner.token, `${w}/spaces/${space}/data_sources/${ds}/folders/${name}`, {
+      timestamp: Date.now(),
+      title: name,
+      mime_type: "application/vnd.dust.folder",
+    });
+    return name;
+  };
+  const folderId = [
+    await folderOf(k.vault, k.vaultDs, `${t.vault}-folder`),
+    await folderOf(k.global, k.globalDs, `${t.pub}-folder`),
+  ];
   const ids: WorldIds = {
+    folderId,
     spaceId: [k.vault, k.global, k.pod],
     dsId: [k.vaultDs, k.globalDs],
     dsvId: [await viewOf(server, k.vaultDs), await viewOf(server, k.globalDs)],

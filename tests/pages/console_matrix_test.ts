@@ -113,6 +113,14 @@ const PAGES: Record<string, PageCase> = {
       user: { status: 403 },
     },
   },
+  doctor: {
+    path: (w) => `/w/${w.ws.sId}/doctor`,
+    expect: {
+      admin: { status: 200, has: ["Connection doctor", "Run the doctor", "Real clients&#39;"] },
+      builder: { status: 403, has: ["Only workspace admins can run the doctor."] },
+      user: { status: 403 },
+    },
+  },
   integrations: {
     path: (w) => `/w/${w.ws.sId}/integrations`,
     expect: {
@@ -171,7 +179,7 @@ Deno.test("[console] the navigation shows each role the pages it may use, and on
   const w = await seedConsoleWorld(s);
   const base = `/w/${w.ws.sId}`;
   const everyone = ["", "/conversations", "/agents", "/knowledge", "/spaces", "/credentials"];
-  const admins = ["/members", "/audit", "/settings"];
+  const admins = ["/members", "/audit", "/settings", "/doctor"];
   for (const who of ["admin", "builder", "user"] as const) {
     const page = await (await browserFor(w, who)).get(base);
     const links = [...page.text.matchAll(/<nav class="side"[\s\S]*?<\/nav>/g)][0][0];

@@ -32,6 +32,7 @@ import type { UserActor } from "../../src/auth/actor.ts";
 import { holdAgentRuns } from "../helpers/conversations.ts";
 import { createFolder, globalSpaceSId, putDocument } from "../helpers/knowledge.ts";
 import { createAgent } from "../../src/core/agent_editing.ts";
+import { spaceField } from "../../src/core/grant_access.ts";
 import { postConversation } from "../../src/core/conversations.ts";
 
 interface World {
@@ -63,6 +64,8 @@ interface World {
     made: Record<string, string>;
   };
   seq: number;
+  /** An OAuth grant of alice's (the connected-access edit page). */
+  grant: string;
 }
 
 async function world(s: TestServer): Promise<World> {
@@ -111,6 +114,7 @@ async function world(s: TestServer): Promise<World> {
       contentFragments: [],
     },
   });
+  const grant = (await mintOAuthToken(s, alice)).grantSId;
   return {
     s,
     alice,
@@ -131,6 +135,7 @@ async function world(s: TestServer): Promise<World> {
       userMessage: c.userMessage!.sId as string,
       made: {},
     },
+    grant,
     seq: 0,
   };
 }
@@ -170,8 +175,10 @@ function pageUrls(w: World, authorize: string): Record<string, string[]> {
     "GET /w/:wId/integrations": ws("integrations"),
     "GET /w/:wId/settings": ws("settings"),
     "GET /w/:wId/connected": ws("connected"),
+    "GET /w/:wId/connected/grants/:gId": ws(`connected/grants/${w.grant}`),
     "GET /w/:wId/audit": ws("audit"),
     "GET /w/:wId/audit/export.jsonl": ws("audit/export.jsonl"),
+    "GET /w/:wId/doctor": ws("doctor"),
     "GET /admin/model": ["/admin/model"],
     "GET /api/v1/reference": ["/api/v1/reference"],
     "GET /": ["/"],
@@ -465,6 +472,18 @@ const FORMS: Record<string, Form> = {
       request: await consentRequest(w, b),
       workspace: w.a,
       decision: "approve",
+      access: "chosen",
+      [spaceField(w.a, w.k.space)]: "1",
+      read_only: "1",
+    }),
+  },
+  "POST /w/:wId/connected/access": {
+    path: (w) => `/w/${w.a}/connected/access`,
+    csrf: true,
+    fields: async (w) => ({
+      grant: (await mintOAuthToken(w.s, w.alice)).grantSId,
+      access: "chosen",
+      [spaceField(w.a, w.k.space)]: "1",
     }),
   },
   "POST /w/:wId/integrations/token": {
@@ -515,6 +534,11 @@ const FORMS: Record<string, Form> = {
     path: (w) => `/w/${w.a}/audit/retention`,
     csrf: true,
     fields: () => Promise.resolve({ retentionDays: "7" }),
+  },
+  "POST /w/:wId/doctor": {
+    path: (w) => `/w/${w.a}/doctor`,
+    csrf: true,
+    fields: () => Promise.resolve({ client: "codex" }),
   },
   "POST /admin/model": {
     path: () => "/admin/model",

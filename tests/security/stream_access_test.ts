@@ -240,3 +240,27 @@ Deno.test("[security] events: a stream opened with an OAuth access token ends wh
     await stream.close();
   }
 });
+
+Deno.test("[security] events: every stream of one reader stops at the first event after its removal (the access check they share is per event)", async () => {
+  await using s = await startTestServer();
+  const x = await podConversation(s);
+  const conv = `${x.w}/assistant/conversations/${x.cId}`;
+  const streams = [0, 1, 2].map(() => follow(s, x.bob.token, `${conv}/events`));
+  try {
+    await post(s, x.alice, `${conv}/messages`, "beforeremoval");
+    await until(() => streams.every((t) => t.text.includes("beforeremoval")));
+    assert.ok(streams.every((t) => t.text.includes("beforeremoval")), "control: all follow");
+    const rm = await apiJson(s, x.alice.token, `${x.w}/spaces/${x.pod}/members/${x.bob.user.sId}`, {
+      method: "DELETE",
+    });
+    assert.equal(rm.status, 200);
+    await post(s, x.alice, `${conv}/messages`, "afterremoval");
+    await until(() => streams.every((t) => t.ended));
+    for (const t of streams) {
+      assert.ok(!t.text.includes("afterremoval"), "a removed member still receives events");
+      assert.ok(t.ended, "the stream ends");
+    }
+  } finally {
+    for (const t of streams) await t.close();
+  }
+});

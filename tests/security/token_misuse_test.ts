@@ -246,9 +246,11 @@ Deno.test("[security] tokens: a read-only token changes nothing through any REST
   const before = await digestWorkspace(s, w.alice.workspace.id);
   const ops = (await listOperations(s)).filter((o) => o.template.includes("{wId}"));
   let sent = 0;
-  // Dust's node search and the tokenizer are reads sent as POST (SDK searchNodes, tokenize).
+  // Dust's node search, the tokenizer and mention parsing are reads sent as POST (SDK
+  // searchNodes, tokenize, parseForMentions).
   const readsByPost = new Set([
     "POST /api/v1/w/{wId}/search",
+    "POST /api/v1/w/{wId}/assistant/mentions/parse",
     "POST /api/v1/w/{wId}/data_sources/{dsId}/tokenize",
   ]);
   const writes = ops.filter((o) => o.method !== "GET" && !readsByPost.has(`POST ${o.template}`));

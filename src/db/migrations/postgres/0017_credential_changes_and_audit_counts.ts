@@ -1,6 +1,7 @@
 /**
  * Every instance hears at once when something a `/mcp` credential check reads changes
- * (src/db/credential_epoch.ts): a token's or grant's revocation, expiry or owner, a membership's
+ * (src/db/credential_epoch.ts): a token's or grant's revocation, expiry or owner (a grant's
+ * access version: its consented choice), a membership's
  * role or removal, a workspace's MCP switches or removal. One note per statement on the bus's
  * channel `auth:changed` (src/events/pg_bus.ts), whoever wrote the rows. Revocations and member
  * removals also keep their `auth:revoked` notes (0010), which name the credential.
@@ -22,7 +23,8 @@ CREATE TRIGGER mcp_tokens_changed
   AFTER UPDATE OF revoked_at, expires_at, user_id, workspace_id OR DELETE ON mcp_tokens
   FOR EACH STATEMENT EXECUTE FUNCTION dust_mcp_credentials_changed();
 CREATE TRIGGER oauth_grants_changed
-  AFTER UPDATE OF revoked_at, expires_at, user_id, workspace_id OR DELETE ON oauth_grants
+  AFTER UPDATE OF revoked_at, expires_at, user_id, workspace_id, access_version OR DELETE
+  ON oauth_grants
   FOR EACH STATEMENT EXECUTE FUNCTION dust_mcp_credentials_changed();
 CREATE TRIGGER memberships_changed
   AFTER UPDATE OR DELETE ON memberships
