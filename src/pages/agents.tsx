@@ -162,7 +162,7 @@ function AgentForm(
               value="1"
               checked={v.tools.includes(t)}
             />{" "}
-            <label for={`tool_${t}`} style="display:inline;font-weight:400">{TOOL_HELP[t]}</label>
+            <label for={`tool_${t}`} class="inline-label">{TOOL_HELP[t]}</label>
           </div>
         ))}
       </fieldset>
@@ -177,7 +177,7 @@ function AgentForm(
               value="1"
               checked={v.spaceIds.includes(s.sId)}
             />{" "}
-            <label for={`space_${s.sId}`} style="display:inline;font-weight:400">
+            <label for={`space_${s.sId}`} class="inline-label">
               {s.name} <span class="muted">({s.kind === "project" ? "Pod" : s.kind})</span>
             </label>
           </div>

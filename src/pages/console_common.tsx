@@ -12,41 +12,26 @@ import type { AppEnv } from "../deps.ts";
 import type { UserActor } from "../auth/actor.ts";
 import type { PageSession } from "../auth/sessions.ts";
 import { AppError } from "../errors.ts";
-import { randomString } from "../util/ids.ts";
+import { cspNonce, securePage } from "./page_security.ts";
 import { Layout, MessagePage } from "./layout.tsx";
 import { requireWorkspacePage } from "./page_auth.ts";
 
-const nonces = new WeakMap<Context, string>();
-
-/** The script nonce of this response (created on first use; the CSP then allows it). */
-export function scriptNonce(c: Context): string {
-  let n = nonces.get(c);
-  if (!n) {
-    n = randomString(24);
-    nonces.set(c, n);
-  }
-  return n;
+/**
+ * The script nonce of this response: the page context's (page_security.ts), which the CSP
+ * `securePage` sets already allows, as for every page of the console.
+ */
+export function scriptNonce(_c: Context): string {
+  const nonce = cspNonce();
+  if (!nonce) throw new Error("scriptNonce() outside a page request");
+  return nonce;
 }
 
 /**
- * The CSP of a console page: nothing but inline styles and same-origin images, forms posting
- * only here; scripts only when the page asked for a nonce (and then only that response's
- * nonced scripts), event streams only from this origin.
+ * Headers and context of every console page: the same as every other page (`securePage`: the
+ * page context the layout reads for the viewer and the navigation, the nonce CSP, not
+ * frameable, no referrer, not cached).
  */
-export function consoleCsp(nonce: string | null): string {
-  const scripts = nonce ? `; script-src 'nonce-${nonce}'; connect-src 'self'` : "";
-  return "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; " +
-    `form-action 'self'; frame-ancestors 'none'; base-uri 'none'${scripts}`;
-}
-
-/** Headers of every console page: not frameable, no referrer, not cached, the CSP above. */
-export const consolePage: MiddlewareHandler<AppEnv> = async (c, next) => {
-  await next();
-  c.header("Content-Security-Policy", consoleCsp(nonces.get(c) ?? null));
-  c.header("Referrer-Policy", "no-referrer");
-  c.header("X-Frame-Options", "DENY");
-  c.header("Cache-Control", "no-store");
-};
+export const consolePage: MiddlewareHandler<AppEnv> = securePage;
 
 export type ConsolePage = { session: PageSession; actor: UserActor };
 

@@ -54,8 +54,6 @@ const VIEW_LABEL: Record<ConsoleConversationView, string> = {
   shared: "Shared with the workspace",
   pods: "In Pods",
 };
-const PRE = "white-space:pre-wrap;word-break:break-word;margin:6px 0";
-
 const listPath = (wId: string) => `/w/${wId}/conversations`;
 const convPath = (wId: string, cId: string) => `${listPath(wId)}/${encodeURIComponent(cId)}`;
 
@@ -273,7 +271,7 @@ function AgentMessage(p: { m: Json; wId: string; cId: string; page: ConsolePage 
             <p class="muted" data-stream-status aria-live="polite">
               The answer is being written. <a href={convPath(p.wId, p.cId)}>Reload</a> to see it.
             </p>
-            <div data-stream-text aria-live="polite" style={PRE}>{m.content ?? ""}</div>
+            <div data-stream-text aria-live="polite" class="pre">{m.content ?? ""}</div>
             <form method="post" action={`${convPath(p.wId, p.cId)}/cancel`}>
               <Csrf page={p.page} />
               <input type="hidden" name="messageId" value={m.sId} />
@@ -281,7 +279,7 @@ function AgentMessage(p: { m: Json; wId: string; cId: string; page: ConsolePage 
             </form>
           </div>
         )
-        : <div style={PRE}>{m.content ?? ""}</div>}
+        : <div class="pre">{m.content ?? ""}</div>}
       {m.status === "failed"
         ? (
           <div role="alert">
@@ -313,7 +311,7 @@ function UserMessage(p: { m: Json }) {
           <Time ms={m.created} />
         </span>
       </p>
-      <div style={PRE}>{m.visibility === "deleted" ? "[Deleted message]" : m.content}</div>
+      <div class="pre">{m.visibility === "deleted" ? "[Deleted message]" : m.content}</div>
     </article>
   );
 }

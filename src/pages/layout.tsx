@@ -61,6 +61,7 @@ details{margin:8px 0}summary{cursor:pointer;font-weight:600}
 figure{margin:0 0 16px}figcaption h2{margin-top:0}.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:16px;margin-bottom:16px}.charts>.card{margin:0}.chart{min-height:60px}
 .bars svg{display:block;width:100%;height:auto}.bars text{fill:var(--fg);font-size:14px}.bars rect.bar{fill:var(--accent)}.bars rect.track{fill:var(--bg)}
 .stats{display:flex;flex-wrap:wrap;gap:24px;margin:8px 0}.stats div{min-width:110px}.stats strong{display:block;font-size:20px}
+.inline-label{display:inline;font-weight:400}.pre{white-space:pre-wrap;word-break:break-word;margin:6px 0}
 `;
 
 /** Page shell props. `nav` is kept for pages written before the automatic navigation. */

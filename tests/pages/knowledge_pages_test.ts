@@ -211,3 +211,19 @@ Deno.test("[pages] knowledge: the document list pages 50 at a time, newest first
   assert.ok(second.includes("Doc 0 ") && second.includes("Doc 5 ") && !second.includes("Doc 6 "));
   assert.ok(!second.includes("Welcome") && !second.includes("Doc 54"));
 });
+
+Deno.test("[pages] knowledge, agents and conversations use the console's layout: the signed-in header, the side navigation, the page nonce CSP", async () => {
+  await using s = await startTestServer();
+  const w = await consoleWorld(s);
+  for (const path of ["knowledge", "agents", "agents/new", "conversations"]) {
+    const r = await w.alice.browser.get(`/w/${w.wId}/${path}`);
+    assert.equal(r.status, 200, path);
+    assert.ok(r.text.includes('aria-label="Console"'), `${path}: the side navigation`);
+    assert.ok(r.text.includes("Sign out") && !r.text.includes(">Sign in<"), `${path}: signed in`);
+    assert.ok(r.text.includes(`href="/w/${w.wId}/members"`), `${path}: the admin's links`);
+    const csp = r.headers.get("content-security-policy") ?? "";
+    assert.match(csp, /script-src 'nonce-[^']+'/, `${path}: nonce CSP`);
+    assert.ok(!csp.includes("unsafe-inline"), `${path}: no unsafe-inline`);
+    assert.ok(!/ style="/.test(r.text), `${path}: no inline style attribute`);
+  }
+});
