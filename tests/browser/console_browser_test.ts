@@ -220,7 +220,13 @@ Deno.test("[browser] scripts where they are needed: copy buttons appear and copy
   await b.goto(`${s.url}/w/${w.ws.sId}/integrations`);
   assert.ok(await b.count("button[data-copy]:visible") >= 1, "copy buttons shown by the script");
   await b.click("#mcp-url + button[data-copy]", false);
-  assert.equal(await b.text("#mcp-url + button[data-copy]"), "Copied");
+  // The clipboard write is a promise: the label changes when it settles (bounded wait).
+  let label = await b.text("#mcp-url + button[data-copy]");
+  for (let i = 0; i < 50 && label !== "Copied"; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    label = await b.text("#mcp-url + button[data-copy]");
+  }
+  assert.equal(label, "Copied");
   const height = await b.eval<number>("document.documentElement.scrollHeight");
   assert.ok(height < 2600, `the Integrations page is ${height} px tall`);
   await b.goto(`${s.url}/w/${w.ws.sId}/audit`);
