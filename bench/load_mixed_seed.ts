@@ -197,6 +197,9 @@ export async function spawnServer(
       ...["--data-dir", dataDir, "--port", String(port), "--host", "127.0.0.1"],
       ...["--log-level", "error", "--mcp-rate-user", big, "--mcp-rate-client", big],
       ...["--mcp-rate-requests", big],
+      // The load opens ~1,000 event streams from a few members: the stream budget (a hardening
+      // measured by bench/stream_budget.ts) would refuse most of them.
+      ...["--streams-total", big, "--streams-per-user", big],
       ...Object.entries(dbFlags).flatMap(([k, v]) => [`--${k}`, v]),
     ],
     stdout: "null",
