@@ -9,7 +9,6 @@
  * @module
  */
 import type { Deps } from "../deps.ts";
-import type { Logger } from "../util/log.ts";
 import { UPLOAD_MAX_MS } from "./files.ts";
 import { removeBlob } from "./backup_runs.ts";
 
@@ -59,32 +58,4 @@ export async function sweepOrphanBlobs(
   for (const key of orphans) await removeBlob(deps, key);
   const aborted = await deps.files.abortStaleUploads(options.olderThanMs ?? 0);
   return { removed: orphans.size, kept: keys.length - orphans.size, complete, aborted };
-}
-
-/**
- * Sweep now and then every `intervalMs` in the background, with the margin (a store other
- * instances write to). A failed sweep is logged and tried again at the next tick; a tick that
- * finds the previous sweep still running skips. `stop()` ends the timer and waits for a sweep
- * in progress, so the store can close after it.
- */
-export function startPeriodicBlobSweep(
-  deps: Pick<Deps, "db" | "files">,
-  log: Logger,
-  intervalMs = BLOB_SWEEP_INTERVAL_MS,
-): { stop(): Promise<void> } {
-  let running: Promise<void> | null = null;
-  const tick = () => {
-    running ??= sweepOrphanBlobs(deps, { olderThanMs: ORPHAN_MARGIN_MS }).then(
-      (sweep) => log.info("orphan blobs swept", { ...sweep }),
-      (e) => log.warn("orphan blob sweep failed", { error: String(e) }),
-    ).finally(() => (running = null));
-  };
-  tick();
-  const timer = setInterval(tick, intervalMs);
-  return {
-    async stop() {
-      clearInterval(timer);
-      await running;
-    },
-  };
 }
