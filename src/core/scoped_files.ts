@@ -10,7 +10,7 @@ import { now } from "../db/db.ts";
 import { newResourceId } from "../util/ids.ts";
 import { type FileScope, scopeColumns, stripMimeParameters } from "./file_types.ts";
 import { FILE_COLUMNS, fileFromRow, type FileRow, type FileUseCase } from "./files.ts";
-import { assertStorageFits, storageOwnerOf } from "./storage_quota.ts";
+import { assertStorageFits, storageOwnerOf, storageTx } from "./storage_quota.ts";
 import { removeBlob } from "./backup_runs.ts";
 
 /** Ready files of a scope by path, at most `limit` of them. */
@@ -74,7 +74,7 @@ export async function writeScopeFile(
   const size = input.bytes.byteLength;
   let written;
   try {
-    written = await deps.db.tx(async () => {
+    written = await storageTx(deps, owner.workspaceId, async () => {
       const existing = await deps.db.get(
         `SELECT ${FILE_COLUMNS} FROM files WHERE workspace_id = ? AND scope_type = ? AND scope_s_id = ?
          AND path = ? AND status != 'failed'`,
