@@ -17,7 +17,7 @@ import { createLogger, type Logger, type LogSink } from "./util/log.ts";
 import { createEventBus, type EventBus } from "./events/bus.ts";
 import { loadKeyRing, watchKeyRing } from "./core/signing_keys.ts";
 import { VerifiedTokenCache } from "./auth/jwt.ts";
-import { onCredentialsChanged, onRevoked } from "./auth/revocations.ts";
+import { onRevoked } from "./auth/revocations.ts";
 import { issueSetupToken } from "./core/setup.ts";
 import { createApp } from "./app.ts";
 import { flushAuditLog, pruneAuditLog } from "./core/audit.ts";
@@ -188,11 +188,6 @@ async function openEventBus(db: Db, instanceId: string, log: Logger): Promise<Ev
   } catch (e) {
     throw new StartError(`--database-url: cannot LISTEN: ${(e as Error).message}`);
   }
-  // Other instances' credential changes arrive as notes: while none can arrive (the listening
-  // connection is being replaced), the epoch moves on every read, so nothing is reused.
-  let gaps = 0;
-  db.credentialEpoch.setProbe(() => bus.listening ? 0 : ++gaps);
-  onCredentialsChanged(bus, () => db.credentialEpoch.bump());
   return bus;
 }
 

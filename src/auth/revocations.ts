@@ -35,20 +35,3 @@ export function onRevoked(
     if (note && typeof note.kind === "string") listener(note);
   });
 }
-
-/** Changes to what a credential check reads (migration 0017's triggers, PostgreSQL). */
-export const AUTH_CHANGED_CHANNEL = "auth:changed";
-
-/**
- * Call `listener` whenever another writer may have changed a credential, a membership or a
- * workspace's MCP switches: each `auth:changed` or `auth:revoked` note and each bus resync.
- * Returns the unsubscribe function.
- */
-export function onCredentialsChanged(events: EventBus, listener: () => void): () => void {
-  const offChanged = events.subscribe(AUTH_CHANGED_CHANNEL, () => listener());
-  const offRevoked = events.subscribe(AUTH_REVOKED_CHANNEL, () => listener());
-  return () => {
-    offChanged();
-    offRevoked();
-  };
-}

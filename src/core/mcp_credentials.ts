@@ -146,7 +146,8 @@ export class CredentialStateMemo {
 
   async check(db: Db, ref: CredentialRef, at = Date.now()): Promise<CredentialState> {
     const key = `${ref.kind}\u0000${ref.sId}\u0000${ref.userId}\u0000${ref.workspaceId}`;
-    const epoch = db.credentialEpoch.value();
+    const current = db.credentialEpoch.value();
+    const epoch = typeof current === "number" ? current : await current;
     const held = this.#map.get(key);
     if (held && held.epoch === epoch) {
       this.hits++;

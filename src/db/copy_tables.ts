@@ -4,10 +4,11 @@
  * its ids, in dependency order and in bounded batches. The business of the move (refusals, files,
  * verification, reporting) is `core/migrate_data.ts`.
  *
- * What is not copied: the migrations ledger (each engine keeps its own), SQLite's search index
- * (FTS5 partitions `chunks_*`, their bookkeeping tables and `document_chunks.partition_id`) and
- * PostgreSQL's generated columns (`document_chunks.tsv`, computed on insert). Any other difference
- * between the two schemas is a bug and stops the copy before it writes.
+ * What is not copied: the migrations ledger and PostgreSQL's credential counter (each database
+ * keeps its own), SQLite's search index (FTS5 partitions `chunks_*`, their bookkeeping tables and
+ * `document_chunks.partition_id`) and PostgreSQL's generated columns (`document_chunks.tsv`,
+ * computed on insert). Any other difference between the two schemas is a bug and stops the copy
+ * before it writes.
  * @module
  */
 import type { Db } from "./db.ts";
@@ -21,6 +22,8 @@ export const SQLITE_ONLY_TABLES: readonly string[] = [
   "search_chunk_ids",
 ];
 export const SQLITE_ONLY_COLUMNS: readonly string[] = ["document_chunks.partition_id"];
+/** PostgreSQL's committed counter of credential changes (migration 0020): each database its own. */
+export const POSTGRES_ONLY_TABLES: readonly string[] = ["credential_epoch"];
 /** FTS5 partitions (`chunks_fts_pN` and their shadow tables; `chunks_pN` are views). */
 const SQLITE_ONLY_PREFIX = "chunks_";
 /** Each engine's own migration ledger. */
@@ -94,7 +97,7 @@ async function postgresColumns(
   );
   const out = new Map<string, { name: string; generated: boolean; identity: boolean }[]>();
   for (const r of rows) {
-    if (r.t === LEDGER) continue;
+    if (r.t === LEDGER || POSTGRES_ONLY_TABLES.includes(r.t)) continue;
     const list = out.get(r.t) ?? [];
     list.push({ name: r.c, generated: r.generated === "ALWAYS", identity: r.identity === "YES" });
     out.set(r.t, list);
@@ -200,7 +203,7 @@ export async function planCopy(sqlite: Db, pg: Db): Promise<TablePlan[]> {
 }
 
 /** Every table of the database (any schema but the system's, readable by this user) that holds
- * a row, but the ledger. */
+ * a row, but the ledger and the credential counter (a migrated database's own). */
 export async function postgresTablesWithRows(pg: Db): Promise<string[]> {
   const tables = await pg.all<{ s: string; t: string }>(
     `SELECT schemaname AS s, tablename AS t FROM pg_tables
@@ -210,7 +213,7 @@ export async function postgresTablesWithRows(pg: Db): Promise<string[]> {
   );
   const out: string[] = [];
   for (const { s, t } of tables) {
-    if (t === LEDGER) continue;
+    if (t === LEDGER || POSTGRES_ONLY_TABLES.includes(t)) continue;
     const row = await pg.get(`SELECT 1 AS present FROM ${q(s)}.${q(t)} LIMIT 1`);
     if (row) out.push(s === "public" ? t : `${s}.${t}`);
   }

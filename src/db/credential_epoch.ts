@@ -10,8 +10,11 @@
  *   them), right after the statement and again after the transaction that ran it commits;
  * - SQLite: a commit by another connection to the database file (`PRAGMA data_version`,
  *   read at most every {@link PROBE_INTERVAL_MS}): operator commands in another process;
- * - PostgreSQL: the `auth:changed` / `auth:revoked` notes the database's triggers send every
- *   instance (migration 0017, src/server.ts), and a resync of the bus.
+ * - PostgreSQL: the committed counter the database's triggers add one to in every transaction
+ *   that changes one of those tables (migration 0020), whichever instance or process wrote. It is
+ *   read once per request, but one read serves every request that arrived before it was sent:
+ *   a revocation acknowledged to its client is seen by the next request on any instance (a note
+ *   on the bus can arrive after that request; it is not waited for).
  * @module
  */
 
@@ -46,24 +49,29 @@ export class CredentialEpoch {
   #external: number | undefined;
   #probe: (() => number) | undefined;
   #probedAt = -Infinity;
+  #read: (() => Promise<number>) | undefined;
+  /** The database read under way, and the one queued behind it (see {@link #fresh}). */
+  #running: Promise<number> | null = null;
+  #queued: Promise<number> | null = null;
+  /** Reads started: the running one is the last. */
+  #reads = 0;
 
   /**
    * `probe`: a counter read on every {@link value} that moves when others may have written
-   * (SQLite's `PRAGMA data_version`; on PostgreSQL, whether the bus is listening).
+   * (SQLite's `PRAGMA data_version`, cheap and synchronous). `read`: the committed counter of
+   * a database several instances share (PostgreSQL), read for each {@link value} (coalesced).
    */
-  constructor(probe?: () => number) {
+  constructor(probe?: () => number, read?: () => Promise<number>) {
     this.#probe = probe;
+    this.#read = read;
   }
 
-  /** Replace the probe (PostgreSQL: set once the bus is open). */
-  setProbe(probe: () => number): void {
-    this.#probe = probe;
-    this.#probedAt = -Infinity;
-    this.#n++;
-  }
-
-  /** The current epoch: equal values mean nothing a credential check reads has changed. */
-  value(): number {
+  /**
+   * The current epoch: equal values mean nothing a credential check reads has changed. A
+   * promise when the epoch lives in the database: it resolves to a value read after the call.
+   */
+  value(): number | Promise<number> {
+    if (this.#read) return this.#fresh();
     // The probe costs about what the credential query does (SQLite takes its read lock for
     // data_version), so it runs at most once per PROBE_INTERVAL_MS.
     const t = performance.now();
@@ -78,7 +86,33 @@ export class CredentialEpoch {
     return this.#n;
   }
 
-  /** Something changed (a note from another instance, a bus resync). */
+  /**
+   * A database read that starts after this call: the one about to start, or else one queued
+   * behind the read under way (a read already sent may miss a commit acknowledged before this
+   * call). At most one read runs and one waits, whatever the number of callers.
+   */
+  #fresh(): Promise<number> {
+    if (this.#queued) return this.#queued;
+    if (!this.#running) return this.#start();
+    const start = () => this.#start();
+    this.#queued = this.#running.then(start, start);
+    return this.#queued;
+  }
+
+  #start(): Promise<number> {
+    this.#queued = null;
+    const read = this.#read!().then((n) => n + this.#n);
+    this.#running = read;
+    const id = ++this.#reads;
+    const clear = () => {
+      if (this.#reads === id) this.#running = null;
+    };
+    // Settles after `read` and before anything chained on `read` later (the queued read).
+    read.then(clear, clear);
+    return read;
+  }
+
+  /** Something changed (a transaction that wrote one of the tables committed). */
   bump(): void {
     this.#n++;
   }

@@ -24,6 +24,7 @@ import * as s0015 from "./migrations/sqlite/0015_oauth_traces.ts";
 import * as s0016 from "./migrations/sqlite/0016_narrowed_consent.ts";
 import * as s0017 from "./migrations/sqlite/0017_credential_changes_and_audit_counts.ts";
 import * as s0019 from "./migrations/sqlite/0019_search_chunk_ids.ts";
+import * as s0020 from "./migrations/sqlite/0020_credential_epoch.ts";
 import * as p0001 from "./migrations/postgres/0001_init.ts";
 import * as p0002 from "./migrations/postgres/0002_relay_and_tool_views.ts";
 import * as p0003 from "./migrations/postgres/0003_agent_favorites.ts";
@@ -42,6 +43,7 @@ import * as p0015 from "./migrations/postgres/0015_oauth_traces.ts";
 import * as p0016 from "./migrations/postgres/0016_narrowed_consent.ts";
 import * as p0017 from "./migrations/postgres/0017_credential_changes_and_audit_counts.ts";
 import * as p0019 from "./migrations/postgres/0019_search_chunk_ids.ts";
+import * as p0020 from "./migrations/postgres/0020_credential_epoch.ts";
 
 export interface Migration {
   version: number;
@@ -75,6 +77,7 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = list([
   [16, s0016],
   [17, s0017],
   [19, s0019],
+  [20, s0020],
 ]);
 
 export const POSTGRES_MIGRATIONS: readonly Migration[] = list([
@@ -96,6 +99,7 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = list([
   [16, p0016],
   [17, p0017],
   [19, p0019],
+  [20, p0020],
 ]);
 
 /**

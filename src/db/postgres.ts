@@ -146,7 +146,11 @@ export class PostgresDb implements Db {
   readonly sql: Sql;
   readonly #context = new AsyncLocalStorage<TxSql>();
   readonly #translations = new Map<string, Translated>();
-  readonly credentialEpoch = new CredentialEpoch();
+  /** Migration 0020's committed counter, read outside any transaction. */
+  readonly credentialEpoch = new CredentialEpoch(undefined, async () => {
+    const rows = await this.sql`SELECT n FROM credential_epoch WHERE id = 1`;
+    return Number(rows[0]?.n ?? 0);
+  });
   #closed = false;
 
   constructor(readonly url: string, options: PostgresOptions = {}) {

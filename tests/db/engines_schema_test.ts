@@ -9,15 +9,20 @@ import { openDb } from "../../src/db/sqlite.ts";
 import { PostgresDb } from "../../src/db/postgres.ts";
 import { migrate, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS } from "../../src/db/migrate.ts";
 import { createPgTestDatabase } from "../helpers/pg_test_db.ts";
-import { SQLITE_ONLY_COLUMNS, SQLITE_ONLY_TABLES } from "../../src/db/copy_tables.ts";
+import {
+  POSTGRES_ONLY_TABLES,
+  SQLITE_ONLY_COLUMNS,
+  SQLITE_ONLY_TABLES,
+} from "../../src/db/copy_tables.ts";
 
 const ENGINE_ONLY = new Set([
   // SQLite: FTS5 partitions (bm25 statistics must not cross a boundary) and their queues, the
   // same list `migrate-data` leaves behind.
   ...SQLITE_ONLY_TABLES,
   ...SQLITE_ONLY_COLUMNS,
-  // PostgreSQL: the generated tsvector of a chunk.
+  // PostgreSQL: the generated tsvector of a chunk, the committed counter of credential changes.
   "document_chunks.tsv",
+  ...POSTGRES_ONLY_TABLES,
 ]);
 
 Deno.test({
