@@ -4,6 +4,7 @@
  * from outside the command.
  * @module
  */
+import { POSTGRES_ONLY_TABLES } from "../../src/db/copy_tables.ts";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
@@ -157,7 +158,8 @@ export async function targetState(databaseUrl: string, filesUrl: string | null) 
       SELECT tablename AS t FROM pg_tables WHERE schemaname = current_schema()`;
     const withRows: string[] = [];
     for (const { t } of tables) {
-      if (t === "_migrations") continue;
+      // The ledger and the credential counter: a migrated database's own rows.
+      if (t === "_migrations" || POSTGRES_ONLY_TABLES.includes(t)) continue;
       if ((await sql.unsafe(`SELECT 1 FROM "${t}" LIMIT 1`)).length) withRows.push(t);
     }
     let objects = false;

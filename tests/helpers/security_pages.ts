@@ -36,6 +36,9 @@ const VOLATILE_TABLES = new Set([
   "agent_runs",
   // OAuth attempt traces (the doctor's page): a log of attempts, like the audit log.
   "oauth_traces",
+  // PostgreSQL's credential counter: a statement that may change a credential moves it, even one
+  // that changed no row (a refused revocation); the credential tables themselves are compared.
+  "credential_epoch",
 ]);
 
 /** A fingerprint of every durable row (browser sessions by id and user only). */
