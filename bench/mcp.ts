@@ -10,8 +10,8 @@
  * ≥ 10× the Node peer; `search` ≤ 2× the CPU of `identity` per call (all server threads).
  * The peer's dependencies are installed with npm into ~/.cache/dust-mcp/bench-node-sdk-peer.
  *
- * Engine: SQLite, or PostgreSQL when `DUST_MCP_TEST_DATABASE=postgres` (source
- * /work/notes/pgenv.sh: a fresh copy of the migrated template on that cluster).
+ * Engine: `deno task bench` runs it on SQLite, then on PostgreSQL (bench/engine.ts); the
+ * Node peer is engine-free and runs in the SQLite pass only.
  * `BENCH_MCP_CASES=identity,search,peer` runs only those cases (bare always runs).
  * @module
  */
@@ -34,7 +34,7 @@ import {
   type ServedLoadResult,
 } from "./load.ts";
 import type { BenchResult } from "./result.ts";
-import { createPgTestDatabase, type PgTestDatabase } from "../tests/helpers/pg_test_db.ts";
+import { benchDatabase, benchEngine } from "./engine.ts";
 
 const PEER_DIR = join(Deno.env.get("HOME") ?? "/root", ".cache/dust-mcp/bench-node-sdk-peer");
 const HEADERS = {
@@ -204,15 +204,14 @@ export async function run(): Promise<BenchResult> {
   await bare.shutdown();
 
   const dataDir = await Deno.makeTempDir({ prefix: "dust-mcp-bench-mcp-" });
-  const pg: PgTestDatabase | null = Deno.env.get("DUST_MCP_TEST_DATABASE") === "postgres"
-    ? await createPgTestDatabase()
-    : null;
+  const database = await benchDatabase();
+  const pg = benchEngine() === "postgres";
   const wanted = new Set(
     (Deno.env.get("BENCH_MCP_CASES") ?? "identity,search,peer").split(",").map((s) => s.trim()),
   );
   try {
     const config = resolveConfig({
-      ...(pg ? { "database-url": pg.url } : {}),
+      ...database.flags,
       port: "0",
       host: "127.0.0.1",
       "data-dir": dataDir,
@@ -244,10 +243,10 @@ export async function run(): Promise<BenchResult> {
     }
   } finally {
     await Deno.remove(dataDir, { recursive: true });
-    await pg?.drop();
+    await database.drop();
   }
 
-  if (wanted.has("peer")) {
+  if (wanted.has("peer") && !pg) {
     const peer = await startPeer("peer-token");
     try {
       const target = toolCall(peer.url, "peer-token", "identity", {});
@@ -275,7 +274,8 @@ export async function run(): Promise<BenchResult> {
   if (id32) {
     lines.push(
       `[${engine}] identity c32: ${(ofBare * 100).toFixed(1)} % of bare Deno.serve req/s ` +
-        `(target ≥ ${pg ? 10 : 20} %), ${ofPeer.toFixed(1)}× the Node SDK peer (target ≥ 10×), ` +
+        `(target ≥ ${pg ? 10 : 20} %), ` +
+        (pg ? "" : `${ofPeer.toFixed(1)}× the Node SDK peer (target ≥ 10×), `) +
         `p99 ${id32.p99Ms.toFixed(2)} ms; server CPU ${(cpu(id32) / cpu(bare32)).toFixed(1)}× bare`,
     );
   }
@@ -301,6 +301,9 @@ export async function run(): Promise<BenchResult> {
     },
   };
 }
+
+/** `deno task bench` runs it once per engine. */
+export const engines = ["sqlite", "postgres"];
 
 if (import.meta.main) {
   const r = await run();

@@ -29,6 +29,7 @@
  * @module
  */
 import postgres from "postgres";
+import { BENCH_PG_ENV } from "./engine.ts";
 import { resolveConfig } from "../src/config.ts";
 import { startServer } from "../src/server.ts";
 import { createUser, findUserByEmail, toUserRef } from "../src/core/users.ts";
@@ -52,7 +53,15 @@ const DOCS = Number(Deno.env.get("BENCH_TOPK_DOCS") ?? 1_000_000);
 const TENANTS = Number(Deno.env.get("BENCH_TOPK_TENANTS") ?? 32);
 const TENANT_DOCS = Number(Deno.env.get("BENCH_TOPK_TENANT_DOCS") ?? 31_250);
 const CACHE = Deno.env.get("BENCH_TOPK_CACHE") ?? "/tmp/dust-mcp-bench-topk";
-const PG_URL = Deno.env.get("BENCH_DATABASE_URL") ?? null;
+/**
+ * The PostgreSQL cluster of this pass: `deno task bench`'s PostgreSQL pass (bench/engine.ts),
+ * else BENCH_DATABASE_URL when run on its own; null on SQLite. Read at each use: the module
+ * stays loaded between `deno task bench`'s two passes.
+ */
+function pgAdminUrl(): string | null {
+  if (Deno.env.get(BENCH_PG_ENV)) return Deno.env.get(BENCH_PG_ENV)!;
+  return import.meta.main ? Deno.env.get("BENCH_DATABASE_URL") ?? null : null;
+}
 const QUERIES = 100;
 const BATCH = 20_000;
 
@@ -196,7 +205,7 @@ async function seedPostgres(deps: Deps, c: Corpus, from: number, to: number, ran
 }
 
 async function pgAdmin<T>(fn: (sql: postgres.Sql) => Promise<T>): Promise<T> {
-  const sql = postgres(PG_URL!, { max: 1, onnotice: () => {} });
+  const sql = postgres(pgAdminUrl()!, { max: 1, onnotice: () => {} });
   try {
     return await fn(sql);
   } finally {
@@ -205,7 +214,7 @@ async function pgAdmin<T>(fn: (sql: postgres.Sql) => Promise<T>): Promise<T> {
 }
 
 function pgUrl(name: string): string {
-  const u = new URL(PG_URL!);
+  const u = new URL(pgAdminUrl()!);
   u.pathname = `/${name}`;
   return u.href;
 }
@@ -221,20 +230,20 @@ async function exists(path: string): Promise<boolean> {
 
 /** A server on a database or data directory (`where`). */
 async function serve(where: string) {
-  const dataDir = PG_URL ? await Deno.makeTempDir({ prefix: "dust-mcp-bench-topk-" }) : where;
+  const dataDir = pgAdminUrl() ? await Deno.makeTempDir({ prefix: "dust-mcp-bench-topk-" }) : where;
   const config = resolveConfig({
     port: "0",
     host: "127.0.0.1",
     "data-dir": dataDir,
     "log-level": "error",
-    ...(PG_URL ? { "database-url": pgUrl(where) } : {}),
+    ...(pgAdminUrl() ? { "database-url": pgUrl(where) } : {}),
   }, {});
   const server = await startServer(config);
   return {
     deps: server.deps,
     async stop() {
       await server.stop();
-      if (PG_URL) await Deno.remove(dataDir, { recursive: true });
+      if (pgAdminUrl()) await Deno.remove(dataDir, { recursive: true });
     },
   };
 }
@@ -251,7 +260,7 @@ async function cachedCopy(name: string, sizes: number[]) {
         const c = await createCorpus(s.deps, n);
         await seedDocuments(s.deps, c, 0, size, 1000 + n);
       }
-      if (!PG_URL) await s.deps.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+      if (!pgAdminUrl()) await s.deps.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
     } finally {
       await s.stop();
     }
@@ -259,7 +268,7 @@ async function cachedCopy(name: string, sizes: number[]) {
   const started = performance.now();
   let seeded = false;
   const copy = `${name}_run_${Date.now()}`;
-  if (PG_URL) {
+  if (pgAdminUrl()) {
     const have = await pgAdmin((sql) => sql`SELECT 1 FROM pg_database WHERE datname = ${name}`);
     if (have.length === 0) {
       await pgAdmin((sql) => sql.unsafe(`DROP DATABASE IF EXISTS ${name}_seed`));
@@ -468,12 +477,15 @@ async function measureTenants() {
   }
 }
 
+/** `deno task bench` runs it once per engine. */
+export const engines = ["sqlite", "postgres"];
+
 export async function run(): Promise<BenchResult> {
   await Deno.mkdir(CACHE, { recursive: true });
   const m = await measureMain();
   const t = await measureTenants();
   const f = (x: number) => `${x.toFixed(2)} ms`;
-  const engine = PG_URL ? "PostgreSQL" : "SQLite";
+  const engine = pgAdminUrl() ? "PostgreSQL" : "SQLite";
   return {
     name: "search_topk",
     ratio: m.commonDirect.withList / m.commonDirect.exhaustive,

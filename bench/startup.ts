@@ -6,11 +6,12 @@
  * bare `Deno.serve` script answering JSON. Median of BENCH_STARTUP_RUNS (default 5) runs each;
  * modules are already in Deno's cache (a warm start, as on a server restart).
  *
- * Run: `deno task bench startup`.
+ * Run: `deno task bench startup` (on SQLite, then on PostgreSQL: a fresh database per run).
  * @module
  */
 import { rssKiB } from "./load_mixed_seed.ts";
 import type { BenchResult } from "./result.ts";
+import { benchDatabase, benchEngine } from "./engine.ts";
 
 const RUNS = Math.max(1, Math.floor(Number(Deno.env.get("BENCH_STARTUP_RUNS") ?? 5)) || 5);
 const IDLE_MS = 2000;
@@ -76,13 +77,14 @@ function summarise(starts: Start[]) {
   };
 }
 
-function serverArgs(dataDir: string, port: number): string[] {
+function serverArgs(dataDir: string, port: number, flags: Record<string, string>): string[] {
   return [
     "run",
     "-A",
     new URL("../main.ts", import.meta.url).pathname,
     ...["--data-dir", dataDir, "--port", String(port), "--host", "127.0.0.1"],
     ...["--log-level", "error"],
+    ...Object.entries(flags).flatMap(([k, v]) => [`--${k}`, v]),
   ];
 }
 
@@ -99,10 +101,16 @@ export async function run(): Promise<BenchResult> {
       let port = freePort();
       bare.push(await timeStart(["run", "-A", bareFile, String(port)], port));
       const dir = `${tmp}/data-${i}`;
-      port = freePort();
-      fresh.push(await timeStart(serverArgs(dir, port), port));
-      port = freePort();
-      restart.push(await timeStart(serverArgs(dir, port), port));
+      // PostgreSQL: a fresh database per run (the data directory then holds no database).
+      const database = await benchDatabase();
+      try {
+        port = freePort();
+        fresh.push(await timeStart(serverArgs(dir, port, database.flags), port));
+        port = freePort();
+        restart.push(await timeStart(serverArgs(dir, port, database.flags), port));
+      } finally {
+        await database.drop();
+      }
     }
     const b = summarise(bare);
     const f = summarise(fresh);
@@ -117,6 +125,7 @@ export async function run(): Promise<BenchResult> {
       ratioLabel: "spawn → first /healthz 200: dust-mcp on a fresh data dir ÷ bare Deno.serve " +
         "(lower is better)",
       lines: [
+        `[${benchEngine() === "postgres" ? "PostgreSQL" : "SQLite"}] ` +
         `${RUNS} runs each, spawn until the first 200, RSS after ${IDLE_MS / 1000} s idle`,
         line("bare Deno.serve script", b),
         line("dust-mcp, fresh data dir", f),
@@ -136,6 +145,9 @@ export async function run(): Promise<BenchResult> {
     await Deno.remove(tmp, { recursive: true });
   }
 }
+
+/** `deno task bench` runs it once per engine. */
+export const engines = ["sqlite", "postgres"];
 
 if (import.meta.main) {
   const r = await run();

@@ -19,7 +19,7 @@
  * Needs `ulimit -n` ≥ BENCH_STREAMS + 200 (each side holds one descriptor per connection; the
  * client and the server are two processes). Run time ~1–2 min.
  *
- * Run: `deno run -A bench/streams.ts`.
+ * Run: `deno task bench streams` (on SQLite, then on PostgreSQL), or `deno run -A bench/streams.ts`.
  * @module
  */
 import { openConfiguredDatabase } from "../src/server.ts";
@@ -27,6 +27,7 @@ import { createUser } from "../src/core/users.ts";
 import { addMember, createWorkspace } from "../src/core/workspaces.ts";
 import { issuePersonalToken } from "../src/core/personal_tokens.ts";
 import type { BenchResult } from "./result.ts";
+import { benchDatabase, benchEngine } from "./engine.ts";
 
 const envInt = (name: string, fallback: number) => {
   const n = Math.floor(Number(Deno.env.get(name) ?? fallback));
@@ -222,8 +223,8 @@ async function measure(
 }
 
 /** Members with personal tokens and one conversation they all read (before the server runs). */
-async function seed(dataDir: string) {
-  const db = await openConfiguredDatabase({ dataDir, databaseUrl: null });
+async function seed(dataDir: string, databaseUrl: string | null) {
+  const db = await openConfiguredDatabase({ dataDir, databaseUrl });
   try {
     const admin = await createUser(db, { email: "admin@example.com", name: "A", password: null });
     const ws = await createWorkspace(db, { name: "Bench", adminUserId: admin.id });
@@ -247,7 +248,10 @@ async function product(): Promise<Scenario> {
   const dataDir = await Deno.makeTempDir({ prefix: "dust-mcp-bench-streams-" });
   const port = freePort();
   const url = `http://127.0.0.1:${port}`;
-  const { wId, tokens } = await seed(dataDir);
+  // PostgreSQL (the second pass of `deno task bench`): a fresh database; events then reach the
+  // server's streams through LISTEN/NOTIFY, as they would from another instance.
+  const database = await benchDatabase();
+  const { wId, tokens } = await seed(dataDir, database.flags["database-url"] ?? null);
   const limit = String(STREAMS + 100);
   const child = new Deno.Command(Deno.execPath(), {
     args: [
@@ -257,6 +261,7 @@ async function product(): Promise<Scenario> {
       new URL("../main.ts", import.meta.url).pathname,
       ...["--data-dir", dataDir, "--port", String(port), "--host", "127.0.0.1"],
       ...["--log-level", "error", "--streams-total", limit, "--streams-per-user", limit],
+      ...Object.entries(database.flags).flatMap(([k, v]) => [`--${k}`, v]),
     ],
     stdout: "null",
     stderr: "inherit",
@@ -308,6 +313,7 @@ async function product(): Promise<Scenario> {
     child.kill("SIGTERM");
     await child.status;
     await Deno.remove(dataDir, { recursive: true });
+    await database.drop();
   }
 }
 
@@ -424,7 +430,11 @@ export async function run(): Promise<BenchResult> {
         ]
         : []),
       describe("bare Deno.serve broadcaster (baseline)", base),
-      describe(`product (${USERS} member${USERS > 1 ? "s" : ""})`, prod),
+      describe(
+        `product on ${benchEngine() === "postgres" ? "PostgreSQL" : "SQLite"} ` +
+          `(${USERS} member${USERS > 1 ? "s" : ""})`,
+        prod,
+      ),
       `delivery p99 target 200 ms: ${target} (bare ${base.delivery.p99.toFixed(0)} ms in this run)`,
       `RSS per open stream ${(perStream(prod) / perStream(base)).toFixed(2)}× the bare server's; ` +
       `RSS kept after closing: product ${(prod.closedMiB - prod.idleMiB).toFixed(0)} MiB, bare ${
@@ -435,6 +445,9 @@ export async function run(): Promise<BenchResult> {
     figures: { streams: STREAMS, users: USERS, events: EVENTS, bare: base, product: prod },
   };
 }
+
+/** `deno task bench` runs it once per engine. */
+export const engines = ["sqlite", "postgres"];
 
 if (import.meta.main) {
   const r = await run();
