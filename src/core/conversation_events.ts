@@ -155,6 +155,15 @@ export async function pageStreamLog(
   ) as unknown as LogRow[];
 }
 
+/** The newest id of `stream`'s log (0 when it holds nothing). */
+export async function newestStreamEventId(deps: Deps, stream: string): Promise<number> {
+  const row = await deps.db.get<{ id: number | null }>(
+    "SELECT MAX(id) AS id FROM stream_events WHERE stream = ?",
+    stream,
+  );
+  return Number(row?.id ?? 0);
+}
+
 /** The payload of one event of `stream`, or null once it expired. */
 export async function readStreamPayload(
   deps: Deps,

@@ -20,6 +20,7 @@ import {
   conversationStream,
   hasTerminalEvent,
   messageStream,
+  newestStreamEventId,
   pageStreamLog,
   parseLastEventId,
   readStreamPayload,
@@ -173,6 +174,7 @@ function openEventLog(
     page: async (afterId: number, limit: number, inline: number) =>
       await pageStreamLog(deps, stream, afterId, limit, inline, endOnTerminal),
     payload: async (id: number) => await readStreamPayload(deps, stream, id),
+    newest: async () => await newestStreamEventId(deps, stream),
     allowed: accessCheck(deps, actor, conversationSId),
     endsAfter: endOnTerminal
       ? (type: string | null) => type !== null && TERMINAL_MESSAGE_EVENTS.has(type)

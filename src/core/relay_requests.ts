@@ -142,6 +142,16 @@ export async function pageRelayLog(
   ) as unknown as LogRow[];
 }
 
+/** The newest id of a registration's pending requests (0 when none). */
+export async function newestRelayRequestId(deps: Deps, serverId: string): Promise<number> {
+  const row = await deps.db.get<{ id: number | null }>(
+    "SELECT MAX(id) AS id FROM relay_requests WHERE server_id = ? AND expires_at > ?",
+    serverId,
+    now(),
+  );
+  return Number(row?.id ?? 0);
+}
+
 /** One request's payload, or null once it was answered or expired. */
 export async function readRelayPayload(
   deps: Deps,

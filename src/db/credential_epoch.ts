@@ -18,6 +18,8 @@
  * @module
  */
 
+import { FreshReads } from "../util/fresh_reads.ts";
+
 const TABLES = /\b(mcp_tokens|oauth_grants|memberships|users|workspaces)\b/i;
 const WRITES = /\b(insert|update|delete|replace|alter|drop)\b/i;
 /** The per-minute `last_used_at` stamps change nothing the check reads. */
@@ -50,11 +52,8 @@ export class CredentialEpoch {
   #probe: (() => number) | undefined;
   #probedAt = -Infinity;
   #read: (() => Promise<number>) | undefined;
-  /** The database read under way, and the one queued behind it (see {@link #fresh}). */
-  #running: Promise<number> | null = null;
-  #queued: Promise<number> | null = null;
-  /** Reads started: the running one is the last. */
-  #reads = 0;
+  /** Reads of the database's counter, each started after its callers asked, shared. */
+  #reads = new FreshReads<number>();
 
   /**
    * `probe`: a counter read on every {@link value} that moves when others may have written
@@ -86,30 +85,8 @@ export class CredentialEpoch {
     return this.#n;
   }
 
-  /**
-   * A database read that starts after this call: the one about to start, or else one queued
-   * behind the read under way (a read already sent may miss a commit acknowledged before this
-   * call). At most one read runs and one waits, whatever the number of callers.
-   */
   #fresh(): Promise<number> {
-    if (this.#queued) return this.#queued;
-    if (!this.#running) return this.#start();
-    const start = () => this.#start();
-    this.#queued = this.#running.then(start, start);
-    return this.#queued;
-  }
-
-  #start(): Promise<number> {
-    this.#queued = null;
-    const read = this.#read!().then((n) => n + this.#n);
-    this.#running = read;
-    const id = ++this.#reads;
-    const clear = () => {
-      if (this.#reads === id) this.#running = null;
-    };
-    // Settles after `read` and before anything chained on `read` later (the queued read).
-    read.then(clear, clear);
-    return read;
+    return this.#reads.read("", async () => (await this.#read!()) + this.#n);
   }
 
   /** Something changed (a transaction that wrote one of the tables committed). */

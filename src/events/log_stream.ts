@@ -16,7 +16,8 @@
  *   On a bus shared by several instances a live event is only a note (`{eventId}`): the stream
  *   always catches up from the log, which is ordered (a note may arrive before an earlier
  *   event's note from another instance, and writing it first would skip that one). A resync of
- *   the bus, and every keep-alive there, also catch up: a missed note only delays.
+ *   the bus also catches up, and so does a keep-alive there when the log's newest id (read once
+ *   a second per log, for all its streams) is past the stream's: a missed note only delays.
  * - **Slow readers are cut.** A stream with more to send whose queue stays full for
  *   `deps.streams.timings.stallMs` without the reader taking a byte is ended abruptly (the
  *   response is aborted, the queue dropped); the client resumes with the `eventId` of the last
@@ -61,6 +62,11 @@ export interface LogSource {
   allowed(eventId: number): Promise<boolean> | boolean;
   /** Whether the stream ends right after an event of this `data.type` (message streams). */
   endsAfter?(type: string | null): boolean;
+  /**
+   * The newest id of the log (0 when it is empty). On a shared bus each keep-alive compares it
+   * with the stream's last id and reads the log, access check included, only when it is ahead.
+   */
+  newest?(): Promise<number>;
 }
 
 /** The handle a stream's keep-alive and idle timer (or the relay's shared ticker) drives. */
@@ -205,12 +211,25 @@ class LogPump implements LogStreamHandle {
 
   keepAlive(): boolean {
     if (this.#closed) return false;
+    // Shared bus: a note lost on the way (an instance killed between its commit and its
+    // NOTIFY) is read from the log now instead of waiting for the next event. Decided before
+    // the keep-alive is written: a reader waiting for bytes pulls at once, which queues a
+    // refill, and the stream would look busy at every keep-alive.
+    const catchUp = this.deps.events.shared && this.#busy === 0;
     // Never between two pieces of a frame, and never past the buffer.
     if (this.#partial === null && this.#room() > 0) this.#enqueue(KEEP_ALIVE);
-    // Shared bus: a note lost on the way (an instance killed between its commit and its
-    // NOTIFY) is read from the log now instead of waiting for the next event.
-    if (this.deps.events.shared && this.#busy === 0) this.#run(() => this.#live(NaN));
+    if (catchUp) this.#run(() => this.#catchUp());
     return !this.#closed;
+  }
+
+  /** A keep-alive's catch-up on a shared bus: only when the log holds an id past this stream's. */
+  async #catchUp(): Promise<void> {
+    const newest = this.source.newest;
+    if (newest) {
+      const key = `${this.source.log}\u0000${this.source.channel}`;
+      if (await this.deps.streams.newestIds.read(key, newest) <= this.#lastSent) return;
+    }
+    await this.#live(NaN);
   }
 
   /** End with `data: done`; mid-frame the stream closes without it (the client drops the rest). */
@@ -352,7 +371,15 @@ class LogPump implements LogStreamHandle {
 
   /** Write one page of small rows (stops at the first large one); false when caught up. */
   async #writePage(): Promise<boolean> {
-    const rows = await this.source.page(this.#lastSent, PAGE_ROWS, INLINE_BYTES);
+    // Shared with the other streams of this log reading the same page now (rows are read-only).
+    const after = this.#lastSent;
+    const key = `${this.source.log}\u0000${this.source.channel}\u0000${
+      this.source.endsAfter ? 1 : 0
+    }\u0000${after}`;
+    const rows = await this.deps.streams.pages.read(
+      key,
+      () => this.source.page(after, PAGE_ROWS, INLINE_BYTES),
+    );
     let i = 0;
     for (; i < rows.length && !this.#closed && this.#room() > 0; i++) {
       const row = rows[i];

@@ -13,6 +13,8 @@
  */
 import type { Actor } from "../auth/actor.ts";
 import { rateLimited } from "../errors.ts";
+import { FreshReads } from "../util/fresh_reads.ts";
+import type { LogRow } from "./log_stream.ts";
 
 export interface StreamLimits {
   /** Open streams per owner (user or API key). */
@@ -112,10 +114,54 @@ export class FrameCache {
   }
 }
 
+/** How long one read of a log's newest id answers every keep-alive catch-up of that log. */
+export const NEWEST_ID_SHARED_MS = 1000;
+
+/**
+ * The newest id of each log, read once per {@link NEWEST_ID_SHARED_MS} for all its streams: on a
+ * shared bus every stream checks at each keep-alive whether it missed a note, and 10,000 streams
+ * opened together would otherwise read the log thousands of times a second. A note missed less
+ * than that long before a keep-alive is then caught at the next one, or with the next event.
+ */
+export class NewestIds {
+  readonly #reads = new Map<string, { at: number; id: Promise<number>; n: number }>();
+  #n = 0;
+
+  read(key: string, read: () => Promise<number>, at = Date.now()): Promise<number> {
+    const held = this.#reads.get(key);
+    if (held && at - held.at < NEWEST_ID_SHARED_MS) return held.id;
+    // Entries are kept in insertion order: the old ones are at the front.
+    for (const [k, e] of this.#reads) {
+      if (at - e.at < NEWEST_ID_SHARED_MS) break;
+      this.#reads.delete(k);
+    }
+    const id = read();
+    const n = ++this.#n;
+    this.#reads.delete(key);
+    this.#reads.set(key, { at, id, n });
+    // A failed read is not kept: the next keep-alive reads again.
+    id.catch(() => {
+      if (this.#reads.get(key)?.n === n) this.#reads.delete(key);
+    });
+    return id;
+  }
+
+  get size(): number {
+    return this.#reads.size;
+  }
+}
+
 /** Open-stream accounting of the instance (`deps.streams`). */
 export class StreamBudget {
   readonly timings: StreamTimings = { stallMs: 10_000 };
   readonly frames = new FrameCache();
+  /**
+   * Log pages being read, shared by the streams that ask for the same page at once (after one
+   * event, every caught-up stream of a conversation asks for the page after the same id).
+   */
+  readonly pages = new FreshReads<LogRow[]>();
+  /** Logs' newest ids for the keep-alive catch-up on a shared bus. */
+  readonly newestIds = new NewestIds();
   readonly #byOwner = new Map<string, number>();
   #total = 0;
 

@@ -16,6 +16,7 @@ import { relayControlChannel, requireOwnedRegistration } from "../core/relay_reg
 import { isCredentialActive } from "../core/credential_state.ts";
 import { getRole } from "../core/workspaces.ts";
 import {
+  newestRelayRequestId,
   pageRelayLog,
   parseEventCursor,
   readRelayPayload,
@@ -45,6 +46,7 @@ export async function openRelayRequestStream(
     page: async (after: number, limit: number, inline: number) =>
       await pageRelayLog(deps, serverId, after, limit, inline),
     payload: async (id: number) => await readRelayPayload(deps, serverId, id),
+    newest: async () => await newestRelayRequestId(deps, serverId),
     // Re-checked before every live request: a revoked token or a removed member stops receiving.
     allowed: async () =>
       await isCredentialActive(deps.db, actor.credential) &&

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { startTestServer } from "../helpers/server.ts";
+import { startTestServer, testEngine } from "../helpers/server.ts";
 import { apiJson, createUserWithToken } from "../helpers/fixtures.ts";
 import {
   eventsOf,
@@ -14,6 +14,7 @@ import { setConversationTitle } from "../../src/core/conversations.ts";
 import {
   appendEvent,
   EVENT_TTL_MS,
+  insertEvents,
   pruneExpiredEvents,
   readEventsAfter,
 } from "../../src/core/conversation_events.ts";
@@ -318,4 +319,37 @@ Deno.test("[conversation events] a message stream whose terminal event is larger
   assert.deepEqual(events.map((e) => e.data.type), ["agent_message_success"]);
   assert.equal(events[0].data.message.content, content);
   assert.equal(frames[frames.length - 1].data, "done");
+});
+
+Deno.test({
+  name:
+    "[conversation events] PostgreSQL: an event whose note never came is sent at the next keep-alive",
+  ignore: testEngine() !== "postgres",
+  async fn() {
+    const { server, alice, url, cId } = await setup();
+    await using _ = server;
+    const saved = { ...conversationStreamTimings };
+    conversationStreamTimings.keepAliveMs = 50;
+    try {
+      const reading = readSse(
+        `${server.url}${url}/${cId}/events`,
+        alice.token,
+        (t) => t.includes("lost_note_event"),
+      );
+      await new Promise((r) => setTimeout(r, 200));
+      // Committed to the log, never published (an instance killed between the two).
+      await server.deps.db.tx(async () =>
+        await insertEvents(server.deps.db, [{
+          stream: `conversation:${cId}`,
+          data: { type: "lost_note_event" },
+        }])
+      );
+      const r = await reading;
+      assert.ok(r.text.includes('"type":"lost_note_event"'), r.text.slice(-300));
+      // Read once per log per second for all its streams, not once per stream and keep-alive.
+      assert.ok(server.deps.streams.newestIds.size <= 1);
+    } finally {
+      Object.assign(conversationStreamTimings, saved);
+    }
+  },
 });
