@@ -118,6 +118,15 @@ function liveFrame(id: number, data: Record<string, unknown>): Uint8Array {
   return frame;
 }
 
+/** The frames of log rows by row: the streams that shared one page read share its encodings. */
+const rowFrames = new WeakMap<LogRow, Uint8Array>();
+
+function rowFrame(row: LogRow & { payload: string }): Uint8Array {
+  let frame = rowFrames.get(row);
+  if (!frame) rowFrames.set(row, frame = encodeFrame(row.id, row.payload));
+  return frame;
+}
+
 /**
  * Open the SSE body of `source` after the cursor `after`. `lease` is released when the stream
  * ends; `attach` wires the stream's timers (returns their cleanup).
@@ -388,7 +397,7 @@ class LogPump implements LogStreamHandle {
         this.#partial = { id: row.id, offset: 0, type: row.type ?? null };
         return true;
       }
-      this.#enqueue(encodeFrame(row.id, row.payload));
+      this.#enqueue(rowFrame(row as LogRow & { payload: string }));
       this.#delivered(row.id, row.type ?? null);
     }
     if (i === rows.length && rows.length < PAGE_ROWS) this.#behind = false;
