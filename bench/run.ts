@@ -90,7 +90,24 @@ if (import.meta.main) {
     `deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} CPUs, ${Deno.build.target}`,
   );
   const results: BenchResult[] = [];
-  for (const name of wanted) results.push(await runOne(name, all.get(name)!));
+  // A benchmark that throws is reported as failed; the others still run.
+  const attempt = async (name: string, pgUrl?: string) => {
+    try {
+      results.push(await runOne(name, all.get(name)!, pgUrl ?? null));
+    } catch (e) {
+      const label = pgUrl ? `${name}@postgres` : name;
+      console.log(`  FAILED: ${label} threw: ${(e as Error)?.stack ?? e}`);
+      results.push({
+        name: label,
+        ratio: NaN,
+        ratioLabel: "did not finish",
+        lines: [],
+        failures: [String(e)],
+        figures: {},
+      });
+    }
+  };
+  for (const name of wanted) await attempt(name);
   // The modules that also run on PostgreSQL, once more on a PostgreSQL server.
   const onPg: string[] = [];
   for (const name of wanted) {
@@ -102,7 +119,7 @@ if (import.meta.main) {
     if (typeof pg === "string") console.log(`\npostgres pass skipped (${onPg.join(", ")}): ${pg}`);
     else {
       try {
-        for (const name of onPg) results.push(await runOne(name, all.get(name)!, pg.url));
+        for (const name of onPg) await attempt(name, pg.url);
       } finally {
         await pg.stop();
       }
