@@ -31,12 +31,12 @@ const MEMBERS = 50;
 const CHECK_MS = 1500;
 
 /** Mean µs per call of `fn`, called for about `ms` milliseconds (at least 5 times). */
-function timePerCall(fn: () => unknown, ms = CHECK_MS): number {
-  fn();
+async function timePerCall(fn: () => Promise<unknown>, ms = CHECK_MS): Promise<number> {
+  await fn();
   let n = 0;
   const started = performance.now();
   while (n < 5 || performance.now() - started < ms) {
-    fn();
+    await fn();
     n++;
   }
   return ((performance.now() - started) / n) * 1000;
@@ -117,7 +117,11 @@ async function grow(
 }
 
 /** µs per single-row transaction inserting a ready file. */
-function writeCost(db: Db, w: Awaited<ReturnType<typeof seedWorkspace>>, tag: string): number {
+async function writeCost(
+  db: Db,
+  w: Awaited<ReturnType<typeof seedWorkspace>>,
+  tag: string,
+): Promise<number> {
   // 500 ms per round: five rounds of each database alternate (see run()).
   const t = Date.now();
   const insert = db.prepare(
@@ -126,7 +130,7 @@ function writeCost(db: Db, w: Awaited<ReturnType<typeof seedWorkspace>>, tag: st
      VALUES (?, ?, ?, 'text/plain', 'f.txt', 100, 'ready', 'conversation', ?, ?, ?)`,
   );
   let i = 0;
-  return timePerCall(async () => {
+  return await timePerCall(async () => {
     i++;
     await db.tx(async () =>
       await insert.run(`fil_${tag}${i}`, w.workspaceId, w.userIds[i % MEMBERS], `${tag}${i}`, t, t)
@@ -157,13 +161,13 @@ export async function run(): Promise<BenchResult> {
       await grow(db, w, grown, size);
       grown = size;
       await db.exec("ANALYZE");
-      const c = timePerCall(counter);
-      const s = timePerCall(sum, 3000);
+      const c = await timePerCall(counter);
+      const s = await timePerCall(sum, 3000);
       await db.exec(
         `CREATE INDEX bench_files_usage ON files(workspace_id, status, user_id, file_size);
         CREATE INDEX bench_documents_usage ON documents(workspace_id, user_id, text_size); ANALYZE;`,
       );
-      const sc = timePerCall(sum, 3000);
+      const sc = await timePerCall(sum, 3000);
       await db.exec("DROP INDEX bench_files_usage; DROP INDEX bench_documents_usage;");
       ratio = sc / c;
       figures[`files_${size}`] = { counterUs: c, sumUs: s, sumCoveringUs: sc };
@@ -187,8 +191,8 @@ export async function run(): Promise<BenchResult> {
     const a: number[] = [];
     const b: number[] = [];
     for (let round = 0; round < 5; round++) {
-      a.push(writeCost(live, w, `t${round}_`));
-      b.push(writeCost(bare, w, `n${round}_`));
+      a.push(await writeCost(live, w, `t${round}_`));
+      b.push(await writeCost(bare, w, `n${round}_`));
     }
     await live.close();
     await bare.close();
