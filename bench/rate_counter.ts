@@ -10,8 +10,8 @@
  * rows are the same hot rows every request updates (a busy connector: the case limits exist
  * for). The ratio is identity `tools/call` req/s with the counter ÷ without.
  *
- * SQLite by default; PostgreSQL with `BENCH_DATABASE_URL=postgres://…` (an empty database of
- * its own: the bench migrates it and adds a scratch table).
+ * `deno task bench` runs it on SQLite, then on PostgreSQL (a fresh database of its own,
+ * bench/engine.ts: the bench migrates it and adds a scratch table).
  * @module
  */
 import { resolveConfig } from "../src/config.ts";
@@ -22,6 +22,7 @@ import { createWorkspace } from "../src/core/workspaces.ts";
 import { issueMcpToken } from "../src/core/mcp_tokens.ts";
 import { formatLoad, type LoadTarget, runLoad, type ServedLoadResult } from "./load.ts";
 import type { BenchResult } from "./result.ts";
+import { benchDatabase } from "./engine.ts";
 
 const HEADERS = {
   "Content-Type": "application/json",
@@ -46,7 +47,7 @@ function settings(concurrency: number) {
 }
 
 export async function run(): Promise<BenchResult> {
-  const databaseUrl = Deno.env.get("BENCH_DATABASE_URL") ?? null;
+  const database = await benchDatabase();
   const dataDir = await Deno.makeTempDir({ prefix: "dust-mcp-bench-rate-" });
   const lines: string[] = [];
   const results: Record<string, ServedLoadResult> = {};
@@ -59,7 +60,7 @@ export async function run(): Promise<BenchResult> {
       "mcp-rate-user": "100000000",
       "mcp-rate-client": "100000000",
       "mcp-rate-requests": "100000000",
-      ...(databaseUrl ? { "database-url": databaseUrl } : {}),
+      ...database.flags,
     }, {});
     const server = await startServer(config);
     const { db } = server.deps;
@@ -127,6 +128,7 @@ export async function run(): Promise<BenchResult> {
     }
   } finally {
     await Deno.remove(dataDir, { recursive: true });
+    await database.drop();
   }
   const ratio32 = results["db counter c32"].rps / results["in-memory c32"].rps;
   const ratio1 = results["db counter c1"].rps / results["in-memory c1"].rps;
@@ -144,3 +146,6 @@ export async function run(): Promise<BenchResult> {
     figures: { results, ratio32, ratio1 },
   };
 }
+
+/** `deno task bench` runs it once per engine. */
+export const engines = ["sqlite", "postgres"];
