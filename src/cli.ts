@@ -35,12 +35,10 @@ import { insertApiKey, listWorkspaceApiKeys, revokeWorkspaceApiKey } from "./cor
 import { issuePersonalToken } from "./core/personal_tokens.ts";
 import { issueMcpToken } from "./core/mcp_tokens.ts";
 import { exportAuditJsonl } from "./core/audit_views.ts";
-import { formatBytes, migrateData, MigrateDataError } from "./core/migrate_data.ts";
 import { sqlitePath } from "./db/open.ts";
 import type { S3Files } from "./storage/s3_files.ts";
-import { runBackupCommand, runRestoreCommand, runVerifyBackupCommand } from "./cli_backup.ts";
 import { rotateSigningKey } from "./core/signing_keys.ts";
-import { DOCTOR_FLAGS, DoctorUsageError, runDoctorCommand } from "./doctor/cli_doctor.ts";
+import { DOCTOR_FLAGS } from "./doctor/clients.ts";
 
 /** Where command output goes (tests capture it). */
 export interface Io {
@@ -158,19 +156,22 @@ export const COMMANDS: Command[] = [
     summary: "Write a consistent backup (database snapshot, the files it references, a " +
       "manifest of hashes) of this running SQLite instance into a new directory",
     flags: { to: "Directory to create (or an empty one)" },
-    run: async ({ config, flags, io }) => await runBackupCommand(config, String(flags.to), io),
+    run: async ({ config, flags, io }) =>
+      await (await import("./cli_backup.ts")).runBackupCommand(config, String(flags.to), io),
   },
   {
     words: ["restore"],
     summary: "Restore a backup into an empty --data-dir (and --files-url), every hash checked",
     flags: { from: "Backup directory" },
-    run: async ({ config, flags, io }) => await runRestoreCommand(config, String(flags.from), io),
+    run: async ({ config, flags, io }) =>
+      await (await import("./cli_backup.ts")).runRestoreCommand(config, String(flags.from), io),
   },
   {
     words: ["verify-backup"],
     summary: "Check a backup's database and files against its manifest, without restoring",
     flags: { from: "Backup directory" },
-    run: async ({ flags, io }) => await runVerifyBackupCommand(String(flags.from), io),
+    run: async ({ flags, io }) =>
+      await (await import("./cli_backup.ts")).runVerifyBackupCommand(String(flags.from), io),
   },
   {
     words: ["bridge"],
@@ -204,6 +205,7 @@ export const COMMANDS: Command[] = [
     flags: DOCTOR_FLAGS,
     optional: Object.keys(DOCTOR_FLAGS),
     run: async ({ config, flags, io, db }) => {
+      const { DoctorUsageError, runDoctorCommand } = await import("./doctor/cli_doctor.ts");
       try {
         return await runDoctorCommand(config, db, {
           client: flags.client as string | undefined,
@@ -405,6 +407,7 @@ async function runMigrateData(config: Config, io: Io): Promise<number> {
   if (!(await Deno.stat(source).then((s) => s.isFile, () => false))) {
     throw new UsageError(`--data-dir: no database at ${source} (the instance to move)`);
   }
+  const { formatBytes, migrateData, MigrateDataError } = await import("./core/migrate_data.ts");
   const pg = new URL(config.databaseUrl);
   io.out(`target: PostgreSQL ${pg.hostname}:${pg.port || 5432}${pg.pathname}`);
   const target = await openConfiguredDatabase(config, { migrate: false });

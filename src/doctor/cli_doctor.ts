@@ -12,12 +12,6 @@ import { CLIENT_IDS, pickClients } from "./clients.ts";
 import { type DoctorReport, runDoctor } from "./run.ts";
 import type { DoctorStep } from "./steps.ts";
 
-export const DOCTOR_FLAGS = {
-  client: `${CLIENT_IDS.join(", ")} or all (default all)`,
-  url: "The public URL to test (default: --public-url)",
-  workspace: "Workspace id the simulated user acts in (default: the only workspace)",
-};
-
 export class DoctorUsageError extends Error {}
 
 export async function runDoctorCommand(

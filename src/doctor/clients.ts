@@ -205,3 +205,10 @@ export function pickClients(value: string | undefined): ClientProfile[] | null {
   const p = (CLIENT_PROFILES as Record<string, ClientProfile>)[v];
   return p ? [p] : null;
 }
+
+/** The `doctor` command's flags (kept here: the CLI lists them without loading the doctor). */
+export const DOCTOR_FLAGS = {
+  client: `${CLIENT_IDS.join(", ")} or all (default all)`,
+  url: "The public URL to test (default: --public-url)",
+  workspace: "Workspace id the simulated user acts in (default: the only workspace)",
+};
