@@ -11,6 +11,7 @@
  * @module
  */
 import type { DatabaseSync as Db } from "node:sqlite";
+import { snippetOf, snippetWords } from "./snippet.ts";
 import { rankCommonWord } from "./search_topk.ts";
 
 export interface SearchRequest {
@@ -60,7 +61,8 @@ export interface SearchHit {
  * (measured 120 ms for 25k matches against 19 ms for ranking alone). So: (1) rank on the bare
  * index and take the best `n` candidates; (2) keep the candidates the filters allow, looked up
  * by id; widen `n` while too few survive; past `FULL_SCAN_AT` candidates, run the filtered
- * query over every match instead. (3) Text and snippet only for the final top-k.
+ * query over every match instead. (3) Text only for the final top-k, read by id; the snippet is
+ * cut from it (src/core/snippet.ts).
  * `CROSS JOIN` fixes the join order: left to itself, the planner drives from `documents`.
  * Statements name the partition's table, so they are prepared through the connection's
  * bounded statement cache (`openDb`).
@@ -98,13 +100,12 @@ CROSS JOIN documents d ON d.id = c.document_row_id
 WHERE ${t} MATCH :match AND ${FILTERS}
 ORDER BY bm, c.id LIMIT :limit`;
 
-const detailSql = (t: string) => `
+/** Text of the final chunks, by id (their snippets are cut from it: src/core/snippet.ts). */
+const DETAIL_SQL = `
 SELECT c.id AS chunk_id, c.document_row_id, c.chunk_index, c."offset" AS char_offset, c.text,
-  c.hash, snippet(${t}, 0, '', '', '…', 32) AS snippet
+  c.hash
 FROM json_each(:ids) j
-CROSS JOIN ${t} ON ${t}.rowid = j.value
-CROSS JOIN document_chunks c ON c.id = j.value
-WHERE ${t} MATCH :match`;
+CROSS JOIN document_chunks c ON c.id = j.value`;
 
 /** Candidates ranked on the bare index before the filtered full query takes over. */
 export const FULL_SCAN_AT = 4096;
@@ -165,13 +166,11 @@ export function runSearchQuery(db: Db, req: SearchRequest): SearchHit[] {
     .sort((a, b) => a.bm - b.bm || a.id - b.id).slice(0, req.limit);
   if (ranked.length === 0) return [];
   const byId = new Map<number, Record<string, unknown>>();
-  for (const [p, hits] of Map.groupBy(ranked, (r) => r.p)) {
-    const rows = db.prepare(detailSql(partitionTable(p))).all({
-      match: req.match,
-      ids: JSON.stringify(hits.map((r) => r.id)),
-    }) as Record<string, unknown>[];
-    for (const r of rows) byId.set(r.chunk_id as number, r);
-  }
+  const rows = db.prepare(DETAIL_SQL).all({
+    ids: JSON.stringify(ranked.map((r) => r.id)),
+  }) as Record<string, unknown>[];
+  for (const r of rows) byId.set(r.chunk_id as number, r);
+  const words = snippetWords(req.match);
   return ranked.flatMap(({ id, bm }) => {
     const r = byId.get(id);
     if (!r) return [];
@@ -183,7 +182,7 @@ export function runSearchQuery(db: Db, req: SearchRequest): SearchHit[] {
       text: r.text as string,
       hash: r.hash as string,
       score: -bm,
-      snippet: r.snippet as string,
+      snippet: snippetOf(r.text as string, words),
     }];
   });
 }

@@ -12,6 +12,7 @@
 import type { Db } from "./db.ts";
 import type { SearchHit, SearchRequest } from "../core/search_query.ts";
 import type { DocumentHit, NodeQueryRequest } from "../core/node_query.ts";
+import { snippetOf, snippetWords } from "../core/snippet.ts";
 
 /** The words of a MATCH string built by `buildMatchQuery` (`"a" OR "b"`), back as a list. */
 export function matchTerms(match: string): string[] {
@@ -54,11 +55,8 @@ ranked AS (
   LIMIT :limit
 )
 SELECT c.id AS chunk_id, c.document_row_id, c.chunk_index, c."offset" AS char_offset, c.text,
-  c.hash, r.score,
-  ts_headline('simple', c.text, q.q,
-    'StartSel="", StopSel="", MaxWords=32, MinWords=12, ShortWord=1, FragmentDelimiter=" … ", MaxFragments=1')
-    AS snippet
-FROM ranked r JOIN document_chunks c ON c.id = r.id, q
+  c.hash, r.score
+FROM ranked r JOIN document_chunks c ON c.id = r.id
 ORDER BY r.score DESC, c.id`;
 
 function filterParams(req: SearchRequest) {
@@ -81,16 +79,18 @@ export async function runSearchQueryPostgres(db: Db, req: SearchRequest): Promis
   const common = terms.length === 1 && !req.exhaustive
     ? await rankCommonWordPostgres(db, req, terms[0])
     : null;
-  if (common) return await detailsPostgres(db, terms, common);
+  const words = snippetWords(req.match);
+  if (common) return await detailsPostgres(db, terms, words, common);
   const rows = await db.all<Record<string, unknown>>(SEARCH_SQL, {
     query: tsqueryText(terms),
     ...filterParams(req),
     limit: req.limit,
   });
-  return rows.map(hitFromRow);
+  return rows.map((r) => hitFromRow(r, words));
 }
 
-function hitFromRow(r: Record<string, unknown>): SearchHit {
+/** A hit, its snippet cut from its text (src/core/snippet.ts, as on SQLite). */
+function hitFromRow(r: Record<string, unknown>, words: readonly string[]): SearchHit {
   return {
     chunkId: r.chunk_id as number,
     documentRowId: r.document_row_id as number,
@@ -99,7 +99,7 @@ function hitFromRow(r: Record<string, unknown>): SearchHit {
     text: r.text as string,
     hash: r.hash as string,
     score: r.score as number,
-    snippet: r.snippet as string,
+    snippet: snippetOf(r.text as string, words),
   };
 }
 
@@ -211,21 +211,23 @@ async function rankCommonWordPostgres(
 }
 
 /** Text, hash and snippet of the chosen chunks, in the given order. */
-async function detailsPostgres(db: Db, terms: string[], ranked: Scored[]): Promise<SearchHit[]> {
+async function detailsPostgres(
+  db: Db,
+  terms: string[],
+  words: readonly string[],
+  ranked: Scored[],
+): Promise<SearchHit[]> {
   const rows = await db.all<Record<string, unknown>>(
     `WITH q AS (SELECT to_tsquery('simple', :query) AS q)
      SELECT c.id AS chunk_id, c.document_row_id, c.chunk_index, c."offset" AS char_offset, c.text,
-       c.hash, ts_rank(c.tsv, q.q) AS score,
-       ts_headline('simple', c.text, q.q,
-         'StartSel="", StopSel="", MaxWords=32, MinWords=12, ShortWord=1, FragmentDelimiter=" … ", MaxFragments=1')
-         AS snippet
+       c.hash, ts_rank(c.tsv, q.q) AS score
      FROM document_chunks c, q WHERE c.id = ANY(CAST(:ids AS BIGINT[]))`,
     { query: tsqueryText(terms), ids: ranked.map((r) => r.id) },
   );
   const byId = new Map(rows.map((r) => [Number(r.chunk_id), r]));
   return ranked.flatMap((r) => {
     const row = byId.get(r.id);
-    return row ? [hitFromRow(row)] : [];
+    return row ? [hitFromRow(row, words)] : [];
   });
 }
 
