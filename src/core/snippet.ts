@@ -11,8 +11,9 @@ export const SNIPPET_WORDS = 32;
 
 /** Words as the indexes see them: letters, digits and combining marks. */
 const WORD = /[\p{L}\p{N}\p{Mn}]+/gu;
-/** Only ASCII: lower-casing is all the folding such a word needs. */
-const ASCII = /^[\x00-\x7f]*$/;
+/** Printable ASCII only (a word never holds control characters): lower-casing is all the
+ * folding such a word needs. */
+const ASCII = /^[ -~]*$/;
 
 /** A word folded as the indexes fold it (lower case, diacritics removed). */
 export function foldWord(word: string): string {
