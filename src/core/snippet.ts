@@ -6,6 +6,7 @@
  * evaluated again for the ten rows: most of a small search's detail query (BENCHMARKS.md).
  * @module
  */
+import { matchTerms } from "./match_terms.ts";
 
 export const SNIPPET_WORDS = 32;
 
@@ -24,8 +25,8 @@ export function foldWord(word: string): string {
 /** The words of a MATCH string built by `buildMatchQuery` (`"a" OR "b"`), folded, once each. */
 export function snippetWords(match: string): string[] {
   const out = new Set<string>();
-  for (const m of match.matchAll(/"((?:[^"]|"")*)"/g)) {
-    for (const w of m[1].replaceAll('""', '"').matchAll(WORD)) out.add(foldWord(w[0]));
+  for (const term of matchTerms(match)) {
+    for (const w of term.matchAll(WORD)) out.add(foldWord(w[0]));
   }
   return [...out];
 }

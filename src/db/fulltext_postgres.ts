@@ -13,13 +13,7 @@ import type { Db } from "./db.ts";
 import type { SearchHit, SearchRequest } from "../core/search_query.ts";
 import type { DocumentHit, NodeQueryRequest } from "../core/node_query.ts";
 import { snippetOf, snippetWords } from "../core/snippet.ts";
-
-/** The words of a MATCH string built by `buildMatchQuery` (`"a" OR "b"`), back as a list. */
-export function matchTerms(match: string): string[] {
-  const out: string[] = [];
-  for (const m of match.matchAll(/"((?:[^"]|"")*)"/g)) out.push(m[1].replaceAll('""', '"'));
-  return out;
-}
+import { matchTerms } from "../core/match_terms.ts";
 
 /**
  * A tsquery text that ORs the terms. `buildMatchQuery` keeps letters, digits and marks only, so a
