@@ -156,11 +156,15 @@ function documentUri(
 }
 
 /**
- * MCP `search` and REST workspace search: `{ count, results: [{ ref, title, uri, id,
- * provider, dataSourceId, dataSourceViewId, tags, chunks }] }`, one result per document
- * (plus `spaceId`, `score` and a `snippet` of the best chunk). `topK` counts chunks.
+ * What {@link searchWorkspace} asks the search pool for: the actor's readable data sources (404
+ * when there is none) and the request over their partitions, or null when the query has no
+ * searchable word.
  */
-export async function searchWorkspace(deps: Deps, actor: Actor, input: SearchInput) {
+export async function workspaceSearchRequest(
+  deps: Deps,
+  actor: Actor,
+  input: SearchInput,
+): Promise<{ sources: SearchableDataSource[]; request: SearchRequest | null }> {
   const topK = input.topK ?? TOP_K_DEFAULT;
   checkTopK(topK);
   const timestampGt = parseRelativeTimeFrame(input.relativeTimeFrame);
@@ -169,8 +173,8 @@ export async function searchWorkspace(deps: Deps, actor: Actor, input: SearchInp
     throw new AppError(404, "data_source_not_found", NO_DATA_SOURCES_MESSAGE);
   }
   const match = buildMatchQuery(input.query);
-  if (match === "") return { count: 0, results: [] };
-  const hits = await deps.searchWorkers.search({
+  if (match === "") return { sources, request: null };
+  const request: SearchRequest = {
     match,
     workspaceId: actor.workspace.id,
     partitions: await searchPartitionsFor(
@@ -185,7 +189,19 @@ export async function searchWorkspace(deps: Deps, actor: Actor, input: SearchInp
     tagsNot: input.tagsNot?.length ? input.tagsNot : null,
     nodeIds: input.nodeIds?.length ? input.nodeIds : null,
     limit: topK,
-  }, { owner: searchOwnerOf(actor) });
+  };
+  return { sources, request };
+}
+
+/**
+ * MCP `search` and REST workspace search: `{ count, results: [{ ref, title, uri, id,
+ * provider, dataSourceId, dataSourceViewId, tags, chunks }] }`, one result per document
+ * (plus `spaceId`, `score` and a `snippet` of the best chunk). `topK` counts chunks.
+ */
+export async function searchWorkspace(deps: Deps, actor: Actor, input: SearchInput) {
+  const { sources, request } = await workspaceSearchRequest(deps, actor, input);
+  if (request === null) return { count: 0, results: [] };
+  const hits = await deps.searchWorkers.search(request, { owner: searchOwnerOf(actor) });
   const byId = new Map(sources.map((s) => [s.id, s]));
   const docs = await loadResultDocuments(deps, [...new Set(hits.map((h) => h.documentRowId))]);
   const results = [];

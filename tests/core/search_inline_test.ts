@@ -6,9 +6,7 @@ import assert from "node:assert/strict";
 import { startTestServer, testEngine, type TestServer } from "../helpers/server.ts";
 import { createUserWithToken } from "../helpers/fixtures.ts";
 import { actorOf, createFolder, globalSpaceSId, putDocument } from "../helpers/knowledge.ts";
-import { buildMatchQuery, searchWorkspace } from "../../src/core/search.ts";
-import { listSearchableDataSources } from "../../src/core/data_sources.ts";
-import { searchPartitionsFor } from "../../src/core/search_index.ts";
+import { searchWorkspace, workspaceSearchRequest } from "../../src/core/search.ts";
 import type { SearchRequest } from "../../src/core/search_query.ts";
 import type { UserActor } from "../../src/auth/actor.ts";
 import { SearchWorkerPool } from "../../src/core/search_worker.ts";
@@ -16,20 +14,7 @@ import { dataPaths } from "../../src/server.ts";
 
 /** The request `searchWorkspace` sends the pool for `query` over every readable space. */
 async function requestOf(server: TestServer, a: UserActor, query: string): Promise<SearchRequest> {
-  const sources = await listSearchableDataSources(server.deps, a);
-  const spaces = [...new Set(sources.map((s) => s.spaceId))];
-  return {
-    match: buildMatchQuery(query),
-    workspaceId: a.workspace.id,
-    partitions: await searchPartitionsFor(server.deps.db, a.workspace.id, spaces),
-    dataSourceIds: sources.map((s) => s.id),
-    timestampGt: null,
-    timestampLt: null,
-    tagsIn: null,
-    tagsNot: null,
-    nodeIds: null,
-    limit: 10,
-  };
+  return (await workspaceSearchRequest(server.deps, a, { query, topK: 10 })).request!;
 }
 
 async function seed(server: TestServer, documents: number) {

@@ -9,11 +9,9 @@ import assert from "node:assert/strict";
 import { startTestServer, testEngine, type TestServer } from "../helpers/server.ts";
 import { createUserWithToken } from "../helpers/fixtures.ts";
 import { actorOf, createFolder, globalSpaceSId, putDocument } from "../helpers/knowledge.ts";
-import { buildMatchQuery, searchWorkspace } from "../../src/core/search.ts";
+import { searchWorkspace, workspaceSearchRequest } from "../../src/core/search.ts";
 import { deleteDocument, upsertDocument } from "../../src/core/documents.ts";
 import { runSearchQuery, type SearchHit, type SearchRequest } from "../../src/core/search_query.ts";
-import { searchPartitionsFor } from "../../src/core/search_index.ts";
-import { listSearchableDataSources } from "../../src/core/data_sources.ts";
 import { COMMON_AT } from "../../src/core/search_topk.ts";
 import { runSearchQueryPostgres } from "../../src/db/fulltext_postgres.ts";
 import { addSpaceMember, createSpace } from "../../src/core/spaces.ts";
@@ -47,20 +45,8 @@ async function setup(server: TestServer) {
 /** The workspace search's chunks ranked exhaustively (every match), for comparison. */
 async function exhaustive(server: TestServer, a: UserActor): Promise<SearchHit[]> {
   const deps = server.deps;
-  const sources = await listSearchableDataSources(deps, a);
-  const req: SearchRequest = {
-    match: buildMatchQuery(WORD),
-    workspaceId: a.workspace.id,
-    partitions: await searchPartitionsFor(deps.db, a.workspace.id, sources.map((s) => s.spaceId)),
-    dataSourceIds: sources.map((s) => s.id),
-    timestampGt: null,
-    timestampLt: null,
-    tagsIn: null,
-    tagsNot: null,
-    nodeIds: null,
-    limit: 10,
-    exhaustive: true,
-  };
+  const { request } = await workspaceSearchRequest(deps, a, { query: WORD, topK: 10 });
+  const req: SearchRequest = { ...request!, exhaustive: true };
   return deps.db.engine === "postgres"
     ? await runSearchQueryPostgres(deps.db, req)
     : runSearchQuery((deps.db as SqliteDb).conn, req);
