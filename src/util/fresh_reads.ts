@@ -3,11 +3,11 @@
  * sent before it asked. Per key, at most one read runs and one waits: a caller joins the waiting
  * read (it has not started, so it will see everything committed before this call), or starts a
  * read when none runs, or queues one behind the running read (which may have been sent before a
- * commit this caller already knows of). Many callers, at most two reads in flight per key.
+ * commit this caller already knows of). However many callers, one read runs and one waits per key.
  *
  * Used where one answer serves many at once: the credential epoch every `/mcp` request checks on
  * PostgreSQL (src/db/credential_epoch.ts), and the log page every stream of a conversation reads
- * after one event note (src/core/conversation_streams.ts).
+ * after one event note (src/events/log_stream.ts, held by `deps.streams`).
  * @module
  */
 
