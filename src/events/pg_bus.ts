@@ -59,11 +59,6 @@ export class PgEventBus implements EventBus {
     this.#pingMs = options.pingMs ?? 10_000;
   }
 
-  /** True while notes are being received (not while the listening connection is replaced). */
-  get listening(): boolean {
-    return this.#conn !== null && this.#reconnecting === null && !this.#closed;
-  }
-
   /** Open the listening connection (throws when the database refuses). */
   async start(): Promise<void> {
     await this.#connect();
