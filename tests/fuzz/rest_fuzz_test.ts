@@ -131,12 +131,16 @@ function urlSized(s: string): string {
 }
 
 /**
- * A path segment short enough that the whole path stays under `send`'s 8 KB cut (at most three
- * parameters), never cut inside a `%XX` escape: a cut path named another route (a POST to
+ * A path segment that stays the segment it is: short enough that the whole path stays under
+ * `send`'s 8 KB cut (at most three parameters), never cut inside a `%XX` escape, and never a
+ * dot segment. A cut path named another route (a POST to
  * `…/{cId}/content_fragments` cut inside a 24,000-character `cId` reached `…/{cId}`, whose 405
  * is right for that route and not documented for this one).
  */
 function segmentSized(segment: string): string {
+  // `.` and `..` (also spelled `%2e`) are dot segments: the URL resolves them away, and the
+  // request names another route (`spaces/../data_sources` is `…/data_sources`).
+  if (/^(\.|%2e){1,2}$/i.test(segment)) return `${segment}_`;
   return segment.length <= 2000 ? segment : segment.slice(0, 2000).replace(/%[0-9A-Fa-f]?$/, "");
 }
 
